@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# Rebuilds moat's default riscv64 guest, exactly, into guest/riscv64/:
+#   Image              uncompressed riscv64 Linux kernel (Debian linux-source-6.1)
+#   initramfs.cpio.gz  busybox userspace (Debian stable's busybox-static) + /init
+#
+# Inputs (all committed next to this script, in riscv64/):
+#   kernel.fragment    options merged on top of `make tinyconfig`
+#   kernel.config      the full .config that results; a rebuild must reproduce it
+#   busybox.sha256     the pinned busybox-static .deb (version in its name) and its sha256
+#   rootfs/            /init and /etc files copied into the initramfs
+#
+# Usage: guest/build.sh [--kernel | --initramfs] [--update-config] [-j N] [--keep]
+#   --kernel / --initramfs  rebuild only that artefact (default: both)
+#   --update-config         accept a .config that differs from kernel.config and
+#                           rewrite kernel.config (after editing kernel.fragment)
+#   -j N                    parallel make jobs (default: nproc)
+#   --keep                  keep the temporary build directory
+#
+# Needs (Debian 12): apt-get install gcc-riscv64-linux-gnu linux-source-6.1 bc flex \
+#   bison libssl-dev libelf-dev cpio   (plus make, gcc, xz-utils, debian-archive-keyring)
+# The busybox .deb is cached in ${XDG_CACHE_HOME:-~/.cache}/moat/debs (override the
+# directory with MOAT_DEB_CACHE); a cached copy with the pinned sha256 needs no network.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=$here/riscv64
+kernel_tarball=/usr/src/linux-source-6.1.tar.xz
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+mirror=http://deb.debian.org/debian
+suite=stable
+
+do_kernel=1
+do_initramfs=1
+update_config=0
+keep=0
+jobs=$(nproc)
+
+die() { echo "build.sh: error: $*" >&2; exit 1; }
+say() { echo "build.sh: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) do_initramfs=0 ;;
+	--initramfs) do_kernel=0 ;;
+	--update-config) update_config=1 ;;
+	--keep) keep=1 ;;
+	-j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift ;;
+	-j*) jobs=${1#-j} ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument: $1 (try --help)" ;;
+	esac
+	shift
+done
+[ "$do_kernel" = 1 ] || [ "$do_initramfs" = 1 ] || die "--kernel and --initramfs exclude each other"
+case $jobs in ''|*[!0-9]*) die "-j wants a number, not '$jobs'" ;; esac
+
+# ---------------------------------------------------------------- requirements
+check_requirements() {
+	local missing=() p
+	for p in gcc-riscv64-linux-gnu linux-source-6.1 bc flex bison libssl-dev libelf-dev \
+		cpio make gcc xz-utils gzip debian-archive-keyring; do
+		if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+			missing+=("$p")
+		fi
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		die "missing apt packages: ${missing[*]}
+  install them with: apt-get install ${missing[*]}"
+	fi
+	[ -f "$kernel_tarball" ] || die "$kernel_tarball not found (package linux-source-6.1)"
+	[ -f "$keyring" ] || die "$keyring not found (package debian-archive-keyring)"
+	local f
+	for f in kernel.fragment kernel.config busybox.sha256 rootfs/init rootfs/etc/passwd rootfs/etc/group; do
+		[ -f "$out/$f" ] || [ "$f" = kernel.config ] || die "$out/$f is missing"
+	done
+}
+
+# ---------------------------------------------------------------- environment
+# Everything that could leak the build machine or the time into the artefacts is fixed.
+export LC_ALL=C TZ=UTC
+umask 022
+unset KBUILD_OUTPUT KCONFIG_CONFIG KCFLAGS KCPPFLAGS KAFLAGS LOCALVERSION O ARCH CROSS_COMPILE || true
+
+# The kernel's build date: the date of the installed linux-source-6.1 (its Debian
+# changelog), so it only changes when the source does.
+source_epoch() {
+	local changelog=/usr/share/doc/linux-source-6.1/changelog.Debian.gz line
+	line=$(gzip -dc "$changelog" | sed -n 's/^ -- .*>  //p' | head -n 1)
+	[ -n "$line" ] || die "cannot read the date from $changelog"
+	date -u -d "$line" +%s
+}
+
+check_requirements
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/moat-guest.XXXXXX")
+cleanup() {
+	if [ "$keep" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# Run a long command with its output in a log; on failure show the end of the log.
+logged() {
+	local log=$1; shift
+	if ! "$@" >>"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		die "failed: $* (log: $log; rerun with --keep to keep it)"
+	fi
+}
+
+# ---------------------------------------------------------------- kernel
+build_kernel() {
+	local src=$work/linux-source-6.1 log=$work/kernel.log epoch
+	epoch=$(source_epoch)
+	export KBUILD_BUILD_TIMESTAMP
+	KBUILD_BUILD_TIMESTAMP=$(date -u -d "@$epoch" '+%a %b %e %H:%M:%S UTC %Y')
+	export KBUILD_BUILD_USER=moat KBUILD_BUILD_HOST=moat KBUILD_BUILD_VERSION=1
+	export SOURCE_DATE_EPOCH=$epoch
+
+	say "kernel: unpacking $kernel_tarball"
+	tar -C "$work" -xf "$kernel_tarball"
+	[ -f "$src/Makefile" ] || die "unexpected layout of $kernel_tarball"
+	local kmake=(make -C "$src" ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu-)
+
+	say "kernel: configuring (tinyconfig + riscv64/kernel.fragment)"
+	logged "$log" "${kmake[@]}" tinyconfig
+	logged "$log" bash -c 'cd "$1" && scripts/kconfig/merge_config.sh -m .config "$2"' _ "$src" "$out/kernel.fragment"
+	logged "$log" "${kmake[@]}" olddefconfig
+
+	# Every line of the fragment must have survived olddefconfig (a symbol whose
+	# dependencies are not met is silently dropped).
+	local line sym dropped=()
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) grep -qxF -- "$line" "$src/.config" || dropped+=("$line") ;;
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }; sym=${sym%% *}
+			if grep -q "^$sym=" "$src/.config"; then dropped+=("$line"); fi ;;
+		esac
+	done <"$out/kernel.fragment"
+	if [ ${#dropped[@]} -gt 0 ]; then
+		printf '  %s\n' "${dropped[@]}" >&2
+		die "these kernel.fragment settings did not survive olddefconfig (unmet dependencies?)"
+	fi
+
+	if [ -f "$out/kernel.config" ] && cmp -s "$src/.config" "$out/kernel.config"; then
+		say "kernel: .config matches riscv64/kernel.config"
+	elif [ "$update_config" = 1 ]; then
+		cp "$src/.config" "$out/kernel.config"
+		say "kernel: wrote riscv64/kernel.config"
+	else
+		diff -u "$out/kernel.config" "$src/.config" >&2 || true
+		die "the .config differs from riscv64/kernel.config (above). A different
+  linux-source-6.1 or riscv64 gcc version changes it; if the change is intended
+  (e.g. kernel.fragment was edited), rerun with --update-config"
+	fi
+
+	say "kernel: building Image with $jobs jobs (about 10 minutes on 2 cores)"
+	logged "$log" "${kmake[@]}" -j"$jobs" Image
+	local image=$src/arch/riscv/boot/Image
+	# riscv boot header: magic "RISCV\0\0\0" at 48, "RSC\x05" at 56.
+	[ "$(dd if="$image" bs=1 skip=48 count=5 2>/dev/null)" = RISCV ] || die "$image has no riscv boot header"
+	cp "$image" "$out/Image.tmp"
+	mv "$out/Image.tmp" "$out/Image"
+	say "kernel: $(make -s -C "$src" ARCH=riscv kernelrelease 2>/dev/null) -> riscv64/Image ($(stat -c %s "$out/Image") bytes)"
+}
+
+# ---------------------------------------------------------------- busybox
+# apt-get with a private configuration: its own sources, lists, cache and (empty)
+# status under $work/apt. The host's apt sources and state are neither read nor written.
+private_apt() {
+	local d=$work/apt
+	if [ ! -d "$d" ]; then
+		mkdir -p "$d/etc/preferences.d" "$d/state/lists/partial" "$d/cache/archives/partial"
+		: >"$d/state/status"
+		echo "deb [arch=riscv64 signed-by=$keyring] $mirror $suite main" >"$d/etc/sources.list"
+	fi
+	apt-get \
+		-o Dir::Etc::sourcelist="$d/etc/sources.list" \
+		-o Dir::Etc::sourceparts=- \
+		-o Dir::Etc::preferences="$d/etc/preferences" \
+		-o Dir::Etc::preferencesparts="$d/etc/preferences.d" \
+		-o Dir::State="$d/state" \
+		-o Dir::State::status="$d/state/status" \
+		-o Dir::Cache="$d/cache" \
+		-o APT::Architecture=riscv64 \
+		-o APT::Architectures=riscv64 \
+		-o Acquire::Languages=none \
+		-o APT::Sandbox::User=root \
+		-o Debug::NoLocking=1 \
+		-q "$@"
+}
+
+# Prints the path of the pinned busybox-static .deb, fetching it if it is not cached.
+fetch_busybox() {
+	local pin=$out/busybox.sha256 sum name version cache deb
+	read -r sum name <"$pin" || die "cannot read $pin"
+	case $name in busybox-static_*_riscv64.deb) ;; *) die "unexpected name in $pin: $name" ;; esac
+	version=${name#busybox-static_}; version=${version%_riscv64.deb}
+	cache=${MOAT_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moat/debs}
+	deb=$cache/$name
+	if [ -f "$deb" ] && [ "$(sha256sum <"$deb" | cut -d' ' -f1)" = "$sum" ]; then
+		say "busybox: using cached $deb"
+		echo "$deb"
+		return
+	fi
+	say "busybox: downloading busybox-static $version (riscv64) from $mirror $suite"
+	local dl=$work/dl log=$work/apt.log
+	mkdir -p "$dl"
+	logged "$log" private_apt update
+	if ! (cd "$dl" && private_apt download "busybox-static=$version") >>"$log" 2>&1; then
+		tail -n 20 "$log" >&2
+		die "cannot download busybox-static=$version: Debian $suite may have moved on.
+  Either put the pinned .deb (sha256 $sum) into $cache/$name,
+  or pin the current version in riscv64/busybox.sha256 (this changes the initramfs)."
+	fi
+	local got
+	got=$(find "$dl" -maxdepth 1 -name 'busybox-static_*_riscv64.deb' | head -n 1)
+	[ -n "$got" ] || die "apt-get download produced no .deb"
+	local have
+	have=$(sha256sum <"$got" | cut -d' ' -f1)
+	[ "$have" = "$sum" ] || die "busybox-static $version: sha256 $have, pinned $sum"
+	mkdir -p "$cache"
+	cp "$got" "$deb.tmp" && mv "$deb.tmp" "$deb"
+	echo "$deb"
+}
+
+# The applet names of a busybox binary, one per line. busybox keeps them as one
+# sorted NUL-separated list starting "[", "[[" and ending with an empty string.
+busybox_applets() {
+	# (awk reads to the end: an early exit would kill tr with SIGPIPE.)
+	tr '\0' '\n' <"$1" | awk '
+		f == 1 && $0 == "" { f = 2 }
+		f == 1 { print }
+		!f && prev ~ /\[$/ && $0 == "[[" { f = 1; print "["; print "[[" }
+		{ prev = $0 }'
+}
+
+# ---------------------------------------------------------------- initramfs
+build_initramfs() {
+	local deb stage=$work/initramfs spec=$work/initramfs.spec tool=$work/gen_init_cpio
+	deb=$(fetch_busybox)
+
+	# gen_init_cpio (the kernel's own tool) writes the archive from a spec: exact
+	# modes, owner root, fixed mtimes and device nodes without needing mknod.
+	if [ ! -f "$work/linux-source-6.1/usr/gen_init_cpio.c" ]; then
+		tar -C "$work" -xf "$kernel_tarball" linux-source-6.1/usr/gen_init_cpio.c
+	fi
+	gcc -O2 -o "$tool" "$work/linux-source-6.1/usr/gen_init_cpio.c"
+
+	mkdir -p "$stage/deb"
+	dpkg-deb -x "$deb" "$stage/deb"
+	local busybox=$stage/deb/usr/bin/busybox
+	[ -f "$busybox" ] || busybox=$stage/deb/bin/busybox
+	[ -f "$busybox" ] || die "no busybox binary in $deb"
+
+	local applets
+	applets=$(busybox_applets "$busybox")
+	local a
+	for a in sh mount devmem setsid cttyhack poweroff sync hostname ip sleep; do
+		grep -qxF "$a" <<<"$applets" || die "busybox has no '$a' applet (applet list not found?)"
+	done
+	sort -c <<<"$applets" || die "the busybox applet list is not sorted: not parsed correctly"
+	if grep -vqx '[][a-z0-9_.-]*' <<<"$applets"; then die "odd busybox applet names"; fi
+
+	# Files, staged under fixed names, with a fixed mtime (gen_init_cpio takes it
+	# from the file; -t gives it to everything else).
+	mkdir -p "$stage/files"
+	cp "$busybox" "$stage/files/busybox"
+	cp "$out/rootfs/init" "$stage/files/init"
+	local f
+	for f in passwd group hosts profile; do
+		cp "$out/rootfs/etc/$f" "$stage/files/etc.$f"
+	done
+	touch -d @0 "$stage/files"/*
+
+	{
+		echo "dir /bin 0755 0 0"
+		echo "file /bin/busybox files/busybox 0755 0 0"
+		while IFS= read -r a; do
+			case $a in busybox|linuxrc) continue ;; esac
+			echo "slink /bin/$a busybox 0777 0 0"
+		done <<<"$applets"
+		echo "slink /sbin bin 0777 0 0"
+		echo "dir /usr 0755 0 0"
+		echo "slink /usr/bin ../bin 0777 0 0"
+		echo "slink /usr/sbin ../bin 0777 0 0"
+		echo "file /init files/init 0755 0 0"
+		echo "dir /etc 0755 0 0"
+		for f in passwd group hosts profile; do
+			echo "file /etc/$f files/etc.$f 0644 0 0"
+		done
+		echo "dir /dev 0755 0 0"
+		echo "nod /dev/console 0600 0 0 c 5 1"
+		for f in proc sys run mnt moat; do echo "dir /$f 0755 0 0"; done
+		echo "dir /tmp 1777 0 0"
+		echo "dir /root 0700 0 0"
+	} | awk '{ print $2 "\t" $0 }' | sort -t "$(printf '\t')" -k1,1 | cut -f2- >"$spec"
+
+	(cd "$stage" && "$tool" -t 0 "$spec") >"$work/initramfs.cpio"
+	gzip -n -9 <"$work/initramfs.cpio" >"$out/initramfs.cpio.gz.tmp"
+
+	# Check the result with GNU cpio.
+	local listing
+	listing=$(gzip -dc "$out/initramfs.cpio.gz.tmp" | cpio -t --quiet)
+	for f in init bin/busybox bin/sh dev/console etc/passwd moat; do
+		grep -qxF "$f" <<<"$listing" || die "initramfs lacks $f"
+	done
+	mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+	say "initramfs: busybox-static $(basename "$deb" _riscv64.deb | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> riscv64/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
+}
+
+if [ "$do_kernel" = 1 ]; then build_kernel; fi
+if [ "$do_initramfs" = 1 ]; then build_initramfs; fi
+
+say "done:"
+(cd "$out" && for f in Image initramfs.cpio.gz; do
+	if [ -f "$f" ]; then sha256sum "$f"; fi
+done) >&2

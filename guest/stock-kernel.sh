@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Fetches Debian's stock riscv64 kernel (package linux-image-riscv64 of Debian stable)
+# and prints the path of a plain, uncompressed `Image` (riscv boot header) made from it.
+#
+# Usage: guest/stock-kernel.sh [CACHE_DIR]
+#   CACHE_DIR defaults to ${XDG_CACHE_HOME:-~/.cache}/moat/stock-kernel. The result is
+#   CACHE_DIR/<kernel release>/Image, next to the package's config and System.map;
+#   a cached result for the current stable version is reused without downloading
+#   the package again (the package index is always fetched, ~10 MB).
+#
+# apt runs with a private configuration in a temporary directory: the host's apt
+# sources and state are neither read nor written. Needs apt, dpkg, gzip, xz-utils;
+# zstd only if the kernel is zstd-compressed. Progress goes to stderr, the path to stdout.
+#
+# Note: the stock kernel builds its virtio drivers as modules (the initramfs of
+# build.sh has none), so it gets the 8250 serial console, initramfs and poweroff,
+# but no virtio devices.
+set -euo pipefail
+
+keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+mirror=http://deb.debian.org/debian
+suite=stable
+meta=linux-image-riscv64
+
+die() { echo "stock-kernel.sh: error: $*" >&2; exit 1; }
+say() { echo "stock-kernel.sh: $*" >&2; }
+
+case ${1:-} in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
+[ $# -le 1 ] || die "usage: $0 [CACHE_DIR]"
+cache=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/moat/stock-kernel}
+[ -f "$keyring" ] || die "$keyring not found (apt-get install debian-archive-keyring)"
+for c in apt-get apt-cache dpkg-deb gzip xz od dd; do
+	command -v "$c" >/dev/null || die "$c not found"
+done
+export LC_ALL=C
+
+work=$(mktemp -d -t moat-stock-kernel.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+apt_dir=$work/apt
+mkdir -p "$apt_dir/etc/preferences.d" "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial"
+: >"$apt_dir/state/status"
+echo "deb [arch=riscv64 signed-by=$keyring] $mirror $suite main" >"$apt_dir/etc/sources.list"
+apt_opts=(
+	-o Dir::Etc::sourcelist="$apt_dir/etc/sources.list"
+	-o Dir::Etc::sourceparts=-
+	-o Dir::Etc::preferences="$apt_dir/etc/preferences"
+	-o Dir::Etc::preferencesparts="$apt_dir/etc/preferences.d"
+	-o Dir::State="$apt_dir/state"
+	-o Dir::State::status="$apt_dir/state/status"
+	-o Dir::Cache="$apt_dir/cache"
+	-o APT::Architecture=riscv64
+	-o APT::Architectures=riscv64
+	-o Acquire::Languages=none
+	-o APT::Sandbox::User=root
+	-o Debug::NoLocking=1
+	-q
+)
+
+say "reading the package index of Debian $suite (riscv64)"
+apt-get "${apt_opts[@]}" update >"$work/apt.log" 2>&1 || { cat "$work/apt.log" >&2; die "apt-get update failed"; }
+
+# linux-image-riscv64 is a metapackage that depends on the real one,
+# linux-image-<release> (e.g. linux-image-6.12.107+deb13-riscv64).
+pkg=$(apt-cache "${apt_opts[@]}" depends "$meta" | sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1)
+[ -n "$pkg" ] || die "cannot tell which package $meta depends on"
+release=${pkg#linux-image-}
+version=$(apt-cache "${apt_opts[@]}" show "$pkg" | sed -n 's/^Version: //p' | head -n 1)
+dest=$cache/$release
+if [ -f "$dest/Image" ] && [ -f "$dest/.version" ] && [ "$(cat "$dest/.version")" = "$version" ]; then
+	say "cached: $pkg $version"
+	echo "$dest/Image"
+	exit 0
+fi
+
+say "downloading $pkg $version (about 110 MB)"
+mkdir -p "$work/dl"
+(cd "$work/dl" && apt-get "${apt_opts[@]}" download "$pkg=$version") >"$work/apt.log" 2>&1 ||
+	{ cat "$work/apt.log" >&2; die "apt-get download $pkg failed"; }
+deb=$(find "$work/dl" -maxdepth 1 -name '*.deb' | head -n 1)
+[ -n "$deb" ] || die "apt-get download produced no .deb"
+
+mkdir -p "$work/root"
+dpkg-deb --fsys-tarfile "$deb" | tar -C "$work/root" -x ./boot
+kernel=
+for f in "$work/root/boot/vmlinuz-$release" "$work/root/boot/vmlinux-$release" "$work/root/boot/Image-$release"; do
+	if [ -f "$f" ]; then kernel=$f; break; fi
+done
+[ -n "$kernel" ] || die "no kernel in $pkg: $(ls "$work/root/boot")"
+say "the package ships boot/${kernel##*/}"
+
+# --- make a plain Image out of whatever the package ships ---------------------
+bytes() { dd if="$1" bs=1 skip="$2" count="$3" 2>/dev/null | od -A n -t x1 | tr -d ' \n'; }
+u32le() { # file offset -> number
+	local h
+	h=$(bytes "$1" "$2" 4)
+	echo $((16#${h:6:2}${h:4:2}${h:2:2}${h:0:2}))
+}
+is_image() { [ "$(bytes "$1" 48 5)" = 5249534356 ]; } # "RISCV" at offset 48
+decompress() { # in out: whole-file compression, by magic
+	local magic
+	magic=$(bytes "$1" 0 6)
+	case $magic in
+	1f8b*) gzip -dc <"$1" >"$2" ;;
+	fd377a585a00) xz -dc <"$1" >"$2" ;;
+	28b52ffd*) command -v zstd >/dev/null || die "the kernel is zstd-compressed: apt-get install zstd"
+		zstd -dc <"$1" >"$2" ;;
+	*) return 1 ;;
+	esac
+}
+
+image=$work/Image
+if is_image "$kernel"; then
+	# Already an Image (Debian riscv64 ships it uncompressed, with an EFI PE stub
+	# in front of the same riscv boot header; booting it directly works).
+	cp "$kernel" "$image"
+elif [ "$(bytes "$kernel" 0 2)" = 4d5a ] && [ "$(bytes "$kernel" 4 4)" = 7a696d67 ]; then
+	# EFI zboot ("MZ" .. "zimg"): offset 8 = payload offset, 12 = payload size,
+	# 24 = compression name; the payload is the compressed Image.
+	off=$(u32le "$kernel" 8)
+	size=$(u32le "$kernel" 12)
+	say "EFI zboot image, $(dd if="$kernel" bs=1 skip=24 count=8 2>/dev/null | tr -d '\0') payload of $size bytes at $off"
+	tail -c +$((off + 1)) "$kernel" | head -c "$size" >"$work/payload"
+	decompress "$work/payload" "$image" || die "unknown zboot compression"
+elif decompress "$kernel" "$image"; then
+	:
+elif [ "$(bytes "$kernel" 0 4)" = 7f454c46 ]; then
+	command -v riscv64-linux-gnu-objcopy >/dev/null || die "the kernel is an ELF file: apt-get install binutils-riscv64-linux-gnu"
+	riscv64-linux-gnu-objcopy -O binary "$kernel" "$image"
+else
+	die "do not know what ${kernel##*/} is ($(bytes "$kernel" 0 8))"
+fi
+is_image "$image" || die "the result has no riscv boot header (magic RISCV at offset 48)"
+
+mkdir -p "$dest"
+cp "$image" "$dest/Image.tmp" && mv "$dest/Image.tmp" "$dest/Image"
+for f in config System.map; do
+	if [ -f "$work/root/boot/$f-$release" ]; then cp "$work/root/boot/$f-$release" "$dest/$f"; fi
+done
+echo "$version" >"$dest/.version"
+say "$pkg $version -> $dest/Image ($(stat -c %s "$dest/Image") bytes)"
+echo "$dest/Image"

@@ -1,0 +1,54 @@
+// The accelerator seam: everything above it (machine, devices, VMM) is shared by the soft
+// RISC-V CPU and KVM. An accelerator creates a VM's memory and vCPUs, runs them, hands their
+// device accesses to the VMM, and takes interrupts back.
+import type { GuestMemory } from "../memory/guest-memory.js";
+
+export type AccelName = "soft" | "kvm";
+
+/** What a vCPU needs from the VMM when the guest touches something that is not RAM. */
+export interface ExitHandler {
+  /** A device read of `size` bytes; null when nothing is mapped there (the guest gets a fault). */
+  mmioRead(addr: bigint, size: number): bigint | null;
+  /** A device write; false when nothing is mapped there. */
+  mmioWrite(addr: bigint, size: number, value: bigint): boolean;
+  /** Firmware console output (SBI putchar / debug console). */
+  consoleWrite(bytes: Uint8Array): void;
+  /** Firmware console input: one byte or -1. */
+  consoleRead(): number;
+  /** The guest asked for power-off (type 0) or reboot (type 1, 2). */
+  systemReset(type: number, reason: number): void;
+  /** A vCPU cannot go on; `detail` names the vCPU, pc and cause. */
+  vcpuHalted(vcpu: number, detail: string): void;
+}
+
+export interface VcpuBoot {
+  entry: bigint;
+  /** Initial privilege / mode: "S" for a kernel entered through moat's SBI, "M" for firmware. */
+  mode: "M" | "S";
+  args: bigint[];
+}
+
+export interface AccelVmConfig {
+  vcpus: number;
+  ramBase: bigint;
+  ramBytes: number;
+  /** true: the accelerator provides the platform firmware interface itself (moat's SBI). */
+  builtinFirmware: boolean;
+}
+
+export interface AccelVm {
+  readonly memory: GuestMemory;
+  /** Starts the vCPUs: vCPU 0 at `boot`; others as the platform brings them up. */
+  start(boot: VcpuBoot, handler: ExitHandler): void;
+  /** Drives an external interrupt line of a vCPU's interrupt controller context. */
+  setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void;
+  /** Stops every vCPU and releases its threads. Idempotent. */
+  stop(): Promise<void>;
+  /** Instructions retired by each vCPU so far (soft CPU), for benchmarks. */
+  stats(): { vcpu: number; instructions: bigint }[];
+}
+
+export interface Accelerator {
+  readonly name: AccelName;
+  createVm(config: AccelVmConfig): Promise<AccelVm>;
+}

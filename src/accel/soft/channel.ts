@@ -1,0 +1,46 @@
+// The synchronous request channel between a hart worker and the VMM thread. One Int32Array per
+// hart over its own SharedArrayBuffer: the worker writes a request, flips STATE to REQUEST and
+// blocks in Atomics.wait; the VMM serves it and flips STATE to DONE. Only one request per hart
+// is ever in flight, so there is no queue to bound.
+
+export const CH_STATE = 0;
+export const CH_OP = 1;
+export const CH_SIZE = 2;
+export const CH_ADDR_LO = 3;
+export const CH_ADDR_HI = 4;
+export const CH_VAL_LO = 5;
+export const CH_VAL_HI = 6;
+export const CH_RESULT = 7;
+export const CH_STOP = 8; // set by the VMM: the worker leaves its loop
+export const CH_ARG0 = 9; // extra arguments (SBI)
+export const CH_ARG1 = 10;
+export const CH_INSTRET_LO = 12; // instructions retired, published by the worker after each slice
+export const CH_WORDS = 16;
+
+export const ST_IDLE = 0;
+export const ST_REQUEST = 1;
+export const ST_DONE = 2;
+
+export const OP_MMIO_READ = 1;
+export const OP_MMIO_WRITE = 2;
+export const OP_CONSOLE_PUT = 3; // CH_VAL_LO: one byte (SBI legacy putchar, DBCN)
+export const OP_CONSOLE_GET = 4; // result in CH_VAL_LO: byte or -1
+export const OP_SYSTEM_RESET = 5; // CH_ARG0: type, CH_ARG1: reason
+export const OP_HALT = 6; // the hart cannot continue; details in the worker's message
+
+export const RES_OK = 0;
+export const RES_FAULT = 1;
+
+export function newChannel(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(CH_WORDS * 4));
+}
+
+/** Splits a 64-bit value into the channel's two 32-bit words. */
+export function putU64(ch: Int32Array, lo: number, v: bigint): void {
+  ch[lo] = Number(v & 0xffff_ffffn) | 0;
+  ch[lo + 1] = Number((v >> 32n) & 0xffff_ffffn) | 0;
+}
+
+export function getU64(ch: Int32Array, lo: number): bigint {
+  return (BigInt(ch[lo + 1]! >>> 0) << 32n) | BigInt(ch[lo]! >>> 0);
+}

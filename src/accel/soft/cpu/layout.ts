@@ -1,0 +1,39 @@
+// Where things live in the one shared WebAssembly memory that every hart worker instantiates the
+// core over. Mirrored for JavaScript in src/accel/soft/layout.ts; keep the two in step.
+//
+//   0x0000_0000  AssemblyScript's own static data (the core keeps none that matters)
+//   0x000F_0000  cross-hart block: 256 bytes per hart, touched with atomics from any thread
+//   0x0010_0000  private hart areas: 64 KiB per hart (registers, TLBs)
+//   0x0080_0000  guest RAM (guest-physical RAM_BASE maps here)
+
+export const SHARED_BASE: u32 = 0x000f_0000;
+export const SHARED_STRIDE: u32 = 0x100;
+export const HART_BASE: u32 = 0x0010_0000;
+export const HART_STRIDE: u32 = 0x1_0000;
+export const RAM_OFFSET: u32 = 0x0080_0000;
+export const MAX_HARTS: u32 = 8;
+
+// Offsets inside a hart's cross-hart block (all 4- or 8-byte aligned for atomics).
+export const SH_MIP: u32 = 0x00; // i32: software-visible mip bits (MSIP, MTIP, SSIP, STIP, SEIP)
+export const SH_EXT: u32 = 0x04; // i32: interrupt lines driven by the PLIC (MEIP/SEIP bit positions)
+export const SH_MTIMECMP: u32 = 0x08; // u64
+export const SH_WAKE: u32 = 0x10; // i32: bumped (and notified) whenever the hart should re-check
+export const SH_FLUSH: u32 = 0x14; // i32: remote TLB-flush requests (generation counter)
+export const SH_HSM: u32 = 0x18; // i32: SBI HSM state
+export const SH_FLUSH_ACK: u32 = 0x1c; // i32: last flush generation this hart has honoured
+export const SH_START_ADDR: u32 = 0x20; // u64
+export const SH_OPAQUE: u32 = 0x28; // u64
+export const SH_IDLE: u32 = 0x30; // i32: 1 while the hart sleeps in WFI or is stopped
+export const SH_FENCE: u32 = 0x34; // i32: target of the read-modify-write that implements FENCE
+
+// Offsets inside a private hart area.
+export const HA_X: u32 = 0x000; // 32 x u64 integer registers
+export const HA_F: u32 = 0x100; // 32 x u64 floating-point registers (NaN-boxed)
+export const HA_TLB_R: u32 = 0x1000; // 256 x {tag u64, addend u64}
+export const HA_TLB_W: u32 = 0x2000;
+export const HA_TLB_X: u32 = 0x3000;
+export const TLB_ENTRIES: u32 = 256;
+
+// Guest-physical addresses of the devices the core handles itself.
+export const CLINT_BASE: u64 = 0x0200_0000;
+export const CLINT_SIZE: u64 = 0x1_0000;

@@ -1,0 +1,231 @@
+// One hart: a worker_thread running the WebAssembly core over the VM's shared memory. It
+// leaves the core only for device accesses (served by the VMM thread over the channel), WFI
+// (sleeps on an atomic until woken or the next timer deadline) and SBI calls.
+import { workerData, parentPort } from "node:worker_threads";
+import type { CoreExports } from "./core-exports.js";
+import { U64, hex } from "./core-exports.js";
+import {
+  CH_ADDR_LO, CH_ARG0, CH_INSTRET_LO, CH_ARG1, CH_OP, CH_RESULT, CH_SIZE, CH_STATE, CH_STOP, CH_VAL_LO,
+  OP_CONSOLE_GET, OP_CONSOLE_PUT, OP_HALT, OP_MMIO_READ, OP_MMIO_WRITE, OP_SYSTEM_RESET,
+  RES_OK, ST_IDLE, ST_REQUEST, getU64, putU64,
+} from "./channel.js";
+import {
+  EXIT_BUDGET, EXIT_HALT, EXIT_MMIO, EXIT_SBI, EXIT_WFI, HSM_START_PENDING, HSM_STARTED,
+  HSM_STOPPED, RAM_OFFSET, SH_HSM, SH_IDLE, SH_MTIMECMP, SH_OPAQUE, SH_START_ADDR, SH_WAKE,
+  TIMEBASE_HZ, sharedBlock,
+} from "./layout.js";
+import { handleSbi } from "./sbi.js";
+
+export interface HartWorkerData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  channel: SharedArrayBuffer;
+  hart: number;
+  harts: number;
+  ramBase: bigint;
+  ramSize: number;
+  sbi: boolean;
+  /** Started at boot (hart 0, or every hart without SBI); others wait for HSM hart_start. */
+  startNow: boolean;
+  entry: bigint;
+  priv: number;
+  args: bigint[];
+  /** performance.timeOrigin + performance.now() of the VMM at VM creation, in ms. */
+  epochMs: number;
+}
+
+/** Instructions per trip into the core: bounds interrupt latency and stop latency. */
+const SLICE = 200_000;
+
+const d = workerData as HartWorkerData;
+const ch = new Int32Array(d.channel);
+const i32 = new Int32Array(d.memory.buffer);
+const u64 = new BigUint64Array(d.memory.buffer);
+const ram = new Uint8Array(d.memory.buffer, RAM_OFFSET, d.ramSize);
+const blk = sharedBlock(d.hart);
+const wakeIdx = (blk + SH_WAKE) >> 2;
+const idleIdx = (blk + SH_IDLE) >> 2;
+const hsmIdx = (blk + SH_HSM) >> 2;
+
+// mtime = ms since the VM's epoch x 10^4. timeOrigin + now() is comparable across threads.
+const originShift = performance.timeOrigin - d.epochMs;
+const ticksPerMs = TIMEBASE_HZ / 1000;
+function now(): number {
+  return Math.floor((performance.now() + originShift) * ticksPerMs);
+}
+
+const instance = new WebAssembly.Instance(d.module, { env: { memory: d.memory, now } });
+const core = instance.exports as unknown as CoreExports;
+
+function stopped(): boolean {
+  return Atomics.load(ch, CH_STOP) !== 0;
+}
+
+/** Sends one request to the VMM thread and waits for its answer. */
+function request(op: number): void {
+  ch[CH_OP] = op;
+  Atomics.store(ch, CH_STATE, ST_REQUEST);
+  Atomics.notify(ch, CH_STATE);
+  while (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
+    if (stopped()) return;
+    Atomics.wait(ch, CH_STATE, ST_REQUEST, 100);
+  }
+  Atomics.store(ch, CH_STATE, ST_IDLE);
+}
+
+function halt(detail: string): void {
+  parentPort?.postMessage({ kind: "halt", hart: d.hart, detail });
+  request(OP_HALT);
+}
+
+function serveMmio(): void {
+  const addr = core.getMmioAddr();
+  const size = core.getMmioSize();
+  const write = core.getMmioWrite() !== 0;
+  ch[CH_SIZE] = size;
+  putU64(ch, CH_ADDR_LO, U64(addr));
+  if (write) putU64(ch, CH_VAL_LO, U64(core.getMmioValue()));
+  request(write ? OP_MMIO_WRITE : OP_MMIO_READ);
+  if (stopped()) return;
+  if (ch[CH_RESULT] !== RES_OK) core.mmioFault();
+  else if (!write) core.completeMmioLoad(getU64(ch, CH_VAL_LO));
+}
+
+function sleepUntilInterrupt(): void {
+  for (;;) {
+    const seq = Atomics.load(i32, wakeIdx);
+    if (core.interruptsPending() !== 0 || stopped()) return;
+    const cmp = Atomics.load(u64, (blk + SH_MTIMECMP) >> 3);
+    const t = BigInt(now());
+    let ms = 1000;
+    if (cmp <= t) return;
+    const dt = Number(cmp - t) / ticksPerMs;
+    if (dt < ms) ms = dt;
+    Atomics.store(i32, idleIdx, 1);
+    Atomics.wait(i32, wakeIdx, seq, ms);
+    Atomics.store(i32, idleIdx, 0);
+  }
+}
+
+/** A stopped hart (HSM) waits here until another hart starts it. */
+function waitForStart(): boolean {
+  Atomics.store(i32, idleIdx, 1);
+  while (Atomics.load(i32, hsmIdx) !== HSM_START_PENDING) {
+    if (stopped()) return false;
+    const seq = Atomics.load(i32, wakeIdx);
+    if (Atomics.load(i32, hsmIdx) === HSM_START_PENDING) break;
+    Atomics.wait(i32, wakeIdx, seq, 500);
+  }
+  Atomics.store(i32, idleIdx, 0);
+  const addr = Atomics.load(u64, (blk + SH_START_ADDR) >> 3);
+  const opaque = Atomics.load(u64, (blk + SH_OPAQUE) >> 3);
+  core.hartStart(addr, opaque);
+  Atomics.store(i32, hsmIdx, HSM_STARTED);
+  return true;
+}
+
+const sbiHost = {
+  hart: d.hart,
+  harts: d.harts,
+  core,
+  i32,
+  u64,
+  ramBase: d.ramBase,
+  ramSize: BigInt(d.ramSize),
+  ram,
+  consolePut(bytes: Uint8Array): void {
+    for (const b of bytes) {
+      ch[CH_VAL_LO] = b;
+      request(OP_CONSOLE_PUT);
+    }
+  },
+  consoleGet(): number {
+    request(OP_CONSOLE_GET);
+    return ch[CH_VAL_LO]!;
+  },
+  systemReset(type: number, reason: number): void {
+    ch[CH_ARG0] = type;
+    ch[CH_ARG1] = reason;
+    request(OP_SYSTEM_RESET);
+  },
+  stopSelf(): void {
+    Atomics.store(i32, hsmIdx, HSM_STOPPED);
+  },
+};
+
+function describe(why: string): string {
+  const cause = U64(core.haltCause.value as bigint);
+  return (
+    `hart ${d.hart}: ${why} at pc ${hex(core.haltPc.value as bigint)}, ` +
+    `cause ${cause} (${causeName(cause)}), tval ${hex(core.haltTval.value as bigint)}, ` +
+    `priv ${"USHM"[core.getPriv()]}, mtvec ${hex(core.debugCsr(0x305))}, stvec ${hex(core.debugCsr(0x105))}`
+  );
+}
+
+function causeName(c: bigint): string {
+  const names = [
+    "instruction address misaligned", "instruction access fault", "illegal instruction",
+    "breakpoint", "load address misaligned", "load access fault", "store address misaligned",
+    "store access fault", "ecall from U", "ecall from S", "reserved", "ecall from M",
+    "instruction page fault", "load page fault", "reserved", "store page fault",
+  ];
+  return names[Number(c)] ?? "unknown";
+}
+
+function main(): void {
+  if (core.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi ? 1 : 0) === 0) {
+    halt(`hart ${d.hart}: the core refused its configuration`);
+    return;
+  }
+  Atomics.store(u64, (blk + SH_MTIMECMP) >> 3, U64(-1n));
+  if (d.startNow) {
+    const [a0 = 0n, a1 = 0n, a2 = 0n] = d.args;
+    core.reset(d.entry, d.priv, a0, a1, a2);
+    Atomics.store(i32, hsmIdx, HSM_STARTED);
+  } else {
+    Atomics.store(i32, hsmIdx, HSM_STOPPED);
+    if (!waitForStart()) return;
+  }
+  while (!stopped()) {
+    const r = core.run(SLICE);
+    putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
+    switch (r) {
+      case EXIT_BUDGET:
+        break;
+      case EXIT_MMIO:
+        serveMmio();
+        break;
+      case EXIT_WFI:
+        sleepUntilInterrupt();
+        break;
+      case EXIT_SBI:
+        if (!handleSbi(sbiHost)) {
+          if (Atomics.load(i32, hsmIdx) === HSM_STOPPED && !stopped()) {
+            if (!waitForStart()) return;
+          } else {
+            // Reset requested: the VMM stops us.
+            while (!stopped()) Atomics.wait(ch, CH_STOP, 0, 100);
+            return;
+          }
+        }
+        break;
+      case EXIT_HALT:
+        halt(describe("stuck in a trap loop"));
+        return;
+    }
+  }
+}
+
+try {
+  main();
+} catch (e) {
+  // A WebAssembly trap here is a bug in moat's core, never the guest's doing; report it with
+  // the hart's state instead of a bare stack trace.
+  let pc = "?";
+  try {
+    pc = hex(core.getPc());
+  } catch {
+    /* the instance itself is unusable */
+  }
+  halt(`hart ${d.hart}: internal error in the CPU core at pc ${pc}: ${(e as Error).message}`);
+}

@@ -1,0 +1,54 @@
+// JavaScript's view of the core's memory layout (src/accel/soft/cpu/layout.ts; keep in step).
+
+export const SHARED_BASE = 0x000f_0000;
+export const SHARED_STRIDE = 0x100;
+export const RAM_OFFSET = 0x0080_0000;
+export const MAX_HARTS = 8;
+export const WASM_PAGE = 0x1_0000;
+
+// Byte offsets inside a hart's cross-hart block.
+export const SH_MIP = 0x00;
+export const SH_EXT = 0x04;
+export const SH_MTIMECMP = 0x08;
+export const SH_WAKE = 0x10;
+export const SH_FLUSH = 0x14;
+export const SH_HSM = 0x18;
+export const SH_FLUSH_ACK = 0x1c;
+export const SH_START_ADDR = 0x20;
+export const SH_OPAQUE = 0x28;
+export const SH_IDLE = 0x30;
+
+export const MIP_SSIP = 1 << 1;
+export const MIP_MSIP = 1 << 3;
+export const MIP_STIP = 1 << 5;
+export const MIP_MTIP = 1 << 7;
+export const MIP_SEIP = 1 << 9;
+export const MIP_MEIP = 1 << 11;
+
+// SBI HSM states.
+export const HSM_STARTED = 0;
+export const HSM_STOPPED = 1;
+export const HSM_START_PENDING = 2;
+
+// The core's exit codes (cpu/exec.ts).
+export const EXIT_BUDGET = 0;
+export const EXIT_MMIO = 1;
+export const EXIT_WFI = 2;
+export const EXIT_SBI = 3;
+export const EXIT_HALT = 4;
+
+/** mtime ticks per second: the device tree's timebase-frequency. */
+export const TIMEBASE_HZ = 10_000_000;
+
+/** Byte offset of hart `h`'s cross-hart block. */
+export function sharedBlock(h: number): number {
+  return SHARED_BASE + h * SHARED_STRIDE;
+}
+
+/** Wasm pages needed for `ramBytes` of guest RAM after the core's own areas. */
+export function memoryPages(ramBytes: number): number {
+  return Math.ceil((RAM_OFFSET + ramBytes) / WASM_PAGE);
+}
+
+/** The largest guest RAM a 32-bit WebAssembly memory can hold after the core's areas. */
+export const MAX_RAM_BYTES = 0xffff_0000 - RAM_OFFSET;

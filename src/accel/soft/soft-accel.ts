@@ -1,0 +1,186 @@
+// The soft accelerator: moat's own RV64GC CPU. Guest RAM and the harts' shared state live in
+// one shared WebAssembly memory; each hart is a worker_thread running the core; this side (the
+// VMM thread) serves their device accesses and drives their interrupt lines.
+import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
+import { GuestMemory } from "../../memory/guest-memory.js";
+import {
+  CH_ADDR_LO, CH_ARG0, CH_INSTRET_LO, CH_ARG1, CH_OP, CH_RESULT, CH_SIZE, CH_STATE, CH_STOP, CH_VAL_LO,
+  OP_CONSOLE_GET, OP_CONSOLE_PUT, OP_HALT, OP_MMIO_READ, OP_MMIO_WRITE, OP_SYSTEM_RESET,
+  RES_FAULT, RES_OK, ST_DONE, ST_REQUEST, getU64, newChannel, putU64,
+} from "./channel.js";
+import {
+  MAX_HARTS, MAX_RAM_BYTES, MIP_MEIP, MIP_SEIP, RAM_OFFSET, SH_EXT, SH_WAKE, memoryPages,
+  sharedBlock,
+} from "./layout.js";
+import type { HartWorkerData } from "./hart-worker.js";
+
+let cachedModule: WebAssembly.Module | undefined;
+
+/** The compiled core (dist/cpu.wasm), compiled once per process. */
+export function coreModule(): WebAssembly.Module {
+  if (!cachedModule) {
+    const url = new URL("../../../cpu.wasm", import.meta.url);
+    cachedModule = new WebAssembly.Module(readFileSync(url));
+  }
+  return cachedModule;
+}
+
+export class SoftAccelError extends Error {}
+
+class SoftVm implements AccelVm {
+  readonly memory: GuestMemory;
+  private readonly wasmMemory: WebAssembly.Memory;
+  private readonly i32: Int32Array;
+  private readonly workers: Worker[] = [];
+  private readonly channels: Int32Array[] = [];
+  private stopping = false;
+  private readonly epochMs = performance.timeOrigin + performance.now();
+
+  constructor(private readonly config: AccelVmConfig) {
+    this.wasmMemory = new WebAssembly.Memory({
+      initial: memoryPages(config.ramBytes),
+      maximum: memoryPages(config.ramBytes),
+      shared: true,
+    });
+    this.i32 = new Int32Array(this.wasmMemory.buffer);
+    this.memory = new GuestMemory(
+      config.ramBase,
+      new Uint8Array(this.wasmMemory.buffer, RAM_OFFSET, config.ramBytes),
+    );
+  }
+
+  start(boot: VcpuBoot, handler: ExitHandler): void {
+    const module = coreModule();
+    for (let h = 0; h < this.config.vcpus; h++) {
+      const channel = newChannel();
+      this.channels.push(channel);
+      const data: HartWorkerData = {
+        module,
+        memory: this.wasmMemory,
+        channel: channel.buffer as SharedArrayBuffer,
+        hart: h,
+        harts: this.config.vcpus,
+        ramBase: this.config.ramBase,
+        ramSize: this.config.ramBytes,
+        sbi: this.config.builtinFirmware,
+        startNow: h === 0 || !this.config.builtinFirmware,
+        entry: boot.entry,
+        priv: boot.mode === "S" ? 1 : 3,
+        args: [BigInt(h), ...boot.args.slice(1)],
+        epochMs: this.epochMs,
+      };
+      const w = new Worker(new URL("./hart-worker.js", import.meta.url), { workerData: data });
+      w.on("message", (m: { kind: string; hart: number; detail: string }) => {
+        if (m.kind === "halt" && !this.stopping) handler.vcpuHalted(m.hart, m.detail);
+      });
+      w.on("error", (e) => {
+        if (!this.stopping) handler.vcpuHalted(h, `hart ${h}: worker failed: ${e.message}`);
+      });
+      this.workers.push(w);
+      void this.serve(h, channel, handler);
+    }
+  }
+
+  /** Serves hart `h`'s requests until the VM stops. */
+  private async serve(h: number, ch: Int32Array, handler: ExitHandler): Promise<void> {
+    while (!this.stopping) {
+      const s = Atomics.load(ch, CH_STATE);
+      if (s !== ST_REQUEST) {
+        const w = Atomics.waitAsync(ch, CH_STATE, s, 500);
+        if (w.async) await w.value;
+        continue;
+      }
+      this.serveOne(ch, handler);
+      Atomics.store(ch, CH_STATE, ST_DONE);
+      Atomics.notify(ch, CH_STATE);
+    }
+  }
+
+  private serveOne(ch: Int32Array, handler: ExitHandler): void {
+    try {
+      switch (ch[CH_OP]) {
+        case OP_MMIO_READ: {
+          const v = handler.mmioRead(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!);
+          if (v === null) ch[CH_RESULT] = RES_FAULT;
+          else {
+            putU64(ch, CH_VAL_LO, v);
+            ch[CH_RESULT] = RES_OK;
+          }
+          break;
+        }
+        case OP_MMIO_WRITE: {
+          const ok = handler.mmioWrite(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!, getU64(ch, CH_VAL_LO));
+          ch[CH_RESULT] = ok ? RES_OK : RES_FAULT;
+          break;
+        }
+        case OP_CONSOLE_PUT:
+          handler.consoleWrite(Uint8Array.of(ch[CH_VAL_LO]! & 0xff));
+          ch[CH_RESULT] = RES_OK;
+          break;
+        case OP_CONSOLE_GET:
+          ch[CH_VAL_LO] = handler.consoleRead();
+          ch[CH_RESULT] = RES_OK;
+          break;
+        case OP_SYSTEM_RESET:
+          handler.systemReset(ch[CH_ARG0]!, ch[CH_ARG1]!);
+          ch[CH_RESULT] = RES_OK;
+          break;
+        case OP_HALT:
+          ch[CH_RESULT] = RES_OK; // the details arrive as a worker message
+          break;
+        default:
+          ch[CH_RESULT] = RES_FAULT;
+      }
+    } catch (e) {
+      // A device model must not throw; if one does, the access faults and the VM goes on.
+      ch[CH_RESULT] = RES_FAULT;
+      process.emitWarning(`device error: ${(e as Error).message}`);
+    }
+  }
+
+  setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void {
+    if (vcpu < 0 || vcpu >= this.config.vcpus) return;
+    const blk = sharedBlock(vcpu);
+    const bit = context === "M" ? MIP_MEIP : MIP_SEIP;
+    const idx = (blk + SH_EXT) >> 2;
+    const old = level ? Atomics.or(this.i32, idx, bit) : Atomics.and(this.i32, idx, ~bit);
+    if (((old & bit) !== 0) !== level) {
+      Atomics.add(this.i32, (blk + SH_WAKE) >> 2, 1);
+      Atomics.notify(this.i32, (blk + SH_WAKE) >> 2);
+    }
+  }
+
+  stats(): { vcpu: number; instructions: bigint }[] {
+    return this.channels.map((ch, vcpu) => ({ vcpu, instructions: getU64(ch, CH_INSTRET_LO) }));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (let h = 0; h < this.channels.length; h++) {
+      Atomics.store(this.channels[h]!, CH_STOP, 1);
+      Atomics.notify(this.channels[h]!, CH_STATE);
+      const wake = (sharedBlock(h) + SH_WAKE) >> 2;
+      Atomics.add(this.i32, wake, 1);
+      Atomics.notify(this.i32, wake);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+export const softAccelerator: Accelerator = {
+  name: "soft",
+  async createVm(config: AccelVmConfig): Promise<AccelVm> {
+    if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > MAX_HARTS) {
+      throw new SoftAccelError(`the soft CPU supports 1 to ${MAX_HARTS} harts, not ${config.vcpus}`);
+    }
+    if (config.ramBytes <= 0 || config.ramBytes % 4096 !== 0 || config.ramBytes > MAX_RAM_BYTES) {
+      throw new SoftAccelError(
+        `guest RAM must be a multiple of 4 KiB up to ${Math.floor(MAX_RAM_BYTES / 2 ** 20)} MiB`,
+      );
+    }
+    return new SoftVm(config);
+  },
+};

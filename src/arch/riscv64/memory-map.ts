@@ -1,0 +1,18 @@
+// The riscv64 machine's address map (docs/machine.md), shaped like QEMU's virt board.
+
+export const RAM_BASE = 0x8000_0000n;
+export const TEST_BASE = 0x0010_0000n;
+export const TEST_SIZE = 0x1000n;
+export const PLIC_BASE = 0x0c00_0000n;
+export const UART_BASE = 0x1000_0000n;
+export const UART_SIZE = 0x100n;
+export const UART_IRQ = 10;
+export const VIRTIO_BASE = 0x1000_1000n;
+export const VIRTIO_STRIDE = 0x1000n;
+export const VIRTIO_SLOTS = 8;
+/** The kernel's entry with moat's SBI; OpenSBI's fw_dynamic sits at RAM_BASE. */
+export const FIRMWARE_BASE = RAM_BASE;
+
+export function virtioIrq(slot: number): number {
+  return 1 + slot;
+}

@@ -1,0 +1,89 @@
+// GuestMemory: the only way host code reads or writes guest RAM. Every access is checked
+// against the region, including ranges that would wrap or run past its end.
+
+export class GuestMemoryError extends Error {}
+
+export class GuestMemory {
+  /** Guest-physical address of the first byte. */
+  readonly base: bigint;
+  readonly size: number;
+  private readonly bytes: Uint8Array;
+
+  /** `bytes` is the host view of guest RAM; guest-physical `base` maps to bytes[0]. */
+  constructor(base: bigint, bytes: Uint8Array) {
+    this.base = base;
+    this.bytes = bytes;
+    this.size = bytes.length;
+  }
+
+  /**
+   * Offset into RAM of [addr, addr + len), or null if any byte of it lies outside RAM.
+   * Bound: len <= size and the whole range inside the region.
+   */
+  offsetOf(addr: bigint, len: number): number | null {
+    if (len < 0 || !Number.isInteger(len) || len > this.size) return null;
+    if (addr < this.base) return null;
+    const off = addr - this.base;
+    if (off > BigInt(this.size - len)) return null;
+    return Number(off);
+  }
+
+  contains(addr: bigint, len: number): boolean {
+    return this.offsetOf(addr, len) !== null;
+  }
+
+  private check(addr: bigint, len: number): number {
+    const off = this.offsetOf(addr, len);
+    if (off === null) {
+      throw new GuestMemoryError(
+        `guest range 0x${addr.toString(16)}+${len} is outside RAM ` +
+          `0x${this.base.toString(16)}+0x${this.size.toString(16)}`,
+      );
+    }
+    return off;
+  }
+
+  /** Copies `len` bytes out of guest RAM (a copy: later guest writes do not change it). */
+  read(addr: bigint, len: number): Uint8Array {
+    const off = this.check(addr, len);
+    return this.bytes.slice(off, off + len);
+  }
+
+  /** Copies `data` into guest RAM at `addr`. */
+  write(addr: bigint, data: Uint8Array): void {
+    const off = this.check(addr, data.length);
+    this.bytes.set(data, off);
+  }
+
+  readU32(addr: bigint): number {
+    const off = this.check(addr, 4);
+    const b = this.bytes;
+    return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
+  }
+
+  readU64(addr: bigint): bigint {
+    const lo = this.readU32(addr);
+    const hi = this.readU32(addr + 4n);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  writeU32(addr: bigint, v: number): void {
+    const off = this.check(addr, 4);
+    const b = this.bytes;
+    b[off] = v & 0xff;
+    b[off + 1] = (v >>> 8) & 0xff;
+    b[off + 2] = (v >>> 16) & 0xff;
+    b[off + 3] = (v >>> 24) & 0xff;
+  }
+
+  writeU64(addr: bigint, v: bigint): void {
+    this.writeU32(addr, Number(v & 0xffff_ffffn));
+    this.writeU32(addr + 4n, Number((v >> 32n) & 0xffff_ffffn));
+  }
+
+  /** Fills [addr, addr + len) with zero bytes. */
+  zero(addr: bigint, len: number): void {
+    const off = this.check(addr, len);
+    this.bytes.fill(0, off, off + len);
+  }
+}

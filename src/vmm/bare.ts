@@ -1,0 +1,48 @@
+// Runs a bare-metal RISC-V program on the soft CPU, the way `qemu-system-riscv64 -M virt
+// -bios none -kernel prog` does: loaded at 0x8000_0000, entered in M-mode, ended through the
+// finisher at 0x10_0000. Used by the ISA and differential tests.
+import { softAccelerator } from "../accel/soft/soft-accel.js";
+import { Riscv64Vm } from "./riscv64-vm.js";
+
+export interface BareRunOptions {
+  image: Uint8Array;
+  harts?: number;
+  memoryMiB?: number;
+  timeoutMs?: number;
+}
+
+export interface BareRunResult {
+  exitCode: number;
+  output: string;
+  reason: "finisher" | "timeout" | "error";
+  message?: string;
+}
+
+export async function runBare(opts: BareRunOptions): Promise<BareRunResult> {
+  const out: number[] = [];
+  const vm = await Riscv64Vm.create({
+    accel: softAccelerator,
+    harts: opts.harts ?? 1,
+    memoryMiB: opts.memoryMiB ?? 64,
+    kernel: opts.image,
+    cmdline: "",
+    bare: true,
+    output: (b) => {
+      if (out.length < 1 << 20) out.push(...b);
+    },
+  });
+  const timer = setTimeout(() => vm.stop(124, "timeout"), opts.timeoutMs ?? 10_000);
+  const exit = await vm.run();
+  clearTimeout(timer);
+  const output = Buffer.from(out).toString("latin1");
+  if (exit.reason === "poweroff") return { exitCode: exit.status, output, reason: "finisher" };
+  if (exit.reason === "stopped") {
+    return { exitCode: 124, output, reason: "timeout", message: exit.detail ?? "timeout" };
+  }
+  return {
+    exitCode: exit.status,
+    output,
+    reason: "error",
+    message: exit.detail ?? exit.reason,
+  };
+}

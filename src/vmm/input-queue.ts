@@ -1,0 +1,46 @@
+// Host input waiting for the guest. Bounded: the producer is told to pause above the high-water
+// mark and resumed when the guest has drained it, so a fast pipe cannot grow host memory.
+
+export const INPUT_HIGH_WATER = 64 * 1024;
+
+export class InputQueue {
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** Queues `data`; returns false when the producer should pause. */
+  push(data: Uint8Array): boolean {
+    if (data.length > 0) {
+      this.chunks.push(data);
+      this.bytes += data.length;
+    }
+    return this.bytes < INPUT_HIGH_WATER;
+  }
+
+  /** Hands queued bytes to `take`, which returns how many it accepted; stops when it takes fewer. */
+  drainInto(take: (b: Uint8Array) => number): void {
+    while (this.chunks.length > 0) {
+      const c = this.chunks[0]!;
+      const n = take(c);
+      this.bytes -= n;
+      if (n < c.length) {
+        this.chunks[0] = c.subarray(n);
+        return;
+      }
+      this.chunks.shift();
+    }
+  }
+
+  /** One byte, or -1 when empty. */
+  popByte(): number {
+    let b = -1;
+    this.drainInto((c) => {
+      b = c[0]!;
+      return 1;
+    });
+    return b;
+  }
+}

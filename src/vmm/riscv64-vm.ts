@@ -1,0 +1,199 @@
+// One riscv64 VM: builds the machine (RAM, PLIC, UART, control block, device tree), loads the
+// kernel, initrd and optional firmware, runs the harts on an accelerator and reports how the
+// VM ended. Device models are wired here; they own no I/O themselves.
+import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
+import { MmioBus } from "../bus/mmio-bus.js";
+import { Uart16550 } from "../devices/legacy/uart16550.js";
+import { TestFinisher } from "../devices/legacy/test-finisher.js";
+import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
+import { buildDeviceTree } from "../arch/riscv64/device-tree.js";
+import { computeBootLayout, fwDynamicInfo } from "../arch/riscv64/boot-layout.js";
+import {
+  PLIC_BASE, RAM_BASE, TEST_BASE, TEST_SIZE, UART_BASE, UART_IRQ, UART_SIZE,
+} from "../arch/riscv64/memory-map.js";
+import { parseRiscvImage } from "../boot/riscv-image.js";
+import { InputQueue } from "./input-queue.js";
+import type { VmExit } from "./vm-exit.js";
+
+export interface Riscv64VmConfig {
+  accel: Accelerator;
+  harts: number;
+  memoryMiB: number;
+  kernel: Uint8Array;
+  kernelName?: string;
+  initrd?: Uint8Array;
+  cmdline: string;
+  /** OpenSBI fw_dynamic.bin; without it moat's own SBI serves the kernel. */
+  firmware?: Uint8Array;
+  /** Raw program entered in M-mode at RAM_BASE, no SBI, no device tree use (ISA tests). */
+  bare?: boolean;
+  /** Every byte the guest writes to its console. */
+  output: (bytes: Uint8Array) => void;
+}
+
+export class Riscv64Vm {
+  private readonly bus = new MmioBus();
+  private readonly input = new InputQueue();
+  private readonly uart: Uart16550;
+  private readonly plic: Plic;
+  private done!: (e: VmExit) => void;
+  private readonly finished: Promise<VmExit>;
+  private ended = false;
+  private bootMarkMs: number | undefined;
+  private inputResume: (() => void) | undefined;
+
+  private constructor(
+    private readonly cfg: Riscv64VmConfig,
+    private readonly avm: AccelVm,
+  ) {
+    this.finished = new Promise((r) => (this.done = r));
+    this.plic = new Plic(cfg.harts * 2, (ctx, level) =>
+      avm.setExternalInterrupt(ctx >> 1, (ctx & 1) === 0 ? "M" : "S", level),
+    );
+    this.uart = new Uart16550(
+      (b) => cfg.output(Uint8Array.of(b)),
+      (level) => this.plic.setLevel(UART_IRQ, level),
+      () => this.feedUart(),
+    );
+    const finisher = new TestFinisher({
+      powerOff: (status) => this.end({ reason: "poweroff", status }),
+      reset: () => this.end({ reason: "reset", status: 0 }),
+      bootMark: () => {
+        this.bootMarkMs ??= performance.now();
+      },
+    });
+    this.bus.map(TEST_BASE, TEST_SIZE, "control", finisher);
+    this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
+    this.bus.map(UART_BASE, UART_SIZE, "uart", this.uart);
+  }
+
+  /** Creates the VM and loads its images; throws a clear error for bad images or sizes. */
+  static async create(cfg: Riscv64VmConfig): Promise<Riscv64Vm> {
+    const ramBytes = cfg.memoryMiB * 1024 * 1024;
+    const avm = await cfg.accel.createVm({
+      vcpus: cfg.harts,
+      ramBase: RAM_BASE,
+      ramBytes,
+      builtinFirmware: !cfg.bare && !cfg.firmware,
+    });
+    const vm = new Riscv64Vm(cfg, avm);
+    try {
+      vm.load(ramBytes);
+    } catch (e) {
+      await avm.stop();
+      throw e;
+    }
+    return vm;
+  }
+
+  private entry = RAM_BASE;
+  private bootArgs: bigint[] = [];
+
+  private load(ramBytes: number): void {
+    const mem = this.avm.memory;
+    if (this.cfg.bare) {
+      if (this.cfg.kernel.length > ramBytes) throw new Error("program larger than RAM");
+      mem.write(RAM_BASE, this.cfg.kernel);
+      this.entry = RAM_BASE;
+      this.bootArgs = [0n, 0n];
+      return;
+    }
+    const image = parseRiscvImage(this.cfg.kernel, this.cfg.kernelName);
+    const initrdSize = this.cfg.initrd?.length ?? 0;
+    // The device tree's size does not depend on where things go: build once to measure.
+    const describe = (initrd?: { start: bigint; end: bigint }): Uint8Array =>
+      buildDeviceTree({
+        harts: this.cfg.harts,
+        ramBase: RAM_BASE,
+        ramSize: BigInt(ramBytes),
+        bootargs: this.cfg.cmdline,
+        virtio: [],
+        ...(initrd ? { initrd } : {}),
+      });
+    const probe = describe(initrdSize ? { start: RAM_BASE, end: RAM_BASE + 1n } : undefined);
+    const layout = computeBootLayout({
+      ramBase: RAM_BASE,
+      ramBytes,
+      kernelOffset: image.textOffset,
+      kernelSize: image.imageSize,
+      initrdSize,
+      dtbSize: probe.length,
+      firmwareSize: this.cfg.firmware?.length ?? 0,
+    });
+    const dtb = describe(layout.initrd);
+    mem.write(layout.kernel, image.bytes);
+    if (layout.initrd && this.cfg.initrd) mem.write(layout.initrd.start, this.cfg.initrd);
+    mem.write(layout.dtb, dtb);
+    if (this.cfg.firmware && layout.firmware !== undefined && layout.fwInfo !== undefined) {
+      mem.write(layout.firmware, this.cfg.firmware);
+      mem.write(layout.fwInfo, fwDynamicInfo(layout.kernel));
+      this.entry = layout.firmware;
+      this.bootArgs = [0n, layout.dtb, layout.fwInfo];
+    } else {
+      this.entry = layout.kernel;
+      this.bootArgs = [0n, layout.dtb];
+    }
+  }
+
+  /** Starts the harts; resolves when the VM powers off, resets, halts or is stopped. */
+  run(): Promise<VmExit> {
+    const handler: ExitHandler = {
+      mmioRead: (addr, size) => this.bus.read(addr, size),
+      mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
+      consoleWrite: (bytes) => this.cfg.output(bytes),
+      consoleRead: () => {
+        const b = this.input.popByte();
+        this.resumeInputIfLow();
+        return b;
+      },
+      systemReset: (type) =>
+        this.end({ reason: type === 0 ? "poweroff" : "reset", status: 0 }),
+      vcpuHalted: (_vcpu, detail) => this.end({ reason: "halt", status: 125, detail }),
+    };
+    const firmware = this.cfg.bare || this.cfg.firmware;
+    this.avm.start({ entry: this.entry, mode: firmware ? "M" : "S", args: this.bootArgs }, handler);
+    return this.finished;
+  }
+
+  /**
+   * Host input for the guest console. Returns false when the caller should pause its source
+   * until `resume` is called (the bounded queue is full).
+   */
+  sendInput(data: Uint8Array, resume: () => void): boolean {
+    const more = this.input.push(data);
+    this.feedUart();
+    if (!more) this.inputResume = resume;
+    return more;
+  }
+
+  private feedUart(): void {
+    this.input.drainInto((c) => this.uart.receive(c));
+    this.resumeInputIfLow();
+  }
+
+  private resumeInputIfLow(): void {
+    if (this.inputResume && this.input.size < 16 * 1024) {
+      const r = this.inputResume;
+      this.inputResume = undefined;
+      r();
+    }
+  }
+
+  /** Stops the VM from outside (Ctrl-A x, a signal). */
+  stop(status: number, detail: string): void {
+    this.end({ reason: "stopped", status, detail });
+  }
+
+  private end(e: VmExit): void {
+    if (this.ended) return;
+    this.ended = true;
+    const instructions = this.avm.stats().reduce((n, s) => n + s.instructions, 0n);
+    void this.avm.stop().then(() =>
+      this.done({
+        ...e,
+        instructions,
+        ...(this.bootMarkMs !== undefined ? { bootMarkMs: this.bootMarkMs } : {}),
+      }),
+    );
+  }
+}

@@ -560,6 +560,23 @@ __stack_top:
         CHECK_MTVAL \tval
         .endm
 
+// Run the 32-bit instruction \insn (from M-mode) expecting an illegal
+// instruction trap whose mtval is the instruction's own encoding (read back
+// from memory, so no hand-encoded constants are needed).
+        .macro TEST_ILLEGAL insn:vararg
+        TEST_CASE
+        ARM_TRAP 8806f
+8805:   \insn
+8806:
+        DISARM_TRAP
+        CHECK_MCAUSE CAUSE_ILLEGAL
+        la      s10, 8805b
+        lwu     s10, 0(s10)
+        la      s11, trap_info
+        ld      s11, TI_TVAL(s11)
+        CHECKR  s11, s10
+        .endm
+
 // Same as TEST_TRAP but for code running in S-mode with the trap delegated.
         .macro S_TEST_TRAP cause, insn:vararg
         TEST_CASE

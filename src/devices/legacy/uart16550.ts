@@ -54,8 +54,21 @@ export class Uart16550 implements MmioDevice {
     return UART_RX_CAPACITY - this.rxCount();
   }
 
-  /** Queues host input for the guest; returns how many bytes fitted (the rest is the caller's). */
+  /**
+   * Whether the guest's driver is listening (receive interrupts enabled). Input is held back
+   * until then: Linux clears the FIFOs when it opens the port, and disables the interrupt to
+   * throttle, so this doubles as flow control.
+   */
+  listening(): boolean {
+    return (this.ier & IER_RDI) !== 0;
+  }
+
+  /**
+   * Queues host input for the guest while it listens; returns how many bytes were taken
+   * (the rest stays with the caller). Bound: UART_RX_CAPACITY bytes buffered.
+   */
   receive(bytes: Uint8Array): number {
+    if (!this.listening()) return 0;
     const n = Math.min(bytes.length, this.rxSpace());
     for (let i = 0; i < n; i++) this.rx.push(bytes[i]!);
     if (n > 0) this.update();
@@ -147,6 +160,7 @@ export class Uart16550 implements MmioDevice {
           this.ier = v & 0x0f;
           // Enabling the THRE interrupt while the transmitter is empty raises it at once.
           if ((was & IER_THRI) === 0 && (this.ier & IER_THRI) !== 0) this.thrPending = true;
+          if ((was & IER_RDI) === 0 && (this.ier & IER_RDI) !== 0) queueMicrotask(this.onRxSpace);
         }
         break;
       case 2:

@@ -2,6 +2,7 @@
 // serving them here spares every timer read a round trip to the device thread.
 import { MAX_HARTS, SHARED_BASE, SHARED_STRIDE, SH_MIP, SH_MTIMECMP, SH_WAKE } from "./layout";
 import { MIP_MSIP, MIP_MTIP, MIP_STIP } from "./csr-bits";
+import { requestRecheck } from "./fault";
 
 @external("env", "now")
 declare function hostNow(): f64;
@@ -48,6 +49,7 @@ export function clintWrite(off: u32, size: u32, value: u64): void {
     if ((value & 1) != 0) atomic.or<i32>(p, MIP_MSIP);
     else atomic.and<i32>(p, ~MIP_MSIP);
     wakeHart(h);
+    requestRecheck();
     return;
   }
   if (off >= 0x4000 && off < 0x4000 + MAX_HARTS * 8) {
@@ -62,6 +64,7 @@ export function clintWrite(off: u32, size: u32, value: u64): void {
       atomic.store<u64>(p, nv);
     }
     wakeHart(h);
+    requestRecheck();
   }
 }
 

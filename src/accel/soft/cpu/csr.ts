@@ -10,7 +10,7 @@ import * as st from "./state";
 import { PRIV_M, PRIV_S, PRIV_U } from "./state";
 import { flushTlb, updateDataPriv } from "./mmu";
 import { raise } from "./fault";
-import { mtime } from "./clint";
+import { mtime, updateTimer } from "./clint";
 import { readMip } from "./trap";
 
 // misa: MXL=64, extensions A C D F I M S U.
@@ -61,7 +61,9 @@ export function csrRead(n: u32, inst: u32): u64 {
     case 0x141: return st.sepc;
     case 0x142: return st.scause;
     case 0x143: return st.stval;
-    case 0x144: return <u64>readMip() & st.mideleg;
+    case 0x144:
+      updateTimer(st.shared, st.sbiMode);
+      return <u64>readMip() & st.mideleg;
     case 0x180:
       if (st.priv == PRIV_S && (st.mstatus & MSTATUS_TVM) != 0) break;
       return st.satp;
@@ -78,7 +80,9 @@ export function csrRead(n: u32, inst: u32): u64 {
     case 0x341: return st.mepc;
     case 0x342: return st.mcause;
     case 0x343: return st.mtval;
-    case 0x344: return <u64>readMip();
+    case 0x344:
+      updateTimer(st.shared, st.sbiMode);
+      return <u64>readMip();
     case 0xb00: return st.instret;
     case 0xb02: return st.instret;
     case 0xf11: return 0; // mvendorid

@@ -4,7 +4,7 @@ import {
   EXC_BREAKPOINT, EXC_ECALL_U, EXC_ILLEGAL, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED,
   MSTATUS_FS, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_TW,
 } from "./csr-bits";
-import { FAULT_EXC, FAULT_MMIO, clearFault, excCause, excTval, fault, raise } from "./fault";
+import { FAULT_EXC, FAULT_MMIO, FAULT_RECHECK, clearFault, excCause, excTval, fault, mmioPc, raise } from "./fault";
 import * as st from "./state";
 import { PRIV_M, PRIV_S, PRIV_U, getF, getX, setF, setX } from "./state";
 import {
@@ -133,16 +133,23 @@ export function run(budget: i32): i32 {
     }
   }
   let n = budget;
+  // pc and instret live in locals while the loop runs; st.pc/st.instret are synced around every
+  // call that reads or writes them (traps, CSRs, privileged instructions) and on every exit.
+  let pc = st.pc;
+  let ir = st.instret;
   while (n > 0) {
     n--;
-    const cur = st.pc;
+    const cur = pc;
     let inst: u32;
     if ((cur >> 12) == fetchVpn && (<u32>cur & 0xfff) <= 0xffc) {
       inst = load<u32>(fetchHost + (<u32>cur & 0xfff));
     } else {
       inst = fetchSlow(cur);
       if (fault != 0) {
+        st.pc = cur;
+        st.instret = ir;
         if (trapOrHalt()) return EXIT_HALT;
+        pc = st.pc;
         continue;
       }
     }
@@ -154,7 +161,10 @@ export function run(budget: i32): i32 {
       len = 2;
       if (inst == 0) {
         raise(EXC_ILLEGAL, raw);
+        st.pc = cur;
+        st.instret = ir;
         if (trapOrHalt()) return EXIT_HALT;
+        pc = st.pc;
         continue;
       }
     }
@@ -163,7 +173,7 @@ export function run(budget: i32): i32 {
     const f3 = (inst >> 12) & 7;
     const rs1 = (inst >> 15) & 31;
     const rs2 = (inst >> 20) & 31;
-    st.instret++;
+    ir++;
     switch (inst & 0x7f) {
       case 0x13: { // OP-IMM
         const a = getX(rs1);
@@ -190,7 +200,7 @@ export function run(budget: i32): i32 {
         }
         if (fault != 0) break;
         setX(rd, r);
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x33: { // OP
@@ -234,7 +244,7 @@ export function run(budget: i32): i32 {
           }
         } else { raise(EXC_ILLEGAL, raw); break; }
         setX(rd, r);
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x03: { // LOAD
@@ -256,13 +266,15 @@ export function run(budget: i32): i32 {
             clearFault();
             mmioRd = rd;
             mmioKind = kind;
+            mmioPc = cur;
             st.pc = next;
+            st.instret = ir;
             return EXIT_MMIO;
           }
           break;
         }
         setX(rd, r);
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x23: { // STORE
@@ -279,12 +291,26 @@ export function run(budget: i32): i32 {
           if (fault == FAULT_MMIO) {
             clearFault();
             mmioKind = 0;
+            mmioPc = cur;
             st.pc = next;
+            st.instret = ir;
             return EXIT_MMIO;
+          }
+          if (fault == FAULT_RECHECK) {
+            clearFault();
+            pc = next;
+            const irq = pendingInterrupt();
+            if (irq != 0) {
+              st.pc = next;
+              st.instret = ir;
+              takeTrap(irq, 0);
+              pc = st.pc;
+            }
+            continue;
           }
           break;
         }
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x63: { // BRANCH
@@ -304,8 +330,8 @@ export function run(budget: i32): i32 {
         if (taken) {
           const imm = ((<i32>inst >> 31) << 12) | (((inst >> 7) & 1) << 11) |
             (((inst >> 25) & 63) << 5) | (((inst >> 8) & 15) << 1);
-          st.pc = cur + <u64>(<i64>imm);
-        } else st.pc = next;
+          pc = cur + <u64>(<i64>imm);
+        } else pc = next;
         continue;
       }
       case 0x1b: { // OP-IMM-32
@@ -318,7 +344,7 @@ export function run(budget: i32): i32 {
         else if (f3 == 5 && (inst >> 25) == 0x20) r = <u64>(<i64>(<i32>a >> (imm & 31)));
         else { raise(EXC_ILLEGAL, raw); break; }
         setX(rd, r);
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x3b: { // OP-32
@@ -355,29 +381,29 @@ export function run(budget: i32): i32 {
           if (fault != 0) break;
         } else { raise(EXC_ILLEGAL, raw); break; }
         setX(rd, sext32(r));
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x37: // LUI
         setX(rd, <u64>(<i64>(<i32>(inst & 0xffff_f000))));
-        st.pc = next;
+        pc = next;
         continue;
       case 0x17: // AUIPC
         setX(rd, cur + <u64>(<i64>(<i32>(inst & 0xffff_f000))));
-        st.pc = next;
+        pc = next;
         continue;
       case 0x6f: { // JAL
         const imm = ((<i32>inst >> 31) << 20) | (inst & 0xff000) | (((inst >> 20) & 1) << 11) |
           (((inst >> 21) & 0x3ff) << 1);
         setX(rd, next);
-        st.pc = cur + <u64>(<i64>imm);
+        pc = cur + <u64>(<i64>imm);
         continue;
       }
       case 0x67: { // JALR
         if (f3 != 0) { raise(EXC_ILLEGAL, raw); break; }
         const t = (getX(rs1) + <u64>(<i64>(<i32>inst >> 20))) & ~<u64>1;
         setX(rd, next);
-        st.pc = t;
+        pc = t;
         continue;
       }
       case 0x0f: // MISC-MEM: fence, fence.i
@@ -386,13 +412,19 @@ export function run(budget: i32): i32 {
         if (f3 == 0) atomic.add<i32>(st.shared + SH_FENCE, 0);
         else if (f3 == 1) invalidateFetch();
         else { raise(EXC_ILLEGAL, raw); break; }
-        st.pc = next;
+        pc = next;
         continue;
       case 0x73: { // SYSTEM
         if (f3 == 0) {
+          st.pc = cur;
+          st.instret = ir;
           const r = execPrivileged(inst, raw, cur, next);
           if (r >= 0) return r;
           if (fault != 0) break;
+          // xRET may have re-enabled interrupts that are already pending.
+          const irq = pendingInterrupt();
+          if (irq != 0) takeTrap(irq, 0);
+          pc = st.pc;
           continue;
         }
         if (f3 == 4) { raise(EXC_ILLEGAL, raw); break; }
@@ -400,6 +432,7 @@ export function run(budget: i32): i32 {
         const src: u64 = f3 >= 5 ? <u64>rs1 : getX(rs1);
         const op = f3 & 3;
         let old: u64 = 0;
+        st.instret = ir;
         if (op == 1) {
           if (rd != 0) old = csrRead(csr, raw);
           if (fault != 0) break;
@@ -411,14 +444,17 @@ export function run(budget: i32): i32 {
         }
         if (fault != 0) break;
         setX(rd, old);
-        st.pc = next;
+        ir = st.instret; // a write to minstret/mcycle takes effect
+        pc = next;
         if (csrCheckInterrupts) {
           clearCsrCheck();
           invalidateFetch();
           const irq = pendingInterrupt();
           if (irq != 0) {
+            st.pc = next;
+            st.instret = ir;
             takeTrap(irq, 0);
-            invalidateFetch();
+            pc = st.pc;
           }
         }
         continue;
@@ -426,7 +462,7 @@ export function run(budget: i32): i32 {
       case 0x2f: { // AMO
         execAmo(inst, raw, rd, f3, rs1, rs2);
         if (fault != 0) break;
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x07: case 0x27: { // FLW/FLD, FSW/FSD
@@ -439,7 +475,9 @@ export function run(budget: i32): i32 {
               clearFault();
               mmioRd = rd;
               mmioKind = f3 == 2 ? LK_F32 : LK_F64;
+              mmioPc = cur;
               st.pc = next;
+              st.instret = ir;
               return EXIT_MMIO;
             }
             break;
@@ -455,35 +493,52 @@ export function run(budget: i32): i32 {
             if (fault == FAULT_MMIO) {
               clearFault();
               mmioKind = 0;
+              mmioPc = cur;
               st.pc = next;
+              st.instret = ir;
               return EXIT_MMIO;
             }
             break;
           }
         }
-        st.pc = next;
+        pc = next;
         continue;
       }
       case 0x43: case 0x47: case 0x4b: case 0x4f: // fused multiply-add family
         if ((st.mstatus & MSTATUS_FS) == 0) { raise(EXC_ILLEGAL, raw); break; }
         if (!execFma(inst, raw, inst & 0x7f)) break;
-        st.pc = next;
+        pc = next;
         continue;
       case 0x53: // OP-FP
         if ((st.mstatus & MSTATUS_FS) == 0) { raise(EXC_ILLEGAL, raw); break; }
         if (!execOpFp(inst, raw)) break;
-        st.pc = next;
+        pc = next;
         continue;
       default:
         raise(EXC_ILLEGAL, raw);
         break;
     }
-    // Only faulting instructions get here.
-    st.instret--;
+    if (fault == FAULT_RECHECK) {
+      // A CLINT write from an FP store: done, but interrupts may now be pending.
+      clearFault();
+      st.pc = next;
+      st.instret = ir;
+      const irq = pendingInterrupt();
+      if (irq != 0) takeTrap(irq, 0);
+      pc = st.pc;
+      continue;
+    }
+    // Only faulting instructions get here: they do not retire.
+    ir--;
+    st.pc = cur;
+    st.instret = ir;
     if (fault == FAULT_EXC) {
       if (trapOrHalt()) return EXIT_HALT;
     }
+    pc = st.pc;
   }
+  st.pc = pc;
+  st.instret = ir;
   return EXIT_BUDGET;
 }
 

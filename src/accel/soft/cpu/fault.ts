@@ -1,11 +1,10 @@
 // How an instruction stops part-way. Memory helpers cannot throw, so they record why they
 // stopped here and return a dummy value; the interpreter checks `fault` after each access.
 
-import * as st from "./state";
-
 export const FAULT_NONE: u32 = 0;
 export const FAULT_EXC: u32 = 1; // a synchronous exception: excCause/excTval
 export const FAULT_MMIO: u32 = 2; // an access the host's device bus must serve: mmio*
+export const FAULT_RECHECK: u32 = 3; // done, but interrupt state may have changed (CLINT write)
 
 export let fault: u32 = FAULT_NONE;
 export let excCause: u64 = 0;
@@ -25,7 +24,6 @@ export function raise(cause: u64, tval: u64): void {
 
 export function requestMmio(pa: u64, size: u32, write: bool, value: u64): void {
   fault = FAULT_MMIO;
-  mmioPc = st.pc;
   mmioAddr = pa;
   mmioSize = size;
   mmioWrite = write;
@@ -34,4 +32,9 @@ export function requestMmio(pa: u64, size: u32, write: bool, value: u64): void {
 
 export function clearFault(): void {
   fault = FAULT_NONE;
+}
+
+/** The access completed but changed interrupt state: the interpreter re-checks at once. */
+export function requestRecheck(): void {
+  fault = FAULT_RECHECK;
 }

@@ -11,6 +11,7 @@ import {
 } from "./state";
 import * as st from "./state";
 import { updateDataPriv } from "./mmu";
+import { updateTimer } from "./clint";
 
 // Trap-loop detection: traps taken with no instruction retired in between.
 export let trapsWithoutProgress: u32 = 0;
@@ -88,6 +89,7 @@ export function sret(): void {
  * MEI, MSI, MTI, SEI, SSI, STI; M-level before S-level.
  */
 export function pendingInterrupt(): u64 {
+  if ((mie & (MIP_MTIP | MIP_STIP)) != 0) updateTimer(shared, st.sbiMode);
   const pending = <u64>readMip() & mie;
   if (pending == 0) return 0;
   const m = pending & ~mideleg;

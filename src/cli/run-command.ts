@@ -1,0 +1,131 @@
+// `moat run`: boot a VM, run one command in it (or a shell), exit with its status.
+import { readFileSync, statSync } from "node:fs";
+import { softAccelerator } from "../accel/soft/soft-accel.js";
+import type { Accelerator } from "../accel/accel.js";
+import { Riscv64Vm } from "../vmm/riscv64-vm.js";
+import { HostConsole } from "../vmm/host-console.js";
+import { commandArchive } from "../boot/initramfs.js";
+import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, SHIPPED_INITRD, SHIPPED_KERNEL } from "./shipped-guest.js";
+import { detectKvm } from "./kvm-probe.js";
+
+export class UsageError extends Error {}
+
+/** Exit status for moat's own failures (bad arguments, a VM that cannot boot), as docker uses. */
+export const EXIT_MOAT_ERROR = 125;
+
+export interface RunOptions {
+  accel: string;
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  cpus: string;
+  memory: string;
+  bios: string;
+  timing?: boolean;
+}
+
+/** Bound: files read for the VM must be regular files no larger than this. */
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+
+function readImage(path: string, what: string): Uint8Array {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new UsageError(`${what} ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  if (!st.isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
+  if (st.size === 0) throw new UsageError(`${what} ${path}: empty file`);
+  if (st.size > MAX_FILE_BYTES) throw new UsageError(`${what} ${path}: larger than ${MAX_FILE_BYTES >> 20} MiB`);
+  return readFileSync(path);
+}
+
+export function parseIntOption(v: string, name: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} wants a whole number, not '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, not ${n}`);
+  return n;
+}
+
+function chooseAccel(name: string): Accelerator {
+  switch (name) {
+    case "soft":
+      return softAccelerator;
+    case "auto":
+      // KVM runs x86-64 guests; the riscv64 guest always runs on the soft CPU. On a PVM-nested
+      // host KVM would be the slower choice anyway.
+      return softAccelerator;
+    case "kvm": {
+      const kvm = detectKvm();
+      throw new UsageError(
+        `--accel kvm runs x86-64 guests, which this build cannot boot yet (riscv64 guests need --accel soft)` +
+          (kvm ? `; this host's /dev/kvm: ${kvm}` : "; this host has no usable /dev/kvm"),
+      );
+    }
+    default:
+      throw new UsageError(`--accel must be soft, kvm or auto, not '${name}'`);
+  }
+}
+
+/** Runs the VM; resolves to the process exit status. */
+export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
+  const accel = chooseAccel(o.accel);
+  const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
+  const memoryMiB = parseIntOption(o.memory, "memory", 32, 4000);
+  const kernelPath = o.kernel ?? SHIPPED_KERNEL;
+  const kernel = readImage(kernelPath, "kernel");
+  const initrdPath = o.initrd ?? (o.kernel ? undefined : SHIPPED_INITRD);
+  let initrd = initrdPath ? readImage(initrdPath, "initrd") : undefined;
+  let firmware: Uint8Array | undefined;
+  if (o.bios === "opensbi") firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
+  else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
+
+  const con = new HostConsole();
+  if (argv.length > 0) {
+    const extra = commandArchive({
+      argv,
+      pipedInput: !process.stdin.isTTY,
+      pipedOutput: !process.stdout.isTTY,
+    });
+    const base = initrd ?? new Uint8Array(0);
+    const padded = new Uint8Array(Math.ceil(base.length / 4) * 4 + extra.length);
+    padded.set(base, 0);
+    padded.set(extra, padded.length - extra.length);
+    initrd = padded;
+  }
+  const vm = await Riscv64Vm.create({
+    accel,
+    harts: cpus,
+    memoryMiB,
+    kernel,
+    kernelName: kernelPath,
+    ...(initrd ? { initrd } : {}),
+    cmdline: o.cmdline ?? DEFAULT_CMDLINE,
+    ...(firmware ? { firmware } : {}),
+    output: (b) => con.write(b),
+  });
+  const onSignal = (sig: NodeJS.Signals): void =>
+    vm.stop(sig === "SIGINT" ? 130 : 143, `stopped by ${sig}`);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  con.attach(vm);
+  const started = performance.now();
+  const exit = await vm.run();
+  con.detach();
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  await con.drain();
+  if (con.droppedBytes > 0) {
+    process.stderr.write(`moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`);
+  }
+  if (exit.reason === "halt") process.stderr.write(`moat: ${exit.detail}\n`);
+  if (o.timing) {
+    const total = performance.now();
+    const mark = exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
+    process.stderr.write(
+      `moat: userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
+        `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms\n`,
+    );
+  }
+  return exit.status;
+}

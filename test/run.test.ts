@@ -1,0 +1,86 @@
+// Integration: the real `moat run` booting the shipped riscv64 guest on the soft CPU.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { moat } from "./support/moat-cli.js";
+
+test("uname -m prints riscv64 and exits 0", async () => {
+  const r = await moat(["run", "--", "uname", "-m"]);
+  assert.equal(r.stdout, "riscv64\n", r.stderr);
+  assert.equal(r.status, 0);
+});
+
+test("the guest command's exit status is moat's", async () => {
+  const r = await moat(["run", "--", "sh", "-c", "exit 7"]);
+  assert.equal(r.status, 7, r.stderr);
+  const r2 = await moat(["run", "--", "false"]);
+  assert.equal(r2.status, 1, r2.stderr);
+});
+
+test("arguments reach the guest intact, quotes and all", async () => {
+  const r = await moat(["run", "--", "printf", "[%s]\\n", "a b", "it's", "$HOME", ""]);
+  assert.equal(r.stdout, "[a b]\n[it's]\n[$HOME]\n[]\n", r.stderr);
+});
+
+test("--cpus 2 gives the guest two CPUs", async () => {
+  const r = await moat(["run", "--cpus", "2", "--", "nproc"]);
+  assert.equal(r.stdout.trim(), "2", r.stderr);
+  assert.equal(r.status, 0);
+});
+
+test("--memory 512 matches the guest's MemTotal", async () => {
+  const r = await moat(["run", "--memory", "512", "--", "cat", "/proc/meminfo"]);
+  const m = /MemTotal:\s+(\d+) kB/.exec(r.stdout);
+  assert.ok(m, r.stdout + r.stderr);
+  const mib = Number(m[1]) / 1024;
+  // The kernel keeps its own image and reserved areas out of MemTotal.
+  assert.ok(mib > 480 && mib <= 512, `MemTotal ${mib} MiB`);
+});
+
+test("piped stdin reaches the guest and its end is end-of-file", async () => {
+  const r = await moat(["run", "--", "sh", "-c", "tr a-z A-Z; echo done"], {
+    input: "hello moat\nsecond line\n",
+  });
+  assert.equal(r.stdout, "HELLO MOAT\nSECOND LINE\ndone\n", r.stderr);
+  assert.equal(r.status, 0);
+});
+
+test("poweroff and reboot inside the guest end the VM cleanly", async () => {
+  const off = await moat(["run", "--", "poweroff", "-f"]);
+  assert.equal(off.status, 0, off.stderr);
+  const reboot = await moat(["run", "--", "reboot", "-f"]);
+  assert.equal(reboot.status, 0, reboot.stderr);
+});
+
+test("--timing reports the userspace boot marker", async () => {
+  const r = await moat(["run", "--timing", "--", "true"]);
+  assert.equal(r.status, 0);
+  assert.match(r.stderr, /userspace started at \d+ ms/);
+});
+
+test("bad options and files get one-line errors and status 125", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-bad-"));
+  try {
+    const junk = join(dir, "junk");
+    writeFileSync(junk, Buffer.alloc(4096, 0x41));
+    const cases: [string[], RegExp][] = [
+      [["run", "--cpus", "0", "--", "true"], /--cpus must be between 1 and 8/],
+      [["run", "--cpus", "two", "--", "true"], /--cpus wants a whole number/],
+      [["run", "--memory", "8", "--", "true"], /--memory must be between/],
+      [["run", "--accel", "warp", "--", "true"], /--accel must be soft, kvm or auto/],
+      [["run", "--kernel", join(dir, "missing"), "--", "true"], /no such file/],
+      [["run", "--kernel", dir, "--", "true"], /not a regular file/],
+      [["run", "--kernel", junk, "--", "true"], /not a riscv64 Linux Image/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await moat(args);
+      assert.equal(r.status, 125, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -92,7 +92,7 @@ source_epoch() {
 
 check_requirements
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/moat-guest.XXXXXX")
+work=$(mktemp -d -t moat-guest.XXXXXX)
 cleanup() {
 	if [ "$keep" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
 }
@@ -159,7 +159,7 @@ build_kernel() {
 	local image=$src/arch/riscv/boot/Image
 	# riscv boot header: magic "RISCV\0\0\0" at 48, "RSC\x05" at 56.
 	[ "$(dd if="$image" bs=1 skip=48 count=5 2>/dev/null)" = RISCV ] || die "$image has no riscv boot header"
-	cp "$image" "$out/Image.tmp"
+	install -m 0644 "$image" "$out/Image.tmp"
 	mv "$out/Image.tmp" "$out/Image"
 	say "kernel: $(make -s -C "$src" ARCH=riscv kernelrelease 2>/dev/null) -> riscv64/Image ($(stat -c %s "$out/Image") bytes)"
 }

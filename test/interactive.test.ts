@@ -26,8 +26,8 @@ test("interactive shell: input, Ctrl-A x, terminal restored", async () => {
   const closed = new Promise<number | null>((r) => p.on("close", (c) => r(c)));
   try {
     await waitFor(() => out, /BEFORE-DONE/, 10_000);
-    // The guest shell's prompt ends in "# ".
-    await waitFor(() => out, /# $/m, 120_000);
+    // The guest shell prompts "moat:/# " (busybox then asks the terminal for the cursor position).
+    await waitFor(() => out, /moat:\/# /, 120_000);
     p.stdin.write("echo typed-$((6*7))\r");
     await waitFor(() => out, /typed-42/, 30_000);
     p.stdin.write("\x01x");

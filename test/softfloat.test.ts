@@ -13,13 +13,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -31,14 +25,10 @@ function findRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = path.join(dir, "package.json");
-    if (
-      existsSync(pkg) &&
-      existsSync(path.join(dir, "src/accel/soft/cpu/softfloat.ts"))
-    )
+    if (existsSync(pkg) && existsSync(path.join(dir, "src/accel/soft/cpu/softfloat.ts")))
       return dir;
     const up = path.dirname(dir);
-    if (up === dir)
-      throw new Error("softfloat test: cannot find the repository root");
+    if (up === dir) throw new Error("softfloat test: cannot find the repository root");
     dir = up;
   }
 }
@@ -46,8 +36,7 @@ function findRoot(): string {
 const ROOT = findRoot();
 // SOFTFLOAT_SOURCE lets a mutation check point the test at a modified copy
 const SOURCE = path.resolve(
-  process.env.SOFTFLOAT_SOURCE ??
-    path.join(ROOT, "src/accel/soft/cpu/softfloat.ts"),
+  process.env.SOFTFLOAT_SOURCE ?? path.join(ROOT, "src/accel/soft/cpu/softfloat.ts"),
 );
 const ORACLE_C = path.join(ROOT, "test/support/softfloat-oracle.c");
 const ASC = path.join(ROOT, "node_modules/assemblyscript/bin/asc.js");
@@ -61,12 +50,7 @@ function haveTool(cmd: string): boolean {
   return spawnSync(cmd, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
-function run(
-  cmd: string,
-  args: string[],
-  what: string,
-  cwd?: string,
-): Promise<void> {
+function run(cmd: string, args: string[], what: string, cwd?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], cwd });
     let out = "";
@@ -74,9 +58,7 @@ function run(
     p.stderr.on("data", (d: Buffer) => (out += d.toString()));
     p.on("error", reject);
     p.on("close", (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`${what} failed (exit ${code}):\n${out}`)),
+      code === 0 ? resolve() : reject(new Error(`${what} failed (exit ${code}):\n${out}`)),
     );
   });
 }
@@ -114,10 +96,7 @@ function build(): Promise<Built> {
     }
     const dir = mkdtempSync(path.join(tmpdir(), "moat-softfloat-"));
     tmpDir = dir;
-    let rel = path
-      .relative(dir, SOURCE)
-      .replace(/\\/g, "/")
-      .replace(/\.ts$/, "");
+    let rel = path.relative(dir, SOURCE).replace(/\\/g, "/").replace(/\.ts$/, "");
     if (!rel.startsWith(".")) rel = "./" + rel;
     // test entry: everything from softfloat.ts plus two benchmark loops
     writeFileSync(
@@ -142,16 +121,7 @@ export function benchF64Mul(n: i32, x: u64, y: u64, rm: u32): u64 {
     await Promise.all([
       run(
         process.execPath,
-        [
-          ASC,
-          path.join(dir, "entry.ts"),
-          "-o",
-          wasm,
-          "-O3",
-          "--runtime",
-          "stub",
-          "--noAssert",
-        ],
+        [ASC, path.join(dir, "entry.ts"), "-o", wasm, "-O3", "--runtime", "stub", "--noAssert"],
         "asc (test build)",
         dir, // not the repo root: asc would pick up its asconfig.json
       ),
@@ -228,8 +198,7 @@ const F64: Fmt = {
 
 const mask = (n: number): bigint => (1n << BigInt(n)) - 1n;
 const signBit = (f: Fmt): bigint => 1n << BigInt(f.width - 1);
-const expOf = (f: Fmt, x: bigint): number =>
-  Number((x >> BigInt(f.fracBits)) & mask(f.expBits));
+const expOf = (f: Fmt, x: bigint): number => Number((x >> BigInt(f.fracBits)) & mask(f.expBits));
 
 function mkF(f: Fmt, sign: number, expField: number, frac: bigint): bigint {
   const e = Math.max(0, Math.min(f.expMax, expField));
@@ -385,8 +354,7 @@ class Gen {
         return mask(f.fracBits) - r.bits(r.int(10)); // (nearly) all ones
       case 5: {
         let v = 0n;
-        for (let i = r.range(1, 3); i > 0; i--)
-          v |= 1n << BigInt(r.int(f.fracBits));
+        for (let i = r.range(1, 3); i > 0; i--) v |= 1n << BigInt(r.int(f.fracBits));
         return v;
       }
       default:
@@ -419,12 +387,7 @@ class Gen {
   }
 
   withExp(f: Fmt, e: number): bigint {
-    return mkF(
-      f,
-      this.rng.int(2),
-      Math.max(0, Math.min(f.expMax - 1, e)),
-      this.frac(f),
-    );
+    return mkF(f, this.rng.int(2), Math.max(0, Math.min(f.expMax - 1, e)), this.frac(f));
   }
 
   pair(f: Fmt, kind: "add" | "mul" | "div" | "cmp"): [bigint, bigint] {
@@ -447,29 +410,17 @@ class Gen {
       if (c < 5) {
         // exponents chosen so that the result lands near underflow or overflow:
         // result exponent field ~ target (mul: ea + eb - bias, div: ea - eb + bias)
-        const target = r.chance(0.5)
-          ? r.range(-f.P - 4, 3)
-          : r.range(f.expMax - 4, f.expMax + 2);
+        const target = r.chance(0.5) ? r.range(-f.P - 4, 3) : r.range(f.expMax - 4, f.expMax + 2);
         const top = f.expMax - 1;
         const lo =
-          kind === "mul"
-            ? Math.max(1, target + f.bias - top)
-            : Math.max(1, target - f.bias);
+          kind === "mul" ? Math.max(1, target + f.bias - top) : Math.max(1, target - f.bias);
         const hi =
-          kind === "mul"
-            ? Math.min(top, target + f.bias)
-            : Math.min(top, target - f.bias + top);
+          kind === "mul" ? Math.min(top, target + f.bias) : Math.min(top, target - f.bias + top);
         const ea2 = lo <= hi ? r.range(lo, hi) : r.range(1, top);
-        const eb =
-          kind === "mul" ? target - ea2 + f.bias : ea2 - target + f.bias;
+        const eb = kind === "mul" ? target - ea2 + f.bias : ea2 - target + f.bias;
         return [this.withExp(f, ea2), this.withExp(f, eb)];
       }
-      if (c < 8)
-        return this.boundaryPair(
-          f,
-          kind,
-          r.chance(0.7) ? 1 - f.bias - 1 : f.bias,
-        );
+      if (c < 8) return this.boundaryPair(f, kind, r.chance(0.7) ? 1 - f.bias - 1 : f.bias);
       // exact products / quotients and ties: few significant bits
       const k = f.width === 32 ? 12 : 26;
       const x = mkF(
@@ -490,13 +441,8 @@ class Gen {
     }
     // cmp: equal, negated, neighbouring, zeros of both signs, NaNs
     if (c < 5) return [a, a];
-    if (c < 7)
-      return [
-        a,
-        perturb(f, a, r.range(-2, 2)) ^ (r.chance(0.3) ? signBit(f) : 0n),
-      ];
-    if (c < 8)
-      return [r.chance(0.5) ? 0n : signBit(f), r.chance(0.5) ? 0n : signBit(f)];
+    if (c < 7) return [a, perturb(f, a, r.range(-2, 2)) ^ (r.chance(0.3) ? signBit(f) : 0n)];
+    if (c < 8) return [r.chance(0.5) ? 0n : signBit(f), r.chance(0.5) ? 0n : signBit(f)];
     return [a, this.special(f)];
   }
 
@@ -516,8 +462,7 @@ class Gen {
     };
     // target significand c, a few ulps below 2
     const c = 2 - (r.int(6) + r.u32() / 4294967296) * 2 ** -(f.P - 1);
-    const mx =
-      1 + r.u32() / 4294967296 + (f.width === 64 ? r.u32() / 2 ** 64 : 0);
+    const mx = 1 + r.u32() / 4294967296 + (f.width === 64 ? r.u32() / 2 ** 64 : 0);
     let ea: number, eb: number, ma: number, mb: number;
     if (kind === "mul") {
       // (mx * c/mx) * 2^(ea+eb) = c * 2^T
@@ -552,14 +497,10 @@ class Gen {
       return [
         a,
         b,
-        r.chance(0.5)
-          ? this.withExp(f, 0)
-          : mkF(f, r.int(2), r.range(0, 2), r.bits(r.int(8))),
+        r.chance(0.5) ? this.withExp(f, 0) : mkF(f, r.int(2), r.range(0, 2), r.bits(r.int(8))),
       ];
     }
-    const [a, b] = r.chance(0.6)
-      ? this.pair(f, "mul")
-      : [this.float(f), this.float(f)];
+    const [a, b] = r.chance(0.6) ? this.pair(f, "mul") : [this.float(f), this.float(f)];
     const c = r.int(8);
     if (c < 2) return [a, b, this.float(f)];
     if (c < 5) {
@@ -573,11 +514,7 @@ class Gen {
       const ep = expOf(f, a) + expOf(f, b) - f.bias;
       return [a, b, this.withExp(f, ep + r.range(-(f.P + 6), f.P + 6))];
     }
-    return [
-      a,
-      b,
-      r.chance(0.5) ? this.special(f) : this.withExp(f, r.range(0, 3)),
-    ];
+    return [a, b, r.chance(0.5) ? this.special(f) : this.withExp(f, r.range(0, 3))];
   }
 
   sqrtArg(f: Fmt): bigint {
@@ -612,19 +549,8 @@ class Gen {
     const sign = r.chance(0.5) ? -1 : 1;
     let x: number;
     if (c < 7) {
-      const base = r.pick([
-        0,
-        1,
-        2,
-        2 ** 31,
-        2 ** 32,
-        2 ** 63,
-        2 ** 64,
-        2 ** r.int(70),
-      ]);
-      const off = r.pick([
-        0, 0, 0.5, -0.5, 1, -1, 0.25, -0.25, 0.75, -0.75, 1.5, -1.5, 2.5, -2,
-      ]);
+      const base = r.pick([0, 1, 2, 2 ** 31, 2 ** 32, 2 ** 63, 2 ** 64, 2 ** r.int(70)]);
+      const off = r.pick([0, 0, 0.5, -0.5, 1, -1, 0.25, -0.25, 0.75, -0.75, 1.5, -1.5, 2.5, -2]);
       x = sign * (base + off);
     } else {
       x =
@@ -643,16 +569,7 @@ class Gen {
     if (c < 3) v = r.bits(w);
     else if (c < 5) {
       const k = r.int(w);
-      v = r.pick([
-        0n,
-        1n,
-        2n,
-        3n,
-        mask(w),
-        mask(w - 1),
-        1n << BigInt(w - 1),
-        1n << BigInt(k),
-      ]);
+      v = r.pick([0n, 1n, 2n, 3n, mask(w), mask(w - 1), 1n << BigInt(w - 1), 1n << BigInt(k)]);
       v += BigInt(r.range(-2, 2));
     } else {
       // a random width with bits around the rounding position: exact ties and near ties
@@ -672,9 +589,9 @@ class Gen {
 
 // ---------------------------------------------------------------------------------------
 // The ops: oracle op code (test/support/softfloat-oracle.c), generator, and how to call the
-// module. Every call returns the result as the oracle reports it: binary32 results and
-// 32-bit integers zero-extended... except fcvt.w[u] results, which are sign-extended (that is
-// what lands in rd; the CPU sign-extends the module's 32-bit result).
+// module. Every call returns the result as the oracle reports it: binary32 results, fclass
+// and comparison results zero-extended, fcvt.w[u] results sign-extended (that is what lands
+// in rd; the CPU sign-extends the module's 32-bit result).
 
 type Vec = [bigint, bigint, bigint];
 interface OpDef {
@@ -711,11 +628,7 @@ function buildOps(): OpDef[] {
     const is32 = f.width === 32;
     const sb = is32 ? SB32 : SB64;
     // float result from a call with float/int args
-    const fres = (
-      sf: SoftFloat,
-      name: string,
-      args: (number | bigint)[],
-    ): bigint =>
+    const fres = (sf: SoftFloat, name: string, args: (number | bigint)[]): bigint =>
       is32 ? u32r(fn32(sf, name)(...args)) : u64r(fn64(sf, name)(...args));
     const arg = (x: bigint): number | bigint => (is32 ? n32(x) : x);
     const z: bigint = 0n;
@@ -733,11 +646,7 @@ function buildOps(): OpDef[] {
         rm,
         gen: (g) => [...g.pair(f, kind), z] as Vec,
         call: (sf, v, m) =>
-          fres(
-            sf,
-            `${S}${name}`,
-            rm ? [arg(v[0]), arg(v[1]), m] : [arg(v[0]), arg(v[1])],
-          ),
+          fres(sf, `${S}${name}`, rm ? [arg(v[0]), arg(v[1]), m] : [arg(v[0]), arg(v[1])]),
       });
     };
     bin("Add", 0, "add");
@@ -753,12 +662,7 @@ function buildOps(): OpDef[] {
       call: (sf, v, m) => fres(sf, `${S}Sqrt`, [arg(v[0]), m]),
     });
     // fmadd, fmsub, fnmsub, fnmadd: the CPU negates inputs and calls MulAdd
-    const fma = (
-      name: string,
-      code: number,
-      negA: boolean,
-      negC: boolean,
-    ): void => {
+    const fma = (name: string, code: number, negA: boolean, negC: boolean): void => {
       ops.push({
         name,
         code: base + code,
@@ -821,18 +725,12 @@ function buildOps(): OpDef[] {
           if (c < 4) return [g.float(F64), z, z];
           if (c < 6) {
             // binary64 values near binary32 boundaries: extremes, subnormals, ties
-            const e =
-              r.pick([1023 - 126, 1023 - 150, 1023 + 127, 1023]) +
-              r.range(-26, 3);
+            const e = r.pick([1023 - 126, 1023 - 150, 1023 + 127, 1023]) + r.range(-26, 3);
             return [mkF(F64, r.int(2), e, g.frac(F64)), z, z];
           }
           // just below 2^-126 and 2^128: tininess after rounding, rounding into overflow
           const e = r.chance(0.7) ? 1023 - 127 : 1023 + 127;
-          return [
-            mkF(F64, r.int(2), e, mask(52) - r.bits(r.range(0, 32))),
-            z,
-            z,
-          ];
+          return [mkF(F64, r.int(2), e, mask(52) - r.bits(r.range(0, 32))), z, z];
         },
         call: (sf, v, m) => u32r(fn32(sf, "f64ToF32")(v[0], m)),
       });
@@ -874,10 +772,7 @@ function buildOps(): OpDef[] {
           return [w === 32 ? sext32(v) : v, z, z];
         },
         call: (sf, v, m) =>
-          fres(sf, `${t}To${is32 ? "F32" : "F64"}`, [
-            w === 32 ? n32(v[0]) : v[0],
-            m,
-          ]),
+          fres(sf, `${t}To${is32 ? "F32" : "F64"}`, [w === 32 ? n32(v[0]) : v[0], m]),
       });
     }
   }
@@ -914,10 +809,7 @@ function generate(ops: OpDef[], perOp: number, seed: number): Batch {
   return batch;
 }
 
-function runOracle(
-  oracle: string,
-  b: Batch,
-): { res: BigUint64Array; flags: Uint8Array } {
+function runOracle(oracle: string, b: Batch): { res: BigUint64Array; flags: Uint8Array } {
   const n = b.vec.length;
   const input = Buffer.alloc(n * REC_IN);
   for (let i = 0; i < n; i++) {
@@ -932,14 +824,10 @@ function runOracle(
   const p = spawnSync(QEMU, [oracle], { input, maxBuffer: n * REC_OUT + 1024 });
   if (p.error) throw p.error;
   if (p.status !== 0)
-    throw new Error(
-      `oracle exited with status ${p.status}: ${p.stderr.toString()}`,
-    );
+    throw new Error(`oracle exited with status ${p.status}: ${p.stderr.toString()}`);
   const out = p.stdout;
   if (out.length !== n * REC_OUT)
-    throw new Error(
-      `oracle returned ${out.length} bytes, expected ${n * REC_OUT}`,
-    );
+    throw new Error(`oracle returned ${out.length} bytes, expected ${n * REC_OUT}`);
   const res = new BigUint64Array(n);
   const flags = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
@@ -963,9 +851,7 @@ function flagStr(f: number): string {
 test("softfloat: production build uses no memory, data or imports besides env.memory", async () => {
   const built = await build();
   const mod = new WebAssembly.Module(built.prodWasm);
-  const imports = WebAssembly.Module.imports(mod).map(
-    (i) => `${i.module}.${i.name}:${i.kind}`,
-  );
+  const imports = WebAssembly.Module.imports(mod).map((i) => `${i.module}.${i.name}:${i.kind}`);
   assert.deepEqual(imports, ["env.memory:memory"]);
   // walk the sections: no data (11) or data count (12) section may exist
   const bytes = built.prodWasm;
@@ -985,41 +871,19 @@ test("softfloat: production build uses no memory, data or imports besides env.me
     p += size;
   }
   assert.ok(!sections.includes(11), "production softfloat has a data section");
-  assert.ok(
-    !sections.includes(12),
-    "production softfloat has a data count section",
-  );
+  assert.ok(!sections.includes(12), "production softfloat has a data count section");
   const names = WebAssembly.Module.exports(mod).map((e) => e.name);
-  for (const want of [
-    "sfFlags",
-    "f32MulAdd",
-    "f64MulAdd",
-    "f64ToU64",
-    "u64ToF32",
-    "f64Class",
-  ]) {
-    assert.ok(
-      names.includes(want),
-      `production softfloat does not export ${want}`,
-    );
+  for (const want of ["sfFlags", "f32MulAdd", "f64MulAdd", "f64ToU64", "u64ToF32", "f64Class"]) {
+    assert.ok(names.includes(want), `production softfloat does not export ${want}`);
   }
 });
 
 test("softfloat: hand-checked values", async () => {
   const { exports: sf } = await build();
   const flags = sf.sfFlags;
-  const check = (
-    what: string,
-    got: bigint,
-    want: bigint,
-    wantFlags: number,
-  ): void => {
+  const check = (what: string, got: bigint, want: bigint, wantFlags: number): void => {
     assert.equal(hex(got), hex(want), `${what}: result`);
-    assert.equal(
-      flagStr(flags.value as number),
-      flagStr(wantFlags),
-      `${what}: flags`,
-    );
+    assert.equal(flagStr(flags.value as number), flagStr(wantFlags), `${what}: flags`);
     flags.value = 0;
   };
   flags.value = 0;
@@ -1029,24 +893,9 @@ test("softfloat: hand-checked values", async () => {
     0x4008000000000000n,
     0,
   );
-  check(
-    "1/3 rne",
-    u32r(fn32(sf, "f32Div")(0x3f800000, 0x40400000, 0)),
-    0x3eaaaaabn,
-    0x01,
-  );
-  check(
-    "1/3 rtz",
-    u32r(fn32(sf, "f32Div")(0x3f800000, 0x40400000, 1)),
-    0x3eaaaaaan,
-    0x01,
-  );
-  check(
-    "1/0",
-    u64r(fn64(sf, "f64Div")(0x3ff0000000000000n, 0n, 0)),
-    0x7ff0000000000000n,
-    0x08,
-  );
+  check("1/3 rne", u32r(fn32(sf, "f32Div")(0x3f800000, 0x40400000, 0)), 0x3eaaaaabn, 0x01);
+  check("1/3 rtz", u32r(fn32(sf, "f32Div")(0x3f800000, 0x40400000, 1)), 0x3eaaaaaan, 0x01);
+  check("1/0", u64r(fn64(sf, "f64Div")(0x3ff0000000000000n, 0n, 0)), 0x7ff0000000000000n, 0x08);
   check("0/0", u64r(fn64(sf, "f64Div")(0n, 0n, 0)), 0x7ff8000000000000n, 0x10);
   check(
     "max*2 rtz",
@@ -1055,48 +904,21 @@ test("softfloat: hand-checked values", async () => {
     0x05,
   );
   check("minsub/2 rup", u32r(fn32(sf, "f32Mul")(1, 0x3f000000, 3)), 1n, 0x03);
-  check(
-    "sqrt(-1)",
-    u64r(fn64(sf, "f64Sqrt")(0xbff0000000000000n, 0)),
-    0x7ff8000000000000n,
-    0x10,
-  );
+  check("sqrt(-1)", u64r(fn64(sf, "f64Sqrt")(0xbff0000000000000n, 0)), 0x7ff8000000000000n, 0x10);
   check("sqrt(4)", u32r(fn32(sf, "f32Sqrt")(0x40800000, 2)), 0x40000000n, 0);
-  check(
-    "fcvt.w.s(-2.5) rne",
-    s32r(fn32(sf, "f32ToI32")(0xc0200000, 0)),
-    u64r(-2n),
-    0x01,
-  );
-  check(
-    "fcvt.wu.d(-1)",
-    s32r(fn32(sf, "f64ToU32")(0xbff0000000000000n, 0)),
-    0n,
-    0x10,
-  );
+  check("fcvt.w.s(-2.5) rne", s32r(fn32(sf, "f32ToI32")(0xc0200000, 0)), u64r(-2n), 0x01);
+  check("fcvt.wu.d(-1)", s32r(fn32(sf, "f64ToU32")(0xbff0000000000000n, 0)), 0n, 0x10);
   check(
     "fcvt.l.d(NaN)",
     u64r(fn64(sf, "f64ToI64")(0x7ff8000000000000n, 0)),
     0x7fffffffffffffffn,
     0x10,
   );
-  check(
-    "fmin(qNaN, -0)",
-    u32r(fn32(sf, "f32Min")(0x7fc00000, 0x80000000)),
-    0x80000000n,
-    0,
-  );
-  check(
-    "fmax(sNaN, 1)",
-    u32r(fn32(sf, "f32Max")(0x7f800001, 0x3f800000)),
-    0x3f800000n,
-    0x10,
-  );
+  check("fmin(qNaN, -0)", u32r(fn32(sf, "f32Min")(0x7fc00000, 0x80000000)), 0x80000000n, 0);
+  check("fmax(sNaN, 1)", u32r(fn32(sf, "f32Max")(0x7f800001, 0x3f800000)), 0x3f800000n, 0x10);
   check(
     "fma(inf, 0, qNaN)",
-    u64r(
-      fn64(sf, "f64MulAdd")(0x7ff0000000000000n, 0n, 0x7ff8000000000000n, 0),
-    ),
+    u64r(fn64(sf, "f64MulAdd")(0x7ff0000000000000n, 0n, 0x7ff8000000000000n, 0)),
     0x7ff8000000000000n,
     0x10,
   );
@@ -1176,8 +998,7 @@ test("softfloat matches RISC-V F/D (qemu-riscv64) in every rounding mode", async
   if (process.env.SOFTFLOAT_STATS) {
     for (const op of ops) {
       const st = stats.get(op)!;
-      const pct = (k: number): string =>
-        ((100 * st[k]!) / VECTORS_PER_OP).toFixed(1) + "%";
+      const pct = (k: number): string => ((100 * st[k]!) / VECTORS_PER_OP).toFixed(1) + "%";
       t.diagnostic(
         `${op.name}: NX ${pct(0)} UF ${pct(1)} OF ${pct(2)} DZ ${pct(3)} NV ${pct(4)}` +
           (op.out
@@ -1191,11 +1012,7 @@ test("softfloat matches RISC-V F/D (qemu-riscv64) in every rounding mode", async
     await t.test(op.name, () => {
       const list = misses.get(op);
       if (!list) return;
-      const arity = op.name.includes("MulAdd")
-        ? 3
-        : /Sqrt|Class|To|^[iu]\d/.test(op.name)
-          ? 1
-          : 2;
+      const arity = op.name.includes("MulAdd") ? 3 : /Sqrt|Class|To|^[iu]\d/.test(op.name) ? 1 : 2;
       const lines = list.map(
         (m) =>
           `  ${op.rm ? RM_NAMES[m.rm] : "   "} (${m.v.slice(0, arity).map(hex).join(", ")}): ` +
@@ -1222,9 +1039,7 @@ test("softfloat: speed of f64 add/mul inside wasm", async (t) => {
       const s = process.hrtime.bigint();
       f(n, 0x3ff3c0ca428c59fbn, 0x400921fb54442d18n, rm);
       const ns = Number(process.hrtime.bigint() - s);
-      t.diagnostic(
-        `${name} ${RM_NAMES[rm]}: ${((n / ns) * 1e3).toFixed(1)} M ops/s`,
-      );
+      t.diagnostic(`${name} ${RM_NAMES[rm]}: ${((n / ns) * 1e3).toFixed(1)} M ops/s`);
     }
   }
 });

@@ -62,6 +62,9 @@ export function runScript(cmd: GuestCommand): string {
   if (cmd.pipedInput) stty.push("-echo");
   if (cmd.pipedOutput) stty.push("-onlcr");
   if (stty.length) lines.push(`stty ${stty.join(" ")} 2>/dev/null`);
+  // Tell moat the terminal is set up: it holds host input back until now, so that nothing
+  // arrives while the guest's terminal would still echo it (docs/machine.md, offset 0xc).
+  lines.push("devmem 0x10000c 32 1 2>/dev/null");
   lines.push(cmd.argv.map(shellQuote).join(" "));
   return lines.join("\n") + "\n";
 }

@@ -102,6 +102,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     ...(initrd ? { initrd } : {}),
     cmdline: o.cmdline ?? DEFAULT_CMDLINE,
     ...(firmware ? { firmware } : {}),
+    holdInputUntilReady: argv.length > 0,
     output: (b) => con.write(b),
   });
   const onSignal = (sig: NodeJS.Signals): void =>

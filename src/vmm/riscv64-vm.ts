@@ -27,6 +27,8 @@ export interface Riscv64VmConfig {
   firmware?: Uint8Array;
   /** Raw program entered in M-mode at RAM_BASE, no SBI, no device tree use (ISA tests). */
   bare?: boolean;
+  /** Hold host input until the guest's command says its terminal is ready (moat's /moat/run). */
+  holdInputUntilReady?: boolean;
   /** Every byte the guest writes to its console. */
   output: (bytes: Uint8Array) => void;
 }
@@ -41,12 +43,14 @@ export class Riscv64Vm {
   private ended = false;
   private bootMarkMs: number | undefined;
   private inputResume: (() => void) | undefined;
+  private inputHeld: boolean;
 
   private constructor(
     private readonly cfg: Riscv64VmConfig,
     private readonly avm: AccelVm,
   ) {
     this.finished = new Promise((r) => (this.done = r));
+    this.inputHeld = cfg.holdInputUntilReady === true;
     this.plic = new Plic(cfg.harts * 2, (ctx, level) =>
       avm.setExternalInterrupt(ctx >> 1, (ctx & 1) === 0 ? "M" : "S", level),
     );
@@ -60,6 +64,10 @@ export class Riscv64Vm {
       reset: () => this.end({ reason: "reset", status: 0 }),
       bootMark: () => {
         this.bootMarkMs ??= performance.now();
+      },
+      inputReady: () => {
+        this.inputHeld = false;
+        this.feedUart();
       },
     });
     this.bus.map(TEST_BASE, TEST_SIZE, "control", finisher);
@@ -142,6 +150,7 @@ export class Riscv64Vm {
       mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
       consoleWrite: (bytes) => this.cfg.output(bytes),
       consoleRead: () => {
+        if (this.inputHeld) return -1;
         const b = this.input.popByte();
         this.resumeInputIfLow();
         return b;
@@ -167,6 +176,7 @@ export class Riscv64Vm {
   }
 
   private feedUart(): void {
+    if (this.inputHeld) return;
     this.input.drainInto((c) => this.uart.receive(c));
     this.resumeInputIfLow();
   }

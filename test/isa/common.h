@@ -304,7 +304,7 @@ __unexpected_s:
         .globl __putc, __puts, __puthex, __putdec
 __putc:
         li      t6, UART_BASE
-        li      t5, 100000              // bounded wait for THR empty
+        li      t5, 50000000            // wait for THR empty (bounded: ~1 s)
 1:      lbu     t4, UART_LSR(t6)
         andi    t4, t4, 0x20
         bnez    t4, 2f

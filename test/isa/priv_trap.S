@@ -2,11 +2,11 @@
 //  - ECALL from M/S/U (mcause 11/9/8, mepc = the ecall, mtval = 0),
 //    EBREAK (cause 3) from M and U;
 //  - trap entry state: MPP/MPIE/MIE, SPP/SPIE/SIE;
-//  - MRET: MIE <- MPIE, MPIE <- 1, MPP <- U;
-//    SRET: SIE <- SPIE, SPIE <- 1, SPP <- U;
-//  - delegation with medeleg (ECALL from U, illegal instruction) to S with
-//    scause/sepc/stval, no delegation of traps taken in M, ECALL from S not
-//    delegated;
+//  - MRET: MIE <- MPIE, MPIE <- 1, MPP <- U (to M and to S);
+//    SRET: SIE <- SPIE, SPIE <- 1, SPP <- U (to S and to U);
+//  - delegation with medeleg (ECALL from U or S, illegal instruction) to S
+//    with scause/sepc/stval, only the delegated causes go to S, traps taken
+//    in M are never delegated;
 //  - illegal instructions with mtval/stval = instruction bits: privileged
 //    CSRs and xRET from lower modes, mstatus.TSR (SRET) and mstatus.TVM
 //    (satp, SFENCE.VMA) in S.
@@ -178,6 +178,22 @@
         CHECK_STVAL 0
         CHECK_TSTATUS strap_info, MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE, MSTATUS_SPIE
         csrw    medeleg, zero
+
+        TEST_CASE                       // ECALL from S delegated to S itself; ECALL from U still to M
+        li      a0, 1 << CAUSE_ECALL_S
+        csrw    medeleg, a0
+        ARM_TRAP 9f
+        MRET_TO PRV_S, 1f
+1:      S_ARM_TRAP 3f
+2:      ecall                           // S -> S
+        FAIL_HERE
+3:      SRET_TO PRV_U, 4f
+4:      ecall                           // U -> M
+9:      csrw    medeleg, zero
+        CHECK_MCAUSE CAUSE_ECALL_U
+        CHECK_SCAUSE CAUSE_ECALL_S
+        CHECK_SEPC 2b
+        CHECK_TSTATUS strap_info, MSTATUS_SPP, MSTATUS_SPP
 
         TEST_CASE                       // illegal instruction delegated, raised in S and in U
         li      a0, (1 << CAUSE_ILLEGAL)

@@ -16,15 +16,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root: the first ancestor of this file that holds test/isa/common.h. */
+/**
+ * Repository root: the first ancestor of this file (normally dist/test/support/)
+ * that holds test/isa/common.h, else the current directory if it does.
+ */
 function findRepoRoot(): string {
+  const has = (d: string) => existsSync(path.join(d, 'test', 'isa', 'common.h'));
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    if (existsSync(path.join(dir, 'test', 'isa', 'common.h'))) return dir;
+    if (has(dir)) return dir;
     const up = path.dirname(dir);
-    if (up === dir) throw new Error('isa-build: cannot find test/isa/common.h above ' + import.meta.url);
+    if (up === dir) break;
     dir = up;
   }
+  if (has(process.cwd())) return process.cwd();
+  throw new Error('isa-build: cannot find test/isa/common.h above ' + import.meta.url + ' or in ' + process.cwd());
 }
 
 export const REPO_ROOT = findRepoRoot();

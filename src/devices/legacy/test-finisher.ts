@@ -6,12 +6,15 @@ export const FINISHER_PASS = 0x5555;
 export const FINISHER_FAIL = 0x3333;
 export const FINISHER_RESET = 0x7777;
 export const CTL_BOOT_MARK = 0x8;
+export const CTL_INPUT_READY = 0xc;
 
 export interface FinisherEvents {
   /** Power off; `status` 0..65535 (the guest's exit status). */
   powerOff(status: number): void;
   reset(): void;
   bootMark(): void;
+  /** The guest's command has set up its terminal and may be sent input. */
+  inputReady(): void;
 }
 
 export class TestFinisher implements MmioDevice {
@@ -31,6 +34,8 @@ export class TestFinisher implements MmioDevice {
       else if (kind === FINISHER_RESET) this.events.reset();
     } else if (offset === CTL_BOOT_MARK) {
       this.events.bootMark();
+    } else if (offset === CTL_INPUT_READY) {
+      this.events.inputReady();
     }
   }
 }

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Boots the default riscv64 guest under QEMU (the oracle moat is compared with), the
-# way moat runs it: initramfs.cpio.gz with a second cpio holding /moat/run appended.
+# way moat runs it: initramfs.cpio with a second cpio holding /moat/run appended.
 # Exits with the guest's exit status (QEMU's sifive_test finisher carries it).
 #
 # Usage: guest/qemu-run.sh [options] [--] [COMMAND [ARG...]]
 #   COMMAND ARG...   run this command (each word quoted) and power off; none: interactive shell
 #   -c SCRIPT        run SCRIPT (shell text, e.g. 'uname -a; exit 7') instead
 #   --kernel FILE    kernel Image (default guest/riscv64/Image)
-#   --initrd FILE    base initramfs (default guest/riscv64/initramfs.cpio.gz)
+#   --initrd FILE    base initramfs (default guest/riscv64/initramfs.cpio)
 #   --smp N          harts (default 1)     --mem MB   RAM in MiB (default 256)
 #   --append ARGS    kernel command line (default "console=ttyS0 quiet")
 #   --qemu ARG       one more argument for QEMU (repeatable), e.g. --qemu -device --qemu virtio-rng-device
@@ -17,7 +17,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kernel=$here/riscv64/Image
-initrd=$here/riscv64/initramfs.cpio.gz
+initrd=$here/riscv64/initramfs.cpio
 smp=1
 mem=256
 append="console=ttyS0 quiet"

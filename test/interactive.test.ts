@@ -10,7 +10,8 @@ function waitFor(get: () => string, re: RegExp, ms: number): Promise<void> {
     const t0 = Date.now();
     const tick = (): void => {
       if (re.test(get())) resolve();
-      else if (Date.now() - t0 > ms) reject(new Error(`timed out waiting for ${re}; got:\n${get()}`));
+      else if (Date.now() - t0 > ms)
+        reject(new Error(`timed out waiting for ${re}; got:\n${get()}`));
       else setTimeout(tick, 50);
     };
     tick();
@@ -19,7 +20,10 @@ function waitFor(get: () => string, re: RegExp, ms: number): Promise<void> {
 
 test("interactive shell: input, Ctrl-A x, terminal restored", async () => {
   const inner = `stty -g; echo BEFORE-DONE; ${JSON.stringify(process.execPath)} ${JSON.stringify(MOAT)} run; echo "EXIT=$?"; stty -g`;
-  const p = spawn("script", ["-qfec", inner, "/dev/null"], { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] });
+  const p = spawn("script", ["-qfec", inner, "/dev/null"], {
+    cwd: REPO,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let out = "";
   p.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
   p.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));

@@ -24,8 +24,20 @@ export function buildCpio(files: CpioFile[]): Uint8Array {
   const entry = (name: string, mode: number, data: Uint8Array): void => {
     const nameBytes = enc.encode(name + "\0");
     const header =
-      "070701" + hex8(ino++) + hex8(mode) + hex8(0) + hex8(0) + hex8(1) + hex8(0) +
-      hex8(data.length) + hex8(0) + hex8(0) + hex8(0) + hex8(0) + hex8(nameBytes.length) + hex8(0);
+      "070701" +
+      hex8(ino++) +
+      hex8(mode) +
+      hex8(0) +
+      hex8(0) +
+      hex8(1) +
+      hex8(0) +
+      hex8(data.length) +
+      hex8(0) +
+      hex8(0) +
+      hex8(0) +
+      hex8(0) +
+      hex8(nameBytes.length) +
+      hex8(0);
     parts.push(enc.encode(header), nameBytes, new Uint8Array(pad4(110 + nameBytes.length)));
     parts.push(data, new Uint8Array(pad4(data.length)));
   };

@@ -22,10 +22,14 @@ export const MAX_KERNEL_BYTES = 256 * 1024 * 1024;
 /** Parses and validates a riscv64 Linux Image. Bounds: header present, size <= MAX_KERNEL_BYTES. */
 export function parseRiscvImage(file: Uint8Array, name = "kernel"): RiscvImage {
   if (file.length < HEADER_SIZE) {
-    throw new KernelImageError(`${name}: ${file.length} bytes is too short for a riscv64 Image header`);
+    throw new KernelImageError(
+      `${name}: ${file.length} bytes is too short for a riscv64 Image header`,
+    );
   }
   if (file.length > MAX_KERNEL_BYTES) {
-    throw new KernelImageError(`${name}: ${file.length} bytes is larger than the ${MAX_KERNEL_BYTES >> 20} MiB limit`);
+    throw new KernelImageError(
+      `${name}: ${file.length} bytes is larger than the ${MAX_KERNEL_BYTES >> 20} MiB limit`,
+    );
   }
   const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const magic = dv.getBigUint64(48, true);

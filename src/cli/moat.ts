@@ -20,11 +20,16 @@ program
   )
   .argument("[cmd...]", "command and arguments to run in the guest (put them after --)")
   .addOption(
-    new Option("--accel <name>", "soft: moat's RISC-V CPU; kvm: hardware (x86-64 guests); auto: the best available")
-      .default("auto"),
+    new Option(
+      "--accel <name>",
+      "soft: moat's RISC-V CPU; kvm: hardware (x86-64 guests); auto: the best available",
+    ).default("auto"),
   )
   .option("--kernel <file>", "Linux riscv64 Image to boot (default: the shipped kernel)")
-  .option("--initrd <file>", "initramfs to load (default: the shipped one, unless --kernel is given)")
+  .option(
+    "--initrd <file>",
+    "initramfs to load (default: the shipped one, unless --kernel is given)",
+  )
   .option("--cmdline <string>", "kernel command line", undefined)
   .option("--cpus <n>", "number of vCPUs (harts), 1-8", "1")
   .option("--memory <MiB>", "guest RAM in MiB, 32-4000", "256")

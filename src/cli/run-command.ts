@@ -5,7 +5,12 @@ import type { Accelerator } from "../accel/accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
-import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, SHIPPED_INITRD, SHIPPED_KERNEL } from "./shipped-guest.js";
+import {
+  DEBIAN_OPENSBI,
+  DEFAULT_CMDLINE,
+  SHIPPED_INITRD,
+  SHIPPED_KERNEL,
+} from "./shipped-guest.js";
 import { detectKvm } from "./kvm-probe.js";
 
 export class UsageError extends Error {}
@@ -32,18 +37,22 @@ function readImage(path: string, what: string): Uint8Array {
   try {
     st = statSync(path);
   } catch (e) {
-    throw new UsageError(`${what} ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new UsageError(
+      `${what} ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
   }
   if (!st.isFile()) throw new UsageError(`${what} ${path}: not a regular file`);
   if (st.size === 0) throw new UsageError(`${what} ${path}: empty file`);
-  if (st.size > MAX_FILE_BYTES) throw new UsageError(`${what} ${path}: larger than ${MAX_FILE_BYTES >> 20} MiB`);
+  if (st.size > MAX_FILE_BYTES)
+    throw new UsageError(`${what} ${path}: larger than ${MAX_FILE_BYTES >> 20} MiB`);
   return readFileSync(path);
 }
 
 export function parseIntOption(v: string, name: string, min: number, max: number): number {
   if (!/^\d+$/.test(v)) throw new UsageError(`--${name} wants a whole number, not '${v}'`);
   const n = Number(v);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, not ${n}`);
+  if (n < min || n > max)
+    throw new UsageError(`--${name} must be between ${min} and ${max}, not ${n}`);
   return n;
 }
 
@@ -77,7 +86,8 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   const initrdPath = o.initrd ?? (o.kernel ? undefined : SHIPPED_INITRD);
   let initrd = initrdPath ? readImage(initrdPath, "initrd") : undefined;
   let firmware: Uint8Array | undefined;
-  if (o.bios === "opensbi") firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
+  if (o.bios === "opensbi")
+    firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
   else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
 
   const con = new HostConsole();
@@ -117,12 +127,15 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   process.off("SIGTERM", onSignal);
   await con.drain();
   if (con.droppedBytes > 0) {
-    process.stderr.write(`moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`);
+    process.stderr.write(
+      `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,
+    );
   }
   if (exit.reason === "halt") process.stderr.write(`moat: ${exit.detail}\n`);
   if (o.timing) {
     const total = performance.now();
-    const mark = exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
+    const mark =
+      exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
     process.stderr.write(
       `moat: userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
         `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms\n`,

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 const dir = new URL("../../../guest/riscv64/", import.meta.url);
 
 export const SHIPPED_KERNEL = fileURLToPath(new URL("Image", dir));
-export const SHIPPED_INITRD = fileURLToPath(new URL("initramfs.cpio.gz", dir));
+export const SHIPPED_INITRD = fileURLToPath(new URL("initramfs.cpio", dir));
 export const DEFAULT_CMDLINE = "console=ttyS0 quiet";
 /** Debian's OpenSBI build for generic platforms (package `opensbi`). */
 export const DEBIAN_OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";

@@ -40,7 +40,10 @@ declare namespace WebAssembly {
     instance: Instance;
   }
   function instantiate(module: Module, imports?: Imports): Promise<Instance>;
-  function instantiate(bytes: BufferSource, imports?: Imports): Promise<WebAssemblyInstantiatedSource>;
+  function instantiate(
+    bytes: BufferSource,
+    imports?: Imports,
+  ): Promise<WebAssemblyInstantiatedSource>;
   function compile(bytes: BufferSource): Promise<Module>;
   function validate(bytes: BufferSource): boolean;
   class RuntimeError extends Error {}

@@ -9,7 +9,13 @@ import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
 import { buildDeviceTree } from "../arch/riscv64/device-tree.js";
 import { computeBootLayout, fwDynamicInfo } from "../arch/riscv64/boot-layout.js";
 import {
-  PLIC_BASE, RAM_BASE, TEST_BASE, TEST_SIZE, UART_BASE, UART_IRQ, UART_SIZE,
+  PLIC_BASE,
+  RAM_BASE,
+  TEST_BASE,
+  TEST_SIZE,
+  UART_BASE,
+  UART_IRQ,
+  UART_SIZE,
 } from "../arch/riscv64/memory-map.js";
 import { parseRiscvImage } from "../boot/riscv-image.js";
 import { InputQueue } from "./input-queue.js";
@@ -155,8 +161,7 @@ export class Riscv64Vm {
         this.resumeInputIfLow();
         return b;
       },
-      systemReset: (type) =>
-        this.end({ reason: type === 0 ? "poweroff" : "reset", status: 0 }),
+      systemReset: (type) => this.end({ reason: type === 0 ? "poweroff" : "reset", status: 0 }),
       vcpuHalted: (_vcpu, detail) => this.end({ reason: "halt", status: 125, detail }),
     };
     const firmware = this.cfg.bare || this.cfg.firmware;

@@ -121,6 +121,8 @@
 
 // ================================================================ runtime
         .option nopic           // `la` is pc-relative, never via a GOT
+        .option norelax         // no linker relaxation: code layout (alignment,
+                                // instruction sizes) is exactly as written
         .option norvc           // 32-bit encodings unless a test opts in
 
         .section .text.init, "ax", @progbits
@@ -427,7 +429,7 @@ __stack_top:
         .endm
 
         .macro PASS
-        j       __pass
+        tail    __pass
         .endm
 
 // Fail unless register \reg equals register \expreg.
@@ -436,7 +438,7 @@ __stack_top:
         mv      s11, \expreg
         mv      s10, \reg
         auipc   ra, 0
-        j       __fail_assert
+        tail    __fail_assert           // (any distance; clobbers t1)
 8801:
         .endm
 
@@ -471,7 +473,7 @@ __stack_top:
         li      s10, 0xbad
         li      s11, 0
         auipc   ra, 0
-        j       __fail_assert
+        tail    __fail_assert           // (any distance; clobbers t1)
         .endm
 
 // ------------------------------------------------------------ trap helpers

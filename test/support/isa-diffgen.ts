@@ -53,22 +53,45 @@ export class Rng {
   }
 }
 
-const hex64 = (v: bigint) => '0x' + (v & M64).toString(16).padStart(16, '0');
+const hex64 = (v: bigint) => "0x" + (v & M64).toString(16).padStart(16, "0");
 
 const XREGS = Array.from({ length: 32 }, (_, i) => `x${i}`);
 /** Registers a random instruction may write: everything but x0 and sp. */
-const WRITABLE = XREGS.filter((r) => r !== 'x0' && r !== 'x2');
+const WRITABLE = XREGS.filter((r) => r !== "x0" && r !== "x2");
 /** x8..x15: the registers compressed instructions can name with 3 bits. */
-const CREGS = ['x8', 'x9', 'x10', 'x11', 'x12', 'x13', 'x14', 'x15'];
+const CREGS = ["x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15"];
 const FREGS = Array.from({ length: 32 }, (_, i) => `f${i}`);
-const FCREGS = ['f8', 'f9', 'f10', 'f11', 'f12', 'f13', 'f14', 'f15'];
-const RMS = ['rne', 'rtz', 'rdn', 'rup', 'rmm', 'dyn', ''];
+const FCREGS = ["f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15"];
+const RMS = ["rne", "rtz", "rdn", "rup", "rmm", "dyn", ""];
 
 const INTERESTING_X: bigint[] = [
-  0n, 1n, 2n, 3n, 5n, 7n, 0x7ffn, 0x800n, 31n, 32n, 63n, 64n,
-  M64, M64 - 1n, M64 - 4n, 0x7fffffffffffffffn, 0x8000000000000000n, 0x8000000000000001n,
-  0x7fffffffn, 0x80000000n, 0xffffffffn, 0x100000000n, 0xffffffff80000000n, 0xffffffff7fffffffn,
-  0x00000000ffff0000n, 0x8000n, 0xffffffffffff8000n,
+  0n,
+  1n,
+  2n,
+  3n,
+  5n,
+  7n,
+  0x7ffn,
+  0x800n,
+  31n,
+  32n,
+  63n,
+  64n,
+  M64,
+  M64 - 1n,
+  M64 - 4n,
+  0x7fffffffffffffffn,
+  0x8000000000000000n,
+  0x8000000000000001n,
+  0x7fffffffn,
+  0x80000000n,
+  0xffffffffn,
+  0x100000000n,
+  0xffffffff80000000n,
+  0xffffffff7fffffffn,
+  0x00000000ffff0000n,
+  0x8000n,
+  0xffffffffffff8000n,
 ];
 
 const D = (x: number) => {
@@ -84,18 +107,76 @@ const S = (x: number) => {
 const boxS = (bits: bigint) => 0xffffffff00000000n | (bits & 0xffffffffn);
 
 const INTERESTING_D: bigint[] = [
-  0n, 1n << 63n, D(1), D(-1), D(0.5), D(1.5), D(2.5), D(-2.5), D(3), D(1 / 3), D(-0.1), D(10),
-  D(2 ** 31), D(-(2 ** 31)), D(2 ** 31 - 0.5), D(2 ** 32), D(2 ** 32 - 0.5), D(2 ** 63), D(-(2 ** 63)), D(2 ** 64),
-  D(1e300), D(-1e-300), D(Math.PI),
-  0x7ff0000000000000n, 0xfff0000000000000n, 0x7ff8000000000000n, 0x7ff0000000000001n, 0xfff8000000000123n, 0x7ff4000000000000n,
-  1n, 0x000fffffffffffffn, 0x0010000000000000n, 0x8000000000000001n, 0x7fefffffffffffffn, 0xffefffffffffffffn,
+  0n,
+  1n << 63n,
+  D(1),
+  D(-1),
+  D(0.5),
+  D(1.5),
+  D(2.5),
+  D(-2.5),
+  D(3),
+  D(1 / 3),
+  D(-0.1),
+  D(10),
+  D(2 ** 31),
+  D(-(2 ** 31)),
+  D(2 ** 31 - 0.5),
+  D(2 ** 32),
+  D(2 ** 32 - 0.5),
+  D(2 ** 63),
+  D(-(2 ** 63)),
+  D(2 ** 64),
+  D(1e300),
+  D(-1e-300),
+  D(Math.PI),
+  0x7ff0000000000000n,
+  0xfff0000000000000n,
+  0x7ff8000000000000n,
+  0x7ff0000000000001n,
+  0xfff8000000000123n,
+  0x7ff4000000000000n,
+  1n,
+  0x000fffffffffffffn,
+  0x0010000000000000n,
+  0x8000000000000001n,
+  0x7fefffffffffffffn,
+  0xffefffffffffffffn,
   0x3ff0000000000001n,
 ];
 const INTERESTING_S: bigint[] = [
-  0n, 0x80000000n, S(1), S(-1), S(0.5), S(1.5), S(2.5), S(-3.5), S(3), S(1 / 3), S(-0.1), S(100),
-  S(2 ** 31), S(-(2 ** 31)), S(2 ** 32), S(2 ** 63), S(-(2 ** 63)), S(16777217), S(Math.E),
-  0x7f800000n, 0xff800000n, 0x7fc00000n, 0x7f800001n, 0xffc00123n, 0x7fa00000n,
-  1n, 0x007fffffn, 0x00800000n, 0x80000001n, 0x7f7fffffn, 0xff7fffffn, 0x3f800001n,
+  0n,
+  0x80000000n,
+  S(1),
+  S(-1),
+  S(0.5),
+  S(1.5),
+  S(2.5),
+  S(-3.5),
+  S(3),
+  S(1 / 3),
+  S(-0.1),
+  S(100),
+  S(2 ** 31),
+  S(-(2 ** 31)),
+  S(2 ** 32),
+  S(2 ** 63),
+  S(-(2 ** 63)),
+  S(16777217),
+  S(Math.E),
+  0x7f800000n,
+  0xff800000n,
+  0x7fc00000n,
+  0x7f800001n,
+  0xffc00123n,
+  0x7fa00000n,
+  1n,
+  0x007fffffn,
+  0x00800000n,
+  0x80000001n,
+  0x7f7fffffn,
+  0xff7fffffn,
+  0x3f800001n,
 ];
 
 function randX(r: Rng): bigint {
@@ -126,11 +207,11 @@ interface Gen {
 }
 
 function rd(g: Gen): string {
-  return g.r.chance(0.03) ? 'x0' : g.r.pick(WRITABLE);
+  return g.r.chance(0.03) ? "x0" : g.r.pick(WRITABLE);
 }
 const rs = (g: Gen) => g.r.pick(XREGS);
 const fr = (g: Gen) => g.r.pick(FREGS);
-const emit = (g: Gen, s: string) => g.out.push('        ' + s);
+const emit = (g: Gen, s: string) => g.out.push("        " + s);
 const newLabel = (g: Gen) => `.L${g.prefix}_${g.label++}`;
 function withRm(g: Gen, s: string): string {
   const rm = g.r.pick(RMS);
@@ -142,12 +223,65 @@ function memOff(g: Gen, size: number): number {
   return g.r.int(-512 / size, 512 / size - 1) * size;
 }
 
-const ALU_RR = ['add', 'sub', 'sll', 'slt', 'sltu', 'xor', 'srl', 'sra', 'or', 'and', 'addw', 'subw', 'sllw', 'srlw', 'sraw'];
-const MUL_RR = ['mul', 'mulh', 'mulhsu', 'mulhu', 'div', 'divu', 'rem', 'remu', 'mulw', 'divw', 'divuw', 'remw', 'remuw'];
-const LOADS: [string, number][] = [['lb', 1], ['lh', 2], ['lw', 4], ['ld', 8], ['lbu', 1], ['lhu', 2], ['lwu', 4]];
-const STORES: [string, number][] = [['sb', 1], ['sh', 2], ['sw', 4], ['sd', 8]];
-const AMOS = ['amoswap', 'amoadd', 'amoxor', 'amoand', 'amoor', 'amomin', 'amomax', 'amominu', 'amomaxu'];
-const ORDER = ['', '.aq', '.rl', '.aqrl'];
+const ALU_RR = [
+  "add",
+  "sub",
+  "sll",
+  "slt",
+  "sltu",
+  "xor",
+  "srl",
+  "sra",
+  "or",
+  "and",
+  "addw",
+  "subw",
+  "sllw",
+  "srlw",
+  "sraw",
+];
+const MUL_RR = [
+  "mul",
+  "mulh",
+  "mulhsu",
+  "mulhu",
+  "div",
+  "divu",
+  "rem",
+  "remu",
+  "mulw",
+  "divw",
+  "divuw",
+  "remw",
+  "remuw",
+];
+const LOADS: [string, number][] = [
+  ["lb", 1],
+  ["lh", 2],
+  ["lw", 4],
+  ["ld", 8],
+  ["lbu", 1],
+  ["lhu", 2],
+  ["lwu", 4],
+];
+const STORES: [string, number][] = [
+  ["sb", 1],
+  ["sh", 2],
+  ["sw", 4],
+  ["sd", 8],
+];
+const AMOS = [
+  "amoswap",
+  "amoadd",
+  "amoxor",
+  "amoand",
+  "amoor",
+  "amomin",
+  "amomax",
+  "amominu",
+  "amomaxu",
+];
+const ORDER = ["", ".aq", ".rl", ".aqrl"];
 
 function genAlu(g: Gen): void {
   const r = g.r;
@@ -157,17 +291,23 @@ function genAlu(g: Gen): void {
       emit(g, `${r.pick(ALU_RR)} ${rd(g)}, ${rs(g)}, ${rs(g)}`);
       break;
     case 2: {
-      const op = r.pick(['addi', 'slti', 'sltiu', 'xori', 'ori', 'andi', 'addiw']);
-      emit(g, `${op} ${rd(g)}, ${rs(g)}, ${r.pick([r.int(-2048, 2047), r.int(-16, 16), -1, 0, 2047, -2048])}`);
+      const op = r.pick(["addi", "slti", "sltiu", "xori", "ori", "andi", "addiw"]);
+      emit(
+        g,
+        `${op} ${rd(g)}, ${rs(g)}, ${r.pick([r.int(-2048, 2047), r.int(-16, 16), -1, 0, 2047, -2048])}`,
+      );
       break;
     }
     case 3: {
-      const op = r.pick(['slli', 'srli', 'srai', 'slliw', 'srliw', 'sraiw']);
-      emit(g, `${op} ${rd(g)}, ${rs(g)}, ${op.endsWith('w') ? r.int(0, 31) : r.int(0, 63)}`);
+      const op = r.pick(["slli", "srli", "srai", "slliw", "srliw", "sraiw"]);
+      emit(g, `${op} ${rd(g)}, ${rs(g)}, ${op.endsWith("w") ? r.int(0, 31) : r.int(0, 63)}`);
       break;
     }
     case 4:
-      emit(g, `${r.pick(['lui', 'auipc'])} ${rd(g)}, ${r.pick([r.int(0, 0xfffff), 0x80000, 0x7ffff, 0xfffff, 0])}`);
+      emit(
+        g,
+        `${r.pick(["lui", "auipc"])} ${rd(g)}, ${r.pick([r.int(0, 0xfffff), 0x80000, 0x7ffff, 0xfffff, 0])}`,
+      );
       break;
     default:
       emit(g, `${r.pick(MUL_RR)} ${rd(g)}, ${rs(g)}, ${rs(g)}`);
@@ -200,17 +340,17 @@ function genMem(g: Gen): void {
     }
   } else if (k === 4) {
     const d = r.chance(0.5);
-    emit(g, `${d ? 'fld' : 'flw'} ${fr(g)}, ${memOff(g, d ? 8 : 4)}(sp)`);
+    emit(g, `${d ? "fld" : "flw"} ${fr(g)}, ${memOff(g, d ? 8 : 4)}(sp)`);
   } else {
     const d = r.chance(0.5);
-    emit(g, `${d ? 'fsd' : 'fsw'} ${fr(g)}, ${memOff(g, d ? 8 : 4)}(sp)`);
+    emit(g, `${d ? "fsd" : "fsw"} ${fr(g)}, ${memOff(g, d ? 8 : 4)}(sp)`);
   }
 }
 
 function genAtomic(g: Gen): void {
   const r = g.r;
-  const w = r.chance(0.5) ? 'w' : 'd';
-  const size = w === 'w' ? 4 : 8;
+  const w = r.chance(0.5) ? "w" : "d";
+  const size = w === "w" ? 4 : 8;
   const addr = r.pick(WRITABLE);
   emit(g, `addi ${addr}, sp, ${memOff(g, size)}`);
   if (r.chance(0.75)) {
@@ -227,41 +367,54 @@ function genAtomic(g: Gen): void {
     return x;
   };
   emit(g, `lr.${w}${r.pick(ORDER)} ${notAddr()}, (${addr})`);
-  for (let i = r.int(0, 2); i > 0; i--) emit(g, `${r.pick(ALU_RR)} ${notAddr()}, ${rs(g)}, ${rs(g)}`);
+  for (let i = r.int(0, 2); i > 0; i--)
+    emit(g, `${r.pick(ALU_RR)} ${notAddr()}, ${rs(g)}, ${rs(g)}`);
   emit(g, `sc.${w}${r.pick(ORDER)} ${notAddr()}, ${rs(g)}, (${addr})`);
   if (r.chance(0.3)) emit(g, `sc.${w} ${rd(g)}, ${rs(g)}, (${addr})`);
 }
 
 function genFp(g: Gen): void {
   const r = g.r;
-  const p = r.chance(0.5) ? 'd' : 's';
+  const p = r.chance(0.5) ? "d" : "s";
   switch (r.int(0, 9)) {
     case 0:
     case 1:
-      emit(g, withRm(g, `${r.pick(['fadd', 'fsub', 'fmul', 'fdiv'])}.${p} ${fr(g)}, ${fr(g)}, ${fr(g)}`));
+      emit(
+        g,
+        withRm(g, `${r.pick(["fadd", "fsub", "fmul", "fdiv"])}.${p} ${fr(g)}, ${fr(g)}, ${fr(g)}`),
+      );
       break;
     case 2:
       emit(g, withRm(g, `fsqrt.${p} ${fr(g)}, ${fr(g)}`));
       break;
     case 3:
-      emit(g, withRm(g, `${r.pick(['fmadd', 'fmsub', 'fnmsub', 'fnmadd'])}.${p} ${fr(g)}, ${fr(g)}, ${fr(g)}, ${fr(g)}`));
+      emit(
+        g,
+        withRm(
+          g,
+          `${r.pick(["fmadd", "fmsub", "fnmsub", "fnmadd"])}.${p} ${fr(g)}, ${fr(g)}, ${fr(g)}, ${fr(g)}`,
+        ),
+      );
       break;
     case 4:
-      emit(g, `${r.pick(['fsgnj', 'fsgnjn', 'fsgnjx', 'fmin', 'fmax'])}.${p} ${fr(g)}, ${fr(g)}, ${fr(g)}`);
+      emit(
+        g,
+        `${r.pick(["fsgnj", "fsgnjn", "fsgnjx", "fmin", "fmax"])}.${p} ${fr(g)}, ${fr(g)}, ${fr(g)}`,
+      );
       break;
     case 5:
-      emit(g, `${r.pick(['feq', 'flt', 'fle'])}.${p} ${rd(g)}, ${fr(g)}, ${fr(g)}`);
+      emit(g, `${r.pick(["feq", "flt", "fle"])}.${p} ${rd(g)}, ${fr(g)}, ${fr(g)}`);
       if (r.chance(0.3)) emit(g, `fclass.${p} ${rd(g)}, ${fr(g)}`);
       break;
     case 6: {
-      const t = r.pick(['w', 'wu', 'l', 'lu']);
+      const t = r.pick(["w", "wu", "l", "lu"]);
       emit(g, withRm(g, `fcvt.${t}.${p} ${rd(g)}, ${fr(g)}`));
       break;
     }
     case 7: {
-      const t = r.pick(['w', 'wu', 'l', 'lu']);
+      const t = r.pick(["w", "wu", "l", "lu"]);
       const s = `fcvt.${p}.${t} ${fr(g)}, ${rs(g)}`;
-      emit(g, p === 'd' && (t === 'w' || t === 'wu') ? s : withRm(g, s)); // exact: no rm operand
+      emit(g, p === "d" && (t === "w" || t === "wu") ? s : withRm(g, s)); // exact: no rm operand
       break;
     }
     case 8:
@@ -286,7 +439,15 @@ function genFp(g: Gen): void {
           emit(g, `fsrmi ${r.int(0, 4)}`);
           break;
         default:
-          emit(g, r.pick([`frflags ${rd(g)}`, `fsflagsi ${r.int(0, 31)}`, `frcsr ${rd(g)}`, `frrm ${rd(g)}`]));
+          emit(
+            g,
+            r.pick([
+              `frflags ${rd(g)}`,
+              `fsflagsi ${r.int(0, 31)}`,
+              `frcsr ${rd(g)}`,
+              `frrm ${rd(g)}`,
+            ]),
+          );
       }
   }
 }
@@ -308,10 +469,16 @@ function genCompressed(g: Gen): void {
       lines.push(`c.addi ${xr()}, ${nz(g, -32, 31)}`, `c.addiw ${xr()}, ${r.int(-32, 31)}`);
       break;
     case 1:
-      lines.push(`c.li ${xr()}, ${r.int(-32, 31)}`, `c.lui ${r.pick(WRITABLE)}, ${r.pick([nz(g, 1, 31), r.int(0xfffe0, 0xfffff)])}`);
+      lines.push(
+        `c.li ${xr()}, ${r.int(-32, 31)}`,
+        `c.lui ${r.pick(WRITABLE)}, ${r.pick([nz(g, 1, 31), r.int(0xfffe0, 0xfffff)])}`,
+      );
       break;
     case 2:
-      lines.push(`c.slli ${xr()}, ${r.int(1, 63)}`, `c.${r.pick(['srli', 'srai'])} ${cr()}, ${r.int(1, 63)}`);
+      lines.push(
+        `c.slli ${xr()}, ${r.int(1, 63)}`,
+        `c.${r.pick(["srli", "srai"])} ${cr()}, ${r.int(1, 63)}`,
+      );
       break;
     case 3:
       lines.push(`c.andi ${cr()}, ${r.int(-32, 31)}`);
@@ -320,15 +487,19 @@ function genCompressed(g: Gen): void {
       lines.push(`c.mv ${xr()}, ${r.pick(WRITABLE)}`, `c.add ${xr()}, ${r.pick(WRITABLE)}`);
       break;
     case 5:
-      lines.push(`c.${r.pick(['sub', 'xor', 'or', 'and', 'subw', 'addw'])} ${cr()}, ${cr()}`);
+      lines.push(`c.${r.pick(["sub", "xor", "or", "and", "subw", "addw"])} ${cr()}, ${cr()}`);
       break;
     case 6: {
       // c.lw / c.ld / c.sw / c.sd / c.fld / c.fsd through a 3-bit base register
       const base = cr();
       const a = r.int(-64, 32) * 8; // base = sp + a, a + [0, 248] stays in the buffer
       const [op, size, reg] = r.pick([
-        ['c.lw', 4, cr()], ['c.ld', 8, cr()], ['c.sw', 4, cr()], ['c.sd', 8, cr()],
-        ['c.fld', 8, r.pick(FCREGS)], ['c.fsd', 8, r.pick(FCREGS)],
+        ["c.lw", 4, cr()],
+        ["c.ld", 8, cr()],
+        ["c.sw", 4, cr()],
+        ["c.sd", 8, cr()],
+        ["c.fld", 8, r.pick(FCREGS)],
+        ["c.fsd", 8, r.pick(FCREGS)],
       ] as const);
       const off = r.int(0, (size === 4 ? 124 : 248) / size) * size;
       if (a + off > 512 - size) return;
@@ -338,22 +509,34 @@ function genCompressed(g: Gen): void {
     }
     case 7: {
       const [op, size, reg] = r.pick([
-        ['c.lwsp', 4, xr()], ['c.ldsp', 8, xr()], ['c.swsp', 4, rs(g)], ['c.sdsp', 8, rs(g)],
-        ['c.fldsp', 8, fr(g)], ['c.fsdsp', 8, fr(g)],
+        ["c.lwsp", 4, xr()],
+        ["c.ldsp", 8, xr()],
+        ["c.swsp", 4, rs(g)],
+        ["c.sdsp", 8, rs(g)],
+        ["c.fldsp", 8, fr(g)],
+        ["c.fsdsp", 8, fr(g)],
       ] as const);
-      const max = op === 'c.lwsp' || op === 'c.swsp' ? 252 : 504;
+      const max = op === "c.lwsp" || op === "c.swsp" ? 252 : 504;
       const off = r.int(0, Math.min(max, 512 - size) / size) * size;
       lines.push(`${op} ${reg}, ${off}(sp)`);
       break;
     }
     case 8: {
       const n = nz(g, -31, 31) * 16;
-      lines.push(`c.addi4spn ${cr()}, sp, ${r.int(1, 255) * 4}`, `c.addi16sp sp, ${n}`, `c.addi16sp sp, ${-n}`);
+      lines.push(
+        `c.addi4spn ${cr()}, sp, ${r.int(1, 255) * 4}`,
+        `c.addi16sp sp, ${n}`,
+        `c.addi16sp sp, ${-n}`,
+      );
       break;
     }
     case 9: {
       const l = newLabel(g);
-      lines.push(`c.${r.pick(['beqz', 'bnez'])} ${cr()}, ${l}`, `c.addi ${xr()}, ${nz(g, -32, 31)}`, `c.${r.pick(['sub', 'and'])} ${cr()}, ${cr()}`);
+      lines.push(
+        `c.${r.pick(["beqz", "bnez"])} ${cr()}, ${l}`,
+        `c.addi ${xr()}, ${nz(g, -32, 31)}`,
+        `c.${r.pick(["sub", "and"])} ${cr()}, ${cr()}`,
+      );
       lines.push(`${l}:`);
       break;
     }
@@ -364,17 +547,17 @@ function genCompressed(g: Gen): void {
     }
     default:
       // ordinary mnemonics: the assembler compresses what it can
-      g.out.push('        .option rvc');
+      g.out.push("        .option rvc");
       for (let i = r.int(1, 4); i > 0; i--) {
         if (r.chance(0.5)) genAlu(g);
         else genMem(g);
       }
-      g.out.push('        .option norvc');
+      g.out.push("        .option norvc");
       return;
   }
-  g.out.push('        .option rvc');
-  for (const l of lines) g.out.push(l.endsWith(':') ? l : '        ' + l);
-  g.out.push('        .option norvc');
+  g.out.push("        .option rvc");
+  for (const l of lines) g.out.push(l.endsWith(":") ? l : "        " + l);
+  g.out.push("        .option norvc");
 }
 
 function genControl(g: Gen): void {
@@ -382,7 +565,7 @@ function genControl(g: Gen): void {
   const l = newLabel(g);
   const k = r.int(0, 3);
   if (k <= 1) {
-    emit(g, `${r.pick(['beq', 'bne', 'blt', 'bge', 'bltu', 'bgeu'])} ${rs(g)}, ${rs(g)}, ${l}`);
+    emit(g, `${r.pick(["beq", "bne", "blt", "bge", "bltu", "bgeu"])} ${rs(g)}, ${rs(g)}, ${l}`);
   } else if (k === 2) {
     emit(g, `jal ${rd(g)}, ${l}`);
   } else {
@@ -404,7 +587,10 @@ export interface SegmentOptions {
 }
 
 /** Assembly of one segment (label `seg_<seed>`); falls through at the end. */
-export function generateSegment(seed: number, opts: SegmentOptions = {}): { text: string; data: string } {
+export function generateSegment(
+  seed: number,
+  opts: SegmentOptions = {},
+): { text: string; data: string } {
   const r = new Rng(seed);
   const g: Gen = { r, out: [], label: 0, prefix: `s${seed}`, rvc: false };
   const name = `seg_${seed}`;
@@ -432,16 +618,16 @@ export function generateSegment(seed: number, opts: SegmentOptions = {}): { text
     else genControl(g);
   }
   // Save every register (x31 via mscratch) before anything is clobbered.
-  emit(g, 'csrw mscratch, x31');
-  emit(g, 'la x31, dump_save');
+  emit(g, "csrw mscratch, x31");
+  emit(g, "la x31, dump_save");
   for (let i = 1; i < 31; i++) emit(g, `sd x${i}, ${8 * i}(x31)`);
-  emit(g, 'csrr x30, mscratch');
-  emit(g, 'sd x30, 248(x31)');
+  emit(g, "csrr x30, mscratch");
+  emit(g, "sd x30, 248(x31)");
   for (let i = 0; i < 32; i++) emit(g, `fsd f${i}, ${256 + 8 * i}(x31)`);
-  emit(g, 'frcsr x30');
-  emit(g, 'sd x30, 512(x31)');
+  emit(g, "frcsr x30");
+  emit(g, "sd x30, 512(x31)");
   emit(g, `la a0, ${name}_hdr`);
-  emit(g, 'call dump_print');
+  emit(g, "call dump_print");
 
   const data = [
     `        .balign 8`,
@@ -453,7 +639,7 @@ export function generateSegment(seed: number, opts: SegmentOptions = {}): { text
     `${name}_hdr:`,
     `        .asciz "== seed ${seed}\\n"`,
   ];
-  return { text: g.out.join('\n'), data: data.join('\n') };
+  return { text: g.out.join("\n"), data: data.join("\n") };
 }
 
 /**
@@ -463,72 +649,72 @@ export function generateSegment(seed: number, opts: SegmentOptions = {}): { text
  */
 function dumpRoutine(): string {
   const o: string[] = [];
-  const e = (s: string) => o.push('        ' + s);
-  o.push('dump_print:');
-  e('mv s0, ra');
+  const e = (s: string) => o.push("        " + s);
+  o.push("dump_print:");
+  e("mv s0, ra");
   // checksum of the 1 KiB scratch buffer: h = rotl(h, 5) ^ word
-  e('addi t0, sp, -512');
-  e('li t1, 128');
-  e('li a2, 0');
-  o.push('1:');
-  e('ld a3, 0(t0)');
-  e('slli a4, a2, 5');
-  e('srli a2, a2, 59');
-  e('or a2, a2, a4');
-  e('xor a2, a2, a3');
-  e('addi t0, t0, 8');
-  e('addi t1, t1, -1');
-  e('bnez t1, 1b');
-  e('la s1, dump_save');
-  e('sd a2, 520(s1)');
-  e('mv a1, a0');
-  e('jal t2, __puts');
+  e("addi t0, sp, -512");
+  e("li t1, 128");
+  e("li a2, 0");
+  o.push("1:");
+  e("ld a3, 0(t0)");
+  e("slli a4, a2, 5");
+  e("srli a2, a2, 59");
+  e("or a2, a2, a4");
+  e("xor a2, a2, a3");
+  e("addi t0, t0, 8");
+  e("addi t1, t1, -1");
+  e("bnez t1, 1b");
+  e("la s1, dump_save");
+  e("sd a2, 520(s1)");
+  e("mv a1, a0");
+  e("call t2, __puts"); // any distance (clobbers t1)
   const names = [
     ...XREGS.slice(1).map((x, i) => [x, 8 * (i + 1)] as const),
     ...FREGS.map((f, i) => [f, 256 + 8 * i] as const),
-    ['fcsr', 512] as const,
-    ['mem', 520] as const,
+    ["fcsr", 512] as const,
+    ["mem", 520] as const,
   ];
   for (const [nm, off] of names) {
     e(`la a1, dump_name_${nm}`);
-    e('jal t2, __puts');
-    e('la s1, dump_save');
+    e("call t2, __puts"); // any distance (clobbers t1)
+    e("la s1, dump_save");
     e(`ld a1, ${off}(s1)`);
-    e('jal t2, __puthex');
+    e("call t2, __puthex");
     e("li a0, '\\n'");
-    e('jal t3, __putc');
+    e("call t3, __putc");
   }
-  e('mv ra, s0');
-  e('ret');
-  o.push('        .section .rodata');
+  e("mv ra, s0");
+  e("ret");
+  o.push("        .section .rodata");
   for (const [nm] of names) o.push(`dump_name_${nm}: .asciz "${nm} "`);
-  o.push('        .bss', '        .balign 8', 'dump_save: .skip 528', '        .text');
-  return o.join('\n');
+  o.push("        .bss", "        .balign 8", "dump_save: .skip 528", "        .text");
+  return o.join("\n");
 }
 
 /** A complete program: one segment per seed, then PASS. */
 export function generateProgram(seeds: readonly number[], opts: SegmentOptions = {}): string {
   const segs = seeds.map((s) => generateSegment(s, opts));
   return [
-    '// Generated by test/support/isa-diffgen.ts - differential test (moat vs QEMU).',
-    `// Seeds: ${seeds.join(' ')}`,
+    "// Generated by test/support/isa-diffgen.ts - differential test (moat vs QEMU).",
+    `// Seeds: ${seeds.join(" ")}`,
     '#include "common.h"',
     ...segs.map((s) => s.text),
-    '        PASS',
-    '',
+    "        PASS",
+    "",
     dumpRoutine(),
-    '',
-    '        .data',
+    "",
+    "        .data",
     ...segs.map((s) => s.data),
-    '',
-  ].join('\n');
+    "",
+  ].join("\n");
 }
 
 /** Lines of the dump for each seed ("== seed N" header excluded). */
 export function splitDump(output: string): Map<number, string[]> {
   const m = new Map<number, string[]>();
   let cur: string[] | undefined;
-  for (const line of output.split('\n')) {
+  for (const line of output.split("\n")) {
     const h = /^== seed (\d+)$/.exec(line);
     if (h) {
       cur = [];

@@ -4,8 +4,8 @@
 // compiles and runs even before src/vmm/bare.ts exists; the moat half then
 // fails with a clear message.  The types below are the agreed signature.
 
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 export interface BareRunOptions {
   image: Uint8Array;
@@ -18,14 +18,14 @@ export interface BareRunResult {
   exitCode: number;
   /** UART bytes as latin1. */
   output: string;
-  reason: 'finisher' | 'timeout' | 'error';
+  reason: "finisher" | "timeout" | "error";
   message?: string;
 }
 
 export type RunBare = (opts: BareRunOptions) => Promise<BareRunResult>;
 
 /** dist/test/support/ -> dist/src/vmm/bare.js */
-const BARE_URL = new URL('../../src/vmm/bare.js', import.meta.url);
+const BARE_URL = new URL("../../src/vmm/bare.js", import.meta.url);
 
 let cached: Promise<RunBare> | undefined;
 
@@ -33,10 +33,12 @@ export function loadRunBare(): Promise<RunBare> {
   cached ??= (async () => {
     const file = fileURLToPath(BARE_URL);
     if (!existsSync(file)) {
-      throw new Error(`moat's runBare is not available: ${file} does not exist (src/vmm/bare.ts not landed or not built)`);
+      throw new Error(
+        `moat's runBare is not available: ${file} does not exist (src/vmm/bare.ts not landed or not built)`,
+      );
     }
     const mod = (await import(BARE_URL.href)) as { runBare?: unknown };
-    if (typeof mod.runBare !== 'function') throw new Error(`${file} does not export runBare()`);
+    if (typeof mod.runBare !== "function") throw new Error(`${file} does not export runBare()`);
     return mod.runBare as RunBare;
   })();
   return cached;

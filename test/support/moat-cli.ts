@@ -13,9 +13,15 @@ export interface CliResult {
 }
 
 /** Runs `moat args...` with optional stdin text; kills it after `timeoutMs`. */
-export function moat(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function moat(
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [MOAT, ...args], { cwd: REPO, stdio: ["pipe", "pipe", "pipe"] });
+    const p = spawn(process.execPath, [MOAT, ...args], {
+      cwd: REPO,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));

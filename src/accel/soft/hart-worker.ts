@@ -5,14 +5,46 @@ import { workerData, parentPort } from "node:worker_threads";
 import type { CoreExports } from "./core-exports.js";
 import { U64, hex } from "./core-exports.js";
 import {
-  CH_ADDR_LO, CH_ARG0, CH_INSTRET_LO, CH_ARG1, CH_OP, CH_RESULT, CH_SIZE, CH_STATE, CH_STOP, CH_VAL_LO,
-  OP_CONSOLE_GET, OP_CONSOLE_PUT, OP_HALT, OP_MMIO_READ, OP_MMIO_WRITE, OP_SYSTEM_RESET,
-  RES_OK, ST_IDLE, ST_REQUEST, getU64, putU64,
+  CH_ADDR_LO,
+  CH_ARG0,
+  CH_INSTRET_LO,
+  CH_ARG1,
+  CH_OP,
+  CH_RESULT,
+  CH_SIZE,
+  CH_STATE,
+  CH_STOP,
+  CH_VAL_LO,
+  OP_CONSOLE_GET,
+  OP_CONSOLE_PUT,
+  OP_HALT,
+  OP_MMIO_READ,
+  OP_MMIO_WRITE,
+  OP_SYSTEM_RESET,
+  RES_OK,
+  ST_IDLE,
+  ST_REQUEST,
+  getU64,
+  putU64,
 } from "./channel.js";
 import {
-  EXIT_BUDGET, EXIT_HALT, EXIT_MMIO, EXIT_SBI, EXIT_WFI, HSM_START_PENDING, HSM_STARTED,
-  HSM_STOPPED, RAM_OFFSET, SH_HSM, SH_IDLE, SH_MTIMECMP, SH_OPAQUE, SH_START_ADDR, SH_WAKE,
-  TIMEBASE_HZ, sharedBlock,
+  EXIT_BUDGET,
+  EXIT_HALT,
+  EXIT_MMIO,
+  EXIT_SBI,
+  EXIT_WFI,
+  HSM_START_PENDING,
+  HSM_STARTED,
+  HSM_STOPPED,
+  RAM_OFFSET,
+  SH_HSM,
+  SH_IDLE,
+  SH_MTIMECMP,
+  SH_OPAQUE,
+  SH_START_ADDR,
+  SH_WAKE,
+  TIMEBASE_HZ,
+  sharedBlock,
 } from "./layout.js";
 import { handleSbi } from "./sbi.js";
 
@@ -164,10 +196,22 @@ function describe(why: string): string {
 
 function causeName(c: bigint): string {
   const names = [
-    "instruction address misaligned", "instruction access fault", "illegal instruction",
-    "breakpoint", "load address misaligned", "load access fault", "store address misaligned",
-    "store access fault", "ecall from U", "ecall from S", "reserved", "ecall from M",
-    "instruction page fault", "load page fault", "reserved", "store page fault",
+    "instruction address misaligned",
+    "instruction access fault",
+    "illegal instruction",
+    "breakpoint",
+    "load address misaligned",
+    "load access fault",
+    "store address misaligned",
+    "store access fault",
+    "ecall from U",
+    "ecall from S",
+    "reserved",
+    "ecall from M",
+    "instruction page fault",
+    "load page fault",
+    "reserved",
+    "store page fault",
   ];
   return names[Number(c)] ?? "unknown";
 }

@@ -4,8 +4,21 @@
 import type { CoreExports } from "./core-exports.js";
 import { U64 } from "./core-exports.js";
 import {
-  HSM_START_PENDING, HSM_STARTED, HSM_STOPPED, MIP_SSIP, MIP_STIP, SH_FLUSH, SH_FLUSH_ACK,
-  SH_HSM, SH_IDLE, SH_MIP, SH_MTIMECMP, SH_OPAQUE, SH_START_ADDR, SH_WAKE, sharedBlock,
+  HSM_START_PENDING,
+  HSM_STARTED,
+  HSM_STOPPED,
+  MIP_SSIP,
+  MIP_STIP,
+  SH_FLUSH,
+  SH_FLUSH_ACK,
+  SH_HSM,
+  SH_IDLE,
+  SH_MIP,
+  SH_MTIMECMP,
+  SH_OPAQUE,
+  SH_START_ADDR,
+  SH_WAKE,
+  sharedBlock,
 } from "./layout.js";
 
 export const SBI_SUCCESS = 0n;
@@ -96,7 +109,12 @@ function remoteFlush(h: SbiHost, targets: number[]): void {
       Date.now() < deadline
     ) {
       h.core.serviceFlush(); // answer flushes aimed at us meanwhile: no deadlock between two
-      Atomics.wait(h.i32, (blk + SH_FLUSH_ACK) >> 2, Atomics.load(h.i32, (blk + SH_FLUSH_ACK) >> 2), 1);
+      Atomics.wait(
+        h.i32,
+        (blk + SH_FLUSH_ACK) >> 2,
+        Atomics.load(h.i32, (blk + SH_FLUSH_ACK) >> 2),
+        1,
+      );
     }
   }
 }
@@ -130,12 +148,25 @@ export function handleSbi(h: SbiHost): boolean {
       return false;
     case EXT_BASE:
       switch (fid) {
-        case 0n: val = 1n << 24n; break; // spec version 1.0
-        case 1n: val = 0x6d6f6174n; break; // implementation id: "moat"
-        case 2n: val = 1n; break;
-        case 3n: val = SUPPORTED.includes(a(0)) ? 1n : 0n; break;
-        case 4n: case 5n: case 6n: val = 0n; break;
-        default: err = SBI_ERR_NOT_SUPPORTED;
+        case 0n:
+          val = 1n << 24n;
+          break; // spec version 1.0
+        case 1n:
+          val = 0x6d6f6174n;
+          break; // implementation id: "moat"
+        case 2n:
+          val = 1n;
+          break;
+        case 3n:
+          val = SUPPORTED.includes(a(0)) ? 1n : 0n;
+          break;
+        case 4n:
+        case 5n:
+        case 6n:
+          val = 0n;
+          break;
+        default:
+          err = SBI_ERR_NOT_SUPPORTED;
       }
       break;
     case EXT_TIME:
@@ -143,9 +174,15 @@ export function handleSbi(h: SbiHost): boolean {
       else err = SBI_ERR_NOT_SUPPORTED;
       break;
     case EXT_IPI: {
-      if (fid !== 0n) { err = SBI_ERR_NOT_SUPPORTED; break; }
+      if (fid !== 0n) {
+        err = SBI_ERR_NOT_SUPPORTED;
+        break;
+      }
       const targets = selectHarts(h.harts, a(0), a(1));
-      if (!targets) { err = SBI_ERR_INVALID_PARAM; break; }
+      if (!targets) {
+        err = SBI_ERR_INVALID_PARAM;
+        break;
+      }
       for (const t of targets) {
         Atomics.or(h.i32, (sharedBlock(t) + SH_MIP) >> 2, MIP_SSIP);
         wake(h, t);
@@ -153,9 +190,15 @@ export function handleSbi(h: SbiHost): boolean {
       break;
     }
     case EXT_RFENCE: {
-      if (fid > 6n) { err = SBI_ERR_NOT_SUPPORTED; break; }
+      if (fid > 6n) {
+        err = SBI_ERR_NOT_SUPPORTED;
+        break;
+      }
       const targets = selectHarts(h.harts, a(0), a(1));
-      if (!targets) { err = SBI_ERR_INVALID_PARAM; break; }
+      if (!targets) {
+        err = SBI_ERR_INVALID_PARAM;
+        break;
+      }
       // fence.i needs nothing (no decoded-instruction cache survives a fetch from another page);
       // every sfence variant flushes the target's whole TLB, which is always correct.
       if (fid !== 0n) remoteFlush(h, targets);
@@ -164,7 +207,10 @@ export function handleSbi(h: SbiHost): boolean {
     case EXT_HSM:
       if (fid === 0n) {
         const target = a(0);
-        if (target >= BigInt(h.harts)) { err = SBI_ERR_INVALID_PARAM; break; }
+        if (target >= BigInt(h.harts)) {
+          err = SBI_ERR_INVALID_PARAM;
+          break;
+        }
         const t = Number(target);
         const start = a(1);
         if (start < h.ramBase || start >= h.ramBase + h.ramSize) {
@@ -173,7 +219,9 @@ export function handleSbi(h: SbiHost): boolean {
         }
         const blk = sharedBlock(t);
         const hsmIdx = (blk + SH_HSM) >> 2;
-        if (Atomics.compareExchange(h.i32, hsmIdx, HSM_STOPPED, HSM_START_PENDING) !== HSM_STOPPED) {
+        if (
+          Atomics.compareExchange(h.i32, hsmIdx, HSM_STOPPED, HSM_START_PENDING) !== HSM_STOPPED
+        ) {
           err = SBI_ERR_ALREADY_AVAILABLE;
           break;
         }
@@ -184,18 +232,33 @@ export function handleSbi(h: SbiHost): boolean {
         Atomics.store(h.i32, (sharedBlock(h.hart) + SH_HSM) >> 2, HSM_STOPPED);
         running = false;
       } else if (fid === 2n) {
-        if (a(0) >= BigInt(h.harts)) { err = SBI_ERR_INVALID_PARAM; break; }
+        if (a(0) >= BigInt(h.harts)) {
+          err = SBI_ERR_INVALID_PARAM;
+          break;
+        }
         val = BigInt(Atomics.load(h.i32, (sharedBlock(Number(a(0))) + SH_HSM) >> 2));
       } else err = SBI_ERR_NOT_SUPPORTED;
       break;
     case EXT_SRST:
-      if (fid !== 0n || a(0) > 2n) { err = SBI_ERR_INVALID_PARAM; break; }
+      if (fid !== 0n || a(0) > 2n) {
+        err = SBI_ERR_INVALID_PARAM;
+        break;
+      }
       h.systemReset(Number(a(0)), Number(a(1) & 0xffff_ffffn));
       return false;
     case EXT_DBCN: {
-      if (fid === 2n) { h.consolePut(Uint8Array.of(Number(a(0) & 0xffn))); break; }
-      if (fid === 1n) { err = SBI_ERR_NOT_SUPPORTED; break; }
-      if (fid !== 0n) { err = SBI_ERR_NOT_SUPPORTED; break; }
+      if (fid === 2n) {
+        h.consolePut(Uint8Array.of(Number(a(0) & 0xffn)));
+        break;
+      }
+      if (fid === 1n) {
+        err = SBI_ERR_NOT_SUPPORTED;
+        break;
+      }
+      if (fid !== 0n) {
+        err = SBI_ERR_NOT_SUPPORTED;
+        break;
+      }
       // write(num_bytes, base_lo, base_hi): a physical buffer, which must lie inside RAM.
       const len = a(0) > BigInt(DBCN_MAX_WRITE) ? DBCN_MAX_WRITE : Number(a(0));
       const addr = a(1) | (a(2) << 32n);

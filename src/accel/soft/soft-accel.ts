@@ -6,12 +6,39 @@ import { Worker } from "node:worker_threads";
 import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import {
-  CH_ADDR_LO, CH_ARG0, CH_INSTRET_LO, CH_ARG1, CH_OP, CH_RESULT, CH_SIZE, CH_STATE, CH_STOP, CH_VAL_LO,
-  OP_CONSOLE_GET, OP_CONSOLE_PUT, OP_HALT, OP_MMIO_READ, OP_MMIO_WRITE, OP_SYSTEM_RESET,
-  RES_FAULT, RES_OK, ST_DONE, ST_REQUEST, getU64, newChannel, putU64,
+  CH_ADDR_LO,
+  CH_ARG0,
+  CH_INSTRET_LO,
+  CH_ARG1,
+  CH_OP,
+  CH_RESULT,
+  CH_SIZE,
+  CH_STATE,
+  CH_STOP,
+  CH_VAL_LO,
+  OP_CONSOLE_GET,
+  OP_CONSOLE_PUT,
+  OP_HALT,
+  OP_MMIO_READ,
+  OP_MMIO_WRITE,
+  OP_SYSTEM_RESET,
+  RES_FAULT,
+  RES_OK,
+  ST_DONE,
+  ST_REQUEST,
+  getU64,
+  newChannel,
+  putU64,
 } from "./channel.js";
 import {
-  MAX_HARTS, MAX_RAM_BYTES, MIP_MEIP, MIP_SEIP, RAM_OFFSET, SH_EXT, SH_WAKE, memoryPages,
+  MAX_HARTS,
+  MAX_RAM_BYTES,
+  MIP_MEIP,
+  MIP_SEIP,
+  RAM_OFFSET,
+  SH_EXT,
+  SH_WAKE,
+  memoryPages,
   sharedBlock,
 } from "./layout.js";
 import type { HartWorkerData } from "./hart-worker.js";
@@ -174,7 +201,9 @@ export const softAccelerator: Accelerator = {
   name: "soft",
   async createVm(config: AccelVmConfig): Promise<AccelVm> {
     if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > MAX_HARTS) {
-      throw new SoftAccelError(`the soft CPU supports 1 to ${MAX_HARTS} harts, not ${config.vcpus}`);
+      throw new SoftAccelError(
+        `the soft CPU supports 1 to ${MAX_HARTS} harts, not ${config.vcpus}`,
+      );
     }
     if (config.ramBytes <= 0 || config.ramBytes % 4096 !== 0 || config.ramBytes > MAX_RAM_BYTES) {
       throw new SoftAccelError(

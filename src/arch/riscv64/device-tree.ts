@@ -139,9 +139,7 @@ export function validateMachineDescription(m: MachineDescription): void {
   }
   const ramEnd = m.ramBase + m.ramSize;
   if (ramEnd > ADDRESS_LIMIT) {
-    fail(
-      `RAM 0x${hex(m.ramBase)} + 0x${hex(m.ramSize)} extends past the 64-bit address space`,
-    );
+    fail(`RAM 0x${hex(m.ramBase)} + 0x${hex(m.ramSize)} extends past the 64-bit address space`);
   }
 
   if (typeof m.bootargs !== "string" || m.bootargs.includes("\0")) {
@@ -154,9 +152,7 @@ export function validateMachineDescription(m: MachineDescription): void {
       fail("initrd.start and initrd.end must be bigints");
     }
     if (start >= end) {
-      fail(
-        `initrd is empty or reversed: start 0x${hex(start)}, end 0x${hex(end)}`,
-      );
+      fail(`initrd is empty or reversed: start 0x${hex(start)}, end 0x${hex(end)}`);
     }
     if (start < m.ramBase || end > ramEnd) {
       fail(
@@ -169,9 +165,7 @@ export function validateMachineDescription(m: MachineDescription): void {
   for (const dev of m.virtio) {
     const slot = dev.slot;
     if (!Number.isInteger(slot) || slot < 0 || slot >= VIRTIO_SLOTS) {
-      fail(
-        `virtio slot must be an integer in 0..${VIRTIO_SLOTS - 1}, got ${String(slot)}`,
-      );
+      fail(`virtio slot must be an integer in 0..${VIRTIO_SLOTS - 1}, got ${String(slot)}`);
     }
     if (seen.has(slot)) {
       fail(`virtio slot ${slot} is listed more than once`);
@@ -180,17 +174,12 @@ export function validateMachineDescription(m: MachineDescription): void {
   }
 
   if (m.isa !== undefined && !/^rv64[a-z][a-z0-9_]*$/.test(m.isa)) {
-    fail(
-      `isa must be a lower-case RISC-V ISA string starting with "rv64", got "${m.isa}"`,
-    );
+    fail(`isa must be a lower-case RISC-V ISA string starting with "rv64", got "${m.isa}"`);
   }
   if (m.mmuType !== undefined && !MMU_TYPES.includes(m.mmuType)) {
     fail(`mmuType must be one of ${MMU_TYPES.join(", ")}; got "${m.mmuType}"`);
   }
-  if (
-    m.rngSeed !== undefined &&
-    (!(m.rngSeed instanceof Uint8Array) || m.rngSeed.length === 0)
-  ) {
+  if (m.rngSeed !== undefined && (!(m.rngSeed instanceof Uint8Array) || m.rngSeed.length === 0)) {
     fail("rngSeed must be a non-empty Uint8Array when given");
   }
 }
@@ -289,12 +278,7 @@ export function buildDeviceTree(m: MachineDescription): Uint8Array {
   fdt.propU64s("reg", [CLINT_BASE, CLINT_SIZE]);
   fdt.propCells(
     "interrupts-extended",
-    harts.flatMap((h) => [
-      intcPhandle(h),
-      IRQ_M_SOFT,
-      intcPhandle(h),
-      IRQ_M_TIMER,
-    ]),
+    harts.flatMap((h) => [intcPhandle(h), IRQ_M_SOFT, intcPhandle(h), IRQ_M_TIMER]),
   );
   fdt.endNode();
 
@@ -309,12 +293,7 @@ export function buildDeviceTree(m: MachineDescription): Uint8Array {
   // Context 2N is hart N's M-mode external interrupt, 2N+1 its S-mode one.
   fdt.propCells(
     "interrupts-extended",
-    harts.flatMap((h) => [
-      intcPhandle(h),
-      IRQ_M_EXT,
-      intcPhandle(h),
-      IRQ_S_EXT,
-    ]),
+    harts.flatMap((h) => [intcPhandle(h), IRQ_M_EXT, intcPhandle(h), IRQ_S_EXT]),
   );
   fdt.endNode();
 

@@ -120,17 +120,13 @@ function cString(s: string, what: string): Uint8Array {
 
 function checkU32(value: number, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > U32_MAX) {
-    throw new FdtError(
-      `${what} must be an integer in 0..0xffffffff, got ${String(value)}`,
-    );
+    throw new FdtError(`${what} must be an integer in 0..0xffffffff, got ${String(value)}`);
   }
 }
 
 function checkU64(value: bigint, what: string): void {
   if (typeof value !== "bigint" || value < 0n || value > U64_MAX) {
-    throw new FdtError(
-      `${what} must be a bigint in 0..2^64-1, got ${String(value)}`,
-    );
+    throw new FdtError(`${what} must be a bigint in 0..2^64-1, got ${String(value)}`);
   }
 }
 
@@ -152,9 +148,7 @@ export function validateNodeName(name: string, isRoot: boolean): void {
     return;
   }
   if (name === "") {
-    throw new FdtError(
-      "node name must not be empty (only the root node has an empty name)",
-    );
+    throw new FdtError("node name must not be empty (only the root node has an empty name)");
   }
   const at = name.indexOf("@");
   const base = at < 0 ? name : name.slice(0, at);
@@ -168,18 +162,14 @@ export function validateNodeName(name: string, isRoot: boolean): void {
     );
   }
   if (!NODE_NAME_CHARS.test(base)) {
-    throw new FdtError(
-      `node name "${name}" contains a character outside [0-9a-zA-Z,._+-]`,
-    );
+    throw new FdtError(`node name "${name}" contains a character outside [0-9a-zA-Z,._+-]`);
   }
   if (!/^[a-zA-Z]/.test(base)) {
     throw new FdtError(`node name "${name}" must start with a letter`);
   }
   if (unit !== undefined) {
     if (unit.length === 0) {
-      throw new FdtError(
-        `node name "${name}" has an empty unit address after '@'`,
-      );
+      throw new FdtError(`node name "${name}" has an empty unit address after '@'`);
     }
     if (!NODE_NAME_CHARS.test(unit)) {
       throw new FdtError(
@@ -206,9 +196,7 @@ export function validatePropertyName(name: string): void {
     );
   }
   if (!PROPERTY_NAME_CHARS.test(name)) {
-    throw new FdtError(
-      `property name "${name}" contains a character outside [0-9a-zA-Z,._+?#-]`,
-    );
+    throw new FdtError(`property name "${name}" contains a character outside [0-9a-zA-Z,._+?#-]`);
   }
 }
 
@@ -285,9 +273,7 @@ export class FdtBuilder {
     this.checkWritable();
     const parent = this.stack[this.stack.length - 1];
     if (parent === undefined && this.rootDone) {
-      throw new FdtError(
-        `cannot begin node "${name}": the root node has already been ended`,
-      );
+      throw new FdtError(`cannot begin node "${name}": the root node has already been ended`);
     }
     validateNodeName(name, parent === undefined);
     let path = "/";
@@ -313,9 +299,7 @@ export class FdtBuilder {
   endNode(): this {
     this.checkWritable();
     if (this.stack.pop() === undefined) {
-      throw new FdtError(
-        "endNode() called with no open node (unbalanced nesting)",
-      );
+      throw new FdtError("endNode() called with no open node (unbalanced nesting)");
     }
     this.struct.u32(FDT_END_NODE);
     if (this.stack.length === 0) this.rootDone = true;
@@ -451,9 +435,7 @@ export class FdtBuilder {
         `property "${name}": a string list needs at least one string (use propEmpty for no value)`,
       );
     }
-    const parts = values.map((v, i) =>
-      cString(v, `property "${name}" string ${i}`),
-    );
+    const parts = values.map((v, i) => cString(v, `property "${name}" string ${i}`));
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of parts) {
@@ -512,9 +494,7 @@ export class FdtBuilder {
     out.bytes(this.strings.toBytes());
     const blob = out.toBytes();
     if (blob.length !== totalSize) {
-      throw new FdtError(
-        `internal error: wrote ${blob.length} bytes, expected ${totalSize}`,
-      );
+      throw new FdtError(`internal error: wrote ${blob.length} bytes, expected ${totalSize}`);
     }
     return blob;
   }

@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { moat } from "./support/moat-cli.js";
+import { spawnSync } from "node:child_process";
+import { MOAT, REPO, moat } from "./support/moat-cli.js";
 
 test("uname -m prints riscv64 and exits 0", async () => {
   const r = await moat(["run", "--", "uname", "-m"]);
@@ -83,4 +84,26 @@ test("bad options and files get one-line errors and status 125", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** CPU seconds (user + sys) the children of a bash running `cmd` used, from bash's `times`. */
+function childCpuSeconds(cmd: string): number {
+  const r = spawnSync("bash", ["-c", `${cmd} >/dev/null 2>&1 </dev/null; times`], {
+    cwd: REPO,
+    encoding: "utf8",
+  });
+  const lines = r.stdout.trim().split("\n");
+  const m = /(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/.exec(lines[lines.length - 1]!);
+  assert.ok(m, r.stdout);
+  return Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+}
+
+test("an idle guest does not spin a host core (WFI sleeps)", () => {
+  const moatCmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(MOAT)} run --`;
+  const busy = childCpuSeconds(`${moatCmd} true`);
+  const t0 = Date.now();
+  const idle = childCpuSeconds(`${moatCmd} sleep 4`);
+  assert.ok(Date.now() - t0 >= 4000);
+  // Four seconds of guest sleep may cost timer ticks, not a core: well under one CPU second.
+  assert.ok(idle - busy < 1.0, `sleep 4 used ${idle.toFixed(2)} s CPU vs ${busy.toFixed(2)} s for true`);
 });

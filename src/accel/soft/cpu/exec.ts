@@ -14,7 +14,7 @@ import {
 import { csrCheckInterrupts, clearCsrCheck, csrRead, csrWrite, dirtyFs } from "./csr";
 import { TRAP_LOOP_LIMIT, mret, pendingInterrupt, readMip, sret, takeTrap, trapsWithoutProgress } from "./trap";
 import { expandCompressed } from "./compressed";
-import { SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
+import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import { updateTimer } from "./clint";
 import { execFma, execOpFp } from "./fpu";
 
@@ -157,7 +157,12 @@ export function run(budget: i32): i32 {
     let len: u64 = 4;
     if ((inst & 3) != 3) {
       raw = inst & 0xffff;
-      inst = expandCompressed(raw);
+      const slot = RVC_TABLE + (raw << 2);
+      inst = load<u32>(slot);
+      if (inst == 0) {
+        inst = expandCompressed(raw);
+        store<u32>(slot, inst == 0 ? 1 : inst);
+      } else if (inst == 1) inst = 0;
       len = 2;
       if (inst == 0) {
         raise(EXC_ILLEGAL, raw);

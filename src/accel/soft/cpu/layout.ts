@@ -4,6 +4,7 @@
 //   0x0000_0000  AssemblyScript's own static data (the core keeps none that matters)
 //   0x000F_0000  cross-hart block: 256 bytes per hart, touched with atomics from any thread
 //   0x0010_0000  private hart areas: 64 KiB per hart (registers, TLBs)
+//   0x0040_0000  expansion table of the 65536 compressed encodings (shared by all harts)
 //   0x0080_0000  guest RAM (guest-physical RAM_BASE maps here)
 
 export const SHARED_BASE: u32 = 0x000f_0000;
@@ -11,6 +12,10 @@ export const SHARED_STRIDE: u32 = 0x100;
 export const HART_BASE: u32 = 0x0010_0000;
 export const HART_STRIDE: u32 = 0x1_0000;
 export const RAM_OFFSET: u32 = 0x0080_0000;
+// u32 per 16-bit encoding: 0 = not expanded yet, 1 = illegal, else the 32-bit instruction.
+// Expansion is a pure function of the encoding, so harts share the table; racing fills write
+// the same value.
+export const RVC_TABLE: u32 = 0x0040_0000;
 export const MAX_HARTS: u32 = 8;
 
 // Offsets inside a hart's cross-hart block (all 4- or 8-byte aligned for atomics).

@@ -26,9 +26,13 @@ export const S64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 export const hex = (v: bigint | number): string => "0x" + U64(BigInt(v)).toString(16);
 
 let cachedModule: WebAssembly.Module | undefined;
-/** dist/test/support/core-harness.js -> dist/cpu.wasm */
+/**
+ * The compiled core: dist/cpu.wasm (this file is dist/test/support/core-harness.js), or the file
+ * named by MOAT_CPU_WASM (to check a candidate or deliberately broken core against the tests).
+ */
 export function coreModule(): WebAssembly.Module {
-  cachedModule ??= new WebAssembly.Module(readFileSync(new URL("../../cpu.wasm", import.meta.url)));
+  const file = process.env.MOAT_CPU_WASM ?? new URL("../../cpu.wasm", import.meta.url);
+  cachedModule ??= new WebAssembly.Module(readFileSync(file));
   return cachedModule;
 }
 

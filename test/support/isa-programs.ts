@@ -21,6 +21,11 @@ export interface IsaProgram {
 
 export const ISA_PROGRAMS: readonly IsaProgram[] = [
   {
+    name: "smp_atomics",
+    covers: "two harts at once: amoadd.d/.w, LR/SC loops and an amoswap spinlock lose no update",
+    harts: 2,
+  },
+  {
     name: "rv64i_alu",
     covers: "RV64I register/immediate ALU ops, shifts, *W forms, LUI, AUIPC, x0",
   },

@@ -209,4 +209,3 @@ export function clearCsrCheck(): void {
   csrCheckInterrupts = false;
 }
 
-export { PRIV_S };

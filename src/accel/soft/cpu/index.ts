@@ -151,4 +151,3 @@ export function debugCsr(n: u32): u64 {
   }
 }
 
-export { PRIV_M, PRIV_S };

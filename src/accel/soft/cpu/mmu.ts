@@ -11,7 +11,7 @@ import {
 import {
   PRIV_M, PRIV_S, PRIV_U, hartArea, mstatus, priv, ramHostDelta, ramSize, ramBase, satp,
 } from "./state";
-import { raise, requestMmio } from "./fault";
+import { fault, raise, requestMmio } from "./fault";
 import { clintRead, clintWrite } from "./clint";
 
 export const ACC_R: u32 = 0;
@@ -233,7 +233,6 @@ function storeSlow(va: u64, size: u32, v: u64): void {
   requestMmio(pa, size, true, v);
 }
 
-import { fault } from "./fault";
 @inline function faultPending(): bool {
   return fault != 0;
 }
@@ -341,4 +340,3 @@ export function fetchPage(va: u64): u32 {
   return <u32>((pa & ~<u64>0xfff) + ramHostDelta);
 }
 
-export { PRIV_S, PRIV_U };

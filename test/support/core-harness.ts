@@ -17,9 +17,30 @@ export const PRIV_S = 1;
 export const PRIV_M = 3;
 
 // Register numbers.
-export const ZERO = 0, RA = 1, SP = 2, GP = 3, TP = 4, T0 = 5, T1 = 6, T2 = 7, S0 = 8, S1 = 9;
-export const A0 = 10, A1 = 11, A2 = 12, A3 = 13, A4 = 14, A5 = 15, A6 = 16, A7 = 17;
-export const S2 = 18, S3 = 19, T3 = 28, T4 = 29, T5 = 30, T6 = 31;
+export const ZERO = 0,
+  RA = 1,
+  SP = 2,
+  GP = 3,
+  TP = 4,
+  T0 = 5,
+  T1 = 6,
+  T2 = 7,
+  S0 = 8,
+  S1 = 9;
+export const A0 = 10,
+  A1 = 11,
+  A2 = 12,
+  A3 = 13,
+  A4 = 14,
+  A5 = 15,
+  A6 = 16,
+  A7 = 17;
+export const S2 = 18,
+  S3 = 19,
+  T3 = 28,
+  T4 = 29,
+  T5 = 30,
+  T6 = 31;
 
 export const U64 = (v: bigint): bigint => BigInt.asUintN(64, v);
 export const S64 = (v: bigint): bigint => BigInt.asIntN(64, v);
@@ -61,7 +82,8 @@ export class Hart {
     this.ram = new Uint8Array(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.dv = new DataView(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.i32 = new Int32Array(this.memory.buffer);
-    if (this.core.init(0, RAM_BASE, BigInt(ramBytes), 0) === 0) throw new Error("core.init refused");
+    if (this.core.init(0, RAM_BASE, BigInt(ramBytes), 0) === 0)
+      throw new Error("core.init refused");
     this.reset();
   }
 
@@ -72,7 +94,8 @@ export class Hart {
 
   private off(pa: bigint, len: number): number {
     const o = pa - RAM_BASE;
-    if (o < 0n || o + BigInt(len) > BigInt(this.ramBytes)) throw new Error(`harness: ${hex(pa)} outside RAM`);
+    if (o < 0n || o + BigInt(len) > BigInt(this.ramBytes))
+      throw new Error(`harness: ${hex(pa)} outside RAM`);
     return Number(o);
   }
   w8(pa: bigint, v: number): void {
@@ -155,22 +178,45 @@ export class Hart {
 
 // ---- base instruction formats -----------------------------------------------------------------
 
-const b = (v: number, hi: number, lo: number): number => Math.floor(v / 2 ** lo) & (2 ** (hi - lo + 1) - 1);
+const b = (v: number, hi: number, lo: number): number =>
+  Math.floor(v / 2 ** lo) & (2 ** (hi - lo + 1) - 1);
 
-export function rType(op: number, rd: number, f3: number, rs1: number, rs2: number, f7: number): number {
+export function rType(
+  op: number,
+  rd: number,
+  f3: number,
+  rs1: number,
+  rs2: number,
+  f7: number,
+): number {
   return ((f7 << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
 }
 export function iType(op: number, rd: number, f3: number, rs1: number, imm: number): number {
   return (((imm & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | op) >>> 0;
 }
 export function sType(op: number, f3: number, rs1: number, rs2: number, imm: number): number {
-  return ((b(imm & 0xfff, 11, 5) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (b(imm & 0xfff, 4, 0) << 7) | op) >>> 0;
+  return (
+    ((b(imm & 0xfff, 11, 5) << 25) |
+      (rs2 << 20) |
+      (rs1 << 15) |
+      (f3 << 12) |
+      (b(imm & 0xfff, 4, 0) << 7) |
+      op) >>>
+    0
+  );
 }
 export function bType(f3: number, rs1: number, rs2: number, imm: number): number {
   const i = imm & 0x1fff;
   return (
-    ((b(i, 12, 12) << 31) | (b(i, 10, 5) << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) |
-      (b(i, 4, 1) << 8) | (b(i, 11, 11) << 7) | 0x63) >>> 0
+    ((b(i, 12, 12) << 31) |
+      (b(i, 10, 5) << 25) |
+      (rs2 << 20) |
+      (rs1 << 15) |
+      (f3 << 12) |
+      (b(i, 4, 1) << 8) |
+      (b(i, 11, 11) << 7) |
+      0x63) >>>
+    0
   );
 }
 /** `imm20` is the 20-bit value that lands in bits 31:12. */
@@ -179,23 +225,60 @@ export function uType(op: number, rd: number, imm20: number): number {
 }
 export function jType(rd: number, imm: number): number {
   const i = imm & 0x1fffff;
-  return ((b(i, 20, 20) << 31) | (b(i, 10, 1) << 21) | (b(i, 11, 11) << 20) | (b(i, 19, 12) << 12) | (rd << 7) | 0x6f) >>> 0;
+  return (
+    ((b(i, 20, 20) << 31) |
+      (b(i, 10, 1) << 21) |
+      (b(i, 11, 11) << 20) |
+      (b(i, 19, 12) << 12) |
+      (rd << 7) |
+      0x6f) >>>
+    0
+  );
 }
 
 type R3 = (rd: number, rs1: number, rs2: number) => number;
 type RI = (rd: number, rs1: number, imm: number) => number;
-const op = (f3: number, f7: number): R3 => (rd, rs1, rs2) => rType(0x33, rd, f3, rs1, rs2, f7);
-const op32 = (f3: number, f7: number): R3 => (rd, rs1, rs2) => rType(0x3b, rd, f3, rs1, rs2, f7);
-const opImm = (f3: number, hi = 0): RI => (rd, rs1, imm) => iType(0x13, rd, f3, rs1, imm | hi);
-const opImm32 = (f3: number, hi = 0): RI => (rd, rs1, imm) => iType(0x1b, rd, f3, rs1, imm | hi);
-const load = (f3: number): RI => (rd, rs1, off) => iType(0x03, rd, f3, rs1, off);
-const store = (f3: number) => (rs2: number, rs1: number, off: number): number => sType(0x23, f3, rs1, rs2, off);
-const branch = (f3: number) => (rs1: number, rs2: number, off: number): number => bType(f3, rs1, rs2, off);
-const csrOp = (f3: number) => (rd: number, csr: number, rs1: number): number => iType(0x73, rd, f3, rs1, csr);
-const amo = (f5: number, f3: number) => (rd: number, rs1: number, rs2: number): number =>
-  rType(0x2f, rd, f3, rs1, rs2, f5 << 2);
+const op =
+  (f3: number, f7: number): R3 =>
+  (rd, rs1, rs2) =>
+    rType(0x33, rd, f3, rs1, rs2, f7);
+const op32 =
+  (f3: number, f7: number): R3 =>
+  (rd, rs1, rs2) =>
+    rType(0x3b, rd, f3, rs1, rs2, f7);
+const opImm =
+  (f3: number, hi = 0): RI =>
+  (rd, rs1, imm) =>
+    iType(0x13, rd, f3, rs1, imm | hi);
+const opImm32 =
+  (f3: number, hi = 0): RI =>
+  (rd, rs1, imm) =>
+    iType(0x1b, rd, f3, rs1, imm | hi);
+const load =
+  (f3: number): RI =>
+  (rd, rs1, off) =>
+    iType(0x03, rd, f3, rs1, off);
+const store =
+  (f3: number) =>
+  (rs2: number, rs1: number, off: number): number =>
+    sType(0x23, f3, rs1, rs2, off);
+const branch =
+  (f3: number) =>
+  (rs1: number, rs2: number, off: number): number =>
+    bType(f3, rs1, rs2, off);
+const csrOp =
+  (f3: number) =>
+  (rd: number, csr: number, rs1: number): number =>
+    iType(0x73, rd, f3, rs1, csr);
+const amo =
+  (f5: number, f3: number) =>
+  (rd: number, rs1: number, rs2: number): number =>
+    rType(0x2f, rd, f3, rs1, rs2, f5 << 2);
 /** OP-FP with a rounding-mode field (7 = dynamic, from frm). */
-const fpRm = (f7: number) => (rd: number, rs1: number, rs2: number, rm = 7): number => rType(0x53, rd, rm, rs1, rs2, f7);
+const fpRm =
+  (f7: number) =>
+  (rd: number, rs1: number, rs2: number, rm = 7): number =>
+    rType(0x53, rd, rm, rs1, rs2, f7);
 
 /** Named instructions (RV64GC subset the tests need). */
 export const I = {
@@ -204,18 +287,64 @@ export const I = {
   jal: (rd: number, off: number) => jType(rd, off),
   j: (off: number) => jType(0, off),
   jalr: (rd: number, rs1: number, off: number) => iType(0x67, rd, 0, rs1, off),
-  beq: branch(0), bne: branch(1), blt: branch(4), bge: branch(5), bltu: branch(6), bgeu: branch(7),
-  lb: load(0), lh: load(1), lw: load(2), ld: load(3), lbu: load(4), lhu: load(5), lwu: load(6),
-  sb: store(0), sh: store(1), sw: store(2), sd: store(3),
-  addi: opImm(0), slti: opImm(2), sltiu: opImm(3), xori: opImm(4), ori: opImm(6), andi: opImm(7),
-  slli: opImm(1), srli: opImm(5), srai: opImm(5, 0x400),
-  add: op(0, 0), sub: op(0, 0x20), sll: op(1, 0), slt: op(2, 0), sltu: op(3, 0), xor: op(4, 0),
-  srl: op(5, 0), sra: op(5, 0x20), or: op(6, 0), and: op(7, 0),
-  mul: op(0, 1), mulh: op(1, 1), mulhsu: op(2, 1), mulhu: op(3, 1),
-  div: op(4, 1), divu: op(5, 1), rem: op(6, 1), remu: op(7, 1),
-  addiw: opImm32(0), slliw: opImm32(1), srliw: opImm32(5), sraiw: opImm32(5, 0x400),
-  addw: op32(0, 0), subw: op32(0, 0x20), sllw: op32(1, 0), srlw: op32(5, 0), sraw: op32(5, 0x20),
-  mulw: op32(0, 1), divw: op32(4, 1), divuw: op32(5, 1), remw: op32(6, 1), remuw: op32(7, 1),
+  beq: branch(0),
+  bne: branch(1),
+  blt: branch(4),
+  bge: branch(5),
+  bltu: branch(6),
+  bgeu: branch(7),
+  lb: load(0),
+  lh: load(1),
+  lw: load(2),
+  ld: load(3),
+  lbu: load(4),
+  lhu: load(5),
+  lwu: load(6),
+  sb: store(0),
+  sh: store(1),
+  sw: store(2),
+  sd: store(3),
+  addi: opImm(0),
+  slti: opImm(2),
+  sltiu: opImm(3),
+  xori: opImm(4),
+  ori: opImm(6),
+  andi: opImm(7),
+  slli: opImm(1),
+  srli: opImm(5),
+  srai: opImm(5, 0x400),
+  add: op(0, 0),
+  sub: op(0, 0x20),
+  sll: op(1, 0),
+  slt: op(2, 0),
+  sltu: op(3, 0),
+  xor: op(4, 0),
+  srl: op(5, 0),
+  sra: op(5, 0x20),
+  or: op(6, 0),
+  and: op(7, 0),
+  mul: op(0, 1),
+  mulh: op(1, 1),
+  mulhsu: op(2, 1),
+  mulhu: op(3, 1),
+  div: op(4, 1),
+  divu: op(5, 1),
+  rem: op(6, 1),
+  remu: op(7, 1),
+  addiw: opImm32(0),
+  slliw: opImm32(1),
+  srliw: opImm32(5),
+  sraiw: opImm32(5, 0x400),
+  addw: op32(0, 0),
+  subw: op32(0, 0x20),
+  sllw: op32(1, 0),
+  srlw: op32(5, 0),
+  sraw: op32(5, 0x20),
+  mulw: op32(0, 1),
+  divw: op32(4, 1),
+  divuw: op32(5, 1),
+  remw: op32(6, 1),
+  remuw: op32(7, 1),
   fence: 0x0ff0000f,
   fence_i: 0x0000100f,
   ecall: 0x00000073,
@@ -224,17 +353,31 @@ export const I = {
   sret: 0x10200073,
   wfi: 0x10500073,
   sfence_vma: (rs1: number, rs2: number) => rType(0x73, 0, 0, rs1, rs2, 0x09),
-  csrrw: csrOp(1), csrrs: csrOp(2), csrrc: csrOp(3), csrrwi: csrOp(5), csrrsi: csrOp(6), csrrci: csrOp(7),
+  csrrw: csrOp(1),
+  csrrs: csrOp(2),
+  csrrc: csrOp(3),
+  csrrwi: csrOp(5),
+  csrrsi: csrOp(6),
+  csrrci: csrOp(7),
   csrr: (rd: number, csr: number) => iType(0x73, rd, 2, 0, csr),
   csrw: (csr: number, rs1: number) => iType(0x73, 0, 1, rs1, csr),
   csrs: (csr: number, rs1: number) => iType(0x73, 0, 2, rs1, csr),
   csrc: (csr: number, rs1: number) => iType(0x73, 0, 3, rs1, csr),
   lr_w: (rd: number, rs1: number) => rType(0x2f, rd, 2, rs1, 0, 0x02 << 2),
   lr_d: (rd: number, rs1: number) => rType(0x2f, rd, 3, rs1, 0, 0x02 << 2),
-  sc_w: amo(0x03, 2), sc_d: amo(0x03, 3),
-  amoswap_w: amo(0x01, 2), amoadd_w: amo(0x00, 2), amoadd_d: amo(0x00, 3), amoswap_d: amo(0x01, 3),
-  amomax_d: amo(0x14, 3), amominu_w: amo(0x18, 2),
-  fadd_s: fpRm(0x00), fadd_d: fpRm(0x01), fsub_d: fpRm(0x05), fmul_d: fpRm(0x09), fdiv_d: fpRm(0x0d),
+  sc_w: amo(0x03, 2),
+  sc_d: amo(0x03, 3),
+  amoswap_w: amo(0x01, 2),
+  amoadd_w: amo(0x00, 2),
+  amoadd_d: amo(0x00, 3),
+  amoswap_d: amo(0x01, 3),
+  amomax_d: amo(0x14, 3),
+  amominu_w: amo(0x18, 2),
+  fadd_s: fpRm(0x00),
+  fadd_d: fpRm(0x01),
+  fsub_d: fpRm(0x05),
+  fmul_d: fpRm(0x09),
+  fdiv_d: fpRm(0x0d),
   fdiv_s: fpRm(0x0c),
   fsqrt_d: (rd: number, rs1: number, rm = 7) => rType(0x53, rd, rm, rs1, 0, 0x2d),
   fmv_x_d: (rd: number, rs1: number) => rType(0x53, rd, 0, rs1, 0, 0x71),
@@ -249,17 +392,45 @@ export const I = {
 
 // CSR numbers.
 export const CSR = {
-  fflags: 0x001, frm: 0x002, fcsr: 0x003,
-  sstatus: 0x100, sie: 0x104, stvec: 0x105, sepc: 0x141, scause: 0x142, stval: 0x143, satp: 0x180,
-  mstatus: 0x300, misa: 0x301, medeleg: 0x302, mideleg: 0x303, mie: 0x304, mtvec: 0x305,
-  mscratch: 0x340, mepc: 0x341, mcause: 0x342, mtval: 0x343, mip: 0x344,
-  minstret: 0xb02, mvendorid: 0xf11, mhartid: 0xf14,
+  fflags: 0x001,
+  frm: 0x002,
+  fcsr: 0x003,
+  sstatus: 0x100,
+  sie: 0x104,
+  stvec: 0x105,
+  sepc: 0x141,
+  scause: 0x142,
+  stval: 0x143,
+  satp: 0x180,
+  mstatus: 0x300,
+  misa: 0x301,
+  medeleg: 0x302,
+  mideleg: 0x303,
+  mie: 0x304,
+  mtvec: 0x305,
+  mscratch: 0x340,
+  mepc: 0x341,
+  mcause: 0x342,
+  mtval: 0x343,
+  mip: 0x344,
+  minstret: 0xb02,
+  mvendorid: 0xf11,
+  mhartid: 0xf14,
 };
 
 export const MSTATUS = {
-  SIE: 1n << 1n, MIE: 1n << 3n, SPIE: 1n << 5n, MPIE: 1n << 7n, SPP: 1n << 8n,
-  MPP_S: 1n << 11n, MPP_M: 3n << 11n, FS_INITIAL: 1n << 13n, FS: 3n << 13n,
-  MPRV: 1n << 17n, SUM: 1n << 18n, MXR: 1n << 19n,
+  SIE: 1n << 1n,
+  MIE: 1n << 3n,
+  SPIE: 1n << 5n,
+  MPIE: 1n << 7n,
+  SPP: 1n << 8n,
+  MPP_S: 1n << 11n,
+  MPP_M: 3n << 11n,
+  FS_INITIAL: 1n << 13n,
+  FS: 3n << 13n,
+  MPRV: 1n << 17n,
+  SUM: 1n << 18n,
+  MXR: 1n << 19n,
 };
 
 // ---- compressed (RVC) encoders, written from the spec's tables ----------------------------------
@@ -275,17 +446,37 @@ const ci = (f3: number, opc: number, rd: number, imm6: number): C16 =>
 
 export const RVC = {
   addi4spn: (rd: number, imm: number) =>
-    new C16(put(imm, 5, 4, 11) | put(imm, 9, 6, 7) | put(imm, 2, 2, 6) | put(imm, 3, 3, 5) | (rp(rd) << 2)),
+    new C16(
+      put(imm, 5, 4, 11) |
+        put(imm, 9, 6, 7) |
+        put(imm, 2, 2, 6) |
+        put(imm, 3, 3, 5) |
+        (rp(rd) << 2),
+    ),
   fld: (rd: number, rs1: number, off: number) =>
     new C16((1 << 13) | put(off, 5, 3, 10) | (rp(rs1) << 7) | put(off, 7, 6, 5) | (rp(rd) << 2)),
   lw: (rd: number, rs1: number, off: number) =>
-    new C16((2 << 13) | put(off, 5, 3, 10) | (rp(rs1) << 7) | put(off, 2, 2, 6) | put(off, 6, 6, 5) | (rp(rd) << 2)),
+    new C16(
+      (2 << 13) |
+        put(off, 5, 3, 10) |
+        (rp(rs1) << 7) |
+        put(off, 2, 2, 6) |
+        put(off, 6, 6, 5) |
+        (rp(rd) << 2),
+    ),
   ld: (rd: number, rs1: number, off: number) =>
     new C16((3 << 13) | put(off, 5, 3, 10) | (rp(rs1) << 7) | put(off, 7, 6, 5) | (rp(rd) << 2)),
   fsd: (rs2: number, rs1: number, off: number) =>
     new C16((5 << 13) | put(off, 5, 3, 10) | (rp(rs1) << 7) | put(off, 7, 6, 5) | (rp(rs2) << 2)),
   sw: (rs2: number, rs1: number, off: number) =>
-    new C16((6 << 13) | put(off, 5, 3, 10) | (rp(rs1) << 7) | put(off, 2, 2, 6) | put(off, 6, 6, 5) | (rp(rs2) << 2)),
+    new C16(
+      (6 << 13) |
+        put(off, 5, 3, 10) |
+        (rp(rs1) << 7) |
+        put(off, 2, 2, 6) |
+        put(off, 6, 6, 5) |
+        (rp(rs2) << 2),
+    ),
   sd: (rs2: number, rs1: number, off: number) =>
     new C16((7 << 13) | put(off, 5, 3, 10) | (rp(rs1) << 7) | put(off, 7, 6, 5) | (rp(rs2) << 2)),
   nop: () => new C16(0x0001),
@@ -295,12 +486,24 @@ export const RVC = {
   /** `imm` is nzimm[17:12] as a 6-bit signed value. */
   lui: (rd: number, imm: number) => ci(3, 1, rd, imm),
   addi16sp: (imm: number) =>
-    new C16((3 << 13) | put(imm, 9, 9, 12) | (2 << 7) | put(imm, 4, 4, 6) | put(imm, 6, 6, 5) |
-      put(imm, 8, 7, 3) | put(imm, 5, 5, 2) | 1),
-  srli: (rd: number, sh: number) => new C16((4 << 13) | put(sh, 5, 5, 12) | (0 << 10) | (rp(rd) << 7) | put(sh, 4, 0, 2) | 1),
-  srai: (rd: number, sh: number) => new C16((4 << 13) | put(sh, 5, 5, 12) | (1 << 10) | (rp(rd) << 7) | put(sh, 4, 0, 2) | 1),
+    new C16(
+      (3 << 13) |
+        put(imm, 9, 9, 12) |
+        (2 << 7) |
+        put(imm, 4, 4, 6) |
+        put(imm, 6, 6, 5) |
+        put(imm, 8, 7, 3) |
+        put(imm, 5, 5, 2) |
+        1,
+    ),
+  srli: (rd: number, sh: number) =>
+    new C16((4 << 13) | put(sh, 5, 5, 12) | (0 << 10) | (rp(rd) << 7) | put(sh, 4, 0, 2) | 1),
+  srai: (rd: number, sh: number) =>
+    new C16((4 << 13) | put(sh, 5, 5, 12) | (1 << 10) | (rp(rd) << 7) | put(sh, 4, 0, 2) | 1),
   andi: (rd: number, imm: number) =>
-    new C16((4 << 13) | put(imm & 63, 5, 5, 12) | (2 << 10) | (rp(rd) << 7) | put(imm & 63, 4, 0, 2) | 1),
+    new C16(
+      (4 << 13) | put(imm & 63, 5, 5, 12) | (2 << 10) | (rp(rd) << 7) | put(imm & 63, 4, 0, 2) | 1,
+    ),
   sub: (rd: number, rs2: number) => new C16(0x8c01 | (rp(rd) << 7) | (0 << 5) | (rp(rs2) << 2)),
   xor: (rd: number, rs2: number) => new C16(0x8c01 | (rp(rd) << 7) | (1 << 5) | (rp(rs2) << 2)),
   or: (rd: number, rs2: number) => new C16(0x8c01 | (rp(rd) << 7) | (2 << 5) | (rp(rs2) << 2)),
@@ -308,14 +511,40 @@ export const RVC = {
   subw: (rd: number, rs2: number) => new C16(0x9c01 | (rp(rd) << 7) | (0 << 5) | (rp(rs2) << 2)),
   addw: (rd: number, rs2: number) => new C16(0x9c01 | (rp(rd) << 7) | (1 << 5) | (rp(rs2) << 2)),
   j: (off: number) =>
-    new C16((5 << 13) | put(off, 11, 11, 12) | put(off, 4, 4, 11) | put(off, 9, 8, 9) | put(off, 10, 10, 8) |
-      put(off, 6, 6, 7) | put(off, 7, 7, 6) | put(off, 3, 1, 3) | put(off, 5, 5, 2) | 1),
+    new C16(
+      (5 << 13) |
+        put(off, 11, 11, 12) |
+        put(off, 4, 4, 11) |
+        put(off, 9, 8, 9) |
+        put(off, 10, 10, 8) |
+        put(off, 6, 6, 7) |
+        put(off, 7, 7, 6) |
+        put(off, 3, 1, 3) |
+        put(off, 5, 5, 2) |
+        1,
+    ),
   beqz: (rs1: number, off: number) =>
-    new C16((6 << 13) | put(off, 8, 8, 12) | put(off, 4, 3, 10) | (rp(rs1) << 7) | put(off, 7, 6, 5) |
-      put(off, 2, 1, 3) | put(off, 5, 5, 2) | 1),
+    new C16(
+      (6 << 13) |
+        put(off, 8, 8, 12) |
+        put(off, 4, 3, 10) |
+        (rp(rs1) << 7) |
+        put(off, 7, 6, 5) |
+        put(off, 2, 1, 3) |
+        put(off, 5, 5, 2) |
+        1,
+    ),
   bnez: (rs1: number, off: number) =>
-    new C16((7 << 13) | put(off, 8, 8, 12) | put(off, 4, 3, 10) | (rp(rs1) << 7) | put(off, 7, 6, 5) |
-      put(off, 2, 1, 3) | put(off, 5, 5, 2) | 1),
+    new C16(
+      (7 << 13) |
+        put(off, 8, 8, 12) |
+        put(off, 4, 3, 10) |
+        (rp(rs1) << 7) |
+        put(off, 7, 6, 5) |
+        put(off, 2, 1, 3) |
+        put(off, 5, 5, 2) |
+        1,
+    ),
   slli: (rd: number, sh: number) => new C16(put(sh, 5, 5, 12) | (rd << 7) | put(sh, 4, 0, 2) | 2),
   fldsp: (rd: number, off: number) =>
     new C16((1 << 13) | put(off, 5, 5, 12) | (rd << 7) | put(off, 4, 3, 5) | put(off, 8, 6, 2) | 2),
@@ -328,9 +557,12 @@ export const RVC = {
   ebreak: () => new C16(0x9002),
   jalr: (rs1: number) => new C16((4 << 13) | (1 << 12) | (rs1 << 7) | 2),
   add: (rd: number, rs2: number) => new C16((4 << 13) | (1 << 12) | (rd << 7) | (rs2 << 2) | 2),
-  fsdsp: (rs2: number, off: number) => new C16((5 << 13) | put(off, 5, 3, 10) | put(off, 8, 6, 7) | (rs2 << 2) | 2),
-  swsp: (rs2: number, off: number) => new C16((6 << 13) | put(off, 5, 2, 9) | put(off, 7, 6, 7) | (rs2 << 2) | 2),
-  sdsp: (rs2: number, off: number) => new C16((7 << 13) | put(off, 5, 3, 10) | put(off, 8, 6, 7) | (rs2 << 2) | 2),
+  fsdsp: (rs2: number, off: number) =>
+    new C16((5 << 13) | put(off, 5, 3, 10) | put(off, 8, 6, 7) | (rs2 << 2) | 2),
+  swsp: (rs2: number, off: number) =>
+    new C16((6 << 13) | put(off, 5, 2, 9) | put(off, 7, 6, 7) | (rs2 << 2) | 2),
+  sdsp: (rs2: number, off: number) =>
+    new C16((7 << 13) | put(off, 5, 3, 10) | put(off, 8, 6, 7) | (rs2 << 2) | 2),
 };
 
 // ---- page tables -----------------------------------------------------------------------------
@@ -413,8 +645,22 @@ export class Rng {
   /** 64-bit operands biased towards the edges (0, ±1, INT_MIN/MAX, 32-bit boundaries). */
   operand(): bigint {
     const edges = [
-      0n, 1n, 2n, U64(-1n), U64(-2n), 0x7fff_ffff_ffff_ffffn, 0x8000_0000_0000_0000n, 0x7fff_ffffn,
-      0x8000_0000n, 0xffff_ffffn, 0x1_0000_0000n, U64(-0x8000_0000n), 63n, 64n, 31n, 32n,
+      0n,
+      1n,
+      2n,
+      U64(-1n),
+      U64(-2n),
+      0x7fff_ffff_ffff_ffffn,
+      0x8000_0000_0000_0000n,
+      0x7fff_ffffn,
+      0x8000_0000n,
+      0xffff_ffffn,
+      0x1_0000_0000n,
+      U64(-0x8000_0000n),
+      63n,
+      64n,
+      31n,
+      32n,
     ];
     switch (this.int(4)) {
       case 0:

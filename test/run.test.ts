@@ -107,3 +107,9 @@ test("an idle guest does not spin a host core (WFI sleeps)", () => {
   // Four seconds of guest sleep may cost timer ticks, not a core: well under one CPU second.
   assert.ok(idle - busy < 1.0, `sleep 4 used ${idle.toFixed(2)} s CPU vs ${busy.toFixed(2)} s for true`);
 });
+
+test("a closed stdout stops the VM like SIGPIPE (141), without a stack trace", () => {
+  const script = `e=$(mktemp); ${JSON.stringify(process.execPath)} ${JSON.stringify(MOAT)} run -- sh -c 'while :; do echo line; done' 2>"$e" | head -n 2; echo "status=\${PIPESTATUS[0]}"; cat "$e"; rm -f "$e"`;
+  const r = spawnSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8", timeout: 120_000 });
+  assert.match(r.stdout, /^line\nline\nstatus=141\n$/, r.stdout + r.stderr);
+});

@@ -618,6 +618,31 @@ function execPrivileged(inst: u32, raw: u32, cur: u64, next: u64): i32 {
   return -1;
 }
 
+/**
+ * One AMO on the word at host address `h` (T: u32 or u64, S: its signed twin); returns the old
+ * value. min/max have no WebAssembly instruction: a compare-and-swap loop.
+ */
+@inline function amoOp<T, S>(h: u32, b: T, f5: u32): T {
+  switch (f5) {
+    case 0x01: return atomic.xchg<T>(h, b);
+    case 0x00: return atomic.add<T>(h, b);
+    case 0x04: return atomic.xor<T>(h, b);
+    case 0x0c: return atomic.and<T>(h, b);
+    case 0x08: return atomic.or<T>(h, b);
+  }
+  let o: T;
+  do {
+    o = atomic.load<T>(h);
+    let nv: T;
+    if (f5 == 0x10) nv = <S>o < <S>b ? o : b;
+    else if (f5 == 0x14) nv = <S>o > <S>b ? o : b;
+    else if (f5 == 0x18) nv = o < b ? o : b;
+    else nv = o > b ? o : b;
+    if (atomic.cmpxchg<T>(h, o, nv) == o) break;
+  } while (true);
+  return o;
+}
+
 /** LR/SC and the AMOs, atomic across harts through WebAssembly's atomic instructions. */
 function execAmo(inst: u32, raw: u32, rd: u32, f3: u32, rs1: u32, rs2: u32): void {
   if (f3 != 2 && f3 != 3) { raise(EXC_ILLEGAL, raw); return; }
@@ -662,48 +687,6 @@ function execAmo(inst: u32, raw: u32, rd: u32, f3: u32, rs1: u32, rs2: u32): voi
     setX(rd, ok ? 0 : 1);
     return;
   }
-  let old: u64;
-  if (size == 4) {
-    const b = <u32>v;
-    let o: u32;
-    switch (f5) {
-      case 0x01: o = atomic.xchg<u32>(h, b); break;
-      case 0x00: o = atomic.add<u32>(h, b); break;
-      case 0x04: o = atomic.xor<u32>(h, b); break;
-      case 0x0c: o = atomic.and<u32>(h, b); break;
-      case 0x08: o = atomic.or<u32>(h, b); break;
-      default: {
-        for (;;) {
-          o = atomic.load<u32>(h);
-          let nv: u32;
-          if (f5 == 0x10) nv = <i32>o < <i32>b ? o : b;
-          else if (f5 == 0x14) nv = <i32>o > <i32>b ? o : b;
-          else if (f5 == 0x18) nv = o < b ? o : b;
-          else nv = o > b ? o : b;
-          if (atomic.cmpxchg<u32>(h, o, nv) == o) break;
-        }
-      }
-    }
-    old = sext32(<u64>o);
-  } else {
-    switch (f5) {
-      case 0x01: old = atomic.xchg<u64>(h, v); break;
-      case 0x00: old = atomic.add<u64>(h, v); break;
-      case 0x04: old = atomic.xor<u64>(h, v); break;
-      case 0x0c: old = atomic.and<u64>(h, v); break;
-      case 0x08: old = atomic.or<u64>(h, v); break;
-      default: {
-        for (;;) {
-          old = atomic.load<u64>(h);
-          let nv: u64;
-          if (f5 == 0x10) nv = <i64>old < <i64>v ? old : v;
-          else if (f5 == 0x14) nv = <i64>old > <i64>v ? old : v;
-          else if (f5 == 0x18) nv = old < v ? old : v;
-          else nv = old > v ? old : v;
-          if (atomic.cmpxchg<u64>(h, old, nv) == old) break;
-        }
-      }
-    }
-  }
+  const old: u64 = size == 4 ? sext32(<u64>amoOp<u32, i32>(h, <u32>v, f5)) : amoOp<u64, i64>(h, v, f5);
   setX(rd, old);
 }

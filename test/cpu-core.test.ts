@@ -49,6 +49,10 @@ import {
   EXIT_WFI,
   MIP_MSIP,
   MIP_MTIP,
+  MIP_SEIP,
+  MIP_STIP,
+  SH_EXT,
+  sharedBlock,
 } from "../src/accel/soft/layout.js";
 
 const SETUP = RAM_BASE + 0xc00n;
@@ -1912,5 +1916,21 @@ describe("privileged architecture", () => {
     assert.equal(s & MSTATUS.MIE, MSTATUS.MIE, "MIE = old MPIE");
     assert.equal(s & MSTATUS.MPIE, MSTATUS.MPIE, "MPIE set");
     assert.equal((s >> 11n) & 3n, 0n, "MPP = U");
+  });
+});
+
+describe("mip read-modify-write", () => {
+  test("csrs mip does not latch the PLIC's SEIP line into the software SEIP bit", () => {
+    // Regression: OpenSBI's `csrs mip, STIP` while the PLIC held SEIP high made SEIP stick
+    // after the line dropped, and Linux then looped in its PLIC handler claiming nothing.
+    const h = new Hart();
+    const ext = (sharedBlock(0) + SH_EXT) >> 2;
+    const i32 = new Int32Array(h.memory.buffer);
+    Atomics.store(i32, ext, MIP_SEIP);
+    prog(h, [I.csrrs(A0, CSR.mip, A2), I.j(0)], { [A2]: BigInt(MIP_STIP) }, 2);
+    assert.ok((h.x(A0) & BigInt(MIP_SEIP)) !== 0n, "a read shows the line");
+    Atomics.store(i32, ext, 0);
+    assert.equal(h.mip() & MIP_SEIP, 0, "the software SEIP bit stayed clear");
+    assert.ok((h.mip() & MIP_STIP) !== 0, "the written bit took");
   });
 });

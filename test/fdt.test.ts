@@ -36,18 +36,14 @@ import {
 // External tools
 
 function hasCommand(name: string): boolean {
-  return (
-    spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" })
-      .status === 0
-  );
+  return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
 }
 
 const HAVE_DTC = hasCommand("dtc");
 const HAVE_QEMU = hasCommand("qemu-system-riscv64");
 /** dtc is required (.ci/run installs it): tests that need it fail without it. */
 const NO_DTC = "dtc not found: install Debian's device-tree-compiler package";
-const NO_QEMU =
-  "qemu-system-riscv64 not installed (Debian package qemu-system-misc)";
+const NO_QEMU = "qemu-system-riscv64 not installed (Debian package qemu-system-misc)";
 
 let workDir = "";
 let fileCounter = 0;
@@ -72,11 +68,7 @@ interface DtcResult {
 }
 
 /** Runs dtc on `input` (written to a temp file) and returns its output. */
-function runDtc(
-  from: "dtb" | "dts",
-  to: "dtb" | "dts",
-  input: Uint8Array | string,
-): DtcResult {
+function runDtc(from: "dtb" | "dts", to: "dtb" | "dts", input: Uint8Array | string): DtcResult {
   assert.ok(HAVE_DTC, NO_DTC);
   const inFile = tempFile(`.${from}`);
   const outFile = tempFile(`.${to}`);
@@ -207,8 +199,7 @@ function parseDts(text: string): DtNode {
         pos += m![0].length;
       } else if (/[0-7]/.test(e)) {
         let digits = e;
-        while (digits.length < 3 && /[0-7]/.test(text[pos] ?? ""))
-          digits += text[pos++];
+        while (digits.length < 3 && /[0-7]/.test(text[pos] ?? "")) digits += text[pos++];
         out.push(parseInt(digits, 8) & 0xff);
       } else {
         out.push(...utf8.encode(e));
@@ -243,8 +234,7 @@ function parseDts(text: string): DtNode {
     while (peek() !== "]") {
       const tok = word();
       if (!/^([0-9a-fA-F]{2})+$/.test(tok)) fail(`bad byte ${tok}`);
-      for (let i = 0; i < tok.length; i += 2)
-        out.push(parseInt(tok.slice(i, i + 2), 16));
+      for (let i = 0; i < tok.length; i += 2) out.push(parseInt(tok.slice(i, i + 2), 16));
     }
     expect("]");
     return out;
@@ -257,9 +247,7 @@ function parseDts(text: string): DtNode {
       const n = word();
       const c = peek();
       if (c === "{") {
-        node.children.push(
-          parseNode(n, path === "/" ? `/${n}` : `${path}/${n}`),
-        );
+        node.children.push(parseNode(n, path === "/" ? `/${n}` : `${path}/${n}`));
         expect(";");
       } else if (c === ";") {
         pos++;
@@ -286,8 +274,7 @@ function parseDts(text: string): DtNode {
 
   expect("/dts-v1/;");
   skip();
-  if (text.startsWith("/memreserve/", pos))
-    fail("unexpected /memreserve/ entry");
+  if (text.startsWith("/memreserve/", pos)) fail("unexpected /memreserve/ entry");
   if (word() !== "/") fail("expected the root node");
   const root = parseNode("", "/");
   expect(";");
@@ -325,10 +312,7 @@ function raw(n: DtNode, prop: string): Uint8Array {
 
 function strings(n: DtNode, prop: string): string[] {
   const v = raw(n, prop);
-  assert.ok(
-    v.length > 0 && v[v.length - 1] === 0,
-    `${n.path}/${prop} is not a string list`,
-  );
+  assert.ok(v.length > 0 && v[v.length - 1] === 0, `${n.path}/${prop} is not a string list`);
   return Buffer.from(v.subarray(0, v.length - 1))
     .toString("utf8")
     .split("\0");
@@ -336,11 +320,7 @@ function strings(n: DtNode, prop: string): string[] {
 
 function str(n: DtNode, prop: string): string {
   const list = strings(n, prop);
-  assert.equal(
-    list.length,
-    1,
-    `${n.path}/${prop} holds ${list.length} strings`,
-  );
+  assert.equal(list.length, 1, `${n.path}/${prop} holds ${list.length} strings`);
   return list[0]!;
 }
 
@@ -362,8 +342,7 @@ function u64s(n: DtNode, prop: string): bigint[] {
   const c = cells(n, prop);
   assert.equal(c.length % 2, 0, `${n.path}/${prop} has an odd number of cells`);
   const out: bigint[] = [];
-  for (let i = 0; i < c.length; i += 2)
-    out.push((BigInt(c[i]!) << 32n) | BigInt(c[i + 1]!));
+  for (let i = 0; i < c.length; i += 2) out.push((BigInt(c[i]!) << 32n) | BigInt(c[i + 1]!));
   return out;
 }
 
@@ -377,14 +356,8 @@ function phandles(root: DtNode): Map<number, string> {
   for (const n of allNodes(root)) {
     if (!n.props.has("phandle")) continue;
     const p = u32(n, "phandle");
-    assert.ok(
-      p !== 0 && p !== 0xffff_ffff,
-      `${n.path} has invalid phandle ${p}`,
-    );
-    assert.ok(
-      !map.has(p),
-      `phandle ${p} used by both ${map.get(p)} and ${n.path}`,
-    );
+    assert.ok(p !== 0 && p !== 0xffff_ffff, `${n.path} has invalid phandle ${p}`);
+    assert.ok(!map.has(p), `phandle ${p} used by both ${map.get(p)} and ${n.path}`);
     map.set(p, n.path);
   }
   return map;
@@ -407,10 +380,7 @@ function interruptsExtended(root: DtNode, n: DtNode): string[] {
   const out: string[] = [];
   for (let i = 0; i < c.length;) {
     const path = map.get(c[i]!);
-    assert.ok(
-      path,
-      `${n.path}/interrupts-extended references unknown phandle ${c[i]}`,
-    );
+    assert.ok(path, `${n.path}/interrupts-extended references unknown phandle ${c[i]}`);
     const provider = node(root, path);
     const count = u32(provider, "#interrupt-cells");
     out.push(`${path}:${c.slice(i + 1, i + 1 + count).join(",")}`);
@@ -458,16 +428,9 @@ function checkBlobLayout(blob: Uint8Array): Header {
   assert.equal(h.version, 17);
   assert.equal(h.lastCompVersion, 16);
   assert.equal(h.totalsize, blob.length);
-  assert.equal(
-    h.offMemRsvmap % 8,
-    0,
-    "memory reservation map must be 8-byte aligned",
-  );
+  assert.equal(h.offMemRsvmap % 8, 0, "memory reservation map must be 8-byte aligned");
   assert.ok(h.offMemRsvmap >= 40, "reservation map overlaps the header");
-  assert.deepEqual(
-    [...blob.subarray(h.offMemRsvmap, h.offMemRsvmap + 16)],
-    new Array(16).fill(0),
-  );
+  assert.deepEqual([...blob.subarray(h.offMemRsvmap, h.offMemRsvmap + 16)], new Array(16).fill(0));
   assert.equal(h.offDtStruct % 4, 0, "structure block must be 4-byte aligned");
   assert.ok(h.offDtStruct >= h.offMemRsvmap + 16);
   assert.equal(h.sizeDtStruct % 4, 0);
@@ -482,9 +445,7 @@ function checkBlobLayout(blob: Uint8Array): Header {
 
 function stringsBlock(blob: Uint8Array): string[] {
   const h = header(blob);
-  const block = Buffer.from(
-    blob.subarray(h.offDtStrings, h.offDtStrings + h.sizeDtStrings),
-  );
+  const block = Buffer.from(blob.subarray(h.offDtStrings, h.offDtStrings + h.sizeDtStrings));
   assert.equal(block[block.length - 1], 0);
   return block
     .subarray(0, block.length - 1)
@@ -533,11 +494,7 @@ describe("FdtBuilder", () => {
     assert.equal(h.offDtStruct, 56);
     assert.equal(h.offDtStrings, h.offDtStruct + h.sizeDtStruct);
     assert.equal(h.totalsize, h.offDtStrings + h.sizeDtStrings);
-    assert.deepEqual(stringsBlock(blob), [
-      "#address-cells",
-      "compatible",
-      "ranges",
-    ]);
+    assert.deepEqual(stringsBlock(blob), ["#address-cells", "compatible", "ranges"]);
 
     // Walk the structure block token by token.
     const v = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
@@ -662,10 +619,7 @@ describe("FdtBuilder", () => {
       const nameWords = Math.ceil((len + 1) / 4);
       const valueWords = Math.ceil(len / 4);
       // root begin (2 words) + node begin + prop header/value + 2 ends + END
-      assert.equal(
-        h.sizeDtStruct,
-        4 * (2 + 1 + nameWords + 3 + valueWords + 2 + 1),
-      );
+      assert.equal(h.sizeDtStruct, 4 * (2 + 1 + nameWords + 3 + valueWords + 2 + 1));
     }
   });
 
@@ -711,10 +665,7 @@ describe("FdtBuilder", () => {
         name,
       );
     }
-    assert.throws(
-      () => new FdtBuilder().beginNode("root"),
-      /root node's name must be empty/,
-    );
+    assert.throws(() => new FdtBuilder().beginNode("root"), /root node's name must be empty/);
   });
 
   it("rejects invalid property names", () => {
@@ -736,10 +687,7 @@ describe("FdtBuilder", () => {
   });
 
   it("rejects unbalanced nesting and misplaced properties", () => {
-    assert.throws(
-      () => new FdtBuilder().endNode(),
-      /no open node \(unbalanced nesting\)/,
-    );
+    assert.throws(() => new FdtBuilder().endNode(), /no open node \(unbalanced nesting\)/);
     assert.throws(() => new FdtBuilder().finish(), /no root node was written/);
     assert.throws(
       () => new FdtBuilder().beginNode("").beginNode("a").finish(),
@@ -749,31 +697,18 @@ describe("FdtBuilder", () => {
       () => new FdtBuilder().beginNode("").endNode().beginNode(""),
       /root node has already been ended/,
     );
+    assert.throws(() => new FdtBuilder().beginNode("").endNode().endNode(), /unbalanced nesting/);
+    assert.throws(() => new FdtBuilder().propU32("x", 1), /must be added inside a node/);
     assert.throws(
-      () => new FdtBuilder().beginNode("").endNode().endNode(),
-      /unbalanced nesting/,
-    );
-    assert.throws(
-      () => new FdtBuilder().propU32("x", 1),
-      /must be added inside a node/,
-    );
-    assert.throws(
-      () =>
-        new FdtBuilder().beginNode("").beginNode("a").endNode().propU32("x", 1),
+      () => new FdtBuilder().beginNode("").beginNode("a").endNode().propU32("x", 1),
       /property "x" of "\/" must come before the node's child nodes/,
     );
     assert.throws(
-      () =>
-        new FdtBuilder()
-          .beginNode("")
-          .beginNode("a")
-          .propU32("x", 1)
-          .propU32("x", 2),
+      () => new FdtBuilder().beginNode("").beginNode("a").propU32("x", 1).propU32("x", 2),
       /duplicate property "x" in "\/a"/,
     );
     assert.throws(
-      () =>
-        new FdtBuilder().beginNode("").beginNode("a").endNode().beginNode("a"),
+      () => new FdtBuilder().beginNode("").beginNode("a").endNode().beginNode("a"),
       /duplicate node "a" under "\/"/,
     );
     const done = new FdtBuilder().beginNode("").endNode();
@@ -788,38 +723,14 @@ describe("FdtBuilder", () => {
       () => fdt().propU32("x", -1),
       /"x" cell 0 must be an integer in 0..0xffffffff, got -1/,
     );
-    assert.throws(
-      () => fdt().propU32("x", 2 ** 32),
-      /must be an integer in 0..0xffffffff/,
-    );
-    assert.throws(
-      () => fdt().propCells("x", [1, 1.5]),
-      /cell 1 must be an integer/,
-    );
-    assert.throws(
-      () => fdt().propU64("x", -1n),
-      /"x" value 0 must be a bigint in 0..2\^64-1/,
-    );
-    assert.throws(
-      () => fdt().propU64("x", 1n << 64n),
-      /must be a bigint in 0..2\^64-1/,
-    );
-    assert.throws(
-      () => fdt().propString("x", "a\0b"),
-      /must not contain a NUL/,
-    );
-    assert.throws(
-      () => fdt().propStrings("x", ["a", "b\0"]),
-      /string 1 must not contain a NUL/,
-    );
-    assert.throws(
-      () => fdt().propStrings("x", []),
-      /needs at least one string/,
-    );
-    assert.throws(
-      () => new FdtBuilder({ bootCpuidPhys: -2 }),
-      /bootCpuidPhys must be an integer/,
-    );
+    assert.throws(() => fdt().propU32("x", 2 ** 32), /must be an integer in 0..0xffffffff/);
+    assert.throws(() => fdt().propCells("x", [1, 1.5]), /cell 1 must be an integer/);
+    assert.throws(() => fdt().propU64("x", -1n), /"x" value 0 must be a bigint in 0..2\^64-1/);
+    assert.throws(() => fdt().propU64("x", 1n << 64n), /must be a bigint in 0..2\^64-1/);
+    assert.throws(() => fdt().propString("x", "a\0b"), /must not contain a NUL/);
+    assert.throws(() => fdt().propStrings("x", ["a", "b\0"]), /string 1 must not contain a NUL/);
+    assert.throws(() => fdt().propStrings("x", []), /needs at least one string/);
+    assert.throws(() => new FdtBuilder({ bootCpuidPhys: -2 }), /bootCpuidPhys must be an integer/);
   });
 });
 
@@ -881,10 +792,7 @@ describe("buildDeviceTree", () => {
     const intc0 = "/cpus/cpu@0/interrupt-controller";
     const intc1 = "/cpus/cpu@1/interrupt-controller";
     const clint = node(root, "/soc/clint@2000000");
-    assert.deepEqual(strings(clint, "compatible"), [
-      "sifive,clint0",
-      "riscv,clint0",
-    ]);
+    assert.deepEqual(strings(clint, "compatible"), ["sifive,clint0", "riscv,clint0"]);
     assert.deepEqual(u64s(clint, "reg"), [0x200_0000n, 0x1_0000n]);
     assert.deepEqual(interruptsExtended(root, clint), [
       `${intc0}:3`,
@@ -894,10 +802,7 @@ describe("buildDeviceTree", () => {
     ]);
 
     const plic = node(root, "/soc/plic@c000000");
-    assert.deepEqual(strings(plic, "compatible"), [
-      "sifive,plic-1.0.0",
-      "riscv,plic0",
-    ]);
+    assert.deepEqual(strings(plic, "compatible"), ["sifive,plic-1.0.0", "riscv,plic0"]);
     assert.deepEqual(u64s(plic, "reg"), [0xc00_0000n, 0x60_0000n]);
     assert.equal(u32(plic, "#address-cells"), 0);
     assert.equal(u32(plic, "#interrupt-cells"), 1);
@@ -915,14 +820,9 @@ describe("buildDeviceTree", () => {
     assert.deepEqual(u64s(serial, "reg"), [0x1000_0000n, 0x100n]);
     assert.equal(u32(serial, "clock-frequency"), 3_686_400);
     assert.equal(u32(serial, "interrupts"), 10);
-    assert.equal(
-      refPath(root, serial, "interrupt-parent"),
-      "/soc/plic@c000000",
-    );
+    assert.equal(refPath(root, serial, "interrupt-parent"), "/soc/plic@c000000");
 
-    const virtio = soc.children.filter((c) =>
-      c.name.startsWith("virtio_mmio@"),
-    );
+    const virtio = soc.children.filter((c) => c.name.startsWith("virtio_mmio@"));
     assert.deepEqual(
       virtio.map((c) => c.name),
       ["virtio_mmio@10001000", "virtio_mmio@10004000"],
@@ -932,20 +832,13 @@ describe("buildDeviceTree", () => {
       [virtio[1]!, 3],
     ] as const) {
       assert.deepEqual(strings(dev, "compatible"), ["virtio,mmio"]);
-      assert.deepEqual(u64s(dev, "reg"), [
-        0x1000_1000n + BigInt(slot) * 0x1000n,
-        0x1000n,
-      ]);
+      assert.deepEqual(u64s(dev, "reg"), [0x1000_1000n + BigInt(slot) * 0x1000n, 0x1000n]);
       assert.equal(u32(dev, "interrupts"), 1 + slot);
       assert.equal(refPath(root, dev, "interrupt-parent"), "/soc/plic@c000000");
     }
 
     const test = node(root, "/soc/test@100000");
-    assert.deepEqual(strings(test, "compatible"), [
-      "sifive,test1",
-      "sifive,test0",
-      "syscon",
-    ]);
+    assert.deepEqual(strings(test, "compatible"), ["sifive,test1", "sifive,test0", "syscon"]);
     assert.deepEqual(u64s(test, "reg"), [0x10_0000n, 0x1000n]);
     for (const [path, compatible, value] of [
       ["/poweroff", "syscon-poweroff", 0x5555],
@@ -970,16 +863,9 @@ describe("buildDeviceTree", () => {
       });
       const { stderr } = decompile(blob);
       const lines = diagnostics(stderr);
-      assert.ok(
-        !lines.some((l) => /error/i.test(l)),
-        `dtc reported errors:\n${stderr}`,
-      );
+      assert.ok(!lines.some((l) => /error/i.test(l)), `dtc reported errors:\n${stderr}`);
       const unexpected = lines.filter((l) => !TOLERATED_WARNING.test(l));
-      assert.deepEqual(
-        unexpected,
-        [],
-        `dtc reported unexpected warnings:\n${stderr}`,
-      );
+      assert.deepEqual(unexpected, [], `dtc reported unexpected warnings:\n${stderr}`);
     }
   });
 
@@ -1012,22 +898,12 @@ describe("buildDeviceTree", () => {
       node(minimal, "/cpus/cpu-map/cluster0").children.map((c) => c.name),
       ["core0"],
     );
-    assert.deepEqual(u64s(node(minimal, "/memory@80000000"), "reg"), [
-      0x8000_0000n,
-      16n * MiB,
+    assert.deepEqual(u64s(node(minimal, "/memory@80000000"), "reg"), [0x8000_0000n, 16n * MiB]);
+    assert.ok(!node(minimal, "/soc").children.some((c) => c.name.startsWith("virtio_mmio")));
+    assert.deepEqual(interruptsExtended(minimal, node(minimal, "/soc/plic@c000000")), [
+      "/cpus/cpu@0/interrupt-controller:11",
+      "/cpus/cpu@0/interrupt-controller:9",
     ]);
-    assert.ok(
-      !node(minimal, "/soc").children.some((c) =>
-        c.name.startsWith("virtio_mmio"),
-      ),
-    );
-    assert.deepEqual(
-      interruptsExtended(minimal, node(minimal, "/soc/plic@c000000")),
-      [
-        "/cpus/cpu@0/interrupt-controller:11",
-        "/cpus/cpu@0/interrupt-controller:9",
-      ],
-    );
 
     const big = parseDts(
       decompile(
@@ -1042,13 +918,8 @@ describe("buildDeviceTree", () => {
         }),
       ).dts,
     );
-    assert.equal(
-      str(node(big, "/chosen"), "bootargs"),
-      'quiet "quoted" \\ tab\there',
-    );
-    const cpus = node(big, "/cpus").children.filter((c) =>
-      c.name.startsWith("cpu@"),
-    );
+    assert.equal(str(node(big, "/chosen"), "bootargs"), 'quiet "quoted" \\ tab\there');
+    const cpus = node(big, "/cpus").children.filter((c) => c.name.startsWith("cpu@"));
     assert.deepEqual(
       cpus.map((c) => c.name),
       ["cpu@0", "cpu@1", "cpu@2", "cpu@3", "cpu@4", "cpu@5", "cpu@6", "cpu@7"],
@@ -1057,21 +928,12 @@ describe("buildDeviceTree", () => {
       assert.equal(str(cpu, "riscv,isa"), "rv64imafdch_zicsr_zifencei_zba_zbb");
       assert.equal(str(cpu, "mmu-type"), "riscv,sv39");
     }
-    const plicContexts = interruptsExtended(
-      big,
-      node(big, "/soc/plic@c000000"),
-    );
+    const plicContexts = interruptsExtended(big, node(big, "/soc/plic@c000000"));
     assert.equal(plicContexts.length, 16);
     assert.equal(plicContexts[14], "/cpus/cpu@7/interrupt-controller:11");
     assert.equal(plicContexts[15], "/cpus/cpu@7/interrupt-controller:9");
-    assert.equal(
-      interruptsExtended(big, node(big, "/soc/clint@2000000")).length,
-      16,
-    );
-    assert.deepEqual(u64s(node(big, "/memory@80000000"), "reg"), [
-      0x8000_0000n,
-      0x1_0000_0000n,
-    ]);
+    assert.equal(interruptsExtended(big, node(big, "/soc/clint@2000000")).length, 16);
+    assert.deepEqual(u64s(node(big, "/memory@80000000"), "reg"), [0x8000_0000n, 0x1_0000_0000n]);
     assert.deepEqual(
       node(big, "/soc")
         .children.filter((c) => c.name.startsWith("virtio_mmio"))
@@ -1089,59 +951,26 @@ describe("buildDeviceTree", () => {
       [{ harts: 0 }, /harts must be an integer in 1\.\.8, got 0/],
       [{ harts: 9 }, /harts must be an integer in 1\.\.8, got 9/],
       [{ harts: 1.5 }, /harts must be an integer in 1\.\.8, got 1\.5/],
-      [
-        { ramSize: 256n * MiB + 512n },
-        /ramSize must be a multiple of 4 KiB, got 268435968 bytes/,
-      ],
-      [
-        { ramSize: 8n * MiB },
-        /ramSize must be at least 16 MiB, got 8388608 bytes/,
-      ],
-      [
-        { ramBase: 0x8000_0800n },
-        /ramBase must be 4 KiB aligned and at least 0x80000000/,
-      ],
-      [
-        { ramBase: 0x4000_0000n },
-        /ramBase must be 4 KiB aligned and at least 0x80000000/,
-      ],
-      [
-        { virtio: [{ slot: 1 }, { slot: 1 }] },
-        /virtio slot 1 is listed more than once/,
-      ],
-      [
-        { virtio: [{ slot: 8 }] },
-        /virtio slot must be an integer in 0\.\.7, got 8/,
-      ],
-      [
-        { virtio: [{ slot: -1 }] },
-        /virtio slot must be an integer in 0\.\.7, got -1/,
-      ],
+      [{ ramSize: 256n * MiB + 512n }, /ramSize must be a multiple of 4 KiB, got 268435968 bytes/],
+      [{ ramSize: 8n * MiB }, /ramSize must be at least 16 MiB, got 8388608 bytes/],
+      [{ ramBase: 0x8000_0800n }, /ramBase must be 4 KiB aligned and at least 0x80000000/],
+      [{ ramBase: 0x4000_0000n }, /ramBase must be 4 KiB aligned and at least 0x80000000/],
+      [{ virtio: [{ slot: 1 }, { slot: 1 }] }, /virtio slot 1 is listed more than once/],
+      [{ virtio: [{ slot: 8 }] }, /virtio slot must be an integer in 0\.\.7, got 8/],
+      [{ virtio: [{ slot: -1 }] }, /virtio slot must be an integer in 0\.\.7, got -1/],
       [
         { initrd: { start: 0x7fff_f000n, end: 0x8010_0000n } },
         /initrd \[0x7ffff000, 0x80100000\) must lie inside RAM \[0x80000000, 0x90000000\)/,
       ],
-      [
-        { initrd: { start: 0x8ff0_0000n, end: 0x9000_1000n } },
-        /initrd .* must lie inside RAM/,
-      ],
-      [
-        { initrd: { start: 0x8400_0000n, end: 0x8400_0000n } },
-        /initrd is empty or reversed/,
-      ],
+      [{ initrd: { start: 0x8ff0_0000n, end: 0x9000_1000n } }, /initrd .* must lie inside RAM/],
+      [{ initrd: { start: 0x8400_0000n, end: 0x8400_0000n } }, /initrd is empty or reversed/],
       [{ bootargs: "a\0b" }, /bootargs must be a string without NUL/],
-      [
-        { isa: "rv32imac" },
-        /isa must be a lower-case RISC-V ISA string starting with "rv64"/,
-      ],
+      [{ isa: "rv32imac" }, /isa must be a lower-case RISC-V ISA string starting with "rv64"/],
       [
         { mmuType: "riscv,sv32" },
         /mmuType must be one of riscv,sv39, riscv,sv48, riscv,sv57, riscv,none/,
       ],
-      [
-        { rngSeed: new Uint8Array(0) },
-        /rngSeed must be a non-empty Uint8Array/,
-      ],
+      [{ rngSeed: new Uint8Array(0) }, /rngSeed must be a non-empty Uint8Array/],
     ];
     for (const [change, message] of cases) {
       const m = { ...twoHarts(), ...change };
@@ -1164,227 +993,194 @@ describe("buildDeviceTree", () => {
   });
 });
 
-describe(
-  "compared with QEMU's virt board",
-  () => {
-    // QEMU is required (.ci/run installs it): without it these fail, they do not skip.
-    before(() => assert.ok(HAVE_QEMU, NO_QEMU));
-    /** QEMU 7.2 has all 8 virtio-mmio transports; give moat the same. */
-    const sameAsQemu = (): MachineDescription => ({
-      ...twoHarts(),
-      virtio: [0, 1, 2, 3, 4, 5, 6, 7].map((slot) => ({ slot })),
-    });
+describe("compared with QEMU's virt board", () => {
+  // QEMU is required (.ci/run installs it): without it these fail, they do not skip.
+  before(() => assert.ok(HAVE_QEMU, NO_QEMU));
+  /** QEMU 7.2 has all 8 virtio-mmio transports; give moat the same. */
+  const sameAsQemu = (): MachineDescription => ({
+    ...twoHarts(),
+    virtio: [0, 1, 2, 3, 4, 5, 6, 7].map((slot) => ({ slot })),
+  });
 
-    function qemuDtb(): Uint8Array {
-      const file = tempFile(".dtb");
-      const r = spawnSync(
-        "qemu-system-riscv64",
-        [
-          "-M",
-          `virt,dumpdtb=${file}`,
-          "-m",
-          "256",
-          "-smp",
-          "2",
-          "-nographic",
-          "-nodefaults",
-        ],
-        { encoding: "utf8", timeout: 60_000 },
-      );
-      assert.equal(r.status, 0, `qemu -M virt,dumpdtb failed:\n${r.stderr}`);
-      return new Uint8Array(readFileSync(file));
-    }
-
-    /** Nodes Linux (and OpenSBI) rely on; both trees must have them. */
-    const IMPORTANT_NODES = [
-      "/",
-      "/chosen",
-      "/cpus",
-      "/cpus/cpu@0",
-      "/cpus/cpu@0/interrupt-controller",
-      "/cpus/cpu@1",
-      "/cpus/cpu@1/interrupt-controller",
-      "/cpus/cpu-map/cluster0/core0",
-      "/cpus/cpu-map/cluster0/core1",
-      "/memory@80000000",
-      "/soc",
-      "/soc/clint@2000000",
-      "/soc/plic@c000000",
-      "/soc/serial@10000000",
-      "/soc/test@100000",
-      ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => `/soc/virtio_mmio@1000${i}000`),
-      "/poweroff",
-      "/reboot",
-    ];
-
-    /**
-     * Properties compared where QEMU's node has them. Intentional
-     * differences are left out: the root's compatible/model, riscv,isa (moat
-     * implements fewer extensions) and riscv,ndev (QEMU 7.2 has 96 sources).
-     */
-    const COMPARED_PROPS = [
-      "compatible",
-      "device_type",
-      "reg",
-      "status",
-      "mmu-type",
-      "#address-cells",
-      "#size-cells",
-      "#interrupt-cells",
-      "interrupt-controller",
-      "ranges",
-      "timebase-frequency",
-      "clock-frequency",
-      "interrupts",
-      "offset",
-      "value",
-      "stdout-path",
-    ];
-    /** Properties holding one phandle, compared by the path they point at. */
-    const REFERENCE_PROPS = ["interrupt-parent", "regmap", "cpu"];
-
-    it("has the nodes Linux needs, with the same compatible strings and wiring", () => {
-      const qemu = parseDts(decompile(qemuDtb()).dts);
-      const moat = parseDts(decompile(buildDeviceTree(sameAsQemu())).dts);
-      let compared = 0;
-      for (const path of IMPORTANT_NODES) {
-        assert.ok(
-          hasNode(qemu, path),
-          `QEMU's tree has no ${path} (QEMU version changed?)`,
-        );
-        assert.ok(hasNode(moat, path), `moat's tree has no ${path}`);
-        const q = node(qemu, path);
-        const ours = node(moat, path);
-        for (const prop of COMPARED_PROPS) {
-          if (path === "/" && prop === "compatible") continue;
-          if (!q.props.has(prop)) continue;
-          assert.ok(
-            ours.props.has(prop),
-            `${path}: QEMU has ${prop}, moat does not`,
-          );
-          assert.deepEqual(
-            raw(ours, prop),
-            raw(q, prop),
-            `${path}/${prop} differs from QEMU's`,
-          );
-          compared++;
-        }
-        for (const prop of REFERENCE_PROPS) {
-          if (!q.props.has(prop)) continue;
-          assert.equal(
-            refPath(moat, ours, prop),
-            refPath(qemu, q, prop),
-            `${path}/${prop} points elsewhere`,
-          );
-          compared++;
-        }
-        if (q.props.has("interrupts-extended")) {
-          assert.deepEqual(
-            interruptsExtended(moat, ours),
-            interruptsExtended(qemu, q),
-            `${path}/interrupts-extended differs from QEMU's`,
-          );
-          compared++;
-        }
-      }
-      assert.ok(compared > 80, `only ${compared} properties compared`);
-      // Spot checks that the comparison above really covered the essentials.
-      assert.deepEqual(strings(node(qemu, "/soc/plic@c000000"), "compatible"), [
-        "sifive,plic-1.0.0",
-        "riscv,plic0",
-      ]);
-      assert.deepEqual(
-        strings(node(qemu, "/soc/clint@2000000"), "compatible"),
-        ["sifive,clint0", "riscv,clint0"],
-      );
-      assert.deepEqual(
-        strings(node(qemu, "/cpus/cpu@0/interrupt-controller"), "compatible"),
-        ["riscv,cpu-intc"],
-      );
-    });
-
-    it("draws no dtc warning that QEMU's own tree does not", () => {
-      const kinds = (stderr: string): Set<string> =>
-        new Set(diagnostics(stderr).map((l) => l.replace(/^[^:]*: /, "")));
-      const qemuWarnings = kinds(decompile(qemuDtb()).stderr);
-      for (const w of kinds(decompile(buildDeviceTree(sameAsQemu())).stderr)) {
-        assert.ok(
-          qemuWarnings.has(w),
-          `dtc warns about moat's tree but not QEMU's: ${w}`,
-        );
-      }
-    });
-
-    it(
-      "is accepted by the OpenSBI firmware QEMU ships",
-      { timeout: 60_000 },
-      async () => {
-        const dtbFile = tempFile(".dtb");
-        writeFileSync(dtbFile, buildDeviceTree(sameAsQemu()));
-        const child = spawn(
-          "qemu-system-riscv64",
-          [
-            "-M",
-            "virt",
-            "-m",
-            "256",
-            "-smp",
-            "2",
-            "-bios",
-            "default",
-            "-dtb",
-            dtbFile,
-            "-nographic",
-            "-nodefaults",
-            "-serial",
-            "stdio",
-            "-monitor",
-            "none",
-          ],
-          { stdio: ["ignore", "pipe", "pipe"] },
-        );
-        let output = "";
-        const exited = new Promise<void>((resolve) =>
-          child.once("exit", () => resolve()),
-        );
-        try {
-          await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(
-              () =>
-                reject(new Error(`OpenSBI did not finish booting:\n${output}`)),
-              45_000,
-            );
-            const onData = (chunk: Buffer): void => {
-              output += chunk.toString("utf8");
-              if (/Boot HART MEDELEG/.test(output)) {
-                clearTimeout(timer);
-                resolve();
-              }
-            };
-            child.stdout.on("data", onData);
-            child.stderr.on("data", onData);
-            child.once("exit", (code) => {
-              clearTimeout(timer);
-              reject(new Error(`qemu exited early (${code}):\n${output}`));
-            });
-          });
-        } finally {
-          child.kill("SIGTERM");
-          await exited;
-        }
-        const field = (name: string): string => {
-          const m = new RegExp(`^${name}\\s*: (.*)$`, "m").exec(output);
-          assert.ok(m, `OpenSBI printed no "${name}":\n${output}`);
-          return m[1]!.trim();
-        };
-        assert.equal(field("Platform Name"), "moat riscv64 virt");
-        assert.equal(field("Platform HART Count"), "2");
-        assert.equal(field("Platform Console Device"), "uart8250");
-        assert.match(field("Platform Timer Device"), /@ 10000000Hz/);
-        assert.equal(field("Platform Reboot Device"), "sifive_test");
-        assert.equal(field("Platform Shutdown Device"), "sifive_test");
-        assert.equal(field("Domain0 HARTs"), "0*,1*");
-      },
+  function qemuDtb(): Uint8Array {
+    const file = tempFile(".dtb");
+    const r = spawnSync(
+      "qemu-system-riscv64",
+      ["-M", `virt,dumpdtb=${file}`, "-m", "256", "-smp", "2", "-nographic", "-nodefaults"],
+      { encoding: "utf8", timeout: 60_000 },
     );
-  },
-);
+    assert.equal(r.status, 0, `qemu -M virt,dumpdtb failed:\n${r.stderr}`);
+    return new Uint8Array(readFileSync(file));
+  }
+
+  /** Nodes Linux (and OpenSBI) rely on; both trees must have them. */
+  const IMPORTANT_NODES = [
+    "/",
+    "/chosen",
+    "/cpus",
+    "/cpus/cpu@0",
+    "/cpus/cpu@0/interrupt-controller",
+    "/cpus/cpu@1",
+    "/cpus/cpu@1/interrupt-controller",
+    "/cpus/cpu-map/cluster0/core0",
+    "/cpus/cpu-map/cluster0/core1",
+    "/memory@80000000",
+    "/soc",
+    "/soc/clint@2000000",
+    "/soc/plic@c000000",
+    "/soc/serial@10000000",
+    "/soc/test@100000",
+    ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => `/soc/virtio_mmio@1000${i}000`),
+    "/poweroff",
+    "/reboot",
+  ];
+
+  /**
+   * Properties compared where QEMU's node has them. Intentional
+   * differences are left out: the root's compatible/model, riscv,isa (moat
+   * implements fewer extensions) and riscv,ndev (QEMU 7.2 has 96 sources).
+   */
+  const COMPARED_PROPS = [
+    "compatible",
+    "device_type",
+    "reg",
+    "status",
+    "mmu-type",
+    "#address-cells",
+    "#size-cells",
+    "#interrupt-cells",
+    "interrupt-controller",
+    "ranges",
+    "timebase-frequency",
+    "clock-frequency",
+    "interrupts",
+    "offset",
+    "value",
+    "stdout-path",
+  ];
+  /** Properties holding one phandle, compared by the path they point at. */
+  const REFERENCE_PROPS = ["interrupt-parent", "regmap", "cpu"];
+
+  it("has the nodes Linux needs, with the same compatible strings and wiring", () => {
+    const qemu = parseDts(decompile(qemuDtb()).dts);
+    const moat = parseDts(decompile(buildDeviceTree(sameAsQemu())).dts);
+    let compared = 0;
+    for (const path of IMPORTANT_NODES) {
+      assert.ok(hasNode(qemu, path), `QEMU's tree has no ${path} (QEMU version changed?)`);
+      assert.ok(hasNode(moat, path), `moat's tree has no ${path}`);
+      const q = node(qemu, path);
+      const ours = node(moat, path);
+      for (const prop of COMPARED_PROPS) {
+        if (path === "/" && prop === "compatible") continue;
+        if (!q.props.has(prop)) continue;
+        assert.ok(ours.props.has(prop), `${path}: QEMU has ${prop}, moat does not`);
+        assert.deepEqual(raw(ours, prop), raw(q, prop), `${path}/${prop} differs from QEMU's`);
+        compared++;
+      }
+      for (const prop of REFERENCE_PROPS) {
+        if (!q.props.has(prop)) continue;
+        assert.equal(
+          refPath(moat, ours, prop),
+          refPath(qemu, q, prop),
+          `${path}/${prop} points elsewhere`,
+        );
+        compared++;
+      }
+      if (q.props.has("interrupts-extended")) {
+        assert.deepEqual(
+          interruptsExtended(moat, ours),
+          interruptsExtended(qemu, q),
+          `${path}/interrupts-extended differs from QEMU's`,
+        );
+        compared++;
+      }
+    }
+    assert.ok(compared > 80, `only ${compared} properties compared`);
+    // Spot checks that the comparison above really covered the essentials.
+    assert.deepEqual(strings(node(qemu, "/soc/plic@c000000"), "compatible"), [
+      "sifive,plic-1.0.0",
+      "riscv,plic0",
+    ]);
+    assert.deepEqual(strings(node(qemu, "/soc/clint@2000000"), "compatible"), [
+      "sifive,clint0",
+      "riscv,clint0",
+    ]);
+    assert.deepEqual(strings(node(qemu, "/cpus/cpu@0/interrupt-controller"), "compatible"), [
+      "riscv,cpu-intc",
+    ]);
+  });
+
+  it("draws no dtc warning that QEMU's own tree does not", () => {
+    const kinds = (stderr: string): Set<string> =>
+      new Set(diagnostics(stderr).map((l) => l.replace(/^[^:]*: /, "")));
+    const qemuWarnings = kinds(decompile(qemuDtb()).stderr);
+    for (const w of kinds(decompile(buildDeviceTree(sameAsQemu())).stderr)) {
+      assert.ok(qemuWarnings.has(w), `dtc warns about moat's tree but not QEMU's: ${w}`);
+    }
+  });
+
+  it("is accepted by the OpenSBI firmware QEMU ships", { timeout: 60_000 }, async () => {
+    const dtbFile = tempFile(".dtb");
+    writeFileSync(dtbFile, buildDeviceTree(sameAsQemu()));
+    const child = spawn(
+      "qemu-system-riscv64",
+      [
+        "-M",
+        "virt",
+        "-m",
+        "256",
+        "-smp",
+        "2",
+        "-bios",
+        "default",
+        "-dtb",
+        dtbFile,
+        "-nographic",
+        "-nodefaults",
+        "-serial",
+        "stdio",
+        "-monitor",
+        "none",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let output = "";
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`OpenSBI did not finish booting:\n${output}`)),
+          45_000,
+        );
+        const onData = (chunk: Buffer): void => {
+          output += chunk.toString("utf8");
+          if (/Boot HART MEDELEG/.test(output)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout.on("data", onData);
+        child.stderr.on("data", onData);
+        child.once("exit", (code) => {
+          clearTimeout(timer);
+          reject(new Error(`qemu exited early (${code}):\n${output}`));
+        });
+      });
+    } finally {
+      child.kill("SIGTERM");
+      await exited;
+    }
+    const field = (name: string): string => {
+      const m = new RegExp(`^${name}\\s*: (.*)$`, "m").exec(output);
+      assert.ok(m, `OpenSBI printed no "${name}":\n${output}`);
+      return m[1]!.trim();
+    };
+    assert.equal(field("Platform Name"), "moat riscv64 virt");
+    assert.equal(field("Platform HART Count"), "2");
+    assert.equal(field("Platform Console Device"), "uart8250");
+    assert.match(field("Platform Timer Device"), /@ 10000000Hz/);
+    assert.equal(field("Platform Reboot Device"), "sifive_test");
+    assert.equal(field("Platform Shutdown Device"), "sifive_test");
+    assert.equal(field("Domain0 HARTs"), "0*,1*");
+  });
+});

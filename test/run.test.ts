@@ -105,7 +105,10 @@ test("an idle guest does not spin a host core (WFI sleeps)", () => {
   const idle = childCpuSeconds(`${moatCmd} sleep 4`);
   assert.ok(Date.now() - t0 >= 4000);
   // Four seconds of guest sleep may cost timer ticks, not a core: well under one CPU second.
-  assert.ok(idle - busy < 1.0, `sleep 4 used ${idle.toFixed(2)} s CPU vs ${busy.toFixed(2)} s for true`);
+  assert.ok(
+    idle - busy < 1.0,
+    `sleep 4 used ${idle.toFixed(2)} s CPU vs ${busy.toFixed(2)} s for true`,
+  );
 });
 
 test("a closed stdout stops the VM like SIGPIPE (141), without a stack trace", () => {

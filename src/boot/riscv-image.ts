@@ -21,6 +21,11 @@ export const MAX_KERNEL_BYTES = 256 * 1024 * 1024;
 
 /** Parses and validates a riscv64 Linux Image. Bounds: header present, size <= MAX_KERNEL_BYTES. */
 export function parseRiscvImage(file: Uint8Array, name = "kernel"): RiscvImage {
+  if (file.length >= 2 && file[0] === 0x1f && file[1] === 0x8b) {
+    throw new KernelImageError(
+      `${name}: not a riscv64 Linux Image (this is gzip-compressed: decompress it first)`,
+    );
+  }
   if (file.length < HEADER_SIZE) {
     throw new KernelImageError(
       `${name}: ${file.length} bytes is too short for a riscv64 Image header`,

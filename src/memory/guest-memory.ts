@@ -77,6 +77,7 @@ export class GuestMemory {
   }
 
   writeU64(addr: bigint, v: bigint): void {
+    this.check(addr, 8); // all or nothing: no half-written value before an error
     this.writeU32(addr, Number(v & 0xffff_ffffn));
     this.writeU32(addr + 4n, Number((v >> 32n) & 0xffff_ffffn));
   }

@@ -36,11 +36,12 @@ export class InputQueue {
 
   /** One byte, or -1 when empty. */
   popByte(): number {
-    let b = -1;
-    this.drainInto((c) => {
-      b = c[0]!;
-      return 1;
-    });
+    const c = this.chunks[0];
+    if (!c) return -1;
+    const b = c[0]!;
+    if (c.length === 1) this.chunks.shift();
+    else this.chunks[0] = c.subarray(1);
+    this.bytes -= 1;
     return b;
   }
 }

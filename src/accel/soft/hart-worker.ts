@@ -110,7 +110,8 @@ function halt(detail: string): void {
   request(OP_HALT);
 }
 
-function serveMmio(): void {
+/** Serves the core's pending device access; false if the hart must stop (trap loop). */
+function serveMmio(): boolean {
   const addr = core.getMmioAddr();
   const size = core.getMmioSize();
   const write = core.getMmioWrite() !== 0;
@@ -118,9 +119,11 @@ function serveMmio(): void {
   putU64(ch, CH_ADDR_LO, U64(addr));
   if (write) putU64(ch, CH_VAL_LO, U64(core.getMmioValue()));
   request(write ? OP_MMIO_WRITE : OP_MMIO_READ);
-  if (stopped()) return;
-  if (ch[CH_RESULT] !== RES_OK) core.mmioFault();
+  if (stopped()) return false;
+  if (ch[CH_RESULT] !== RES_OK)
+    core.mmioFault(); // a trap loop shows as EXIT_HALT next
   else if (!write) core.completeMmioLoad(getU64(ch, CH_VAL_LO));
+  return true;
 }
 
 function sleepUntilInterrupt(): void {
@@ -237,7 +240,7 @@ function main(): void {
       case EXIT_BUDGET:
         break;
       case EXIT_MMIO:
-        serveMmio();
+        if (!serveMmio()) return;
         break;
       case EXIT_WFI:
         sleepUntilInterrupt();

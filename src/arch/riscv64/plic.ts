@@ -28,7 +28,7 @@ export class Plic implements MmioDevice {
 
   /** Sets the level of source `src` (1..31); out-of-range sources are ignored. */
   setLevel(src: number, high: boolean): void {
-    if (src <= 0 || src >= PLIC_SOURCES) return;
+    if (!Number.isInteger(src) || src <= 0 || src >= PLIC_SOURCES) return;
     const bit = 1 << src;
     if (high) {
       this.level |= bit;
@@ -40,10 +40,11 @@ export class Plic implements MmioDevice {
     this.update();
   }
 
-  private best(ctx: number, useThreshold: boolean): number {
+  /** The highest-priority pending, enabled source above the threshold (0: none). */
+  private best(ctx: number): number {
     const cand = this.pending & ~this.inService & this.enable[ctx]!;
     let best = 0;
-    let bestPrio = useThreshold ? this.threshold[ctx]! : 0;
+    let bestPrio = this.threshold[ctx]!;
     for (let s = 1; s < PLIC_SOURCES; s++) {
       if ((cand & (1 << s)) === 0) continue;
       const p = this.priority[s]!;
@@ -57,7 +58,7 @@ export class Plic implements MmioDevice {
 
   private update(): void {
     for (let c = 0; c < this.contexts; c++) {
-      const level = this.best(c, true) !== 0;
+      const level = this.best(c) !== 0;
       if (level !== this.output[c]) {
         this.output[c] = level;
         this.notify(c, level);
@@ -82,7 +83,8 @@ export class Plic implements MmioDevice {
       if (ctx >= this.contexts) return 0n;
       if (reg === 0) return BigInt(this.threshold[ctx]!);
       if (reg === 4) {
-        const s = this.best(ctx, false);
+        // As QEMU's sifive_plic: only a source above the context's threshold is claimable.
+        const s = this.best(ctx);
         if (s !== 0) {
           this.pending &= ~(1 << s);
           this.inService |= 1 << s;

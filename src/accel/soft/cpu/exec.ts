@@ -12,7 +12,9 @@ import {
   store64, store8,
 } from "./mmu";
 import { csrCheckInterrupts, clearCsrCheck, csrRead, csrWrite, dirtyFs } from "./csr";
-import { TRAP_LOOP_LIMIT, mret, pendingInterrupt, readMip, sret, takeTrap, trapsWithoutProgress } from "./trap";
+import {
+  TRAP_LOOP_LIMIT, extLines, mret, pendingInterrupt, readMip, sret, takeTrap, trapsWithoutProgress,
+} from "./trap";
 import { expandCompressed } from "./compressed";
 import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import { updateTimer } from "./clint";
@@ -40,6 +42,7 @@ export let mmioKind: u32 = 0;
 export let haltCause: u64 = 0;
 export let haltPc: u64 = 0;
 export let haltTval: u64 = 0;
+let haltPending = false; // a trap loop was found outside run() (an MMIO fault)
 
 
 @inline function sext32(v: u64): u64 {
@@ -107,16 +110,25 @@ export function completeMmioLoad(v: u64): void {
 
 // Result of the last run(): the pc after an MMIO access is already the next instruction.
 function trapOrHalt(): bool {
-  takeTrap(excCause, excTval);
+  const cause = excCause;
+  const tval = excTval;
+  const at = st.pc;
+  takeTrap(cause, tval);
   clearFault();
   invalidateFetch();
   if (trapsWithoutProgress > TRAP_LOOP_LIMIT) {
-    haltCause = excCause;
-    haltTval = excTval;
-    haltPc = st.pc;
+    recordHalt(cause, tval, at);
     return true;
   }
   return false;
+}
+
+/** Notes why the hart stops (the last trap of a trap loop) for the host's report. */
+export function recordHalt(cause: u64, tval: u64, at: u64): void {
+  haltPending = true;
+  haltCause = cause;
+  haltTval = tval;
+  haltPc = at;
 }
 
 /**
@@ -124,6 +136,7 @@ function trapOrHalt(): bool {
  * every guest error becomes a trap into the guest, or EXIT_HALT for a trap loop.
  */
 export function run(budget: i32): i32 {
+  if (haltPending) return EXIT_HALT;
   serviceRequests();
   {
     const irq = pendingInterrupt();
@@ -445,7 +458,12 @@ export function run(budget: i32): i32 {
         } else {
           old = csrRead(csr, raw);
           if (fault != 0) break;
-          if (rs1 != 0) csrWrite(csr, op == 2 ? old | src : old & ~src, raw);
+          if (rs1 != 0) {
+            // mip/sip: the read-modify-write acts on the software-writable SEIP bit, not on the
+            // value OR-ed with the PLIC's line that a read returns.
+            const base = csr == 0x344 || csr == 0x144 ? old & ~extLines() : old;
+            csrWrite(csr, op == 2 ? base | src : base & ~src, raw);
+          }
         }
         if (fault != 0) break;
         setX(rd, old);

@@ -15,6 +15,7 @@ export let mmioSize: u32 = 0;
 export let mmioWrite: bool = false;
 export let mmioValue: u64 = 0;
 export let mmioPc: u64 = 0; // the instruction that made the access
+export let mmioVa: u64 = 0; // its virtual address, for the fault if the bus refuses it
 
 export function raise(cause: u64, tval: u64): void {
   fault = FAULT_EXC;
@@ -22,8 +23,9 @@ export function raise(cause: u64, tval: u64): void {
   excTval = tval;
 }
 
-export function requestMmio(pa: u64, size: u32, write: bool, value: u64): void {
+export function requestMmio(va: u64, pa: u64, size: u32, write: bool, value: u64): void {
   fault = FAULT_MMIO;
+  mmioVa = va;
   mmioAddr = pa;
   mmioSize = size;
   mmioWrite = write;

@@ -4,11 +4,11 @@ import { MAX_HARTS, RAM_OFFSET, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import * as st from "./state";
 import { PRIV_M, PRIV_S } from "./state";
 import { initTlb, updateDataPriv, flushTlb } from "./mmu";
-import { mmioAddr, mmioPc, mmioSize, mmioValue, mmioWrite, clearFault } from "./fault";
+import { mmioAddr, mmioPc, mmioSize, mmioValue, mmioVa, mmioWrite, clearFault } from "./fault";
 import { setMstatus } from "./csr";
 import { EXC_LOAD_ACCESS, EXC_STORE_ACCESS } from "./csr-bits";
-import { takeTrap } from "./trap";
-import { mmioKind } from "./exec";
+import { TRAP_LOOP_LIMIT, takeTrap, trapsWithoutProgress } from "./trap";
+import { mmioKind, recordHalt } from "./exec";
 import { invalidateFetch } from "./mmu";
 
 export {
@@ -112,14 +112,18 @@ export function getMmioPending(): u32 {
 }
 
 /**
- * The device bus had nothing at the address of the last MMIO exit: turn it into a load/store
- * access fault at the instruction that made the access.
+ * The device bus had nothing at the address of the last MMIO exit: the access becomes a
+ * load/store access fault at the instruction that made it (which then did not retire), with
+ * the virtual address in tval. If that completes a trap loop, the next run() returns EXIT_HALT.
  */
 export function mmioFault(): void {
   st.pc = mmioPc;
-  takeTrap(mmioWrite ? EXC_STORE_ACCESS : EXC_LOAD_ACCESS, mmioAddr);
+  st.instret -= 1;
+  const cause = mmioWrite ? EXC_STORE_ACCESS : EXC_LOAD_ACCESS;
+  takeTrap(cause, mmioVa);
   clearFault();
   invalidateFetch();
+  if (trapsWithoutProgress > TRAP_LOOP_LIMIT) recordHalt(cause, mmioVa, mmioPc);
 }
 
 /** Finishes an SBI call: a0/a1 get the SBI return pair and pc moves past the ecall. */

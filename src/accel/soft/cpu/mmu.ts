@@ -193,7 +193,7 @@ function loadSlow(va: u64, size: u32): u64 {
     accessFault(ACC_R, va);
     return 0;
   }
-  requestMmio(pa, size, false, 0);
+  requestMmio(va, pa, size, false, 0);
   return 0;
 }
 
@@ -230,7 +230,7 @@ function storeSlow(va: u64, size: u32, v: u64): void {
     accessFault(ACC_W, va);
     return;
   }
-  requestMmio(pa, size, true, v);
+  requestMmio(va, pa, size, true, v);
 }
 
 @inline function faultPending(): bool {

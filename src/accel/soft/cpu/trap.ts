@@ -23,6 +23,16 @@ export const TRAP_LOOP_LIMIT: u32 = 64;
   return atomic.load<i32>(shared + SH_MIP) | atomic.load<i32>(shared + SH_EXT);
 }
 
+/**
+ * The PLIC-driven lines that are not also set in the software-visible mip word (a write to mip
+ * must not latch them into the software SEIP bit).
+ */
+export function extLines(): u64 {
+  const ext = atomic.load<i32>(shared + SH_EXT);
+  const sw = atomic.load<i32>(shared + SH_MIP);
+  return <u64>(ext & ~sw);
+}
+
 /** Enters the trap handler for `cause` (INTERRUPT bit set for interrupts) with `tval`. */
 export function takeTrap(cause: u64, tval: u64): void {
   if (instret == lastTrapInstret) trapsWithoutProgress++;

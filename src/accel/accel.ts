@@ -7,6 +7,12 @@ export type AccelName = "soft" | "kvm";
 
 /** What a vCPU needs from the VMM when the guest touches something that is not RAM. */
 export interface ExitHandler {
+  /**
+   * Device ranges where a write may be posted: the vCPU goes on without waiting for the device
+   * (writes are still applied in order, and before any later read). Writes elsewhere are
+   * synchronous, so that a write to nothing faults at the instruction that made it.
+   */
+  readonly postedWriteRanges: readonly { base: bigint; size: bigint }[];
   /** A device read of `size` bytes; null when nothing is mapped there (the guest gets a fault). */
   mmioRead(addr: bigint, size: number): bigint | null;
   /** A device write; false when nothing is mapped there. */

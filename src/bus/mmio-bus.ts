@@ -38,6 +38,11 @@ export class MmioBus {
     return null;
   }
 
+  /** The mapped ranges, for vCPU threads that decide locally which writes may be posted. */
+  ranges(): { base: bigint; size: bigint }[] {
+    return this.maps.map((m) => ({ base: m.base, size: m.size }));
+  }
+
   /** A read of 1, 2, 4 or 8 bytes; null if unmapped. */
   read(addr: bigint, size: number): bigint | null {
     const m = this.find(addr, size);

@@ -131,7 +131,9 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
       `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,
     );
   }
-  if (exit.reason === "halt") process.stderr.write(`moat: ${exit.detail}\n`);
+  if (exit.reason === "halt" || exit.reason === "panic") {
+    process.stderr.write(`moat: ${exit.detail}\n`);
+  }
   if (o.timing) {
     const total = performance.now();
     const mark =

@@ -5,11 +5,14 @@ import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { Uart16550 } from "../devices/legacy/uart16550.js";
 import { TestFinisher } from "../devices/legacy/test-finisher.js";
+import { PvPanic } from "../devices/pvpanic.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
 import { buildDeviceTree } from "../arch/riscv64/device-tree.js";
 import { computeBootLayout, fwDynamicInfo } from "../arch/riscv64/boot-layout.js";
 import {
   PLIC_BASE,
+  PVPANIC_BASE,
+  PVPANIC_SIZE,
   RAM_BASE,
   TEST_BASE,
   TEST_SIZE,
@@ -77,6 +80,14 @@ export class Riscv64Vm {
       },
     });
     this.bus.map(TEST_BASE, TEST_SIZE, "control", finisher);
+    this.bus.map(
+      PVPANIC_BASE,
+      PVPANIC_SIZE,
+      "pvpanic",
+      new PvPanic(() =>
+        this.end({ reason: "panic", status: 125, detail: "the guest kernel panicked" }),
+      ),
+    );
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
     this.bus.map(UART_BASE, UART_SIZE, "uart", this.uart);
   }
@@ -152,6 +163,7 @@ export class Riscv64Vm {
   /** Starts the harts; resolves when the VM powers off, resets, halts or is stopped. */
   run(): Promise<VmExit> {
     const handler: ExitHandler = {
+      postedWriteRanges: this.bus.ranges(),
       mmioRead: (addr, size) => this.bus.read(addr, size),
       mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
       consoleWrite: (bytes) => this.cfg.output(bytes),

@@ -14,6 +14,7 @@ export const CH_RESULT = 7;
 export const CH_STOP = 8; // set by the VMM: the worker leaves its loop
 export const CH_ARG0 = 9; // extra arguments (SBI)
 export const CH_ARG1 = 10;
+export const CH_DOORBELL = 11; // bumped by the worker for every request and posted write
 export const CH_INSTRET_LO = 12; // instructions retired, published by the worker after each slice
 export const CH_WORDS = 16;
 
@@ -43,4 +44,17 @@ export function putU64(ch: Int32Array, lo: number, v: bigint): void {
 
 export function getU64(ch: Int32Array, lo: number): bigint {
   return (BigInt(ch[lo + 1]! >>> 0) << 32n) | BigInt(ch[lo]! >>> 0);
+}
+
+// Posted writes: a single-producer (worker), single-consumer (VMM thread) ring of MMIO writes
+// the worker does not wait for. The VMM applies them in order, and always before it serves a
+// synchronous request from the same hart, so a read after a write sees the write.
+export const RING_HEAD = 0; // next entry the VMM will apply
+export const RING_TAIL = 1; // next entry the worker will fill
+export const RING_BASE = 4;
+export const RING_ENTRY_WORDS = 5; // addr lo, addr hi, size, value lo, value hi
+export const RING_CAPACITY = 256;
+
+export function newPostedRing(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer((RING_BASE + RING_CAPACITY * RING_ENTRY_WORDS) * 4));
 }

@@ -6,6 +6,7 @@ import type { CoreExports } from "./core-exports.js";
 import { U64, hex } from "./core-exports.js";
 import {
   CH_ADDR_LO,
+  CH_DOORBELL,
   CH_ARG0,
   CH_INSTRET_LO,
   CH_ARG1,
@@ -22,6 +23,11 @@ import {
   OP_MMIO_WRITE,
   OP_SYSTEM_RESET,
   RES_OK,
+  RING_BASE,
+  RING_CAPACITY,
+  RING_ENTRY_WORDS,
+  RING_HEAD,
+  RING_TAIL,
   ST_IDLE,
   ST_REQUEST,
   getU64,
@@ -52,6 +58,9 @@ export interface HartWorkerData {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   channel: SharedArrayBuffer;
+  posted: SharedArrayBuffer;
+  /** Device ranges where writes are posted (see ExitHandler.postedWriteRanges). */
+  postedWriteRanges: { base: bigint; size: bigint }[];
   hart: number;
   harts: number;
   ramBase: bigint;
@@ -71,6 +80,7 @@ const SLICE = 200_000;
 
 const d = workerData as HartWorkerData;
 const ch = new Int32Array(d.channel);
+const ring = new Int32Array(d.posted);
 const i32 = new Int32Array(d.memory.buffer);
 const u64 = new BigUint64Array(d.memory.buffer);
 const ram = new Uint8Array(d.memory.buffer, RAM_OFFSET, d.ramSize);
@@ -93,11 +103,16 @@ function stopped(): boolean {
   return Atomics.load(ch, CH_STOP) !== 0;
 }
 
+function ringDoorbell(): void {
+  Atomics.add(ch, CH_DOORBELL, 1);
+  Atomics.notify(ch, CH_DOORBELL);
+}
+
 /** Sends one request to the VMM thread and waits for its answer. */
 function request(op: number): void {
   ch[CH_OP] = op;
   Atomics.store(ch, CH_STATE, ST_REQUEST);
-  Atomics.notify(ch, CH_STATE);
+  ringDoorbell();
   while (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
     if (stopped()) return;
     Atomics.wait(ch, CH_STATE, ST_REQUEST, 100);
@@ -111,12 +126,39 @@ function halt(detail: string): void {
 }
 
 /** Serves the core's pending device access; false if the hart must stop (trap loop). */
+function postable(addr: bigint, size: number): boolean {
+  for (const r of d.postedWriteRanges) {
+    if (addr >= r.base && addr + BigInt(size) <= r.base + r.size) return true;
+  }
+  return false;
+}
+
+/** Queues a device write without waiting for it (waits only while the ring is full). */
+function postWrite(addr: bigint, size: number, value: bigint): void {
+  const tail = ring[RING_TAIL]!; // only this thread writes the tail
+  while (tail - Atomics.load(ring, RING_HEAD) >= RING_CAPACITY) {
+    if (stopped()) return;
+    ringDoorbell();
+    Atomics.wait(ring, RING_HEAD, Atomics.load(ring, RING_HEAD), 10);
+  }
+  const e = RING_BASE + (tail % RING_CAPACITY) * RING_ENTRY_WORDS;
+  putU64(ring, e, addr);
+  ring[e + 2] = size;
+  putU64(ring, e + 3, value);
+  Atomics.store(ring, RING_TAIL, tail + 1);
+  ringDoorbell();
+}
+
 function serveMmio(): boolean {
-  const addr = core.getMmioAddr();
+  const addr = U64(core.getMmioAddr());
   const size = core.getMmioSize();
   const write = core.getMmioWrite() !== 0;
+  if (write && postable(addr, size)) {
+    postWrite(addr, size, U64(core.getMmioValue()));
+    return true;
+  }
   ch[CH_SIZE] = size;
-  putU64(ch, CH_ADDR_LO, U64(addr));
+  putU64(ch, CH_ADDR_LO, addr);
   if (write) putU64(ch, CH_VAL_LO, U64(core.getMmioValue()));
   request(write ? OP_MMIO_WRITE : OP_MMIO_READ);
   if (stopped()) return false;

@@ -7,6 +7,7 @@ import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from 
 import { GuestMemory } from "../../memory/guest-memory.js";
 import {
   CH_ADDR_LO,
+  CH_DOORBELL,
   CH_ARG0,
   CH_INSTRET_LO,
   CH_ARG1,
@@ -28,6 +29,12 @@ import {
   ST_REQUEST,
   getU64,
   newChannel,
+  newPostedRing,
+  RING_BASE,
+  RING_CAPACITY,
+  RING_ENTRY_WORDS,
+  RING_HEAD,
+  RING_TAIL,
   putU64,
 } from "./channel.js";
 import {
@@ -62,6 +69,7 @@ class SoftVm implements AccelVm {
   private readonly i32: Int32Array;
   private readonly workers: Worker[] = [];
   private readonly channels: Int32Array[] = [];
+  private readonly rings: Int32Array[] = [];
   private stopping = false;
   private readonly epochMs = performance.timeOrigin + performance.now();
 
@@ -82,11 +90,15 @@ class SoftVm implements AccelVm {
     const module = coreModule();
     for (let h = 0; h < this.config.vcpus; h++) {
       const channel = newChannel();
+      const ring = newPostedRing();
       this.channels.push(channel);
+      this.rings.push(ring);
       const data: HartWorkerData = {
         module,
         memory: this.wasmMemory,
         channel: channel.buffer as SharedArrayBuffer,
+        posted: ring.buffer as SharedArrayBuffer,
+        postedWriteRanges: handler.postedWriteRanges.map((r) => ({ ...r })),
         hart: h,
         harts: this.config.vcpus,
         ramBase: this.config.ramBase,
@@ -106,23 +118,43 @@ class SoftVm implements AccelVm {
         if (!this.stopping) handler.vcpuHalted(h, `hart ${h}: worker failed: ${e.message}`);
       });
       this.workers.push(w);
-      void this.serve(h, channel, handler);
+      void this.serve(channel, ring, handler);
     }
   }
 
-  /** Serves hart `h`'s requests until the VM stops. */
-  private async serve(h: number, ch: Int32Array, handler: ExitHandler): Promise<void> {
+  /** Serves one hart's posted writes and requests until the VM stops. */
+  private async serve(ch: Int32Array, ring: Int32Array, handler: ExitHandler): Promise<void> {
     while (!this.stopping) {
-      const s = Atomics.load(ch, CH_STATE);
-      if (s !== ST_REQUEST) {
-        const w = Atomics.waitAsync(ch, CH_STATE, s, 500);
-        if (w.async) await w.value;
+      const bell = Atomics.load(ch, CH_DOORBELL);
+      this.applyPosted(ring, handler);
+      if (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
+        // Writes the hart posted before this request are applied above: a read sees them.
+        this.serveOne(ch, handler);
+        Atomics.store(ch, CH_STATE, ST_DONE);
+        Atomics.notify(ch, CH_STATE);
         continue;
       }
-      this.serveOne(ch, handler);
-      Atomics.store(ch, CH_STATE, ST_DONE);
-      Atomics.notify(ch, CH_STATE);
+      const w = Atomics.waitAsync(ch, CH_DOORBELL, bell, 500);
+      if (w.async) await w.value;
     }
+  }
+
+  /** Applies the writes a hart posted, in order. */
+  private applyPosted(ring: Int32Array, handler: ExitHandler): void {
+    let head = ring[RING_HEAD]!;
+    const tail = Atomics.load(ring, RING_TAIL);
+    if (head === tail) return;
+    while (head !== tail) {
+      const e = RING_BASE + (head % RING_CAPACITY) * RING_ENTRY_WORDS;
+      try {
+        handler.mmioWrite(getU64(ring, e), ring[e + 2]!, getU64(ring, e + 3));
+      } catch (err) {
+        process.emitWarning(`device error: ${(err as Error).message}`);
+      }
+      head++;
+    }
+    Atomics.store(ring, RING_HEAD, head);
+    Atomics.notify(ring, RING_HEAD);
   }
 
   private serveOne(ch: Int32Array, handler: ExitHandler): void {
@@ -189,6 +221,8 @@ class SoftVm implements AccelVm {
     for (let h = 0; h < this.channels.length; h++) {
       Atomics.store(this.channels[h]!, CH_STOP, 1);
       Atomics.notify(this.channels[h]!, CH_STATE);
+      Atomics.add(this.channels[h]!, CH_DOORBELL, 1);
+      Atomics.notify(this.channels[h]!, CH_DOORBELL);
       const wake = (sharedBlock(h) + SH_WAKE) >> 2;
       Atomics.add(this.i32, wake, 1);
       Atomics.notify(this.i32, wake);

@@ -18,6 +18,7 @@
  *     serial@10000000     ns16550a, PLIC source 10
  *     virtio_mmio@...     one per present slot, PLIC source 1+slot
  *     test@100000         sifive,test (syscon)
+ *     pvpanic@102000      qemu,pvpanic-mmio: the guest reports a kernel panic
  *   poweroff, reboot      syscon-poweroff / syscon-reboot on test@100000
  * ```
  *
@@ -70,6 +71,8 @@ const ADDRESS_LIMIT = 1n << 64n;
 const TIMEBASE_FREQUENCY = 10_000_000;
 
 const TEST_BASE = 0x0010_0000n;
+const PVPANIC_BASE = 0x0010_2000n;
+const PVPANIC_REG_SIZE = 2n;
 const TEST_SIZE = 0x1000n;
 const CLINT_BASE = 0x0200_0000n;
 const CLINT_SIZE = 0x1_0000n;
@@ -320,6 +323,12 @@ export function buildDeviceTree(m: MachineDescription): Uint8Array {
   fdt.propStrings("compatible", ["sifive,test1", "sifive,test0", "syscon"]);
   fdt.propU64s("reg", [TEST_BASE, TEST_SIZE]);
   fdt.propU32("phandle", testPhandle);
+  fdt.endNode();
+
+  // A panicking kernel writes here before it restarts (Linux's pvpanic-mmio driver).
+  fdt.beginNode(`pvpanic@${hex(PVPANIC_BASE)}`);
+  fdt.propString("compatible", "qemu,pvpanic-mmio");
+  fdt.propU64s("reg", [PVPANIC_BASE, PVPANIC_REG_SIZE]);
   fdt.endNode();
 
   fdt.endNode(); // soc

@@ -3,6 +3,8 @@
 export const RAM_BASE = 0x8000_0000n;
 export const TEST_BASE = 0x0010_0000n;
 export const TEST_SIZE = 0x1000n;
+export const PVPANIC_BASE = 0x0010_2000n;
+export const PVPANIC_SIZE = 0x1000n;
 export const PLIC_BASE = 0x0c00_0000n;
 export const UART_BASE = 0x1000_0000n;
 export const UART_SIZE = 0x100n;

@@ -116,3 +116,14 @@ test("a closed stdout stops the VM like SIGPIPE (141), without a stack trace", (
   const r = spawnSync("bash", ["-c", script], { cwd: REPO, encoding: "utf8", timeout: 120_000 });
   assert.match(r.stdout, /^line\nline\nstatus=141\n$/, r.stdout + r.stderr);
 });
+
+test("output written just before the command exits is not lost", async () => {
+  // The terminal is hung up when the command's session ends, which discards unsent output;
+  // moat's run script waits for the output to drain first.
+  const r = await moat(["run", "--", "sh", "-c", "seq 1 4000; echo LAST"]);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines.length, 4002, r.stderr);
+  assert.equal(lines[3999], "4000");
+  assert.equal(lines[4000], "LAST");
+  assert.equal(r.status, 0);
+});

@@ -78,6 +78,10 @@ export function runScript(cmd: GuestCommand): string {
   // arrives while the guest's terminal would still echo it (docs/machine.md, offset 0xc).
   lines.push("devmem 0x10000c 32 1 2>/dev/null");
   lines.push(cmd.argv.map(shellQuote).join(" "));
+  // Before this script (the session leader) exits and the terminal is hung up, which discards
+  // output not yet sent, wait for the output to drain: setting the terminal's modes to what
+  // they are waits for that (TCSADRAIN).
+  lines.push('moat_status=$?; stty "$(stty -g)" 2>/dev/null; exit $moat_status');
   return lines.join("\n") + "\n";
 }
 

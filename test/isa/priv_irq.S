@@ -23,7 +23,7 @@
 #define SIRQ_STATUS 24
 #define SIRQ_SAVE 32
 
-        .macro WAIT_IRQ n, limit=2000000
+        .macro WAIT_IRQ n, limit=50000000   // generous: QEMU delivers timer interrupts late on a loaded host
         li      a5, \limit
 8831:   la      a4, irqrec
         ld      a4, IRQ_N(a4)

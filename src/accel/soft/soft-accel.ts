@@ -52,6 +52,9 @@ import type { HartWorkerData } from "./hart-worker.js";
 
 let cachedModule: WebAssembly.Module | undefined;
 
+/** How long the VMM thread polls for a hart's next device access before it sleeps. */
+const POLL_MS = 0.05;
+
 /** The compiled core (dist/cpu.wasm), compiled once per process. */
 export function coreModule(): WebAssembly.Module {
   if (!cachedModule) {
@@ -134,9 +137,21 @@ class SoftVm implements AccelVm {
         Atomics.notify(ch, CH_STATE);
         continue;
       }
+      // Device accesses come in bursts (a driver's interrupt handler reads several registers
+      // in a row): poll briefly before paying the event loop's wake-up latency again.
+      if (this.pollBriefly(ch, bell)) continue;
       const w = Atomics.waitAsync(ch, CH_DOORBELL, bell, 500);
       if (w.async) await w.value;
     }
+  }
+
+  /** Spins up to POLL_MS for the doorbell to move; true if it did. */
+  private pollBriefly(ch: Int32Array, bell: number): boolean {
+    const until = performance.now() + POLL_MS;
+    do {
+      if (Atomics.load(ch, CH_DOORBELL) !== bell) return true;
+    } while (performance.now() < until);
+    return false;
   }
 
   /** Applies the writes a hart posted, in order. */

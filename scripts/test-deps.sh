@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The Debian packages the test suite uses (run by `npm test` before the tests):
+#   gcc-riscv64-linux-gnu, binutils-riscv64-unknown-elf  assemble the ISA and differential tests
+#   qemu-system-misc, qemu-user                          QEMU: the oracle and the benchmark peer
+#   opensbi                                              the --bios opensbi test
+#   device-tree-compiler                                 dtc checks moat's device tree
+#   cpio                                                 checks the archives moat writes
+# Missing ones are installed when this runs as root with apt-get (a fresh CI or developer
+# machine); otherwise it names them and fails, so no test silently skips.
+set -euo pipefail
+PKGS=(gcc-riscv64-linux-gnu binutils-riscv64-unknown-elf qemu-system-misc qemu-user opensbi
+      device-tree-compiler cpio)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "test-deps: the tests need: apt-get install ${missing[*]}" >&2
+  exit 1
+fi

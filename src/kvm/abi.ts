@@ -1,0 +1,101 @@
+// KVM's ioctl numbers and struct layouts on x86-64 (Linux Documentation/virt/kvm/api.rst,
+// include/uapi/linux/kvm.h). Offsets are in bytes.
+
+export const KVM_API_VERSION = 12;
+
+export const KVM_GET_API_VERSION = 0xae00;
+export const KVM_CREATE_VM = 0xae01;
+export const KVM_CHECK_EXTENSION = 0xae03;
+export const KVM_GET_VCPU_MMAP_SIZE = 0xae04;
+export const KVM_CREATE_VCPU = 0xae41;
+export const KVM_SET_USER_MEMORY_REGION = 0x4020ae46;
+export const KVM_RUN = 0xae80;
+export const KVM_GET_REGS = 0x8090ae81;
+export const KVM_SET_REGS = 0x4090ae82;
+export const KVM_GET_SREGS = 0x8138ae83;
+export const KVM_SET_SREGS = 0x4138ae84;
+
+export const KVM_CAP_IRQCHIP = 0;
+export const KVM_CAP_USER_MEMORY = 3;
+export const KVM_CAP_IOEVENTFD = 36;
+export const KVM_CAP_IRQFD = 32;
+export const KVM_CAP_NR_VCPUS = 9;
+export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_IMMEDIATE_EXIT = 136;
+
+/** kvm_run.exit_reason values moat handles or reports. */
+export const ExitReason = {
+  UNKNOWN: 0,
+  EXCEPTION: 1,
+  IO: 2,
+  HYPERCALL: 3,
+  DEBUG: 4,
+  HLT: 5,
+  MMIO: 6,
+  IRQ_WINDOW_OPEN: 7,
+  SHUTDOWN: 8,
+  FAIL_ENTRY: 9,
+  INTR: 10,
+  INTERNAL_ERROR: 17,
+  SYSTEM_EVENT: 24,
+} as const;
+
+export function exitReasonName(r: number): string {
+  for (const [k, v] of Object.entries(ExitReason)) if (v === r) return k;
+  return `exit ${r}`;
+}
+
+// struct kvm_run
+export const RUN_IMMEDIATE_EXIT = 1;
+export const RUN_EXIT_REASON = 8;
+export const RUN_IO_DIRECTION = 32; // 0 in, 1 out
+export const RUN_IO_SIZE = 33;
+export const RUN_IO_PORT = 34;
+export const RUN_IO_COUNT = 36;
+export const RUN_IO_DATA_OFFSET = 40;
+export const RUN_MMIO_PHYS_ADDR = 32;
+export const RUN_MMIO_DATA = 40;
+export const RUN_MMIO_LEN = 48;
+export const RUN_MMIO_IS_WRITE = 52;
+export const RUN_FAIL_ENTRY_REASON = 32;
+export const RUN_INTERNAL_SUBERROR = 32;
+
+// struct kvm_regs: 18 u64: rax rbx rcx rdx rsi rdi rsp rbp r8..r15 rip rflags
+export const REGS_SIZE = 144;
+export const REG_NAMES = [
+  "rax",
+  "rbx",
+  "rcx",
+  "rdx",
+  "rsi",
+  "rdi",
+  "rsp",
+  "rbp",
+  "r8",
+  "r9",
+  "r10",
+  "r11",
+  "r12",
+  "r13",
+  "r14",
+  "r15",
+  "rip",
+  "rflags",
+] as const;
+export type RegName = (typeof REG_NAMES)[number];
+
+// struct kvm_sregs: segments (24 bytes each) cs ds es fs gs ss tr ldt, gdt idt (16 each),
+// cr0 cr2 cr3 cr4 cr8 efer apic_base, interrupt_bitmap[4].
+export const SREGS_SIZE = 312;
+export const SEGMENT_NAMES = ["cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt"] as const;
+export type SegmentName = (typeof SEGMENT_NAMES)[number];
+export const SEGMENT_SIZE = 24;
+export const SREGS_GDT = 192;
+export const SREGS_IDT = 208;
+export const SREGS_CR0 = 224;
+export const SREGS_CR3 = 240;
+export const SREGS_CR4 = 248;
+export const SREGS_EFER = 264;
+
+// struct kvm_userspace_memory_region: slot u32, flags u32, guest_phys_addr, memory_size, userspace_addr
+export const MEMORY_REGION_SIZE = 32;

@@ -1,0 +1,246 @@
+// Kvm, VmFd, VcpuFd: the KVM API as moat uses it. Every ioctl failure is a SysError naming the
+// ioctl and the errno. File descriptors are owned by these objects and closed by close().
+import {
+  MAP_SHARED,
+  O_RDWR,
+  PROT_READ,
+  PROT_WRITE,
+  type Pointer,
+  closeFd,
+  ioctlBuf,
+  ioctlInt,
+  mmap,
+  munmap,
+  openFd,
+  viewOf,
+} from "../sys/libc.js";
+import * as abi from "./abi.js";
+
+export class KvmUnavailableError extends Error {}
+
+export class Kvm {
+  private constructor(readonly fd: number) {}
+
+  /** Opens /dev/kvm and checks the API version. */
+  static open(path = "/dev/kvm"): Kvm {
+    let fd: number;
+    try {
+      fd = openFd(path, O_RDWR);
+    } catch (e) {
+      throw new KvmUnavailableError(`cannot use KVM: ${(e as Error).message}`);
+    }
+    const kvm = new Kvm(fd);
+    const v = ioctlInt(fd, abi.KVM_GET_API_VERSION, 0, "KVM_GET_API_VERSION");
+    if (v !== abi.KVM_API_VERSION) {
+      kvm.close();
+      throw new KvmUnavailableError(`KVM API version ${v}, moat needs ${abi.KVM_API_VERSION}`);
+    }
+    return kvm;
+  }
+
+  /** KVM_CHECK_EXTENSION: 0 when absent, otherwise a capability-specific positive value. */
+  checkExtension(cap: number): number {
+    return ioctlInt(this.fd, abi.KVM_CHECK_EXTENSION, cap, "KVM_CHECK_EXTENSION");
+  }
+
+  vcpuMmapSize(): number {
+    return ioctlInt(this.fd, abi.KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
+  }
+
+  createVm(): VmFd {
+    return new VmFd(this, ioctlInt(this.fd, abi.KVM_CREATE_VM, 0, "KVM_CREATE_VM"));
+  }
+
+  close(): void {
+    closeFd(this.fd);
+  }
+}
+
+export interface MemoryRegion {
+  slot: number;
+  guestPhysAddr: bigint;
+  size: number;
+  /** Host address of the backing mapping (from mmap). */
+  hostAddr: Pointer;
+  readonly?: boolean;
+}
+
+export class VmFd {
+  constructor(
+    readonly kvm: Kvm,
+    readonly fd: number,
+  ) {}
+
+  /** KVM_SET_USER_MEMORY_REGION. Bounds: page-aligned address and size (KVM checks too). */
+  setUserMemoryRegion(r: MemoryRegion): void {
+    if (r.guestPhysAddr % 4096n !== 0n || r.size % 4096 !== 0) {
+      throw new RangeError("guest memory regions must be page-aligned");
+    }
+    const b = Buffer.alloc(abi.MEMORY_REGION_SIZE);
+    b.writeUInt32LE(r.slot, 0);
+    b.writeUInt32LE(r.readonly ? 2 : 0, 4); // KVM_MEM_READONLY
+    b.writeBigUInt64LE(r.guestPhysAddr, 8);
+    b.writeBigUInt64LE(BigInt(r.size), 16);
+    b.writeBigUInt64LE(r.hostAddr, 24);
+    ioctlBuf(this.fd, abi.KVM_SET_USER_MEMORY_REGION, b, "KVM_SET_USER_MEMORY_REGION");
+  }
+
+  createVcpu(id: number): VcpuFd {
+    const fd = ioctlInt(this.fd, abi.KVM_CREATE_VCPU, id, "KVM_CREATE_VCPU");
+    return new VcpuFd(fd, this.kvm.vcpuMmapSize());
+  }
+
+  close(): void {
+    closeFd(this.fd);
+  }
+}
+
+/** A decoded VM exit. Data for IO/MMIO writes is copied out of kvm_run. */
+export type VcpuExit =
+  | { kind: "io"; port: number; size: number; count: number; out: boolean; data: Uint8Array }
+  | { kind: "mmio"; addr: bigint; len: number; write: boolean; data: Uint8Array }
+  | { kind: "hlt" }
+  | { kind: "shutdown" }
+  | { kind: "intr" }
+  | { kind: "fail_entry"; reason: bigint }
+  | { kind: "internal_error"; suberror: number }
+  | { kind: "other"; reason: number; name: string };
+
+export interface Segment {
+  base: bigint;
+  limit: number;
+  selector: number;
+  type: number;
+  present: number;
+  dpl: number;
+  db: number;
+  s: number;
+  l: number;
+  g: number;
+}
+
+export class VcpuFd {
+  private readonly runAddr: Pointer;
+  private readonly run: DataView;
+  private readonly runBytes: Uint8Array;
+  private lastIoOffset = -1;
+
+  constructor(
+    readonly fd: number,
+    private readonly runSize: number,
+  ) {
+    this.runAddr = mmap(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    const buf = viewOf(this.runAddr, runSize);
+    this.run = new DataView(buf);
+    this.runBytes = new Uint8Array(buf);
+  }
+
+  getRegs(): Record<abi.RegName, bigint> {
+    const b = Buffer.alloc(abi.REGS_SIZE);
+    ioctlBuf(this.fd, abi.KVM_GET_REGS, b, "KVM_GET_REGS");
+    const out = {} as Record<abi.RegName, bigint>;
+    abi.REG_NAMES.forEach((n, i) => (out[n] = b.readBigUInt64LE(i * 8)));
+    return out;
+  }
+
+  setRegs(regs: Partial<Record<abi.RegName, bigint>>): void {
+    const b = Buffer.alloc(abi.REGS_SIZE);
+    ioctlBuf(this.fd, abi.KVM_GET_REGS, b, "KVM_GET_REGS");
+    abi.REG_NAMES.forEach((n, i) => {
+      const v = regs[n];
+      if (v !== undefined) b.writeBigUInt64LE(BigInt.asUintN(64, v), i * 8);
+    });
+    ioctlBuf(this.fd, abi.KVM_SET_REGS, b, "KVM_SET_REGS");
+  }
+
+  /** Reads kvm_sregs, lets `edit` change the raw struct, writes it back. */
+  editSregs(edit: (sregs: Buffer) => void): void {
+    const b = Buffer.alloc(abi.SREGS_SIZE);
+    ioctlBuf(this.fd, abi.KVM_GET_SREGS, b, "KVM_GET_SREGS");
+    edit(b);
+    ioctlBuf(this.fd, abi.KVM_SET_SREGS, b, "KVM_SET_SREGS");
+  }
+
+  /** Writes one segment register into a raw kvm_sregs. */
+  static putSegment(sregs: Buffer, name: abi.SegmentName, s: Segment): void {
+    const o = abi.SEGMENT_NAMES.indexOf(name) * abi.SEGMENT_SIZE;
+    sregs.writeBigUInt64LE(s.base, o);
+    sregs.writeUInt32LE(s.limit, o + 8);
+    sregs.writeUInt16LE(s.selector, o + 12);
+    sregs.writeUInt8(s.type, o + 14);
+    sregs.writeUInt8(s.present, o + 15);
+    sregs.writeUInt8(s.dpl, o + 16);
+    sregs.writeUInt8(s.db, o + 17);
+    sregs.writeUInt8(s.s, o + 18);
+    sregs.writeUInt8(s.l, o + 19);
+    sregs.writeUInt8(s.g, o + 20);
+    sregs.writeUInt8(0, o + 21); // avl
+    sregs.writeUInt8(0, o + 22); // unusable
+  }
+
+  /** KVM_RUN until the next exit; decodes it. Bound: IO data copied is size x count bytes. */
+  runOnce(): VcpuExit {
+    ioctlInt(this.fd, abi.KVM_RUN, 0, "KVM_RUN");
+    const r = this.run;
+    const reason = r.getUint32(abi.RUN_EXIT_REASON, true);
+    switch (reason) {
+      case abi.ExitReason.IO: {
+        const size = r.getUint8(abi.RUN_IO_SIZE);
+        const count = r.getUint32(abi.RUN_IO_COUNT, true);
+        const off = Number(r.getBigUint64(abi.RUN_IO_DATA_OFFSET, true));
+        const len = size * count;
+        if (off + len > this.runSize)
+          return { kind: "other", reason, name: "IO (bad data offset)" };
+        this.lastIoOffset = off;
+        return {
+          kind: "io",
+          port: r.getUint16(abi.RUN_IO_PORT, true),
+          size,
+          count,
+          out: r.getUint8(abi.RUN_IO_DIRECTION) === 1,
+          data: this.runBytes.slice(off, off + len),
+        };
+      }
+      case abi.ExitReason.MMIO: {
+        const len = Math.min(8, r.getUint32(abi.RUN_MMIO_LEN, true));
+        return {
+          kind: "mmio",
+          addr: r.getBigUint64(abi.RUN_MMIO_PHYS_ADDR, true),
+          len,
+          write: r.getUint8(abi.RUN_MMIO_IS_WRITE) !== 0,
+          data: this.runBytes.slice(abi.RUN_MMIO_DATA, abi.RUN_MMIO_DATA + len),
+        };
+      }
+      case abi.ExitReason.HLT:
+        return { kind: "hlt" };
+      case abi.ExitReason.SHUTDOWN:
+        return { kind: "shutdown" };
+      case abi.ExitReason.INTR:
+        return { kind: "intr" };
+      case abi.ExitReason.FAIL_ENTRY:
+        return { kind: "fail_entry", reason: r.getBigUint64(abi.RUN_FAIL_ENTRY_REASON, true) };
+      case abi.ExitReason.INTERNAL_ERROR:
+        return { kind: "internal_error", suberror: r.getUint32(abi.RUN_INTERNAL_SUBERROR, true) };
+      default:
+        return { kind: "other", reason, name: abi.exitReasonName(reason) };
+    }
+  }
+
+  /** For an IO "in" exit: the bytes the guest reads (size x count), placed before it resumes. */
+  completeIoIn(data: Uint8Array): void {
+    if (this.lastIoOffset < 0 || this.lastIoOffset + data.length > this.runSize) {
+      throw new RangeError("no IO exit to complete, or too much data for it");
+    }
+    this.runBytes.set(data, this.lastIoOffset);
+  }
+
+  /** For an MMIO read exit: the value the guest will see when the vCPU runs again. */
+  completeMmioRead(data: Uint8Array): void {
+    this.runBytes.set(data.subarray(0, 8), abi.RUN_MMIO_DATA);
+  }
+
+  close(): void {
+    munmap(this.runAddr, this.runSize);
+    closeFd(this.fd);
+  }
+}

@@ -1,0 +1,90 @@
+// The Linux system calls moat needs, through koffi. This is the only module that imports koffi:
+// everything above it sees file descriptors, numbers and ArrayBuffers, and errors as SysError.
+import koffi from "koffi";
+import { constants } from "node:os";
+
+const libc = koffi.load("libc.so.6");
+
+// Fixed prototypes: koffi's variadic calls cost twice as much (DESIGN.md), and ioctl is hot.
+const cOpen = libc.func("int open(const char *path, int flags)");
+const cClose = libc.func("int close(int fd)");
+const cIoctlInt = libc.func("int ioctl(int fd, unsigned long req, unsigned long arg)");
+const cIoctlPtr = libc.func("int ioctl(int fd, unsigned long req, void *arg)");
+const cMmap = libc.func(
+  "void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)",
+);
+const cMunmap = libc.func("int munmap(void *addr, size_t len)");
+
+export const O_RDWR = 2;
+export const O_CLOEXEC = 0o2000000;
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const MAP_PRIVATE = 2;
+export const MAP_ANONYMOUS = 0x20;
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, num]) => [num as number, name]),
+);
+
+/** A failed system call: which call (or ioctl) and the errno with its name. */
+export class SysError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call}: ${errnoNames.get(errno) ?? "errno " + errno}`);
+  }
+  get code(): string {
+    return errnoNames.get(this.errno) ?? `E${this.errno}`;
+  }
+}
+
+/** A raw pointer returned by the kernel (mmap), opaque above this module. */
+export type Pointer = bigint;
+
+function check(call: string, r: number): number {
+  if (r < 0) throw new SysError(call, koffi.errno());
+  return r;
+}
+
+export function openFd(path: string, flags: number): number {
+  return check(`open ${path}`, cOpen(path, flags | O_CLOEXEC) as number);
+}
+
+export function closeFd(fd: number): void {
+  check("close", cClose(fd) as number);
+}
+
+/** ioctl with an integer argument; `name` names it in errors. Returns the ioctl's result. */
+export function ioctlInt(fd: number, req: number, arg: number, name: string): number {
+  return check(name, cIoctlInt(fd, req, arg) as number);
+}
+
+/** ioctl with a pointer to `buf` (read and/or written by the kernel). */
+export function ioctlBuf(fd: number, req: number, buf: Buffer, name: string): number {
+  return check(name, cIoctlPtr(fd, req, buf) as number);
+}
+
+/** mmap; returns the address. Bound: `len` > 0. */
+export function mmap(len: number, prot: number, flags: number, fd: number, offset = 0): Pointer {
+  if (!(len > 0)) throw new SysError("mmap", constants.errno.EINVAL);
+  const p = cMmap(null, len, prot, flags, fd, offset) as unknown;
+  const addr = BigInt(koffi.address(p));
+  if (addr === MAP_FAILED || addr === 0n) throw new SysError("mmap", koffi.errno());
+  return addr;
+}
+
+export function munmap(addr: Pointer, len: number): void {
+  check("munmap", cMunmap(addr, len) as number);
+}
+
+/**
+ * An ArrayBuffer over mapped memory at `addr`. Bound: at most 4 GiB per view (larger views
+ * abort the process, DESIGN.md); the caller keeps the mapping alive as long as the view.
+ */
+export function viewOf(addr: Pointer, len: number): ArrayBuffer {
+  if (len > 0xffff_ffff) throw new RangeError("a view of mapped memory is limited to 4 GiB");
+  return koffi.view(addr, len) as ArrayBuffer;
+}

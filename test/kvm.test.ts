@@ -1,0 +1,112 @@
+// The KVM layer on the real /dev/kvm (PVM-nested on our hosts): a 16-bit payload whose port I/O
+// and MMIO exits reach the VMM in order, and ioctl failures that name the ioctl and the errno.
+// Needs /dev/kvm: without it these tests fail, they do not skip.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Kvm, type VcpuExit } from "../src/kvm/kvm.js";
+import { KVM_CAP_USER_MEMORY } from "../src/kvm/abi.js";
+import {
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
+  PROT_READ,
+  PROT_WRITE,
+  SysError,
+  mmap,
+  munmap,
+  viewOf,
+} from "../src/sys/libc.js";
+
+// Real mode, loaded at 0x1000 with CS = 0.
+const PAYLOAD = [
+  0xba,
+  0xf8,
+  0x03, //       mov dx, 0x3f8
+  0xb0,
+  0x4f, //             mov al, 'O'
+  0xee, //                   out dx, al
+  0xb0,
+  0x4b, //             mov al, 'K'
+  0xee, //                   out dx, al
+  0xb8,
+  0x34,
+  0x12, //       mov ax, 0x1234
+  0xbb,
+  0x00,
+  0x10, //       mov bx, 0x1000
+  0x8e,
+  0xdb, //             mov ds, bx          ; ds base 0x10000: outside guest RAM
+  0xa3,
+  0x00,
+  0x00, //       mov [0], ax         ; MMIO write, 2 bytes at 0x10000
+  0xec, //                   in al, dx           ; port read, answered by the VMM
+  0xa2,
+  0x02,
+  0x00, //       mov [2], al         ; MMIO write of what it read, at 0x10002
+  0xf4, //                   hlt
+];
+
+const RAM = 0x10000;
+
+function describe(e: VcpuExit): string {
+  if (e.kind === "io")
+    return `io ${e.out ? "out" : "in"} ${e.port.toString(16)} ${[...e.data].join(",")}`;
+  if (e.kind === "mmio")
+    return `mmio ${e.write ? "write" : "read"} ${e.addr.toString(16)} ${[...e.data].join(",")}`;
+  return e.kind;
+}
+
+test("a real-mode payload's I/O and MMIO exits arrive in order, then HLT", () => {
+  const kvm = Kvm.open();
+  assert.ok(kvm.checkExtension(KVM_CAP_USER_MEMORY) > 0);
+  const vm = kvm.createVm();
+  const mem = mmap(RAM, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+  try {
+    new Uint8Array(viewOf(mem, RAM)).set(PAYLOAD, 0x1000);
+    vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size: RAM, hostAddr: mem });
+    const vcpu = vm.createVcpu(0);
+    vcpu.editSregs((s) => {
+      s.writeBigUInt64LE(0n, 0); // cs.base
+      s.writeUInt16LE(0, 12); // cs.selector
+    });
+    vcpu.setRegs({ rip: 0x1000n, rflags: 2n });
+    const seen: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const e = vcpu.runOnce();
+      seen.push(describe(e));
+      if (e.kind === "io" && !e.out) vcpu.completeIoIn(Uint8Array.of(0x5a));
+      if (e.kind !== "io" && e.kind !== "mmio") break;
+    }
+    assert.deepEqual(seen, [
+      "io out 3f8 79",
+      "io out 3f8 75",
+      "mmio write 10000 52,18",
+      "io in 3f8 0",
+      "mmio write 10002 90",
+      "hlt",
+    ]);
+    assert.equal(vcpu.getRegs().rip, 0x1000n + BigInt(PAYLOAD.length));
+    vcpu.close();
+  } finally {
+    vm.close();
+    munmap(mem, RAM);
+    kvm.close();
+  }
+});
+
+test("a failing ioctl names the ioctl and the errno", () => {
+  const kvm = Kvm.open();
+  const vm = kvm.createVm();
+  try {
+    assert.throws(
+      () => vm.createVcpu(1 << 20),
+      (e: unknown) => e instanceof SysError && /^KVM_CREATE_VCPU: E[A-Z]+$/.test(e.message),
+    );
+    assert.throws(
+      () => vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0x1001n, size: 4096, hostAddr: 0n }),
+      RangeError,
+    );
+  } finally {
+    vm.close();
+    kvm.close();
+  }
+});

@@ -321,7 +321,9 @@ describe("initramfs", () => {
     assert.match(script, /^stty -echo 2>\/dev\/null\n/);
     assert.ok(script.includes("\nprintf '%s\n' 'it'\\''s' '$HOME' ''\n"), script);
     // The exit status is kept across the drain of the terminal that ends the script.
-    assert.ok(script.endsWith('moat_status=$?; stty "$(stty -g)" 2>/dev/null; exit $moat_status\n'));
+    assert.ok(
+      script.endsWith('moat_status=$?; stty "$(stty -g)" 2>/dev/null; exit $moat_status\n'),
+    );
   });
 
   test("shellQuote round-trips arbitrary strings through the host's sh", () => {

@@ -5,6 +5,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Kvm, type VcpuExit } from "../src/kvm/kvm.js";
 import { KVM_CAP_USER_MEMORY } from "../src/kvm/abi.js";
+import { GuestMemory } from "../src/memory/guest-memory.js";
+import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
 import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,
@@ -107,6 +109,68 @@ test("a failing ioctl names the ioctl and the errno", () => {
     );
   } finally {
     vm.close();
+    kvm.close();
+  }
+});
+
+// 64-bit code, entered directly in long mode at 0x100000.
+const PAYLOAD64 = [
+  0x66,
+  0xba,
+  0xf8,
+  0x03, //                     mov dx, 0x3f8
+  0xb0,
+  0x4c, //                                 mov al, 'L'
+  0xee, //                                       out dx, al
+  0x48,
+  0xb8,
+  0x88,
+  0x77,
+  0x66,
+  0x55,
+  0x44,
+  0x33,
+  0x22,
+  0x11, // mov rax, 0x1122334455667788
+  0x48,
+  0x89,
+  0x04,
+  0x25,
+  0x00,
+  0x00,
+  0x40,
+  0x00, //      mov [0x400000], rax ; mapped, not RAM
+  0xf4, //                                       hlt
+];
+
+test("long mode: 64-bit code runs, a 64-bit MMIO store exits with all 8 bytes", () => {
+  const kvm = Kvm.open();
+  const vm = kvm.createVm();
+  const size = 0x20_0000;
+  const mem = mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+  try {
+    const guest = new GuestMemory(0n, new Uint8Array(viewOf(mem, size)));
+    writeLongModeTables(guest);
+    guest.write(0x10_0000n, Uint8Array.from(PAYLOAD64));
+    vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size, hostAddr: mem });
+    const vcpu = vm.createVcpu(0);
+    enterLongMode(vcpu);
+    vcpu.setRegs({ rip: 0x10_0000n, rsp: 0x8000n, rflags: 2n });
+    const seen: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const e = vcpu.runOnce();
+      seen.push(describe(e));
+      if (e.kind !== "io" && e.kind !== "mmio") break;
+    }
+    assert.deepEqual(seen, [
+      "io out 3f8 76",
+      "mmio write 400000 136,119,102,85,68,51,34,17",
+      "hlt",
+    ]);
+    vcpu.close();
+  } finally {
+    vm.close();
+    munmap(mem, size);
     kvm.close();
   }
 });

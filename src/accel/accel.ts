@@ -17,6 +17,10 @@ export interface ExitHandler {
   mmioRead(addr: bigint, size: number): bigint | null;
   /** A device write; false when nothing is mapped there. */
   mmioWrite(addr: bigint, size: number, value: bigint): boolean;
+  /** x86 port I/O read of 1, 2 or 4 bytes; null when no device has the port (reads all ones). */
+  pioRead?(port: number, size: number): number | null;
+  /** x86 port I/O write; false when no device has the port (the write is dropped). */
+  pioWrite?(port: number, size: number, value: number): boolean;
   /** Firmware console output (SBI putchar / debug console). */
   consoleWrite(bytes: Uint8Array): void;
   /** Firmware console input: one byte or -1. */
@@ -29,9 +33,15 @@ export interface ExitHandler {
 
 export interface VcpuBoot {
   entry: bigint;
-  /** Initial privilege / mode: "S" for a kernel entered through moat's SBI, "M" for firmware. */
-  mode: "M" | "S";
+  /**
+   * Initial mode: riscv64 "S" (a kernel entered through moat's SBI) or "M" (firmware); x86-64
+   * "long64" (64-bit mode, flat segments, identity-mapped first GiB; see arch/x86_64).
+   */
+  mode: "M" | "S" | "long64";
+  /** Argument registers: riscv64 a0..a2; x86-64 rsi, rdi (Linux boot protocol: rsi = zero page). */
   args: bigint[];
+  /** x86-64: the stack pointer to start with. */
+  stack?: bigint;
 }
 
 export interface AccelVmConfig {

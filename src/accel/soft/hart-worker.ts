@@ -32,7 +32,7 @@ import {
   ST_REQUEST,
   getU64,
   putU64,
-} from "./channel.js";
+} from "../channel.js";
 import {
   EXIT_BUDGET,
   EXIT_HALT,

@@ -6,37 +6,14 @@ import { Worker } from "node:worker_threads";
 import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import {
-  CH_ADDR_LO,
   CH_DOORBELL,
-  CH_ARG0,
   CH_INSTRET_LO,
-  CH_ARG1,
-  CH_OP,
-  CH_RESULT,
-  CH_SIZE,
   CH_STATE,
   CH_STOP,
-  CH_VAL_LO,
-  OP_CONSOLE_GET,
-  OP_CONSOLE_PUT,
-  OP_HALT,
-  OP_MMIO_READ,
-  OP_MMIO_WRITE,
-  OP_SYSTEM_RESET,
-  RES_FAULT,
-  RES_OK,
-  ST_DONE,
-  ST_REQUEST,
   getU64,
   newChannel,
   newPostedRing,
-  RING_BASE,
-  RING_CAPACITY,
-  RING_ENTRY_WORDS,
-  RING_HEAD,
-  RING_TAIL,
-  putU64,
-} from "./channel.js";
+} from "../channel.js";
 import {
   MAX_HARTS,
   MAX_RAM_BYTES,
@@ -49,11 +26,9 @@ import {
   sharedBlock,
 } from "./layout.js";
 import type { HartWorkerData } from "./hart-worker.js";
+import { serveChannel } from "../channel-server.js";
 
 let cachedModule: WebAssembly.Module | undefined;
-
-/** How long the VMM thread polls for a hart's next device access before it sleeps. */
-const POLL_MS = 0.05;
 
 /** The compiled core (dist/cpu.wasm), compiled once per process. */
 export function coreModule(): WebAssembly.Module {
@@ -126,92 +101,8 @@ class SoftVm implements AccelVm {
   }
 
   /** Serves one hart's posted writes and requests until the VM stops. */
-  private async serve(ch: Int32Array, ring: Int32Array, handler: ExitHandler): Promise<void> {
-    while (!this.stopping) {
-      const bell = Atomics.load(ch, CH_DOORBELL);
-      this.applyPosted(ring, handler);
-      if (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
-        // Writes the hart posted before this request are applied above: a read sees them.
-        this.serveOne(ch, handler);
-        Atomics.store(ch, CH_STATE, ST_DONE);
-        Atomics.notify(ch, CH_STATE);
-        continue;
-      }
-      // Device accesses come in bursts (a driver's interrupt handler reads several registers
-      // in a row): poll briefly before paying the event loop's wake-up latency again.
-      if (this.pollBriefly(ch, bell)) continue;
-      const w = Atomics.waitAsync(ch, CH_DOORBELL, bell, 500);
-      if (w.async) await w.value;
-    }
-  }
-
-  /** Spins up to POLL_MS for the doorbell to move; true if it did. */
-  private pollBriefly(ch: Int32Array, bell: number): boolean {
-    const until = performance.now() + POLL_MS;
-    do {
-      if (Atomics.load(ch, CH_DOORBELL) !== bell) return true;
-    } while (performance.now() < until);
-    return false;
-  }
-
-  /** Applies the writes a hart posted, in order. */
-  private applyPosted(ring: Int32Array, handler: ExitHandler): void {
-    let head = ring[RING_HEAD]!;
-    const tail = Atomics.load(ring, RING_TAIL);
-    if (head === tail) return;
-    while (head !== tail) {
-      const e = RING_BASE + (head % RING_CAPACITY) * RING_ENTRY_WORDS;
-      try {
-        handler.mmioWrite(getU64(ring, e), ring[e + 2]!, getU64(ring, e + 3));
-      } catch (err) {
-        process.emitWarning(`device error: ${(err as Error).message}`);
-      }
-      head++;
-    }
-    Atomics.store(ring, RING_HEAD, head);
-    Atomics.notify(ring, RING_HEAD);
-  }
-
-  private serveOne(ch: Int32Array, handler: ExitHandler): void {
-    try {
-      switch (ch[CH_OP]) {
-        case OP_MMIO_READ: {
-          const v = handler.mmioRead(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!);
-          if (v === null) ch[CH_RESULT] = RES_FAULT;
-          else {
-            putU64(ch, CH_VAL_LO, v);
-            ch[CH_RESULT] = RES_OK;
-          }
-          break;
-        }
-        case OP_MMIO_WRITE: {
-          const ok = handler.mmioWrite(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!, getU64(ch, CH_VAL_LO));
-          ch[CH_RESULT] = ok ? RES_OK : RES_FAULT;
-          break;
-        }
-        case OP_CONSOLE_PUT:
-          handler.consoleWrite(Uint8Array.of(ch[CH_VAL_LO]! & 0xff));
-          ch[CH_RESULT] = RES_OK;
-          break;
-        case OP_CONSOLE_GET:
-          ch[CH_VAL_LO] = handler.consoleRead();
-          ch[CH_RESULT] = RES_OK;
-          break;
-        case OP_SYSTEM_RESET:
-          handler.systemReset(ch[CH_ARG0]!, ch[CH_ARG1]!);
-          ch[CH_RESULT] = RES_OK;
-          break;
-        case OP_HALT:
-          ch[CH_RESULT] = RES_OK; // the details arrive as a worker message
-          break;
-        default:
-          ch[CH_RESULT] = RES_FAULT;
-      }
-    } catch (e) {
-      // A device model must not throw; if one does, the access faults and the VM goes on.
-      ch[CH_RESULT] = RES_FAULT;
-      process.emitWarning(`device error: ${(e as Error).message}`);
-    }
+  private serve(ch: Int32Array, ring: Int32Array, handler: ExitHandler): Promise<void> {
+    return serveChannel(ch, ring, handler, () => this.stopping);
   }
 
   setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void {

@@ -1,4 +1,5 @@
-// The synchronous request channel between a hart worker and the VMM thread. One Int32Array per
+// The synchronous request channel between a vCPU worker (soft hart or KVM vCPU) and the VMM
+// thread. One Int32Array per
 // hart over its own SharedArrayBuffer: the worker writes a request, flips STATE to REQUEST and
 // blocks in Atomics.wait; the VMM serves it and flips STATE to DONE. Only one request per hart
 // is ever in flight, so there is no queue to bound.
@@ -28,6 +29,8 @@ export const OP_CONSOLE_PUT = 3; // CH_VAL_LO: one byte (SBI legacy putchar, DBC
 export const OP_CONSOLE_GET = 4; // result in CH_VAL_LO: byte or -1
 export const OP_SYSTEM_RESET = 5; // CH_ARG0: type, CH_ARG1: reason
 export const OP_HALT = 6; // the hart cannot continue; details in the worker's message
+export const OP_PIO_READ = 7; // x86 port I/O: CH_ADDR_LO port, CH_SIZE, result in CH_VAL_LO
+export const OP_PIO_WRITE = 8; // x86 port I/O: CH_ADDR_LO port, CH_SIZE, CH_VAL_LO value
 
 export const RES_OK = 0;
 export const RES_FAULT = 1;

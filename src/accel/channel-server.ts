@@ -1,0 +1,141 @@
+// The VMM-thread side of a vCPU worker's channel (channel.ts): applies posted writes in order,
+// serves synchronous requests through the VMM's ExitHandler, and sleeps on the doorbell in
+// between. Shared by the soft CPU's hart workers and KVM's vCPU workers.
+import type { ExitHandler } from "./accel.js";
+import {
+  CH_ADDR_LO,
+  CH_ARG0,
+  CH_ARG1,
+  CH_DOORBELL,
+  CH_OP,
+  CH_RESULT,
+  CH_SIZE,
+  CH_STATE,
+  CH_VAL_LO,
+  OP_CONSOLE_GET,
+  OP_CONSOLE_PUT,
+  OP_HALT,
+  OP_MMIO_READ,
+  OP_MMIO_WRITE,
+  OP_PIO_READ,
+  OP_PIO_WRITE,
+  OP_SYSTEM_RESET,
+  RES_FAULT,
+  RES_OK,
+  RING_BASE,
+  RING_CAPACITY,
+  RING_ENTRY_WORDS,
+  RING_HEAD,
+  RING_TAIL,
+  ST_DONE,
+  ST_REQUEST,
+  getU64,
+  putU64,
+} from "./channel.js";
+
+/** How long the VMM thread polls for a vCPU's next device access before it sleeps. */
+const POLL_MS = 0.05;
+
+/** Serves one vCPU's posted writes and requests until `stopping()` says so. */
+export async function serveChannel(
+  ch: Int32Array,
+  ring: Int32Array,
+  handler: ExitHandler,
+  stopping: () => boolean,
+): Promise<void> {
+  while (!stopping()) {
+    const bell = Atomics.load(ch, CH_DOORBELL);
+    applyPosted(ring, handler);
+    if (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
+      // Writes the vCPU posted before this request are applied above: a read sees them.
+      serveOne(ch, handler);
+      Atomics.store(ch, CH_STATE, ST_DONE);
+      Atomics.notify(ch, CH_STATE);
+      continue;
+    }
+    // Device accesses come in bursts (a driver's interrupt handler reads several registers
+    // in a row): poll briefly before paying the event loop's wake-up latency again.
+    if (pollBriefly(ch, bell)) continue;
+    const w = Atomics.waitAsync(ch, CH_DOORBELL, bell, 500);
+    if (w.async) await w.value;
+  }
+}
+
+function pollBriefly(ch: Int32Array, bell: number): boolean {
+  const until = performance.now() + POLL_MS;
+  do {
+    if (Atomics.load(ch, CH_DOORBELL) !== bell) return true;
+  } while (performance.now() < until);
+  return false;
+}
+
+/** Applies the writes a vCPU posted, in order. */
+function applyPosted(ring: Int32Array, handler: ExitHandler): void {
+  let head = ring[RING_HEAD]!;
+  const tail = Atomics.load(ring, RING_TAIL);
+  if (head === tail) return;
+  while (head !== tail) {
+    const e = RING_BASE + (head % RING_CAPACITY) * RING_ENTRY_WORDS;
+    try {
+      handler.mmioWrite(getU64(ring, e), ring[e + 2]!, getU64(ring, e + 3));
+    } catch (err) {
+      process.emitWarning(`device error: ${(err as Error).message}`);
+    }
+    head++;
+  }
+  Atomics.store(ring, RING_HEAD, head);
+  Atomics.notify(ring, RING_HEAD);
+}
+
+function serveOne(ch: Int32Array, handler: ExitHandler): void {
+  try {
+    switch (ch[CH_OP]) {
+      case OP_MMIO_READ: {
+        const v = handler.mmioRead(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!);
+        if (v === null) ch[CH_RESULT] = RES_FAULT;
+        else {
+          putU64(ch, CH_VAL_LO, v);
+          ch[CH_RESULT] = RES_OK;
+        }
+        break;
+      }
+      case OP_MMIO_WRITE: {
+        const ok = handler.mmioWrite(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!, getU64(ch, CH_VAL_LO));
+        ch[CH_RESULT] = ok ? RES_OK : RES_FAULT;
+        break;
+      }
+      case OP_PIO_READ: {
+        const v = handler.pioRead?.(ch[CH_ADDR_LO]! & 0xffff, ch[CH_SIZE]!) ?? null;
+        ch[CH_VAL_LO] = v === null ? -1 : v;
+        ch[CH_RESULT] = v === null ? RES_FAULT : RES_OK;
+        break;
+      }
+      case OP_PIO_WRITE: {
+        const ok = handler.pioWrite?.(ch[CH_ADDR_LO]! & 0xffff, ch[CH_SIZE]!, ch[CH_VAL_LO]! >>> 0);
+        ch[CH_RESULT] = ok ? RES_OK : RES_FAULT;
+        break;
+      }
+      case OP_CONSOLE_PUT:
+        handler.consoleWrite(Uint8Array.of(ch[CH_VAL_LO]! & 0xff));
+        ch[CH_RESULT] = RES_OK;
+        break;
+      case OP_CONSOLE_GET:
+        ch[CH_VAL_LO] = handler.consoleRead();
+        ch[CH_RESULT] = RES_OK;
+        break;
+      case OP_SYSTEM_RESET:
+        handler.systemReset(ch[CH_ARG0]!, ch[CH_ARG1]!);
+        ch[CH_RESULT] = RES_OK;
+        break;
+      case OP_HALT:
+        ch[CH_RESULT] = RES_OK; // the details arrive as a worker message
+        break;
+      default:
+        ch[CH_RESULT] = RES_FAULT;
+    }
+  } catch (e) {
+    // A device model must not throw; if one does, the access faults and the VM goes on.
+    ch[CH_RESULT] = RES_FAULT;
+    process.emitWarning(`device error: ${(e as Error).message}`);
+  }
+}

@@ -127,12 +127,18 @@ export class VcpuFd {
 
   constructor(
     readonly fd: number,
-    private readonly runSize: number,
+    readonly runSize: number,
+    private readonly ownsFd = true,
   ) {
     this.runAddr = mmap(runSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     const buf = viewOf(this.runAddr, runSize);
     this.run = new DataView(buf);
     this.runBytes = new Uint8Array(buf);
+  }
+
+  /** A VcpuFd over an fd created elsewhere in this process (a vCPU worker thread's view). */
+  static adopt(fd: number, runSize: number): VcpuFd {
+    return new VcpuFd(fd, runSize, false);
   }
 
   getRegs(): Record<abi.RegName, bigint> {
@@ -241,6 +247,6 @@ export class VcpuFd {
 
   close(): void {
     munmap(this.runAddr, this.runSize);
-    closeFd(this.fd);
+    if (this.ownsFd) closeFd(this.fd);
   }
 }

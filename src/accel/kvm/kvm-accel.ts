@@ -1,0 +1,127 @@
+// The KVM accelerator: guest RAM is an anonymous shared mapping given to KVM as one memory slot;
+// each vCPU runs in its own worker_thread (vcpu-worker.ts); the VMM thread serves their port
+// and MMIO exits. The architecture layer above configures each vCPU's registers (through
+// `vcpus`) before start().
+//
+// Not yet here (issue 3 goes on): kicking a vCPU that spins in guest mode out of KVM_RUN
+// (immediate_exit plus a signal), in-kernel irqchip and PIT, ioeventfd/irqfd.
+import { Worker } from "node:worker_threads";
+import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
+import { GuestMemory } from "../../memory/guest-memory.js";
+import { Kvm, type VcpuFd, type VmFd } from "../../kvm/kvm.js";
+import {
+  MAP_ANONYMOUS,
+  MAP_SHARED,
+  PROT_READ,
+  PROT_WRITE,
+  type Pointer,
+  mmap,
+  munmap,
+  viewOf,
+} from "../../sys/libc.js";
+import { CH_DOORBELL, CH_STATE, CH_STOP, newChannel, newPostedRing } from "../channel.js";
+import { serveChannel } from "../channel-server.js";
+import type { VcpuWorkerData } from "./vcpu-worker.js";
+
+/** Guest RAM on KVM is one mapping viewed as one ArrayBuffer: at most 4 GiB for now. */
+export const KVM_MAX_RAM_BYTES = 0xffff_f000;
+
+export class KvmAccelError extends Error {}
+
+export class KvmVm implements AccelVm {
+  readonly memory: GuestMemory;
+  /** The vCPUs, to be configured (registers, segments) before start(). */
+  readonly vcpus: VcpuFd[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly channels: Int32Array[] = [];
+  private stopping = false;
+
+  constructor(
+    private readonly kvm: Kvm,
+    private readonly vm: VmFd,
+    private readonly ram: Pointer,
+    private readonly config: AccelVmConfig,
+  ) {
+    this.memory = new GuestMemory(config.ramBase, new Uint8Array(viewOf(ram, config.ramBytes)));
+    vm.setUserMemoryRegion({
+      slot: 0,
+      guestPhysAddr: config.ramBase,
+      size: config.ramBytes,
+      hostAddr: ram,
+    });
+    for (let i = 0; i < config.vcpus; i++) this.vcpus.push(vm.createVcpu(i));
+  }
+
+  /** Starts every vCPU as configured; `boot` is applied by the architecture layer, not here. */
+  start(_boot: VcpuBoot, handler: ExitHandler): void {
+    this.vcpus.forEach((vcpu, index) => {
+      const channel = newChannel();
+      this.channels.push(channel);
+      const data: VcpuWorkerData = {
+        index,
+        fd: vcpu.fd,
+        runSize: vcpu.runSize,
+        channel: channel.buffer as SharedArrayBuffer,
+      };
+      const w = new Worker(new URL("./vcpu-worker.js", import.meta.url), { workerData: data });
+      w.on("message", (m: { kind: string; vcpu: number; detail: string }) => {
+        if (m.kind === "halt" && !this.stopping) handler.vcpuHalted(m.vcpu, m.detail);
+      });
+      w.on("error", (e) => {
+        if (!this.stopping) handler.vcpuHalted(index, `vcpu ${index}: worker failed: ${e.message}`);
+      });
+      this.workers.push(w);
+      // Port I/O is never posted: a ring that nothing writes.
+      void serveChannel(channel, newPostedRing(), handler, () => this.stopping);
+    });
+  }
+
+  setExternalInterrupt(): void {
+    // x86 interrupts go through the in-kernel irqchip (issue 3); nothing drives lines yet.
+  }
+
+  stats(): { vcpu: number; instructions: bigint }[] {
+    return [];
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const ch of this.channels) {
+      Atomics.store(ch, CH_STOP, 1);
+      Atomics.notify(ch, CH_STATE);
+      Atomics.add(ch, CH_DOORBELL, 1);
+      Atomics.notify(ch, CH_DOORBELL);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    for (const v of this.vcpus) v.close();
+    this.vm.close();
+    munmap(this.ram, this.config.ramBytes);
+    this.kvm.close();
+  }
+}
+
+export const kvmAccelerator: Accelerator = {
+  name: "kvm",
+  async createVm(config: AccelVmConfig): Promise<AccelVm> {
+    if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > 64) {
+      throw new KvmAccelError(`KVM vCPUs must be 1 to 64, not ${config.vcpus}`);
+    }
+    if (
+      config.ramBytes <= 0 ||
+      config.ramBytes % 4096 !== 0 ||
+      config.ramBytes > KVM_MAX_RAM_BYTES
+    ) {
+      throw new KvmAccelError("guest RAM must be a multiple of 4 KiB, at most 4 GiB");
+    }
+    const kvm = Kvm.open();
+    const ram = mmap(config.ramBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+    try {
+      return new KvmVm(kvm, kvm.createVm(), ram, config);
+    } catch (e) {
+      munmap(ram, config.ramBytes);
+      kvm.close();
+      throw e;
+    }
+  },
+};

@@ -78,3 +78,37 @@ test("a KVM vCPU worker's exits reach the VMM in order; HLT ends it with a repor
     await vm.stop();
   }
 });
+
+test("a vCPU spinning in guest mode is kicked out of KVM_RUN and the VM stops", async () => {
+  const vm = (await kvmAccelerator.createVm({
+    vcpus: 2,
+    ramBase: 0n,
+    ramBytes: 0x20_0000,
+    builtinFirmware: false,
+  })) as KvmVm;
+  writeLongModeTables(vm.memory);
+  vm.memory.write(ENTRY, Uint8Array.of(0xeb, 0xfe)); // jmp $
+  for (const v of vm.vcpus) {
+    enterLongMode(v);
+    v.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+  }
+  let halted = "";
+  vm.start(
+    { entry: ENTRY, mode: "long64", args: [] },
+    {
+      postedWriteRanges: [],
+      mmioRead: () => null,
+      mmioWrite: () => false,
+      consoleWrite: () => {},
+      consoleRead: () => -1,
+      systemReset: () => {},
+      vcpuHalted: (_v, d) => (halted = d),
+    },
+  );
+  await new Promise((r) => setTimeout(r, 300)); // both vCPUs are in guest mode, spinning
+  const t0 = performance.now();
+  await vm.stop();
+  const ms = performance.now() - t0;
+  assert.ok(ms < 3000, `stop took ${ms.toFixed(0)} ms`);
+  assert.equal(halted, "", "a kick is not a failure");
+});

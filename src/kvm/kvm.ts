@@ -1,6 +1,7 @@
 // Kvm, VmFd, VcpuFd: the KVM API as moat uses it. Every ioctl failure is a SysError naming the
 // ioctl and the errno. File descriptors are owned by these objects and closed by close().
 import {
+  SysError,
   MAP_SHARED,
   O_RDWR,
   PROT_READ,
@@ -186,7 +187,13 @@ export class VcpuFd {
 
   /** KVM_RUN until the next exit; decodes it. Bound: IO data copied is size x count bytes. */
   runOnce(): VcpuExit {
-    ioctlInt(this.fd, abi.KVM_RUN, 0, "KVM_RUN");
+    try {
+      ioctlInt(this.fd, abi.KVM_RUN, 0, "KVM_RUN");
+    } catch (e) {
+      // A signal (a kick) interrupted the run: the vCPU is back in the VMM's hands.
+      if (e instanceof SysError && e.code === "EINTR") return { kind: "intr" };
+      throw e;
+    }
     const r = this.run;
     const reason = r.getUint32(abi.RUN_EXIT_REASON, true);
     switch (reason) {
@@ -230,6 +237,14 @@ export class VcpuFd {
       default:
         return { kind: "other", reason, name: abi.exitReasonName(reason) };
     }
+  }
+
+  /**
+   * kvm_run.immediate_exit: while set, KVM_RUN returns at once with EINTR. Set it, then signal
+   * the vCPU's thread, to stop a vCPU wherever it is.
+   */
+  setImmediateExit(on: boolean): void {
+    this.runBytes[abi.RUN_IMMEDIATE_EXIT] = on ? 1 : 0;
   }
 
   /** For an IO "in" exit: the bytes the guest reads (size x count), placed before it resumes. */

@@ -14,6 +14,9 @@ const cMmap = libc.func(
   "void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)",
 );
 const cMunmap = libc.func("int munmap(void *addr, size_t len)");
+const cGettid = libc.func("int gettid()");
+const cGetpid = libc.func("int getpid()");
+const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
@@ -87,4 +90,18 @@ export function munmap(addr: Pointer, len: number): void {
 export function viewOf(addr: Pointer, len: number): ArrayBuffer {
   if (len > 0xffff_ffff) throw new RangeError("a view of mapped memory is limited to 4 GiB");
   return koffi.view(addr, len) as ArrayBuffer;
+}
+
+/** The calling thread's kernel thread id (a worker_thread's own, for tgkill). */
+export function gettid(): number {
+  return cGettid() as number;
+}
+
+export function getpid(): number {
+  return cGetpid() as number;
+}
+
+/** Sends `signal` to one thread of this process (kicks a vCPU thread out of KVM_RUN). */
+export function tgkill(tid: number, signal: number): void {
+  check("tgkill", cTgkill(getpid(), tid, signal) as number);
 }

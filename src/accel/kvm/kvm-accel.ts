@@ -3,8 +3,10 @@
 // and MMIO exits. The architecture layer above configures each vCPU's registers (through
 // `vcpus`) before start().
 //
-// Not yet here (issue 3 goes on): kicking a vCPU that spins in guest mode out of KVM_RUN
-// (immediate_exit plus a signal), in-kernel irqchip and PIT, ioeventfd/irqfd.
+// A vCPU is kicked out of KVM_RUN wherever it is by setting kvm_run.immediate_exit and sending
+// its thread SIGUSR2 (handled, as a no-op, so it interrupts the ioctl instead of killing us).
+//
+// Not yet here (issue 3 goes on): in-kernel irqchip and PIT, ioeventfd/irqfd.
 import { Worker } from "node:worker_threads";
 import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
@@ -17,11 +19,15 @@ import {
   type Pointer,
   mmap,
   munmap,
+  tgkill,
   viewOf,
 } from "../../sys/libc.js";
-import { CH_DOORBELL, CH_STATE, CH_STOP, newChannel, newPostedRing } from "../channel.js";
+import { CH_DOORBELL, CH_STATE, CH_STOP, CH_TID, newChannel, newPostedRing } from "../channel.js";
 import { serveChannel } from "../channel-server.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
+
+const KICK_SIGNAL = 12; // SIGUSR2
+let kickHandlerInstalled = false;
 
 /** Guest RAM on KVM is one mapping viewed as one ArrayBuffer: at most 4 GiB for now. */
 export const KVM_MAX_RAM_BYTES = 0xffff_f000;
@@ -54,6 +60,11 @@ export class KvmVm implements AccelVm {
 
   /** Starts every vCPU as configured; `boot` is applied by the architecture layer, not here. */
   start(_boot: VcpuBoot, handler: ExitHandler): void {
+    if (!kickHandlerInstalled) {
+      // Without a handler SIGUSR2 would end the process; with one it only interrupts KVM_RUN.
+      process.on("SIGUSR2", () => {});
+      kickHandlerInstalled = true;
+    }
     this.vcpus.forEach((vcpu, index) => {
       const channel = newChannel();
       this.channels.push(channel);
@@ -84,9 +95,28 @@ export class KvmVm implements AccelVm {
     return [];
   }
 
+  /** Stops vCPU `i` in KVM_RUN (it stays stopped until immediate_exit is cleared). */
+  kick(i: number): void {
+    const ch = this.channels[i];
+    if (!ch) return;
+    this.vcpus[i]!.setImmediateExit(true);
+    Atomics.store(ch, CH_STOP, 1);
+    // Wait briefly for the worker to have published its thread id.
+    if (Atomics.load(ch, CH_TID) === 0) Atomics.wait(ch, CH_TID, 0, 1000);
+    const tid = Atomics.load(ch, CH_TID);
+    if (tid > 0) {
+      try {
+        tgkill(tid, KICK_SIGNAL);
+      } catch {
+        /* the thread has already gone */
+      }
+    }
+  }
+
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    for (let i = 0; i < this.channels.length; i++) this.kick(i);
     for (const ch of this.channels) {
       Atomics.store(ch, CH_STOP, 1);
       Atomics.notify(ch, CH_STATE);

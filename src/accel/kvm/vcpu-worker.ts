@@ -4,6 +4,7 @@
 // naming the exit reason and the registers.
 import { workerData, parentPort } from "node:worker_threads";
 import { VcpuFd, type VcpuExit } from "../../kvm/kvm.js";
+import { gettid } from "../../sys/libc.js";
 import {
   CH_ADDR_LO,
   CH_DOORBELL,
@@ -12,6 +13,7 @@ import {
   CH_SIZE,
   CH_STATE,
   CH_STOP,
+  CH_TID,
   CH_VAL_LO,
   OP_HALT,
   OP_MMIO_READ,
@@ -35,6 +37,8 @@ export interface VcpuWorkerData {
 const d = workerData as VcpuWorkerData;
 const ch = new Int32Array(d.channel);
 const vcpu = VcpuFd.adopt(d.fd, d.runSize);
+Atomics.store(ch, CH_TID, gettid());
+Atomics.notify(ch, CH_TID);
 
 function stopped(): boolean {
   return Atomics.load(ch, CH_STOP) !== 0;

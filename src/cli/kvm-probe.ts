@@ -1,20 +1,36 @@
-// What this host's /dev/kvm is, for messages: absent, hardware-backed, or nested PVM.
+// What this host's /dev/kvm is, for messages and for --accel auto: absent, hardware-backed, or
+// nested PVM (a kvm_pvm module: guest kernel code is largely emulated there, DESIGN.md).
 import { existsSync, readFileSync } from "node:fs";
 
-/** "PVM-nested (kvm_pvm)", "hardware (vmx|svm)", or null when there is no /dev/kvm. */
-export function detectKvm(): string | null {
-  if (!existsSync("/dev/kvm")) return null;
+export type KvmKind = "none" | "pvm" | "hardware" | "unknown";
+
+/** Classifies /dev/kvm. `root` lets tests point it at a fake /sys and /proc tree. */
+export function kvmKind(root = "/"): KvmKind {
+  if (!existsSync(`${root}dev/kvm`)) return "none";
+  if (existsSync(`${root}sys/module/kvm_pvm`)) return "pvm";
   try {
-    const mods = readFileSync("/proc/modules", "utf8");
-    if (/^kvm_pvm\b/m.test(mods)) return "PVM-nested (kvm_pvm): x86-64 guests crawl there";
+    if (/^kvm_pvm\b/m.test(readFileSync(`${root}proc/modules`, "utf8"))) return "pvm";
   } catch {
-    /* no /proc/modules: fall through */
+    /* no /proc/modules in this container: the /sys check above is the one that counts */
   }
   try {
-    const cpu = readFileSync("/proc/cpuinfo", "utf8");
-    if (/\b(vmx|svm)\b/.test(cpu)) return "hardware virtualisation";
+    if (/\b(vmx|svm)\b/.test(readFileSync(`${root}proc/cpuinfo`, "utf8"))) return "hardware";
   } catch {
     /* ignore */
   }
-  return "present";
+  return "unknown";
+}
+
+/** A one-line description of /dev/kvm for messages, or null when there is none. */
+export function detectKvm(root = "/"): string | null {
+  switch (kvmKind(root)) {
+    case "none":
+      return null;
+    case "pvm":
+      return "PVM-nested (kvm_pvm): guest kernels run largely emulated, minutes to boot";
+    case "hardware":
+      return "hardware virtualisation";
+    default:
+      return "present, kind unknown";
+  }
 }

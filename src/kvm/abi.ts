@@ -15,6 +15,16 @@ export const KVM_SET_REGS = 0x4090ae82;
 export const KVM_GET_SREGS = 0x8138ae83;
 export const KVM_SET_SREGS = 0x4138ae84;
 
+export const KVM_GET_SUPPORTED_CPUID = 0xc008ae05;
+export const KVM_SET_CPUID2 = 0x4008ae90;
+
+// struct kvm_cpuid2 { u32 nent; u32 padding; struct kvm_cpuid_entry2 entries[]; }
+// struct kvm_cpuid_entry2 { u32 function, index, flags, eax, ebx, ecx, edx, padding[3]; }
+export const CPUID_HEADER_SIZE = 8;
+export const CPUID_ENTRY_SIZE = 40;
+/** Entries asked for from KVM_GET_SUPPORTED_CPUID (hosts report well under 100). */
+export const CPUID_MAX_ENTRIES = 256;
+
 export const KVM_CAP_IRQCHIP = 0;
 export const KVM_CAP_USER_MEMORY = 3;
 export const KVM_CAP_IOEVENTFD = 36;

@@ -48,6 +48,28 @@ export class Kvm {
     return ioctlInt(this.fd, abi.KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
   }
 
+  /** KVM_GET_SUPPORTED_CPUID: every leaf and subleaf this host's KVM can give a guest. */
+  supportedCpuid(): CpuidEntry[] {
+    const b = Buffer.alloc(abi.CPUID_HEADER_SIZE + abi.CPUID_MAX_ENTRIES * abi.CPUID_ENTRY_SIZE);
+    b.writeUInt32LE(abi.CPUID_MAX_ENTRIES, 0);
+    ioctlBuf(this.fd, abi.KVM_GET_SUPPORTED_CPUID, b, "KVM_GET_SUPPORTED_CPUID");
+    const n = Math.min(b.readUInt32LE(0), abi.CPUID_MAX_ENTRIES);
+    const out: CpuidEntry[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = abi.CPUID_HEADER_SIZE + i * abi.CPUID_ENTRY_SIZE;
+      out.push({
+        function: b.readUInt32LE(o),
+        index: b.readUInt32LE(o + 4),
+        flags: b.readUInt32LE(o + 8),
+        eax: b.readUInt32LE(o + 12),
+        ebx: b.readUInt32LE(o + 16),
+        ecx: b.readUInt32LE(o + 20),
+        edx: b.readUInt32LE(o + 24),
+      });
+    }
+    return out;
+  }
+
   createVm(): VmFd {
     return new VmFd(this, ioctlInt(this.fd, abi.KVM_CREATE_VM, 0, "KVM_CREATE_VM"));
   }
@@ -55,6 +77,17 @@ export class Kvm {
   close(): void {
     closeFd(this.fd);
   }
+}
+
+/** One CPUID leaf/subleaf as KVM describes it (struct kvm_cpuid_entry2). */
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
 }
 
 export interface MemoryRegion {
@@ -158,6 +191,24 @@ export class VcpuFd {
       if (v !== undefined) b.writeBigUInt64LE(BigInt.asUintN(64, v), i * 8);
     });
     ioctlBuf(this.fd, abi.KVM_SET_REGS, b, "KVM_SET_REGS");
+  }
+
+  /** KVM_SET_CPUID2: what the guest's CPUID instruction returns. Bound: CPUID_MAX_ENTRIES. */
+  setCpuid(entries: CpuidEntry[]): void {
+    if (entries.length > abi.CPUID_MAX_ENTRIES) throw new RangeError("too many CPUID entries");
+    const b = Buffer.alloc(abi.CPUID_HEADER_SIZE + entries.length * abi.CPUID_ENTRY_SIZE);
+    b.writeUInt32LE(entries.length, 0);
+    entries.forEach((e, i) => {
+      const o = abi.CPUID_HEADER_SIZE + i * abi.CPUID_ENTRY_SIZE;
+      b.writeUInt32LE(e.function >>> 0, o);
+      b.writeUInt32LE(e.index >>> 0, o + 4);
+      b.writeUInt32LE(e.flags >>> 0, o + 8);
+      b.writeUInt32LE(e.eax >>> 0, o + 12);
+      b.writeUInt32LE(e.ebx >>> 0, o + 16);
+      b.writeUInt32LE(e.ecx >>> 0, o + 20);
+      b.writeUInt32LE(e.edx >>> 0, o + 24);
+    });
+    ioctlBuf(this.fd, abi.KVM_SET_CPUID2, b, "KVM_SET_CPUID2");
   }
 
   /** Reads kvm_sregs, lets `edit` change the raw struct, writes it back. */

@@ -30,6 +30,7 @@ test("a KVM vCPU worker's exits reach the VMM in order; HLT ends it with a repor
     ramBase: 0n,
     ramBytes: 0x20_0000,
     builtinFirmware: false,
+    irqchip: false, // so that HLT exits to the VMM
   })) as KvmVm;
   const events: string[] = [];
   try {
@@ -85,6 +86,7 @@ test("a vCPU spinning in guest mode is kicked out of KVM_RUN and the VM stops", 
     ramBase: 0n,
     ramBytes: 0x20_0000,
     builtinFirmware: false,
+    irqchip: false, // so that HLT exits to the VMM
   })) as KvmVm;
   writeLongModeTables(vm.memory);
   vm.memory.write(ENTRY, Uint8Array.of(0xeb, 0xfe)); // jmp $

@@ -50,6 +50,8 @@ export interface AccelVmConfig {
   ramBytes: number;
   /** true: the accelerator provides the platform firmware interface itself (moat's SBI). */
   builtinFirmware: boolean;
+  /** KVM: create the in-kernel interrupt controllers and PIT (default true). */
+  irqchip?: boolean;
 }
 
 export interface AccelVm {
@@ -58,6 +60,8 @@ export interface AccelVm {
   start(boot: VcpuBoot, handler: ExitHandler): void;
   /** Drives an external interrupt line of a vCPU's interrupt controller context. */
   setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void;
+  /** x86: drives a line (GSI) of the in-kernel interrupt controllers. */
+  setIrqLine?(gsi: number, level: boolean): void;
   /** Stops every vCPU and releases its threads. Idempotent. */
   stop(): Promise<void>;
   /** Instructions retired by each vCPU so far (soft CPU), for benchmarks. */

@@ -15,6 +15,11 @@ export const KVM_SET_REGS = 0x4090ae82;
 export const KVM_GET_SREGS = 0x8138ae83;
 export const KVM_SET_SREGS = 0x4138ae84;
 
+export const KVM_CREATE_IRQCHIP = 0xae60;
+export const KVM_IRQ_LINE = 0x4008ae61;
+export const KVM_CREATE_PIT2 = 0x4040ae77;
+export const PIT_CONFIG_SIZE = 64; // struct kvm_pit_config { u32 flags; u32 pad[15]; }
+
 export const KVM_GET_SUPPORTED_CPUID = 0xc008ae05;
 export const KVM_SET_CPUID2 = 0x4008ae90;
 

@@ -119,6 +119,24 @@ export class VmFd {
     ioctlBuf(this.fd, abi.KVM_SET_USER_MEMORY_REGION, b, "KVM_SET_USER_MEMORY_REGION");
   }
 
+  /** KVM_CREATE_IRQCHIP: the in-kernel PIC, IOAPIC and local APICs (before any vCPU). */
+  createIrqchip(): void {
+    ioctlInt(this.fd, abi.KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
+  }
+
+  /** KVM_CREATE_PIT2: the in-kernel i8254 timer (after the irqchip). */
+  createPit(): void {
+    ioctlBuf(this.fd, abi.KVM_CREATE_PIT2, Buffer.alloc(abi.PIT_CONFIG_SIZE), "KVM_CREATE_PIT2");
+  }
+
+  /** KVM_IRQ_LINE: drives interrupt line `irq` (GSI) of the in-kernel irqchip. */
+  irqLine(irq: number, level: boolean): void {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(irq >>> 0, 0);
+    b.writeUInt32LE(level ? 1 : 0, 4);
+    ioctlBuf(this.fd, abi.KVM_IRQ_LINE, b, "KVM_IRQ_LINE");
+  }
+
   createVcpu(id: number): VcpuFd {
     const fd = ioctlInt(this.fd, abi.KVM_CREATE_VCPU, id, "KVM_CREATE_VCPU");
     return new VcpuFd(fd, this.kvm.vcpuMmapSize());

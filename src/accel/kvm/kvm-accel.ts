@@ -6,11 +6,12 @@
 // A vCPU is kicked out of KVM_RUN wherever it is by setting kvm_run.immediate_exit and sending
 // its thread SIGUSR2 (handled, as a no-op, so it interrupts the ioctl instead of killing us).
 //
-// Not yet here (issue 3 goes on): in-kernel irqchip and PIT, ioeventfd/irqfd.
+// With the in-kernel irqchip (the default) HLT waits in the kernel for an interrupt.
+// Not yet here (issue 3 goes on): ioeventfd/irqfd.
 import { Worker } from "node:worker_threads";
 import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
-import { Kvm, type VcpuFd, type VmFd } from "../../kvm/kvm.js";
+import { Kvm, type CpuidEntry, type VcpuFd, type VmFd } from "../../kvm/kvm.js";
 import {
   MAP_ANONYMOUS,
   MAP_SHARED,
@@ -55,7 +56,20 @@ export class KvmVm implements AccelVm {
       size: config.ramBytes,
       hostAddr: ram,
     });
+    if (config.irqchip !== false) {
+      vm.createIrqchip();
+      vm.createPit();
+    }
     for (let i = 0; i < config.vcpus; i++) this.vcpus.push(vm.createVcpu(i));
+  }
+
+  /** The host KVM's CPUID offer, for the architecture layer's CPU template. */
+  supportedCpuid(): CpuidEntry[] {
+    return this.kvm.supportedCpuid();
+  }
+
+  setIrqLine(gsi: number, level: boolean): void {
+    if (!this.stopping) this.vm.irqLine(gsi, level);
   }
 
   /** Starts every vCPU as configured; `boot` is applied by the architecture layer, not here. */

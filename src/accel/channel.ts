@@ -62,3 +62,26 @@ export const RING_CAPACITY = 256;
 export function newPostedRing(): Int32Array {
   return new Int32Array(new SharedArrayBuffer((RING_BASE + RING_CAPACITY * RING_ENTRY_WORDS) * 4));
 }
+
+/** Worker side: wakes the VMM thread (a request or a posted write is waiting). */
+export function ringDoorbell(ch: Int32Array): void {
+  Atomics.add(ch, CH_DOORBELL, 1);
+  Atomics.notify(ch, CH_DOORBELL);
+}
+
+/**
+ * Worker side: sends the request prepared in `ch` and waits for the VMM's answer. Returns early
+ * (with no answer) once the VMM has asked the worker to stop.
+ */
+export function sendRequest(ch: Int32Array, op: number): void {
+  ch[CH_OP] = op;
+  Atomics.store(ch, CH_STATE, ST_REQUEST);
+  ringDoorbell(ch);
+  // The answer usually comes within microseconds: spin a little before sleeping on it.
+  for (let i = 0; i < 2000 && Atomics.load(ch, CH_STATE) === ST_REQUEST; i++);
+  while (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
+    if (Atomics.load(ch, CH_STOP) !== 0) return;
+    Atomics.wait(ch, CH_STATE, ST_REQUEST, 100);
+  }
+  Atomics.store(ch, CH_STATE, ST_IDLE);
+}

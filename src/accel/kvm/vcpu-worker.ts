@@ -7,11 +7,8 @@ import { VcpuFd, type VcpuExit } from "../../kvm/kvm.js";
 import { gettid } from "../../sys/libc.js";
 import {
   CH_ADDR_LO,
-  CH_DOORBELL,
-  CH_OP,
   CH_RESULT,
   CH_SIZE,
-  CH_STATE,
   CH_STOP,
   CH_TID,
   CH_VAL_LO,
@@ -21,10 +18,9 @@ import {
   OP_PIO_READ,
   OP_PIO_WRITE,
   RES_OK,
-  ST_IDLE,
-  ST_REQUEST,
   getU64,
   putU64,
+  sendRequest,
 } from "../channel.js";
 
 export interface VcpuWorkerData {
@@ -45,16 +41,7 @@ function stopped(): boolean {
 }
 
 function request(op: number): void {
-  ch[CH_OP] = op;
-  Atomics.store(ch, CH_STATE, ST_REQUEST);
-  Atomics.add(ch, CH_DOORBELL, 1);
-  Atomics.notify(ch, CH_DOORBELL);
-  for (let i = 0; i < 2000 && Atomics.load(ch, CH_STATE) === ST_REQUEST; i++);
-  while (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
-    if (stopped()) return;
-    Atomics.wait(ch, CH_STATE, ST_REQUEST, 100);
-  }
-  Atomics.store(ch, CH_STATE, ST_IDLE);
+  sendRequest(ch, op);
 }
 
 function halt(detail: string): void {

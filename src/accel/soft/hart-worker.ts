@@ -6,14 +6,11 @@ import type { CoreExports } from "./core-exports.js";
 import { U64, hex } from "./core-exports.js";
 import {
   CH_ADDR_LO,
-  CH_DOORBELL,
   CH_ARG0,
   CH_INSTRET_LO,
   CH_ARG1,
-  CH_OP,
   CH_RESULT,
   CH_SIZE,
-  CH_STATE,
   CH_STOP,
   CH_VAL_LO,
   OP_CONSOLE_GET,
@@ -28,10 +25,10 @@ import {
   RING_ENTRY_WORDS,
   RING_HEAD,
   RING_TAIL,
-  ST_IDLE,
-  ST_REQUEST,
   getU64,
   putU64,
+  ringDoorbell,
+  sendRequest,
 } from "../channel.js";
 import {
   EXIT_BUDGET,
@@ -103,23 +100,9 @@ function stopped(): boolean {
   return Atomics.load(ch, CH_STOP) !== 0;
 }
 
-function ringDoorbell(): void {
-  Atomics.add(ch, CH_DOORBELL, 1);
-  Atomics.notify(ch, CH_DOORBELL);
-}
-
 /** Sends one request to the VMM thread and waits for its answer. */
 function request(op: number): void {
-  ch[CH_OP] = op;
-  Atomics.store(ch, CH_STATE, ST_REQUEST);
-  ringDoorbell();
-  // The answer usually comes within microseconds: spin a little before sleeping on it.
-  for (let i = 0; i < 2000 && Atomics.load(ch, CH_STATE) === ST_REQUEST; i++);
-  while (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
-    if (stopped()) return;
-    Atomics.wait(ch, CH_STATE, ST_REQUEST, 100);
-  }
-  Atomics.store(ch, CH_STATE, ST_IDLE);
+  sendRequest(ch, op);
 }
 
 function halt(detail: string): void {
@@ -140,7 +123,7 @@ function postWrite(addr: bigint, size: number, value: bigint): void {
   const tail = ring[RING_TAIL]!; // only this thread writes the tail
   while (tail - Atomics.load(ring, RING_HEAD) >= RING_CAPACITY) {
     if (stopped()) return;
-    ringDoorbell();
+    ringDoorbell(ch);
     Atomics.wait(ring, RING_HEAD, Atomics.load(ring, RING_HEAD), 10);
   }
   const e = RING_BASE + (tail % RING_CAPACITY) * RING_ENTRY_WORDS;
@@ -148,7 +131,7 @@ function postWrite(addr: bigint, size: number, value: bigint): void {
   ring[e + 2] = size;
   putU64(ring, e + 3, value);
   Atomics.store(ring, RING_TAIL, tail + 1);
-  ringDoorbell();
+  ringDoorbell(ch);
 }
 
 function serveMmio(): boolean {

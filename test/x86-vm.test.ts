@@ -3,6 +3,10 @@
 // through the i8042. Needs /dev/kvm.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { X86Vm } from "../src/vmm/x86_64-vm.js";
 
 // prettier-ignore
@@ -45,4 +49,97 @@ test("a 64-bit program prints on COM1 and resets through the i8042", async () =>
   clearTimeout(timer);
   assert.equal(exit.reason, "reset", JSON.stringify(exit));
   assert.equal(Buffer.from(out).toString("latin1"), "hi x86\n");
+});
+
+// A miniature "kernel": an ELF64 x86-64 file with a PVH entry note, built here with the host's
+// binutils. Its 32-bit entry checks the hvm_start_info magic in %ebx, prints the command line
+// it points at, and resets.
+const PVH_KERNEL = `
+        .code32
+        .globl _start
+_start: mov $0x3f8, %dx
+        cmpl $0x336ec578, (%ebx)
+        jne bad
+        mov 24(%ebx), %esi
+1:      movb (%esi), %al
+        test %al, %al
+        jz done
+        outb %al, %dx
+        inc %esi
+        jmp 1b
+bad:    mov $'X', %al
+        outb %al, %dx
+done:   mov $0xfe, %al
+        outb %al, $0x64
+        hlt
+        .section .note.Xen, "a", @note
+        .balign 4
+        .long 4, 4, 18
+        .asciz "Xen"
+        .balign 4
+        .long _start
+`;
+
+function buildPvhKernel(): Uint8Array {
+  const dir = mkdtempSync(join(tmpdir(), "moat-pvh-"));
+  try {
+    writeFileSync(join(dir, "k.S"), PVH_KERNEL);
+    const as = spawnSync("as", ["--64", "-o", join(dir, "k.o"), join(dir, "k.S")], {
+      encoding: "utf8",
+    });
+    assert.equal(as.status, 0, as.stderr);
+    const ld = spawnSync(
+      "ld",
+      ["-m", "elf_x86_64", "-N", "-Ttext=0x100000", "-o", join(dir, "k.elf"), join(dir, "k.o")],
+      { encoding: "utf8" },
+    );
+    assert.equal(ld.status, 0, ld.stderr);
+    return readFileSync(join(dir, "k.elf"));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("an ELF kernel boots through its PVH entry with hvm_start_info and the command line", async () => {
+  const out: number[] = [];
+  const vm = await X86Vm.create({
+    vcpus: 1,
+    memoryMiB: 16,
+    kernel: { elf: buildPvhKernel(), cmdline: "console=ttyS0 moat=pvh" },
+    cpuTemplate: "pvm",
+    output: (b) => out.push(...b),
+  });
+  const timer = setTimeout(() => vm.stop(124, "timeout"), 20_000);
+  const exit = await vm.run();
+  clearTimeout(timer);
+  assert.equal(exit.reason, "reset", JSON.stringify(exit));
+  assert.equal(Buffer.from(out).toString("latin1"), "console=ttyS0 moat=pvh");
+});
+
+test("hostile kernel files are refused with a clear message", async () => {
+  const good = buildPvhKernel();
+  const noNote = Uint8Array.from(good);
+  // Corrupt the note type (18 -> 19): no PVH entry any more.
+  const at = Buffer.from(noNote).indexOf(Buffer.from([4, 0, 0, 0, 4, 0, 0, 0, 18, 0, 0, 0]));
+  assert.ok(at > 0);
+  noNote[at + 8] = 19;
+  const truncated = good.subarray(0, 100);
+  const cases: [Uint8Array, RegExp][] = [
+    [noNote, /no PVH entry note/],
+    [truncated, /outside the file|runs past the end/],
+    [Uint8Array.from([0x7f, 0x45, 0x4c, 0x46]), /too short/],
+    [new Uint8Array(128), /not an ELF file/],
+  ];
+  for (const [elf, re] of cases) {
+    await assert.rejects(
+      X86Vm.create({
+        vcpus: 1,
+        memoryMiB: 16,
+        kernel: { elf, cmdline: "" },
+        cpuTemplate: "pvm",
+        output: () => {},
+      }),
+      re,
+    );
+  }
 });

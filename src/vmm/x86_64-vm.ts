@@ -1,6 +1,6 @@
 // One x86-64 VM on KVM (issue 3, first steps): in-kernel irqchip and PIT, a 16550A on COM1 and
 // an i8042 for reset on the port bus, CPUID through a CPU template, and a flat 64-bit program
-// entered directly in long mode. Kernel loading (bzImage, PVH) comes next.
+// entered directly in long mode, or an ELF vmlinux booted through its PVH entry. bzImage next.
 import type { ExitHandler } from "../accel/accel.js";
 import { type KvmVm, kvmAccelerator } from "../accel/kvm/kvm-accel.js";
 import { PioBus } from "../bus/pio-bus.js";
@@ -8,6 +8,8 @@ import { Uart16550 } from "../devices/legacy/uart16550.js";
 import { I8042 } from "../devices/legacy/i8042.js";
 import { applyCpuTemplate, type CpuTemplateName } from "../arch/x86_64/cpuid.js";
 import { enterLongMode, writeLongModeTables } from "../arch/x86_64/long-mode.js";
+import { enterPvhViaTrampoline, writePvhStartInfo } from "../arch/x86_64/pvh.js";
+import { ElfError, parseElfKernel } from "../boot/elf.js";
 import type { VmExit } from "./vm-exit.js";
 
 export const COM1_PORT = 0x3f8;
@@ -18,7 +20,9 @@ export interface X86VmConfig {
   vcpus: number;
   memoryMiB: number;
   /** Flat 64-bit code loaded at PROGRAM_BASE and entered there in long mode. */
-  program: Uint8Array;
+  program?: Uint8Array;
+  /** Or an ELF64 kernel (vmlinux) booted through its PVH entry, with this command line. */
+  kernel?: { elf: Uint8Array; name?: string; cmdline: string };
   cpuTemplate: CpuTemplateName;
   output: (bytes: Uint8Array) => void;
 }
@@ -44,8 +48,22 @@ export class X86Vm {
   /** Creates the VM on /dev/kvm and loads the program. Bound: the program must fit in RAM. */
   static async create(cfg: X86VmConfig): Promise<X86Vm> {
     const ramBytes = cfg.memoryMiB * 1024 * 1024;
-    if (BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)) {
+    if (!cfg.program === !cfg.kernel) throw new RangeError("give either a program or a kernel");
+    if (cfg.program && BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)) {
       throw new RangeError("the program does not fit in guest RAM");
+    }
+    const elf = cfg.kernel ? parseElfKernel(cfg.kernel.elf, cfg.kernel.name) : undefined;
+    if (elf && elf.pvhEntry === undefined) {
+      throw new ElfError(
+        `${cfg.kernel!.name ?? "kernel"}: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)`,
+      );
+    }
+    for (const seg of elf?.segments ?? []) {
+      if (seg.paddr < 0x10_0000n || seg.paddr + seg.memsz > BigInt(ramBytes)) {
+        throw new ElfError(
+          `${cfg.kernel!.name ?? "kernel"}: a segment at 0x${seg.paddr.toString(16)} does not fit in RAM`,
+        );
+      }
     }
     const avm = (await kvmAccelerator.createVm({
       vcpus: cfg.vcpus,
@@ -56,12 +74,22 @@ export class X86Vm {
     const vm = new X86Vm(avm, cfg);
     try {
       const cpuid = applyCpuTemplate(avm.supportedCpuid(), cfg.cpuTemplate);
-      writeLongModeTables(avm.memory);
-      avm.memory.write(PROGRAM_BASE, cfg.program);
-      for (const v of avm.vcpus) {
-        v.setCpuid(cpuid);
-        enterLongMode(v);
-        v.setRegs({ rip: PROGRAM_BASE, rsp: 0x8000n, rflags: 2n });
+      for (const v of avm.vcpus) v.setCpuid(cpuid);
+      if (cfg.program) {
+        writeLongModeTables(avm.memory);
+        avm.memory.write(PROGRAM_BASE, cfg.program);
+        for (const v of avm.vcpus) {
+          enterLongMode(v);
+          v.setRegs({ rip: PROGRAM_BASE, rsp: 0x8000n, rflags: 2n });
+        }
+      } else if (elf && cfg.kernel) {
+        for (const seg of elf.segments) {
+          avm.memory.zero(seg.paddr, Number(seg.memsz));
+          avm.memory.write(seg.paddr, seg.data);
+        }
+        const info = writePvhStartInfo(avm.memory, { ramBytes, cmdline: cfg.kernel.cmdline });
+        // The boot vCPU; the others wait for the kernel's INIT/SIPI in the in-kernel LAPIC.
+        enterPvhViaTrampoline(avm.memory, avm.vcpus[0]!, elf.pvhEntry!, info);
       }
     } catch (e) {
       await avm.stop();

@@ -37,7 +37,6 @@ function host(regs: bigint[]): { h: SbiHost; ret: bigint[]; out: number[]; input
     consolePut: (b) => out.push(...b),
     consoleGet: () => input.shift() ?? -1,
     systemReset: () => {},
-    stopSelf: () => {},
   };
   return { h, ret, out, input };
 }

@@ -8,7 +8,7 @@ import { TestFinisher } from "../devices/legacy/test-finisher.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
 import { buildDeviceTree } from "../arch/riscv64/device-tree.js";
-import { computeBootLayout, fwDynamicInfo } from "../arch/riscv64/boot-layout.js";
+import { BootLayoutError, computeBootLayout, fwDynamicInfo } from "../arch/riscv64/boot-layout.js";
 import {
   PLIC_BASE,
   PVPANIC_BASE,
@@ -23,6 +23,9 @@ import {
 import { parseRiscvImage } from "../boot/riscv-image.js";
 import { InputQueue } from "./input-queue.js";
 import type { VmExit } from "./vm-exit.js";
+
+/** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
+const DTB_SLOT_BYTES = 64 * 1024;
 
 export interface Riscv64VmConfig {
   accel: Accelerator;
@@ -125,27 +128,28 @@ export class Riscv64Vm {
     }
     const image = parseRiscvImage(this.cfg.kernel, this.cfg.kernelName);
     const initrdSize = this.cfg.initrd?.length ?? 0;
-    // The device tree's size does not depend on where things go: build once to measure.
-    const describe = (initrd?: { start: bigint; end: bigint }): Uint8Array =>
-      buildDeviceTree({
-        harts: this.cfg.harts,
-        ramBase: RAM_BASE,
-        ramSize: BigInt(ramBytes),
-        bootargs: this.cfg.cmdline,
-        virtio: [],
-        ...(initrd ? { initrd } : {}),
-      });
-    const probe = describe(initrdSize ? { start: RAM_BASE, end: RAM_BASE + 1n } : undefined);
     const layout = computeBootLayout({
       ramBase: RAM_BASE,
       ramBytes,
       kernelOffset: image.textOffset,
       kernelSize: image.imageSize,
       initrdSize,
-      dtbSize: probe.length,
+      dtbSize: DTB_SLOT_BYTES,
       firmwareSize: this.cfg.firmware?.length ?? 0,
     });
-    const dtb = describe(layout.initrd);
+    const dtb = buildDeviceTree({
+      harts: this.cfg.harts,
+      ramBase: RAM_BASE,
+      ramSize: BigInt(ramBytes),
+      bootargs: this.cfg.cmdline,
+      virtio: [],
+      ...(layout.initrd ? { initrd: layout.initrd } : {}),
+    });
+    if (dtb.length > DTB_SLOT_BYTES) {
+      throw new BootLayoutError(
+        `the device tree (${dtb.length} bytes; is the command line huge?) exceeds its ${DTB_SLOT_BYTES}-byte slot`,
+      );
+    }
     mem.write(layout.kernel, image.bytes);
     if (layout.initrd && this.cfg.initrd) mem.write(layout.initrd.start, this.cfg.initrd);
     mem.write(layout.dtb, dtb);

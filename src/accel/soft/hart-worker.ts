@@ -210,9 +210,6 @@ const sbiHost = {
     ch[CH_ARG1] = reason;
     request(OP_SYSTEM_RESET);
   },
-  stopSelf(): void {
-    Atomics.store(i32, hsmIdx, HSM_STOPPED);
-  },
 };
 
 function describe(why: string): string {

@@ -52,8 +52,6 @@ export interface SbiHost {
   consolePut(bytes: Uint8Array): void;
   consoleGet(): number;
   systemReset(type: number, reason: number): void;
-  /** The hart stopped itself (HSM hart_stop); the worker parks it. */
-  stopSelf(): void;
 }
 
 function wake(h: SbiHost, target: number): void {
@@ -282,6 +280,5 @@ export function handleSbi(h: SbiHost): boolean {
       err = SBI_ERR_NOT_SUPPORTED;
   }
   c.sbiReturn(err, val);
-  if (!running) h.stopSelf();
   return running;
 }

@@ -2,7 +2,7 @@
 // sip) onto the machine registers. Unknown CSRs are illegal instructions.
 import {
   EXC_ILLEGAL, MEDELEG_WRITABLE, MIDELEG_WRITABLE, MIE_WRITABLE, MIP_M_WRITABLE, MIP_SSIP,
-  MSTATUS_FS, MSTATUS_MPP, MSTATUS_MPRV, MSTATUS_MXR, MSTATUS_SD, MSTATUS_SUM, MSTATUS_SXL,
+  MSTATUS_FS, MSTATUS_MIE, MSTATUS_MPP, MSTATUS_MXR, MSTATUS_SD, MSTATUS_SIE, MSTATUS_SXL,
   MSTATUS_TVM, MSTATUS_UXL, MSTATUS_WRITABLE, SSTATUS_READABLE, SSTATUS_WRITABLE,
 } from "./csr-bits";
 import { SH_MIP } from "./layout";
@@ -11,7 +11,7 @@ import { PRIV_M, PRIV_S, PRIV_U } from "./state";
 import { flushTlb, updateDataPriv } from "./mmu";
 import { raise } from "./fault";
 import { mtime, updateTimer } from "./clint";
-import { readMip } from "./trap";
+import { extLines, readMip } from "./trap";
 
 // misa: MXL=64, extensions A C D F I M S U.
 const MISA: u64 =
@@ -198,7 +198,17 @@ export function setMstatus(v: u64): void {
     flushTlb();
   }
   updateDataPriv();
-  csrCheckInterrupts = true;
+  // Only a change of the global enables can make a pending interrupt takeable. (Linux toggles
+  // SUM around every user access: that must not cost an interrupt check.)
+  if ((changed & (MSTATUS_MIE | MSTATUS_SIE)) != 0) csrCheckInterrupts = true;
+}
+
+/**
+ * The value a csrrs/csrrc modifies: what csrRead returned, except that for mip/sip the PLIC's
+ * lines (OR-ed into reads) must not be latched into the software-writable SEIP bit.
+ */
+export function rmwBase(n: u32, readValue: u64): u64 {
+  return n == 0x344 || n == 0x144 ? readValue & ~extLines() : readValue;
 }
 
 @inline export function dirtyFs(): void {

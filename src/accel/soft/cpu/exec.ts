@@ -11,9 +11,9 @@ import {
   amoHost, fetchHost, fetchPage, fetchVpn, flushTlb, invalidateFetch, flushTlbPage, load16, load32, load64, load8, store16, store32,
   store64, store8,
 } from "./mmu";
-import { csrCheckInterrupts, clearCsrCheck, csrRead, csrWrite, dirtyFs } from "./csr";
+import { csrCheckInterrupts, clearCsrCheck, csrRead, csrWrite, dirtyFs, rmwBase } from "./csr";
 import {
-  TRAP_LOOP_LIMIT, extLines, mret, pendingInterrupt, readMip, sret, takeTrap, trapsWithoutProgress,
+  TRAP_LOOP_LIMIT, mret, pendingInterrupt, readMip, sret, takeTrap, trapsWithoutProgress,
 } from "./trap";
 import { expandCompressed } from "./compressed";
 import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
@@ -90,6 +90,12 @@ function fetchSlow(va: u64): u32 {
   fetchVpn = va >> 12;
   fetchHost = page;
   return load<u32>(page + off);
+}
+
+/** Records where an MMIO load's value goes (kind 0: a store, nothing to complete). */
+@inline function setMmioTarget(rd: u32, kind: u32): void {
+  mmioRd = rd;
+  mmioKind = kind;
 }
 
 /** Completes an MMIO load the host has served: writes `v` to the waiting register. */
@@ -280,15 +286,7 @@ export function run(budget: i32): i32 {
           default: raise(EXC_ILLEGAL, raw); break;
         }
         if (fault != 0) {
-          if (fault == FAULT_MMIO) {
-            clearFault();
-            mmioRd = rd;
-            mmioKind = kind;
-            mmioPc = cur;
-            st.pc = next;
-            st.instret = ir;
-            return EXIT_MMIO;
-          }
+          if (fault == FAULT_MMIO) setMmioTarget(rd, kind);
           break;
         }
         setX(rd, r);
@@ -306,26 +304,7 @@ export function run(budget: i32): i32 {
           default: raise(EXC_ILLEGAL, raw); break;
         }
         if (fault != 0) {
-          if (fault == FAULT_MMIO) {
-            clearFault();
-            mmioKind = 0;
-            mmioPc = cur;
-            st.pc = next;
-            st.instret = ir;
-            return EXIT_MMIO;
-          }
-          if (fault == FAULT_RECHECK) {
-            clearFault();
-            pc = next;
-            const irq = pendingInterrupt();
-            if (irq != 0) {
-              st.pc = next;
-              st.instret = ir;
-              takeTrap(irq, 0);
-              pc = st.pc;
-            }
-            continue;
-          }
+          if (fault == FAULT_MMIO) setMmioTarget(0, 0);
           break;
         }
         pc = next;
@@ -459,9 +438,7 @@ export function run(budget: i32): i32 {
           old = csrRead(csr, raw);
           if (fault != 0) break;
           if (rs1 != 0) {
-            // mip/sip: the read-modify-write acts on the software-writable SEIP bit, not on the
-            // value OR-ed with the PLIC's line that a read returns.
-            const base = csr == 0x344 || csr == 0x144 ? old & ~extLines() : old;
+            const base = rmwBase(csr, old);
             csrWrite(csr, op == 2 ? base | src : base & ~src, raw);
           }
         }
@@ -494,15 +471,7 @@ export function run(budget: i32): i32 {
           const addr = getX(rs1) + <u64>(<i64>(<i32>inst >> 20));
           const v: u64 = f3 == 2 ? 0xffff_ffff_0000_0000 | <u64>load32(addr) : load64(addr);
           if (fault != 0) {
-            if (fault == FAULT_MMIO) {
-              clearFault();
-              mmioRd = rd;
-              mmioKind = f3 == 2 ? LK_F32 : LK_F64;
-              mmioPc = cur;
-              st.pc = next;
-              st.instret = ir;
-              return EXIT_MMIO;
-            }
+            if (fault == FAULT_MMIO) setMmioTarget(rd, f3 == 2 ? LK_F32 : LK_F64);
             break;
           }
           setF(rd, v);
@@ -513,14 +482,7 @@ export function run(budget: i32): i32 {
           if (f3 == 2) store32(addr, <u32>v);
           else store64(addr, v);
           if (fault != 0) {
-            if (fault == FAULT_MMIO) {
-              clearFault();
-              mmioKind = 0;
-              mmioPc = cur;
-              st.pc = next;
-              st.instret = ir;
-              return EXIT_MMIO;
-            }
+            if (fault == FAULT_MMIO) setMmioTarget(0, 0);
             break;
           }
         }
@@ -541,8 +503,16 @@ export function run(budget: i32): i32 {
         raise(EXC_ILLEGAL, raw);
         break;
     }
+    if (fault == FAULT_MMIO) {
+      // A device access: the host serves it, then the instruction completes (pc is past it).
+      clearFault();
+      mmioPc = cur;
+      st.pc = next;
+      st.instret = ir;
+      return EXIT_MMIO;
+    }
     if (fault == FAULT_RECHECK) {
-      // A CLINT write from an FP store: done, but interrupts may now be pending.
+      // A CLINT write: the store is done, but interrupts may now be pending.
       clearFault();
       st.pc = next;
       st.instret = ir;
@@ -551,7 +521,8 @@ export function run(budget: i32): i32 {
       pc = st.pc;
       continue;
     }
-    // Only faulting instructions get here: they do not retire.
+    // Only faulting instructions get here (device accesses and CLINT writes left above): they
+    // do not retire.
     ir--;
     st.pc = cur;
     st.instret = ir;
@@ -565,14 +536,19 @@ export function run(budget: i32): i32 {
   return EXIT_BUDGET;
 }
 
-/** Timer state and remote TLB-flush requests, checked between slices. */
-function serviceRequests(): void {
-  updateTimer(st.shared, st.sbiMode);
+/** Honours remote TLB-flush requests (SBI remote fences from other harts). */
+export function serviceFlushRequests(): void {
   const want = atomic.load<i32>(st.shared + SH_FLUSH);
   if (want != atomic.load<i32>(st.shared + SH_FLUSH_ACK)) {
     flushTlb();
     atomic.store<i32>(st.shared + SH_FLUSH_ACK, want);
   }
+}
+
+/** Timer state and remote TLB-flush requests, checked between slices. */
+function serviceRequests(): void {
+  updateTimer(st.shared, st.sbiMode);
+  serviceFlushRequests();
 }
 
 /** For WFI: true if an enabled interrupt is pending (updating the timer bits first). */

@@ -1,6 +1,6 @@
 // The core's interface to the hart worker (src/accel/soft/hart-worker.ts). Values of 64 bits
 // cross as BigInt; they cross only on exits, never per instruction.
-import { MAX_HARTS, RAM_OFFSET, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
+import { MAX_HARTS, RAM_OFFSET } from "./layout";
 import * as st from "./state";
 import { PRIV_M, PRIV_S } from "./state";
 import { initTlb, updateDataPriv, flushTlb } from "./mmu";
@@ -8,7 +8,7 @@ import { mmioAddr, mmioPc, mmioSize, mmioValue, mmioVa, mmioWrite, clearFault } 
 import { setMstatus } from "./csr";
 import { EXC_LOAD_ACCESS, EXC_STORE_ACCESS } from "./csr-bits";
 import { TRAP_LOOP_LIMIT, takeTrap, trapsWithoutProgress } from "./trap";
-import { mmioKind, recordHalt } from "./exec";
+import { mmioKind, recordHalt, serviceFlushRequests } from "./exec";
 import { invalidateFetch } from "./mmu";
 
 export {
@@ -69,11 +69,7 @@ export function reset(entry: u64, priv: u32, a0: u64, a1: u64, a2: u64): void {
 
 /** Flushes this hart's TLB (while it waits in an SBI remote fence of its own). */
 export function serviceFlush(): void {
-  const want = atomic.load<i32>(st.shared + SH_FLUSH);
-  if (want != atomic.load<i32>(st.shared + SH_FLUSH_ACK)) {
-    flushTlb();
-    atomic.store<i32>(st.shared + SH_FLUSH_ACK, want);
-  }
+  serviceFlushRequests();
 }
 
 export function getPc(): u64 {

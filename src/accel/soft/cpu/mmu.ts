@@ -111,6 +111,21 @@ function accessFault(acc: u32, va: u64): void {
  * only once per level; A/D updates use compare-and-swap so a racing hart's change is not lost.
  */
 export function translate(va: u64, acc: u32, ep: u32): u64 {
+  // Another hart may change a PTE between our read and our A/D update; walk again then, a
+  // bounded number of times (a guest racing forever gets a page fault, which it can retry).
+  for (let attempt = 0; attempt < WALK_RETRIES; attempt++) {
+    walkRaced = false;
+    const pa = walk(va, acc, ep);
+    if (!walkRaced) return pa;
+  }
+  pageFault(acc, va);
+  return 0;
+}
+
+const WALK_RETRIES = 16;
+let walkRaced = false; // set by walk() when its A/D update lost a race
+
+function walk(va: u64, acc: u32, ep: u32): u64 {
   const mode = satp >> 60;
   if (ep == PRIV_M || mode == 0) return va;
   const levels: i32 = mode == 8 ? 3 : 4;
@@ -154,7 +169,10 @@ export function translate(va: u64, acc: u32, ep: u32): u64 {
     const need = acc == ACC_W ? PTE_A | PTE_D : PTE_A;
     if ((pte & need) != need) {
       const old = atomic.cmpxchg<u64>(host, pte, pte | need);
-      if (old != pte) return translate(va, acc, ep); // changed under us: walk again
+      if (old != pte) {
+        walkRaced = true; // changed under us: walk again
+        return 0;
+      }
     }
     const pageMask: u64 = (<u64>1 << shift) - 1;
     return ((ppn << 12) & ~pageMask) | (va & pageMask);

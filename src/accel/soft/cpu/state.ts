@@ -79,7 +79,3 @@ export function selectHart(id: u32): void {
 @inline export function setF(i: u32, v: u64): void {
   store<u64>(fBase + (i << 3), v);
 }
-
-export function setPc(v: u64): void {
-  pc = v;
-}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds moat's default riscv64 guest, exactly, into guest/riscv64/:
-#   Image              uncompressed riscv64 Linux kernel (Debian linux-source-6.1)
-#   initramfs.cpio  busybox userspace (Debian stable's busybox-static) + /init
+#   Image.gz           riscv64 Linux kernel Image, gzip-compressed (Debian linux-source-6.1)
+#   initramfs.cpio.gz  busybox userspace (Debian stable's busybox-static) + /init, gzip-compressed
 #
 # Inputs (all committed next to this script, in riscv64/):
 #   kernel.fragment    options merged on top of `make tinyconfig`
@@ -159,9 +159,10 @@ build_kernel() {
 	local image=$src/arch/riscv/boot/Image
 	# riscv boot header: magic "RISCV\0\0\0" at 48, "RSC\x05" at 56.
 	[ "$(dd if="$image" bs=1 skip=48 count=5 2>/dev/null)" = RISCV ] || die "$image has no riscv boot header"
-	install -m 0644 "$image" "$out/Image.tmp"
-	mv "$out/Image.tmp" "$out/Image"
-	say "kernel: $(make -s -C "$src" ARCH=riscv kernelrelease 2>/dev/null) -> riscv64/Image ($(stat -c %s "$out/Image") bytes)"
+	# Shipped gzip-compressed to keep the repository small; moat decompresses it on the host.
+	gzip -n -9 <"$image" >"$out/Image.gz.tmp"
+	mv "$out/Image.gz.tmp" "$out/Image.gz"
+	say "kernel: $(make -s -C "$src" ARCH=riscv kernelrelease 2>/dev/null) -> riscv64/Image.gz ($(stat -c %s "$image") bytes, $(stat -c %s "$out/Image.gz") compressed)"
 }
 
 # ---------------------------------------------------------------- busybox
@@ -296,24 +297,26 @@ build_initramfs() {
 		echo "dir /root 0700 0 0"
 	} | awk '{ print $2 "\t" $0 }' | sort -t "$(printf '\t')" -k1,1 | cut -f2- >"$spec"
 
-	# Uncompressed on purpose: inflating 1 MB of gzip costs the guest about 35 M instructions
-	# (40% of a boot on moat's soft CPU), and git compresses the file in the repository anyway.
-	(cd "$stage" && "$tool" -t 0 "$spec") >"$out/initramfs.cpio.tmp"
+	# Shipped gzip-compressed to keep the repository small. moat inflates it on the host before
+	# loading it: inflating in the guest costs about 35 M instructions (40% of a boot on moat's
+	# soft CPU).
+	(cd "$stage" && "$tool" -t 0 "$spec") >"$work/initramfs.cpio"
+	gzip -n -9 <"$work/initramfs.cpio" >"$out/initramfs.cpio.gz.tmp"
 
 	# Check the result with GNU cpio.
 	local listing
-	listing=$(cpio -t --quiet <"$out/initramfs.cpio.tmp")
+	listing=$(gzip -dc "$out/initramfs.cpio.gz.tmp" | cpio -t --quiet)
 	for f in init bin/busybox bin/sh dev/console etc/passwd moat; do
 		grep -qxF "$f" <<<"$listing" || die "initramfs lacks $f"
 	done
-	mv "$out/initramfs.cpio.tmp" "$out/initramfs.cpio"
-	say "initramfs: busybox-static $(basename "$deb" _riscv64.deb | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> riscv64/initramfs.cpio ($(stat -c %s "$out/initramfs.cpio") bytes)"
+	mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+	say "initramfs: busybox-static $(basename "$deb" _riscv64.deb | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> riscv64/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
 }
 
 if [ "$do_kernel" = 1 ]; then build_kernel; fi
 if [ "$do_initramfs" = 1 ]; then build_initramfs; fi
 
 say "done:"
-(cd "$out" && for f in Image initramfs.cpio; do
+(cd "$out" && for f in Image.gz initramfs.cpio.gz; do
 	if [ -f "$f" ]; then sha256sum "$f"; fi
 done) >&2

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Boots the default riscv64 guest under QEMU (the oracle moat is compared with), the
-# way moat runs it: initramfs.cpio with a second cpio holding /moat/run appended.
+# way moat runs it: the initramfs with a second cpio holding /moat/run appended.
 # Exits with the guest's exit status (QEMU's sifive_test finisher carries it).
 #
 # Usage: guest/qemu-run.sh [options] [--] [COMMAND [ARG...]]
 #   COMMAND ARG...   run this command (each word quoted) and power off; none: interactive shell
 #   -c SCRIPT        run SCRIPT (shell text, e.g. 'uname -a; exit 7') instead
-#   --kernel FILE    kernel Image (default guest/riscv64/Image)
-#   --initrd FILE    base initramfs (default guest/riscv64/initramfs.cpio)
+#   --kernel FILE    kernel Image, optionally gzipped (default guest/riscv64/Image.gz)
+#   --initrd FILE    base initramfs, optionally gzipped (default guest/riscv64/initramfs.cpio.gz)
 #   --smp N          harts (default 1)     --mem MB   RAM in MiB (default 256)
 #   --append ARGS    kernel command line (default "console=ttyS0 quiet")
 #   --qemu ARG       one more argument for QEMU (repeatable), e.g. --qemu -device --qemu virtio-rng-device
@@ -16,8 +16,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-kernel=$here/riscv64/Image
-initrd=$here/riscv64/initramfs.cpio
+kernel=$here/riscv64/Image.gz
+initrd=$here/riscv64/initramfs.cpio.gz
 smp=1
 mem=256
 append="console=ttyS0 quiet"
@@ -56,7 +56,16 @@ fi
 work=$(mktemp -d -t moat-qemu.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 combined=$work/initrd
-cp "$initrd" "$combined"
+# QEMU's riscv64 loader takes no gzipped Image: inflate what is compressed, as moat does.
+if [ "$(head -c 2 "$kernel" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+	gzip -dc "$kernel" >"$work/Image"
+	kernel=$work/Image
+fi
+if [ "$(head -c 2 "$initrd" | od -An -tx1 | tr -d ' ')" = 1f8b ]; then
+	gzip -dc "$initrd" >"$combined"
+else
+	cp "$initrd" "$combined"
+fi
 if [ "$have_script" = 1 ]; then
 	mkdir -p "$work/stage/moat"
 	printf '%s\n' "$script" >"$work/stage/moat/run"

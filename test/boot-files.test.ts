@@ -20,7 +20,7 @@ import {
   shellQuote,
   type CpioFile,
 } from "../src/boot/initramfs.js";
-import { SHIPPED_KERNEL } from "../src/cli/shipped-guest.js";
+import { shippedKernel } from "../src/cli/shipped-guest.js";
 import { moat } from "./support/moat-cli.js";
 import { Rng } from "./support/core-harness.js";
 
@@ -96,7 +96,7 @@ describe("riscv64 Image header", () => {
     assert.equal(b.imageSize, 4096n, "the file size when image_size is smaller");
     const c = parseRiscvImage(image({ textOffset: 0x40_0000n, imageSize: 0x80_0000n }));
     assert.deepEqual([c.textOffset, c.imageSize], [0x40_0000n, 0x80_0000n]);
-    const shipped = parseRiscvImage(new Uint8Array(readFileSync(SHIPPED_KERNEL)));
+    const shipped = parseRiscvImage(shippedKernel());
     assert.equal(shipped.textOffset, 0x20_0000n);
     assert.ok(shipped.imageSize >= BigInt(shipped.bytes.length));
   });
@@ -419,7 +419,7 @@ describe("moat run with hostile files", () => {
     writeFileSync(p, data);
     return p;
   };
-  const shipped = new Uint8Array(readFileSync(SHIPPED_KERNEL));
+  const shipped = shippedKernel();
 
   const refused = async (args: string[], re: RegExp): Promise<void> => {
     const r = await moat(["run", ...args, "--", "true"], { timeoutMs: 30_000 });

@@ -22,7 +22,7 @@ test("Debian's stock linux-image-riscv64 boots to a command", { timeout: 600_000
       "--kernel",
       image,
       "--initrd",
-      join(REPO, "guest/riscv64/initramfs.cpio"),
+      join(REPO, "guest/riscv64/initramfs.cpio.gz"),
       "--",
       "uname",
       "-r",

@@ -5,12 +5,7 @@ import type { Accelerator } from "../accel/accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
-import {
-  DEBIAN_OPENSBI,
-  DEFAULT_CMDLINE,
-  SHIPPED_INITRD,
-  SHIPPED_KERNEL,
-} from "./shipped-guest.js";
+import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
 import { detectKvm } from "./kvm-probe.js";
 
 export class UsageError extends Error {}
@@ -81,10 +76,10 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   const accel = chooseAccel(o.accel);
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
   const memoryMiB = parseIntOption(o.memory, "memory", 32, 4000);
-  const kernelPath = o.kernel ?? SHIPPED_KERNEL;
-  const kernel = readImage(kernelPath, "kernel");
-  const initrdPath = o.initrd ?? (o.kernel ? undefined : SHIPPED_INITRD);
-  let initrd = initrdPath ? readImage(initrdPath, "initrd") : undefined;
+  const kernelName = o.kernel ?? "the shipped kernel";
+  const kernel = o.kernel ? readImage(o.kernel, "kernel") : shippedKernel();
+  // The shipped initramfs goes with the shipped kernel only.
+  let initrd = o.initrd ? readImage(o.initrd, "initrd") : o.kernel ? undefined : shippedInitrd();
   let firmware: Uint8Array | undefined;
   if (o.bios === "opensbi")
     firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
@@ -108,7 +103,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     harts: cpus,
     memoryMiB,
     kernel,
-    kernelName: kernelPath,
+    kernelName,
     ...(initrd ? { initrd } : {}),
     cmdline: o.cmdline ?? DEFAULT_CMDLINE,
     ...(firmware ? { firmware } : {}),

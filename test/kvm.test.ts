@@ -3,7 +3,7 @@
 // Needs /dev/kvm: without it these tests fail, they do not skip.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Kvm, type VcpuExit } from "../src/kvm/kvm.js";
+import { Kvm, type VcpuExit, type VcpuFd } from "../src/kvm/kvm.js";
 import { KVM_CAP_USER_MEMORY } from "../src/kvm/abi.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
@@ -145,7 +145,15 @@ const PAYLOAD64 = [
   0xf4, //                                       hlt
 ];
 
-test("long mode: 64-bit code runs, a 64-bit MMIO store exits with all 8 bytes", () => {
+/**
+ * Runs `fn` on a fresh one-vCPU VM with 2 MiB of RAM holding `payload` at 0x100000, the vCPU
+ * set to enter it in long mode (after `prepare`, e.g. a CPUID template), then frees it all.
+ */
+function withLongModeGuest<T>(
+  payload: number[],
+  fn: (vcpu: VcpuFd, kvm: Kvm) => T,
+  prepare: (vcpu: VcpuFd, kvm: Kvm) => void = () => {},
+): T {
   const kvm = Kvm.open();
   const vm = kvm.createVm();
   const size = 0x20_0000;
@@ -153,11 +161,26 @@ test("long mode: 64-bit code runs, a 64-bit MMIO store exits with all 8 bytes", 
   try {
     const guest = new GuestMemory(0n, new Uint8Array(viewOf(mem, size)));
     writeLongModeTables(guest);
-    guest.write(0x10_0000n, Uint8Array.from(PAYLOAD64));
+    guest.write(0x10_0000n, Uint8Array.from(payload));
     vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size, hostAddr: mem });
     const vcpu = vm.createVcpu(0);
-    enterLongMode(vcpu);
-    vcpu.setRegs({ rip: 0x10_0000n, rsp: 0x8000n, rflags: 2n });
+    try {
+      prepare(vcpu, kvm);
+      enterLongMode(vcpu);
+      vcpu.setRegs({ rip: 0x10_0000n, rsp: 0x8000n, rflags: 2n });
+      return fn(vcpu, kvm);
+    } finally {
+      vcpu.close();
+    }
+  } finally {
+    vm.close();
+    munmap(mem, size);
+    kvm.close();
+  }
+}
+
+test("long mode: 64-bit code runs, a 64-bit MMIO store exits with all 8 bytes", () => {
+  withLongModeGuest(PAYLOAD64, (vcpu) => {
     const seen: string[] = [];
     for (let i = 0; i < 10; i++) {
       const e = vcpu.runOnce();
@@ -169,61 +192,37 @@ test("long mode: 64-bit code runs, a 64-bit MMIO store exits with all 8 bytes", 
       "mmio write 400000 136,119,102,85,68,51,34,17",
       "hlt",
     ]);
-    vcpu.close();
-  } finally {
-    vm.close();
-    munmap(mem, size);
-    kvm.close();
-  }
+  });
 });
 
 // 64-bit: CPUID leaf 1, then ECX out to port 0x3f8 (32-bit OUT), then HLT.
+// prettier-ignore
 const CPUID_PAYLOAD = [
-  0xb8,
-  0x01,
-  0x00,
-  0x00,
-  0x00, // mov eax, 1
-  0x31,
-  0xc9, //                   xor ecx, ecx
-  0x0f,
-  0xa2, //                   cpuid
-  0x89,
-  0xc8, //                   mov eax, ecx
-  0x66,
-  0xba,
-  0xf8,
-  0x03, //       mov dx, 0x3f8
+  0xb8, 0x01, 0x00, 0x00, 0x00, // mov eax, 1
+  0x31, 0xc9, //                   xor ecx, ecx
+  0x0f, 0xa2, //                   cpuid
+  0x89, 0xc8, //                   mov eax, ecx
+  0x66, 0xba, 0xf8, 0x03, //       mov dx, 0x3f8
   0xef, //                         out dx, eax
   0xf4, //                         hlt
 ];
 
 function guestCpuidLeaf1Ecx(template: CpuTemplateName): { guest: number; host: number } {
-  const kvm = Kvm.open();
-  const vm = kvm.createVm();
-  const size = 0x20_0000;
-  const mem = mmap(size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
-  try {
-    const guest = new GuestMemory(0n, new Uint8Array(viewOf(mem, size)));
-    writeLongModeTables(guest);
-    guest.write(0x10_0000n, Uint8Array.from(CPUID_PAYLOAD));
-    vm.setUserMemoryRegion({ slot: 0, guestPhysAddr: 0n, size, hostAddr: mem });
-    const vcpu = vm.createVcpu(0);
-    const supported = kvm.supportedCpuid();
-    vcpu.setCpuid(applyCpuTemplate(supported, template));
-    enterLongMode(vcpu);
-    vcpu.setRegs({ rip: 0x10_0000n, rsp: 0x8000n, rflags: 2n });
-    const e = vcpu.runOnce();
-    assert.equal(e.kind, "io");
-    assert.ok(e.kind === "io" && e.size === 4);
-    const host = supported.find((x) => x.function === 1)!.ecx;
-    vcpu.close();
-    return { guest: new DataView(e.data.buffer, e.data.byteOffset).getUint32(0, true), host };
-  } finally {
-    vm.close();
-    munmap(mem, size);
-    kvm.close();
-  }
+  let host = 0;
+  return withLongModeGuest(
+    CPUID_PAYLOAD,
+    (vcpu) => {
+      const e = vcpu.runOnce();
+      assert.equal(e.kind, "io");
+      assert.ok(e.kind === "io" && e.size === 4);
+      return { guest: new DataView(e.data.buffer, e.data.byteOffset).getUint32(0, true), host };
+    },
+    (vcpu, kvm) => {
+      const supported = kvm.supportedCpuid();
+      host = supported.find((x) => x.function === 1)!.ecx;
+      vcpu.setCpuid(applyCpuTemplate(supported, template));
+    },
+  );
 }
 
 test("CPU templates take effect in the guest: no VMX; the PVM template hides CX16 and PCID", () => {

@@ -1,29 +1,32 @@
 #!/usr/bin/env bash
-# Rebuilds moat's default riscv64 guest, exactly, into guest/riscv64/:
-#   Image.gz           riscv64 Linux kernel Image, gzip-compressed (Debian linux-source-6.1)
-#   initramfs.cpio.gz  busybox userspace (Debian stable's busybox-static) + /init, gzip-compressed
+# Rebuilds one of moat's default guests, exactly, into guest/ARCH/:
+#   riscv64: Image.gz    riscv64 Linux kernel Image, gzip-compressed (Debian linux-source-6.1)
+#   x86_64:  vmlinux.gz  x86-64 Linux ELF vmlinux (PVH entry), stripped, gzip-compressed
+#   initramfs.cpio.gz    busybox userspace (Debian's busybox-static) + /init, gzip-compressed
 #
-# Inputs (all committed next to this script, in riscv64/):
-#   kernel.fragment    options merged on top of `make tinyconfig`
-#   kernel.config      the full .config that results; a rebuild must reproduce it
-#   busybox.sha256     the pinned busybox-static .deb (version in its name) and its sha256
-#   rootfs/            /init and /etc files copied into the initramfs
+# Inputs (all committed next to this script):
+#   ARCH/kernel.fragment options merged on top of `make tinyconfig`
+#   ARCH/kernel.config   the full .config that results; a rebuild must reproduce it
+#   ARCH/patches/*.patch patches applied to the kernel source, in name order (x86_64 only)
+#   ARCH/busybox.sha256  the pinned busybox-static .deb (version in its name) and its sha256
+#   rootfs/              /init and /etc files copied into the initramfs (shared)
 #
-# Usage: guest/build.sh [--kernel | --initramfs] [--update-config] [-j N] [--keep]
+# Usage: guest/build.sh [--arch riscv64|x86_64] [--kernel | --initramfs] [--update-config] [-j N] [--keep]
+#   --arch A                which guest (default: riscv64)
 #   --kernel / --initramfs  rebuild only that artefact (default: both)
 #   --update-config         accept a .config that differs from kernel.config and
 #                           rewrite kernel.config (after editing kernel.fragment)
 #   -j N                    parallel make jobs (default: nproc)
 #   --keep                  keep the temporary build directory
 #
-# Needs (Debian 12): apt-get install gcc-riscv64-linux-gnu linux-source-6.1 bc flex \
-#   bison libssl-dev libelf-dev cpio   (plus make, gcc, xz-utils, debian-archive-keyring)
+# Needs (Debian 12): apt-get install linux-source-6.1 bc flex bison libssl-dev libelf-dev \
+#   cpio patch (plus make, gcc, xz-utils, debian-archive-keyring; gcc-riscv64-linux-gnu for riscv64)
 # The busybox .deb is cached in ${XDG_CACHE_HOME:-~/.cache}/moat/debs (override the
 # directory with MOAT_DEB_CACHE); a cached copy with the pinned sha256 needs no network.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-out=$here/riscv64
+arch=riscv64
 kernel_tarball=/usr/src/linux-source-6.1.tar.xz
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 mirror=http://deb.debian.org/debian
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--initramfs) do_kernel=0 ;;
 	--update-config) update_config=1 ;;
 	--keep) keep=1 ;;
+	--arch) [ $# -ge 2 ] || die "--arch needs riscv64 or x86_64"; arch=$2; shift ;;
 	-j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift ;;
 	-j*) jobs=${1#-j} ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -54,11 +58,24 @@ done
 [ "$do_kernel" = 1 ] || [ "$do_initramfs" = 1 ] || die "--kernel and --initramfs exclude each other"
 case $jobs in ''|*[!0-9]*) die "-j wants a number, not '$jobs'" ;; esac
 
+# Per-architecture settings.
+case $arch in
+riscv64)
+	karch=riscv cross=riscv64-linux-gnu- cross_pkg=gcc-riscv64-linux-gnu
+	ktarget=Image kimage=arch/riscv/boot/Image artefact=Image.gz deb_arch=riscv64 ;;
+x86_64)
+	karch=x86_64 cross= cross_pkg=
+	ktarget=vmlinux kimage=vmlinux artefact=vmlinux.gz deb_arch=amd64 ;;
+*) die "--arch must be riscv64 or x86_64, not '$arch'" ;;
+esac
+out=$here/$arch
+rootfs=$here/rootfs
+
 # ---------------------------------------------------------------- requirements
 check_requirements() {
 	local missing=() p
-	for p in gcc-riscv64-linux-gnu linux-source-6.1 bc flex bison libssl-dev libelf-dev \
-		cpio make gcc xz-utils gzip debian-archive-keyring; do
+	for p in $cross_pkg linux-source-6.1 bc flex bison libssl-dev libelf-dev \
+		cpio patch make gcc binutils xz-utils gzip debian-archive-keyring; do
 		if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
 			missing+=("$p")
 		fi
@@ -70,8 +87,11 @@ check_requirements() {
 	[ -f "$kernel_tarball" ] || die "$kernel_tarball not found (package linux-source-6.1)"
 	[ -f "$keyring" ] || die "$keyring not found (package debian-archive-keyring)"
 	local f
-	for f in kernel.fragment kernel.config busybox.sha256 rootfs/init rootfs/etc/passwd rootfs/etc/group; do
+	for f in kernel.fragment kernel.config busybox.sha256; do
 		[ -f "$out/$f" ] || [ "$f" = kernel.config ] || die "$out/$f is missing"
+	done
+	for f in init etc/passwd etc/group; do
+		[ -f "$rootfs/$f" ] || die "$rootfs/$f is missing"
 	done
 }
 
@@ -119,9 +139,16 @@ build_kernel() {
 	say "kernel: unpacking $kernel_tarball"
 	tar -C "$work" -xf "$kernel_tarball"
 	[ -f "$src/Makefile" ] || die "unexpected layout of $kernel_tarball"
-	local kmake=(make -C "$src" ARCH=riscv CROSS_COMPILE=riscv64-linux-gnu-)
+	local kmake=(make -C "$src" ARCH="$karch" CROSS_COMPILE="$cross")
 
-	say "kernel: configuring (tinyconfig + riscv64/kernel.fragment)"
+	local p
+	for p in "$out"/patches/*.patch; do
+		[ -f "$p" ] || continue
+		say "kernel: applying patches/$(basename "$p")"
+		logged "$log" patch -d "$src" -p1 --no-backup-if-mismatch -i "$p"
+	done
+
+	say "kernel: configuring (tinyconfig + $arch/kernel.fragment)"
 	logged "$log" "${kmake[@]}" tinyconfig
 	logged "$log" bash -c 'cd "$1" && scripts/kconfig/merge_config.sh -m .config "$2"' _ "$src" "$out/kernel.fragment"
 	logged "$log" "${kmake[@]}" olddefconfig
@@ -143,26 +170,34 @@ build_kernel() {
 	fi
 
 	if [ -f "$out/kernel.config" ] && cmp -s "$src/.config" "$out/kernel.config"; then
-		say "kernel: .config matches riscv64/kernel.config"
+		say "kernel: .config matches $arch/kernel.config"
 	elif [ "$update_config" = 1 ]; then
 		cp "$src/.config" "$out/kernel.config"
-		say "kernel: wrote riscv64/kernel.config"
+		say "kernel: wrote $arch/kernel.config"
 	else
 		diff -u "$out/kernel.config" "$src/.config" >&2 || true
-		die "the .config differs from riscv64/kernel.config (above). A different
-  linux-source-6.1 or riscv64 gcc version changes it; if the change is intended
+		die "the .config differs from $arch/kernel.config (above). A different
+  linux-source-6.1 or gcc version changes it; if the change is intended
   (e.g. kernel.fragment was edited), rerun with --update-config"
 	fi
 
-	say "kernel: building Image with $jobs jobs (about 10 minutes on 2 cores)"
-	logged "$log" "${kmake[@]}" -j"$jobs" Image
-	local image=$src/arch/riscv/boot/Image
-	# riscv boot header: magic "RISCV\0\0\0" at 48, "RSC\x05" at 56.
-	[ "$(dd if="$image" bs=1 skip=48 count=5 2>/dev/null)" = RISCV ] || die "$image has no riscv boot header"
+	say "kernel: building $ktarget with $jobs jobs (about 10 minutes on 2 cores)"
+	logged "$log" "${kmake[@]}" -j"$jobs" "$ktarget"
+	local image=$src/$kimage
+	case $arch in
+	riscv64)
+		# riscv boot header: magic "RISCV\0\0\0" at 48, "RSC\x05" at 56.
+		[ "$(dd if="$image" bs=1 skip=48 count=5 2>/dev/null)" = RISCV ] || die "$image has no riscv boot header" ;;
+	x86_64)
+		# The symbol table is of no use to moat; the PVH note must survive.
+		strip -o "$work/vmlinux.stripped" "$image"
+		image=$work/vmlinux.stripped
+		readelf -n "$image" | grep -q 'Xen.*0x00000012' || die "$image has no PVH (XEN_ELFNOTE_PHYS32_ENTRY) note" ;;
+	esac
 	# Shipped gzip-compressed to keep the repository small; moat decompresses it on the host.
-	gzip -n -9 <"$image" >"$out/Image.gz.tmp"
-	mv "$out/Image.gz.tmp" "$out/Image.gz"
-	say "kernel: $(make -s -C "$src" ARCH=riscv kernelrelease 2>/dev/null) -> riscv64/Image.gz ($(stat -c %s "$image") bytes, $(stat -c %s "$out/Image.gz") compressed)"
+	gzip -n -9 <"$image" >"$out/$artefact.tmp"
+	mv "$out/$artefact.tmp" "$out/$artefact"
+	say "kernel: $(make -s -C "$src" ARCH="$karch" kernelrelease 2>/dev/null) -> $arch/$artefact ($(stat -c %s "$image") bytes, $(stat -c %s "$out/$artefact") compressed)"
 }
 
 # ---------------------------------------------------------------- busybox
@@ -173,7 +208,7 @@ private_apt() {
 	if [ ! -d "$d" ]; then
 		mkdir -p "$d/etc/preferences.d" "$d/state/lists/partial" "$d/cache/archives/partial"
 		: >"$d/state/status"
-		echo "deb [arch=riscv64 signed-by=$keyring] $mirror $suite main" >"$d/etc/sources.list"
+		echo "deb [arch=$deb_arch signed-by=$keyring] $mirror $suite main" >"$d/etc/sources.list"
 	fi
 	apt-get \
 		-o Dir::Etc::sourcelist="$d/etc/sources.list" \
@@ -183,8 +218,8 @@ private_apt() {
 		-o Dir::State="$d/state" \
 		-o Dir::State::status="$d/state/status" \
 		-o Dir::Cache="$d/cache" \
-		-o APT::Architecture=riscv64 \
-		-o APT::Architectures=riscv64 \
+		-o APT::Architecture="$deb_arch" \
+		-o APT::Architectures="$deb_arch" \
 		-o Acquire::Languages=none \
 		-o APT::Sandbox::User=root \
 		-o Debug::NoLocking=1 \
@@ -195,8 +230,8 @@ private_apt() {
 fetch_busybox() {
 	local pin=$out/busybox.sha256 sum name version cache deb
 	read -r sum name <"$pin" || die "cannot read $pin"
-	case $name in busybox-static_*_riscv64.deb) ;; *) die "unexpected name in $pin: $name" ;; esac
-	version=${name#busybox-static_}; version=${version%_riscv64.deb}
+	case $name in busybox-static_*_${deb_arch}.deb) ;; *) die "unexpected name in $pin: $name" ;; esac
+	version=${name#busybox-static_}; version=${version%_${deb_arch}.deb}
 	cache=${MOAT_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moat/debs}
 	deb=$cache/$name
 	if [ -f "$deb" ] && [ "$(sha256sum <"$deb" | cut -d' ' -f1)" = "$sum" ]; then
@@ -204,7 +239,7 @@ fetch_busybox() {
 		echo "$deb"
 		return
 	fi
-	say "busybox: downloading busybox-static $version (riscv64) from $mirror $suite"
+	say "busybox: downloading busybox-static $version ($deb_arch) from $mirror $suite"
 	local dl=$work/dl log=$work/apt.log
 	mkdir -p "$dl"
 	logged "$log" private_apt update
@@ -212,10 +247,10 @@ fetch_busybox() {
 		tail -n 20 "$log" >&2
 		die "cannot download busybox-static=$version: Debian $suite may have moved on.
   Either put the pinned .deb (sha256 $sum) into $cache/$name,
-  or pin the current version in riscv64/busybox.sha256 (this changes the initramfs)."
+  or pin the current version in $arch/busybox.sha256 (this changes the initramfs)."
 	fi
 	local got
-	got=$(find "$dl" -maxdepth 1 -name 'busybox-static_*_riscv64.deb' | head -n 1)
+	got=$(find "$dl" -maxdepth 1 -name "busybox-static_*_${deb_arch}.deb" | head -n 1)
 	[ -n "$got" ] || die "apt-get download produced no .deb"
 	local have
 	have=$(sha256sum <"$got" | cut -d' ' -f1)
@@ -267,10 +302,10 @@ build_initramfs() {
 	# from the file; -t gives it to everything else).
 	mkdir -p "$stage/files"
 	cp "$busybox" "$stage/files/busybox"
-	cp "$out/rootfs/init" "$stage/files/init"
+	cp "$rootfs/init" "$stage/files/init"
 	local f
 	for f in passwd group hosts profile; do
-		cp "$out/rootfs/etc/$f" "$stage/files/etc.$f"
+		cp "$rootfs/etc/$f" "$stage/files/etc.$f"
 	done
 	touch -d @0 "$stage/files"/*
 
@@ -310,13 +345,13 @@ build_initramfs() {
 		grep -qxF "$f" <<<"$listing" || die "initramfs lacks $f"
 	done
 	mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
-	say "initramfs: busybox-static $(basename "$deb" _riscv64.deb | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> riscv64/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
+	say "initramfs: busybox-static $(basename "$deb" "_${deb_arch}.deb" | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> $arch/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
 }
 
 if [ "$do_kernel" = 1 ]; then build_kernel; fi
 if [ "$do_initramfs" = 1 ]; then build_initramfs; fi
 
 say "done:"
-(cd "$out" && for f in Image.gz initramfs.cpio.gz; do
+(cd "$out" && for f in "$artefact" initramfs.cpio.gz; do
 	if [ -f "$f" ]; then sha256sum "$f"; fi
 done) >&2

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import type { ExitHandler } from "../src/accel/accel.js";
 import { KvmVm, kvmAccelerator } from "../src/accel/kvm/kvm-accel.js";
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
+import { eventfdRead, eventfdWrite } from "../src/sys/libc.js";
+import { assemble } from "./support/x86-asm.js";
 
 const ENTRY = 0x10_0000n;
 // prettier-ignore
@@ -113,4 +115,167 @@ test("a vCPU spinning in guest mode is kicked out of KVM_RUN and the VM stops", 
   const ms = performance.now() - t0;
   assert.ok(ms < 3000, `stop took ${ms.toFixed(0)} ms`);
   assert.equal(halted, "", "a kick is not a failure");
+});
+
+/** Runs `prog` on one vCPU with the in-kernel irqchip; `onPio` sees every port write that exits. */
+async function withIrqchipVm(
+  prog: Uint8Array,
+  setup: (vm: KvmVm) => void,
+  onPio: (vm: KvmVm, port: number, value: number, done: () => void) => void,
+): Promise<string[]> {
+  const vm = (await kvmAccelerator.createVm({
+    vcpus: 1,
+    ramBase: 0n,
+    ramBytes: 0x40_0000,
+    builtinFirmware: false,
+  })) as KvmVm;
+  const exits: string[] = [];
+  try {
+    writeLongModeTables(vm.memory);
+    vm.memory.write(ENTRY, prog);
+    enterLongMode(vm.vcpus[0]!);
+    vm.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+    setup(vm);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`timeout; exits: ${exits.join(", ")}`)),
+        20_000,
+      );
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      vm.start(
+        { entry: ENTRY, mode: "long64", args: [] },
+        {
+          postedWriteRanges: [],
+          pioRead: () => 0,
+          pioWrite: (port, _size, value) => {
+            exits.push(`pio ${port.toString(16)} ${value}`);
+            onPio(vm, port, value, done);
+            return true;
+          },
+          mmioRead: (addr) => {
+            exits.push(`mmio read ${addr.toString(16)}`);
+            return 0n;
+          },
+          mmioWrite: (addr) => {
+            exits.push(`mmio write ${addr.toString(16)}`);
+            return true;
+          },
+          consoleWrite: () => {},
+          consoleRead: () => -1,
+          systemReset: () => {},
+          vcpuHalted: (_v, d) => {
+            clearTimeout(timer);
+            reject(new Error(d));
+          },
+        },
+      );
+    });
+  } finally {
+    await vm.stop();
+  }
+  return exits;
+}
+
+test("ioeventfd: guest notify writes (port and MMIO) signal eventfds inside KVM, with no exit", async () => {
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: mov $0x510, %dx
+        mov $1, %al
+        out %al, %dx
+        out %al, %dx
+        out %al, %dx
+        mov $0xd0000050, %rbx      # a virtio-mmio QueueNotify register
+        movl $0, (%rbx)
+        movl $0, (%rbx)
+        movl $1, (%rbx)            # another queue: not matched, so it exits
+        mov $0x3f8, %dx
+        mov $'D', %al
+        out %al, %dx
+1:      hlt
+        jmp 1b
+`,
+    ENTRY,
+  );
+  let pioFd = -1;
+  let mmioFd = -1;
+  let counts: bigint[] = [];
+  const exits = await withIrqchipVm(
+    prog,
+    (vm) => {
+      pioFd = vm.notifyFd(0x510n, 1, { pio: true });
+      mmioFd = vm.notifyFd(0xd000_0050n, 4, { datamatch: 0n });
+    },
+    (_vm, port, _v, done) => {
+      if (port === 0x3f8) {
+        // Read the counters before stop() closes the eventfds.
+        counts = [eventfdRead(pioFd), eventfdRead(mmioFd)];
+        done();
+      }
+    },
+  );
+  assert.deepEqual(counts, [3n, 2n]);
+  assert.deepEqual(exits, ["mmio write d0000050", "pio 3f8 68"]);
+});
+test("irqfd: signalling an eventfd interrupts the guest through the in-kernel PIC", async () => {
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: mov $isr, %eax              # IDT entry for vector 0x25 (PIC base 0x20 + IRQ 5)
+        mov $idt + 0x25 * 16, %rbx
+        mov %ax, (%rbx)
+        movw $0x10, 2(%rbx)         # the 64-bit code segment
+        movw $0x8e00, 4(%rbx)       # present, DPL 0, interrupt gate
+        shr $16, %eax
+        mov %ax, 6(%rbx)
+        movq $0, 8(%rbx)
+        lidt idtr
+        mov $0x11, %al              # ICW1: edge, cascade, ICW4
+        out %al, $0x20
+        mov $0x20, %al              # ICW2: vectors 0x20..0x27
+        out %al, $0x21
+        mov $0x04, %al              # ICW3: slave on IRQ 2
+        out %al, $0x21
+        mov $0x01, %al              # ICW4: 8086 mode
+        out %al, $0x21
+        mov $0xdf, %al              # mask everything but IRQ 5
+        out %al, $0x21
+        mov $0x3f8, %dx
+        mov $'R', %al               # ready
+        out %al, %dx
+        sti
+1:      hlt
+        jmp 1b
+isr:    mov $0x3f8, %dx
+        mov $'I', %al
+        out %al, %dx
+        mov $0x20, %al              # end of interrupt
+        out %al, $0x20
+        iretq
+        .balign 16
+idtr:   .word 256 * 16 - 1
+        .quad idt
+        .balign 16
+idt:    .fill 256 * 16, 1, 0
+`,
+    ENTRY,
+  );
+  let irq = -1;
+  const exits = await withIrqchipVm(
+    prog,
+    (vm) => {
+      irq = vm.interruptFd(5);
+    },
+    (_vm, _port, value, done) => {
+      if (value === 0x52) eventfdWrite(irq); // 'R': raise IRQ 5 through the eventfd
+      if (value === 0x49) done(); // 'I': the handler ran
+    },
+  );
+  // PIC programming is served inside KVM: only the two COM1 writes exit.
+  assert.deepEqual(exits, ["pio 3f8 82", "pio 3f8 73"]);
 });

@@ -3,11 +3,9 @@
 // through the i8042. Needs /dev/kvm.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { X86Vm } from "../src/vmm/x86_64-vm.js";
+import { templateArgs } from "../src/arch/x86_64/cmdline.js";
+import { assemble } from "./support/x86-asm.js";
 
 // prettier-ignore
 const PROGRAM = [
@@ -81,23 +79,7 @@ done:   mov $0xfe, %al
 `;
 
 function buildPvhKernel(): Uint8Array {
-  const dir = mkdtempSync(join(tmpdir(), "moat-pvh-"));
-  try {
-    writeFileSync(join(dir, "k.S"), PVH_KERNEL);
-    const as = spawnSync("as", ["--64", "-o", join(dir, "k.o"), join(dir, "k.S")], {
-      encoding: "utf8",
-    });
-    assert.equal(as.status, 0, as.stderr);
-    const ld = spawnSync(
-      "ld",
-      ["-m", "elf_x86_64", "-N", "-Ttext=0x100000", "-o", join(dir, "k.elf"), join(dir, "k.o")],
-      { encoding: "utf8" },
-    );
-    assert.equal(ld.status, 0, ld.stderr);
-    return readFileSync(join(dir, "k.elf"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return assemble(PVH_KERNEL, 0x10_0000n, "elf");
 }
 
 test("an ELF kernel boots through its PVH entry with hvm_start_info and the command line", async () => {
@@ -105,7 +87,7 @@ test("an ELF kernel boots through its PVH entry with hvm_start_info and the comm
   const vm = await X86Vm.create({
     vcpus: 1,
     memoryMiB: 16,
-    kernel: { elf: buildPvhKernel(), cmdline: "console=ttyS0 moat=pvh" },
+    kernel: { image: buildPvhKernel(), cmdline: "console=ttyS0 moat=pvh" },
     cpuTemplate: "pvm",
     output: (b) => out.push(...b),
   });
@@ -113,7 +95,11 @@ test("an ELF kernel boots through its PVH entry with hvm_start_info and the comm
   const exit = await vm.run();
   clearTimeout(timer);
   assert.equal(exit.reason, "reset", JSON.stringify(exit));
-  assert.equal(Buffer.from(out).toString("latin1"), "console=ttyS0 moat=pvh");
+  // moat adds what the PVM template needs to the user's command line.
+  assert.equal(
+    Buffer.from(out).toString("latin1"),
+    ["console=ttyS0 moat=pvh", ...templateArgs("pvm")].join(" "),
+  );
 });
 
 test("hostile kernel files are refused with a clear message", async () => {
@@ -128,14 +114,14 @@ test("hostile kernel files are refused with a clear message", async () => {
     [noNote, /no PVH entry note/],
     [truncated, /outside the file|runs past the end/],
     [Uint8Array.from([0x7f, 0x45, 0x4c, 0x46]), /too short/],
-    [new Uint8Array(128), /not an ELF file/],
+    [new Uint8Array(128), /neither an ELF vmlinux nor a bzImage/],
   ];
   for (const [elf, re] of cases) {
     await assert.rejects(
       X86Vm.create({
         vcpus: 1,
         memoryMiB: 16,
-        kernel: { elf, cmdline: "" },
+        kernel: { image: elf, cmdline: "" },
         cpuTemplate: "pvm",
         output: () => {},
       }),

@@ -18,6 +18,7 @@ export const CH_ARG1 = 10;
 export const CH_DOORBELL = 11; // bumped by the worker for every request and posted write
 export const CH_INSTRET_LO = 12; // instructions retired, published by the worker after each slice
 export const CH_TID = 14; // the vCPU worker's kernel thread id, for kicks (KVM)
+export const CH_STARTED = 15; // KVM: the vCPU has left its wait for INIT/SIPI
 export const CH_WORDS = 16;
 
 export const ST_IDLE = 0;

@@ -4,6 +4,12 @@ import { EXIT_MOAT_ERROR, UsageError, runCommand } from "./run-command.js";
 import { KernelImageError } from "../boot/riscv-image.js";
 import { BootLayoutError } from "../arch/riscv64/boot-layout.js";
 import { SoftAccelError } from "../accel/soft/soft-accel.js";
+import { KvmAccelError } from "../accel/kvm/kvm-accel.js";
+import { KvmUnavailableError } from "../kvm/kvm.js";
+import { ElfError } from "../boot/elf.js";
+import { BzImageError } from "../boot/bzimage.js";
+import { X86KernelError } from "../vmm/x86_64-vm.js";
+import { SysError } from "../sys/libc.js";
 
 const program = new Command();
 program
@@ -16,23 +22,28 @@ program
   .command("run")
   .description(
     "Boot a disposable VM, run CMD in it and exit with CMD's status; with no CMD, an interactive " +
-      "shell (Ctrl-A x quits). The default guest is the riscv64 Linux shipped in guest/riscv64.",
+      "shell (Ctrl-A x quits). The guest is the Linux shipped in guest/: riscv64 on moat's own CPU " +
+      "(--accel soft), x86-64 on KVM (--accel kvm).",
   )
   .argument("[cmd...]", "command and arguments to run in the guest (put them after --)")
   .addOption(
     new Option(
       "--accel <name>",
-      "soft: moat's RISC-V CPU; kvm: hardware (x86-64 guests); auto: the best available",
+      "soft: moat's RISC-V CPU (riscv64 guest); kvm: /dev/kvm (x86-64 guest); auto: kvm on hosts " +
+        "with hardware virtualisation, soft elsewhere (and on PVM-nested KVM, where Linux crawls)",
     ).default("auto"),
   )
-  .option("--kernel <file>", "Linux riscv64 Image to boot (default: the shipped kernel)")
+  .option(
+    "--kernel <file>",
+    "kernel to boot: a riscv64 Image (soft), an x86-64 ELF vmlinux or bzImage (kvm); default: the shipped one",
+  )
   .option(
     "--initrd <file>",
     "initramfs to load (default: the shipped one, unless --kernel is given)",
   )
   .option("--cmdline <string>", "kernel command line", undefined)
   .option("--cpus <n>", "number of vCPUs (harts), 1-8", "1")
-  .option("--memory <MiB>", "guest RAM in MiB, 32-4000", "256")
+  .option("--memory <MiB>", "guest RAM in MiB, 32-4000 (x86-64: up to 3072)", "256")
   .option(
     "--bios <builtin|opensbi|file>",
     "firmware: moat's built-in SBI (fast, default), Debian's OpenSBI, or a fw_dynamic file",
@@ -55,7 +66,14 @@ async function main(): Promise<void> {
       e instanceof UsageError ||
       e instanceof KernelImageError ||
       e instanceof BootLayoutError ||
-      e instanceof SoftAccelError
+      e instanceof SoftAccelError ||
+      e instanceof KvmAccelError ||
+      e instanceof KvmUnavailableError ||
+      e instanceof ElfError ||
+      e instanceof BzImageError ||
+      e instanceof X86KernelError ||
+      e instanceof SysError ||
+      e instanceof RangeError
     ) {
       process.stderr.write(`moat: ${e.message}\n`);
       process.exitCode = EXIT_MOAT_ERROR;

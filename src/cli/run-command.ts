@@ -1,12 +1,12 @@
 // `moat run`: boot a VM, run one command in it (or a shell), exit with its status.
 import { readFileSync, statSync } from "node:fs";
 import { softAccelerator } from "../accel/soft/soft-accel.js";
-import type { Accelerator } from "../accel/accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
+import { X86Vm } from "../vmm/x86_64-vm.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
-import { detectKvm } from "./kvm-probe.js";
+import { detectKvm, kvmKind } from "./kvm-probe.js";
 
 export class UsageError extends Error {}
 
@@ -51,20 +51,27 @@ export function parseIntOption(v: string, name: string, min: number, max: number
   return n;
 }
 
-function chooseAccel(name: string): Accelerator {
+/**
+ * soft: the riscv64 guest on moat's CPU. kvm: the x86-64 guest on /dev/kvm. auto: KVM where the
+ * host has hardware virtualisation; the soft CPU where it has none or only PVM-nested KVM
+ * (there a Linux guest takes minutes to boot and its userspace cannot make system calls).
+ */
+function chooseAccel(name: string): "soft" | "kvm" {
   switch (name) {
     case "soft":
-      return softAccelerator;
+      return "soft";
     case "auto":
-      // KVM runs x86-64 guests; the riscv64 guest always runs on the soft CPU. On a PVM-nested
-      // host KVM would be the slower choice anyway.
-      return softAccelerator;
+      return kvmKind() === "hardware" ? "kvm" : "soft";
     case "kvm": {
-      const kvm = detectKvm();
-      throw new UsageError(
-        `--accel kvm runs x86-64 guests, which this build cannot boot yet (riscv64 guests need --accel soft)` +
-          (kvm ? `; this host's /dev/kvm: ${kvm}` : "; this host has no usable /dev/kvm"),
-      );
+      const kind = kvmKind();
+      if (kind === "none") throw new UsageError("--accel kvm: this host has no /dev/kvm");
+      if (kind === "pvm") {
+        process.stderr.write(
+          `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
+            `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
+        );
+      }
+      return "kvm";
     }
     default:
       throw new UsageError(`--accel must be soft, kvm or auto, not '${name}'`);
@@ -74,14 +81,21 @@ function chooseAccel(name: string): Accelerator {
 /** Runs the VM; resolves to the process exit status. */
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
   const accel = chooseAccel(o.accel);
+  const arch = accel === "kvm" ? "x86_64" : "riscv64";
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
-  const memoryMiB = parseIntOption(o.memory, "memory", 32, 4000);
+  const memoryMiB = parseIntOption(o.memory, "memory", 32, arch === "x86_64" ? 3072 : 4000);
   const kernelName = o.kernel ?? "the shipped kernel";
-  const kernel = o.kernel ? readImage(o.kernel, "kernel") : shippedKernel();
+  const kernel = o.kernel ? readImage(o.kernel, "kernel") : shippedKernel(arch);
   // The shipped initramfs goes with the shipped kernel only.
-  let initrd = o.initrd ? readImage(o.initrd, "initrd") : o.kernel ? undefined : shippedInitrd();
+  let initrd = o.initrd
+    ? readImage(o.initrd, "initrd")
+    : o.kernel
+      ? undefined
+      : shippedInitrd(arch);
   let firmware: Uint8Array | undefined;
-  if (o.bios === "opensbi")
+  if (arch === "x86_64" && o.bios !== "builtin") {
+    throw new UsageError("--bios is for riscv64 guests (--accel soft)");
+  } else if (o.bios === "opensbi")
     firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
   else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
 
@@ -98,18 +112,30 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     padded.set(extra, padded.length - extra.length);
     initrd = padded;
   }
-  const vm = await Riscv64Vm.create({
-    accel,
-    harts: cpus,
+  const common = {
     memoryMiB,
-    kernel,
-    kernelName,
-    ...(initrd ? { initrd } : {}),
-    cmdline: o.cmdline ?? DEFAULT_CMDLINE,
-    ...(firmware ? { firmware } : {}),
     holdInputUntilReady: argv.length > 0,
-    output: (b) => con.write(b),
-  });
+    output: (b: Uint8Array) => con.write(b),
+  };
+  const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
+  const vm =
+    arch === "x86_64"
+      ? await X86Vm.create({
+          ...common,
+          vcpus: cpus,
+          kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
+          cpuTemplate: kvmKind() === "pvm" ? "pvm" : "default",
+        })
+      : await Riscv64Vm.create({
+          accel: softAccelerator,
+          harts: cpus,
+          kernel,
+          kernelName,
+          ...(initrd ? { initrd } : {}),
+          cmdline,
+          ...(firmware ? { firmware } : {}),
+          ...common,
+        });
   const onSignal = (sig: NodeJS.Signals): void =>
     vm.stop(sig === "SIGINT" ? 130 : 143, `stopped by ${sig}`);
   process.on("SIGINT", onSignal);

@@ -20,6 +20,25 @@ export const KVM_IRQ_LINE = 0x4008ae61;
 export const KVM_CREATE_PIT2 = 0x4040ae77;
 export const PIT_CONFIG_SIZE = 64; // struct kvm_pit_config { u32 flags; u32 pad[15]; }
 
+// struct kvm_ioeventfd { u64 datamatch, addr; u32 len; s32 fd; u32 flags; u8 pad[36]; }
+export const KVM_IOEVENTFD = 0x4040ae79;
+export const IOEVENTFD_SIZE = 64;
+export const IOEVENTFD_FLAG_DATAMATCH = 1;
+export const IOEVENTFD_FLAG_PIO = 2;
+export const IOEVENTFD_FLAG_DEASSIGN = 4;
+// struct kvm_irqfd { u32 fd, gsi, flags, resamplefd; u8 pad[16]; }
+export const KVM_IRQFD = 0x4020ae76;
+export const IRQFD_SIZE = 32;
+export const IRQFD_FLAG_DEASSIGN = 1;
+
+// struct kvm_mp_state { u32 mp_state; }
+export const KVM_SET_MP_STATE = 0x4004ae99;
+export const KVM_GET_MP_STATE = 0x8004ae98;
+export const MP_STATE_RUNNABLE = 0;
+export const MP_STATE_UNINITIALIZED = 1;
+export const MP_STATE_INIT_RECEIVED = 2;
+export const MP_STATE_SIPI_RECEIVED = 4;
+
 export const KVM_GET_SUPPORTED_CPUID = 0xc008ae05;
 export const KVM_SET_CPUID2 = 0x4008ae90;
 

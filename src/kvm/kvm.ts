@@ -137,6 +137,43 @@ export class VmFd {
     ioctlBuf(this.fd, abi.KVM_IRQ_LINE, b, "KVM_IRQ_LINE");
   }
 
+  /**
+   * KVM_IOEVENTFD: a guest write of `len` bytes (1, 2, 4 or 8) to `addr` (a port when `pio`)
+   * signals eventfd `fd` inside KVM, with no exit to userspace; with `datamatch`, only writes of
+   * that value do. `deassign` removes the same registration.
+   */
+  ioeventfd(r: {
+    addr: bigint;
+    len: number;
+    fd: number;
+    pio?: boolean;
+    datamatch?: bigint;
+    deassign?: boolean;
+  }): void {
+    if (![1, 2, 4, 8].includes(r.len))
+      throw new RangeError("ioeventfd length must be 1, 2, 4 or 8");
+    const b = Buffer.alloc(abi.IOEVENTFD_SIZE);
+    b.writeBigUInt64LE(r.datamatch ?? 0n, 0);
+    b.writeBigUInt64LE(r.addr, 8);
+    b.writeUInt32LE(r.len, 16);
+    b.writeInt32LE(r.fd, 20);
+    const flags =
+      (r.datamatch !== undefined ? abi.IOEVENTFD_FLAG_DATAMATCH : 0) |
+      (r.pio ? abi.IOEVENTFD_FLAG_PIO : 0) |
+      (r.deassign ? abi.IOEVENTFD_FLAG_DEASSIGN : 0);
+    b.writeUInt32LE(flags, 24);
+    ioctlBuf(this.fd, abi.KVM_IOEVENTFD, b, "KVM_IOEVENTFD");
+  }
+
+  /** KVM_IRQFD: signalling eventfd `fd` raises interrupt `gsi` in the in-kernel irqchip. */
+  irqfd(fd: number, gsi: number, deassign = false): void {
+    const b = Buffer.alloc(abi.IRQFD_SIZE);
+    b.writeUInt32LE(fd, 0);
+    b.writeUInt32LE(gsi, 4);
+    b.writeUInt32LE(deassign ? abi.IRQFD_FLAG_DEASSIGN : 0, 8);
+    ioctlBuf(this.fd, abi.KVM_IRQFD, b, "KVM_IRQFD");
+  }
+
   createVcpu(id: number): VcpuFd {
     const fd = ioctlInt(this.fd, abi.KVM_CREATE_VCPU, id, "KVM_CREATE_VCPU");
     return new VcpuFd(fd, this.kvm.vcpuMmapSize());
@@ -254,6 +291,28 @@ export class VcpuFd {
     sregs.writeUInt8(0, o + 22); // unusable
   }
 
+  /**
+   * KVM_SET_MP_STATE runnable: with the in-kernel irqchip every vCPU but the first waits for
+   * INIT/SIPI from the guest; this starts one at the registers already set instead.
+   */
+  makeRunnable(): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(abi.MP_STATE_RUNNABLE, 0);
+    ioctlBuf(this.fd, abi.KVM_SET_MP_STATE, b, "KVM_SET_MP_STATE");
+  }
+
+  /** True while the vCPU waits for the guest's INIT/SIPI (KVM_GET_MP_STATE). */
+  waitingForSipi(): boolean {
+    const b = Buffer.alloc(4);
+    ioctlBuf(this.fd, abi.KVM_GET_MP_STATE, b, "KVM_GET_MP_STATE");
+    const st = b.readUInt32LE(0);
+    return (
+      st === abi.MP_STATE_UNINITIALIZED ||
+      st === abi.MP_STATE_INIT_RECEIVED ||
+      st === abi.MP_STATE_SIPI_RECEIVED
+    );
+  }
+
   /** KVM_RUN until the next exit; decodes it. Bound: IO data copied is size x count bytes. */
   runOnce(): VcpuExit {
     try {
@@ -261,6 +320,10 @@ export class VcpuFd {
     } catch (e) {
       // A signal (a kick) interrupted the run: the vCPU is back in the VMM's hands.
       if (e instanceof SysError && e.code === "EINTR") return { kind: "intr" };
+      // A vCPU waiting for INIT/SIPI returns EAGAIN once they arrive: run it again.
+      if (e instanceof SysError && (e.code === "EAGAIN" || e.code === "EWOULDBLOCK")) {
+        return { kind: "intr" };
+      }
       throw e;
     }
     const r = this.run;

@@ -17,6 +17,9 @@ const cMunmap = libc.func("int munmap(void *addr, size_t len)");
 const cGettid = libc.func("int gettid()");
 const cGetpid = libc.func("int getpid()");
 const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
+const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
+const cRead = libc.func("long read(int fd, void *buf, size_t count)");
+const cWrite = libc.func("long write(int fd, void *buf, size_t count)");
 
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
@@ -25,6 +28,8 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const MAP_PRIVATE = 2;
 export const MAP_ANONYMOUS = 0x20;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
 const errnoNames = new Map<number, string>(
@@ -104,4 +109,28 @@ export function getpid(): number {
 /** Sends `signal` to one thread of this process (kicks a vCPU thread out of KVM_RUN). */
 export function tgkill(tid: number, signal: number): void {
   check("tgkill", cTgkill(getpid(), tid, signal) as number);
+}
+
+/** An eventfd (close-on-exec; non-blocking unless `blocking`) with counter `initial`. */
+export function eventfd(initial = 0, blocking = false): number {
+  return check("eventfd", cEventfd(initial, EFD_CLOEXEC | (blocking ? 0 : EFD_NONBLOCK)) as number);
+}
+
+/** Reads and resets an eventfd's counter; 0n when it is zero (non-blocking eventfd). */
+export function eventfdRead(fd: number): bigint {
+  const b = Buffer.alloc(8);
+  const r = Number(cRead(fd, b, 8));
+  if (r < 0) {
+    const e = koffi.errno();
+    if (e === constants.errno.EAGAIN) return 0n;
+    throw new SysError("read eventfd", e);
+  }
+  return b.readBigUInt64LE(0);
+}
+
+/** Adds `value` (> 0) to an eventfd's counter (signals it). */
+export function eventfdWrite(fd: number, value = 1n): void {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(value);
+  check("write eventfd", Number(cWrite(fd, b, 8)));
 }

@@ -3,8 +3,6 @@
 // VM ended. Device models are wired here; they own no I/O themselves.
 import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
 import { MmioBus } from "../bus/mmio-bus.js";
-import { Uart16550 } from "../devices/legacy/uart16550.js";
-import { TestFinisher } from "../devices/legacy/test-finisher.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
 import { buildDeviceTree } from "../arch/riscv64/device-tree.js";
@@ -21,7 +19,8 @@ import {
   UART_SIZE,
 } from "../arch/riscv64/memory-map.js";
 import { parseRiscvImage } from "../boot/riscv-image.js";
-import { InputQueue } from "./input-queue.js";
+import { SerialConsole } from "./serial-console.js";
+import { controlBlock } from "./control-block.js";
 import type { VmExit } from "./vm-exit.js";
 
 /** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
@@ -47,42 +46,32 @@ export interface Riscv64VmConfig {
 
 export class Riscv64Vm {
   private readonly bus = new MmioBus();
-  private readonly input = new InputQueue();
-  private readonly uart: Uart16550;
+  private readonly console: SerialConsole;
   private readonly plic: Plic;
   private done!: (e: VmExit) => void;
   private readonly finished: Promise<VmExit>;
   private ended = false;
   private bootMarkMs: number | undefined;
-  private inputResume: (() => void) | undefined;
-  private inputHeld: boolean;
 
   private constructor(
     private readonly cfg: Riscv64VmConfig,
     private readonly avm: AccelVm,
   ) {
     this.finished = new Promise((r) => (this.done = r));
-    this.inputHeld = cfg.holdInputUntilReady === true;
     this.plic = new Plic(cfg.harts * 2, (ctx, level) =>
       avm.setExternalInterrupt(ctx >> 1, (ctx & 1) === 0 ? "M" : "S", level),
     );
-    this.uart = new Uart16550(
-      (b) => cfg.output(Uint8Array.of(b)),
+    this.console = new SerialConsole(
+      cfg.output,
       (level) => this.plic.setLevel(UART_IRQ, level),
-      () => this.feedUart(),
+      cfg.holdInputUntilReady === true,
     );
-    const finisher = new TestFinisher({
-      powerOff: (status) => this.end({ reason: "poweroff", status }),
-      reset: () => this.end({ reason: "reset", status: 0 }),
-      bootMark: () => {
-        this.bootMarkMs ??= performance.now();
-      },
-      inputReady: () => {
-        this.inputHeld = false;
-        this.feedUart();
-      },
-    });
-    this.bus.map(TEST_BASE, TEST_SIZE, "control", finisher);
+    const control = controlBlock(
+      (e) => this.end(e),
+      this.console,
+      () => (this.bootMarkMs ??= performance.now()),
+    );
+    this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
     this.bus.map(
       PVPANIC_BASE,
       PVPANIC_SIZE,
@@ -92,7 +81,7 @@ export class Riscv64Vm {
       ),
     );
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
-    this.bus.map(UART_BASE, UART_SIZE, "uart", this.uart);
+    this.bus.map(UART_BASE, UART_SIZE, "uart", this.console.uart);
   }
 
   /** Creates the VM and loads its images; throws a clear error for bad images or sizes. */
@@ -171,12 +160,7 @@ export class Riscv64Vm {
       mmioRead: (addr, size) => this.bus.read(addr, size),
       mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
       consoleWrite: (bytes) => this.cfg.output(bytes),
-      consoleRead: () => {
-        if (this.inputHeld) return -1;
-        const b = this.input.popByte();
-        this.resumeInputIfLow();
-        return b;
-      },
+      consoleRead: () => this.console.popByte(),
       systemReset: (type) => this.end({ reason: type === 0 ? "poweroff" : "reset", status: 0 }),
       vcpuHalted: (_vcpu, detail) => this.end({ reason: "halt", status: 125, detail }),
     };
@@ -190,24 +174,7 @@ export class Riscv64Vm {
    * until `resume` is called (the bounded queue is full).
    */
   sendInput(data: Uint8Array, resume: () => void): boolean {
-    const more = this.input.push(data);
-    this.feedUart();
-    if (!more) this.inputResume = resume;
-    return more;
-  }
-
-  private feedUart(): void {
-    if (this.inputHeld) return;
-    this.input.drainInto((c) => this.uart.receive(c));
-    this.resumeInputIfLow();
-  }
-
-  private resumeInputIfLow(): void {
-    if (this.inputResume && this.input.size < 16 * 1024) {
-      const r = this.inputResume;
-      this.inputResume = undefined;
-      r();
-    }
+    return this.console.sendInput(data, resume);
   }
 
   /** Stops the VM from outside (Ctrl-A x, a signal). */

@@ -1,70 +1,104 @@
-// One x86-64 VM on KVM (issue 3, first steps): in-kernel irqchip and PIT, a 16550A on COM1 and
-// an i8042 for reset on the port bus, CPUID through a CPU template, and a flat 64-bit program
-// entered directly in long mode, or an ELF vmlinux booted through its PVH entry. bzImage next.
+// One x86-64 VM on KVM: in-kernel irqchip (PIC, IO-APIC, local APICs) and PIT, a 16550A on
+// COM1 and an i8042 for reset on the port bus, moat's control block in the MMIO hole, CPUID
+// through a CPU template, an MP table for the vCPUs. It boots a Linux kernel — an ELF vmlinux
+// through its PVH entry, or a bzImage through the 64-bit boot protocol — with an initramfs,
+// or a flat 64-bit program entered directly in long mode (payload tests).
 import type { ExitHandler } from "../accel/accel.js";
 import { type KvmVm, kvmAccelerator } from "../accel/kvm/kvm-accel.js";
 import { PioBus } from "../bus/pio-bus.js";
-import { Uart16550 } from "../devices/legacy/uart16550.js";
+import { MmioBus } from "../bus/mmio-bus.js";
 import { I8042 } from "../devices/legacy/i8042.js";
-import { applyCpuTemplate, type CpuTemplateName } from "../arch/x86_64/cpuid.js";
+import { applyCpuTemplate, cpuidForVcpu, type CpuTemplateName } from "../arch/x86_64/cpuid.js";
 import { enterLongMode, writeLongModeTables } from "../arch/x86_64/long-mode.js";
-import { enterPvhViaTrampoline, writePvhStartInfo } from "../arch/x86_64/pvh.js";
+import { enterPvhViaTrampoline, writeCmdline, writePvhStartInfo } from "../arch/x86_64/pvh.js";
+import { writeZeroPage } from "../arch/x86_64/zero-page.js";
+import { writeMpTable, MPTABLE_MAX_CPUS } from "../arch/x86_64/mptable.js";
+import { e820Map } from "../arch/x86_64/e820.js";
+import { composeCmdline, templateArgs, virtioMmioArgs } from "../arch/x86_64/cmdline.js";
+import {
+  BOOT_STACK_TOP,
+  COM1_IRQ,
+  COM1_PORT,
+  HIGH_RAM_START,
+  TEST_BASE,
+  TEST_SIZE,
+} from "../arch/x86_64/memory-map.js";
 import { ElfError, parseElfKernel } from "../boot/elf.js";
+import { BzImageError, looksLikeBzImage, parseBzImage } from "../boot/bzimage.js";
+import { SerialConsole } from "./serial-console.js";
+import { controlBlock } from "./control-block.js";
 import type { VmExit } from "./vm-exit.js";
 
-export const COM1_PORT = 0x3f8;
-export const COM1_IRQ = 4;
+export { COM1_PORT, COM1_IRQ };
 export const PROGRAM_BASE = 0x10_0000n;
+/** The 64-bit entry of a bzImage's protected-mode kernel, from where it is loaded. */
+const BZIMAGE_ENTRY_64 = 0x200n;
+const PAGE = 4096n;
+
+export class X86KernelError extends Error {}
 
 export interface X86VmConfig {
   vcpus: number;
   memoryMiB: number;
-  /** Flat 64-bit code loaded at PROGRAM_BASE and entered there in long mode. */
+  /** Flat 64-bit code loaded at PROGRAM_BASE and entered there in long mode by every vCPU. */
   program?: Uint8Array;
-  /** Or an ELF64 kernel (vmlinux) booted through its PVH entry, with this command line. */
-  kernel?: { elf: Uint8Array; name?: string; cmdline: string };
+  /** Or a Linux kernel: ELF vmlinux (PVH entry) or bzImage (64-bit entry). */
+  kernel?: { image: Uint8Array; name?: string; cmdline: string; initrd?: Uint8Array };
   cpuTemplate: CpuTemplateName;
+  /** Hold host input until the guest's command says its terminal is ready (moat's /moat/run). */
+  holdInputUntilReady?: boolean;
   output: (bytes: Uint8Array) => void;
 }
 
 export class X86Vm {
   private readonly pio = new PioBus();
+  private readonly bus = new MmioBus();
+  private readonly console: SerialConsole;
   private done!: (e: VmExit) => void;
   private readonly finished = new Promise<VmExit>((r) => (this.done = r));
   private ended = false;
+  private bootMarkMs: number | undefined;
 
   private constructor(
     private readonly avm: KvmVm,
     cfg: X86VmConfig,
   ) {
-    const uart = new Uart16550(
-      (b) => cfg.output(Uint8Array.of(b)),
+    this.console = new SerialConsole(
+      cfg.output,
       (level) => avm.setIrqLine(COM1_IRQ, level),
+      cfg.holdInputUntilReady === true,
     );
-    this.pio.map(COM1_PORT, 8, "com1", uart);
+    this.pio.map(COM1_PORT, 8, "com1", this.console.uart);
     this.pio.map(0x60, 5, "i8042", new I8042(() => this.end({ reason: "reset", status: 0 })));
+    const control = controlBlock(
+      (e) => this.end(e),
+      this.console,
+      () => (this.bootMarkMs ??= performance.now()),
+    );
+    this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
   }
 
-  /** Creates the VM on /dev/kvm and loads the program. Bound: the program must fit in RAM. */
+  /** The KVM VM underneath (tests use it for ioeventfd and irqfd). */
+  get accelVm(): KvmVm {
+    return this.avm;
+  }
+
+  /**
+   * Creates the VM on /dev/kvm and loads the program or kernel. Bounds: 1..MPTABLE_MAX_CPUS
+   * vCPUs; RAM below the MMIO hole; kernel, initrd and tables must fit in RAM without overlap.
+   */
   static async create(cfg: X86VmConfig): Promise<X86Vm> {
-    const ramBytes = cfg.memoryMiB * 1024 * 1024;
     if (!cfg.program === !cfg.kernel) throw new RangeError("give either a program or a kernel");
+    if (!Number.isInteger(cfg.vcpus) || cfg.vcpus < 1 || cfg.vcpus > MPTABLE_MAX_CPUS) {
+      throw new RangeError(`x86-64 VMs have 1 to ${MPTABLE_MAX_CPUS} vCPUs, not ${cfg.vcpus}`);
+    }
+    const ramBytes = cfg.memoryMiB * 1024 * 1024;
+    const e820 = e820Map(ramBytes); // checks the RAM size
     if (cfg.program && BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)) {
       throw new RangeError("the program does not fit in guest RAM");
     }
-    const elf = cfg.kernel ? parseElfKernel(cfg.kernel.elf, cfg.kernel.name) : undefined;
-    if (elf && elf.pvhEntry === undefined) {
-      throw new ElfError(
-        `${cfg.kernel!.name ?? "kernel"}: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)`,
-      );
-    }
-    for (const seg of elf?.segments ?? []) {
-      if (seg.paddr < 0x10_0000n || seg.paddr + seg.memsz > BigInt(ramBytes)) {
-        throw new ElfError(
-          `${cfg.kernel!.name ?? "kernel"}: a segment at 0x${seg.paddr.toString(16)} does not fit in RAM`,
-        );
-      }
-    }
+    // Parse (and so validate) the kernel before anything is created.
+    const load = cfg.kernel ? planKernel(cfg.kernel, ramBytes) : undefined;
     const avm = (await kvmAccelerator.createVm({
       vcpus: cfg.vcpus,
       ramBase: 0n,
@@ -74,22 +108,49 @@ export class X86Vm {
     const vm = new X86Vm(avm, cfg);
     try {
       const cpuid = applyCpuTemplate(avm.supportedCpuid(), cfg.cpuTemplate);
-      for (const v of avm.vcpus) v.setCpuid(cpuid);
+      avm.vcpus.forEach((v, i) => v.setCpuid(cpuidForVcpu(cpuid, i)));
+      const mem = avm.memory;
+      writeMpTable(mem, cfg.vcpus);
       if (cfg.program) {
-        writeLongModeTables(avm.memory);
-        avm.memory.write(PROGRAM_BASE, cfg.program);
-        for (const v of avm.vcpus) {
+        writeLongModeTables(mem);
+        mem.write(PROGRAM_BASE, cfg.program);
+        avm.vcpus.forEach((v, i) => {
           enterLongMode(v);
-          v.setRegs({ rip: PROGRAM_BASE, rsp: 0x8000n, rflags: 2n });
+          // Each vCPU gets its own 4 KiB of stack and its index in %rdi.
+          const rsp = BOOT_STACK_TOP - BigInt(i) * 0x1000n;
+          v.setRegs({ rip: PROGRAM_BASE, rsp, rdi: BigInt(i), rflags: 2n });
+          if (i > 0) v.makeRunnable();
+        });
+      } else if (load && cfg.kernel) {
+        const cmdline = composeCmdline(cfg.kernel.cmdline, [
+          ...templateArgs(cfg.cpuTemplate),
+          // virtio devices arrive with the virtio issue; the slots are announced from here.
+          ...virtioMmioArgs([]),
+        ]);
+        writeCmdline(mem, cmdline, load.cmdlineLimit);
+        for (const seg of load.segments) {
+          mem.zero(seg.addr, seg.memsz);
+          mem.write(seg.addr, seg.data);
         }
-      } else if (elf && cfg.kernel) {
-        for (const seg of elf.segments) {
-          avm.memory.zero(seg.paddr, Number(seg.memsz));
-          avm.memory.write(seg.paddr, seg.data);
+        if (load.initrd && cfg.kernel.initrd) mem.write(load.initrd.addr, cfg.kernel.initrd);
+        const boot = avm.vcpus[0]!;
+        // The other vCPUs wait in the in-kernel LAPIC for the kernel's INIT/SIPI.
+        if (load.kind === "pvh") {
+          const info = writePvhStartInfo(mem, {
+            e820,
+            ...(load.initrd ? { initrd: load.initrd } : {}),
+          });
+          enterPvhViaTrampoline(mem, boot, load.entry, info);
+        } else {
+          const zp = writeZeroPage(mem, {
+            setupHeader: load.setupHeader!,
+            e820,
+            ...(load.initrd ? { initrd: load.initrd } : {}),
+          });
+          writeLongModeTables(mem);
+          enterLongMode(boot);
+          boot.setRegs({ rip: BigInt(load.entry), rsi: zp, rsp: BOOT_STACK_TOP, rflags: 2n });
         }
-        const info = writePvhStartInfo(avm.memory, { ramBytes, cmdline: cfg.kernel.cmdline });
-        // The boot vCPU; the others wait for the kernel's INIT/SIPI in the in-kernel LAPIC.
-        enterPvhViaTrampoline(avm.memory, avm.vcpus[0]!, elf.pvhEntry!, info);
       }
     } catch (e) {
       await avm.stop();
@@ -98,14 +159,14 @@ export class X86Vm {
     return vm;
   }
 
-  /** Runs until reset, a vCPU failure or stop(). */
+  /** Runs until power-off, reset, a vCPU failure or stop(). */
   run(): Promise<VmExit> {
     const handler: ExitHandler = {
       postedWriteRanges: [],
       pioRead: (port, size) => this.pio.read(port, size),
       pioWrite: (port, size, value) => this.pio.write(port, size, value),
-      mmioRead: () => null,
-      mmioWrite: () => false,
+      mmioRead: (addr, size) => this.bus.read(addr, size),
+      mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
       consoleWrite: () => {},
       consoleRead: () => -1,
       systemReset: () => this.end({ reason: "reset", status: 0 }),
@@ -115,6 +176,11 @@ export class X86Vm {
     return this.finished;
   }
 
+  /** Host input for the guest console; false: pause the source until `resume` runs. */
+  sendInput(data: Uint8Array, resume: () => void): boolean {
+    return this.console.sendInput(data, resume);
+  }
+
   stop(status: number, detail: string): void {
     this.end({ reason: "stopped", status, detail });
   }
@@ -122,6 +188,83 @@ export class X86Vm {
   private end(e: VmExit): void {
     if (this.ended) return;
     this.ended = true;
-    void this.avm.stop().then(() => this.done(e));
+    void this.avm.stop().then(() =>
+      this.done({
+        ...e,
+        ...(this.bootMarkMs !== undefined ? { bootMarkMs: this.bootMarkMs } : {}),
+      }),
+    );
   }
+}
+
+interface KernelPlan {
+  kind: "pvh" | "bzimage";
+  entry: number;
+  segments: { addr: bigint; data: Uint8Array; memsz: number }[];
+  setupHeader?: Uint8Array;
+  cmdlineLimit: number;
+  initrd?: { addr: bigint; size: number };
+}
+
+/**
+ * Where the kernel and initrd go. Bounds: every segment from 1 MiB up inside RAM; the initrd
+ * page-aligned at the top of RAM (below the kernel's initrd_addr_max), above the kernel.
+ */
+function planKernel(k: NonNullable<X86VmConfig["kernel"]>, ramBytes: number): KernelPlan {
+  const name = k.name ?? "kernel";
+  const ram = BigInt(ramBytes);
+  let plan: KernelPlan;
+  let kernelEnd: bigint;
+  let initrdMax = ram;
+  if (looksLikeBzImage(k.image)) {
+    const bz = parseBzImage(k.image, name);
+    const addr = bz.relocatable ? HIGH_RAM_START : bz.prefAddress;
+    kernelEnd = addr + BigInt(Math.max(bz.initSize, bz.kernel.length));
+    if (addr < HIGH_RAM_START || kernelEnd > ram) {
+      throw new BzImageError(
+        `${name}: needs ${Math.ceil(bz.initSize / 2 ** 20)} MiB from 0x${addr.toString(16)}; give the VM more memory`,
+      );
+    }
+    if (bz.initrdAddrMax < initrdMax) initrdMax = bz.initrdAddrMax;
+    plan = {
+      kind: "bzimage",
+      entry: Number(addr + BZIMAGE_ENTRY_64),
+      segments: [{ addr, data: bz.kernel, memsz: bz.kernel.length }],
+      setupHeader: bz.setupHeader,
+      cmdlineLimit: bz.cmdlineSize > 0 ? bz.cmdlineSize : 255,
+    };
+  } else if (k.image.length >= 4 && k.image[0] === 0x7f && k.image[1] === 0x45) {
+    const elf = parseElfKernel(k.image, name);
+    if (elf.pvhEntry === undefined) {
+      throw new ElfError(`${name}: no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)`);
+    }
+    kernelEnd = 0n;
+    for (const seg of elf.segments) {
+      if (seg.paddr < HIGH_RAM_START || seg.paddr + seg.memsz > ram) {
+        throw new ElfError(
+          `${name}: a segment at 0x${seg.paddr.toString(16)} does not fit in RAM; give the VM more memory`,
+        );
+      }
+      if (seg.paddr + seg.memsz > kernelEnd) kernelEnd = seg.paddr + seg.memsz;
+    }
+    plan = {
+      kind: "pvh",
+      entry: elf.pvhEntry,
+      segments: elf.segments.map((s) => ({ addr: s.paddr, data: s.data, memsz: Number(s.memsz) })),
+      cmdlineLimit: 4095,
+    };
+  } else {
+    throw new X86KernelError(`${name}: neither an ELF vmlinux nor a bzImage`);
+  }
+  if (k.initrd && k.initrd.length > 0) {
+    const size = BigInt(k.initrd.length);
+    const addr = ((initrdMax > ram ? ram : initrdMax) - size) & ~(PAGE - 1n);
+    if (addr < kernelEnd || size > ram) {
+      throw new X86KernelError(
+        `the initrd (${Math.ceil(k.initrd.length / 2 ** 20)} MiB) does not fit in RAM above the kernel; give the VM more memory`,
+      );
+    }
+    plan.initrd = { addr, size: k.initrd.length };
+  }
+  return plan;
 }

@@ -9,6 +9,7 @@ import {
   CH_ADDR_LO,
   CH_RESULT,
   CH_SIZE,
+  CH_STARTED,
   CH_STOP,
   CH_TID,
   CH_VAL_LO,
@@ -69,6 +70,14 @@ function leBytes(v: bigint, n: number): Uint8Array {
   return out;
 }
 
+/** KVM_INTERNAL_ERROR_* sub-errors (include/uapi/linux/kvm.h). */
+const INTERNAL_ERRORS: Record<number, string> = {
+  1: "instruction emulation failed",
+  2: "simultaneous exceptions",
+  3: "event delivery failed",
+  4: "unexpected exit reason",
+};
+
 function registers(): string {
   try {
     const r = vcpu.getRegs();
@@ -76,6 +85,12 @@ function registers(): string {
   } catch (e) {
     return `registers unavailable (${(e as Error).message})`;
   }
+}
+
+/** Tells the VMM once this vCPU no longer waits for INIT/SIPI (it stops poking it then). */
+function noteStarted(): void {
+  if (Atomics.load(ch, CH_STARTED) !== 0) return;
+  if (!vcpu.waitingForSipi()) Atomics.store(ch, CH_STARTED, 1);
 }
 
 function serve(e: VcpuExit): boolean {
@@ -113,6 +128,7 @@ function serve(e: VcpuExit): boolean {
       return !stopped();
     }
     case "intr":
+      noteStarted();
       return !stopped();
     case "hlt":
       halt(`vcpu ${d.index}: halted (HLT with no interrupt controller to wake it), ${registers()}`);
@@ -126,7 +142,9 @@ function serve(e: VcpuExit): boolean {
       );
       return false;
     case "internal_error":
-      halt(`vcpu ${d.index}: KVM internal error (suberror ${e.suberror}), ${registers()}`);
+      halt(
+        `vcpu ${d.index}: KVM internal error: ${INTERNAL_ERRORS[e.suberror] ?? `suberror ${e.suberror}`}, ${registers()}`,
+      );
       return false;
     default:
       halt(`vcpu ${d.index}: unhandled exit ${e.name}, ${registers()}`);

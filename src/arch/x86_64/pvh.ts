@@ -3,67 +3,70 @@
 // %ebx pointing at an hvm_start_info structure (command line, memory map, initrd module).
 import type { GuestMemory } from "../../memory/guest-memory.js";
 import type { VcpuFd } from "../../kvm/kvm.js";
+import type { E820Entry } from "./e820.js";
+import {
+  CMDLINE_ADDR,
+  CMDLINE_MAX,
+  PVH_MEMMAP_ADDR,
+  PVH_MODLIST_ADDR,
+  PVH_START_INFO_ADDR,
+  TRAMPOLINE_ADDR as TRAMPOLINE,
+} from "./memory-map.js";
 
 export const HVM_START_MAGIC = 0x336e_c578;
-export const START_INFO_ADDR = 0x6000n;
-const MEMMAP_ADDR = 0x7000n;
-const MODLIST_ADDR = 0x7800n;
-export const CMDLINE_ADDR = 0x2_0000n;
-export const CMDLINE_MAX = 4096;
 const PVH_GDT_ADDR = 0x520n;
-const E820_RAM = 1;
-const E820_RESERVED = 2;
-/** Conventional memory ends here; the BIOS area up to 1 MiB is reserved. */
-const LOW_RAM_END = 0x9_fc00n;
-const HIGH_RAM_START = 0x10_0000n;
+/** Bound: entries of the memory map (they must fit in the page at PVH_MEMMAP_ADDR). */
+const MEMMAP_MAX_ENTRIES = 128;
+
+/**
+ * Writes the NUL-terminated command line at CMDLINE_ADDR (both boot protocols point at it).
+ * Bound: shorter than CMDLINE_MAX bytes and than `limit` (the kernel's cmdline_size).
+ */
+export function writeCmdline(mem: GuestMemory, cmdline: string, limit = CMDLINE_MAX - 1): void {
+  const cmd = new TextEncoder().encode(cmdline);
+  const max = Math.min(CMDLINE_MAX - 1, limit);
+  if (cmd.length > max) throw new RangeError(`command line longer than ${max} bytes`);
+  mem.write(CMDLINE_ADDR, Uint8Array.from([...cmd, 0]));
+}
 
 export interface PvhBoot {
-  ramBytes: number;
-  cmdline: string;
+  e820: E820Entry[];
   initrd?: { addr: bigint; size: number };
 }
 
 /**
- * Writes hvm_start_info, the memory map and the command line. Returns the start_info address
- * (for %ebx). Bounds: command line < CMDLINE_MAX bytes; RAM at least 2 MiB.
+ * Writes hvm_start_info (version 1), its memory map and module list; the command line must be
+ * written already (writeCmdline). Returns the start_info address, for %ebx.
+ * Bound: at most MEMMAP_MAX_ENTRIES memory map entries.
  */
 export function writePvhStartInfo(mem: GuestMemory, b: PvhBoot): bigint {
-  const cmd = new TextEncoder().encode(b.cmdline);
-  if (cmd.length >= CMDLINE_MAX)
-    throw new RangeError(`command line longer than ${CMDLINE_MAX - 1} bytes`);
-  if (b.ramBytes < 2 * 1024 * 1024) throw new RangeError("PVH guests need at least 2 MiB of RAM");
-  mem.write(CMDLINE_ADDR, Uint8Array.from([...cmd, 0]));
-  const map: [bigint, bigint, number][] = [
-    [0n, LOW_RAM_END, E820_RAM],
-    [LOW_RAM_END, HIGH_RAM_START - LOW_RAM_END, E820_RESERVED],
-    [HIGH_RAM_START, BigInt(b.ramBytes) - HIGH_RAM_START, E820_RAM],
-  ];
-  map.forEach(([addr, size, type], i) => {
-    const o = MEMMAP_ADDR + BigInt(i * 24);
+  if (b.e820.length > MEMMAP_MAX_ENTRIES) throw new RangeError("too many memory map entries");
+  b.e820.forEach(({ addr, size, type }, i) => {
+    const o = PVH_MEMMAP_ADDR + BigInt(i * 24);
     mem.writeU64(o, addr);
     mem.writeU64(o + 8n, size);
     mem.writeU32(o + 16n, type);
     mem.writeU32(o + 20n, 0);
   });
   if (b.initrd) {
-    mem.writeU64(MODLIST_ADDR, b.initrd.addr);
-    mem.writeU64(MODLIST_ADDR + 8n, BigInt(b.initrd.size));
-    mem.writeU64(MODLIST_ADDR + 16n, 0n);
-    mem.writeU64(MODLIST_ADDR + 24n, 0n);
+    mem.writeU64(PVH_MODLIST_ADDR, b.initrd.addr);
+    mem.writeU64(PVH_MODLIST_ADDR + 8n, BigInt(b.initrd.size));
+    mem.writeU64(PVH_MODLIST_ADDR + 16n, 0n);
+    mem.writeU64(PVH_MODLIST_ADDR + 24n, 0n);
   }
-  const s = START_INFO_ADDR;
+  const s = PVH_START_INFO_ADDR;
   mem.zero(s, 56);
   mem.writeU32(s, HVM_START_MAGIC);
   mem.writeU32(s + 4n, 1); // version 1: has the memory map
   mem.writeU32(s + 12n, b.initrd ? 1 : 0);
-  mem.writeU64(s + 16n, b.initrd ? MODLIST_ADDR : 0n);
+  mem.writeU64(s + 16n, b.initrd ? PVH_MODLIST_ADDR : 0n);
   mem.writeU64(s + 24n, CMDLINE_ADDR);
-  mem.writeU64(s + 40n, MEMMAP_ADDR);
-  mem.writeU32(s + 48n, map.length);
+  mem.writeU64(s + 40n, PVH_MEMMAP_ADDR);
+  mem.writeU32(s + 48n, b.e820.length);
   return s;
 }
 
-const TRAMPOLINE_ADDR = 0x7000;
+const TRAMPOLINE_ADDR = Number(TRAMPOLINE);
 
 /**
  * Real-mode code that switches to flat 32-bit protected mode and jumps to the PVH entry, as a

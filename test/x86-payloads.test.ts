@@ -1,0 +1,196 @@
+// x86-64 machines on /dev/kvm with small payloads assembled here (GNU as): several vCPUs, the
+// MMIO bus and moat's control block, the bzImage 64-bit boot protocol, and the report of a
+// triple fault. Needs /dev/kvm: fails without it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { X86Vm, type X86VmConfig } from "../src/vmm/x86_64-vm.js";
+import type { VmExit } from "../src/vmm/vm-exit.js";
+import { assemble } from "./support/x86-asm.js";
+
+const BASE = 0x10_0000n;
+
+async function runVm(cfg: Omit<X86VmConfig, "output">, ms = 20_000): Promise<[VmExit, string]> {
+  const out: number[] = [];
+  const vm = await X86Vm.create({ ...cfg, output: (b) => out.push(...b) });
+  const timer = setTimeout(() => vm.stop(124, "timeout"), ms);
+  const exit = await vm.run();
+  clearTimeout(timer);
+  return [exit, Buffer.from(out).toString("latin1")];
+}
+
+test("two vCPUs run; MMIO reaches the bus: an unmapped read is all ones, the control block powers off with a status", async () => {
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: mov $0x3f8, %dx
+        mov %edi, %eax            # %rdi: the vCPU's index
+        add $'0', %al
+        out %al, %dx
+        lock incl counter
+        test %edi, %edi
+        jnz park
+1:      cmpl $2, counter          # vCPU 0 waits for both
+        jne 1b
+        mov $0xd0000000, %rbx     # virtio slot 0: nothing there
+        mov (%rbx), %eax
+        cmp $0xffffffff, %eax
+        jne fail
+        mov $0xd1000000, %rbx     # moat's control block
+        movl $0x73333, (%rbx)     # power off, status 7
+park:   hlt
+        jmp park
+fail:   mov $0xd1000000, %rbx
+        movl $0x13333, (%rbx)     # status 1
+        jmp park
+        .balign 4
+counter: .long 0
+`,
+    BASE,
+  );
+  const [exit, out] = await runVm({ vcpus: 2, memoryMiB: 16, program: prog, cpuTemplate: "pvm" });
+  assert.deepEqual(exit, { reason: "poweroff", status: 7 });
+  assert.deepEqual([...out].sort(), ["0", "1"]);
+});
+
+test("a triple fault ends the VM with the exit reason and the registers, not a hang", async () => {
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: lidt idtr                 # an empty IDT: the next exception cannot be delivered
+        ud2                       # #UD, then #DF, then a triple fault
+        .balign 8
+idtr:   .word 0
+        .quad 0
+`,
+    BASE,
+  );
+  const [exit] = await runVm({ vcpus: 1, memoryMiB: 16, program: prog, cpuTemplate: "pvm" });
+  assert.equal(exit.reason, "halt");
+  assert.equal(exit.status, 125);
+  assert.match(
+    exit.detail ?? "",
+    /^vcpu 0: shutdown \(triple fault\), rip 0x[0-9a-f]+ rsp 0x[0-9a-f]+/,
+  );
+});
+
+// A miniature bzImage: a real setup header in front of a 64-bit entry at offset 0x200 of the
+// protected-mode part. The entry checks the boot protocol's register state (CS = __BOOT_CS,
+// %rsi -> boot_params), then prints the command line, the e820 entry count and the first byte
+// of the initrd that boot_params point at.
+const BZ_ENTRY = `
+      .code64
+      .globl _start
+_start: hlt                       # offset 0: the 32-bit entry, not used
+        .org 0x200
+        mov %cs, %ax
+        cmp $0x10, %ax
+        jne bad
+        cmpb $0xff, 0x210(%rsi)   # type_of_loader: "undefined" loader
+        jne bad
+        mov $0x3f8, %dx
+        mov 0x228(%rsi), %ebx     # cmd_line_ptr
+1:      movb (%rbx), %al
+        test %al, %al
+        jz 2f
+        out %al, %dx
+        inc %rbx
+        jmp 1b
+2:      mov $'|', %al
+        out %al, %dx
+        movb 0x1e8(%rsi), %al     # e820_entries
+        add $'0', %al
+        out %al, %dx
+        mov 0x218(%rsi), %ebx     # ramdisk_image
+        movb (%rbx), %al
+        out %al, %dx
+        jmp done
+bad:    mov $'X', %al
+        out %al, %dx
+done:   mov $0xfe, %al
+        outb %al, $0x64           # i8042: reset
+        hlt
+`;
+
+function makeBzImage(pm: Uint8Array, edit?: (f: Uint8Array, v: DataView) => void): Uint8Array {
+  const setupSects = 4;
+  const f = new Uint8Array((setupSects + 1) * 512 + pm.length);
+  const v = new DataView(f.buffer);
+  f[0x1f1] = setupSects;
+  v.setUint32(0x1f4, Math.ceil(pm.length / 16), true); // syssize
+  v.setUint16(0x1fe, 0xaa55, true);
+  f[0x200] = 0xeb;
+  f[0x201] = 0x268 - 0x202; // the header runs to 0x268
+  f.set(new TextEncoder().encode("HdrS"), 0x202);
+  v.setUint16(0x206, 0x020f, true);
+  f[0x211] = 1; // LOADED_HIGH
+  v.setUint32(0x22c, 0x7fff_ffff, true); // initrd_addr_max
+  v.setUint32(0x230, 0x20_0000, true); // kernel_alignment
+  f[0x234] = 1; // relocatable
+  v.setUint16(0x236, 1, true); // XLF_KERNEL_64
+  v.setUint32(0x238, 2047, true); // cmdline_size
+  v.setBigUint64(0x258, 0x100_0000n, true); // pref_address
+  v.setUint32(0x260, 0x10_0000, true); // init_size
+  f.set(pm, (setupSects + 1) * 512);
+  edit?.(f, v);
+  return f;
+}
+
+test("a bzImage boots through the 64-bit boot protocol: zero page, command line, e820, initrd", async () => {
+  const bz = makeBzImage(assemble(BZ_ENTRY, BASE));
+  const [exit, out] = await runVm({
+    vcpus: 1,
+    memoryMiB: 32,
+    kernel: {
+      image: bz,
+      cmdline: "console=ttyS0 moat=bz",
+      initrd: new TextEncoder().encode("Q123"),
+    },
+    cpuTemplate: "default",
+  });
+  assert.equal(exit.reason, "reset", JSON.stringify(exit));
+  assert.equal(out, "console=ttyS0 moat=bz|3Q");
+});
+
+test("hostile or truncated bzImages are refused with a clear message", async () => {
+  const pm = assemble(BZ_ENTRY, BASE);
+  const good = makeBzImage(pm);
+  const cases: [Uint8Array, RegExp][] = [
+    [good.subarray(0, 5 * 512 + 100), /runs past the end of the file/],
+    [good.subarray(0, 600), /too short/],
+    [makeBzImage(pm, (f) => (f[0x202] = 0)), /neither an ELF vmlinux nor a bzImage/],
+    [makeBzImage(pm, (_f, v) => v.setUint16(0x206, 0x0206, true)), /boot protocol 2\.6 is too old/],
+    [makeBzImage(pm, (_f, v) => v.setUint16(0x236, 0, true)), /no 64-bit entry/],
+    [makeBzImage(pm, (f) => (f[0x201] = 0xff)), /setup header too long/],
+    [makeBzImage(pm, (f) => (f[0x1f1] = 200)), /setup sectors run past the end/],
+    [makeBzImage(pm, (_f, v) => v.setUint32(0x260, 0x4000_0000, true)), /give the VM more memory/],
+    [makeBzImage(pm, (_f, v) => v.setUint32(0x230, 0x30_0000, true)), /not a power of two/],
+  ];
+  for (const [image, re] of cases) {
+    await assert.rejects(
+      X86Vm.create({
+        vcpus: 1,
+        memoryMiB: 32,
+        kernel: { image, name: "bz", cmdline: "" },
+        cpuTemplate: "default",
+        output: () => {},
+      }),
+      re,
+    );
+  }
+});
+
+test("a command line longer than the kernel accepts is refused", async () => {
+  const bz = makeBzImage(assemble(BZ_ENTRY, BASE), (_f, v) => v.setUint32(0x238, 16, true));
+  await assert.rejects(
+    X86Vm.create({
+      vcpus: 1,
+      memoryMiB: 32,
+      kernel: { image: bz, cmdline: "console=ttyS0 and much more" },
+      cpuTemplate: "default",
+      output: () => {},
+    }),
+    /command line longer than 16 bytes/,
+  );
+});

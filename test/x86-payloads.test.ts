@@ -194,3 +194,29 @@ test("a command line longer than the kernel accepts is refused", async () => {
     /command line longer than 16 bytes/,
   );
 });
+
+test("the boot MSRs are set as firmware would leave them: MTRRs on with write-back default, fast strings", async () => {
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: mov $0x2ff, %ecx          # IA32_MTRR_DEF_TYPE
+        rdmsr                     # (into %edx:%eax)
+        mov $0x3f8, %dx
+        out %al, %dx              # low byte: default type (6, write-back)
+        mov %ah, %al
+        out %al, %dx              # bit 11 (0x08 here): MTRRs enabled
+        mov $0x1a0, %ecx          # IA32_MISC_ENABLE
+        rdmsr
+        mov $0x3f8, %dx
+        out %al, %dx              # bit 0: fast strings
+        mov $0xfe, %al
+        outb %al, $0x64
+        hlt
+`,
+    BASE,
+  );
+  const [exit, out] = await runVm({ vcpus: 1, memoryMiB: 16, program: prog, cpuTemplate: "pvm" });
+  assert.equal(exit.reason, "reset");
+  assert.deepEqual([...Buffer.from(out, "latin1")], [6, 8, 1]);
+});

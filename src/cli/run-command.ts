@@ -154,6 +154,12 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   }
   if (exit.reason === "halt" || exit.reason === "panic") {
     process.stderr.write(`moat: ${exit.detail}\n`);
+  } else if (exit.reason === "reset" && argv.length > 0) {
+    // The x86-64 machine has no pvpanic (it needs ACPI): a panicking kernel restarts, and
+    // this is all moat can tell.
+    process.stderr.write(
+      "moat: the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)\n",
+    );
   }
   if (o.timing) {
     const total = performance.now();

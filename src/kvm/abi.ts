@@ -31,6 +31,11 @@ export const KVM_IRQFD = 0x4020ae76;
 export const IRQFD_SIZE = 32;
 export const IRQFD_FLAG_DEASSIGN = 1;
 
+// struct kvm_msrs { u32 nmsrs, pad; struct kvm_msr_entry { u32 index, reserved; u64 data; }[] }
+export const KVM_SET_MSRS = 0x4008ae89;
+export const KVM_GET_MSRS = 0xc008ae88;
+export const MSR_ENTRY_SIZE = 16;
+
 // struct kvm_mp_state { u32 mp_state; }
 export const KVM_SET_MP_STATE = 0x4004ae99;
 export const KVM_GET_MP_STATE = 0x8004ae98;

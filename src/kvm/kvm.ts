@@ -301,6 +301,33 @@ export class VcpuFd {
     ioctlBuf(this.fd, abi.KVM_SET_MP_STATE, b, "KVM_SET_MP_STATE");
   }
 
+  /** KVM_SET_MSRS. Bound: at most 64 entries; fails unless KVM accepts every one. */
+  setMsrs(msrs: { index: number; value: bigint }[]): void {
+    if (msrs.length > 64) throw new RangeError("at most 64 MSRs at a time");
+    const b = Buffer.alloc(8 + msrs.length * abi.MSR_ENTRY_SIZE);
+    b.writeUInt32LE(msrs.length, 0);
+    msrs.forEach((m, i) => {
+      b.writeUInt32LE(m.index >>> 0, 8 + i * abi.MSR_ENTRY_SIZE);
+      b.writeBigUInt64LE(m.value, 16 + i * abi.MSR_ENTRY_SIZE);
+    });
+    const n = ioctlBuf(this.fd, abi.KVM_SET_MSRS, b, "KVM_SET_MSRS");
+    if (n !== msrs.length) {
+      const bad = msrs[n]!;
+      throw new SysError(`KVM_SET_MSRS (MSR 0x${bad.index.toString(16)} refused)`, 22);
+    }
+  }
+
+  /** KVM_GET_MSRS for the given indices. Bound: at most 64. */
+  getMsrs(indices: number[]): bigint[] {
+    if (indices.length > 64) throw new RangeError("at most 64 MSRs at a time");
+    const b = Buffer.alloc(8 + indices.length * abi.MSR_ENTRY_SIZE);
+    b.writeUInt32LE(indices.length, 0);
+    indices.forEach((index, i) => b.writeUInt32LE(index >>> 0, 8 + i * abi.MSR_ENTRY_SIZE));
+    const n = ioctlBuf(this.fd, abi.KVM_GET_MSRS, b, "KVM_GET_MSRS");
+    if (n !== indices.length) throw new SysError("KVM_GET_MSRS", 22);
+    return indices.map((_, i) => b.readBigUInt64LE(16 + i * abi.MSR_ENTRY_SIZE));
+  }
+
   /** True while the vCPU waits for the guest's INIT/SIPI (KVM_GET_MP_STATE). */
   waitingForSipi(): boolean {
     const b = Buffer.alloc(4);

@@ -14,6 +14,7 @@ import { enterPvhViaTrampoline, writeCmdline, writePvhStartInfo } from "../arch/
 import { writeZeroPage } from "../arch/x86_64/zero-page.js";
 import { writeMpTable, MPTABLE_MAX_CPUS } from "../arch/x86_64/mptable.js";
 import { e820Map } from "../arch/x86_64/e820.js";
+import { BOOT_MSRS } from "../arch/x86_64/msrs.js";
 import { composeCmdline, templateArgs, virtioMmioArgs } from "../arch/x86_64/cmdline.js";
 import {
   BOOT_STACK_TOP,
@@ -108,7 +109,10 @@ export class X86Vm {
     const vm = new X86Vm(avm, cfg);
     try {
       const cpuid = applyCpuTemplate(avm.supportedCpuid(), cfg.cpuTemplate);
-      avm.vcpus.forEach((v, i) => v.setCpuid(cpuidForVcpu(cpuid, i)));
+      avm.vcpus.forEach((v, i) => {
+        v.setCpuid(cpuidForVcpu(cpuid, i));
+        v.setMsrs(BOOT_MSRS);
+      });
       const mem = avm.memory;
       writeMpTable(mem, cfg.vcpus);
       if (cfg.program) {

@@ -6,11 +6,12 @@
 #   device-tree-compiler                                 dtc checks moat's device tree
 #   cpio                                                 checks the archives moat writes
 #   binutils                                             as/ld/objcopy build the x86-64 KVM payloads
+#   e2fsprogs                                            debugfs reads what a guest wrote to a disk
 # Missing ones are installed when this runs as root with apt-get (a fresh CI or developer
 # machine); otherwise it names them and fails, so no test silently skips.
 set -euo pipefail
 PKGS=(gcc-riscv64-linux-gnu binutils-riscv64-unknown-elf qemu-system-misc qemu-user opensbi
-      device-tree-compiler cpio binutils)
+      device-tree-compiler cpio binutils e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

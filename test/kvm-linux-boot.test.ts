@@ -8,6 +8,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MOAT, REPO } from "./support/moat-cli.js";
 import { kvmKind } from "../src/cli/kvm-probe.js";
 
@@ -19,6 +22,12 @@ test(
   async () => {
     const pvm = kvmKind() === "pvm";
     const cpus = pvm ? 1 : 2;
+    // A 16 MiB disk: virtio-blk over virtio-mmio announced on the command line, its
+    // interrupt on a level-triggered IO-APIC pin (the kernel reads the partition table).
+    const dir = mkdtempSync(join(tmpdir(), "moat-kvm-boot-"));
+    const disk = join(dir, "disk.img");
+    writeFileSync(disk, "");
+    truncateSync(disk, 16 << 20);
     assert.notEqual(kvmKind(), "none", "this test needs /dev/kvm");
     const p = spawn(
       process.execPath,
@@ -33,6 +42,8 @@ test(
         "128",
         "--cmdline",
         "console=ttyS0 panic=-1",
+        "--disk",
+        disk,
         "--",
         "uname",
         "-m",
@@ -68,6 +79,12 @@ test(
     assert.match(stdout, /BIOS-e820: \[mem 0x0000000000100000-0x0000000007ffffff\] usable/);
     assert.match(stdout, /ttyS0 at I\/O 0x3f8 \(irq = 4/);
     assert.match(stdout, /Unpacking initramfs/);
+    assert.match(
+      stdout,
+      /virtio-mmio: Registering device virtio-mmio\.0 at 0xd0000000-0xd0000fff, IRQ 16/,
+    );
+    assert.match(stdout, /virtio_blk virtio0: \[vda\] 32768 512-byte logical blocks/);
+    rmSync(dir, { recursive: true, force: true });
     if (pvm) {
       assert.match(stderr, /PVM-nested/);
       assert.equal(status, 143, "stopped by SIGTERM");

@@ -26,6 +26,7 @@ test("the MP table has valid checksums, one processor entry per vCPU, the IO-API
   let o = 16 + 44;
   const cpus: [number, number][] = [];
   const irqs = new Map<number, number>();
+  const flags = new Map<number, number>();
   let ioapic: [number, number] | undefined;
   const lints: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -36,7 +37,10 @@ test("the MP table has valid checksums, one processor entry per vCPU, the IO-API
       continue;
     }
     if (type === 2) ioapic = [t[o + 1]!, v.getUint32(o + 4, true)];
-    if (type === 3) irqs.set(t[o + 5]!, t[o + 7]!);
+    if (type === 3) {
+      irqs.set(t[o + 5]!, t[o + 7]!);
+      flags.set(t[o + 5]!, t[o + 2]!);
+    }
     if (type === 4) lints.push(t[o + 7]!);
     o += 8;
   }
@@ -50,6 +54,9 @@ test("the MP table has valid checksums, one processor entry per vCPU, the IO-API
   assert.equal(irqs.get(0), 0, "the PIT's IRQ 0 arrives on pin 0, as KVM routes GSI 0");
   assert.equal(irqs.has(2), false, "IRQ 2 is the PIC cascade");
   for (let irq = 3; irq < 24; irq++) assert.equal(irqs.get(irq), irq);
+  // ISA interrupts conform to the bus (edge); the virtio pins 16..23 are level, active high.
+  for (let irq = 0; irq < 16; irq++) if (irq !== 2) assert.equal(flags.get(irq), 0);
+  for (let irq = 16; irq < 24; irq++) assert.equal(flags.get(irq), 0x0d);
   assert.deepEqual(lints, [0, 1]);
 });
 

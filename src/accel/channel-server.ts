@@ -36,18 +36,28 @@ import {
 /** How long the VMM thread polls for a vCPU's next device access before it sleeps. */
 const POLL_MS = 0.05;
 
-/** Serves one vCPU's posted writes and requests until `stopping()` says so. */
+/**
+ * Serves one vCPU's posted writes and requests until `stopping()` says so. `allRings` are the
+ * posted-write rings of every vCPU of the VM: before a request is served, every write any vCPU
+ * posted before it is applied (a driver may post a register write on one CPU, release a lock,
+ * and read the register on another).
+ */
 export async function serveChannel(
   ch: Int32Array,
   ring: Int32Array,
   handler: ExitHandler,
   stopping: () => boolean,
+  allRings: readonly Int32Array[] = [ring],
 ): Promise<void> {
   while (!stopping()) {
     const bell = Atomics.load(ch, CH_DOORBELL);
     applyPosted(ring, handler);
     if (Atomics.load(ch, CH_STATE) === ST_REQUEST) {
-      // Writes the vCPU posted before this request are applied above: a read sees them.
+      // The vCPU posted its earlier writes before it raised the request, so once the request
+      // is seen they are all visible: apply them (and every other vCPU's) before serving it.
+      // (Applying the ring only before looking at the state let a read overtake a write
+      // posted in between: the virtio driver then read the wrong feature word.)
+      for (const r of allRings) applyPosted(r, handler);
       serveOne(ch, handler);
       Atomics.store(ch, CH_STATE, ST_DONE);
       Atomics.notify(ch, CH_STATE);

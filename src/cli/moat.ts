@@ -49,6 +49,12 @@ program
     "firmware: moat's built-in SBI (fast, default), Debian's OpenSBI, or a fw_dynamic file",
     "builtin",
   )
+  .option(
+    "--disk <path[,ro]>",
+    "a raw disk image as virtio-blk (/dev/vda, vdb, ... in order); ,ro: read-only, enforced " +
+      "by the host; repeat for more disks (up to 8)",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {
     process.exitCode = await runCommand(cmd, opts);

@@ -3,6 +3,9 @@ import { readFileSync, statSync } from "node:fs";
 import { softAccelerator } from "../accel/soft/soft-accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { X86Vm } from "../vmm/x86_64-vm.js";
+import { DiskError, DiskFile } from "../vmm/disk-file.js";
+import { VirtioBlk } from "../devices/virtio/blk.js";
+import { basename } from "node:path";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
@@ -22,6 +25,30 @@ export interface RunOptions {
   memory: string;
   bios: string;
   timing?: boolean;
+  disk?: string[];
+}
+
+/** A `--disk PATH[,ro]` option. */
+export interface DiskSpec {
+  path: string;
+  readOnly: boolean;
+}
+
+/** Parses `--disk` values. Bound: at most 8 disks (the virtio-mmio slots). */
+export function parseDiskSpecs(values: string[]): DiskSpec[] {
+  if (values.length > 8) throw new UsageError(`at most 8 --disk options, not ${values.length}`);
+  return values.map((v) => {
+    const parts = v.split(",");
+    const path = parts[0]!;
+    if (path === "") throw new UsageError(`--disk '${v}': no file name`);
+    let readOnly = false;
+    for (const opt of parts.slice(1)) {
+      if (opt === "ro") readOnly = true;
+      else if (opt === "rw") readOnly = false;
+      else throw new UsageError(`--disk '${v}': unknown option '${opt}' (ro or rw)`);
+    }
+    return { path, readOnly };
+  });
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -99,6 +126,18 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
   else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
 
+  const diskSpecs = parseDiskSpecs(o.disk ?? []);
+  const disks: DiskFile[] = [];
+  try {
+    for (const d of diskSpecs) disks.push(await DiskFile.open(d.path, d.readOnly));
+  } catch (e) {
+    await Promise.all(disks.map((d) => d.close()));
+    if (e instanceof DiskError) throw new UsageError(e.message);
+    throw e;
+  }
+  const virtio = disks.map(
+    (d, i) => new VirtioBlk(`virtio-blk vd${String.fromCharCode(97 + i)}`, d, basename(d.path)),
+  );
   const con = new HostConsole();
   if (argv.length > 0) {
     const extra = commandArchive({
@@ -125,6 +164,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
           vcpus: cpus,
           kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
           cpuTemplate: kvmKind() === "pvm" ? "pvm" : "default",
+          virtio,
         })
       : await Riscv64Vm.create({
           accel: softAccelerator,
@@ -134,6 +174,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
           ...(initrd ? { initrd } : {}),
           cmdline,
           ...(firmware ? { firmware } : {}),
+          virtio,
           ...common,
         });
   const onSignal = (sig: NodeJS.Signals): void =>
@@ -147,6 +188,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   await con.drain();
+  await Promise.all(disks.map((d) => d.close()));
   if (con.droppedBytes > 0) {
     process.stderr.write(
       `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,

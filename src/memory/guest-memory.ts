@@ -55,6 +55,31 @@ export class GuestMemory {
     this.bytes.set(data, off);
   }
 
+  readU16(addr: bigint): number {
+    const off = this.check(addr, 2);
+    return this.bytes[off]! | (this.bytes[off + 1]! << 8);
+  }
+
+  writeU16(addr: bigint, v: number): void {
+    const off = this.check(addr, 2);
+    this.bytes[off] = v & 0xff;
+    this.bytes[off + 1] = (v >>> 8) & 0xff;
+  }
+
+  /**
+   * Writes a 16-bit value that publishes earlier writes (a virtqueue's used index): with shared
+   * memory (the soft CPU's harts read it concurrently) an atomic store, ordered after them.
+   */
+  publishU16(addr: bigint, v: number): void {
+    const off = this.check(addr, 2);
+    const buf = this.bytes.buffer;
+    if (buf instanceof SharedArrayBuffer && (this.bytes.byteOffset + off) % 2 === 0) {
+      Atomics.store(new Uint16Array(buf, this.bytes.byteOffset + off, 1), 0, v & 0xffff);
+    } else {
+      this.writeU16(addr, v);
+    }
+  }
+
   readU32(addr: bigint): number {
     const off = this.check(addr, 4);
     const b = this.bytes;

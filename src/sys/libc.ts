@@ -18,6 +18,7 @@ const cGettid = libc.func("int gettid()");
 const cGetpid = libc.func("int getpid()");
 const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
+const cFallocate = libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)");
 const cRead = libc.func("long read(int fd, void *buf, size_t count)");
 const cWrite = libc.func("long write(int fd, void *buf, size_t count)");
 
@@ -133,4 +134,13 @@ export function eventfdWrite(fd: number, value = 1n): void {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(value);
   check("write eventfd", Number(cWrite(fd, b, 8)));
+}
+
+export const FALLOC_FL_KEEP_SIZE = 1;
+export const FALLOC_FL_PUNCH_HOLE = 2;
+export const FALLOC_FL_ZERO_RANGE = 0x10;
+
+/** fallocate(2) on an open file: punch holes or zero ranges (disk discard, write-zeroes). */
+export function fallocate(fd: number, mode: number, offset: number, len: number): void {
+  check("fallocate", cFallocate(fd, mode, offset, len) as number);
 }

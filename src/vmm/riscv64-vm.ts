@@ -17,10 +17,16 @@ import {
   UART_BASE,
   UART_IRQ,
   UART_SIZE,
+  VIRTIO_BASE,
+  VIRTIO_SLOTS,
+  VIRTIO_STRIDE,
+  virtioIrq,
 } from "../arch/riscv64/memory-map.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
 import { parseRiscvImage } from "../boot/riscv-image.js";
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
+import { attachVirtio } from "./virtio-slots.js";
 import type { VmExit } from "./vm-exit.js";
 
 /** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
@@ -40,6 +46,10 @@ export interface Riscv64VmConfig {
   bare?: boolean;
   /** Hold host input until the guest's command says its terminal is ready (moat's /moat/run). */
   holdInputUntilReady?: boolean;
+  /** virtio devices, in slot order (slot i at VIRTIO_BASE + i * VIRTIO_STRIDE). */
+  virtio?: VirtioDevice[];
+  /** Device failures (a hostile queue and the like), one line each. */
+  log?: (line: string) => void;
   /** Every byte the guest writes to its console. */
   output: (bytes: Uint8Array) => void;
 }
@@ -81,6 +91,18 @@ export class Riscv64Vm {
       ),
     );
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
+    attachVirtio(
+      this.bus,
+      avm.memory,
+      cfg.virtio ?? [],
+      {
+        base: VIRTIO_BASE,
+        stride: VIRTIO_STRIDE,
+        slots: VIRTIO_SLOTS,
+        setIrq: (slot, level) => this.plic.setLevel(virtioIrq(slot), level),
+      },
+      cfg.log,
+    );
     this.bus.map(UART_BASE, UART_SIZE, "uart", this.console.uart);
   }
 
@@ -131,7 +153,7 @@ export class Riscv64Vm {
       ramBase: RAM_BASE,
       ramSize: BigInt(ramBytes),
       bootargs: this.cfg.cmdline,
-      virtio: [],
+      virtio: (this.cfg.virtio ?? []).map((_, slot) => ({ slot })),
       ...(layout.initrd ? { initrd: layout.initrd } : {}),
     });
     if (dtb.length > DTB_SLOT_BYTES) {

@@ -23,11 +23,17 @@ import {
   HIGH_RAM_START,
   TEST_BASE,
   TEST_SIZE,
+  VIRTIO_BASE,
+  VIRTIO_SLOTS,
+  VIRTIO_STRIDE,
+  virtioIrq,
 } from "../arch/x86_64/memory-map.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
 import { ElfError, parseElfKernel } from "../boot/elf.js";
 import { BzImageError, looksLikeBzImage, parseBzImage } from "../boot/bzimage.js";
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
+import { attachVirtio } from "./virtio-slots.js";
 import type { VmExit } from "./vm-exit.js";
 
 export { COM1_PORT, COM1_IRQ };
@@ -49,6 +55,10 @@ export interface X86VmConfig {
   /** Hold host input until the guest's command says its terminal is ready (moat's /moat/run). */
   holdInputUntilReady?: boolean;
   output: (bytes: Uint8Array) => void;
+  /** virtio devices, in slot order, announced on the kernel command line. */
+  virtio?: VirtioDevice[];
+  /** Device failures (a hostile queue and the like), one line each. */
+  log?: (line: string) => void;
 }
 
 export class X86Vm {
@@ -77,6 +87,20 @@ export class X86Vm {
       () => (this.bootMarkMs ??= performance.now()),
     );
     this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
+    // Each device's interrupt is a level on its own IO-APIC pin (level-triggered in the MP
+    // table): it stays raised while the interrupt status is non-zero, so none is lost.
+    attachVirtio(
+      this.bus,
+      avm.memory,
+      cfg.virtio ?? [],
+      {
+        base: VIRTIO_BASE,
+        stride: VIRTIO_STRIDE,
+        slots: VIRTIO_SLOTS,
+        setIrq: (slot, level) => avm.setIrqLine(virtioIrq(slot), level),
+      },
+      cfg.log,
+    );
   }
 
   /** The KVM VM underneath (tests use it for ioeventfd and irqfd). */
@@ -128,8 +152,7 @@ export class X86Vm {
       } else if (load && cfg.kernel) {
         const cmdline = composeCmdline(cfg.kernel.cmdline, [
           ...templateArgs(cfg.cpuTemplate),
-          // virtio devices arrive with the virtio issue; the slots are announced from here.
-          ...virtioMmioArgs([]),
+          ...virtioMmioArgs((cfg.virtio ?? []).map((_, slot) => slot)),
         ]);
         writeCmdline(mem, cmdline, load.cmdlineLimit);
         for (const seg of load.segments) {

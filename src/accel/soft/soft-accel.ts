@@ -102,7 +102,7 @@ class SoftVm implements AccelVm {
 
   /** Serves one hart's posted writes and requests until the VM stops. */
   private serve(ch: Int32Array, ring: Int32Array, handler: ExitHandler): Promise<void> {
-    return serveChannel(ch, ring, handler, () => this.stopping);
+    return serveChannel(ch, ring, handler, () => this.stopping, this.rings);
   }
 
   setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void {

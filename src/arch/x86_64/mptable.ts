@@ -14,6 +14,10 @@ const PROCESSOR_SIZE = 20;
 const APIC_VERSION = 0x14;
 const IOAPIC_VERSION = 0x11;
 const BUS_ID_ISA = 0;
+/** MP interrupt flags: polarity active high (01), trigger level (11 << 2). */
+const LEVEL_ACTIVE_HIGH = 0x0d;
+/** The first IO-APIC pin used for virtio devices (memory-map.ts virtioIrq). */
+const FIRST_LEVEL_PIN = 16;
 
 const enum Entry {
   Processor = 0,
@@ -75,9 +79,11 @@ export function buildMpTable(cpus: number, base: bigint = MPTABLE_ADDR): Uint8Ar
   // on the pin of the same number: KVM's default routing sends GSI n, the PIT's 0 included, to
   // IO-APIC pin n (QEMU re-routes GSI 0 to pin 2; moat keeps KVM's map and says so here).
   // IRQ 2 is the PIC cascade: no entry.
+  // Pins from 16 up carry the virtio devices' interrupts: level-triggered, active high.
   for (let irq = 0; irq < IOAPIC_PINS; irq++) {
     if (irq === 2) continue;
-    entries.push(small([Entry.IoInterrupt, IrqType.Int, 0, 0, BUS_ID_ISA, irq, ioapic, irq]));
+    const flags = irq >= FIRST_LEVEL_PIN ? LEVEL_ACTIVE_HIGH : 0;
+    entries.push(small([Entry.IoInterrupt, IrqType.Int, flags, 0, BUS_ID_ISA, irq, ioapic, irq]));
   }
   // Local interrupts of every CPU (destination 0xff): the PIC on LINT0, NMI on LINT1.
   entries.push(small([Entry.LocalInterrupt, IrqType.ExtInt, 0, 0, BUS_ID_ISA, 0, 0xff, 0]));

@@ -57,10 +57,14 @@ export function reset(entry: u64, priv: u32, a0: u64, a1: u64, a2: u64): void {
     st.medeleg = 0xb1ff; // everything but ecall-from-S, which moat's SBI answers
     st.mideleg = 0x222;
     st.mcounteren = 7;
+    // As OpenSBI does: user mode may read cycle, time and instret (Linux's vDSO clock_gettime
+    // runs rdtime in user mode; without this busybox's mke2fs died of SIGILL).
+    st.scounteren = 7;
   } else {
     st.medeleg = 0;
     st.mideleg = 0;
     st.mcounteren = 0;
+    st.scounteren = 0;
   }
   setMstatus(0);
   updateDataPriv();

@@ -1,0 +1,210 @@
+// virtio-blk (virtio 1.2, section 5.2): reads, writes, flush, discard, write-zeroes and the
+// device ID, over a BlockBackend the VMM gives it (the model owns no I/O). Requests are guest
+// input: a chain without a 16-byte header or a status byte is hostile (DEVICE_NEEDS_RESET);
+// a request outside the disk, of a length that is not whole sectors, or a write to a read-only
+// disk gets an error status. Requests of a queue run one after the other, so at most one
+// request's data (maxChainBytes) is in host memory per queue.
+import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
+import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
+
+/** The host side of a disk: an image file, as the VMM opened it. Offsets and lengths in bytes. */
+export interface BlockBackend {
+  readonly sizeBytes: number;
+  readonly readOnly: boolean;
+  read(offset: number, len: number): Promise<Uint8Array>;
+  write(offset: number, data: Uint8Array): Promise<void>;
+  /** Durable: returns after the data is on stable storage (fdatasync). */
+  flush(): Promise<void>;
+  discard(offset: number, len: number): Promise<void>;
+  writeZeroes(offset: number, len: number): Promise<void>;
+}
+
+const SECTOR = 512;
+const T_IN = 0;
+const T_OUT = 1;
+const T_FLUSH = 4;
+const T_GET_ID = 8;
+const T_DISCARD = 11;
+const T_WRITE_ZEROES = 13;
+const S_OK = 0;
+const S_IOERR = 1;
+const S_UNSUPP = 2;
+const ID_BYTES = 20;
+
+const F_SIZE_MAX = 1n;
+const F_SEG_MAX = 2n;
+const F_RO = 5n;
+const F_BLK_SIZE = 6n;
+const F_FLUSH = 9n;
+const F_DISCARD = 13n;
+const F_WRITE_ZEROES = 14n;
+
+const QUEUE_SIZE = 256;
+/** Largest single buffer and number of data buffers the driver may use per request. */
+const SIZE_MAX = 1 << 20;
+const SEG_MAX = 126;
+/** At most one discard or write-zeroes range per request, of at most 1 GiB. */
+const MAX_RANGE_SECTORS = (1 << 30) / SECTOR;
+const CONFIG_SIZE = 60;
+
+export class VirtioBlk implements VirtioDevice {
+  readonly deviceId = DeviceId.Block;
+  readonly features: bigint;
+  readonly queueMaxSizes = [QUEUE_SIZE];
+  /** Bound: a request's data plus its header and status. */
+  readonly maxChainBytes = SEG_MAX * SIZE_MAX + 32;
+  private readonly config = new Uint8Array(CONFIG_SIZE);
+  private ctx: VirtioContext | undefined;
+  private queue: SplitQueue | undefined;
+  private running = false;
+  private generation = 0;
+  private readonly capacity: number;
+
+  constructor(
+    readonly name: string,
+    private readonly backend: BlockBackend,
+    private readonly id: string,
+  ) {
+    this.capacity = Math.floor(backend.sizeBytes / SECTOR);
+    this.features =
+      (1n << F_SIZE_MAX) |
+      (1n << F_SEG_MAX) |
+      (1n << F_BLK_SIZE) |
+      (1n << F_FLUSH) |
+      (backend.readOnly ? 1n << F_RO : (1n << F_DISCARD) | (1n << F_WRITE_ZEROES));
+    const c = new DataView(this.config.buffer);
+    c.setBigUint64(0, BigInt(this.capacity), true);
+    c.setUint32(8, SIZE_MAX, true);
+    c.setUint32(12, SEG_MAX, true);
+    c.setUint32(20, SECTOR, true);
+    c.setUint16(34, 1, true); // num_queues
+    c.setUint32(36, MAX_RANGE_SECTORS, true); // max_discard_sectors
+    c.setUint32(40, 1, true); // max_discard_seg
+    c.setUint32(44, 1, true); // discard_sector_alignment
+    c.setUint32(48, MAX_RANGE_SECTORS, true); // max_write_zeroes_sectors
+    c.setUint32(52, 1, true); // max_write_zeroes_seg
+    c.setUint8(56, 1); // write_zeroes_may_unmap
+  }
+
+  configRead(offset: number, size: number): bigint {
+    return readConfigBytes(this.config, offset, size);
+  }
+
+  configWrite(): void {
+    // The writeback field is not offered (VIRTIO_BLK_F_CONFIG_WCE): nothing is writable.
+  }
+
+  activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[]): void {
+    this.ctx = ctx;
+    this.queue = queues[0];
+  }
+
+  reset(): void {
+    this.generation++;
+    this.ctx = undefined;
+    this.queue = undefined;
+    this.running = false;
+  }
+
+  notify(q: number): void {
+    if (q !== 0 || this.running || !this.queue) return;
+    this.running = true;
+    void this.drain(this.generation);
+  }
+
+  /** Serves the queue until it is empty; stops at once if the device is reset meanwhile. */
+  private async drain(gen: number): Promise<void> {
+    try {
+      for (;;) {
+        if (gen !== this.generation || !this.queue || !this.ctx) return;
+        const chain = this.queue.pop();
+        if (!chain) break;
+        const written = await this.serve(chain);
+        if (gen !== this.generation) return;
+        this.queue.push(chain.head, written);
+        this.ctx.used(0);
+      }
+    } catch (e) {
+      if (gen === this.generation) this.ctx?.fail((e as Error).message);
+      return;
+    } finally {
+      if (gen === this.generation) this.running = false;
+    }
+  }
+
+  /** One request; returns the bytes written into the chain (data and status). */
+  private async serve(chain: DescriptorChain): Promise<number> {
+    const ctx = this.ctx!;
+    const mem = ctx.mem;
+    if (chain.readableBytes < 16) throw new Error(`request ${chain.head} has no 16-byte header`);
+    if (chain.writableBytes < 1) throw new Error(`request ${chain.head} has no status byte`);
+    const h = gather(mem, chain.readable, 0, 16);
+    const hv = new DataView(h.buffer);
+    const type = hv.getUint32(0, true);
+    const sector = hv.getBigUint64(8, true);
+    const dataIn = chain.writableBytes - 1;
+    const dataOut = chain.readableBytes - 16;
+    const status = async (): Promise<[number, number]> => {
+      switch (type) {
+        case T_IN: {
+          if (!this.inRange(sector, dataIn)) return [S_IOERR, 0];
+          const data = await this.backend.read(Number(sector) * SECTOR, dataIn);
+          scatter(mem, chain.writable, 0, data);
+          return [S_OK, dataIn];
+        }
+        case T_OUT: {
+          if (this.backend.readOnly || !this.inRange(sector, dataOut)) return [S_IOERR, 0];
+          await this.backend.write(
+            Number(sector) * SECTOR,
+            gather(mem, chain.readable, 16, dataOut),
+          );
+          return [S_OK, 0];
+        }
+        case T_FLUSH:
+          if (!this.backend.readOnly) await this.backend.flush();
+          return [S_OK, 0];
+        case T_GET_ID: {
+          const id = new Uint8Array(ID_BYTES);
+          id.set(new TextEncoder().encode(this.id).subarray(0, ID_BYTES));
+          const n = Math.min(ID_BYTES, dataIn);
+          scatter(mem, chain.writable, 0, id.subarray(0, n));
+          return [S_OK, n];
+        }
+        case T_DISCARD:
+        case T_WRITE_ZEROES: {
+          if (this.backend.readOnly) return [S_IOERR, 0];
+          if (dataOut !== 16) return [S_UNSUPP, 0]; // exactly one range (max_*_seg = 1)
+          const r = new DataView(gather(mem, chain.readable, 16, 16).buffer);
+          const start = r.getBigUint64(0, true);
+          const count = r.getUint32(8, true);
+          const flags = r.getUint32(12, true);
+          const allowed = type === T_WRITE_ZEROES ? 1 : 0; // write-zeroes may set "unmap"
+          if (flags & ~allowed || count > MAX_RANGE_SECTORS) return [S_UNSUPP, 0];
+          if (!this.inRange(start, count * SECTOR)) return [S_IOERR, 0];
+          const off = Number(start) * SECTOR;
+          if (type === T_DISCARD) await this.backend.discard(off, count * SECTOR);
+          else await this.backend.writeZeroes(off, count * SECTOR);
+          return [S_OK, 0];
+        }
+        default:
+          return [S_UNSUPP, 0];
+      }
+    };
+    let result: [number, number];
+    try {
+      result = await status();
+    } catch (e) {
+      // The host's I/O failed (not the guest's doing): the request fails, the device goes on.
+      if (e instanceof Error && "code" in e) result = [S_IOERR, 0];
+      else throw e;
+    }
+    // The status byte is the last byte of the writable buffers.
+    scatter(mem, chain.writable, chain.writableBytes - 1, Uint8Array.of(result[0]));
+    return result[1] + 1;
+  }
+
+  /** Whether [sector, sector + bytes) is whole sectors inside the disk. */
+  private inRange(sector: bigint, bytes: number): boolean {
+    return bytes % SECTOR === 0 && sector + BigInt(bytes / SECTOR) <= BigInt(this.capacity);
+  }
+}

@@ -1,0 +1,56 @@
+// What a virtio device model implements for the transport (virtio-mmio here), and what the
+// transport gives it. Device models own no I/O: a block device gets a BlockBackend from the VMM.
+import type { GuestMemory } from "../../memory/guest-memory.js";
+import type { SplitQueue } from "./queue.js";
+
+export const VIRTIO_F_INDIRECT_DESC = 28n;
+export const VIRTIO_F_EVENT_IDX = 29n;
+export const VIRTIO_F_VERSION_1 = 32n;
+
+export const enum DeviceId {
+  Net = 1,
+  Block = 2,
+  Console = 3,
+  Entropy = 4,
+  Balloon = 5,
+  Vsock = 19,
+}
+
+/** What the transport offers a device while the driver has it running (DRIVER_OK). */
+export interface VirtioContext {
+  readonly mem: GuestMemory;
+  /** The device returned buffers on queue `q`: the transport interrupts the driver if it wants. */
+  used(q: number): void;
+  /** Hostile or broken input: the device stops (DEVICE_NEEDS_RESET) with this one log line. */
+  fail(reason: string): void;
+}
+
+export interface VirtioDevice {
+  readonly deviceId: DeviceId;
+  /** For log lines, e.g. "virtio-blk vda". */
+  readonly name: string;
+  /** Device-specific feature bits; the transport adds VERSION_1, INDIRECT_DESC and EVENT_IDX. */
+  readonly features: bigint;
+  /** Largest size of each queue the device has. */
+  readonly queueMaxSizes: readonly number[];
+  /** Bound on the bytes one descriptor chain may describe. */
+  readonly maxChainBytes: number;
+  /** A read of the device's config space. Bound: outside it reads 0. */
+  configRead(offset: number, size: number): bigint;
+  /** A write to the device's config space. Bound: outside it is ignored. */
+  configWrite(offset: number, size: number, value: bigint): void;
+  /** The driver set DRIVER_OK with these queues (undefined: not set up) and features. */
+  activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[], features: bigint): void;
+  /** The driver notified queue `q`. Runs on the VMM thread, never on a vCPU. */
+  notify(q: number): void;
+  /** Device reset: forget the queues; work still in flight must not touch guest memory. */
+  reset(): void;
+}
+
+/** Reads `size` bytes at `offset` of a little-endian config block; 0 outside it. */
+export function readConfigBytes(config: Uint8Array, offset: number, size: number): bigint {
+  if (offset < 0 || size < 1 || offset + size > config.length) return 0n;
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(config[offset + i]!);
+  return v;
+}

@@ -1,0 +1,31 @@
+// Puts a VM's virtio devices into its virtio-mmio slots: one transport per device, mapped at
+// base + slot * stride on the MMIO bus, its interrupt line given by the machine.
+import type { MmioBus } from "../bus/mmio-bus.js";
+import type { GuestMemory } from "../memory/guest-memory.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
+
+export interface VirtioSlots {
+  base: bigint;
+  stride: bigint;
+  slots: number;
+  /** Drives slot `slot`'s interrupt line. */
+  setIrq(slot: number, level: boolean): void;
+}
+
+/** Maps `devices` in slot order. Bound: at most `layout.slots` devices. */
+export function attachVirtio(
+  bus: MmioBus,
+  mem: GuestMemory,
+  devices: readonly VirtioDevice[],
+  layout: VirtioSlots,
+  log: (line: string) => void = (line) => process.stderr.write(`moat: ${line}\n`),
+): void {
+  if (devices.length > layout.slots) {
+    throw new RangeError(`at most ${layout.slots} virtio devices, not ${devices.length}`);
+  }
+  devices.forEach((dev, slot) => {
+    const transport = new VirtioMmio(dev, mem, (level) => layout.setIrq(slot, level), log);
+    bus.map(layout.base + BigInt(slot) * layout.stride, layout.stride, dev.name, transport);
+  });
+}

@@ -55,6 +55,7 @@ program
       "by the host; repeat for more disks (up to 8)",
     (v: string, prev: string[] = []) => [...prev, v],
   )
+  .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {
     process.exitCode = await runCommand(cmd, opts);

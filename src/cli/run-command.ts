@@ -6,6 +6,10 @@ import { X86Vm } from "../vmm/x86_64-vm.js";
 import { DiskError, DiskFile } from "../vmm/disk-file.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { basename } from "node:path";
+import { randomFillSync } from "node:crypto";
+import { VirtioRng } from "../devices/virtio/rng.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
+import { TokenBucket } from "../devices/rate-limiter.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
@@ -26,7 +30,12 @@ export interface RunOptions {
   bios: string;
   timing?: boolean;
   disk?: string[];
+  rng?: boolean;
 }
+
+/** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
+const RNG_BYTES_PER_SECOND = 1024 * 1024;
+const RNG_BURST_BYTES = 64 * 1024;
 
 /** A `--disk PATH[,ro]` option. */
 export interface DiskSpec {
@@ -135,9 +144,13 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     if (e instanceof DiskError) throw new UsageError(e.message);
     throw e;
   }
-  const virtio = disks.map(
+  const virtio: VirtioDevice[] = disks.map(
     (d, i) => new VirtioBlk(`virtio-blk vd${String.fromCharCode(97 + i)}`, d, basename(d.path)),
   );
+  if (o.rng) {
+    const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);
+    virtio.push(new VirtioRng("virtio-rng", bucket, (b) => randomFillSync(b)));
+  }
   const con = new HostConsole();
   if (argv.length > 0) {
     const extra = commandArchive({

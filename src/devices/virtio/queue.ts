@@ -77,6 +77,11 @@ export class SplitQueue {
     return this.cfg.size;
   }
 
+  /** Whether the driver has made a chain available that pop() has not taken yet. */
+  hasAvailable(): boolean {
+    return this.mem.readU16(this.cfg.avail + 2n) !== this.lastAvail;
+  }
+
   /**
    * The next chain the driver made available, or null. Bound: avail.idx may run ahead of the
    * device by at most the queue size.

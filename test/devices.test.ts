@@ -7,7 +7,7 @@ import { Plic, PLIC_SOURCES } from "../src/arch/riscv64/plic.js";
 import { TestFinisher } from "../src/devices/legacy/test-finisher.js";
 import { MmioBus, MmioBusError, type MmioDevice } from "../src/bus/mmio-bus.js";
 import { GuestMemory, GuestMemoryError } from "../src/memory/guest-memory.js";
-import { INPUT_HIGH_WATER, InputQueue } from "../src/vmm/input-queue.js";
+import { INPUT_HIGH_WATER, InputQueue } from "../src/devices/input-queue.js";
 
 // UART register offsets and bits (16550A).
 const RBR = 0,

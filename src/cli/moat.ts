@@ -55,6 +55,10 @@ program
       "by the host; repeat for more disks (up to 8)",
     (v: string, prev: string[] = []) => [...prev, v],
   )
+  .option(
+    "--vconsole <socket>",
+    "a virtio console (/dev/hvc0 in the guest) whose host end is this Unix socket (mode 0600, one client)",
+  )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {

@@ -10,6 +10,8 @@ import { randomFillSync } from "node:crypto";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
 import { TokenBucket } from "../devices/rate-limiter.js";
+import { VirtioConsole } from "../devices/virtio/console.js";
+import { ConsoleSocket, ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
@@ -31,6 +33,7 @@ export interface RunOptions {
   timing?: boolean;
   disk?: string[];
   rng?: boolean;
+  vconsole?: string;
 }
 
 /** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
@@ -147,6 +150,20 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   const virtio: VirtioDevice[] = disks.map(
     (d, i) => new VirtioBlk(`virtio-blk vd${String.fromCharCode(97 + i)}`, d, basename(d.path)),
   );
+  let vcon: ConsoleSocket | undefined;
+  if (o.vconsole !== undefined) {
+    try {
+      vcon = await ConsoleSocket.listen(o.vconsole);
+    } catch (e) {
+      await Promise.all(disks.map((d) => d.close()));
+      if (e instanceof ConsoleSocketError) throw new UsageError(e.message);
+      throw e;
+    }
+    const socket = vcon;
+    const device = new VirtioConsole("virtio-console", (b) => socket.write(b));
+    socket.target = device;
+    virtio.push(device);
+  }
   if (o.rng) {
     const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);
     virtio.push(new VirtioRng("virtio-rng", bucket, (b) => randomFillSync(b)));
@@ -202,6 +219,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   process.off("SIGTERM", onSignal);
   await con.drain();
   await Promise.all(disks.map((d) => d.close()));
+  await vcon?.close();
   if (con.droppedBytes > 0) {
     process.stderr.write(
       `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,

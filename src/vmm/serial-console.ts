@@ -2,7 +2,7 @@
 // the "hold input until the guest's command is ready" rule of `moat run CMD`. Shared by the
 // riscv64 and x86-64 machines; the machine wires the UART's registers and interrupt line.
 import { Uart16550 } from "../devices/legacy/uart16550.js";
-import { InputQueue } from "./input-queue.js";
+import { InputQueue } from "../devices/input-queue.js";
 
 /** Input below this many queued bytes resumes a paused producer. */
 const RESUME_BELOW = 16 * 1024;

@@ -34,6 +34,19 @@ export class InputQueue {
     }
   }
 
+  /** Up to `max` queued bytes, removed from the queue (empty when there are none). */
+  take(max: number): Uint8Array {
+    const out = new Uint8Array(Math.min(max, this.bytes));
+    let n = 0;
+    this.drainInto((c) => {
+      const k = Math.min(c.length, out.length - n);
+      out.set(c.subarray(0, k), n);
+      n += k;
+      return k;
+    });
+    return out;
+  }
+
   /** One byte, or -1 when empty. */
   popByte(): number {
     const c = this.chunks[0];

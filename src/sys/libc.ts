@@ -19,6 +19,9 @@ const cGetpid = libc.func("int getpid()");
 const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
 const cFallocate = libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)");
+const cEpollCreate1 = libc.func("int epoll_create1(int flags)");
+const cEpollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event)");
+const cEpollWait = libc.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
 const cRead = libc.func("long read(int fd, void *buf, size_t count)");
 const cWrite = libc.func("long write(int fd, void *buf, size_t count)");
 
@@ -143,4 +146,40 @@ export const FALLOC_FL_ZERO_RANGE = 0x10;
 /** fallocate(2) on an open file: punch holes or zero ranges (disk discard, write-zeroes). */
 export function fallocate(fd: number, mode: number, offset: number, len: number): void {
   check("fallocate", cFallocate(fd, mode, offset, len) as number);
+}
+
+export const EPOLLIN = 0x001;
+export const EPOLLONESHOT = 1 << 30;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EPOLL_CTL_MOD = 3;
+const EPOLL_CLOEXEC = 0o2000000;
+/** struct epoll_event on x86-64 is packed: u32 events, u64 data (12 bytes). */
+export const EPOLL_EVENT_SIZE = 12;
+
+export function epollCreate(): number {
+  return check("epoll_create1", cEpollCreate1(EPOLL_CLOEXEC) as number);
+}
+
+/** Adds, re-arms (`mod`) or removes `fd` in an epoll set; the event's data is the fd itself. */
+export function epollCtl(epfd: number, op: "add" | "mod" | "del", fd: number, events = 0): void {
+  const ev = Buffer.alloc(EPOLL_EVENT_SIZE);
+  ev.writeUInt32LE(events >>> 0, 0);
+  ev.writeBigUInt64LE(BigInt(fd), 4);
+  const code = op === "add" ? EPOLL_CTL_ADD : op === "mod" ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+  check(`epoll_ctl ${op}`, cEpollCtl(epfd, code, fd, ev) as number);
+}
+
+/** Waits for events; returns the ready fds. Blocks: call it from a worker thread only. */
+export function epollWait(epfd: number, buf: Buffer, timeoutMs: number): number[] {
+  const max = Math.floor(buf.length / EPOLL_EVENT_SIZE);
+  const n = cEpollWait(epfd, buf, max, timeoutMs) as number;
+  if (n < 0) {
+    const e = koffi.errno();
+    if (e === constants.errno.EINTR) return [];
+    throw new SysError("epoll_wait", e);
+  }
+  const fds: number[] = [];
+  for (let i = 0; i < n; i++) fds.push(Number(buf.readBigUInt64LE(i * EPOLL_EVENT_SIZE + 4)));
+  return fds;
 }

@@ -13,19 +13,20 @@ export interface VirtioSlots {
   setIrq(slot: number, level: boolean): void;
 }
 
-/** Maps `devices` in slot order. Bound: at most `layout.slots` devices. */
+/** Maps `devices` in slot order; returns their transports. Bound: at most `layout.slots`. */
 export function attachVirtio(
   bus: MmioBus,
   mem: GuestMemory,
   devices: readonly VirtioDevice[],
   layout: VirtioSlots,
   log: (line: string) => void = (line) => process.stderr.write(`moat: ${line}\n`),
-): void {
+): VirtioMmio[] {
   if (devices.length > layout.slots) {
     throw new RangeError(`at most ${layout.slots} virtio devices, not ${devices.length}`);
   }
-  devices.forEach((dev, slot) => {
+  return devices.map((dev, slot) => {
     const transport = new VirtioMmio(dev, mem, (level) => layout.setIrq(slot, level), log);
     bus.map(layout.base + BigInt(slot) * layout.stride, layout.stride, dev.name, transport);
+    return transport;
   });
 }

@@ -34,6 +34,9 @@ import { BzImageError, looksLikeBzImage, parseBzImage } from "../boot/bzimage.js
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
 import { attachVirtio } from "./virtio-slots.js";
+import { IoThread } from "./io-thread.js";
+import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
+import { eventfdRead } from "../sys/libc.js";
 import type { VmExit } from "./vm-exit.js";
 
 export { COM1_PORT, COM1_IRQ };
@@ -69,6 +72,7 @@ export class X86Vm {
   private readonly finished = new Promise<VmExit>((r) => (this.done = r));
   private ended = false;
   private bootMarkMs: number | undefined;
+  private io: IoThread | undefined;
 
   private constructor(
     private readonly avm: KvmVm,
@@ -89,7 +93,7 @@ export class X86Vm {
     this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
     // Each device's interrupt is a level on its own IO-APIC pin (level-triggered in the MP
     // table): it stays raised while the interrupt status is non-zero, so none is lost.
-    attachVirtio(
+    const transports = attachVirtio(
       this.bus,
       avm.memory,
       cfg.virtio ?? [],
@@ -101,6 +105,22 @@ export class X86Vm {
       },
       cfg.log,
     );
+    // Queue notifies go through ioeventfd (KVM signals an eventfd, the I/O thread wakes the
+    // VMM thread): the vCPU does not exit for them.
+    if (transports.length > 0) {
+      const io = new IoThread();
+      this.io = io;
+      transports.forEach((t, slot) => {
+        const reg = VIRTIO_BASE + BigInt(slot) * VIRTIO_STRIDE + BigInt(VirtioMmio.QUEUE_NOTIFY);
+        (cfg.virtio ?? [])[slot]!.queueMaxSizes.forEach((_, q) => {
+          const fd = avm.notifyFd(reg, 4, { datamatch: BigInt(q) });
+          io.watch(fd, () => {
+            eventfdRead(fd);
+            t.hostNotify(q);
+          });
+        });
+      });
+    }
   }
 
   /** The KVM VM underneath (tests use it for ioeventfd and irqfd). */
@@ -181,6 +201,7 @@ export class X86Vm {
       }
     } catch (e) {
       await avm.stop();
+      await vm.io?.close();
       throw e;
     }
     return vm;
@@ -215,7 +236,7 @@ export class X86Vm {
   private end(e: VmExit): void {
     if (this.ended) return;
     this.ended = true;
-    void this.avm.stop().then(() =>
+    void Promise.all([this.avm.stop(), this.io?.close()]).then(() =>
       this.done({
         ...e,
         ...(this.bootMarkMs !== undefined ? { bootMarkMs: this.bootMarkMs } : {}),

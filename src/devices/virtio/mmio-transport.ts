@@ -276,6 +276,14 @@ export class VirtioMmio implements MmioDevice {
     this.updateIrq();
   }
 
+  /** Offset of the QueueNotify register (for ioeventfd: notifies that never exit). */
+  static readonly QUEUE_NOTIFY = Reg.QueueNotify;
+
+  /** A notify that arrived outside the register path (an ioeventfd), for queue `q`. */
+  hostNotify(q: number): void {
+    this.notify(q);
+  }
+
   /** A notify hands the queue to the device after this access returns: the vCPU never waits. */
   private notify(q: number): void {
     if ((this.status & STATUS_DRIVER_OK) === 0 || this.status & STATUS_NEEDS_RESET) return;

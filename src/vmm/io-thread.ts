@@ -1,0 +1,64 @@
+// The VMM's I/O thread: Node's event loop cannot wait on arbitrary file descriptors (eventfds,
+// TAP devices), so a worker thread waits on them with epoll and the VMM thread runs the
+// callbacks. With ioeventfd, a guest's virtio notify reaches the device this way without any
+// exit to userspace on the vCPU.
+import { Worker } from "node:worker_threads";
+import {
+  EPOLLIN,
+  EPOLLONESHOT,
+  closeFd,
+  epollCreate,
+  epollCtl,
+  eventfd,
+  eventfdWrite,
+} from "../sys/libc.js";
+
+export class IoThread {
+  private readonly epfd = epollCreate();
+  private readonly stopFd = eventfd();
+  private readonly callbacks = new Map<number, () => void>();
+  private readonly worker: Worker;
+  private closed = false;
+  private exited = false;
+
+  constructor() {
+    epollCtl(this.epfd, "add", this.stopFd, EPOLLIN);
+    this.worker = new Worker(new URL("./io-worker.js", import.meta.url), {
+      workerData: { epfd: this.epfd, stopFd: this.stopFd },
+    });
+    this.worker.on("message", (fds: number[]) => {
+      for (const fd of fds) {
+        const cb = this.callbacks.get(fd);
+        if (!cb) continue;
+        cb();
+        // Re-arm after handling: one message per readiness.
+        if (!this.closed && this.callbacks.has(fd))
+          epollCtl(this.epfd, "mod", fd, EPOLLIN | EPOLLONESHOT);
+      }
+    });
+    this.worker.on("exit", () => (this.exited = true));
+    this.worker.unref();
+  }
+
+  /** Runs `cb` on the VMM thread whenever `fd` becomes readable (cb must consume it). */
+  watch(fd: number, cb: () => void): void {
+    if (this.callbacks.has(fd)) throw new RangeError(`fd ${fd} is already watched`);
+    this.callbacks.set(fd, cb);
+    epollCtl(this.epfd, "add", fd, EPOLLIN | EPOLLONESHOT);
+  }
+
+  unwatch(fd: number): void {
+    if (!this.callbacks.delete(fd)) return;
+    epollCtl(this.epfd, "del", fd);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    eventfdWrite(this.stopFd);
+    this.worker.ref(); // keep the event loop alive until it has gone
+    if (!this.exited) await new Promise<void>((r) => this.worker.once("exit", () => r()));
+    closeFd(this.epfd);
+    closeFd(this.stopFd);
+  }
+}

@@ -30,6 +30,7 @@ export const IOEVENTFD_FLAG_DEASSIGN = 4;
 export const KVM_IRQFD = 0x4020ae76;
 export const IRQFD_SIZE = 32;
 export const IRQFD_FLAG_DEASSIGN = 1;
+export const IRQFD_FLAG_RESAMPLE = 2;
 
 // struct kvm_msrs { u32 nmsrs, pad; struct kvm_msr_entry { u32 index, reserved; u64 data; }[] }
 export const KVM_SET_MSRS = 0x4008ae89;

@@ -165,12 +165,20 @@ export class VmFd {
     ioctlBuf(this.fd, abi.KVM_IOEVENTFD, b, "KVM_IOEVENTFD");
   }
 
-  /** KVM_IRQFD: signalling eventfd `fd` raises interrupt `gsi` in the in-kernel irqchip. */
-  irqfd(fd: number, gsi: number, deassign = false): void {
+  /**
+   * KVM_IRQFD: signalling eventfd `fd` raises interrupt `gsi` in the in-kernel irqchip. With
+   * `resampleFd` the line is level: it stays asserted until the guest's EOI, when KVM lowers
+   * it and signals `resampleFd` (the VMM re-asserts it if the device still wants service).
+   */
+  irqfd(fd: number, gsi: number, opts: { deassign?: boolean; resampleFd?: number } = {}): void {
     const b = Buffer.alloc(abi.IRQFD_SIZE);
     b.writeUInt32LE(fd, 0);
     b.writeUInt32LE(gsi, 4);
-    b.writeUInt32LE(deassign ? abi.IRQFD_FLAG_DEASSIGN : 0, 8);
+    const flags =
+      (opts.deassign ? abi.IRQFD_FLAG_DEASSIGN : 0) |
+      (opts.resampleFd !== undefined ? abi.IRQFD_FLAG_RESAMPLE : 0);
+    b.writeUInt32LE(flags, 8);
+    b.writeUInt32LE(opts.resampleFd ?? 0, 12);
     ioctlBuf(this.fd, abi.KVM_IRQFD, b, "KVM_IRQFD");
   }
 

@@ -36,7 +36,7 @@ import { controlBlock } from "./control-block.js";
 import { attachVirtio } from "./virtio-slots.js";
 import { IoThread } from "./io-thread.js";
 import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
-import { eventfdRead } from "../sys/libc.js";
+import { eventfdRead, eventfdWrite } from "../sys/libc.js";
 import type { VmExit } from "./vm-exit.js";
 
 export { COM1_PORT, COM1_IRQ };
@@ -92,35 +92,43 @@ export class X86Vm {
     );
     this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
     // Each device's interrupt is a level on its own IO-APIC pin (level-triggered in the MP
-    // table): it stays raised while the interrupt status is non-zero, so none is lost.
+    // table), driven through an irqfd with a resample eventfd: asserted while the device's
+    // interrupt status is non-zero, lowered by KVM at the guest's EOI, re-asserted by the VMM
+    // if the device still wants service. Queue notifies arrive through ioeventfds. Both
+    // eventfd kinds are watched by the I/O thread: the data path takes no vCPU exit.
+    const devices = cfg.virtio ?? [];
+    const io = devices.length > 0 ? new IoThread() : undefined;
+    this.io = io;
+    const lines = devices.map((_, slot) => avm.levelInterruptFds(virtioIrq(slot)));
     const transports = attachVirtio(
       this.bus,
       avm.memory,
-      cfg.virtio ?? [],
+      devices,
       {
         base: VIRTIO_BASE,
         stride: VIRTIO_STRIDE,
         slots: VIRTIO_SLOTS,
-        setIrq: (slot, level) => avm.setIrqLine(virtioIrq(slot), level),
+        setIrq: (slot, level) => {
+          if (level) eventfdWrite(lines[slot]!.trigger);
+        },
       },
       cfg.log,
     );
-    // Queue notifies go through ioeventfd (KVM signals an eventfd, the I/O thread wakes the
-    // VMM thread): the vCPU does not exit for them.
-    if (transports.length > 0) {
-      const io = new IoThread();
-      this.io = io;
-      transports.forEach((t, slot) => {
-        const reg = VIRTIO_BASE + BigInt(slot) * VIRTIO_STRIDE + BigInt(VirtioMmio.QUEUE_NOTIFY);
-        (cfg.virtio ?? [])[slot]!.queueMaxSizes.forEach((_, q) => {
-          const fd = avm.notifyFd(reg, 4, { datamatch: BigInt(q) });
-          io.watch(fd, () => {
-            eventfdRead(fd);
-            t.hostNotify(q);
-          });
+    transports.forEach((t, slot) => {
+      const line = lines[slot]!;
+      io!.watch(line.resample, () => {
+        eventfdRead(line.resample);
+        if (t.interruptPending) eventfdWrite(line.trigger);
+      });
+      const reg = VIRTIO_BASE + BigInt(slot) * VIRTIO_STRIDE + BigInt(VirtioMmio.QUEUE_NOTIFY);
+      devices[slot]!.queueMaxSizes.forEach((_, q) => {
+        const fd = avm.notifyFd(reg, 4, { datamatch: BigInt(q) });
+        io!.watch(fd, () => {
+          eventfdRead(fd);
+          t.hostNotify(q);
         });
       });
-    }
+    });
   }
 
   /** The KVM VM underneath (tests use it for ioeventfd and irqfd). */

@@ -122,6 +122,24 @@ export class KvmVm implements AccelVm {
     return fd;
   }
 
+  /**
+   * A level-triggered interrupt line `gsi` driven by eventfds: signal `trigger` to assert it;
+   * KVM lowers it at the guest's EOI and signals `resample`. Closed by stop().
+   */
+  levelInterruptFds(gsi: number): { trigger: number; resample: number } {
+    const trigger = eventfd();
+    const resample = eventfd();
+    try {
+      this.vm.irqfd(trigger, gsi, { resampleFd: resample });
+    } catch (e) {
+      closeFd(trigger);
+      closeFd(resample);
+      throw e;
+    }
+    this.eventFds.push(trigger, resample);
+    return { trigger, resample };
+  }
+
   /** Starts every vCPU as configured; `boot` is applied by the architecture layer, not here. */
   start(_boot: VcpuBoot, handler: ExitHandler): void {
     if (!kickHandlerInstalled) {

@@ -336,6 +336,11 @@ export class VirtioMmio implements MmioDevice {
     this.updateIrq();
   }
 
+  /** Whether the device wants the driver's attention (the interrupt line's level). */
+  get interruptPending(): boolean {
+    return this.interruptStatus !== 0;
+  }
+
   private updateIrq(): void {
     this.setIrq(this.interruptStatus !== 0);
   }

@@ -22,6 +22,12 @@ test("token bucket: starts full, refills at its rate, never above its burst", ()
   now = 10_000.5; // half a token: none whole yet
   assert.equal(b.take(1), 0);
   assert.equal(b.msUntilNext(), 1);
+  // Debt: a cost larger than the bucket is taken, then paid off before the next one.
+  now = 20_000;
+  b.consume(300); // 100 there: 200 in debt
+  assert.equal(b.msUntilPaid(), 200);
+  now = 20_200;
+  assert.equal(b.msUntilPaid(), 0);
   assert.throws(() => new TokenBucket(0, 1), /rate > 0/);
   assert.throws(() => new TokenBucket(1, 0), /burst >= 1/);
 });

@@ -11,6 +11,8 @@ import {
   VirtioMmio,
 } from "../src/devices/virtio/mmio-transport.js";
 import { VirtioBlk, type BlockBackend } from "../src/devices/virtio/blk.js";
+import { TokenBucket } from "../src/devices/rate-limiter.js";
+import { parseDiskSpecs } from "../src/cli/run-command.js";
 
 const RAM = 0x10_0000;
 const DESC = 0x1000n;
@@ -425,4 +427,38 @@ test("bad register accesses are ignored; bad queue settings put the device into 
   t.write(0x30, 4, 7n); // a queue that does not exist
   t.write(0x44, 4, 1n);
   assert.equal(t.read(CONFIG_OFFSET + 200, 4), 0n, "past the config space: 0");
+});
+
+test("virtio-blk rate limits: requests over the ops rate wait in the ring until the bucket refills", async () => {
+  let now = 0;
+  const ops = new TokenBucket(10, 2, () => now); // 10 requests/s, bursts of 2
+  const mem = ram();
+  const dev = new VirtioBlk("virtio-blk vda", new MemBackend(), "x", { ops });
+  const { w } = driverUp(mem, dev);
+  const used = () => mem.readU16(USED + 2n);
+  for (let i = 0; i < 4; i++) request(mem, 4, 0n, 0, false); // four FLUSH requests
+  w(0x50, 0);
+  await settle();
+  assert.equal(
+    used(),
+    3,
+    "two from the burst, a third on credit (a bucket may go into debt by one request)",
+  );
+  now = 150; // 1.5 tokens later: out of debt
+  await new Promise((r) => setTimeout(r, 150));
+  await settle();
+  assert.equal(used(), 4);
+});
+
+test("parseDiskSpecs: ro, bps and iops with K/M/G, and clear refusals", () => {
+  assert.deepEqual(parseDiskSpecs(["a.img", "b.img,ro,bps=10M,iops=500"]), [
+    { path: "a.img", readOnly: false },
+    { path: "b.img", readOnly: true, bytesPerSecond: 10 * 1024 * 1024, opsPerSecond: 500 },
+  ]);
+  assert.throws(() => parseDiskSpecs(["a.img,bps=0"]), /positive whole number/);
+  assert.throws(() => parseDiskSpecs(["a.img,iops=1.5"]), /positive whole number/);
+  assert.throws(() => parseDiskSpecs(["a.img,bps=9T"]), /positive whole number/);
+  assert.throws(() => parseDiskSpecs(["a.img,fast"]), /unknown option 'fast'/);
+  assert.throws(() => parseDiskSpecs([",ro"]), /no file name/);
+  assert.throws(() => parseDiskSpecs(Array(9).fill("x")), /at most 8/);
 });

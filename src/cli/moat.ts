@@ -50,9 +50,10 @@ program
     "builtin",
   )
   .option(
-    "--disk <path[,ro]>",
+    "--disk <path[,ro][,bps=N][,iops=N]>",
     "a raw disk image as virtio-blk (/dev/vda, vdb, ... in order); ,ro: read-only, enforced " +
-      "by the host; repeat for more disks (up to 8)",
+      "by the host; bps/iops: rate limits in bytes and requests per second (K, M, G allowed); " +
+      "repeat for more disks (up to 8)",
     (v: string, prev: string[] = []) => [...prev, v],
   )
   .option(

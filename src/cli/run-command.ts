@@ -40,10 +40,23 @@ export interface RunOptions {
 const RNG_BYTES_PER_SECOND = 1024 * 1024;
 const RNG_BURST_BYTES = 64 * 1024;
 
-/** A `--disk PATH[,ro]` option. */
+/** A `--disk PATH[,ro][,bps=N][,iops=N]` option. */
 export interface DiskSpec {
   path: string;
   readOnly: boolean;
+  /** Rate limits: data bytes per second, requests per second. */
+  bytesPerSecond?: number;
+  opsPerSecond?: number;
+}
+
+/** A positive whole number with an optional K, M or G (powers of 1024). Bound: below 2^50. */
+function parseAmount(v: string, what: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(v);
+  const n = m ? Number(m[1]) * 1024 ** "_KMG".indexOf((m[2] || "_").toUpperCase()) : NaN;
+  if (!m || !(n >= 1) || n >= 2 ** 50) {
+    throw new UsageError(`${what} wants a positive whole number (K, M, G allowed), not '${v}'`);
+  }
+  return n;
 }
 
 /** Parses `--disk` values. Bound: at most 8 disks (the virtio-mmio slots). */
@@ -53,13 +66,17 @@ export function parseDiskSpecs(values: string[]): DiskSpec[] {
     const parts = v.split(",");
     const path = parts[0]!;
     if (path === "") throw new UsageError(`--disk '${v}': no file name`);
-    let readOnly = false;
+    const spec: DiskSpec = { path, readOnly: false };
     for (const opt of parts.slice(1)) {
-      if (opt === "ro") readOnly = true;
-      else if (opt === "rw") readOnly = false;
-      else throw new UsageError(`--disk '${v}': unknown option '${opt}' (ro or rw)`);
+      if (opt === "ro") spec.readOnly = true;
+      else if (opt === "rw") spec.readOnly = false;
+      else if (opt.startsWith("bps="))
+        spec.bytesPerSecond = parseAmount(opt.slice(4), `--disk '${v}': bps`);
+      else if (opt.startsWith("iops="))
+        spec.opsPerSecond = parseAmount(opt.slice(5), `--disk '${v}': iops`);
+      else throw new UsageError(`--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N)`);
     }
-    return { path, readOnly };
+    return spec;
   });
 }
 
@@ -147,9 +164,19 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     if (e instanceof DiskError) throw new UsageError(e.message);
     throw e;
   }
-  const virtio: VirtioDevice[] = disks.map(
-    (d, i) => new VirtioBlk(`virtio-blk vd${String.fromCharCode(97 + i)}`, d, basename(d.path)),
-  );
+  const virtio: VirtioDevice[] = disks.map((d, i) => {
+    const spec = diskSpecs[i]!;
+    // Each limit's bucket holds one second's worth: bursts up to the rate, then the rate.
+    const bucket = (rate?: number): TokenBucket | undefined =>
+      rate === undefined ? undefined : new TokenBucket(rate, rate);
+    const limits = { bytes: bucket(spec.bytesPerSecond), ops: bucket(spec.opsPerSecond) };
+    return new VirtioBlk(
+      `virtio-blk vd${String.fromCharCode(97 + i)}`,
+      d,
+      basename(d.path),
+      limits,
+    );
+  });
   let vcon: ConsoleSocket | undefined;
   if (o.vconsole !== undefined) {
     try {

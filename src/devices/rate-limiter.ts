@@ -34,6 +34,21 @@ export class TokenBucket {
     return n;
   }
 
+  /**
+   * Takes `n` tokens even if fewer are there: the bucket goes into debt, which later refills
+   * pay off first. For costs that can exceed the burst (one large disk request).
+   */
+  consume(n: number): void {
+    this.refill();
+    this.tokens -= n;
+  }
+
+  /** Milliseconds until the bucket is out of debt (0 if it is now). */
+  msUntilPaid(): number {
+    this.refill();
+    return this.tokens >= 0 ? 0 : Math.ceil((-this.tokens / this.rate) * 1000);
+  }
+
   /** Milliseconds until at least one token is there (0 if one is now). */
   msUntilNext(): number {
     this.refill();

@@ -6,6 +6,16 @@
 // request's data (maxChainBytes) is in host memory per queue.
 import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
+import type { TokenBucket } from "../rate-limiter.js";
+
+/** A disk's rate limits: data bytes per second and requests per second (token buckets). */
+export interface BlockLimits {
+  bytes?: TokenBucket;
+  ops?: TokenBucket;
+}
+
+/** Bound: a limited queue re-checks its buckets at least this often while it waits. */
+const LIMIT_POLL_MS = 100;
 
 /** The host side of a disk: an image file, as the VMM opened it. Offsets and lengths in bytes. */
 export interface BlockBackend {
@@ -64,6 +74,7 @@ export class VirtioBlk implements VirtioDevice {
     readonly name: string,
     private readonly backend: BlockBackend,
     private readonly id: string,
+    private readonly limits: BlockLimits = {},
   ) {
     this.capacity = Math.floor(backend.sizeBytes / SECTOR);
     this.features =
@@ -117,8 +128,20 @@ export class VirtioBlk implements VirtioDevice {
     try {
       for (;;) {
         if (gen !== this.generation || !this.queue || !this.ctx) return;
+        if (!this.queue.hasAvailable()) break;
+        const wait = Math.max(
+          this.limits.ops?.msUntilPaid() ?? 0,
+          this.limits.bytes?.msUntilPaid() ?? 0,
+        );
+        if (wait > 0) {
+          // Over its rate: the requests wait in the ring (the guest sees a slower disk).
+          await new Promise((r) => setTimeout(r, Math.min(wait, LIMIT_POLL_MS)));
+          continue;
+        }
         const chain = this.queue.pop();
         if (!chain) break;
+        this.limits.ops?.consume(1);
+        this.limits.bytes?.consume(Math.max(chain.readableBytes - 16, chain.writableBytes - 1, 0));
         const written = await this.serve(chain);
         if (gen !== this.generation) return;
         this.queue.push(chain.head, written);

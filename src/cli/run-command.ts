@@ -15,7 +15,7 @@ import { ConsoleSocket, ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
-import { detectKvm, kvmKind } from "./kvm-probe.js";
+import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
 
 export class UsageError extends Error {}
 
@@ -112,14 +112,13 @@ export function parseIntOption(v: string, name: string, min: number, max: number
  * host has hardware virtualisation; the soft CPU where it has none or only PVM-nested KVM
  * (there a Linux guest takes minutes to boot and its userspace cannot make system calls).
  */
-function chooseAccel(name: string): "soft" | "kvm" {
+function chooseAccel(name: string, kind: KvmKind): "soft" | "kvm" {
   switch (name) {
     case "soft":
       return "soft";
     case "auto":
-      return kvmKind() === "hardware" ? "kvm" : "soft";
+      return kind === "hardware" ? "kvm" : "soft";
     case "kvm": {
-      const kind = kvmKind();
       if (kind === "none") throw new UsageError("--accel kvm: this host has no /dev/kvm");
       if (kind === "pvm") {
         process.stderr.write(
@@ -136,7 +135,8 @@ function chooseAccel(name: string): "soft" | "kvm" {
 
 /** Runs the VM; resolves to the process exit status. */
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
-  const accel = chooseAccel(o.accel);
+  const hostKvm = kvmKind();
+  const accel = chooseAccel(o.accel, hostKvm);
   const arch = accel === "kvm" ? "x86_64" : "riscv64";
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
   const memoryMiB = parseIntOption(o.memory, "memory", 32, arch === "x86_64" ? 3072 : 4000);
@@ -220,7 +220,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
           ...common,
           vcpus: cpus,
           kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
-          cpuTemplate: kvmKind() === "pvm" ? "pvm" : "default",
+          cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
           virtio,
         })
       : await Riscv64Vm.create({

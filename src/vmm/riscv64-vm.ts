@@ -28,6 +28,7 @@ import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
 import { attachVirtio } from "./virtio-slots.js";
 import type { VmExit } from "./vm-exit.js";
+import { VmLifecycle } from "./vm-lifecycle.js";
 
 /** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
 const DTB_SLOT_BYTES = 64 * 1024;
@@ -58,16 +59,12 @@ export class Riscv64Vm {
   private readonly bus = new MmioBus();
   private readonly console: SerialConsole;
   private readonly plic: Plic;
-  private done!: (e: VmExit) => void;
-  private readonly finished: Promise<VmExit>;
-  private ended = false;
-  private bootMarkMs: number | undefined;
+  private readonly life = new VmLifecycle();
 
   private constructor(
     private readonly cfg: Riscv64VmConfig,
     private readonly avm: AccelVm,
   ) {
-    this.finished = new Promise((r) => (this.done = r));
     this.plic = new Plic(cfg.harts * 2, (ctx, level) =>
       avm.setExternalInterrupt(ctx >> 1, (ctx & 1) === 0 ? "M" : "S", level),
     );
@@ -79,7 +76,7 @@ export class Riscv64Vm {
     const control = controlBlock(
       (e) => this.end(e),
       this.console,
-      () => (this.bootMarkMs ??= performance.now()),
+      () => this.life.markBoot(),
     );
     this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
     this.bus.map(
@@ -188,7 +185,7 @@ export class Riscv64Vm {
     };
     const firmware = this.cfg.bare || this.cfg.firmware;
     this.avm.start({ entry: this.entry, mode: firmware ? "M" : "S", args: this.bootArgs }, handler);
-    return this.finished;
+    return this.life.finished;
   }
 
   /**
@@ -205,14 +202,11 @@ export class Riscv64Vm {
   }
 
   private end(e: VmExit): void {
-    if (this.ended) return;
-    this.ended = true;
-    const instructions = this.avm.stats().reduce((n, s) => n + s.instructions, 0n);
-    void this.avm.stop().then(() =>
-      this.done({
-        ...e,
-        instructions,
-        ...(this.bootMarkMs !== undefined ? { bootMarkMs: this.bootMarkMs } : {}),
+    this.life.end(
+      e,
+      () => this.avm.stop(),
+      () => ({
+        instructions: this.avm.stats().reduce((n, s) => n + s.instructions, 0n),
       }),
     );
   }

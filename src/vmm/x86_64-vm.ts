@@ -38,6 +38,7 @@ import { IoThread } from "./io-thread.js";
 import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
 import { eventfdRead, eventfdWrite } from "../sys/libc.js";
 import type { VmExit } from "./vm-exit.js";
+import { VmLifecycle } from "./vm-lifecycle.js";
 
 export { COM1_PORT, COM1_IRQ };
 export const PROGRAM_BASE = 0x10_0000n;
@@ -68,10 +69,7 @@ export class X86Vm {
   private readonly pio = new PioBus();
   private readonly bus = new MmioBus();
   private readonly console: SerialConsole;
-  private done!: (e: VmExit) => void;
-  private readonly finished = new Promise<VmExit>((r) => (this.done = r));
-  private ended = false;
-  private bootMarkMs: number | undefined;
+  private readonly life = new VmLifecycle();
   private io: IoThread | undefined;
 
   private constructor(
@@ -88,7 +86,7 @@ export class X86Vm {
     const control = controlBlock(
       (e) => this.end(e),
       this.console,
-      () => (this.bootMarkMs ??= performance.now()),
+      () => this.life.markBoot(),
     );
     this.bus.map(TEST_BASE, TEST_SIZE, "control", control);
     // Each device's interrupt is a level on its own IO-APIC pin (level-triggered in the MP
@@ -129,11 +127,6 @@ export class X86Vm {
         });
       });
     });
-  }
-
-  /** The KVM VM underneath (tests use it for ioeventfd and irqfd). */
-  get accelVm(): KvmVm {
-    return this.avm;
   }
 
   /**
@@ -229,7 +222,7 @@ export class X86Vm {
       vcpuHalted: (_v, detail) => this.end({ reason: "halt", status: 125, detail }),
     };
     this.avm.start({ entry: PROGRAM_BASE, mode: "long64", args: [] }, handler);
-    return this.finished;
+    return this.life.finished;
   }
 
   /** Host input for the guest console; false: pause the source until `resume` runs. */
@@ -242,14 +235,7 @@ export class X86Vm {
   }
 
   private end(e: VmExit): void {
-    if (this.ended) return;
-    this.ended = true;
-    void Promise.all([this.avm.stop(), this.io?.close()]).then(() =>
-      this.done({
-        ...e,
-        ...(this.bootMarkMs !== undefined ? { bootMarkMs: this.bootMarkMs } : {}),
-      }),
-    );
+    this.life.end(e, () => Promise.all([this.avm.stop(), this.io?.close()]));
   }
 }
 

@@ -3,7 +3,7 @@
 // input: a chain without a 16-byte header or a status byte is hostile (DEVICE_NEEDS_RESET);
 // a request outside the disk, of a length that is not whole sectors, or a write to a read-only
 // disk gets an error status. Requests of a queue run one after the other, so at most one
-// request's data (maxChainBytes) is in host memory per queue.
+// piece of a request's data (IO_CHUNK) is in host memory per disk.
 import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { TokenBucket } from "../rate-limiter.js";
@@ -56,6 +56,8 @@ const SEG_MAX = 126;
 /** At most one discard or write-zeroes range per request, of at most 1 GiB. */
 const MAX_RANGE_SECTORS = (1 << 30) / SECTOR;
 const CONFIG_SIZE = 60;
+/** Bound: bytes of a request's data held in host memory at a time. */
+const IO_CHUNK = 1 << 20;
 
 export class VirtioBlk implements VirtioDevice {
   readonly deviceId = DeviceId.Block;
@@ -171,16 +173,21 @@ export class VirtioBlk implements VirtioDevice {
       switch (type) {
         case T_IN: {
           if (!this.inRange(sector, dataIn)) return [S_IOERR, 0];
-          const data = await this.backend.read(Number(sector) * SECTOR, dataIn);
-          scatter(mem, chain.writable, 0, data);
+          // In pieces: host memory per request stays at IO_CHUNK whatever the guest asks for.
+          const base = Number(sector) * SECTOR;
+          for (let done = 0; done < dataIn; done += IO_CHUNK) {
+            const n = Math.min(IO_CHUNK, dataIn - done);
+            scatter(mem, chain.writable, done, await this.backend.read(base + done, n));
+          }
           return [S_OK, dataIn];
         }
         case T_OUT: {
           if (this.backend.readOnly || !this.inRange(sector, dataOut)) return [S_IOERR, 0];
-          await this.backend.write(
-            Number(sector) * SECTOR,
-            gather(mem, chain.readable, 16, dataOut),
-          );
+          const base = Number(sector) * SECTOR;
+          for (let done = 0; done < dataOut; done += IO_CHUNK) {
+            const n = Math.min(IO_CHUNK, dataOut - done);
+            await this.backend.write(base + done, gather(mem, chain.readable, 16 + done, n));
+          }
           return [S_OK, 0];
         }
         case T_FLUSH:

@@ -12,7 +12,7 @@ import {
 } from "../src/devices/virtio/mmio-transport.js";
 import { VirtioBlk, type BlockBackend } from "../src/devices/virtio/blk.js";
 import { TokenBucket } from "../src/devices/rate-limiter.js";
-import { parseDiskSpecs } from "../src/cli/run-command.js";
+import { parseDiskSpecs } from "../src/cli/device-options.js";
 
 const RAM = 0x10_0000;
 const DESC = 0x1000n;

@@ -60,6 +60,15 @@ program
     "--vconsole <socket>",
     "a virtio console (/dev/hvc0 in the guest) whose host end is this Unix socket (mode 0600, one client)",
   )
+  .option(
+    "--net <tap=NAME|bridge=BR[,mac=M][,bps=N][,pps=N]>",
+    "a virtio-net NIC (eth0, eth1, ...) on a TAP device: tap=NAME uses that TAP (created when " +
+      "absent); bridge=BR creates a TAP and makes it a port of the Linux bridge BR; mac: the " +
+      "guest's MAC (default: random, locally administered; frames from any other source MAC " +
+      "are dropped); bps/pps: rate limits per direction (K, M, G allowed). Needs root or " +
+      "CAP_NET_ADMIN; see docs/network.md. Repeat for more NICs (up to 4)",
+    (v: string, prev: string[] = []) => [...prev, v],
+  )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {

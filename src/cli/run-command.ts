@@ -3,21 +3,18 @@ import { readFileSync, statSync } from "node:fs";
 import { softAccelerator } from "../accel/soft/soft-accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { X86Vm } from "../vmm/x86_64-vm.js";
-import { DiskError, DiskFile } from "../vmm/disk-file.js";
-import { VirtioBlk } from "../devices/virtio/blk.js";
-import { basename } from "node:path";
-import { randomFillSync } from "node:crypto";
-import { VirtioRng } from "../devices/virtio/rng.js";
-import type { VirtioDevice } from "../devices/virtio/device.js";
-import { TokenBucket } from "../devices/rate-limiter.js";
-import { VirtioConsole } from "../devices/virtio/console.js";
-import { ConsoleSocket, ConsoleSocketError } from "../vmm/console-socket.js";
+import { DiskError } from "../vmm/disk-file.js";
+import { VmDevices } from "../vmm/vm-devices.js";
+import { TapError } from "../sys/tap.js";
+import { ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
 import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
+import { UsageError } from "./usage-error.js";
+import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /** Exit status for moat's own failures (bad arguments, a VM that cannot boot), as docker uses. */
 export const EXIT_MOAT_ERROR = 125;
@@ -34,50 +31,7 @@ export interface RunOptions {
   disk?: string[];
   rng?: boolean;
   vconsole?: string;
-}
-
-/** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
-const RNG_BYTES_PER_SECOND = 1024 * 1024;
-const RNG_BURST_BYTES = 64 * 1024;
-
-/** A `--disk PATH[,ro][,bps=N][,iops=N]` option. */
-export interface DiskSpec {
-  path: string;
-  readOnly: boolean;
-  /** Rate limits: data bytes per second, requests per second. */
-  bytesPerSecond?: number;
-  opsPerSecond?: number;
-}
-
-/** A positive whole number with an optional K, M or G (powers of 1024). Bound: below 2^50. */
-function parseAmount(v: string, what: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(v);
-  const n = m ? Number(m[1]) * 1024 ** "_KMG".indexOf((m[2] || "_").toUpperCase()) : NaN;
-  if (!m || !(n >= 1) || n >= 2 ** 50) {
-    throw new UsageError(`${what} wants a positive whole number (K, M, G allowed), not '${v}'`);
-  }
-  return n;
-}
-
-/** Parses `--disk` values. Bound: at most 8 disks (the virtio-mmio slots). */
-export function parseDiskSpecs(values: string[]): DiskSpec[] {
-  if (values.length > 8) throw new UsageError(`at most 8 --disk options, not ${values.length}`);
-  return values.map((v) => {
-    const parts = v.split(",");
-    const path = parts[0]!;
-    if (path === "") throw new UsageError(`--disk '${v}': no file name`);
-    const spec: DiskSpec = { path, readOnly: false };
-    for (const opt of parts.slice(1)) {
-      if (opt === "ro") spec.readOnly = true;
-      else if (opt === "rw") spec.readOnly = false;
-      else if (opt.startsWith("bps="))
-        spec.bytesPerSecond = parseAmount(opt.slice(4), `--disk '${v}': bps`);
-      else if (opt.startsWith("iops="))
-        spec.opsPerSecond = parseAmount(opt.slice(5), `--disk '${v}': iops`);
-      else throw new UsageError(`--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N)`);
-    }
-    return spec;
-  });
+  net?: string[];
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -155,46 +109,20 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
   else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
 
-  const diskSpecs = parseDiskSpecs(o.disk ?? []);
-  const disks: DiskFile[] = [];
+  let devices: VmDevices;
   try {
-    for (const d of diskSpecs) disks.push(await DiskFile.open(d.path, d.readOnly));
+    devices = await VmDevices.open({
+      disks: parseDiskSpecs(o.disk ?? []),
+      nets: parseNetSpecs(o.net ?? []),
+      ...(o.vconsole !== undefined ? { vconsole: o.vconsole } : {}),
+      rng: o.rng === true,
+    });
   } catch (e) {
-    await Promise.all(disks.map((d) => d.close()));
-    if (e instanceof DiskError) throw new UsageError(e.message);
+    if (e instanceof DiskError || e instanceof TapError || e instanceof ConsoleSocketError)
+      throw new UsageError(e.message);
     throw e;
   }
-  const virtio: VirtioDevice[] = disks.map((d, i) => {
-    const spec = diskSpecs[i]!;
-    // Each limit's bucket holds one second's worth: bursts up to the rate, then the rate.
-    const bucket = (rate?: number): TokenBucket | undefined =>
-      rate === undefined ? undefined : new TokenBucket(rate, rate);
-    const limits = { bytes: bucket(spec.bytesPerSecond), ops: bucket(spec.opsPerSecond) };
-    return new VirtioBlk(
-      `virtio-blk vd${String.fromCharCode(97 + i)}`,
-      d,
-      basename(d.path),
-      limits,
-    );
-  });
-  let vcon: ConsoleSocket | undefined;
-  if (o.vconsole !== undefined) {
-    try {
-      vcon = await ConsoleSocket.listen(o.vconsole);
-    } catch (e) {
-      await Promise.all(disks.map((d) => d.close()));
-      if (e instanceof ConsoleSocketError) throw new UsageError(e.message);
-      throw e;
-    }
-    const socket = vcon;
-    const device = new VirtioConsole("virtio-console", (b) => socket.write(b));
-    socket.target = device;
-    virtio.push(device);
-  }
-  if (o.rng) {
-    const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);
-    virtio.push(new VirtioRng("virtio-rng", bucket, (b) => randomFillSync(b)));
-  }
+  const virtio = devices.virtio;
   const con = new HostConsole();
   if (argv.length > 0) {
     const extra = commandArchive({
@@ -245,8 +173,14 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   await con.drain();
-  await Promise.all(disks.map((d) => d.close()));
-  await vcon?.close();
+  await devices.close();
+  for (const net of devices.nets) {
+    const c = net.counters;
+    if (c.txSpoofed > 0)
+      process.stderr.write(
+        `moat: ${net.name}: ${c.txSpoofed} frames with a spoofed source MAC dropped\n`,
+      );
+  }
   if (con.droppedBytes > 0) {
     process.stderr.write(
       `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,

@@ -24,9 +24,13 @@ const cEpollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event
 const cEpollWait = libc.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
 const cRead = libc.func("long read(int fd, void *buf, size_t count)");
 const cWrite = libc.func("long write(int fd, void *buf, size_t count)");
+const cSocket = libc.func("int socket(int domain, int type, int protocol)");
+const cMemmove = libc.func("void *memmove(void *dst, void *src, size_t n)");
+const cMadvise = libc.func("int madvise(void *addr, size_t len, int advice)");
 
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
+export const O_NONBLOCK = 0o4000;
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
@@ -182,4 +186,53 @@ export function epollWait(epfd: number, buf: Buffer, timeoutMs: number): number[
   const fds: number[] = [];
   for (let i = 0; i < n; i++) fds.push(Number(buf.readBigUInt64LE(i * EPOLL_EVENT_SIZE + 4)));
   return fds;
+}
+
+/**
+ * One read(2) from a non-blocking fd into `buf` (a TAP device hands one frame per read).
+ * Returns the byte count, or -1 when nothing is waiting (EAGAIN).
+ */
+export function readNonblock(fd: number, buf: Uint8Array): number {
+  const r = Number(cRead(fd, buf, buf.length));
+  if (r >= 0) return r;
+  const e = koffi.errno();
+  if (e === constants.errno.EAGAIN) return -1;
+  throw new SysError("read", e);
+}
+
+/** One write(2) of all of `buf` to a non-blocking fd; -1 when it would block (EAGAIN). */
+export function writeNonblock(fd: number, buf: Uint8Array): number {
+  const r = Number(cWrite(fd, buf, buf.length));
+  if (r >= 0) return r;
+  const e = koffi.errno();
+  if (e === constants.errno.EAGAIN) return -1;
+  throw new SysError("write", e);
+}
+
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+
+/** socket(2), close-on-exec (moat uses an AF_INET datagram socket for interface ioctls). */
+export function socketFd(domain: number, type: number): number {
+  return check("socket", cSocket(domain, type | SOCK_CLOEXEC, 0) as number);
+}
+
+export const MADV_DONTNEED = 4;
+
+/** The host address of a view's first byte (a zero-length memmove returns its destination). */
+function addrOf(bytes: Uint8Array): bigint {
+  return BigInt(koffi.address(cMemmove(bytes, bytes, 0)));
+}
+
+/**
+ * madvise(2) over the pages wholly inside `bytes` (guest RAM): MADV_DONTNEED gives them back to
+ * the host; the next guest access finds zeros. Bound: only whole pages inside the view.
+ */
+export function madviseRange(bytes: Uint8Array, advice: number): void {
+  const page = 4096;
+  const start = (page - Number(addrOf(bytes) % BigInt(page))) % page;
+  const len = Math.floor((bytes.length - start) / page) * page;
+  if (len <= 0) return;
+  check("madvise", cMadvise(bytes.subarray(start, start + len), len, advice) as number);
 }

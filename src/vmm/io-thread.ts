@@ -17,6 +17,8 @@ export class IoThread {
   private readonly epfd = epollCreate();
   private readonly stopFd = eventfd();
   private readonly callbacks = new Map<number, () => void>();
+  /** fds watched one readiness at a time (once()): registered, callback if armed. */
+  private readonly onceFds = new Map<number, (() => void) | undefined>();
   private readonly worker: Worker;
   private closed = false;
   private exited = false;
@@ -28,6 +30,12 @@ export class IoThread {
     });
     this.worker.on("message", (fds: number[]) => {
       for (const fd of fds) {
+        const once = this.onceFds.get(fd);
+        if (once) {
+          this.onceFds.set(fd, undefined);
+          once();
+          continue;
+        }
         const cb = this.callbacks.get(fd);
         if (!cb) continue;
         cb();
@@ -47,9 +55,20 @@ export class IoThread {
     epollCtl(this.epfd, "add", fd, EPOLLIN | EPOLLONESHOT);
   }
 
+  /**
+   * Runs `cb` once on the VMM thread when `fd` is next readable; the fd stays quiet after that
+   * until once() is called again (a NIC reads its TAP device only while the guest has room).
+   */
+  once(fd: number, cb: () => void): void {
+    if (this.closed) return;
+    if (this.callbacks.has(fd)) throw new RangeError(`fd ${fd} is already watched`);
+    const known = this.onceFds.has(fd);
+    this.onceFds.set(fd, cb);
+    epollCtl(this.epfd, known ? "mod" : "add", fd, EPOLLIN | EPOLLONESHOT);
+  }
+
   unwatch(fd: number): void {
-    if (!this.callbacks.delete(fd)) return;
-    epollCtl(this.epfd, "del", fd);
+    if (this.onceFds.delete(fd) || this.callbacks.delete(fd)) epollCtl(this.epfd, "del", fd);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,77 @@
+// The device options of `moat run` (--disk, --net, --vsock, --balloon): parsed into specs with
+// a clear error for every bad value, before anything is opened or created.
+import { UsageError } from "./usage-error.js";
+import { parseMac } from "../devices/virtio/net.js";
+import { checkIfName, TapError } from "../sys/tap.js";
+import type { DiskSpec, NetSpec } from "../vmm/vm-devices.js";
+
+export type { DiskSpec, NetSpec };
+
+/** A positive whole number with an optional K, M or G (powers of 1024). Bound: below 2^50. */
+function parseAmount(v: string, what: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(v);
+  const n = m ? Number(m[1]) * 1024 ** "_KMG".indexOf((m[2] || "_").toUpperCase()) : NaN;
+  if (!m || !(n >= 1) || n >= 2 ** 50) {
+    throw new UsageError(`${what} wants a positive whole number (K, M, G allowed), not '${v}'`);
+  }
+  return n;
+}
+
+/** Parses `--disk` values. Bound: at most 8 disks (the virtio-mmio slots). */
+export function parseDiskSpecs(values: string[]): DiskSpec[] {
+  if (values.length > 8) throw new UsageError(`at most 8 --disk options, not ${values.length}`);
+  return values.map((v) => {
+    const parts = v.split(",");
+    const path = parts[0]!;
+    if (path === "") throw new UsageError(`--disk '${v}': no file name`);
+    const spec: DiskSpec = { path, readOnly: false };
+    for (const opt of parts.slice(1)) {
+      if (opt === "ro") spec.readOnly = true;
+      else if (opt === "rw") spec.readOnly = false;
+      else if (opt.startsWith("bps="))
+        spec.bytesPerSecond = parseAmount(opt.slice(4), `--disk '${v}': bps`);
+      else if (opt.startsWith("iops="))
+        spec.opsPerSecond = parseAmount(opt.slice(5), `--disk '${v}': iops`);
+      else throw new UsageError(`--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N)`);
+    }
+    return spec;
+  });
+}
+
+/** Parses `--net` values. Bound: at most 4 NICs; TAP names unique. */
+export function parseNetSpecs(values: string[]): NetSpec[] {
+  if (values.length > 4) throw new UsageError(`at most 4 --net options, not ${values.length}`);
+  const specs = values.map((v) => {
+    const spec: NetSpec = {};
+    for (const opt of v.split(",")) {
+      const eq = opt.indexOf("=");
+      const key = eq < 0 ? opt : opt.slice(0, eq);
+      const val = eq < 0 ? "" : opt.slice(eq + 1);
+      try {
+        if (key === "tap" || key === "bridge") {
+          if (spec.tap !== undefined || spec.bridge !== undefined)
+            throw new UsageError(`--net '${v}': give one of tap=NAME or bridge=BR`);
+          checkIfName(val);
+          spec[key] = val;
+        } else if (key === "mac") spec.mac = parseMac(val);
+        else if (key === "bps") spec.bytesPerSecond = parseAmount(val, `--net '${v}': bps`);
+        else if (key === "pps") spec.framesPerSecond = parseAmount(val, `--net '${v}': pps`);
+        else
+          throw new UsageError(
+            `--net '${v}': unknown option '${opt}' (tap=NAME, bridge=BR, mac=M, bps=N, pps=N)`,
+          );
+      } catch (e) {
+        if (e instanceof TapError || e instanceof RangeError)
+          throw new UsageError(`--net '${v}': ${e.message}`);
+        throw e;
+      }
+    }
+    if (spec.tap === undefined && spec.bridge === undefined)
+      throw new UsageError(`--net '${v}': give tap=NAME or bridge=BR`);
+    return spec;
+  });
+  const taps = specs.flatMap((s) => (s.tap ? [s.tap] : []));
+  const dup = taps.find((t, i) => taps.indexOf(t) !== i);
+  if (dup) throw new UsageError(`--net: TAP ${dup} is given twice`);
+  return specs;
+}

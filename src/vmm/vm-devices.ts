@@ -1,0 +1,141 @@
+// Opens a VM's virtio devices from their specs (disk files, TAP devices, sockets) and closes
+// them all again. Order is slot order: disks, NICs, console, vsock, entropy, balloon. If one
+// cannot be opened, those already open are closed and the error says which.
+import { basename } from "node:path";
+import { randomBytes, randomFillSync } from "node:crypto";
+import { DiskFile } from "./disk-file.js";
+import { VirtioBlk } from "../devices/virtio/blk.js";
+import { VirtioRng } from "../devices/virtio/rng.js";
+import { VirtioConsole } from "../devices/virtio/console.js";
+import { VirtioNet, VNET_HDR_BYTES, type NetLimits } from "../devices/virtio/net.js";
+import type { VirtioDevice } from "../devices/virtio/device.js";
+import { TokenBucket } from "../devices/rate-limiter.js";
+import { ConsoleSocket } from "./console-socket.js";
+import { IoThread } from "./io-thread.js";
+import { Tap } from "../sys/tap.js";
+import { TapBackend } from "./tap-backend.js";
+import { getpid } from "../sys/libc.js";
+
+export interface DiskSpec {
+  path: string;
+  readOnly: boolean;
+  /** Rate limits: data bytes per second, requests per second. */
+  bytesPerSecond?: number;
+  opsPerSecond?: number;
+}
+
+export interface NetSpec {
+  /** The TAP device to use (created when absent); with `bridge`, moat names it. */
+  tap?: string;
+  bridge?: string;
+  mac?: Uint8Array;
+  /** Rate limits, each direction: bytes and frames per second. */
+  bytesPerSecond?: number;
+  framesPerSecond?: number;
+}
+
+export interface DeviceSpecs {
+  disks: DiskSpec[];
+  nets: NetSpec[];
+  /** Unix socket path of a virtio console. */
+  vconsole?: string;
+  rng?: boolean;
+}
+
+/** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
+const RNG_BYTES_PER_SECOND = 1024 * 1024;
+const RNG_BURST_BYTES = 64 * 1024;
+
+/** A bucket holding one second's worth: bursts up to the rate, then the rate. */
+export function perSecond(rate?: number): TokenBucket | undefined {
+  return rate === undefined ? undefined : new TokenBucket(rate, rate);
+}
+
+export function netLimits(bytesPerSecond?: number, framesPerSecond?: number): NetLimits {
+  return {
+    rxBytes: perSecond(bytesPerSecond),
+    txBytes: perSecond(bytesPerSecond),
+    rxOps: perSecond(framesPerSecond),
+    txOps: perSecond(framesPerSecond),
+  };
+}
+
+/** A random locally administered unicast MAC (02:xx:...). */
+function randomMac(): Uint8Array {
+  const mac = randomBytes(6);
+  mac[0] = 0x02;
+  return new Uint8Array(mac);
+}
+
+export class VmDevices {
+  readonly virtio: VirtioDevice[] = [];
+  readonly blks: VirtioBlk[] = [];
+  readonly nets: VirtioNet[] = [];
+  private readonly closers: (() => void | Promise<void>)[] = [];
+  private io: IoThread | undefined;
+
+  private constructor() {}
+
+  /** Opens every device; on failure closes what was opened and rethrows. */
+  static async open(specs: DeviceSpecs): Promise<VmDevices> {
+    const d = new VmDevices();
+    try {
+      await d.openAll(specs);
+    } catch (e) {
+      await d.close();
+      throw e;
+    }
+    return d;
+  }
+
+  private async openAll(specs: DeviceSpecs): Promise<void> {
+    for (const [i, spec] of specs.disks.entries()) {
+      const file = await DiskFile.open(spec.path, spec.readOnly);
+      this.closers.push(() => file.close());
+      const blk = new VirtioBlk(
+        `virtio-blk vd${String.fromCharCode(97 + i)}`,
+        file,
+        basename(file.path),
+        {
+          bytes: perSecond(spec.bytesPerSecond),
+          ops: perSecond(spec.opsPerSecond),
+        },
+      );
+      this.blks.push(blk);
+      this.virtio.push(blk);
+    }
+    for (const [i, spec] of specs.nets.entries()) {
+      const name = spec.tap ?? `moat${getpid()}n${i}`;
+      const tap = Tap.open(name, VNET_HDR_BYTES, spec.bridge);
+      this.io ??= new IoThread();
+      const backend = new TapBackend(tap, this.io);
+      this.closers.push(() => backend.close());
+      const net = new VirtioNet(
+        `virtio-net eth${i} (${name})`,
+        spec.mac ?? randomMac(),
+        backend,
+        netLimits(spec.bytesPerSecond, spec.framesPerSecond),
+      );
+      this.nets.push(net);
+      this.virtio.push(net);
+    }
+    if (specs.vconsole !== undefined) {
+      const socket = await ConsoleSocket.listen(specs.vconsole);
+      this.closers.push(() => socket.close());
+      const device = new VirtioConsole("virtio-console", (b) => socket.write(b));
+      socket.target = device;
+      this.virtio.push(device);
+    }
+    if (specs.rng) {
+      const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);
+      this.virtio.push(new VirtioRng("virtio-rng", bucket, (b) => randomFillSync(b)));
+    }
+  }
+
+  /** Closes every device's host end, newest first. Idempotent. */
+  async close(): Promise<void> {
+    for (const c of this.closers.splice(0).reverse()) await c();
+    await this.io?.close();
+    this.io = undefined;
+  }
+}

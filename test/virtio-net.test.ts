@@ -4,7 +4,7 @@
 // between two VMs on a Linux bridge, spoofed frames that never reach the host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import { GuestMemory } from "../src/memory/guest-memory.js";
@@ -12,7 +12,7 @@ import { TokenBucket } from "../src/devices/rate-limiter.js";
 import { VirtioNet, parseMac, type NetBackend } from "../src/devices/virtio/net.js";
 import { STATUS_NEEDS_RESET, VirtioMmio } from "../src/devices/virtio/mmio-transport.js";
 import { parseNetSpecs } from "../src/cli/device-options.js";
-import { MOAT, REPO, moat } from "./support/moat-cli.js";
+import { moat, startMoat, until } from "./support/moat-cli.js";
 
 const MAC = parseMac("02:00:00:00:00:aa");
 const RXQ = { desc: 0x1000n, avail: 0x2000n, used: 0x3000n };
@@ -240,50 +240,25 @@ const ip = (...args: string[]) => {
 const stat = (dev: string, what: string) =>
   Number(readFileSync(`/sys/class/net/${dev}/statistics/${what}`, "utf8"));
 
-/** A moat run whose stdout can be watched while it runs. */
-function start(args: string[]): {
-  p: ChildProcess;
-  out: () => string;
-  done: Promise<number | null>;
-  err: () => string;
-} {
-  const p = spawn(process.execPath, [MOAT, ...args], {
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  p.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  p.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const timer = setTimeout(() => p.kill("SIGKILL"), 150_000);
-  const done = new Promise<number | null>((r) =>
-    p.on("close", (code) => {
-      clearTimeout(timer);
-      r(code);
-    }),
-  );
-  return { p, out: () => out, err: () => err, done };
-}
-
-async function until(cond: () => boolean, what: string, ms = 120_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test("--net tap: ping host <-> guest over a TAP device", async () => {
   const tap = `mtn${process.pid % 100000}`;
   ip("tuntap", "add", "mode", "tap", "name", tap);
-  let vm: ReturnType<typeof start> | undefined;
+  let vm: ReturnType<typeof startMoat> | undefined;
   try {
     ip("addr", "add", "10.77.0.1/24", "dev", tap);
     ip("link", "set", tap, "up");
     const guest =
       "ip link set eth0 up && ip addr add 10.77.0.2/24 dev eth0 && ping -c 2 -W 5 10.77.0.1 && " +
       "echo READY && nc -l -p 7001";
-    const v = start(["run", "--net", `tap=${tap},mac=02:00:00:00:77:02`, "--", "sh", "-c", guest]);
+    const v = startMoat([
+      "run",
+      "--net",
+      `tap=${tap},mac=02:00:00:00:77:02`,
+      "--",
+      "sh",
+      "-c",
+      guest,
+    ]);
     vm = v;
     await until(() => v.out().includes("READY") || v.p.exitCode !== null, "the guest's READY");
     assert.match(v.out(), /2 packets transmitted, 2 packets received/, v.out() + v.err());
@@ -308,7 +283,7 @@ test("--net bridge: two VMs talk over a Linux bridge; spoofed frames never leave
   ip("link", "add", br, "type", "bridge");
   try {
     ip("link", "set", br, "up");
-    const a = start([
+    const a = startMoat([
       "run",
       "--net",
       `bridge=${br},mac=02:00:00:00:78:0a`,
@@ -317,7 +292,7 @@ test("--net bridge: two VMs talk over a Linux bridge; spoofed frames never leave
       "-c",
       "ip link set eth0 up && ip addr add 10.78.0.10/24 dev eth0 && nc -l -p 7000",
     ]);
-    const b = start([
+    const b = startMoat([
       "run",
       "--net",
       `bridge=${br},mac=02:00:00:00:78:0b`,
@@ -332,7 +307,7 @@ test("--net bridge: two VMs talk over a Linux bridge; spoofed frames never leave
     assert.match(a.out(), /hello-from-b/);
 
     // Spoofing: a guest that takes another MAC sends nothing the bridge sees.
-    const c = start([
+    const c = startMoat([
       "run",
       "--net",
       `bridge=${br},mac=02:00:00:00:78:0c`,

@@ -75,3 +75,18 @@ export function parseNetSpecs(values: string[]): NetSpec[] {
   if (dup) throw new UsageError(`--net: TAP ${dup} is given twice`);
   return specs;
 }
+
+/** Parses `--vsock PATH[,cid=N]`. Bound: CID 3..4294967294 (0-2 are reserved), default 3. */
+export function parseVsockSpec(v: string): { path: string; cid: number } {
+  const [path, ...opts] = v.split(",");
+  if (!path) throw new UsageError(`--vsock '${v}': no socket path`);
+  let cid = 3;
+  for (const opt of opts) {
+    const m = /^cid=(\d{1,10})$/.exec(opt);
+    if (!m) throw new UsageError(`--vsock '${v}': unknown option '${opt}' (cid=N)`);
+    cid = Number(m[1]);
+    if (cid < 3 || cid > 0xffff_fffe)
+      throw new UsageError(`--vsock '${v}': cid must be 3..4294967294 (0-2 are reserved)`);
+  }
+  return { path, cid };
+}

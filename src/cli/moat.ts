@@ -69,6 +69,12 @@ program
       "CAP_NET_ADMIN; see docs/network.md. Repeat for more NICs (up to 4)",
     (v: string, prev: string[] = []) => [...prev, v],
   )
+  .option(
+    "--vsock <path[,cid=N]>",
+    "a virtio-vsock device (guest CID N, default 3): a host process connects to the Unix " +
+      "socket PATH and writes 'CONNECT <port>\\n' to reach a guest port; a guest connecting to " +
+      "host CID 2 port P reaches the Unix socket PATH_P. Sockets are mode 0600",
+  )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {

@@ -12,7 +12,8 @@ import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
 import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
 import { UsageError } from "./usage-error.js";
-import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
+import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
+import { VsockError } from "../vmm/vsock-unix.js";
 
 export { UsageError };
 
@@ -32,6 +33,7 @@ export interface RunOptions {
   rng?: boolean;
   vconsole?: string;
   net?: string[];
+  vsock?: string;
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -116,9 +118,15 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
       nets: parseNetSpecs(o.net ?? []),
       ...(o.vconsole !== undefined ? { vconsole: o.vconsole } : {}),
       rng: o.rng === true,
+      ...(o.vsock !== undefined ? { vsock: parseVsockSpec(o.vsock) } : {}),
     });
   } catch (e) {
-    if (e instanceof DiskError || e instanceof TapError || e instanceof ConsoleSocketError)
+    if (
+      e instanceof DiskError ||
+      e instanceof TapError ||
+      e instanceof ConsoleSocketError ||
+      e instanceof VsockError
+    )
       throw new UsageError(e.message);
     throw e;
   }
@@ -181,6 +189,8 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
         `moat: ${net.name}: ${c.txSpoofed} frames with a spoofed source MAC dropped\n`,
       );
   }
+  if (devices.vsock && devices.vsock.rejected > 0)
+    process.stderr.write(`moat: virtio-vsock: ${devices.vsock.rejected} guest packets refused\n`);
   if (con.droppedBytes > 0) {
     process.stderr.write(
       `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,

@@ -15,6 +15,8 @@ import { IoThread } from "./io-thread.js";
 import { Tap } from "../sys/tap.js";
 import { TapBackend } from "./tap-backend.js";
 import { getpid } from "../sys/libc.js";
+import { VirtioVsock } from "../devices/virtio/vsock.js";
+import { VsockUnix } from "./vsock-unix.js";
 
 export interface DiskSpec {
   path: string;
@@ -40,6 +42,8 @@ export interface DeviceSpecs {
   /** Unix socket path of a virtio console. */
   vconsole?: string;
   rng?: boolean;
+  /** virtio-vsock: the host Unix socket path and the guest's CID. */
+  vsock?: { path: string; cid: number };
 }
 
 /** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
@@ -71,6 +75,7 @@ export class VmDevices {
   readonly virtio: VirtioDevice[] = [];
   readonly blks: VirtioBlk[] = [];
   readonly nets: VirtioNet[] = [];
+  vsock: VirtioVsock | undefined;
   private readonly closers: (() => void | Promise<void>)[] = [];
   private io: IoThread | undefined;
 
@@ -125,6 +130,14 @@ export class VmDevices {
       const device = new VirtioConsole("virtio-console", (b) => socket.write(b));
       socket.target = device;
       this.virtio.push(device);
+    }
+    if (specs.vsock) {
+      const backend = await VsockUnix.listen(specs.vsock.path);
+      this.closers.push(() => backend.close());
+      const dev = new VirtioVsock("virtio-vsock", specs.vsock.cid, backend);
+      backend.device = dev;
+      this.vsock = dev;
+      this.virtio.push(dev);
     }
     if (specs.rng) {
       const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);

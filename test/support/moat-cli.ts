@@ -1,5 +1,5 @@
 // Runs the real `moat` command (bin/moat.js) as a child process, as a user would.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -35,4 +35,41 @@ export function moat(
     if (opts.input !== undefined) p.stdin.end(opts.input);
     else p.stdin.end();
   });
+}
+
+export interface RunningMoat {
+  p: ChildProcess;
+  out: () => string;
+  err: () => string;
+  /** Resolves to the exit status (null when killed). */
+  done: Promise<number | null>;
+}
+
+/** Starts `moat args...` whose output can be watched while it runs; killed after `timeoutMs`. */
+export function startMoat(args: string[], timeoutMs = 150_000): RunningMoat {
+  const p = spawn(process.execPath, [MOAT, ...args], {
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  p.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  p.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+  const done = new Promise<number | null>((r) =>
+    p.on("close", (code) => {
+      clearTimeout(timer);
+      r(code);
+    }),
+  );
+  return { p, out: () => out, err: () => err, done };
+}
+
+/** Polls `cond` every 100 ms; throws naming `what` after `ms`. */
+export async function until(cond: () => boolean, what: string, ms = 120_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

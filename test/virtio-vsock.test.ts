@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
 import { REPO, moat, startMoat, until } from "./support/moat-cli.js";
+import { driveUp } from "./support/virtio-driver.js";
 import { parseVsockSpec } from "../src/cli/device-options.js";
 
 let dir = "";
@@ -162,19 +163,8 @@ test("virtio-vsock: hostile packets reset the connection, never the VMM", async 
     () => {},
     () => {},
   );
-  const w = (off: number, v: number | bigint) => t.write(off, 4, BigInt(v));
-  w(0x70, 3);
-  w(0x24, 1);
-  w(0x20, 1);
-  w(0x70, 11);
   const TX = { desc: 0x1000n, avail: 0x2000n, used: 0x3000n };
-  w(0x30, 1);
-  w(0x38, 8);
-  w(0x80, TX.desc);
-  w(0x90, TX.avail);
-  w(0xa0, TX.used);
-  w(0x44, 1);
-  w(0x70, 15);
+  const w = driveUp(t, [{ index: 1, size: 8, ...TX }]);
   let n = 0;
   const send = async (src: bigint, op: number, len: number, hdrBytes = 44) => {
     const at = 0x1_0000n + BigInt(n % 8) * 0x2_0000n;

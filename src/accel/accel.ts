@@ -62,6 +62,9 @@ export interface AccelVm {
   setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void;
   /** x86: drives a line (GSI) of the in-kernel interrupt controllers. */
   setIrqLine?(gsi: number, level: boolean): void;
+  /** Holds every vCPU before it runs another guest instruction (where the accelerator can). */
+  pause?(): void;
+  resume?(): void;
   /** Stops every vCPU and releases its threads. Idempotent. */
   stop(): Promise<void>;
   /** Instructions retired by each vCPU so far (soft CPU), for benchmarks. */

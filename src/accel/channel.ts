@@ -19,7 +19,8 @@ export const CH_DOORBELL = 11; // bumped by the worker for every request and pos
 export const CH_INSTRET_LO = 12; // instructions retired, published by the worker after each slice
 export const CH_TID = 14; // the vCPU worker's kernel thread id, for kicks (KVM)
 export const CH_STARTED = 15; // KVM: the vCPU has left its wait for INIT/SIPI
-export const CH_WORDS = 16;
+export const CH_PAUSE = 16; // set by the VMM: the worker waits before its next slice
+export const CH_WORDS = 18;
 
 export const ST_IDLE = 0;
 export const ST_REQUEST = 1;

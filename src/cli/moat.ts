@@ -75,6 +75,18 @@ program
       "socket PATH and writes 'CONNECT <port>\\n' to reach a guest port; a guest connecting to " +
       "host CID 2 port P reaches the Unix socket PATH_P. Sockets are mode 0600",
   )
+  .option(
+    "--balloon",
+    "a virtio-balloon device: memory the guest gives back (on request, or free pages it " +
+      "reports) leaves moat's RSS; the target is set through --control",
+  )
+  .option(
+    "--control <socket>",
+    "a control socket (Unix, mode 0600): one JSON request per line, e.g. " +
+      '{"op":"balloon","target_mib":64}, {"op":"pause"}, {"op":"resume"}, {"op":"stop"}, ' +
+      '{"op":"status"}, {"op":"balloon-stats"}, {"op":"limits","device":"vda","bps":1048576}; ' +
+      "see docs/control.md",
+  )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {

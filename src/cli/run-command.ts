@@ -14,6 +14,7 @@ import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
 import { UsageError } from "./usage-error.js";
 import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
 import { VsockError } from "../vmm/vsock-unix.js";
+import { ControlSocket, ControlSocketError } from "../vmm/control-socket.js";
 
 export { UsageError };
 
@@ -34,6 +35,8 @@ export interface RunOptions {
   vconsole?: string;
   net?: string[];
   vsock?: string;
+  balloon?: boolean;
+  control?: string;
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -119,6 +122,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
       ...(o.vconsole !== undefined ? { vconsole: o.vconsole } : {}),
       rng: o.rng === true,
       ...(o.vsock !== undefined ? { vsock: parseVsockSpec(o.vsock) } : {}),
+      ...(o.balloon ? { balloon: { ramBytes: memoryMiB * 1024 * 1024 } } : {}),
     });
   } catch (e) {
     if (
@@ -131,6 +135,17 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     throw e;
   }
   const virtio = devices.virtio;
+  let control: ControlSocket | undefined;
+  if (o.control !== undefined) {
+    try {
+      control = await ControlSocket.listen(o.control, devices);
+    } catch (e) {
+      await control?.close();
+      await devices.close();
+      if (e instanceof ControlSocketError) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   const con = new HostConsole();
   if (argv.length > 0) {
     const extra = commandArchive({
@@ -175,12 +190,14 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   con.attach(vm);
+  if (control) control.vm = vm;
   const started = performance.now();
   const exit = await vm.run();
   con.detach();
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   await con.drain();
+  await control?.close();
   await devices.close();
   for (const net of devices.nets) {
     const c = net.counters;

@@ -43,6 +43,15 @@ export class GuestMemory {
     return off;
   }
 
+  /**
+   * The host bytes behind [addr, addr + len), not a copy: for the VMM to hand pages back to
+   * the host (balloon). Bound: the range must lie inside RAM.
+   */
+  hostView(addr: bigint, len: number): Uint8Array {
+    const off = this.check(addr, len);
+    return this.bytes.subarray(off, off + len);
+  }
+
   /** Copies `len` bytes out of guest RAM (a copy: later guest writes do not change it). */
   read(addr: bigint, len: number): Uint8Array {
     const off = this.check(addr, len);

@@ -197,6 +197,17 @@ export class Riscv64Vm {
   }
 
   /** Stops the VM from outside (Ctrl-A x, a signal). */
+  /** Holds the vCPUs (false: this accelerator cannot pause). Devices keep running. */
+  pause(): boolean {
+    if (!this.avm.pause) return false;
+    this.avm.pause();
+    return true;
+  }
+
+  resume(): void {
+    this.avm.resume?.();
+  }
+
   stop(status: number, detail: string): void {
     this.end({ reason: "stopped", status, detail });
   }

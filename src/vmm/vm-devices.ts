@@ -1,5 +1,5 @@
 // Opens a VM's virtio devices from their specs (disk files, TAP devices, sockets) and closes
-// them all again. Order is slot order: disks, NICs, console, vsock, entropy, balloon. If one
+// them all again. Order is slot order: disks, NICs, console, vsock, balloon, entropy. If one
 // cannot be opened, those already open are closed and the error says which.
 import { basename } from "node:path";
 import { randomBytes, randomFillSync } from "node:crypto";
@@ -14,7 +14,8 @@ import { ConsoleSocket } from "./console-socket.js";
 import { IoThread } from "./io-thread.js";
 import { Tap } from "../sys/tap.js";
 import { TapBackend } from "./tap-backend.js";
-import { getpid } from "../sys/libc.js";
+import { MADV_DONTNEED, getpid, madviseRange } from "../sys/libc.js";
+import { VirtioBalloon } from "../devices/virtio/balloon.js";
 import { VirtioVsock } from "../devices/virtio/vsock.js";
 import { VsockUnix } from "./vsock-unix.js";
 
@@ -42,6 +43,8 @@ export interface DeviceSpecs {
   /** Unix socket path of a virtio console. */
   vconsole?: string;
   rng?: boolean;
+  /** virtio-balloon, for a guest of this much RAM. */
+  balloon?: { ramBytes: number };
   /** virtio-vsock: the host Unix socket path and the guest's CID. */
   vsock?: { path: string; cid: number };
 }
@@ -76,6 +79,7 @@ export class VmDevices {
   readonly blks: VirtioBlk[] = [];
   readonly nets: VirtioNet[] = [];
   vsock: VirtioVsock | undefined;
+  balloon: VirtioBalloon | undefined;
   private readonly closers: (() => void | Promise<void>)[] = [];
   private io: IoThread | undefined;
 
@@ -138,6 +142,13 @@ export class VmDevices {
       backend.device = dev;
       this.vsock = dev;
       this.virtio.push(dev);
+    }
+    if (specs.balloon) {
+      // Pages the guest gives back leave the VMM's RSS at once (MADV_DONTNEED).
+      this.balloon = new VirtioBalloon("virtio-balloon", specs.balloon.ramBytes, {
+        release: (bytes) => madviseRange(bytes, MADV_DONTNEED),
+      });
+      this.virtio.push(this.balloon);
     }
     if (specs.rng) {
       const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);

@@ -230,6 +230,13 @@ export class X86Vm {
     return this.console.sendInput(data, resume);
   }
 
+  /** Pausing KVM vCPUs is not built yet (it needs a kick out of KVM_RUN and a parked loop). */
+  pause(): boolean {
+    return false;
+  }
+
+  resume(): void {}
+
   stop(status: number, detail: string): void {
     this.end({ reason: "stopped", status, detail });
   }

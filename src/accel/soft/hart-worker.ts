@@ -12,6 +12,7 @@ import {
   CH_RESULT,
   CH_SIZE,
   CH_STOP,
+  CH_PAUSE,
   CH_VAL_LO,
   OP_CONSOLE_GET,
   OP_CONSOLE_PUT,
@@ -258,6 +259,11 @@ function main(): void {
     if (!waitForStart()) return;
   }
   while (!stopped()) {
+    if (Atomics.load(ch, CH_PAUSE) !== 0) {
+      // Paused by the VMM: no guest instruction runs until it clears the flag.
+      Atomics.wait(ch, CH_PAUSE, 1, 100);
+      continue;
+    }
     const r = core.run(SLICE);
     putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
     switch (r) {

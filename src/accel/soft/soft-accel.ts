@@ -10,6 +10,7 @@ import {
   CH_INSTRET_LO,
   CH_STATE,
   CH_STOP,
+  CH_PAUSE,
   getU64,
   newChannel,
   newPostedRing,
@@ -119,6 +120,18 @@ class SoftVm implements AccelVm {
 
   stats(): { vcpu: number; instructions: bigint }[] {
     return this.channels.map((ch, vcpu) => ({ vcpu, instructions: getU64(ch, CH_INSTRET_LO) }));
+  }
+
+  /** Holds every hart before its next slice (a hart asleep in WFI stays asleep). */
+  pause(): void {
+    for (const ch of this.channels) Atomics.store(ch, CH_PAUSE, 1);
+  }
+
+  resume(): void {
+    for (const ch of this.channels) {
+      Atomics.store(ch, CH_PAUSE, 0);
+      Atomics.notify(ch, CH_PAUSE);
+    }
   }
 
   async stop(): Promise<void> {

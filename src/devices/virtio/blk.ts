@@ -76,7 +76,7 @@ export class VirtioBlk implements VirtioDevice {
     readonly name: string,
     private readonly backend: BlockBackend,
     private readonly id: string,
-    private readonly limits: BlockLimits = {},
+    private limits: BlockLimits = {},
   ) {
     this.capacity = Math.floor(backend.sizeBytes / SECTOR);
     this.features =
@@ -97,6 +97,11 @@ export class VirtioBlk implements VirtioDevice {
     c.setUint32(48, MAX_RANGE_SECTORS, true); // max_write_zeroes_sectors
     c.setUint32(52, 1, true); // max_write_zeroes_seg
     c.setUint8(56, 1); // write_zeroes_may_unmap
+  }
+
+  /** Replaces the rate limits (at start or while the VM runs); waiting requests see them next poll. */
+  setLimits(limits: BlockLimits): void {
+    this.limits = limits;
   }
 
   configRead(offset: number, size: number): bigint {

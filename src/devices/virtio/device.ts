@@ -23,6 +23,8 @@ export interface VirtioContext {
   used(q: number): void;
   /** Hostile or broken input: the device stops (DEVICE_NEEDS_RESET) with this one log line. */
   fail(reason: string): void;
+  /** The device changed its config space: the driver is interrupted to re-read it. */
+  configChanged(): void;
 }
 
 export interface VirtioDevice {

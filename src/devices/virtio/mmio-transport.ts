@@ -256,6 +256,12 @@ export class VirtioMmio implements MmioDevice {
         fail: (reason) => {
           if (gen === this.generation) this.fail(reason);
         },
+        configChanged: () => {
+          if (gen !== this.generation) return;
+          this.configGeneration++;
+          this.interruptStatus |= INT_CONFIG;
+          this.updateIrq();
+        },
       };
       this.guard(() => this.device.activate(ctx, this.queues, this.driverFeatures));
     }

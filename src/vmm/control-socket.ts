@@ -1,0 +1,219 @@
+// A VM's control socket: a small JSON API on a Unix socket (mode 0600, so only the owner can
+// reach it) for what changes while the VM runs. One request per line, one JSON reply per line:
+//
+//   {"op":"status"}                          state, balloon, NIC counters, vsock connections
+//   {"op":"pause"} / {"op":"resume"}         hold / release the vCPUs
+//   {"op":"stop"}                            end the VM (exit status 143, as SIGTERM)
+//   {"op":"balloon","target_mib":N}          balloon target (0 deflates)
+//   {"op":"balloon-stats"}                   fresh guest memory statistics
+//   {"op":"limits","device":"vda"|"eth0",    rate limits at run time; null or absent lifts one
+//    "bps":N,"iops":N | "pps":N}
+//
+// Replies: {"ok":true,...} or {"ok":false,"error":"why"}. Every request is input from whoever
+// holds the socket: bounded (line length, clients) and checked field by field.
+import net from "node:net";
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import type { VmDevices } from "./vm-devices.js";
+import { netLimits, perSecond } from "./vm-devices.js";
+
+/** Bound: bytes of one request line. */
+const MAX_LINE = 4096;
+/** Bound: clients connected at once. */
+const MAX_CLIENTS = 8;
+/** How long balloon-stats waits for the guest's fresh figures. */
+const STATS_WAIT_MS = 3000;
+
+export class ControlSocketError extends Error {}
+
+/** What the control socket drives: the VM itself. */
+export interface ControlTarget {
+  pause(): boolean;
+  resume(): void;
+  stop(status: number, detail: string): void;
+}
+
+type Reply = Record<string, unknown>;
+
+export class ControlSocket {
+  private readonly clients = new Set<net.Socket>();
+  private paused = false;
+  vm: ControlTarget | undefined;
+
+  private constructor(
+    private readonly server: net.Server,
+    private readonly devices: VmDevices,
+  ) {}
+
+  /** Listens on `path` (a stale socket there is replaced; any other file is an error). */
+  static async listen(path: string, devices: VmDevices): Promise<ControlSocket> {
+    try {
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+      else throw new ControlSocketError(`control socket ${path}: exists and is not a socket`);
+    } catch (e) {
+      if (e instanceof ControlSocketError) throw e;
+    }
+    const server = net.createServer();
+    const c = new ControlSocket(server, devices);
+    server.on("connection", (s) => c.client(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e) =>
+        reject(new ControlSocketError(`control socket ${path}: ${e.message}`)),
+      );
+      server.listen(path, () => resolve());
+    });
+    chmodSync(path, 0o600);
+    return c;
+  }
+
+  private client(s: net.Socket): void {
+    if (this.clients.size >= MAX_CLIENTS) {
+      s.end(JSON.stringify({ ok: false, error: `at most ${MAX_CLIENTS} clients` }) + "\n");
+      return;
+    }
+    this.clients.add(s);
+    s.on("close", () => this.clients.delete(s));
+    s.on("error", () => {});
+    let buf = "";
+    let busy = Promise.resolve();
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        // Replies go out in request order.
+        busy = busy.then(async () => {
+          const reply = await this.handle(line);
+          if (!s.destroyed) s.write(JSON.stringify(reply) + "\n");
+        });
+      }
+      if (buf.length > MAX_LINE) {
+        s.end(
+          JSON.stringify({ ok: false, error: `a request is at most ${MAX_LINE} bytes` }) + "\n",
+        );
+        buf = "";
+      }
+    });
+  }
+
+  /** One request. Never throws: a bad request gets {"ok":false,"error":...}. */
+  async handle(line: string): Promise<Reply> {
+    let req: unknown;
+    try {
+      req = JSON.parse(line);
+    } catch {
+      return { ok: false, error: "not JSON" };
+    }
+    if (typeof req !== "object" || req === null || Array.isArray(req))
+      return { ok: false, error: "a request is a JSON object with an op" };
+    const r = req as Record<string, unknown>;
+    try {
+      return await this.run(r);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message };
+    }
+  }
+
+  private async run(r: Record<string, unknown>): Promise<Reply> {
+    const d = this.devices;
+    const vm = this.vm;
+    switch (r.op) {
+      case "status":
+        return {
+          ok: true,
+          state: this.paused ? "paused" : "running",
+          ...(d.balloon ? { balloon: this.balloonInfo() } : {}),
+          nets: d.nets.map((n) => ({ name: n.name, ...n.counters })),
+          ...(d.vsock
+            ? { vsock: { connections: d.vsock.connections, refused: d.vsock.rejected } }
+            : {}),
+        };
+      case "pause":
+        if (!vm) throw new Error("the VM is not running yet");
+        if (!vm.pause())
+          throw new Error("this accelerator cannot pause (KVM pause is not built yet)");
+        this.paused = true;
+        return { ok: true, state: "paused" };
+      case "resume":
+        if (!vm) throw new Error("the VM is not running yet");
+        vm.resume();
+        this.paused = false;
+        return { ok: true, state: "running" };
+      case "stop":
+        if (!vm) throw new Error("the VM is not running yet");
+        vm.stop(143, "stopped through the control socket");
+        return { ok: true };
+      case "balloon": {
+        const b = d.balloon;
+        if (!b) throw new Error("this VM has no balloon (--balloon)");
+        const mib = r.target_mib;
+        if (typeof mib !== "number" || !Number.isInteger(mib))
+          throw new Error("target_mib: a whole number of MiB");
+        b.setTarget(mib);
+        return { ok: true, balloon: this.balloonInfo() };
+      }
+      case "balloon-stats": {
+        const b = d.balloon;
+        if (!b) throw new Error("this VM has no balloon (--balloon)");
+        const before = b.statsAt;
+        if (b.requestStats()) {
+          const end = Date.now() + STATS_WAIT_MS;
+          while (b.statsAt === before && Date.now() < end)
+            await new Promise((res) => setTimeout(res, 20));
+        }
+        return {
+          ok: true,
+          fresh: b.statsAt !== before,
+          stats: b.stats,
+          balloon: this.balloonInfo(),
+        };
+      }
+      case "limits":
+        return this.limits(r);
+      default:
+        throw new Error(
+          `unknown op ${JSON.stringify(r.op)} (status, pause, resume, stop, balloon, balloon-stats, limits)`,
+        );
+    }
+  }
+
+  private balloonInfo(): Reply {
+    const b = this.devices.balloon!;
+    return {
+      target_mib: b.targetMiB,
+      actual_mib: (b.actualPages * 4096) / (1 << 20),
+      reported_mib: Math.round(b.reportedBytes / (1 << 20)),
+    };
+  }
+
+  private limits(r: Record<string, unknown>): Reply {
+    const rate = (key: string): number | undefined => {
+      const v = r[key];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v >= 2 ** 50)
+        throw new Error(`${key}: a positive whole number, or null to lift the limit`);
+      return v;
+    };
+    const name = r.device;
+    const disk = /^vd([a-h])$/.exec(typeof name === "string" ? name : "");
+    if (disk) {
+      const blk = this.devices.blks[disk[1]!.charCodeAt(0) - 97];
+      if (!blk) throw new Error(`no disk ${String(name)}`);
+      blk.setLimits({ bytes: perSecond(rate("bps")), ops: perSecond(rate("iops")) });
+      return { ok: true };
+    }
+    const eth = /^eth([0-3])$/.exec(typeof name === "string" ? name : "");
+    if (eth) {
+      const nic = this.devices.nets[Number(eth[1])];
+      if (!nic) throw new Error(`no NIC ${String(name)}`);
+      nic.setLimits(netLimits(rate("bps"), rate("pps")));
+      return { ok: true };
+    }
+    throw new Error("device: vda..vdh or eth0..eth3");
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.clients) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}

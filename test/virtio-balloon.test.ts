@@ -1,0 +1,153 @@
+// virtio-balloon and the control socket, on the shipped riscv64 guest: a balloon target set
+// through the control socket lowers the guest's free memory and the VMM's RSS; free page
+// reporting releases memory the guest freed; statistics arrive; pause holds the guest; stop
+// ends it; bad requests get an error reply and change nothing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import net from "node:net";
+import { startMoat, until } from "./support/moat-cli.js";
+import { driveUp } from "./support/virtio-driver.js";
+import { GuestMemory } from "../src/memory/guest-memory.js";
+import { VirtioBalloon } from "../src/devices/virtio/balloon.js";
+import { STATUS_NEEDS_RESET, VirtioMmio } from "../src/devices/virtio/mmio-transport.js";
+
+/** Sends requests on a control socket; resolves to the parsed replies, in order. */
+function control(path: string, reqs: (object | string)[]): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(path);
+    let got = "";
+    c.setEncoding("utf8");
+    c.on("data", (d: string) => {
+      got += d;
+      const lines = got.split("\n").filter((l) => l !== "");
+      if (lines.length === reqs.length) {
+        c.end();
+        resolve(lines.map((l) => JSON.parse(l) as Record<string, unknown>));
+      }
+    });
+    c.on("error", reject);
+    for (const r of reqs) c.write((typeof r === "string" ? r : JSON.stringify(r)) + "\n");
+  });
+}
+
+const rssMiB = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+
+test("balloon: a target set through the control socket lowers guest free memory and VMM RSS; pause holds the guest", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-balloon-"));
+  const sock = join(dir, "ctl.sock");
+  const guest =
+    // Touch 150 MiB (the VMM's RSS grows), free it, wait for the host to inflate the balloon.
+    "dd if=/dev/zero of=/tmp/f bs=1M count=150 2>/dev/null; rm /tmp/f; " +
+    "free0=$(awk '/MemFree/{print $2}' /proc/meminfo); echo READY; " +
+    "while [ $(awk '/MemFree/{print $2}' /proc/meminfo) -gt $((free0 - 120000)) ]; do sleep 0.2; done; " +
+    "echo INFLATED; for i in $(seq 30); do echo tick$i; sleep 0.1; done";
+  const vm = startMoat([
+    "run",
+    "--memory",
+    "256",
+    "--balloon",
+    "--control",
+    sock,
+    "--",
+    "sh",
+    "-c",
+    guest,
+  ]);
+  try {
+    let peak = 0;
+    await until(() => {
+      if (vm.p.exitCode === null) peak = Math.max(peak, rssMiB(vm.p.pid!));
+      return vm.out().includes("READY") || vm.p.exitCode !== null;
+    }, "READY");
+    assert.equal(statSync(sock).mode & 0o777, 0o600, "the control socket is the owner's only");
+    const [stats, set, bad1, bad2, bad3] = await control(sock, [
+      { op: "balloon-stats" },
+      { op: "balloon", target_mib: 160 },
+      { op: "balloon", target_mib: 4096 },
+      "{not json",
+      { op: "limits", device: "vdz", bps: 1 },
+    ]);
+    assert.equal(stats!.ok, true);
+    assert.equal(stats!.fresh, true, JSON.stringify(stats));
+    const s = stats!.stats as Record<string, number>;
+    assert.ok(s.totalMemory! > 200 << 20 && s.freeMemory! > 0, JSON.stringify(s));
+    assert.deepEqual((set!.balloon as Record<string, number>).target_mib, 160);
+    assert.equal(bad1!.ok, false);
+    assert.match(String(bad1!.error), /balloon target 4096 MiB: 0\.\.256/);
+    assert.deepEqual(bad2, { ok: false, error: "not JSON" });
+    assert.match(String(bad3!.error), /vda\.\.vdh or eth0\.\.eth3/);
+
+    await until(() => vm.out().includes("INFLATED") || vm.p.exitCode !== null, "INFLATED");
+    const [paused] = await control(sock, [{ op: "pause" }]);
+    assert.deepEqual(paused, { ok: true, state: "paused" });
+    const rss = rssMiB(vm.p.pid!);
+    const held = vm.out().length;
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(vm.out().length, held, "a paused guest prints nothing");
+    const [status] = await control(sock, [{ op: "status" }]);
+    assert.equal(status!.state, "paused");
+    const b = status!.balloon as Record<string, number>;
+    assert.equal(b.actual_mib, 160, "the guest put 160 MiB in the balloon");
+    assert.ok(b.reported_mib! > 0, "free page reporting released memory too");
+    // 160 MiB back to the host: the VMM is at least 100 MiB smaller than at its peak.
+    assert.ok(rss < peak - 100, `RSS ${rss.toFixed(0)} MiB after, ${peak.toFixed(0)} MiB at peak`);
+    await control(sock, [{ op: "resume" }]);
+    assert.equal(await vm.done, 0, vm.err());
+    assert.match(vm.out(), /tick30/);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("control socket: stop ends the VM with status 143", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-ctl-"));
+  const sock = join(dir, "ctl.sock");
+  const vm = startMoat(["run", "--control", sock, "--", "sh", "-c", "echo UP; sleep 100"]);
+  try {
+    await until(() => vm.out().includes("UP") || vm.p.exitCode !== null, "UP");
+    const [r] = await control(sock, [{ op: "stop" }]);
+    assert.deepEqual(r, { ok: true });
+    assert.equal(await vm.done, 143);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("virtio-balloon model: inflated pages are released, pages outside RAM skipped, hostile lists reset the device", async () => {
+  const mem = new GuestMemory(0n, new Uint8Array(0x10_0000));
+  const released: number[] = [];
+  const dev = new VirtioBalloon("virtio-balloon", 0x10_0000, {
+    release: (b) => released.push(b.length),
+  });
+  const t = new VirtioMmio(
+    dev,
+    mem,
+    () => {},
+    () => {},
+  );
+  const w = driveUp(t, [{ index: 0, size: 8, desc: 0x1000n, avail: 0x2000n, used: 0x3000n }]);
+  const pfns = new Uint32Array([0x20, 0x21, 0xfffff]); // the last is outside RAM
+  mem.write(0x8000n, new Uint8Array(pfns.buffer));
+  const give = async (len: number, flags: number) => {
+    const i = mem.readU16(0x2002n);
+    mem.writeU64(0x1000n + BigInt(16 * i), 0x8000n);
+    mem.writeU32(0x1008n + BigInt(16 * i), len);
+    mem.writeU16(0x100cn + BigInt(16 * i), flags);
+    mem.writeU16(0x2004n + BigInt(2 * i), i);
+    mem.writeU16(0x2002n, i + 1);
+    w(0x50, 0);
+    for (let k = 0; k < 3; k++) await new Promise((r) => setImmediate(r));
+  };
+  await give(12, 0);
+  assert.deepEqual(released, [4096, 4096]);
+  assert.equal(dev.inflatedPages, 2);
+  assert.throws(() => dev.setTarget(2), /0\.\.1/);
+  await give(12, 2); // a writable page list
+  assert.equal(Number(t.read(0x70, 4)) & STATUS_NEEDS_RESET, STATUS_NEEDS_RESET);
+});

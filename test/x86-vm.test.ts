@@ -129,3 +129,47 @@ test("hostile kernel files are refused with a clear message", async () => {
     );
   }
 });
+
+test("pause holds a KVM vCPU out of guest mode; resume lets it go on", async () => {
+  // Prints a dot on COM1, spins a little, forever.
+  const program = assemble(
+    `
+        .code64
+1:      mov $0x3f8, %dx
+        mov $'.', %al
+        outb %al, %dx
+        mov $20000, %ecx
+2:      dec %ecx
+        jnz 2b
+        jmp 1b
+`,
+    0x10_0000n,
+  );
+  let dots = 0;
+  const vm = await X86Vm.create({
+    vcpus: 1,
+    memoryMiB: 16,
+    program,
+    cpuTemplate: "pvm",
+    output: (b) => (dots += b.length),
+  });
+  const ran = vm.run();
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const deadline = Date.now() + 20_000;
+    while (dots < 5 && Date.now() < deadline) await wait(20);
+    assert.ok(dots >= 5, "the program runs");
+    assert.equal(vm.pause(), true);
+    await wait(200); // the kick lands and output in flight drains
+    const held = dots;
+    await wait(500);
+    assert.equal(dots, held, "no guest instruction runs while paused");
+    vm.resume();
+    const until = Date.now() + 20_000;
+    while (dots < held + 5 && Date.now() < until) await wait(20);
+    assert.ok(dots >= held + 5, "resumed");
+  } finally {
+    vm.stop(0, "test over");
+    await ran;
+  }
+});

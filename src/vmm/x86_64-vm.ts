@@ -230,12 +230,15 @@ export class X86Vm {
     return this.console.sendInput(data, resume);
   }
 
-  /** Pausing KVM vCPUs is not built yet (it needs a kick out of KVM_RUN and a parked loop). */
+  /** Holds the vCPUs out of guest mode; devices keep running. */
   pause(): boolean {
-    return false;
+    this.avm.pause();
+    return true;
   }
 
-  resume(): void {}
+  resume(): void {
+    this.avm.resume();
+  }
 
   stop(status: number, detail: string): void {
     this.end({ reason: "stopped", status, detail });

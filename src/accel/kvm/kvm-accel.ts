@@ -31,6 +31,7 @@ import {
   CH_STARTED,
   CH_STATE,
   CH_STOP,
+  CH_PAUSE,
   CH_TID,
   newChannel,
   newPostedRing,
@@ -205,6 +206,33 @@ export class KvmVm implements AccelVm {
     if (!ch) return;
     this.vcpus[i]!.setImmediateExit(true);
     Atomics.store(ch, CH_STOP, 1);
+    this.signalVcpu(i);
+  }
+
+  /**
+   * Holds every vCPU out of guest mode: the flag first, then immediate_exit and a signal, so a
+   * vCPU about to enter KVM_RUN returns at once and one inside it is kicked out.
+   */
+  pause(): void {
+    for (let i = 0; i < this.channels.length; i++) {
+      Atomics.store(this.channels[i]!, CH_PAUSE, 1);
+      this.vcpus[i]!.setImmediateExit(true);
+      this.signalVcpu(i);
+    }
+  }
+
+  /** Lets the vCPUs run again: immediate_exit cleared before the flag, so none sees a stale one. */
+  resume(): void {
+    if (this.stopping) return;
+    for (let i = 0; i < this.channels.length; i++) {
+      this.vcpus[i]!.setImmediateExit(false);
+      Atomics.store(this.channels[i]!, CH_PAUSE, 0);
+      Atomics.notify(this.channels[i]!, CH_PAUSE);
+    }
+  }
+
+  private signalVcpu(i: number): void {
+    const ch = this.channels[i]!;
     // Wait briefly for the worker to have published its thread id.
     if (Atomics.load(ch, CH_TID) === 0) Atomics.wait(ch, CH_TID, 0, 1000);
     const tid = Atomics.load(ch, CH_TID);

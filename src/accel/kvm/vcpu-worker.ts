@@ -11,6 +11,7 @@ import {
   CH_SIZE,
   CH_STARTED,
   CH_STOP,
+  CH_PAUSE,
   CH_TID,
   CH_VAL_LO,
   OP_HALT,
@@ -153,7 +154,14 @@ function serve(e: VcpuExit): boolean {
 }
 
 try {
-  while (!stopped() && serve(vcpu.runOnce()));
+  while (!stopped()) {
+    if (Atomics.load(ch, CH_PAUSE) !== 0) {
+      // Paused by the VMM (which also set immediate_exit): wait until it resumes us.
+      Atomics.wait(ch, CH_PAUSE, 1, 100);
+      continue;
+    }
+    if (!serve(vcpu.runOnce())) break;
+  }
 } catch (e) {
   halt(`vcpu ${d.index}: ${(e as Error).message}, ${registers()}`);
 }

@@ -151,3 +151,43 @@ test("virtio-balloon model: inflated pages are released, pages outside RAM skipp
   await give(12, 2); // a writable page list
   assert.equal(Number(t.read(0x70, 4)) & STATUS_NEEDS_RESET, STATUS_NEEDS_RESET);
 });
+
+test("control socket: rate limits change at run time; bad values change nothing", async () => {
+  const { ControlSocket } = await import("../src/vmm/control-socket.js");
+  const dir = mkdtempSync(join(tmpdir(), "moat-ctl-"));
+  const got: string[] = [];
+  const fake = {
+    blks: [
+      {
+        setLimits: (l: { bytes?: { rate: number }; ops?: { rate: number } }) =>
+          got.push(`vda ${l.bytes?.rate} ${l.ops?.rate}`),
+      },
+    ],
+    nets: [
+      {
+        setLimits: (l: { txBytes?: { rate: number }; rxOps?: { rate: number } }) =>
+          got.push(`eth0 ${l.txBytes?.rate} ${l.rxOps?.rate}`),
+        name: "eth0",
+        counters: {},
+      },
+    ],
+  };
+  const ctl = await ControlSocket.listen(join(dir, "c.sock"), fake as never);
+  try {
+    const replies = await control(join(dir, "c.sock"), [
+      { op: "limits", device: "vda", bps: 1048576, iops: 100 },
+      { op: "limits", device: "eth0", bps: 65536, pps: null },
+      { op: "limits", device: "vda", bps: -1 },
+      { op: "limits", device: "eth1", bps: 1 },
+      { op: "pause" },
+    ]);
+    assert.deepEqual(replies.slice(0, 2), [{ ok: true }, { ok: true }]);
+    assert.match(String(replies[2]!.error), /bps: a positive whole number/);
+    assert.match(String(replies[3]!.error), /no NIC eth1/);
+    assert.match(String(replies[4]!.error), /not running yet/);
+    assert.deepEqual(got, ["vda 1048576 100", "eth0 65536 undefined"]);
+  } finally {
+    await ctl.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -66,12 +66,13 @@ async function index(): Promise<Map<string, Pkg>> {
 }
 
 /**
- * A newc cpio holding `packages` and their run-time dependency closure (documentation and
- * maintainer scripts left out). Returns its path.
+ * A directory holding `packages` and their run-time dependency closure, unpacked (documentation
+ * and maintainer scripts left out), with /lib/ld-linux-riscv64-lp64d.so.1 where binaries look
+ * for it. Returns its path.
  */
-export async function toolsCpio(name: string, packages: string[]): Promise<string> {
-  const out = join(CACHE, `${name}.cpio`);
-  if (existsSync(out)) return out;
+async function toolsRoot(name: string, packages: string[]): Promise<string> {
+  const root = join(CACHE, `${name}.root`);
+  if (existsSync(join(root, ".complete"))) return root;
   const pkgs = await index();
   const want = new Set<string>();
   const visit = (p: string): void => {
@@ -82,7 +83,6 @@ export async function toolsCpio(name: string, packages: string[]): Promise<strin
     for (const d of info.depends) visit(d);
   };
   for (const p of packages) visit(p);
-  const root = join(CACHE, `${name}.root`);
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
   for (const p of want) {
@@ -92,14 +92,52 @@ export async function toolsCpio(name: string, packages: string[]): Promise<strin
     execFileSync("dpkg-deb", ["-x", deb, root]);
   }
   rmSync(join(root, "usr/share"), { recursive: true, force: true });
-  // Debian's merged /usr: the guest's busybox /bin and /lib stay; the tools find their loader
-  // at /lib/ld-linux-riscv64-lp64d.so.1 through this link.
+  // Debian's merged /usr: binaries ask for /lib/ld-linux-riscv64-lp64d.so.1.
+  mkdirSync(join(root, "lib"), { recursive: true });
+  execFileSync("ln", [
+    "-sf",
+    "../usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1",
+    join(root, "lib/ld-linux-riscv64-lp64d.so.1"),
+  ]);
+  writeFileSync(join(root, ".complete"), [...want].join(" ") + "\n");
+  process.stderr.write(`bench: ${name}: ${[...want].join(" ")}\n`);
+  return root;
+}
+
+/** `toolsRoot` as a newc cpio, to append to the shipped initramfs. Returns its path. */
+export async function toolsCpio(name: string, packages: string[]): Promise<string> {
+  const out = join(CACHE, `${name}.cpio`);
+  if (existsSync(out)) return out;
+  const root = await toolsRoot(name, packages);
   execFileSync("sh", [
     "-c",
-    `cd '${root}' && mkdir -p lib && ln -sf ../usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1 lib/ld-linux-riscv64-lp64d.so.1 2>/dev/null; ` +
-      `find . -path ./lib64 -prune -o -print | cpio -o -H newc --quiet > '${out}.tmp' && mv '${out}.tmp' '${out}'`,
+    `cd '${root}' && find . ! -name .complete | cpio -o -H newc --quiet > '${out}.tmp' && mv '${out}.tmp' '${out}'`,
   ]);
-  process.stderr.write(`bench: ${name}: ${[...want].join(" ")}\n`);
+  return out;
+}
+
+/**
+ * `toolsRoot` as an ext4 image (for tools too big for an initramfs), with empty /dev, /proc,
+ * /tmp and /data for a chroot. Made by mke2fs -d, no mounting. Returns its path.
+ */
+export async function toolsExt4(name: string, packages: string[]): Promise<string> {
+  const out = join(CACHE, `${name}.ext4`);
+  if (existsSync(out)) return out;
+  const root = await toolsRoot(name, packages);
+  for (const d of ["dev", "proc", "sys", "tmp", "data"])
+    mkdirSync(join(root, d), { recursive: true });
+  const kib = Number(execFileSync("du", ["-sk", root], { encoding: "utf8" }).split("\t")[0]);
+  execFileSync("mke2fs", [
+    "-q",
+    "-F",
+    "-t",
+    "ext4",
+    "-d",
+    root,
+    `${out}.tmp`,
+    `${Math.ceil(kib * 1.3 + 16384)}k`,
+  ]);
+  execFileSync("mv", [`${out}.tmp`, out]);
   return out;
 }
 

@@ -182,7 +182,7 @@ export class ControlSocket {
     return {
       target_mib: b.targetMiB,
       actual_mib: (b.actualPages * 4096) / (1 << 20),
-      reported_mib: Math.round(b.reportedBytes / (1 << 20)),
+      reported_mib: b.reportedBytes / (1 << 20),
     };
   }
 

@@ -4,28 +4,10 @@
 // use the host page cache (moat's semantics; QEMU cache=writeback,aio=threads); the guest
 // uses O_DIRECT so its own page cache is out of the way.
 //   npm run bench:blk [-- RUNS]   (default 3; medians and ratios printed)
-import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, ftruncateSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { capture, median } from "./capture.js";
 import { toolsExt4 } from "./debian-tools.js";
-
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    const t = setTimeout(() => p.kill("SIGKILL"), 900_000);
-    p.on("close", () => {
-      clearTimeout(t);
-      resolve(out);
-    });
-    p.on("error", reject);
-  });
-}
 
 const JOBS = [
   { key: "seq write MiB/s", args: "--rw=write --bs=1M --size=96M" },
@@ -54,8 +36,6 @@ function parse(out: string): [number, number][] {
   ]);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 3);
   const tools = await toolsExt4("fio", ["fio"]);
@@ -68,7 +48,7 @@ async function main(): Promise<void> {
   const res = { moat: JOBS.map(() => [] as number[]), qemu: JOBS.map(() => [] as number[]) };
   try {
     for (let i = 0; i < runs; i++) {
-      const m = await run(process.execPath, [
+      const m = await capture(process.execPath, [
         "bin/moat.js",
         "run",
         "--memory",
@@ -82,7 +62,7 @@ async function main(): Promise<void> {
         "-c",
         SCRIPT,
       ]);
-      const q = await run("guest/qemu-run.sh", [
+      const q = await capture("guest/qemu-run.sh", [
         "--mem",
         "256",
         "--qemu",

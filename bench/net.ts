@@ -7,34 +7,16 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { REPO, capture, median } from "./capture.js";
 import { toolsCpio, withShippedInitramfs } from "./debian-tools.js";
 
-const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const TAP = "moatbench0";
 const SECONDS = 5;
-
-function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    const t = setTimeout(() => p.kill("SIGKILL"), 600_000);
-    p.on("close", () => {
-      clearTimeout(t);
-      resolve(out);
-    });
-    p.on("error", reject);
-  });
-}
 
 /** The receiver's Mbit/s of each iperf3 run in the output, in order. */
 function receiverMbps(out: string): number[] {
   return [...out.matchAll(/([\d.]+) Mbits\/sec\s+receiver/g)].map((m) => Number(m[1]));
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 3);
@@ -58,7 +40,7 @@ async function main(): Promise<void> {
   const results = { moat: [[], []] as number[][], qemu: [[], []] as number[][] };
   try {
     for (let i = 0; i < runs; i++) {
-      const m = await run(process.execPath, [
+      const m = await capture(process.execPath, [
         "bin/moat.js",
         "run",
         "--initrd",
@@ -72,7 +54,7 @@ async function main(): Promise<void> {
         "-c",
         script,
       ]);
-      const q = await run("guest/qemu-run.sh", [
+      const q = await capture("guest/qemu-run.sh", [
         "--initrd",
         initrd,
         "--mem",

@@ -13,6 +13,7 @@ import { VirtioNet, parseMac, type NetBackend } from "../src/devices/virtio/net.
 import { STATUS_NEEDS_RESET, VirtioMmio } from "../src/devices/virtio/mmio-transport.js";
 import { parseNetSpecs } from "../src/cli/device-options.js";
 import { moat, startMoat, until } from "./support/moat-cli.js";
+import { driveUp } from "./support/virtio-driver.js";
 
 const MAC = parseMac("02:00:00:00:00:aa");
 const RXQ = { desc: 0x1000n, avail: 0x2000n, used: 0x3000n };
@@ -65,26 +66,15 @@ function setup(
     () => {},
     (l) => log.push(l),
   );
-  const w = (off: number, v: number | bigint) => t.write(off, 4, BigInt(v));
   assert.equal(t.read(8, 4), 1n, "network device");
-  w(0x70, 3);
-  w(0x14, 0);
+  t.write(0x14, 4, 0n);
   const lo = Number(t.read(0x10, 4));
-  w(0x24, 0);
   // Accept the device's features, less mergeable buffers when asked.
-  w(0x20, opts.mergeable === false ? lo & ~(1 << 15) : lo);
-  w(0x24, 1);
-  w(0x20, 1); // VERSION_1
-  w(0x70, 11);
-  for (const [i, q] of [RXQ, TXQ].entries()) {
-    w(0x30, i);
-    w(0x38, N);
-    w(0x80, q.desc);
-    w(0x90, q.avail);
-    w(0xa0, q.used);
-    w(0x44, 1);
-  }
-  w(0x70, 15);
+  const w = driveUp(
+    t,
+    [RXQ, TXQ].map((q, index) => ({ index, size: N, ...q })),
+    opts.mergeable === false ? lo & ~(1 << 15) : lo,
+  );
   const descs = [0, 0];
   /** Offers a chain of buffers (writable for rx) on queue `qi`; returns its head. */
   const offer = (qi: number, bufs: { addr: bigint; len: number; write: boolean }[]) => {

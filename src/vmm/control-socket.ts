@@ -18,6 +18,8 @@ import { netLimits, perSecond } from "./vm-devices.js";
 
 /** Bound: bytes of one request line. */
 const MAX_LINE = 4096;
+/** Bound: requests of one client waiting for their reply; past it the socket is not read. */
+const MAX_QUEUED = 16;
 /** Bound: clients connected at once. */
 const MAX_CLIENTS = 8;
 /** How long balloon-stats waits for the guest's fresh figures. */
@@ -75,6 +77,7 @@ export class ControlSocket {
     s.on("error", () => {});
     let buf = "";
     let busy = Promise.resolve();
+    let queued = 0;
     s.setEncoding("utf8");
     s.on("data", (d: string) => {
       buf += d;
@@ -82,9 +85,11 @@ export class ControlSocket {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         // Replies go out in request order.
+        if (++queued >= MAX_QUEUED) s.pause();
         busy = busy.then(async () => {
           const reply = await this.handle(line);
           if (!s.destroyed) s.write(JSON.stringify(reply) + "\n");
+          if (--queued < MAX_QUEUED && !s.destroyed) s.resume();
         });
       }
       if (buf.length > MAX_LINE) {

@@ -10,13 +10,19 @@ export interface TestQueue {
   used: bigint;
 }
 
-/** Brings `t` to DRIVER_OK with VERSION_1 only and `queues` set up; returns a register writer. */
+/**
+ * Brings `t` to DRIVER_OK with VERSION_1, the device feature bits 0-31 in `lowFeatures` (none
+ * by default) and `queues` set up; returns a register writer.
+ */
 export function driveUp(
   t: VirtioMmio,
   queues: TestQueue[],
+  lowFeatures = 0,
 ): (off: number, v: number | bigint) => void {
   const w = (off: number, v: number | bigint) => t.write(off, 4, BigInt(v));
   w(0x70, 3);
+  w(0x24, 0);
+  w(0x20, lowFeatures);
   w(0x24, 1);
   w(0x20, 1);
   w(0x70, 11);

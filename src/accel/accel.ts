@@ -69,6 +69,13 @@ export interface AccelVm {
   stop(): Promise<void>;
   /** Instructions retired by each vCPU so far (soft CPU), for benchmarks. */
   stats(): { vcpu: number; instructions: bigint }[];
+  /** vCPU exits to the VMM so far by reason, summed over the vCPUs (read from cheap counters). */
+  exitCounts(): Record<string, number>;
+  /**
+   * The vCPU threads' kernel thread ids in vCPU order, once each has reported it (after start);
+   * 0 for one that did not within `timeoutMs`.
+   */
+  vcpuThreadIds(timeoutMs: number): Promise<number[]>;
 }
 
 export interface Accelerator {

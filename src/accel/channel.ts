@@ -17,7 +17,7 @@ export const CH_ARG0 = 9; // extra arguments (SBI)
 export const CH_ARG1 = 10;
 export const CH_DOORBELL = 11; // bumped by the worker for every request and posted write
 export const CH_INSTRET_LO = 12; // instructions retired, published by the worker after each slice
-export const CH_TID = 14; // the vCPU worker's kernel thread id, for kicks (KVM)
+export const CH_TID = 14; // the vCPU worker's kernel thread id: kicks (KVM), CPU pinning
 export const CH_STARTED = 15; // KVM: the vCPU has left its wait for INIT/SIPI
 export const CH_PAUSE = 16; // set by the VMM: the worker waits before its next slice
 export const CH_WORDS = 18;
@@ -37,6 +37,50 @@ export const OP_PIO_WRITE = 8; // x86 port I/O: CH_ADDR_LO port, CH_SIZE, CH_VAL
 
 export const RES_OK = 0;
 export const RES_FAULT = 1;
+
+// Exit counters: one Float64Array per vCPU over its own SharedArrayBuffer, slot = exit reason
+// (each accelerator names its slots). Only the vCPU's worker writes it, with plain stores, so an
+// exit costs one add and no message; the VMM reads it when asked (an aligned 8-byte value never
+// tears on the hosts moat runs on, and a figure one exit stale is fine). Exact to 2^53 exits.
+export const EXIT_COUNTER_SLOTS = 16;
+
+export function newExitCounters(): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(EXIT_COUNTER_SLOTS * 8));
+}
+
+/** Sums the vCPUs' counters by slot name (`names[i]` names slot i; unnamed slots are skipped). */
+export function sumExitCounters(
+  counters: readonly Float64Array[],
+  names: readonly string[],
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  names.forEach((name, i) => {
+    if (name) out[name] = counters.reduce((n, c) => n + (c[i] ?? 0), 0);
+  });
+  return out;
+}
+
+/**
+ * Waits until every channel's worker has published its kernel thread id (CH_TID); resolves to
+ * them in vCPU order. Bound: gives up after `timeoutMs`, or once `stopped()` (a thread that
+ * never reported is 0).
+ */
+export async function channelThreadIds(
+  channels: readonly Int32Array[],
+  timeoutMs: number,
+  stopped: () => boolean = () => false,
+): Promise<number[]> {
+  const end = performance.now() + timeoutMs;
+  for (const ch of channels) {
+    while (Atomics.load(ch, CH_TID) === 0) {
+      const left = end - performance.now();
+      if (left <= 0 || stopped()) break;
+      const w = Atomics.waitAsync(ch, CH_TID, 0, Math.min(left, 100));
+      if (w.async) await w.value;
+    }
+  }
+  return channels.map((ch) => Atomics.load(ch, CH_TID));
+}
 
 export function newChannel(): Int32Array {
   return new Int32Array(new SharedArrayBuffer(CH_WORDS * 4));

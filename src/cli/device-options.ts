@@ -8,7 +8,7 @@ import type { DiskSpec, NetSpec } from "../vmm/vm-devices.js";
 export type { DiskSpec, NetSpec };
 
 /** A positive whole number with an optional K, M or G (powers of 1024). Bound: below 2^50. */
-function parseAmount(v: string, what: string): number {
+export function parseAmount(v: string, what: string): number {
   const m = /^(\d+)([KMG]?)$/i.exec(v);
   const n = m ? Number(m[1]) * 1024 ** "_KMG".indexOf((m[2] || "_").toUpperCase()) : NaN;
   if (!m || !(n >= 1) || n >= 2 ** 50) {
@@ -89,4 +89,23 @@ export function parseVsockSpec(v: string): { path: string; cid: number } {
       throw new UsageError(`--vsock '${v}': cid must be 3..4294967294 (0-2 are reserved)`);
   }
   return { path, cid };
+}
+
+/**
+ * Parses `--balloon` (commander gives true) or `--balloon reporting=on|off`. Bound: that one
+ * option only.
+ */
+export function parseBalloonOption(v: true | string): { reporting: boolean } {
+  if (v === true) return { reporting: true };
+  let reporting = true;
+  for (const opt of v.split(",")) {
+    const m = /^reporting=(on|off)$/.exec(opt);
+    if (!m)
+      throw new UsageError(
+        `--balloon '${v}': unknown option '${opt}' (reporting=on or reporting=off; ` +
+          `put the guest command after --)`,
+      );
+    reporting = m[1] === "on";
+  }
+  return { reporting };
 }

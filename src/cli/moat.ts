@@ -10,6 +10,7 @@ import { ElfError } from "../boot/elf.js";
 import { BzImageError } from "../boot/bzimage.js";
 import { X86KernelError } from "../vmm/x86_64-vm.js";
 import { SysError } from "../sys/libc.js";
+import { ApiClientError, registerHostCommands } from "./host-commands.js";
 
 const program = new Command();
 program
@@ -76,22 +77,52 @@ program
       "host CID 2 port P reaches the Unix socket PATH_P. Sockets are mode 0600",
   )
   .option(
-    "--balloon",
+    "--balloon [opts]",
     "a virtio-balloon device: memory the guest gives back (on request, or free pages it " +
-      "reports) leaves moat's RSS; the target is set through --control",
+      "reports) leaves moat's RSS; the target is set through --control. reporting=off: no " +
+      "free page reporting, only explicit inflation returns memory (put a guest command " +
+      "after --)",
   )
   .option(
     "--control <socket>",
     "a control socket (Unix, mode 0600): one JSON request per line, e.g. " +
       '{"op":"balloon","target_mib":64}, {"op":"pause"}, {"op":"resume"}, {"op":"stop"}, ' +
-      '{"op":"status"}, {"op":"balloon-stats"}, {"op":"limits","device":"vda","bps":1048576}; ' +
+      '{"op":"status"}, {"op":"metrics"}, {"op":"balloon-stats"}, ' +
+      '{"op":"limits","device":"vda","bps":1048576}; ' +
       "see docs/control.md",
   )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
+  .option("--name <name>", "the VM's name (1-64 of A-Z a-z 0-9 _ . -), reported by status")
+  .option(
+    "--console-socket <path>",
+    "serve the guest's serial console on this Unix socket (mode 0600, up to 4 clients, no " +
+      "Ctrl-A escape) instead of stdin/stdout; stdin is not read",
+  )
+  .option(
+    "--console-log <path[,max=BYTES]>",
+    "also append guest console output to this file (mode 0600); at max/2 bytes it becomes " +
+      "PATH.1 and a new file starts, so both hold at most max (64K-64M, default 1M)",
+  )
+  .option(
+    "--exit-file <path>",
+    'when the VM ends, write {"status","reason","detail","time"} here (atomically); also ' +
+      'reason "error" when it cannot start',
+  )
+  .option(
+    "--pin-cpus <list>",
+    "pin vCPU i's thread to host CPU list[i % n], e.g. 0,1 (CPUs this process may use)",
+  )
+  .option(
+    "--ksm",
+    "let KSM merge identical guest RAM pages with other processes' (madvise MERGEABLE; a " +
+      "cross-VM side channel: use only where that is acceptable)",
+  )
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {
     process.exitCode = await runCommand(cmd, opts);
   });
+
+registerHostCommands(program);
 
 async function main(): Promise<void> {
   try {
@@ -116,6 +147,11 @@ async function main(): Promise<void> {
     ) {
       process.stderr.write(`moat: ${e.message}\n`);
       process.exitCode = EXIT_MOAT_ERROR;
+      return;
+    }
+    if (e instanceof ApiClientError) {
+      process.stderr.write(`moat: ${e.message}\n`);
+      process.exitCode = 1;
       return;
     }
     process.stderr.write(`moat: internal error: ${(e as Error).stack ?? String(e)}\n`);

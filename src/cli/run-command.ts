@@ -1,5 +1,5 @@
 // `moat run`: boot a VM, run one command in it (or a shell), exit with its status.
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { softAccelerator } from "../accel/soft/soft-accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { X86Vm } from "../vmm/x86_64-vm.js";
@@ -15,6 +15,15 @@ import { UsageError } from "./usage-error.js";
 import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
 import { VsockError } from "../vmm/vsock-unix.js";
 import { ControlSocket, ControlSocketError } from "../vmm/control-socket.js";
+import { ConsoleServer, ConsoleServerError } from "../vmm/console-server.js";
+import { ConsoleLog, ConsoleLogError } from "../vmm/console-log.js";
+import { ConsoleFanout } from "../vmm/console-fanout.js";
+import { ExitFileError, prepareExitFile, writeExitFile } from "../vmm/exit-file.js";
+import { allowedCpus, mergeGuestRam, pinVcpuThreads } from "../vmm/host-tuning.js";
+import type { VmExit } from "../vmm/vm-exit.js";
+import { parseConsoleLog, parsePinCpus, parseVmName } from "./vm-options.js";
+import { parseBalloonOption } from "./device-options.js";
+import { resolve } from "node:path";
 
 export { UsageError };
 
@@ -35,8 +44,15 @@ export interface RunOptions {
   vconsole?: string;
   net?: string[];
   vsock?: string;
-  balloon?: boolean;
+  /** true for a bare --balloon; its options otherwise. */
+  balloon?: boolean | string;
   control?: string;
+  name?: string;
+  consoleSocket?: string;
+  consoleLog?: string;
+  exitFile?: string;
+  pinCpus?: string;
+  ksm?: boolean;
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -92,13 +108,92 @@ function chooseAccel(name: string, kind: KvmKind): "soft" | "kvm" {
   }
 }
 
-/** Runs the VM; resolves to the process exit status. */
+/**
+ * Runs the VM; resolves to the process exit status. With --exit-file, how the VM ended (or why
+ * it could not start, once the arguments were read) is also written there before returning.
+ */
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
+  let exitFile: string | undefined;
+  if (o.exitFile !== undefined) {
+    try {
+      prepareExitFile(o.exitFile);
+    } catch (e) {
+      if (e instanceof ExitFileError) throw new UsageError(e.message);
+      throw e;
+    }
+    exitFile = o.exitFile;
+  }
+  let exit: VmExit;
+  try {
+    exit = await runVm(argv, o);
+  } catch (e) {
+    if (exitFile) {
+      try {
+        writeExitFile(exitFile, {
+          status: EXIT_MOAT_ERROR,
+          reason: "error",
+          detail: (e as Error).message,
+        });
+      } catch (w) {
+        process.stderr.write(`moat: --exit-file ${exitFile}: ${(w as Error).message}\n`);
+      }
+    }
+    throw e;
+  }
+  if (exitFile) {
+    try {
+      writeExitFile(exitFile, {
+        status: exit.status,
+        reason: exit.reason,
+        detail: exit.detail ?? "",
+      });
+    } catch (e) {
+      process.stderr.write(`moat: --exit-file ${exitFile}: ${(e as Error).message}\n`);
+    }
+  }
+  return exit.status;
+}
+
+/** The same socket or file given to two options would have one replace the other. */
+function checkDistinctPaths(o: RunOptions, logPath: string | undefined): void {
+  const paths: [string, string | undefined][] = [
+    ["--control", o.control],
+    ["--console-socket", o.consoleSocket],
+    ["--console-log", logPath],
+    ["--exit-file", o.exitFile],
+    ["--vconsole", o.vconsole],
+    ["--vsock", o.vsock?.split(",")[0]],
+  ];
+  const seen = new Map<string, string>();
+  for (const [opt, p] of paths) {
+    if (p === undefined) continue;
+    const full = resolve(p);
+    const other = seen.get(full);
+    if (other) throw new UsageError(`${other} and ${opt} name the same path ${p}`);
+    seen.set(full, opt);
+  }
+}
+
+async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
   const hostKvm = kvmKind();
   const accel = chooseAccel(o.accel, hostKvm);
   const arch = accel === "kvm" ? "x86_64" : "riscv64";
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
   const memoryMiB = parseIntOption(o.memory, "memory", 32, arch === "x86_64" ? 3072 : 4000);
+  const name = o.name !== undefined ? parseVmName(o.name) : undefined;
+  const logSpec = o.consoleLog !== undefined ? parseConsoleLog(o.consoleLog) : undefined;
+  const pinCpus = o.pinCpus !== undefined ? parsePinCpus(o.pinCpus, allowedCpus()) : undefined;
+  const balloon =
+    o.balloon !== undefined && o.balloon !== false ? parseBalloonOption(o.balloon) : undefined;
+  checkDistinctPaths(o, logSpec?.path);
+  if (o.ksm && !existsSync("/sys/kernel/mm/ksm"))
+    throw new UsageError("--ksm: this kernel has no KSM (/sys/kernel/mm/ksm)");
+  const daemonized = o.consoleSocket !== undefined;
+  if (daemonized) {
+    // Started by a daemon that may be gone: a closed stdout or stderr must not end the VM.
+    process.stdout.on("error", () => {});
+    process.stderr.on("error", () => {});
+  }
   const kernelName = o.kernel ?? "the shipped kernel";
   const kernel = o.kernel ? readImage(o.kernel, "kernel") : shippedKernel(arch);
   // The shipped initramfs goes with the shipped kernel only.
@@ -114,122 +209,194 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
   else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
 
-  let devices: VmDevices;
+  // Everything opened from here on is closed again, newest first, however the run ends.
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) await c();
+  };
   try {
-    devices = await VmDevices.open({
-      disks: parseDiskSpecs(o.disk ?? []),
-      nets: parseNetSpecs(o.net ?? []),
-      ...(o.vconsole !== undefined ? { vconsole: o.vconsole } : {}),
-      rng: o.rng === true,
-      ...(o.vsock !== undefined ? { vsock: parseVsockSpec(o.vsock) } : {}),
-      ...(o.balloon ? { balloon: { ramBytes: memoryMiB * 1024 * 1024 } } : {}),
-    });
-  } catch (e) {
-    if (
-      e instanceof DiskError ||
-      e instanceof TapError ||
-      e instanceof ConsoleSocketError ||
-      e instanceof VsockError
-    )
-      throw new UsageError(e.message);
-    throw e;
-  }
-  const virtio = devices.virtio;
-  let control: ControlSocket | undefined;
-  if (o.control !== undefined) {
+    let devices: VmDevices;
+    let server: ConsoleServer | undefined;
+    let log: ConsoleLog | undefined;
     try {
-      control = await ControlSocket.listen(o.control, devices);
+      devices = await VmDevices.open({
+        disks: parseDiskSpecs(o.disk ?? []),
+        nets: parseNetSpecs(o.net ?? []),
+        ...(o.vconsole !== undefined ? { vconsole: o.vconsole } : {}),
+        rng: o.rng === true,
+        ...(o.vsock !== undefined ? { vsock: parseVsockSpec(o.vsock) } : {}),
+        ...(balloon ? { balloon: { ramBytes: memoryMiB * 1024 * 1024, ...balloon } } : {}),
+      });
+      closers.push(() => devices.close());
+      if (o.consoleSocket !== undefined) {
+        const s = await ConsoleServer.listen(o.consoleSocket);
+        server = s;
+        closers.push(() => s.close());
+      }
+      if (logSpec) {
+        const l = await ConsoleLog.open(logSpec, (m) => process.stderr.write(`moat: ${m}\n`));
+        log = l;
+        closers.push(() => l.close());
+      }
     } catch (e) {
-      await control?.close();
-      await devices.close();
-      if (e instanceof ControlSocketError) throw new UsageError(e.message);
+      if (
+        e instanceof DiskError ||
+        e instanceof TapError ||
+        e instanceof ConsoleSocketError ||
+        e instanceof VsockError ||
+        e instanceof ConsoleServerError ||
+        e instanceof ConsoleLogError
+      )
+        throw new UsageError(e.message);
       throw e;
     }
-  }
-  const con = new HostConsole();
-  if (argv.length > 0) {
-    const extra = commandArchive({
-      argv,
-      pipedInput: !process.stdin.isTTY,
-      pipedOutput: !process.stdout.isTTY,
-    });
-    const base = initrd ?? new Uint8Array(0);
-    const padded = new Uint8Array(Math.ceil(base.length / 4) * 4 + extra.length);
-    padded.set(base, 0);
-    padded.set(extra, padded.length - extra.length);
-    initrd = padded;
-  }
-  const common = {
-    memoryMiB,
-    holdInputUntilReady: argv.length > 0,
-    output: (b: Uint8Array) => con.write(b),
-  };
-  const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
-  const vm =
-    arch === "x86_64"
-      ? await X86Vm.create({
-          ...common,
-          vcpus: cpus,
-          kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
-          cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
-          virtio,
-        })
-      : await Riscv64Vm.create({
-          accel: softAccelerator,
-          harts: cpus,
-          kernel,
-          kernelName,
-          ...(initrd ? { initrd } : {}),
-          cmdline,
-          ...(firmware ? { firmware } : {}),
-          virtio,
-          ...common,
+    const virtio = devices.virtio;
+    // The terminal only when no console socket takes its place: a daemon's VM has no TTY and
+    // must not read stdin.
+    const con = server ? undefined : new HostConsole();
+    const consumers: ((b: Uint8Array) => void)[] = [];
+    if (server) consumers.push((b) => server.write(b));
+    if (con) consumers.push((b) => con.write(b));
+    if (log) consumers.push((b) => log.write(b));
+    const fanout = consumers.length > 1 || server ? new ConsoleFanout(consumers) : undefined;
+    const output = fanout ? (b: Uint8Array) => fanout.write(b) : (b: Uint8Array) => con!.write(b);
+    const consoleDropped = (): number =>
+      (con?.droppedBytes ?? 0) + (server?.dropped ?? 0) + (log?.dropped ?? 0);
+
+    let control: ControlSocket | undefined;
+    if (o.control !== undefined) {
+      try {
+        control = await ControlSocket.listen(o.control, devices, {
+          ...(name !== undefined ? { name } : {}),
+          accel,
+          cpus,
+          memoryMiB,
+          ksm: o.ksm === true,
+          consoleDropped,
+          ...(server ? { consoleClients: () => server.clientCount } : {}),
         });
-  const onSignal = (sig: NodeJS.Signals): void =>
-    vm.stop(sig === "SIGINT" ? 130 : 143, `stopped by ${sig}`);
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  con.attach(vm);
-  if (control) control.vm = vm;
-  const started = performance.now();
-  const exit = await vm.run();
-  con.detach();
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
-  await con.drain();
-  await control?.close();
-  await devices.close();
-  for (const net of devices.nets) {
-    const c = net.counters;
-    if (c.txSpoofed > 0)
+      } catch (e) {
+        if (e instanceof ControlSocketError) throw new UsageError(e.message);
+        throw e;
+      }
+      const c = control;
+      closers.push(() => c.close());
+    }
+    if (argv.length > 0) {
+      // A console socket's client is a terminal somewhere: the guest echoes and writes \r\n.
+      const extra = commandArchive({
+        argv,
+        pipedInput: server ? false : !process.stdin.isTTY,
+        pipedOutput: server ? false : !process.stdout.isTTY,
+      });
+      const base = initrd ?? new Uint8Array(0);
+      const padded = new Uint8Array(Math.ceil(base.length / 4) * 4 + extra.length);
+      padded.set(base, 0);
+      padded.set(extra, padded.length - extra.length);
+      initrd = padded;
+    }
+    const common = {
+      memoryMiB,
+      holdInputUntilReady: argv.length > 0,
+      output,
+    };
+    const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    const vm =
+      arch === "x86_64"
+        ? await X86Vm.create({
+            ...common,
+            vcpus: cpus,
+            kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
+            cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
+            virtio,
+          })
+        : await Riscv64Vm.create({
+            accel: softAccelerator,
+            harts: cpus,
+            kernel,
+            kernelName,
+            ...(initrd ? { initrd } : {}),
+            cmdline,
+            ...(firmware ? { firmware } : {}),
+            virtio,
+            ...common,
+          });
+    const onSignal = (sig: NodeJS.Signals): void =>
+      vm.stop(sig === "SIGINT" ? 130 : 143, `stopped by ${sig}`);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    con?.attach(vm);
+    server?.attach(vm);
+    if (control) control.vm = vm;
+    const started = performance.now();
+    let ended = false;
+    const finished = vm.run();
+    if (o.ksm) {
+      // Checked up front (/sys/kernel/mm/ksm); if madvise still fails, the VM does not go on
+      // without what the daemon asked for.
+      try {
+        mergeGuestRam(vm.memory);
+      } catch (e) {
+        vm.stop(EXIT_MOAT_ERROR, `--ksm: ${(e as Error).message}`);
+      }
+    }
+    // The vCPU threads report their ids as they start: pin them then (--pin-cpus), and tell
+    // the control socket. The VM is already running; this does not hold it up.
+    void vm.vcpuThreadIds().then((tids) => {
+      if (ended) return;
+      if (control) control.vcpuThreadIds = tids;
+      if (!pinCpus) return;
+      try {
+        pinVcpuThreads(tids, pinCpus);
+      } catch (e) {
+        vm.stop(EXIT_MOAT_ERROR, `--pin-cpus: ${(e as Error).message}`);
+      }
+    });
+    const exit = await finished;
+    ended = true;
+    con?.detach();
+    server?.detach();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    fanout?.flush();
+    await con?.drain();
+    await closeAll();
+    for (const net of devices.nets) {
+      const c = net.counters;
+      if (c.txSpoofed > 0)
+        process.stderr.write(
+          `moat: ${net.name}: ${c.txSpoofed} frames with a spoofed source MAC dropped\n`,
+        );
+    }
+    if (devices.vsock && devices.vsock.rejected > 0)
+      process.stderr.write(`moat: virtio-vsock: ${devices.vsock.rejected} guest packets refused\n`);
+    if (con && con.droppedBytes > 0) {
       process.stderr.write(
-        `moat: ${net.name}: ${c.txSpoofed} frames with a spoofed source MAC dropped\n`,
+        `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,
       );
+    }
+    if (exit.reason === "halt" || exit.reason === "panic") {
+      process.stderr.write(`moat: ${exit.detail}\n`);
+    } else if (exit.reason === "stopped" && exit.status === EXIT_MOAT_ERROR) {
+      process.stderr.write(`moat: ${exit.detail}\n`);
+    } else if (exit.reason === "reset" && argv.length > 0) {
+      // The x86-64 machine has no pvpanic (it needs ACPI): a panicking kernel restarts, and
+      // this is all moat can tell.
+      process.stderr.write(
+        "moat: the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)\n",
+      );
+    }
+    if (o.timing) {
+      const total = performance.now();
+      const mark =
+        exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
+      process.stderr.write(
+        `moat: userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
+          `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms\n`,
+      );
+    }
+    return exit;
+  } finally {
+    await closeAll();
   }
-  if (devices.vsock && devices.vsock.rejected > 0)
-    process.stderr.write(`moat: virtio-vsock: ${devices.vsock.rejected} guest packets refused\n`);
-  if (con.droppedBytes > 0) {
-    process.stderr.write(
-      `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,
-    );
-  }
-  if (exit.reason === "halt" || exit.reason === "panic") {
-    process.stderr.write(`moat: ${exit.detail}\n`);
-  } else if (exit.reason === "reset" && argv.length > 0) {
-    // The x86-64 machine has no pvpanic (it needs ACPI): a panicking kernel restarts, and
-    // this is all moat can tell.
-    process.stderr.write(
-      "moat: the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)\n",
-    );
-  }
-  if (o.timing) {
-    const total = performance.now();
-    const mark =
-      exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
-    process.stderr.write(
-      `moat: userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
-        `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms\n`,
-    );
-  }
-  return exit.status;
 }

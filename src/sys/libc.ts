@@ -27,6 +27,12 @@ const cWrite = libc.func("long write(int fd, void *buf, size_t count)");
 const cSocket = libc.func("int socket(int domain, int type, int protocol)");
 const cMemmove = libc.func("void *memmove(void *dst, void *src, size_t n)");
 const cMadvise = libc.func("int madvise(void *addr, size_t len, int advice)");
+const cSchedSetaffinity = libc.func(
+  "int sched_setaffinity(int pid, size_t cpusetsize, const void *mask)",
+);
+const cSchedGetaffinity = libc.func(
+  "int sched_getaffinity(int pid, size_t cpusetsize, void *mask)",
+);
 
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
@@ -219,6 +225,8 @@ export function socketFd(domain: number, type: number): number {
 }
 
 export const MADV_DONTNEED = 4;
+/** Lets KSM merge identical pages of the range (private anonymous memory only). */
+export const MADV_MERGEABLE = 12;
 
 /** The host address of a view's first byte (a zero-length memmove returns its destination). */
 function addrOf(bytes: Uint8Array): bigint {
@@ -235,4 +243,35 @@ export function madviseRange(bytes: Uint8Array, advice: number): void {
   const len = Math.floor((bytes.length - start) / page) * page;
   if (len <= 0) return;
   check("madvise", cMadvise(bytes.subarray(start, start + len), len, advice) as number);
+}
+
+/** Bound: CPU numbers below this fit the affinity masks moat passes (glibc's cpu_set_t). */
+export const CPU_SETSIZE = 1024;
+
+/**
+ * The CPUs thread (or process) `tid` may run on; 0 is the calling thread. Bound: CPUs below
+ * CPU_SETSIZE.
+ */
+export function schedGetaffinity(tid: number): number[] {
+  const mask = Buffer.alloc(CPU_SETSIZE / 8);
+  check("sched_getaffinity", cSchedGetaffinity(tid, mask.length, mask) as number);
+  const cpus: number[] = [];
+  for (let cpu = 0; cpu < CPU_SETSIZE; cpu++)
+    if (mask[cpu >> 3]! & (1 << (cpu & 7))) cpus.push(cpu);
+  return cpus;
+}
+
+/**
+ * Restricts thread `tid` (a kernel thread id of this process) to `cpus`. Bound: each CPU a whole
+ * number below CPU_SETSIZE; an empty set is refused (EINVAL).
+ */
+export function schedSetaffinity(tid: number, cpus: readonly number[]): void {
+  const mask = Buffer.alloc(CPU_SETSIZE / 8);
+  for (const cpu of cpus) {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= CPU_SETSIZE)
+      throw new SysError(`sched_setaffinity cpu ${cpu}`, constants.errno.EINVAL);
+    mask[cpu >> 3] |= 1 << (cpu & 7);
+  }
+  if (cpus.length === 0) throw new SysError("sched_setaffinity", constants.errno.EINVAL);
+  check(`sched_setaffinity tid ${tid}`, cSchedSetaffinity(tid, mask.length, mask) as number);
 }

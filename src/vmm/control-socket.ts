@@ -1,7 +1,10 @@
 // A VM's control socket: a small JSON API on a Unix socket (mode 0600, so only the owner can
 // reach it) for what changes while the VM runs. One request per line, one JSON reply per line:
 //
-//   {"op":"status"}                          state, balloon, NIC counters, vsock connections
+//   {"op":"status"}                          state, name, pid, accel, cpus, memory, ksm,
+//                                            vCPU threads, balloon, NIC counters, vsock
+//   {"op":"metrics"}                         counters: vCPU exits by reason, disks, NICs,
+//                                            balloon, console output dropped
 //   {"op":"pause"} / {"op":"resume"}         hold / release the vCPUs
 //   {"op":"stop"}                            end the VM (exit status 143, as SIGTERM)
 //   {"op":"balloon","target_mib":N}          balloon target (0 deflates)
@@ -32,6 +35,23 @@ export interface ControlTarget {
   pause(): boolean;
   resume(): void;
   stop(status: number, detail: string): void;
+  /** vCPU exits to the VMM by reason, summed over the vCPUs. */
+  exitCounts?(): Record<string, number>;
+  /** Instructions retired (soft CPU). */
+  instructions?(): bigint;
+}
+
+/** What status reports about the VM process, fixed at start; and the console's drop counter. */
+export interface ControlInfo {
+  name?: string;
+  accel: string;
+  cpus: number;
+  memoryMiB: number;
+  ksm: boolean;
+  /** Guest console output bytes dropped so far (slow consumers), all consumers together. */
+  consoleDropped?: () => number;
+  /** Clients on the console socket now (--console-socket). */
+  consoleClients?: () => number;
 }
 
 type Reply = Record<string, unknown>;
@@ -40,14 +60,24 @@ export class ControlSocket {
   private readonly clients = new Set<net.Socket>();
   private paused = false;
   vm: ControlTarget | undefined;
+  /** The vCPU threads' kernel ids, once they have reported them. */
+  vcpuThreadIds: number[] = [];
 
   private constructor(
     private readonly server: net.Server,
     private readonly devices: VmDevices,
+    private readonly info: ControlInfo | undefined,
   ) {}
 
-  /** Listens on `path` (a stale socket there is replaced; any other file is an error). */
-  static async listen(path: string, devices: VmDevices): Promise<ControlSocket> {
+  /**
+   * Listens on `path` (a stale socket there is replaced; any other file is an error). `info`
+   * is what status reports about the VM.
+   */
+  static async listen(
+    path: string,
+    devices: VmDevices,
+    info?: ControlInfo,
+  ): Promise<ControlSocket> {
     try {
       if (lstatSync(path).isSocket()) unlinkSync(path);
       else throw new ControlSocketError(`control socket ${path}: exists and is not a socket`);
@@ -55,7 +85,7 @@ export class ControlSocket {
       if (e instanceof ControlSocketError) throw e;
     }
     const server = net.createServer();
-    const c = new ControlSocket(server, devices);
+    const c = new ControlSocket(server, devices, info);
     server.on("connection", (s) => c.client(s));
     await new Promise<void>((resolve, reject) => {
       server.once("error", (e) =>
@@ -123,16 +153,32 @@ export class ControlSocket {
     const d = this.devices;
     const vm = this.vm;
     switch (r.op) {
-      case "status":
+      case "status": {
+        const i = this.info;
         return {
           ok: true,
           state: this.paused ? "paused" : "running",
+          ...(i
+            ? {
+                name: i.name ?? null,
+                pid: process.pid,
+                accel: i.accel,
+                cpus: i.cpus,
+                memory_mib: i.memoryMiB,
+                ksm: i.ksm,
+                vcpu_tids: this.vcpuThreadIds,
+                ...(i.consoleClients ? { console_clients: i.consoleClients() } : {}),
+              }
+            : {}),
           ...(d.balloon ? { balloon: this.balloonInfo() } : {}),
           nets: d.nets.map((n) => ({ name: n.name, ...n.counters })),
           ...(d.vsock
             ? { vsock: { connections: d.vsock.connections, refused: d.vsock.rejected } }
             : {}),
         };
+      }
+      case "metrics":
+        return this.metrics();
       case "pause":
         if (!vm) throw new Error("the VM is not running yet");
         if (!vm.pause())
@@ -177,9 +223,57 @@ export class ControlSocket {
         return this.limits(r);
       default:
         throw new Error(
-          `unknown op ${JSON.stringify(r.op)} (status, pause, resume, stop, balloon, balloon-stats, limits)`,
+          `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, stop, balloon, ` +
+            "balloon-stats, limits)",
         );
     }
+  }
+
+  /** Counters, read now: cheap, so a daemon may poll it (it changes nothing). */
+  private metrics(): Reply {
+    const d = this.devices;
+    const vm = this.vm;
+    const instructions = vm?.instructions?.() ?? 0n;
+    return {
+      ok: true,
+      exits: vm?.exitCounts?.() ?? {},
+      ...(instructions > 0n ? { instructions: Number(instructions) } : {}),
+      disks: d.blks.map((b, i) => {
+        const c = b.counters;
+        return {
+          name: `vd${String.fromCharCode(97 + i)}`,
+          read_bytes: c.readBytes,
+          write_bytes: c.writeBytes,
+          read_ops: c.readOps,
+          write_ops: c.writeOps,
+          flush_ops: c.flushOps,
+          discard_ops: c.discardOps,
+          errors: c.errors,
+        };
+      }),
+      nets: d.nets.map((n, i) => {
+        const c = n.counters;
+        return {
+          name: `eth${i}`,
+          rx_bytes: c.rxBytes,
+          tx_bytes: c.txBytes,
+          rx_frames: c.rxFrames,
+          tx_frames: c.txFrames,
+          rx_dropped: c.rxDropped,
+          tx_spoofed: c.txSpoofed,
+          tx_errors: c.txErrors,
+        };
+      }),
+      ...(d.balloon
+        ? {
+            balloon: {
+              target_mib: d.balloon.targetMiB,
+              actual_mib: (d.balloon.actualPages * 4096) / (1 << 20),
+            },
+          }
+        : {}),
+      console_dropped_bytes: this.info?.consoleDropped?.() ?? 0,
+    };
   }
 
   private balloonInfo(): Reply {

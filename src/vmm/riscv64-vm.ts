@@ -2,6 +2,7 @@
 // kernel, initrd and optional firmware, runs the harts on an accelerator and reports how the
 // VM ended. Device models are wired here; they own no I/O themselves.
 import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
+import type { GuestMemory } from "../memory/guest-memory.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
@@ -196,7 +197,26 @@ export class Riscv64Vm {
     return this.console.sendInput(data, resume);
   }
 
-  /** Stops the VM from outside (Ctrl-A x, a signal). */
+  /** Guest RAM (the host tunes it: KSM). */
+  get memory(): GuestMemory {
+    return this.avm.memory;
+  }
+
+  /** vCPU exits to the VMM by reason, summed over the vCPUs (cheap counters, read now). */
+  exitCounts(): Record<string, number> {
+    return this.avm.exitCounts();
+  }
+
+  /** Instructions retired so far, all vCPUs (soft CPU; 0 on KVM). */
+  instructions(): bigint {
+    return this.avm.stats().reduce((n, s) => n + s.instructions, 0n);
+  }
+
+  /** The vCPU threads' kernel ids in vCPU order, once running (0: not reported in `timeoutMs`). */
+  vcpuThreadIds(timeoutMs = 10_000): Promise<number[]> {
+    return this.avm.vcpuThreadIds(timeoutMs);
+  }
+
   /** Holds the vCPUs (false: this accelerator cannot pause). Devices keep running. */
   pause(): boolean {
     if (!this.avm.pause) return false;
@@ -208,6 +228,7 @@ export class Riscv64Vm {
     this.avm.resume?.();
   }
 
+  /** Stops the VM from outside (Ctrl-A x, a signal, the control socket). */
   stop(status: number, detail: string): void {
     this.end({ reason: "stopped", status, detail });
   }

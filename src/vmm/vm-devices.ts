@@ -43,8 +43,8 @@ export interface DeviceSpecs {
   /** Unix socket path of a virtio console. */
   vconsole?: string;
   rng?: boolean;
-  /** virtio-balloon, for a guest of this much RAM. */
-  balloon?: { ramBytes: number };
+  /** virtio-balloon for a guest of this much RAM; `reporting`: free page reporting (default on). */
+  balloon?: { ramBytes: number; reporting?: boolean };
   /** virtio-vsock: the host Unix socket path and the guest's CID. */
   vsock?: { path: string; cid: number };
 }
@@ -145,9 +145,12 @@ export class VmDevices {
     }
     if (specs.balloon) {
       // Pages the guest gives back leave the VMM's RSS at once (MADV_DONTNEED).
-      this.balloon = new VirtioBalloon("virtio-balloon", specs.balloon.ramBytes, {
-        release: (bytes) => madviseRange(bytes, MADV_DONTNEED),
-      });
+      this.balloon = new VirtioBalloon(
+        "virtio-balloon",
+        specs.balloon.ramBytes,
+        { release: (bytes) => madviseRange(bytes, MADV_DONTNEED) },
+        { reporting: specs.balloon.reporting !== false },
+      );
       this.virtio.push(this.balloon);
     }
     if (specs.rng) {

@@ -1,4 +1,4 @@
-// The KVM accelerator: guest RAM is an anonymous shared mapping given to KVM as one memory slot;
+// The KVM accelerator: guest RAM is an anonymous private mapping given to KVM as one memory slot;
 // each vCPU runs in its own worker_thread (vcpu-worker.ts); the VMM thread serves their port
 // and MMIO exits. The architecture layer above configures each vCPU's registers (through
 // `vcpus`) before start().
@@ -17,7 +17,7 @@ import {
   MAP_ANONYMOUS,
   closeFd,
   eventfd,
-  MAP_SHARED,
+  MAP_PRIVATE,
   PROT_READ,
   PROT_WRITE,
   type Pointer,
@@ -33,11 +33,15 @@ import {
   CH_STOP,
   CH_PAUSE,
   CH_TID,
+  channelThreadIds,
   newChannel,
+  newExitCounters,
   newPostedRing,
+  sumExitCounters,
 } from "../channel.js";
 import { serveChannel } from "../channel-server.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
+import { KVM_EXIT_KINDS } from "./exit-kinds.js";
 
 const KICK_SIGNAL = 12; // SIGUSR2
 /**
@@ -61,6 +65,7 @@ export class KvmVm implements AccelVm {
   readonly vcpus: VcpuFd[] = [];
   private readonly workers: Worker[] = [];
   private readonly channels: Int32Array[] = [];
+  private readonly counters: Float64Array[] = [];
   private stopping = false;
   private readonly eventFds: number[] = [];
   private sipiPoker: ReturnType<typeof setInterval> | undefined;
@@ -150,12 +155,15 @@ export class KvmVm implements AccelVm {
     }
     this.vcpus.forEach((vcpu, index) => {
       const channel = newChannel();
+      const counters = newExitCounters();
       this.channels.push(channel);
+      this.counters.push(counters);
       const data: VcpuWorkerData = {
         index,
         fd: vcpu.fd,
         runSize: vcpu.runSize,
         channel: channel.buffer as SharedArrayBuffer,
+        counters: counters.buffer as SharedArrayBuffer,
       };
       const w = new Worker(new URL("./vcpu-worker.js", import.meta.url), { workerData: data });
       w.on("message", (m: { kind: string; vcpu: number; detail: string }) => {
@@ -198,6 +206,14 @@ export class KvmVm implements AccelVm {
 
   stats(): { vcpu: number; instructions: bigint }[] {
     return [];
+  }
+
+  exitCounts(): Record<string, number> {
+    return sumExitCounters(this.counters, KVM_EXIT_KINDS);
+  }
+
+  vcpuThreadIds(timeoutMs: number): Promise<number[]> {
+    return channelThreadIds(this.channels, timeoutMs, () => this.stopping);
   }
 
   /** Stops vCPU `i` in KVM_RUN (it stays stopped until immediate_exit is cleared). */
@@ -279,7 +295,9 @@ export const kvmAccelerator: Accelerator = {
       throw new KvmAccelError("guest RAM must be a multiple of 4 KiB, at most 4 GiB");
     }
     const kvm = Kvm.open();
-    const ram = mmap(config.ramBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1);
+    // Private, not shared: KSM (--ksm) merges only private anonymous pages, and MADV_DONTNEED
+    // (the balloon) frees private pages, where a shared mapping's shmem pages would stay.
+    const ram = mmap(config.ramBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
     try {
       return new KvmVm(kvm, kvm.createVm(), ram, config);
     } catch (e) {

@@ -3,8 +3,10 @@
 // exits go to the VMM thread over the channel; exits it cannot handle end the vCPU with a report
 // naming the exit reason and the registers.
 import { workerData, parentPort } from "node:worker_threads";
+import { writeFileSync } from "node:fs";
 import { VcpuFd, type VcpuExit } from "../../kvm/kvm.js";
 import { gettid } from "../../sys/libc.js";
+import { KVM_EXIT_KINDS } from "./exit-kinds.js";
 import {
   CH_ADDR_LO,
   CH_RESULT,
@@ -30,13 +32,23 @@ export interface VcpuWorkerData {
   fd: number;
   runSize: number;
   channel: SharedArrayBuffer;
+  /** Exit counters (channel.ts), one slot per KVM_RUN result kind: KVM_EXIT_KINDS. */
+  counters: SharedArrayBuffer;
 }
 
 const d = workerData as VcpuWorkerData;
 const ch = new Int32Array(d.channel);
 const vcpu = VcpuFd.adopt(d.fd, d.runSize);
+const exits = new Float64Array(d.counters);
+const exitSlot = new Map<string, number>(KVM_EXIT_KINDS.map((k, i) => [k, i]));
 Atomics.store(ch, CH_TID, gettid());
 Atomics.notify(ch, CH_TID);
+try {
+  // Best effort: top -H and /proc show which thread is which vCPU.
+  writeFileSync("/proc/thread-self/comm", `moat-vcpu${d.index}`);
+} catch {
+  /* no /proc */
+}
 
 function stopped(): boolean {
   return Atomics.load(ch, CH_STOP) !== 0;
@@ -95,6 +107,7 @@ function noteStarted(): void {
 }
 
 function serve(e: VcpuExit): boolean {
+  exits[exitSlot.get(e.kind) ?? KVM_EXIT_KINDS.length - 1]++;
   switch (e.kind) {
     case "io": {
       // String I/O (count > 1) is served element by element, in order.

@@ -2,6 +2,8 @@
 // leaves the core only for device accesses (served by the VMM thread over the channel), WFI
 // (sleeps on an atomic until woken or the next timer deadline) and SBI calls.
 import { workerData, parentPort } from "node:worker_threads";
+import { readlinkSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import type { CoreExports } from "./core-exports.js";
 import { U64, hex } from "./core-exports.js";
 import {
@@ -13,6 +15,7 @@ import {
   CH_SIZE,
   CH_STOP,
   CH_PAUSE,
+  CH_TID,
   CH_VAL_LO,
   OP_CONSOLE_GET,
   OP_CONSOLE_PUT,
@@ -36,6 +39,7 @@ import {
   EXIT_HALT,
   EXIT_MMIO,
   EXIT_SBI,
+  EXIT_SLOT_POSTED,
   EXIT_WFI,
   HSM_START_PENDING,
   HSM_STARTED,
@@ -57,6 +61,8 @@ export interface HartWorkerData {
   memory: WebAssembly.Memory;
   channel: SharedArrayBuffer;
   posted: SharedArrayBuffer;
+  /** Exit counters (channel.ts): slot = the core's exit code, plus EXIT_SLOT_POSTED. */
+  counters: SharedArrayBuffer;
   /** Device ranges where writes are posted (see ExitHandler.postedWriteRanges). */
   postedWriteRanges: { base: bigint; size: bigint }[];
   hart: number;
@@ -79,6 +85,17 @@ const SLICE = 200_000;
 const d = workerData as HartWorkerData;
 const ch = new Int32Array(d.channel);
 const ring = new Int32Array(d.posted);
+const exits = new Float64Array(d.counters);
+
+// Tell the VMM this thread's kernel id (for CPU pinning) without loading koffi here, and name
+// the thread so that top -H and /proc show which one is a hart. Both are best effort.
+try {
+  Atomics.store(ch, CH_TID, Number(basename(readlinkSync("/proc/thread-self"))) | 0);
+  Atomics.notify(ch, CH_TID);
+  writeFileSync("/proc/thread-self/comm", `moat-hart${d.hart}`);
+} catch {
+  /* not Linux, or no /proc: nothing to pin */
+}
 const i32 = new Int32Array(d.memory.buffer);
 const u64 = new BigUint64Array(d.memory.buffer);
 const ram = new Uint8Array(d.memory.buffer, RAM_OFFSET, d.ramSize);
@@ -140,6 +157,7 @@ function serveMmio(): boolean {
   const size = core.getMmioSize();
   const write = core.getMmioWrite() !== 0;
   if (write && postable(addr, size)) {
+    exits[EXIT_SLOT_POSTED]++;
     postWrite(addr, size, U64(core.getMmioValue()));
     return true;
   }
@@ -266,6 +284,7 @@ function main(): void {
     }
     const r = core.run(SLICE);
     putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
+    exits[r]++;
     switch (r) {
       case EXIT_BUDGET:
         break;

@@ -36,6 +36,8 @@ export const EXIT_MMIO = 1;
 export const EXIT_WFI = 2;
 export const EXIT_SBI = 3;
 export const EXIT_HALT = 4;
+/** Not a core exit: the hart worker's exit-counter slot for MMIO writes it posted. */
+export const EXIT_SLOT_POSTED = 8;
 
 /** mtime ticks per second: the device tree's timebase-frequency. */
 export const TIMEBASE_HZ = 10_000_000;

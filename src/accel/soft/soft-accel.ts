@@ -11,11 +11,20 @@ import {
   CH_STATE,
   CH_STOP,
   CH_PAUSE,
+  channelThreadIds,
   getU64,
   newChannel,
+  newExitCounters,
   newPostedRing,
+  sumExitCounters,
 } from "../channel.js";
 import {
+  EXIT_BUDGET,
+  EXIT_HALT,
+  EXIT_MMIO,
+  EXIT_SBI,
+  EXIT_SLOT_POSTED,
+  EXIT_WFI,
   MAX_HARTS,
   MAX_RAM_BYTES,
   MIP_MEIP,
@@ -42,6 +51,15 @@ export function coreModule(): WebAssembly.Module {
 
 export class SoftAccelError extends Error {}
 
+/** The hart worker counts each return from the core in the slot of its exit code. */
+const EXIT_NAMES: string[] = [];
+EXIT_NAMES[EXIT_BUDGET] = "budget";
+EXIT_NAMES[EXIT_MMIO] = "mmio";
+EXIT_NAMES[EXIT_WFI] = "wfi";
+EXIT_NAMES[EXIT_SBI] = "sbi";
+EXIT_NAMES[EXIT_HALT] = "halt";
+EXIT_NAMES[EXIT_SLOT_POSTED] = "mmio_posted";
+
 class SoftVm implements AccelVm {
   readonly memory: GuestMemory;
   private readonly wasmMemory: WebAssembly.Memory;
@@ -49,6 +67,7 @@ class SoftVm implements AccelVm {
   private readonly workers: Worker[] = [];
   private readonly channels: Int32Array[] = [];
   private readonly rings: Int32Array[] = [];
+  private readonly counters: Float64Array[] = [];
   private stopping = false;
   private readonly epochMs = performance.timeOrigin + performance.now();
 
@@ -70,13 +89,16 @@ class SoftVm implements AccelVm {
     for (let h = 0; h < this.config.vcpus; h++) {
       const channel = newChannel();
       const ring = newPostedRing();
+      const counters = newExitCounters();
       this.channels.push(channel);
       this.rings.push(ring);
+      this.counters.push(counters);
       const data: HartWorkerData = {
         module,
         memory: this.wasmMemory,
         channel: channel.buffer as SharedArrayBuffer,
         posted: ring.buffer as SharedArrayBuffer,
+        counters: counters.buffer as SharedArrayBuffer,
         postedWriteRanges: handler.postedWriteRanges.map((r) => ({ ...r })),
         hart: h,
         harts: this.config.vcpus,
@@ -120,6 +142,14 @@ class SoftVm implements AccelVm {
 
   stats(): { vcpu: number; instructions: bigint }[] {
     return this.channels.map((ch, vcpu) => ({ vcpu, instructions: getU64(ch, CH_INSTRET_LO) }));
+  }
+
+  exitCounts(): Record<string, number> {
+    return sumExitCounters(this.counters, EXIT_NAMES);
+  }
+
+  vcpuThreadIds(timeoutMs: number): Promise<number[]> {
+    return channelThreadIds(this.channels, timeoutMs, () => this.stopping);
   }
 
   /** Holds every hart before its next slice (a hart asleep in WFI stays asleep). */

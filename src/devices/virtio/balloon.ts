@@ -43,9 +43,14 @@ const STAT_NAMES = [
 ] as const;
 export type BalloonStats = Partial<Record<(typeof STAT_NAMES)[number], number>>;
 
+/** Device options: `reporting` offers free page reporting (default true). */
+export interface BalloonOptions {
+  reporting?: boolean;
+}
+
 export class VirtioBalloon implements VirtioDevice {
   readonly deviceId = DeviceId.Balloon;
-  readonly features = (1n << F_STATS_VQ) | (1n << F_DEFLATE_ON_OOM) | (1n << F_PAGE_REPORTING);
+  readonly features: bigint;
   readonly queueMaxSizes = [QUEUE_SIZE, QUEUE_SIZE, QUEUE_SIZE, QUEUE_SIZE, QUEUE_SIZE];
   /** Bound: the largest chain (a reporting chain of 2 MiB ranges, or a PFN array). */
   readonly maxChainBytes = 1 << 30;
@@ -66,7 +71,20 @@ export class VirtioBalloon implements VirtioDevice {
     readonly name: string,
     private readonly ramBytes: number,
     private readonly backend: BalloonBackend,
-  ) {}
+    options: BalloonOptions = {},
+  ) {
+    // Without VIRTIO_BALLOON_F_PAGE_REPORTING only pages the host asks for (inflation) come
+    // back; the guest keeps its free memory.
+    this.features =
+      (1n << F_STATS_VQ) |
+      (1n << F_DEFLATE_ON_OOM) |
+      (options.reporting === false ? 0n : 1n << F_PAGE_REPORTING);
+  }
+
+  /** Whether free page reporting is offered. */
+  get reporting(): boolean {
+    return (this.features & (1n << F_PAGE_REPORTING)) !== 0n;
+  }
 
   /** The guest's view: how many pages it says are in the balloon (config `actual`). */
   get actualPages(): number {
@@ -148,7 +166,7 @@ export class VirtioBalloon implements VirtioDevice {
             this.inflatedPages++;
           } else this.inflatedPages = Math.max(0, this.inflatedPages - 1);
         }
-      } else if (q === REPORTQ_LINUX || q === REPORTQ_SPEC) {
+      } else if ((q === REPORTQ_LINUX || q === REPORTQ_SPEC) && this.reporting) {
         // Free page reporting: device-writable buffers naming free ranges; nothing is written.
         if (chain.readableBytes > 0)
           throw new Error(`free page report ${chain.head} has readable buffers`);

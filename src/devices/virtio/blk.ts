@@ -14,6 +14,19 @@ export interface BlockLimits {
   ops?: TokenBucket;
 }
 
+/** What a disk has done since the VM started (requests that completed with status OK). */
+export interface BlockCounters {
+  readBytes: number;
+  writeBytes: number;
+  readOps: number;
+  writeOps: number;
+  flushOps: number;
+  /** Discard and write-zeroes requests. */
+  discardOps: number;
+  /** Requests that got an error or "unsupported" status. */
+  errors: number;
+}
+
 /** Bound: a limited queue re-checks its buckets at least this often while it waits. */
 const LIMIT_POLL_MS = 100;
 
@@ -71,6 +84,15 @@ export class VirtioBlk implements VirtioDevice {
   private running = false;
   private generation = 0;
   private readonly capacity: number;
+  readonly counters: BlockCounters = {
+    readBytes: 0,
+    writeBytes: 0,
+    readOps: 0,
+    writeOps: 0,
+    flushOps: 0,
+    discardOps: 0,
+    errors: 0,
+  };
 
   constructor(
     readonly name: string,
@@ -233,9 +255,36 @@ export class VirtioBlk implements VirtioDevice {
       if (e instanceof Error && "code" in e) result = [S_IOERR, 0];
       else throw e;
     }
+    this.count(type, result[0], type === T_IN ? dataIn : dataOut);
     // The status byte is the last byte of the writable buffers.
     scatter(mem, chain.writable, chain.writableBytes - 1, Uint8Array.of(result[0]));
     return result[1] + 1;
+  }
+
+  /** Counts one finished request of `type` with `bytes` of data. */
+  private count(type: number, status: number, bytes: number): void {
+    const c = this.counters;
+    if (status !== S_OK) {
+      c.errors++;
+      return;
+    }
+    switch (type) {
+      case T_IN:
+        c.readOps++;
+        c.readBytes += bytes;
+        break;
+      case T_OUT:
+        c.writeOps++;
+        c.writeBytes += bytes;
+        break;
+      case T_FLUSH:
+        c.flushOps++;
+        break;
+      case T_DISCARD:
+      case T_WRITE_ZEROES:
+        c.discardOps++;
+        break;
+    }
   }
 
   /** Whether [sector, sector + bytes) is whole sectors inside the disk. */

@@ -1,0 +1,107 @@
+// The CLI's client for the daemon's API: HTTP over the Unix socket, a bearer token from
+// MOAT_TOKEN or the admin token file that only root can read.
+import http from "node:http";
+import { readFileSync } from "node:fs";
+import WebSocket from "ws";
+import { DEFAULT_HOME } from "../host/config.js";
+
+export class ApiClientError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface Connection {
+  socket: string;
+  token: string;
+}
+
+/** Where the daemon is and who we are: --socket / MOAT_SOCKET, MOAT_TOKEN / the admin token. */
+export function connection(o: { socket?: string; tokenFile?: string } = {}): Connection {
+  const home = process.env.MOAT_HOME ?? DEFAULT_HOME;
+  const socket = o.socket ?? process.env.MOAT_SOCKET ?? `${home}/moat.sock`;
+  let token = process.env.MOAT_TOKEN;
+  const file = o.tokenFile ?? process.env.MOAT_TOKEN_FILE ?? `${home}/admin.token`;
+  if (!token) {
+    try {
+      token = readFileSync(file, "utf8").trim();
+    } catch (e) {
+      throw new ApiClientError(
+        `no API token: set MOAT_TOKEN, or --token-file, or run as root so ${file} is readable ` +
+          `(${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
+    }
+  }
+  return { socket, token };
+}
+
+/** One API call; resolves to the parsed JSON (or text) body, rejects with the API's error. */
+export function request(
+  c: Connection,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request(
+      {
+        socketPath: c.socket,
+        path,
+        method,
+        headers: {
+          authorization: `Bearer ${c.token}`,
+          ...(data !== undefined
+            ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) }
+            : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (d: Buffer) => chunks.push(d));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          const json = (res.headers["content-type"] ?? "").includes("json");
+          let parsed: unknown = text;
+          if (json && text) {
+            try {
+              parsed = JSON.parse(text);
+            } catch {
+              // Leave it as text.
+            }
+          }
+          const status = res.statusCode ?? 0;
+          if (status >= 400) {
+            const msg =
+              typeof parsed === "object" && parsed && "error" in parsed
+                ? String((parsed as { error: unknown }).error)
+                : text || `HTTP ${status}`;
+            reject(new ApiClientError(msg, status));
+          } else resolve(status === 204 ? undefined : parsed);
+        });
+      },
+    );
+    req.on("error", (e: NodeJS.ErrnoException) =>
+      reject(
+        new ApiClientError(
+          e.code === "ENOENT" || e.code === "ECONNREFUSED"
+            ? `no moat daemon at ${c.socket} (start one with 'moat daemon')`
+            : e.code === "EACCES"
+              ? `${c.socket}: permission denied (be root or in the group 'moat')`
+              : e.message,
+        ),
+      ),
+    );
+    req.end(data);
+  });
+}
+
+/** Opens the console WebSocket of a VM. */
+export function openConsole(c: Connection, vm: string): WebSocket {
+  return new WebSocket(`ws+unix://${c.socket}:/v1/vms/${encodeURIComponent(vm)}/console`, {
+    headers: { authorization: `Bearer ${c.token}` },
+  });
+}

@@ -1,0 +1,542 @@
+// The `moat` commands that talk to the host daemon (and `moat daemon`, which is it).
+import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
+import { UsageError } from "./usage-error.js";
+import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
+import { formatMac } from "../devices/virtio/net.js";
+import { ConfigError, loadConfig, DEFAULT_HOME } from "../host/config.js";
+import { Daemon, DaemonError } from "../host/daemon.js";
+import { verifyAuditLog, type AuditHead } from "../host/audit-log.js";
+
+export { ApiClientError };
+
+interface Conn {
+  socket?: string;
+  tokenFile?: string;
+}
+
+function conn(cmd: Command): Connection {
+  const o = cmd.optsWithGlobals<Conn>();
+  return connection(o);
+}
+
+function print(json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + "\n" : human());
+}
+
+function table(rows: string[][]): string {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(w[i]!))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") + "\n"
+  );
+}
+
+type Vm = {
+  id: string;
+  name: string;
+  domain: string;
+  state: string;
+  spec: { cpus: number; memory_mib: number; accel: string; labels: Record<string, string> };
+  pid: number | null;
+  last_exit: { reason: string } | null;
+  restarts: number;
+};
+
+const enc = encodeURIComponent;
+
+/** Adds the daemon's commands to `program`. */
+export function registerHostCommands(program: Command): void {
+  program
+    .option(
+      "--socket <path>",
+      "the daemon's API socket (default: $MOAT_SOCKET, or $MOAT_HOME/moat.sock)",
+    )
+    .option(
+      "--token-file <path>",
+      "a file holding an API token (default: $MOAT_TOKEN, or the admin token)",
+    );
+
+  program
+    .command("daemon")
+    .description(
+      "Run the host daemon (moatd) in the foreground: VM records in SQLite under --home, one " +
+        "supervised process per VM, the API on a Unix socket (root:moat 0660). VMs keep running " +
+        "when it stops; the next daemon takes them over. See docs/host.md",
+    )
+    .option("--home <dir>", "state directory (default: $MOAT_HOME or /var/lib/moat)")
+    .option("--config <file>", "JSON settings (docs/host.md lists them)")
+    .action(async (o: { home?: string; config?: string }) => {
+      let cfg;
+      try {
+        cfg = loadConfig(o.config, o.home ?? process.env.MOAT_HOME ?? DEFAULT_HOME);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      const socketOpt = program.opts<Conn>().socket;
+      if (socketOpt) cfg.socket = socketOpt;
+      const log = (s: string): void => void process.stderr.write(s + "\n");
+      let d: Daemon;
+      try {
+        d = await Daemon.start(cfg, log);
+      } catch (e) {
+        if (e instanceof DaemonError) throw new UsageError(e.message);
+        throw e;
+      }
+      log(`moatd: ready (pid ${process.pid}, home ${cfg.home})`);
+      await new Promise<void>((res) => {
+        const stop = (sig: string): void => {
+          log(`moatd: ${sig}: stopping; VMs keep running`);
+          // A close that hangs must not keep a stopped daemon's PID alive.
+          setTimeout(() => process.exit(0), 5000).unref();
+          void d.close().then(res);
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+    });
+
+  program
+    .command("create")
+    .description("Define a VM on the daemon (start it with 'moat start NAME')")
+    .requiredOption("--name <name>", "unique name: a-z, 0-9, _ . -")
+    .addOption(new Option("--accel <name>", "soft, kvm or auto").default("auto"))
+    .option("--cpus <n>", "vCPUs, 1-8", "1")
+    .option("--memory <MiB>", "guest RAM, MiB", "128")
+    .option("--kernel <file>", "kernel (default: the shipped one)")
+    .option("--initrd <file>", "initramfs")
+    .option("--cmdline <string>", "kernel command line")
+    .option("--disk <path[,ro][,bps=N][,iops=N]>", "a disk, as for moat run (repeat)", collect)
+    .option(
+      "--net <tap=NAME|bridge=BR[,mac=M][,bps=N][,pps=N]>",
+      "a NIC, as for moat run (repeat)",
+      collect,
+    )
+    .option("--vsock-cid <n>", "a vsock device with this guest CID")
+    .option("--balloon [opts]", "a balloon device; 'reporting=off' turns free page reporting off")
+    .option("--rng", "an entropy device")
+    .option("--domain <name>", "trust domain (tenant); default: yours, or 'default'")
+    .option("--label <key=value>", "a label (repeat)", collect)
+    .addOption(
+      new Option("--restart <policy>", "restart policy")
+        .choices(["no", "on-failure", "always"])
+        .default("no"),
+    )
+    .option("--cpu-weight <n>", "CPU weight against other VMs, 1-10000 (default 100)")
+    .option("--cpu-max <cpus>", "hard CPU cap in host CPUs, e.g. 0.2")
+    .option("--json", "print the created VM as JSON")
+    .action(async (o: Record<string, unknown>, cmd: Command) => {
+      const spec: Record<string, unknown> = {
+        name: o.name,
+        accel: o.accel,
+        cpus: num(o.cpus as string, "cpus"),
+        memory_mib: num(o.memory as string, "memory"),
+        restart: o.restart,
+      };
+      for (const k of ["kernel", "initrd"] as const) if (o[k]) spec[k] = resolve(o[k] as string);
+      if (o.cmdline !== undefined) spec.cmdline = o.cmdline;
+      if (o.disk)
+        spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({
+          path: resolve(d.path),
+          read_only: d.readOnly,
+          ...(d.bytesPerSecond ? { bps: d.bytesPerSecond } : {}),
+          ...(d.opsPerSecond ? { iops: d.opsPerSecond } : {}),
+        }));
+      if (o.net)
+        spec.nics = parseNetSpecs(o.net as string[]).map((n) => ({
+          ...(n.tap ? { tap: n.tap } : {}),
+          ...(n.bridge ? { bridge: n.bridge } : {}),
+          ...(n.mac ? { mac: formatMac(n.mac) } : {}),
+          ...(n.bytesPerSecond ? { bps: n.bytesPerSecond } : {}),
+          ...(n.framesPerSecond ? { pps: n.framesPerSecond } : {}),
+        }));
+      if (o.vsockCid !== undefined) spec.vsock = { cid: num(o.vsockCid as string, "vsock-cid") };
+      if (o.balloon !== undefined) {
+        if (o.balloon !== true && o.balloon !== "reporting=off")
+          throw new UsageError("--balloon takes nothing or 'reporting=off'");
+        spec.balloon = { free_page_reporting: o.balloon === true };
+      }
+      if (o.rng) spec.rng = true;
+      if (o.domain) spec.domain = o.domain;
+      if (o.label) {
+        const labels: Record<string, string> = {};
+        for (const l of o.label as string[]) {
+          const i = l.indexOf("=");
+          if (i < 1) throw new UsageError(`--label wants key=value, not '${l}'`);
+          labels[l.slice(0, i)] = l.slice(i + 1);
+        }
+        spec.labels = labels;
+      }
+      const cpu: Record<string, number> = {};
+      if (o.cpuWeight !== undefined) cpu.weight = num(o.cpuWeight as string, "cpu-weight");
+      if (o.cpuMax !== undefined) {
+        const v = Number(o.cpuMax);
+        if (!(v > 0))
+          throw new UsageError(`--cpu-max wants a positive number, not '${String(o.cpuMax)}'`);
+        cpu.max = v;
+      }
+      if (Object.keys(cpu).length) spec.cpu = cpu;
+      const vm = (await request(conn(cmd), "POST", "/v1/vms", spec)) as Vm;
+      print(o.json === true, vm, () => `${vm.name} ${vm.id} created\n`);
+    });
+
+  for (const op of ["start", "stop", "kill", "pause", "resume"] as const) {
+    program
+      .command(op)
+      .description(
+        {
+          start: "Start VMs (admission control may refuse, saying why)",
+          stop: "Stop VMs: the VMM is asked to stop, then SIGTERM, then SIGKILL",
+          kill: "Kill VMs at once (SIGKILL)",
+          pause: "Pause VMs' vCPUs",
+          resume: "Resume paused VMs",
+        }[op],
+      )
+      .argument("<vm...>", "names or ids")
+      .action(async (vms: string[], _o: unknown, cmd: Command) => {
+        const c = conn(cmd);
+        for (const v of vms) {
+          const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}`)) as Vm;
+          process.stdout.write(`${r.name}: ${r.state}\n`);
+        }
+      });
+  }
+
+  program
+    .command("rm")
+    .description("Delete VMs (their console logs go too)")
+    .argument("<vm...>", "names or ids")
+    .option("-f, --force", "kill a running VM first")
+    .action(async (vms: string[], o: { force?: boolean }, cmd: Command) => {
+      const c = conn(cmd);
+      for (const v of vms) {
+        await request(c, "DELETE", `/v1/vms/${enc(v)}${o.force ? "?force=true" : ""}`);
+        process.stdout.write(`${v}: deleted\n`);
+      }
+    });
+
+  program
+    .command("ls")
+    .description("List VMs")
+    .option("--json", "JSON")
+    .option("--label <key=value>", "only VMs with this label")
+    .action(async (o: { json?: boolean; label?: string }, cmd: Command) => {
+      const q = o.label ? `?label=${enc(o.label)}` : "";
+      const vms = (await request(conn(cmd), "GET", `/v1/vms${q}`)) as Vm[];
+      print(o.json === true, vms, () =>
+        table([
+          ["NAME", "ID", "DOMAIN", "STATE", "CPUS", "MEMORY", "PID", "LAST EXIT"],
+          ...vms.map((v) => [
+            v.name,
+            v.id,
+            v.domain,
+            v.state,
+            String(v.spec.cpus),
+            `${v.spec.memory_mib}M`,
+            v.pid === null ? "-" : String(v.pid),
+            v.last_exit?.reason ?? "",
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command("inspect")
+    .description("A VM's record and live figures, as JSON")
+    .argument("<vm>", "name or id")
+    .action(async (vm: string, _o: unknown, cmd: Command) => {
+      const c = conn(cmd);
+      const rec = await request(c, "GET", `/v1/vms/${enc(vm)}`);
+      const stats = await request(c, "GET", `/v1/vms/${enc(vm)}/stats`);
+      process.stdout.write(JSON.stringify({ ...(rec as object), stats }, null, 2) + "\n");
+    });
+
+  program
+    .command("logs")
+    .description("A VM's console scrollback (kept on disk, up to 1 MiB)")
+    .argument("<vm>", "name or id")
+    .option("--bytes <n>", "at most this many bytes", "65536")
+    .action(async (vm: string, o: { bytes: string }, cmd: Command) => {
+      const text = (await request(
+        conn(cmd),
+        "GET",
+        `/v1/vms/${enc(vm)}/logs?bytes=${num(o.bytes, "bytes")}`,
+      )) as string;
+      process.stdout.write(text);
+    });
+
+  program
+    .command("console")
+    .description("Attach to a VM's serial console (Ctrl-A x detaches; the VM keeps running)")
+    .argument("<vm>", "name or id")
+    .action(async (vm: string, _o: unknown, cmd: Command) => {
+      const ws = openConsole(conn(cmd), vm);
+      process.exitCode = await attachConsole(ws);
+    });
+
+  program
+    .command("top")
+    .description("CPU and memory of running VMs (two samples a second apart)")
+    .option("--json", "JSON")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const c = conn(cmd);
+      const sample = async (): Promise<Map<string, Record<string, unknown>>> => {
+        const vms = (await request(c, "GET", "/v1/vms?state=running")) as Vm[];
+        const m = new Map<string, Record<string, unknown>>();
+        await Promise.all(
+          vms.map(async (v) =>
+            m.set(
+              v.id,
+              (await request(c, "GET", `/v1/vms/${v.id}/stats`)) as Record<string, unknown>,
+            ),
+          ),
+        );
+        return m;
+      };
+      const a = await sample();
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 1000));
+      const b = await sample();
+      const secs = (Date.now() - t0) / 1000;
+      const rows = [...b.values()].map((s) => {
+        const before = a.get(String(s.id));
+        const cpu =
+          before && typeof s.cpu_seconds === "number" && typeof before.cpu_seconds === "number"
+            ? ((s.cpu_seconds - before.cpu_seconds) / secs) * 100
+            : null;
+        const balloon = ((s.vmm as Record<string, unknown> | null)?.balloon ?? null) as {
+          actual_mib?: number;
+        } | null;
+        return {
+          name: s.name,
+          id: s.id,
+          cpu_percent: cpu === null ? null : Math.round(cpu * 10) / 10,
+          rss_mib: typeof s.rss_bytes === "number" ? Math.round(s.rss_bytes / 1048576) : null,
+          balloon_mib: balloon?.actual_mib ?? null,
+        };
+      });
+      print(o.json === true, rows, () =>
+        table([
+          ["NAME", "ID", "CPU%", "RSS", "BALLOON"],
+          ...rows.map((r) => [
+            String(r.name),
+            String(r.id),
+            r.cpu_percent === null ? "-" : r.cpu_percent.toFixed(1),
+            r.rss_mib === null ? "-" : `${r.rss_mib}M`,
+            r.balloon_mib === null ? "-" : `${r.balloon_mib}M`,
+          ]),
+        ]),
+      );
+    });
+
+  program
+    .command("balloon")
+    .description("Set a VM's balloon target in MiB (0 deflates)")
+    .argument("<vm>", "name or id")
+    .argument("<MiB>", "target")
+    .action(async (vm: string, mib: string, _o: unknown, cmd: Command) => {
+      const r = await request(conn(cmd), "PUT", `/v1/vms/${enc(vm)}/balloon`, {
+        target_mib: num(mib, "MiB"),
+      });
+      process.stdout.write(JSON.stringify(r) + "\n");
+    });
+
+  program
+    .command("host")
+    .description("Host capacity, admission headroom and policy")
+    .option("--json", "JSON")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const h = (await request(conn(cmd), "GET", "/v1/host")) as {
+        capacity: {
+          vcpus_used: number;
+          vcpus_limit: number;
+          memory_used_mib: number;
+          memory_limit_mib: number;
+        };
+        vms: Record<string, number>;
+        cgroups: string;
+        ksm: boolean;
+      };
+      print(
+        o.json === true,
+        h,
+        () =>
+          `vCPUs ${h.capacity.vcpus_used}/${h.capacity.vcpus_limit}, memory ${h.capacity.memory_used_mib}/` +
+          `${h.capacity.memory_limit_mib} MiB admitted; VMs ${JSON.stringify(h.vms)}; cgroups ${h.cgroups}; ` +
+          `KSM ${h.ksm ? "on" : "off"}\n`,
+      );
+    });
+
+  const token = program.command("token").description("API tokens (admin)");
+  token
+    .command("create")
+    .description("Create a token; its secret is printed once")
+    .requiredOption("--name <name>", "a name for it")
+    .addOption(
+      new Option("--role <role>", "what it may do")
+        .choices(["admin", "operator", "tenant"])
+        .makeOptionMandatory(),
+    )
+    .option("--domain <domain>", "the tenant's trust domain")
+    .option("--json", "JSON")
+    .action(
+      async (o: { name: string; role: string; domain?: string; json?: boolean }, cmd: Command) => {
+        const r = (await request(conn(cmd), "POST", "/v1/tokens", {
+          name: o.name,
+          role: o.role,
+          ...(o.domain ? { domain: o.domain } : {}),
+        })) as { token: string };
+        print(o.json === true, r, () => r.token + "\n");
+      },
+    );
+  token
+    .command("ls")
+    .description("List tokens (not their secrets)")
+    .option("--json", "JSON")
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const r = (await request(conn(cmd), "GET", "/v1/tokens")) as Record<string, string | null>[];
+      print(o.json === true, r, () =>
+        table([
+          ["ID", "NAME", "ROLE", "DOMAIN"],
+          ...r.map((t) => [String(t.id), String(t.name), String(t.role), t.domain ?? "-"]),
+        ]),
+      );
+    });
+  token
+    .command("rm")
+    .description("Revoke a token")
+    .argument("<id>")
+    .action(async (id: string, _o: unknown, cmd: Command) => {
+      await request(conn(cmd), "DELETE", `/v1/tokens/${enc(id)}`);
+      process.stdout.write(`${id}: revoked\n`);
+    });
+
+  program
+    .command("audit-log")
+    .description("The daemon's audit log")
+    .command("verify")
+    .description(
+      "Check the hash chain of the audit log (and its head against the daemon's database): " +
+        "an edited, inserted or removed line is reported with its line number; exit 1 if any",
+    )
+    .option("--file <path>", "the log (default: $MOAT_HOME/audit.log)")
+    .option("--db <path>", "the daemon's database, for the recorded head (default: beside the log)")
+    .option("--json", "JSON")
+    .action(async (o: { file?: string; db?: string; json?: boolean }) => {
+      const home = process.env.MOAT_HOME ?? DEFAULT_HOME;
+      const file = o.file ?? `${home}/audit.log`;
+      const db = o.db ?? resolve(file, "..", "moat.db");
+      let head: AuditHead | undefined;
+      try {
+        readFileSync(db);
+        const { default: Database } = await import("better-sqlite3");
+        const d = new Database(db, { readonly: true, fileMustExist: true });
+        const r = d.prepare("select value from meta where key = 'audit_head'").get() as
+          { value: string } | undefined;
+        d.close();
+        if (r) head = JSON.parse(r.value) as AuditHead;
+      } catch {
+        if (o.db) throw new UsageError(`--db ${db}: not a moat database`);
+      }
+      let r;
+      try {
+        r = await verifyAuditLog(file, head);
+      } catch (e) {
+        throw new UsageError(`${file}: ${(e as Error).message}`);
+      }
+      print(o.json === true, { file, head: head ?? null, ...r }, () =>
+        r.ok
+          ? `${file}: ${r.lines} lines, chain intact${head ? ", head matches the database" : " (no database head to compare)"}\n`
+          : r.problems.map((p) => `${file}: line ${p.line}: ${p.reason}\n`).join(""),
+      );
+      if (!r.ok) process.exitCode = 1;
+    });
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+function num(v: string, name: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} wants a whole number, not '${v}'`);
+  return Number(v);
+}
+
+/** Bridges the terminal and a console WebSocket until Ctrl-A x or the VM ends. */
+function attachConsole(ws: import("ws").WebSocket): Promise<number> {
+  return new Promise((resolveExit) => {
+    const stdin = process.stdin;
+    const tty = stdin.isTTY === true;
+    let escape = false;
+    let done = false;
+    const finish = (code: number, msg?: string): void => {
+      if (done) return;
+      done = true;
+      if (tty) stdin.setRawMode(false);
+      stdin.pause();
+      if (msg) process.stderr.write(`\r\nmoat: ${msg}\r\n`);
+      ws.close();
+      resolveExit(code);
+    };
+    ws.on("open", () => {
+      if (tty) {
+        stdin.setRawMode(true);
+        process.stderr.write("moat: attached (Ctrl-A x detaches)\r\n");
+      }
+      stdin.on("data", (chunk: Buffer) => {
+        if (!tty) return void ws.send(chunk);
+        const out: number[] = [];
+        for (const b of chunk) {
+          if (escape) {
+            escape = false;
+            if (b === 0x78 || b === 0x58) return finish(0, "detached");
+            out.push(b === 0x61 || b === 0x01 ? 0x01 : b);
+            continue;
+          }
+          if (b === 0x01) escape = true;
+          else out.push(b);
+        }
+        if (out.length) ws.send(Buffer.from(out));
+      });
+      stdin.on("end", () => {
+        // Piped input ended: give the guest a moment to answer, then detach.
+        setTimeout(() => finish(0), 1500);
+      });
+      stdin.resume();
+    });
+    ws.on("message", (d: Buffer) => process.stdout.write(d));
+    ws.on("unexpected-response", (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        let msg = `HTTP ${res.statusCode}`;
+        try {
+          msg = (JSON.parse(Buffer.concat(chunks).toString()) as { error: string }).error;
+        } catch {
+          // Not JSON.
+        }
+        finish(1, msg);
+      });
+    });
+    ws.on("close", (code, reason) =>
+      finish(code === 1000 || code === 1005 ? 0 : 1, reason.toString() || undefined),
+    );
+    ws.on("error", (e: NodeJS.ErrnoException) =>
+      finish(
+        1,
+        e.code === "ENOENT" || e.code === "ECONNREFUSED"
+          ? "no moat daemon (start one with 'moat daemon')"
+          : e.message,
+      ),
+    );
+  });
+}

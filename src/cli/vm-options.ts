@@ -1,0 +1,80 @@
+// The options of `moat run` a host daemon uses to run VMs as their own processes (--name,
+// --console-log, --pin-cpus): parsed with a clear error for every bad value, before anything
+// is opened or created.
+import { UsageError } from "./usage-error.js";
+import { parseAmount } from "./device-options.js";
+import {
+  CONSOLE_LOG_DEFAULT,
+  CONSOLE_LOG_MAX,
+  CONSOLE_LOG_MIN,
+  type ConsoleLogSpec,
+} from "../vmm/console-log.js";
+
+/** Bound: --name is 1 to 64 of A-Z a-z 0-9 _ . - (it ends up in file names and logs). */
+export function parseVmName(v: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v))
+    throw new UsageError(`--name '${v}': 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'`);
+  return v;
+}
+
+/**
+ * Parses `--console-log PATH[,max=BYTES]` (K, M allowed). Bound: max 64 KiB..64 MiB, default
+ * 1 MiB; PATH and PATH.1 together never hold more.
+ */
+export function parseConsoleLog(v: string): ConsoleLogSpec {
+  const [path, ...opts] = v.split(",");
+  if (!path) throw new UsageError(`--console-log '${v}': no file name`);
+  let maxBytes = CONSOLE_LOG_DEFAULT;
+  for (const opt of opts) {
+    if (!opt.startsWith("max="))
+      throw new UsageError(`--console-log '${v}': unknown option '${opt}' (max=BYTES)`);
+    maxBytes = parseAmount(opt.slice(4), `--console-log '${v}': max`);
+    if (maxBytes < CONSOLE_LOG_MIN || maxBytes > CONSOLE_LOG_MAX)
+      throw new UsageError(
+        `--console-log '${v}': max must be ` +
+          `${CONSOLE_LOG_MIN >> 10}K..${CONSOLE_LOG_MAX >> 20}M bytes`,
+      );
+  }
+  return { path, maxBytes };
+}
+
+/** Bound: entries in a --pin-cpus list. */
+const MAX_PIN_CPUS = 64;
+
+/**
+ * Parses `--pin-cpus 0,1`: vCPU i goes to list[i % n]. Bound: at most 64 distinct whole numbers,
+ * each a CPU of this host that the process's current affinity (`allowed`) includes.
+ */
+export function parsePinCpus(v: string, allowed: readonly number[]): number[] {
+  const parts = v.split(",");
+  if (parts.length > MAX_PIN_CPUS)
+    throw new UsageError(`--pin-cpus: at most ${MAX_PIN_CPUS} CPUs, not ${parts.length}`);
+  const list = parts.map((p) => {
+    if (!/^\d{1,4}$/.test(p))
+      throw new UsageError(`--pin-cpus '${v}': a comma-separated list of CPU numbers, like 0,1`);
+    const cpu = Number(p);
+    // The affinity (which holds only CPUs that exist and are online) decides: with a
+    // restricted set (taskset, a cpuset cgroup) the allowed CPUs need not be
+    // 0..availableParallelism()-1.
+    if (!allowed.includes(cpu))
+      throw new UsageError(
+        `--pin-cpus: CPU ${cpu} is not available to moat here (allowed: ${cpuList(allowed)})`,
+      );
+    return cpu;
+  });
+  const dup = list.find((c, i) => list.indexOf(c) !== i);
+  if (dup !== undefined) throw new UsageError(`--pin-cpus: CPU ${dup} is given twice`);
+  return list;
+}
+
+/** 0,1,2,5 -> "0-2,5", as the kernel writes Cpus_allowed_list. */
+export function cpuList(cpus: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < cpus.length;) {
+    let j = i;
+    while (j + 1 < cpus.length && cpus[j + 1] === cpus[j]! + 1) j++;
+    out.push(i === j ? `${cpus[i]}` : `${cpus[i]}-${cpus[j]}`);
+    i = j + 1;
+  }
+  return out.join(",");
+}

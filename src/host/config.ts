@@ -1,0 +1,153 @@
+// The daemon's configuration: defaults, an optional JSON file (validated by its schema: a typo or
+// a bad value is refused at start with the field and the reason), then command-line overrides.
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import type { CapacityPolicy } from "./admission.js";
+import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
+
+export interface DaemonConfig {
+  /** Database, audit log, tokens, VM directories. */
+  home: string;
+  /** The API's Unix socket (root:socketGroup, 0660). */
+  socket: string;
+  socketGroup: string;
+  /** Optional TCP listener: only with TLS. */
+  tcp?: { host: string; port: number; cert: string; key: string };
+  policy: CapacityPolicy;
+  /** Memory cgroup room per VM process over its guest RAM, MiB. */
+  vmmOverheadMiB: number;
+  reclaim: ReclaimPolicy & { enabled: boolean };
+  rateLimit: { max: number; windowMs: number };
+  restartBackoffMs: { initial: number; max: number };
+  stableAfterMs: number;
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
+  /** Host directories a tenant's kernel, initrd and disk paths must lie under. */
+  tenantImageDirs: string[];
+  /** The cgroup (relative to each hierarchy's root) VM groups go under; default: the daemon's own + /moat. */
+  cgroupParent?: string;
+}
+
+export const DEFAULT_HOME = "/var/lib/moat";
+
+export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): DaemonConfig {
+  return {
+    home,
+    socket: `${home}/moat.sock`,
+    socketGroup: "moat",
+    policy: { cpuOvercommit: 4, memoryOvercommit: 1, memoryReserveMiB: 1024, pinning: false },
+    vmmOverheadMiB: 256,
+    reclaim: { ...DEFAULT_RECLAIM, enabled: true },
+    rateLimit: { max: 100, windowMs: 1000 },
+    restartBackoffMs: { initial: 1000, max: 60000 },
+    stableAfterMs: 60000,
+    startTimeoutMs: 30000,
+    stopTimeoutMs: 10000,
+    tenantImageDirs: [`${home}/images`],
+  };
+}
+
+const num = (min: number, max: number) => ({ type: "number", minimum: min, maximum: max });
+const int = (min: number, max: number) => ({ type: "integer", minimum: min, maximum: max });
+
+/** Schema of the config file: every key optional; unknown keys are errors. */
+export const configSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    socket: { type: "string", pattern: "^/", maxLength: 100 },
+    socketGroup: { type: "string", pattern: "^[a-z_][a-z0-9_-]{0,31}$" },
+    tcp: {
+      type: "object",
+      additionalProperties: false,
+      required: ["port", "cert", "key"],
+      properties: {
+        host: { type: "string", maxLength: 255 },
+        port: int(1, 65535),
+        cert: { type: "string", pattern: "^/" },
+        key: { type: "string", pattern: "^/" },
+      },
+    },
+    policy: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        cpuOvercommit: num(0.1, 64),
+        memoryOvercommit: num(0.1, 4),
+        memoryReserveMiB: int(0, 1 << 20),
+        pinning: { type: "boolean" },
+        ksmDomain: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,31}$" },
+      },
+    },
+    vmmOverheadMiB: int(32, 4096),
+    reclaim: {
+      type: "object",
+      additionalProperties: false,
+      properties: {
+        enabled: { type: "boolean" },
+        intervalMs: int(200, 3_600_000),
+        hostLowPercent: num(0, 100),
+        pressurePercent: num(0, 100),
+        guestKeepPercent: num(0, 100),
+        guestKeepMinMiB: int(0, 1 << 16),
+        stepMiB: int(1, 1 << 16),
+      },
+    },
+    rateLimit: {
+      type: "object",
+      additionalProperties: false,
+      properties: { max: int(1, 1_000_000), windowMs: int(10, 3_600_000) },
+    },
+    restartBackoffMs: {
+      type: "object",
+      additionalProperties: false,
+      properties: { initial: int(10, 3_600_000), max: int(10, 86_400_000) },
+    },
+    stableAfterMs: int(0, 86_400_000),
+    startTimeoutMs: int(1000, 600_000),
+    stopTimeoutMs: int(100, 600_000),
+    tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
+    cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
+  },
+} as const;
+
+export class ConfigError extends Error {}
+
+/** Defaults, overlaid with the JSON file at `path` (if any). */
+export function loadConfig(path: string | undefined, home?: string): DaemonConfig {
+  const cfg = defaultConfig(home);
+  if (path === undefined) return cfg;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new ConfigError(`config ${path}: ${(e as Error).message}`);
+  }
+  const ajv = new Ajv({ allErrors: false });
+  const validate = ajv.compile(configSchema);
+  if (!validate(raw)) {
+    const err = validate.errors![0]!;
+    const params = err.params as { additionalProperty?: string; missingProperty?: string };
+    const extra = params.additionalProperty ?? params.missingProperty;
+    const base = err.instancePath.replace(/^\//, "").replace(/\//g, ".");
+    const field = extra ? (base ? `${base}.${extra}` : extra) : base;
+    const reason = params.additionalProperty
+      ? "is not a known setting"
+      : params.missingProperty
+        ? "is required"
+        : err.message;
+    throw new ConfigError(`config ${path}: ${field || "(root)"} ${reason}`);
+  }
+  const f = raw as Partial<DaemonConfig> & {
+    policy?: Partial<CapacityPolicy>;
+    reclaim?: Partial<DaemonConfig["reclaim"]>;
+  };
+  return {
+    ...cfg,
+    ...f,
+    policy: { ...cfg.policy, ...f.policy },
+    reclaim: { ...cfg.reclaim, ...f.reclaim },
+    rateLimit: { ...cfg.rateLimit, ...f.rateLimit },
+    restartBackoffMs: { ...cfg.restartBackoffMs, ...f.restartBackoffMs },
+  } as DaemonConfig;
+}

@@ -1,0 +1,623 @@
+// moatd: the host daemon. Owns the VM records (SQLite), supervises one process per VM, admits
+// VMs against host capacity and trust-domain policy, reclaims idle guest memory through
+// balloons, and serves the API on a Unix socket (root:moat 0660) and, optionally, TCP with TLS.
+import { execFileSync } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import { ApiError, buildApi, type ApiHost } from "./api.js";
+import { hashToken, newToken, type Caller, type Role } from "./auth.js";
+import { AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
+import { Store, type VmRecord } from "./store.js";
+import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
+import { Cgroups, CgroupError } from "./cgroup.js";
+import { AdmissionError, admit, capacity, type ActiveVm, type Capacity } from "./admission.js";
+import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-facts.js";
+import { isActive, type VmSpec } from "./vm-spec.js";
+import { nextTarget, underPressure } from "./reclaim.js";
+import { metricsRegistry } from "./metrics.js";
+import type { DaemonConfig } from "./config.js";
+
+export class DaemonError extends Error {}
+
+const AUDIT_HEAD = "audit_head";
+
+export class Daemon implements ApiHost {
+  private store!: Store;
+  private auditLog!: AuditLog;
+  private supervisor!: Supervisor;
+  private cgroups!: Cgroups;
+  private apps: FastifyInstance[] = [];
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private readonly registry = metricsRegistry({
+    vms: () => this.store.vms(),
+    capacity: () => this.capacity(),
+    vmmMetrics: async (vm) => {
+      try {
+        const r = await this.supervisor.call(vm.id, { op: "metrics" }, 2000);
+        return r.ok === true ? r : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    usage: (vm) => this.usage(vm),
+  });
+  readonly adminTokenFile: string;
+  private lockFile: string;
+
+  private constructor(readonly cfg: DaemonConfig) {
+    this.adminTokenFile = join(cfg.home, "admin.token");
+    this.lockFile = join(cfg.home, "moatd.pid");
+  }
+
+  /** Starts the daemon: state opened, VM processes taken over, API listening. */
+  static async start(cfg: DaemonConfig, log: (s: string) => void = () => {}): Promise<Daemon> {
+    const d = new Daemon(cfg);
+    await d.open(log);
+    return d;
+  }
+
+  private async open(log: (s: string) => void): Promise<void> {
+    const c = this.cfg;
+    try {
+      mkdirSync(c.home, { recursive: true, mode: 0o711 });
+      // Group moat must be able to pass through to the socket (traverse, not list).
+      const m = statSync(c.home).mode & 0o777;
+      if ((m & 0o011) !== 0o011) chmodSync(c.home, m | 0o011);
+    } catch (e) {
+      throw new DaemonError(
+        `cannot create ${c.home}: ${(e as Error).message} (run as root, or set MOAT_HOME)`,
+      );
+    }
+    // Everything the daemon writes (database, WAL, logs) is private unless it says otherwise.
+    process.umask(0o077);
+    await this.lock();
+    mkdirSync(join(c.home, "vms"), { recursive: true, mode: 0o700 });
+    this.store = new Store(join(c.home, "moat.db"));
+    // Token hashes and the audit head: for root alone.
+    for (const f of ["moat.db", "moat.db-wal", "moat.db-shm"])
+      if (existsSync(join(c.home, f))) chmodSync(join(c.home, f), 0o600);
+    this.auditLog = AuditLog.open(join(c.home, "audit.log"));
+    this.bootstrapToken(log);
+    try {
+      this.cgroups = Cgroups.detect();
+    } catch (e) {
+      throw new DaemonError(`cgroups: ${(e as Error).message}`);
+    }
+    this.supervisor = new Supervisor(
+      this.store,
+      this.cgroups,
+      (vm) => this.admitVm(vm),
+      (action, vm, ok, detail) => this.audit(null, action, vm, ok, detail),
+      {
+        vmsDir: join(c.home, "vms"),
+        vmmOverheadMiB: c.vmmOverheadMiB,
+        ksm: c.policy.ksmDomain !== undefined,
+        restartBackoffMs: c.restartBackoffMs,
+        stableAfterMs: c.stableAfterMs,
+        startTimeoutMs: c.startTimeoutMs,
+        stopTimeoutMs: c.stopTimeoutMs,
+        ...(c.cgroupParent !== undefined ? { cgroupParent: c.cgroupParent } : {}),
+      },
+    );
+    if (c.policy.ksmDomain !== undefined) this.enableKsm(log);
+    const r = await this.supervisor.recover();
+    this.audit(null, "daemon.start", null, true, { ...r, pid: process.pid });
+    log(
+      `moatd: ${r.adopted} running VMs taken over, ${r.lost} ended while no daemon ran, ` +
+        `${r.orphans} orphan processes killed`,
+    );
+    const app = await buildApi(this, { rateLimit: c.rateLimit });
+    await this.listenUnix(app, log);
+    this.apps.push(app);
+    if (c.tcp) {
+      // The same routes over HTTPS: TCP is never served in the clear.
+      const https = { key: readFileSync(c.tcp.key), cert: readFileSync(c.tcp.cert) };
+      const tapp = await buildApi(this, { rateLimit: c.rateLimit, https });
+      const host = c.tcp.host ?? "127.0.0.1";
+      await tapp.listen({ port: c.tcp.port, host });
+      this.apps.push(tapp);
+      log(`moatd: API on https://${host}:${c.tcp.port}`);
+    }
+    if (c.reclaim.enabled) {
+      this.reclaimTimer = setInterval(() => void this.reclaimRound(), c.reclaim.intervalMs);
+    }
+  }
+
+  /**
+   * One daemon per home: a daemon answering on the socket refuses a second (a PID file alone
+   * could name a reused PID).
+   */
+  private async lock(): Promise<void> {
+    const live = await new Promise<boolean>((res) => {
+      const s = connect(this.cfg.socket);
+      s.once("connect", () => {
+        s.destroy();
+        res(true);
+      });
+      s.once("error", () => res(false));
+    });
+    if (live) {
+      let pid = "?";
+      try {
+        pid = readFileSync(this.lockFile, "utf8").trim();
+      } catch {
+        // No PID file: still refused.
+      }
+      throw new DaemonError(`another moat daemon (pid ${pid}) serves ${this.cfg.home}`);
+    }
+    writeFileSync(this.lockFile, String(process.pid), { mode: 0o644 });
+  }
+
+  /**
+   * KSM merges identical pages across processes: a side channel between VMs (an attacker can
+   * time copy-on-write faults on pages it guesses another guest holds), so it is turned on only
+   * under the one-domain policy, and VMs mark their RAM mergeable only then (--ksm).
+   */
+  private enableKsm(log: (s: string) => void): void {
+    try {
+      writeFileSync("/sys/kernel/mm/ksm/run", "1");
+      log(`moatd: KSM on: every VM on this host is in trust domain '${this.cfg.policy.ksmDomain}'`);
+    } catch (e) {
+      throw new DaemonError(
+        `policy.ksmDomain is set but KSM cannot be turned on: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /** The routes the API serves. */
+  routes(): { method: string; url: string }[] {
+    return this.apps[0]?.moatRoutes ?? [];
+  }
+
+  private bootstrapToken(log: (s: string) => void): void {
+    if (this.store.tokens().some((t) => t.role === "admin")) return;
+    const token = newToken();
+    this.store.insertToken({
+      id: randomBytes(6).toString("hex"),
+      name: "admin",
+      hash: hashToken(token),
+      role: "admin",
+      domain: null,
+      createdAt: new Date().toISOString(),
+    });
+    writeFileSync(this.adminTokenFile, token + "\n", { mode: 0o600 });
+    chmodSync(this.adminTokenFile, 0o600);
+    log(`moatd: first start: an admin token is in ${this.adminTokenFile} (mode 0600)`);
+  }
+
+  private async listenUnix(app: FastifyInstance, log: (s: string) => void): Promise<void> {
+    const path = this.cfg.socket;
+    try {
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+      else throw new DaemonError(`${path} exists and is not a socket`);
+    } catch (e) {
+      if (e instanceof DaemonError) throw e;
+    }
+    await app.listen({ path });
+    chmodSync(path, 0o660);
+    const gid = this.socketGid(log);
+    if (gid !== undefined) chownSync(path, 0, gid);
+    log(`moatd: API on ${path} (root:${gid !== undefined ? this.cfg.socketGroup : "root"} 0660)`);
+  }
+
+  /** The gid of the socket group, created (as a system group) when root and it is missing. */
+  private socketGid(log: (s: string) => void): number | undefined {
+    const find = (): number | undefined => {
+      const line = readFileSync("/etc/group", "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${this.cfg.socketGroup}:`));
+      return line ? Number(line.split(":")[2]) : undefined;
+    };
+    let gid = find();
+    if (gid === undefined && process.getuid?.() === 0) {
+      try {
+        execFileSync("groupadd", ["--system", this.cfg.socketGroup], { stdio: "ignore" });
+        log(`moatd: created the system group '${this.cfg.socketGroup}' for API socket access`);
+        gid = find();
+      } catch {
+        log(
+          `moatd: group '${this.cfg.socketGroup}' is missing and could not be created; socket is root-only`,
+        );
+      }
+    }
+    return gid;
+  }
+
+  /** Stops serving; VM processes keep running for the next daemon to take over. */
+  async close(): Promise<void> {
+    clearInterval(this.reclaimTimer);
+    this.supervisor?.close();
+    for (const a of this.apps) await a.close();
+    this.auditLog?.close();
+    this.store?.close();
+    try {
+      if (readFileSync(this.lockFile, "utf8") === String(process.pid)) unlinkSync(this.lockFile);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  // ---- ApiHost ----
+
+  caller(tokenHash: string): Caller | undefined {
+    const t = this.store.tokenByHash(tokenHash);
+    return t ? { id: t.id, name: t.name, role: t.role, domain: t.domain } : undefined;
+  }
+
+  listVms(): VmRecord[] {
+    return this.store.vms();
+  }
+
+  vm(ref: string): VmRecord | undefined {
+    return this.store.vm(ref);
+  }
+
+  createVm(body: Record<string, unknown>, caller: Caller): VmRecord {
+    const spec = body as unknown as VmSpec;
+    spec.domain ??= caller.domain ?? "default";
+    if (this.store.vm(spec.name))
+      throw new ApiError(409, `a VM named '${spec.name}' exists`, "name");
+    spec.nics.forEach((n, i) => {
+      if ((n.tap === undefined) === (n.bridge === undefined))
+        throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);
+    });
+    const paths: [string, string][] = [];
+    if (spec.kernel) paths.push(["kernel", spec.kernel]);
+    if (spec.initrd) paths.push(["initrd", spec.initrd]);
+    spec.disks.forEach((d, i) => paths.push([`disks.${i}.path`, d.path]));
+    for (const [field, p] of paths) {
+      let real: string;
+      try {
+        real = realpathSync(p);
+        if (!statSync(real).isFile()) throw new Error("not a regular file");
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new ApiError(
+          400,
+          `${field}: ${p}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+          field,
+        );
+      }
+      // A tenant names host files only inside the image directories: otherwise any host file
+      // (/etc/shadow, another tenant's disk) could be attached to its VM as a disk.
+      if (
+        caller.role === "tenant" &&
+        !this.cfg.tenantImageDirs.some((d) => real.startsWith(d + "/"))
+      )
+        throw new ApiError(
+          403,
+          `${field}: tenants may use files under ${this.cfg.tenantImageDirs.join(", ")} only`,
+          field,
+        );
+    }
+    if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
+      throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
+    const now = new Date().toISOString();
+    const vm: VmRecord = {
+      id: randomBytes(6).toString("hex"),
+      name: spec.name,
+      domain: spec.domain,
+      spec,
+      state: "created",
+      desired: "stopped",
+      pid: null,
+      pidStart: null,
+      cgroup: null,
+      pinned: null,
+      startedAt: null,
+      lastExit: null,
+      restarts: 0,
+      failures: 0,
+      restartAt: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.store.insertVm(vm);
+    this.supervisor.events.emit("event", {
+      type: "vm.state",
+      id: vm.id,
+      name: vm.name,
+      domain: vm.domain,
+      state: "created",
+      time: now,
+    } satisfies VmEvent);
+    return vm;
+  }
+
+  async lifecycle(
+    vm: VmRecord,
+    op: "start" | "stop" | "kill" | "pause" | "resume",
+  ): Promise<VmRecord> {
+    try {
+      return await this.supervisor[op](vm.id);
+    } catch (e) {
+      throw toApiError(e);
+    }
+  }
+
+  async deleteVm(vm: VmRecord, force: boolean): Promise<void> {
+    try {
+      if (force && this.supervisor.isWatched(vm.id)) await this.supervisor.kill(vm.id);
+      await this.supervisor.remove(vm.id);
+    } catch (e) {
+      throw toApiError(e);
+    }
+  }
+
+  async setBalloon(vm: VmRecord, targetMiB: number): Promise<Record<string, unknown>> {
+    if (!vm.spec.balloon) throw new ApiError(409, `VM '${vm.name}' has no balloon`);
+    const r = await this.callVm(vm, { op: "balloon", target_mib: targetMiB });
+    if (r.ok !== true) throw new ApiError(400, String(r.error), "target_mib");
+    return r;
+  }
+
+  async stats(vm: VmRecord): Promise<Record<string, unknown>> {
+    const out: Record<string, unknown> = { id: vm.id, name: vm.name, state: vm.state };
+    if (vm.pid === null) return out;
+    Object.assign(out, { pid: vm.pid }, this.usageView(vm));
+    try {
+      const m = await this.supervisor.call(vm.id, { op: "metrics" }, 2000);
+      if (m.ok === true) out.vmm = m;
+    } catch {
+      out.vmm = null;
+    }
+    return out;
+  }
+
+  private usageView(vm: VmRecord): Record<string, unknown> {
+    const u = this.usage(vm);
+    const cg = this.supervisor.cgroupOf(vm);
+    let cgMem: number | undefined;
+    let cgLimit: number | undefined;
+    try {
+      cgMem = cg?.memoryBytes();
+      cgLimit = cg?.memoryLimitBytes();
+    } catch {
+      // The group is being removed.
+    }
+    return {
+      cpu_seconds: u.cpuSeconds,
+      vcpu_seconds: u.vcpuSeconds,
+      rss_bytes: u.rssBytes,
+      cgroup_memory_bytes: cgMem,
+      cgroup_memory_limit_bytes: cgLimit,
+    };
+  }
+
+  private usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number } {
+    if (vm.pid === null) return {};
+    const pid = vm.pid;
+    const cpu = processCpuSeconds(pid);
+    const rss = processRss(pid);
+    const tids = this.supervisor.vcpuTids.get(vm.id);
+    const per = tids?.map((t) => processCpuSeconds(pid, "/", t));
+    const vcpu =
+      per && per.every((x) => x !== undefined) ? per.reduce((a, b) => a! + b!, 0) : undefined;
+    return {
+      ...(cpu !== undefined ? { cpuSeconds: cpu } : {}),
+      ...(vcpu !== undefined ? { vcpuSeconds: vcpu } : {}),
+      ...(rss !== undefined ? { rssBytes: rss } : {}),
+    };
+  }
+
+  logs(vm: VmRecord, bytes: number): string {
+    const f = this.supervisor.files(vm.id);
+    let text = "";
+    for (const p of [`${f.consoleLog}.1`, f.consoleLog]) {
+      try {
+        text += readFileSync(p, "latin1");
+      } catch {
+        // Not written yet.
+      }
+    }
+    return Buffer.from(text.slice(-bytes), "latin1").toString("utf8");
+  }
+
+  consolePath(vm: VmRecord): string {
+    return this.supervisor.files(vm.id).console;
+  }
+
+  private active(exclude?: string): ActiveVm[] {
+    return this.store
+      .vms()
+      .filter((v) => isActive(v.state) && v.id !== exclude)
+      .map((v) => ({
+        name: v.name,
+        domain: v.domain,
+        cpus: v.spec.cpus,
+        memoryMiB: v.spec.memory_mib,
+        pinned: v.pinned,
+      }));
+  }
+
+  private hostShape(): { cpus: ReturnType<typeof hostCpus>; memoryMiB: number } {
+    return { cpus: hostCpus(), memoryMiB: Math.floor(hostMemory().totalBytes / (1 << 20)) };
+  }
+
+  private capacity(): Capacity {
+    return capacity(this.hostShape(), this.active(), this.cfg.policy);
+  }
+
+  private admitVm(vm: VmRecord): { pinned: number[] | null } {
+    return admit(
+      { ...vm.spec, domain: vm.domain },
+      this.active(vm.id),
+      this.hostShape(),
+      this.cfg.policy,
+    );
+  }
+
+  host(): Record<string, unknown> {
+    const vms = this.store.vms();
+    const byState: Record<string, number> = {};
+    for (const v of vms) byState[v.state] = (byState[v.state] ?? 0) + 1;
+    const mem = hostMemory();
+    return {
+      capacity: this.capacity(),
+      memory: {
+        total_bytes: mem.totalBytes,
+        available_bytes: mem.availableBytes,
+        pressure_some10: mem.pressureSome10 ?? null,
+      },
+      policy: this.cfg.policy,
+      ksm: this.cfg.policy.ksmDomain !== undefined,
+      cgroups: this.cgroups.version,
+      vms: byState,
+      reclaim: this.cfg.reclaim,
+    };
+  }
+
+  tokens(): Record<string, unknown>[] {
+    return this.store.tokens().map((t) => ({
+      id: t.id,
+      name: t.name,
+      role: t.role,
+      domain: t.domain,
+      created_at: t.createdAt,
+    }));
+  }
+
+  createToken(b: { name: string; role: string; domain?: string }): Record<string, unknown> {
+    if (b.role === "tenant" && !b.domain)
+      throw new ApiError(400, "body: domain is required for a tenant token", "domain");
+    if (b.role !== "tenant" && b.domain)
+      throw new ApiError(400, "body: domain is only for tenant tokens", "domain");
+    if (this.store.tokens().some((t) => t.name === b.name))
+      throw new ApiError(409, `a token named '${b.name}' exists`, "name");
+    const token = newToken();
+    const rec = {
+      id: randomBytes(6).toString("hex"),
+      name: b.name,
+      hash: hashToken(token),
+      role: b.role as Role,
+      domain: b.domain ?? null,
+      createdAt: new Date().toISOString(),
+    };
+    this.store.insertToken(rec);
+    return { id: rec.id, name: rec.name, role: rec.role, domain: rec.domain, token };
+  }
+
+  deleteToken(id: string): boolean {
+    return this.store.deleteToken(id);
+  }
+
+  async verifyAudit(): Promise<Record<string, unknown>> {
+    const r = await verifyAuditLog(join(this.cfg.home, "audit.log"), this.auditHead());
+    return { ...r };
+  }
+
+  private auditHead(): AuditHead | undefined {
+    const h = this.store.meta(AUDIT_HEAD);
+    return h ? (JSON.parse(h) as AuditHead) : undefined;
+  }
+
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    await this.registry.gather();
+    const reg = this.registry.registry;
+    return { contentType: reg.contentType, body: await reg.metrics() };
+  }
+
+  subscribe(fn: (e: VmEvent) => void): () => void {
+    this.supervisor.events.on("event", fn);
+    return () => this.supervisor.events.off("event", fn);
+  }
+
+  audit(
+    caller: Caller | null,
+    action: string,
+    vm: VmRecord | null,
+    ok: boolean,
+    detail?: Record<string, unknown>,
+  ): void {
+    const head = this.auditLog.append({
+      actor: caller ? `${caller.name}#${caller.id}` : "moatd",
+      role: caller?.role ?? "daemon",
+      action,
+      vm: vm?.id ?? null,
+      ok,
+      ...(detail
+        ? { detail: { ...detail, ...(vm ? { vm_name: vm.name, domain: vm.domain } : {}) } }
+        : vm
+          ? { detail: { vm_name: vm.name, domain: vm.domain } }
+          : {}),
+    });
+    // The head in the database catches a log cut or rewritten at its end.
+    this.store.setMeta(AUDIT_HEAD, JSON.stringify(head));
+  }
+
+  private async callVm(
+    vm: VmRecord,
+    req: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
+    try {
+      return await this.supervisor.call(vm.id, req);
+    } catch (e) {
+      throw toApiError(e);
+    }
+  }
+
+  /** One round of balloon reclaim (docs/host.md). Exposed for tests through the timer only. */
+  private async reclaimRound(): Promise<void> {
+    const p = this.cfg.reclaim;
+    let pressed: boolean;
+    try {
+      pressed = underPressure(hostMemory(), p);
+    } catch {
+      return;
+    }
+    for (const vm of this.store.vms()) {
+      if (vm.state !== "running" || !vm.spec.balloon) continue;
+      try {
+        const r = await this.supervisor.call(vm.id, { op: "balloon-stats" }, 4000);
+        if (r.ok !== true) continue;
+        const stats = r.stats as Record<string, number>;
+        const b = r.balloon as { target_mib: number };
+        if (typeof stats.freeMemory !== "number") continue;
+        const t = nextTarget(
+          {
+            memoryMiB: vm.spec.memory_mib,
+            targetMiB: b.target_mib,
+            freeMiB: stats.freeMemory / (1 << 20),
+          },
+          pressed,
+          p,
+        );
+        if (t === undefined) continue;
+        await this.supervisor.call(vm.id, { op: "balloon", target_mib: t }, 2000);
+        this.supervisor.events.emit("event", {
+          type: "vm.state",
+          id: vm.id,
+          name: vm.name,
+          domain: vm.domain,
+          state: vm.state,
+          reason: `balloon ${b.target_mib} -> ${t} MiB (host ${pressed ? "under" : "out of"} pressure, guest free ${Math.round(stats.freeMemory / (1 << 20))} MiB)`,
+          time: new Date().toISOString(),
+        } satisfies VmEvent);
+      } catch {
+        // A VM that does not answer is skipped this round.
+      }
+    }
+  }
+}
+
+function toApiError(e: unknown): Error {
+  if (e instanceof ApiError) return e;
+  if (e instanceof SupervisorError) return new ApiError(e.status, e.message);
+  if (e instanceof AdmissionError) return new ApiError(409, e.message);
+  if (e instanceof CgroupError) return new ApiError(500, `cgroups: ${e.message}`);
+  return e as Error;
+}

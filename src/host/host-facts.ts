@@ -1,0 +1,109 @@
+// What the daemon reads about the host: CPUs and the physical cores they belong to, memory
+// total and available, memory pressure. Everything is read under an injectable root so tests can
+// describe another machine (an SMT host, a host short of memory) with a fixture tree.
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface HostCpu {
+  cpu: number;
+  /** Physical core: CPUs with the same core share caches and execution units (SMT siblings). */
+  core: string;
+}
+
+export interface HostMemory {
+  totalBytes: number;
+  availableBytes: number;
+  /** /proc/pressure/memory "some avg10", percent of time stalled; undefined without PSI. */
+  pressureSome10?: number;
+}
+
+function read(root: string, p: string): string {
+  return readFileSync(join(root, p), "utf8");
+}
+
+/** The online CPUs and their physical cores (package id + core id). */
+export function hostCpus(root = "/"): HostCpu[] {
+  const base = "sys/devices/system/cpu";
+  const cpus: HostCpu[] = [];
+  for (const e of readdirSync(join(root, base))) {
+    const m = /^cpu(\d+)$/.exec(e);
+    if (!m) continue;
+    const cpu = Number(m[1]);
+    let online = true;
+    try {
+      online = read(root, `${base}/${e}/online`).trim() !== "0";
+    } catch {
+      // cpu0 often has no `online` file: it cannot go offline.
+    }
+    if (!online) continue;
+    let core = String(cpu);
+    try {
+      const pkg = read(root, `${base}/${e}/topology/physical_package_id`).trim();
+      const id = read(root, `${base}/${e}/topology/core_id`).trim();
+      core = `${pkg}:${id}`;
+    } catch {
+      // No topology (some containers): count every CPU as its own core.
+    }
+    cpus.push({ cpu, core });
+  }
+  return cpus.sort((a, b) => a.cpu - b.cpu);
+}
+
+/** MemTotal, MemAvailable and PSI from /proc. */
+export function hostMemory(root = "/"): HostMemory {
+  const info = read(root, "proc/meminfo");
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(info);
+    if (!m) throw new Error(`/proc/meminfo has no ${name}`);
+    return Number(m[1]) * 1024;
+  };
+  const mem: HostMemory = { totalBytes: field("MemTotal"), availableBytes: field("MemAvailable") };
+  try {
+    const m = /^some avg10=([\d.]+)/m.exec(read(root, "proc/pressure/memory"));
+    if (m) mem.pressureSome10 = Number(m[1]);
+  } catch {
+    // Kernels without PSI: pressure is judged by MemAvailable alone.
+  }
+  return mem;
+}
+
+/** Resident set of a process in bytes (VmRSS), or undefined if it is gone. */
+export function processRss(pid: number, root = "/"): number | undefined {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(read(root, `proc/${pid}/status`));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Field 22 of /proc/PID/stat (start time in clock ticks): with the PID, names one live process;
+ * undefined once it has ended.
+ */
+export function processStart(pid: number, root = "/"): string | undefined {
+  try {
+    const s = read(root, `proc/${pid}/stat`);
+    // The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // A zombie (Z) or dead (X) process has ended; only its parent has not reaped it yet.
+    if (rest[0] === "Z" || rest[0] === "X") return undefined;
+    return rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * User + system CPU seconds of one process (all threads), or of one of its threads when `tid`
+ * is given, from /proc (clock ticks of 1/100 s, as on every Linux architecture moat runs on).
+ */
+export function processCpuSeconds(pid: number, root = "/", tid?: number): number | undefined {
+  try {
+    const s = read(root, tid === undefined ? `proc/${pid}/stat` : `proc/${pid}/task/${tid}/stat`);
+    const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}

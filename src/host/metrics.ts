@@ -1,0 +1,141 @@
+// Prometheus metrics (prom-client): gathered on each scrape from the VM records, /proc and each
+// running VMM's `metrics` reply. A VMM that does not answer in time costs its own series only.
+import { Gauge, Counter, Registry } from "prom-client";
+import type { VmRecord } from "./store.js";
+import { VM_STATES } from "./vm-spec.js";
+import type { Capacity } from "./admission.js";
+
+export interface MetricsSource {
+  vms(): VmRecord[];
+  capacity(): Capacity;
+  /** The VMM's metrics reply (exits, disks, nets, balloon), or undefined if it did not answer. */
+  vmmMetrics(vm: VmRecord): Promise<Record<string, unknown> | undefined>;
+  /** CPU seconds of the VM process (all threads) and of its vCPU threads, and RSS bytes. */
+  usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number };
+}
+
+type Labels = Record<string, string>;
+
+function counter(reg: Registry, name: string, help: string, labelNames: string[]): Counter<string> {
+  return new Counter({ name, help, labelNames, registers: [reg] });
+}
+
+/**
+ * A registry and the function that refreshes it from the live figures (values are set, not
+ * accumulated): call gather() before reading the registry.
+ */
+export function metricsRegistry(src: MetricsSource): {
+  registry: Registry;
+  gather: () => Promise<void>;
+} {
+  const reg = new Registry();
+  const vmL = ["vm", "name", "domain"];
+  const state = new Gauge({
+    name: "moat_vms",
+    help: "VMs by state",
+    labelNames: ["state"],
+    registers: [reg],
+  });
+  const headVcpu = new Gauge({
+    name: "moat_admission_headroom_vcpus",
+    help: "vCPUs that may still be admitted",
+    registers: [reg],
+  });
+  const headMem = new Gauge({
+    name: "moat_admission_headroom_memory_bytes",
+    help: "Guest memory that may still be admitted",
+    registers: [reg],
+  });
+  const cpu = counter(
+    reg,
+    "moat_vm_cpu_seconds_total",
+    "CPU time of the VM process, all threads",
+    vmL,
+  );
+  const vcpu = counter(reg, "moat_vm_vcpu_seconds_total", "CPU time of the VM's vCPU threads", vmL);
+  const exits = counter(reg, "moat_vm_exits_total", "vCPU exits to the VMM by reason", [
+    ...vmL,
+    "reason",
+  ]);
+  const diskBytes = counter(reg, "moat_vm_disk_bytes_total", "Disk bytes", [...vmL, "disk", "op"]);
+  const diskOps = counter(reg, "moat_vm_disk_ops_total", "Disk requests", [...vmL, "disk", "op"]);
+  const netBytes = counter(reg, "moat_vm_net_bytes_total", "Network bytes", [...vmL, "nic", "dir"]);
+  const netFrames = counter(reg, "moat_vm_net_frames_total", "Network frames", [
+    ...vmL,
+    "nic",
+    "dir",
+  ]);
+  const balloon = new Gauge({
+    name: "moat_vm_balloon_bytes",
+    help: "Memory in the VM's balloon",
+    labelNames: vmL,
+    registers: [reg],
+  });
+  const rss = new Gauge({
+    name: "moat_vm_rss_bytes",
+    help: "Resident memory of the VM process",
+    labelNames: vmL,
+    registers: [reg],
+  });
+  const mem = new Gauge({
+    name: "moat_vm_memory_bytes",
+    help: "Guest RAM configured",
+    labelNames: vmL,
+    registers: [reg],
+  });
+
+  const gather = async (): Promise<void> => {
+    for (const m of [
+      state,
+      cpu,
+      vcpu,
+      exits,
+      diskBytes,
+      diskOps,
+      netBytes,
+      netFrames,
+      balloon,
+      rss,
+      mem,
+    ])
+      m.reset();
+    const vms = src.vms();
+    for (const s of VM_STATES) state.set({ state: s }, vms.filter((v) => v.state === s).length);
+    const cap = src.capacity();
+    headVcpu.set(cap.headroom.vcpus);
+    headMem.set(cap.headroom.memory_mib * 1024 * 1024);
+    await Promise.all(
+      vms.map(async (v) => {
+        const l: Labels = { vm: v.id, name: v.name, domain: v.domain };
+        mem.set(l, v.spec.memory_mib * 1024 * 1024);
+        if (v.pid === null) return;
+        const u = src.usage(v);
+        if (u.cpuSeconds !== undefined) cpu.inc(l, u.cpuSeconds);
+        if (u.vcpuSeconds !== undefined) vcpu.inc(l, u.vcpuSeconds);
+        if (u.rssBytes !== undefined) rss.set(l, u.rssBytes);
+        const m = await src.vmmMetrics(v);
+        if (!m) return;
+        for (const [reason, n] of Object.entries((m.exits ?? {}) as Record<string, number>))
+          if (typeof n === "number") exits.inc({ ...l, reason }, n);
+        for (const d of (m.disks ?? []) as Record<string, number | string>[]) {
+          const dl = { ...l, disk: String(d.name) };
+          diskBytes.inc({ ...dl, op: "read" }, Number(d.read_bytes ?? 0));
+          diskBytes.inc({ ...dl, op: "write" }, Number(d.write_bytes ?? 0));
+          diskOps.inc({ ...dl, op: "read" }, Number(d.read_ops ?? 0));
+          diskOps.inc({ ...dl, op: "write" }, Number(d.write_ops ?? 0));
+          diskOps.inc({ ...dl, op: "flush" }, Number(d.flush_ops ?? 0));
+        }
+        for (const n of (m.nets ?? []) as Record<string, number | string>[]) {
+          const nl = { ...l, nic: String(n.name) };
+          netBytes.inc({ ...nl, dir: "rx" }, Number(n.rx_bytes ?? 0));
+          netBytes.inc({ ...nl, dir: "tx" }, Number(n.tx_bytes ?? 0));
+          netFrames.inc({ ...nl, dir: "rx" }, Number(n.rx_frames ?? 0));
+          netFrames.inc({ ...nl, dir: "tx" }, Number(n.tx_frames ?? 0));
+        }
+        const b = m.balloon as { actual_mib?: number } | undefined;
+        if (b?.actual_mib !== undefined) balloon.set(l, b.actual_mib * 1024 * 1024);
+      }),
+    );
+  };
+  return { registry: reg, gather };
+}

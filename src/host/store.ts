@@ -1,0 +1,219 @@
+// The daemon's durable state in one SQLite file: VM records (spec, state, the process that runs
+// them), API tokens (hashes only) and the audit log's head. Every write is a single statement or
+// a transaction, so a daemon killed at any point leaves a consistent file (WAL journal).
+import Database from "better-sqlite3";
+import type { VmSpec, VmState } from "./vm-spec.js";
+
+/** How a VM process ended, as the daemon recorded it. */
+export interface VmExitRecord {
+  time: string;
+  status: number | null;
+  signal: string | null;
+  reason: string;
+}
+
+export interface VmRecord {
+  id: string;
+  name: string;
+  domain: string;
+  spec: VmSpec;
+  state: VmState;
+  /** What the operator last asked for: the supervisor restarts only a VM meant to run. */
+  desired: "running" | "stopped";
+  pid: number | null;
+  /** The process's start time (field 22 of /proc/PID/stat): a reused PID does not match it. */
+  pidStart: string | null;
+  cgroup: Record<string, string> | null;
+  pinned: number[] | null;
+  startedAt: string | null;
+  lastExit: VmExitRecord | null;
+  restarts: number;
+  failures: number;
+  restartAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  hash: string;
+  role: "admin" | "operator" | "tenant";
+  domain: string | null;
+  createdAt: string;
+}
+
+interface VmRow {
+  id: string;
+  name: string;
+  domain: string;
+  spec: string;
+  state: string;
+  desired: string;
+  pid: number | null;
+  pid_start: string | null;
+  cgroup: string | null;
+  pinned: string | null;
+  started_at: string | null;
+  last_exit: string | null;
+  restarts: number;
+  failures: number;
+  restart_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const SCHEMA = `
+create table if not exists vms (
+  id text primary key, name text unique not null, domain text not null, spec text not null,
+  state text not null, desired text not null, pid integer, pid_start text, cgroup text,
+  pinned text, started_at text, last_exit text, restarts integer not null default 0,
+  failures integer not null default 0, restart_at text, created_at text not null,
+  updated_at text not null);
+create table if not exists tokens (
+  id text primary key, name text unique not null, hash text unique not null, role text not null,
+  domain text, created_at text not null);
+create table if not exists meta (key text primary key, value text not null);
+`;
+
+function fromRow(r: VmRow): VmRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    domain: r.domain,
+    spec: JSON.parse(r.spec) as VmSpec,
+    state: r.state as VmState,
+    desired: r.desired as "running" | "stopped",
+    pid: r.pid,
+    pidStart: r.pid_start,
+    cgroup: r.cgroup ? (JSON.parse(r.cgroup) as Record<string, string>) : null,
+    pinned: r.pinned ? (JSON.parse(r.pinned) as number[]) : null,
+    startedAt: r.started_at,
+    lastExit: r.last_exit ? (JSON.parse(r.last_exit) as VmExitRecord) : null,
+    restarts: r.restarts,
+    failures: r.failures,
+    restartAt: r.restart_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export class Store {
+  private readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    // FULL: a VM record the API acknowledged survives a power cut, not only a crash.
+    this.db.pragma("synchronous = FULL");
+    this.db.exec(SCHEMA);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  vms(): VmRecord[] {
+    return (this.db.prepare("select * from vms order by created_at, name").all() as VmRow[]).map(
+      fromRow,
+    );
+  }
+
+  /** A VM by id or by name. */
+  vm(ref: string): VmRecord | undefined {
+    const r = this.db.prepare("select * from vms where id = ? or name = ?").get(ref, ref) as
+      VmRow | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  insertVm(v: VmRecord): void {
+    this.db
+      .prepare(
+        `insert into vms (id, name, domain, spec, state, desired, restarts, failures, created_at,
+         updated_at) values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+      )
+      .run(
+        v.id,
+        v.name,
+        v.domain,
+        JSON.stringify(v.spec),
+        v.state,
+        v.desired,
+        v.createdAt,
+        v.updatedAt,
+      );
+  }
+
+  /** Writes the changed fields of a VM record. */
+  updateVm(
+    id: string,
+    f: Partial<Omit<VmRecord, "id" | "name" | "domain" | "spec" | "createdAt">>,
+  ): void {
+    const cols: string[] = [];
+    const vals: unknown[] = [];
+    const set = (col: string, v: unknown): void => {
+      cols.push(`${col} = ?`);
+      vals.push(v);
+    };
+    if (f.state !== undefined) set("state", f.state);
+    if (f.desired !== undefined) set("desired", f.desired);
+    if (f.pid !== undefined) set("pid", f.pid);
+    if (f.pidStart !== undefined) set("pid_start", f.pidStart);
+    if (f.cgroup !== undefined) set("cgroup", f.cgroup ? JSON.stringify(f.cgroup) : null);
+    if (f.pinned !== undefined) set("pinned", f.pinned ? JSON.stringify(f.pinned) : null);
+    if (f.startedAt !== undefined) set("started_at", f.startedAt);
+    if (f.lastExit !== undefined) set("last_exit", f.lastExit ? JSON.stringify(f.lastExit) : null);
+    if (f.restarts !== undefined) set("restarts", f.restarts);
+    if (f.failures !== undefined) set("failures", f.failures);
+    if (f.restartAt !== undefined) set("restart_at", f.restartAt);
+    set("updated_at", new Date().toISOString());
+    vals.push(id);
+    this.db.prepare(`update vms set ${cols.join(", ")} where id = ?`).run(...vals);
+  }
+
+  deleteVm(id: string): void {
+    this.db.prepare("delete from vms where id = ?").run(id);
+  }
+
+  tokens(): TokenRecord[] {
+    return this.db
+      .prepare(
+        "select id, name, hash, role, domain, created_at as createdAt from tokens order by created_at",
+      )
+      .all() as TokenRecord[];
+  }
+
+  tokenByHash(hash: string): TokenRecord | undefined {
+    return this.db
+      .prepare(
+        "select id, name, hash, role, domain, created_at as createdAt from tokens where hash = ?",
+      )
+      .get(hash) as TokenRecord | undefined;
+  }
+
+  insertToken(t: TokenRecord): void {
+    this.db
+      .prepare(
+        "insert into tokens (id, name, hash, role, domain, created_at) values (?, ?, ?, ?, ?, ?)",
+      )
+      .run(t.id, t.name, t.hash, t.role, t.domain, t.createdAt);
+  }
+
+  deleteToken(id: string): boolean {
+    return this.db.prepare("delete from tokens where id = ?").run(id).changes > 0;
+  }
+
+  meta(key: string): string | undefined {
+    const r = this.db.prepare("select value from meta where key = ?").get(key) as
+      { value: string } | undefined;
+    return r?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db
+      .prepare(
+        "insert into meta (key, value) values (?, ?) on conflict(key) do update set value = ?",
+      )
+      .run(key, value, value);
+  }
+}

@@ -1,0 +1,605 @@
+// Runs VM processes and keeps their records true. Each VM is its own OS process (`moat run`),
+// started detached with its output in files, so it outlives the daemon; the daemon records its
+// PID with the process's start time (a PID alone can be reused), watches it — as its parent
+// while it can, by polling /proc once adopted by a restarted daemon — records how it ended, and
+// applies the VM's restart policy with exponential backoff.
+import { spawn, type ChildProcess } from "node:child_process";
+import { EventEmitter } from "node:events";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { Store, VmExitRecord, VmRecord } from "./store.js";
+import { isActive, type VmState } from "./vm-spec.js";
+import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
+import { vmmCall } from "./vmm-client.js";
+import { processStart } from "./host-facts.js";
+import type { Cgroups, VmCgroup } from "./cgroup.js";
+
+export interface SupervisorOptions {
+  /** Where each VM's directory lives: `<vmsDir>/<id>/`. */
+  vmsDir: string;
+  /** Extra memory cgroup room over guest RAM for the VMM process itself, MiB. */
+  vmmOverheadMiB: number;
+  /** KSM on for every VM (policy: one trust domain on the host). */
+  ksm: boolean;
+  restartBackoffMs: { initial: number; max: number };
+  /** A VM that ran this long before failing starts its backoff afresh. */
+  stableAfterMs: number;
+  /** How long a VM may take to answer on its control socket after spawn. */
+  startTimeoutMs: number;
+  /** Graceful stop: how long to wait after asking the VMM to stop, then after SIGTERM. */
+  stopTimeoutMs: number;
+  /** Parent of the VM cgroups (default: the daemon's own cgroup + /moat). */
+  cgroupParent?: string;
+}
+
+export interface VmEvent {
+  type: "vm.state" | "vm.deleted";
+  id: string;
+  name: string;
+  domain: string;
+  state?: VmState;
+  reason?: string;
+  time: string;
+}
+
+/** Called before a VM (re)starts: throws AdmissionError or returns where its vCPUs go. */
+export type Admit = (vm: VmRecord) => { pinned: number[] | null };
+/** Appends to the audit log on the daemon's own behalf (restarts, orphans). */
+export type DaemonAudit = (
+  action: string,
+  vm: VmRecord | null,
+  ok: boolean,
+  detail?: Record<string, unknown>,
+) => void;
+
+interface Watch {
+  pid: number;
+  child: ChildProcess | undefined;
+  poll: NodeJS.Timeout | undefined;
+  exited: Promise<void>;
+  done: () => void;
+  /** Why the operator ended it, if they did. */
+  requested?: string;
+}
+
+export class SupervisorError extends Error {
+  constructor(
+    message: string,
+    readonly status = 409,
+  ) {
+    super(message);
+  }
+}
+
+export class Supervisor {
+  readonly events = new EventEmitter();
+  private readonly watches = new Map<string, Watch>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+  /** The Linux thread ids of each running VM's vCPUs (from its status reply), for CPU time. */
+  readonly vcpuTids = new Map<string, number[]>();
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly cgroups: Cgroups,
+    private readonly admit: Admit,
+    private readonly audit: DaemonAudit,
+    private readonly o: SupervisorOptions,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  files(id: string): VmFiles {
+    return vmFiles(join(this.o.vmsDir, id));
+  }
+
+  /** Runs `fn` for one VM at a time: two start requests never both spawn a process. */
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(id) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.locks.set(
+      id,
+      next.catch(() => {}),
+    );
+    return next;
+  }
+
+  private setState(vm: VmRecord, state: VmState, reason?: string): void {
+    this.store.updateVm(vm.id, { state });
+    vm.state = state;
+    const ev: VmEvent = {
+      type: "vm.state",
+      id: vm.id,
+      name: vm.name,
+      domain: vm.domain,
+      state,
+      ...(reason !== undefined ? { reason } : {}),
+      time: new Date().toISOString(),
+    };
+    this.events.emit("event", ev);
+  }
+
+  emitDeleted(vm: VmRecord): void {
+    const ev: VmEvent = {
+      type: "vm.deleted",
+      id: vm.id,
+      name: vm.name,
+      domain: vm.domain,
+      time: new Date().toISOString(),
+    };
+    this.events.emit("event", ev);
+  }
+
+  /** Starts a created, stopped or crashed VM. Resolves once it answers on its control socket. */
+  start(id: string): Promise<VmRecord> {
+    return this.serial(id, async () => {
+      const vm = this.mustGet(id);
+      if (isActive(vm.state)) throw new SupervisorError(`VM '${vm.name}' is already ${vm.state}`);
+      this.cancelRestart(vm);
+      this.store.updateVm(vm.id, { desired: "running", failures: 0 });
+      vm.desired = "running";
+      await this.launch(vm);
+      return this.mustGet(id);
+    });
+  }
+
+  private async launch(vm: VmRecord): Promise<void> {
+    const { pinned } = this.admit(vm);
+    const f = this.files(vm.id);
+    mkdirSync(f.dir, { recursive: true, mode: 0o700 });
+    rmSync(f.exitFile, { force: true });
+    const s = vm.spec;
+    const cg = this.cgroups.create(
+      `vm-${vm.id}`,
+      {
+        cpuWeight: s.cpu.weight,
+        ...(s.cpu.max !== undefined ? { cpuMax: s.cpu.max } : {}),
+        ...(pinned ? { cpus: pinned } : {}),
+        memoryBytes: (s.memory_mib + this.o.vmmOverheadMiB) * 1024 * 1024,
+      },
+      this.o.cgroupParent,
+    );
+    const log = openSync(f.vmmLog, "w", 0o600);
+    let child: ChildProcess;
+    try {
+      // detached: its own session, so neither a terminal hang-up nor the daemon's process group
+      // being signalled reaches it; stdio in files, so the daemon's death breaks no pipe.
+      child = spawn(process.execPath, vmmArgv(s, f, { pinned, ksm: this.o.ksm }), {
+        detached: true,
+        stdio: ["ignore", log, log],
+      });
+    } finally {
+      closeSync(log);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      cg.remove();
+      throw new SupervisorError("could not start the VM process", 500);
+    }
+    // Into its cgroup before Node has even loaded moat: the guest's first instruction is
+    // tens of milliseconds away.
+    try {
+      cg.addProcess(pid);
+    } catch (e) {
+      child.kill("SIGKILL");
+      throw e;
+    }
+    const now = new Date().toISOString();
+    this.store.updateVm(vm.id, {
+      pid,
+      pidStart: processStart(pid) ?? null,
+      cgroup: cg.paths,
+      pinned,
+      startedAt: now,
+      restartAt: null,
+    });
+    Object.assign(vm, { pid, cgroup: cg.paths, pinned, startedAt: now });
+    this.setState(vm, "starting");
+    this.watch(vm, pid, child);
+    await this.awaitReady(vm, f);
+  }
+
+  private async awaitReady(vm: VmRecord, f: VmFiles): Promise<void> {
+    const w = this.watches.get(vm.id)!;
+    const end = Date.now() + this.o.startTimeoutMs;
+    while (Date.now() < end) {
+      if (this.watches.get(vm.id) !== w) {
+        const now = this.mustGet(vm.id);
+        throw new SupervisorError(
+          `VM '${vm.name}' ended while starting: ${now.lastExit?.reason ?? "unknown"}`,
+          500,
+        );
+      }
+      try {
+        const r = await vmmCall(f.control, { op: "status" }, 1000);
+        if (r.ok === true) {
+          this.noteTids(vm.id, r);
+          this.setState(vm, "running");
+          return;
+        }
+      } catch {
+        // Not listening yet.
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    w.requested = "did not answer on its control socket in time";
+    process.kill(w.pid, "SIGKILL");
+    await w.exited;
+    throw new SupervisorError(
+      `VM '${vm.name}' did not come up within ${this.o.startTimeoutMs} ms`,
+      500,
+    );
+  }
+
+  private noteTids(id: string, status: Record<string, unknown>): void {
+    const t = status.vcpu_tids;
+    if (Array.isArray(t) && t.every((x) => Number.isInteger(x)))
+      this.vcpuTids.set(id, t as number[]);
+  }
+
+  private watch(vm: VmRecord, pid: number, child: ChildProcess | undefined): void {
+    let done!: () => void;
+    const exited = new Promise<void>((r) => (done = r));
+    const w: Watch = { pid, child, poll: undefined, exited, done };
+    this.watches.set(vm.id, w);
+    if (child) {
+      child.on("exit", (code, signal) => this.ended(vm.id, w, code, signal));
+    } else {
+      const start = this.mustGet(vm.id).pidStart;
+      // Not our child: no exit notification. A gone /proc entry, or a new process behind the
+      // same PID, means ours ended.
+      w.poll = setInterval(() => {
+        if (processStart(pid) !== start) this.ended(vm.id, w, null, null);
+      }, 500);
+    }
+  }
+
+  private ended(id: string, w: Watch, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.watches.get(id) !== w) return;
+    this.watches.delete(id);
+    this.vcpuTids.delete(id);
+    if (w.poll) clearInterval(w.poll);
+    const vm = this.store.vm(id);
+    if (!vm) return w.done();
+    const f = this.files(id);
+    let record: { status?: number; reason?: string; detail?: string } | undefined;
+    try {
+      const st = statSync(f.exitFile);
+      if (!vm.startedAt || st.mtimeMs >= Date.parse(vm.startedAt) - 1000)
+        record = JSON.parse(readFileSync(f.exitFile, "utf8")) as typeof record;
+    } catch {
+      // No record: killed, or it died before it could write one.
+    }
+    const status = code ?? record?.status ?? null;
+    let reason: string;
+    let crashed: boolean;
+    if (w.requested) {
+      reason = w.requested;
+      crashed = false;
+    } else if (signal) {
+      reason = `killed by ${signal}`;
+      crashed = true;
+    } else if (status === null) {
+      reason =
+        "the VM process ended while the daemon was not its parent and left no exit record " +
+        "(killed by a signal)";
+      crashed = true;
+    } else if (status === 0) {
+      reason = "the guest powered off";
+      crashed = false;
+    } else if (record?.reason === "panic" || record?.reason === "halt") {
+      reason = `guest ${record.reason}: ${record.detail ?? ""}`.trim();
+      crashed = true;
+    } else if (status === 125) {
+      reason = `the VMM failed: ${lastLine(f.vmmLog) ?? record?.detail ?? "no message"}`;
+      crashed = true;
+    } else {
+      reason = `exited with status ${status}${record?.detail ? ` (${record.detail})` : ""}`;
+      crashed = true;
+    }
+    const exit: VmExitRecord = {
+      time: new Date().toISOString(),
+      status,
+      signal: signal ?? null,
+      reason,
+    };
+    const ranMs = vm.startedAt ? Date.now() - Date.parse(vm.startedAt) : 0;
+    const failures = crashed ? (ranMs > this.o.stableAfterMs ? 1 : vm.failures + 1) : 0;
+    this.store.updateVm(id, { pid: null, pidStart: null, lastExit: exit, failures });
+    this.removeCgroup(vm);
+    vm.failures = failures;
+    vm.lastExit = exit;
+    this.setState(vm, crashed ? "crashed" : "stopped", reason);
+    w.done();
+    const restart =
+      !this.closed &&
+      vm.desired === "running" &&
+      (vm.spec.restart === "always" || (vm.spec.restart === "on-failure" && crashed));
+    if (restart) this.scheduleRestart(vm);
+    else if (vm.desired === "running") {
+      this.store.updateVm(id, { desired: "stopped" });
+    }
+  }
+
+  private removeCgroup(vm: VmRecord): void {
+    if (!vm.cgroup) return;
+    const cg = this.cgroups.open(vm.cgroup);
+    // The kernel takes a moment to empty a group whose last task just exited.
+    const tryRemove = (left: number): void => {
+      try {
+        cg.remove();
+        this.store.updateVm(vm.id, { cgroup: null });
+      } catch {
+        if (left > 0) setTimeout(() => tryRemove(left - 1), 200);
+      }
+    };
+    tryRemove(10);
+  }
+
+  private scheduleRestart(vm: VmRecord): void {
+    const { initial, max } = this.o.restartBackoffMs;
+    const delay = Math.min(max, initial * 2 ** Math.max(0, vm.failures - 1));
+    const at = new Date(Date.now() + delay).toISOString();
+    this.store.updateVm(vm.id, { restartAt: at });
+    this.armRestart(vm.id, delay);
+  }
+
+  private armRestart(id: string, delay: number): void {
+    clearTimeout(this.timers.get(id));
+    this.timers.set(
+      id,
+      setTimeout(() => {
+        this.timers.delete(id);
+        void this.serial(id, async () => {
+          const vm = this.store.vm(id);
+          if (!vm || vm.desired !== "running" || isActive(vm.state) || this.closed) return;
+          this.store.updateVm(id, { restarts: vm.restarts + 1, restartAt: null });
+          vm.restarts += 1;
+          try {
+            await this.launch(vm);
+            this.audit("vm.restart", vm, true, { restarts: vm.restarts });
+          } catch (e) {
+            this.audit("vm.restart", vm, false, { error: (e as Error).message });
+            const now = this.store.vm(id);
+            if (now && !isActive(now.state)) {
+              // Refused (admission) or failed before a process ran: try again later.
+              if (!this.watches.has(id) && now.state !== "crashed")
+                this.setState(now, "crashed", (e as Error).message);
+              if (now.desired === "running" && !this.timers.has(id)) {
+                this.store.updateVm(id, { failures: now.failures + 1 });
+                now.failures += 1;
+                this.scheduleRestart(now);
+              }
+            }
+          }
+        });
+      }, delay),
+    );
+    this.timers.get(id)!.unref?.();
+  }
+
+  private cancelRestart(vm: VmRecord): void {
+    clearTimeout(this.timers.get(vm.id));
+    this.timers.delete(vm.id);
+    if (vm.restartAt) this.store.updateVm(vm.id, { restartAt: null });
+  }
+
+  /** Stops a VM: asks its VMM to stop, then SIGTERM, then SIGKILL, each after a timeout. */
+  stop(id: string): Promise<VmRecord> {
+    return this.serial(id, async () => {
+      const vm = this.mustGet(id);
+      this.store.updateVm(vm.id, { desired: "stopped" });
+      vm.desired = "stopped";
+      this.cancelRestart(vm);
+      const w = this.watches.get(vm.id);
+      if (!w) {
+        if (vm.state === "crashed" || vm.state === "stopped" || vm.state === "created") return vm;
+        throw new SupervisorError(`VM '${vm.name}' has no process`, 500);
+      }
+      w.requested = "stopped by the operator";
+      this.setState(vm, "stopping");
+      const f = this.files(vm.id);
+      const wait = (ms: number): Promise<boolean> =>
+        Promise.race([
+          w.exited.then(() => true),
+          new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+        ]);
+      try {
+        await vmmCall(f.control, { op: "stop" }, this.o.stopTimeoutMs);
+      } catch {
+        // It may already be gone, or hung: the signals below decide.
+      }
+      if (!(await wait(this.o.stopTimeoutMs))) {
+        signalPid(w.pid, "SIGTERM");
+        if (!(await wait(this.o.stopTimeoutMs))) {
+          signalPid(w.pid, "SIGKILL");
+          await w.exited;
+        }
+      }
+      return this.mustGet(id);
+    });
+  }
+
+  /** SIGKILL at once. */
+  kill(id: string): Promise<VmRecord> {
+    return this.serial(id, async () => {
+      const vm = this.mustGet(id);
+      this.store.updateVm(vm.id, { desired: "stopped" });
+      vm.desired = "stopped";
+      this.cancelRestart(vm);
+      const w = this.watches.get(vm.id);
+      if (!w) throw new SupervisorError(`VM '${vm.name}' is not running`);
+      w.requested = "killed by the operator (SIGKILL)";
+      signalPid(w.pid, "SIGKILL");
+      await w.exited;
+      return this.mustGet(id);
+    });
+  }
+
+  pause(id: string): Promise<VmRecord> {
+    return this.hold(id, "pause", "running", "paused");
+  }
+
+  resume(id: string): Promise<VmRecord> {
+    return this.hold(id, "resume", "paused", "running");
+  }
+
+  /** Pause or resume through the VMM's control socket, from state `from` to `to`. */
+  private hold(id: string, op: string, from: VmState, to: VmState): Promise<VmRecord> {
+    return this.serial(id, async () => {
+      const vm = this.mustGet(id);
+      if (vm.state !== from) throw new SupervisorError(`VM '${vm.name}' is ${vm.state}`);
+      const r = await vmmCall(this.files(id).control, { op });
+      if (r.ok !== true) throw new SupervisorError(`${op}: ${String(r.error)}`, 500);
+      this.setState(vm, to);
+      return vm;
+    });
+  }
+
+  /** Deletes a VM that has no process; its directory (console log included) goes with it. */
+  remove(id: string): Promise<VmRecord> {
+    return this.serial(id, async () => {
+      const vm = this.mustGet(id);
+      if (this.watches.has(id) || isActive(vm.state))
+        throw new SupervisorError(`VM '${vm.name}' is ${vm.state}: stop it first (or force)`);
+      this.cancelRestart(vm);
+      this.store.deleteVm(id);
+      rmSync(this.files(id).dir, { recursive: true, force: true });
+      this.emitDeleted(vm);
+      return vm;
+    });
+  }
+
+  /** The live VMM call for a running VM (status, metrics, balloon...). */
+  async call(
+    id: string,
+    req: Record<string, unknown>,
+    timeoutMs = 5000,
+  ): Promise<Record<string, unknown>> {
+    if (!this.watches.has(id)) throw new SupervisorError("the VM is not running");
+    return vmmCall(this.files(id).control, req, timeoutMs);
+  }
+
+  cgroupOf(vm: VmRecord): VmCgroup | undefined {
+    return vm.cgroup ? this.cgroups.open(vm.cgroup) : undefined;
+  }
+
+  isWatched(id: string): boolean {
+    return this.watches.has(id);
+  }
+
+  /**
+   * At daemon start: takes over the VM processes a previous daemon left running (same PID and
+   * start time), records the end of those that died meanwhile, re-arms pending restarts, and
+   * kills VM processes of this home that no record claims (orphans).
+   */
+  async recover(): Promise<{ adopted: number; lost: number; orphans: number }> {
+    let adopted = 0;
+    let lost = 0;
+    const claimed = new Set<number>();
+    for (const vm of this.store.vms()) {
+      if (vm.pid !== null) {
+        if (vm.pidStart !== null && processStart(vm.pid) === vm.pidStart) {
+          claimed.add(vm.pid);
+          this.watch(vm, vm.pid, undefined);
+          adopted++;
+          try {
+            const r = await vmmCall(this.files(vm.id).control, { op: "status" }, 3000);
+            this.noteTids(vm.id, r);
+            const state = r.state === "paused" ? "paused" : "running";
+            if (vm.state !== state) this.setState(vm, state);
+          } catch {
+            // It answers later or dies; the watch records either.
+          }
+        } else {
+          lost++;
+          // Gone while no daemon watched: the same path as an exit seen live.
+          const w: Watch = {
+            pid: vm.pid,
+            child: undefined,
+            poll: undefined,
+            exited: Promise.resolve(),
+            done: () => {},
+          };
+          this.watches.set(vm.id, w);
+          this.ended(vm.id, w, null, null);
+        }
+      } else if (vm.desired === "running" && vm.restartAt && !isActive(vm.state)) {
+        this.armRestart(vm.id, Math.max(0, Date.parse(vm.restartAt) - Date.now()));
+      } else if (isActive(vm.state)) {
+        // Recorded active with no process (the daemon died between spawn and record).
+        this.setState(vm, "crashed", "no process was recorded for it");
+      }
+    }
+    let orphans = 0;
+    for (const pid of this.ourProcesses()) {
+      if (claimed.has(pid)) continue;
+      signalPid(pid, "SIGKILL");
+      orphans++;
+      this.audit("vm.orphan-killed", null, true, { pid });
+    }
+    return { adopted, lost, orphans };
+  }
+
+  /** PIDs of VMM processes whose control socket lies under this daemon's VM directory. */
+  private ourProcesses(): number[] {
+    const marker = `${this.o.vmsDir}/`;
+    const out: number[] = [];
+    for (const e of readdirSync("/proc")) {
+      if (!/^\d+$/.test(e)) continue;
+      let argv: string[];
+      try {
+        argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+      } catch {
+        continue;
+      }
+      const i = argv.indexOf("--control");
+      if (i > 0 && argv[i + 1]?.startsWith(marker) && argv.includes("run")) out.push(Number(e));
+    }
+    return out;
+  }
+
+  /** Stops watching (the daemon is going down); VM processes keep running. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    for (const w of this.watches.values()) {
+      if (w.poll) clearInterval(w.poll);
+      w.child?.removeAllListeners("exit");
+      w.child?.unref();
+    }
+    this.watches.clear();
+  }
+
+  private mustGet(id: string): VmRecord {
+    const vm = this.store.vm(id);
+    if (!vm) throw new SupervisorError(`no VM '${id}'`, 404);
+    return vm;
+  }
+}
+
+function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
+function lastLine(path: string): string | undefined {
+  try {
+    const lines = readFileSync(path, "utf8").trim().split("\n");
+    return lines[lines.length - 1]?.slice(0, 500) || undefined;
+  } catch {
+    return undefined;
+  }
+}

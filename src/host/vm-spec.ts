@@ -1,0 +1,133 @@
+// What an operator asks for when creating a VM: the JSON schema the API validates every request
+// body against (and the OpenAPI document shows), and the type the rest of the daemon uses.
+// The schema is the bound: every number has its range, every string its pattern and length,
+// every list its length, and unknown fields are refused (a typo must not pass silently).
+
+export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
+const PATH = { type: "string", minLength: 1, maxLength: 1024, pattern: "^/" } as const;
+const RATE = { type: "integer", minimum: 1, maximum: 2 ** 40 } as const;
+
+export const vmSpecSchema = {
+  $id: "VmSpec",
+  type: "object",
+  additionalProperties: false,
+  required: ["name"],
+  properties: {
+    name: { type: "string", pattern: NAME_PATTERN, description: "unique on the host" },
+    accel: { type: "string", enum: ["soft", "kvm", "auto"], default: "auto" },
+    kernel: { ...PATH, description: "host path; default: the shipped kernel" },
+    initrd: { ...PATH, description: "host path; default: the shipped initramfs" },
+    cmdline: { type: "string", maxLength: 2048 },
+    cpus: { type: "integer", minimum: 1, maximum: 8, default: 1 },
+    memory_mib: { type: "integer", minimum: 32, maximum: 4000, default: 128 },
+    disks: {
+      type: "array",
+      maxItems: 8,
+      default: [],
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["path"],
+        properties: {
+          path: PATH,
+          read_only: { type: "boolean", default: false },
+          bps: RATE,
+          iops: RATE,
+        },
+      },
+    },
+    nics: {
+      type: "array",
+      maxItems: 4,
+      default: [],
+      items: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          tap: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" },
+          bridge: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" },
+          mac: { type: "string", pattern: "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$" },
+          bps: RATE,
+          pps: RATE,
+        },
+      },
+    },
+    vsock: {
+      type: "object",
+      additionalProperties: false,
+      properties: { cid: { type: "integer", minimum: 3, maximum: 0xfffffff0, default: 3 } },
+    },
+    balloon: {
+      type: "object",
+      additionalProperties: false,
+      properties: { free_page_reporting: { type: "boolean", default: true } },
+    },
+    rng: { type: "boolean", default: false },
+    domain: {
+      type: "string",
+      pattern: DOMAIN_PATTERN,
+      description: "trust domain (tenant); default: the caller's domain, or 'default'",
+    },
+    labels: {
+      type: "object",
+      maxProperties: 32,
+      default: {},
+      propertyNames: { pattern: "^[a-zA-Z0-9_./-]{1,63}$" },
+      additionalProperties: { type: "string", maxLength: 256 },
+    },
+    restart: { type: "string", enum: ["no", "on-failure", "always"], default: "no" },
+    cpu: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      properties: {
+        weight: { type: "integer", minimum: 1, maximum: 10000, default: 100 },
+        max: {
+          type: "number",
+          exclusiveMinimum: 0,
+          maximum: 64,
+          description: "hard cap in host CPUs (0.2 = a fifth of one core)",
+        },
+      },
+    },
+  },
+} as const;
+
+export interface VmSpec {
+  name: string;
+  accel: "soft" | "kvm" | "auto";
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  cpus: number;
+  memory_mib: number;
+  disks: { path: string; read_only: boolean; bps?: number; iops?: number }[];
+  nics: { tap?: string; bridge?: string; mac?: string; bps?: number; pps?: number }[];
+  vsock?: { cid: number };
+  balloon?: { free_page_reporting: boolean };
+  rng: boolean;
+  domain: string;
+  labels: Record<string, string>;
+  restart: "no" | "on-failure" | "always";
+  cpu: { weight: number; max?: number };
+}
+
+/** States a VM record moves through (docs/host.md has the diagram). */
+export type VmState =
+  "created" | "starting" | "running" | "paused" | "stopping" | "stopped" | "crashed";
+
+export const VM_STATES: readonly VmState[] = [
+  "created",
+  "starting",
+  "running",
+  "paused",
+  "stopping",
+  "stopped",
+  "crashed",
+];
+
+/** States in which the VM holds host CPU and memory (counted by admission control). */
+export function isActive(s: VmState): boolean {
+  return s === "starting" || s === "running" || s === "paused" || s === "stopping";
+}

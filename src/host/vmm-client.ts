@@ -1,0 +1,48 @@
+// The daemon's side of a VM process's control socket: one JSON request, one JSON reply, with a
+// timeout, over a fresh connection (a VMM that hangs or dies costs one failed call, nothing more).
+import net from "node:net";
+
+/** Bound: a reply larger than this is refused (a VMM's replies are a few KiB). */
+const MAX_REPLY = 1024 * 1024;
+
+export class VmmCallError extends Error {}
+
+/** Sends `req` to the control socket at `path`; resolves to the reply object (ok or not). */
+export function vmmCall(
+  path: string,
+  req: Record<string, unknown>,
+  timeoutMs = 5000,
+): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(path);
+    let buf = "";
+    const fail = (why: string): void => {
+      s.destroy();
+      reject(new VmmCallError(why));
+    };
+    const timer = setTimeout(() => fail(`no reply from ${path} within ${timeoutMs} ms`), timeoutMs);
+    s.setEncoding("utf8");
+    s.on("connect", () => s.write(JSON.stringify(req) + "\n"));
+    s.on("data", (d: string) => {
+      buf += d;
+      if (buf.length > MAX_REPLY) return fail("reply too large");
+      const nl = buf.indexOf("\n");
+      if (nl < 0) return;
+      clearTimeout(timer);
+      s.end();
+      try {
+        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+      } catch {
+        reject(new VmmCallError("reply is not JSON"));
+      }
+    });
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      fail(e.message);
+    });
+    s.on("close", () => {
+      clearTimeout(timer);
+      if (buf.indexOf("\n") < 0) reject(new VmmCallError("connection closed before a reply"));
+    });
+  });
+}

@@ -1,0 +1,68 @@
+// The command line of one VM process: the same `moat run` a user types, with its console on a
+// socket (scrollback in a bounded file), its control socket and an exit record in the VM's own
+// directory. The daemon never passes a guest command: the guest runs its init's shell.
+import { fileURLToPath } from "node:url";
+import type { VmSpec } from "./vm-spec.js";
+
+export const MOAT_BIN = fileURLToPath(new URL("../../../bin/moat.js", import.meta.url));
+
+/** Scrollback kept per VM on disk (console.log + console.log.1). */
+export const CONSOLE_LOG_MAX = 1024 * 1024;
+
+export interface VmFiles {
+  dir: string;
+  control: string;
+  console: string;
+  consoleLog: string;
+  exitFile: string;
+  vmmLog: string;
+  vsock: string;
+}
+
+export function vmFiles(dir: string): VmFiles {
+  return {
+    dir,
+    control: `${dir}/control.sock`,
+    console: `${dir}/console.sock`,
+    consoleLog: `${dir}/console.log`,
+    exitFile: `${dir}/exit.json`,
+    vmmLog: `${dir}/vmm.log`,
+    vsock: `${dir}/vsock.sock`,
+  };
+}
+
+/** argv (after the node binary) for the VMM process of `spec`. */
+export function vmmArgv(
+  spec: VmSpec,
+  f: VmFiles,
+  o: { pinned: number[] | null; ksm: boolean },
+): string[] {
+  const a = [MOAT_BIN, "run", "--accel", spec.accel, "--name", spec.name];
+  a.push("--cpus", String(spec.cpus), "--memory", String(spec.memory_mib));
+  if (spec.kernel) a.push("--kernel", spec.kernel);
+  if (spec.initrd) a.push("--initrd", spec.initrd);
+  if (spec.cmdline !== undefined) a.push("--cmdline", spec.cmdline);
+  for (const d of spec.disks) {
+    let v = d.path;
+    if (d.read_only) v += ",ro";
+    if (d.bps) v += `,bps=${d.bps}`;
+    if (d.iops) v += `,iops=${d.iops}`;
+    a.push("--disk", v);
+  }
+  for (const n of spec.nics) {
+    let v = n.tap !== undefined ? `tap=${n.tap}` : `bridge=${n.bridge}`;
+    if (n.mac) v += `,mac=${n.mac}`;
+    if (n.bps) v += `,bps=${n.bps}`;
+    if (n.pps) v += `,pps=${n.pps}`;
+    a.push("--net", v);
+  }
+  if (spec.vsock) a.push("--vsock", `${f.vsock},cid=${spec.vsock.cid}`);
+  if (spec.balloon)
+    a.push(spec.balloon.free_page_reporting ? "--balloon" : "--balloon=reporting=off");
+  if (spec.rng) a.push("--rng");
+  if (o.pinned) a.push("--pin-cpus", o.pinned.join(","));
+  if (o.ksm) a.push("--ksm");
+  a.push("--control", f.control, "--console-socket", f.console);
+  a.push("--console-log", `${f.consoleLog},max=${CONSOLE_LOG_MAX}`, "--exit-file", f.exitFile);
+  return a;
+}

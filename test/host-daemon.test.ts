@@ -1,0 +1,432 @@
+// The host daemon end to end, as an operator uses it: `moat daemon` as its own process, the CLI
+// against it, real VM processes on the soft CPU, real cgroups. Covers the supervisor (kill -9
+// of a VM -> crashed + restart policy; kill -9 of the daemon -> VMs taken over, none lost or
+// doubled), 20 VMs at once, a CPU cap measured by cgroup accounting, balloon reclaim.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { MOAT, REPO } from "./support/moat-cli.js";
+import {
+  adminToken,
+  api,
+  newHome,
+  openConsole,
+  startDaemon,
+  until,
+  vmState,
+  type DaemonProc,
+  type Home,
+  type VmView,
+} from "./support/moatd.js";
+
+function cli(
+  h: Home,
+  args: string[],
+  input?: string,
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [MOAT, ...args], {
+      cwd: REPO,
+      env: { ...process.env, MOAT_HOME: h.dir, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    p.on("close", (status) => resolve({ status, out, err }));
+    if (input !== undefined) p.stdin.end(input);
+    else p.stdin.end();
+  });
+}
+
+/** VMM processes of this home: their control socket lies under it. */
+function vmmPids(h: Home): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
+      if (argv.includes("run") && argv.some((a) => a.startsWith(`${h.dir}/vms/`)))
+        out.push(Number(e));
+    } catch {
+      // Gone.
+    }
+  }
+  return out;
+}
+
+async function teardown(h: Home, d: DaemonProc | undefined): Promise<void> {
+  if (d && d.p.exitCode === null) {
+    const t = adminToken(h);
+    const vms = (await api(h.socket, t, "GET", "/v1/vms")).body as VmView[];
+    await Promise.all(vms.map((v) => api(h.socket, t, "DELETE", `/v1/vms/${v.id}?force=true`)));
+    d.p.kill("SIGTERM");
+    await d.exited;
+  }
+  for (const pid of vmmPids(h)) process.kill(pid, "SIGKILL");
+}
+
+test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm through the CLI", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const mode = (await import("node:fs")).statSync(h.socket);
+  assert.equal(mode.mode & 0o777, 0o660, "API socket is 0660");
+  const group = readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("moat:"));
+  assert.ok(group, "the daemon made the group 'moat'");
+  assert.equal(mode.gid, Number(group.split(":")[2]), "socket group is moat");
+
+  const c = await cli(h, ["create", "--name", "a", "--memory", "64", "--label", "tier=web"]);
+  assert.equal(c.status, 0, c.err);
+  assert.match(c.out, /^a [0-9a-f]{12} created/);
+  const s = await cli(h, ["start", "a"]);
+  assert.equal(s.status, 0, s.err);
+  assert.match(s.out, /a: running/);
+  const ls = await cli(h, ["ls"]);
+  assert.match(ls.out, /^NAME\s+ID\s+DOMAIN\s+STATE/m);
+  assert.match(ls.out, /^a\s+[0-9a-f]{12}\s+default\s+running\s+1\s+64M\s+\d+/m);
+  const lsj = JSON.parse((await cli(h, ["ls", "--json"])).out) as VmView[];
+  assert.equal(lsj.length, 1);
+  assert.equal(lsj[0]!.state, "running");
+
+  // The console through the CLI: piped input goes to the guest's shell, its answer comes back.
+  let con = { status: null as number | null, out: "", err: "" };
+  await until(
+    "the guest's shell answers on moat console",
+    async () => {
+      con = await cli(h, ["console", "a"], "echo hello-$((6*7))\n");
+      return /hello-42/.test(con.out);
+    },
+    60000,
+  );
+  assert.equal(con.status, 0, con.err);
+  const logs = await cli(h, ["logs", "a"]);
+  assert.match(logs.out, /hello-42/, "scrollback holds what the console showed");
+  const insp = JSON.parse((await cli(h, ["inspect", "a"])).out) as {
+    state: string;
+    stats: { rss_bytes: number; cgroup_memory_limit_bytes: number };
+  };
+  assert.equal(insp.state, "running");
+  assert.ok(insp.stats.rss_bytes > 20 << 20, JSON.stringify(insp.stats));
+  assert.equal(
+    insp.stats.cgroup_memory_limit_bytes,
+    (64 + 256) * 1024 * 1024,
+    "guest RAM + overhead",
+  );
+  const top = JSON.parse((await cli(h, ["top", "--json"])).out) as {
+    name: string;
+    rss_mib: number;
+  }[];
+  assert.equal(top[0]!.name, "a");
+  assert.ok(top[0]!.rss_mib > 20);
+
+  assert.equal((await cli(h, ["stop", "a"])).status, 0);
+  const v = await vmState(h.socket, adminToken(h), "a", "stopped");
+  assert.equal(v.last_exit!.reason, "stopped by the operator");
+  assert.equal(vmmPids(h).length, 0, "no VM process left");
+  const bad = await cli(h, ["create", "--name", "b", "--memory", "10"]);
+  assert.equal(bad.status, 1);
+  assert.match(bad.err, /memory_mib must be >= 32/);
+  assert.equal((await cli(h, ["rm", "a"])).status, 0);
+  assert.deepEqual(JSON.parse((await cli(h, ["ls", "--json"])).out), []);
+  const audit = await cli(h, ["audit-log", "verify"]);
+  assert.equal(audit.status, 0, audit.out + audit.err);
+  assert.match(audit.out, /chain intact, head matches the database/);
+});
+
+test("kill -9 of a VM process: crashed with its reason, then the restart policy", async (t) => {
+  const h = newHome({ reclaim: { enabled: false }, restartBackoffMs: { initial: 500, max: 4000 } });
+  const d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  for (const [name, restart] of [
+    ["once", "no"],
+    ["again", "on-failure"],
+  ] as const) {
+    assert.equal(
+      (await api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 48, restart })).status,
+      201,
+    );
+    assert.equal((await api(h.socket, tok, "POST", `/v1/vms/${name}/start`)).status, 200);
+  }
+  const events: string[] = [];
+  const sse = await import("node:http");
+  const req = sse.request(
+    { socketPath: h.socket, path: "/v1/events", headers: { authorization: `Bearer ${tok}` } },
+    (res) => {
+      res.setEncoding("utf8").on("data", (x: string) => events.push(x));
+    },
+  );
+  req.end();
+  const once = (await api(h.socket, tok, "GET", "/v1/vms/once")).body as VmView;
+  const again = (await api(h.socket, tok, "GET", "/v1/vms/again")).body as VmView;
+  process.kill(once.pid!, "SIGKILL");
+  process.kill(again.pid!, "SIGKILL");
+  const o = await vmState(h.socket, tok, "once", "crashed");
+  assert.equal(o.last_exit!.signal, "SIGKILL");
+  assert.equal(o.last_exit!.reason, "killed by SIGKILL");
+  const a = await vmState(h.socket, tok, "again", "running", (v) => v.restarts === 1);
+  assert.notEqual(a.pid, again.pid);
+  assert.equal(a.last_exit!.reason, "killed by SIGKILL");
+  // "no" stays down.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(((await api(h.socket, tok, "GET", "/v1/vms/once")).body as VmView).state, "crashed");
+  req.destroy();
+  const all = events.join("");
+  assert.match(all, /event: vm.state\ndata: \{[^\n]*"name":"again"[^\n]*"state":"crashed"/);
+  assert.match(all, /"name":"again"[^\n]*"state":"running"/);
+});
+
+test("a daemon killed with VMs running: the next one takes them over, none lost, none doubled", async (t) => {
+  const h = newHome({ reclaim: { enabled: false }, restartBackoffMs: { initial: 500, max: 4000 } });
+  let d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  for (const name of ["p", "q", "r"]) {
+    await api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 48, restart: "on-failure" });
+    assert.equal((await api(h.socket, tok, "POST", `/v1/vms/${name}/start`)).status, 200);
+  }
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/q/pause")).status, 200);
+  const before = (await api(h.socket, tok, "GET", "/v1/vms")).body as VmView[];
+  d.p.kill("SIGKILL");
+  await d.exited;
+  // While no daemon runs, r's process dies.
+  const r = before.find((v) => v.name === "r")!;
+  process.kill(r.pid!, "SIGKILL");
+  await new Promise((res) => setTimeout(res, 300));
+  d = await startDaemon(h);
+  assert.match(d.log(), /2 running VMs taken over, 1 ended while no daemon ran/);
+  const after = (await api(h.socket, tok, "GET", "/v1/vms")).body as VmView[];
+  for (const name of ["p", "q"]) {
+    const b = before.find((v) => v.name === name)!;
+    const a = after.find((v) => v.name === name)!;
+    assert.equal(a.pid, b.pid, `${name} kept its process`);
+  }
+  assert.equal(after.find((v) => v.name === "q")!.state, "paused");
+  // r: recorded as crashed, then restarted by its policy.
+  const rr = await vmState(h.socket, tok, "r", "running", (v) => v.restarts === 1);
+  assert.match(rr.last_exit!.reason, /left no exit record/);
+  // The adopted VMs are still managed: their console answers, a kill is seen and acted on.
+  const con = await openConsole(h.socket, tok, "p");
+  await con.expect("echo adopted-$((2+3))", "adopted-5");
+  con.close();
+  const p = after.find((v) => v.name === "p")!;
+  process.kill(p.pid!, "SIGKILL");
+  const p2 = await vmState(
+    h.socket,
+    tok,
+    "p",
+    "running",
+    (v) => v.restarts === 1 && v.pid !== p.pid,
+  );
+  assert.match(p2.last_exit!.reason, /left no exit record/);
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/q/resume")).status, 200);
+  // Exactly one process per VM.
+  assert.equal(vmmPids(h).length, 3);
+});
+
+test("20 small VMs at once on this host, each answering on its console", async (t) => {
+  const h = newHome({
+    reclaim: { enabled: false },
+    policy: { cpuOvercommit: 16, memoryReserveMiB: 512 },
+    vmmOverheadMiB: 192,
+  });
+  const d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  const names = Array.from({ length: 20 }, (_, i) => `small${i}`);
+  for (const name of names)
+    assert.equal(
+      (await api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 40 })).status,
+      201,
+    );
+  const started = await Promise.all(
+    names.map((n) => api(h.socket, tok, "POST", `/v1/vms/${n}/start`)),
+  );
+  for (const s of started) assert.equal(s.status, 200, s.text);
+  for (const n of names) {
+    const con = await openConsole(h.socket, tok, n);
+    await con.expect(`echo $((7*6))-${n}`, `42-${n}`, 120000);
+    con.close();
+  }
+  const host = (await api(h.socket, tok, "GET", "/v1/host")).body as {
+    vms: Record<string, number>;
+  };
+  assert.equal(host.vms.running, 20);
+  assert.equal(vmmPids(h).length, 20);
+});
+
+test("a VM capped at 20% of a core gets about that (cgroup CPU accounting)", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  await api(h.socket, tok, "POST", "/v1/vms", {
+    name: "capped",
+    memory_mib: 64,
+    cpu: { max: 0.2 },
+  });
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/capped/start")).status, 200);
+  const con = await openConsole(h.socket, tok, "capped");
+  await con.expect("echo ready-$((1+1))", "ready-2", 120000);
+  con.send("while :; do :; done &\n");
+  await new Promise((r) => setTimeout(r, 1500));
+  const vm = (await api(h.socket, tok, "GET", "/v1/vms/capped")).body as { id: string };
+  const dir = readdirSync("/sys/fs/cgroup/cpuacct", { recursive: true }) as string[];
+  const grp = dir.find((p) => p.endsWith(`vm-${vm.id}/cpuacct.usage`));
+  assert.ok(grp, "the VM has a cpuacct group");
+  const usage = (): number => Number(readFileSync(`/sys/fs/cgroup/cpuacct/${grp}`, "utf8"));
+  const quota = readFileSync(
+    `/sys/fs/cgroup/cpu/${grp.replace("cpuacct.usage", "cpu.cfs_quota_us")}`,
+    "utf8",
+  );
+  assert.equal(quota.trim(), "20000");
+  const u0 = usage();
+  const t0 = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, 5000));
+  const share = (usage() - u0) / Number(process.hrtime.bigint() - t0);
+  t.diagnostic(`capped VM used ${(share * 100).toFixed(1)}% of a CPU`);
+  assert.ok(share > 0.12 && share < 0.28, `share ${share}`);
+  con.close();
+});
+
+test("balloon reclaim: idle guest memory goes back to the host under pressure, and back to the guest when it needs it", async (t) => {
+  // First without reclaim, so the guest can touch memory before any balloon takes it.
+  const h = newHome({ reclaim: { enabled: false } });
+  let d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  await api(h.socket, tok, "POST", "/v1/vms", {
+    name: "idle",
+    memory_mib: 256,
+    balloon: { free_page_reporting: false },
+  });
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/idle/start")).status, 200);
+  const vm = (await api(h.socket, tok, "GET", "/v1/vms/idle")).body as VmView;
+  const rss = (): number =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${vm.pid}/status`, "utf8"))![1]) / 1024;
+  let con = await openConsole(h.socket, tok, "idle");
+  // Touch 150 MiB (tmpfs pages), then free it: the host keeps those pages until a balloon takes them.
+  await con.expect(
+    "dd if=/dev/zero of=/tmp/fill bs=1M count=150 2>/dev/null; rm /tmp/fill; echo filled-$((1+2))",
+    "filled-3",
+    120000,
+  );
+  con.close();
+  const peak = rss();
+  assert.ok(peak > 150, `RSS ${peak} MiB after the guest touched 150 MiB`);
+  // Now a daemon whose host is always under pressure (hostLowPercent 100) takes the VM over.
+  d.p.kill("SIGTERM");
+  await d.exited;
+  writeFileSync(
+    h.config,
+    JSON.stringify({
+      reclaim: {
+        enabled: true,
+        intervalMs: 1000,
+        hostLowPercent: 100,
+        guestKeepPercent: 10,
+        guestKeepMinMiB: 24,
+      },
+    }),
+  );
+  d = await startDaemon(h);
+  const inflated = await until(
+    "the balloon to grow",
+    async () => {
+      const s = (await api(h.socket, tok, "GET", "/v1/vms/idle/stats")).body as {
+        vmm: { balloon: { actual_mib: number } };
+      };
+      return s.vmm.balloon.actual_mib >= 150 ? s.vmm.balloon.actual_mib : undefined;
+    },
+    60000,
+  );
+  const low = rss();
+  t.diagnostic(`RSS ${peak.toFixed(0)} -> ${low.toFixed(0)} MiB, balloon ${inflated} MiB`);
+  assert.ok(peak - low > 100, `RSS fell by ${peak - low} MiB`);
+  // The guest needs memory again: its free memory falls below what it keeps, the daemon deflates.
+  con = await openConsole(h.socket, tok, "idle");
+  con.send("dd if=/dev/zero of=/tmp/need bs=1M count=40 2>/dev/null; echo needed-$((2+2))\n");
+  await until(
+    "the balloon to deflate",
+    async () => {
+      const s = (await api(h.socket, tok, "GET", "/v1/vms/idle/stats")).body as {
+        vmm: { balloon: { target_mib: number } };
+      };
+      return s.vmm.balloon.target_mib < inflated - 20;
+    },
+    60000,
+  );
+  con.close();
+});
+
+test("trust domains: pinned vCPUs never share a core across domains; KSM only under the one-domain policy", async (t) => {
+  const h = newHome({
+    reclaim: { enabled: false },
+    policy: { pinning: true, ksmDomain: "acme", cpuOvercommit: 4 },
+  });
+  const d = await startDaemon(h);
+  t.after(async () => {
+    await teardown(h, d);
+    (await import("node:fs")).writeFileSync("/sys/kernel/mm/ksm/run", "0");
+  });
+  const tok = adminToken(h);
+  assert.match(d.log(), /KSM on: every VM on this host is in trust domain 'acme'/);
+  assert.equal(readFileSync("/sys/kernel/mm/ksm/run", "utf8").trim(), "1");
+  await api(h.socket, tok, "POST", "/v1/vms", { name: "a1", memory_mib: 48, domain: "acme" });
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/a1/start")).status, 200);
+  const a1 = (await api(h.socket, tok, "GET", "/v1/vms/a1")).body as VmView;
+  assert.ok(a1.pinned_cpus && a1.pinned_cpus.length > 0, JSON.stringify(a1));
+  // The vCPU thread runs only on the pinned CPUs; guest RAM is marked mergeable.
+  const hart = await until("the hart thread", () =>
+    readdirSync(`/proc/${a1.pid}/task`).find((tid) =>
+      readFileSync(`/proc/${a1.pid}/task/${tid}/comm`, "utf8").startsWith("moat-hart0"),
+    ),
+  );
+  assert.ok(hart, "the hart thread is named");
+  const allowed = /Cpus_allowed_list:\s+(\S+)/.exec(
+    readFileSync(`/proc/${a1.pid}/task/${hart}/status`, "utf8"),
+  )![1];
+  assert.equal(allowed, a1.pinned_cpus.join(","));
+  assert.match(readFileSync(`/proc/${a1.pid}/smaps`, "utf8"), /^VmFlags:.* mg/m);
+  // Another domain: refused while KSM is on for acme.
+  await api(h.socket, tok, "POST", "/v1/vms", { name: "b1", memory_mib: 48, domain: "other" });
+  const b = await api(h.socket, tok, "POST", "/v1/vms/b1/start");
+  assert.equal(b.status, 409);
+  assert.match((b.body as { error: string }).error, /KSM\) for trust domain 'acme' only/);
+});
+
+test("pinning without KSM: a second domain gets the other core, a third is refused", async (t) => {
+  const h = newHome({ reclaim: { enabled: false }, policy: { pinning: true, cpuOvercommit: 4 } });
+  const d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  const pins: Record<string, number[]> = {};
+  for (const [name, domain] of [
+    ["x1", "x"],
+    ["y1", "y"],
+    ["x2", "x"],
+  ]) {
+    await api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 40, domain });
+    const r = await api(h.socket, tok, "POST", `/v1/vms/${name}/start`);
+    assert.equal(r.status, 200, r.text);
+    pins[name!] = (r.body as VmView).pinned_cpus!;
+  }
+  assert.notDeepEqual(pins.x1, pins.y1, "two domains, two cores");
+  assert.deepEqual(pins.x2, pins.x1, "a domain packs onto its own core");
+  await api(h.socket, tok, "POST", "/v1/vms", { name: "z1", memory_mib: 40, domain: "z" });
+  const z = await api(h.socket, tok, "POST", "/v1/vms/z1/start");
+  assert.equal(z.status, 409);
+  assert.match(
+    (z.body as { error: string }).error,
+    /no physical core is free for trust domain 'z'/,
+  );
+  // Once y's VM stops, its core is free for z.
+  await api(h.socket, tok, "POST", "/v1/vms/y1/stop");
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/z1/start")).status, 200);
+});

@@ -1,0 +1,399 @@
+// The options a host daemon runs `moat run` with, on the shipped riscv64 guest: the serial
+// console on a Unix socket (several clients, reconnects, no stdin), a bounded rotating console
+// log, the exit file, a VM that outlives the process that started it, vCPU pinning, KSM,
+// balloon without free page reporting, the metrics op, and clear errors for bad values.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import net from "node:net";
+import { MOAT, REPO, moat, startMoat, until } from "./support/moat-cli.js";
+import { schedGetaffinity } from "../src/sys/libc.js";
+
+type Reply = Record<string, unknown>;
+
+/** Sends requests on a control socket; resolves to the parsed replies, in order. */
+function control(path: string, reqs: object[]): Promise<Reply[]> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(path);
+    let got = "";
+    c.setEncoding("utf8");
+    c.on("data", (d: string) => {
+      got += d;
+      const lines = got.split("\n").filter((l) => l !== "");
+      if (lines.length === reqs.length) {
+        c.end();
+        resolve(lines.map((l) => JSON.parse(l) as Reply));
+      }
+    });
+    c.on("error", reject);
+    for (const r of reqs) c.write(JSON.stringify(r) + "\n");
+  });
+}
+
+/** A client of the console socket: everything it has received, and a way to wait for text. */
+class ConsoleClient {
+  out = "";
+  closed = false;
+  private readonly s: net.Socket;
+
+  constructor(path: string) {
+    this.s = net.connect(path);
+    this.s.setEncoding("utf8");
+    this.s.on("data", (d: string) => (this.out += d));
+    this.s.on("close", () => (this.closed = true));
+    this.s.on("error", () => {});
+  }
+
+  type(text: string): void {
+    this.s.write(text);
+  }
+
+  waitFor(text: string, ms = 60_000): Promise<void> {
+    return until(() => this.out.includes(text), `${JSON.stringify(text)} on the console`, ms);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const gone = new Promise((r) => this.s.once("close", r));
+    this.s.end();
+    await gone;
+  }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const cpusAllowed = (pid: number, tid: number): string =>
+  /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8"))![1]!;
+
+/** Waits for status to list the vCPU threads' ids. */
+async function vcpuTids(ctl: string): Promise<{ status: Reply; tids: number[] }> {
+  for (;;) {
+    const [st] = await control(ctl, [{ op: "status" }]);
+    const tids = st!.vcpu_tids as number[];
+    if (tids.length > 0 && tids.every((t) => t > 0)) return { status: st!, tids };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("console socket: clients share the console, reconnect, input reaches the guest; stop writes the exit file; the console log rotates within its bound", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+  const sock = join(dir, "console.sock");
+  const log = join(dir, "console.log");
+  const ctl = join(dir, "control.sock");
+  const exitFile = join(dir, "exit.json");
+  // A stale socket (bound by a process that is gone) and a stale exit file are replaced.
+  const py = spawnSync("python3", [
+    "-c",
+    "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])",
+    sock,
+  ]);
+  if (py.status === 0) assert.ok(statSync(sock).isSocket());
+  writeFileSync(exitFile, "{}");
+  // No command: the guest's interactive shell. stdin is /dev/null (startMoat ignores it).
+  const vm = startMoat([
+    "run",
+    "--accel",
+    "soft",
+    "--name",
+    "vm-1",
+    "--console-socket",
+    sock,
+    "--console-log",
+    `${log},max=64K`,
+    "--control",
+    ctl,
+    "--exit-file",
+    exitFile,
+  ]);
+  const clients: ConsoleClient[] = [];
+  try {
+    await until(() => existsSync(ctl) || vm.p.exitCode !== null, "the control socket");
+    assert.ok(!existsSync(exitFile), "the stale exit file is gone");
+    assert.equal(statSync(sock).mode & 0o777, 0o600, "the console socket is the owner's only");
+    const a = new ConsoleClient(sock);
+    const b = new ConsoleClient(sock);
+    clients.push(a, b);
+    await a.waitFor("moat:/# ");
+    // Boot messages reach the log (the kernel is quiet; the shell's banner is what it says).
+    await until(() => existsSync(log) && readFileSync(log, "utf8").includes("BusyBox"), "log");
+    assert.equal(statSync(log).mode & 0o777, 0o600, "the console log is the owner's only");
+    a.type("echo hi-$((6*7))\n");
+    await a.waitFor("hi-42");
+    await b.waitFor("hi-42");
+    const [st] = await control(ctl, [{ op: "status" }]);
+    assert.equal(st!.name, "vm-1");
+    assert.equal(st!.pid, vm.p.pid);
+    assert.equal(st!.accel, "soft");
+    assert.equal(st!.cpus, 1);
+    assert.equal(st!.memory_mib, 256);
+    assert.equal(st!.ksm, false);
+    assert.equal(st!.console_clients, 2);
+    await a.close();
+    await b.close();
+
+    // A client comes back: the console is still there and still takes input.
+    const c = new ConsoleClient(sock);
+    clients.push(c);
+    c.type("echo again-$((6+1))\n");
+    await c.waitFor("again-7");
+    // ~300 KiB of output: the log keeps at most 64 KiB in two files, ending with the newest.
+    c.type("yes 0123456789abcdef | head -c 300000; echo; echo END-$((1+1))\n");
+    await c.waitFor("END-2", 120_000);
+    const both = (): string =>
+      (existsSync(`${log}.1`) ? readFileSync(`${log}.1`, "utf8") : "") + readFileSync(log, "utf8");
+    await until(() => both().includes("END-2"), "END-2 in the log");
+    const sizes = statSync(log).size + statSync(`${log}.1`).size;
+    assert.ok(sizes <= 65536, `log and log.1 hold ${sizes} bytes`);
+    assert.ok(sizes > 32768, `log and log.1 hold ${sizes} bytes`);
+    assert.match(readFileSync(log, "utf8"), /0123456789abcdef\r\n/);
+    assert.doesNotMatch(both(), /BusyBox/, "the oldest output has rotated out");
+
+    const [stop] = await control(ctl, [{ op: "stop" }]);
+    assert.deepEqual(stop, { ok: true });
+    assert.equal(await vm.done, 143, vm.err());
+    const ex = JSON.parse(readFileSync(exitFile, "utf8")) as Reply;
+    assert.equal(ex.status, 143);
+    assert.equal(ex.reason, "stopped");
+    assert.match(String(ex.detail), /control socket/);
+    assert.ok(!Number.isNaN(Date.parse(String(ex.time))), String(ex.time));
+    assert.equal(statSync(exitFile).mode & 0o777, 0o600);
+    assert.ok(!existsSync(sock), "the console socket is removed at exit");
+    assert.equal(vm.out(), "", "nothing went to stdout");
+  } finally {
+    for (const cl of clients) await cl.close();
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a VM started detached outlives the process that started it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+  const sock = join(dir, "console.sock");
+  const ctl = join(dir, "control.sock");
+  const exitFile = join(dir, "exit.json");
+  const outFile = join(dir, "moat.out");
+  // The intermediate process starts moat as a daemon would, prints its pid and exits at once.
+  const launcher = `
+    const { spawn } = require("node:child_process");
+    const { openSync } = require("node:fs");
+    const fd = openSync(${JSON.stringify(outFile)}, "a");
+    const p = spawn(process.execPath, ${JSON.stringify([
+      MOAT,
+      "run",
+      "--accel",
+      "soft",
+      "--console-socket",
+      sock,
+      "--control",
+      ctl,
+      "--exit-file",
+      exitFile,
+    ])}, { detached: true, stdio: ["ignore", fd, fd], cwd: ${JSON.stringify(REPO)} });
+    p.unref();
+    console.log(p.pid);
+  `;
+  const l = spawn(process.execPath, ["-e", launcher], { stdio: ["ignore", "pipe", "inherit"] });
+  let printed = "";
+  l.stdout.setEncoding("utf8").on("data", (d: string) => (printed += d));
+  const launcherExit = await new Promise<number | null>((r) => l.on("close", r));
+  assert.equal(launcherExit, 0);
+  const pid = Number(printed.trim());
+  assert.ok(pid > 0, printed);
+  try {
+    assert.ok(alive(pid), "moat runs on after its parent exited");
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    assert.notEqual(Number(stat[1]), l.pid, "reparented");
+    assert.equal(Number(stat[3]), pid, "in a session of its own");
+    await until(() => existsSync(sock), "the console socket");
+    const c = new ConsoleClient(sock);
+    await c.waitFor("moat:/# ");
+    c.type("echo alive-$((2*21))\n");
+    await c.waitFor("alive-42");
+    await c.close();
+    await control(ctl, [{ op: "stop" }]);
+    await until(() => existsSync(exitFile) && !alive(pid), "the exit file");
+    const ex = JSON.parse(readFileSync(exitFile, "utf8")) as Reply;
+    assert.equal(ex.status, 143);
+    assert.equal(ex.reason, "stopped");
+  } finally {
+    if (alive(pid)) process.kill(pid, "SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--pin-cpus 1: the hart's thread may run on CPU 1 only; the rest of moat is not pinned", async (t) => {
+  if (!schedGetaffinity(0).includes(1)) {
+    t.skip("CPU 1 is not available to this process");
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+  const ctl = join(dir, "control.sock");
+  const vm = startMoat([
+    "run",
+    "--accel",
+    "soft",
+    "--pin-cpus",
+    "1",
+    "--control",
+    ctl,
+    "--",
+    "sh",
+    "-c",
+    "echo UP; sleep 100",
+  ]);
+  try {
+    await until(() => vm.out().includes("UP") || vm.p.exitCode !== null, "UP");
+    const { status, tids } = await vcpuTids(ctl);
+    const pid = vm.p.pid!;
+    assert.equal(tids.length, 1);
+    assert.equal(readFileSync(`/proc/${pid}/task/${tids[0]}/comm`, "utf8").trim(), "moat-hart0");
+    assert.equal(cpusAllowed(pid, tids[0]!), "1");
+    assert.notEqual(cpusAllowed(pid, pid), "1", "the VMM thread keeps the process's CPUs");
+    assert.equal(status.ksm, false);
+    await control(ctl, [{ op: "stop" }]);
+    assert.equal(await vm.done, 143);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--ksm: guest RAM is marked mergeable and status says so", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+  const ctl = join(dir, "control.sock");
+  const vm = startMoat([
+    "run",
+    "--accel",
+    "soft",
+    "--memory",
+    "128",
+    "--ksm",
+    "--control",
+    ctl,
+    "--",
+    "sh",
+    "-c",
+    "echo UP; sleep 100",
+  ]);
+  try {
+    await until(() => vm.out().includes("UP") || vm.p.exitCode !== null, "UP");
+    const [st] = await control(ctl, [{ op: "status" }]);
+    assert.equal(st!.ksm, true);
+    // One mapping flagged "mg" (VM_MERGEABLE) the size of guest RAM: 128 MiB.
+    const maps = readFileSync(`/proc/${vm.p.pid}/smaps`, "utf8").split(
+      /\n(?=[0-9a-f]+-[0-9a-f]+ )/,
+    );
+    const merged = maps.filter((m) => /^VmFlags:.*\bmg\b/m.test(m));
+    const sizes = merged.map((m) => Number(/^Size:\s+(\d+) kB/m.exec(m)![1]));
+    assert.ok(sizes.includes(128 * 1024), `mergeable mappings of ${sizes.join(", ")} kB`);
+    await control(ctl, [{ op: "stop" }]);
+    assert.equal(await vm.done, 143);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("metrics: disk bytes and requests, vCPU exits, balloon; --balloon reporting=off offers no free page reporting", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+  const ctl = join(dir, "control.sock");
+  const disk = join(dir, "disk.img");
+  writeFileSync(disk, new Uint8Array(1 << 20));
+  const guest =
+    "for d in /sys/bus/virtio/devices/*; do " +
+    '[ "$(cat $d/device)" = 0x0005 ] && echo BALLOON-$(cat $d/features); done; ' +
+    "dd if=/dev/zero of=/dev/vda bs=4k count=16 2>/dev/null; sync; echo WROTE; sleep 100";
+  const vm = startMoat([
+    "run",
+    "--accel",
+    "soft",
+    "--disk",
+    disk,
+    "--balloon",
+    "reporting=off",
+    "--control",
+    ctl,
+    "--",
+    "sh",
+    "-c",
+    guest,
+  ]);
+  try {
+    await until(() => vm.out().includes("WROTE") || vm.p.exitCode !== null, "WROTE");
+    const features = /BALLOON-([01]{64})/.exec(vm.out());
+    assert.ok(features, vm.out());
+    assert.equal(features[1]![1], "1", "statistics offered");
+    assert.equal(features[1]![5], "0", "free page reporting not offered");
+    const [m] = await control(ctl, [{ op: "metrics" }]);
+    assert.equal(m!.ok, true);
+    const [vda] = m!.disks as Record<string, number | string>[];
+    assert.equal(vda!.name, "vda");
+    assert.ok((vda!.write_bytes as number) >= 65536, JSON.stringify(vda));
+    assert.ok((vda!.write_ops as number) >= 1, JSON.stringify(vda));
+    assert.ok((vda!.read_ops as number) >= 1, "the guest read the partition table");
+    assert.ok((vda!.flush_ops as number) >= 0);
+    const exits = m!.exits as Record<string, number>;
+    assert.ok(exits.mmio! > 0, JSON.stringify(exits));
+    assert.ok(exits.sbi! > 0, JSON.stringify(exits));
+    assert.deepEqual(m!.balloon, { target_mib: 0, actual_mib: 0 });
+    assert.deepEqual(m!.nets, []);
+    assert.equal(m!.console_dropped_bytes, 0);
+    await control(ctl, [{ op: "stop" }]);
+    assert.equal(await vm.done, 143);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("bad --pin-cpus, --console-log, --name, --balloon values are usage errors (125); a VM that cannot start writes its exit file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+  try {
+    const cases: [string[], RegExp][] = [
+      [["--pin-cpus", "99"], /--pin-cpus: CPU 99 is not available/],
+      [["--pin-cpus", "0,x"], /--pin-cpus '0,x': a comma-separated list/],
+      [["--console-log", "x,max=1"], /--console-log 'x,max=1': max must be 64K\.\.64M/],
+      [["--console-log", "x,size=1M"], /unknown option 'size=1M'/],
+      [["--name", "a b"], /--name 'a b': 1 to 64 characters/],
+      [["--name", "x".repeat(65)], /--name 'x+': 1 to 64/],
+      [["--balloon", "reporting=maybe"], /--balloon 'reporting=maybe': unknown option/],
+      [["--console-socket", dir], /not a socket is in the way/],
+      [["--exit-file", join(dir, "no/such/dir/exit.json")], /exit file .*: no directory/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await moat(["run", "--accel", "soft", ...args, "--", "true"]);
+      assert.equal(r.status, 125, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, re, args.join(" "));
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    const exitFile = join(dir, "exit.json");
+    const r = await moat([
+      "run",
+      "--accel",
+      "soft",
+      "--exit-file",
+      exitFile,
+      "--disk",
+      join(dir, "missing.img"),
+      "--",
+      "true",
+    ]);
+    assert.equal(r.status, 125, r.stderr);
+    const ex = JSON.parse(readFileSync(exitFile, "utf8")) as Reply;
+    assert.equal(ex.status, 125);
+    assert.equal(ex.reason, "error");
+    assert.match(String(ex.detail), /missing\.img/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -4,7 +4,8 @@
 // process (Daemon.start) with a fresh home; its VMs are real processes on the soft CPU.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { Daemon } from "../src/host/daemon.js";
@@ -12,15 +13,7 @@ import { loadConfig } from "../src/host/config.js";
 import { CONSOLE_LOG_MAX } from "../src/host/vmm-command.js";
 import { admit, AdmissionError } from "../src/host/admission.js";
 import { nextTarget, DEFAULT_RECLAIM } from "../src/host/reclaim.js";
-import {
-  api,
-  newHome,
-  openConsole,
-  until,
-  vmState,
-  type Home,
-  type Reply,
-} from "./support/moatd.js";
+import { api, newHome, openConsole, until, type Home, type Reply } from "./support/moatd.js";
 import { MOAT, REPO } from "./support/moat-cli.js";
 import { spawnSync } from "node:child_process";
 
@@ -474,9 +467,15 @@ test("the API socket is root:moat 0660 and a second daemon on the same home is r
     Daemon.start(loadConfig(h.config, h.dir)),
     /another moat daemon \(pid \d+\) serves/,
   );
+  // Tokens are kept as digests only: the secrets appear in no database file, their SHA-256 does.
+  const files = ["moat.db", "moat.db-wal"].map((f) => join(h.dir, f)).filter((f) => existsSync(f));
+  const bytes = Buffer.concat(files.map((f) => readFileSync(f)));
+  for (const secret of [admin, tok.op!, tok.ta!]) {
+    assert.equal(bytes.includes(secret), false, "a token secret is stored");
+    assert.equal(bytes.includes(createHash("sha256").update(secret).digest("hex")), true);
+  }
+  for (const f of files) assert.equal(statSync(f).mode & 0o777, 0o600, f);
 });
-
-void vmState;
 
 test("the optional TCP listener speaks only TLS, with the same tokens", async () => {
   const h3 = newHome({});

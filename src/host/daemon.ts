@@ -9,7 +9,6 @@ import {
   lstatSync,
   mkdirSync,
   readFileSync,
-  realpathSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -26,8 +25,9 @@ import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
 import { Cgroups, CgroupError } from "./cgroup.js";
 import { AdmissionError, admit, capacity, type ActiveVm, type Capacity } from "./admission.js";
 import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-facts.js";
-import { isActive, type VmSpec } from "./vm-spec.js";
-import { nextTarget, underPressure } from "./reclaim.js";
+import { isActive } from "./vm-spec.js";
+import { ReclaimLoop } from "./reclaim-loop.js";
+import { newVmRecord } from "./vm-create.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
 
@@ -41,7 +41,7 @@ export class Daemon implements ApiHost {
   private supervisor!: Supervisor;
   private cgroups!: Cgroups;
   private apps: FastifyInstance[] = [];
-  private reclaimTimer: NodeJS.Timeout | undefined;
+  private reclaim: ReclaimLoop | undefined;
   private readonly registry = metricsRegistry({
     vms: () => this.store.vms(),
     capacity: () => this.capacity(),
@@ -133,7 +133,12 @@ export class Daemon implements ApiHost {
       log(`moatd: API on https://${host}:${c.tcp.port}`);
     }
     if (c.reclaim.enabled) {
-      this.reclaimTimer = setInterval(() => void this.reclaimRound(), c.reclaim.intervalMs);
+      this.reclaim = new ReclaimLoop(c.reclaim, {
+        vms: () => this.store.vms(),
+        call: (id, req, ms) => this.supervisor.call(id, req, ms),
+        emit: (e) => this.supervisor.events.emit("event", e),
+      });
+      this.reclaim.start();
     }
   }
 
@@ -239,7 +244,7 @@ export class Daemon implements ApiHost {
 
   /** Stops serving; VM processes keep running for the next daemon to take over. */
   async close(): Promise<void> {
-    clearInterval(this.reclaimTimer);
+    this.reclaim?.stop();
     this.supervisor?.close();
     for (const a of this.apps) await a.close();
     this.auditLog?.close();
@@ -267,65 +272,11 @@ export class Daemon implements ApiHost {
   }
 
   createVm(body: Record<string, unknown>, caller: Caller): VmRecord {
-    const spec = body as unknown as VmSpec;
-    spec.domain ??= caller.domain ?? "default";
-    if (this.store.vm(spec.name))
-      throw new ApiError(409, `a VM named '${spec.name}' exists`, "name");
-    spec.nics.forEach((n, i) => {
-      if ((n.tap === undefined) === (n.bridge === undefined))
-        throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);
+    const vm = newVmRecord(body, caller, {
+      nameTaken: (n) => this.store.vm(n) !== undefined,
+      tenantImageDirs: this.cfg.tenantImageDirs,
     });
-    const paths: [string, string][] = [];
-    if (spec.kernel) paths.push(["kernel", spec.kernel]);
-    if (spec.initrd) paths.push(["initrd", spec.initrd]);
-    spec.disks.forEach((d, i) => paths.push([`disks.${i}.path`, d.path]));
-    for (const [field, p] of paths) {
-      let real: string;
-      try {
-        real = realpathSync(p);
-        if (!statSync(real).isFile()) throw new Error("not a regular file");
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        throw new ApiError(
-          400,
-          `${field}: ${p}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-          field,
-        );
-      }
-      // A tenant names host files only inside the image directories: otherwise any host file
-      // (/etc/shadow, another tenant's disk) could be attached to its VM as a disk.
-      if (
-        caller.role === "tenant" &&
-        !this.cfg.tenantImageDirs.some((d) => real.startsWith(d + "/"))
-      )
-        throw new ApiError(
-          403,
-          `${field}: tenants may use files under ${this.cfg.tenantImageDirs.join(", ")} only`,
-          field,
-        );
-    }
-    if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
-      throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
-    const now = new Date().toISOString();
-    const vm: VmRecord = {
-      id: randomBytes(6).toString("hex"),
-      name: spec.name,
-      domain: spec.domain,
-      spec,
-      state: "created",
-      desired: "stopped",
-      pid: null,
-      pidStart: null,
-      cgroup: null,
-      pinned: null,
-      startedAt: null,
-      lastExit: null,
-      restarts: 0,
-      failures: 0,
-      restartAt: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const now = vm.createdAt;
     this.store.insertVm(vm);
     this.supervisor.events.emit("event", {
       type: "vm.state",
@@ -567,49 +518,6 @@ export class Daemon implements ApiHost {
       return await this.supervisor.call(vm.id, req);
     } catch (e) {
       throw toApiError(e);
-    }
-  }
-
-  /** One round of balloon reclaim (docs/host.md). Exposed for tests through the timer only. */
-  private async reclaimRound(): Promise<void> {
-    const p = this.cfg.reclaim;
-    let pressed: boolean;
-    try {
-      pressed = underPressure(hostMemory(), p);
-    } catch {
-      return;
-    }
-    for (const vm of this.store.vms()) {
-      if (vm.state !== "running" || !vm.spec.balloon) continue;
-      try {
-        const r = await this.supervisor.call(vm.id, { op: "balloon-stats" }, 4000);
-        if (r.ok !== true) continue;
-        const stats = r.stats as Record<string, number>;
-        const b = r.balloon as { target_mib: number };
-        if (typeof stats.freeMemory !== "number") continue;
-        const t = nextTarget(
-          {
-            memoryMiB: vm.spec.memory_mib,
-            targetMiB: b.target_mib,
-            freeMiB: stats.freeMemory / (1 << 20),
-          },
-          pressed,
-          p,
-        );
-        if (t === undefined) continue;
-        await this.supervisor.call(vm.id, { op: "balloon", target_mib: t }, 2000);
-        this.supervisor.events.emit("event", {
-          type: "vm.state",
-          id: vm.id,
-          name: vm.name,
-          domain: vm.domain,
-          state: vm.state,
-          reason: `balloon ${b.target_mib} -> ${t} MiB (host ${pressed ? "under" : "out of"} pressure, guest free ${Math.round(stats.freeMemory / (1 << 20))} MiB)`,
-          time: new Date().toISOString(),
-        } satisfies VmEvent);
-      } catch {
-        // A VM that does not answer is skipped this round.
-      }
     }
   }
 }

@@ -1,0 +1,356 @@
+// The API's routes and their schemas. Each route's JSON schema validates the request and
+// documents it in /v1/openapi.json; `config.action` is what authorisation checks (api.ts).
+import net from "node:net";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ApiError } from "./api-error.js";
+import type { ApiHost } from "./api.js";
+import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
+import type { VmRecord } from "./store.js";
+
+export const errorSchema = {
+  type: "object",
+  properties: { error: { type: "string" }, field: { type: "string" } },
+} as const;
+
+const vmParams = {
+  type: "object",
+  required: ["vm"],
+  properties: { vm: { type: "string", minLength: 1, maxLength: 64, description: "id or name" } },
+} as const;
+
+const vmView = {
+  type: "object",
+  additionalProperties: true,
+  properties: {
+    id: { type: "string" },
+    name: { type: "string" },
+    domain: { type: "string" },
+    state: { type: "string", enum: [...VM_STATES] },
+  },
+} as const;
+
+/** Bound: console bytes a slow WebSocket client may have waiting before the VM's output pauses. */
+const WS_BACKLOG = 1024 * 1024;
+/** Bound: bytes of one SSE client's backlog; past it the client is dropped. */
+const SSE_BACKLOG = 1024 * 1024;
+/** Bound: scrollback returned by /logs at most. */
+const LOGS_MAX = 1024 * 1024;
+
+export function vmView_(vm: VmRecord): Record<string, unknown> {
+  return {
+    id: vm.id,
+    name: vm.name,
+    domain: vm.domain,
+    state: vm.state,
+    spec: vm.spec,
+    pid: vm.pid,
+    pinned_cpus: vm.pinned,
+    started_at: vm.startedAt,
+    last_exit: vm.lastExit,
+    restarts: vm.restarts,
+    restart_at: vm.restartAt,
+    created_at: vm.createdAt,
+  };
+}
+
+/** Adds every route to `app`. */
+export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
+  const vmOf = (req: FastifyRequest): VmRecord => h.vm((req.params as { vm: string }).vm)!;
+
+  app.get(
+    "/v1/openapi.json",
+    { schema: { hide: false, tags: ["meta"], summary: "This document" } },
+    async () => app.swagger(),
+  );
+
+  app.get(
+    "/v1/vms",
+    {
+      config: { action: "vm.list" },
+      schema: {
+        summary: "List VMs (a tenant sees its own domain's)",
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            label: { type: "string", maxLength: 320, description: "key=value filter" },
+            state: { type: "string", enum: [...VM_STATES] },
+          },
+        },
+        response: { 200: { type: "array", items: vmView } },
+      },
+    },
+    async (req) => {
+      const q = req.query as { label?: string; state?: string };
+      const c = req.caller!;
+      let vms = h.listVms().filter((v) => c.role !== "tenant" || v.domain === c.domain);
+      if (q.state) vms = vms.filter((v) => v.state === q.state);
+      if (q.label) {
+        const [k, ...rest] = q.label.split("=");
+        vms = vms.filter((v) => v.spec.labels[k!] === rest.join("="));
+      }
+      return vms.map(vmView_);
+    },
+  );
+
+  app.post(
+    "/v1/vms",
+    {
+      config: { action: "vm.create" },
+      schema: {
+        summary: "Define a VM (it starts with POST .../start)",
+        body: vmSpecSchema,
+        response: { 201: vmView },
+      },
+    },
+    async (req, reply) => {
+      const vm = h.createVm(req.body as Record<string, unknown>, req.caller!);
+      return reply.code(201).send(vmView_(vm));
+    },
+  );
+
+  app.get(
+    "/v1/vms/:vm",
+    {
+      config: { action: "vm.read" },
+      schema: { summary: "One VM", params: vmParams, response: { 200: vmView } },
+    },
+    async (req) => vmView_(vmOf(req)),
+  );
+
+  app.delete(
+    "/v1/vms/:vm",
+    {
+      config: { action: "vm.change" },
+      schema: {
+        summary: "Delete a VM (force: kill it first if it runs)",
+        params: vmParams,
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { force: { type: "boolean", default: false } },
+        },
+        response: { 204: { type: "null", description: "deleted" } },
+      },
+    },
+    async (req, reply) => {
+      await h.deleteVm(vmOf(req), (req.query as { force: boolean }).force);
+      return reply.code(204).send();
+    },
+  );
+
+  for (const op of ["start", "stop", "kill", "pause", "resume"] as const) {
+    app.post(
+      `/v1/vms/:vm/${op}`,
+      {
+        config: { action: "vm.change" },
+        schema: {
+          summary: `${op[0]!.toUpperCase()}${op.slice(1)} a VM`,
+          params: vmParams,
+          response: { 200: vmView },
+        },
+      },
+      async (req) => vmView_(await h.lifecycle(vmOf(req), op)),
+    );
+  }
+
+  app.put(
+    "/v1/vms/:vm/balloon",
+    {
+      config: { action: "vm.change" },
+      schema: {
+        summary: "Set the balloon target (MiB taken from the guest)",
+        params: vmParams,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["target_mib"],
+          properties: { target_mib: { type: "integer", minimum: 0, maximum: 4000 } },
+        },
+      },
+    },
+    async (req) => h.setBalloon(vmOf(req), (req.body as { target_mib: number }).target_mib),
+  );
+
+  app.get(
+    "/v1/vms/:vm/stats",
+    {
+      config: { action: "vm.read" },
+      schema: {
+        summary: "Live figures: CPU time, RSS, balloon, device counters",
+        params: vmParams,
+      },
+    },
+    async (req) => h.stats(vmOf(req)),
+  );
+
+  app.get(
+    "/v1/vms/:vm/logs",
+    {
+      config: { action: "vm.read" },
+      schema: {
+        summary: "Console scrollback (kept on disk, bounded to 1 MiB per VM)",
+        params: vmParams,
+        querystring: {
+          type: "object",
+          additionalProperties: false,
+          properties: { bytes: { type: "integer", minimum: 1, maximum: LOGS_MAX, default: 65536 } },
+        },
+        response: { 200: { type: "string", description: "text/plain" } },
+      },
+    },
+    async (req, reply) =>
+      reply
+        .type("text/plain; charset=utf-8")
+        .send(h.logs(vmOf(req), (req.query as { bytes: number }).bytes)),
+  );
+
+  app.get(
+    "/v1/vms/:vm/console",
+    {
+      websocket: true,
+      config: { action: "vm.console" },
+      schema: {
+        summary: "Attach to the serial console (WebSocket; binary frames both ways)",
+        params: vmParams,
+      },
+    },
+    (ws, req) => {
+      const vm = vmOf(req);
+      h.audit(req.caller!, "vm.console.attach", vm, true);
+      if (vm.state !== "running" && vm.state !== "paused") {
+        ws.close(4409, `VM is ${vm.state}`);
+        return;
+      }
+      const s = net.connect(h.consolePath(vm));
+      s.on("data", (d: Buffer) => {
+        ws.send(d);
+        // Backpressure: a slow viewer pauses this console connection, not the VM's memory.
+        if (ws.bufferedAmount > WS_BACKLOG) {
+          s.pause();
+          const t = setInterval(() => {
+            if (ws.bufferedAmount < WS_BACKLOG / 2 || ws.readyState !== ws.OPEN) {
+              clearInterval(t);
+              s.resume();
+            }
+          }, 20);
+        }
+      });
+      s.on("error", () => ws.close(1011, "console unavailable"));
+      s.on("close", () => ws.close(1000, "console closed"));
+      ws.on("message", (m: Buffer) => s.write(m));
+      ws.on("close", () => s.destroy());
+    },
+  );
+
+  app.get(
+    "/v1/events",
+    {
+      config: { action: "events.read" },
+      schema: {
+        summary: "VM state changes as server-sent events (a tenant sees its own domain's)",
+      },
+    },
+    (req, reply) => {
+      const c = req.caller!;
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        "content-type": "text/event-stream",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+      });
+      raw.write(": moat events\n\n");
+      const off = h.subscribe((e) => {
+        if (c.role === "tenant" && e.domain !== c.domain) return;
+        if (raw.writableLength > SSE_BACKLOG) {
+          raw.destroy();
+          return;
+        }
+        raw.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+      });
+      const ping = setInterval(() => raw.write(": ping\n\n"), 15000);
+      req.raw.on("close", () => {
+        clearInterval(ping);
+        off();
+      });
+    },
+  );
+
+  app.get(
+    "/v1/host",
+    {
+      config: { action: "host.read" },
+      schema: { summary: "Host capacity, admission headroom, policy" },
+    },
+    async () => h.host(),
+  );
+
+  app.get(
+    "/v1/tokens",
+    {
+      config: { action: "tokens.manage" },
+      schema: { summary: "API tokens (never their secrets)" },
+    },
+    async () => h.tokens(),
+  );
+
+  app.post(
+    "/v1/tokens",
+    {
+      config: { action: "tokens.manage" },
+      schema: {
+        summary: "Create an API token; the secret is in this reply only",
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["name", "role"],
+          properties: {
+            name: { type: "string", pattern: "^[a-zA-Z0-9_.-]{1,64}$" },
+            role: { type: "string", enum: ["admin", "operator", "tenant"] },
+            domain: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,31}$" },
+          },
+        },
+      },
+    },
+    async (req, reply) =>
+      reply
+        .code(201)
+        .send(h.createToken(req.body as { name: string; role: string; domain?: string })),
+  );
+
+  app.delete(
+    "/v1/tokens/:id",
+    {
+      config: { action: "tokens.manage" },
+      schema: {
+        summary: "Revoke a token",
+        params: {
+          type: "object",
+          required: ["id"],
+          properties: { id: { type: "string", maxLength: 64 } },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (!h.deleteToken((req.params as { id: string }).id))
+        throw new ApiError(404, "no such token");
+      return reply.code(204).send();
+    },
+  );
+
+  app.get(
+    "/v1/audit/verify",
+    { config: { action: "audit.read" }, schema: { summary: "Check the audit log's hash chain" } },
+    async () => h.verifyAudit(),
+  );
+
+  app.get(
+    "/metrics",
+    { config: { action: "metrics.read" }, schema: { summary: "Prometheus metrics (text format)" } },
+    async (_req, reply: FastifyReply) => {
+      const m = await h.metrics();
+      return reply.type(m.contentType).send(m.body);
+    },
+  );
+}

@@ -533,7 +533,12 @@ export class Supervisor {
           this.watches.set(vm.id, w);
           this.ended(vm.id, w, null, null);
         }
-      } else if (vm.desired === "running" && vm.restartAt && !isActive(vm.state)) {
+      } else if (vm.cgroup && !isActive(vm.state)) {
+        // A group its previous daemon had no time to remove.
+        this.removeCgroup(vm);
+      }
+      if (vm.pid !== null) continue;
+      if (vm.desired === "running" && vm.restartAt && !isActive(vm.state)) {
         this.armRestart(vm.id, Math.max(0, Date.parse(vm.restartAt) - Date.now()));
       } else if (isActive(vm.state)) {
         // Recorded active with no process (the daemon died between spawn and record).

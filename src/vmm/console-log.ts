@@ -79,15 +79,22 @@ export class ConsoleLog {
     try {
       while (this.queue.length > 0) {
         if (this.size >= half) await this.rotate();
-        // One write of what is queued, cut where the file reaches max/2.
-        const all = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue);
+        // One write of what is queued, cut where the file reaches max/2. The batch leaves the
+        // queue first: output the guest writes while the write is in flight queues behind it.
+        const batch = this.queue;
+        this.queue = [];
+        const all = batch.length === 1 ? batch[0]! : Buffer.concat(batch);
         const n = Math.min(all.length, half - this.size);
-        const { bytesWritten } = await this.fh.write(all, 0, n);
+        let bytesWritten = 0;
+        try {
+          ({ bytesWritten } = await this.fh.write(all, 0, n));
+        } finally {
+          const rest = all.subarray(bytesWritten);
+          if (rest.length > 0) this.queue.unshift(rest);
+          this.queued -= bytesWritten;
+        }
         if (bytesWritten === 0) throw new Error("the file takes no more data");
         this.size += bytesWritten;
-        const rest = all.subarray(bytesWritten);
-        this.queue = rest.length > 0 ? [rest] : [];
-        this.queued = rest.length;
       }
     } catch (e) {
       this.failed = true;

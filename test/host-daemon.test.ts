@@ -112,6 +112,10 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
     stats: { rss_bytes: number; cgroup_memory_limit_bytes: number };
   };
   assert.equal(insp.state, "running");
+  assert.deepEqual((insp.stats as unknown as { confinement: unknown }).confinement, {
+    seccomp: "kill",
+    ksm: false,
+  });
   assert.ok(insp.stats.rss_bytes > 20 << 20, JSON.stringify(insp.stats));
   assert.equal(
     insp.stats.cgroup_memory_limit_bytes,

@@ -117,6 +117,12 @@ program
     "let KSM merge identical guest RAM pages with other processes' (madvise MERGEABLE; a " +
       "cross-VM side channel: use only where that is acceptable)",
   )
+  .option(
+    "--seccomp [mode]",
+    "once the VM is set up, before its first instruction: a seccomp filter on every thread " +
+      "allows only the system calls the VMM needs (docs/security.md); any other kills the " +
+      "process. 'log': log and allow them instead (to find what a new path needs). x86-64 hosts",
+  )
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {
     process.exitCode = await runCommand(cmd, opts);

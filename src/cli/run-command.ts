@@ -12,6 +12,7 @@ import { commandArchive } from "../boot/initramfs.js";
 import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
 import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
 import { UsageError } from "./usage-error.js";
+import { lockDownVmm } from "../jail/seccomp.js";
 import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
 import { VsockError } from "../vmm/vsock-unix.js";
 import { ControlSocket, ControlSocketError } from "../vmm/control-socket.js";
@@ -53,6 +54,7 @@ export interface RunOptions {
   exitFile?: string;
   pinCpus?: string;
   ksm?: boolean;
+  seccomp?: boolean | string;
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -186,6 +188,11 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
   const balloon =
     o.balloon !== undefined && o.balloon !== false ? parseBalloonOption(o.balloon) : undefined;
   checkDistinctPaths(o, logSpec?.path);
+  const seccomp = o.seccomp === undefined ? undefined : o.seccomp === true ? "kill" : o.seccomp;
+  if (seccomp !== undefined && seccomp !== "kill" && seccomp !== "log")
+    throw new UsageError(`--seccomp takes nothing or 'log', not '${String(o.seccomp)}'`);
+  if (seccomp !== undefined && process.arch !== "x64")
+    throw new UsageError("--seccomp: the filter is written for x86-64 hosts");
   if (o.ksm && !existsSync("/sys/kernel/mm/ksm"))
     throw new UsageError("--ksm: this kernel has no KSM (/sys/kernel/mm/ksm)");
   const daemonized = o.consoleSocket !== undefined;
@@ -272,6 +279,7 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
           cpus,
           memoryMiB,
           ksm: o.ksm === true,
+          seccomp: seccomp ?? "off",
           consoleDropped,
           ...(server ? { consoleClients: () => server.clientCount } : {}),
         });
@@ -328,6 +336,13 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
     con?.attach(vm);
     server?.attach(vm);
     if (control) control.vm = vm;
+    if (seccomp) {
+      try {
+        lockDownVmm(seccomp === "log");
+      } catch (e) {
+        throw new UsageError(`--seccomp: ${(e as Error).message}`);
+      }
+    }
     const started = performance.now();
     let ended = false;
     const finished = vm.run();

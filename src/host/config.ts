@@ -22,6 +22,8 @@ export interface DaemonConfig {
   stableAfterMs: number;
   startTimeoutMs: number;
   stopTimeoutMs: number;
+  /** The VM processes' seccomp filter: kill (default), log, or off (development only). */
+  vmSeccomp: "kill" | "log" | "off";
   /** Host directories a tenant's kernel, initrd and disk paths must lie under. */
   tenantImageDirs: string[];
   /** The cgroup (relative to each hierarchy's root) VM groups go under; default: the daemon's own + /moat. */
@@ -44,6 +46,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     startTimeoutMs: 30000,
     stopTimeoutMs: 10000,
     tenantImageDirs: [`${home}/images`],
+    vmSeccomp: process.arch === "x64" ? "kill" : "off",
   };
 }
 
@@ -106,6 +109,7 @@ export const configSchema = {
     stableAfterMs: int(0, 86_400_000),
     startTimeoutMs: int(1000, 600_000),
     stopTimeoutMs: int(100, 600_000),
+    vmSeccomp: { type: "string", enum: ["kill", "log", "off"] },
     tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
   },

@@ -106,6 +106,7 @@ export class Daemon implements ApiHost {
         vmsDir: join(c.home, "vms"),
         vmmOverheadMiB: c.vmmOverheadMiB,
         ksm: c.policy.ksmDomain !== undefined,
+        seccomp: c.vmSeccomp,
         restartBackoffMs: c.restartBackoffMs,
         stableAfterMs: c.stableAfterMs,
         startTimeoutMs: c.startTimeoutMs,
@@ -323,8 +324,11 @@ export class Daemon implements ApiHost {
     try {
       const m = await this.supervisor.call(vm.id, { op: "metrics" }, 2000);
       if (m.ok === true) out.vmm = m;
+      // How the VM process is confined, as the process itself reports it.
+      const st = await this.supervisor.call(vm.id, { op: "status" }, 2000);
+      if (st.ok === true) out.confinement = { seccomp: st.seccomp ?? "off", ksm: st.ksm === true };
     } catch {
-      out.vmm = null;
+      out.vmm ??= null;
     }
     return out;
   }
@@ -425,6 +429,7 @@ export class Daemon implements ApiHost {
         pressure_some10: mem.pressureSome10 ?? null,
       },
       policy: this.cfg.policy,
+      vm_seccomp: this.cfg.vmSeccomp,
       ksm: this.cfg.policy.ksmDomain !== undefined,
       cgroups: this.cgroups.version,
       vms: byState,

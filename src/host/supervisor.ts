@@ -29,6 +29,8 @@ export interface SupervisorOptions {
   vmmOverheadMiB: number;
   /** KSM on for every VM (policy: one trust domain on the host). */
   ksm: boolean;
+  /** The VM processes' seccomp mode. */
+  seccomp: "kill" | "log" | "off";
   restartBackoffMs: { initial: number; max: number };
   /** A VM that ran this long before failing starts its backoff afresh. */
   stableAfterMs: number;
@@ -173,10 +175,14 @@ export class Supervisor {
     try {
       // detached: its own session, so neither a terminal hang-up nor the daemon's process group
       // being signalled reaches it; stdio in files, so the daemon's death breaks no pipe.
-      child = spawn(process.execPath, vmmArgv(s, f, { pinned, ksm: this.o.ksm }), {
-        detached: true,
-        stdio: ["ignore", log, log],
-      });
+      child = spawn(
+        process.execPath,
+        vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp }),
+        {
+          detached: true,
+          stdio: ["ignore", log, log],
+        },
+      );
     } finally {
       closeSync(log);
     }

@@ -48,6 +48,8 @@ export interface ControlInfo {
   cpus: number;
   memoryMiB: number;
   ksm: boolean;
+  /** The seccomp filter's mode: kill (on), log, or off. */
+  seccomp: "kill" | "log" | "off";
   /** Guest console output bytes dropped so far (slow consumers), all consumers together. */
   consoleDropped?: () => number;
   /** Clients on the console socket now (--console-socket). */
@@ -166,6 +168,7 @@ export class ControlSocket {
                 cpus: i.cpus,
                 memory_mib: i.memoryMiB,
                 ksm: i.ksm,
+                seccomp: i.seccomp,
                 vcpu_tids: this.vcpuThreadIds,
                 ...(i.consoleClients ? { console_clients: i.consoleClients() } : {}),
               }

@@ -1,0 +1,65 @@
+// A test entry point, never part of the VMM: takes the VM process's seccomp filter, then tries
+// one thing a compromised VMM might (argv[2]) and prints what happened. A denied call kills it
+// with SIGSYS (the test checks the signal); "socket-*" attempts are refused with EPERM.
+import { createServer } from "node:net";
+import { spawnSync } from "node:child_process";
+import { lockDownVmm } from "../../src/jail/seccomp.js";
+import { rawSyscall } from "../../src/sys/libc.js";
+import { SYS } from "../../src/jail/vmm-filter.js";
+
+const what = process.argv[2]!;
+lockDownVmm(process.argv[3] === "log");
+const out = (s: string): void => void process.stdout.write(s + "\n");
+
+switch (what) {
+  case "nothing":
+    out(`alive ${rawSyscall(SYS.getpid) === process.pid}`);
+    break;
+  case "socket-unix":
+    out(`fd ${rawSyscall(SYS.socket, 1, 1, 0) >= 0}`);
+    break;
+  case "socket-inet":
+    out(`result ${rawSyscall(SYS.socket, 2, 1, 0)}`);
+    break;
+  case "socket-inet6-udp":
+    out(`result ${rawSyscall(SYS.socket, 10, 2, 0)}`);
+    break;
+  case "tcp-listen": {
+    const s = createServer();
+    s.on("error", (e: NodeJS.ErrnoException) => {
+      out(`error ${e.code}`);
+      process.exit(0);
+    });
+    s.listen(0, "127.0.0.1", () => out("listening"));
+    break;
+  }
+  case "spawn-shell":
+    out(`spawn ${JSON.stringify(spawnSync("/bin/sh", ["-c", "echo escaped"]).stdout?.toString())}`);
+    break;
+  case "signal-parent":
+    out(`tgkill ${rawSyscall(SYS.tgkill, process.ppid, process.ppid, 0)}`);
+    break;
+  case "kill-parent":
+    out(`kill ${rawSyscall(SYS.kill, process.ppid, 0)}`);
+    break;
+  case "raise-rlimit":
+    // prlimit64(0, RLIMIT_NOFILE, new = a non-NULL pointer): refused before the kernel reads it.
+    out(`prlimit ${rawSyscall(SYS.prlimit64, 0, 7, 4096, 0)}`);
+    break;
+  case "read-rlimit":
+    out(`prlimit ${rawSyscall(SYS.prlimit64, 0, 7, 0, 0)}`);
+    break;
+  case "fork":
+    // clone(SIGCHLD): a new process, not a thread.
+    out(`clone ${rawSyscall(SYS.clone, 17, 0, 0, 0, 0)}`);
+    break;
+  case "clone3":
+    out(`clone3 ${rawSyscall(SYS.clone3, 0, 0)}`);
+    break;
+  default: {
+    const nr = (SYS as Record<string, number>)[what];
+    if (nr === undefined) throw new Error(`unknown probe ${what}`);
+    // Arguments all 0: the filter decides on the call number before the kernel looks at them.
+    out(`${what} ${rawSyscall(nr)}`);
+  }
+}

@@ -112,10 +112,18 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
     stats: { rss_bytes: number; cgroup_memory_limit_bytes: number };
   };
   assert.equal(insp.state, "running");
-  assert.deepEqual((insp.stats as unknown as { confinement: unknown }).confinement, {
-    seccomp: "kill",
-    ksm: false,
-  });
+  // Confined: its own uid (no capabilities), no_new_privs, the seccomp filter.
+  const conf = (
+    insp.stats as unknown as { confinement: { seccomp: string; ksm: boolean; uid: number } }
+  ).confinement;
+  assert.equal(conf.seccomp, "kill");
+  assert.equal(conf.ksm, false);
+  assert.ok(conf.uid >= 1_900_000_000, JSON.stringify(conf));
+  const status = readFileSync(`/proc/${(insp as unknown as { pid: number }).pid}/status`, "utf8");
+  assert.match(status, new RegExp(`^Uid:\\s+${conf.uid}\\s+${conf.uid}\\s+${conf.uid}`, "m"));
+  assert.match(status, /^CapEff:\s+0+$/m);
+  assert.match(status, /^NoNewPrivs:\s+1$/m);
+  assert.match(status, /^Seccomp:\s+2$/m);
   assert.ok(insp.stats.rss_bytes > 20 << 20, JSON.stringify(insp.stats));
   assert.equal(
     insp.stats.cgroup_memory_limit_bytes,

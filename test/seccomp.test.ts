@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +16,9 @@ import { moat, startMoat } from "./support/moat-cli.js";
 
 const PROBE = fileURLToPath(new URL("./support/seccomp-probe.js", import.meta.url));
 
-function probe(what: string, mode = "kill"): { signal: string | null; out: string } {
-  const r = spawnSync(process.execPath, [PROBE, what, mode], { encoding: "utf8", timeout: 30000 });
+function probe(what: string, mode = "kill", arg?: string): { signal: string | null; out: string } {
+  const args = [PROBE, what, mode, ...(arg !== undefined ? [arg] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30000 });
   return { signal: r.signal, out: r.stdout.trim() + r.stderr.trim() };
 }
 
@@ -80,13 +81,39 @@ test("a VMM under its filter: what a compromised VMM would try is refused", () =
   }
 });
 
+test("a VM process's own uid: no host secrets, no other VM's disk, not its own kernel image", () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-jail-"));
+  chmodSync(dir, 0o755);
+  // Another VM's disk (root's, 0600) and this VM's kernel image (root's, 0644: readable).
+  const disk = join(dir, "other.img");
+  const kernel = join(dir, "Image");
+  writeFileSync(disk, "secret", { mode: 0o600 });
+  writeFileSync(kernel, "kernel", { mode: 0o644 });
+  assert.equal(probe("nothing", "jail").out, "alive true");
+  assert.equal(probe("read-shadow", "jail").out, "shadow EACCES");
+  assert.equal(probe("read-file", "jail", disk).out, "read EACCES");
+  assert.equal(probe("write-file", "jail", kernel).out, "write EACCES");
+  assert.equal(probe("read-file", "jail", kernel).out, "read opened");
+  // And everything the filter refuses is still refused.
+  for (const w of [
+    "signal-parent",
+    "kill-parent",
+    "ptrace",
+    "mount",
+    "init_module",
+    "raise-rlimit",
+  ])
+    assert.equal(probe(w, "jail").signal, "SIGSYS", w);
+  assert.equal(probe("tcp-listen", "jail").out, "error EPERM");
+});
+
 test("log mode lets a call through (and the kernel logs it) instead of killing", () => {
   const r = probe("mount", "log");
   assert.equal(r.signal, null, r.out);
   assert.match(r.out, /^mount -\d+$/, "mount ran, and failed on its null arguments");
 });
 
-test("moat run --seccomp: a riscv64 VM with disk, balloon, entropy, vsock and a console log works under the filter", async () => {
+test("moat run --jail-user --seccomp: a riscv64 VM with disk, balloon, entropy, vsock and a console log works under the filter", async () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-sc-"));
   const disk = join(dir, "d.img");
   writeFileSync(disk, "");
@@ -95,6 +122,8 @@ test("moat run --seccomp: a riscv64 VM with disk, balloon, entropy, vsock and a 
     "run",
     "--accel",
     "soft",
+    "--jail-user",
+    "1900000002:1900000002",
     "--seccomp",
     "--disk",
     disk,
@@ -117,11 +146,22 @@ test("moat run --seccomp: a riscv64 VM with disk, balloon, entropy, vsock and a 
   assert.match(bad.stderr, /--seccomp takes nothing or 'log', not 'maybe'/);
 });
 
-test("moat run --seccomp on KVM: the vCPU runs, exits are handled, stop works", async () => {
+test("moat run --jail-user --seccomp on KVM: the vCPU runs, exits are handled, stop works", async () => {
   assert.ok(existsSync("/dev/kvm"), "this test needs /dev/kvm");
   const dir = mkdtempSync(join(tmpdir(), "moat-sc-"));
   const ctl = join(dir, "c.sock");
-  const vm = startMoat(["run", "--accel", "kvm", "--seccomp", "--control", ctl, "--", "true"]);
+  const vm = startMoat([
+    "run",
+    "--accel",
+    "kvm",
+    "--jail-user",
+    "1900000003:1900000003",
+    "--seccomp",
+    "--control",
+    ctl,
+    "--",
+    "true",
+  ]);
   const call = (req: object): Promise<Record<string, unknown>> =>
     new Promise((res, rej) => {
       const s = net.connect(ctl);
@@ -149,7 +189,9 @@ test("moat run --seccomp on KVM: the vCPU runs, exits are handled, stop works", 
       }
     }
     assert.ok(exits > 0, "KVM exits were handled under the filter");
-    assert.equal((await call({ op: "status" })).seccomp, "kill");
+    const st = await call({ op: "status" });
+    assert.equal(st.seccomp, "kill");
+    assert.equal(st.uid, 1900000003);
     await call({ op: "stop" });
     assert.equal(await vm.done, 143, vm.err());
   } finally {

@@ -118,6 +118,11 @@ program
       "cross-VM side channel: use only where that is acceptable)",
   )
   .option(
+    "--jail-user <uid:gid>",
+    "once the VM is set up: become this user and group (no groups, no capabilities left), " +
+      "no core dumps, at most 1024 open files; a host daemon gives every VM its own (root only)",
+  )
+  .option(
     "--seccomp [mode]",
     "once the VM is set up, before its first instruction: a seccomp filter on every thread " +
       "allows only the system calls the VMM needs (docs/security.md); any other kills the " +

@@ -13,6 +13,7 @@ import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from ".
 import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
 import { UsageError } from "./usage-error.js";
 import { lockDownVmm } from "../jail/seccomp.js";
+import { dropPrivileges, parseJailUser } from "../jail/drop.js";
 import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
 import { VsockError } from "../vmm/vsock-unix.js";
 import { ControlSocket, ControlSocketError } from "../vmm/control-socket.js";
@@ -55,6 +56,7 @@ export interface RunOptions {
   pinCpus?: string;
   ksm?: boolean;
   seccomp?: boolean | string;
+  jailUser?: string;
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -188,6 +190,15 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
   const balloon =
     o.balloon !== undefined && o.balloon !== false ? parseBalloonOption(o.balloon) : undefined;
   checkDistinctPaths(o, logSpec?.path);
+  let jailUser: { uid: number; gid: number } | undefined;
+  if (o.jailUser !== undefined) {
+    try {
+      jailUser = parseJailUser(o.jailUser);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (process.getuid?.() !== 0) throw new UsageError("--jail-user needs moat to start as root");
+  }
   const seccomp = o.seccomp === undefined ? undefined : o.seccomp === true ? "kill" : o.seccomp;
   if (seccomp !== undefined && seccomp !== "kill" && seccomp !== "log")
     throw new UsageError(`--seccomp takes nothing or 'log', not '${String(o.seccomp)}'`);
@@ -280,6 +291,7 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
           memoryMiB,
           ksm: o.ksm === true,
           seccomp: seccomp ?? "off",
+          ...(jailUser ? { uid: jailUser.uid } : {}),
           consoleDropped,
           ...(server ? { consoleClients: () => server.clientCount } : {}),
         });
@@ -336,6 +348,13 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
     con?.attach(vm);
     server?.attach(vm);
     if (control) control.vm = vm;
+    if (jailUser) {
+      try {
+        dropPrivileges(jailUser.uid, jailUser.gid);
+      } catch (e) {
+        throw new UsageError(`--jail-user: ${(e as Error).message}`);
+      }
+    }
     if (seccomp) {
       try {
         lockDownVmm(seccomp === "log");

@@ -22,6 +22,9 @@ export interface DaemonConfig {
   stableAfterMs: number;
   startTimeoutMs: number;
   stopTimeoutMs: number;
+  /** Each VM process drops to a uid:gid of its own, from vmUidBase up (daemon as root). */
+  vmUsers: boolean;
+  vmUidBase: number;
   /** The VM processes' seccomp filter: kill (default), log, or off (development only). */
   vmSeccomp: "kill" | "log" | "off";
   /** Host directories a tenant's kernel, initrd and disk paths must lie under. */
@@ -47,6 +50,8 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     stopTimeoutMs: 10000,
     tenantImageDirs: [`${home}/images`],
     vmSeccomp: process.arch === "x64" ? "kill" : "off",
+    vmUsers: process.getuid?.() === 0,
+    vmUidBase: 1_900_000_000,
   };
 }
 
@@ -110,6 +115,8 @@ export const configSchema = {
     startTimeoutMs: int(1000, 600_000),
     stopTimeoutMs: int(100, 600_000),
     vmSeccomp: { type: "string", enum: ["kill", "log", "off"] },
+    vmUsers: { type: "boolean" },
+    vmUidBase: int(1000, 2_100_000_000),
     tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
   },

@@ -28,6 +28,7 @@ import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-fact
 import { isActive } from "./vm-spec.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
 import { newVmRecord } from "./vm-create.js";
+import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
 
@@ -85,7 +86,9 @@ export class Daemon implements ApiHost {
     // Everything the daemon writes (database, WAL, logs) is private unless it says otherwise.
     process.umask(0o077);
     await this.lock();
-    mkdirSync(join(c.home, "vms"), { recursive: true, mode: 0o700 });
+    // 0711: a VM process (its own uid) passes through to its own directory, lists none.
+    mkdirSync(join(c.home, "vms"), { recursive: true, mode: 0o711 });
+    chmodSync(join(c.home, "vms"), 0o711);
     this.store = new Store(join(c.home, "moat.db"));
     // Token hashes and the audit head: for root alone.
     for (const f of ["moat.db", "moat.db-wal", "moat.db-shm"])
@@ -276,6 +279,9 @@ export class Daemon implements ApiHost {
     const vm = newVmRecord(body, caller, {
       nameTaken: (n) => this.store.vm(n) !== undefined,
       tenantImageDirs: this.cfg.tenantImageDirs,
+      ...(this.cfg.vmUsers
+        ? { allocateUid: () => this.store.allocateUid(this.cfg.vmUidBase) }
+        : {}),
     });
     const now = vm.createdAt;
     this.store.insertVm(vm);
@@ -326,7 +332,12 @@ export class Daemon implements ApiHost {
       if (m.ok === true) out.vmm = m;
       // How the VM process is confined, as the process itself reports it.
       const st = await this.supervisor.call(vm.id, { op: "status" }, 2000);
-      if (st.ok === true) out.confinement = { seccomp: st.seccomp ?? "off", ksm: st.ksm === true };
+      if (st.ok === true)
+        out.confinement = {
+          seccomp: st.seccomp ?? "off",
+          ksm: st.ksm === true,
+          uid: st.uid ?? null,
+        };
     } catch {
       out.vmm ??= null;
     }
@@ -371,15 +382,9 @@ export class Daemon implements ApiHost {
 
   logs(vm: VmRecord, bytes: number): string {
     const f = this.supervisor.files(vm.id);
-    let text = "";
-    for (const p of [`${f.consoleLog}.1`, f.consoleLog]) {
-      try {
-        text += readFileSync(p, "latin1");
-      } catch {
-        // Not written yet.
-      }
-    }
-    return Buffer.from(text.slice(-bytes), "latin1").toString("utf8");
+    const parts = [readVmFile(`${f.consoleLog}.1`, bytes), readVmFile(f.consoleLog, bytes)];
+    const all = Buffer.concat(parts.filter((b): b is Buffer => b !== undefined));
+    return all.subarray(Math.max(0, all.length - bytes)).toString("utf8");
   }
 
   consolePath(vm: VmRecord): string {

@@ -30,6 +30,8 @@ export interface VmRecord {
   restarts: number;
   failures: number;
   restartAt: string | null;
+  /** The uid (and gid) its VM process runs as; null: the daemon's own (vmUsers off). */
+  uid: number | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -59,6 +61,7 @@ interface VmRow {
   restarts: number;
   failures: number;
   restart_at: string | null;
+  uid: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -93,6 +96,7 @@ function fromRow(r: VmRow): VmRecord {
     restarts: r.restarts,
     failures: r.failures,
     restartAt: r.restart_at,
+    uid: r.uid ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -107,6 +111,18 @@ export class Store {
     // FULL: a VM record the API acknowledged survives a power cut, not only a crash.
     this.db.pragma("synchronous = FULL");
     this.db.exec(SCHEMA);
+    // Databases from before per-VM users get the column.
+    const cols = this.db.prepare("pragma table_info(vms)").all() as { name: string }[];
+    if (!cols.some((c) => c.name === "uid")) this.db.exec("alter table vms add column uid integer");
+  }
+
+  /** The next unused VM uid at or above `base` (one transaction: never handed out twice). */
+  allocateUid(base: number): number {
+    return this.db.transaction(() => {
+      const next = Math.max(base, Number(this.meta("next_uid") ?? base));
+      this.setMeta("next_uid", String(next + 1));
+      return next;
+    })();
   }
 
   close(): void {
@@ -129,8 +145,8 @@ export class Store {
   insertVm(v: VmRecord): void {
     this.db
       .prepare(
-        `insert into vms (id, name, domain, spec, state, desired, restarts, failures, created_at,
-         updated_at) values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+        `insert into vms (id, name, domain, spec, state, desired, restarts, failures, uid,
+         created_at, updated_at) values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)`,
       )
       .run(
         v.id,
@@ -139,6 +155,7 @@ export class Store {
         JSON.stringify(v.spec),
         v.state,
         v.desired,
+        v.uid,
         v.createdAt,
         v.updatedAt,
       );

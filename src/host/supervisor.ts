@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
 import {
+  chownSync,
   closeSync,
   mkdirSync,
   openSync,
@@ -20,6 +21,7 @@ import { isActive, type VmState } from "./vm-spec.js";
 import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
 import { vmmCall } from "./vmm-client.js";
 import { processStart } from "./host-facts.js";
+import { readVmFile } from "./vm-file.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
 export interface SupervisorOptions {
@@ -159,6 +161,9 @@ export class Supervisor {
     const f = this.files(vm.id);
     mkdirSync(f.dir, { recursive: true, mode: 0o700 });
     rmSync(f.exitFile, { force: true });
+    // The VM's own directory belongs to its own user: it rotates its console log and writes
+    // its exit record there after dropping to that user; no other VM can enter it.
+    if (vm.uid !== null) chownSync(f.dir, vm.uid, vm.uid);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -177,7 +182,7 @@ export class Supervisor {
       // being signalled reaches it; stdio in files, so the daemon's death breaks no pipe.
       child = spawn(
         process.execPath,
-        vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp }),
+        vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp, uid: vm.uid }),
         {
           detached: true,
           stdio: ["ignore", log, log],
@@ -279,9 +284,19 @@ export class Supervisor {
     const f = this.files(id);
     let record: { status?: number; reason?: string; detail?: string } | undefined;
     try {
+      // Written by the VM process: read as data it controls (bounded, no symlinks).
       const st = statSync(f.exitFile);
-      if (!vm.startedAt || st.mtimeMs >= Date.parse(vm.startedAt) - 1000)
-        record = JSON.parse(readFileSync(f.exitFile, "utf8")) as typeof record;
+      const text = readVmFile(f.exitFile, 64 * 1024);
+      if (text && (!vm.startedAt || st.mtimeMs >= Date.parse(vm.startedAt) - 1000))
+        record = JSON.parse(text.toString("utf8")) as typeof record;
+      if (record && typeof record !== "object") record = undefined;
+      if (record) {
+        record = {
+          ...(Number.isInteger(record.status) ? { status: record.status } : {}),
+          ...(typeof record.reason === "string" ? { reason: record.reason.slice(0, 32) } : {}),
+          ...(typeof record.detail === "string" ? { detail: record.detail.slice(0, 500) } : {}),
+        };
+      }
     } catch {
       // No record: killed, or it died before it could write one.
     }
@@ -608,7 +623,7 @@ function signalPid(pid: number, sig: NodeJS.Signals): void {
 
 function lastLine(path: string): string | undefined {
   try {
-    const lines = readFileSync(path, "utf8").trim().split("\n");
+    const lines = (readVmFile(path, 64 * 1024)?.toString("utf8") ?? "").trim().split("\n");
     return lines[lines.length - 1]?.slice(0, 500) || undefined;
   } catch {
     return undefined;

@@ -12,6 +12,8 @@ export interface CreateContext {
   nameTaken(name: string): boolean;
   /** Host directories a tenant's files must lie under. */
   tenantImageDirs: string[];
+  /** A fresh uid for the VM's process (absent: it runs as the daemon's user). */
+  allocateUid?: () => number;
 }
 
 /** Checks `body` (already schema-valid, defaults filled) and builds the record; throws ApiError. */
@@ -69,6 +71,7 @@ export function newVmRecord(
     restarts: 0,
     failures: 0,
     restartAt: null,
+    uid: ctx.allocateUid?.() ?? null,
     createdAt: now,
     updatedAt: now,
   };

@@ -35,7 +35,7 @@ export function vmFiles(dir: string): VmFiles {
 export function vmmArgv(
   spec: VmSpec,
   f: VmFiles,
-  o: { pinned: number[] | null; ksm: boolean; seccomp: "kill" | "log" | "off" },
+  o: { pinned: number[] | null; ksm: boolean; seccomp: "kill" | "log" | "off"; uid: number | null },
 ): string[] {
   const a = [MOAT_BIN, "run", "--accel", spec.accel, "--name", spec.name];
   a.push("--cpus", String(spec.cpus), "--memory", String(spec.memory_mib));
@@ -62,6 +62,7 @@ export function vmmArgv(
   if (spec.rng) a.push("--rng");
   if (o.pinned) a.push("--pin-cpus", o.pinned.join(","));
   if (o.ksm) a.push("--ksm");
+  if (o.uid !== null) a.push("--jail-user", `${o.uid}:${o.uid}`);
   if (o.seccomp !== "off") a.push(o.seccomp === "log" ? "--seccomp=log" : "--seccomp");
   a.push("--control", f.control, "--console-socket", f.console);
   a.push("--console-log", `${f.consoleLog},max=${CONSOLE_LOG_MAX}`, "--exit-file", f.exitFile);

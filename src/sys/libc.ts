@@ -38,6 +38,11 @@ const cSyscall3 = libc.func("long syscall(long nr, unsigned long a, unsigned lon
 const cSyscall6 = libc.func(
   "long syscall(long nr, unsigned long a, unsigned long b, unsigned long c, unsigned long d, unsigned long e, unsigned long f)",
 );
+// glibc's set*id and setgroups change every thread of the process (its setxid broadcast).
+const cSetresuid = libc.func("int setresuid(unsigned int r, unsigned int e, unsigned int s)");
+const cSetresgid = libc.func("int setresgid(unsigned int r, unsigned int e, unsigned int s)");
+const cSetgroups = libc.func("int setgroups(size_t n, const void *list)");
+const cSetrlimit = libc.func("int setrlimit(int resource, const void *rlim)");
 const cSchedGetaffinity = libc.func(
   "int sched_getaffinity(int pid, size_t cpusetsize, void *mask)",
 );
@@ -323,4 +328,30 @@ export function rawSyscall(nr: number, ...args: number[]): number {
   const a = [...args, 0, 0, 0, 0, 0, 0].slice(0, 6);
   const r = Number(cSyscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
   return r < 0 ? -koffi.errno() : r;
+}
+
+/** Becomes uid:gid on every thread, with no supplementary groups; root loses its capabilities. */
+export function becomeUser(uid: number, gid: number): void {
+  check("setgroups", cSetgroups(0, null) as number);
+  check("setresgid", cSetresgid(gid, gid, gid) as number);
+  check("setresuid", cSetresuid(uid, uid, uid) as number);
+}
+
+export const RLIMIT_CORE = 4;
+export const RLIMIT_NPROC = 6;
+export const RLIMIT_NOFILE = 7;
+
+/** Sets soft and hard limit of `resource` (process-wide). */
+export function setRlimit(resource: number, limit: number): void {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(BigInt(limit), 0);
+  b.writeBigUInt64LE(BigInt(limit), 8);
+  check(`setrlimit(${resource})`, cSetrlimit(resource, b) as number);
+}
+
+const PR_SET_DUMPABLE = 4;
+
+/** Not dumpable: no core file, /proc/PID owned by root, no ptrace by the same uid. */
+export function setNotDumpable(): void {
+  check("prctl(PR_SET_DUMPABLE)", cPrctl(PR_SET_DUMPABLE, 0, 0, 0, 0) as number);
 }

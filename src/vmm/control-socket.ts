@@ -50,6 +50,8 @@ export interface ControlInfo {
   ksm: boolean;
   /** The seccomp filter's mode: kill (on), log, or off. */
   seccomp: "kill" | "log" | "off";
+  /** The uid the process dropped to (--jail-user). */
+  uid?: number;
   /** Guest console output bytes dropped so far (slow consumers), all consumers together. */
   consoleDropped?: () => number;
   /** Clients on the console socket now (--console-socket). */
@@ -169,6 +171,7 @@ export class ControlSocket {
                 memory_mib: i.memoryMiB,
                 ksm: i.ksm,
                 seccomp: i.seccomp,
+                uid: i.uid ?? process.getuid?.() ?? null,
                 vcpu_tids: this.vcpuThreadIds,
                 ...(i.consoleClients ? { console_clients: i.consoleClients() } : {}),
               }

@@ -6,9 +6,24 @@ import { spawnSync } from "node:child_process";
 import { lockDownVmm } from "../../src/jail/seccomp.js";
 import { rawSyscall } from "../../src/sys/libc.js";
 import { SYS } from "../../src/jail/vmm-filter.js";
+import { dropPrivileges } from "../../src/jail/drop.js";
+import { openSync } from "node:fs";
+
+/** Opens `path` with `flags`; prints the error code, or "opened". */
+function tryOpen(path: string, flags: string): string {
+  try {
+    openSync(path, flags);
+    return "opened";
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
 
 const what = process.argv[2]!;
-lockDownVmm(process.argv[3] === "log");
+const mode = process.argv[3];
+// "jail": as a daemon's VM process is confined: its own uid first, then the filter.
+if (mode === "jail") dropPrivileges(1900000009, 1900000009);
+lockDownVmm(mode === "log");
 const out = (s: string): void => void process.stdout.write(s + "\n");
 
 switch (what) {
@@ -52,6 +67,15 @@ switch (what) {
   case "fork":
     // clone(SIGCHLD): a new process, not a thread.
     out(`clone ${rawSyscall(SYS.clone, 17, 0, 0, 0, 0)}`);
+    break;
+  case "read-shadow":
+    out(`shadow ${tryOpen("/etc/shadow", "r")}`);
+    break;
+  case "read-file":
+    out(`read ${tryOpen(process.argv[4]!, "r")}`);
+    break;
+  case "write-file":
+    out(`write ${tryOpen(process.argv[4]!, "r+")}`);
     break;
   case "clone3":
     out(`clone3 ${rawSyscall(SYS.clone3, 0, 0)}`);

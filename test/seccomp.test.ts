@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdtempSync, truncateSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import net from "node:net";
+import { vmmCall } from "../src/host/vmm-client.js";
 import { encode, jeq, ret } from "../src/jail/bpf.js";
 import { vmmFilter } from "../src/jail/vmm-filter.js";
 import { moat, startMoat } from "./support/moat-cli.js";
@@ -162,20 +162,8 @@ test("moat run --jail-user --seccomp on KVM: the vCPU runs, exits are handled, s
     "--",
     "true",
   ]);
-  const call = (req: object): Promise<Record<string, unknown>> =>
-    new Promise((res, rej) => {
-      const s = net.connect(ctl);
-      let buf = "";
-      s.on("data", (d) => {
-        buf += d.toString();
-        if (buf.includes("\n")) {
-          s.end();
-          res(JSON.parse(buf) as Record<string, unknown>);
-        }
-      });
-      s.on("error", rej);
-      s.write(JSON.stringify(req) + "\n");
-    });
+  const call = (req: Record<string, unknown>): Promise<Record<string, unknown>> =>
+    vmmCall(ctl, req);
   try {
     const end = Date.now() + 90000;
     let exits = 0;

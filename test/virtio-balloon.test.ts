@@ -7,31 +7,12 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import net from "node:net";
+import { control } from "./support/control-client.js";
 import { startMoat, until } from "./support/moat-cli.js";
 import { driveUp } from "./support/virtio-driver.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import { VirtioBalloon } from "../src/devices/virtio/balloon.js";
 import { STATUS_NEEDS_RESET, VirtioMmio } from "../src/devices/virtio/mmio-transport.js";
-
-/** Sends requests on a control socket; resolves to the parsed replies, in order. */
-function control(path: string, reqs: (object | string)[]): Promise<Record<string, unknown>[]> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(path);
-    let got = "";
-    c.setEncoding("utf8");
-    c.on("data", (d: string) => {
-      got += d;
-      const lines = got.split("\n").filter((l) => l !== "");
-      if (lines.length === reqs.length) {
-        c.end();
-        resolve(lines.map((l) => JSON.parse(l) as Record<string, unknown>));
-      }
-    });
-    c.on("error", reject);
-    for (const r of reqs) c.write((typeof r === "string" ? r : JSON.stringify(r)) + "\n");
-  });
-}
 
 const rssMiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;

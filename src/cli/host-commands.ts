@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
+import { parseIntOption } from "./run-command.js";
 import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
 import { ConfigError, loadConfig, DEFAULT_HOME } from "../host/config.js";
@@ -466,9 +467,9 @@ function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
+/** A whole number; its range is the daemon's to check (the API says which field and why). */
 function num(v: string, name: string): number {
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} wants a whole number, not '${v}'`);
-  return Number(v);
+  return parseIntOption(v, name, 0, Number.MAX_SAFE_INTEGER);
 }
 
 /** Bridges the terminal and a console WebSocket until Ctrl-A x or the VM ends. */

@@ -369,14 +369,14 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
       // Checked up front (/sys/kernel/mm/ksm); if madvise still fails, the VM does not go on
       // without what the daemon asked for.
       try {
-        mergeGuestRam(vm.memory);
+        mergeGuestRam(vm.avm.memory);
       } catch (e) {
         vm.stop(EXIT_MOAT_ERROR, `--ksm: ${(e as Error).message}`);
       }
     }
     // The vCPU threads report their ids as they start: pin them then (--pin-cpus), and tell
     // the control socket. The VM is already running; this does not hold it up.
-    void vm.vcpuThreadIds().then((tids) => {
+    void vm.avm.vcpuThreadIds(10_000).then((tids) => {
       if (ended) return;
       if (control) control.vcpuThreadIds = tids;
       if (!pinCpus) return;

@@ -55,7 +55,8 @@ export function vmView_(vm: VmRecord): Record<string, unknown> {
 
 /** Adds every route to `app`. */
 export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
-  const vmOf = (req: FastifyRequest): VmRecord => h.vm((req.params as { vm: string }).vm)!;
+  // Found (and authorised) in the preHandler: a VM route never runs without it.
+  const vmOf = (req: FastifyRequest): VmRecord => req.vm!;
 
   app.get(
     "/v1/openapi.json",
@@ -238,7 +239,14 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       });
       s.on("error", () => ws.close(1011, "console unavailable"));
       s.on("close", () => ws.close(1000, "console closed"));
-      ws.on("message", (m: Buffer) => s.write(m));
+      // A typist faster than the guest reads: stop reading the WebSocket until the console
+      // socket drains, so the daemon never holds more than one socket buffer of input.
+      ws.on("message", (m: Buffer) => {
+        if (!s.write(m)) {
+          ws.pause();
+          s.once("drain", () => ws.resume());
+        }
+      });
       ws.on("close", () => s.destroy());
     },
   );

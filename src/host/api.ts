@@ -56,6 +56,8 @@ declare module "fastify" {
   }
   interface FastifyRequest {
     caller?: Caller;
+    /** The VM a /v1/vms/{vm} route names, looked up once by the authorisation step. */
+    vm?: VmRecord;
   }
   interface FastifyContextConfig {
     /** What the route does, for authorisation; VM routes name the VM in params.vm. */
@@ -155,6 +157,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         await reply.code(code).send({ error: code === 404 ? `no VM '${params.vm}'` : "forbidden" });
         return reply;
       }
+      req.vm = vm;
       domain = vm.domain;
     } else if (action === "vm.create") {
       domain = (req.body as { domain?: string } | undefined)?.domain ?? caller.domain ?? "default";
@@ -169,7 +172,8 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   app.addHook("onResponse", async (req, reply) => {
     if (req.method === "GET" || req.method === "HEAD" || reply.statusCode === 401) return;
     const params = req.params as { vm?: string };
-    const vm = params.vm !== undefined ? (h.vm(params.vm) ?? null) : null;
+    // The VM as it was found for this request (still named after a delete).
+    const vm = req.vm ?? null;
     h.audit(
       req.caller ?? null,
       `${req.method} ${req.routeOptions.url ?? req.url}`,

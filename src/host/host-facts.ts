@@ -77,21 +77,26 @@ export function processRss(pid: number, root = "/"): number | undefined {
   }
 }
 
+/** The fields of /proc/PID/stat (or a thread's) after the command name, from field 3 on. */
+function statFields(path: string, root: string): string[] | undefined {
+  try {
+    const s = read(root, path);
+    // The command name (field 2) may hold spaces and parentheses: split after its last ')'.
+    return s.slice(s.lastIndexOf(")") + 2).split(" ");
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Field 22 of /proc/PID/stat (start time in clock ticks): with the PID, names one live process;
  * undefined once it has ended.
  */
 export function processStart(pid: number, root = "/"): string | undefined {
-  try {
-    const s = read(root, `proc/${pid}/stat`);
-    // The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    // A zombie (Z) or dead (X) process has ended; only its parent has not reaped it yet.
-    if (rest[0] === "Z" || rest[0] === "X") return undefined;
-    return rest[19];
-  } catch {
-    return undefined;
-  }
+  const f = statFields(`proc/${pid}/stat`, root);
+  // A zombie (Z) or dead (X) process has ended; only its parent has not reaped it yet.
+  if (!f || f[0] === "Z" || f[0] === "X") return undefined;
+  return f[19];
 }
 
 /**
@@ -99,11 +104,9 @@ export function processStart(pid: number, root = "/"): string | undefined {
  * is given, from /proc (clock ticks of 1/100 s, as on every Linux architecture moat runs on).
  */
 export function processCpuSeconds(pid: number, root = "/", tid?: number): number | undefined {
-  try {
-    const s = read(root, tid === undefined ? `proc/${pid}/stat` : `proc/${pid}/task/${tid}/stat`);
-    const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return undefined;
-  }
+  const f = statFields(
+    tid === undefined ? `proc/${pid}/stat` : `proc/${pid}/task/${tid}/stat`,
+    root,
+  );
+  return f ? (Number(f[11]) + Number(f[12])) / 100 : undefined;
 }

@@ -18,6 +18,7 @@ import net from "node:net";
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { VmDevices } from "./vm-devices.js";
 import { netLimits, perSecond } from "./vm-devices.js";
+import type { AccelVm } from "../accel/accel.js";
 
 /** Bound: bytes of one request line. */
 const MAX_LINE = 4096;
@@ -35,10 +36,8 @@ export interface ControlTarget {
   pause(): boolean;
   resume(): void;
   stop(status: number, detail: string): void;
-  /** vCPU exits to the VMM by reason, summed over the vCPUs. */
-  exitCounts?(): Record<string, number>;
-  /** Instructions retired (soft CPU). */
-  instructions?(): bigint;
+  /** The accelerator's VM: its vCPUs' exit counters and instruction counts. */
+  avm?: Pick<AccelVm, "exitCounts" | "stats">;
 }
 
 /** What status reports about the VM process, fixed at start; and the console's drop counter. */
@@ -239,10 +238,10 @@ export class ControlSocket {
   private metrics(): Reply {
     const d = this.devices;
     const vm = this.vm;
-    const instructions = vm?.instructions?.() ?? 0n;
+    const instructions = vm?.avm?.stats().reduce((n, st) => n + st.instructions, 0n) ?? 0n;
     return {
       ok: true,
-      exits: vm?.exitCounts?.() ?? {},
+      exits: vm?.avm?.exitCounts() ?? {},
       ...(instructions > 0n ? { instructions: Number(instructions) } : {}),
       disks: d.blks.map((b, i) => {
         const c = b.counters;

@@ -2,7 +2,6 @@
 // kernel, initrd and optional firmware, runs the harts on an accelerator and reports how the
 // VM ended. Device models are wired here; they own no I/O themselves.
 import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
-import type { GuestMemory } from "../memory/guest-memory.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
@@ -64,7 +63,8 @@ export class Riscv64Vm {
 
   private constructor(
     private readonly cfg: Riscv64VmConfig,
-    private readonly avm: AccelVm,
+    /** The accelerator's VM: guest RAM, vCPU threads and their exit counters, for the host. */
+    readonly avm: AccelVm,
   ) {
     this.plic = new Plic(cfg.harts * 2, (ctx, level) =>
       avm.setExternalInterrupt(ctx >> 1, (ctx & 1) === 0 ? "M" : "S", level),
@@ -195,26 +195,6 @@ export class Riscv64Vm {
    */
   sendInput(data: Uint8Array, resume: () => void): boolean {
     return this.console.sendInput(data, resume);
-  }
-
-  /** Guest RAM (the host tunes it: KSM). */
-  get memory(): GuestMemory {
-    return this.avm.memory;
-  }
-
-  /** vCPU exits to the VMM by reason, summed over the vCPUs (cheap counters, read now). */
-  exitCounts(): Record<string, number> {
-    return this.avm.exitCounts();
-  }
-
-  /** Instructions retired so far, all vCPUs (soft CPU; 0 on KVM). */
-  instructions(): bigint {
-    return this.avm.stats().reduce((n, s) => n + s.instructions, 0n);
-  }
-
-  /** The vCPU threads' kernel ids in vCPU order, once running (0: not reported in `timeoutMs`). */
-  vcpuThreadIds(timeoutMs = 10_000): Promise<number[]> {
-    return this.avm.vcpuThreadIds(timeoutMs);
   }
 
   /** Holds the vCPUs (false: this accelerator cannot pause). Devices keep running. */

@@ -4,7 +4,6 @@
 // through its PVH entry, or a bzImage through the 64-bit boot protocol — with an initramfs,
 // or a flat 64-bit program entered directly in long mode (payload tests).
 import type { ExitHandler } from "../accel/accel.js";
-import type { GuestMemory } from "../memory/guest-memory.js";
 import { type KvmVm, kvmAccelerator } from "../accel/kvm/kvm-accel.js";
 import { PioBus } from "../bus/pio-bus.js";
 import { MmioBus } from "../bus/mmio-bus.js";
@@ -74,7 +73,8 @@ export class X86Vm {
   private io: IoThread | undefined;
 
   private constructor(
-    private readonly avm: KvmVm,
+    /** The accelerator's VM: guest RAM, vCPU threads and their exit counters, for the host. */
+    readonly avm: KvmVm,
     cfg: X86VmConfig,
   ) {
     this.console = new SerialConsole(
@@ -229,26 +229,6 @@ export class X86Vm {
   /** Host input for the guest console; false: pause the source until `resume` runs. */
   sendInput(data: Uint8Array, resume: () => void): boolean {
     return this.console.sendInput(data, resume);
-  }
-
-  /** Guest RAM (the host tunes it: KSM). */
-  get memory(): GuestMemory {
-    return this.avm.memory;
-  }
-
-  /** vCPU exits to the VMM by reason, summed over the vCPUs (cheap counters, read now). */
-  exitCounts(): Record<string, number> {
-    return this.avm.exitCounts();
-  }
-
-  /** Instructions retired so far, all vCPUs (soft CPU; 0 on KVM). */
-  instructions(): bigint {
-    return this.avm.stats().reduce((n, s) => n + s.instructions, 0n);
-  }
-
-  /** The vCPU threads' kernel ids in vCPU order, once running (0: not reported in `timeoutMs`). */
-  vcpuThreadIds(timeoutMs = 10_000): Promise<number[]> {
-    return this.avm.vcpuThreadIds(timeoutMs);
   }
 
   /** Holds the vCPUs out of guest mode; devices keep running. */

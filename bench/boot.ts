@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { commandArchive } from "../src/boot/initramfs.js";
-import { DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "../src/cli/shipped-guest.js";
+import { DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
 
 const MOAT = fileURLToPath(new URL("../../bin/moat.js", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");

@@ -24,7 +24,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "../src/cli/shipped-guest.js";
+import { DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
 import {
   adminToken,
   api,
@@ -34,6 +34,7 @@ import {
   type DaemonProc,
 } from "../test/support/moatd.js";
 import { median } from "./capture.js";
+import { vmmProcess } from "../src/host/host-facts.js";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -263,7 +264,12 @@ async function density(): Promise<void> {
     pids.push(((await call("GET", `/v1/vms/${n}`)) as { pid: number }).pid);
   }
   await sleep(5000);
-  const moatPss = pids.reduce((s, p) => s + pssKiB(p), 0) / pids.length;
+  // A jailed VM is two processes: unshare (small) and the VMM under it; both count.
+  const vmPss = (p: number): number => {
+    const vmm = vmmProcess(p);
+    return pssKiB(p) + (vmm !== undefined && vmm !== p ? pssKiB(vmm) : 0);
+  };
+  const moatPss = pids.reduce((s, p) => s + vmPss(p), 0) / pids.length;
   const moatDrop = (avail0 - meminfoKiB("MemAvailable")) / DENSITY;
   await deleteVms();
 

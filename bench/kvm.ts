@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { kvmAccelerator, type KvmVm } from "../src/accel/kvm/kvm-accel.js";
-import { shippedInitrd, shippedKernel } from "../src/cli/shipped-guest.js";
-import { kvmKind } from "../src/cli/kvm-probe.js";
+import { shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
+import { kvmKind } from "../src/kvm/kvm-probe.js";
 import { composeCmdline, templateArgs } from "../src/arch/x86_64/cmdline.js";
 
 const MOAT = fileURLToPath(new URL("../../bin/moat.js", import.meta.url));

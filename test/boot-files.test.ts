@@ -20,7 +20,7 @@ import {
   shellQuote,
   type CpioFile,
 } from "../src/boot/initramfs.js";
-import { shippedKernel } from "../src/cli/shipped-guest.js";
+import { shippedKernel } from "../src/boot/shipped-guest.js";
 import { moat } from "./support/moat-cli.js";
 import { Rng } from "./support/core-harness.js";
 

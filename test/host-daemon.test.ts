@@ -4,8 +4,18 @@
 // doubled), 20 VMs at once, a CPU cap measured by cgroup accounting, balloon reclaim.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { vmmProcess } from "../src/host/host-facts.js";
+import { vmmCodeBinds } from "../src/jail/plan.js";
 import { spawn } from "node:child_process";
+import { tmpdir } from "node:os";
 import { MOAT, REPO } from "./support/moat-cli.js";
 import {
   adminToken,
@@ -49,13 +59,24 @@ function vmmPids(h: Home): number[] {
     if (!/^\d+$/.test(e)) continue;
     try {
       const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
-      if (argv.includes("run") && argv.some((a) => a.startsWith(`${h.dir}/vms/`)))
+      // The VMMs themselves, not the unshare each jailed one runs under.
+      if (
+        argv.includes("run") &&
+        !argv[0]!.endsWith("unshare") &&
+        argv.some((a) => a.startsWith(`${h.dir}/vms/`))
+      )
         out.push(Number(e));
     } catch {
       // Gone.
     }
   }
   return out;
+}
+
+/** The top-level directories of what a daemon's jail binds: node, its libraries, moat, the VM's. */
+function topDirs(): string[] {
+  const paths = [...vmmCodeBinds().map((b) => b.path), tmpdir()];
+  return [...new Set(paths.map((p) => p.split("/")[1]!))].sort();
 }
 
 async function teardown(h: Home, d: DaemonProc | undefined): Promise<void> {
@@ -114,12 +135,24 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   assert.equal(insp.state, "running");
   // Confined: its own uid (no capabilities), no_new_privs, the seccomp filter.
   const conf = (
-    insp.stats as unknown as { confinement: { seccomp: string; ksm: boolean; uid: number } }
+    insp.stats as unknown as {
+      confinement: { jailed: boolean; seccomp: string; ksm: boolean; uid: number };
+    }
   ).confinement;
+  assert.equal(conf.jailed, true);
   assert.equal(conf.seccomp, "kill");
   assert.equal(conf.ksm, false);
   assert.ok(conf.uid >= 1_900_000_000, JSON.stringify(conf));
-  const status = readFileSync(`/proc/${(insp as unknown as { pid: number }).pid}/status`, "utf8");
+  const vmmPid = (insp.stats as unknown as { vmm_pid: number }).vmm_pid;
+  assert.equal(vmmPid, vmmProcess((insp as unknown as { pid: number }).pid));
+  // In namespaces of its own, with a root holding its own files and moat's code only.
+  for (const ns of ["mnt", "pid", "net", "ipc", "uts"])
+    assert.notEqual(readlinkSync(`/proc/${vmmPid}/ns/${ns}`), readlinkSync(`/proc/self/ns/${ns}`));
+  assert.deepEqual(
+    readdirSync(`/proc/${vmmPid}/root`).sort(),
+    ["dev", "proc", ...topDirs()].sort(),
+  );
+  const status = readFileSync(`/proc/${vmmPid}/status`, "utf8");
   assert.match(status, new RegExp(`^Uid:\\s+${conf.uid}\\s+${conf.uid}\\s+${conf.uid}`, "m"));
   assert.match(status, /^CapEff:\s+0+$/m);
   assert.match(status, /^NoNewPrivs:\s+1$/m);
@@ -310,10 +343,22 @@ test("a VM capped at 20% of a core gets about that (cgroup CPU accounting)", asy
   await con.expect("echo ready-$((1+1))", "ready-2", 120000);
   con.send("while :; do :; done &\n");
   await new Promise((r) => setTimeout(r, 1500));
-  const vm = (await api(h.socket, tok, "GET", "/v1/vms/capped")).body as { id: string };
+  const vm = (await api(h.socket, tok, "GET", "/v1/vms/capped")).body as VmView;
   const dir = readdirSync("/sys/fs/cgroup/cpuacct", { recursive: true }) as string[];
   const grp = dir.find((p) => p.endsWith(`vm-${vm.id}/cpuacct.usage`));
   assert.ok(grp, "the VM has a cpuacct group");
+  // The jailed VMM itself (not only the unshare it runs under) is in the VM's CPU and memory
+  // groups.
+  const vmm = String(vmmProcess(vm.pid!));
+  for (const c of ["cpu", "memory"]) {
+    // Each hierarchy has the group under the daemon's own place in it.
+    const rel = (readdirSync(`/sys/fs/cgroup/${c}`, { recursive: true }) as string[]).find((p) =>
+      p.endsWith(`vm-${vm.id}/cgroup.procs`),
+    );
+    assert.ok(rel, `a ${c} group for the VM`);
+    const procs = readFileSync(`/sys/fs/cgroup/${c}/${rel}`, "utf8");
+    assert.ok(procs.split("\n").includes(vmm), `${c}: ${procs} has ${vmm}`);
+  }
   const usage = (): number => Number(readFileSync(`/sys/fs/cgroup/cpuacct/${grp}`, "utf8"));
   const quota = readFileSync(
     `/sys/fs/cgroup/cpu/${grp.replace("cpuacct.usage", "cpu.cfs_quota_us")}`,
@@ -348,7 +393,8 @@ test("balloon reclaim: idle guest memory goes back to the host under pressure, a
   assert.equal((await api(h.socket, tok, "POST", "/v1/vms/idle/start")).status, 200);
   const vm = (await api(h.socket, tok, "GET", "/v1/vms/idle")).body as VmView;
   const rss = (): number =>
-    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${vm.pid}/status`, "utf8"))![1]) / 1024;
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${vmmProcess(vm.pid!)}/status`, "utf8"))![1]) /
+    1024;
   let con = await openConsole(h.socket, tok, "idle");
   // Touch 180 MiB (dd's one buffer), then free it (dd exits): the host keeps those pages
   // until a balloon takes them.
@@ -438,18 +484,19 @@ test("trust domains: pinned vCPUs never share a core across domains; KSM only un
   assert.equal((await api(h.socket, tok, "POST", "/v1/vms/a1/start")).status, 200);
   const a1 = (await api(h.socket, tok, "GET", "/v1/vms/a1")).body as VmView;
   assert.ok(a1.pinned_cpus && a1.pinned_cpus.length > 0, JSON.stringify(a1));
+  const vmm = vmmProcess(a1.pid!)!;
   // The vCPU thread runs only on the pinned CPUs; guest RAM is marked mergeable.
   const hart = await until("the hart thread", () =>
-    readdirSync(`/proc/${a1.pid}/task`).find((tid) =>
-      readFileSync(`/proc/${a1.pid}/task/${tid}/comm`, "utf8").startsWith("moat-hart0"),
+    readdirSync(`/proc/${vmm}/task`).find((tid) =>
+      readFileSync(`/proc/${vmm}/task/${tid}/comm`, "utf8").startsWith("moat-hart0"),
     ),
   );
   assert.ok(hart, "the hart thread is named");
   const allowed = /Cpus_allowed_list:\s+(\S+)/.exec(
-    readFileSync(`/proc/${a1.pid}/task/${hart}/status`, "utf8"),
+    readFileSync(`/proc/${vmm}/task/${hart}/status`, "utf8"),
   )![1];
   assert.equal(allowed, a1.pinned_cpus.join(","));
-  assert.match(readFileSync(`/proc/${a1.pid}/smaps`, "utf8"), /^VmFlags:.* mg/m);
+  assert.match(readFileSync(`/proc/${vmm}/smaps`, "utf8"), /^VmFlags:.* mg/m);
   // Another domain: refused while KSM is on for acme.
   await api(h.socket, tok, "POST", "/v1/vms", { name: "b1", memory_mib: 48, domain: "other" });
   const b = await api(h.socket, tok, "POST", "/v1/vms/b1/start");

@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { moat } from "./support/moat-cli.js";
-import { kvmKind } from "../src/cli/kvm-probe.js";
+import { kvmKind } from "../src/kvm/kvm-probe.js";
 
 test("--accel auto picks KVM only with hardware virtualisation, the soft CPU elsewhere", async () => {
   const r = await moat(["run", "--accel", "auto", "--", "uname", "-m"], { timeoutMs: 300_000 });

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MOAT, REPO } from "./support/moat-cli.js";
-import { kvmKind } from "../src/cli/kvm-probe.js";
+import { kvmKind } from "../src/kvm/kvm-probe.js";
 
 const LIMIT_MS = 10 * 60_000;
 

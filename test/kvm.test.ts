@@ -8,7 +8,7 @@ import { KVM_CAP_USER_MEMORY } from "../src/kvm/abi.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
 import { CPUID_BITS, applyCpuTemplate, type CpuTemplateName } from "../src/arch/x86_64/cpuid.js";
-import { kvmKind } from "../src/cli/kvm-probe.js";
+import { kvmKind } from "../src/kvm/kvm-probe.js";
 import {
   MAP_ANONYMOUS,
   MAP_PRIVATE,

@@ -1,25 +1,94 @@
-// The VM process's seccomp filter. A probe (test/support/seccomp-probe.ts, a test entry point,
-// never a switch in the VMM) takes exactly the VMM's filter and tries one thing a compromised
-// VMM might; each must be refused: the process killed by SIGSYS, or (socket families) EPERM.
-// Then real VMs run under the filter on both accelerators.
+// The VM process's jail and seccomp filter. A probe (test/support/jail-probe.ts, a test entry
+// point, never a switch in the VMM) is started exactly as the daemon starts a VM process: by
+// jail/launch.ts, into new namespaces and a root holding only a VM's files, then its own uid
+// and the VMM's filter. It tries one thing a compromised VMM might; each must be refused: the
+// process killed by SIGSYS, EPERM (socket families), or the thing not there at all. Then real
+// VMs run jailed on both accelerators.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  mkdtempSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { vmmCall } from "../src/host/vmm-client.js";
 import { encode, jeq, ret } from "../src/jail/bpf.js";
 import { vmmFilter } from "../src/jail/vmm-filter.js";
+import { spawnJailed } from "../src/jail/launch.js";
 import { moat, startMoat } from "./support/moat-cli.js";
 
-const PROBE = fileURLToPath(new URL("./support/seccomp-probe.js", import.meta.url));
+const PROBE = fileURLToPath(new URL("./support/jail-probe.js", import.meta.url));
+const PROBE_UID = 1900000009;
 
-function probe(what: string, mode = "kill", arg?: string): { signal: string | null; out: string } {
-  const args = [PROBE, what, mode, ...(arg !== undefined ? [arg] : [])];
-  const r = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 30000 });
-  return { signal: r.signal, out: r.stdout.trim() + r.stderr.trim() };
+// A VM as the daemon lays it out: its directory (its uid's), its disk, its kernel image
+// (root's, readable); and another VM's disk next to it.
+const base = mkdtempSync(join(tmpdir(), "moat-jailtest-"));
+chmodSync(base, 0o755);
+const vmDir = join(base, "vm");
+const otherDir = join(base, "other");
+const jailRoot = join(base, "root");
+for (const d of [vmDir, otherDir, jailRoot]) mkdirSync(d, { mode: 0o700 });
+chownSync(vmDir, PROBE_UID, PROBE_UID);
+const kernel = join(base, "Image");
+writeFileSync(kernel, "kernel", { mode: 0o644 });
+const ownDisk = join(vmDir, "disk.img");
+writeFileSync(ownDisk, "mine", { mode: 0o600 });
+chownSync(ownDisk, PROBE_UID, PROBE_UID);
+// A disk its spec gives read-only.
+const roDisk = join(vmDir, "ro.img");
+writeFileSync(roDisk, "mine too", { mode: 0o600 });
+chownSync(roDisk, PROBE_UID, PROBE_UID);
+const otherDisk = join(otherDir, "disk.img");
+writeFileSync(otherDisk, "secret", { mode: 0o600 });
+
+/** Runs the probe `what`: jailed (mode "jail", the default), or under the filter alone. */
+async function probe(
+  what: string,
+  mode = "jail",
+  arg?: string,
+): Promise<{ signal: string | null; out: string }> {
+  const extra = arg !== undefined ? [arg] : [];
+  if (mode !== "jail") {
+    const r = spawnSync(process.execPath, [PROBE, what, mode, ...extra], {
+      encoding: "utf8",
+      timeout: 30000,
+    });
+    return { signal: r.signal, out: r.stdout.trim() + r.stderr.trim() };
+  }
+  const p = spawnJailed({
+    needs: {
+      readFiles: [kernel],
+      disks: [
+        { path: ownDisk, readOnly: false },
+        { path: roDisk, readOnly: true },
+      ],
+      writeDirs: [vmDir],
+    },
+    root: jailRoot,
+    hostname: "moat-probe",
+    cwd: vmDir,
+    kvm: false,
+    kvmKind: "none",
+    nets: [],
+    vnetHdrBytes: 12,
+    args: (plan) => [PROBE, what, "jail", ...extra, `--in-jail=${plan}`],
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: false,
+  });
+  let out = "";
+  p.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  p.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+  const signal = await new Promise<string | null>((res) => p.on("close", (_c, s) => res(s)));
+  return { signal, out: out.trim() };
 }
 
 test("BPF programs: encoded 8 bytes an instruction, jumps checked", () => {
@@ -33,15 +102,19 @@ test("BPF programs: encoded 8 bytes an instruction, jumps checked", () => {
   encode(f); // every jump lands inside
 });
 
-test("a VMM under its filter: what a compromised VMM would try is refused", () => {
-  assert.equal(probe("nothing").out, "alive true", "the probe itself runs under the filter");
-  assert.equal(probe("socket-unix").out, "fd true", "AF_UNIX sockets stay allowed");
-  assert.equal(probe("read-rlimit").out, "prlimit 0", "reading limits stays allowed");
+test("a jailed VM process: what a compromised VMM would try is refused", async () => {
+  assert.equal((await probe("nothing")).out, "alive true", "the probe itself runs jailed");
+  assert.equal((await probe("socket-unix")).out, "fd true", "AF_UNIX sockets stay allowed");
+  assert.equal((await probe("read-rlimit")).out, "prlimit 0", "reading limits stays allowed");
   // Network sockets: refused with EPERM.
-  assert.equal(probe("socket-inet").out, "result -1");
-  assert.equal(probe("socket-inet6-udp").out, "result -1");
-  assert.equal(probe("tcp-listen").out, "error EPERM");
-  assert.equal(probe("clone3").out, "clone3 -38", "clone3 -> ENOSYS (glibc falls back to clone)");
+  assert.equal((await probe("socket-inet")).out, "result -1");
+  assert.equal((await probe("socket-inet6-udp")).out, "result -1");
+  assert.equal((await probe("tcp-listen")).out, "error EPERM");
+  assert.equal(
+    (await probe("clone3")).out,
+    "clone3 -38",
+    "clone3 -> ENOSYS (glibc falls back to clone)",
+  );
   // Everything else on the list: the process is killed at the call.
   const killed = [
     "spawn-shell",
@@ -76,44 +149,42 @@ test("a VMM under its filter: what a compromised VMM would try is refused", () =
     "memfd_create",
   ];
   for (const w of killed) {
-    const r = probe(w);
+    const r = await probe(w);
     assert.equal(r.signal, "SIGSYS", `${w}: ${r.out}`);
   }
 });
 
-test("a VM process's own uid: no host secrets, no other VM's disk, not its own kernel image", () => {
-  const dir = mkdtempSync(join(tmpdir(), "moat-jail-"));
-  chmodSync(dir, 0o755);
-  // Another VM's disk (root's, 0600) and this VM's kernel image (root's, 0644: readable).
-  const disk = join(dir, "other.img");
-  const kernel = join(dir, "Image");
-  writeFileSync(disk, "secret", { mode: 0o600 });
-  writeFileSync(kernel, "kernel", { mode: 0o644 });
-  assert.equal(probe("nothing", "jail").out, "alive true");
-  assert.equal(probe("read-shadow", "jail").out, "shadow EACCES");
-  assert.equal(probe("read-file", "jail", disk).out, "read EACCES");
-  assert.equal(probe("write-file", "jail", kernel).out, "write EACCES");
-  assert.equal(probe("read-file", "jail", kernel).out, "read opened");
-  // And everything the filter refuses is still refused.
-  for (const w of [
-    "signal-parent",
-    "kill-parent",
-    "ptrace",
-    "mount",
-    "init_module",
-    "raise-rlimit",
-  ])
-    assert.equal(probe(w, "jail").signal, "SIGSYS", w);
-  assert.equal(probe("tcp-listen", "jail").out, "error EPERM");
+test("a jailed VM process sees its own files, processes, network and host name only", async () => {
+  assert.equal((await probe("nothing")).out, "alive true");
+  // The host's files are not there at all; another VM's disk neither.
+  assert.equal((await probe("read-shadow")).out, "shadow ENOENT");
+  assert.equal((await probe("read-file", "jail", otherDisk)).out, "read ENOENT");
+  assert.equal((await probe("read-file", "jail", "/usr/bin/sh")).out, "read ENOENT");
+  // Its own disk is there (its mode: read-write); its kernel image only to read.
+  assert.equal((await probe("write-file", "jail", ownDisk)).out, "write opened");
+  assert.equal((await probe("write-file", "jail", roDisk)).out, "write EROFS");
+  assert.equal((await probe("read-file", "jail", roDisk)).out, "read opened");
+  assert.equal((await probe("read-file", "jail", kernel)).out, "read opened");
+  assert.equal((await probe("write-file", "jail", kernel)).out, "write EACCES");
+  // Its PID namespace holds itself alone: no host process to list, none to signal.
+  assert.equal((await probe("list-processes")).out, "pids 1");
+  assert.equal((await probe("kill-pid", "jail", String(process.pid))).signal, "SIGSYS");
+  // Its network namespace has only a loopback device (down); its UTS namespace its name.
+  assert.equal((await probe("interfaces")).out, "ifaces lo");
+  assert.equal((await probe("hostname")).out, "hostname moat-probe");
+  // Its root: /dev, /proc, and the tops of what was bound (node, libraries, moat, the VM).
+  assert.match((await probe("root")).out, /^root dev,.*proc/);
+  assert.equal((await probe("read-file", "jail", "/dev/kvm")).out, "read ENOENT");
+  assert.equal((await probe("read-file", "jail", "/dev/net/tun")).out, "read ENOENT");
 });
 
-test("log mode lets a call through (and the kernel logs it) instead of killing", () => {
-  const r = probe("mount", "log");
+test("log mode lets a call through (and the kernel logs it) instead of killing", async () => {
+  const r = await probe("mount", "log");
   assert.equal(r.signal, null, r.out);
   assert.match(r.out, /^mount -\d+$/, "mount ran, and failed on its null arguments");
 });
 
-test("moat run --jail-user --seccomp: a riscv64 VM with disk, balloon, entropy, vsock and a console log works under the filter", async () => {
+test("moat run --jail: a riscv64 VM with disk, balloon, entropy, vsock and a console log works jailed", async () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-sc-"));
   const disk = join(dir, "d.img");
   writeFileSync(disk, "");
@@ -122,9 +193,7 @@ test("moat run --jail-user --seccomp: a riscv64 VM with disk, balloon, entropy, 
     "run",
     "--accel",
     "soft",
-    "--jail-user",
-    "1900000002:1900000002",
-    "--seccomp",
+    "--jail",
     "--disk",
     disk,
     "--balloon",
@@ -136,17 +205,21 @@ test("moat run --jail-user --seccomp: a riscv64 VM with disk, balloon, entropy, 
     "--",
     "sh",
     "-c",
-    "dd if=/dev/zero of=/dev/vda bs=4k count=64 2>/dev/null && head -c 64 /dev/hwrng | wc -c && exit 3",
+    "printf jailed-write | dd of=/dev/vda conv=notrunc 2>/dev/null && head -c 64 /dev/hwrng | wc -c && exit 3",
   ]);
   assert.equal(r.signal, null, r.stderr);
   assert.equal(r.status, 3, r.stderr);
   assert.match(r.stdout, /^64\s*$/m);
+  // The guest's write reached the host's file through the jail's bind of it; the console log
+  // was written in the VM's directory.
+  assert.equal(readFileSync(disk).subarray(0, 12).toString(), "jailed-write");
+  assert.match(readFileSync(join(dir, "c.log"), "utf8"), /jailed-write|64/);
   const bad = await moat(["run", "--seccomp=maybe", "--", "true"]);
   assert.equal(bad.status, 125);
   assert.match(bad.stderr, /--seccomp takes nothing or 'log', not 'maybe'/);
 });
 
-test("moat run --jail-user --seccomp on KVM: the vCPU runs, exits are handled, stop works", async () => {
+test("moat run --jail on KVM: the vCPU runs on the KVM fd it was handed, exits are handled, stop works", async () => {
   assert.ok(existsSync("/dev/kvm"), "this test needs /dev/kvm");
   const dir = mkdtempSync(join(tmpdir(), "moat-sc-"));
   const ctl = join(dir, "c.sock");
@@ -154,9 +227,9 @@ test("moat run --jail-user --seccomp on KVM: the vCPU runs, exits are handled, s
     "run",
     "--accel",
     "kvm",
+    "--jail",
     "--jail-user",
     "1900000003:1900000003",
-    "--seccomp",
     "--control",
     ctl,
     "--",
@@ -179,6 +252,7 @@ test("moat run --jail-user --seccomp on KVM: the vCPU runs, exits are handled, s
     assert.ok(exits > 0, "KVM exits were handled under the filter");
     const st = await call({ op: "status" });
     assert.equal(st.seccomp, "kill");
+    assert.equal(st.jailed, true);
     assert.equal(st.uid, 1900000003);
     await call({ op: "stop" });
     assert.equal(await vm.done, 143, vm.err());

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO, moat } from "./support/moat-cli.js";
-import { kvmKind } from "../src/cli/kvm-probe.js";
+import { kvmKind } from "../src/kvm/kvm-probe.js";
 
 test("Debian's stock linux-image-riscv64 boots to a command", { timeout: 600_000 }, async () => {
   const fetch = spawnSync("bash", [join(REPO, "guest/stock-kernel.sh")], {

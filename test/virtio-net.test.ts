@@ -240,10 +240,11 @@ test("--net tap: ping host <-> guest over a TAP device", async () => {
     const guest =
       "ip link set eth0 up && ip addr add 10.77.0.2/24 dev eth0 && ping -c 2 -W 5 10.77.0.1 && " +
       "echo READY && nc -l -p 7001";
-    // Under the VMM's seccomp filter: TAP I/O on the epoll thread needs nothing it denies.
+    // Jailed (its own network namespace; the TAP opened by the launcher, handed in), under the
+    // seccomp filter: TAP I/O on the epoll thread needs nothing it denies.
     const v = startMoat([
       "run",
-      "--seccomp",
+      "--jail",
       "--net",
       `tap=${tap},mac=02:00:00:00:77:02`,
       "--",
@@ -275,8 +276,11 @@ test("--net bridge: two VMs talk over a Linux bridge; spoofed frames never leave
   ip("link", "add", br, "type", "bridge");
   try {
     ip("link", "set", br, "up");
+    // Jailed: the launcher makes each TAP a port of the bridge before the VM's network
+    // namespace exists.
     const a = startMoat([
       "run",
+      "--jail",
       "--net",
       `bridge=${br},mac=02:00:00:00:78:0a`,
       "--",
@@ -286,6 +290,7 @@ test("--net bridge: two VMs talk over a Linux bridge; spoofed frames never leave
     ]);
     const b = startMoat([
       "run",
+      "--jail",
       "--net",
       `bridge=${br},mac=02:00:00:00:78:0b`,
       "--",

@@ -6,7 +6,16 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
@@ -40,6 +49,7 @@ before(() => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const VSOCK_UID = 1900000004;
 const md5 = (b: Uint8Array) => createHash("md5").update(b).digest("hex");
 
 test("vsock: the guest reaches a host Unix socket PATH_P, a megabyte echoed back", async () => {
@@ -48,12 +58,17 @@ test("vsock: the guest reaches a host Unix socket PATH_P, a megabyte echoed back
   // The host's echo service on port 5000.
   const server = net.createServer((s) => s.pipe(s));
   await new Promise<void>((r) => server.listen(`${path}_5000`, r));
+  // The jailed VMM connects as its own uid: the directory and the socket let that uid in.
+  chmodSync(dir, 0o711);
+  chownSync(`${path}_5000`, VSOCK_UID, VSOCK_UID);
   try {
-    // Under the VMM's seccomp filter: vsock's Unix sockets are all it needs.
+    // Jailed, under the seccomp filter: vsock's Unix sockets (in a bound directory) are all it needs.
     const r = await moat(
       [
         "run",
-        "--seccomp",
+        "--jail",
+        "--jail-user",
+        `${VSOCK_UID}:${VSOCK_UID}`,
         "--initrd",
         initrd,
         "--vsock",
@@ -83,8 +98,10 @@ test("vsock: the guest reaches a host Unix socket PATH_P, a megabyte echoed back
 
 test("vsock: a host process connects with CONNECT P and is echoed a megabyte by the guest", async () => {
   const path = join(dir, "h2g.sock");
+  // Jailed: the listening socket is made in the jail's bind of this directory.
   const vm = startMoat([
     "run",
+    "--jail",
     "--initrd",
     initrd,
     "--vsock",

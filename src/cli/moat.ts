@@ -10,6 +10,7 @@ import { ElfError } from "../boot/elf.js";
 import { BzImageError } from "../boot/bzimage.js";
 import { X86KernelError } from "../vmm/x86_64-vm.js";
 import { SysError } from "../sys/libc.js";
+import { JailError } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
 
 const program = new Command();
@@ -128,6 +129,14 @@ program
       "allows only the system calls the VMM needs (docs/security.md); any other kills the " +
       "process. 'log': log and allow them instead (to find what a new path needs). x86-64 hosts",
   )
+  .option(
+    "--jail",
+    "run the VM in a jail (root only): its own mount, PID, IPC, UTS and network namespaces, " +
+      "a root holding only the files it needs, its own uid (--jail-user, or one from " +
+      "1901000000 + the launcher's pid), no capabilities, and --seccomp (docs/security.md). " +
+      "Without it the VM runs unjailed, for development",
+  )
+  .addOption(new Option("--in-jail <plan>").hideHelp())
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {
     process.exitCode = await runCommand(cmd, opts);
@@ -154,6 +163,7 @@ async function main(): Promise<void> {
       e instanceof BzImageError ||
       e instanceof X86KernelError ||
       e instanceof SysError ||
+      e instanceof JailError ||
       e instanceof RangeError
     ) {
       process.stderr.write(`moat: ${e.message}\n`);

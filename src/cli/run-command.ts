@@ -9,8 +9,13 @@ import { TapError } from "../sys/tap.js";
 import { ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
-import { DEBIAN_OPENSBI, DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "./shipped-guest.js";
-import { detectKvm, kvmKind, type KvmKind } from "./kvm-probe.js";
+import {
+  DEBIAN_OPENSBI,
+  DEFAULT_CMDLINE,
+  shippedInitrd,
+  shippedKernel,
+} from "../boot/shipped-guest.js";
+import { detectKvm, kvmKind, type KvmKind } from "../kvm/kvm-probe.js";
 import { UsageError } from "./usage-error.js";
 import { lockDownVmm } from "../jail/seccomp.js";
 import { dropPrivileges, parseJailUser } from "../jail/drop.js";
@@ -26,6 +31,8 @@ import type { VmExit } from "../vmm/vm-exit.js";
 import { parseConsoleLog, parsePinCpus, parseVmName } from "./vm-options.js";
 import { parseBalloonOption } from "./device-options.js";
 import { resolve } from "node:path";
+import { enterJail, parseJailPlan } from "../jail/enter.js";
+import { runJailed } from "./run-jailed.js";
 
 export { UsageError };
 
@@ -57,6 +64,10 @@ export interface RunOptions {
   ksm?: boolean;
   seccomp?: boolean | string;
   jailUser?: string;
+  /** Run the VM in a jail (run-jailed.ts). */
+  jail?: boolean;
+  /** Set by the launcher only: this process is the jailed VM; the jail's plan as JSON. */
+  inJail?: string;
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -91,7 +102,7 @@ export function parseIntOption(v: string, name: string, min: number, max: number
  * host has hardware virtualisation; the soft CPU where it has none or only PVM-nested KVM
  * (there a Linux guest takes minutes to boot and its userspace cannot make system calls).
  */
-function chooseAccel(name: string, kind: KvmKind): "soft" | "kvm" {
+function chooseAccel(name: string, kind: KvmKind, quiet = false): "soft" | "kvm" {
   switch (name) {
     case "soft":
       return "soft";
@@ -99,7 +110,7 @@ function chooseAccel(name: string, kind: KvmKind): "soft" | "kvm" {
       return kind === "hardware" ? "kvm" : "soft";
     case "kvm": {
       if (kind === "none") throw new UsageError("--accel kvm: this host has no /dev/kvm");
-      if (kind === "pvm") {
+      if (kind === "pvm" && !quiet) {
         process.stderr.write(
           `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
             `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
@@ -117,6 +128,25 @@ function chooseAccel(name: string, kind: KvmKind): "soft" | "kvm" {
  * it could not start, once the arguments were read) is also written there before returning.
  */
 export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
+  // In a jail /dev/kvm and /sys are out of sight: its launcher tells what KVM is here.
+  let jailKvm: KvmKind | undefined;
+  if (o.inJail !== undefined) {
+    try {
+      const plan = parseJailPlan(o.inJail);
+      jailKvm = plan.kvmKind ?? "none";
+      enterJail(plan);
+    } catch (e) {
+      throw new UsageError(`the jail could not be set up: ${(e as Error).message}`);
+    }
+  } else if (o.jail) {
+    return runJailed({ ...o, accel: chooseAccel(o.accel, kvmKind()) });
+  } else if (process.stderr.isTTY) {
+    // Said to a person at a terminal; scripts and tests keep a clean stderr (the control
+    // socket's status reports "jailed" either way).
+    process.stderr.write(
+      "moat: this VM runs unjailed (for development); --jail confines it (docs/security.md)\n",
+    );
+  }
   let exitFile: string | undefined;
   if (o.exitFile !== undefined) {
     try {
@@ -129,7 +159,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
   }
   let exit: VmExit;
   try {
-    exit = await runVm(argv, o);
+    exit = await runVm(argv, o, jailKvm);
   } catch (e) {
     if (exitFile) {
       try {
@@ -178,9 +208,9 @@ function checkDistinctPaths(o: RunOptions, logPath: string | undefined): void {
   }
 }
 
-async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
-  const hostKvm = kvmKind();
-  const accel = chooseAccel(o.accel, hostKvm);
+async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<VmExit> {
+  const hostKvm = jailKvm ?? kvmKind();
+  const accel = chooseAccel(o.accel, hostKvm, jailKvm !== undefined);
   const arch = accel === "kvm" ? "x86_64" : "riscv64";
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
   const memoryMiB = parseIntOption(o.memory, "memory", 32, arch === "x86_64" ? 3072 : 4000);
@@ -204,7 +234,8 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
     throw new UsageError(`--seccomp takes nothing or 'log', not '${String(o.seccomp)}'`);
   if (seccomp !== undefined && process.arch !== "x64")
     throw new UsageError("--seccomp: the filter is written for x86-64 hosts");
-  if (o.ksm && !existsSync("/sys/kernel/mm/ksm"))
+  // A jail has no /sys: its launcher checked.
+  if (o.ksm && jailKvm === undefined && !existsSync("/sys/kernel/mm/ksm"))
     throw new UsageError("--ksm: this kernel has no KSM (/sys/kernel/mm/ksm)");
   const daemonized = o.consoleSocket !== undefined;
   if (daemonized) {
@@ -291,6 +322,7 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
           memoryMiB,
           ksm: o.ksm === true,
           seccomp: seccomp ?? "off",
+          jailed: o.inJail !== undefined,
           ...(jailUser ? { uid: jailUser.uid } : {}),
           consoleDropped,
           ...(server ? { consoleClients: () => server.clientCount } : {}),
@@ -350,7 +382,7 @@ async function runVm(argv: string[], o: RunOptions): Promise<VmExit> {
     if (control) control.vm = vm;
     if (jailUser) {
       try {
-        dropPrivileges(jailUser.uid, jailUser.gid);
+        dropPrivileges(jailUser.uid, jailUser.gid, { jailed: jailKvm !== undefined });
       } catch (e) {
         throw new UsageError(`--jail-user: ${(e as Error).message}`);
       }

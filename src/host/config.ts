@@ -25,6 +25,11 @@ export interface DaemonConfig {
   /** Each VM process drops to a uid:gid of its own, from vmUidBase up (daemon as root). */
   vmUsers: boolean;
   vmUidBase: number;
+  /**
+   * Each VM process in its own jail (namespaces, a root of its own files, docs/security.md).
+   * Off only for development: the daemon then starts VMs unjailed.
+   */
+  vmJail: boolean;
   /** The VM processes' seccomp filter: kill (default), log, or off (development only). */
   vmSeccomp: "kill" | "log" | "off";
   /** Host directories a tenant's kernel, initrd and disk paths must lie under. */
@@ -51,6 +56,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     tenantImageDirs: [`${home}/images`],
     vmSeccomp: process.arch === "x64" ? "kill" : "off",
     vmUsers: process.getuid?.() === 0,
+    vmJail: true,
     vmUidBase: 1_900_000_000,
   };
 }
@@ -116,6 +122,7 @@ export const configSchema = {
     stopTimeoutMs: int(100, 600_000),
     vmSeccomp: { type: "string", enum: ["kill", "log", "off"] },
     vmUsers: { type: "boolean" },
+    vmJail: { type: "boolean" },
     vmUidBase: int(1000, 2_100_000_000),
     tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },

@@ -22,6 +22,7 @@ import { hashToken, newToken, type Caller, type Role } from "./auth.js";
 import { AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
 import { Store, type VmRecord } from "./store.js";
 import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
+import { jailUnavailable } from "../jail/launch.js";
 import { Cgroups, CgroupError } from "./cgroup.js";
 import { AdmissionError, admit, capacity, type ActiveVm, type Capacity } from "./admission.js";
 import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-facts.js";
@@ -73,6 +74,15 @@ export class Daemon implements ApiHost {
 
   private async open(log: (s: string) => void): Promise<void> {
     const c = this.cfg;
+    // Jailed by default; a daemon that cannot jail refuses to start rather than run VMs bare.
+    if (c.vmJail) {
+      const why = jailUnavailable() ?? (c.vmUsers ? null : "the jail needs vmUsers (a uid per VM)");
+      if (why)
+        throw new DaemonError(
+          `VMs are jailed (vmJail) and ${why}; set "vmJail": false in the config to run ` +
+            "them unjailed (development only)",
+        );
+    } else log("moatd: vmJail is off: VMs run unjailed (development only)");
     try {
       mkdirSync(c.home, { recursive: true, mode: 0o711 });
       // Group moat must be able to pass through to the socket (traverse, not list).
@@ -110,6 +120,8 @@ export class Daemon implements ApiHost {
         vmmOverheadMiB: c.vmmOverheadMiB,
         ksm: c.policy.ksmDomain !== undefined,
         seccomp: c.vmSeccomp,
+        jail: c.vmJail,
+        jailsDir: join(c.home, "jails"),
         restartBackoffMs: c.restartBackoffMs,
         stableAfterMs: c.stableAfterMs,
         startTimeoutMs: c.startTimeoutMs,
@@ -326,7 +338,8 @@ export class Daemon implements ApiHost {
   async stats(vm: VmRecord): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = { id: vm.id, name: vm.name, state: vm.state };
     if (vm.pid === null) return out;
-    Object.assign(out, { pid: vm.pid }, this.usageView(vm));
+    Object.assign(out, { pid: vm.pid, vmm_pid: this.supervisor.vmmPid(vm) ?? null });
+    Object.assign(out, this.usageView(vm));
     try {
       const m = await this.supervisor.call(vm.id, { op: "metrics" }, 2000);
       if (m.ok === true) out.vmm = m;
@@ -334,6 +347,7 @@ export class Daemon implements ApiHost {
       const st = await this.supervisor.call(vm.id, { op: "status" }, 2000);
       if (st.ok === true)
         out.confinement = {
+          jailed: st.jailed === true,
           seccomp: st.seccomp ?? "off",
           ksm: st.ksm === true,
           uid: st.uid ?? null,
@@ -365,8 +379,9 @@ export class Daemon implements ApiHost {
   }
 
   private usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number } {
-    if (vm.pid === null) return {};
-    const pid = vm.pid;
+    // A jailed VM's own figures are its VMM's, not its unshare's.
+    const pid = this.supervisor.vmmPid(vm);
+    if (pid === undefined) return {};
     const cpu = processCpuSeconds(pid);
     const rss = processRss(pid);
     const tids = this.supervisor.vcpuTids.get(vm.id);
@@ -435,6 +450,7 @@ export class Daemon implements ApiHost {
       },
       policy: this.cfg.policy,
       vm_seccomp: this.cfg.vmSeccomp,
+      vm_jail: this.cfg.vmJail,
       ksm: this.cfg.policy.ksmDomain !== undefined,
       cgroups: this.cgroups.version,
       vms: byState,

@@ -110,3 +110,50 @@ export function processCpuSeconds(pid: number, root = "/", tid?: number): number
   );
   return f ? (Number(f[11]) + Number(f[12])) / 100 : undefined;
 }
+
+/**
+ * A jailed VM's supervised process is util-linux unshare; the VMM is its only child. The
+ * VMM's host pid for `pid` (itself when it is not unshare), or undefined when it has none yet.
+ */
+export function vmmProcess(pid: number, root = "/"): number | undefined {
+  let comm: string;
+  try {
+    comm = readFileSync(`${root}proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+  if (comm !== "unshare") return pid;
+  try {
+    const c = readFileSync(`${root}proc/${pid}/task/${pid}/children`, "utf8").trim();
+    const first = Number(c.split(" ")[0]);
+    return Number.isInteger(first) && first > 0 ? first : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Host thread ids for thread ids a process reported from inside its PID namespace, read from
+ * the NSpid lines of /proc/PID/task/TID/status (host id first, innermost last). Bound: the
+ * process's own threads; an id it has no thread for is left out.
+ */
+export function hostThreadIds(pid: number, nsTids: readonly number[], root = "/"): number[] {
+  const map = new Map<number, number>();
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`${root}proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  for (const t of tasks) {
+    try {
+      const s = readFileSync(`${root}proc/${pid}/task/${t}/status`, "utf8");
+      const m = /^NSpid:\s+([\d\s]+)$/m.exec(s);
+      const ids = m ? m[1]!.trim().split(/\s+/).map(Number) : [Number(t)];
+      map.set(ids[ids.length - 1]!, ids[0]!);
+    } catch {
+      // The thread ended.
+    }
+  }
+  return nsTids.map((t) => map.get(t)).filter((t): t is number => t !== undefined);
+}

@@ -20,7 +20,18 @@ import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
 import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
 import { vmmCall } from "./vmm-client.js";
-import { processStart } from "./host-facts.js";
+import { hostThreadIds, processStart, vmmProcess } from "./host-facts.js";
+import { spawnJailed } from "../jail/launch.js";
+import { kvmKind } from "../kvm/kvm-probe.js";
+import { JailError } from "../jail/drop.js";
+import { TapError } from "../sys/tap.js";
+import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
+import {
+  SHIPPED_INITRD_GZ,
+  SHIPPED_KERNEL_GZ,
+  SHIPPED_X86_INITRD_GZ,
+  SHIPPED_X86_KERNEL_GZ,
+} from "../boot/shipped-guest.js";
 import { readVmFile } from "./vm-file.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
@@ -33,6 +44,9 @@ export interface SupervisorOptions {
   ksm: boolean;
   /** The VM processes' seccomp mode. */
   seccomp: "kill" | "log" | "off";
+  /** Each VM process in its own jail (jail/launch.ts); roots are mounted over `<jailsDir>/<id>`. */
+  jail: boolean;
+  jailsDir: string;
   restartBackoffMs: { initial: number; max: number };
   /** A VM that ran this long before failing starts its backoff afresh. */
   stableAfterMs: number;
@@ -177,17 +191,18 @@ export class Supervisor {
     );
     const log = openSync(f.vmmLog, "w", 0o600);
     let child: ChildProcess;
+    const argv = vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp, uid: vm.uid });
     try {
       // detached: its own session, so neither a terminal hang-up nor the daemon's process group
       // being signalled reaches it; stdio in files, so the daemon's death breaks no pipe.
-      child = spawn(
-        process.execPath,
-        vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp, uid: vm.uid }),
-        {
-          detached: true,
-          stdio: ["ignore", log, log],
-        },
-      );
+      child = this.o.jail
+        ? this.spawnJailed(vm, f, argv, log)
+        : spawn(process.execPath, argv, { detached: true, stdio: ["ignore", log, log] });
+    } catch (e) {
+      cg.remove();
+      if (e instanceof JailError || e instanceof TapError)
+        throw new SupervisorError(`VM '${vm.name}': ${e.message}`, 500);
+      throw e;
     } finally {
       closeSync(log);
     }
@@ -197,9 +212,12 @@ export class Supervisor {
       throw new SupervisorError("could not start the VM process", 500);
     }
     // Into its cgroup before Node has even loaded moat: the guest's first instruction is
-    // tens of milliseconds away.
+    // tens of milliseconds away. A jailed VM's unshare goes first, then the VMM it forked:
+    // a fork either precedes the move (and the child is listed) or follows it (and inherits).
     try {
       cg.addProcess(pid);
+      const vmm = vmmProcess(pid);
+      if (vmm !== undefined && vmm !== pid) cg.addProcess(vmm);
     } catch (e) {
       child.kill("SIGKILL");
       throw e;
@@ -219,6 +237,44 @@ export class Supervisor {
     await this.awaitReady(vm, f);
   }
 
+  /** The VM process in its jail: the VM's own files only, its TAPs and KVM fd handed in. */
+  private spawnJailed(vm: VmRecord, f: VmFiles, argv: string[], log: number): ChildProcess {
+    const s = vm.spec;
+    const x86 = s.accel === "kvm";
+    const readFiles: string[] = [];
+    if (s.kernel) readFiles.push(s.kernel);
+    else readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
+    if (s.initrd) readFiles.push(s.initrd);
+    else if (!s.kernel) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
+    const root = join(this.o.jailsDir, vm.id);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    return spawnJailed({
+      needs: {
+        readFiles,
+        disks: s.disks.map((d) => ({ path: d.path, readOnly: d.read_only === true })),
+        writeDirs: [f.dir],
+      },
+      root,
+      hostname: `moat-${vm.name}`.slice(0, 64),
+      cwd: f.dir,
+      kvm: x86,
+      kvmKind: kvmKind(),
+      nets: s.nics.map((n) => ({
+        ...(n.tap !== undefined ? { tap: n.tap } : {}),
+        ...(n.bridge !== undefined ? { bridge: n.bridge } : {}),
+      })),
+      vnetHdrBytes: VNET_HDR_BYTES,
+      args: (plan) => [argv[0]!, argv[1]!, `--in-jail=${plan}`, ...argv.slice(2)],
+      stdio: ["ignore", log, log],
+      detached: true,
+    });
+  }
+
+  /** The VMM process of a running VM (under its unshare when jailed), as the host sees it. */
+  vmmPid(vm: VmRecord): number | undefined {
+    return vm.pid === null ? undefined : vmmProcess(vm.pid);
+  }
+
   private async awaitReady(vm: VmRecord, f: VmFiles): Promise<void> {
     const w = this.watches.get(vm.id)!;
     const end = Date.now() + this.o.startTimeoutMs;
@@ -233,7 +289,7 @@ export class Supervisor {
       try {
         const r = await vmmCall(f.control, { op: "status" }, 1000);
         if (r.ok === true) {
-          this.noteTids(vm.id, r);
+          this.noteTids(vm, r);
           this.setState(vm, "running");
           return;
         }
@@ -251,10 +307,14 @@ export class Supervisor {
     );
   }
 
-  private noteTids(id: string, status: Record<string, unknown>): void {
+  /** vCPU thread ids from a status reply; a jailed VMM's are its PID namespace's, mapped here. */
+  private noteTids(vm: VmRecord, status: Record<string, unknown>): void {
     const t = status.vcpu_tids;
-    if (Array.isArray(t) && t.every((x) => Number.isInteger(x)))
-      this.vcpuTids.set(id, t as number[]);
+    if (!Array.isArray(t) || !t.every((x) => Number.isInteger(x))) return;
+    const pid = this.vmmPid(vm);
+    if (status.jailed === true && pid !== undefined)
+      this.vcpuTids.set(vm.id, hostThreadIds(pid, t as number[]));
+    else this.vcpuTids.set(vm.id, t as number[]);
   }
 
   private watch(vm: VmRecord, pid: number, child: ChildProcess | undefined): void {
@@ -440,7 +500,8 @@ export class Supervisor {
         // It may already be gone, or hung: the signals below decide.
       }
       if (!(await wait(this.o.stopTimeoutMs))) {
-        signalPid(w.pid, "SIGTERM");
+        // To the VMM itself: a jailed VM's unshare ignores SIGTERM.
+        signalPid(vmmProcess(w.pid) ?? w.pid, "SIGTERM");
         if (!(await wait(this.o.stopTimeoutMs))) {
           signalPid(w.pid, "SIGKILL");
           await w.exited;
@@ -495,6 +556,7 @@ export class Supervisor {
       this.cancelRestart(vm);
       this.store.deleteVm(id);
       rmSync(this.files(id).dir, { recursive: true, force: true });
+      rmSync(join(this.o.jailsDir, id), { recursive: true, force: true });
       this.emitDeleted(vm);
       return vm;
     });
@@ -531,11 +593,14 @@ export class Supervisor {
       if (vm.pid !== null) {
         if (vm.pidStart !== null && processStart(vm.pid) === vm.pidStart) {
           claimed.add(vm.pid);
+          // A jailed VM's VMM (under its unshare) is ours too, not an orphan.
+          const vmm = this.vmmPid(vm);
+          if (vmm !== undefined) claimed.add(vmm);
           this.watch(vm, vm.pid, undefined);
           adopted++;
           try {
             const r = await vmmCall(this.files(vm.id).control, { op: "status" }, 3000);
-            this.noteTids(vm.id, r);
+            this.noteTids(vm, r);
             const state = r.state === "paused" ? "paused" : "running";
             if (vm.state !== state) this.setState(vm, state);
           } catch {
@@ -588,6 +653,9 @@ export class Supervisor {
       } catch {
         continue;
       }
+      // A jailed VMM dies with the unshare it runs under: that one is the process to find
+      // (this one only if its unshare is gone).
+      if (argv.some((a) => a.startsWith("--in-jail=")) && underUnshare(Number(e))) continue;
       const i = argv.indexOf("--control");
       if (i > 0 && argv[i + 1]?.startsWith(marker) && argv.includes("run")) out.push(Number(e));
     }
@@ -610,6 +678,15 @@ export class Supervisor {
     const vm = this.store.vm(id);
     if (!vm) throw new SupervisorError(`no VM '${id}'`, 404);
     return vm;
+  }
+}
+
+function underUnshare(pid: number): boolean {
+  try {
+    const ppid = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return readFileSync(`/proc/${ppid}/comm`, "utf8").trim() === "unshare";
+  } catch {
+    return false;
   }
 }
 

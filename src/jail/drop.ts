@@ -8,6 +8,7 @@ import {
   RLIMIT_NPROC,
   becomeUser,
   setNotDumpable,
+  setParentDeathSignal,
   setRlimit,
 } from "../sys/libc.js";
 
@@ -20,7 +21,7 @@ export const VMM_LIMITS = { nofile: 1024, nproc: 256, core: 0 };
  * Drops to uid:gid (each > 0) on every thread and checks the result: no capability left in
  * any set the kernel reports. Bound: the limits above.
  */
-export function dropPrivileges(uid: number, gid: number): void {
+export function dropPrivileges(uid: number, gid: number, o: { jailed?: boolean } = {}): void {
   if (!(uid > 0 && gid > 0))
     throw new JailError(`a VM runs as a uid and gid above 0, not ${uid}:${gid}`);
   setRlimit(RLIMIT_CORE, VMM_LIMITS.core);
@@ -28,6 +29,9 @@ export function dropPrivileges(uid: number, gid: number): void {
   setRlimit(RLIMIT_NPROC, VMM_LIMITS.nproc);
   setNotDumpable();
   becomeUser(uid, gid);
+  // A jailed VM dies with the unshare it runs under (--kill-child); the uid change above
+  // cleared that.
+  if (o.jailed) setParentDeathSignal(9);
   const status = readFileSync("/proc/thread-self/status", "utf8");
   for (const set of ["CapInh", "CapPrm", "CapEff", "CapAmb"]) {
     const m = new RegExp(`^${set}:\\s+([0-9a-f]+)`, "m").exec(status);

@@ -16,19 +16,27 @@ import {
   viewOf,
 } from "../sys/libc.js";
 import * as abi from "./abi.js";
+import { takeKvmFd } from "../sys/passed-fds.js";
 
 export class KvmUnavailableError extends Error {}
 
 export class Kvm {
   private constructor(readonly fd: number) {}
 
-  /** Opens /dev/kvm and checks the API version. */
+  /**
+   * Opens /dev/kvm (or takes the KVM fd a jailed process was handed) and checks the API
+   * version.
+   */
   static open(path = "/dev/kvm"): Kvm {
     let fd: number;
-    try {
-      fd = openFd(path, O_RDWR);
-    } catch (e) {
-      throw new KvmUnavailableError(`cannot use KVM: ${(e as Error).message}`);
+    const passed = takeKvmFd();
+    if (passed !== undefined) fd = passed;
+    else {
+      try {
+        fd = openFd(path, O_RDWR);
+      } catch (e) {
+        throw new KvmUnavailableError(`cannot use KVM: ${(e as Error).message}`);
+      }
     }
     const kvm = new Kvm(fd);
     const v = ioctlInt(fd, abi.KVM_GET_API_VERSION, 0, "KVM_GET_API_VERSION");

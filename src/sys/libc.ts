@@ -43,6 +43,13 @@ const cSetresuid = libc.func("int setresuid(unsigned int r, unsigned int e, unsi
 const cSetresgid = libc.func("int setresgid(unsigned int r, unsigned int e, unsigned int s)");
 const cSetgroups = libc.func("int setgroups(size_t n, const void *list)");
 const cSetrlimit = libc.func("int setrlimit(int resource, const void *rlim)");
+const cMount = libc.func(
+  "int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)",
+);
+const cUmount2 = libc.func("int umount2(const char *target, int flags)");
+const cSethostname = libc.func("int sethostname(const char *name, size_t len)");
+// pivot_root(2) has no glibc wrapper either.
+const cSyscallStr2 = libc.func("long syscall(long nr, const char *a, const char *b)");
 const cSchedGetaffinity = libc.func(
   "int sched_getaffinity(int pid, size_t cpusetsize, void *mask)",
 );
@@ -354,4 +361,53 @@ const PR_SET_DUMPABLE = 4;
 /** Not dumpable: no core file, /proc/PID owned by root, no ptrace by the same uid. */
 export function setNotDumpable(): void {
   check("prctl(PR_SET_DUMPABLE)", cPrctl(PR_SET_DUMPABLE, 0, 0, 0, 0) as number);
+}
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MNT_DETACH = 2;
+const SYS_PIVOT_ROOT = 155; // x86-64
+
+/** mount(2); `data` is the file system's option string. */
+export function mount(
+  src: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  check(`mount ${target}`, cMount(src, target, fstype, flags, data) as number);
+}
+
+export function umount2(target: string, flags: number): void {
+  check(`umount ${target}`, cUmount2(target, flags) as number);
+}
+
+/** pivot_root(2): `newRoot` becomes / of this mount namespace, the old root moves to `putOld`. */
+export function pivotRoot(newRoot: string, putOld: string): void {
+  if (process.arch !== "x64") throw new SysError("pivot_root (x86-64 only)", 95);
+  const r = Number(cSyscallStr2(SYS_PIVOT_ROOT, newRoot, putOld));
+  check("pivot_root", r);
+}
+
+/** Sets this UTS namespace's host name. Bound: the kernel's 64 bytes. */
+export function setHostname(name: string): void {
+  const b = Buffer.from(name);
+  check("sethostname", cSethostname(name, b.length) as number);
+}
+
+const PR_SET_PDEATHSIG = 1;
+
+/**
+ * `signal` to this process when its parent dies. The kernel clears it when the uids change,
+ * so a jailed VM sets it again after dropping them.
+ */
+export function setParentDeathSignal(signal: number): void {
+  check("prctl(PR_SET_PDEATHSIG)", cPrctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) as number);
 }

@@ -132,6 +132,14 @@ export class Tap {
     }
   }
 
+  /**
+   * A TAP set up by Tap.open in another process (jail/launch.ts) and inherited as `fd`: this
+   * process, in a network namespace of its own, could not reach the host's interfaces.
+   */
+  static adopt(fd: number, name: string): Tap {
+    return new Tap(fd, name);
+  }
+
   /** Which offloads the host may hand the guest (TUN_F_* bits the guest driver accepts). */
   setOffload(flags: number): void {
     ioctlInt(this.fd, TUNSETOFFLOAD, flags, "TUNSETOFFLOAD");

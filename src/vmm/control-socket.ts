@@ -51,6 +51,8 @@ export interface ControlInfo {
   seccomp: "kill" | "log" | "off";
   /** The uid the process dropped to (--jail-user). */
   uid?: number;
+  /** In its own namespaces and root (moat run --jail); pid and vcpu_tids are then the jail's. */
+  jailed?: boolean;
   /** Guest console output bytes dropped so far (slow consumers), all consumers together. */
   consoleDropped?: () => number;
   /** Clients on the console socket now (--console-socket). */
@@ -170,6 +172,7 @@ export class ControlSocket {
                 memory_mib: i.memoryMiB,
                 ksm: i.ksm,
                 seccomp: i.seccomp,
+                jailed: i.jailed === true,
                 uid: i.uid ?? process.getuid?.() ?? null,
                 vcpu_tids: this.vcpuThreadIds,
                 ...(i.consoleClients ? { console_clients: i.consoleClients() } : {}),

@@ -13,6 +13,7 @@ import { TokenBucket } from "../devices/rate-limiter.js";
 import { ConsoleSocket } from "./console-socket.js";
 import { IoThread } from "./io-thread.js";
 import { Tap } from "../sys/tap.js";
+import { takeTapFd } from "../sys/passed-fds.js";
 import { TapBackend } from "./tap-backend.js";
 import { MADV_DONTNEED, getpid, madviseRange } from "../sys/libc.js";
 import { VirtioBalloon } from "../devices/virtio/balloon.js";
@@ -114,8 +115,11 @@ export class VmDevices {
       this.virtio.push(blk);
     }
     for (const [i, spec] of specs.nets.entries()) {
-      const name = spec.tap ?? `moat${getpid()}n${i}`;
-      const tap = Tap.open(name, VNET_HDR_BYTES, spec.bridge);
+      const passed = takeTapFd(i);
+      const name = passed?.name ?? spec.tap ?? `moat${getpid()}n${i}`;
+      const tap = passed
+        ? Tap.adopt(passed.fd, passed.name)
+        : Tap.open(name, VNET_HDR_BYTES, spec.bridge);
       this.io ??= new IoThread();
       const backend = new TapBackend(tap, this.io);
       this.closers.push(() => backend.close());

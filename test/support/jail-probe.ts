@@ -1,13 +1,21 @@
-// A test entry point, never part of the VMM: takes the VM process's seccomp filter, then tries
-// one thing a compromised VMM might (argv[2]) and prints what happened. A denied call kills it
-// with SIGSYS (the test checks the signal); "socket-*" attempts are refused with EPERM.
+// A test entry point, never part of the VMM. Mode "jail" (started by jail/launch.ts as a VM
+// process is): enters the jail from the plan in its last argument, drops to the VM's own uid,
+// takes the seccomp filter, exactly as `moat run --in-jail` does before the guest's first
+// instruction. Mode "kill"/"log": the filter alone. Then it tries one thing a compromised VMM
+// might (argv[2]) and prints what happened. A denied call kills it with SIGSYS (the test checks
+// the signal); "socket-*" attempts are refused with EPERM.
 import { createServer } from "node:net";
 import { spawnSync } from "node:child_process";
 import { lockDownVmm } from "../../src/jail/seccomp.js";
 import { rawSyscall } from "../../src/sys/libc.js";
 import { SYS } from "../../src/jail/vmm-filter.js";
 import { dropPrivileges } from "../../src/jail/drop.js";
-import { openSync } from "node:fs";
+import { enterJail, parseJailPlan } from "../../src/jail/enter.js";
+import { openSync, readFileSync, readdirSync } from "node:fs";
+import { hostname } from "node:os";
+
+/** The uid a jailed probe drops to. */
+const PROBE_UID = 1900000009;
 
 /** Opens `path` with `flags`; prints the error code, or "opened". */
 function tryOpen(path: string, flags: string): string {
@@ -21,8 +29,11 @@ function tryOpen(path: string, flags: string): string {
 
 const what = process.argv[2]!;
 const mode = process.argv[3];
-// "jail": as a daemon's VM process is confined: its own uid first, then the filter.
-if (mode === "jail") dropPrivileges(1900000009, 1900000009);
+if (mode === "jail") {
+  const plan = process.argv[process.argv.length - 1]!;
+  enterJail(parseJailPlan(plan.slice("--in-jail=".length)));
+  dropPrivileges(PROBE_UID, PROBE_UID, { jailed: true });
+}
 lockDownVmm(mode === "log");
 const out = (s: string): void => void process.stdout.write(s + "\n");
 
@@ -56,6 +67,34 @@ switch (what) {
     break;
   case "kill-parent":
     out(`kill ${rawSyscall(SYS.kill, process.ppid, 0)}`);
+    break;
+  case "kill-pid":
+    // A host pid (the daemon's, say), with signal 0: only asks whether it could be signalled.
+    out(`kill ${rawSyscall(SYS.kill, Number(process.argv[4]), 0)}`);
+    break;
+  case "list-processes":
+    out(
+      `pids ${readdirSync("/proc")
+        .filter((e) => /^\d+$/.test(e))
+        .join(",")}`,
+    );
+    break;
+  case "interfaces":
+    // /proc/net is this process's network namespace.
+    out(
+      `ifaces ${readFileSync("/proc/net/dev", "utf8")
+        .split("\n")
+        .slice(2)
+        .map((l) => l.split(":")[0]!.trim())
+        .filter((n) => n)
+        .join(",")}`,
+    );
+    break;
+  case "hostname":
+    out(`hostname ${hostname()}`);
+    break;
+  case "root":
+    out(`root ${readdirSync("/").sort().join(",")}`);
     break;
   case "raise-rlimit":
     // prlimit64(0, RLIMIT_NOFILE, new = a non-NULL pointer): refused before the kernel reads it.

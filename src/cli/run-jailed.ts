@@ -1,0 +1,139 @@
+// `moat run --jail`: this process stays in the host's namespaces as the launcher; the VM runs
+// in a jail (jail/launch.ts) as `moat run --in-jail=PLAN ...` with the same options, its own
+// uid and the seccomp filter, and its exit status becomes ours.
+import { mkdtempSync, rmdirSync } from "node:fs";
+import { constants, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
+import { jailUnavailable, spawnJailed } from "../jail/launch.js";
+import { vmmProcess } from "../host/host-facts.js";
+import { parentDirs } from "../jail/plan.js";
+import { TapError } from "../sys/tap.js";
+import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
+import {
+  DEBIAN_OPENSBI,
+  SHIPPED_INITRD_GZ,
+  SHIPPED_KERNEL_GZ,
+  SHIPPED_X86_INITRD_GZ,
+  SHIPPED_X86_KERNEL_GZ,
+} from "../boot/shipped-guest.js";
+import { UsageError } from "./usage-error.js";
+import { parseConsoleLog } from "./vm-options.js";
+import { kvmKind } from "../kvm/kvm-probe.js";
+
+/** A stand-alone jailed VM's uid when --jail-user is not given: unique while its launcher lives. */
+export const STANDALONE_UID_BASE = 1_901_000_000;
+
+export interface JailedRun {
+  accel: "soft" | "kvm";
+  kernel?: string;
+  initrd?: string;
+  bios: string;
+  disk?: string[];
+  net?: string[];
+  vconsole?: string;
+  vsock?: string;
+  control?: string;
+  consoleSocket?: string;
+  consoleLog?: string;
+  exitFile?: string;
+  name?: string;
+  jailUser?: string;
+  seccomp?: boolean | string;
+}
+
+/** The arguments after `run` in this process's command line, --jail taken out. */
+function runArgs(): string[] {
+  const argv = process.argv.slice(2);
+  const at = argv.indexOf("run");
+  const rest = argv.slice(at + 1);
+  const end = rest.indexOf("--");
+  const opts = end < 0 ? rest : rest.slice(0, end);
+  const tail = end < 0 ? [] : rest.slice(end);
+  return [...opts.filter((a) => a !== "--jail"), ...tail];
+}
+
+/** Runs the VM jailed; resolves to its exit status (128 + signal when it was killed). */
+export async function runJailed(o: JailedRun): Promise<number> {
+  const why = jailUnavailable();
+  if (why) throw new UsageError(`--jail: ${why}`);
+  const x86 = o.accel === "kvm";
+  const readFiles: string[] = [];
+  if (o.kernel) readFiles.push(resolve(o.kernel));
+  if (o.initrd) readFiles.push(resolve(o.initrd));
+  if (!o.kernel) {
+    readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
+    if (!o.initrd) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
+  }
+  if (o.bios === "opensbi") readFiles.push(DEBIAN_OPENSBI);
+  else if (o.bios !== "builtin") readFiles.push(resolve(o.bios));
+  const disks = parseDiskSpecs(o.disk ?? []).map((d) => ({
+    path: resolve(d.path),
+    readOnly: d.readOnly,
+  }));
+  const made = [
+    o.control,
+    o.consoleSocket,
+    o.consoleLog !== undefined ? parseConsoleLog(o.consoleLog).path : undefined,
+    o.exitFile,
+    o.vconsole,
+    o.vsock !== undefined ? parseVsockSpec(o.vsock).path : undefined,
+  ].map((p) => (p === undefined ? undefined : resolve(p)));
+  const nets = parseNetSpecs(o.net ?? []);
+  const extra: string[] = [];
+  if (o.seccomp === undefined) extra.push("--seccomp");
+  if (o.jailUser === undefined) {
+    const id = STANDALONE_UID_BASE + process.pid;
+    extra.push("--jail-user", `${id}:${id}`);
+  }
+  const root = mkdtempSync(join(tmpdir(), "moat-jail-"));
+  try {
+    let child;
+    try {
+      child = spawnJailed({
+        needs: { readFiles, disks, writeDirs: parentDirs(made) },
+        root,
+        hostname: `moat-${o.name ?? "vm"}`,
+        cwd: process.cwd(),
+        kvm: x86,
+        kvmKind: kvmKind(),
+        nets: nets.map((n) => ({
+          ...(n.tap !== undefined ? { tap: n.tap } : {}),
+          ...(n.bridge !== undefined ? { bridge: n.bridge } : {}),
+        })),
+        vnetHdrBytes: VNET_HDR_BYTES,
+        args: (plan) => [process.argv[1]!, "run", `--in-jail=${plan}`, ...extra, ...runArgs()],
+        stdio: ["inherit", "inherit", "inherit"],
+        detached: false,
+        dieWithParent: true,
+      });
+    } catch (e) {
+      if (e instanceof TapError) throw new UsageError(e.message);
+      throw e;
+    }
+    const unshare = child.pid;
+    // A terminal's Ctrl-C reaches the VM itself (same process group); a SIGTERM sent to
+    // this launcher is passed on to it.
+    const onInt = (): void => {};
+    const onTerm = (): void => {
+      const vmm = unshare !== undefined ? vmmProcess(unshare) : undefined;
+      if (vmm !== undefined) process.kill(vmm, "SIGTERM");
+    };
+    process.on("SIGINT", onInt);
+    process.on("SIGTERM", onTerm);
+    try {
+      return await new Promise<number>((res, rej) => {
+        child.on("error", (e) => rej(new UsageError(`--jail: ${e.message}`)));
+        child.on("exit", (code, signal) => {
+          if (code !== null) res(code);
+          else res(128 + (signal ? (constants.signals[signal] ?? 0) : 0));
+        });
+      });
+    } finally {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+    }
+  } finally {
+    rmdirSync(root);
+  }
+}

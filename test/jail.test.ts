@@ -1,0 +1,130 @@
+// The jail's own logic: the plan a jailed process accepts, the refusal to set up anywhere but
+// in fresh namespaces (a stray --in-jail must never rearrange the host's mounts), what
+// `moat run` says when unjailed, and a daemon configured to run VMs unjailed saying so.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readlinkSync, rmSync } from "node:fs";
+import { parseJailPlan } from "../src/jail/enter.js";
+import { jailBinds, vmmCodeBinds } from "../src/jail/plan.js";
+import { spawnSync } from "node:child_process";
+import { MOAT, moat } from "./support/moat-cli.js";
+import { adminToken, api, newHome, openConsole, startDaemon } from "./support/moatd.js";
+
+const plan = {
+  root: "/tmp/nowhere",
+  hostMntNs: readlinkSync("/proc/self/ns/mnt"),
+  hostname: "moat-x",
+  cwd: "/",
+  binds: [{ path: "/usr/bin/node", write: false, exec: true }],
+  devices: ["/dev/null"],
+};
+
+test("a jail plan: accepted when well formed, refused otherwise", () => {
+  assert.equal(parseJailPlan(JSON.stringify(plan)).hostname, "moat-x");
+  for (const bad of [
+    "not json",
+    "null",
+    JSON.stringify({ ...plan, root: "" }),
+    JSON.stringify({ ...plan, binds: [{ path: "/x" }] }),
+    JSON.stringify({ ...plan, devices: ["/etc/shadow"] }),
+    JSON.stringify({ ...plan, kvmFd: 1 }),
+    JSON.stringify({ ...plan, kvmKind: "fast" }),
+    JSON.stringify({ ...plan, taps: [{ fd: 4 }] }),
+  ])
+    assert.throws(() => parseJailPlan(bad), /jail plan is (not JSON|malformed)/, bad);
+  // Binds: node and its libraries executable, moat's code not; only plain absolute paths.
+  const code = vmmCodeBinds();
+  assert.ok(
+    code.some((b) => b.exec && /libc\.so/.test(b.path)),
+    "libc is bound",
+  );
+  assert.ok(
+    code.every((b) => !b.write),
+    "code is read-only",
+  );
+  for (const path of ["relative.img", "/", "/a/../etc/shadow"])
+    assert.throws(
+      () => jailBinds({ readFiles: [], disks: [{ path, readOnly: true }], writeDirs: [] }),
+      /not a plain absolute path/,
+    );
+});
+
+test("--in-jail outside fresh namespaces is refused and the host's mounts stay as they were", async () => {
+  const before = readFileSync("/proc/self/mountinfo", "utf8");
+  const r = await moat(["run", `--in-jail=${JSON.stringify(plan)}`, "--", "true"]);
+  assert.equal(r.status, 125, r.stderr);
+  assert.match(
+    r.stderr,
+    /the jail could not be set up: not the first process of a new PID namespace/,
+  );
+  assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);
+});
+
+test("moat run says at a terminal when a VM runs unjailed; --jail does not", async () => {
+  // At a terminal (script(1) gives it one) it says so; a script's stderr stays clean.
+  const atTty = (args: string): { status: number | null; out: string } => {
+    const r = spawnSync(
+      "script",
+      ["-qec", `${process.execPath} ${MOAT} run ${args}`, "/dev/null"],
+      {
+        encoding: "utf8",
+        timeout: 120_000,
+      },
+    );
+    return { status: r.status, out: r.stdout };
+  };
+  const bareTty = atTty("-- true");
+  assert.equal(bareTty.status, 0, bareTty.out);
+  assert.match(bareTty.out, /this VM runs unjailed \(for development\); --jail confines it/);
+  const jailedTty = atTty("--jail -- true");
+  assert.equal(jailedTty.status, 0, jailedTty.out);
+  assert.doesNotMatch(jailedTty.out, /unjailed/);
+  const bare = await moat(["run", "--", "true"]);
+  assert.equal(bare.status, 0, bare.stderr);
+  assert.equal(bare.stderr, "");
+  // What the jail cannot bind is said before anything starts.
+  const missing = await moat(["run", "--jail", "--disk", "/nonexistent/d.img", "--", "true"]);
+  assert.equal(missing.status, 125);
+  assert.match(missing.stderr, /jail: \/nonexistent\/d\.img: no such file or directory/);
+});
+
+test("a daemon jails by default; with vmJail off it says so and its VMs report unjailed", async (t) => {
+  const on = newHome({ reclaim: { enabled: false } });
+  const off = newHome({ reclaim: { enabled: false }, vmJail: false });
+  const d1 = await startDaemon(on);
+  const d2 = await startDaemon(off);
+  t.after(async () => {
+    for (const d of [d1, d2]) {
+      d.p.kill("SIGTERM");
+      await d.exited;
+    }
+    for (const h of [on, off]) rmSync(h.dir, { recursive: true, force: true });
+  });
+  assert.equal(
+    ((await api(on.socket, adminToken(on), "GET", "/v1/host")).body as { vm_jail: boolean })
+      .vm_jail,
+    true,
+  );
+  assert.doesNotMatch(d1.log(), /unjailed/);
+  assert.match(d2.log(), /vmJail is off: VMs run unjailed \(development only\)/);
+  const tok = adminToken(off);
+  assert.equal(
+    ((await api(off.socket, tok, "GET", "/v1/host")).body as { vm_jail: boolean }).vm_jail,
+    false,
+  );
+  await api(off.socket, tok, "POST", "/v1/vms", { name: "bare", memory_mib: 48 });
+  assert.equal((await api(off.socket, tok, "POST", "/v1/vms/bare/start")).status, 200);
+  const con = await openConsole(off.socket, tok, "bare");
+  await con.expect("echo up-$((1+1))", "up-2");
+  con.close();
+  const st = (await api(off.socket, tok, "GET", "/v1/vms/bare/stats")).body as {
+    pid: number;
+    vmm_pid: number;
+    confinement: { jailed: boolean; seccomp: string };
+  };
+  assert.equal(st.confinement.jailed, false);
+  assert.equal(st.confinement.seccomp, "kill", "the filter is on all the same");
+  assert.equal(st.vmm_pid, st.pid, "no unshare in between");
+  assert.equal(readlinkSync(`/proc/${st.vmm_pid}/ns/mnt`), readlinkSync("/proc/self/ns/mnt"));
+  assert.equal((await api(off.socket, tok, "POST", "/v1/vms/bare/kill")).status, 200);
+});

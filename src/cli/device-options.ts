@@ -1,6 +1,7 @@
 // The device options of `moat run` (--disk, --net, --vsock, --balloon): parsed into specs with
 // a clear error for every bad value, before anything is opened or created.
 import { UsageError } from "./usage-error.js";
+import { DEFAULT_AGENT_ALLOW, agentPolicy, type AgentCommand } from "../agent/agent-commands.js";
 import { parseMac } from "../devices/virtio/net.js";
 import { checkIfName, TapError } from "../sys/tap.js";
 import type { DiskSpec, NetSpec } from "../vmm/vm-devices.js";
@@ -108,4 +109,23 @@ export function parseBalloonOption(v: true | string): { reporting: boolean } {
     reporting = m[1] === "on";
   }
   return { reporting };
+}
+
+/**
+ * `--agent` (the default policy) or `--agent allow=NAME,NAME...` (command or class names:
+ * info, shutdown, fsfreeze, exec, file, or single commands).
+ */
+export function parseAgentOption(v: true | string): { allow: Set<AgentCommand> } {
+  if (v === true) return { allow: new Set(DEFAULT_AGENT_ALLOW) };
+  const m = /^allow=([a-z,-]+)$/.exec(v);
+  if (!m)
+    throw new UsageError(
+      `--agent '${v}': allow=NAME,... (info, shutdown, fsfreeze, exec, file, or commands); ` +
+        "put the guest command after --",
+    );
+  try {
+    return { allow: agentPolicy(m[1]!.split(",").filter((x) => x)) };
+  } catch (e) {
+    throw new UsageError(`--agent: ${(e as Error).message}`);
+  }
 }

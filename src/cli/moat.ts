@@ -92,6 +92,14 @@ program
       '{"op":"limits","device":"vda","bps":1048576}; ' +
       "see docs/control.md",
   )
+  .option(
+    "--agent [allow=LIST]",
+    "a guest-agent channel: a virtio-serial port the guest's qemu-guest-agent opens " +
+      "(/dev/virtio-ports/org.qemu.guest_agent.0), reached through --control " +
+      '({"op":"agent","command":"info"}). Its policy allows the read-only informational ' +
+      "commands and shutdown; allow=info,shutdown,fsfreeze,exec,file (classes or single " +
+      "commands) sets it. See docs/agent.md",
+  )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option("--name <name>", "the VM's name (1-64 of A-Z a-z 0-9 _ . -), reported by status")
   .option(

@@ -29,7 +29,7 @@ import { ExitFileError, prepareExitFile, writeExitFile } from "../vmm/exit-file.
 import { allowedCpus, mergeGuestRam, pinVcpuThreads } from "../vmm/host-tuning.js";
 import type { VmExit } from "../vmm/vm-exit.js";
 import { parseConsoleLog, parsePinCpus, parseVmName } from "./vm-options.js";
-import { parseBalloonOption } from "./device-options.js";
+import { parseAgentOption, parseBalloonOption } from "./device-options.js";
 import { resolve } from "node:path";
 import { enterJail, parseJailPlan } from "../jail/enter.js";
 import { runJailed } from "./run-jailed.js";
@@ -55,6 +55,8 @@ export interface RunOptions {
   vsock?: string;
   /** true for a bare --balloon; its options otherwise. */
   balloon?: boolean | string;
+  /** true for a bare --agent; allow=... otherwise. */
+  agent?: boolean | string;
   control?: string;
   name?: string;
   consoleSocket?: string;
@@ -219,6 +221,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   const pinCpus = o.pinCpus !== undefined ? parsePinCpus(o.pinCpus, allowedCpus()) : undefined;
   const balloon =
     o.balloon !== undefined && o.balloon !== false ? parseBalloonOption(o.balloon) : undefined;
+  const agent = o.agent !== undefined && o.agent !== false ? parseAgentOption(o.agent) : undefined;
   checkDistinctPaths(o, logSpec?.path);
   let jailUser: { uid: number; gid: number } | undefined;
   if (o.jailUser !== undefined) {
@@ -275,6 +278,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         rng: o.rng === true,
         ...(o.vsock !== undefined ? { vsock: parseVsockSpec(o.vsock) } : {}),
         ...(balloon ? { balloon: { ramBytes: memoryMiB * 1024 * 1024, ...balloon } } : {}),
+        ...(agent ? { agent } : {}),
       });
       closers.push(() => devices.close());
       if (o.consoleSocket !== undefined) {

@@ -179,6 +179,7 @@ export class ControlSocket {
               }
             : {}),
           ...(d.balloon ? { balloon: this.balloonInfo() } : {}),
+          ...(d.agent ? { agent: d.agent.info() } : {}),
           nets: d.nets.map((n) => ({ name: n.name, ...n.counters })),
           ...(d.vsock
             ? { vsock: { connections: d.vsock.connections, refused: d.vsock.rejected } }
@@ -229,10 +230,13 @@ export class ControlSocket {
       }
       case "limits":
         return this.limits(r);
+      case "agent":
+        if (!d.agent) throw new Error("this VM has no guest-agent channel (--agent)");
+        return d.agent.handle(r);
       default:
         throw new Error(
           `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, stop, balloon, ` +
-            "balloon-stats, limits)",
+            "balloon-stats, limits, agent)",
         );
     }
   }

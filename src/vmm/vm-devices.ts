@@ -19,6 +19,8 @@ import { MADV_DONTNEED, getpid, madviseRange } from "../sys/libc.js";
 import { VirtioBalloon } from "../devices/virtio/balloon.js";
 import { VirtioVsock } from "../devices/virtio/vsock.js";
 import { VsockUnix } from "./vsock-unix.js";
+import { GuestAgent } from "./guest-agent.js";
+import type { AgentCommand } from "../agent/agent-commands.js";
 
 export interface DiskSpec {
   path: string;
@@ -48,6 +50,8 @@ export interface DeviceSpecs {
   balloon?: { ramBytes: number; reporting?: boolean };
   /** virtio-vsock: the host Unix socket path and the guest's CID. */
   vsock?: { path: string; cid: number };
+  /** The guest-agent channel, with the commands its policy allows. */
+  agent?: { allow: ReadonlySet<AgentCommand> };
 }
 
 /** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
@@ -81,6 +85,7 @@ export class VmDevices {
   readonly nets: VirtioNet[] = [];
   vsock: VirtioVsock | undefined;
   balloon: VirtioBalloon | undefined;
+  agent: GuestAgent | undefined;
   private readonly closers: (() => void | Promise<void>)[] = [];
   private io: IoThread | undefined;
 
@@ -156,6 +161,10 @@ export class VmDevices {
         { reporting: specs.balloon.reporting !== false },
       );
       this.virtio.push(this.balloon);
+    }
+    if (specs.agent) {
+      this.agent = new GuestAgent(specs.agent.allow);
+      this.virtio.push(this.agent.device);
     }
     if (specs.rng) {
       const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);

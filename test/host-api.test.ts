@@ -124,6 +124,14 @@ test("authorisation matrix: admin, operator, tenant of the VM's domain, tenant o
     { method: "GET", path: () => "/v1/vms/m", who: vmRoles },
     { method: "GET", path: () => "/v1/vms/m/stats", who: vmRoles },
     { method: "GET", path: () => "/v1/vms/m/logs", who: vmRoles },
+    // m has no agent channel: 409 for those allowed, still 403/401 for the others.
+    { method: "GET", path: () => "/v1/vms/m/guest", who: vmRoles },
+    {
+      method: "POST",
+      path: () => "/v1/vms/m/agent",
+      body: { command: "ping" },
+      who: vmRoles,
+    },
     { method: "PUT", path: () => "/v1/vms/m/balloon", body: { target_mib: 0 }, who: vmRoles },
     { method: "POST", path: () => "/v1/vms/m/start", who: vmRoles },
     { method: "POST", path: () => "/v1/vms/m/pause", who: vmRoles },

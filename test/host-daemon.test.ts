@@ -16,9 +16,10 @@ import { vmmProcess } from "../src/host/host-facts.js";
 import { vmmCodeBinds } from "../src/jail/plan.js";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
-import { MOAT, REPO } from "./support/moat-cli.js";
+import { MOAT } from "./support/moat-cli.js";
 import {
   adminToken,
+  cli,
   api,
   newHome,
   openConsole,
@@ -29,28 +30,6 @@ import {
   type Home,
   type VmView,
 } from "./support/moatd.js";
-
-function cli(
-  h: Home,
-  args: string[],
-  input?: string,
-  env: Record<string, string> = {},
-): Promise<{ status: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [MOAT, ...args], {
-      cwd: REPO,
-      env: { ...process.env, MOAT_HOME: h.dir, ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    p.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    p.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    p.on("close", (status) => resolve({ status, out, err }));
-    if (input !== undefined) p.stdin.end(input);
-    else p.stdin.end();
-  });
-}
 
 /** VMM processes of this home: their control socket lies under it. */
 function vmmPids(h: Home): number[] {

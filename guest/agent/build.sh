@@ -3,7 +3,8 @@
 # Debian trixie's riscv64 qemu-guest-agent package and the shared libraries its binary needs
 # (followed through DT_NEEDED), unpacked from Debian's .debs, plus /agent-init. Appended to the
 # shipped initramfs and booted with rdinit=/agent-init, the guest starts the agent on the
-# virtio-serial port named org.qemu.guest_agent.0, then runs moat's usual /init.
+# virtio-serial port named org.qemu.guest_agent.0, then runs moat's usual /init. /sbin/shutdown
+# (busybox has none) lets guest-shutdown power the guest off.
 #
 #   guest/agent/build.sh OUT.cpio        (cached: rebuilt only when OUT.cpio is missing)
 #
@@ -64,6 +65,7 @@ interp=$(readelf -l "$ov/usr/sbin/qemu-ga" | sed -n 's/.*interpreter: \(.*\)\]/\
 cp -L "$(find_lib "$(basename "$interp")")" "$ov/lib/$(basename "$interp")"
 [ "$interp" = "/lib/$(basename "$interp")" ] || { echo "unexpected interpreter $interp" >&2; exit 1; }
 install -m 0755 "$here/agent-init" "$ov/agent-init"
+install -D -m 0755 "$here/shutdown" "$ov/sbin/shutdown"
 mkdir -p "$(dirname "$out")"
 (cd "$ov" && find . | sort | cpio -o -H newc --quiet -R 0:0) > "$out.tmp"
 mv "$out.tmp" "$out"

@@ -68,14 +68,16 @@ export class AgentClient {
 
   /**
    * For commands that do not answer when they succeed (guest-shutdown): sent, then an error
-   * reply is waited for `waitMs`; none means it was taken.
+   * reply is waited for `waitMs`; none, or the port closing, means it was taken.
    */
   send(command: string, args: Record<string, unknown> | undefined, waitMs: number): Promise<void> {
     return this.serial(async () => {
+      if (!this.open) throw new AgentError("no guest agent has its port open", "gone");
       try {
         await this.exchange(command, args, waitMs);
       } catch (e) {
-        if (!(e instanceof AgentError && e.kind === "timeout")) throw e;
+        // No answer, or the guest closed the port as it went down: taken.
+        if (!(e instanceof AgentError && (e.kind === "timeout" || e.kind === "gone"))) throw e;
       } finally {
         this.synced = false;
       }

@@ -53,3 +53,8 @@ export function agentPolicy(names: readonly string[]): Set<AgentCommand> {
   }
   return out;
 }
+
+/** Names a policy may list: the classes and every command. */
+export const AGENT_POLICY_NAMES: string[] = [
+  ...new Set<string>(["info", "fsfreeze", "shutdown", "exec", "file", ...AGENT_COMMAND_NAMES]),
+];

@@ -12,6 +12,7 @@ import { X86KernelError } from "../vmm/x86_64-vm.js";
 import { SysError } from "../sys/libc.js";
 import { JailError } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
+import { registerGuestCommands } from "./guest-commands.js";
 
 const program = new Command();
 program
@@ -151,6 +152,7 @@ program
   });
 
 registerHostCommands(program);
+registerGuestCommands(program);
 
 async function main(): Promise<void> {
   try {

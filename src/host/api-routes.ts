@@ -1,6 +1,7 @@
 // The API's routes and their schemas. Each route's JSON schema validates the request and
 // documents it in /v1/openapi.json; `config.action` is what authorisation checks (api.ts).
 import net from "node:net";
+import { AGENT_COMMAND_NAMES } from "../agent/agent-commands.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./api-error.js";
 import type { ApiHost } from "./api.js";
@@ -171,6 +172,55 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       },
     },
     async (req) => h.setBalloon(vmOf(req), (req.body as { target_mib: number }).target_mib),
+  );
+
+  app.get(
+    "/v1/vms/:vm/guest",
+    {
+      config: { action: "vm.agent" },
+      schema: {
+        summary: "What the guest agent reports (informational: the guest's word, never trusted)",
+        params: vmParams,
+      },
+    },
+    async (req) => h.guestInfo(vmOf(req), (d) => (req.auditDetail = d)),
+  );
+
+  app.post(
+    "/v1/vms/:vm/agent",
+    {
+      config: { action: "vm.agent" },
+      schema: {
+        summary:
+          "Run one guest-agent command the VM's policy allows (audited); exec runs argv and " +
+          "waits for it (stdout/stderr base64)",
+        params: vmParams,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["command"],
+          properties: {
+            command: { type: "string", enum: AGENT_COMMAND_NAMES },
+            arguments: { type: "object", maxProperties: 16 },
+            timeout_ms: { type: "integer", minimum: 100, maximum: 600_000, default: 10_000 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const b = req.body as {
+        command: string;
+        arguments?: Record<string, unknown>;
+        timeout_ms: number;
+      };
+      return h.agentCall(
+        vmOf(req),
+        b.command,
+        b.arguments,
+        b.timeout_ms,
+        (d) => (req.auditDetail = d),
+      );
+    },
   );
 
   app.get(

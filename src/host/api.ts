@@ -23,6 +23,17 @@ export interface ApiHost {
   lifecycle(vm: VmRecord, op: "start" | "stop" | "kill" | "pause" | "resume"): Promise<VmRecord>;
   deleteVm(vm: VmRecord, force: boolean): Promise<void>;
   setBalloon(vm: VmRecord, targetMiB: number): Promise<Record<string, unknown>>;
+  agentCall(
+    vm: VmRecord,
+    command: string,
+    args: Record<string, unknown> | undefined,
+    timeoutMs: number,
+    note: (detail: Record<string, unknown>) => void,
+  ): Promise<Record<string, unknown>>;
+  guestInfo(
+    vm: VmRecord,
+    note: (detail: Record<string, unknown>) => void,
+  ): Promise<Record<string, unknown>>;
   stats(vm: VmRecord): Promise<Record<string, unknown>>;
   logs(vm: VmRecord, bytes: number): string;
   consolePath(vm: VmRecord): string;
@@ -58,6 +69,8 @@ declare module "fastify" {
     caller?: Caller;
     /** The VM a /v1/vms/{vm} route names, looked up once by the authorisation step. */
     vm?: VmRecord;
+    /** What the audit entry of this request records besides its status (agent calls). */
+    auditDetail?: Record<string, unknown>;
   }
   interface FastifyContextConfig {
     /** What the route does, for authorisation; VM routes name the VM in params.vm. */
@@ -170,7 +183,9 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
 
   // Every change, allowed or not, goes to the audit log.
   app.addHook("onResponse", async (req, reply) => {
-    if (req.method === "GET" || req.method === "HEAD" || reply.statusCode === 401) return;
+    // Reads are not audited, but a guest-agent call is, whatever its method.
+    if (reply.statusCode === 401) return;
+    if ((req.method === "GET" || req.method === "HEAD") && !req.auditDetail) return;
     const params = req.params as { vm?: string };
     // The VM as it was found for this request (still named after a delete).
     const vm = req.vm ?? null;
@@ -182,6 +197,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
       {
         status: reply.statusCode,
         ...(params.vm !== undefined && !vm ? { vm_ref: params.vm } : {}),
+        ...req.auditDetail,
       },
     );
   });

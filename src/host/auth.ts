@@ -22,6 +22,7 @@ export type Action =
   | "vm.read"
   | "vm.change"
   | "vm.console"
+  | "vm.agent"
   | "host.read"
   | "events.read"
   | "metrics.read"

@@ -474,7 +474,10 @@ export class Supervisor {
     if (vm.restartAt) this.store.updateVm(vm.id, { restartAt: null });
   }
 
-  /** Stops a VM: asks its VMM to stop, then SIGTERM, then SIGKILL, each after a timeout. */
+  /**
+   * Stops a VM: through its guest agent when it has one that answers (guest-shutdown), else
+   * asks its VMM to stop, then SIGTERM, then SIGKILL, each after a timeout.
+   */
   stop(id: string): Promise<VmRecord> {
     return this.serial(id, async () => {
       const vm = this.mustGet(id);
@@ -494,6 +497,26 @@ export class Supervisor {
           w.exited.then(() => true),
           new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
         ]);
+      // A guest agent that answers shuts the guest down cleanly (file systems synced);
+      // otherwise, or if the guest does not go in time, the VMM is told to stop.
+      let graceful = false;
+      if (vm.spec.agent) {
+        try {
+          const r = await vmmCall(
+            f.control,
+            { op: "agent", command: "shutdown", timeout_ms: 3000 },
+            5000,
+          );
+          if (r.ok === true) {
+            w.requested = "shut down by the operator through the guest agent";
+            graceful = await wait(this.o.stopTimeoutMs);
+            if (!graceful) w.requested = "stopped by the operator";
+          }
+        } catch {
+          // No agent, or it did not answer: the VMM stops it.
+        }
+      }
+      if (graceful) return this.mustGet(id);
       try {
         await vmmCall(f.control, { op: "stop" }, this.o.stopTimeoutMs);
       } catch {

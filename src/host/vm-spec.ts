@@ -2,6 +2,7 @@
 // body against (and the OpenAPI document shows), and the type the rest of the daemon uses.
 // The schema is the bound: every number has its range, every string its pattern and length,
 // every list its length, and unknown fields are refused (a typo must not pass silently).
+import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
 
 export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
@@ -63,6 +64,21 @@ export const vmSpecSchema = {
       additionalProperties: false,
       properties: { free_page_reporting: { type: "boolean", default: true } },
     },
+    agent: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "a guest-agent channel (virtio-serial org.qemu.guest_agent.0); allow: commands or " +
+        "classes its policy lets callers run (default: the informational ones and shutdown)",
+      properties: {
+        allow: {
+          type: "array",
+          maxItems: 32,
+          uniqueItems: true,
+          items: { type: "string", enum: AGENT_POLICY_NAMES },
+        },
+      },
+    },
     rng: { type: "boolean", default: false },
     domain: {
       type: "string",
@@ -106,6 +122,7 @@ export interface VmSpec {
   nics: { tap?: string; bridge?: string; mac?: string; bps?: number; pps?: number }[];
   vsock?: { cid: number };
   balloon?: { free_page_reporting: boolean };
+  agent?: { allow?: string[] };
   rng: boolean;
   domain: string;
   labels: Record<string, string>;

@@ -59,6 +59,8 @@ export function vmmArgv(
   if (spec.vsock) a.push("--vsock", `${f.vsock},cid=${spec.vsock.cid}`);
   if (spec.balloon)
     a.push(spec.balloon.free_page_reporting ? "--balloon" : "--balloon=reporting=off");
+  if (spec.agent)
+    a.push(spec.agent.allow ? `--agent=allow=${spec.agent.allow.join(",")}` : "--agent");
   if (spec.rng) a.push("--rng");
   if (o.pinned) a.push("--pin-cpus", o.pinned.join(","));
   if (o.ksm) a.push("--ksm");

@@ -192,3 +192,26 @@ export async function openConsole(socket: string, token: string, vm: string): Pr
     close: () => ws.close(),
   };
 }
+
+/** `moat ARGS` against the daemon of `h` (MOAT_HOME), with `input` on its stdin. */
+export function cli(
+  h: Home,
+  args: string[],
+  input?: string,
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [MOAT, ...args], {
+      cwd: REPO,
+      env: { ...process.env, MOAT_HOME: h.dir, ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    p.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    p.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    p.on("close", (status) => resolve({ status, out, err }));
+    if (input !== undefined) p.stdin.end(input);
+    else p.stdin.end();
+  });
+}

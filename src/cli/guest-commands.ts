@@ -1,0 +1,100 @@
+// `moat exec` and `moat guest`: the guest-agent commands of the daemon's API. What they print
+// is the guest's word (docs/agent.md).
+import type { Command } from "commander";
+import { connection, request, type Connection } from "./api-client.js";
+import { parseIntOption } from "./run-command.js";
+import { UsageError } from "./usage-error.js";
+
+function conn(cmd: Command): Connection {
+  return connection(cmd.optsWithGlobals<{ socket?: string; tokenFile?: string }>());
+}
+
+const enc = encodeURIComponent;
+
+/** Exit status when exec's process did not end within --timeout (as timeout(1) uses). */
+export const EXEC_TIMED_OUT = 124;
+
+export function registerGuestCommands(program: Command): void {
+  program
+    .command("exec")
+    .description(
+      "Run a command in a VM through its guest agent (the VM's policy must allow exec); prints " +
+        "its output and exits with its status (128+N for signal N, 124 when --timeout passed)",
+    )
+    .argument("<vm>", "name or id")
+    .argument("<cmd...>", "the command and its arguments (put them after --)")
+    .option("--timeout <s>", "how long to wait for it to end, 1-600 seconds", "60")
+    .action(async (vm: string, argv: string[], o: { timeout: string }, cmd: Command) => {
+      const timeout = parseIntOption(o.timeout, "timeout", 1, 600);
+      const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
+        command: "exec",
+        arguments: { argv },
+        timeout_ms: timeout * 1000,
+      })) as {
+        exited: boolean;
+        exit_code: number | null;
+        signal: number | null;
+        stdout: string;
+        stderr: string;
+        truncated: boolean;
+      };
+      process.stdout.write(Buffer.from(r.stdout ?? "", "base64"));
+      process.stderr.write(Buffer.from(r.stderr ?? "", "base64"));
+      if (r.truncated) process.stderr.write("moat: the guest agent cut the output\n");
+      if (!r.exited) {
+        process.stderr.write(`moat: still running in the guest after ${timeout} s\n`);
+        process.exitCode = EXEC_TIMED_OUT;
+      } else process.exitCode = r.exit_code ?? 128 + (r.signal ?? 0);
+    });
+
+  const guest = program
+    .command("guest")
+    .description("Guest-agent commands (informational: what the guest reports is never trusted)");
+  guest
+    .command("info")
+    .description("What the guest agent reports: version, OS, host name, interfaces, users")
+    .argument("<vm>", "name or id")
+    .action(async (vm: string, _o: unknown, cmd: Command) => {
+      const r = await request(conn(cmd), "GET", `/v1/vms/${enc(vm)}/guest`);
+      process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+    });
+  for (const [name, command, what] of [
+    ["fsfreeze", "fsfreeze-freeze", "Freeze the guest's file systems (for a consistent disk copy)"],
+    ["thaw", "fsfreeze-thaw", "Thaw them again"],
+    ["fsfreeze-status", "fsfreeze-status", "Frozen or thawed"],
+  ] as const) {
+    guest
+      .command(name)
+      .description(what)
+      .argument("<vm>", "name or id")
+      .action(async (vm: string, _o: unknown, cmd: Command) => {
+        const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
+          command,
+        })) as { return?: unknown };
+        process.stdout.write(JSON.stringify(r.return ?? null) + "\n");
+      });
+  }
+  guest
+    .command("call")
+    .description("Any guest-agent command the VM's policy allows, e.g. users, time, file-open")
+    .argument("<vm>", "name or id")
+    .argument("<command>", "the command (docs/agent.md lists them)")
+    .argument("[arguments]", "its arguments as a JSON object")
+    .action(
+      async (vm: string, command: string, args: string | undefined, _o: unknown, cmd: Command) => {
+        let parsed: unknown;
+        if (args !== undefined) {
+          try {
+            parsed = JSON.parse(args);
+          } catch {
+            throw new UsageError("guest call: the arguments are a JSON object");
+          }
+        }
+        const r = await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
+          command,
+          ...(parsed !== undefined ? { arguments: parsed } : {}),
+        });
+        process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+      },
+    );
+}

@@ -1,0 +1,180 @@
+// The guest channel against the real qemu-guest-agent: Debian trixie's riscv64 package, unpacked
+// with the libraries it links into an initramfs overlay by guest/agent/build.sh (cached between
+// runs on one machine), started by rdinit=/agent-init on moat's riscv64 guest. Stand-alone
+// through the control socket, then through the daemon: moat guest info, moat exec (denied by
+// the default policy, allowed by an explicit one, output and status carried), audit entries,
+// and moat stop shutting the guest down through the agent.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { vmmCall } from "../src/host/vmm-client.js";
+import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
+import { REPO, startMoat } from "./support/moat-cli.js";
+import { adminToken, api, cli, newHome, startDaemon, until } from "./support/moatd.js";
+
+const CMDLINE = "console=ttyS0 quiet panic=-1 rdinit=/agent-init";
+let dir = "";
+let initrd = "";
+
+before(() => {
+  const cache = process.env.MOAT_CACHE ?? join(homedir(), ".cache", "moat");
+  const overlay = join(cache, "agent-riscv64.cpio");
+  const b = spawnSync("bash", [join(REPO, "guest/agent/build.sh"), overlay], {
+    encoding: "utf8",
+    timeout: 600_000,
+  });
+  assert.equal(b.status, 0, `guest/agent/build.sh: ${b.stderr}`);
+  dir = mkdtempSync(join(tmpdir(), "moat-agent-"));
+  initrd = join(dir, "initrd.cpio");
+  writeFileSync(
+    initrd,
+    Buffer.concat([gunzipSync(readFileSync(SHIPPED_INITRD_GZ)), readFileSync(overlay)]),
+  );
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+type Reply = Record<string, unknown>;
+
+async function agentUp(ctl: string): Promise<void> {
+  await until(
+    "the guest agent to answer",
+    async () => {
+      try {
+        return (
+          (await vmmCall(ctl, { op: "agent", command: "ping", timeout_ms: 2000 }, 5000)).ok === true
+        );
+      } catch {
+        return false;
+      }
+    },
+    120_000,
+  );
+}
+
+test("moat run --agent: the real qemu-guest-agent answers info, osinfo, interfaces, exec; policy refuses the rest", async () => {
+  const ctl = join(dir, "run.sock");
+  const vm = startMoat([
+    "run",
+    "--agent=allow=info,shutdown,exec",
+    "--control",
+    ctl,
+    "--initrd",
+    initrd,
+    "--cmdline",
+    CMDLINE,
+    "--",
+    "sh",
+    "-c",
+    "sleep 300",
+  ]);
+  try {
+    await agentUp(ctl);
+    const call = (command: string, args?: Reply): Promise<Reply> =>
+      vmmCall(ctl, { op: "agent", command, ...(args ? { arguments: args } : {}) }, 20_000);
+    const info = (await call("info")).return as { version: string; supported_commands: unknown[] };
+    assert.match(info.version, /^\d+\.\d+/);
+    assert.ok(info.supported_commands.length > 20);
+    const os = (await call("osinfo")).return as { machine: string; "kernel-release": string };
+    assert.equal(os.machine, "riscv64");
+    assert.match(os["kernel-release"], /^6\./);
+    const ifs = (await call("interfaces")).return as { name: string }[];
+    assert.ok(
+      ifs.some((i) => i.name === "lo"),
+      JSON.stringify(ifs),
+    );
+    const ex = await call("exec", { argv: ["uname", "-a"] });
+    assert.equal(ex.exit_code, 0);
+    assert.match(Buffer.from(ex.stdout as string, "base64").toString(), /^Linux moat .* riscv64/);
+    const fail = await call("exec", { argv: ["sh", "-c", "echo oops >&2; exit 7"] });
+    assert.equal(fail.exit_code, 7);
+    assert.equal(Buffer.from(fail.stderr as string, "base64").toString(), "oops\n");
+    // Not in this VM's policy: refused by the VMM without asking the guest.
+    const file = await call("file-open", { path: "/etc/passwd" });
+    assert.equal(file.ok, false);
+    assert.equal(file.kind, "policy");
+    // Its status shows the channel.
+    const st = await vmmCall(ctl, { op: "status" });
+    assert.equal((st.agent as { connected: boolean }).connected, true);
+    // guest-shutdown powers the guest off: the VM ends.
+    assert.equal((await call("shutdown")).ok, true);
+    assert.equal(await vm.done, 0, vm.err());
+  } finally {
+    vm.p.kill("SIGKILL");
+  }
+});
+
+test("through the daemon: moat guest info, moat exec denied by default and allowed by policy, audited; moat stop through the agent", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  t.after(async () => {
+    d.p.kill("SIGTERM");
+    await d.exited;
+    rmSync(h.dir, { recursive: true, force: true });
+  });
+  const tok = adminToken(h);
+  const spec = (name: string, agent: Reply): Reply => ({
+    name,
+    memory_mib: 64,
+    initrd,
+    cmdline: CMDLINE,
+    agent,
+  });
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms", spec("plain", {}))).status, 201);
+  const bad = await api(h.socket, tok, "POST", "/v1/vms", spec("bad", { allow: ["rm"] }));
+  assert.equal(bad.status, 400, bad.text);
+  const gx = spec("gx", { allow: ["info", "shutdown", "exec"] });
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms", gx)).status, 201);
+  for (const n of ["plain", "gx"])
+    assert.equal((await api(h.socket, tok, "POST", `/v1/vms/${n}/start`)).status, 200);
+  await until(
+    "both agents",
+    async () =>
+      (await api(h.socket, tok, "POST", "/v1/vms/plain/agent", { command: "ping" })).status ===
+        200 &&
+      (await api(h.socket, tok, "POST", "/v1/vms/gx/agent", { command: "ping" })).status === 200,
+    120_000,
+  );
+  const info = await cli(h, ["guest", "info", "plain"]);
+  assert.equal(info.status, 0, info.err);
+  const gi = JSON.parse(info.out) as { informational: boolean; osinfo: { machine: string } };
+  assert.equal(gi.informational, true);
+  assert.equal(gi.osinfo.machine, "riscv64");
+  // The default policy: no exec.
+  const denied = await cli(h, ["exec", "plain", "--", "uname", "-a"]);
+  assert.equal(denied.status, 1, denied.out + denied.err);
+  assert.match(denied.err, /agent policy does not allow 'exec'/);
+  // An explicit policy: exec runs, its output and status come back.
+  const ok = await cli(h, ["exec", "gx", "--", "uname", "-a"]);
+  assert.equal(ok.status, 0, ok.err);
+  assert.match(ok.out, /^Linux moat .* riscv64/);
+  const three = await cli(h, ["exec", "gx", "--", "sh", "-c", "echo to-stderr >&2; exit 3"]);
+  assert.equal(three.status, 3);
+  assert.equal(three.err, "to-stderr\n");
+  // Every agent call is in the audit log: caller, VM, command, a digest of the arguments, outcome.
+  const log = readFileSync(join(h.dir, "audit.log"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Reply & { detail?: Reply });
+  const agentLines = log.filter((l) => l.detail?.command !== undefined);
+  const execs = agentLines.filter((l) => l.detail!.command === "exec");
+  assert.ok(execs.some((l) => l.detail!.outcome === "refused by policy" && l.ok === false));
+  assert.ok(execs.filter((l) => l.detail!.outcome === "ok").length >= 2);
+  assert.ok(execs.every((l) => /^[0-9a-f]{64}$/.test(String(l.detail!.args_sha256))));
+  assert.ok(agentLines.some((l) => l.detail!.command === "guest-info"));
+  // moat stop goes through the agent: the guest powers itself off.
+  const t0 = Date.now();
+  const stop = await cli(h, ["stop", "gx"]);
+  assert.equal(stop.status, 0, stop.err);
+  const vm = (await api(h.socket, tok, "GET", "/v1/vms/gx")).body as {
+    state: string;
+    last_exit: { reason: string };
+  };
+  assert.equal(vm.state, "stopped");
+  assert.ok(Date.now() - t0 < 10_000, "well inside the stop timeout");
+  assert.equal(vm.last_exit.reason, "shut down by the operator through the guest agent");
+  await api(h.socket, tok, "POST", "/v1/vms/plain/kill");
+});

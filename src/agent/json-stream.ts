@@ -15,6 +15,9 @@ export type StreamEvent =
   /** A 0xFF byte: what follows starts afresh. */
   | { kind: "sync" };
 
+// Not fatal: a reply with bad UTF-8 still parses (with U+FFFD) or fails that one call.
+const UTF8 = new TextDecoder("utf-8", { fatal: false });
+
 const enum S {
   /** Between values: whitespace is skipped, `{` starts one. */
   Idle,
@@ -132,7 +135,7 @@ export class JsonStream {
     }
     this.chunks = [];
     this.size = 0;
-    return new TextDecoder("utf-8", { fatal: false }).decode(all);
+    return UTF8.decode(all);
   }
 }
 

@@ -480,11 +480,7 @@ export class Supervisor {
    */
   stop(id: string): Promise<VmRecord> {
     return this.serial(id, async () => {
-      const vm = this.mustGet(id);
-      this.store.updateVm(vm.id, { desired: "stopped" });
-      vm.desired = "stopped";
-      this.cancelRestart(vm);
-      const w = this.watches.get(vm.id);
+      const { vm, w } = this.wantStopped(id);
       if (!w) {
         if (vm.state === "crashed" || vm.state === "stopped" || vm.state === "created") return vm;
         throw new SupervisorError(`VM '${vm.name}' has no process`, 500);
@@ -534,14 +530,19 @@ export class Supervisor {
     });
   }
 
+  /** Records that `id` is to stay down (no restart); its watch, if it has a process. */
+  private wantStopped(id: string): { vm: VmRecord; w: Watch | undefined } {
+    const vm = this.mustGet(id);
+    this.store.updateVm(vm.id, { desired: "stopped" });
+    vm.desired = "stopped";
+    this.cancelRestart(vm);
+    return { vm, w: this.watches.get(vm.id) };
+  }
+
   /** SIGKILL at once. */
   kill(id: string): Promise<VmRecord> {
     return this.serial(id, async () => {
-      const vm = this.mustGet(id);
-      this.store.updateVm(vm.id, { desired: "stopped" });
-      vm.desired = "stopped";
-      this.cancelRestart(vm);
-      const w = this.watches.get(vm.id);
+      const { vm, w } = this.wantStopped(id);
       if (!w) throw new SupervisorError(`VM '${vm.name}' is not running`);
       w.requested = "killed by the operator (SIGKILL)";
       signalPid(w.pid, "SIGKILL");
@@ -704,13 +705,15 @@ export class Supervisor {
   }
 }
 
+/** Is `pid` the VMM under a live unshare (a jailed VM's)? */
 function underUnshare(pid: number): boolean {
+  let ppid: number;
   try {
-    const ppid = /^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-    return readFileSync(`/proc/${ppid}/comm`, "utf8").trim() === "unshare";
+    ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
   } catch {
     return false;
   }
+  return ppid > 1 && ppid !== pid && vmmProcess(ppid) === pid;
 }
 
 function signalPid(pid: number, sig: NodeJS.Signals): void {

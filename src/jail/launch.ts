@@ -45,7 +45,6 @@ export interface JailLaunch {
   detached: boolean;
   /** Dies with this process (a stand-alone `moat run --jail`); a daemon's VMs outlive it. */
   dieWithParent?: boolean;
-  env?: NodeJS.ProcessEnv;
 }
 
 /** Can this host jail VM processes? The reason it cannot, or null. */
@@ -107,7 +106,6 @@ export function spawnJailed(l: JailLaunch): ChildProcess {
       stdio,
       detached: l.detached,
       cwd: "/",
-      ...(l.env ? { env: l.env } : {}),
     });
   } finally {
     for (const fd of fds) closeFd(fd);

@@ -358,6 +358,28 @@ test("virtio-blk over the transport: write, read back, flush, ID; errors as stat
   assert.equal(Number(t.read(0x70, 4)) & STATUS_NEEDS_RESET, 0);
 });
 
+test("an interrupt ACK that lands after a new completion does not swallow it", async () => {
+  // On the soft CPU the driver's ACK is a posted write: it can reach the device after the
+  // driver read the status and emptied the used ring, and after the next request completed.
+  const mem = ram();
+  const dev = new VirtioBlk("virtio-blk vda", new MemBackend(), "id");
+  const { t, w, irq } = driverUp(mem, dev);
+  request(mem, 4, 0n, 0, false); // FLUSH
+  w(0x50, 0);
+  await settle();
+  assert.ok(irq());
+  const seen = Number(t.read(0x60, 4)); // the driver's interrupt handler reads the status...
+  assert.equal(seen, 1);
+  request(mem, 4, 0n, 0, false); // ...meanwhile the next request completes...
+  w(0x50, 0);
+  await settle();
+  w(0x64, seen); // ...and only then does its ACK arrive
+  assert.equal(irq(), true, "the second completion still interrupts");
+  assert.equal(t.read(0x60, 4), 1n);
+  w(0x64, 1); // acknowledged after the driver saw it: the line drops
+  assert.equal(irq(), false);
+});
+
 test("a read-only disk refuses writes even when the driver ignores VIRTIO_BLK_F_RO", async () => {
   const mem = ram();
   const be = new MemBackend(true);

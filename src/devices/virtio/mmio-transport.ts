@@ -73,6 +73,13 @@ export class VirtioMmio implements MmioDevice {
   private driverFeatures = 0n;
   private queueSel = 0;
   private interruptStatus = 0;
+  /**
+   * Bits raised since the driver last read InterruptStatus. An ACK does not clear them: the
+   * driver has not seen them yet. (On the soft CPU the ACK is a posted write that can land
+   * after a completion raised the bit again; clearing it then lost that completion's
+   * interrupt and left the guest waiting on its disk forever.)
+   */
+  private unseen = 0;
   private configGeneration = 0;
   private regs: QueueRegs[];
   private queues: (SplitQueue | undefined)[];
@@ -134,6 +141,7 @@ export class VirtioMmio implements MmioDevice {
       case Reg.QueueReady:
         return q?.ready ? 1n : 0n;
       case Reg.InterruptStatus:
+        this.unseen = 0;
         return BigInt(this.interruptStatus);
       case Reg.Status:
         return BigInt(this.status);
@@ -192,7 +200,7 @@ export class VirtioMmio implements MmioDevice {
         this.notify(v & 0xffff);
         break;
       case Reg.InterruptAck:
-        this.interruptStatus &= ~v;
+        this.interruptStatus &= ~(v & ~this.unseen);
         this.updateIrq();
         break;
       case Reg.Status:
@@ -259,8 +267,7 @@ export class VirtioMmio implements MmioDevice {
         configChanged: () => {
           if (gen !== this.generation) return;
           this.configGeneration++;
-          this.interruptStatus |= INT_CONFIG;
-          this.updateIrq();
+          this.raise(INT_CONFIG);
         },
       };
       this.guard(() => this.device.activate(ctx, this.queues, this.driverFeatures));
@@ -279,6 +286,7 @@ export class VirtioMmio implements MmioDevice {
     this.queues = this.regs.map(() => undefined);
     this.pendingNotify.clear();
     this.interruptStatus = 0;
+    this.unseen = 0;
     this.updateIrq();
   }
 
@@ -318,10 +326,7 @@ export class VirtioMmio implements MmioDevice {
       this.fail((e as Error).message);
       return;
     }
-    if (wants) {
-      this.interruptStatus |= INT_USED;
-      this.updateIrq();
-    }
+    if (wants) this.raise(INT_USED);
   }
 
   /** Runs device code; whatever it throws (hostile input) stops the device, not the VMM. */
@@ -338,7 +343,12 @@ export class VirtioMmio implements MmioDevice {
     this.log(`${this.device.name}: ${reason}; the device needs a reset`);
     this.status |= STATUS_NEEDS_RESET;
     this.configGeneration++;
-    this.interruptStatus |= INT_CONFIG;
+    this.raise(INT_CONFIG);
+  }
+
+  private raise(bits: number): void {
+    this.interruptStatus |= bits;
+    this.unseen |= bits;
     this.updateIrq();
   }
 

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { MOAT, REPO, moat } from "./support/moat-cli.js";
+import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
 
 test("uname -m prints riscv64 and exits 0", async () => {
   const r = await moat(["run", "--", "uname", "-m"]);
@@ -74,6 +75,7 @@ test("bad options and files get one-line errors and status 125", async () => {
       [["run", "--kernel", join(dir, "missing"), "--", "true"], /no such file/],
       [["run", "--kernel", dir, "--", "true"], /not a regular file/],
       [["run", "--kernel", junk, "--", "true"], /not a riscv64 Linux Image/],
+      [["run", "--no-initrd", "--", "true"], /--no-initrd: a guest command runs from the shipped initramfs/],
     ];
     for (const [args, re] of cases) {
       const r = await moat(args);
@@ -81,6 +83,41 @@ test("bad options and files get one-line errors and status 125", async () => {
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--no-initrd: the shipped kernel mounts an ext4 disk as its root and runs its init", async () => {
+  // The root is the shipped userspace as a file system (as a distribution's image would be),
+  // with an init of its own that reports what it finds and powers off.
+  const dir = mkdtempSync(join(tmpdir(), "moat-root-"));
+  try {
+    const tree = join(dir, "tree");
+    const unpack = spawnSync(
+      "sh",
+      ["-c", `mkdir ${tree} && cd ${tree} && gzip -dc "$0" | cpio -idm --quiet`, SHIPPED_INITRD_GZ],
+      { encoding: "utf8" },
+    );
+    assert.equal(unpack.status, 0, unpack.stderr);
+    writeFileSync(
+      join(tree, "root-test"),
+      "#!/bin/sh\nmount -t proc proc /proc\necho \"root $(grep ' / ' /proc/mounts | cut -d' ' -f1-3) pid $$\"\npoweroff -f\n",
+      { mode: 0o755 },
+    );
+    const img = join(dir, "root.img");
+    const mk = spawnSync("mkfs.ext4", ["-q", "-F", "-d", tree, img, "16M"], { encoding: "utf8" });
+    assert.equal(mk.status, 0, mk.stderr);
+    const r = await moat([
+      "run",
+      "--no-initrd",
+      "--disk",
+      img,
+      "--cmdline",
+      "console=ttyS0 quiet panic=-1 root=/dev/vda rw init=/root-test",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /root \/dev\/root \/ ext4 pid 1/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -115,6 +115,7 @@ export function registerHostCommands(program: Command): void {
     .option("--memory <MiB>", "guest RAM, MiB", "128")
     .option("--kernel <file>", "kernel (default: the shipped one)")
     .option("--initrd <file>", "initramfs")
+    .option("--no-initrd", "no initramfs: the kernel mounts its root (see moat run --help)")
     .option("--cmdline <string>", "kernel command line")
     .option("--disk <path[,ro][,bps=N][,iops=N]>", "a disk, as for moat run (repeat)", collect)
     .option(
@@ -144,6 +145,7 @@ export function registerHostCommands(program: Command): void {
         restart: o.restart,
       };
       for (const k of ["kernel", "initrd"] as const) if (o[k]) spec[k] = resolve(o[k] as string);
+      if (o.initrd === false) spec.initrd = "none";
       if (o.cmdline !== undefined) spec.cmdline = o.cmdline;
       if (o.disk)
         spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({

@@ -44,6 +44,11 @@ program
     "--initrd <file>",
     "initramfs to load (default: the shipped one, unless --kernel is given)",
   )
+  .option(
+    "--no-initrd",
+    "boot without an initramfs: the kernel mounts its root itself (e.g. the shipped kernel " +
+      "with --cmdline 'root=/dev/vda rw' and a distribution's disk image, docs/guest.md)",
+  )
   .option("--cmdline <string>", "kernel command line", undefined)
   .option("--cpus <n>", "number of vCPUs (harts), 1-8", "1")
   .option("--memory <MiB>", "guest RAM in MiB, 32-4000 (x86-64: up to 3072)", "256")

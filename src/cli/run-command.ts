@@ -42,7 +42,8 @@ export const EXIT_MOAT_ERROR = 125;
 export interface RunOptions {
   accel: string;
   kernel?: string;
-  initrd?: string;
+  /** false: --no-initrd. */
+  initrd?: string | false;
   cmdline?: string;
   cpus: string;
   memory: string;
@@ -249,9 +250,11 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   const kernelName = o.kernel ?? "the shipped kernel";
   const kernel = o.kernel ? readImage(o.kernel, "kernel") : shippedKernel(arch);
   // The shipped initramfs goes with the shipped kernel only.
+  if (o.initrd === false && argv.length > 0)
+    throw new UsageError("--no-initrd: a guest command runs from the shipped initramfs; drop one or the other");
   let initrd = o.initrd
     ? readImage(o.initrd, "initrd")
-    : o.kernel
+    : o.kernel || o.initrd === false
       ? undefined
       : shippedInitrd(arch);
   let firmware: Uint8Array | undefined;

@@ -27,7 +27,8 @@ export const STANDALONE_UID_BASE = 1_901_000_000;
 export interface JailedRun {
   accel: "soft" | "kvm";
   kernel?: string;
-  initrd?: string;
+  /** false: --no-initrd. */
+  initrd?: string | false;
   bios: string;
   disk?: string[];
   net?: string[];
@@ -63,7 +64,7 @@ export async function runJailed(o: JailedRun): Promise<number> {
   if (o.initrd) readFiles.push(resolve(o.initrd));
   if (!o.kernel) {
     readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
-    if (!o.initrd) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
+    if (o.initrd === undefined) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
   }
   if (o.bios === "opensbi") readFiles.push(DEBIAN_OPENSBI);
   else if (o.bios !== "builtin") readFiles.push(resolve(o.bios));

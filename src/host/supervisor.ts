@@ -244,8 +244,8 @@ export class Supervisor {
     const readFiles: string[] = [];
     if (s.kernel) readFiles.push(s.kernel);
     else readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
-    if (s.initrd) readFiles.push(s.initrd);
-    else if (!s.kernel) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
+    if (s.initrd && s.initrd !== "none") readFiles.push(s.initrd);
+    else if (!s.kernel && !s.initrd) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
     const root = join(this.o.jailsDir, vm.id);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     return spawnJailed({

@@ -50,7 +50,7 @@ export function newVmRecord(
     return real;
   };
   if (spec.kernel) spec.kernel = check("kernel", spec.kernel);
-  if (spec.initrd) spec.initrd = check("initrd", spec.initrd);
+  if (spec.initrd && spec.initrd !== "none") spec.initrd = check("initrd", spec.initrd);
   spec.disks.forEach((d, i) => (d.path = check(`disks.${i}.path`, d.path)));
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");

@@ -18,7 +18,11 @@ export const vmSpecSchema = {
     name: { type: "string", pattern: NAME_PATTERN, description: "unique on the host" },
     accel: { type: "string", enum: ["soft", "kvm", "auto"], default: "auto" },
     kernel: { ...PATH, description: "host path; default: the shipped kernel" },
-    initrd: { ...PATH, description: "host path; default: the shipped initramfs" },
+    initrd: {
+      anyOf: [PATH, { const: "none" }],
+      description:
+        'host path; default: the shipped initramfs; "none": no initramfs (the kernel mounts its root, e.g. cmdline "root=/dev/vda rw")',
+    },
     cmdline: { type: "string", maxLength: 2048 },
     cpus: { type: "integer", minimum: 1, maximum: 8, default: 1 },
     memory_mib: { type: "integer", minimum: 32, maximum: 4000, default: 128 },
@@ -114,6 +118,7 @@ export interface VmSpec {
   name: string;
   accel: "soft" | "kvm" | "auto";
   kernel?: string;
+  /** A host path, or "none". */
   initrd?: string;
   cmdline?: string;
   cpus: number;

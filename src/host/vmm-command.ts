@@ -40,7 +40,8 @@ export function vmmArgv(
   const a = [MOAT_BIN, "run", "--accel", spec.accel, "--name", spec.name];
   a.push("--cpus", String(spec.cpus), "--memory", String(spec.memory_mib));
   if (spec.kernel) a.push("--kernel", spec.kernel);
-  if (spec.initrd) a.push("--initrd", spec.initrd);
+  if (spec.initrd === "none") a.push("--no-initrd");
+  else if (spec.initrd) a.push("--initrd", spec.initrd);
   if (spec.cmdline !== undefined) a.push("--cmdline", spec.cmdline);
   for (const d of spec.disks) {
     let v = d.path;

@@ -14,7 +14,7 @@ import { gunzipSync } from "node:zlib";
 import { vmmCall } from "../src/host/vmm-client.js";
 import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
 import { REPO, startMoat } from "./support/moat-cli.js";
-import { adminToken, api, cli, newHome, startDaemon, until } from "./support/moatd.js";
+import { adminToken, api, cli, newHome, startDaemon, stopDaemon, until } from "./support/moatd.js";
 
 const CMDLINE = "console=ttyS0 quiet panic=-1 rdinit=/agent-init";
 let dir = "";
@@ -110,11 +110,7 @@ test("moat run --agent: the real qemu-guest-agent answers info, osinfo, interfac
 test("through the daemon: moat guest info, moat exec denied by default and allowed by policy, audited; moat stop through the agent", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  t.after(async () => {
-    d.p.kill("SIGTERM");
-    await d.exited;
-    rmSync(h.dir, { recursive: true, force: true });
-  });
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   const spec = (name: string, agent: Reply): Reply => ({
     name,

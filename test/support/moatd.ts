@@ -1,7 +1,7 @@
 // Test support for the host daemon: a real `moat daemon` process (or one in this process), its
 // API over the Unix socket, console WebSockets, and waiting for VM states.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +48,13 @@ export async function startDaemon(h: Home): Promise<DaemonProc> {
     await new Promise((r) => setTimeout(r, 50));
   }
   return { p, log: () => log, exited };
+}
+
+/** Stops the daemon of `h` (SIGTERM; its VMs go with it) and removes its home. */
+export async function stopDaemon(h: Home, d: DaemonProc): Promise<void> {
+  d.p.kill("SIGTERM");
+  await d.exited;
+  rmSync(h.dir, { recursive: true, force: true });
 }
 
 export interface Reply {

@@ -262,6 +262,24 @@ function causeName(c: bigint): string {
   return names[Number(c)] ?? "unknown";
 }
 
+// A developer's guest profile (MOAT_GUEST_PROFILE=PREFIX): the privilege level and the pc at
+// the end of every slice, counted, rewritten to PREFIX.hartN.json every 1000 samples (the hart
+// may be terminated rather than return). Slices end
+// on instruction counts, so the samples are unbiased; satp tells user processes apart.
+const profilePrefix = process.env.MOAT_GUEST_PROFILE;
+const profile = new Map<string, number>();
+let samples = 0;
+function sample(): void {
+  const key = `${"USHM"[core.getPriv()]} ${hex(core.getPc())} ${hex(core.debugCsr(0x180))}`;
+  profile.set(key, (profile.get(key) ?? 0) + 1);
+  if (++samples % 1000 === 0) writeProfile();
+}
+function writeProfile(): void {
+  if (!profilePrefix) return;
+  const rows = [...profile].sort((a, b) => b[1] - a[1]);
+  writeFileSync(`${profilePrefix}.hart${d.hart}.json`, JSON.stringify({ slice: SLICE, rows }));
+}
+
 function main(): void {
   if (core.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi ? 1 : 0) === 0) {
     halt(`hart ${d.hart}: the core refused its configuration`);
@@ -283,6 +301,7 @@ function main(): void {
       continue;
     }
     const r = core.run(SLICE);
+    if (profilePrefix && r === EXIT_BUDGET) sample();
     putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
     exits[r]++;
     switch (r) {

@@ -4,6 +4,7 @@
 // anything: huge, deep, truncated, binary, interleaved or never-ending replies. After each, no
 // exception escapes, memory held stays bounded, and the next call works.
 import { test } from "node:test";
+import { guestArgvOrder } from "../src/cli/guest-commands.js";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { JsonStream, MAX_DEPTH, MAX_REPLY_BYTES } from "../src/agent/json-stream.js";
@@ -216,4 +217,21 @@ test("policies: the default is read-only information and shutdown; classes expan
   assert.ok(!DEFAULT_AGENT_ALLOW.includes("fsfreeze-freeze"));
   assert.deepEqual([...agentPolicy(["exec"])].sort(), ["exec", "exec-status"]);
   assert.throws(() => agentPolicy(["rm-rf"]), /not a guest-agent command/);
+});
+
+test("moat guest VM info is read as moat guest info VM; a VM named like a subcommand is left alone", () => {
+  const a = (...w: string[]) => guestArgvOrder(["node", "moat", ...w]).slice(2);
+  assert.deepEqual(a("guest", "web1", "info"), ["guest", "info", "web1"]);
+  assert.deepEqual(a("guest", "web1", "fsfreeze"), ["guest", "fsfreeze", "web1"]);
+  assert.deepEqual(a("guest", "web1", "call", "users"), ["guest", "call", "web1", "users"]);
+  assert.deepEqual(a("guest", "info", "web1"), ["guest", "info", "web1"]);
+  assert.deepEqual(a("guest", "info", "thaw"), ["guest", "info", "thaw"]);
+  assert.deepEqual(a("exec", "guest", "web1", "info"), ["exec", "guest", "web1", "info"]);
+  assert.deepEqual(a("--socket", "/s", "guest", "web1", "thaw"), [
+    "--socket",
+    "/s",
+    "guest",
+    "thaw",
+    "web1",
+  ]);
 });

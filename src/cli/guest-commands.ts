@@ -14,6 +14,36 @@ const enc = encodeURIComponent;
 /** Exit status when exec's process did not end within --timeout (as timeout(1) uses). */
 export const EXEC_TIMED_OUT = 124;
 
+const GUEST_SUBCOMMANDS = new Set(["info", "fsfreeze", "thaw", "fsfreeze-status", "call"]);
+
+/** moat's global options that take a value (`--socket PATH`, `--token-file PATH`). */
+const GLOBAL_VALUE_OPTIONS = new Set(["--socket", "--token-file"]);
+
+/**
+ * `moat guest VM info` is also accepted for `moat guest info VM` (the VM first reads naturally
+ * too). Bound: only when `guest` is the command (the first word after the global options), the
+ * word after it is not a subcommand and the next one is.
+ */
+export function guestArgvOrder(argv: readonly string[]): string[] {
+  const out = [...argv];
+  let i = 2;
+  while (i < out.length && out[i]!.startsWith("-")) i += GLOBAL_VALUE_OPTIONS.has(out[i]!) ? 2 : 1;
+  if (out[i] !== "guest") return out;
+  const vm = out[i + 1];
+  const sub = out[i + 2];
+  if (
+    vm !== undefined &&
+    sub !== undefined &&
+    !vm.startsWith("-") &&
+    !GUEST_SUBCOMMANDS.has(vm) &&
+    GUEST_SUBCOMMANDS.has(sub)
+  ) {
+    out[i + 1] = sub;
+    out[i + 2] = vm;
+  }
+  return out;
+}
+
 export function registerGuestCommands(program: Command): void {
   program
     .command("exec")

@@ -12,7 +12,7 @@ import { X86KernelError } from "../vmm/x86_64-vm.js";
 import { SysError } from "../sys/libc.js";
 import { JailError } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
-import { registerGuestCommands } from "./guest-commands.js";
+import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 
 const program = new Command();
 program
@@ -161,7 +161,7 @@ registerGuestCommands(program);
 
 async function main(): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(guestArgvOrder(process.argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_MOAT_ERROR;

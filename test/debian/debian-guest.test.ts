@@ -43,6 +43,7 @@ test("the Debian image boots systemd to a login prompt; its qemu-guest-agent ans
   const spec = {
     name: "debian",
     accel: "soft",
+    cpus: 2,
     memory_mib: 512,
     initrd: "none",
     cmdline: "console=ttyS0 root=/dev/vda rw",

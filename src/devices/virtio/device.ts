@@ -13,6 +13,7 @@ export const enum DeviceId {
   Console = 3,
   Entropy = 4,
   Balloon = 5,
+  Gpu = 16,
   Vsock = 19,
 }
 

@@ -8,7 +8,7 @@
 // this model. The model owns no I/O: the VMM reads the scanout (VNC, screenshots) and hears of
 // flushes through `onFlush`.
 import { gather, type DescriptorChain, type GuestBuffer, type SplitQueue } from "./queue.js";
-import { DeviceId, type VirtioContext, type VirtioDevice } from "./device.js";
+import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { GuestMemory } from "../../memory/guest-memory.js";
 
 // Command and response types (virtio_gpu_ctrl_type).
@@ -135,10 +135,7 @@ export class VirtioGpu implements VirtioDevice {
   }
 
   configRead(offset: number, size: number): bigint {
-    if (offset < 0 || size < 1 || offset + size > this.config.length) return 0n;
-    let v = 0n;
-    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.config[offset + i]!);
-    return v;
+    return readConfigBytes(this.config, offset, size);
   }
 
   /** Only events_clear (offset 4) is writable; no events are ever raised, so it clears nothing. */

@@ -107,6 +107,11 @@ program
       "commands) sets it. See docs/agent.md",
   )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
+  .option(
+    "--display [WxH]",
+    "a virtio-gpu display (the guest's /dev/fb0 and text console) offering mode WxH (default " +
+      "1024x768); {\"op\":\"screenshot\"} on --control returns it as a PNG",
+  )
   .option("--name <name>", "the VM's name (1-64 of A-Z a-z 0-9 _ . -), reported by status")
   .option(
     "--console-socket <path>",

@@ -51,6 +51,8 @@ export interface RunOptions {
   timing?: boolean;
   disk?: string[];
   rng?: boolean;
+  /** true: the default mode; "WxH": that mode. */
+  display?: boolean | string;
   vconsole?: string;
   net?: string[];
   vsock?: string;
@@ -251,7 +253,9 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   const kernel = o.kernel ? readImage(o.kernel, "kernel") : shippedKernel(arch);
   // The shipped initramfs goes with the shipped kernel only.
   if (o.initrd === false && argv.length > 0)
-    throw new UsageError("--no-initrd: a guest command runs from the shipped initramfs; drop one or the other");
+    throw new UsageError(
+      "--no-initrd: a guest command runs from the shipped initramfs; drop one or the other",
+    );
   let initrd = o.initrd
     ? readImage(o.initrd, "initrd")
     : o.kernel || o.initrd === false
@@ -279,6 +283,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         nets: parseNetSpecs(o.net ?? []),
         ...(o.vconsole !== undefined ? { vconsole: o.vconsole } : {}),
         rng: o.rng === true,
+        ...(o.display !== undefined ? { display: parseDisplayMode(o.display) } : {}),
         ...(o.vsock !== undefined ? { vsock: parseVsockSpec(o.vsock) } : {}),
         ...(balloon ? { balloon: { ramBytes: memoryMiB * 1024 * 1024, ...balloon } } : {}),
         ...(agent ? { agent } : {}),
@@ -472,4 +477,15 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   } finally {
     await closeAll();
   }
+}
+
+/** `--display [WxH]`: the mode the display offers. Bound: 320x200 up to 3840x2160. */
+export function parseDisplayMode(v: boolean | string): { width: number; height: number } {
+  if (v === true) return { width: 1024, height: 768 };
+  const m = /^(\d{3,4})x(\d{3,4})$/.exec(String(v));
+  const width = m ? Number(m[1]) : 0;
+  const height = m ? Number(m[2]) : 0;
+  if (!m || width < 320 || height < 200 || width > 3840 || height > 2160)
+    throw new UsageError(`--display wants WxH between 320x200 and 3840x2160, not '${String(v)}'`);
+  return { width, height };
 }

@@ -11,6 +11,7 @@
 //   {"op":"balloon-stats"}                   fresh guest memory statistics
 //   {"op":"limits","device":"vda"|"eth0",    rate limits at run time; null or absent lifts one
 //    "bps":N,"iops":N | "pps":N}
+//   {"op":"screenshot"}                      the display as a PNG (base64), width, height
 //
 // Replies: {"ok":true,...} or {"ok":false,"error":"why"}. Every request is input from whoever
 // holds the socket: bounded (line length, clients) and checked field by field.
@@ -19,6 +20,7 @@ import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { VmDevices } from "./vm-devices.js";
 import { netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
+import { scanoutPng } from "./display.js";
 
 /** Bound: bytes of one request line. */
 const MAX_LINE = 4096;
@@ -26,6 +28,8 @@ const MAX_LINE = 4096;
 const MAX_QUEUED = 16;
 /** Bound: clients connected at once. */
 const MAX_CLIENTS = 8;
+/** Bound: a screenshot's PNG bytes (its base64 must fit a 1 MiB reply line). */
+const MAX_SCREENSHOT_REPLY = 768 * 1024;
 /** How long balloon-stats waits for the guest's fresh figures. */
 const STATS_WAIT_MS = 3000;
 
@@ -230,13 +234,27 @@ export class ControlSocket {
       }
       case "limits":
         return this.limits(r);
+      case "screenshot": {
+        if (!d.gpu) throw new Error("this VM has no display (--display)");
+        const img = d.gpu.scanoutImage();
+        if (!img) throw new Error("the guest shows nothing on its display yet");
+        const png = scanoutPng(img);
+        if (png.length > MAX_SCREENSHOT_REPLY)
+          throw new Error(`the screenshot (${png.length} bytes) is too big for the control socket`);
+        return {
+          ok: true,
+          width: img.rect.width,
+          height: img.rect.height,
+          png: png.toString("base64"),
+        };
+      }
       case "agent":
         if (!d.agent) throw new Error("this VM has no guest-agent channel (--agent)");
         return d.agent.handle(r);
       default:
         throw new Error(
           `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, stop, balloon, ` +
-            "balloon-stats, limits, agent)",
+            "balloon-stats, limits, agent, screenshot)",
         );
     }
   }

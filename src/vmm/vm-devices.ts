@@ -6,6 +6,7 @@ import { randomBytes, randomFillSync } from "node:crypto";
 import { DiskFile } from "./disk-file.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
+import { VirtioGpu } from "../devices/virtio/gpu.js";
 import { VirtioConsole } from "../devices/virtio/console.js";
 import { VirtioNet, VNET_HDR_BYTES, type NetLimits } from "../devices/virtio/net.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
@@ -52,6 +53,8 @@ export interface DeviceSpecs {
   vsock?: { path: string; cid: number };
   /** The guest-agent channel, with the commands its policy allows. */
   agent?: { allow: ReadonlySet<AgentCommand> };
+  /** A virtio-gpu display with this mode. */
+  display?: { width: number; height: number };
 }
 
 /** The entropy device's bound: bytes per second, and the burst a guest may take at once. */
@@ -86,6 +89,7 @@ export class VmDevices {
   vsock: VirtioVsock | undefined;
   balloon: VirtioBalloon | undefined;
   agent: GuestAgent | undefined;
+  gpu: VirtioGpu | undefined;
   private readonly closers: (() => void | Promise<void>)[] = [];
   private io: IoThread | undefined;
 
@@ -165,6 +169,10 @@ export class VmDevices {
     if (specs.agent) {
       this.agent = new GuestAgent(specs.agent.allow);
       this.virtio.push(this.agent.device);
+    }
+    if (specs.display) {
+      this.gpu = new VirtioGpu("virtio-gpu", specs.display);
+      this.virtio.push(this.gpu);
     }
     if (specs.rng) {
       const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);

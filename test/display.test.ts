@@ -1,0 +1,80 @@
+// The display end to end on the soft CPU: the shipped kernel's virtio-gpu driver and its
+// framebuffer console draw through moat's device model; the control socket's screenshot is a PNG
+// of the guest's mode with the text the guest wrote on it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PNG } from "pngjs";
+import { vmmCall } from "../src/host/vmm-client.js";
+import { moat, startMoat, until } from "./support/moat-cli.js";
+
+test("--display: the guest's text console appears in a PNG screenshot of its mode", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-display-"));
+  const ctl = join(dir, "c.sock");
+  const vm = startMoat([
+    "run",
+    "--display=800x600",
+    "--control",
+    ctl,
+    "--",
+    "sh",
+    "-c",
+    "ls /dev/fb0 && echo MOAT-DISPLAY-TEST > /dev/tty0 && echo drawn && sleep 120",
+  ]);
+  try {
+    await until(() => vm.out().includes("drawn"), "the guest to draw");
+    // fbcon draws on its next flush: ask until the text is there. Text is light on black.
+    const lit = (png: PNG, y0: number, y1: number): number => {
+      let n = 0;
+      for (let y = y0; y < y1; y++)
+        for (let x = 0; x < png.width; x++) if (png.data[(y * png.width + x) * 4]! > 128) n++;
+      return n;
+    };
+    let shot: Record<string, unknown> = {};
+    let png: PNG | undefined;
+    for (let i = 0; i < 60; i++) {
+      shot = await vmmCall(ctl, { op: "screenshot" }, 5000);
+      if (shot.ok === true) {
+        png = PNG.sync.read(Buffer.from(shot.png as string, "base64"));
+        if (lit(png, 0, 16) > 100) break;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.equal(shot.ok, true, JSON.stringify(shot));
+    assert.equal(shot.width, 800);
+    assert.equal(shot.height, 600);
+    assert.ok(png);
+    assert.equal(png.width, 800);
+    assert.equal(png.height, 600);
+    // The first text line (16 pixels high) has lit pixels, the bottom half of the screen none,
+    // and every pixel is opaque.
+    assert.ok(lit(png, 0, 16) > 100, `${lit(png, 0, 16)} lit pixels in the first line`);
+    assert.equal(lit(png, 300, 600), 0);
+    for (let i = 3; i < png.data.length; i += 4 * 997) assert.equal(png.data[i], 255);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--display: a bad mode is refused; a VM without a display says so when asked for a screenshot", async () => {
+  for (const bad of ["--display=10x10", "--display=wide", "--display=9000x100"]) {
+    const r = await moat(["run", bad, "--", "true"]);
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /--display wants WxH between 320x200 and 3840x2160/);
+  }
+  const dir = mkdtempSync(join(tmpdir(), "moat-display-"));
+  const ctl = join(dir, "c.sock");
+  const vm = startMoat(["run", "--control", ctl, "--", "sh", "-c", "echo up; sleep 60"]);
+  try {
+    await until(() => vm.out().includes("up"), "the guest");
+    const r = await vmmCall(ctl, { op: "screenshot" }, 5000);
+    assert.equal(r.ok, false);
+    assert.match(String(r.error), /this VM has no display \(--display\)/);
+  } finally {
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -21,7 +21,10 @@ test("--display: the guest's text console appears in a PNG screenshot of its mod
     "--",
     "sh",
     "-c",
-    "ls /dev/fb0 && echo MOAT-DISPLAY-TEST > /dev/tty0 && echo drawn && sleep 120",
+    "ls /dev/fb0 && echo MOAT-DISPLAY-TEST > /dev/tty0 && echo drawn && " +
+      "for e in /sys/class/input/event*; do echo $(cat $e/device/name): ${e##*/}; done && " +
+      "ev=$(grep -l 'moat keyboard' /sys/class/input/event*/device/name | cut -d/ -f5) && " +
+      "head -c 48 /dev/input/$ev | od -An -tx1 && echo keys-read && sleep 120",
   ]);
   try {
     await until(() => vm.out().includes("drawn"), "the guest to draw");
@@ -53,6 +56,21 @@ test("--display: the guest's text console appears in a PNG screenshot of its mod
     assert.ok(lit(png, 0, 16) > 100, `${lit(png, 0, 16)} lit pixels in the first line`);
     assert.equal(lit(png, 300, 600), 0);
     for (let i = 3; i < png.data.length; i += 4 * 997) assert.equal(png.data[i], 255);
+    // The display comes with a keyboard and a tablet; a key sent to the keyboard arrives in
+    // the guest as an EV_KEY event for that code (24-byte input_event: type 1, code 30 = 'a').
+    await until(
+      () => /moat keyboard: event\d/.test(vm.out()) && /moat tablet: event\d/.test(vm.out()),
+      "the guest's input devices",
+      30_000,
+    );
+    for (let i = 0; i < 60 && !vm.out().includes("keys-read"); i++) {
+      const r = await vmmCall(ctl, { op: "key", code: 30 }, 5000);
+      assert.equal(r.ok, true, JSON.stringify(r));
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    assert.match(vm.out().replace(/\s+/g, " "), / 01 00 1e 00 0[01] 00 00 00 /);
+    const bad = await vmmCall(ctl, { op: "key", code: 999 }, 5000);
+    assert.equal(bad.ok, false);
   } finally {
     vm.p.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });

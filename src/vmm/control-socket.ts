@@ -12,6 +12,8 @@
 //   {"op":"limits","device":"vda"|"eth0",    rate limits at run time; null or absent lifts one
 //    "bps":N,"iops":N | "pps":N}
 //   {"op":"screenshot"}                      the display as a PNG (base64), width, height
+//   {"op":"key","code":N[,"down":B]}         a key (Linux code) to the display's keyboard:
+//                                            pressed and released, or only down/up
 //
 // Replies: {"ok":true,...} or {"ok":false,"error":"why"}. Every request is input from whoever
 // holds the socket: bounded (line length, clients) and checked field by field.
@@ -248,13 +250,24 @@ export class ControlSocket {
           png: png.toString("base64"),
         };
       }
+      case "key": {
+        if (!d.keyboard) throw new Error("this VM has no display (--display)");
+        const code = r.code;
+        if (typeof code !== "number" || !Number.isInteger(code) || code < 1 || code > 248)
+          throw new Error("code: a Linux key code, 1-248");
+        if (r.down !== undefined && typeof r.down !== "boolean")
+          throw new Error("down: true or false");
+        if (r.down !== false) d.keyboard.key(code, true);
+        if (r.down !== true) d.keyboard.key(code, false);
+        return { ok: true };
+      }
       case "agent":
         if (!d.agent) throw new Error("this VM has no guest-agent channel (--agent)");
         return d.agent.handle(r);
       default:
         throw new Error(
           `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, stop, balloon, ` +
-            "balloon-stats, limits, agent, screenshot)",
+            "balloon-stats, limits, agent, screenshot, key)",
         );
     }
   }

@@ -7,6 +7,7 @@ import { DiskFile } from "./disk-file.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import { VirtioGpu } from "../devices/virtio/gpu.js";
+import { VirtioInput } from "../devices/virtio/input.js";
 import { VirtioConsole } from "../devices/virtio/console.js";
 import { VirtioNet, VNET_HDR_BYTES, type NetLimits } from "../devices/virtio/net.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
@@ -90,6 +91,9 @@ export class VmDevices {
   balloon: VirtioBalloon | undefined;
   agent: GuestAgent | undefined;
   gpu: VirtioGpu | undefined;
+  /** With a display: a keyboard and a tablet for whoever looks at it. */
+  keyboard: VirtioInput | undefined;
+  tablet: VirtioInput | undefined;
   private readonly closers: (() => void | Promise<void>)[] = [];
   private io: IoThread | undefined;
 
@@ -172,7 +176,9 @@ export class VmDevices {
     }
     if (specs.display) {
       this.gpu = new VirtioGpu("virtio-gpu", specs.display);
-      this.virtio.push(this.gpu);
+      this.keyboard = new VirtioInput("virtio-input keyboard", "keyboard");
+      this.tablet = new VirtioInput("virtio-input tablet", "tablet");
+      this.virtio.push(this.gpu, this.keyboard, this.tablet);
     }
     if (specs.rng) {
       const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);

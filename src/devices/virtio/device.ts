@@ -14,6 +14,7 @@ export const enum DeviceId {
   Entropy = 4,
   Balloon = 5,
   Gpu = 16,
+  Input = 18,
   Vsock = 19,
 }
 

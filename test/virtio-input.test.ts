@@ -1,0 +1,110 @@
+// virtio-input on its own: the config space a Linux driver reads, events into the guest's
+// buffers, and the bounds (a guest that never reads, a buffer too small for an event).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { GuestMemory } from "../src/memory/guest-memory.js";
+import { SplitQueue } from "../src/devices/virtio/queue.js";
+import {
+  ABS_MAX,
+  EV_ABS,
+  EV_KEY,
+  MAX_PENDING,
+  VirtioInput,
+  type InputKind,
+} from "../src/devices/virtio/input.js";
+
+const DESC = 0x1000n;
+const AVAIL = 0x2000n;
+const USED = 0x3000n;
+const N = 16;
+
+function setup(kind: InputKind) {
+  const mem = new GuestMemory(0n, new Uint8Array(0x10_0000));
+  const q = new SplitQueue(mem, {
+    size: N,
+    desc: DESC,
+    avail: AVAIL,
+    used: USED,
+    eventIdx: false,
+    indirect: false,
+    maxChainBytes: 4096,
+  });
+  const dev = new VirtioInput(`virtio-input ${kind}`, kind);
+  let failed = "";
+  dev.activate({ mem, used: () => {}, fail: (r) => (failed = r), configChanged: () => {} }, [
+    q,
+    undefined,
+  ]);
+  let avail = 0;
+  /** Offers `n` writable buffers of `len` bytes at 0x8000 + i * 0x100. */
+  const offer = (n: number, len = 8) => {
+    for (let i = 0; i < n; i++) {
+      const slot = avail % N;
+      const d = new DataView(new ArrayBuffer(16));
+      d.setBigUint64(0, 0x8000n + BigInt(slot * 0x100), true);
+      d.setUint32(8, len, true);
+      d.setUint16(12, 2, true); // WRITE
+      mem.write(DESC + BigInt(slot * 16), new Uint8Array(d.buffer));
+      mem.writeU16(AVAIL + 4n + BigInt(2 * slot), slot);
+      mem.writeU16(AVAIL + 2n, ++avail);
+    }
+    dev.notify(0);
+  };
+  const event = (slot: number) => {
+    const b = new DataView(mem.read(0x8000n + BigInt(slot * 0x100), 8).buffer);
+    return [b.getUint16(0, true), b.getUint16(2, true), b.getInt32(4, true)];
+  };
+  const cfg = (select: number, subsel: number) => {
+    dev.configWrite(0, 1, BigInt(select));
+    dev.configWrite(1, 1, BigInt(subsel));
+    const size = Number(dev.configRead(2, 1));
+    const out: number[] = [];
+    for (let i = 0; i < size; i++) out.push(Number(dev.configRead(8 + i, 1)));
+    return out;
+  };
+  return { dev, mem, offer, event, cfg, used: () => mem.readU16(USED + 2n), failed: () => failed };
+}
+
+test("virtio-input: a keyboard and a tablet describe themselves; events fill the guest's buffers", () => {
+  const k = setup("keyboard");
+  assert.equal(Buffer.from(k.cfg(0x01, 0)).toString(), "moat keyboard");
+  const keys = k.cfg(0x11, EV_KEY);
+  assert.ok(keys[30 >> 3]! & (1 << (30 & 7)), "KEY_A offered");
+  assert.deepEqual(k.cfg(0x11, EV_ABS), [], "a keyboard has no axes");
+  assert.equal(k.dev.configRead(200, 4), 0n, "outside the config space");
+  k.dev.key(30, true); // before any buffer: it waits
+  assert.equal(k.used(), 0);
+  k.offer(4);
+  assert.equal(k.used(), 2);
+  assert.deepEqual(k.event(0), [EV_KEY, 30, 1]);
+  assert.deepEqual(k.event(1), [0, 0, 0], "SYN_REPORT");
+  k.dev.key(999, true); // not a key the keyboard has: ignored
+  assert.equal(k.used(), 2);
+
+  const t = setup("tablet");
+  assert.deepEqual(t.cfg(0x11, EV_ABS), [0b11]);
+  const abs = Buffer.from(t.cfg(0x12, 0));
+  assert.equal(abs.readUInt32LE(4), ABS_MAX);
+  t.offer(8);
+  t.dev.pointer(1023, 0, 1024, 768, 1, 0); // top-right, left button down
+  assert.deepEqual(t.event(0), [EV_ABS, 0, ABS_MAX]);
+  assert.deepEqual(t.event(1), [EV_ABS, 1, 0]);
+  assert.deepEqual(t.event(2), [EV_KEY, 0x110, 1]);
+  t.dev.pointer(5000, -3, 1024, 768, 1, 1); // clamped, no button change
+  assert.deepEqual(t.event(4), [EV_ABS, 0, ABS_MAX]);
+  assert.deepEqual(t.event(5), [EV_ABS, 1, 0]);
+  assert.deepEqual(t.event(6), [0, 0, 0]);
+});
+
+test("virtio-input: a guest that never reads holds at most MAX_PENDING events; a tiny buffer stops the device", () => {
+  const k = setup("keyboard");
+  for (let i = 0; i < MAX_PENDING; i++) k.dev.key(30, i % 2 === 0);
+  assert.equal(k.dev.dropped, MAX_PENDING, "two events a key: half of them dropped, oldest first");
+  k.offer(1);
+  assert.deepEqual(k.event(0), [EV_KEY, 30, 1]);
+  assert.equal(k.failed(), "");
+  const s = setup("keyboard");
+  s.dev.key(2, true);
+  s.offer(1, 4);
+  assert.match(s.failed(), /holds less than one event/);
+});

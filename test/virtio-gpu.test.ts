@@ -2,30 +2,17 @@
 // commands a Linux driver sends, and hostile ones, each answered with the right response.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory } from "../src/memory/guest-memory.js";
-import { SplitQueue } from "../src/devices/virtio/queue.js";
+import { AVAIL, DESC, USED, queueInRam } from "./support/split-queue.js";
 import { Cmd, GpuFormat, MAX_RESOURCE_SIDE, Resp, VirtioGpu } from "../src/devices/virtio/gpu.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0
-const DESC = 0x1000n;
-const AVAIL = 0x2000n;
-const USED = 0x3000n;
 const N = 16;
 const REQ = 0x10000n; // request buffer
 const RESP = 0x20000n; // response buffer
 const FB = 0x100000n; // backing pages
 
 function setup(o: { maxHostBytes?: number } = {}) {
-  const mem = new GuestMemory(0n, new Uint8Array(RAM));
-  const q = new SplitQueue(mem, {
-    size: N,
-    desc: DESC,
-    avail: AVAIL,
-    used: USED,
-    eventIdx: false,
-    indirect: false,
-    maxChainBytes: 1 << 23,
-  });
+  const { mem, q } = queueInRam(RAM, N, 1 << 23);
   const flushes: unknown[] = [];
   const gpu = new VirtioGpu("virtio-gpu", {
     width: 640,

@@ -2,8 +2,7 @@
 // buffers, and the bounds (a guest that never reads, a buffer too small for an event).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { GuestMemory } from "../src/memory/guest-memory.js";
-import { SplitQueue } from "../src/devices/virtio/queue.js";
+import { AVAIL, DESC, USED, queueInRam } from "./support/split-queue.js";
 import {
   ABS_MAX,
   EV_ABS,
@@ -13,22 +12,10 @@ import {
   type InputKind,
 } from "../src/devices/virtio/input.js";
 
-const DESC = 0x1000n;
-const AVAIL = 0x2000n;
-const USED = 0x3000n;
 const N = 16;
 
 function setup(kind: InputKind) {
-  const mem = new GuestMemory(0n, new Uint8Array(0x10_0000));
-  const q = new SplitQueue(mem, {
-    size: N,
-    desc: DESC,
-    avail: AVAIL,
-    used: USED,
-    eventIdx: false,
-    indirect: false,
-    maxChainBytes: 4096,
-  });
+  const { mem, q } = queueInRam(0x10_0000, N, 4096);
   const dev = new VirtioInput(`virtio-input ${kind}`, kind);
   let failed = "";
   dev.activate({ mem, used: () => {}, fail: (r) => (failed = r), configChanged: () => {} }, [

@@ -112,6 +112,11 @@ program
     "a virtio-gpu display (the guest's /dev/fb0 and text console) offering mode WxH (default " +
       "1024x768); {\"op\":\"screenshot\"} on --control returns it as a PNG",
   )
+  .option(
+    "--vnc <socket>",
+    "serve the --display over VNC (RFB 3.8, Raw and ZRLE) on this Unix socket (mode 0600: its " +
+      "permissions are the authentication; up to 4 viewers); keys and pointer reach the guest",
+  )
   .option("--name <name>", "the VM's name (1-64 of A-Z a-z 0-9 _ . -), reported by status")
   .option(
     "--console-socket <path>",

@@ -1,4 +1,5 @@
 // `moat run`: boot a VM, run one command in it (or a shell), exit with its status.
+import { VncServer, VncServerError } from "../vmm/vnc-server.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { softAccelerator } from "../accel/soft/soft-accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
@@ -53,6 +54,7 @@ export interface RunOptions {
   rng?: boolean;
   /** true: the default mode; "WxH": that mode. */
   display?: boolean | string;
+  vnc?: string;
   vconsole?: string;
   net?: string[];
   vsock?: string;
@@ -294,6 +296,17 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         server = s;
         closers.push(() => s.close());
       }
+      if (o.vnc !== undefined) {
+        const gpu = devices.gpu;
+        const keyboard = devices.keyboard;
+        const tablet = devices.tablet;
+        if (!gpu || !keyboard || !tablet)
+          throw new UsageError("--vnc serves a display: add --display");
+        const mode = parseDisplayMode(o.display!);
+        const v = await VncServer.listen(o.vnc, { gpu, keyboard, tablet, ...mode });
+        devices.displayFlushed.add((r) => v.flushed(r));
+        closers.push(() => v.close());
+      }
       if (logSpec) {
         const l = await ConsoleLog.open(logSpec, (m) => process.stderr.write(`moat: ${m}\n`));
         log = l;
@@ -306,6 +319,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         e instanceof ConsoleSocketError ||
         e instanceof VsockError ||
         e instanceof ConsoleServerError ||
+        e instanceof VncServerError ||
         e instanceof ConsoleLogError
       )
         throw new UsageError(e.message);

@@ -29,6 +29,7 @@ export interface JailedRun {
   kernel?: string;
   /** false: --no-initrd. */
   initrd?: string | false;
+  vnc?: string;
   bios: string;
   disk?: string[];
   net?: string[];
@@ -78,6 +79,7 @@ export async function runJailed(o: JailedRun): Promise<number> {
     o.consoleLog !== undefined ? parseConsoleLog(o.consoleLog).path : undefined,
     o.exitFile,
     o.vconsole,
+    o.vnc,
     o.vsock !== undefined ? parseVsockSpec(o.vsock).path : undefined,
   ].map((p) => (p === undefined ? undefined : resolve(p)));
   const nets = parseNetSpecs(o.net ?? []);

@@ -6,7 +6,7 @@ import { randomBytes, randomFillSync } from "node:crypto";
 import { DiskFile } from "./disk-file.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
-import { VirtioGpu } from "../devices/virtio/gpu.js";
+import { VirtioGpu, type GpuRect } from "../devices/virtio/gpu.js";
 import { VirtioInput } from "../devices/virtio/input.js";
 import { VirtioConsole } from "../devices/virtio/console.js";
 import { VirtioNet, VNET_HDR_BYTES, type NetLimits } from "../devices/virtio/net.js";
@@ -94,6 +94,8 @@ export class VmDevices {
   /** With a display: a keyboard and a tablet for whoever looks at it. */
   keyboard: VirtioInput | undefined;
   tablet: VirtioInput | undefined;
+  /** Called with each rectangle the guest flushes to its display (VNC viewers repaint). */
+  readonly displayFlushed = new Set<(r: GpuRect) => void>();
   private readonly closers: (() => void | Promise<void>)[] = [];
   private io: IoThread | undefined;
 
@@ -175,7 +177,12 @@ export class VmDevices {
       this.virtio.push(this.agent.device);
     }
     if (specs.display) {
-      this.gpu = new VirtioGpu("virtio-gpu", specs.display);
+      this.gpu = new VirtioGpu("virtio-gpu", {
+        ...specs.display,
+        onFlush: (_scanout, r) => {
+          for (const f of this.displayFlushed) f(r);
+        },
+      });
       this.keyboard = new VirtioInput("virtio-input keyboard", "keyboard");
       this.tablet = new VirtioInput("virtio-input tablet", "tablet");
       this.virtio.push(this.gpu, this.keyboard, this.tablet);

@@ -1,0 +1,145 @@
+// A VM's display over VNC (RFB 3.8) on a Unix socket (`moat run --display --vnc PATH`): owner-only
+// (mode 0600; the socket's permissions are the authentication, as for the console and control
+// sockets), at most MAX_CLIENTS viewers at once, each with a bounded send buffer: a viewer that
+// does not read gets no more updates until it has (its damage accumulates, its memory does not).
+// Keys and pointer go to the display's virtio-input keyboard and tablet.
+import type { Server, Socket } from "node:net";
+import type { VirtioGpu, GpuRect } from "../devices/virtio/gpu.js";
+import type { VirtioInput } from "../devices/virtio/input.js";
+import { scanoutRgba } from "./display.js";
+import { listenUnix } from "./unix-listen.js";
+import type { Frame } from "./vnc-encode.js";
+import { keysymToKeycode } from "./vnc-keysyms.js";
+import { VncSession } from "./vnc-session.js";
+
+/** Bound: viewers connected at once. */
+export const MAX_CLIENTS = 4;
+/** Bound: bytes queued to one viewer before its updates wait. */
+export const CLIENT_BUFFER = 8 << 20;
+
+export class VncServerError extends Error {}
+
+export interface VncDisplay {
+  gpu: VirtioGpu;
+  keyboard: VirtioInput;
+  tablet: VirtioInput;
+  /** The mode offered (what a viewer sees before the guest sets a scanout). */
+  width: number;
+  height: number;
+}
+
+export class VncServer {
+  private readonly sessions = new Map<Socket, VncSession>();
+  private frame: Frame;
+  private shown: { width: number; height: number } | null = null;
+
+  private constructor(
+    readonly path: string,
+    private readonly server: Server,
+    private readonly d: VncDisplay,
+    private readonly log: (line: string) => void,
+  ) {
+    this.frame = blank(d.width, d.height);
+    server.on("connection", (s) => this.accept(s));
+  }
+
+  static async listen(
+    path: string,
+    d: VncDisplay,
+    log: (line: string) => void = (l) => process.stderr.write(`moat: ${l}\n`),
+  ): Promise<VncServer> {
+    return new VncServer(path, await listenUnix(path, "VNC socket", VncServerError), d, log);
+  }
+
+  get clientCount(): number {
+    return this.sessions.size;
+  }
+
+  /** The guest flushed `rect` of its scanout: refresh that part and tell the viewers. */
+  flushed(rect: GpuRect): void {
+    if (this.sessions.size === 0) return; // converted on demand when a viewer comes
+    const r = this.refresh(rect);
+    for (const s of this.sessions.values()) s.damaged(r);
+  }
+
+  async close(): Promise<void> {
+    for (const [sock, s] of this.sessions) {
+      s.end();
+      sock.destroy();
+    }
+    this.sessions.clear();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  /** Brings the RGBA frame up to date inside `rect` (all of it when the scanout changed size). */
+  private refresh(rect?: GpuRect): GpuRect {
+    const img = this.d.gpu.scanoutImage();
+    if (!img) {
+      this.shown = null;
+      this.frame = blank(this.d.width, this.d.height);
+      return { x: 0, y: 0, width: this.d.width, height: this.d.height };
+    }
+    const w = img.rect.width;
+    const h = img.rect.height;
+    if (!this.shown || this.shown.width !== w || this.shown.height !== h || !rect) {
+      const { rgba } = scanoutRgba(img);
+      this.frame = { width: w, height: h, rgba };
+      this.shown = { width: w, height: h };
+      return { x: 0, y: 0, width: w, height: h };
+    }
+    // Only the flushed rows: the flush rectangle is in resource coordinates.
+    const y0 = Math.max(rect.y - img.rect.y, 0);
+    const y1 = Math.min(rect.y + rect.height - img.rect.y, h);
+    if (y1 <= y0) return { x: 0, y: 0, width: 0, height: 0 };
+    const part = scanoutRgba({
+      ...img,
+      rect: { x: img.rect.x, y: img.rect.y + y0, width: w, height: y1 - y0 },
+    });
+    this.frame.rgba.set(part.rgba, y0 * w * 4);
+    return { x: 0, y: y0, width: w, height: y1 - y0 };
+  }
+
+  private accept(sock: Socket): void {
+    if (this.sessions.size >= MAX_CLIENTS) {
+      sock.destroy();
+      return;
+    }
+    if (this.sessions.size === 0) this.refresh();
+    let buttons = 0;
+    const session = new VncSession({
+      name: "moat",
+      frame: () => this.frame,
+      write: (b) => {
+        sock.write(b);
+        if (sock.writableLength > CLIENT_BUFFER) session.throttled = true;
+      },
+      close: (why) => {
+        this.log(`VNC viewer disconnected: ${why}`);
+        sock.destroy();
+      },
+      key: (keysym, down) => {
+        const code = keysymToKeycode(keysym);
+        if (code !== undefined) this.d.keyboard.key(code, down);
+      },
+      pointer: (x, y, mask) => {
+        this.d.tablet.pointer(x, y, this.frame.width, this.frame.height, mask, buttons);
+        buttons = mask;
+      },
+    });
+    this.sessions.set(sock, session);
+    sock.on("data", (b: Buffer) => session.feed(b));
+    sock.on("drain", () => session.resume());
+    sock.on("error", () => {});
+    sock.on("close", () => {
+      session.end();
+      this.sessions.delete(sock);
+    });
+    session.start();
+  }
+}
+
+function blank(width: number, height: number): Frame {
+  const rgba = new Uint8Array(width * height * 4);
+  for (let i = 3; i < rgba.length; i += 4) rgba[i] = 255;
+  return { width, height, rgba };
+}

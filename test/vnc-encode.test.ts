@@ -1,0 +1,87 @@
+// RFB encodings on their own: pixel formats a client may ask for (and those refused), Raw in a
+// 16-bit big-endian format, and ZRLE's tiles decoded back after zlib.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+import {
+  SERVER_FORMAT,
+  decodePixelFormat,
+  encodePixelFormat,
+  encodeRaw,
+  zrleTiles,
+  type Frame,
+  type PixelFormat,
+} from "../src/vmm/vnc-encode.js";
+import { keysymToKeycode } from "../src/vmm/vnc-keysyms.js";
+
+/** 100 x 70: red left of x = 50, blue from there. */
+function frame(): Frame {
+  const f: Frame = { width: 100, height: 70, rgba: new Uint8Array(100 * 70 * 4) };
+  for (let y = 0; y < 70; y++)
+    for (let x = 0; x < 100; x++)
+      f.rgba.set(x < 50 ? [255, 0, 0, 255] : [0, 0, 255, 255], (y * 100 + x) * 4);
+  return f;
+}
+
+test("pixel formats: the server's round-trips; 24 bpp, colour maps and odd maxima are refused", () => {
+  assert.deepEqual(decodePixelFormat(encodePixelFormat(SERVER_FORMAT)), SERVER_FORMAT);
+  const bad = (patch: (b: Buffer) => void) => {
+    const b = encodePixelFormat(SERVER_FORMAT);
+    patch(b);
+    return decodePixelFormat(b);
+  };
+  assert.equal(
+    bad((b) => (b[0] = 24)),
+    "24 bits a pixel",
+  );
+  assert.equal(
+    bad((b) => (b[3] = 0)),
+    "colour-map pixel formats",
+  );
+  assert.equal(
+    bad((b) => b.writeUInt16BE(200, 4)),
+    "a channel maximum of 200",
+  );
+  assert.match(String(bad((b) => (b[10] = 30))), /shifted past the pixel/);
+});
+
+test("Raw in RGB565 big-endian; ZRLE tiles: solid where one colour, raw CPIXELs elsewhere", () => {
+  const f = frame();
+  const rgb565: PixelFormat = {
+    bitsPerPixel: 16,
+    depth: 16,
+    bigEndian: true,
+    redMax: 31,
+    greenMax: 63,
+    blueMax: 31,
+    redShift: 11,
+    greenShift: 5,
+    blueShift: 0,
+  };
+  const raw = encodeRaw(f, { x: 48, y: 0, width: 4, height: 1 }, rgb565);
+  assert.deepEqual([...raw], [0xf8, 0x00, 0xf8, 0x00, 0x00, 0x1f, 0x00, 0x1f]);
+
+  const tiles = zrleTiles(f, { x: 0, y: 0, width: 100, height: 70 }, SERVER_FORMAT);
+  // Through one zlib stream, flushed as the session sends it, and back.
+  const z = zlib.deflateSync(tiles, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  const back = zlib.inflateSync(z, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  assert.deepEqual(back, tiles);
+  // Tile (0,0) 64x64 holds both colours: raw, 3-byte CPIXELs (xRGB little-endian: B, G, R).
+  assert.equal(tiles[0], 0);
+  assert.deepEqual([...tiles.subarray(1, 4)], [0, 0, 255], "red");
+  assert.deepEqual([...tiles.subarray(1 + 50 * 3, 4 + 50 * 3)], [255, 0, 0], "blue");
+  // Tile (64,0) 36x64 is all blue: solid.
+  const second = 1 + 64 * 64 * 3;
+  assert.deepEqual([...tiles.subarray(second, second + 4)], [1, 255, 0, 0]);
+  // Four tiles in all: raw 64x64, solid, raw 64x6, solid.
+  assert.equal(tiles.length, 1 + 64 * 64 * 3 + 4 + (1 + 64 * 6 * 3) + 4);
+});
+
+test("keysyms: letters either case, shifted punctuation on its key, Return and F12", () => {
+  assert.equal(keysymToKeycode(0x61), 30); // a
+  assert.equal(keysymToKeycode(0x41), 30); // A
+  assert.equal(keysymToKeycode(0x21), 2); // ! on 1
+  assert.equal(keysymToKeycode(0xff0d), 28);
+  assert.equal(keysymToKeycode(0xffc9), 88);
+  assert.equal(keysymToKeycode(0x20ac), undefined); // the euro sign: not on a US keyboard
+});

@@ -1,0 +1,147 @@
+// The display over VNC against a real client: Debian's gvnccapture (gtk-vnc) captures the guest's
+// console into a PNG of its mode, through a loopback TCP relay to moat's Unix socket (the
+// capture tool speaks TCP only). Keys typed by an RFB client reach the guest's terminal.
+// Several viewers at once; hostile viewers are cut off without disturbing the others.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PNG } from "pngjs";
+import { startMoat, until } from "./support/moat-cli.js";
+
+/** A loopback TCP port relayed to the Unix socket `path`; resolves to its display number. */
+async function relay(path: string): Promise<{ display: number; close: () => void }> {
+  for (let display = 50; display < 99; display++) {
+    const srv = net.createServer((c) => {
+      const u = net.connect(path);
+      c.pipe(u).pipe(c);
+      c.on("error", () => u.destroy());
+      u.on("error", () => c.destroy());
+    });
+    const ok = await new Promise<boolean>((res) => {
+      srv.once("error", () => res(false));
+      srv.listen(5900 + display, "127.0.0.1", () => res(true));
+    });
+    if (ok) return { display, close: () => srv.close() };
+  }
+  throw new Error("no free VNC port on loopback");
+}
+
+/** A minimal RFB 3.8 client: handshake, then raw messages. */
+async function rfb(path: string): Promise<{ sock: net.Socket; width: number; height: number }> {
+  const sock = net.connect(path);
+  let buf = Buffer.alloc(0);
+  const need = async (n: number): Promise<Buffer> => {
+    while (buf.length < n) {
+      const chunk = await new Promise<Buffer>((res, rej) => {
+        sock.once("data", res);
+        sock.once("error", rej);
+      });
+      buf = Buffer.concat([buf, chunk]);
+    }
+    const out = buf.subarray(0, n);
+    buf = buf.subarray(n);
+    return out;
+  };
+  assert.equal((await need(12)).toString(), "RFB 003.008\n");
+  sock.write("RFB 003.008\n");
+  assert.deepEqual([...(await need(2))], [1, 1], "one security type: None");
+  sock.write(Buffer.from([1]));
+  assert.equal((await need(4)).readUInt32BE(0), 0, "security result OK");
+  sock.write(Buffer.from([1])); // shared
+  const init = await need(24);
+  await need(init.readUInt32BE(20));
+  sock.on("data", () => {}); // updates are not read here
+  return { sock, width: init.readUInt16BE(0), height: init.readUInt16BE(2) };
+}
+
+function keyEvent(keysym: number, down: boolean): Buffer {
+  const b = Buffer.alloc(8);
+  b[0] = 4;
+  b[1] = down ? 1 : 0;
+  b.writeUInt32BE(keysym, 4);
+  return b;
+}
+
+test("VNC: gvnccapture captures the console, keys typed over RFB reach the guest, bad viewers are cut off", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-vnc-"));
+  const vncPath = join(dir, "vnc.sock");
+  const vm = startMoat([
+    "run",
+    "--display=800x600",
+    "--vnc",
+    vncPath,
+    "--",
+    "sh",
+    "-c",
+    "echo MOAT-VNC-TEST > /dev/tty0 && echo drawn && read -r line < /dev/tty1 && " +
+      'echo "typed:$line" && sleep 120',
+  ]);
+  const r = await relay(vncPath);
+  try {
+    await until(() => vm.out().includes("drawn"), "the guest to draw");
+    // Two captures at once: two viewers.
+    const shots = [join(dir, "a.png"), join(dir, "b.png")];
+    const caps = shots.map(
+      (f) =>
+        new Promise<{ status: number | null; err: string }>((res) => {
+          const p = spawn("gvnccapture", [`127.0.0.1:${r.display}`, f], { stdio: "pipe" });
+          let err = "";
+          p.stderr.on("data", (d: Buffer) => (err += d.toString()));
+          const t = setTimeout(() => p.kill("SIGKILL"), 60_000);
+          p.on("close", (status) => {
+            clearTimeout(t);
+            res({ status, err });
+          });
+        }),
+    );
+    for (const c of await Promise.all(caps)) assert.equal(c.status, 0, c.err);
+    for (const f of shots) {
+      const png = PNG.sync.read(readFileSync(f));
+      assert.equal(png.width, 800);
+      assert.equal(png.height, 600);
+      let lit = 0;
+      for (let y = 0; y < 16; y++)
+        for (let x = 0; x < 800; x++) if (png.data[(y * 800 + x) * 4]! > 128) lit++;
+      assert.ok(lit > 100, `${f}: ${lit} lit pixels in the first text line`);
+    }
+    // Hostile viewers: a wrong version, an unknown message, huge clipboard text. Each is cut
+    // off; the VMM goes on.
+    for (const bad of [
+      Buffer.from("RFB 009.000\n"),
+      Buffer.concat([Buffer.from("RFB 003.008\n"), Buffer.from([1, 1, 99])]),
+      Buffer.concat([
+        Buffer.from("RFB 003.008\n"),
+        Buffer.from([1, 1, 6, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]),
+      ]),
+    ]) {
+      const s = net.connect(vncPath);
+      s.on("error", () => {});
+      s.resume(); // read what the server says, so its close is seen
+      s.write(bad);
+      await until(() => s.destroyed || s.closed, "the server to cut off a bad viewer", 10_000);
+    }
+    assert.match(vm.err(), /VNC viewer disconnected: client version "RFB 009.000"/);
+    assert.match(vm.err(), /unknown message type 99/);
+    assert.match(vm.err(), /4294967295 bytes of clipboard text/);
+    // Typing: "echo" the line the guest reads from its terminal.
+    const c = await rfb(vncPath);
+    assert.deepEqual([c.width, c.height], [800, 600]);
+    for (const ch of "hi moat") {
+      c.sock.write(keyEvent(ch.charCodeAt(0), true));
+      c.sock.write(keyEvent(ch.charCodeAt(0), false));
+    }
+    c.sock.write(keyEvent(0xff0d, true)); // Return
+    c.sock.write(keyEvent(0xff0d, false));
+    await until(() => vm.out().includes("typed:"), "the typed line", 30_000);
+    assert.match(vm.out(), /typed:hi moat/);
+    c.sock.destroy();
+  } finally {
+    r.close();
+    vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,12 +3,21 @@
 // of the guest's mode with the text the guest wrote on it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { vmmCall } from "../src/host/vmm-client.js";
 import { moat, startMoat, until } from "./support/moat-cli.js";
+import {
+  adminToken,
+  api,
+  cli,
+  newHome,
+  openConsole,
+  startDaemon,
+  stopDaemon,
+} from "./support/moatd.js";
 
 test("--display: the guest's text console appears in a PNG screenshot of its mode", async () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-display-"));
@@ -95,4 +104,51 @@ test("--display: a bad mode is refused; a VM without a display says so when aske
     vm.p.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("through the daemon: a VM created with a display, moat screenshot writes its PNG, VNC on its socket", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  t.after(() => stopDaemon(h, d));
+  const tok = adminToken(h);
+  const made = await cli(h, [
+    "create",
+    "--name",
+    "shown",
+    "--memory",
+    "64",
+    "--display",
+    "640x480",
+  ]);
+  assert.equal(made.status, 0, made.err);
+  const spec = (await api(h.socket, tok, "GET", "/v1/vms/shown")).body as {
+    spec: { display: { width: number; height: number } };
+  };
+  assert.deepEqual(spec.spec.display, { width: 640, height: 480 });
+  assert.equal((await cli(h, ["start", "shown"])).status, 0);
+  const con = await openConsole(h.socket, tok, "shown");
+  await con.expect("echo MOAT-ON-SCREEN > /dev/tty0 && echo written", "written");
+  con.close();
+  const file = join(h.dir, "shot.png");
+  let lit = 0;
+  for (let i = 0; i < 40 && lit < 100; i++) {
+    const r = await cli(h, ["screenshot", "shown", file]);
+    assert.equal(r.status, 0, r.err);
+    const png = PNG.sync.read(readFileSync(file));
+    assert.deepEqual([png.width, png.height], [640, 480]);
+    lit = 0;
+    for (let p = 0; p < 640 * 16 * 4; p += 4) if (png.data[p]! > 128) lit++;
+    if (lit < 100) await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.ok(lit >= 100, `${lit} lit pixels in the first line`);
+  // The VNC socket sits in the VM's directory, owner-only.
+  const vms = (await api(h.socket, tok, "GET", "/v1/vms/shown")).body as { id: string };
+  const sock = join(h.dir, "vms", vms.id, "vnc.sock");
+  assert.equal(statSync(sock).mode & 0o777, 0o600);
+  // A VM without a display: 409 with the reason.
+  await cli(h, ["create", "--name", "blind", "--memory", "48"]);
+  const none = await api(h.socket, tok, "GET", "/v1/vms/blind/screenshot");
+  assert.equal(none.status, 409);
+  assert.match(none.text, /has no display/);
+  await cli(h, ["kill", "shown"]);
 });

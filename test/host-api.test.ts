@@ -126,6 +126,8 @@ test("authorisation matrix: admin, operator, tenant of the VM's domain, tenant o
     { method: "GET", path: () => "/v1/vms/m/logs", who: vmRoles },
     // m has no agent channel: 409 for those allowed, still 403/401 for the others.
     { method: "GET", path: () => "/v1/vms/m/guest", who: vmRoles },
+    // m has no display either: 409 for those allowed.
+    { method: "GET", path: () => "/v1/vms/m/screenshot", who: vmRoles },
     {
       method: "POST",
       path: () => "/v1/vms/m/agent",

@@ -63,6 +63,11 @@ export function request(
         const chunks: Buffer[] = [];
         res.on("data", (d: Buffer) => chunks.push(d));
         res.on("end", () => {
+          const type = res.headers["content-type"] ?? "";
+          if (type.startsWith("image/") && (res.statusCode ?? 0) < 400) {
+            resolve(Buffer.concat(chunks)); // binary (a screenshot)
+            return;
+          }
           const text = Buffer.concat(chunks).toString("utf8");
           const json = (res.headers["content-type"] ?? "").includes("json");
           let parsed: unknown = text;

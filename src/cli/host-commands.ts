@@ -1,6 +1,7 @@
 // The `moat` commands that talk to the host daemon (and `moat daemon`, which is it).
+import { parseDisplayMode } from "./run-command.js";
 import { resolve } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
@@ -126,6 +127,10 @@ export function registerHostCommands(program: Command): void {
     .option("--vsock-cid <n>", "a vsock device with this guest CID")
     .option("--balloon [opts]", "a balloon device; 'reporting=off' turns free page reporting off")
     .option("--rng", "an entropy device")
+    .option(
+      "--display [WxH]",
+      "a display (VNC on the VM's socket; moat screenshot), default 1024x768",
+    )
     .option("--domain <name>", "trust domain (tenant); default: yours, or 'default'")
     .option("--label <key=value>", "a label (repeat)", collect)
     .addOption(
@@ -169,6 +174,7 @@ export function registerHostCommands(program: Command): void {
         spec.balloon = { free_page_reporting: o.balloon === true };
       }
       if (o.rng) spec.rng = true;
+      if (o.display !== undefined) spec.display = parseDisplayMode(o.display as boolean | string);
       if (o.domain) spec.domain = o.domain;
       if (o.label) {
         const labels: Record<string, string> = {};
@@ -275,6 +281,16 @@ export function registerHostCommands(program: Command): void {
         `/v1/vms/${enc(vm)}/logs?bytes=${num(o.bytes, "bytes")}`,
       )) as string;
       process.stdout.write(text);
+    });
+
+  program
+    .command("screenshot")
+    .description("Save what a VM's display shows as a PNG (the VM was created with a display)")
+    .argument("<vm>", "name or id")
+    .argument("<file>", "the PNG to write")
+    .action(async (vm: string, file: string, _o: unknown, cmd: Command) => {
+      const png = (await request(conn(cmd), "GET", `/v1/vms/${enc(vm)}/screenshot`)) as Buffer;
+      writeFileSync(file, png);
     });
 
   program

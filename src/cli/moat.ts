@@ -110,7 +110,7 @@ program
   .option(
     "--display [WxH]",
     "a virtio-gpu display (the guest's /dev/fb0 and text console) offering mode WxH (default " +
-      "1024x768); {\"op\":\"screenshot\"} on --control returns it as a PNG",
+      '1024x768); {"op":"screenshot"} on --control returns it as a PNG',
   )
   .option(
     "--vnc <socket>",

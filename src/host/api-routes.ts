@@ -257,6 +257,19 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
   );
 
   app.get(
+    "/v1/vms/:vm/screenshot",
+    {
+      config: { action: "vm.console" },
+      schema: {
+        summary: "What the VM's display shows, as a PNG",
+        params: vmParams,
+        response: { 200: { type: "string", description: "image/png" } },
+      },
+    },
+    async (req, reply) => reply.type("image/png").send(await h.screenshot(vmOf(req))),
+  );
+
+  app.get(
     "/v1/vms/:vm/console",
     {
       websocket: true,

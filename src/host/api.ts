@@ -35,6 +35,7 @@ export interface ApiHost {
     note: (detail: Record<string, unknown>) => void,
   ): Promise<Record<string, unknown>>;
   stats(vm: VmRecord): Promise<Record<string, unknown>>;
+  screenshot(vm: VmRecord): Promise<Buffer>;
   logs(vm: VmRecord, bytes: number): string;
   consolePath(vm: VmRecord): string;
   host(): Record<string, unknown>;

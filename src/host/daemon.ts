@@ -430,6 +430,14 @@ export class Daemon implements ApiHost {
     return r;
   }
 
+  /** What the VM's display shows, as PNG bytes. */
+  async screenshot(vm: VmRecord): Promise<Buffer> {
+    if (!vm.spec.display) throw new ApiError(409, `VM '${vm.name}' has no display`);
+    const r = await this.callVm(vm, { op: "screenshot" });
+    if (r.ok !== true) throw new ApiError(409, String(r.error));
+    return Buffer.from(String(r.png), "base64");
+  }
+
   async stats(vm: VmRecord): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = { id: vm.id, name: vm.name, state: vm.state };
     if (vm.pid === null) return out;

@@ -245,7 +245,8 @@ export class Supervisor {
     if (s.kernel) readFiles.push(s.kernel);
     else readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
     if (s.initrd && s.initrd !== "none") readFiles.push(s.initrd);
-    else if (!s.kernel && !s.initrd) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
+    else if (!s.kernel && !s.initrd)
+      readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
     const root = join(this.o.jailsDir, vm.id);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     return spawnJailed({

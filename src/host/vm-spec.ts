@@ -84,6 +84,16 @@ export const vmSpecSchema = {
       },
     },
     rng: { type: "boolean", default: false },
+    display: {
+      type: "object",
+      additionalProperties: false,
+      description:
+        "a virtio-gpu display with keyboard and tablet, served over VNC on the VM's Unix socket",
+      properties: {
+        width: { type: "integer", minimum: 320, maximum: 3840, default: 1024 },
+        height: { type: "integer", minimum: 200, maximum: 2160, default: 768 },
+      },
+    },
     domain: {
       type: "string",
       pattern: DOMAIN_PATTERN,
@@ -129,6 +139,7 @@ export interface VmSpec {
   balloon?: { free_page_reporting: boolean };
   agent?: { allow?: string[] };
   rng: boolean;
+  display?: { width: number; height: number };
   domain: string;
   labels: Record<string, string>;
   restart: "no" | "on-failure" | "always";

@@ -17,6 +17,7 @@ export interface VmFiles {
   exitFile: string;
   vmmLog: string;
   vsock: string;
+  vnc: string;
 }
 
 export function vmFiles(dir: string): VmFiles {
@@ -28,6 +29,7 @@ export function vmFiles(dir: string): VmFiles {
     exitFile: `${dir}/exit.json`,
     vmmLog: `${dir}/vmm.log`,
     vsock: `${dir}/vsock.sock`,
+    vnc: `${dir}/vnc.sock`,
   };
 }
 
@@ -63,6 +65,8 @@ export function vmmArgv(
   if (spec.agent)
     a.push(spec.agent.allow ? `--agent=allow=${spec.agent.allow.join(",")}` : "--agent");
   if (spec.rng) a.push("--rng");
+  if (spec.display)
+    a.push(`--display=${spec.display.width}x${spec.display.height}`, "--vnc", f.vnc);
   if (o.pinned) a.push("--pin-cpus", o.pinned.join(","));
   if (o.ksm) a.push("--ksm");
   if (o.uid !== null) a.push("--jail-user", `${o.uid}:${o.uid}`);

@@ -92,6 +92,9 @@ test("--display: a bad mode is refused; a VM without a display says so when aske
     assert.equal(r.status, 125, r.stderr);
     assert.match(r.stderr, /--display wants WxH between 320x200 and 3840x2160/);
   }
+  const novnc = await moat(["run", "--vnc", join(tmpdir(), "moat-no-display.sock"), "--", "true"]);
+  assert.equal(novnc.status, 125);
+  assert.match(novnc.stderr, /--vnc serves a display: add --display/);
   const dir = mkdtempSync(join(tmpdir(), "moat-display-"));
   const ctl = join(dir, "c.sock");
   const vm = startMoat(["run", "--control", ctl, "--", "sh", "-c", "echo up; sleep 60"]);

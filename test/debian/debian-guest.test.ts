@@ -59,7 +59,7 @@ test("the Debian image boots systemd to a login prompt; its qemu-guest-agent ans
   await until(
     "the login prompt",
     async () => {
-      console = (await cli(h, ["logs", "debian"])).out;
+      console = (await api(h.socket, tok, "GET", "/v1/vms/debian/logs?bytes=1048576")).text;
       return /moat-debian login: *$/m.test(console);
     },
     15 * 60_000,

@@ -1,0 +1,123 @@
+// A whole distribution's boot: the Debian trixie riscv64 image of guest/debian/build.sh (cached;
+// built first if missing) from process start to systemd's serial login prompt, on moat's soft
+// CPU and on QEMU's TCG (Debian's qemu-system-riscv64), same kernel (the shipped one, no
+// initramfs), 2 harts, 512 MiB, the disk on virtio-blk, measured in the same run, alternating.
+// Each run boots a fresh sparse copy of the image. Prints medians and the ratio.
+//
+//   npm run bench:debian [-- --runs N]
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { shippedKernel } from "../src/boot/shipped-guest.js";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const MOAT = join(REPO, "bin/moat.js");
+const runsArg = process.argv.indexOf("--runs");
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+const CACHE = process.env.MOAT_CACHE ?? join(homedir(), ".cache", "moat");
+const IMAGE = join(CACHE, "debian-trixie-riscv64.img");
+const CMDLINE = "console=ttyS0 root=/dev/vda rw";
+const LOGIN = /moat-debian login:/;
+
+/** Milliseconds from spawn until `LOGIN` appears on its output; then the process is killed. */
+function timeToLogin(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let out = "";
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const timer = setTimeout(() => p.kill("SIGKILL"), 600_000);
+    p.stdout.setEncoding("latin1").on("data", (d: string) => {
+      out += d;
+      if (LOGIN.test(out)) {
+        const ms = performance.now() - t0;
+        clearTimeout(timer);
+        p.kill("SIGKILL");
+        resolve(ms);
+      }
+    });
+    p.on("error", reject);
+    p.on("close", () => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd}: no login prompt:\n${out.slice(-2000)}`));
+    });
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const built = spawnSync("bash", [join(REPO, "guest/debian/build.sh"), IMAGE], { stdio: "inherit" });
+if (built.status !== 0) throw new Error("guest/debian/build.sh failed");
+const dir = mkdtempSync(join(tmpdir(), "moat-bench-debian-"));
+const kernel = join(dir, "Image");
+writeFileSync(kernel, shippedKernel("riscv64"));
+const disk = join(dir, "disk.img");
+const fresh = (): void => {
+  const cp = spawnSync("cp", ["--sparse=always", IMAGE, disk]);
+  if (cp.status !== 0) throw new Error(`cp: ${String(cp.stderr)}`);
+};
+const moat: number[] = [];
+const qemu: number[] = [];
+try {
+  for (let i = 0; i < RUNS; i++) {
+    fresh();
+    moat.push(
+      await timeToLogin(process.execPath, [
+        MOAT,
+        "run",
+        "--accel",
+        "soft",
+        "--cpus",
+        "2",
+        "--memory",
+        "512",
+        "--no-initrd",
+        "--disk",
+        disk,
+        "--cmdline",
+        CMDLINE,
+      ]),
+    );
+    fresh();
+    qemu.push(
+      await timeToLogin("qemu-system-riscv64", [
+        "-M",
+        "virt",
+        "-m",
+        "512",
+        "-smp",
+        "2",
+        "-bios",
+        "default",
+        "-kernel",
+        kernel,
+        "-append",
+        CMDLINE,
+        "-drive",
+        `file=${disk},format=raw,if=none,id=d`,
+        "-device",
+        "virtio-blk-device,drive=d",
+        "-nographic",
+        "-monitor",
+        "none",
+      ]),
+    );
+    process.stderr.write(`run ${i + 1}/${RUNS} done\n`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const m = median(moat);
+const q = median(qemu);
+console.log(
+  `Debian to its login prompt (median of ${RUNS}): moat ${(m / 1000).toFixed(1)} s, ` +
+    `QEMU TCG ${(q / 1000).toFixed(1)} s, ratio ${(m / q).toFixed(2)}`,
+);
+console.log(
+  `raw ms: moat ${moat.map(Math.round).join(" ")}; qemu ${qemu.map(Math.round).join(" ")}`,
+);

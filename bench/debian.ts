@@ -11,6 +11,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { shippedKernel } from "../src/boot/shipped-guest.js";
+import { median } from "./capture.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const MOAT = join(REPO, "bin/moat.js");
@@ -43,12 +44,6 @@ function timeToLogin(cmd: string, args: string[]): Promise<number> {
       reject(new Error(`${cmd}: no login prompt:\n${out.slice(-2000)}`));
     });
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 const built = spawnSync("bash", [join(REPO, "guest/debian/build.sh"), IMAGE], { stdio: "inherit" });

@@ -2,7 +2,7 @@
 // commands a Linux driver sends, and hostile ones, each answered with the right response.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AVAIL, DESC, USED, queueInRam } from "./support/split-queue.js";
+import { AVAIL, DESC, queueInRam } from "./support/split-queue.js";
 import { Cmd, GpuFormat, MAX_RESOURCE_SIDE, Resp, VirtioGpu } from "../src/devices/virtio/gpu.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0

@@ -302,8 +302,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         const tablet = devices.tablet;
         if (!gpu || !keyboard || !tablet)
           throw new UsageError("--vnc serves a display: add --display");
-        const mode = parseDisplayMode(o.display!);
-        const v = await VncServer.listen(o.vnc, { gpu, keyboard, tablet, ...mode });
+        const v = await VncServer.listen(o.vnc, { gpu, keyboard, tablet });
         devices.displayFlushed.add((r) => v.flushed(r));
         closers.push(() => v.close());
       }

@@ -4,8 +4,9 @@
 // CLIENT_BACKLOG bytes behind loses output (dropped and counted) instead of growing moat's
 // memory. Client input goes to the guest; while the guest's input queue is full, every client
 // that sent input is paused. No escape keys here: the host side decides what ends a session.
-import { createServer, type Server, type Socket } from "node:net";
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import type { Server, Socket } from "node:net";
+import { unlinkSync } from "node:fs";
+import { listenUnix } from "./unix-listen.js";
 
 /** Bound: clients connected at once. */
 export const MAX_CLIENTS = 4;
@@ -39,27 +40,9 @@ export class ConsoleServer {
    * Bound: MAX_CLIENTS clients.
    */
   static async listen(path: string): Promise<ConsoleServer> {
-    try {
-      if (!lstatSync(path).isSocket())
-        throw new ConsoleServerError(
-          `console socket ${path}: a file that is not a socket is in the way`,
-        );
-      unlinkSync(path);
-    } catch (e) {
-      if (e instanceof ConsoleServerError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT")
-        throw new ConsoleServerError(`console socket ${path}: ${(e as Error).message}`);
-    }
-    const server = createServer();
+    const server = await listenUnix(path, "console socket", ConsoleServerError);
     const self = new ConsoleServer(path, server);
     server.on("connection", (s) => self.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e) =>
-        reject(new ConsoleServerError(`console socket ${path}: ${e.message}`)),
-      );
-      server.listen(path, () => resolve());
-    });
-    chmodSync(path, 0o600);
     return self;
   }
 

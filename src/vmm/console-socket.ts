@@ -2,8 +2,9 @@
 // client at a time. What the guest writes goes to the client (dropped and counted while none
 // is connected, or while the client is more than OUTPUT_LIMIT behind); what the client writes
 // goes to the guest, paused while the device's input queue is full.
-import { createServer, type Server, type Socket } from "node:net";
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import type { Server, Socket } from "node:net";
+import { unlinkSync } from "node:fs";
+import { listenUnix } from "./unix-listen.js";
 
 /** Bound: guest output buffered for a slow client. */
 const OUTPUT_LIMIT = 1024 * 1024;
@@ -16,38 +17,21 @@ export interface ConsoleInput {
 
 export class ConsoleSocket {
   private client: Socket | undefined;
-  private readonly server: Server;
   /** Where client input goes (the console device, once it exists). */
   target: ConsoleInput | undefined;
   /** Guest output bytes that reached no client. */
   dropped = 0;
 
-  private constructor(readonly path: string) {
-    this.server = createServer((sock) => this.accept(sock));
+  private constructor(
+    readonly path: string,
+    private readonly server: Server,
+  ) {
+    server.on("connection", (sock) => this.accept(sock));
   }
 
   /** Listens on `path` (a stale socket there is replaced; any other file is refused). */
   static async listen(path: string): Promise<ConsoleSocket> {
-    try {
-      if (!lstatSync(path).isSocket()) {
-        throw new ConsoleSocketError(
-          `console socket ${path}: a file that is not a socket is in the way`,
-        );
-      }
-      unlinkSync(path);
-    } catch (e) {
-      if (e instanceof ConsoleSocketError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
-    const self = new ConsoleSocket(path);
-    await new Promise<void>((resolve, reject) => {
-      self.server.once("error", (e) =>
-        reject(new ConsoleSocketError(`console socket ${path}: ${(e as Error).message}`)),
-      );
-      self.server.listen(path, () => resolve());
-    });
-    chmodSync(path, 0o600);
-    return self;
+    return new ConsoleSocket(path, await listenUnix(path, "console socket", ConsoleSocketError));
   }
 
   private accept(sock: Socket): void {

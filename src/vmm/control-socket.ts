@@ -23,6 +23,7 @@ import type { VmDevices } from "./vm-devices.js";
 import { netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
 import { scanoutPng } from "./display.js";
+import { KEY_FIRST, KEY_LAST } from "../devices/virtio/input.js";
 
 /** Bound: bytes of one request line. */
 const MAX_LINE = 4096;
@@ -253,8 +254,13 @@ export class ControlSocket {
       case "key": {
         if (!d.keyboard) throw new Error("this VM has no display (--display)");
         const code = r.code;
-        if (typeof code !== "number" || !Number.isInteger(code) || code < 1 || code > 248)
-          throw new Error("code: a Linux key code, 1-248");
+        if (
+          typeof code !== "number" ||
+          !Number.isInteger(code) ||
+          code < KEY_FIRST ||
+          code > KEY_LAST
+        )
+          throw new Error(`code: a Linux key code, ${KEY_FIRST}-${KEY_LAST}`);
         if (r.down !== undefined && typeof r.down !== "boolean")
           throw new Error("down: true or false");
         if (r.down !== false) d.keyboard.key(code, true);

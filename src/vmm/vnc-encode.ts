@@ -95,13 +95,25 @@ function pixelValue(f: PixelFormat, rgba: Uint8Array, i: number): number {
   return ((r << f.redShift) | (g << f.greenShift) | (b << f.blueShift)) >>> 0;
 }
 
-function putPixel(f: PixelFormat, out: Buffer, at: number, v: number, bytes: number): void {
+/** Writes pixel `v` in `bytes` bytes; a 3-byte CPIXEL holds `v >>> cpixelShift`. */
+function putPixel(
+  f: PixelFormat,
+  out: Buffer,
+  at: number,
+  v: number,
+  bytes: number,
+  cpixelShift = 0,
+): void {
   if (bytes === 1) out[at] = v;
-  else if (bytes === 2) f.bigEndian ? out.writeUInt16BE(v, at) : out.writeUInt16LE(v, at);
-  else if (bytes === 4) f.bigEndian ? out.writeUInt32BE(v, at) : out.writeUInt32LE(v, at);
-  else {
+  else if (bytes === 2) {
+    if (f.bigEndian) out.writeUInt16BE(v, at);
+    else out.writeUInt16LE(v, at);
+  } else if (bytes === 4) {
+    if (f.bigEndian) out.writeUInt32BE(v, at);
+    else out.writeUInt32LE(v, at);
+  } else {
     // CPIXEL of 3 bytes: the three bytes that hold the colour, in the client's byte order.
-    const shifted = fitsLow(f) ? v : v >>> 8;
+    const shifted = v >>> cpixelShift;
     if (f.bigEndian) out.writeUIntBE(shifted & 0xffffff, at, 3);
     else out.writeUIntLE(shifted & 0xffffff, at, 3);
   }
@@ -142,6 +154,8 @@ export function encodeRaw(frame: Frame, r: Rect, f: PixelFormat): Buffer {
 export function zrleTiles(frame: Frame, r: Rect, f: PixelFormat): Buffer {
   const cbytes =
     f.bitsPerPixel === 32 && f.depth <= 24 && (fitsLow(f) || fitsHigh(f)) ? 3 : f.bitsPerPixel / 8;
+  // Decided once for the rectangle, not per pixel: the low three bytes when they hold it all.
+  const shift = cbytes === 3 && !fitsLow(f) ? 8 : 0;
   const parts: Buffer[] = [];
   for (let ty = r.y; ty < r.y + r.height; ty += 64) {
     const th = Math.min(64, r.y + r.height - ty);
@@ -158,12 +172,13 @@ export function zrleTiles(frame: Frame, r: Rect, f: PixelFormat): Buffer {
       if (solid) {
         const t = Buffer.alloc(1 + cbytes);
         t[0] = 1;
-        putPixel(f, t, 1, values[0]!, cbytes);
+        putPixel(f, t, 1, values[0]!, cbytes, shift);
         parts.push(t);
       } else {
         const t = Buffer.alloc(1 + values.length * cbytes);
         t[0] = 0;
-        for (let i = 0; i < values.length; i++) putPixel(f, t, 1 + i * cbytes, values[i]!, cbytes);
+        for (let i = 0; i < values.length; i++)
+          putPixel(f, t, 1 + i * cbytes, values[i]!, cbytes, shift);
         parts.push(t);
       }
     }

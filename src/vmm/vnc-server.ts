@@ -23,9 +23,6 @@ export interface VncDisplay {
   gpu: VirtioGpu;
   keyboard: VirtioInput;
   tablet: VirtioInput;
-  /** The mode offered (what a viewer sees before the guest sets a scanout). */
-  width: number;
-  height: number;
 }
 
 export class VncServer {
@@ -39,7 +36,7 @@ export class VncServer {
     private readonly d: VncDisplay,
     private readonly log: (line: string) => void,
   ) {
-    this.frame = blank(d.width, d.height);
+    this.frame = blank(d.gpu.mode.width, d.gpu.mode.height);
     server.on("connection", (s) => this.accept(s));
   }
 
@@ -76,8 +73,8 @@ export class VncServer {
     const img = this.d.gpu.scanoutImage();
     if (!img) {
       this.shown = null;
-      this.frame = blank(this.d.width, this.d.height);
-      return { x: 0, y: 0, width: this.d.width, height: this.d.height };
+      this.frame = blank(this.d.gpu.mode.width, this.d.gpu.mode.height);
+      return { x: 0, y: 0, ...this.d.gpu.mode };
     }
     const w = img.rect.width;
     const h = img.rect.height;

@@ -7,7 +7,13 @@
 // hold. A bad command gets the virtio-gpu error response; nothing a guest sends throws out of
 // this model. The model owns no I/O: the VMM reads the scanout (VNC, screenshots) and hears of
 // flushes through `onFlush`.
-import { gather, type DescriptorChain, type GuestBuffer, type SplitQueue } from "./queue.js";
+import {
+  gather,
+  scatter,
+  type DescriptorChain,
+  type GuestBuffer,
+  type SplitQueue,
+} from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { GuestMemory } from "../../memory/guest-memory.js";
 
@@ -73,8 +79,15 @@ interface Resource {
   format: number;
   /** Host copy of the pixels, 4 bytes each, rows of width * 4. */
   pixels: Uint8Array;
-  backing: GuestBuffer[] | null;
-  backingBytes: number;
+  backing: Backing | null;
+}
+
+/** A resource's backing pages, with where each starts in the backing's byte range. */
+interface Backing {
+  entries: GuestBuffer[];
+  /** starts[i]: the offset of entries[i] (ascending; a binary search finds a row's entry). */
+  starts: number[];
+  bytes: number;
 }
 
 /** What a scanout shows: the resource's pixels in its format, for the VMM to encode. */
@@ -155,6 +168,11 @@ export class VirtioGpu implements VirtioDevice {
     this.scanout = null;
   }
 
+  /** The mode GET_DISPLAY_INFO offers. */
+  get mode(): { width: number; height: number } {
+    return { width: this.o.width, height: this.o.height };
+  }
+
   /** Host memory the resources hold now (bounded by maxHostBytes). */
   get resourceBytes(): number {
     return this.hostBytes;
@@ -233,13 +251,7 @@ export class VirtioGpu implements VirtioDevice {
     }
     // A response buffer too small for the answer: the guest gets what fits (it broke the rule).
     const n = Math.min(reply.length, chain.writableBytes);
-    let pos = 0;
-    for (const b of chain.writable) {
-      if (pos >= n) break;
-      const take = Math.min(b.len, n - pos);
-      mem.write(b.addr, reply.subarray(pos, pos + take));
-      pos += take;
-    }
+    scatter(mem, chain.writable, 0, reply.subarray(0, n));
     return n;
   }
 
@@ -329,14 +341,12 @@ export class VirtioGpu implements VirtioDevice {
           throw new GpuError(Resp.ErrUnspec, `${n} backing entries do not fit the request`);
         const raw = view(gather(mem, chain.readable, HDR + 8, n * 16));
         r.backing = this.backing(mem, raw, n);
-        r.backingBytes = r.backing.reduce((s, e) => s + e.len, 0);
         return header(Resp.OkNodata);
       }
       case Cmd.ResourceDetachBacking: {
         const r = this.resource(body(8).getUint32(0, true));
         if (!r.backing) throw new GpuError(Resp.ErrUnspec, "the resource has no backing");
         r.backing = null;
-        r.backingBytes = 0;
         return header(Resp.OkNodata);
       }
       default:
@@ -369,7 +379,6 @@ export class VirtioGpu implements VirtioDevice {
       format,
       pixels: new Uint8Array(bytes),
       backing: null,
-      backingBytes: 0,
     });
     this.hostBytes += bytes;
   }
@@ -381,7 +390,7 @@ export class VirtioGpu implements VirtioDevice {
   }
 
   /** Backing entries: each inside guest RAM, 1 byte at least, none overlapping another. */
-  private backing(mem: GuestMemory, raw: DataView, n: number): GuestBuffer[] {
+  private backing(mem: GuestMemory, raw: DataView, n: number): Backing {
     const entries: GuestBuffer[] = [];
     for (let i = 0; i < n; i++) {
       const addr = raw.getBigUint64(i * 16, true);
@@ -402,7 +411,13 @@ export class VirtioGpu implements VirtioDevice {
           `backing entries overlap at 0x${sorted[i]!.addr.toString(16)}`,
         );
     }
-    return entries;
+    const starts: number[] = [];
+    let bytes = 0;
+    for (const e of entries) {
+      starts.push(bytes);
+      bytes += e.len;
+    }
+    return { entries, starts, bytes };
   }
 
   /**
@@ -410,20 +425,33 @@ export class VirtioGpu implements VirtioDevice {
    * `offset`) into the host copy. Bound: every byte read lies inside the backing.
    */
   private transfer(mem: GuestMemory, r: Resource, rect: GpuRect, offset: bigint): void {
-    if (!r.backing) throw new GpuError(Resp.ErrUnspec, "transfer to a resource without backing");
+    const b = r.backing;
+    if (!b) throw new GpuError(Resp.ErrUnspec, "transfer to a resource without backing");
     const stride = r.width * 4;
     const rowBytes = rect.width * 4;
     if (rect.width === 0 || rect.height === 0) return;
     const last = offset + BigInt((rect.height - 1) * stride + rowBytes);
-    if (last > BigInt(r.backingBytes))
+    if (last > BigInt(b.bytes))
       throw new GpuError(
         Resp.ErrInvalidParameter,
-        `transfer reads past the ${r.backingBytes}-byte backing`,
+        `transfer reads past the ${b.bytes}-byte backing`,
       );
     const base = Number(offset);
     for (let row = 0; row < rect.height; row++) {
-      const src = gather(mem, r.backing, base + row * stride, rowBytes);
-      r.pixels.set(src, (rect.y + row) * stride + rect.x * 4);
+      // Each row starts with a binary search, not a walk of the backing from its first page:
+      // a guest's many-page backing would otherwise cost rows x pages on the VMM thread.
+      let src = base + row * stride;
+      let dst = (rect.y + row) * stride + rect.x * 4;
+      let left = rowBytes;
+      for (let e = entryAt(b.starts, src); left > 0; e++) {
+        const entry = b.entries[e]!;
+        const skip = src - b.starts[e]!;
+        const take = Math.min(entry.len - skip, left);
+        r.pixels.set(mem.hostView(entry.addr + BigInt(skip), take), dst);
+        src += take;
+        dst += take;
+        left -= take;
+      }
     }
   }
 
@@ -443,6 +471,18 @@ export class VirtioGpu implements VirtioDevice {
     }
     return 0;
   }
+}
+
+/** The index of the entry holding byte `offset` (starts ascending, starts[0] = 0). */
+function entryAt(starts: number[], offset: number): number {
+  let lo = 0;
+  let hi = starts.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (starts[mid]! <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 function view(b: Uint8Array): DataView {

@@ -5,7 +5,7 @@
 // Bounds: config reads outside the selected item read 0; events wait in a queue of at most
 // MAX_PENDING (the oldest go first when a guest stops reading); each buffer must hold one event.
 import { scatter, type SplitQueue } from "./queue.js";
-import { DeviceId, type VirtioContext, type VirtioDevice } from "./device.js";
+import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 
 // Linux input event types and codes (include/uapi/linux/input-event-codes.h).
 export const EV_SYN = 0;
@@ -19,8 +19,8 @@ export const BTN_RIGHT = 0x111;
 export const BTN_MIDDLE = 0x112;
 const INPUT_PROP_DIRECT = 0;
 /** Key codes a keyboard offers: KEY_ESC (1) to KEY_MICMUTE (248). */
-const KEY_FIRST = 1;
-const KEY_LAST = 248;
+export const KEY_FIRST = 1;
+export const KEY_LAST = 248;
 
 const CFG_ID_NAME = 0x01;
 const CFG_ID_SERIAL = 0x02;
@@ -49,8 +49,8 @@ export class VirtioInput implements VirtioDevice {
   readonly maxChainBytes = 4096;
   private ctx: VirtioContext | undefined;
   private queues: readonly (SplitQueue | undefined)[] = [];
-  private select = 0;
-  private subsel = 0;
+  /** select, subsel, size, 5 reserved, then up to 128 bytes of the selected item. */
+  private readonly config = new Uint8Array(136);
   private readonly pending: InputEvent[] = [];
   /** Events dropped because the guest did not read them in time (oldest first). */
   dropped = 0;
@@ -62,23 +62,18 @@ export class VirtioInput implements VirtioDevice {
 
   /** The config space: select, subsel, size, then the selected item (at offset 8). */
   configRead(offset: number, size: number): bigint {
-    const item = this.item();
-    const bytes = new Uint8Array(136);
-    bytes[0] = this.select;
-    bytes[1] = this.subsel;
-    bytes[2] = item.length;
-    bytes.set(item.subarray(0, 128), 8);
-    if (offset < 0 || size < 1 || offset + size > bytes.length) return 0n;
-    let v = 0n;
-    for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[offset + i]!);
-    return v;
+    return readConfigBytes(this.config, offset, size);
   }
 
   /** Only select (offset 0) and subsel (offset 1) are writable, a byte each. */
   configWrite(offset: number, size: number, value: bigint): void {
-    if (size !== 1) return;
-    if (offset === 0) this.select = Number(value & 0xffn);
-    else if (offset === 1) this.subsel = Number(value & 0xffn);
+    if (size !== 1 || (offset !== 0 && offset !== 1)) return;
+    this.config[offset] = Number(value & 0xffn);
+    // The item is built once per selection, not on each of the driver's byte-wide reads.
+    const item = this.item(this.config[0]!, this.config[1]!);
+    this.config.fill(0, 2);
+    this.config[2] = Math.min(item.length, 128);
+    this.config.set(item.subarray(0, 128), 8);
   }
 
   activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[]): void {
@@ -182,9 +177,9 @@ export class VirtioInput implements VirtioDevice {
   }
 
   /** The config item that select/subsel name (empty: none). */
-  private item(): Uint8Array {
+  private item(select: number, subsel: number): Uint8Array {
     const text = (s: string) => new TextEncoder().encode(s);
-    switch (this.select) {
+    switch (select) {
       case CFG_ID_NAME:
         return text(this.kind === "keyboard" ? "moat keyboard" : "moat tablet");
       case CFG_ID_SERIAL:
@@ -200,9 +195,9 @@ export class VirtioInput implements VirtioDevice {
       case CFG_PROP_BITS:
         return this.kind === "tablet" ? bitmap([INPUT_PROP_DIRECT]) : new Uint8Array(0);
       case CFG_EV_BITS:
-        return this.eventBits(this.subsel);
+        return this.eventBits(subsel);
       case CFG_ABS_INFO: {
-        if (this.kind !== "tablet" || (this.subsel !== ABS_X && this.subsel !== ABS_Y))
+        if (this.kind !== "tablet" || (subsel !== ABS_X && subsel !== ABS_Y))
           return new Uint8Array(0);
         const info = new DataView(new ArrayBuffer(20)); // min, max, fuzz, flat, res
         info.setUint32(4, ABS_MAX, true);

@@ -1,16 +1,17 @@
 // The display over VNC against a real client: Debian's gvnccapture (gtk-vnc) captures the guest's
 // console into a PNG of its mode, through a loopback TCP relay to moat's Unix socket (the
 // capture tool speaks TCP only). Keys typed by an RFB client reach the guest's terminal.
-// Several viewers at once; hostile viewers are cut off without disturbing the others.
+// Several viewers at once; hostile viewers are cut off without disturbing the others. On a
+// loopback port, VNC Authentication keeps out a viewer without the password.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
-import { startMoat, until } from "./support/moat-cli.js";
+import { moat, startMoat, until } from "./support/moat-cli.js";
 
 /** A loopback TCP port relayed to the Unix socket `path`; resolves to its display number. */
 async function relay(path: string): Promise<{ display: number; close: () => void }> {
@@ -142,6 +143,99 @@ test("VNC: gvnccapture captures the console, keys typed over RFB reach the guest
   } finally {
     r.close();
     vm.p.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A loopback port nobody listens on now, 5950-5998 (a VNC display number gvnccapture takes). */
+async function freeVncPort(): Promise<number> {
+  for (let port = 5950; port < 5999; port++) {
+    const srv = net.createServer();
+    const ok = await new Promise<boolean>((res) => {
+      srv.once("error", () => res(false));
+      srv.listen(port, "127.0.0.1", () => res(true));
+    });
+    if (ok) {
+      await new Promise((r) => srv.close(r));
+      return port;
+    }
+  }
+  throw new Error("no free VNC port on loopback");
+}
+
+/**
+ * gvnccapture asks for the password on its terminal only: `script` gives it one, and the
+ * password is typed when the prompt shows.
+ */
+function captureWithPassword(
+  display: number,
+  file: string,
+  password: string,
+): Promise<{ status: number | null; out: string }> {
+  return new Promise((res) => {
+    const p = spawn("script", ["-qec", `gvnccapture 127.0.0.1:${display} ${file}`, "/dev/null"], {
+      stdio: "pipe",
+    });
+    let out = "";
+    let typed = false;
+    p.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (!typed && out.includes("Password:")) {
+        typed = true;
+        p.stdin.write(password + "\n");
+      }
+    });
+    const t = setTimeout(() => p.kill("SIGKILL"), 60_000);
+    p.on("close", (status) => {
+      clearTimeout(t);
+      res({ status, out });
+    });
+  });
+}
+
+test("VNC on loopback TCP: gvnccapture with the password captures, a wrong password is refused; bad options are errors", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-vnctcp-"));
+  const pw = join(dir, "pw");
+  writeFileSync(pw, "s3kr1t\n", { mode: 0o600 });
+  try {
+    const refused = [
+      [["--vnc", "127.0.0.1:5999"], /a VNC port on TCP needs --vnc-password-file/],
+      [["--vnc", "0.0.0.0:5999", "--vnc-password-file", pw], /only on loopback/],
+      [["--vnc-password-file", pw], /--vnc-password-file is for --vnc/],
+    ] as const;
+    for (const [args, why] of refused) {
+      const r = await moat(["run", "--display", ...args, "--", "true"]);
+      assert.equal(r.status, 125, r.stderr);
+      assert.match(r.stderr, why);
+    }
+    const port = await freeVncPort();
+    const vm = startMoat([
+      "run",
+      "--display=640x480",
+      "--vnc",
+      `127.0.0.1:${port}`,
+      "--vnc-password-file",
+      pw,
+      "--",
+      "sh",
+      "-c",
+      "echo MOAT-VNC-AUTH > /dev/tty0 && echo drawn && sleep 120",
+    ]);
+    try {
+      await until(() => vm.out().includes("drawn"), "the guest to draw");
+      const shot = join(dir, "ok.png");
+      const good = await captureWithPassword(port - 5900, shot, "s3kr1t");
+      assert.equal(good.status, 0, good.out);
+      const png = PNG.sync.read(readFileSync(shot));
+      assert.deepEqual([png.width, png.height], [640, 480]);
+      const bad = await captureWithPassword(port - 5900, join(dir, "bad.png"), "guess");
+      assert.notEqual(bad.status, 0, bad.out);
+      assert.ok(!existsSync(join(dir, "bad.png")), "nothing captured with a wrong password");
+      assert.match(vm.err(), /VNC viewer disconnected: wrong VNC password/);
+    } finally {
+      vm.p.kill("SIGKILL");
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

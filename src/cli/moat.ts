@@ -113,9 +113,15 @@ program
       '1024x768); {"op":"screenshot"} on --control returns it as a PNG',
   )
   .option(
-    "--vnc <socket>",
-    "serve the --display over VNC (RFB 3.8, Raw and ZRLE) on this Unix socket (mode 0600: its " +
-      "permissions are the authentication; up to 4 viewers); keys and pointer reach the guest",
+    "--vnc <socket|host:port>",
+    "serve the --display over VNC (RFB 3.8, Raw and ZRLE, up to 4 viewers; keys and pointer " +
+      "reach the guest) on this Unix socket (mode 0600: its permissions are the authentication) " +
+      "or on a loopback port such as 127.0.0.1:5901 (needs --vnc-password-file)",
+  )
+  .option(
+    "--vnc-password-file <file>",
+    "VNC Authentication with the password on this file's first line (1-8 bytes, file mode " +
+      "0600); required for a TCP --vnc, optional on a socket",
   )
   .option("--name <name>", "the VM's name (1-64 of A-Z a-z 0-9 _ . -), reported by status")
   .option(

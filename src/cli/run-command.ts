@@ -1,5 +1,6 @@
 // `moat run`: boot a VM, run one command in it (or a shell), exit with its status.
-import { VncServer, VncServerError } from "../vmm/vnc-server.js";
+import { VncServer, VncServerError, parseVncAddress } from "../vmm/vnc-server.js";
+import { VncPasswordError, readVncPassword } from "../vmm/vnc-auth.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { softAccelerator } from "../accel/soft/soft-accel.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
@@ -55,6 +56,7 @@ export interface RunOptions {
   /** true: the default mode; "WxH": that mode. */
   display?: boolean | string;
   vnc?: string;
+  vncPasswordFile?: string;
   vconsole?: string;
   net?: string[];
   vsock?: string;
@@ -296,13 +298,19 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         server = s;
         closers.push(() => s.close());
       }
+      if (o.vncPasswordFile !== undefined && o.vnc === undefined)
+        throw new UsageError("--vnc-password-file is for --vnc: add it");
       if (o.vnc !== undefined) {
         const gpu = devices.gpu;
         const keyboard = devices.keyboard;
         const tablet = devices.tablet;
         if (!gpu || !keyboard || !tablet)
           throw new UsageError("--vnc serves a display: add --display");
-        const v = await VncServer.listen(o.vnc, { gpu, keyboard, tablet });
+        const v = await VncServer.listen(
+          parseVncAddress(o.vnc),
+          { gpu, keyboard, tablet },
+          o.vncPasswordFile !== undefined ? { password: readVncPassword(o.vncPasswordFile) } : {},
+        );
         devices.displayFlushed.add((r) => v.flushed(r));
         closers.push(() => v.close());
       }
@@ -319,6 +327,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         e instanceof VsockError ||
         e instanceof ConsoleServerError ||
         e instanceof VncServerError ||
+        e instanceof VncPasswordError ||
         e instanceof ConsoleLogError
       )
         throw new UsageError(e.message);

@@ -18,6 +18,7 @@ import {
   SHIPPED_X86_KERNEL_GZ,
 } from "../boot/shipped-guest.js";
 import { UsageError } from "./usage-error.js";
+import { VncServerError, parseVncAddress, type VncAddress } from "../vmm/vnc-server.js";
 import { parseConsoleLog } from "./vm-options.js";
 import { kvmKind } from "../kvm/kvm-probe.js";
 
@@ -30,6 +31,7 @@ export interface JailedRun {
   /** false: --no-initrd. */
   initrd?: string | false;
   vnc?: string;
+  vncPasswordFile?: string;
   bios: string;
   disk?: string[];
   net?: string[];
@@ -55,6 +57,15 @@ function runArgs(): string[] {
   return [...opts.filter((a) => a !== "--jail"), ...tail];
 }
 
+function parseVncAddressOrUsage(s: string): VncAddress {
+  try {
+    return parseVncAddress(s);
+  } catch (e) {
+    if (e instanceof VncServerError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** Runs the VM jailed; resolves to its exit status (128 + signal when it was killed). */
 export async function runJailed(o: JailedRun): Promise<number> {
   const why = jailUnavailable();
@@ -67,6 +78,11 @@ export async function runJailed(o: JailedRun): Promise<number> {
     readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
     if (o.initrd === undefined) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
   }
+  if (o.vnc !== undefined && !("path" in parseVncAddressOrUsage(o.vnc)))
+    throw new UsageError(
+      "--jail: a jailed VM has no network of its own to listen on; give --vnc a socket path",
+    );
+  if (o.vncPasswordFile !== undefined) readFiles.push(resolve(o.vncPasswordFile));
   if (o.bios === "opensbi") readFiles.push(DEBIAN_OPENSBI);
   else if (o.bios !== "builtin") readFiles.push(resolve(o.bios));
   const disks = parseDiskSpecs(o.disk ?? []).map((d) => ({

@@ -1,9 +1,10 @@
 // A VM's display over VNC (RFB 3.8) on a Unix socket (`moat run --display --vnc PATH`): owner-only
 // (mode 0600; the socket's permissions are the authentication, as for the console and control
-// sockets), at most MAX_CLIENTS viewers at once, each with a bounded send buffer: a viewer that
+// sockets), or on a loopback TCP port (`--vnc 127.0.0.1:5901`, which needs a password: any local
+// user can reach a port), at most MAX_CLIENTS viewers at once, each with a bounded send buffer: a viewer that
 // does not read gets no more updates until it has (its damage accumulates, its memory does not).
 // Keys and pointer go to the display's virtio-input keyboard and tablet.
-import type { Server, Socket } from "node:net";
+import { createServer, isIP, type Server, type Socket } from "node:net";
 import type { VirtioGpu, GpuRect } from "../devices/virtio/gpu.js";
 import type { VirtioInput } from "../devices/virtio/input.js";
 import { scanoutRgba } from "./display.js";
@@ -19,6 +20,41 @@ export const CLIENT_BUFFER = 8 << 20;
 
 export class VncServerError extends Error {}
 
+/** Where the server listens: a Unix socket path, or a loopback address and port. */
+export type VncAddress = { path: string } | { host: string; port: number };
+
+/**
+ * Parses `--vnc`: `HOST:PORT` (HOST a loopback IP, `[::1]` for IPv6) or a socket path. Bound:
+ * only loopback addresses: VNC Authentication is too weak to cross a network (use an SSH tunnel
+ * or the daemon's web console, which is behind TLS and the API's tokens).
+ */
+export function parseVncAddress(s: string): VncAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(s);
+  if (!m) {
+    if (s === "" || /^[^/.].*:\d+$/.test(s))
+      throw new VncServerError(
+        `--vnc ${JSON.stringify(s)}: give a Unix socket path or a loopback HOST:PORT`,
+      );
+    return { path: s };
+  }
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (isIP(host) === 0 || port < 1 || port > 65535)
+    throw new VncServerError(`--vnc ${s}: not an IP address and port`);
+  if (!(host === "::1" || /^127\./.test(host)))
+    throw new VncServerError(
+      `--vnc ${s}: VNC listens only on loopback (127.0.0.0/8 or [::1]); reach it from ` +
+        "elsewhere through an SSH tunnel or the daemon's web console",
+    );
+  return { host, port };
+}
+
+export interface VncOptions {
+  /** VNC Authentication with this password (required on TCP). */
+  password?: Buffer;
+  log?: (line: string) => void;
+}
+
 export interface VncDisplay {
   gpu: VirtioGpu;
   keyboard: VirtioInput;
@@ -31,21 +67,40 @@ export class VncServer {
   private shown: { width: number; height: number } | null = null;
 
   private constructor(
-    readonly path: string,
+    readonly address: VncAddress,
     private readonly server: Server,
     private readonly d: VncDisplay,
     private readonly log: (line: string) => void,
+    private readonly password: Buffer | undefined,
   ) {
     this.frame = blank(d.gpu.mode.width, d.gpu.mode.height);
     server.on("connection", (s) => this.accept(s));
   }
 
-  static async listen(
-    path: string,
-    d: VncDisplay,
-    log: (line: string) => void = (l) => process.stderr.write(`moat: ${l}\n`),
-  ): Promise<VncServer> {
-    return new VncServer(path, await listenUnix(path, "VNC socket", VncServerError), d, log);
+  static async listen(where: VncAddress, d: VncDisplay, o: VncOptions = {}): Promise<VncServer> {
+    const log = o.log ?? ((l: string) => process.stderr.write(`moat: ${l}\n`));
+    if ("path" in where)
+      return new VncServer(
+        where,
+        await listenUnix(where.path, "VNC socket", VncServerError),
+        d,
+        log,
+        o.password,
+      );
+    if (!o.password)
+      throw new VncServerError(
+        "a VNC port on TCP needs --vnc-password-file: every local user can reach a port",
+      );
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e) =>
+        reject(new VncServerError(`VNC on ${where.host}:${where.port}: ${e.message}`)),
+      );
+      server.listen(where.port, where.host, () => resolve());
+    });
+    const a = server.address();
+    const port = a && typeof a === "object" ? a.port : where.port;
+    return new VncServer({ host: where.host, port }, server, d, log, o.password);
   }
 
   get clientCount(): number {
@@ -105,6 +160,7 @@ export class VncServer {
     let buttons = 0;
     const session = new VncSession({
       name: "moat",
+      ...(this.password ? { password: this.password } : {}),
       frame: () => this.frame,
       write: (b) => {
         sock.write(b);
@@ -112,7 +168,10 @@ export class VncServer {
       },
       close: (why) => {
         this.log(`VNC viewer disconnected: ${why}`);
-        sock.destroy();
+        // end() lets the refusal or the reason reach the viewer; one that does not read is
+        // cut off a second later.
+        sock.end();
+        setTimeout(() => sock.destroy(), 1000).unref();
       },
       key: (keysym, down) => {
         const code = keysymToKeycode(keysym);

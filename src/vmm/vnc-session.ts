@@ -12,6 +12,7 @@ import {
   type PixelFormat,
   type Rect,
 } from "./vnc-encode.js";
+import { CHALLENGE_BYTES, checkVncResponse, newChallenge } from "./vnc-auth.js";
 
 const ENC_RAW = 0;
 const ENC_ZRLE = 16;
@@ -32,12 +33,22 @@ export interface VncHooks {
   close(why: string): void;
   key(keysym: number, down: boolean): void;
   pointer(x: number, y: number, buttons: number): void;
+  /** When set, viewers must pass VNC Authentication with this password (1 to 8 bytes). */
+  password?: Buffer;
+  /** A wrong password is answered after this long (slows guessing); default 1000 ms. */
+  failDelayMs?: number;
 }
 
-type State = "version" | "security" | "init" | "normal" | "closed";
+const SEC_NONE = 1;
+const SEC_VNC_AUTH = 2;
+
+type State = "version" | "security" | "auth" | "rejected" | "init" | "normal" | "closed";
 
 export class VncSession {
   private state: State = "version";
+  /** RFB 3.7 sends no SecurityResult for None and no reason with a failure. */
+  private minor = 8;
+  private challenge: Buffer | undefined;
   private held: Buffer = Buffer.alloc(0);
   private format: PixelFormat = SERVER_FORMAT;
   private encodings = new Set<number>([ENC_RAW]);
@@ -89,6 +100,19 @@ export class VncSession {
     this.pump();
   }
 
+  /** A failed SecurityResult (with its reason in 3.8), then the end of the connection. */
+  private refuse(why: string): void {
+    const reason = Buffer.from(why);
+    const out = Buffer.alloc(this.minor >= 8 ? 8 + reason.length : 4);
+    out.writeUInt32BE(1, 0);
+    if (this.minor >= 8) {
+      out.writeUInt32BE(reason.length, 4);
+      reason.copy(out, 8);
+    }
+    this.h.write(out);
+    this.fail(why);
+  }
+
   private fail(why: string): void {
     if (this.state === "closed") return;
     this.end();
@@ -110,19 +134,52 @@ export class VncSession {
           this.fail(`client version ${JSON.stringify(v.trim())}`);
           return 12;
         }
-        this.h.write(Buffer.from([1, 1])); // one security type: None (the socket is the lock)
+        this.minor = v === "RFB 003.007\n" ? 7 : 8;
+        // One security type: VNC Authentication when there is a password, else None (the
+        // socket's permissions are the lock).
+        this.h.write(Buffer.from([1, this.h.password ? SEC_VNC_AUTH : SEC_NONE]));
         this.state = "security";
         return 12;
       }
       case "security": {
         if (b.length < 1) return 0;
-        if (b[0] !== 1) {
-          this.fail(`security type ${b[0]} was not offered`);
+        const offered = this.h.password ? SEC_VNC_AUTH : SEC_NONE;
+        if (b[0] !== offered) {
+          this.refuse(`security type ${b[0]} was not offered`);
           return 1;
         }
-        this.h.write(Buffer.alloc(4)); // SecurityResult: OK
+        if (offered === SEC_VNC_AUTH) {
+          this.challenge = newChallenge();
+          this.h.write(this.challenge);
+          this.state = "auth";
+          return 1;
+        }
+        if (this.minor >= 8) this.h.write(Buffer.alloc(4)); // SecurityResult: OK
         this.state = "init";
         return 1;
+      }
+      case "rejected":
+        return b.length; // read and dropped until the refusal goes out
+      case "auth": {
+        if (b.length < CHALLENGE_BYTES) return 0;
+        const ok = checkVncResponse(
+          this.h.password!,
+          this.challenge!,
+          Buffer.from(b.subarray(0, CHALLENGE_BYTES)),
+        );
+        this.challenge = undefined;
+        if (ok) {
+          this.h.write(Buffer.alloc(4)); // SecurityResult: OK
+          this.state = "init";
+        } else {
+          // Nothing more is read from this viewer; the answer comes late so that guessing
+          // costs time (at most MAX_CLIENTS guesses at once).
+          this.state = "rejected";
+          setTimeout(() => {
+            if (this.state === "rejected") this.refuse("wrong VNC password");
+          }, this.h.failDelayMs ?? 1000).unref();
+        }
+        return CHALLENGE_BYTES;
       }
       case "init": {
         if (b.length < 1) return 0;

@@ -13,7 +13,15 @@ import { loadConfig } from "../src/host/config.js";
 import { CONSOLE_LOG_MAX } from "../src/host/vmm-command.js";
 import { admit, AdmissionError } from "../src/host/admission.js";
 import { nextTarget, DEFAULT_RECLAIM } from "../src/host/reclaim.js";
-import { api, newHome, openConsole, until, type Home, type Reply } from "./support/moatd.js";
+import {
+  api,
+  newHome,
+  openConsole,
+  selfSignedCert,
+  until,
+  type Home,
+  type Reply,
+} from "./support/moatd.js";
 import { MOAT, REPO } from "./support/moat-cli.js";
 import { spawnSync } from "node:child_process";
 
@@ -67,17 +75,23 @@ test("the OpenAPI document lists every route, and every documented route answers
   const doc = r.body as { openapi: string; paths: Record<string, Record<string, unknown>> };
   assert.match(doc.openapi, /^3\./);
   const docs = documented(doc);
-  const served = d
-    .routes()
-    .filter((x) => x.method !== "HEAD")
+  // The web console's files are for browsers, not API clients: served, not documented.
+  const page = (u: string) => u === "/" || u === "/console" || u.startsWith("/console/");
+  const all = d.routes().filter((x) => x.method !== "HEAD");
+  const served = all
+    .filter((x) => !page(x.url))
     .sort((a, b) => `${a.method} ${a.url}`.localeCompare(`${b.method} ${b.url}`));
   assert.deepEqual(docs, served);
+  assert.deepEqual(
+    all.filter((x) => page(x.url)).map((x) => `${x.method} ${x.url}`),
+    ["GET /", "GET /console", "GET /console/", "GET /console/*"],
+  );
   assert.ok(docs.length >= 18, `${docs.length} routes`);
   // Each documented route reaches its handler (or its authorisation step): never the
   // router's own "not found".
   for (const { method, url } of docs) {
     const path = url.replace(":vm", "no-such-vm").replace(":id", "no-such-token");
-    if (url.endsWith("/console") || url === "/v1/events") continue; // streams: below
+    if (url.endsWith("/console") || url.endsWith("/vnc") || url === "/v1/events") continue; // streams: below
     const res = await api(
       h.socket,
       admin,
@@ -177,22 +191,30 @@ test("authorisation matrix: admin, operator, tenant of the VM's domain, tenant o
   assert.deepEqual(bList, []);
   const aList = (await api(h.socket, tok.ta, "GET", "/v1/vms")).body as { domain: string }[];
   assert.ok(aList.length > 0 && aList.every((v) => v.domain === "a"));
-  // Console and events: tenant b refused, tenant a admitted.
-  for (const [role, expect] of [
-    ["ta", "open"],
-    ["tb", 403],
-    ["none", 401],
+  // Console, display and events: tenant b refused, tenant a admitted, whether the token comes
+  // in the header or (as from a browser) as a subprotocol.
+  for (const [role, expect, path, how] of [
+    ["ta", "open", "console", "header"],
+    ["tb", 403, "console", "header"],
+    ["none", 401, "console", "header"],
+    ["ta", "open", "vnc", "protocol"],
+    ["tb", 403, "vnc", "protocol"],
+    ["tb", 403, "console", "protocol"],
+    ["none", 401, "vnc", "header"],
   ] as const) {
-    const ws = new WebSocket(`ws+unix://${h.socket}:/v1/vms/m/console`, {
-      headers: callers[role] ? { authorization: `Bearer ${callers[role]}` } : {},
-    });
+    const t = callers[role];
+    const ws = new WebSocket(
+      `ws+unix://${h.socket}:/v1/vms/m/${path}`,
+      how === "protocol" && t ? ["moat.v1", `moat.bearer.${t}`] : [],
+      { headers: how === "header" && t ? { authorization: `Bearer ${t}` } : {} },
+    );
     const got = await new Promise<string | number>((res) => {
       ws.once("open", () => res("open"));
       ws.once("unexpected-response", (_q, resp) => res(resp.statusCode ?? 0));
       ws.once("error", () => res("error"));
     });
     ws.terminate();
-    assert.equal(got, expect, `console as ${role}`);
+    assert.equal(got, expect, `${path} as ${role} (token in the ${how})`);
   }
   const evB = await api(h.socket, undefined, "GET", "/v1/events");
   assert.equal(evB.status, 401);
@@ -489,28 +511,7 @@ test("the API socket is root:moat 0660 and a second daemon on the same home is r
 
 test("the optional TCP listener speaks only TLS, with the same tokens", async () => {
   const h3 = newHome({});
-  const cert = join(h3.dir, "cert.pem");
-  const key = join(h3.dir, "key.pem");
-  const gen = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { encoding: "utf8" },
-  );
-  assert.equal(gen.status, 0, gen.stderr);
+  const { cert, key } = selfSignedCert(h3.dir);
   writeFileSync(
     h3.config,
     JSON.stringify({

@@ -75,7 +75,10 @@ test("bad options and files get one-line errors and status 125", async () => {
       [["run", "--kernel", join(dir, "missing"), "--", "true"], /no such file/],
       [["run", "--kernel", dir, "--", "true"], /not a regular file/],
       [["run", "--kernel", junk, "--", "true"], /not a riscv64 Linux Image/],
-      [["run", "--no-initrd", "--", "true"], /--no-initrd: a guest command runs from the shipped initramfs/],
+      [
+        ["run", "--no-initrd", "--", "true"],
+        /--no-initrd: a guest command runs from the shipped initramfs/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = await moat(args);

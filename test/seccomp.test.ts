@@ -175,10 +175,21 @@ test("a jailed VM process sees its own files, processes, network and host name o
   // Its root: /dev, /proc, and the tops of what was bound (node, libraries, moat, the VM),
   // wherever the checkout lives; nothing of the host's own (no /etc, /home, /root, /var).
   const top = (p: string): string => p.split("/")[1] ?? "";
-  const allowed = new Set(["dev", "proc", "usr", "lib", "lib64", top(PROBE), top(base), top(process.execPath)]);
+  const allowed = new Set([
+    "dev",
+    "proc",
+    "usr",
+    "lib",
+    "lib64",
+    top(PROBE),
+    top(base),
+    top(process.execPath),
+  ]);
   const root = (await probe("root")).out.replace(/^root /, "").split(",");
-  for (const want of ["dev", "proc", top(PROBE), top(base)]) assert.ok(root.includes(want), `${want} in ${root}`);
-  for (const entry of root) assert.ok(allowed.has(entry), `${entry} is not something the VMM needs`);
+  for (const want of ["dev", "proc", top(PROBE), top(base)])
+    assert.ok(root.includes(want), `${want} in ${root}`);
+  for (const entry of root)
+    assert.ok(allowed.has(entry), `${entry} is not something the VMM needs`);
   assert.equal((await probe("read-file", "jail", "/dev/kvm")).out, "read ENOENT");
   assert.equal((await probe("read-file", "jail", "/dev/net/tun")).out, "read ENOENT");
 });

@@ -1,9 +1,9 @@
 // The API's routes and their schemas. Each route's JSON schema validates the request and
 // documents it in /v1/openapi.json; `config.action` is what authorisation checks (api.ts).
-import net from "node:net";
 import { AGENT_COMMAND_NAMES } from "../agent/agent-commands.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./api-error.js";
+import { bridgeToSocket } from "./ws-bridge.js";
 import type { ApiHost } from "./api.js";
 import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
 import type { VmRecord } from "./store.js";
@@ -30,8 +30,6 @@ const vmView = {
   },
 } as const;
 
-/** Bound: console bytes a slow WebSocket client may have waiting before the VM's output pauses. */
-const WS_BACKLOG = 1024 * 1024;
 /** Bound: bytes of one SSE client's backlog; past it the client is dropped. */
 const SSE_BACKLOG = 1024 * 1024;
 /** Bound: scrollback returned by /logs at most. */
@@ -286,31 +284,34 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         ws.close(4409, `VM is ${vm.state}`);
         return;
       }
-      const s = net.connect(h.consolePath(vm));
-      s.on("data", (d: Buffer) => {
-        ws.send(d);
-        // Backpressure: a slow viewer pauses this console connection, not the VM's memory.
-        if (ws.bufferedAmount > WS_BACKLOG) {
-          s.pause();
-          const t = setInterval(() => {
-            if (ws.bufferedAmount < WS_BACKLOG / 2 || ws.readyState !== ws.OPEN) {
-              clearInterval(t);
-              s.resume();
-            }
-          }, 20);
-        }
-      });
-      s.on("error", () => ws.close(1011, "console unavailable"));
-      s.on("close", () => ws.close(1000, "console closed"));
-      // A typist faster than the guest reads: stop reading the WebSocket until the console
-      // socket drains, so the daemon never holds more than one socket buffer of input.
-      ws.on("message", (m: Buffer) => {
-        if (!s.write(m)) {
-          ws.pause();
-          s.once("drain", () => ws.resume());
-        }
-      });
-      ws.on("close", () => s.destroy());
+      bridgeToSocket(ws, h.consolePath(vm), "console");
+    },
+  );
+
+  app.get(
+    "/v1/vms/:vm/vnc",
+    {
+      websocket: true,
+      config: { action: "vm.console" },
+      schema: {
+        summary:
+          "The display over VNC (RFB 3.8 in binary WebSocket frames, as noVNC speaks it; " +
+          "security type None: the API token is the authentication)",
+        params: vmParams,
+      },
+    },
+    (ws, req) => {
+      const vm = vmOf(req);
+      h.audit(req.caller!, "vm.vnc.attach", vm, true);
+      if (!vm.spec.display) {
+        ws.close(4409, `VM '${vm.name}' has no display`);
+        return;
+      }
+      if (vm.state !== "running" && vm.state !== "paused") {
+        ws.close(4409, `VM is ${vm.state}`);
+        return;
+      }
+      bridgeToSocket(ws, h.vncPath(vm), "display");
     },
   );
 

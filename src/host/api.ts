@@ -11,6 +11,7 @@ import type { VmRecord } from "./store.js";
 import type { VmEvent } from "./supervisor.js";
 import { ApiError } from "./api-error.js";
 import { errorSchema, registerRoutes } from "./api-routes.js";
+import { registerWebConsole } from "./web-console.js";
 
 export { ApiError };
 
@@ -38,6 +39,8 @@ export interface ApiHost {
   screenshot(vm: VmRecord): Promise<Buffer>;
   logs(vm: VmRecord, bytes: number): string;
   consolePath(vm: VmRecord): string;
+  /** The VM's VNC socket (a VM with a display). */
+  vncPath(vm: VmRecord): string;
   host(): Record<string, unknown>;
   tokens(): Record<string, unknown>[];
   createToken(body: { name: string; role: string; domain?: string }): Record<string, unknown>;
@@ -76,7 +79,30 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** What the route does, for authorisation; VM routes name the VM in params.vm. */
     action?: Action;
+    /** Served without a token: the web console's own files (its login page among them). */
+    public?: boolean;
   }
+}
+
+/** The WebSocket subprotocol the API speaks (binary frames both ways). */
+export const WS_PROTOCOL = "moat.v1";
+/** The subprotocol prefix that carries a browser's token on a WebSocket upgrade. */
+export const WS_TOKEN_PREFIX = "moat.bearer.";
+
+/**
+ * The token a WebSocket upgrade carries as a `moat.bearer.<token>` subprotocol. Bound: only on
+ * an upgrade request, at most 8 offered protocols looked at.
+ */
+function wsProtocolToken(
+  headers: Record<string, string | string[] | undefined>,
+): string | undefined {
+  if (String(headers.upgrade ?? "").toLowerCase() !== "websocket") return undefined;
+  const offered = String(headers["sec-websocket-protocol"] ?? "").split(",", 8);
+  for (const p of offered) {
+    const t = p.trim();
+    if (t.startsWith(WS_TOKEN_PREFIX)) return t.slice(WS_TOKEN_PREFIX.length);
+  }
+  return undefined;
 }
 
 /** Builds the API (routes registered; not listening). */
@@ -123,7 +149,15 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
       security: [{ bearer: [] }],
     },
   });
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(websocket, {
+    options: {
+      maxPayload: 64 * 1024,
+      // A browser cannot set Authorization on a WebSocket: it offers its token as a
+      // subprotocol (below) beside "moat.v1", which is the one chosen. A client that offers
+      // protocols but not moat.v1 gets none, and its browser drops the connection.
+      handleProtocols: (offered: Set<string>) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+    },
+  });
   // @fastify/websocket hides its routes from the OpenAPI document; the console is part of the
   // API and is documented like the rest.
   app.addHook("onRoute", (r) => {
@@ -132,8 +166,9 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
 
   // Authentication first: nothing else runs for a caller without a valid token.
   app.addHook("onRequest", async (req, reply) => {
+    if (req.routeOptions.config.public) return;
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
-    const token = m?.[1];
+    const token = m?.[1] ?? wsProtocolToken(req.headers);
     const caller = token && TOKEN_PATTERN.test(token) ? h.caller(hashToken(token)) : undefined;
     if (!caller) {
       await reply
@@ -236,6 +271,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   );
 
   registerRoutes(app, h);
+  registerWebConsole(app);
 
   await app.ready();
   return app;

@@ -509,6 +509,10 @@ export class Daemon implements ApiHost {
     return this.supervisor.files(vm.id).console;
   }
 
+  vncPath(vm: VmRecord): string {
+    return this.supervisor.files(vm.id).vnc;
+  }
+
   private active(exclude?: string): ActiveVm[] {
     return this.store
       .vms()

@@ -1,6 +1,6 @@
 // Test support for the host daemon: a real `moat daemon` process (or one in this process), its
 // API over the Unix socket, console WebSockets, and waiting for VM states.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -30,6 +30,17 @@ export interface DaemonProc {
   p: ChildProcess;
   log: () => string;
   exited: Promise<number | null>;
+}
+
+/** A self-signed certificate for localhost (openssl), for the daemon's TLS listener. */
+export function selfSignedCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, "cert.pem");
+  const key = join(dir, "key.pem");
+  const args = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"];
+  args.push("-subj", "/CN=localhost", "-keyout", key, "-out", cert);
+  const gen = spawnSync("openssl", args, { encoding: "utf8" });
+  if (gen.status !== 0) throw new Error(`openssl req failed: ${gen.stderr}`);
+  return { cert, key };
 }
 
 /** Starts `moat daemon --home H --config C` and waits until it says it is ready. */

@@ -1,0 +1,297 @@
+// The web console in the browser: sign in with an API token (kept in this tab's sessionStorage
+// only), list the VMs the token may see, and attach to one's serial console (xterm.js) and
+// display (noVNC) over the API's WebSockets. The token goes in the Authorization header of API
+// calls and as a `moat.bearer.` subprotocol on WebSockets (a browser can set no header there).
+import type { Terminal as XTerminal } from "@xterm/xterm";
+
+/** What the page uses of noVNC's RFB class (noVNC ships no types). */
+interface Rfb extends EventTarget {
+  scaleViewport: boolean;
+  background: string;
+  disconnect(): void;
+  focus(): void;
+}
+type RfbClass = new (
+  target: HTMLElement,
+  url: string,
+  options: { shared?: boolean; wsProtocols?: string[] },
+) => Rfb;
+
+interface Vm {
+  id: string;
+  name: string;
+  domain: string;
+  state: string;
+  spec: { cpus: number; memory_mib: number; display?: { width: number; height: number } };
+}
+
+const TOKEN_KEY = "moat.token";
+const WS_PROTOCOL = "moat.v1";
+/** How often the VM list is read again. */
+const REFRESH_MS = 2000;
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`the page has no #${id}`);
+  return e as T;
+};
+
+// Loaded on first use: the sign-in page needs neither library.
+let TerminalClass: typeof XTerminal | undefined;
+let RFB: RfbClass | undefined;
+async function libraries(): Promise<void> {
+  const xterm = "./xterm/xterm.mjs";
+  const novnc = "./novnc/core/rfb.js";
+  TerminalClass ??= ((await import(xterm)) as typeof import("@xterm/xterm")).Terminal;
+  RFB ??= ((await import(novnc)) as { default: RfbClass }).default;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+let token = sessionStorage.getItem(TOKEN_KEY) ?? "";
+
+async function api<T>(method: string, path: string): Promise<T> {
+  const r = await fetch(path, { method, headers: { authorization: `Bearer ${token}` } });
+  const body = (await r.json().catch(() => ({}))) as { error?: string };
+  if (!r.ok) throw new ApiError(r.status, body.error ?? `${r.status} ${r.statusText}`);
+  return body as T;
+}
+
+function wsUrl(path: string): string {
+  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+}
+
+function wsProtocols(): string[] {
+  return [WS_PROTOCOL, `moat.bearer.${token}`];
+}
+
+// --- state of the page ---
+let vms: Vm[] = [];
+let selected: string | undefined;
+let tab: "serial" | "display" = "serial";
+let refresh: number | undefined;
+let term: XTerminal | undefined;
+let termSocket: WebSocket | undefined;
+let rfb: Rfb | undefined;
+/** Which VM (and in which state) the open connections are for. */
+let attached: string | undefined;
+
+function setStatus(text: string): void {
+  $("status").textContent = text;
+}
+
+function showLogin(error = ""): void {
+  detach();
+  if (refresh !== undefined) clearInterval(refresh);
+  refresh = undefined;
+  $("login-view").hidden = false;
+  $("app-view").hidden = true;
+  $("sign-out").hidden = true;
+  $("login-error").textContent = error;
+  setStatus("");
+  $<HTMLInputElement>("token").focus();
+}
+
+async function signIn(candidate: string): Promise<void> {
+  token = candidate.trim();
+  try {
+    vms = await api<Vm[]>("GET", "/v1/vms");
+  } catch (e) {
+    token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin(
+      e instanceof ApiError && e.status === 401
+        ? "That token is not valid here."
+        : `Could not sign in: ${(e as Error).message}`,
+    );
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $("login-view").hidden = true;
+  $("app-view").hidden = false;
+  $("sign-out").hidden = false;
+  render();
+  refresh = window.setInterval(() => void reload(), REFRESH_MS);
+}
+
+async function reload(): Promise<void> {
+  try {
+    vms = await api<Vm[]>("GET", "/v1/vms");
+    setStatus(`updated ${new Date().toLocaleTimeString()}`);
+    render();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) showLogin("The token is no longer valid.");
+    else setStatus(`cannot reach the host: ${(e as Error).message}`);
+  }
+}
+
+function cell(text: string, cls?: string): HTMLTableCellElement {
+  const td = document.createElement("td");
+  if (cls) {
+    const span = document.createElement("span");
+    span.className = cls;
+    span.textContent = text;
+    td.append(span);
+  } else td.textContent = text;
+  return td;
+}
+
+function render(): void {
+  const body = $("vm-table").querySelector("tbody")!;
+  body.replaceChildren(
+    ...vms.map((vm) => {
+      const tr = document.createElement("tr");
+      tr.dataset.vm = vm.id;
+      if (vm.id === selected) tr.className = "selected";
+      tr.append(
+        cell(vm.name),
+        cell(vm.state, `state ${vm.state}`),
+        cell(vm.domain),
+        cell(String(vm.spec.cpus)),
+        cell(`${vm.spec.memory_mib} MiB`),
+      );
+      tr.addEventListener("click", () => select(vm.id));
+      return tr;
+    }),
+  );
+  $("vm-empty").hidden = vms.length > 0;
+  renderDetail();
+}
+
+function current(): Vm | undefined {
+  return vms.find((v) => v.id === selected);
+}
+
+function renderDetail(): void {
+  const vm = current();
+  const live = vm !== undefined && (vm.state === "running" || vm.state === "paused");
+  $("vm-title").textContent = vm ? vm.name : "Choose a VM";
+  const state = $("vm-state");
+  state.textContent = vm?.state ?? "";
+  state.className = vm ? `state ${vm.state}` : "state";
+  $("vm-start").hidden = !vm || live;
+  $("vm-stop").hidden = !live;
+  $("tabs").hidden = !vm;
+  const hasDisplay = vm?.spec.display !== undefined;
+  const displayTab = document.querySelector<HTMLButtonElement>('[data-tab="display"]')!;
+  displayTab.disabled = !hasDisplay;
+  if (!hasDisplay && tab === "display") tab = "serial";
+  for (const b of document.querySelectorAll<HTMLButtonElement>(".tab"))
+    b.classList.toggle("active", b.dataset.tab === tab);
+  $("serial-pane").hidden = !live || tab !== "serial";
+  $("display-pane").hidden = !live || tab !== "display";
+  $("pane-note").textContent = !vm
+    ? "Pick a VM on the left to see its console."
+    : live
+      ? ""
+      : `The VM is ${vm.state}: start it to attach.`;
+  const key = live ? `${vm.id}:${tab}` : undefined;
+  if (key !== attached) void attach(live ? vm : undefined);
+}
+
+function select(id: string): void {
+  if (id === selected) return;
+  selected = id;
+  render();
+}
+
+function detach(): void {
+  termSocket?.close();
+  termSocket = undefined;
+  term?.dispose();
+  term = undefined;
+  rfb?.disconnect();
+  rfb = undefined;
+  $("terminal").replaceChildren();
+  $("screen").replaceChildren();
+  attached = undefined;
+}
+
+async function attach(vm: Vm | undefined): Promise<void> {
+  detach();
+  if (!vm) return;
+  attached = `${vm.id}:${tab}`;
+  await libraries();
+  if (tab === "serial") attachSerial(vm);
+  else attachDisplay(vm);
+}
+
+function attachSerial(vm: Vm): void {
+  const t = new TerminalClass!({
+    cols: 100,
+    rows: 30,
+    convertEol: false,
+    cursorBlink: true,
+    fontSize: 14,
+    theme: { background: "#000000" },
+  });
+  t.open($("terminal"));
+  const ws = new WebSocket(wsUrl(`/v1/vms/${encodeURIComponent(vm.id)}/console`), wsProtocols());
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (m) => t.write(new Uint8Array(m.data as ArrayBuffer));
+  ws.onclose = (e) => {
+    if (termSocket === ws) t.write(`\r\n\x1b[2m[console closed: ${e.reason || e.code}]\x1b[0m\r\n`);
+  };
+  const enc = new TextEncoder();
+  t.onData((d) => {
+    if (ws.readyState === WebSocket.OPEN) ws.send(enc.encode(d));
+  });
+  t.focus();
+  term = t;
+  termSocket = ws;
+}
+
+function attachDisplay(vm: Vm): void {
+  const r = new RFB!($("screen"), wsUrl(`/v1/vms/${encodeURIComponent(vm.id)}/vnc`), {
+    shared: true,
+    wsProtocols: wsProtocols(),
+  });
+  r.scaleViewport = true;
+  r.background = "#000";
+  r.addEventListener("disconnect", () => {
+    if (rfb === r) $("pane-note").textContent = "The display disconnected.";
+  });
+  rfb = r;
+}
+
+async function lifecycle(op: "start" | "stop"): Promise<void> {
+  const vm = current();
+  if (!vm) return;
+  try {
+    await api("POST", `/v1/vms/${encodeURIComponent(vm.id)}/${op}`);
+  } catch (e) {
+    setStatus(`${op} failed: ${(e as Error).message}`);
+  }
+  await reload();
+}
+
+function main(): void {
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    void signIn($<HTMLInputElement>("token").value);
+  });
+  $("sign-out").addEventListener("click", () => {
+    token = "";
+    sessionStorage.removeItem(TOKEN_KEY);
+    selected = undefined;
+    showLogin();
+  });
+  for (const b of document.querySelectorAll<HTMLButtonElement>(".tab"))
+    b.addEventListener("click", () => {
+      tab = b.dataset.tab === "display" ? "display" : "serial";
+      renderDetail();
+    });
+  $("vm-start").addEventListener("click", () => void lifecycle("start"));
+  $("vm-stop").addEventListener("click", () => void lifecycle("stop"));
+  if (token) void signIn(token);
+  else showLogin();
+}
+
+main();

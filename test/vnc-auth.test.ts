@@ -35,6 +35,7 @@ function session(password?: string) {
     key: () => {},
     pointer: () => {},
     failDelayMs: 0,
+    warn: (line) => closed.push(`warn: ${line}`),
     ...(password !== undefined ? { password: Buffer.from(password) } : {}),
   });
   s.start();
@@ -65,7 +66,7 @@ test("VNC auth: the right answer gets OK and the ServerInit; a wrong one a reaso
   const res = bad.take();
   assert.equal(res.readUInt32BE(0), 1, "SecurityResult failed");
   assert.equal(res.subarray(8, 8 + res.readUInt32BE(4)).toString(), "wrong VNC password");
-  assert.deepEqual(bad.closed, ["wrong VNC password"]);
+  assert.deepEqual(bad.closed, ["warn: a VNC viewer gave a wrong password", "wrong VNC password"]);
 
   // None is refused where a password is set; VNC auth where none is.
   const none = session("sekrit");

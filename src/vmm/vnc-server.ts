@@ -161,6 +161,7 @@ export class VncServer {
     const session = new VncSession({
       name: "moat",
       ...(this.password ? { password: this.password } : {}),
+      warn: (line) => this.log(line),
       frame: () => this.frame,
       write: (b) => {
         sock.write(b);

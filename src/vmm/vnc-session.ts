@@ -37,6 +37,8 @@ export interface VncHooks {
   password?: Buffer;
   /** A wrong password is answered after this long (slows guessing); default 1000 ms. */
   failDelayMs?: number;
+  /** One log line (a failed authentication is logged when it happens). */
+  warn?(line: string): void;
 }
 
 const SEC_NONE = 1;
@@ -175,6 +177,7 @@ export class VncSession {
           // Nothing more is read from this viewer; the answer comes late so that guessing
           // costs time (at most MAX_CLIENTS guesses at once).
           this.state = "rejected";
+          this.h.warn?.("a VNC viewer gave a wrong password");
           setTimeout(() => {
             if (this.state === "rejected") this.refuse("wrong VNC password");
           }, this.h.failDelayMs ?? 1000).unref();

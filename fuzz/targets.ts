@@ -1,0 +1,444 @@
+// Every parser that takes guest bytes, as a fuzz target: the virtio devices through their
+// transport (virtio-virtqueue chains, request formats, config writes, register writes), the split
+// virtqueue on its own, the 16550 UART's registers, and the guest agent's reply stream. Each
+// target gives a fast-check generator of hostile input and runs one input on a fresh device.
+import fc from "fast-check";
+import { VirtioBlk, type BlockBackend } from "../src/devices/virtio/blk.js";
+import { VirtioNet, type NetBackend } from "../src/devices/virtio/net.js";
+import { VirtioConsole } from "../src/devices/virtio/console.js";
+import { VirtioSerial } from "../src/devices/virtio/serial.js";
+import { VirtioVsock } from "../src/devices/virtio/vsock.js";
+import { VirtioBalloon } from "../src/devices/virtio/balloon.js";
+import { Cmd, GpuFormat, VirtioGpu } from "../src/devices/virtio/gpu.js";
+import { MAX_PENDING, VirtioInput } from "../src/devices/virtio/input.js";
+import { VirtioRng } from "../src/devices/virtio/rng.js";
+import { SplitQueue, VirtqueueError } from "../src/devices/virtio/queue.js";
+import { TokenBucket } from "../src/devices/rate-limiter.js";
+import { Uart16550, UART_RX_CAPACITY } from "../src/devices/legacy/uart16550.js";
+import { JsonStream, MAX_REPLY_BYTES } from "../src/agent/json-stream.js";
+import { AgentClient } from "../src/agent/agent-client.js";
+import { GuestMemory } from "../src/memory/guest-memory.js";
+import type { VirtioDevice } from "../src/devices/virtio/device.js";
+import { DATA, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
+
+export interface FuzzTarget<T = unknown> {
+  name: string;
+  /** What guest bytes it parses. */
+  parses: string;
+  input: fc.Arbitrary<T>;
+  /** Runs one input on a fresh instance; throws (or rejects) when an invariant breaks. */
+  run(input: T): Promise<void> | void;
+}
+
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** Little-endian bytes of 32-bit words (and 64-bit bigints). */
+function le(words: (number | bigint)[]): Uint8Array {
+  const size = words.reduce<number>((n, w) => n + (typeof w === "bigint" ? 8 : 4), 0);
+  const d = new DataView(new ArrayBuffer(size));
+  let at = 0;
+  for (const w of words) {
+    if (typeof w === "bigint") d.setBigUint64((at += 8) - 8, w, true);
+    else d.setUint32((at += 4) - 4, w >>> 0, true);
+  }
+  return new Uint8Array(d.buffer);
+}
+
+/**
+ * A device target: hostile driver programs, with well-formed request headers from `requests`
+ * placed at the start of the data area's first pages (where descriptors often point), so the
+ * fuzzer reaches past a device's first checks.
+ */
+export function virtioTarget(
+  name: string,
+  parses: string,
+  make: () => { dev: VirtioDevice; check?: () => string | undefined; settle?: boolean },
+  requests: fc.Arbitrary<Uint8Array> = fc.uint8Array({ maxLength: 64 }),
+): FuzzTarget<Op[]> {
+  const probe = make().dev;
+  const nq = probe.queueMaxSizes.length;
+  const placed = fc.array(
+    fc
+      .tuple(fc.integer({ min: 0, max: 3 }), requests)
+      .map(([page, bytes]): Op => ({ k: "data", at: page * 0x1000, bytes })),
+    { maxLength: 4 },
+  );
+  const pageDesc = fc.record({
+    k: fc.constant("desc" as const),
+    q: fc.integer({ min: 0, max: nq - 1 }),
+    i: fc.integer({ min: 0, max: 7 }),
+    addr: fc.integer({ min: 0, max: 4 }).map((p) => DATA + BigInt(p * 0x1000)),
+    len: fc.constantFrom(16, 24, 44, 64, 512, 4096),
+    flags: fc.constantFrom(0, 1, 2, 3),
+    next: fc.integer({ min: 0, max: 7 }),
+  });
+  const input = fc
+    .tuple(
+      fc.record({
+        k: fc.constant("up" as const),
+        features: fc.integer({ min: 0, max: 0xffff_ffff }),
+        size: fc.constantFrom(8, 16, 4),
+        ok: fc.constant(true),
+      }),
+      placed,
+      fc.array(pageDesc, { maxLength: 6 }),
+      virtioOps(nq),
+    )
+    .map(([up, data, descs, ops]) => [up, ...data, ...descs, ...ops]);
+  return {
+    name,
+    parses,
+    input,
+    async run(ops) {
+      const { dev, check, settle } = make();
+      const h = virtioHarness(dev, {
+        ...(settle ? { settle: async () => (await tick(), await tick()) } : {}),
+        ...(check ? { check } : {}),
+      });
+      try {
+        await h.run(ops);
+      } finally {
+        dev.reset();
+      }
+    },
+  };
+}
+
+class MemDisk implements BlockBackend {
+  readonly data = new Uint8Array(64 * 1024);
+  readonly sizeBytes = this.data.length;
+  readonly readOnly = false;
+  async read(o: number, l: number) {
+    if (o < 0 || o + l > this.sizeBytes) throw new Error(`disk read outside: ${o}+${l}`);
+    return this.data.slice(o, o + l);
+  }
+  async write(o: number, d: Uint8Array) {
+    if (o < 0 || o + d.length > this.sizeBytes)
+      throw new Error(`disk write outside: ${o}+${d.length}`);
+    this.data.set(d, o);
+  }
+  async flush() {}
+  async discard(o: number, l: number) {
+    if (o < 0 || o + l > this.sizeBytes) throw new Error(`discard outside: ${o}+${l}`);
+  }
+  async writeZeroes(o: number, l: number) {
+    if (o < 0 || o + l > this.sizeBytes) throw new Error(`write-zeroes outside: ${o}+${l}`);
+  }
+}
+
+/** A host network that has three frames for the guest and takes what it sends. */
+class FakeNet implements NetBackend {
+  sent = 0;
+  private inbox = 3;
+  receive(buf: Uint8Array): number {
+    if (this.inbox === 0) return -1; // nothing now (EAGAIN)
+    this.inbox--;
+    const n = Math.min(buf.length, 12 + 60);
+    buf.fill(0x5a, 0, n);
+    buf.fill(0, 0, 12); // a zero vnet header
+    return n;
+  }
+  whenReadable(): void {}
+  send(frame: Uint8Array): boolean {
+    if (frame.length > 65550) throw new Error(`a frame of ${frame.length} bytes reached the host`);
+    this.sent++;
+    return true;
+  }
+  setOffload(): void {}
+}
+
+const blkRequest = fc
+  .tuple(fc.constantFrom(0, 1, 4, 8, 11, 13, 99), fc.bigInt({ min: 0n, max: 200n }))
+  .map(([type, sector]) => le([type, 0, sector]));
+
+const gpuRequest = fc.oneof(
+  fc
+    .constantFrom(Cmd.GetDisplayInfo, Cmd.ResourceUnref, Cmd.UpdateCursor, 0x9999)
+    .map((t) => le([t, 0, 0n, 0, 0, 1, 0])),
+  fc
+    .tuple(
+      fc.integer({ min: 0, max: 4 }),
+      fc.constantFrom(GpuFormat.B8G8R8X8, GpuFormat.R8G8B8A8, 0, 99),
+      fc.integer({ min: 0, max: 70000 }),
+      fc.integer({ min: 0, max: 70000 }),
+    )
+    .map(([id, fmt, w, h]) => le([Cmd.ResourceCreate2d, 0, 0n, 0, 0, id, fmt, w, h])),
+  fc
+    .tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 300000 }))
+    .map(([id, n]) =>
+      le([Cmd.ResourceAttachBacking, 0, 0n, 0, 0, id, n, ...[DATA + 0x4000n, 4096, 0]]),
+    ),
+  fc
+    .tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 0xffff_ffff }))
+    .map(([id, v]) => le([Cmd.TransferToHost2d, 0, 0n, 0, 0, v, v, 64, 64, 0n, id, 0])),
+  fc
+    .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 4 }))
+    .map(([s, id]) => le([Cmd.SetScanout, 0, 0n, 0, 0, 0, 0, 640, 480, s, id])),
+);
+
+const vsockPacket = fc
+  .tuple(
+    fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 0, 99),
+    fc.integer({ min: 0, max: 5000 }),
+    fc.constantFrom(1, 2, 3),
+  )
+  .map(([op, len, srcCid]) => {
+    const d = new DataView(new ArrayBuffer(44));
+    d.setBigUint64(0, BigInt(srcCid), true);
+    d.setBigUint64(8, 2n, true);
+    d.setUint32(16, 1000, true);
+    d.setUint32(20, 1024, true);
+    d.setUint32(24, len, true);
+    d.setUint16(28, 1, true); // stream
+    d.setUint16(30, op, true);
+    d.setUint32(36, 65536, true);
+    return new Uint8Array(d.buffer);
+  });
+
+const controlMessage = fc
+  .tuple(
+    fc.integer({ min: 0, max: 4 }),
+    fc.integer({ min: 0, max: 10 }),
+    fc.integer({ min: 0, max: 1 }),
+  )
+  .map(([id, event, value]) => le([id, event | (value << 16)]));
+
+const balloonData = fc.oneof(
+  fc.array(fc.integer({ min: 0, max: 0xffff_ffff }), { maxLength: 16 }).map((pfns) => le(pfns)),
+  fc
+    .array(fc.tuple(fc.integer({ min: 0, max: 12 }), fc.bigInt({ min: 0n, max: 1n << 40n })), {
+      maxLength: 8,
+    })
+    .map((stats) => {
+      const d = new DataView(new ArrayBuffer(10 * stats.length));
+      stats.forEach(([tag, v], i) => {
+        d.setUint16(10 * i, tag, true);
+        d.setBigUint64(10 * i + 2, v, true);
+      });
+      return new Uint8Array(d.buffer);
+    }),
+);
+
+/** Bound the gpu may hold for resources in the fuzz (small, so runs reach it). */
+const GPU_CAP = 8 << 20;
+
+export const TARGETS: FuzzTarget<never>[] = [
+  virtioTarget(
+    "virtio-blk",
+    "block requests: header, sectors, data segments, status; discard/write-zeroes ranges",
+    () => ({ dev: new VirtioBlk("virtio-blk fuzz", new MemDisk(), "fuzz"), settle: true }),
+    blkRequest,
+  ),
+  virtioTarget(
+    "virtio-net",
+    "transmit chains (vnet header, frame), receive buffers, the control queue",
+    () => ({ dev: new VirtioNet("virtio-net fuzz", new Uint8Array(6), new FakeNet()) }),
+    fc.uint8Array({ minLength: 12, maxLength: 80 }),
+  ),
+  virtioTarget("virtio-console", "console output chains and input buffers", () => {
+    const dev = new VirtioConsole("virtio-console fuzz", () => {});
+    dev.sendInput(new Uint8Array(100).fill(0x41), () => {});
+    return { dev };
+  }),
+  virtioTarget(
+    "virtio-serial",
+    "multiport control messages (port ready, open, unknown events and ports), port data",
+    () => {
+      const dev = new VirtioSerial("virtio-serial fuzz", [
+        { name: "org.qemu.guest_agent.0", host: { data: () => {}, guestOpen: () => {} } },
+      ]);
+      return { dev };
+    },
+    controlMessage,
+  ),
+  virtioTarget(
+    "virtio-vsock",
+    "vsock packets: header, operation, credit, payload length",
+    () => ({
+      dev: new VirtioVsock("virtio-vsock fuzz", 3, {
+        connect: () => {},
+        data: () => {},
+        closed: () => {},
+        established: () => {},
+      }),
+    }),
+    vsockPacket,
+  ),
+  virtioTarget(
+    "virtio-balloon",
+    "inflate/deflate PFN arrays, statistics, free page reports",
+    () => ({
+      dev: new VirtioBalloon("virtio-balloon fuzz", 0x10_0000, {
+        release: (b) => {
+          if (b.length > 0x10_0000) throw new Error(`released ${b.length} bytes`);
+        },
+      }),
+    }),
+    balloonData,
+  ),
+  virtioTarget(
+    "virtio-gpu",
+    "2D control commands and cursor commands: ids, formats, rectangles, backing entries",
+    () => {
+      const dev = new VirtioGpu("virtio-gpu fuzz", {
+        width: 640,
+        height: 480,
+        maxHostBytes: GPU_CAP,
+      });
+      return {
+        dev,
+        check: () =>
+          dev.resourceBytes > GPU_CAP ? `resources hold ${dev.resourceBytes} bytes` : undefined,
+      };
+    },
+    gpuRequest,
+  ),
+  virtioTarget(
+    "virtio-input",
+    "event buffers, status queue events, config selection writes",
+    () => {
+      const dev = new VirtioInput("virtio-input fuzz", "keyboard");
+      for (let i = 0; i < MAX_PENDING + 10; i++) dev.key(30, i % 2 === 0);
+      const pending = dev as unknown as { pending: unknown[] };
+      return {
+        dev,
+        check: () =>
+          pending.pending.length > MAX_PENDING
+            ? `${pending.pending.length} events pending`
+            : undefined,
+      };
+    },
+  ),
+  virtioTarget("virtio-rng", "entropy request buffers", () => ({
+    dev: new VirtioRng("virtio-rng fuzz", new TokenBucket(1 << 20, 1 << 20), (b) => b.fill(7)),
+  })),
+  splitQueueTarget(),
+  uartTarget(),
+  agentTarget(),
+] as FuzzTarget<never>[];
+
+/**
+ * The split virtqueue's chain walk on its own: random descriptor tables (with indirect tables
+ * and EVENT_IDX), random available rings. It returns chains whose every buffer is inside RAM
+ * and whose total is within the bound, or throws VirtqueueError; nothing else.
+ */
+function splitQueueTarget(): FuzzTarget<{
+  size: number;
+  indirect: boolean;
+  eventIdx: boolean;
+  table: Uint8Array;
+  avail: number[];
+  pops: number;
+}> {
+  return {
+    name: "virtqueue",
+    parses: "descriptor chains: next links, loops, indirect tables, lengths, addresses",
+    input: fc.record({
+      size: fc.constantFrom(1, 2, 4, 8, 16),
+      indirect: fc.boolean(),
+      eventIdx: fc.boolean(),
+      table: fc.uint8Array({ minLength: 256, maxLength: 256 }),
+      avail: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 2, maxLength: 18 }),
+      pops: fc.integer({ min: 1, max: 20 }),
+    }),
+    run(i) {
+      const mem = new GuestMemory(0x1000n, new Uint8Array(0x10000));
+      const maxChainBytes = 0x8000;
+      const q = new SplitQueue(mem, {
+        size: i.size,
+        desc: 0x2000n,
+        avail: 0x3000n,
+        used: 0x4000n,
+        eventIdx: i.eventIdx,
+        indirect: i.indirect,
+        maxChainBytes,
+      });
+      // Descriptors point into RAM often: rewrite half of the addresses to land inside it.
+      const t = new DataView(i.table.buffer.slice(0));
+      for (let d = 0; d < 16; d += 2) t.setBigUint64(16 * d, 0x5000n + BigInt(d * 0x100), true);
+      mem.write(0x2000n, new Uint8Array(t.buffer));
+      mem.write(0x5000n, new Uint8Array(t.buffer)); // an indirect table's worth of the same
+      i.avail.forEach((v, k) => mem.writeU16(0x3000n + BigInt(2 * k), v));
+      for (let p = 0; p < i.pops; p++) {
+        let chain;
+        try {
+          chain = q.pop();
+        } catch (e) {
+          if (e instanceof VirtqueueError) return;
+          throw e;
+        }
+        if (!chain) return;
+        let total = 0;
+        for (const b of [...chain.readable, ...chain.writable]) {
+          if (!mem.contains(b.addr, b.len)) throw new Error("a buffer outside RAM was returned");
+          total += b.len;
+        }
+        if (total > maxChainBytes) throw new Error(`a chain of ${total} bytes was returned`);
+        q.push(chain.head, 0);
+      }
+    },
+  };
+}
+
+/** The 16550 UART's registers, read and written at random, with host input arriving. */
+function uartTarget(): FuzzTarget<{ off: number; write: boolean; value: number; rx: number }[]> {
+  return {
+    name: "uart16550",
+    parses: "serial port register reads and writes (divisor latch, FIFO control, scratch)",
+    input: fc.array(
+      fc.record({
+        off: fc.integer({ min: 0, max: 9 }),
+        write: fc.boolean(),
+        value: fc.integer({ min: 0, max: 255 }),
+        rx: fc.integer({ min: 0, max: 5000 }),
+      }),
+      { maxLength: 200 },
+    ),
+    run(ops) {
+      let out = 0;
+      const u = new Uart16550(
+        () => out++,
+        () => {},
+        () => {},
+      );
+      for (const o of ops) {
+        if (o.rx > 4900) u.receive(new Uint8Array(o.rx));
+        if (o.write) u.write(o.off, 1, BigInt(o.value));
+        else {
+          const v = u.read(o.off, 1);
+          if (v < 0n || v > 255n) throw new Error(`register ${o.off} read ${v}`);
+        }
+        if (u.rxSpace() < 0 || u.rxSpace() > UART_RX_CAPACITY)
+          throw new Error(`rx space ${u.rxSpace()}`);
+      }
+    },
+  };
+}
+
+/** The guest agent's reply stream: bytes from the guest, cut anywhere. */
+function agentTarget(): FuzzTarget<Uint8Array[]> {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  return {
+    name: "agent-replies",
+    parses: "qemu-guest-agent replies: JSON values, 0xff resync markers, depth and size",
+    input: fc.array(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 512 }),
+        fc.json().map(enc),
+        fc.integer({ min: 1, max: 100 }).map((d) => enc(`{"return":${"[".repeat(d)}`)),
+        fc.constantFrom(enc("\xff"), new Uint8Array([0xff]), enc('{"return": "')),
+      ),
+      { maxLength: 20 },
+    ),
+    run(chunks) {
+      const s = new JsonStream();
+      const c = new AgentClient(() => {});
+      c.guestOpen(true);
+      for (const b of chunks) {
+        s.push(b);
+        c.data(b);
+        if (s.pending > MAX_REPLY_BYTES) throw new Error(`${s.pending} bytes held`);
+      }
+    },
+  };
+}

@@ -13,6 +13,7 @@ import { SysError } from "../sys/libc.js";
 import { JailError } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
+import { registerAuditCommand } from "./audit-command.js";
 
 const program = new Command();
 program
@@ -174,6 +175,7 @@ program
 
 registerHostCommands(program);
 registerGuestCommands(program);
+registerAuditCommand(program);
 
 async function main(): Promise<void> {
   try {

@@ -34,6 +34,9 @@ export interface AuditHead {
   hash: string;
 }
 
+/** The database meta key under which the daemon keeps the log's last seq and hash. */
+export const AUDIT_HEAD_META = "audit_head";
+
 export interface VerifyResult {
   ok: boolean;
   lines: number;

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { ApiError, buildApi, type ApiHost } from "./api.js";
 import { hashToken, newToken, type Caller, type Role } from "./auth.js";
-import { AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
+import { AUDIT_HEAD_META, AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
 import { Store, type VmRecord } from "./store.js";
 import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
 import { jailUnavailable } from "../jail/launch.js";
@@ -36,7 +36,6 @@ import type { DaemonConfig } from "./config.js";
 
 export class DaemonError extends Error {}
 
-const AUDIT_HEAD = "audit_head";
 
 export class Daemon implements ApiHost {
   private store!: Store;
@@ -605,7 +604,7 @@ export class Daemon implements ApiHost {
   }
 
   private auditHead(): AuditHead | undefined {
-    const h = this.store.meta(AUDIT_HEAD);
+    const h = this.store.meta(AUDIT_HEAD_META);
     return h ? (JSON.parse(h) as AuditHead) : undefined;
   }
 
@@ -640,7 +639,7 @@ export class Daemon implements ApiHost {
           : {}),
     });
     // The head in the database catches a log cut or rewritten at its end.
-    this.store.setMeta(AUDIT_HEAD, JSON.stringify(head));
+    this.store.setMeta(AUDIT_HEAD_META, JSON.stringify(head));
   }
 
   private async callVm(

@@ -105,7 +105,12 @@ function fromRow(r: VmRow): VmRecord {
 export class Store {
   private readonly db: Database.Database;
 
-  constructor(path: string) {
+  /** `readOnly`: an existing database, looked at and never changed (moat audit). */
+  constructor(path: string, o: { readOnly?: boolean } = {}) {
+    if (o.readOnly) {
+      this.db = new Database(path, { readonly: true, fileMustExist: true });
+      return;
+    }
     this.db = new Database(path);
     this.db.pragma("journal_mode = WAL");
     // FULL: a VM record the API acknowledged survives a power cut, not only a crash.

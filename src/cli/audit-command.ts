@@ -1,0 +1,61 @@
+// `moat audit`: the host's and moat's own security set-up, checked (src/host/host-audit.ts).
+import type { Command } from "commander";
+import { ConfigError, DEFAULT_HOME, loadConfig } from "../host/config.js";
+import { audit, type Finding } from "../host/host-audit.js";
+import { UsageError } from "./usage-error.js";
+
+const LABEL = { pass: "PASS", warn: "WARN", fail: "FAIL" } as const;
+
+/** Human-readable findings: one line each, the fix under a warning or failure. */
+export function formatFindings(findings: Finding[]): string {
+  const width = Math.max(...findings.map((f) => f.id.length));
+  const lines = findings.map(
+    (f) =>
+      `${LABEL[f.status]}  ${f.id.padEnd(width)}  ${f.why}` +
+      (f.fix ? `\n      ${"".padEnd(width)}  fix: ${f.fix}` : ""),
+  );
+  const n = (s: Finding["status"]) => findings.filter((f) => f.status === s).length;
+  return `${lines.join("\n")}\n\n${n("pass")} pass, ${n("warn")} warn, ${n("fail")} fail\n`;
+}
+
+export function registerAuditCommand(program: Command): void {
+  program
+    .command("audit")
+    .description(
+      "Check this host and moat's set-up against the threat model (docs/threat-model.md): CPU " +
+        "vulnerabilities, SMT and KSM against the trust-domain policy, swap, /dev/kvm and " +
+        "/dev/net/tun, nested virtualisation, the API socket and TLS key, admin tokens, the " +
+        "audit log's chain, VM jails, seccomp, agent policies and rate limits, the Node.js " +
+        "runtime's support. Prints pass/warn/fail with why and how to fix; exit 1 if any fail. " +
+        "Changes nothing",
+    )
+    .option("--home <dir>", "the daemon's state directory (default: $MOAT_HOME or /var/lib/moat)")
+    .option("--config <file>", "the daemon's JSON settings, for its policies")
+    .option(
+      "--root <dir>",
+      "read /proc, /sys and /dev under this directory instead of / (tests)",
+      "/",
+    )
+    .option("--json", "the findings as JSON")
+    .action(async (o: { home?: string; config?: string; root: string; json?: boolean }) => {
+      let config;
+      try {
+        config = loadConfig(o.config, o.home ?? process.env.MOAT_HOME ?? DEFAULT_HOME);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new UsageError(e.message);
+        throw e;
+      }
+      const findings = await audit({
+        root: o.root,
+        config,
+        now: new Date(),
+        nodeVersion: process.version,
+      });
+      if (o.json) {
+        const count = (s: Finding["status"]) => findings.filter((f) => f.status === s).length;
+        const summary = { pass: count("pass"), warn: count("warn"), fail: count("fail") };
+        process.stdout.write(JSON.stringify({ findings, summary }, null, 2) + "\n");
+      } else process.stdout.write(formatFindings(findings));
+      if (findings.some((f) => f.status === "fail")) process.exitCode = 1;
+    });
+}

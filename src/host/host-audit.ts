@@ -1,0 +1,421 @@
+// `moat audit`: the host and moat's own set-up checked against what the threat model assumes
+// (docs/threat-model.md). Every check reads files under an injectable root (`/` on a real host,
+// a fixture tree in the tests) and the daemon's home; none changes anything. Each finding is
+// pass, warn or fail, with why and how to fix it.
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { AUDIT_HEAD_META, verifyAuditLog, type AuditHead } from "./audit-log.js";
+import type { DaemonConfig } from "./config.js";
+import { Store, type VmRecord } from "./store.js";
+import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
+
+export type Status = "pass" | "warn" | "fail";
+
+export interface Finding {
+  /** Stable id, e.g. "cpu.vulnerabilities" or "vm.web.seccomp". */
+  id: string;
+  status: Status;
+  /** What was found. */
+  why: string;
+  /** What to do about it (empty for a pass). */
+  fix: string;
+}
+
+export interface AuditEnv {
+  /** Where /proc, /sys, /dev and /etc are read from ("/" on the host). */
+  root: string;
+  config: DaemonConfig;
+  /** Today, for the runtime's support dates. */
+  now: Date;
+  /** process.version of the runtime moat runs on. */
+  nodeVersion: string;
+}
+
+/**
+ * End of security support of each Node.js major line (the project's published release
+ * schedule: even-numbered lines get LTS until the 30th of April, 30 months after release).
+ */
+export const NODE_END_OF_LIFE: Record<number, string> = {
+  18: "2025-04-30",
+  20: "2026-04-30",
+  22: "2027-04-30",
+  24: "2028-04-30",
+  26: "2029-04-30",
+};
+
+const pass = (id: string, why: string): Finding => ({ id, status: "pass", why, fix: "" });
+const warn = (id: string, why: string, fix: string): Finding => ({ id, status: "warn", why, fix });
+const fail = (id: string, why: string, fix: string): Finding => ({ id, status: "fail", why, fix });
+
+/** A small text file under the root, trimmed; undefined when absent. Bound: 64 KiB read. */
+function read(root: string, path: string): string | undefined {
+  try {
+    return readFileSync(join(root, path), "utf8").slice(0, 65536).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The host's CPU vulnerability report: any "Vulnerable" fails. */
+export function checkCpuVulnerabilities(root: string): Finding {
+  const id = "cpu.vulnerabilities";
+  const dir = join(root, "sys/devices/system/cpu/vulnerabilities");
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return warn(
+      id,
+      "the kernel reports no CPU vulnerabilities (no sysfs entry)",
+      "run a kernel that has /sys/devices/system/cpu/vulnerabilities (4.15 or later)",
+    );
+  }
+  const vulnerable = names.filter((n) =>
+    /^Vulnerable/i.test(read(root, join("sys/devices/system/cpu/vulnerabilities", n)) ?? ""),
+  );
+  if (vulnerable.length)
+    return fail(
+      id,
+      `vulnerable: ${vulnerable.map((n) => `${n} (${read(root, join("sys/devices/system/cpu/vulnerabilities", n))})`).join("; ")}`,
+      "update the CPU microcode and the kernel, and do not turn mitigations off (mitigations=off on the kernel command line)",
+    );
+  return pass(id, `${names.length} issues reported, each mitigated or not affected`);
+}
+
+/** SMT lets vCPUs on sibling threads observe each other; pinning keeps domains off shared cores. */
+export function checkSmt(root: string, c: DaemonConfig): Finding {
+  const id = "cpu.smt";
+  const control = read(root, "sys/devices/system/cpu/smt/control");
+  const active = read(root, "sys/devices/system/cpu/smt/active");
+  const off = ["off", "forceoff", "notsupported", "notimplemented"];
+  if (control === undefined || off.includes(control) || active === "0")
+    return pass(
+      id,
+      `SMT is ${control ?? "not reported"}${active === "0" ? " (no sibling threads active)" : ""}`,
+    );
+  if (c.policy.ksmDomain !== undefined)
+    return pass(id, "SMT is on, but every VM is in one trust domain (policy.ksmDomain)");
+  if (c.policy.pinning)
+    return pass(id, "SMT is on; policy.pinning keeps trust domains on separate cores");
+  return warn(
+    id,
+    "SMT is on and VMs are not pinned: vCPUs of different trust domains may run on sibling threads of one core (L1TF/MDS-class leaks)",
+    'set "policy": {"pinning": true} in the daemon config, or turn SMT off (echo off > /sys/devices/system/cpu/smt/control)',
+  );
+}
+
+/** KSM merges identical pages across VMs: a side channel unless all VMs share one domain. */
+export function checkKsm(root: string, c: DaemonConfig): Finding {
+  const id = "memory.ksm";
+  const run = read(root, "sys/kernel/mm/ksm/run");
+  if (run === undefined || run === "0" || run === "2")
+    return pass(id, `KSM is off (run=${run ?? "absent"})`);
+  if (c.policy.ksmDomain !== undefined)
+    return pass(id, `KSM is on and every VM is in trust domain '${c.policy.ksmDomain}'`);
+  return fail(
+    id,
+    "KSM is on while VMs of different trust domains may share the host: page merging is a timing side channel between them",
+    "echo 2 > /sys/kernel/mm/ksm/run (unmerge and stop), or set policy.ksmDomain if one domain owns every VM",
+  );
+}
+
+/** Swap writes guest memory (keys, secrets) to disk, where it outlives the VM. */
+export function checkSwap(root: string): Finding {
+  const id = "memory.swap";
+  const swaps = read(root, "proc/swaps");
+  const devices = (swaps ?? "")
+    .split("\n")
+    .slice(1)
+    .filter((l) => l.trim() !== "");
+  if (devices.length === 0) return pass(id, "no swap is active");
+  return warn(
+    id,
+    `swap is active (${devices.map((l) => l.split(/\s+/)[0]).join(", ")}): guest memory may be written to disk`,
+    "swapoff -a, or use encrypted swap",
+  );
+}
+
+/** Device nodes: who can open /dev/kvm and /dev/net/tun. */
+export function checkDevice(root: string, path: string, what: string): Finding {
+  const id = `dev.${path.split("/").pop()}`;
+  let st;
+  try {
+    st = statSync(join(root, path));
+  } catch {
+    return warn(
+      id,
+      `/${path} is absent: no ${what}`,
+      path === "dev/kvm"
+        ? "load kvm_intel or kvm_amd (moat then runs x86-64 guests)"
+        : "modprobe tun",
+    );
+  }
+  const mode = st.mode & 0o777;
+  if (path === "dev/kvm" && mode & 0o006)
+    return warn(
+      id,
+      `/dev/kvm is mode ${mode.toString(8)}: every local user may create VMs and reach the kernel's KVM code`,
+      "chmod 660 /dev/kvm and give access through the kvm group only",
+    );
+  if (mode & 0o002 && path !== "dev/net/tun")
+    return fail(id, `/${path} is world-writable (mode ${mode.toString(8)})`, `chmod o-w /${path}`);
+  return pass(id, `/${path} mode ${mode.toString(8)}`);
+}
+
+/** Nested virtualisation lets guests run hypervisors of their own: more of KVM is reachable. */
+export function checkNested(root: string): Finding {
+  const id = "kvm.nested";
+  const on = ["kvm_intel", "kvm_amd"].filter((m) =>
+    /^(Y|1)$/.test(read(root, `sys/module/${m}/parameters/nested`) ?? ""),
+  );
+  if (on.length === 0) return pass(id, "nested virtualisation is off (or KVM is not loaded)");
+  return warn(
+    id,
+    `${on.join(", ")} allows nested virtualisation; moat hides VMX/SVM from its guests, other VMMs on this host may not`,
+    `options ${on[0]} nested=0 in /etc/modprobe.d, then reload the module`,
+  );
+}
+
+/** The API socket must be root:moat 0660 or stricter; the TLS key not readable by others. */
+export function checkApi(c: DaemonConfig): Finding[] {
+  const out: Finding[] = [];
+  let st;
+  try {
+    st = statSync(c.socket);
+  } catch {
+    out.push(
+      warn("api.socket", `no API socket at ${c.socket} (is the daemon running?)`, "moat daemon"),
+    );
+  }
+  if (st) {
+    const mode = st.mode & 0o777;
+    if (!st.isSocket())
+      out.push(
+        fail(
+          "api.socket",
+          `${c.socket} is not a socket`,
+          "stop whatever made it and start moat daemon",
+        ),
+      );
+    else if (mode & 0o007)
+      out.push(
+        fail(
+          "api.socket",
+          `${c.socket} is mode ${mode.toString(8)}: every local user reaches the API`,
+          `chmod 660 ${c.socket}`,
+        ),
+      );
+    else if (st.uid !== 0 && process.getuid?.() === 0)
+      out.push(
+        warn(
+          "api.socket",
+          `${c.socket} is owned by uid ${st.uid}, not root`,
+          `chown root ${c.socket}`,
+        ),
+      );
+    else out.push(pass("api.socket", `${c.socket} mode ${mode.toString(8)}`));
+  }
+  if (!c.tcp) out.push(pass("api.tcp", "no TCP listener: the API is on the Unix socket only"));
+  else {
+    // The daemon serves TCP only with TLS; what remains to check is the key's protection.
+    let key;
+    try {
+      key = statSync(c.tcp.key);
+    } catch {
+      out.push(
+        fail(
+          "api.tcp",
+          `the TLS key ${c.tcp.key} is missing`,
+          "point tcp.key at the listener's private key",
+        ),
+      );
+    }
+    if (key && key.mode & 0o077)
+      out.push(
+        fail(
+          "api.tcp",
+          `the TLS key ${c.tcp.key} is mode ${(key.mode & 0o777).toString(8)}: others can read it`,
+          `chmod 600 ${c.tcp.key}`,
+        ),
+      );
+    else if (key) {
+      const host = c.tcp.host ?? "127.0.0.1";
+      const loopback = host === "::1" || host.startsWith("127.");
+      out.push(
+        pass(
+          "api.tcp",
+          `TLS on ${host}:${c.tcp.port}${loopback ? " (loopback)" : ""}, key mode 600`,
+        ),
+      );
+    }
+  }
+  return out;
+}
+
+/** Admin tokens: one per person who administers the host, and at least one. */
+export function checkTokens(store: Store | undefined): Finding {
+  const id = "api.admin-tokens";
+  if (!store)
+    return warn(
+      id,
+      "no daemon database: tokens not checked",
+      "moat daemon (its first start makes the admin token)",
+    );
+  const admins = store.tokens().filter((t) => t.role === "admin").length;
+  if (admins === 0)
+    return warn(
+      id,
+      "no admin token: nobody can manage tokens or verify the audit log",
+      "restart moat daemon, which makes one",
+    );
+  if (admins > 3)
+    return warn(
+      id,
+      `${admins} admin tokens: each is the whole host`,
+      "moat token rm the ones nobody needs; give others operator or tenant tokens",
+    );
+  return pass(id, `${admins} admin token${admins === 1 ? "" : "s"}`);
+}
+
+/** The audit log's hash chain, against the head the daemon recorded. */
+export async function checkAuditLog(home: string, store: Store | undefined): Promise<Finding> {
+  const id = "audit.chain";
+  const path = join(home, "audit.log");
+  if (!existsSync(path))
+    return warn(id, `no audit log at ${path}`, "moat daemon writes it from its first start");
+  const h = store?.meta(AUDIT_HEAD_META);
+  const r = await verifyAuditLog(path, h ? (JSON.parse(h) as AuditHead) : undefined);
+  if (r.ok) return pass(id, `${r.lines} entries, chain intact`);
+  const first = r.problems.slice(0, 3).map((p) => `line ${p.line}: ${p.reason}`);
+  return fail(
+    id,
+    `the audit log was changed: ${first.join("; ")}${r.problems.length > 3 ? "; ..." : ""}`,
+    "keep the file for investigation; moat audit-log verify lists every problem",
+  );
+}
+
+/** What the daemon applies to every VM process. */
+export function checkVmIsolation(c: DaemonConfig): Finding[] {
+  return [
+    c.vmJail
+      ? pass("vm.jail", "VM processes run jailed (namespaces, a root of their own)")
+      : fail(
+          "vm.jail",
+          "vmJail is off: VM processes see the whole host file system",
+          'remove "vmJail": false from the config',
+        ),
+    c.vmSeccomp === "kill"
+      ? pass("vm.seccomp", "VM processes run under the seccomp filter (kill)")
+      : c.vmSeccomp === "log"
+        ? warn("vm.seccomp", "the seccomp filter only logs", 'set "vmSeccomp": "kill"')
+        : fail(
+            "vm.seccomp",
+            "VM processes run without a seccomp filter",
+            'set "vmSeccomp": "kill"',
+          ),
+    c.vmUsers
+      ? pass("vm.users", "each VM process runs as a uid of its own")
+      : warn(
+          "vm.users",
+          "VM processes share the daemon's uid",
+          "run the daemon as root with vmUsers on",
+        ),
+  ];
+}
+
+/** Per VM: a guest agent that may run commands, and devices without rate limits. */
+export function checkVm(vm: VmRecord): Finding[] {
+  const out: Finding[] = [];
+  const id = `vm.${vm.name}`;
+  const s = vm.spec;
+  if (s.agent) {
+    const allowed = agentPolicy(s.agent.allow ?? DEFAULT_AGENT_ALLOW);
+    const risky = (["exec", "file-open", "file-write"] as const).filter((c) => allowed.has(c));
+    out.push(
+      risky.length
+        ? warn(
+            `${id}.agent`,
+            `its guest agent allows ${risky.join(", ")}: a token with vm.agent runs code in the guest`,
+            "allow only info,shutdown unless the guest's owner asked for more",
+          )
+        : pass(`${id}.agent`, "guest agent: informational commands and shutdown only"),
+    );
+  }
+  const unlimited = [
+    ...s.disks
+      .filter((d) => d.bps === undefined && d.iops === undefined)
+      .map((d) => `disk ${d.path}`),
+    ...s.nics
+      .filter((n) => n.bps === undefined && n.pps === undefined)
+      .map((n) => `nic ${n.tap ?? n.bridge ?? "?"}`),
+  ];
+  if (unlimited.length)
+    out.push(
+      warn(
+        `${id}.rate-limits`,
+        `no rate limit on ${unlimited.join(", ")}: the guest can take the host's whole disk or network bandwidth`,
+        "set bps/iops on disks and bps/pps on nics",
+      ),
+    );
+  else if (s.disks.length + s.nics.length)
+    out.push(pass(`${id}.rate-limits`, "every disk and nic is rate-limited"));
+  return out;
+}
+
+/** The runtime moat runs on must still get security fixes. */
+export function checkNode(version: string, now: Date): Finding {
+  const id = "runtime.node";
+  const major = Number(/^v?(\d+)/.exec(version)?.[1]);
+  const eol = NODE_END_OF_LIFE[major];
+  if (eol === undefined)
+    return major % 2 === 1
+      ? warn(
+          id,
+          `Node.js ${version} is an odd-numbered (short-lived) release line`,
+          "run an LTS line (even-numbered)",
+        )
+      : warn(
+          id,
+          `Node.js ${version}: support dates unknown to this moat`,
+          "check the Node.js release schedule",
+        );
+  if (now.getTime() > Date.parse(`${eol}T23:59:59Z`))
+    return fail(
+      id,
+      `Node.js ${version} reached end of life on ${eol}: no more security fixes`,
+      "install a supported LTS line of Node.js (22 or later)",
+    );
+  return pass(id, `Node.js ${version}, supported until ${eol}`);
+}
+
+/** Every check, in a stable order. */
+export async function audit(env: AuditEnv): Promise<Finding[]> {
+  const c = env.config;
+  const dbPath = join(c.home, "moat.db");
+  let store: Store | undefined;
+  try {
+    store = existsSync(dbPath) ? new Store(dbPath, { readOnly: true }) : undefined;
+  } catch {
+    store = undefined;
+  }
+  try {
+    const out: Finding[] = [
+      checkCpuVulnerabilities(env.root),
+      checkSmt(env.root, c),
+      checkKsm(env.root, c),
+      checkSwap(env.root),
+      checkDevice(env.root, "dev/kvm", "KVM"),
+      checkDevice(env.root, "dev/net/tun", "TAP networking"),
+      checkNested(env.root),
+      ...checkApi(c),
+      checkTokens(store),
+      await checkAuditLog(c.home, store),
+      ...checkVmIsolation(c),
+      ...(store?.vms() ?? []).flatMap(checkVm),
+      checkNode(env.nodeVersion, env.now),
+    ];
+    return out;
+  } finally {
+    store?.close();
+  }
+}

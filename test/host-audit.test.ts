@@ -1,0 +1,232 @@
+// moat audit: each check against fixture trees (the checks read /proc, /sys and /dev under an
+// injectable root), the daemon's own state from a real daemon's home (tokens, the audit log's
+// chain, VM policies), and one run of the command on this host.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { defaultConfig, type DaemonConfig } from "../src/host/config.js";
+import {
+  audit,
+  checkApi,
+  checkCpuVulnerabilities,
+  checkDevice,
+  checkKsm,
+  checkNested,
+  checkNode,
+  checkSmt,
+  checkSwap,
+  checkVmIsolation,
+  type Finding,
+} from "../src/host/host-audit.js";
+import { adminToken, api, newHome, startDaemon } from "./support/moatd.js";
+import { moat } from "./support/moat-cli.js";
+
+/** A fixture root with the given files (path -> content, or [content, mode]). */
+function tree(files: Record<string, string | [string, number]>): string {
+  const root = mkdtempSync(join(tmpdir(), "moat-audit-"));
+  for (const [p, v] of Object.entries(files)) {
+    const [text, mode] = typeof v === "string" ? [v, 0o644] : v;
+    mkdirSync(dirname(join(root, p)), { recursive: true });
+    writeFileSync(join(root, p), text);
+    chmodSync(join(root, p), mode);
+  }
+  return root;
+}
+
+const status = (f: Finding) => f.status;
+const VULN = "sys/devices/system/cpu/vulnerabilities";
+
+function config(patch: Partial<DaemonConfig["policy"]> = {}, more: Partial<DaemonConfig> = {}) {
+  const c = defaultConfig("/nonexistent-moat-home");
+  return { ...c, ...more, policy: { ...c.policy, ...patch } };
+}
+
+test("audit: CPU vulnerabilities, SMT and KSM against the policy, swap, nested virtualisation", () => {
+  const roots: string[] = [];
+  const t = (f: Record<string, string | [string, number]>) => {
+    const r = tree(f);
+    roots.push(r);
+    return r;
+  };
+  try {
+    const ok = t({
+      [`${VULN}/meltdown`]: "Not affected",
+      [`${VULN}/spectre_v2`]: "Mitigation: Retpolines",
+    });
+    assert.equal(status(checkCpuVulnerabilities(ok)), "pass");
+    const bad = t({
+      [`${VULN}/meltdown`]: "Not affected",
+      [`${VULN}/mds`]: "Vulnerable: Clear CPU buffers attempted, no microcode",
+    });
+    const f = checkCpuVulnerabilities(bad);
+    assert.equal(f.status, "fail");
+    assert.match(f.why, /mds \(Vulnerable: Clear CPU buffers/);
+    assert.match(f.fix, /microcode/);
+    assert.equal(status(checkCpuVulnerabilities(t({}))), "warn");
+
+    const smtOn = t({
+      "sys/devices/system/cpu/smt/control": "on",
+      "sys/devices/system/cpu/smt/active": "1",
+    });
+    assert.equal(status(checkSmt(smtOn, config())), "warn");
+    assert.equal(status(checkSmt(smtOn, config({ pinning: true }))), "pass");
+    assert.equal(status(checkSmt(smtOn, config({ ksmDomain: "a" }))), "pass");
+    assert.equal(
+      status(checkSmt(t({ "sys/devices/system/cpu/smt/control": "off" }), config())),
+      "pass",
+    );
+
+    const ksmOn = t({ "sys/kernel/mm/ksm/run": "1" });
+    assert.equal(status(checkKsm(ksmOn, config())), "fail");
+    assert.equal(status(checkKsm(ksmOn, config({ ksmDomain: "a" }))), "pass");
+    assert.equal(status(checkKsm(t({ "sys/kernel/mm/ksm/run": "0" }), config())), "pass");
+
+    const header = "Filename\tType\tSize\tUsed\tPriority\n";
+    assert.equal(status(checkSwap(t({ "proc/swaps": header }))), "pass");
+    const swap = checkSwap(t({ "proc/swaps": header + "/swapfile file 1048572 0 -2\n" }));
+    assert.equal(swap.status, "warn");
+    assert.match(swap.why, /\/swapfile/);
+
+    assert.equal(status(checkNested(t({ "sys/module/kvm_intel/parameters/nested": "Y" }))), "warn");
+    assert.equal(status(checkNested(t({ "sys/module/kvm_amd/parameters/nested": "0" }))), "pass");
+  } finally {
+    for (const r of roots) rmSync(r, { recursive: true, force: true });
+  }
+});
+
+test("audit: device nodes, the API socket and TLS key, VM isolation settings, the Node.js runtime", async () => {
+  const root = tree({ "dev/kvm": ["", 0o666], "dev/net/tun": ["", 0o666] });
+  try {
+    assert.equal(status(checkDevice(root, "dev/kvm", "KVM")), "warn");
+    chmodSync(join(root, "dev/kvm"), 0o660);
+    assert.equal(status(checkDevice(root, "dev/kvm", "KVM")), "pass");
+    assert.equal(status(checkDevice(root, "dev/net/tun", "TAP")), "pass");
+    rmSync(join(root, "dev/kvm"));
+    assert.equal(status(checkDevice(root, "dev/kvm", "KVM")), "warn");
+
+    const sock = join(root, "api.sock");
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(sock, r));
+    try {
+      const c = config({}, { socket: sock });
+      chmodSync(sock, 0o666);
+      assert.equal(checkApi(c)[0]!.status, "fail");
+      chmodSync(sock, 0o660);
+      assert.equal(checkApi(c)[0]!.status, "pass");
+      assert.equal(checkApi(config({}, { socket: join(root, "dev/net/tun") }))[0]!.status, "fail");
+      const key = join(root, "key.pem");
+      writeFileSync(key, "k");
+      chmodSync(key, 0o644);
+      const tcp = { host: "127.0.0.1", port: 8443, cert: key, key };
+      const tls = checkApi(config({}, { socket: sock, tcp }))[1]!;
+      assert.equal(tls.status, "fail");
+      assert.match(tls.why, /mode 644: others can read it/);
+      chmodSync(key, 0o600);
+      assert.equal(checkApi(config({}, { socket: sock, tcp }))[1]!.status, "pass");
+    } finally {
+      srv.close();
+    }
+
+    const iso = (m: Partial<DaemonConfig>) => checkVmIsolation(config({}, m)).map(status);
+    assert.deepEqual(iso({ vmJail: true, vmSeccomp: "kill", vmUsers: true }), [
+      "pass",
+      "pass",
+      "pass",
+    ]);
+    assert.deepEqual(iso({ vmJail: false, vmSeccomp: "off", vmUsers: false }), [
+      "fail",
+      "fail",
+      "warn",
+    ]);
+    assert.equal(iso({ vmSeccomp: "log" })[1], "warn");
+
+    const day = new Date("2026-11-27T12:00:00Z");
+    assert.equal(checkNode("v20.20.2", day).status, "fail");
+    assert.equal(checkNode("v20.20.2", new Date("2026-01-01T00:00:00Z")).status, "pass");
+    assert.equal(checkNode("v22.1.0", day).status, "pass");
+    assert.equal(checkNode("v23.0.0", day).status, "warn");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("audit of a daemon's home: admin tokens, the audit log's chain, agent policies and rate limits per VM", async () => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  const tok = adminToken(h);
+  const mk = async (body: Record<string, unknown>) => {
+    const r = await api(h.socket, tok, "POST", "/v1/vms", body);
+    assert.equal(r.status, 201, r.text);
+  };
+  const disk = join(h.dir, "images", "d.img");
+  mkdirSync(dirname(disk), { recursive: true });
+  writeFileSync(disk, Buffer.alloc(1 << 20));
+  await mk({
+    name: "open",
+    memory_mib: 48,
+    agent: { allow: ["info", "exec"] },
+    disks: [{ path: disk }],
+  });
+  await mk({ name: "tight", memory_mib: 48, agent: {}, disks: [{ path: disk, bps: 1 << 20 }] });
+  d.p.kill("SIGTERM");
+  await d.exited;
+  try {
+    const env = { root: tree({}), nodeVersion: "v22.0.0", now: new Date("2026-11-27") };
+    const cfg = { ...defaultConfig(h.dir), socket: h.socket };
+    const byId = async () => new Map((await audit({ ...env, config: cfg })).map((f) => [f.id, f]));
+    let f = await byId();
+    assert.equal(f.get("api.admin-tokens")?.status, "pass");
+    assert.equal(f.get("audit.chain")?.status, "pass", f.get("audit.chain")?.why);
+    assert.equal(f.get("vm.open.agent")?.status, "warn");
+    assert.match(f.get("vm.open.agent")!.why, /allows exec/);
+    assert.equal(f.get("vm.open.rate-limits")?.status, "warn");
+    assert.equal(f.get("vm.tight.agent")?.status, "pass");
+    assert.equal(f.get("vm.tight.rate-limits")?.status, "pass");
+    // An appended line that is not part of the chain: the chain check fails.
+    appendFileSync(join(h.dir, "audit.log"), '{"seq":999,"forged":true}\n');
+    f = await byId();
+    assert.equal(f.get("audit.chain")?.status, "fail");
+    assert.match(f.get("audit.chain")!.why, /the audit log was changed: line \d+/);
+    rmSync(env.root, { recursive: true, force: true });
+  } finally {
+    rmSync(h.dir, { recursive: true, force: true });
+  }
+});
+
+test("moat audit on this host prints its findings; --json has the same; exit 1 only with a failure", async () => {
+  const text = await moat(["audit"]);
+  assert.match(text.stdout, /^(PASS|WARN|FAIL) {2}cpu\.vulnerabilities /m);
+  assert.match(text.stdout, /\n\d+ pass, \d+ warn, \d+ fail\n$/);
+  const json = await moat(["audit", "--json"]);
+  const r = JSON.parse(json.stdout) as {
+    findings: Finding[];
+    summary: { pass: number; warn: number; fail: number };
+  };
+  const ids = r.findings.map((f) => f.id);
+  for (const id of [
+    "cpu.vulnerabilities",
+    "cpu.smt",
+    "memory.ksm",
+    "memory.swap",
+    "dev.kvm",
+    "kvm.nested",
+    "api.socket",
+    "audit.chain",
+    "vm.seccomp",
+    "runtime.node",
+  ])
+    assert.ok(ids.includes(id), `${id} checked`);
+  for (const f of r.findings) {
+    assert.ok(["pass", "warn", "fail"].includes(f.status), f.id);
+    assert.ok(f.why.length > 0, f.id);
+    if (f.status !== "pass") assert.ok(f.fix.length > 0, `${f.id} says how to fix it`);
+  }
+  assert.equal(json.status, r.summary.fail > 0 ? 1 : 0);
+  assert.equal(text.status, json.status);
+  const bad = await moat(["audit", "--config", "/nonexistent/moat.json"]);
+  assert.equal(bad.status, 125);
+  assert.match(bad.stderr, /config \/nonexistent\/moat\.json/);
+});

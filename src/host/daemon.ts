@@ -36,7 +36,6 @@ import type { DaemonConfig } from "./config.js";
 
 export class DaemonError extends Error {}
 
-
 export class Daemon implements ApiHost {
   private store!: Store;
   private auditLog!: AuditLog;

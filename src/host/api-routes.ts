@@ -284,7 +284,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         ws.close(4409, `VM is ${vm.state}`);
         return;
       }
-      bridgeToSocket(ws, h.consolePath(vm), "console");
+      bridgeToSocket(ws, h.consolePath(vm), h.vmPeer(vm), "console");
     },
   );
 
@@ -311,7 +311,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         ws.close(4409, `VM is ${vm.state}`);
         return;
       }
-      bridgeToSocket(ws, h.vncPath(vm), "display");
+      bridgeToSocket(ws, h.vncPath(vm), h.vmPeer(vm), "display");
     },
   );
 

@@ -8,6 +8,7 @@ import websocket from "@fastify/websocket";
 import rateLimit from "@fastify/rate-limit";
 import { TOKEN_PATTERN, allowed, hashToken, type Action, type Caller } from "./auth.js";
 import type { VmRecord } from "./store.js";
+import type { Peer } from "./vm-socket.js";
 import type { VmEvent } from "./supervisor.js";
 import { ApiError } from "./api-error.js";
 import { errorSchema, registerRoutes } from "./api-routes.js";
@@ -41,6 +42,8 @@ export interface ApiHost {
   consolePath(vm: VmRecord): string;
   /** The VM's VNC socket (a VM with a display). */
   vncPath(vm: VmRecord): string;
+  /** Who serves the VM's sockets (checked on every connection). */
+  vmPeer(vm: VmRecord): Peer;
   host(): Record<string, unknown>;
   tokens(): Record<string, unknown>[];
   createToken(body: { name: string; role: string; domain?: string }): Record<string, unknown>;

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { ApiError, buildApi, type ApiHost } from "./api.js";
 import { hashToken, newToken, type Caller, type Role } from "./auth.js";
+import type { Peer } from "./vm-socket.js";
 import { AUDIT_HEAD_META, AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
 import { Store, type VmRecord } from "./store.js";
 import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
@@ -505,6 +506,10 @@ export class Daemon implements ApiHost {
 
   consolePath(vm: VmRecord): string {
     return this.supervisor.files(vm.id).console;
+  }
+
+  vmPeer(vm: VmRecord): Peer {
+    return this.supervisor.vmPeer(vm.id);
   }
 
   vncPath(vm: VmRecord): string {

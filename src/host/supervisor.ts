@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
 import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
+import type { Peer } from "./vm-socket.js";
 import { vmmCall } from "./vmm-client.js";
 import { hostThreadIds, processStart, vmmProcess } from "./host-facts.js";
 import { spawnJailed } from "../jail/launch.js";
@@ -288,7 +289,7 @@ export class Supervisor {
         );
       }
       try {
-        const r = await vmmCall(f.control, { op: "status" }, 1000);
+        const r = await vmmCall(f.control, { op: "status" }, 1000, this.vmPeer(vm.id));
         if (r.ok === true) {
           this.noteTids(vm, r);
           this.setState(vm, "running");
@@ -503,6 +504,7 @@ export class Supervisor {
             f.control,
             { op: "agent", command: "shutdown", timeout_ms: 3000 },
             5000,
+            this.vmPeer(id),
           );
           if (r.ok === true) {
             w.requested = "shut down by the operator through the guest agent";
@@ -515,7 +517,7 @@ export class Supervisor {
       }
       if (graceful) return this.mustGet(id);
       try {
-        await vmmCall(f.control, { op: "stop" }, this.o.stopTimeoutMs);
+        await vmmCall(f.control, { op: "stop" }, this.o.stopTimeoutMs, this.vmPeer(id));
       } catch {
         // It may already be gone, or hung: the signals below decide.
       }
@@ -565,7 +567,7 @@ export class Supervisor {
     return this.serial(id, async () => {
       const vm = this.mustGet(id);
       if (vm.state !== from) throw new SupervisorError(`VM '${vm.name}' is ${vm.state}`);
-      const r = await vmmCall(this.files(id).control, { op });
+      const r = await vmmCall(this.files(id).control, { op }, 5000, this.vmPeer(id));
       if (r.ok !== true) throw new SupervisorError(`${op}: ${String(r.error)}`, 500);
       this.setState(vm, to);
       return vm;
@@ -594,7 +596,13 @@ export class Supervisor {
     timeoutMs = 5000,
   ): Promise<Record<string, unknown>> {
     if (!this.watches.has(id)) throw new SupervisorError("the VM is not running");
-    return vmmCall(this.files(id).control, req, timeoutMs);
+    return vmmCall(this.files(id).control, req, timeoutMs, this.vmPeer(id));
+  }
+
+  /** Who must serve a VM's sockets: its VMM process (pid 0, which none has, when unknown). */
+  vmPeer(id: string): Peer {
+    const vm = this.store.vm(id);
+    return { pid: (vm && this.vmmPid(vm)) ?? 0 };
   }
 
   cgroupOf(vm: VmRecord): VmCgroup | undefined {
@@ -624,7 +632,12 @@ export class Supervisor {
           this.watch(vm, vm.pid, undefined);
           adopted++;
           try {
-            const r = await vmmCall(this.files(vm.id).control, { op: "status" }, 3000);
+            const r = await vmmCall(
+              this.files(vm.id).control,
+              { op: "status" },
+              3000,
+              this.vmPeer(vm.id),
+            );
             this.noteTids(vm, r);
             const state = r.state === "paused" ? "paused" : "running";
             if (vm.state !== state) this.setState(vm, state);

@@ -1,20 +1,24 @@
 // The daemon's side of a VM process's control socket: one JSON request, one JSON reply, with a
 // timeout, over a fresh connection (a VMM that hangs or dies costs one failed call, nothing more).
-import net from "node:net";
+import { connectVmSocket, type Peer } from "./vm-socket.js";
 
 /** Bound: a reply larger than this is refused (a VMM's replies are a few KiB). */
 const MAX_REPLY = 1024 * 1024;
 
 export class VmmCallError extends Error {}
 
-/** Sends `req` to the control socket at `path`; resolves to the reply object (ok or not). */
+/**
+ * Sends `req` to the control socket at `path`, which must be served by `peer` (default: a
+ * process of this uid; vm-socket.ts); resolves to the reply object (ok or not).
+ */
 export function vmmCall(
   path: string,
   req: Record<string, unknown>,
   timeoutMs = 5000,
+  peer: Peer = { uid: process.getuid!() },
 ): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(path);
+    const s = connectVmSocket(path, peer);
     let buf = "";
     const fail = (why: string): void => {
       s.destroy();

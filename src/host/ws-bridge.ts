@@ -1,15 +1,18 @@
 // A WebSocket joined to a VM's Unix socket (its serial console or its VNC server), binary frames
 // both ways, with backpressure each way so that neither a slow viewer nor a fast typist makes
 // the daemon hold more than a bounded amount.
-import net from "node:net";
+import { connectVmSocket, type Peer } from "./vm-socket.js";
 import type { WebSocket } from "ws";
 
 /** Bound: bytes a slow WebSocket client may have waiting before the socket is paused. */
 export const WS_BACKLOG = 1024 * 1024;
 
-/** Joins `ws` to the Unix socket at `path`; each end's close closes the other. */
-export function bridgeToSocket(ws: WebSocket, path: string, what: string): void {
-  const s = net.connect(path);
+/**
+ * Joins `ws` to the Unix socket at `path`, which must be served by `peer` (vm-socket.ts); each
+ * end's close closes the other.
+ */
+export function bridgeToSocket(ws: WebSocket, path: string, peer: Peer, what: string): void {
+  const s = connectVmSocket(path, peer);
   s.on("data", (d: Buffer) => {
     ws.send(d);
     // A slow viewer pauses this connection, not the VM: its bytes wait in the VM's own

@@ -25,6 +25,7 @@ const cEpollWait = libc.func("int epoll_wait(int epfd, void *events, int maxeven
 const cRead = libc.func("long read(int fd, void *buf, size_t count)");
 const cWrite = libc.func("long write(int fd, void *buf, size_t count)");
 const cSocket = libc.func("int socket(int domain, int type, int protocol)");
+const cGetsockopt = libc.func("int getsockopt(int fd, int level, int name, void *val, void *len)");
 const cMemmove = libc.func("void *memmove(void *dst, void *src, size_t n)");
 const cMadvise = libc.func("int madvise(void *addr, size_t len, int advice)");
 const cSchedSetaffinity = libc.func(
@@ -242,6 +243,20 @@ const SOCK_CLOEXEC = 0o2000000;
 /** socket(2), close-on-exec (moat uses an AF_INET datagram socket for interface ioctls). */
 export function socketFd(domain: number, type: number): number {
   return check("socket", cSocket(domain, type | SOCK_CLOEXEC, 0) as number);
+}
+
+/**
+ * Who is at the other end of a connected Unix socket: the pid, uid and gid the kernel recorded
+ * when that end was made (SO_PEERCRED), which the peer cannot forge.
+ */
+export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
+  const cred = Buffer.alloc(12);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(12);
+  const SOL_SOCKET = 1;
+  const SO_PEERCRED = 17;
+  check("getsockopt SO_PEERCRED", cGetsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, len) as number);
+  return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
 
 export const MADV_DONTNEED = 4;

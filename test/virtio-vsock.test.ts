@@ -4,12 +4,10 @@
 // Debian's riscv64 cross compiler and added to the shipped initramfs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import {
   chmodSync,
   chownSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -19,8 +17,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
-import { REPO, moat, startMoat, until } from "./support/moat-cli.js";
+import { moat, startMoat, until } from "./support/moat-cli.js";
 import { driveUp } from "./support/virtio-driver.js";
+import { initrdWith } from "./support/guest-initrd.js";
 import { parseVsockSpec } from "../src/cli/device-options.js";
 
 let dir = "";
@@ -28,23 +27,7 @@ let initrd = "";
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), "moat-vsock-"));
-  const root = join(dir, "root");
-  mkdirSync(join(root, "bin"), { recursive: true });
-  const cc = spawnSync(
-    "riscv64-linux-gnu-gcc",
-    ["-static", "-O2", "-o", join(root, "bin/vsock-tool"), join(REPO, "test/guest/vsock-tool.c")],
-    { encoding: "utf8" },
-  );
-  assert.equal(cc.status, 0, `building vsock-tool: ${cc.stderr}`);
-  const cpio = spawnSync("sh", ["-c", "find bin | cpio -o -H newc --quiet"], {
-    cwd: root,
-    maxBuffer: 16 << 20,
-  });
-  assert.equal(cpio.status, 0, String(cpio.stderr));
-  const shipped = readFileSync(join(REPO, "guest/riscv64/initramfs.cpio.gz"));
-  const pad = (4 - (shipped.length % 4)) % 4;
-  initrd = join(dir, "initrd");
-  writeFileSync(initrd, Buffer.concat([shipped, Buffer.alloc(pad), cpio.stdout]));
+  initrd = initrdWith(dir, ["vsock-tool"]);
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,11 +3,20 @@
 // chain, VM policies), and one run of the command on this host.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { defaultConfig, type DaemonConfig } from "../src/host/config.js";
+import type { VmRecord } from "../src/host/store.js";
 import {
   audit,
   checkApi,
@@ -18,10 +27,11 @@ import {
   checkNode,
   checkSmt,
   checkSwap,
+  checkVmProcess,
   checkVmIsolation,
   type Finding,
 } from "../src/host/host-audit.js";
-import { adminToken, api, newHome, startDaemon } from "./support/moatd.js";
+import { adminToken, api, newHome, startDaemon, stopDaemon } from "./support/moatd.js";
 import { moat } from "./support/moat-cli.js";
 
 /** A fixture root with the given files (path -> content, or [content, mode]). */
@@ -143,6 +153,27 @@ test("audit: device nodes, the API socket and TLS key, VM isolation settings, th
     ]);
     assert.equal(iso({ vmSeccomp: "log" })[1], "warn");
 
+    // A VM whose process is not confined: every gap is named.
+    const p = tree({
+      "proc/4242/comm": "node",
+      "proc/4242/status": "Name:\tnode\nCapEff:\t000001ffffffffff\nNoNewPrivs:\t0\nSeccomp:\t0\n",
+    });
+    mkdirSync(join(p, "proc/4242/ns"), { recursive: true });
+    mkdirSync(join(p, "proc/1/ns"), { recursive: true });
+    for (const k of ["mnt", "pid"]) {
+      symlinkSync(`${k}:[4026531841]`, join(p, "proc/4242/ns", k));
+      symlinkSync(`${k}:[4026531841]`, join(p, "proc/1/ns", k));
+    }
+    const vm = { name: "loose", pid: 4242, state: "running" } as unknown as VmRecord;
+    const loose = checkVmProcess(p, vm)!;
+    assert.equal(loose.status, "fail");
+    assert.match(
+      loose.why,
+      /no seccomp filter \(Seccomp 0\), capabilities 000001ffffffffff, may gain privileges/,
+    );
+    assert.match(loose.why, /the host's mnt namespace, the host's pid namespace/);
+    rmSync(p, { recursive: true, force: true });
+
     const day = new Date("2026-11-27T12:00:00Z");
     assert.equal(checkNode("v20.20.2", day).status, "fail");
     assert.equal(checkNode("v20.20.2", new Date("2026-01-01T00:00:00Z")).status, "pass");
@@ -171,10 +202,10 @@ test("audit of a daemon's home: admin tokens, the audit log's chain, agent polic
     disks: [{ path: disk }],
   });
   await mk({ name: "tight", memory_mib: 48, agent: {}, disks: [{ path: disk, bps: 1 << 20 }] });
-  d.p.kill("SIGTERM");
-  await d.exited;
+  // One VM running: its live process is checked too (the database is read beside the daemon).
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/tight/start")).status, 200);
   try {
-    const env = { root: tree({}), nodeVersion: "v22.0.0", now: new Date("2026-11-27") };
+    const env = { root: "/", nodeVersion: "v22.0.0", now: new Date("2026-11-27") };
     const cfg = { ...defaultConfig(h.dir), socket: h.socket };
     const byId = async () => new Map((await audit({ ...env, config: cfg })).map((f) => [f.id, f]));
     let f = await byId();
@@ -185,14 +216,17 @@ test("audit of a daemon's home: admin tokens, the audit log's chain, agent polic
     assert.equal(f.get("vm.open.rate-limits")?.status, "warn");
     assert.equal(f.get("vm.tight.agent")?.status, "pass");
     assert.equal(f.get("vm.tight.rate-limits")?.status, "pass");
+    const proc = f.get("vm.tight.process");
+    assert.equal(proc?.status, "pass", proc?.why);
+    assert.match(proc!.why, /seccomp filter, no capabilities, its own mount and PID namespaces/);
+    assert.equal(f.get("vm.open.process"), undefined, "a VM that never ran has no process");
     // An appended line that is not part of the chain: the chain check fails.
     appendFileSync(join(h.dir, "audit.log"), '{"seq":999,"forged":true}\n');
     f = await byId();
     assert.equal(f.get("audit.chain")?.status, "fail");
     assert.match(f.get("audit.chain")!.why, /the audit log was changed: line \d+/);
-    rmSync(env.root, { recursive: true, force: true });
   } finally {
-    rmSync(h.dir, { recursive: true, force: true });
+    await stopDaemon(h, d);
   }
 });
 

@@ -2,11 +2,12 @@
 // (docs/threat-model.md). Every check reads files under an injectable root (`/` on a real host,
 // a fixture tree in the tests) and the daemon's home; none changes anything. Each finding is
 // pass, warn or fail, with why and how to fix it.
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { AUDIT_HEAD_META, verifyAuditLog, type AuditHead } from "./audit-log.js";
 import type { DaemonConfig } from "./config.js";
 import { Store, type VmRecord } from "./store.js";
+import { vmmProcess } from "./host-facts.js";
 import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
 
 export type Status = "pass" | "warn" | "fail";
@@ -323,6 +324,47 @@ export function checkVmIsolation(c: DaemonConfig): Finding[] {
   ];
 }
 
+/**
+ * A running VM's process as the kernel sees it: under a seccomp filter, without capabilities,
+ * in mount and PID namespaces of its own (what the jail promises, checked on the live process).
+ */
+export function checkVmProcess(root: string, vm: VmRecord): Finding | undefined {
+  if (vm.pid === null) return undefined;
+  const id = `vm.${vm.name}.process`;
+  const proc = join(root, "proc");
+  const pid = vmmProcess(vm.pid, root.endsWith("/") ? root : `${root}/`);
+  const status = pid === undefined ? undefined : read(root, `proc/${pid}/status`);
+  if (pid === undefined || status === undefined)
+    return warn(id, `no process ${vm.pid} (the VM ended?)`, "moat ls; start it again");
+  const field = (k: string) => new RegExp(`^${k}:\\s*(\\S+)`, "m").exec(status)?.[1];
+  const ns = (p: number | "1", kind: string) => {
+    try {
+      return readlinkSync(join(proc, String(p), "ns", kind));
+    } catch {
+      return undefined;
+    }
+  };
+  const missing: string[] = [];
+  if (field("Seccomp") !== "2")
+    missing.push(`no seccomp filter (Seccomp ${field("Seccomp") ?? "?"})`);
+  if (!/^0+$/.test(field("CapEff") ?? "")) missing.push(`capabilities ${field("CapEff") ?? "?"}`);
+  if (field("NoNewPrivs") !== "1") missing.push("may gain privileges (NoNewPrivs 0)");
+  for (const kind of ["mnt", "pid"]) {
+    const own = ns(pid, kind);
+    if (own === undefined || own === ns("1", kind)) missing.push(`the host's ${kind} namespace`);
+  }
+  if (missing.length === 0)
+    return pass(
+      id,
+      `process ${pid}: seccomp filter, no capabilities, its own mount and PID namespaces`,
+    );
+  return (vm.state === "running" || vm.state === "paused" ? fail : warn)(
+    id,
+    `process ${pid}: ${missing.join(", ")}`,
+    'run VMs jailed ("vmJail": true, "vmSeccomp": "kill") and restart this one',
+  );
+}
+
 /** Per VM: a guest agent that may run commands, and devices without rate limits. */
 export function checkVm(vm: VmRecord): Finding[] {
   const out: Finding[] = [];
@@ -411,7 +453,10 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
       checkTokens(store),
       await checkAuditLog(c.home, store),
       ...checkVmIsolation(c),
-      ...(store?.vms() ?? []).flatMap(checkVm),
+      ...(store?.vms() ?? []).flatMap((vm) => {
+        const p = checkVmProcess(env.root, vm);
+        return [...(p ? [p] : []), ...checkVm(vm)];
+      }),
       checkNode(env.nodeVersion, env.now),
     ];
     return out;

@@ -6,6 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
+import http from "node:http";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { Daemon } from "../src/host/daemon.js";
@@ -412,6 +413,46 @@ test("metrics in Prometheus text: per VM and host series", async () => {
   assert.match(m, /^moat_vm_exits_total\{[^}]*name="metered"[^}]*reason="[a-z_]+"\} [1-9]/m);
   assert.match(m, /^moat_vm_balloon_bytes\{[^}]*name="metered"[^}]*\} 0/m);
   await api(h.socket, admin, "POST", "/v1/vms/metered/kill");
+});
+
+test("revoking a token closes the consoles and event streams it opened", async () => {
+  const made = await api(h.socket, admin, "POST", "/v1/tokens", {
+    name: "revokee",
+    role: "tenant",
+    domain: "a",
+  });
+  assert.equal(made.status, 201, made.text);
+  const { id, token } = made.body as { id: string; token: string };
+  const vm = await api(h.socket, admin, "POST", "/v1/vms", {
+    name: "rv",
+    memory_mib: 40,
+    domain: "a",
+  });
+  assert.equal(vm.status, 201, vm.text);
+  assert.equal((await api(h.socket, admin, "POST", "/v1/vms/rv/start")).status, 200);
+  // A console (the token as a browser sends it) and the event stream.
+  const ws = new WebSocket(`ws+unix://${h.socket}:/v1/vms/rv/console`, [
+    "moat.v1",
+    `moat.bearer.${token}`,
+  ]);
+  await new Promise((r, j) => (ws.once("open", r), ws.once("error", j)));
+  const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+  const events = await new Promise<http.IncomingMessage>((r, j) => {
+    const q = http.request(
+      { socketPath: h.socket, path: "/v1/events", headers: { authorization: `Bearer ${token}` } },
+      r,
+    );
+    q.on("error", j);
+    q.end();
+  });
+  assert.equal(events.statusCode, 200);
+  events.resume();
+  const ended = new Promise<void>((r) => events.once("end", () => r()));
+  assert.equal((await api(h.socket, admin, "DELETE", `/v1/tokens/${id}`)).status, 204);
+  assert.equal(await closed, 4401, "the console closed with 'token revoked'");
+  await ended;
+  assert.equal((await api(h.socket, token, "GET", "/v1/vms")).status, 401);
+  await api(h.socket, admin, "DELETE", "/v1/vms/rv?force=true");
 });
 
 test("console scrollback is bounded on disk and keeps the latest output", async () => {

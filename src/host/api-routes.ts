@@ -284,6 +284,10 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         ws.close(4409, `VM is ${vm.state}`);
         return;
       }
+      ws.on(
+        "close",
+        h.holdStream(req.caller!.id, () => ws.close(4401, "token revoked")),
+      );
       bridgeToSocket(ws, h.consolePath(vm), h.vmPeer(vm), "console");
     },
   );
@@ -311,6 +315,10 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         ws.close(4409, `VM is ${vm.state}`);
         return;
       }
+      ws.on(
+        "close",
+        h.holdStream(req.caller!.id, () => ws.close(4401, "token revoked")),
+      );
       bridgeToSocket(ws, h.vncPath(vm), h.vmPeer(vm), "display");
     },
   );
@@ -342,9 +350,11 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         raw.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
       });
       const ping = setInterval(() => raw.write(": ping\n\n"), 15000);
+      const release = h.holdStream(c.id, () => raw.end());
       req.raw.on("close", () => {
         clearInterval(ping);
         off();
+        release();
       });
     },
   );

@@ -48,6 +48,11 @@ export interface ApiHost {
   tokens(): Record<string, unknown>[];
   createToken(body: { name: string; role: string; domain?: string }): Record<string, unknown>;
   deleteToken(id: string): boolean;
+  /**
+   * Registers a long-lived stream opened with token `callerId`; `close` ends it if the token is
+   * revoked. Returns the function that unregisters it (call it when the stream ends).
+   */
+  holdStream(callerId: string, close: () => void): () => void;
   verifyAudit(): Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
   subscribe(fn: (e: VmEvent) => void): () => void;

@@ -59,6 +59,8 @@ export class Daemon implements ApiHost {
   });
   readonly adminTokenFile: string;
   private lockFile: string;
+  /** Streams open per token id (consoles, displays, events), closed when it is revoked. */
+  private readonly streams = new Map<string, Set<() => void>>();
 
   private constructor(readonly cfg: DaemonConfig) {
     this.adminTokenFile = join(cfg.home, "admin.token");
@@ -598,8 +600,23 @@ export class Daemon implements ApiHost {
     return { id: rec.id, name: rec.name, role: rec.role, domain: rec.domain, token };
   }
 
+  /** Revokes a token; the consoles, displays and event streams it opened are closed too. */
   deleteToken(id: string): boolean {
-    return this.store.deleteToken(id);
+    if (!this.store.deleteToken(id)) return false;
+    const open = this.streams.get(id);
+    this.streams.delete(id);
+    for (const close of open ?? []) close();
+    return true;
+  }
+
+  holdStream(callerId: string, close: () => void): () => void {
+    let set = this.streams.get(callerId);
+    if (!set) this.streams.set(callerId, (set = new Set()));
+    set.add(close);
+    return () => {
+      set.delete(close);
+      if (set.size === 0 && this.streams.get(callerId) === set) this.streams.delete(callerId);
+    };
   }
 
   async verifyAudit(): Promise<Record<string, unknown>> {

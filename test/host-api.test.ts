@@ -455,6 +455,33 @@ test("revoking a token closes the consoles and event streams it opened", async (
   await api(h.socket, admin, "DELETE", "/v1/vms/rv?force=true");
 });
 
+test("refused requests are counted in the metrics and audited at most once a minute", async () => {
+  const count = async () => {
+    const m = (await api(h.socket, admin, "GET", "/metrics")).text;
+    return Number(/^moat_api_auth_failures_total (\d+)/m.exec(m)?.[1]);
+  };
+  const before = await count();
+  for (let i = 0; i < 5; i++)
+    assert.equal((await api(h.socket, "moat_" + "Z".repeat(43), "GET", "/v1/vms")).status, 401);
+  assert.equal((await api(h.socket, undefined, "GET", "/v1/host")).status, 401);
+  assert.equal(await count(), before + 6);
+  const lines = readFileSync(join(h.dir, "audit.log"), "utf8").trim().split("\n");
+  const refused = lines
+    .map(
+      (l) =>
+        JSON.parse(l) as { action: string; ok: boolean; time: string; detail: { count?: number } },
+    )
+    .filter((e) => e.action === "api.auth.failed");
+  assert.ok(refused.length >= 1, "a refusal is in the audit log");
+  for (let i = 1; i < refused.length; i++)
+    assert.ok(
+      Date.parse(refused[i]!.time) - Date.parse(refused[i - 1]!.time) >= 60_000,
+      "at most one audit line a minute",
+    );
+  assert.equal(refused[0]!.ok, false);
+  assert.ok((refused.at(-1)!.detail.count ?? 0) >= 1);
+});
+
 test("console scrollback is bounded on disk and keeps the latest output", async () => {
   await api(h.socket, admin, "POST", "/v1/vms", { name: "chatty", memory_mib: 48 });
   assert.equal((await api(h.socket, admin, "POST", "/v1/vms/chatty/start")).status, 200);

@@ -53,6 +53,8 @@ export interface ApiHost {
    * revoked. Returns the function that unregisters it (call it when the stream ends).
    */
   holdStream(callerId: string, close: () => void): () => void;
+  /** A request without a valid token (counted; audited at a bounded rate). */
+  authFailed(peer: string): void;
   verifyAudit(): Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
   subscribe(fn: (e: VmEvent) => void): () => void;
@@ -179,6 +181,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     const token = m?.[1] ?? wsProtocolToken(req.headers);
     const caller = token && TOKEN_PATTERN.test(token) ? h.caller(hashToken(token)) : undefined;
     if (!caller) {
+      h.authFailed(req.ip || "unix");
       await reply
         .code(401)
         .send({ error: "a valid API token is required (Authorization: Bearer ...)" });

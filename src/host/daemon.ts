@@ -56,7 +56,10 @@ export class Daemon implements ApiHost {
       }
     },
     usage: (vm) => this.usage(vm),
+    authFailures: () => this.authFailures.total,
   });
+  /** Refused requests: counted, and audited at most once a minute with the count since. */
+  private readonly authFailures = { total: 0, sinceAudit: 0, lastAudit: 0 };
   readonly adminTokenFile: string;
   private lockFile: string;
   /** Streams open per token id (consoles, displays, events), closed when it is revoked. */
@@ -598,6 +601,18 @@ export class Daemon implements ApiHost {
     };
     this.store.insertToken(rec);
     return { id: rec.id, name: rec.name, role: rec.role, domain: rec.domain, token };
+  }
+
+  authFailed(peer: string): void {
+    const a = this.authFailures;
+    a.total++;
+    a.sinceAudit++;
+    const now = Date.now();
+    // One line a minute at most: a flood of bad tokens must not flood the audit log.
+    if (now - a.lastAudit < 60_000) return;
+    this.audit(null, "api.auth.failed", null, false, { peer, count: a.sinceAudit });
+    a.sinceAudit = 0;
+    a.lastAudit = now;
   }
 
   /** Revokes a token; the consoles, displays and event streams it opened are closed too. */

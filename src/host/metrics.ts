@@ -12,6 +12,8 @@ export interface MetricsSource {
   vmmMetrics(vm: VmRecord): Promise<Record<string, unknown> | undefined>;
   /** CPU seconds of the VM process (all threads) and of its vCPU threads, and RSS bytes. */
   usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number };
+  /** API requests refused for want of a valid token, since the daemon started. */
+  authFailures(): number;
 }
 
 type Labels = Record<string, string>;
@@ -84,7 +86,15 @@ export function metricsRegistry(src: MetricsSource): {
     registers: [reg],
   });
 
+  const authFailures = new Counter({
+    name: "moat_api_auth_failures_total",
+    help: "API requests refused for want of a valid token",
+    registers: [reg],
+  });
+
   const gather = async (): Promise<void> => {
+    authFailures.reset();
+    authFailures.inc(src.authFailures());
     for (const m of [
       state,
       cpu,

@@ -485,8 +485,19 @@ test("trust domains: pinned vCPUs never share a core across domains; KSM only un
 
 test("pinning without KSM: a second domain gets the other core, a third is refused", async (t) => {
   const h = newHome({ reclaim: { enabled: false }, policy: { pinning: true, cpuOvercommit: 4 } });
+  // KSM left on (by an earlier daemon under the one-domain policy): this policy stops it.
+  writeFileSync("/sys/kernel/mm/ksm/run", "1");
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(async () => {
+    await teardown(h, d);
+    writeFileSync("/sys/kernel/mm/ksm/run", "0");
+  });
+  assert.match(d.log(), /KSM was on; stopped and unmerged/);
+  assert.equal(
+    readFileSync("/sys/kernel/mm/ksm/run", "utf8").trim(),
+    "2",
+    "stopped, pages unmerged",
+  );
   const tok = adminToken(h);
   const pins: Record<string, number[]> = {};
   for (const [name, domain] of [

@@ -135,6 +135,7 @@ export class Daemon implements ApiHost {
       },
     );
     if (c.policy.ksmDomain !== undefined) this.enableKsm(log);
+    else this.stopKsm(log);
     const r = await this.supervisor.recover();
     this.audit(null, "daemon.start", null, true, { ...r, pid: process.pid });
     log(
@@ -200,6 +201,31 @@ export class Daemon implements ApiHost {
     } catch (e) {
       throw new DaemonError(
         `policy.ksmDomain is set but KSM cannot be turned on: ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * Without the one-domain policy KSM must not run (an earlier daemon under that policy, or
+   * another program, may have left it on): it is stopped and its merged pages unmerged.
+   */
+  private stopKsm(log: (s: string) => void): void {
+    const run = "/sys/kernel/mm/ksm/run";
+    let on: boolean;
+    try {
+      on = readFileSync(run, "utf8").trim() === "1";
+    } catch {
+      return; // no KSM in this kernel
+    }
+    if (!on) return;
+    try {
+      writeFileSync(run, "2");
+      log(
+        "moatd: KSM was on; stopped and unmerged (no policy.ksmDomain: merging pages across trust domains is a side channel)",
+      );
+    } catch (e) {
+      log(
+        `moatd: warning: KSM is on and cannot be stopped (${(e as Error).message}); moat audit reports it`,
       );
     }
   }

@@ -36,6 +36,7 @@ before(async () => {
     reclaim: { enabled: false },
     rateLimit: { max: 1000, windowMs: 1000 },
     policy: { cpuOvercommit: 4 },
+    domainNetworks: { a: ["br-a", "tap-a0"], b: ["br-b"] },
   });
   d = await Daemon.start(loadConfig(h.config, h.dir));
   admin = readFileSync(join(h.dir, "admin.token"), "utf8").trim();
@@ -480,6 +481,41 @@ test("refused requests are counted in the metrics and audited at most once a min
     );
   assert.equal(refused[0]!.ok, false);
   assert.ok((refused.at(-1)!.detail.count ?? 0) >= 1);
+});
+
+test("networks per trust domain: a tenant only on its domain's, nobody on another domain's", async () => {
+  const mk = (token: string, name: string, domain: string | undefined, nic: object) =>
+    api(h.socket, token, "POST", "/v1/vms", {
+      name,
+      memory_mib: 40,
+      ...(domain ? { domain } : {}),
+      nics: [nic],
+    });
+  const cases: [string, string, string | undefined, object, number, RegExp?][] = [
+    [tok.ta!, "na1", undefined, { bridge: "br-a" }, 201],
+    [tok.ta!, "na2", undefined, { tap: "tap-a0" }, 201],
+    [tok.ta!, "na3", undefined, { bridge: "br-b" }, 403, /br-b belongs to trust domain 'b'/],
+    [tok.ta!, "na4", undefined, { tap: "tap9" }, 403, /trust domain 'a' may use br-a, tap-a0 only/],
+    [tok.tb!, "nb1", undefined, { bridge: "br-a" }, 403, /belongs to trust domain 'a'/],
+    [admin, "nc1", "c", { bridge: "br-a" }, 403, /belongs to trust domain 'a'/],
+    [admin, "nc2", "c", { bridge: "br-free" }, 201],
+  ];
+  for (const [token, name, domain, nic, status, why] of cases) {
+    const r = await mk(token, name, domain, nic);
+    assert.equal(r.status, status, `${name}: ${r.text}`);
+    if (why) assert.match(r.text, why, name);
+  }
+  // A tenant of a domain with no networks gets none.
+  const c = await api(h.socket, admin, "POST", "/v1/tokens", {
+    name: "tc",
+    role: "tenant",
+    domain: "c",
+  });
+  const tc = (c.body as { token: string }).token;
+  const none = await mk(tc, "nc3", undefined, { bridge: "br-free" });
+  assert.equal(none.status, 403);
+  assert.match(none.text, /no network is assigned to trust domain 'c'/);
+  for (const n of ["na1", "na2", "nc2"]) await api(h.socket, admin, "DELETE", `/v1/vms/${n}`);
 });
 
 test("console scrollback is bounded on disk and keeps the latest output", async () => {

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { CapacityPolicy } from "./admission.js";
 import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
+import { DOMAIN_PATTERN } from "./vm-spec.js";
 
 export interface DaemonConfig {
   /** Database, audit log, tokens, VM directories. */
@@ -34,6 +35,11 @@ export interface DaemonConfig {
   vmSeccomp: "kill" | "log" | "off";
   /** Host directories a tenant's kernel, initrd and disk paths must lie under. */
   tenantImageDirs: string[];
+  /**
+   * Trust domain -> the TAP devices and bridges its VMs may attach to. A name listed for one
+   * domain is refused to every other; a tenant's domain with no list gets no network.
+   */
+  domainNetworks: Record<string, string[]>;
   /** The cgroup (relative to each hierarchy's root) VM groups go under; default: the daemon's own + /moat. */
   cgroupParent?: string;
 }
@@ -54,6 +60,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     startTimeoutMs: 30000,
     stopTimeoutMs: 10000,
     tenantImageDirs: [`${home}/images`],
+    domainNetworks: {},
     vmSeccomp: process.arch === "x64" ? "kill" : "off",
     vmUsers: process.getuid?.() === 0,
     vmJail: true,
@@ -125,6 +132,16 @@ export const configSchema = {
     vmJail: { type: "boolean" },
     vmUidBase: int(1000, 2_100_000_000),
     tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
+    domainNetworks: {
+      type: "object",
+      maxProperties: 256,
+      propertyNames: { pattern: DOMAIN_PATTERN },
+      additionalProperties: {
+        type: "array",
+        maxItems: 64,
+        items: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" },
+      },
+    },
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
   },
 } as const;

@@ -30,7 +30,7 @@ import { AdmissionError, admit, capacity, type ActiveVm, type Capacity } from ".
 import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-facts.js";
 import { isActive } from "./vm-spec.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
-import { newVmRecord } from "./vm-create.js";
+import { checkNetwork, newVmRecord } from "./vm-create.js";
 import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
@@ -322,6 +322,7 @@ export class Daemon implements ApiHost {
     const vm = newVmRecord(body, caller, {
       nameTaken: (n) => this.store.vm(n) !== undefined,
       tenantImageDirs: this.cfg.tenantImageDirs,
+      domainNetworks: this.cfg.domainNetworks,
       ...(this.cfg.vmUsers
         ? { allocateUid: () => this.store.allocateUid(this.cfg.vmUidBase) }
         : {}),
@@ -344,6 +345,17 @@ export class Daemon implements ApiHost {
     op: "start" | "stop" | "kill" | "pause" | "resume",
   ): Promise<VmRecord> {
     try {
+      // The networks may have been reassigned since the VM was created: checked again.
+      if (op === "start")
+        vm.spec.nics.forEach((n, i) =>
+          checkNetwork(
+            n.tap ?? n.bridge!,
+            `nics.${i}`,
+            vm.domain,
+            "operator",
+            this.cfg.domainNetworks,
+          ),
+        );
       return await this.supervisor[op](vm.id);
     } catch (e) {
       throw toApiError(e);

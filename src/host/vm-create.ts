@@ -12,8 +12,41 @@ export interface CreateContext {
   nameTaken(name: string): boolean;
   /** Host directories a tenant's files must lie under. */
   tenantImageDirs: string[];
+  /** Trust domain -> the TAP devices and bridges its VMs may use (config.ts). */
+  domainNetworks: Record<string, string[]>;
   /** A fresh uid for the VM's process (absent: it runs as the daemon's user). */
   allocateUid?: () => number;
+}
+
+/**
+ * Trust domains share no network unless the operator says so: a TAP or bridge listed for one
+ * domain is refused to the others, and a tenant's domain with no list gets none (a tenant
+ * could otherwise put its VM on another tenant's bridge).
+ */
+export function checkNetwork(
+  name: string,
+  field: string,
+  domain: string,
+  role: Caller["role"],
+  nets: Record<string, string[]>,
+): void {
+  const mine = Object.hasOwn(nets, domain) ? nets[domain]! : undefined;
+  if (mine?.includes(name)) return;
+  const owner = Object.keys(nets).find((d) => d !== domain && nets[d]!.includes(name));
+  if (owner !== undefined)
+    throw new ApiError(403, `${field}: ${name} belongs to trust domain '${owner}'`, field);
+  if (mine !== undefined)
+    throw new ApiError(
+      403,
+      `${field}: trust domain '${domain}' may use ${mine.join(", ") || "no network"} only`,
+      field,
+    );
+  if (role === "tenant")
+    throw new ApiError(
+      403,
+      `${field}: no network is assigned to trust domain '${domain}' (domainNetworks in the daemon's config)`,
+      field,
+    );
 }
 
 /** Checks `body` (already schema-valid, defaults filled) and builds the record; throws ApiError. */
@@ -28,6 +61,7 @@ export function newVmRecord(
   spec.nics.forEach((n, i) => {
     if ((n.tap === undefined) === (n.bridge === undefined))
       throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);
+    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, ctx.domainNetworks);
   });
   const check = (field: string, p: string): string => {
     let real: string;

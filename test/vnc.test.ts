@@ -13,22 +13,31 @@ import { join } from "node:path";
 import { PNG } from "pngjs";
 import { moat, startMoat, until } from "./support/moat-cli.js";
 
-/** A loopback TCP port relayed to the Unix socket `path`; resolves to its display number. */
-async function relay(path: string): Promise<{ display: number; close: () => void }> {
+/**
+ * Listens with `srv` on the first free loopback VNC port of displays 50-98 (gvnccapture takes a
+ * display number); resolves to the display.
+ */
+async function listenOnVncDisplay(srv: net.Server): Promise<number> {
   for (let display = 50; display < 99; display++) {
-    const srv = net.createServer((c) => {
-      const u = net.connect(path);
-      c.pipe(u).pipe(c);
-      c.on("error", () => u.destroy());
-      u.on("error", () => c.destroy());
-    });
     const ok = await new Promise<boolean>((res) => {
       srv.once("error", () => res(false));
       srv.listen(5900 + display, "127.0.0.1", () => res(true));
     });
-    if (ok) return { display, close: () => srv.close() };
+    if (ok) return display;
   }
   throw new Error("no free VNC port on loopback");
+}
+
+/** A loopback TCP port relayed to the Unix socket `path`; resolves to its display number. */
+async function relay(path: string): Promise<{ display: number; close: () => void }> {
+  const srv = net.createServer((c) => {
+    const u = net.connect(path);
+    c.pipe(u).pipe(c);
+    c.on("error", () => u.destroy());
+    u.on("error", () => c.destroy());
+  });
+  const display = await listenOnVncDisplay(srv);
+  return { display, close: () => srv.close() };
 }
 
 /** A minimal RFB 3.8 client: handshake, then raw messages. */
@@ -147,20 +156,12 @@ test("VNC: gvnccapture captures the console, keys typed over RFB reach the guest
   }
 });
 
-/** A loopback port nobody listens on now, 5950-5998 (a VNC display number gvnccapture takes). */
+/** A loopback VNC port nobody listens on now (found by listening, then closed). */
 async function freeVncPort(): Promise<number> {
-  for (let port = 5950; port < 5999; port++) {
-    const srv = net.createServer();
-    const ok = await new Promise<boolean>((res) => {
-      srv.once("error", () => res(false));
-      srv.listen(port, "127.0.0.1", () => res(true));
-    });
-    if (ok) {
-      await new Promise((r) => srv.close(r));
-      return port;
-    }
-  }
-  throw new Error("no free VNC port on loopback");
+  const srv = net.createServer();
+  const display = await listenOnVncDisplay(srv);
+  await new Promise((r) => srv.close(r));
+  return 5900 + display;
 }
 
 /**

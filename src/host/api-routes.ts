@@ -4,6 +4,7 @@ import { AGENT_COMMAND_NAMES } from "../agent/agent-commands.js";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./api-error.js";
 import { bridgeToSocket } from "./ws-bridge.js";
+import type { WebSocket } from "ws";
 import type { ApiHost } from "./api.js";
 import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
 import type { VmRecord } from "./store.js";
@@ -56,6 +57,34 @@ export function vmView_(vm: VmRecord): Record<string, unknown> {
 export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
   // Found (and authorised) in the preHandler: a VM route never runs without it.
   const vmOf = (req: FastifyRequest): VmRecord => req.vm!;
+
+  /**
+   * Joins a WebSocket to one of a running VM's sockets: the attach audited, the stream held
+   * under the caller's token (revoking it closes the stream), refused with 4409 and the reason
+   * when the VM is not running or `refuse` names one.
+   */
+  const attach = (
+    ws: WebSocket,
+    req: FastifyRequest,
+    kind: "console" | "vnc",
+    socketOf: (vm: VmRecord) => string,
+    refuse?: (vm: VmRecord) => string | undefined,
+  ): void => {
+    const vm = vmOf(req);
+    h.audit(req.caller!, `vm.${kind}.attach`, vm, true);
+    const why =
+      refuse?.(vm) ??
+      (vm.state !== "running" && vm.state !== "paused" ? `VM is ${vm.state}` : undefined);
+    if (why !== undefined) {
+      ws.close(4409, why);
+      return;
+    }
+    ws.on(
+      "close",
+      h.holdStream(req.caller!.id, () => ws.close(4401, "token revoked")),
+    );
+    bridgeToSocket(ws, socketOf(vm), h.vmPeer(vm), kind === "vnc" ? "display" : "console");
+  };
 
   app.get(
     "/v1/openapi.json",
@@ -277,19 +306,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         params: vmParams,
       },
     },
-    (ws, req) => {
-      const vm = vmOf(req);
-      h.audit(req.caller!, "vm.console.attach", vm, true);
-      if (vm.state !== "running" && vm.state !== "paused") {
-        ws.close(4409, `VM is ${vm.state}`);
-        return;
-      }
-      ws.on(
-        "close",
-        h.holdStream(req.caller!.id, () => ws.close(4401, "token revoked")),
-      );
-      bridgeToSocket(ws, h.consolePath(vm), h.vmPeer(vm), "console");
-    },
+    (ws, req) => attach(ws, req, "console", (vm) => h.consolePath(vm)),
   );
 
   app.get(
@@ -304,23 +321,14 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         params: vmParams,
       },
     },
-    (ws, req) => {
-      const vm = vmOf(req);
-      h.audit(req.caller!, "vm.vnc.attach", vm, true);
-      if (!vm.spec.display) {
-        ws.close(4409, `VM '${vm.name}' has no display`);
-        return;
-      }
-      if (vm.state !== "running" && vm.state !== "paused") {
-        ws.close(4409, `VM is ${vm.state}`);
-        return;
-      }
-      ws.on(
-        "close",
-        h.holdStream(req.caller!.id, () => ws.close(4401, "token revoked")),
-      );
-      bridgeToSocket(ws, h.vncPath(vm), h.vmPeer(vm), "display");
-    },
+    (ws, req) =>
+      attach(
+        ws,
+        req,
+        "vnc",
+        (vm) => h.vncPath(vm),
+        (vm) => (vm.spec.display ? undefined : `VM '${vm.name}' has no display`),
+      ),
   );
 
   app.get(

@@ -23,6 +23,9 @@ const FILES: Record<string, string> = {
   "xterm/xterm.css": join(XTERM, "css/xterm.css"),
 };
 
+/** Files read once for every listener (the Unix socket's and the TLS one's). */
+const cache = new Map<string, Buffer>();
+
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
   css: "text/css; charset=utf-8",
@@ -54,7 +57,6 @@ export function webConsoleFile(name: string): string | undefined {
 
 /** Adds GET / (to the console), /console/ and its files to `app`. */
 export function registerWebConsole(app: FastifyInstance): void {
-  const cache = new Map<string, Buffer>();
   const send = (reply: FastifyReply, name: string) => {
     const file = webConsoleFile(name);
     let body = file === undefined ? undefined : cache.get(file);

@@ -165,8 +165,10 @@ async function freeVncPort(): Promise<number> {
 }
 
 /**
- * gvnccapture asks for the password on its terminal only: `script` gives it one, and the
- * password is typed when the prompt shows.
+ * gvnccapture asks for the password on its terminal only: `script` gives it one. A password
+ * typed before the viewer turns echo off can be flushed with the old terminal settings (CI lost
+ * one that way), so after a prompt it is typed again every 700 ms while the viewer still runs;
+ * lines the viewer never reads do no harm. At most 12 lines in all.
  */
 function captureWithPassword(
   display: number,
@@ -179,18 +181,26 @@ function captureWithPassword(
     });
     let out = "";
     let typed = 0;
-    p.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      // Each prompt gets the password (a viewer may ask again after a refusal), at most 3.
-      const prompts = out.split("Password:").length - 1;
-      while (typed < Math.min(prompts, 3)) {
+    let prompted = false;
+    const type = (): void => {
+      if (prompted && typed < 12 && p.exitCode === null && p.stdin.writable) {
         typed++;
         p.stdin.write(password + "\n");
       }
+    };
+    const retype = setInterval(type, 700);
+    p.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (!prompted && out.includes("Password:")) {
+        prompted = true;
+        setTimeout(type, 100);
+      }
     });
+    p.stdin.on("error", () => {});
     const t = setTimeout(() => p.kill("SIGKILL"), 30_000);
     p.on("close", (status) => {
       clearTimeout(t);
+      clearInterval(retype);
       res({ status, out });
     });
   });

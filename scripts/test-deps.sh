@@ -12,6 +12,7 @@
 #   openssl, passwd                                      the daemon's TLS test certificate; groupadd
 #   gvncviewer                                           gvnccapture: a real VNC client for the display test
 #   bsdutils                                             script: a terminal for gvnccapture's password prompt
+#   strace                                               shows a VM drops its uid before parsing its kernel
 #   chromium                                             the web console's browser test (playwright-core)
 # Packages named as arguments are wanted too (npm run test:debian adds debootstrap).
 # Missing ones are installed when this runs as root with apt-get (a fresh CI or developer
@@ -19,7 +20,7 @@
 set -euo pipefail
 PKGS=(gcc-riscv64-linux-gnu binutils-riscv64-unknown-elf qemu-system-misc qemu-user opensbi
       device-tree-compiler cpio binutils e2fsprogs iproute2 iputils-ping
-      libc6-dev-riscv64-cross openssl passwd gvncviewer bsdutils chromium "$@")
+      libc6-dev-riscv64-cross openssl passwd gvncviewer bsdutils chromium strace "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

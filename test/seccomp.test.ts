@@ -24,7 +24,7 @@ import { vmmCall } from "../src/host/vmm-client.js";
 import { encode, jeq, ret } from "../src/jail/bpf.js";
 import { vmmFilter } from "../src/jail/vmm-filter.js";
 import { spawnJailed } from "../src/jail/launch.js";
-import { moat, startMoat } from "./support/moat-cli.js";
+import { MOAT, moat, startMoat, type RunningMoat } from "./support/moat-cli.js";
 
 const PROBE = fileURLToPath(new URL("./support/jail-probe.js", import.meta.url));
 const PROBE_UID = 1900000009;
@@ -235,6 +235,22 @@ test("moat run --jail: a riscv64 VM with disk, balloon, entropy, vsock and a con
   assert.match(bad.stderr, /--seccomp takes nothing or 'log', not 'maybe'/);
 });
 
+/** KVM exits the VM behind `ctl` has handled, once there are any (0 if none in 90 s or it ended). */
+async function kvmExits(ctl: string, vm: RunningMoat): Promise<number> {
+  const end = Date.now() + 90000;
+  while (Date.now() < end && vm.p.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 500));
+    try {
+      const m = await vmmCall(ctl, { op: "metrics" });
+      const exits = Object.values(m.exits as Record<string, number>).reduce((a, b) => a + b, 0);
+      if (exits > 0) return exits;
+    } catch {
+      // Not listening yet.
+    }
+  }
+  return 0;
+}
+
 test("moat run --jail on KVM: the vCPU runs on the KVM fd it was handed, exits are handled, stop works", async () => {
   assert.ok(existsSync("/dev/kvm"), "this test needs /dev/kvm");
   const dir = mkdtempSync(join(tmpdir(), "moat-sc-"));
@@ -254,23 +270,115 @@ test("moat run --jail on KVM: the vCPU runs on the KVM fd it was handed, exits a
   const call = (req: Record<string, unknown>): Promise<Record<string, unknown>> =>
     vmmCall(ctl, req);
   try {
-    const end = Date.now() + 90000;
-    let exits = 0;
-    while (exits === 0 && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 500));
-      try {
-        const m = await call({ op: "metrics" });
-        exits = Object.values(m.exits as Record<string, number>).reduce((a, b) => a + b, 0);
-      } catch {
-        // Not listening yet.
-      }
-    }
-    assert.ok(exits > 0, "KVM exits were handled under the filter");
+    assert.ok(
+      (await kvmExits(ctl, vm)) > 0,
+      `KVM exits were handled under the filter: ${vm.err()}`,
+    );
     const st = await call({ op: "status" });
     assert.equal(st.seccomp, "kill");
     assert.equal(st.jailed, true);
     assert.equal(st.uid, 1900000003);
     await call({ op: "stop" });
+    assert.equal(await vm.done, 143, vm.err());
+  } finally {
+    vm.p.kill("SIGKILL");
+  }
+});
+
+/**
+ * Runs `moat args` under strace and returns where, in the order the kernel saw them, the first
+ * uid change to `uid` and the VMM's first message about `file` were made (-1 if never).
+ */
+function straceOrder(
+  args: string[],
+  uid: number,
+  file: string,
+): { status: number | null; stderr: string; drop: number; message: number } {
+  const log = join(base, `strace-${uid}.log`);
+  const r = spawnSync(
+    "strace",
+    [
+      "-f",
+      "-qq",
+      "-s",
+      "300",
+      "-e",
+      "trace=setresuid,write",
+      "-o",
+      log,
+      process.execPath,
+      MOAT,
+      ...args,
+    ],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  const lines = readFileSync(log, "utf8").split("\n");
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    drop: lines.findIndex((l) => l.includes(`setresuid(${uid}, ${uid}, ${uid}`)),
+    message: lines.findIndex((l) => l.includes(`write(2, "moat: ${file}:`)),
+  };
+}
+
+test("a VM's kernel is parsed after the uid drop: a hostile image is refused by the unprivileged process", () => {
+  // The kernel image is a tenant's file: its parser must not run as root. strace shows the
+  // order the kernel saw: the uid changes, then the parser's refusal is written.
+  const bad = join(base, "hostile-kernel");
+  writeFileSync(bad, Buffer.alloc(8192, 0x5a), { mode: 0o644 });
+  const cases = [
+    { accel: "soft", jail: false, why: /not a riscv64 Linux Image/ },
+    { accel: "kvm", jail: false, why: /neither an ELF vmlinux nor a bzImage/ },
+    { accel: "soft", jail: true, why: /not a riscv64 Linux Image/ },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const uid = 1900000020 + i;
+    const r = straceOrder(
+      [
+        "run",
+        "--accel",
+        c.accel,
+        ...(c.jail ? ["--jail"] : []),
+        "--jail-user",
+        `${uid}:${uid}`,
+        "--kernel",
+        bad,
+        "--",
+        "true",
+      ],
+      uid,
+      bad,
+    );
+    const what = `${c.accel}${c.jail ? " jailed" : ""}`;
+    assert.equal(r.status, 125, `${what}: ${r.stderr}`);
+    assert.match(r.stderr, c.why, what);
+    assert.ok(r.message >= 0, `${what}: the refusal was traced`);
+    assert.ok(r.drop >= 0 && r.drop < r.message, `${what}: uid dropped before the parse`);
+  }
+});
+
+test("moat run --jail-user on KVM without a jail: /dev/kvm opened before the drop, the VM runs as the uid", async () => {
+  assert.ok(existsSync("/dev/kvm"), "this test needs /dev/kvm");
+  const dir = mkdtempSync(join(tmpdir(), "moat-kvmuid-"));
+  const ctl = join(dir, "c.sock");
+  const vm = startMoat([
+    "run",
+    "--accel",
+    "kvm",
+    "--jail-user",
+    "1900000030:1900000030",
+    "--control",
+    ctl,
+    "--",
+    "true",
+  ]);
+  try {
+    assert.ok((await kvmExits(ctl, vm)) > 0, `KVM exits were handled as the uid: ${vm.err()}`);
+    const st = await vmmCall(ctl, { op: "status" });
+    assert.equal(st.uid, 1900000030);
+    const status = readFileSync(`/proc/${vm.p.pid}/status`, "utf8");
+    assert.match(status, /^Uid:\s+1900000030\s+1900000030\s+1900000030\s+1900000030$/m);
+    await vmmCall(ctl, { op: "stop" });
     assert.equal(await vm.done, 143, vm.err());
   } finally {
     vm.p.kill("SIGKILL");

@@ -18,6 +18,8 @@ import {
   shippedKernel,
 } from "../boot/shipped-guest.js";
 import { detectKvm, kvmKind, type KvmKind } from "../kvm/kvm-probe.js";
+import { openKvmDevice } from "../kvm/kvm.js";
+import { setPassedFds } from "../sys/passed-fds.js";
 import { UsageError } from "./usage-error.js";
 import { lockDownVmm } from "../jail/seccomp.js";
 import { dropPrivileges, parseJailUser } from "../jail/drop.js";
@@ -387,6 +389,17 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
       output,
     };
     const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    // The uid drops before the VM is built: kernel, initrd and firmware (a tenant's files)
+    // are parsed by a process that is no longer root. Everything needing root is open by now;
+    // KVM is too, handed over like a jail's.
+    if (jailUser) {
+      try {
+        if (accel === "kvm" && jailKvm === undefined) setPassedFds({ kvm: openKvmDevice() });
+        dropPrivileges(jailUser.uid, jailUser.gid, { jailed: jailKvm !== undefined });
+      } catch (e) {
+        throw new UsageError(`--jail-user: ${(e as Error).message}`);
+      }
+    }
     const vm =
       arch === "x86_64"
         ? await X86Vm.create({
@@ -414,13 +427,6 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
     con?.attach(vm);
     server?.attach(vm);
     if (control) control.vm = vm;
-    if (jailUser) {
-      try {
-        dropPrivileges(jailUser.uid, jailUser.gid, { jailed: jailKvm !== undefined });
-      } catch (e) {
-        throw new UsageError(`--jail-user: ${(e as Error).message}`);
-      }
-    }
     if (seccomp) {
       try {
         lockDownVmm(seccomp === "log");

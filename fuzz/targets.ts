@@ -17,6 +17,7 @@ import { TokenBucket } from "../src/devices/rate-limiter.js";
 import { Uart16550, UART_RX_CAPACITY } from "../src/devices/legacy/uart16550.js";
 import { JsonStream, MAX_REPLY_BYTES } from "../src/agent/json-stream.js";
 import { AgentClient } from "../src/agent/agent-client.js";
+import { CSI_MAX, TerminalFilter, type TerminalPolicy } from "../src/vmm/terminal-filter.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import type { VirtioDevice } from "../src/devices/virtio/device.js";
 import { DATA, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
@@ -315,6 +316,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   splitQueueTarget(),
   uartTarget(),
   agentTarget(),
+  terminalTarget(),
 ] as FuzzTarget<never>[];
 
 /**
@@ -411,6 +413,71 @@ function uartTarget(): FuzzTarget<{ off: number; write: boolean; value: number; 
         if (u.rxSpace() < 0 || u.rxSpace() > UART_RX_CAPACITY)
           throw new Error(`rx space ${u.rxSpace()}`);
       }
+    },
+  };
+}
+
+/** Why `out` (a filter's output) is unsafe for a terminal, if it is. */
+function terminalUnsafe(policy: TerminalPolicy, out: Buffer): string | undefined {
+  for (let i = 0; i < out.length; i++) {
+    const b = out[i]!;
+    const next = out[i + 1];
+    if (b === 0xc2 && next !== undefined && next >= 0x80 && next <= 0x9f)
+      return `C1 control U+00${next.toString(16)} at ${i}`;
+    if (policy === "log" && (b < 0x20 || b === 0x7f) && ![0x08, 0x09, 0x0a, 0x0d, 0x1b].includes(b))
+      return `control 0x${b.toString(16)} at ${i}`;
+    if (b !== 0x1b) continue;
+    if (next !== undefined && [0x5d, 0x50, 0x58, 0x5e, 0x5f].includes(next))
+      return `string introducer ESC ${String.fromCharCode(next)} at ${i}`;
+    if (
+      policy === "log" &&
+      !/^\[[0-9;:]*m/.test(out.subarray(i + 1, i + CSI_MAX + 2).toString("latin1"))
+    )
+      return `a sequence other than SGR at ${i}`;
+  }
+  return undefined;
+}
+
+/** Guest output on its way to a terminal: escape sequences cut anywhere, in both policies. */
+function terminalTarget(): FuzzTarget<{ policy: TerminalPolicy; chunks: Uint8Array[] }> {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const piece = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.constantFrom(
+      ...["\x1b", "\x1b[", "\x1b]", "\x1bP", "\x1b_", "\x1b\\", "\x07", "\x18", "m", "t", ";"].map(
+        enc,
+      ),
+      new Uint8Array([0xc2]),
+      new Uint8Array([0x9b]),
+      new Uint8Array([0x9d]),
+    ),
+    fc
+      .string({
+        unit: fc.constantFrom("\x1b", "[", "]", "P", "?", "1", ";", "m", "t", "\x07", "x"),
+      })
+      .map(enc),
+  );
+  return {
+    name: "terminal-output",
+    parses: "guest console and exec output bound for a terminal: ESC, CSI, OSC/DCS/APC strings, C1",
+    input: fc.record({
+      policy: fc.constantFrom<TerminalPolicy>("log", "interactive"),
+      chunks: fc.array(piece, { maxLength: 30 }),
+    }),
+    run({ policy, chunks }) {
+      const f = new TerminalFilter(policy);
+      const parts: Buffer[] = [];
+      for (const c of chunks) {
+        parts.push(f.write(c));
+        if (f.heldBytes > CSI_MAX + 1) throw new Error(`${f.heldBytes} bytes held`);
+      }
+      const out = Buffer.concat(parts);
+      const whole = new TerminalFilter(policy).write(Buffer.concat(chunks));
+      if (!whole.equals(out)) throw new Error("the output depends on where the input was cut");
+      const why = terminalUnsafe(policy, out);
+      if (why) throw new Error(`${policy}: ${why}`);
+      if (!new TerminalFilter(policy).write(out).equals(out))
+        throw new Error(`${policy}: filtering the output again changes it`);
     },
   };
 }

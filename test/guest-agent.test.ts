@@ -4,6 +4,7 @@
 // through the control socket, then through the daemon: moat guest info, moat exec (denied by
 // the default policy, allowed by an explicit one, output and status carried), audit entries,
 // and moat stop shutting the guest down through the agent.
+import { moatOnTty } from "./support/tty.js";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -150,6 +151,15 @@ test("through the daemon: moat guest info, moat exec denied by default and allow
   const three = await cli(h, ["exec", "gx", "--", "sh", "-c", "echo to-stderr >&2; exit 3"]);
   assert.equal(three.status, 3);
   assert.equal(three.err, "to-stderr\n");
+  // What a command prints is the guest's: on a terminal, escapes beyond SGR colours are left
+  // out (an OSC 52 clipboard write, a cursor report request), said on stderr; piped, every byte.
+  const evil = ["printf", "a\\033]52;c;QUFB\\007\\033[6n\\033[1mb\\033[0m"];
+  const piped = await cli(h, ["exec", "gx", "--", ...evil]);
+  assert.equal(piped.out, "a\x1b]52;c;QUFB\x07\x1b[6n\x1b[1mb\x1b[0m");
+  const tty = await moatOnTty(["exec", "gx", "--", ...evil], { MOAT_HOME: h.dir });
+  assert.equal(tty.status, 0, tty.out);
+  assert.ok(tty.out.startsWith("a\x1b[1mb\x1b[0m"), JSON.stringify(tty.out));
+  assert.match(tty.out, /moat: 2 escape sequences or controls from the guest not shown/);
   // Every agent call is in the audit log: caller, VM, command, a digest of the arguments, outcome.
   const log = readFileSync(join(h.dir, "audit.log"), "utf8")
     .trim()

@@ -2,6 +2,7 @@
 // against it, real VM processes on the soft CPU, real cgroups. Covers the supervisor (kill -9
 // of a VM -> crashed + restart policy; kill -9 of the daemon -> VMs taken over, none lost or
 // doubled), 20 VMs at once, a CPU cap measured by cgroup accounting, balloon reclaim.
+import { moatOnTty } from "./support/tty.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -107,6 +108,24 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   assert.equal(con.status, 0, con.err);
   const logs = await cli(h, ["logs", "a"]);
   assert.match(logs.out, /hello-42/, "scrollback holds what the console showed");
+  // A hostile guest's escapes (an OSC 52 clipboard write) do not reach a terminal running
+  // moat console or moat logs; SGR colours do; a pipe, or --raw, gets every byte.
+  const env = { MOAT_HOME: h.dir };
+  const onTty = await moatOnTty(["console", "a"], env, {
+    after: /attached/,
+    text: "printf 'x\\033]52;c;QUFB\\007\\033[1my\\033[0m\\n'\r",
+    until: /x.\[1my/,
+  });
+  assert.equal(onTty.status, 0, onTty.out);
+  assert.ok(onTty.out.includes("x\x1b[1my\x1b[0m"), JSON.stringify(onTty.out));
+  assert.ok(!onTty.out.includes("\x1b]52"), JSON.stringify(onTty.out));
+  const osc = "x\x1b]52;c;QUFB\x07\x1b[1my";
+  assert.ok((await cli(h, ["logs", "a"])).out.includes(osc), "a pipe gets every byte");
+  const logsTty = await moatOnTty(["logs", "a"], env);
+  assert.equal(logsTty.status, 0, logsTty.out);
+  assert.ok(logsTty.out.includes("x\x1b[1my") && !logsTty.out.includes("\x1b]52"), logsTty.out);
+  assert.match(logsTty.out, /moat: \d+ escape sequences? or controls? from the guest not shown/);
+  assert.ok((await moatOnTty(["logs", "--raw", "a"], env)).out.includes(osc), "--raw: every byte");
   const insp = JSON.parse((await cli(h, ["inspect", "a"])).out) as {
     state: string;
     stats: { rss_bytes: number; cgroup_memory_limit_bytes: number };

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { MOAT, REPO, moat } from "./support/moat-cli.js";
+import { moatOnTty } from "./support/tty.js";
 import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
 
 test("uname -m prints riscv64 and exits 0", async () => {
@@ -166,4 +167,19 @@ test("output written just before the command exits is not lost", async () => {
   assert.equal(lines[3999], "4000");
   assert.equal(lines[4000], "LAST");
   assert.equal(r.status, 0);
+});
+
+test("a guest's escape sequences: a terminal gets no clipboard write or report request, a pipe gets every byte", async () => {
+  // OSC 52 would set the operator's clipboard, CSI 21 t ask the terminal to type its title back.
+  const script = "printf 'x\\033]52;c;QUFB\\007\\033[21t\\033[1my\\033[0m\\n'";
+  const raw = "x\x1b]52;c;QUFB\x07\x1b[21t\x1b[1my\x1b[0m";
+  const piped = await moat(["run", "--", "sh", "-c", script]);
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(piped.stdout, raw + "\n", "a pipe gets the bytes as they are");
+  const tty = await moatOnTty(["run", "--", "sh", "-c", script]);
+  assert.equal(tty.status, 0, tty.out);
+  assert.ok(tty.out.includes("x\x1b[1my\x1b[0m"), JSON.stringify(tty.out));
+  assert.ok(!tty.out.includes("\x1b]52") && !tty.out.includes("\x1b[21t"), JSON.stringify(tty.out));
+  const rawTty = await moatOnTty(["run", "--raw-console", "--", "sh", "-c", script]);
+  assert.ok(rawTty.out.includes(raw), JSON.stringify(rawTty.out));
 });

@@ -1,5 +1,6 @@
 // `moat exec` and `moat guest`: the guest-agent commands of the daemon's API. What they print
 // is the guest's word (docs/agent.md).
+import { RAW_HELP, guestOutputFilter, noteDropped, writeGuestOutput } from "./guest-output.js";
 import type { Command } from "commander";
 import { connection, request, type Connection } from "./api-client.js";
 import { parseIntOption } from "./run-command.js";
@@ -54,28 +55,36 @@ export function registerGuestCommands(program: Command): void {
     .argument("<vm>", "name or id")
     .argument("<cmd...>", "the command and its arguments (put them after --)")
     .option("--timeout <s>", "how long to wait for it to end, 1-600 seconds", "60")
-    .action(async (vm: string, argv: string[], o: { timeout: string }, cmd: Command) => {
-      const timeout = parseIntOption(o.timeout, "timeout", 1, 600);
-      const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
-        command: "exec",
-        arguments: { argv },
-        timeout_ms: timeout * 1000,
-      })) as {
-        exited: boolean;
-        exit_code: number | null;
-        signal: number | null;
-        stdout: string;
-        stderr: string;
-        truncated: boolean;
-      };
-      process.stdout.write(Buffer.from(r.stdout ?? "", "base64"));
-      process.stderr.write(Buffer.from(r.stderr ?? "", "base64"));
-      if (r.truncated) process.stderr.write("moat: the guest agent cut the output\n");
-      if (!r.exited) {
-        process.stderr.write(`moat: still running in the guest after ${timeout} s\n`);
-        process.exitCode = EXEC_TIMED_OUT;
-      } else process.exitCode = r.exit_code ?? 128 + (r.signal ?? 0);
-    });
+    .option("--raw", RAW_HELP)
+    .action(
+      async (vm: string, argv: string[], o: { timeout: string; raw?: boolean }, cmd: Command) => {
+        const timeout = parseIntOption(o.timeout, "timeout", 1, 600);
+        const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
+          command: "exec",
+          arguments: { argv },
+          timeout_ms: timeout * 1000,
+        })) as {
+          exited: boolean;
+          exit_code: number | null;
+          signal: number | null;
+          stdout: string;
+          stderr: string;
+          truncated: boolean;
+        };
+        const filters = [
+          guestOutputFilter(process.stdout, "log", o.raw),
+          guestOutputFilter(process.stderr, "log", o.raw),
+        ];
+        writeGuestOutput(process.stdout, Buffer.from(r.stdout ?? "", "base64"), filters[0]);
+        writeGuestOutput(process.stderr, Buffer.from(r.stderr ?? "", "base64"), filters[1]);
+        noteDropped(filters);
+        if (r.truncated) process.stderr.write("moat: the guest agent cut the output\n");
+        if (!r.exited) {
+          process.stderr.write(`moat: still running in the guest after ${timeout} s\n`);
+          process.exitCode = EXEC_TIMED_OUT;
+        } else process.exitCode = r.exit_code ?? 128 + (r.signal ?? 0);
+      },
+    );
 
   const guest = program
     .command("guest")

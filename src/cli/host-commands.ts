@@ -1,4 +1,6 @@
 // The `moat` commands that talk to the host daemon (and `moat daemon`, which is it).
+import { RAW_HELP, guestOutputFilter, noteDropped, writeGuestOutput } from "./guest-output.js";
+import type { TerminalFilter } from "../vmm/terminal-filter.js";
 import { parseDisplayMode } from "./run-command.js";
 import { resolve } from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -274,13 +276,16 @@ export function registerHostCommands(program: Command): void {
     .description("A VM's console scrollback (kept on disk, up to 1 MiB)")
     .argument("<vm>", "name or id")
     .option("--bytes <n>", "at most this many bytes", "65536")
-    .action(async (vm: string, o: { bytes: string }, cmd: Command) => {
+    .option("--raw", RAW_HELP)
+    .action(async (vm: string, o: { bytes: string; raw?: boolean }, cmd: Command) => {
       const text = (await request(
         conn(cmd),
         "GET",
         `/v1/vms/${enc(vm)}/logs?bytes=${num(o.bytes, "bytes")}`,
       )) as string;
-      process.stdout.write(text);
+      const filter = guestOutputFilter(process.stdout, "log", o.raw);
+      writeGuestOutput(process.stdout, Buffer.from(text, "utf8"), filter);
+      noteDropped([filter]);
     });
 
   program
@@ -297,9 +302,13 @@ export function registerHostCommands(program: Command): void {
     .command("console")
     .description("Attach to a VM's serial console (Ctrl-A x detaches; the VM keeps running)")
     .argument("<vm>", "name or id")
-    .action(async (vm: string, _o: unknown, cmd: Command) => {
+    .option("--raw", RAW_HELP)
+    .action(async (vm: string, o: { raw?: boolean }, cmd: Command) => {
       const ws = openConsole(conn(cmd), vm);
-      process.exitCode = await attachConsole(ws);
+      process.exitCode = await attachConsole(
+        ws,
+        guestOutputFilter(process.stdout, "interactive", o.raw),
+      );
     });
 
   program
@@ -491,7 +500,7 @@ function num(v: string, name: string): number {
 }
 
 /** Bridges the terminal and a console WebSocket until Ctrl-A x or the VM ends. */
-function attachConsole(ws: import("ws").WebSocket): Promise<number> {
+function attachConsole(ws: import("ws").WebSocket, filter?: TerminalFilter): Promise<number> {
   return new Promise((resolveExit) => {
     const stdin = process.stdin;
     const tty = stdin.isTTY === true;
@@ -532,7 +541,7 @@ function attachConsole(ws: import("ws").WebSocket): Promise<number> {
       });
       stdin.resume();
     });
-    ws.on("message", (d: Buffer) => process.stdout.write(d));
+    ws.on("message", (d: Buffer) => writeGuestOutput(process.stdout, d, filter));
     ws.on("unexpected-response", (_req, res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));

@@ -109,6 +109,12 @@ program
   )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option(
+    "--raw-console",
+    "pass every byte of the guest's console to the terminal; otherwise escape sequences that " +
+      "could act on it (clipboard, links, window reports, terminal extensions) are left out " +
+      "(only on a terminal: to a pipe or file the output is always byte for byte)",
+  )
+  .option(
     "--display [WxH]",
     "a virtio-gpu display (the guest's /dev/fb0 and text console) offering mode WxH (default " +
       '1024x768); {"op":"screenshot"} on --control returns it as a PNG',

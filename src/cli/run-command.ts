@@ -37,6 +37,7 @@ import { parseAgentOption, parseBalloonOption } from "./device-options.js";
 import { resolve } from "node:path";
 import { enterJail, parseJailPlan } from "../jail/enter.js";
 import { runJailed } from "./run-jailed.js";
+import { guestOutputFilter } from "./guest-output.js";
 
 export { UsageError };
 
@@ -48,6 +49,8 @@ export interface RunOptions {
   kernel?: string;
   /** false: --no-initrd. */
   initrd?: string | false;
+  /** Every byte of the console to the terminal (--raw-console). */
+  rawConsole?: boolean;
   cmdline?: string;
   cpus: string;
   memory: string;
@@ -338,7 +341,13 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
     const virtio = devices.virtio;
     // The terminal only when no console socket takes its place: a daemon's VM has no TTY and
     // must not read stdin.
-    const con = server ? undefined : new HostConsole();
+    const con = server
+      ? undefined
+      : new HostConsole(
+          process.stdin,
+          process.stdout,
+          guestOutputFilter(process.stdout, "interactive", o.rawConsole),
+        );
     const consumers: ((b: Uint8Array) => void)[] = [];
     if (server) consumers.push((b) => server.write(b));
     if (con) consumers.push((b) => con.write(b));

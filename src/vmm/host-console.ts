@@ -2,6 +2,8 @@
 // exit path), the Ctrl-A escape (x quits, as in QEMU), piped input with end-of-file passed on as
 // ^D, and bounded output buffering.
 
+import type { TerminalFilter } from "./terminal-filter.js";
+
 export const ESCAPE = 0x01; // Ctrl-A
 /** Guest output waiting for a slow stdout beyond this is dropped (and counted). */
 export const OUTPUT_LIMIT = 4 * 1024 * 1024;
@@ -36,9 +38,11 @@ export class HostConsole {
     this.target?.stop(141, `stdout: ${e.code ?? e.message}`);
   };
 
+  /** `filter`: what of the guest's output may reach stdout (a terminal), if not every byte. */
   constructor(
     private readonly stdin: NodeJS.ReadStream = process.stdin,
     private readonly stdout: NodeJS.WriteStream = process.stdout,
+    private readonly filter?: TerminalFilter,
   ) {}
 
   get interactive(): boolean {
@@ -46,8 +50,10 @@ export class HostConsole {
   }
 
   /** Guest output: batched per tick, bounded by OUTPUT_LIMIT while stdout is slow. */
-  write(bytes: Uint8Array): void {
+  write(guest: Uint8Array): void {
     if (this.outputClosed) return;
+    const bytes = this.filter ? this.filter.write(guest) : guest;
+    if (bytes.length === 0) return;
     if (this.pendingBytes + bytes.length > OUTPUT_LIMIT) {
       this.dropped += bytes.length;
       return;

@@ -4,7 +4,15 @@
 // process (Daemon.start) with a fresh home; its VMs are real processes on the soft CPU.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import http from "node:http";
 import { join } from "node:path";
@@ -32,12 +40,19 @@ let admin: string;
 const tok: Record<string, string> = {};
 
 before(async () => {
-  h = newHome({
-    reclaim: { enabled: false },
-    rateLimit: { max: 1000, windowMs: 1000 },
-    policy: { cpuOvercommit: 4 },
-    domainNetworks: { a: ["br-a", "tap-a0"], b: ["br-b"] },
-  });
+  h = newHome();
+  // Image directories: a shared one (tenantImageDirs' default) and domain a's own.
+  for (const d of ["images", "images-a"]) mkdirSync(join(h.dir, d));
+  writeFileSync(
+    h.config,
+    JSON.stringify({
+      reclaim: { enabled: false },
+      rateLimit: { max: 1000, windowMs: 1000 },
+      policy: { cpuOvercommit: 4 },
+      domainNetworks: { a: ["br-a", "tap-a0"], b: ["br-b"] },
+      domainImageDirs: { a: [join(h.dir, "images-a")] },
+    }),
+  );
   d = await Daemon.start(loadConfig(h.config, h.dir));
   admin = readFileSync(join(h.dir, "admin.token"), "utf8").trim();
   for (const [name, role, domain] of [
@@ -226,7 +241,7 @@ test("authorisation matrix: admin, operator, tenant of the VM's domain, tenant o
     disks: [{ path: "/etc/shadow" }],
   });
   assert.equal(shadow.status, 403, shadow.text);
-  assert.match(shadow.text, /disks\.0\.path: tenants may use files under/);
+  assert.match(shadow.text, /disks\.0\.path: tenants of 'a' may use files under/);
   assert.equal(n, cells.length * 5);
   // Kill the VM the matrix started (started by admin, then states moved on).
   await api(h.socket, admin, "POST", "/v1/vms/m/kill");
@@ -518,6 +533,46 @@ test("networks per trust domain: a tenant only on its domain's, nobody on anothe
   for (const n of ["na1", "na2", "nc2"]) await api(h.socket, admin, "DELETE", `/v1/vms/${n}`);
 });
 
+test("image directories per trust domain: a domain's own are refused to every other; a link put in after create is refused at start", async () => {
+  const shared = join(h.dir, "images", "shared.img");
+  const mine = join(h.dir, "images-a", "a.img");
+  for (const f of [shared, mine]) writeFileSync(f, Buffer.alloc(4096));
+  const mk = (token: string, name: string, domain: string | undefined, path: string) =>
+    api(h.socket, token, "POST", "/v1/vms", {
+      name,
+      memory_mib: 40,
+      ...(domain ? { domain } : {}),
+      disks: [{ path }],
+    });
+  const cases: [string, string, string | undefined, string, number, RegExp?][] = [
+    [tok.ta!, "ia1", undefined, mine, 201],
+    [tok.ta!, "ia2", undefined, shared, 403, /tenants of 'a' may use files under .*images-a only/],
+    [tok.tb!, "ib1", undefined, mine, 403, /a\.img belongs to trust domain 'a'/],
+    [tok.tb!, "ib2", undefined, shared, 201],
+    [admin, "ic1", "c", mine, 403, /belongs to trust domain 'a'/],
+    [tok.op!, "ic2", "c", mine, 403, /belongs to trust domain 'a'/],
+    [admin, "ic3", "a", mine, 201],
+    [admin, "ic4", "c", shared, 201],
+  ];
+  for (const [token, name, domain, path, status, why] of cases) {
+    const r = await mk(token, name, domain, path);
+    assert.equal(r.status, status, `${name}: ${r.text}`);
+    if (why) assert.match(r.text, why, name);
+  }
+  // ib2 was checked on images/shared.img; that path now links to domain a's image. The VMM
+  // would open a's disk: the start is refused, and nothing was started.
+  rmSync(shared);
+  symlinkSync(mine, shared);
+  const start = await api(h.socket, tok.tb!, "POST", "/v1/vms/ib2/start");
+  assert.equal(start.status, 409, start.text);
+  assert.match(start.text, /disks\.0\.path: .*shared\.img now resolves to .*a\.img/);
+  const ib2 = (await api(h.socket, admin, "GET", "/v1/vms/ib2")).body as { state: string };
+  assert.equal(ib2.state, "created");
+  for (const n of ["ia1", "ib2", "ic3", "ic4"])
+    await api(h.socket, admin, "DELETE", `/v1/vms/${n}`);
+  rmSync(shared);
+});
+
 test("console scrollback is bounded on disk and keeps the latest output", async () => {
   await api(h.socket, admin, "POST", "/v1/vms", { name: "chatty", memory_mib: 48 });
   assert.equal((await api(h.socket, admin, "POST", "/v1/vms/chatty/start")).status, 200);
@@ -675,6 +730,11 @@ test("a bad config file is refused with the setting and the reason", () => {
   assert.throws(() => loadConfig(h4.config, h4.dir), /polcy is not a known setting/);
   writeFileSync(h4.config, JSON.stringify({ policy: { cpuOvercommit: 0 } }));
   assert.throws(() => loadConfig(h4.config, h4.dir), /policy\.cpuOvercommit must be >= 0\.1/);
+  writeFileSync(h4.config, JSON.stringify({ domainImageDirs: { a: ["images/a"] } }));
+  assert.throws(
+    () => loadConfig(h4.config, h4.dir),
+    /domainImageDirs\.a\.0 must match pattern "\^\/"/,
+  );
   writeFileSync(h4.config, "{not json");
   assert.throws(() => loadConfig(h4.config, h4.dir), /config .*config\.json: /);
 });

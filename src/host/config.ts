@@ -33,8 +33,14 @@ export interface DaemonConfig {
   vmJail: boolean;
   /** The VM processes' seccomp filter: kill (default), log, or off (development only). */
   vmSeccomp: "kill" | "log" | "off";
-  /** Host directories a tenant's kernel, initrd and disk paths must lie under. */
+  /** Host directories a tenant's kernel, initrd and disk paths must lie under (shared). */
   tenantImageDirs: string[];
+  /**
+   * Trust domain -> image directories of its own. A file under one domain's directories is
+   * refused to every other domain's VMs; that domain's tenants use these instead of
+   * tenantImageDirs.
+   */
+  domainImageDirs: Record<string, string[]>;
   /**
    * Trust domain -> the TAP devices and bridges its VMs may attach to. A name listed for one
    * domain is refused to every other; a tenant's domain with no list gets no network.
@@ -61,6 +67,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     stopTimeoutMs: 10000,
     tenantImageDirs: [`${home}/images`],
     domainNetworks: {},
+    domainImageDirs: {},
     vmSeccomp: process.arch === "x64" ? "kill" : "off",
     vmUsers: process.getuid?.() === 0,
     vmJail: true,
@@ -70,6 +77,13 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
 
 const num = (min: number, max: number) => ({ type: "number", minimum: min, maximum: max });
 const int = (min: number, max: number) => ({ type: "integer", minimum: min, maximum: max });
+/** Trust domain -> up to 64 strings matching `pattern`, for up to 256 domains. */
+const perDomain = (pattern: string) => ({
+  type: "object",
+  maxProperties: 256,
+  propertyNames: { pattern: DOMAIN_PATTERN },
+  additionalProperties: { type: "array", maxItems: 64, items: { type: "string", pattern } },
+});
 
 /** Schema of the config file: every key optional; unknown keys are errors. */
 export const configSchema = {
@@ -132,16 +146,8 @@ export const configSchema = {
     vmJail: { type: "boolean" },
     vmUidBase: int(1000, 2_100_000_000),
     tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
-    domainNetworks: {
-      type: "object",
-      maxProperties: 256,
-      propertyNames: { pattern: DOMAIN_PATTERN },
-      additionalProperties: {
-        type: "array",
-        maxItems: 64,
-        items: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" },
-      },
-    },
+    domainNetworks: perDomain("^[A-Za-z0-9_.-]{1,15}$"),
+    domainImageDirs: perDomain("^/"),
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
   },
 } as const;

@@ -30,7 +30,7 @@ import { AdmissionError, admit, capacity, type ActiveVm, type Capacity } from ".
 import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-facts.js";
 import { isActive } from "./vm-spec.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
-import { checkNetwork, newVmRecord } from "./vm-create.js";
+import { checkNetwork, newVmRecord, recheckImages } from "./vm-create.js";
 import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
@@ -322,6 +322,7 @@ export class Daemon implements ApiHost {
     const vm = newVmRecord(body, caller, {
       nameTaken: (n) => this.store.vm(n) !== undefined,
       tenantImageDirs: this.cfg.tenantImageDirs,
+      domainImageDirs: this.cfg.domainImageDirs,
       domainNetworks: this.cfg.domainNetworks,
       ...(this.cfg.vmUsers
         ? { allocateUid: () => this.store.allocateUid(this.cfg.vmUidBase) }
@@ -345,17 +346,6 @@ export class Daemon implements ApiHost {
     op: "start" | "stop" | "kill" | "pause" | "resume",
   ): Promise<VmRecord> {
     try {
-      // The networks may have been reassigned since the VM was created: checked again.
-      if (op === "start")
-        vm.spec.nics.forEach((n, i) =>
-          checkNetwork(
-            n.tap ?? n.bridge!,
-            `nics.${i}`,
-            vm.domain,
-            "operator",
-            this.cfg.domainNetworks,
-          ),
-        );
       return await this.supervisor[op](vm.id);
     } catch (e) {
       throw toApiError(e);
@@ -580,7 +570,16 @@ export class Daemon implements ApiHost {
     return capacity(this.hostShape(), this.active(), this.cfg.policy);
   }
 
+  /**
+   * Before each launch (a start, a restart): networks and image directories may have been
+   * reassigned since the VM was created, and a path swapped for a link, so both are checked
+   * again; then the host must be able to carry it.
+   */
   private admitVm(vm: VmRecord): { pinned: number[] | null } {
+    vm.spec.nics.forEach((n, i) =>
+      checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, vm.domain, "operator", this.cfg.domainNetworks),
+    );
+    recheckImages(vm.spec, vm.domain, this.cfg);
     return admit(
       { ...vm.spec, domain: vm.domain },
       this.active(vm.id),

@@ -1,6 +1,7 @@
 // A new VM record from a create request that passed the schema: the checks a schema cannot make
-// (a unique name, one of tap and bridge, host files that exist, tenants kept to their image
-// directories), and host paths resolved once so what was checked is what the VMM opens.
+// (a unique name, one of tap and bridge, host files that exist, trust domains and tenants kept
+// to their networks and image directories), and host paths resolved once so what was checked
+// is what the VMM opens; the same checks again before each start.
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
@@ -8,10 +9,16 @@ import type { Caller } from "./auth.js";
 import type { VmRecord } from "./store.js";
 import type { VmSpec } from "./vm-spec.js";
 
-export interface CreateContext {
-  nameTaken(name: string): boolean;
-  /** Host directories a tenant's files must lie under. */
+/** Where VMs' host files may come from (config.ts). */
+export interface ImageDirs {
+  /** Host directories a tenant's files must lie under when its domain has none of its own. */
   tenantImageDirs: string[];
+  /** Trust domain -> directories of its own: refused to every other domain's VMs. */
+  domainImageDirs: Record<string, string[]>;
+}
+
+export interface CreateContext extends ImageDirs {
+  nameTaken(name: string): boolean;
   /** Trust domain -> the TAP devices and bridges its VMs may use (config.ts). */
   domainNetworks: Record<string, string[]>;
   /** A fresh uid for the VM's process (absent: it runs as the daemon's user). */
@@ -49,6 +56,86 @@ export function checkNetwork(
     );
 }
 
+/** True if `real` (a resolved path) lies inside one of `dirs` (each resolved too, if it exists). */
+function under(real: string, dirs: string[]): string | undefined {
+  return dirs.find((d) => {
+    let r = d;
+    try {
+      r = realpathSync(d);
+    } catch {
+      // A directory not made yet holds no file.
+    }
+    return real.startsWith(r.endsWith("/") ? r : r + "/");
+  });
+}
+
+/**
+ * Trust domains share no image directory unless the operator says so: a file under a
+ * directory listed for another domain (domainImageDirs) is refused to this domain's VMs,
+ * whoever asks; a tenant names files only under its domain's directories, or under
+ * tenantImageDirs when its domain has none. `real` is a resolved path.
+ */
+export function checkImage(
+  real: string,
+  field: string,
+  domain: string,
+  role: Caller["role"],
+  dirs: ImageDirs,
+): void {
+  const byDomain = dirs.domainImageDirs;
+  for (const d of Object.keys(byDomain))
+    if (d !== domain && under(real, byDomain[d]!) !== undefined)
+      throw new ApiError(403, `${field}: ${real} belongs to trust domain '${d}'`, field);
+  if (role !== "tenant") return;
+  const mine = Object.hasOwn(byDomain, domain) ? byDomain[domain]! : dirs.tenantImageDirs;
+  if (under(real, mine) === undefined)
+    throw new ApiError(
+      403,
+      `${field}: tenants of '${domain}' may use files under ${mine.join(", ") || "no directory"} only`,
+      field,
+    );
+}
+
+/** A host file by its path: resolved, a regular file; throws ApiError 400 naming `field`. */
+function resolveImage(field: string, p: string): string {
+  try {
+    const real = realpathSync(p);
+    if (!statSync(real).isFile()) throw new Error("not a regular file");
+    return real;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : (e as Error).message;
+    throw new ApiError(400, `${field}: ${p}: ${why}`, field);
+  }
+}
+
+/** A spec's host files with the field each came from. */
+function imageFields(spec: VmSpec): [string, string][] {
+  const files: [string, string][] = [];
+  if (spec.kernel) files.push(["kernel", spec.kernel]);
+  if (spec.initrd && spec.initrd !== "none") files.push(["initrd", spec.initrd]);
+  spec.disks.forEach((d, i) => files.push([`disks.${i}.path`, d.path]));
+  return files;
+}
+
+/**
+ * Before a start: each host file of the VM still resolves to the path checked at create (a
+ * link put in since would make the VMM open another file) and is still its domain's to use
+ * (the directories may have been reassigned). Throws ApiError.
+ */
+export function recheckImages(spec: VmSpec, domain: string, dirs: ImageDirs): void {
+  for (const [field, path] of imageFields(spec)) {
+    const real = resolveImage(field, path);
+    if (real !== path)
+      throw new ApiError(
+        409,
+        `${field}: ${path} now resolves to ${real}; create the VM again`,
+        field,
+      );
+    checkImage(real, field, domain, "operator", dirs);
+  }
+}
+
 /** Checks `body` (already schema-valid, defaults filled) and builds the record; throws ApiError. */
 export function newVmRecord(
   body: Record<string, unknown>,
@@ -63,24 +150,10 @@ export function newVmRecord(
       throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);
     checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, ctx.domainNetworks);
   });
+  // Host paths resolved once, so what was checked is what the VMM opens.
   const check = (field: string, p: string): string => {
-    let real: string;
-    try {
-      real = realpathSync(p);
-      if (!statSync(real).isFile()) throw new Error("not a regular file");
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "ENOENT" ? "no such file" : (e as Error).message;
-      throw new ApiError(400, `${field}: ${p}: ${why}`, field);
-    }
-    // A tenant names host files only inside the image directories: otherwise any host file
-    // (/etc/shadow, another tenant's disk) could become its VM's disk.
-    if (caller.role === "tenant" && !ctx.tenantImageDirs.some((d) => real.startsWith(d + "/")))
-      throw new ApiError(
-        403,
-        `${field}: tenants may use files under ${ctx.tenantImageDirs.join(", ")} only`,
-        field,
-      );
+    const real = resolveImage(field, p);
+    checkImage(real, field, spec.domain, caller.role, ctx);
     return real;
   };
   if (spec.kernel) spec.kernel = check("kernel", spec.kernel);

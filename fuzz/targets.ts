@@ -21,6 +21,7 @@ import { CSI_MAX, TerminalFilter, type TerminalPolicy } from "../src/vmm/termina
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import type { VirtioDevice } from "../src/devices/virtio/device.js";
 import { DATA, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
+import { coreTarget } from "./core-target.js";
 
 export interface FuzzTarget<T = unknown> {
   name: string;
@@ -317,6 +318,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   uartTarget(),
   agentTarget(),
   terminalTarget(),
+  coreTarget(),
 ] as FuzzTarget<never>[];
 
 /**

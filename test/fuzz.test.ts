@@ -6,6 +6,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TARGETS, virtioTarget, type FuzzTarget } from "../fuzz/targets.js";
 import { fuzzTarget } from "../fuzz/fuzz-run.js";
+import { coreTarget, type CoreInput } from "../fuzz/core-target.js";
+import {
+  MIP_MSIP,
+  SHARED_BASE,
+  SHARED_STRIDE,
+  SH_HSM,
+  SH_MIP,
+  SH_MTIMECMP,
+  SH_WAKE,
+} from "../src/accel/soft/layout.js";
 import type { VirtioContext, VirtioDevice } from "../src/devices/virtio/device.js";
 import { DeviceId } from "../src/devices/virtio/device.js";
 import type { SplitQueue } from "../src/devices/virtio/queue.js";
@@ -63,8 +73,49 @@ test("fuzz harness: a device writing a readable buffer, throwing an engine error
   }
 });
 
+test("fuzz harness: a soft CPU writing another hart's registers or state is caught; a CLINT IPI is not", async () => {
+  const hartArea = (h: number) => 0x10_0000 + h * 0x1_0000;
+  const block = (h: number) => SHARED_BASE + h * SHARED_STRIDE;
+  const planted: [string, (m: SharedArrayBuffer, i: CoreInput) => void, RegExp | undefined][] = [
+    [
+      "another hart's TLB",
+      (m, i) => (new Uint8Array(m)[hartArea((i.hart + 1) % 8) + 0x2008] = 7),
+      /wrote outside its hart's areas at 0x1[0-7]2008/,
+    ],
+    [
+      "another hart's HSM state",
+      (m, i) => (new Int32Array(m)[(block((i.hart + 3) % 8) + SH_HSM) >> 2] = 2),
+      /hart \d's cross-hart block at \+0x18/,
+    ],
+    ["the gap after the hart areas", (m) => (new Uint8Array(m)[0x30_0000] = 1), /at 0x300000/],
+    // What the CLINT lets every hart do: another hart's MSIP bit, mtimecmp and wake counter.
+    [
+      "an IPI",
+      (m, i) => {
+        const b = block((i.hart + 1) % 8);
+        new Int32Array(m)[(b + SH_MIP) >> 2] |= MIP_MSIP;
+        new Int32Array(m)[(b + SH_WAKE) >> 2]! += 1;
+        new BigUint64Array(m)[(b + SH_MTIMECMP) >> 3] = 12345n;
+      },
+      undefined,
+    ],
+  ];
+  for (const [what, plant, why] of planted) {
+    const r = await fuzzTarget(coreTarget(plant) as FuzzTarget<never>, {
+      seconds: 5,
+      runs: 20,
+      seed: 1,
+    });
+    if (why === undefined) assert.equal(r.failure, undefined, what);
+    else {
+      assert.ok(r.failure, `${what}: not found`);
+      assert.match(r.failure, why, what);
+    }
+  }
+});
+
 test("fuzz: every guest-facing parser, a short run each, no invariant broken", async (t) => {
-  assert.ok(TARGETS.length >= 12, `${TARGETS.length} targets`);
+  assert.ok(TARGETS.length >= 14, `${TARGETS.length} targets`);
   for (const target of TARGETS) {
     const r = await fuzzTarget(target, { seconds: 2 });
     t.diagnostic(

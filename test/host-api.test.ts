@@ -24,6 +24,7 @@ import { admit, AdmissionError } from "../src/host/admission.js";
 import { nextTarget, DEFAULT_RECLAIM } from "../src/host/reclaim.js";
 import {
   api,
+  cli,
   newHome,
   openConsole,
   selfSignedCert,
@@ -453,14 +454,7 @@ test("revoking a token closes the consoles and event streams it opened", async (
   ]);
   await new Promise((r, j) => (ws.once("open", r), ws.once("error", j)));
   const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
-  const events = await new Promise<http.IncomingMessage>((r, j) => {
-    const q = http.request(
-      { socketPath: h.socket, path: "/v1/events", headers: { authorization: `Bearer ${token}` } },
-      r,
-    );
-    q.on("error", j);
-    q.end();
-  });
+  const events = await openEvents(token);
   assert.equal(events.statusCode, 200);
   events.resume();
   const ended = new Promise<void>((r) => events.once("end", () => r()));
@@ -469,6 +463,70 @@ test("revoking a token closes the consoles and event streams it opened", async (
   await ended;
   assert.equal((await api(h.socket, token, "GET", "/v1/vms")).status, 401);
   await api(h.socket, admin, "DELETE", "/v1/vms/rv?force=true");
+});
+
+/** The event stream (server-sent events) as `token` sees it. */
+function openEvents(token: string): Promise<http.IncomingMessage> {
+  return new Promise((r, j) => {
+    const q = http.request(
+      { socketPath: h.socket, path: "/v1/events", headers: { authorization: `Bearer ${token}` } },
+      r,
+    );
+    q.on("error", j);
+    q.end();
+  });
+}
+
+test("an expiring token works until its time, then is refused, and its event stream ends then", async () => {
+  for (const bad of [0, 31_536_001, 1.5])
+    assert.equal(
+      (
+        await api(h.socket, admin, "POST", "/v1/tokens", {
+          name: "exp0",
+          role: "operator",
+          expires_in_s: bad,
+        })
+      ).status,
+      400,
+      String(bad),
+    );
+  const wrong = await cli(h, [
+    "token",
+    "create",
+    "--name",
+    "exp0",
+    "--role",
+    "operator",
+    "--expires",
+    "2y",
+  ]);
+  assert.notEqual(wrong.status, 0);
+  assert.match(wrong.err, /--expires wants a duration from 1s to 365d .* not '2y'/);
+  const made = await cli(h, [
+    "token",
+    "create",
+    "--name",
+    "exp1",
+    "--role",
+    "operator",
+    "--expires",
+    "3s",
+    "--json",
+  ]);
+  assert.equal(made.status, 0, made.err);
+  const { token, expires_at } = JSON.parse(made.out) as { token: string; expires_at: string };
+  const at = Date.parse(expires_at);
+  assert.ok(at - Date.now() > 1000 && at - Date.now() <= 3000, expires_at);
+  const ls = await cli(h, ["token", "ls"]);
+  assert.match(ls.out, /^\S+\s+exp1\s+operator\s+-\s+\d{4}-\d\d-\d\dT/m);
+  assert.match(ls.out, /^\S+\s+op\s+operator\s+-\s+never$/m);
+  assert.equal((await api(h.socket, token, "GET", "/v1/vms")).status, 200);
+  const events = await openEvents(token);
+  assert.equal(events.statusCode, 200);
+  events.resume();
+  await new Promise<void>((r) => events.once("end", () => r()));
+  assert.ok(Date.now() >= at - 50, `the stream ended ${at - Date.now()} ms before the expiry`);
+  assert.equal((await api(h.socket, token, "GET", "/v1/vms")).status, 401);
 });
 
 test("refused requests are counted in the metrics and audited at most once a minute", async () => {

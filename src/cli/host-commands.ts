@@ -415,13 +415,22 @@ export function registerHostCommands(program: Command): void {
         .makeOptionMandatory(),
     )
     .option("--domain <domain>", "the tenant's trust domain")
+    .option(
+      "--expires <duration>",
+      "it stops working after this long (90s, 30m, 12h, 7d; up to 365d); default never. " +
+        "Consoles and event streams opened with it are closed then",
+    )
     .option("--json", "JSON")
     .action(
-      async (o: { name: string; role: string; domain?: string; json?: boolean }, cmd: Command) => {
+      async (
+        o: { name: string; role: string; domain?: string; expires?: string; json?: boolean },
+        cmd: Command,
+      ) => {
         const r = (await request(conn(cmd), "POST", "/v1/tokens", {
           name: o.name,
           role: o.role,
           ...(o.domain ? { domain: o.domain } : {}),
+          ...(o.expires !== undefined ? { expires_in_s: seconds(o.expires, "--expires") } : {}),
         })) as { token: string };
         print(o.json === true, r, () => r.token + "\n");
       },
@@ -434,8 +443,14 @@ export function registerHostCommands(program: Command): void {
       const r = (await request(conn(cmd), "GET", "/v1/tokens")) as Record<string, string | null>[];
       print(o.json === true, r, () =>
         table([
-          ["ID", "NAME", "ROLE", "DOMAIN"],
-          ...r.map((t) => [String(t.id), String(t.name), String(t.role), t.domain ?? "-"]),
+          ["ID", "NAME", "ROLE", "DOMAIN", "EXPIRES"],
+          ...r.map((t) => [
+            String(t.id),
+            String(t.name),
+            String(t.role),
+            t.domain ?? "-",
+            t.expires_at ?? "never",
+          ]),
         ]),
       );
     });
@@ -492,6 +507,19 @@ export function registerHostCommands(program: Command): void {
 
 function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
+}
+
+/** A duration such as 90s, 30m, 12h or 7d, in seconds. Bound: 1 s to 365 days. */
+function seconds(v: string, name: string): number {
+  const m = /^(\d{1,9})([smhd])$/.exec(v);
+  const n = m
+    ? Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"]
+    : 0;
+  if (!(n >= 1 && n <= 365 * 86400))
+    throw new UsageError(
+      `${name} wants a duration from 1s to 365d such as 90s, 30m, 12h or 7d, not '${v}'`,
+    );
+  return n;
 }
 
 /** A whole number; its range is the daemon's to check (the API says which field and why). */

@@ -81,7 +81,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     }
     ws.on(
       "close",
-      h.holdStream(req.caller!.id, () => ws.close(4401, "token revoked")),
+      h.holdStream(req.caller!, () => ws.close(4401, "token revoked or expired")),
     );
     bridgeToSocket(ws, socketOf(vm), h.vmPeer(vm), kind === "vnc" ? "display" : "console");
   };
@@ -358,7 +358,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         raw.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
       });
       const ping = setInterval(() => raw.write(": ping\n\n"), 15000);
-      const release = h.holdStream(c.id, () => raw.end());
+      const release = h.holdStream(c, () => raw.end());
       req.raw.on("close", () => {
         clearInterval(ping);
         off();
@@ -399,14 +399,18 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
             name: { type: "string", pattern: "^[a-zA-Z0-9_.-]{1,64}$" },
             role: { type: "string", enum: ["admin", "operator", "tenant"] },
             domain: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,31}$" },
+            expires_in_s: {
+              type: "integer",
+              minimum: 1,
+              maximum: 31_536_000,
+              description: "seconds until the token stops working (up to a year); default never",
+            },
           },
         },
       },
     },
     async (req, reply) =>
-      reply
-        .code(201)
-        .send(h.createToken(req.body as { name: string; role: string; domain?: string })),
+      reply.code(201).send(h.createToken(req.body as Parameters<ApiHost["createToken"]>[0])),
   );
 
   app.delete(

@@ -46,13 +46,18 @@ export interface ApiHost {
   vmPeer(vm: VmRecord): Peer;
   host(): Record<string, unknown>;
   tokens(): Record<string, unknown>[];
-  createToken(body: { name: string; role: string; domain?: string }): Record<string, unknown>;
+  createToken(body: {
+    name: string;
+    role: string;
+    domain?: string;
+    expires_in_s?: number;
+  }): Record<string, unknown>;
   deleteToken(id: string): boolean;
   /**
    * Registers a long-lived stream opened with token `callerId`; `close` ends it if the token is
    * revoked. Returns the function that unregisters it (call it when the stream ends).
    */
-  holdStream(callerId: string, close: () => void): () => void;
+  holdStream(caller: Caller, close: () => void): () => void;
   /** A request without a valid token (counted; audited at a bounded rate). */
   authFailed(peer: string): void;
   verifyAudit(): Promise<Record<string, unknown>>;

@@ -13,6 +13,8 @@ export interface Caller {
   role: Role;
   /** The tenant's domain; null for admin and operator. */
   domain: string | null;
+  /** When the token stops working (ms since the epoch), if it does. */
+  expiresAt?: number;
 }
 
 /** What a request does, for authorisation. `vm.*` actions name the VM's domain. */

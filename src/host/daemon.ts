@@ -245,6 +245,7 @@ export class Daemon implements ApiHost {
       role: "admin",
       domain: null,
       createdAt: new Date().toISOString(),
+      expiresAt: null,
     });
     writeFileSync(this.adminTokenFile, token + "\n", { mode: 0o600 });
     chmodSync(this.adminTokenFile, 0o600);
@@ -305,9 +306,19 @@ export class Daemon implements ApiHost {
 
   // ---- ApiHost ----
 
+  /** The token's holder, unless there is no such token or it has expired. */
   caller(tokenHash: string): Caller | undefined {
     const t = this.store.tokenByHash(tokenHash);
-    return t ? { id: t.id, name: t.name, role: t.role, domain: t.domain } : undefined;
+    if (!t) return undefined;
+    const expiresAt = t.expiresAt !== null ? Date.parse(t.expiresAt) : undefined;
+    if (expiresAt !== undefined && !(expiresAt > Date.now())) return undefined;
+    return {
+      id: t.id,
+      name: t.name,
+      role: t.role,
+      domain: t.domain,
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    };
   }
 
   listVms(): VmRecord[] {
@@ -617,10 +628,16 @@ export class Daemon implements ApiHost {
       role: t.role,
       domain: t.domain,
       created_at: t.createdAt,
+      expires_at: t.expiresAt,
     }));
   }
 
-  createToken(b: { name: string; role: string; domain?: string }): Record<string, unknown> {
+  createToken(b: {
+    name: string;
+    role: string;
+    domain?: string;
+    expires_in_s?: number;
+  }): Record<string, unknown> {
     if (b.role === "tenant" && !b.domain)
       throw new ApiError(400, "body: domain is required for a tenant token", "domain");
     if (b.role !== "tenant" && b.domain)
@@ -635,9 +652,20 @@ export class Daemon implements ApiHost {
       role: b.role as Role,
       domain: b.domain ?? null,
       createdAt: new Date().toISOString(),
+      expiresAt:
+        b.expires_in_s !== undefined
+          ? new Date(Date.now() + b.expires_in_s * 1000).toISOString()
+          : null,
     };
     this.store.insertToken(rec);
-    return { id: rec.id, name: rec.name, role: rec.role, domain: rec.domain, token };
+    return {
+      id: rec.id,
+      name: rec.name,
+      role: rec.role,
+      domain: rec.domain,
+      expires_at: rec.expiresAt,
+      token,
+    };
   }
 
   authFailed(peer: string): void {
@@ -661,13 +689,22 @@ export class Daemon implements ApiHost {
     return true;
   }
 
-  holdStream(callerId: string, close: () => void): () => void {
-    let set = this.streams.get(callerId);
-    if (!set) this.streams.set(callerId, (set = new Set()));
+  holdStream(caller: Caller, close: () => void): () => void {
+    let set = this.streams.get(caller.id);
+    if (!set) this.streams.set(caller.id, (set = new Set()));
     set.add(close);
+    // A stream ends when its token expires, as when it is revoked.
+    let timer: NodeJS.Timeout | undefined;
+    const expire = (): void => {
+      const left = caller.expiresAt! - Date.now();
+      if (left > 0) timer = setTimeout(expire, Math.min(left, 2 ** 31 - 1)).unref();
+      else close();
+    };
+    if (caller.expiresAt !== undefined) expire();
     return () => {
+      clearTimeout(timer);
       set.delete(close);
-      if (set.size === 0 && this.streams.get(callerId) === set) this.streams.delete(callerId);
+      if (set.size === 0 && this.streams.get(caller.id) === set) this.streams.delete(caller.id);
     };
   }
 

@@ -43,6 +43,8 @@ export interface TokenRecord {
   role: "admin" | "operator" | "tenant";
   domain: string | null;
   createdAt: string;
+  /** When the token stops working (ISO time); null: never. */
+  expiresAt: string | null;
 }
 
 interface VmRow {
@@ -75,7 +77,7 @@ create table if not exists vms (
   updated_at text not null);
 create table if not exists tokens (
   id text primary key, name text unique not null, hash text unique not null, role text not null,
-  domain text, created_at text not null);
+  domain text, created_at text not null, expires_at text);
 create table if not exists meta (key text primary key, value text not null);
 `;
 
@@ -119,6 +121,10 @@ export class Store {
     // Databases from before per-VM users get the column.
     const cols = this.db.prepare("pragma table_info(vms)").all() as { name: string }[];
     if (!cols.some((c) => c.name === "uid")) this.db.exec("alter table vms add column uid integer");
+    // And databases from before token expiry get theirs (null: the old tokens never expire).
+    const tcols = this.db.prepare("pragma table_info(tokens)").all() as { name: string }[];
+    if (!tcols.some((c) => c.name === "expires_at"))
+      this.db.exec("alter table tokens add column expires_at text");
   }
 
   /** The next unused VM uid at or above `base` (one transaction: never handed out twice). */
@@ -200,7 +206,7 @@ export class Store {
   tokens(): TokenRecord[] {
     return this.db
       .prepare(
-        "select id, name, hash, role, domain, created_at as createdAt from tokens order by created_at",
+        "select id, name, hash, role, domain, created_at as createdAt, expires_at as expiresAt from tokens order by created_at",
       )
       .all() as TokenRecord[];
   }
@@ -208,7 +214,7 @@ export class Store {
   tokenByHash(hash: string): TokenRecord | undefined {
     return this.db
       .prepare(
-        "select id, name, hash, role, domain, created_at as createdAt from tokens where hash = ?",
+        "select id, name, hash, role, domain, created_at as createdAt, expires_at as expiresAt from tokens where hash = ?",
       )
       .get(hash) as TokenRecord | undefined;
   }
@@ -216,9 +222,9 @@ export class Store {
   insertToken(t: TokenRecord): void {
     this.db
       .prepare(
-        "insert into tokens (id, name, hash, role, domain, created_at) values (?, ?, ?, ?, ?, ?)",
+        "insert into tokens (id, name, hash, role, domain, created_at, expires_at) values (?, ?, ?, ?, ?, ?, ?)",
       )
-      .run(t.id, t.name, t.hash, t.role, t.domain, t.createdAt);
+      .run(t.id, t.name, t.hash, t.role, t.domain, t.createdAt, t.expiresAt);
   }
 
   deleteToken(id: string): boolean {

@@ -275,6 +275,11 @@ test("every request body is validated: 400 with the field and the reason", async
       "kernel",
       /kernel: \/no\/such\/kernel: no such file/,
     ],
+    [
+      { name: "v", lock_memory: true, balloon: {} },
+      "lock_memory",
+      /lock_memory: locked guest RAM cannot be given back; drop the balloon/,
+    ],
   ];
   for (const [body, field, msg] of cases) {
     const r = await api(h.socket, admin, "POST", "/v1/vms", body);

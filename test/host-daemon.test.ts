@@ -82,7 +82,16 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   assert.ok(group, "the daemon made the group 'moat'");
   assert.equal(mode.gid, Number(group.split(":")[2]), "socket group is moat");
 
-  const c = await cli(h, ["create", "--name", "a", "--memory", "64", "--label", "tier=web"]);
+  const c = await cli(h, [
+    "create",
+    "--name",
+    "a",
+    "--memory",
+    "64",
+    "--label",
+    "tier=web",
+    "--lock-memory",
+  ]);
   assert.equal(c.status, 0, c.err);
   assert.match(c.out, /^a [0-9a-f]{12} created/);
   const s = await cli(h, ["start", "a"]);
@@ -134,15 +143,27 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   // Confined: its own uid (no capabilities), no_new_privs, the seccomp filter.
   const conf = (
     insp.stats as unknown as {
-      confinement: { jailed: boolean; seccomp: string; ksm: boolean; uid: number };
+      confinement: {
+        jailed: boolean;
+        seccomp: string;
+        ksm: boolean;
+        memory_locked: boolean;
+        uid: number;
+      };
     }
   ).confinement;
   assert.equal(conf.jailed, true);
   assert.equal(conf.seccomp, "kill");
   assert.equal(conf.ksm, false);
+  // --lock-memory: locked in the jail as root, before the drop; none of its RAM reaches swap.
+  assert.equal(conf.memory_locked, true);
   assert.ok(conf.uid >= 1_900_000_000, JSON.stringify(conf));
   const vmmPid = (insp.stats as unknown as { vmm_pid: number }).vmm_pid;
   assert.equal(vmmPid, vmmProcess((insp as unknown as { pid: number }).pid));
+  const lck = Number(
+    /^VmLck:\s+(\d+) kB/m.exec(readFileSync(`/proc/${vmmPid}/status`, "utf8"))![1],
+  );
+  assert.ok(lck >= 64 * 1024, `VmLck ${lck} kB`);
   // In namespaces of its own, with a root holding its own files and moat's code only.
   for (const ns of ["mnt", "pid", "net", "ipc", "uts"])
     assert.notEqual(readlinkSync(`/proc/${vmmPid}/ns/${ns}`), readlinkSync(`/proc/self/ns/${ns}`));

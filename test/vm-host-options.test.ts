@@ -246,16 +246,18 @@ test("--pin-cpus 1: the hart's thread may run on CPU 1 only; the rest of moat is
   }
 });
 
-test("--ksm: guest RAM is marked mergeable and status says so", async () => {
+/**
+ * Runs a 128 MiB VM with `args` until its guest is up, hands its pid and status reply to
+ * `check`, then stops it (exit 143).
+ */
+async function with128MiBVm(args: string[], check: (pid: number, status: Reply) => void) {
   const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
   const ctl = join(dir, "control.sock");
   const vm = startMoat([
     "run",
-    "--accel",
-    "soft",
     "--memory",
     "128",
-    "--ksm",
+    ...args,
     "--control",
     ctl,
     "--",
@@ -266,20 +268,33 @@ test("--ksm: guest RAM is marked mergeable and status says so", async () => {
   try {
     await until(() => vm.out().includes("UP") || vm.p.exitCode !== null, "UP");
     const [st] = await control(ctl, [{ op: "status" }]);
-    assert.equal(st!.ksm, true);
-    // One mapping flagged "mg" (VM_MERGEABLE) the size of guest RAM: 128 MiB.
-    const maps = readFileSync(`/proc/${vm.p.pid}/smaps`, "utf8").split(
-      /\n(?=[0-9a-f]+-[0-9a-f]+ )/,
-    );
-    const merged = maps.filter((m) => /^VmFlags:.*\bmg\b/m.test(m));
-    const sizes = merged.map((m) => Number(/^Size:\s+(\d+) kB/m.exec(m)![1]));
-    assert.ok(sizes.includes(128 * 1024), `mergeable mappings of ${sizes.join(", ")} kB`);
+    check(vm.p.pid!, st!);
     await control(ctl, [{ op: "stop" }]);
     assert.equal(await vm.done, 143);
   } finally {
     vm.p.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Sizes (kB) of process `pid`'s mappings whose VmFlags (smaps) include every one of `flags`. */
+function flaggedMappings(pid: number, flags: string[]): number[] {
+  return readFileSync(`/proc/${pid}/smaps`, "utf8")
+    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+    .filter((m) => {
+      const vmFlags = (/^VmFlags:(.*)$/m.exec(m)?.[1] ?? "").trim().split(/\s+/);
+      return flags.every((f) => vmFlags.includes(f));
+    })
+    .map((m) => Number(/^Size:\s+(\d+) kB/m.exec(m)![1]));
+}
+
+test("--ksm: guest RAM is marked mergeable and status says so", async () => {
+  await with128MiBVm(["--accel", "soft", "--ksm"], (pid, st) => {
+    assert.equal(st.ksm, true);
+    // One mapping flagged "mg" (VM_MERGEABLE) the size of guest RAM: 128 MiB.
+    const sizes = flaggedMappings(pid, ["mg"]);
+    assert.ok(sizes.includes(128 * 1024), `mergeable mappings of ${sizes.join(", ")} kB`);
+  });
 });
 
 test("metrics: disk bytes and requests, vCPU exits, balloon; --balloon reporting=off offers no free page reporting", async () => {
@@ -374,4 +389,45 @@ test("bad --pin-cpus, --console-log, --name, --balloon values are usage errors (
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("--lock-memory: guest RAM locked before the uid drop, so none is swapped; refused with a balloon or KSM, or past the memlock limit", async () => {
+  // As the daemon runs a VM: root locks the RAM, then the VM's own uid runs it.
+  await with128MiBVm(["--lock-memory", "--jail-user", "1900000041:1900000041"], (pid, st) => {
+    assert.equal(st.memory_locked, true);
+    assert.match(readFileSync(`/proc/${pid}/status`, "utf8"), /^Uid:\s+1900000041\s/m);
+    // One mapping the size of guest RAM flagged locked (lo) on fault (lf).
+    const sizes = flaggedMappings(pid, ["lo", "lf"]);
+    assert.ok(sizes.includes(128 * 1024), `locked mappings of ${sizes.join(", ")} kB`);
+  });
+  for (const [args, why] of [
+    [["--balloon"], /--lock-memory: locked guest RAM cannot be given back; drop --balloon/],
+    [["--ksm"], /--lock-memory: locked guest RAM is not for merging; drop --ksm/],
+  ] as const) {
+    const r = await moat(["run", "--lock-memory", ...args, "--", "true"]);
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, why);
+  }
+  // Without CAP_IPC_LOCK (out of the bounding set) the memlock limit applies: too small here.
+  const limited = spawnSync(
+    "setpriv",
+    [
+      "--bounding-set",
+      "-ipc_lock",
+      "prlimit",
+      "--memlock=8388608",
+      process.execPath,
+      MOAT,
+      "run",
+      "--lock-memory",
+      "--",
+      "true",
+    ],
+    { cwd: REPO, encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(limited.status, 125, limited.stderr);
+  assert.match(
+    limited.stderr,
+    /--lock-memory: mlock2: ENOMEM \(the memlock limit, ulimit -l, must hold/,
+  );
 });

@@ -129,6 +129,7 @@ export function registerHostCommands(program: Command): void {
     .option("--vsock-cid <n>", "a vsock device with this guest CID")
     .option("--balloon [opts]", "a balloon device; 'reporting=off' turns free page reporting off")
     .option("--rng", "an entropy device")
+    .option("--lock-memory", "keep guest RAM out of swap (and KSM); not with --balloon")
     .option(
       "--display [WxH]",
       "a display (VNC on the VM's socket; moat screenshot), default 1024x768",
@@ -176,6 +177,7 @@ export function registerHostCommands(program: Command): void {
         spec.balloon = { free_page_reporting: o.balloon === true };
       }
       if (o.rng) spec.rng = true;
+      if (o.lockMemory) spec.lock_memory = true;
       if (o.display !== undefined) spec.display = parseDisplayMode(o.display as boolean | string);
       if (o.domain) spec.domain = o.domain;
       if (o.label) {

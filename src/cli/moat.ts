@@ -109,6 +109,12 @@ program
   )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option(
+    "--lock-memory",
+    "lock guest RAM in host memory (mlock, pages locked as the guest first touches them) so " +
+      "none of it is ever written to swap; not with --balloon or --ksm. Needs root, --jail-user, " +
+      "or a memlock limit (ulimit -l) that holds the guest's RAM",
+  )
+  .option(
     "--raw-console",
     "pass every byte of the guest's console to the terminal; otherwise escape sequences that " +
       "could act on it (clipboard, links, window reports, terminal extensions) are left out " +

@@ -18,8 +18,6 @@ import {
   shippedKernel,
 } from "../boot/shipped-guest.js";
 import { detectKvm, kvmKind, type KvmKind } from "../kvm/kvm-probe.js";
-import { openKvmDevice } from "../kvm/kvm.js";
-import { setPassedFds } from "../sys/passed-fds.js";
 import { UsageError } from "./usage-error.js";
 import { lockDownVmm } from "../jail/seccomp.js";
 import { dropPrivileges, parseJailUser } from "../jail/drop.js";
@@ -30,7 +28,8 @@ import { ConsoleServer, ConsoleServerError } from "../vmm/console-server.js";
 import { ConsoleLog, ConsoleLogError } from "../vmm/console-log.js";
 import { ConsoleFanout } from "../vmm/console-fanout.js";
 import { ExitFileError, prepareExitFile, writeExitFile } from "../vmm/exit-file.js";
-import { allowedCpus, mergeGuestRam, pinVcpuThreads } from "../vmm/host-tuning.js";
+import { allowedCpus, lockGuestRam, mergeGuestRam, pinVcpuThreads } from "../vmm/host-tuning.js";
+import type { GuestMemory } from "../memory/guest-memory.js";
 import type { VmExit } from "../vmm/vm-exit.js";
 import { parseConsoleLog, parsePinCpus, parseVmName } from "./vm-options.js";
 import { parseAgentOption, parseBalloonOption } from "./device-options.js";
@@ -51,6 +50,8 @@ export interface RunOptions {
   initrd?: string | false;
   /** Every byte of the console to the terminal (--raw-console). */
   rawConsole?: boolean;
+  /** Guest RAM locked in host memory, never swapped (--lock-memory). */
+  lockMemory?: boolean;
   cmdline?: string;
   cpus: string;
   memory: string;
@@ -234,6 +235,10 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   const balloon =
     o.balloon !== undefined && o.balloon !== false ? parseBalloonOption(o.balloon) : undefined;
   const agent = o.agent !== undefined && o.agent !== false ? parseAgentOption(o.agent) : undefined;
+  if (o.lockMemory && balloon)
+    throw new UsageError("--lock-memory: locked guest RAM cannot be given back; drop --balloon");
+  if (o.lockMemory && o.ksm)
+    throw new UsageError("--lock-memory: locked guest RAM is not for merging; drop --ksm");
   checkDistinctPaths(o, logSpec?.path);
   let jailUser: { uid: number; gid: number } | undefined;
   if (o.jailUser !== undefined) {
@@ -366,6 +371,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
           cpus,
           memoryMiB,
           ksm: o.ksm === true,
+          memoryLocked: o.lockMemory === true,
           seccomp: seccomp ?? "off",
           jailed: o.inJail !== undefined,
           ...(jailUser ? { uid: jailUser.uid } : {}),
@@ -398,17 +404,28 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
       output,
     };
     const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
-    // The uid drops before the VM is built: kernel, initrd and firmware (a tenant's files)
-    // are parsed by a process that is no longer root. Everything needing root is open by now;
-    // KVM is too, handed over like a jail's.
-    if (jailUser) {
-      try {
-        if (accel === "kvm" && jailKvm === undefined) setPassedFds({ kvm: openKvmDevice() });
-        dropPrivileges(jailUser.uid, jailUser.gid, { jailed: jailKvm !== undefined });
-      } catch (e) {
-        throw new UsageError(`--jail-user: ${(e as Error).message}`);
+    // Once guest RAM exists and before any boot file is parsed: RAM is locked (as root, whose
+    // CAP_IPC_LOCK no memlock limit binds) and the uid dropped, so kernel, initrd and firmware
+    // (a tenant's files) are parsed by a process that is no longer root.
+    const afterAllocate = (avm: { memory: GuestMemory }): void => {
+      if (o.lockMemory) {
+        try {
+          lockGuestRam(avm.memory);
+        } catch (e) {
+          throw new UsageError(
+            `--lock-memory: ${(e as Error).message} (the memlock limit, ulimit -l, must hold ` +
+              "the guest's RAM, or moat must start as root)",
+          );
+        }
       }
-    }
+      if (jailUser) {
+        try {
+          dropPrivileges(jailUser.uid, jailUser.gid, { jailed: jailKvm !== undefined });
+        } catch (e) {
+          throw new UsageError(`--jail-user: ${(e as Error).message}`);
+        }
+      }
+    };
     const vm =
       arch === "x86_64"
         ? await X86Vm.create({
@@ -417,6 +434,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
             kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
             cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
             virtio,
+            afterAllocate,
           })
         : await Riscv64Vm.create({
             accel: softAccelerator,
@@ -427,6 +445,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
             cmdline,
             ...(firmware ? { firmware } : {}),
             virtio,
+            afterAllocate,
             ...common,
           });
     const onSignal = (sig: NodeJS.Signals): void =>

@@ -496,6 +496,7 @@ export class Daemon implements ApiHost {
           jailed: st.jailed === true,
           seccomp: st.seccomp ?? "off",
           ksm: st.ksm === true,
+          memory_locked: st.memory_locked === true,
           uid: st.uid ?? null,
         };
     } catch {

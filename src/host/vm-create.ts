@@ -145,6 +145,12 @@ export function newVmRecord(
   const spec = body as unknown as VmSpec;
   spec.domain ??= caller.domain ?? "default";
   if (ctx.nameTaken(spec.name)) throw new ApiError(409, `a VM named '${spec.name}' exists`, "name");
+  if (spec.lock_memory && spec.balloon)
+    throw new ApiError(
+      400,
+      "lock_memory: locked guest RAM cannot be given back; drop the balloon",
+      "lock_memory",
+    );
   spec.nics.forEach((n, i) => {
     if ((n.tap === undefined) === (n.bridge === undefined))
       throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);

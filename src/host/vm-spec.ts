@@ -84,6 +84,12 @@ export const vmSpecSchema = {
       },
     },
     rng: { type: "boolean", default: false },
+    lock_memory: {
+      type: "boolean",
+      default: false,
+      description:
+        "lock guest RAM in host memory: never swapped, never merged by KSM; not with a balloon",
+    },
     display: {
       type: "object",
       additionalProperties: false,
@@ -139,6 +145,7 @@ export interface VmSpec {
   balloon?: { free_page_reporting: boolean };
   agent?: { allow?: string[] };
   rng: boolean;
+  lock_memory: boolean;
   display?: { width: number; height: number };
   domain: string;
   labels: Record<string, string>;

@@ -68,7 +68,9 @@ export function vmmArgv(
   if (spec.display)
     a.push(`--display=${spec.display.width}x${spec.display.height}`, "--vnc", f.vnc);
   if (o.pinned) a.push("--pin-cpus", o.pinned.join(","));
-  if (o.ksm) a.push("--ksm");
+  // A VM whose RAM is locked keeps it out of swap, and out of KSM merging too.
+  if (spec.lock_memory) a.push("--lock-memory");
+  else if (o.ksm) a.push("--ksm");
   if (o.uid !== null) a.push("--jail-user", `${o.uid}:${o.uid}`);
   if (o.seccomp !== "off") a.push(o.seccomp === "log" ? "--seccomp=log" : "--seccomp");
   a.push("--control", f.control, "--console-socket", f.console);

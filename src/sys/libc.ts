@@ -28,6 +28,7 @@ const cSocket = libc.func("int socket(int domain, int type, int protocol)");
 const cGetsockopt = libc.func("int getsockopt(int fd, int level, int name, void *val, void *len)");
 const cMemmove = libc.func("void *memmove(void *dst, void *src, size_t n)");
 const cMadvise = libc.func("int madvise(void *addr, size_t len, int advice)");
+const cMlock2 = libc.func("int mlock2(void *addr, size_t len, unsigned int flags)");
 const cSchedSetaffinity = libc.func(
   "int sched_setaffinity(int pid, size_t cpusetsize, const void *mask)",
 );
@@ -280,6 +281,21 @@ export function madviseRange(bytes: Uint8Array, advice: number): void {
   check("madvise", cMadvise(bytes.subarray(start, start + len), len, advice) as number);
 }
 
+const MLOCK_ONFAULT = 1;
+
+/**
+ * mlock2(2) with MLOCK_ONFAULT over the pages wholly inside `bytes` (guest RAM): resident pages
+ * are locked now, the others as they are first touched, so none is ever written to swap.
+ * Bound: only whole pages inside the view; RLIMIT_MEMLOCK unless privileged.
+ */
+export function lockRange(bytes: Uint8Array): void {
+  const page = 4096;
+  const start = (page - Number(addrOf(bytes) % BigInt(page))) % page;
+  const len = Math.floor((bytes.length - start) / page) * page;
+  if (len <= 0) return;
+  check("mlock2", cMlock2(bytes.subarray(start, start + len), len, MLOCK_ONFAULT) as number);
+}
+
 /** Bound: CPU numbers below this fit the affinity masks moat passes (glibc's cpu_set_t). */
 export const CPU_SETSIZE = 1024;
 
@@ -362,6 +378,7 @@ export function becomeUser(uid: number, gid: number): void {
 export const RLIMIT_CORE = 4;
 export const RLIMIT_NPROC = 6;
 export const RLIMIT_NOFILE = 7;
+export const RLIMIT_MEMLOCK = 8;
 
 /** Sets soft and hard limit of `resource` (process-wide). */
 export function setRlimit(resource: number, limit: number): void {

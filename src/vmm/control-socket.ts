@@ -1,7 +1,7 @@
 // A VM's control socket: a small JSON API on a Unix socket (mode 0600, so only the owner can
 // reach it) for what changes while the VM runs. One request per line, one JSON reply per line:
 //
-//   {"op":"status"}                          state, name, pid, accel, cpus, memory, ksm,
+//   {"op":"status"}                          state, name, pid, accel, cpus, memory, ksm, lock,
 //                                            vCPU threads, balloon, NIC counters, vsock
 //   {"op":"metrics"}                         counters: vCPU exits by reason, disks, NICs,
 //                                            balloon, console output dropped
@@ -54,6 +54,8 @@ export interface ControlInfo {
   cpus: number;
   memoryMiB: number;
   ksm: boolean;
+  /** Guest RAM locked in host memory (--lock-memory). */
+  memoryLocked?: boolean;
   /** The seccomp filter's mode: kill (on), log, or off. */
   seccomp: "kill" | "log" | "off";
   /** The uid the process dropped to (--jail-user). */
@@ -178,6 +180,7 @@ export class ControlSocket {
                 cpus: i.cpus,
                 memory_mib: i.memoryMiB,
                 ksm: i.ksm,
+                memory_locked: i.memoryLocked === true,
                 seccomp: i.seccomp,
                 jailed: i.jailed === true,
                 uid: i.uid ?? process.getuid?.() ?? null,

@@ -1,7 +1,13 @@
 // What the host does to a VM's threads and memory on the daemon's say: CPU pinning of vCPU
 // threads (`--pin-cpus`) and KSM page merging of guest RAM (`--ksm`).
 import type { GuestMemory } from "../memory/guest-memory.js";
-import { MADV_MERGEABLE, madviseRange, schedGetaffinity, schedSetaffinity } from "../sys/libc.js";
+import {
+  MADV_MERGEABLE,
+  lockRange,
+  madviseRange,
+  schedGetaffinity,
+  schedSetaffinity,
+} from "../sys/libc.js";
 
 /** The CPUs this process may run on now (its affinity, as inherited). */
 export function allowedCpus(): number[] {
@@ -27,4 +33,13 @@ export function pinVcpuThreads(tids: readonly number[], cpus: readonly number[])
  */
 export function mergeGuestRam(mem: GuestMemory): void {
   madviseRange(mem.hostView(mem.base, mem.size), MADV_MERGEABLE);
+}
+
+/**
+ * Locks guest RAM in host memory (pages lock as the guest first touches them): a VM's secrets
+ * never reach host swap. Locked pages cannot be given back (balloon) or merged (KSM); the
+ * callers refuse those together.
+ */
+export function lockGuestRam(mem: GuestMemory): void {
+  lockRange(mem.hostView(mem.base, mem.size));
 }

@@ -35,6 +35,11 @@ const DTB_SLOT_BYTES = 64 * 1024;
 
 export interface Riscv64VmConfig {
   accel: Accelerator;
+  /**
+   * Called once guest RAM and the harts exist, before kernel, initrd and firmware are parsed
+   * (moat run locks RAM and gives up root here).
+   */
+  afterAllocate?: (avm: AccelVm) => void;
   harts: number;
   memoryMiB: number;
   kernel: Uint8Array;
@@ -115,6 +120,7 @@ export class Riscv64Vm {
     });
     const vm = new Riscv64Vm(cfg, avm);
     try {
+      cfg.afterAllocate?.(avm);
       vm.load(ramBytes);
     } catch (e) {
       await avm.stop();

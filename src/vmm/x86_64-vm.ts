@@ -63,6 +63,11 @@ export interface X86VmConfig {
   virtio?: VirtioDevice[];
   /** Device failures (a hostile queue and the like), one line each. */
   log?: (line: string) => void;
+  /**
+   * Called once guest RAM and the vCPUs exist, before the kernel is parsed (moat run locks RAM
+   * and gives up root here, so a tenant's kernel is never parsed as root).
+   */
+  afterAllocate?: (avm: KvmVm) => void;
 }
 
 export class X86Vm {
@@ -144,8 +149,6 @@ export class X86Vm {
     if (cfg.program && BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)) {
       throw new RangeError("the program does not fit in guest RAM");
     }
-    // Parse (and so validate) the kernel before anything is created.
-    const load = cfg.kernel ? planKernel(cfg.kernel, ramBytes) : undefined;
     const avm = (await kvmAccelerator.createVm({
       vcpus: cfg.vcpus,
       ramBase: 0n,
@@ -154,6 +157,8 @@ export class X86Vm {
     })) as KvmVm;
     const vm = new X86Vm(avm, cfg);
     try {
+      cfg.afterAllocate?.(avm);
+      const load = cfg.kernel ? planKernel(cfg.kernel, ramBytes) : undefined;
       const cpuid = applyCpuTemplate(avm.supportedCpuid(), cfg.cpuTemplate);
       avm.vcpus.forEach((v, i) => {
         v.setCpuid(cpuidForVcpu(cpuid, i));

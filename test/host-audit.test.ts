@@ -184,7 +184,7 @@ test("audit: device nodes, the API socket and TLS key, VM isolation settings, th
   }
 });
 
-test("audit of a daemon's home: admin tokens, the audit log's chain, agent policies and rate limits per VM", async () => {
+test("audit of a daemon's home: admin tokens, tenant token expiry, the audit log's chain, agent policies and rate limits per VM", async () => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
   const tok = adminToken(h);
@@ -210,6 +210,20 @@ test("audit of a daemon's home: admin tokens, the audit log's chain, agent polic
     const byId = async () => new Map((await audit({ ...env, config: cfg })).map((f) => [f.id, f]));
     let f = await byId();
     assert.equal(f.get("api.admin-tokens")?.status, "pass");
+    assert.equal(f.get("api.token-expiry")?.status, "pass", "no tenant tokens yet");
+    const tenant = (name: string, expires?: number) =>
+      api(h.socket, tok, "POST", "/v1/tokens", {
+        name,
+        role: "tenant",
+        domain: "acme",
+        ...(expires ? { expires_in_s: expires } : {}),
+      });
+    assert.equal((await tenant("brief", 86400)).status, 201);
+    assert.equal((await byId()).get("api.token-expiry")?.status, "pass");
+    assert.equal((await tenant("forever")).status, 201);
+    f = await byId();
+    assert.equal(f.get("api.token-expiry")?.status, "warn");
+    assert.match(f.get("api.token-expiry")!.why, /tenant token forever never expires/);
     assert.equal(f.get("audit.chain")?.status, "pass", f.get("audit.chain")?.why);
     assert.equal(f.get("vm.open.agent")?.status, "warn");
     assert.match(f.get("vm.open.agent")!.why, /allows exec/);

@@ -111,8 +111,8 @@ program
   .option(
     "--lock-memory",
     "lock guest RAM in host memory (mlock, pages locked as the guest first touches them) so " +
-      "none of it is ever written to swap; not with --balloon or --ksm. Needs root, --jail-user, " +
-      "or a memlock limit (ulimit -l) that holds the guest's RAM",
+      "none of it is ever written to swap; not with --balloon or --ksm. Needs moat started as root " +
+      "(with or without --jail-user) or a memlock limit (ulimit -l) that holds the guest's RAM",
   )
   .option(
     "--raw-console",

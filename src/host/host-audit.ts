@@ -132,7 +132,7 @@ export function checkSwap(root: string): Finding {
   return warn(
     id,
     `swap is active (${devices.map((l) => l.split(/\s+/)[0]).join(", ")}): guest memory may be written to disk`,
-    "swapoff -a, or use encrypted swap",
+    "swapoff -a, use encrypted swap, or create VMs that hold secrets with lock_memory",
   );
 }
 
@@ -276,6 +276,20 @@ export function checkTokens(store: Store | undefined): Finding {
       "moat token rm the ones nobody needs; give others operator or tenant tokens",
     );
   return pass(id, `${admins} admin token${admins === 1 ? "" : "s"}`);
+}
+
+/** Tenants' tokens: each should end on its own, not only when someone remembers to revoke it. */
+export function checkTokenExpiry(store: Store | undefined): Finding | undefined {
+  if (!store) return undefined;
+  const id = "api.token-expiry";
+  const forever = store.tokens().filter((t) => t.role === "tenant" && t.expiresAt === null);
+  if (forever.length)
+    return warn(
+      id,
+      `tenant token${forever.length === 1 ? "" : "s"} ${forever.map((t) => t.name).join(", ")} never expire${forever.length === 1 ? "s" : ""}`,
+      "moat token create ... --expires 30d for each tenant, then moat token rm the old ones",
+    );
+  return pass(id, "every tenant token expires");
 }
 
 /** The audit log's hash chain, against the head the daemon recorded. */
@@ -459,6 +473,7 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
       checkNested(env.root),
       ...checkApi(c),
       checkTokens(store),
+      ...[checkTokenExpiry(store)].filter((f): f is Finding => f !== undefined),
       await checkAuditLog(c.home, store),
       ...checkVmIsolation(c),
       ...(store?.vms() ?? []).flatMap((vm) => {

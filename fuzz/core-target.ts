@@ -146,6 +146,12 @@ export interface CoreInput {
   ptes: [number, number, bigint][];
   /** How MMIO accesses are answered, in turn: a value, or a fault (null). */
   mmio: (bigint | null)[];
+  /**
+   * Later rounds on the same hart, without a reset: new code and page-table entries written
+   * into RAM (as a device writing guest memory would), then more slices. The hart keeps its
+   * TLBs, CSRs and privilege from before.
+   */
+  later: { code: number[]; ptes: [number, number, bigint][] }[];
 }
 
 /**
@@ -199,6 +205,13 @@ export function coreTarget(
       mstatus: mstatusBits,
       ptes: fc.array(pte, { maxLength: 64 }),
       mmio: fc.array(fc.option(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n })), { maxLength: 8 }),
+      later: fc.array(
+        fc.record({
+          code: fc.array(word, { minLength: 1, maxLength: 128 }),
+          ptes: fc.array(pte, { maxLength: 16 }),
+        }),
+        { maxLength: 3 },
+      ),
     }),
     run(input) {
       const h = new Hart(RAM_BYTES);
@@ -226,20 +239,32 @@ export function coreTarget(
       h.setX(30, (BigInt(input.priv) << 11n) | input.mstatus);
       h.setX(31, HANDLER);
       let mmio = 0;
-      for (let slice = 0; slice < 40; slice++) {
-        const r = h.run(250);
-        if (r === EXIT_HALT) break;
-        if (r === EXIT_MMIO) {
-          const addr = BigInt.asUintN(64, h.core.getMmioAddr());
-          const size = h.core.getMmioSize();
-          if (addr >= RAM_BASE && addr < RAM_BASE + BigInt(RAM_BYTES))
-            throw new Error(`MMIO exit for RAM address 0x${addr.toString(16)}`);
-          if (![1, 2, 4, 8].includes(size)) throw new Error(`MMIO access of ${size} bytes`);
-          const answer = input.mmio[mmio++ % Math.max(1, input.mmio.length)];
-          if (answer === null) h.core.mmioFault();
-          else if (h.core.getMmioWrite() === 0) h.core.completeMmioLoad(answer ?? 0n);
-        } else if (r === EXIT_SBI) h.core.sbiReturn(-2n, 0n);
-        else if (r !== EXIT_BUDGET && r !== EXIT_WFI) throw new Error(`unknown exit ${r}`);
+      // False once the hart is stuck in a trap loop: the VMM stops a VM there, so no more runs.
+      const slices = (n: number): boolean => {
+        for (let slice = 0; slice < n; slice++) {
+          const r = h.run(250);
+          if (r === EXIT_HALT) return false;
+          if (r === EXIT_MMIO) {
+            const addr = BigInt.asUintN(64, h.core.getMmioAddr());
+            const size = h.core.getMmioSize();
+            if (addr >= RAM_BASE && addr < RAM_BASE + BigInt(RAM_BYTES))
+              throw new Error(`MMIO exit for RAM address 0x${addr.toString(16)}`);
+            if (![1, 2, 4, 8].includes(size)) throw new Error(`MMIO access of ${size} bytes`);
+            const answer = input.mmio[mmio++ % Math.max(1, input.mmio.length)];
+            if (answer === null) h.core.mmioFault();
+            else if (h.core.getMmioWrite() === 0) h.core.completeMmioLoad(answer ?? 0n);
+          } else if (r === EXIT_SBI) h.core.sbiReturn(-2n, 0n);
+          else if (r !== EXIT_BUDGET && r !== EXIT_WFI) throw new Error(`unknown exit ${r}`);
+        }
+        return true;
+      };
+      let running = slices(40);
+      for (const round of input.later) {
+        if (!running) break;
+        for (const [page, i, v] of round.ptes) h.w64(TABLES + BigInt(page * 4096 + i * 8), v);
+        h.code(ENTRY, round.code);
+        h.code(HANDLER, round.code);
+        running = slices(20);
       }
       afterRun?.(h.memory.buffer as SharedArrayBuffer, input);
       // Compared with a fresh instance's memory: nothing set up above writes below RAM outside

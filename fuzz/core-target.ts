@@ -8,37 +8,34 @@
 // size, and writes nothing in the shared memory outside its own hart's areas and guest RAM:
 // not another hart's registers, TLBs or cross-hart block, not the unused gaps.
 import fc from "fast-check";
-import { Hart, RAM_BASE } from "../test/support/core-harness.js";
+import { CSR, Hart, I, RAM_BASE, iType } from "../test/support/core-harness.js";
 import {
   EXIT_BUDGET,
   EXIT_HALT,
   EXIT_MMIO,
   EXIT_SBI,
   EXIT_WFI,
+  HART_BASE,
+  HART_STRIDE,
   MAX_HARTS,
   MIP_MSIP,
   RAM_OFFSET,
+  RVC_TABLE,
+  RVC_TABLE_BYTES,
   SHARED_BASE,
   SHARED_STRIDE,
   SH_MIP,
   SH_MTIMECMP,
   SH_WAKE,
+  sharedBlock,
 } from "../src/accel/soft/layout.js";
 import type { FuzzTarget } from "./targets.js";
 
 const RAM_BYTES = 1 << 20;
-const HART_BASE = 0x0010_0000;
-const HART_STRIDE = 0x1_0000;
-const RVC_TABLE = 0x0040_0000;
-const RVC_TABLE_END = RVC_TABLE + 0x1_0000 * 4;
 const ENTRY = RAM_BASE + 0x1000n;
 const HANDLER = RAM_BASE + BigInt(RAM_BYTES / 2);
 const TABLES = RAM_BASE + 0x1_0000n;
 const TABLE_PAGES = 4;
-
-/** csrrw x0, csr, rs1 */
-const csrw = (csr: number, rs1: number): number =>
-  ((csr << 20) | (rs1 << 15) | (1 << 12) | 0x73) >>> 0;
 
 /**
  * The ranges of the WebAssembly memory below guest RAM that hart `hart`'s work may not change:
@@ -47,9 +44,9 @@ const csrw = (csr: number, rs1: number): number =>
  */
 function guarded(hart: number): [number, number][] {
   const own: [number, number][] = [
-    [SHARED_BASE, SHARED_BASE + MAX_HARTS * SHARED_STRIDE],
+    [sharedBlock(0), sharedBlock(MAX_HARTS)],
     [HART_BASE + hart * HART_STRIDE, HART_BASE + (hart + 1) * HART_STRIDE],
-    [RVC_TABLE, RVC_TABLE_END],
+    [RVC_TABLE, RVC_TABLE + RVC_TABLE_BYTES],
   ];
   const out: [number, number][] = [];
   let at = 0;
@@ -111,12 +108,12 @@ const word = fc.oneof(
       fc.integer({ min: 1, max: 7 }),
       fc.integer({ min: 0, max: 31 }),
     )
-    .map(([csr, f3, rs1, rd]) => ((csr << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x73) >>> 0),
+    .map(([csr, f3, rs1, rd]) => iType(0x73, rd, f3, rs1, csr)),
   // Two compressed instructions.
   fc
     .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }))
     .map(([a, b]) => ((((b & ~3) | (b & 3 || 1)) << 16) | (a & ~3) | (a & 3 || 2)) >>> 0),
-  fc.constantFrom(0x00000073, 0x00100073, 0x30200073, 0x10200073, 0x10500073, 0x12000073),
+  fc.constantFrom(I.ecall, I.ebreak, I.mret, I.sret, I.wfi, I.sfence_vma(0, 0)),
 );
 
 const ramAddr = fc.integer({ min: 0, max: RAM_BYTES + 0x100 }).map((o) => RAM_BASE + BigInt(o));
@@ -217,20 +214,24 @@ export function coreTarget(
       const h = new Hart(RAM_BYTES);
       if (!h.core.init(input.hart, RAM_BASE, BigInt(RAM_BYTES), input.sbi ? 1 : 0))
         throw new Error("core.init refused");
-      for (const [page, i, v] of input.ptes) h.w64(TABLES + BigInt(page * 4096 + i * 8), v);
-      // The code once where the hart enters it and once where its traps go.
-      h.code(ENTRY, input.code);
-      h.code(HANDLER, input.code);
+      // Page-table entries, and the code once where the hart enters it and once where its
+      // traps go.
+      const load = (r: { code: number[]; ptes: [number, number, bigint][] }): void => {
+        for (const [page, i, v] of r.ptes) h.w64(TABLES + BigInt(page * 4096 + i * 8), v);
+        h.code(ENTRY, r.code);
+        h.code(HANDLER, r.code);
+      };
+      load(input);
       // A preamble in M-mode points mtvec and stvec at the second copy and enters the first in
       // the input's privilege (mret) with the input's satp; x28-x31 carry its operands, x1-x27
       // the input's values.
       h.code(RAM_BASE, [
-        csrw(0x180, 28),
-        csrw(0x305, 31),
-        csrw(0x105, 31),
-        csrw(0x341, 29),
-        csrw(0x300, 30),
-        0x30200073, // mret
+        I.csrw(CSR.satp, 28),
+        I.csrw(CSR.mtvec, 31),
+        I.csrw(CSR.stvec, 31),
+        I.csrw(CSR.mepc, 29),
+        I.csrw(CSR.mstatus, 30),
+        I.mret,
       ]);
       h.reset(RAM_BASE, 3);
       input.regs.forEach((v, i) => h.setX(i + 1, v));
@@ -261,9 +262,7 @@ export function coreTarget(
       let running = slices(40);
       for (const round of input.later) {
         if (!running) break;
-        for (const [page, i, v] of round.ptes) h.w64(TABLES + BigInt(page * 4096 + i * 8), v);
-        h.code(ENTRY, round.code);
-        h.code(HANDLER, round.code);
+        load(round);
         running = slices(20);
       }
       afterRun?.(h.memory.buffer as SharedArrayBuffer, input);

@@ -20,7 +20,7 @@ export interface FuzzResult {
 }
 
 /** Bound: what one target may leave allocated after its run. */
-export const MAX_HEAP_GROWTH_MIB = 64;
+const MAX_HEAP_GROWTH_MIB = 64;
 
 /** A full GC, so that growth counts what is still reachable (exposed here when node lacks --expose-gc). */
 const gc: () => void =

@@ -20,7 +20,7 @@ import { AgentClient } from "../src/agent/agent-client.js";
 import { CSI_MAX, TerminalFilter, type TerminalPolicy } from "../src/vmm/terminal-filter.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import type { VirtioDevice } from "../src/devices/virtio/device.js";
-import { DATA, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
+import { DATA, placed, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
 import { coreTarget } from "./core-target.js";
 
 export interface FuzzTarget<T = unknown> {
@@ -32,6 +32,8 @@ export interface FuzzTarget<T = unknown> {
   run(input: T): Promise<void> | void;
 }
 
+const encoder = new TextEncoder();
+const enc = (s: string): Uint8Array => encoder.encode(s);
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 /** Little-endian bytes of 32-bit words (and 64-bit bigints). */
@@ -59,10 +61,10 @@ export function virtioTarget(
 ): FuzzTarget<Op[]> {
   const probe = make().dev;
   const nq = probe.queueMaxSizes.length;
-  const placed = fc.array(
+  const requestOps = fc.array(
     fc
       .tuple(fc.integer({ min: 0, max: 3 }), requests)
-      .map(([page, bytes]): Op => ({ k: "data", at: page * 0x1000, bytes })),
+      .map(([page, bytes]) => placed(page * 0x1000, bytes)),
     { maxLength: 4 },
   );
   const pageDesc = fc.record({
@@ -82,7 +84,7 @@ export function virtioTarget(
         size: fc.constantFrom(8, 16, 4),
         ok: fc.constant(true),
       }),
-      placed,
+      requestOps,
       fc.array(pageDesc, { maxLength: 6 }),
       virtioOps(nq),
     )
@@ -442,7 +444,6 @@ function terminalUnsafe(policy: TerminalPolicy, out: Buffer): string | undefined
 
 /** Guest output on its way to a terminal: escape sequences cut anywhere, in both policies. */
 function terminalTarget(): FuzzTarget<{ policy: TerminalPolicy; chunks: Uint8Array[] }> {
-  const enc = (s: string) => new TextEncoder().encode(s);
   const piece = fc.oneof(
     fc.uint8Array({ maxLength: 64 }),
     fc.constantFrom(
@@ -486,7 +487,6 @@ function terminalTarget(): FuzzTarget<{ policy: TerminalPolicy; chunks: Uint8Arr
 
 /** The guest agent's reply stream: bytes from the guest, cut anywhere. */
 function agentTarget(): FuzzTarget<Uint8Array[]> {
-  const enc = (s: string) => new TextEncoder().encode(s);
   return {
     name: "agent-replies",
     parses: "qemu-guest-agent replies: JSON values, 0xff resync markers, depth and size",

@@ -8,8 +8,8 @@ import { VirtioMmio } from "../src/devices/virtio/mmio-transport.js";
 import type { VirtioDevice } from "../src/devices/virtio/device.js";
 import { SpyMemory, covered, type Range } from "./spy-memory.js";
 
-export const RAM_BASE = 0x8000_0000n;
-export const RAM_SIZE = 0x10_0000; // 1 MiB
+const RAM_BASE = 0x8000_0000n;
+const RAM_SIZE = 0x10_0000; // 1 MiB
 /** Queue q's areas: descriptor table, available ring, used ring, one page each. */
 const queueArea = (q: number) => RAM_BASE + 0x1000n + BigInt(q) * 0x3000n;
 /** Where request bytes go (after the rings of up to 8 queues). */
@@ -248,16 +248,17 @@ export function virtioHarness(
       grant(a, l);
     }
   };
-  let wroteNow = false;
-  const checkWrites = (step: string) => {
-    for (const wr of mem.take()) {
-      wroteNow = true;
+  /** Checks the device's writes since the last call; true if it wrote anything. */
+  const checkWrites = (step: string): boolean => {
+    const writes = mem.take();
+    for (const wr of writes) {
       if (!covered(wr.addr, wr.len, allowed))
         throw new Error(
           `${step}: the device wrote 0x${wr.addr.toString(16)}+${wr.len}, outside every ` +
             "writable buffer and used ring",
         );
     }
+    return writes.length > 0;
   };
 
   const up = (features: number, size: number, ok: boolean) => {
@@ -289,13 +290,13 @@ export function virtioHarness(
     w(0x70, ok ? 15 : 7);
   };
 
-  const step = async (op: Op): Promise<void> => {
+  // The driver's side of one op. What the device may write is granted after it, in run().
+  const step = (op: Op): void => {
     switch (op.k) {
       case "up":
         up(op.features, op.size, op.ok);
         break;
       case "reg":
-        grantWritable();
         w(op.off, op.value, op.size);
         break;
       case "read":
@@ -319,7 +320,6 @@ export function virtioHarness(
         mem.write(DATA + BigInt(op.at), op.bytes);
         break;
       case "notify":
-        grantWritable();
         w(0x50, op.q);
         break;
       case "config":
@@ -352,10 +352,7 @@ export function virtioHarness(
         availIdx[op.q] = (availIdx[op.q]! + 1) & 0xffff;
         mem.writeU16(ring + 2n, availIdx[op.q]!);
         mem.take(); // the driver's writes
-        if (op.notify) {
-          grantWritable();
-          w(0x50, op.q);
-        }
+        if (op.notify) w(0x50, op.q);
         break;
       }
     }
@@ -369,7 +366,7 @@ export function virtioHarness(
       depth.runs++;
       let wrote = false;
       for (const [i, op] of ops.entries()) {
-        await step(op);
+        step(op);
         if (op.k === "desc" || op.k === "avail" || op.k === "data") mem.take();
         // Notifications reach the device on the next turn of the event loop (the transport
         // never runs a device on the vCPU's access).
@@ -381,14 +378,12 @@ export function virtioHarness(
           grantWritable();
           await opts.settle();
         }
-        checkWrites(`step ${i} (${op.k})`);
+        wrote = checkWrites(`step ${i} (${op.k})`) || wrote;
         // The transport turns any exception into NEEDS_RESET, so the guest cannot crash the
         // VMM; but an engine error (a TypeError, a RangeError from a typed array) there means a
         // bound the device never checked itself.
         const engine = log.find((l) => ENGINE_ERROR.test(l));
         if (engine) throw new Error(`step ${i} (${op.k}): an unchecked error: ${engine}`);
-        wrote ||= wroteNow;
-        wroteNow = false;
         const bad = opts.check?.();
         if (bad) throw new Error(`step ${i} (${op.k}): ${bad}`);
       }

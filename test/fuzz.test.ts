@@ -8,13 +8,14 @@ import { TARGETS, virtioTarget, type FuzzTarget } from "../fuzz/targets.js";
 import { fuzzTarget } from "../fuzz/fuzz-run.js";
 import { coreTarget, type CoreInput } from "../fuzz/core-target.js";
 import {
+  HART_BASE,
+  HART_STRIDE,
   MIP_MSIP,
-  SHARED_BASE,
-  SHARED_STRIDE,
   SH_HSM,
   SH_MIP,
   SH_MTIMECMP,
   SH_WAKE,
+  sharedBlock,
 } from "../src/accel/soft/layout.js";
 import type { VirtioContext, VirtioDevice } from "../src/devices/virtio/device.js";
 import { DeviceId } from "../src/devices/virtio/device.js";
@@ -74,8 +75,7 @@ test("fuzz harness: a device writing a readable buffer, throwing an engine error
 });
 
 test("fuzz harness: a soft CPU writing another hart's registers or state is caught; a CLINT IPI is not", async () => {
-  const hartArea = (h: number) => 0x10_0000 + h * 0x1_0000;
-  const block = (h: number) => SHARED_BASE + h * SHARED_STRIDE;
+  const hartArea = (h: number) => HART_BASE + h * HART_STRIDE;
   const planted: [string, (m: SharedArrayBuffer, i: CoreInput) => void, RegExp | undefined][] = [
     [
       "another hart's TLB",
@@ -84,7 +84,7 @@ test("fuzz harness: a soft CPU writing another hart's registers or state is caug
     ],
     [
       "another hart's HSM state",
-      (m, i) => (new Int32Array(m)[(block((i.hart + 3) % 8) + SH_HSM) >> 2] = 2),
+      (m, i) => (new Int32Array(m)[(sharedBlock((i.hart + 3) % 8) + SH_HSM) >> 2] = 2),
       /hart \d's cross-hart block at \+0x18/,
     ],
     ["the gap after the hart areas", (m) => (new Uint8Array(m)[0x30_0000] = 1), /at 0x300000/],
@@ -92,7 +92,7 @@ test("fuzz harness: a soft CPU writing another hart's registers or state is caug
     [
       "an IPI",
       (m, i) => {
-        const b = block((i.hart + 1) % 8);
+        const b = sharedBlock((i.hart + 1) % 8);
         new Int32Array(m)[(b + SH_MIP) >> 2] |= MIP_MSIP;
         new Int32Array(m)[(b + SH_WAKE) >> 2]! += 1;
         new BigUint64Array(m)[(b + SH_MTIMECMP) >> 3] = 12345n;

@@ -1,8 +1,7 @@
 // `moat audit`: the host's and moat's own security set-up, checked (src/host/host-audit.ts).
 import type { Command } from "commander";
-import { ConfigError, DEFAULT_HOME, loadConfig } from "../host/config.js";
+import { daemonConfig } from "./daemon-config.js";
 import { audit, type Finding } from "../host/host-audit.js";
-import { UsageError } from "./usage-error.js";
 
 const LABEL = { pass: "PASS", warn: "WARN", fail: "FAIL" } as const;
 
@@ -14,8 +13,15 @@ export function formatFindings(findings: Finding[]): string {
       `${LABEL[f.status]}  ${f.id.padEnd(width)}  ${f.why}` +
       (f.fix ? `\n      ${"".padEnd(width)}  fix: ${f.fix}` : ""),
   );
-  const n = (s: Finding["status"]) => findings.filter((f) => f.status === s).length;
-  return `${lines.join("\n")}\n\n${n("pass")} pass, ${n("warn")} warn, ${n("fail")} fail\n`;
+  const n = summarize(findings);
+  return `${lines.join("\n")}\n\n${n.pass} pass, ${n.warn} warn, ${n.fail} fail\n`;
+}
+
+/** How many findings have each status. */
+function summarize(findings: Finding[]): Record<Finding["status"], number> {
+  const n = { pass: 0, warn: 0, fail: 0 };
+  for (const f of findings) n[f.status]++;
+  return n;
 }
 
 export function registerAuditCommand(program: Command): void {
@@ -38,22 +44,14 @@ export function registerAuditCommand(program: Command): void {
     )
     .option("--json", "the findings as JSON")
     .action(async (o: { home?: string; config?: string; root: string; json?: boolean }) => {
-      let config;
-      try {
-        config = loadConfig(o.config, o.home ?? process.env.MOAT_HOME ?? DEFAULT_HOME);
-      } catch (e) {
-        if (e instanceof ConfigError) throw new UsageError(e.message);
-        throw e;
-      }
       const findings = await audit({
         root: o.root,
-        config,
+        config: daemonConfig(o),
         now: new Date(),
         nodeVersion: process.version,
       });
       if (o.json) {
-        const count = (s: Finding["status"]) => findings.filter((f) => f.status === s).length;
-        const summary = { pass: count("pass"), warn: count("warn"), fail: count("fail") };
+        const summary = summarize(findings);
         process.stdout.write(JSON.stringify({ findings, summary }, null, 2) + "\n");
       } else process.stdout.write(formatFindings(findings));
       if (findings.some((f) => f.status === "fail")) process.exitCode = 1;

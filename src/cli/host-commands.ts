@@ -3,16 +3,18 @@ import { RAW_HELP, guestOutputFilter, noteDropped, writeGuestOutput } from "./gu
 import type { TerminalFilter } from "../vmm/terminal-filter.js";
 import { parseDisplayMode } from "./run-command.js";
 import { resolve } from "node:path";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
-import { ConfigError, loadConfig, DEFAULT_HOME } from "../host/config.js";
+import { DEFAULT_HOME } from "../host/config.js";
+import { daemonConfig } from "./daemon-config.js";
 import { Daemon, DaemonError } from "../host/daemon.js";
 import { verifyAuditLog, type AuditHead } from "../host/audit-log.js";
+import { Store } from "../host/store.js";
 
 export { ApiClientError };
 
@@ -79,13 +81,7 @@ export function registerHostCommands(program: Command): void {
     .option("--home <dir>", "state directory (default: $MOAT_HOME or /var/lib/moat)")
     .option("--config <file>", "JSON settings (docs/host.md lists them)")
     .action(async (o: { home?: string; config?: string }) => {
-      let cfg;
-      try {
-        cfg = loadConfig(o.config, o.home ?? process.env.MOAT_HOME ?? DEFAULT_HOME);
-      } catch (e) {
-        if (e instanceof ConfigError) throw new UsageError(e.message);
-        throw e;
-      }
+      const cfg = daemonConfig(o);
       const socketOpt = program.opts<Conn>().socket;
       if (socketOpt) cfg.socket = socketOpt;
       const log = (s: string): void => void process.stderr.write(s + "\n");
@@ -482,13 +478,9 @@ export function registerHostCommands(program: Command): void {
       const db = o.db ?? resolve(file, "..", "moat.db");
       let head: AuditHead | undefined;
       try {
-        readFileSync(db);
-        const { default: Database } = await import("better-sqlite3");
-        const d = new Database(db, { readonly: true, fileMustExist: true });
-        const r = d.prepare("select value from meta where key = 'audit_head'").get() as
-          { value: string } | undefined;
-        d.close();
-        if (r) head = JSON.parse(r.value) as AuditHead;
+        const store = new Store(db, { readOnly: true });
+        head = store.auditHead();
+        store.close();
       } catch {
         if (o.db) throw new UsageError(`--db ${db}: not a moat database`);
       }

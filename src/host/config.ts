@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { CapacityPolicy } from "./admission.js";
 import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
-import { DOMAIN_PATTERN } from "./vm-spec.js";
+import { DOMAIN_PATTERN, IFNAME_PATTERN } from "./vm-spec.js";
 
 export interface DaemonConfig {
   /** Database, audit log, tokens, VM directories. */
@@ -146,7 +146,7 @@ export const configSchema = {
     vmJail: { type: "boolean" },
     vmUidBase: int(1000, 2_100_000_000),
     tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
-    domainNetworks: perDomain("^[A-Za-z0-9_.-]{1,15}$"),
+    domainNetworks: perDomain(IFNAME_PATTERN),
     domainImageDirs: perDomain("^/"),
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
   },

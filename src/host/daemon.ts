@@ -20,7 +20,7 @@ import type { FastifyInstance } from "fastify";
 import { ApiError, buildApi, type ApiHost } from "./api.js";
 import { hashToken, newToken, type Caller, type Role } from "./auth.js";
 import type { Peer } from "./vm-socket.js";
-import { AUDIT_HEAD_META, AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
+import { AuditLog, verifyAuditLog } from "./audit-log.js";
 import { Store, type VmRecord } from "./store.js";
 import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
 import { jailUnavailable } from "../jail/launch.js";
@@ -30,10 +30,13 @@ import { AdmissionError, admit, capacity, type ActiveVm, type Capacity } from ".
 import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-facts.js";
 import { isActive } from "./vm-spec.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
-import { checkNetwork, newVmRecord, recheckImages } from "./vm-create.js";
+import { newVmRecord, recheckVm } from "./vm-create.js";
 import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
+
+/** KSM's switch: 0 stopped, 1 running, 2 stopped with every merged page unmerged. */
+const KSM_RUN = "/sys/kernel/mm/ksm/run";
 
 export class DaemonError extends Error {}
 
@@ -196,7 +199,7 @@ export class Daemon implements ApiHost {
    */
   private enableKsm(log: (s: string) => void): void {
     try {
-      writeFileSync("/sys/kernel/mm/ksm/run", "1");
+      writeFileSync(KSM_RUN, "1");
       log(`moatd: KSM on: every VM on this host is in trust domain '${this.cfg.policy.ksmDomain}'`);
     } catch (e) {
       throw new DaemonError(
@@ -210,16 +213,15 @@ export class Daemon implements ApiHost {
    * another program, may have left it on): it is stopped and its merged pages unmerged.
    */
   private stopKsm(log: (s: string) => void): void {
-    const run = "/sys/kernel/mm/ksm/run";
     let on: boolean;
     try {
-      on = readFileSync(run, "utf8").trim() === "1";
+      on = readFileSync(KSM_RUN, "utf8").trim() === "1";
     } catch {
       return; // no KSM in this kernel
     }
     if (!on) return;
     try {
-      writeFileSync(run, "2");
+      writeFileSync(KSM_RUN, "2");
       log(
         "moatd: KSM was on; stopped and unmerged (no policy.ksmDomain: merging pages across trust domains is a side channel)",
       );
@@ -588,10 +590,7 @@ export class Daemon implements ApiHost {
    * again; then the host must be able to carry it.
    */
   private admitVm(vm: VmRecord): { pinned: number[] | null } {
-    vm.spec.nics.forEach((n, i) =>
-      checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, vm.domain, "operator", this.cfg.domainNetworks),
-    );
-    recheckImages(vm.spec, vm.domain, this.cfg);
+    recheckVm(vm.spec, vm.domain, this.cfg);
     return admit(
       { ...vm.spec, domain: vm.domain },
       this.active(vm.id),
@@ -710,13 +709,8 @@ export class Daemon implements ApiHost {
   }
 
   async verifyAudit(): Promise<Record<string, unknown>> {
-    const r = await verifyAuditLog(join(this.cfg.home, "audit.log"), this.auditHead());
+    const r = await verifyAuditLog(join(this.cfg.home, "audit.log"), this.store.auditHead());
     return { ...r };
-  }
-
-  private auditHead(): AuditHead | undefined {
-    const h = this.store.meta(AUDIT_HEAD_META);
-    return h ? (JSON.parse(h) as AuditHead) : undefined;
   }
 
   async metrics(): Promise<{ contentType: string; body: string }> {
@@ -750,7 +744,7 @@ export class Daemon implements ApiHost {
           : {}),
     });
     // The head in the database catches a log cut or rewritten at its end.
-    this.store.setMeta(AUDIT_HEAD_META, JSON.stringify(head));
+    this.store.setAuditHead(head);
   }
 
   private async callVm(

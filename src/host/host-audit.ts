@@ -4,9 +4,9 @@
 // pass, warn or fail, with why and how to fix it.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AUDIT_HEAD_META, verifyAuditLog, type AuditHead } from "./audit-log.js";
+import { verifyAuditLog } from "./audit-log.js";
 import type { DaemonConfig } from "./config.js";
-import { Store, type VmRecord } from "./store.js";
+import { Store, type TokenRecord, type VmRecord } from "./store.js";
 import { vmmProcess } from "./host-facts.js";
 import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
 
@@ -36,7 +36,7 @@ export interface AuditEnv {
  * End of security support of each Node.js major line (the project's published release
  * schedule: even-numbered lines get LTS until the 30th of April, 30 months after release).
  */
-export const NODE_END_OF_LIFE: Record<number, string> = {
+const NODE_END_OF_LIFE: Record<number, string> = {
   18: "2025-04-30",
   20: "2026-04-30",
   22: "2027-04-30",
@@ -71,13 +71,13 @@ export function checkCpuVulnerabilities(root: string): Finding {
       "run a kernel that has /sys/devices/system/cpu/vulnerabilities (4.15 or later)",
     );
   }
-  const vulnerable = names.filter((n) =>
-    /^Vulnerable/i.test(read(root, join("sys/devices/system/cpu/vulnerabilities", n)) ?? ""),
-  );
+  const vulnerable = names
+    .map((n) => [n, read(root, join("sys/devices/system/cpu/vulnerabilities", n)) ?? ""])
+    .filter(([, state]) => /^Vulnerable/i.test(state!));
   if (vulnerable.length)
     return fail(
       id,
-      `vulnerable: ${vulnerable.map((n) => `${n} (${read(root, join("sys/devices/system/cpu/vulnerabilities", n))})`).join("; ")}`,
+      `vulnerable: ${vulnerable.map(([n, state]) => `${n} (${state})`).join("; ")}`,
       "update the CPU microcode and the kernel, and do not turn mitigations off (mitigations=off on the kernel command line)",
     );
   return pass(id, `${names.length} issues reported, each mitigated or not affected`);
@@ -254,15 +254,15 @@ export function checkApi(c: DaemonConfig): Finding[] {
 }
 
 /** Admin tokens: one per person who administers the host, and at least one. */
-export function checkTokens(store: Store | undefined): Finding {
+function checkTokens(tokens: TokenRecord[] | undefined): Finding {
   const id = "api.admin-tokens";
-  if (!store)
+  if (!tokens)
     return warn(
       id,
       "no daemon database: tokens not checked",
       "moat daemon (its first start makes the admin token)",
     );
-  const admins = store.tokens().filter((t) => t.role === "admin").length;
+  const admins = tokens.filter((t) => t.role === "admin").length;
   if (admins === 0)
     return warn(
       id,
@@ -279,10 +279,9 @@ export function checkTokens(store: Store | undefined): Finding {
 }
 
 /** Tenants' tokens: each should end on its own, not only when someone remembers to revoke it. */
-export function checkTokenExpiry(store: Store | undefined): Finding | undefined {
-  if (!store) return undefined;
+function checkTokenExpiry(tokens: TokenRecord[]): Finding {
   const id = "api.token-expiry";
-  const forever = store.tokens().filter((t) => t.role === "tenant" && t.expiresAt === null);
+  const forever = tokens.filter((t) => t.role === "tenant" && t.expiresAt === null);
   if (forever.length)
     return warn(
       id,
@@ -293,7 +292,7 @@ export function checkTokenExpiry(store: Store | undefined): Finding | undefined 
 }
 
 /** The audit log's hash chain, against the head the daemon recorded. */
-export async function checkAuditLog(home: string, store: Store | undefined): Promise<Finding> {
+async function checkAuditLog(home: string, store: Store | undefined): Promise<Finding> {
   const id = "audit.chain";
   const path = join(home, "audit.log");
   if (!existsSync(path))
@@ -303,8 +302,7 @@ export async function checkAuditLog(home: string, store: Store | undefined): Pro
   // a failure is checked twice more before it is reported.
   let r;
   for (let attempt = 0; ; attempt++) {
-    const h = store?.meta(AUDIT_HEAD_META);
-    r = await verifyAuditLog(path, h ? (JSON.parse(h) as AuditHead) : undefined);
+    r = await verifyAuditLog(path, store?.auditHead());
     if (r.ok) return pass(id, `${r.lines} entries, chain intact`);
     if (attempt === 2) break;
     await new Promise((res) => setTimeout(res, 250));
@@ -388,7 +386,7 @@ export function checkVmProcess(root: string, vm: VmRecord): Finding | undefined 
 }
 
 /** Per VM: a guest agent that may run commands, and devices without rate limits. */
-export function checkVm(vm: VmRecord): Finding[] {
+function checkVm(vm: VmRecord): Finding[] {
   const out: Finding[] = [];
   const id = `vm.${vm.name}`;
   const s = vm.spec;
@@ -458,12 +456,13 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
   const dbPath = join(c.home, "moat.db");
   let store: Store | undefined;
   try {
-    store = existsSync(dbPath) ? new Store(dbPath, { readOnly: true }) : undefined;
+    store = new Store(dbPath, { readOnly: true });
   } catch {
-    store = undefined;
+    store = undefined; // no daemon database (yet)
   }
   try {
-    const out: Finding[] = [
+    const tokens = store?.tokens();
+    return [
       checkCpuVulnerabilities(env.root),
       checkSmt(env.root, c),
       checkKsm(env.root, c),
@@ -472,8 +471,8 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
       checkDevice(env.root, "dev/net/tun", "TAP networking"),
       checkNested(env.root),
       ...checkApi(c),
-      checkTokens(store),
-      ...[checkTokenExpiry(store)].filter((f): f is Finding => f !== undefined),
+      checkTokens(tokens),
+      ...(tokens ? [checkTokenExpiry(tokens)] : []),
       await checkAuditLog(c.home, store),
       ...checkVmIsolation(c),
       ...(store?.vms() ?? []).flatMap((vm) => {
@@ -482,7 +481,6 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
       }),
       checkNode(env.nodeVersion, env.now),
     ];
-    return out;
   } finally {
     store?.close();
   }

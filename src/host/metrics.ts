@@ -86,16 +86,16 @@ export function metricsRegistry(src: MetricsSource): {
     registers: [reg],
   });
 
-  const authFailures = new Counter({
-    name: "moat_api_auth_failures_total",
-    help: "API requests refused for want of a valid token",
-    registers: [reg],
-  });
+  const authFailures = counter(
+    reg,
+    "moat_api_auth_failures_total",
+    "API requests refused for want of a valid token",
+    [],
+  );
 
   const gather = async (): Promise<void> => {
-    authFailures.reset();
-    authFailures.inc(src.authFailures());
     for (const m of [
+      authFailures,
       state,
       cpu,
       vcpu,
@@ -109,6 +109,7 @@ export function metricsRegistry(src: MetricsSource): {
       mem,
     ])
       m.reset();
+    authFailures.inc(src.authFailures());
     const vms = src.vms();
     for (const s of VM_STATES) state.set({ state: s }, vms.filter((v) => v.state === s).length);
     const cap = src.capacity();

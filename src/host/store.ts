@@ -1,6 +1,7 @@
 // The daemon's durable state in one SQLite file: VM records (spec, state, the process that runs
 // them), API tokens (hashes only) and the audit log's head. Every write is a single statement or
 // a transaction, so a daemon killed at any point leaves a consistent file (WAL journal).
+import { AUDIT_HEAD_META, type AuditHead } from "./audit-log.js";
 import Database from "better-sqlite3";
 import type { VmSpec, VmState } from "./vm-spec.js";
 
@@ -229,6 +230,16 @@ export class Store {
 
   deleteToken(id: string): boolean {
     return this.db.prepare("delete from tokens where id = ?").run(id).changes > 0;
+  }
+
+  /** The audit log's last seq and hash as the daemon recorded them, if it has. */
+  auditHead(): AuditHead | undefined {
+    const h = this.meta(AUDIT_HEAD_META);
+    return h ? (JSON.parse(h) as AuditHead) : undefined;
+  }
+
+  setAuditHead(head: AuditHead): void {
+    this.setMeta(AUDIT_HEAD_META, JSON.stringify(head));
   }
 
   meta(key: string): string | undefined {

@@ -56,16 +56,19 @@ export function checkNetwork(
     );
 }
 
-/** True if `real` (a resolved path) lies inside one of `dirs` (each resolved too, if it exists). */
-function under(real: string, dirs: string[]): string | undefined {
-  return dirs.find((d) => {
-    let r = d;
+/** True if `real` (a resolved path) lies inside one of `dirs` (resolved paths). */
+function under(real: string, dirs: string[]): boolean {
+  return dirs.some((r) => real.startsWith(r.endsWith("/") ? r : r + "/"));
+}
+
+/** Each directory resolved (a directory not made yet holds no file: it stands as named). */
+function resolveDirs(dirs: string[]): string[] {
+  return dirs.map((d) => {
     try {
-      r = realpathSync(d);
+      return realpathSync(d);
     } catch {
-      // A directory not made yet holds no file.
+      return d;
     }
-    return real.startsWith(r.endsWith("/") ? r : r + "/");
   });
 }
 
@@ -73,27 +76,29 @@ function under(real: string, dirs: string[]): string | undefined {
  * Trust domains share no image directory unless the operator says so: a file under a
  * directory listed for another domain (domainImageDirs) is refused to this domain's VMs,
  * whoever asks; a tenant names files only under its domain's directories, or under
- * tenantImageDirs when its domain has none. `real` is a resolved path.
+ * tenantImageDirs when its domain has none. The checker takes resolved file paths; the
+ * directories are resolved once, when it is made.
  */
-export function checkImage(
-  real: string,
-  field: string,
-  domain: string,
-  role: Caller["role"],
+function imageChecker(
   dirs: ImageDirs,
-): void {
+): (real: string, field: string, domain: string, role: Caller["role"]) => void {
   const byDomain = dirs.domainImageDirs;
-  for (const d of Object.keys(byDomain))
-    if (d !== domain && under(real, byDomain[d]!) !== undefined)
-      throw new ApiError(403, `${field}: ${real} belongs to trust domain '${d}'`, field);
-  if (role !== "tenant") return;
-  const mine = Object.hasOwn(byDomain, domain) ? byDomain[domain]! : dirs.tenantImageDirs;
-  if (under(real, mine) === undefined)
-    throw new ApiError(
-      403,
-      `${field}: tenants of '${domain}' may use files under ${mine.join(", ") || "no directory"} only`,
-      field,
-    );
+  const realByDomain = new Map(Object.keys(byDomain).map((d) => [d, resolveDirs(byDomain[d]!)]));
+  const realTenant = resolveDirs(dirs.tenantImageDirs);
+  return (real, field, domain, role) => {
+    for (const [d, realDirs] of realByDomain)
+      if (d !== domain && under(real, realDirs))
+        throw new ApiError(403, `${field}: ${real} belongs to trust domain '${d}'`, field);
+    if (role !== "tenant") return;
+    const own = Object.hasOwn(byDomain, domain);
+    const mine = own ? byDomain[domain]! : dirs.tenantImageDirs;
+    if (!under(real, own ? realByDomain.get(domain)! : realTenant))
+      throw new ApiError(
+        403,
+        `${field}: tenants of '${domain}' may use files under ${mine.join(", ") || "no directory"} only`,
+        field,
+      );
+  };
 }
 
 /** A host file by its path: resolved, a regular file; throws ApiError 400 naming `field`. */
@@ -119,11 +124,19 @@ function imageFields(spec: VmSpec): [string, string][] {
 }
 
 /**
- * Before a start: each host file of the VM still resolves to the path checked at create (a
- * link put in since would make the VMM open another file) and is still its domain's to use
- * (the directories may have been reassigned). Throws ApiError.
+ * Before each start or restart: the VM's networks are still its domain's (they may have been
+ * reassigned), and each host file still resolves to the path checked at create (a link put in
+ * since would make the VMM open another file) and is still its domain's to use. Throws ApiError.
  */
-export function recheckImages(spec: VmSpec, domain: string, dirs: ImageDirs): void {
+export function recheckVm(
+  spec: VmSpec,
+  domain: string,
+  cfg: ImageDirs & { domainNetworks: Record<string, string[]> },
+): void {
+  spec.nics.forEach((n, i) =>
+    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, domain, "operator", cfg.domainNetworks),
+  );
+  const checkImage = imageChecker(cfg);
   for (const [field, path] of imageFields(spec)) {
     const real = resolveImage(field, path);
     if (real !== path)
@@ -132,7 +145,7 @@ export function recheckImages(spec: VmSpec, domain: string, dirs: ImageDirs): vo
         `${field}: ${path} now resolves to ${real}; create the VM again`,
         field,
       );
-    checkImage(real, field, domain, "operator", dirs);
+    checkImage(real, field, domain, "operator");
   }
 }
 
@@ -157,9 +170,10 @@ export function newVmRecord(
     checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, ctx.domainNetworks);
   });
   // Host paths resolved once, so what was checked is what the VMM opens.
+  const checkImage = imageChecker(ctx);
   const check = (field: string, p: string): string => {
     const real = resolveImage(field, p);
-    checkImage(real, field, spec.domain, caller.role, ctx);
+    checkImage(real, field, spec.domain, caller.role);
     return real;
   };
   if (spec.kernel) spec.kernel = check("kernel", spec.kernel);

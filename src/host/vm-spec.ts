@@ -5,6 +5,8 @@
 import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
 
 export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+/** A Linux network interface name (TAP or bridge): at most 15 bytes. */
+export const IFNAME_PATTERN = "^[A-Za-z0-9_.-]{1,15}$";
 export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
 const PATH = { type: "string", minLength: 1, maxLength: 1024, pattern: "^/" } as const;
 const RATE = { type: "integer", minimum: 1, maximum: 2 ** 40 } as const;
@@ -50,8 +52,8 @@ export const vmSpecSchema = {
         type: "object",
         additionalProperties: false,
         properties: {
-          tap: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" },
-          bridge: { type: "string", pattern: "^[A-Za-z0-9_.-]{1,15}$" },
+          tap: { type: "string", pattern: IFNAME_PATTERN },
+          bridge: { type: "string", pattern: IFNAME_PATTERN },
           mac: { type: "string", pattern: "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$" },
           bps: RATE,
           pps: RATE,

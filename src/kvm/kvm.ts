@@ -20,15 +20,6 @@ import { takeKvmFd } from "../sys/passed-fds.js";
 
 export class KvmUnavailableError extends Error {}
 
-/** Opens the KVM device read-write: the fd a process keeps when it gives up the right to open it. */
-export function openKvmDevice(path = "/dev/kvm"): number {
-  try {
-    return openFd(path, O_RDWR);
-  } catch (e) {
-    throw new KvmUnavailableError(`cannot use KVM: ${(e as Error).message}`);
-  }
-}
-
 export class Kvm {
   private constructor(readonly fd: number) {}
 
@@ -40,7 +31,13 @@ export class Kvm {
     let fd: number;
     const passed = takeKvmFd();
     if (passed !== undefined) fd = passed;
-    else fd = openKvmDevice(path);
+    else {
+      try {
+        fd = openFd(path, O_RDWR);
+      } catch (e) {
+        throw new KvmUnavailableError(`cannot use KVM: ${(e as Error).message}`);
+      }
+    }
     const kvm = new Kvm(fd);
     const v = ioctlInt(fd, abi.KVM_GET_API_VERSION, 0, "KVM_GET_API_VERSION");
     if (v !== abi.KVM_API_VERSION) {

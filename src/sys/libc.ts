@@ -269,16 +269,22 @@ function addrOf(bytes: Uint8Array): bigint {
   return BigInt(koffi.address(cMemmove(bytes, bytes, 0)));
 }
 
+const PAGE = 4096;
+
+/** The pages wholly inside `bytes`, or undefined if there is none. */
+function wholePages(bytes: Uint8Array): Uint8Array | undefined {
+  const start = (PAGE - Number(addrOf(bytes) % BigInt(PAGE))) % PAGE;
+  const len = Math.floor((bytes.length - start) / PAGE) * PAGE;
+  return len > 0 ? bytes.subarray(start, start + len) : undefined;
+}
+
 /**
  * madvise(2) over the pages wholly inside `bytes` (guest RAM): MADV_DONTNEED gives them back to
  * the host; the next guest access finds zeros. Bound: only whole pages inside the view.
  */
 export function madviseRange(bytes: Uint8Array, advice: number): void {
-  const page = 4096;
-  const start = (page - Number(addrOf(bytes) % BigInt(page))) % page;
-  const len = Math.floor((bytes.length - start) / page) * page;
-  if (len <= 0) return;
-  check("madvise", cMadvise(bytes.subarray(start, start + len), len, advice) as number);
+  const p = wholePages(bytes);
+  if (p) check("madvise", cMadvise(p, p.length, advice) as number);
 }
 
 const MLOCK_ONFAULT = 1;
@@ -289,11 +295,8 @@ const MLOCK_ONFAULT = 1;
  * Bound: only whole pages inside the view; RLIMIT_MEMLOCK unless privileged.
  */
 export function lockRange(bytes: Uint8Array): void {
-  const page = 4096;
-  const start = (page - Number(addrOf(bytes) % BigInt(page))) % page;
-  const len = Math.floor((bytes.length - start) / page) * page;
-  if (len <= 0) return;
-  check("mlock2", cMlock2(bytes.subarray(start, start + len), len, MLOCK_ONFAULT) as number);
+  const p = wholePages(bytes);
+  if (p) check("mlock2", cMlock2(p, p.length, MLOCK_ONFAULT) as number);
 }
 
 /** Bound: CPU numbers below this fit the affinity masks moat passes (glibc's cpu_set_t). */
@@ -378,7 +381,6 @@ export function becomeUser(uid: number, gid: number): void {
 export const RLIMIT_CORE = 4;
 export const RLIMIT_NPROC = 6;
 export const RLIMIT_NOFILE = 7;
-export const RLIMIT_MEMLOCK = 8;
 
 /** Sets soft and hard limit of `resource` (process-wide). */
 export function setRlimit(resource: number, limit: number): void {

@@ -55,7 +55,7 @@ export interface ControlInfo {
   memoryMiB: number;
   ksm: boolean;
   /** Guest RAM locked in host memory (--lock-memory). */
-  memoryLocked?: boolean;
+  memoryLocked: boolean;
   /** The seccomp filter's mode: kill (on), log, or off. */
   seccomp: "kill" | "log" | "off";
   /** The uid the process dropped to (--jail-user). */
@@ -180,7 +180,7 @@ export class ControlSocket {
                 cpus: i.cpus,
                 memory_mib: i.memoryMiB,
                 ksm: i.ksm,
-                memory_locked: i.memoryLocked === true,
+                memory_locked: i.memoryLocked,
                 seccomp: i.seccomp,
                 jailed: i.jailed === true,
                 uid: i.uid ?? process.getuid?.() ?? null,

@@ -2,6 +2,11 @@
 
 export const SHARED_BASE = 0x000f_0000;
 export const SHARED_STRIDE = 0x100;
+export const HART_BASE = 0x0010_0000;
+export const HART_STRIDE = 0x1_0000;
+/** The compressed-encoding expansion table: a u32 per 16-bit encoding, shared by all harts. */
+export const RVC_TABLE = 0x0040_0000;
+export const RVC_TABLE_BYTES = 0x1_0000 * 4;
 export const RAM_OFFSET = 0x0080_0000;
 export const MAX_HARTS = 8;
 export const WASM_PAGE = 0x1_0000;

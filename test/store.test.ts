@@ -8,7 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Store } from "../src/host/store.js";
 
-test("a database from before per-VM uids and token expiry opens; its VMs and tokens are kept, old tokens never expire", () => {
+test("a database from before per-VM uids and token expiry opens, read-only too; its VMs and tokens are kept, old tokens never expire", () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-store-"));
   const path = join(dir, "moat.db");
   try {
@@ -45,6 +45,12 @@ test("a database from before per-VM uids and token expiry opens; its VMs and tok
       )
       .run("t1", "old-admin", "h".repeat(64), "admin", null, "t0");
     old.close();
+
+    // moat audit reads it as it is, before any daemon has migrated it.
+    const looked = new Store(path, { readOnly: true });
+    assert.equal(looked.tokens()[0]?.expiresAt, null);
+    assert.equal(looked.vm("old-vm")?.uid, null);
+    looked.close();
 
     const s = new Store(path);
     const vm = s.vm("old-vm");

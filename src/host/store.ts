@@ -82,6 +82,9 @@ create table if not exists tokens (
 create table if not exists meta (key text primary key, value text not null);
 `;
 
+const TOKEN_COLUMNS =
+  "id, name, hash, role, domain, created_at as createdAt, expires_at as expiresAt";
+
 function fromRow(r: VmRow): VmRecord {
   return {
     id: r.id,
@@ -107,11 +110,18 @@ function fromRow(r: VmRow): VmRecord {
 
 export class Store {
   private readonly db: Database.Database;
+  /** The tokens' columns as selected: a database opened read-only may predate expires_at. */
+  private tokenColumns = TOKEN_COLUMNS;
 
-  /** `readOnly`: an existing database, looked at and never changed (moat audit). */
+  /**
+   * `readOnly`: an existing database, looked at and never changed (moat audit), read as it is
+   * even if it predates a column (it is not migrated).
+   */
   constructor(path: string, o: { readOnly?: boolean } = {}) {
     if (o.readOnly) {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
+      if (!this.hasColumn("tokens", "expires_at"))
+        this.tokenColumns = TOKEN_COLUMNS.replace("expires_at as", "null as");
       return;
     }
     this.db = new Database(path);
@@ -120,12 +130,15 @@ export class Store {
     this.db.pragma("synchronous = FULL");
     this.db.exec(SCHEMA);
     // Databases from before per-VM users get the column.
-    const cols = this.db.prepare("pragma table_info(vms)").all() as { name: string }[];
-    if (!cols.some((c) => c.name === "uid")) this.db.exec("alter table vms add column uid integer");
+    if (!this.hasColumn("vms", "uid")) this.db.exec("alter table vms add column uid integer");
     // And databases from before token expiry get theirs (null: the old tokens never expire).
-    const tcols = this.db.prepare("pragma table_info(tokens)").all() as { name: string }[];
-    if (!tcols.some((c) => c.name === "expires_at"))
+    if (!this.hasColumn("tokens", "expires_at"))
       this.db.exec("alter table tokens add column expires_at text");
+  }
+
+  private hasColumn(table: "vms" | "tokens", column: string): boolean {
+    const cols = this.db.prepare(`pragma table_info(${table})`).all() as { name: string }[];
+    return cols.some((c) => c.name === column);
   }
 
   /** The next unused VM uid at or above `base` (one transaction: never handed out twice). */
@@ -206,18 +219,13 @@ export class Store {
 
   tokens(): TokenRecord[] {
     return this.db
-      .prepare(
-        "select id, name, hash, role, domain, created_at as createdAt, expires_at as expiresAt from tokens order by created_at",
-      )
+      .prepare(`select ${this.tokenColumns} from tokens order by created_at`)
       .all() as TokenRecord[];
   }
 
   tokenByHash(hash: string): TokenRecord | undefined {
-    return this.db
-      .prepare(
-        "select id, name, hash, role, domain, created_at as createdAt, expires_at as expiresAt from tokens where hash = ?",
-      )
-      .get(hash) as TokenRecord | undefined;
+    return this.db.prepare(`select ${this.tokenColumns} from tokens where hash = ?`).get(hash) as
+      TokenRecord | undefined;
   }
 
   insertToken(t: TokenRecord): void {

@@ -177,11 +177,18 @@ static void attack(int slot, uint32_t dev) {
   }
   report(slot, dev, "config-writes");
 
-  // A reset in mid-request: a plausible request on every queue, then status 0 at once.
+  // A reset in mid-request: a plausible request on every queue, then status 0 at once. The
+  // request must be one the device accepts (virtio-rng, ID 4, takes writable buffers only): a
+  // stop it caused would be undone by this very reset before the status is read, so the VMM
+  // would log a stop this program never sees.
   setup();
   for (int q = 0; q < nq; q++) {
-    table(q)[0] = (struct desc){data_phys(0), 64, F_NEXT, 1};
-    table(q)[1] = (struct desc){data_phys(1), 4096, F_WRITE, 0};
+    if (dev == 4) {
+      table(q)[0] = (struct desc){data_phys(1), 4096, F_WRITE, 0};
+    } else {
+      table(q)[0] = (struct desc){data_phys(0), 64, F_NEXT, 1};
+      table(q)[1] = (struct desc){data_phys(1), 4096, F_WRITE, 0};
+    }
     offer(q, 0);
   }
   wr(R_STATUS, 0);

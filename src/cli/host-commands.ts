@@ -109,7 +109,7 @@ export function registerHostCommands(program: Command): void {
   program
     .command("create")
     .description("Define a VM on the daemon (start it with 'moat start NAME')")
-    .requiredOption("--name <name>", "unique name: a-z, 0-9, _ . -")
+    .requiredOption("--name <name>", "a name unique in its trust domain: a-z, 0-9, _ . -")
     .addOption(new Option("--accel <name>", "soft, kvm or auto").default("auto"))
     .option("--cpus <n>", "vCPUs, 1-8", "1")
     .option("--memory <MiB>", "guest RAM, MiB", "128")

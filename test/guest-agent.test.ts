@@ -109,7 +109,8 @@ test("moat run --agent: the real qemu-guest-agent answers info, osinfo, interfac
 });
 
 test("through the daemon: moat guest info, moat exec denied by default and allowed by policy, audited; moat stop through the agent", async (t) => {
-  const h = newHome({ reclaim: { enabled: false } });
+  // The initramfs is in this test's directory: an image directory of the daemon's.
+  const h = newHome({ reclaim: { enabled: false }, imageDirs: [dir] });
   const d = await startDaemon(h);
   t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
@@ -15,6 +16,7 @@ import {
 } from "node:fs";
 import { createHash } from "node:crypto";
 import http from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { Daemon } from "../src/host/daemon.js";
@@ -42,8 +44,9 @@ const tok: Record<string, string> = {};
 
 before(async () => {
   h = newHome();
-  // Image directories: a shared one (tenantImageDirs' default) and domain a's own.
-  for (const d of ["images", "images-a"]) mkdirSync(join(h.dir, d));
+  // Image directories: the shared one (imageDirs' and tenantImageDirs' default) and, in it,
+  // domain a's own.
+  mkdirSync(join(h.dir, "images", "a"), { recursive: true });
   writeFileSync(
     h.config,
     JSON.stringify({
@@ -51,7 +54,8 @@ before(async () => {
       rateLimit: { max: 1000, windowMs: 1000 },
       policy: { cpuOvercommit: 4 },
       domainNetworks: { a: ["br-a", "tap-a0"], b: ["br-b"] },
-      domainImageDirs: { a: [join(h.dir, "images-a")] },
+      domainImageDirs: { a: [join(h.dir, "images", "a")] },
+      domainQuotas: { q: { vcpus: 2, memoryMiB: 100, vms: 3, diskBytes: 3 << 20 } },
     }),
   );
   d = await Daemon.start(loadConfig(h.config, h.dir));
@@ -60,6 +64,7 @@ before(async () => {
     ["op", "operator", undefined],
     ["ta", "tenant", "a"],
     ["tb", "tenant", "b"],
+    ["tq", "tenant", "q"],
   ] as const) {
     const r = await api(h.socket, admin, "POST", "/v1/tokens", {
       name,
@@ -236,17 +241,72 @@ test("authorisation matrix: admin, operator, tenant of the VM's domain, tenant o
   }
   const evB = await api(h.socket, undefined, "GET", "/v1/events");
   assert.equal(evB.status, 401);
-  // Tenants cannot attach arbitrary host files as disks.
-  const shadow = await api(h.socket, tok.ta, "POST", "/v1/vms", {
-    name: "sh",
-    disks: [{ path: "/etc/shadow" }],
-  });
-  assert.equal(shadow.status, 403, shadow.text);
-  assert.match(shadow.text, /disks\.0\.path: tenants of 'a' may use files under/);
+  await hostFilesRefused(callers);
   assert.equal(n, cells.length * 5);
   // Kill the VM the matrix started (started by admin, then states moved on).
   await api(h.socket, admin, "POST", "/v1/vms/m/kill");
 });
+
+/**
+ * No role names a host file outside the image directories as a disk, kernel or initrd: not a
+ * system file, not the daemon's database, audit log or token, not a file elsewhere, not through
+ * `..` or a link in an image directory. Only a file in them is taken.
+ */
+async function hostFilesRefused(callers: Record<string, string | undefined>): Promise<void> {
+  const images = join(h.dir, "images");
+  const elsewhere = mkdtempSync(join(tmpdir(), "moat-elsewhere-"));
+  writeFileSync(join(elsewhere, "disk.img"), Buffer.alloc(4096));
+  const linkToDb = join(images, "db.img");
+  symlinkSync(join(h.dir, "moat.db"), linkToDb);
+  const ok = join(images, "ok.img");
+  writeFileSync(ok, Buffer.alloc(4096));
+  const paths = [
+    "/etc/shadow",
+    join(h.dir, "moat.db"),
+    join(h.dir, "audit.log"),
+    join(h.dir, "admin.token"),
+    join(elsewhere, "disk.img"),
+    `${images}/../moat.db`,
+    linkToDb,
+  ];
+  const before = readFileSync(join(h.dir, "admin.token"));
+  try {
+    for (const role of ["admin", "op", "ta"])
+      for (const path of paths)
+        for (const field of ["disks", "kernel", "initrd"]) {
+          const body = {
+            name: "hf",
+            memory_mib: 40,
+            ...(role === "ta" ? {} : { domain: "a" }),
+            ...(field === "disks" ? { disks: [{ path }] } : { [field]: path }),
+          };
+          const r = await api(h.socket, callers[role], "POST", "/v1/vms", body);
+          assert.equal(r.status, 403, `${role} ${field} ${path}: ${r.text}`);
+          if (role === "ta")
+            assert.match(r.text, /: not in your image directories"/, `${field} ${path}`);
+          else
+            assert.match(
+              r.text,
+              /not in the image directories for trust domain 'a'|in the daemon's home/,
+              `${role} ${field} ${path}`,
+            );
+        }
+    // Nothing was made, nothing written; a file in the image directories is taken.
+    assert.equal((await api(h.socket, admin, "GET", "/v1/vms/hf")).status, 404);
+    assert.deepEqual(readFileSync(join(h.dir, "admin.token")), before);
+    const taken = await api(h.socket, tok.op, "POST", "/v1/vms", {
+      name: "hf",
+      memory_mib: 40,
+      disks: [{ path: ok }],
+    });
+    assert.equal(taken.status, 201, taken.text);
+    assert.equal((await api(h.socket, admin, "DELETE", "/v1/vms/hf")).status, 204);
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+    rmSync(linkToDb);
+    rmSync(ok);
+  }
+}
 
 test("every request body is validated: 400 with the field and the reason", async () => {
   const cases: [unknown, string, RegExp][] = [
@@ -271,9 +331,9 @@ test("every request body is validated: 400 with the field and the reason", async
       /restart must be equal to one of the allowed values/,
     ],
     [
-      { name: "v", kernel: "/no/such/kernel" },
+      { name: "v", kernel: join(h.dir, "images", "no-such-kernel") },
       "kernel",
-      /kernel: \/no\/such\/kernel: no such file/,
+      /kernel: .*\/images\/no-such-kernel: no such file/,
     ],
     [
       { name: "v", lock_memory: true, balloon: {} },
@@ -561,7 +621,7 @@ test("refused requests are counted in the metrics and audited at most once a min
   assert.ok((refused.at(-1)!.detail.count ?? 0) >= 1);
 });
 
-test("networks per trust domain: a tenant only on its domain's, nobody on another domain's", async () => {
+test("networks per trust domain: a tenant only on its domain's, nobody on another domain's; a tenant is not told whose another is", async () => {
   const mk = (token: string, name: string, domain: string | undefined, nic: object) =>
     api(h.socket, token, "POST", "/v1/vms", {
       name,
@@ -572,9 +632,17 @@ test("networks per trust domain: a tenant only on its domain's, nobody on anothe
   const cases: [string, string, string | undefined, object, number, RegExp?][] = [
     [tok.ta!, "na1", undefined, { bridge: "br-a" }, 201],
     [tok.ta!, "na2", undefined, { tap: "tap-a0" }, 201],
-    [tok.ta!, "na3", undefined, { bridge: "br-b" }, 403, /br-b belongs to trust domain 'b'/],
+    [
+      tok.ta!,
+      "na3",
+      undefined,
+      { bridge: "br-b" },
+      403,
+      /trust domain 'a' may use br-a, tap-a0 only/,
+    ],
     [tok.ta!, "na4", undefined, { tap: "tap9" }, 403, /trust domain 'a' may use br-a, tap-a0 only/],
-    [tok.tb!, "nb1", undefined, { bridge: "br-a" }, 403, /belongs to trust domain 'a'/],
+    [tok.tb!, "nb1", undefined, { bridge: "br-a" }, 403, /trust domain 'b' may use br-b only/],
+    [tok.op!, "nb2", "b", { bridge: "br-a" }, 403, /br-a belongs to trust domain 'a'/],
     [admin, "nc1", "c", { bridge: "br-a" }, 403, /belongs to trust domain 'a'/],
     [admin, "nc2", "c", { bridge: "br-free" }, 201],
   ];
@@ -582,6 +650,7 @@ test("networks per trust domain: a tenant only on its domain's, nobody on anothe
     const r = await mk(token, name, domain, nic);
     assert.equal(r.status, status, `${name}: ${r.text}`);
     if (why) assert.match(r.text, why, name);
+    if (token === tok.ta || token === tok.tb) assert.doesNotMatch(r.text, /belongs to/, name);
   }
   // A tenant of a domain with no networks gets none.
   const c = await api(h.socket, admin, "POST", "/v1/tokens", {
@@ -596,9 +665,9 @@ test("networks per trust domain: a tenant only on its domain's, nobody on anothe
   for (const n of ["na1", "na2", "nc2"]) await api(h.socket, admin, "DELETE", `/v1/vms/${n}`);
 });
 
-test("image directories per trust domain: a domain's own are refused to every other; a link put in after create is refused at start", async () => {
+test("image directories per trust domain: a domain's own are refused to every other; a link put in after create is refused at start, naming neither its target nor its domain", async () => {
   const shared = join(h.dir, "images", "shared.img");
-  const mine = join(h.dir, "images-a", "a.img");
+  const mine = join(h.dir, "images", "a", "a.img");
   for (const f of [shared, mine]) writeFileSync(f, Buffer.alloc(4096));
   const mk = (token: string, name: string, domain: string | undefined, path: string) =>
     api(h.socket, token, "POST", "/v1/vms", {
@@ -609,8 +678,8 @@ test("image directories per trust domain: a domain's own are refused to every ot
     });
   const cases: [string, string, string | undefined, string, number, RegExp?][] = [
     [tok.ta!, "ia1", undefined, mine, 201],
-    [tok.ta!, "ia2", undefined, shared, 403, /tenants of 'a' may use files under .*images-a only/],
-    [tok.tb!, "ib1", undefined, mine, 403, /a\.img belongs to trust domain 'a'/],
+    [tok.ta!, "ia2", undefined, shared, 403, /shared\.img: not in your image directories/],
+    [tok.tb!, "ib1", undefined, mine, 403, /a\.img: not in your image directories/],
     [tok.tb!, "ib2", undefined, shared, 201],
     [admin, "ic1", "c", mine, 403, /belongs to trust domain 'a'/],
     [tok.op!, "ic2", "c", mine, 403, /belongs to trust domain 'a'/],
@@ -628,12 +697,159 @@ test("image directories per trust domain: a domain's own are refused to every ot
   symlinkSync(mine, shared);
   const start = await api(h.socket, tok.tb!, "POST", "/v1/vms/ib2/start");
   assert.equal(start.status, 409, start.text);
-  assert.match(start.text, /disks\.0\.path: .*shared\.img now resolves to .*a\.img/);
+  assert.match(start.text, /disks\.0\.path: .*shared\.img no longer resolves to itself/);
+  assert.doesNotMatch(start.text, /a\.img|'a'/);
   const ib2 = (await api(h.socket, admin, "GET", "/v1/vms/ib2")).body as { state: string };
   assert.equal(ib2.state, "created");
   for (const n of ["ia1", "ib2", "ic3", "ic4"])
     await api(h.socket, admin, "DELETE", `/v1/vms/${n}`);
   rmSync(shared);
+});
+
+test("tenants cannot probe: VM names are per domain, and a path outside a tenant's image directories gets one answer whatever is there", async () => {
+  const mk = (token: string, name: string, extra: object = {}) =>
+    api(h.socket, token, "POST", "/v1/vms", { name, memory_mib: 40, ...extra });
+  // Domain b's 'vb' neither stops nor shows itself to domain a.
+  assert.equal((await mk(tok.tb!, "vb")).status, 201);
+  const mine = await mk(tok.ta!, "vb");
+  assert.equal(mine.status, 201, mine.text);
+  const again = await mk(tok.ta!, "vb");
+  assert.equal(again.status, 409);
+  assert.match(again.text, /trust domain 'a' has a VM named 'vb'/);
+  for (const [t, domain] of [
+    [tok.ta!, "a"],
+    [tok.tb!, "b"],
+  ] as const) {
+    const r = await api(h.socket, t, "GET", "/v1/vms/vb");
+    assert.equal(r.status, 200, r.text);
+    assert.equal((r.body as { domain: string }).domain, domain);
+    // The CLI looks names up the same way.
+    const ins = await cli(h, ["inspect", "vb"], undefined, { MOAT_TOKEN: t });
+    assert.equal(ins.status, 0, ins.err);
+    assert.equal((JSON.parse(ins.out) as { domain: string }).domain, domain);
+  }
+  // Admins see every domain: the name alone is ambiguous, the id is not.
+  const both = await api(h.socket, admin, "GET", "/v1/vms/vb");
+  assert.equal(both.status, 409, both.text);
+  assert.match(both.text, /'vb' names 2 VMs \(trust domains a, b\): use the VM's id/);
+  const id = (mine.body as { id: string }).id;
+  assert.equal(
+    ((await api(h.socket, admin, "GET", `/v1/vms/${id}`)).body as { id: string }).id,
+    id,
+  );
+  // Paths: whether a file exists, is a directory, is another's or is reached through a link,
+  // a tenant hears only that it is not in its image directories.
+  const own = join(h.dir, "images", "a");
+  const shared = join(h.dir, "images", "probe.img");
+  writeFileSync(shared, Buffer.alloc(4096));
+  const links: [string, string][] = [
+    ["to-shared", shared],
+    ["to-shadow", "/etc/shadow"],
+    ["to-nothing", "/nonexistent/x.img"],
+    ["to-db", join(h.dir, "moat.db")],
+  ];
+  for (const [n, target] of links) symlinkSync(target, join(own, n));
+  const probes = [
+    "/etc/shadow",
+    "/etc/no-such-file",
+    "/root",
+    shared,
+    join(h.dir, "moat.db"),
+    `${own}/../../moat.db`,
+    own,
+    join(own, "missing.img"),
+    ...links.map(([n]) => join(own, n)),
+  ];
+  try {
+    for (const p of probes) {
+      const r = await mk(tok.ta!, "probe", { disks: [{ path: p }] });
+      assert.equal(r.status, 403, `${p}: ${r.text}`);
+      assert.deepEqual(r.body, {
+        error: `disks.0.path: ${p}: not in your image directories`,
+        field: "disks.0.path",
+      });
+    }
+  } finally {
+    for (const [n] of links) rmSync(join(own, n));
+    rmSync(shared);
+    await api(h.socket, tok.ta!, "DELETE", "/v1/vms/vb");
+    await api(h.socket, tok.tb!, "DELETE", "/v1/vms/vb");
+  }
+});
+
+test("quotas per domain: vCPUs, memory, VM count and disk bytes, at create and at start, refused with the arithmetic and shown in moat host", async () => {
+  const t = tok.tq!;
+  const mk = (name: string, extra: object = {}) =>
+    api(h.socket, t, "POST", "/v1/vms", { name, memory_mib: 40, ...extra });
+  const refused = (r: Reply, msg: string): void => {
+    assert.equal(r.status, 409, r.text);
+    assert.equal((r.body as { error: string }).error, msg);
+  };
+  const d1 = join(h.dir, "images", "q1.img");
+  const d2 = join(h.dir, "images", "q2.img");
+  for (const f of [d1, d2]) writeFileSync(f, Buffer.alloc(2 << 20));
+  try {
+    assert.equal((await mk("q1")).status, 201);
+    refused(
+      await mk("big", { cpus: 3 }),
+      "domain q: 3 vCPUs would exceed its quota of 2 (0 in use + 3 asked)",
+    );
+    assert.equal((await mk("q2", { cpus: 2 })).status, 201);
+    assert.equal((await api(h.socket, t, "POST", "/v1/vms/q1/start")).status, 200);
+    refused(
+      await api(h.socket, t, "POST", "/v1/vms/q2/start"),
+      "domain q: 3 vCPUs would exceed its quota of 2 (1 in use + 2 asked)",
+    );
+    assert.equal(
+      ((await api(h.socket, t, "GET", "/v1/vms/q2")).body as { state: string }).state,
+      "created",
+    );
+    assert.equal((await mk("q3", { memory_mib: 70, disks: [{ path: d1 }] })).status, 201);
+    refused(await mk("q4"), "domain q: 4 VMs would exceed its quota of 3 (3 in use + 1 asked)");
+    assert.equal((await api(h.socket, t, "DELETE", "/v1/vms/q2")).status, 204);
+    refused(
+      await mk("q4", { disks: [{ path: d2 }] }),
+      "domain q: 4194304 bytes of disk would exceed its quota of 3145728 (2097152 in use + 2097152 asked)",
+    );
+    // A file two VMs name is counted once.
+    assert.equal((await mk("q4", { disks: [{ path: d1, read_only: true }] })).status, 201);
+    refused(
+      await api(h.socket, t, "POST", "/v1/vms/q3/start"),
+      "domain q: 110 MiB of memory would exceed its quota of 100 (40 in use + 70 asked)",
+    );
+    // The disk grew since it was created: the next start is refused.
+    writeFileSync(d1, Buffer.alloc(4 << 20));
+    refused(
+      await api(h.socket, t, "POST", "/v1/vms/q4/start"),
+      "domain q: 4194304 bytes of disk would exceed its quota of 3145728 (4194304 in use + 0 asked)",
+    );
+    const host = (await api(h.socket, admin, "GET", "/v1/host")).body as {
+      quotas: Record<string, { used: object; quota: object | null }>;
+    };
+    assert.deepEqual(host.quotas.q, {
+      used: { vcpus: 1, memoryMiB: 40, vms: 3, diskBytes: 4 << 20 },
+      quota: { vcpus: 2, memoryMiB: 100, vms: 3, diskBytes: 3 << 20 },
+    });
+    const text = await cli(h, ["host"]);
+    assert.equal(text.status, 0, text.err);
+    assert.match(
+      text.out,
+      /^domain q: vCPUs 1\/2, memory 40\/100 MiB, VMs 3\/3, disks 4194304\/3145728 bytes$/m,
+    );
+    // A domain without a quota is not limited by another's.
+    const free = await api(h.socket, admin, "POST", "/v1/vms", {
+      name: "q-free",
+      domain: "free",
+      cpus: 3,
+      memory_mib: 200,
+    });
+    assert.equal(free.status, 201, free.text);
+    assert.equal((await api(h.socket, admin, "DELETE", "/v1/vms/q-free")).status, 204);
+  } finally {
+    await api(h.socket, t, "POST", "/v1/vms/q1/kill");
+    for (const n of ["q1", "q2", "q3", "q4"]) await api(h.socket, t, "DELETE", `/v1/vms/${n}`);
+    for (const f of [d1, d2]) rmSync(f);
+  }
 });
 
 test("console scrollback is bounded on disk and keeps the latest output", async () => {
@@ -786,6 +1002,64 @@ test("the optional TCP listener speaks only TLS, with the same tokens", async ()
     () => loadConfig(h3.config, h3.dir),
     /tcp\.cert|must have required property 'cert'/,
   );
+});
+
+test("an image directory that is, lies in or holds a system directory or the daemon's home is refused at start, in one line", async () => {
+  const h5 = newHome({});
+  const away = mkdtempSync(join(tmpdir(), "moat-link-"));
+  symlinkSync("/etc", join(away, "etc"));
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      { imageDirs: ["/etc/moat"] },
+      /^config: imageDirs\.0 \/etc\/moat lies in \/etc, a system directory/,
+    ],
+    [{ imageDirs: ["/"] }, /^config: imageDirs\.0 \/ holds \/bin, a system directory/],
+    [
+      { imageDirs: ["/var/lib"] },
+      /^config: imageDirs\.0 \/var\/lib holds \/var\/lib\/moat, the daemon's home/,
+    ],
+    [
+      { tenantImageDirs: [h5.dir] },
+      /^config: tenantImageDirs\.0 \S+ lies in \S+, the daemon's home/,
+    ],
+    [
+      { imageDirs: [join(h5.dir, "vms")] },
+      /^config: imageDirs\.0 \S+\/vms lies in \S+, the daemon's home/,
+    ],
+    [{ imageDirs: [tmpdir()] }, /^config: imageDirs\.0 \S+ holds \S+moatd-\w+, the daemon's home/],
+    [
+      { domainImageDirs: { a: ["/usr/share/img"] } },
+      /^config: domainImageDirs\.a\.0 \/usr\/share\/img lies in \/usr/,
+    ],
+    [
+      { imageDirs: [join(away, "etc")] },
+      /^config: imageDirs\.0 \S+\/etc \(\/etc\) lies in \/etc, a system directory/,
+    ],
+  ];
+  try {
+    for (const [cfg, why] of cases) {
+      writeFileSync(h5.config, JSON.stringify(cfg));
+      await assert.rejects(Daemon.start(loadConfig(h5.config, h5.dir)), (e: Error) => {
+        assert.match(e.message, why);
+        assert.doesNotMatch(e.message, /\n/);
+        return true;
+      });
+    }
+    assert.equal(existsSync(join(h5.dir, "moat.db")), false, "nothing was opened");
+    const r = spawnSync(
+      process.execPath,
+      [MOAT, "daemon", "--home", h5.dir, "--config", h5.config],
+      {
+        cwd: REPO,
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /^moat: config: imageDirs\.0 \S+ \(\/etc\) lies in \/etc[^\n]*\n$/);
+  } finally {
+    rmSync(away, { recursive: true, force: true });
+    rmSync(h5.dir, { recursive: true, force: true });
+  }
 });
 
 test("a bad config file is refused with the setting and the reason", () => {

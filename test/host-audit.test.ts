@@ -184,7 +184,7 @@ test("audit: device nodes, the API socket and TLS key, VM isolation settings, th
   }
 });
 
-test("audit of a daemon's home: admin tokens, tenant token expiry, the audit log's chain, agent policies and rate limits per VM", async () => {
+test("audit of a daemon's home: admin tokens, tenant token expiry, the audit log's chain, image directories and each VM's files in them, tenant domains' quotas, agent policies and rate limits per VM", async () => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
   const tok = adminToken(h);
@@ -234,6 +234,36 @@ test("audit of a daemon's home: admin tokens, tenant token expiry, the audit log
     assert.equal(proc?.status, "pass", proc?.why);
     assert.match(proc!.why, /seccomp filter, no capabilities, its own mount and PID namespaces/);
     assert.equal(f.get("vm.open.process"), undefined, "a VM that never ran has no process");
+    // Image directories, and each VM's files in them.
+    assert.equal(f.get("images.dirs")?.status, "pass", f.get("images.dirs")?.why);
+    assert.equal(f.get("vm.open.images")?.status, "pass", f.get("vm.open.images")?.why);
+    const elsewhere = join(h.dir, "images", "other");
+    const moved = await audit({
+      ...env,
+      config: { ...cfg, imageDirs: [elsewhere], tenantImageDirs: [elsewhere] },
+    });
+    const openImages = moved.find((x) => x.id === "vm.open.images")!;
+    assert.equal(openImages.status, "fail");
+    assert.match(openImages.why, /disks\.0\.path \S+\/d\.img: not in the image directories/);
+    const etc = await audit({ ...env, config: { ...cfg, imageDirs: ["/etc/images"] } });
+    const dirs = etc.find((x) => x.id === "images.dirs")!;
+    assert.equal(dirs.status, "fail");
+    assert.match(dirs.why, /imageDirs\.0 \/etc\/images lies in \/etc, a system directory/);
+    // Quotas: tenant domain acme has none; then a whole one; then one domain over its quota.
+    assert.equal(f.get("quota.domains")?.status, "warn");
+    assert.match(f.get("quota.domains")!.why, /tenant domain acme has no quota/);
+    const full = { vcpus: 4, memoryMiB: 1024, vms: 10, diskBytes: 1 << 30 };
+    const quotas = async (domainQuotas: DaemonConfig["domainQuotas"]) =>
+      (await audit({ ...env, config: { ...cfg, domainQuotas } })).find(
+        (x) => x.id === "quota.domains",
+      )!;
+    assert.equal((await quotas({ acme: full })).status, "pass");
+    const part = await quotas({ acme: { vcpus: 4 } });
+    assert.equal(part.status, "warn");
+    assert.match(part.why, /tenant domain acme has no memoryMiB, vms, diskBytes quota/);
+    const over = await quotas({ acme: full, default: { vms: 1 } });
+    assert.equal(over.status, "warn");
+    assert.match(over.why, /domain default holds 2 vms, over its quota of 1/);
     // An appended line that is not part of the chain: the chain check fails.
     appendFileSync(join(h.dir, "audit.log"), '{"seq":999,"forged":true}\n');
     f = await byId();
@@ -264,6 +294,7 @@ test("moat audit on this host prints its findings; --json has the same; exit 1 o
     "api.socket",
     "audit.chain",
     "vm.seccomp",
+    "images.dirs",
     "runtime.node",
   ])
     assert.ok(ids.includes(id), `${id} checked`);

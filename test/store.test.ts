@@ -1,5 +1,6 @@
-// The daemon's SQLite file across versions: a database written before per-VM uids and token
-// expiry opens, gains the columns, and keeps every record as it was.
+// The daemon's SQLite file across versions: a database written before per-VM uids, token expiry
+// and VM names per domain opens, gains the columns and the per-domain names, and keeps every
+// record as it was.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Store } from "../src/host/store.js";
 
-test("a database from before per-VM uids and token expiry opens, read-only too; its VMs and tokens are kept, old tokens never expire", () => {
+test("a database from before per-VM uids, token expiry and names per domain opens, read-only too; its VMs and tokens are kept, old tokens never expire, names become per domain", () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-store-"));
   const path = join(dir, "moat.db");
   try {
@@ -81,6 +82,26 @@ test("a database from before per-VM uids and token expiry opens, read-only too; 
       again.tokens().map((t) => t.name),
       ["old-admin", "brief"],
     );
+    // Names were unique on the host; now within a domain: another domain may use one.
+    const twin = { ...vm!, id: "ba9876543210", domain: "other", uid: 7 };
+    again.insertVm(twin);
+    assert.throws(() => again.insertVm({ ...twin, id: "cccccccccccc" }), /UNIQUE/);
+    assert.deepEqual(
+      again.find("old-vm").map((v) => [v.id, v.domain, v.uid]),
+      [
+        ["0123456789ab", "default", null],
+        ["ba9876543210", "other", 7],
+      ],
+    );
+    assert.deepEqual(
+      again.find("old-vm", "other").map((v) => v.id),
+      ["ba9876543210"],
+    );
+    assert.deepEqual(
+      again.find("0123456789ab").map((v) => v.name),
+      ["old-vm"],
+    );
+    assert.deepEqual(again.find("0123456789ab", "other"), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -31,7 +31,8 @@ export function registerAuditCommand(program: Command): void {
       "Check this host and moat's set-up against the threat model (docs/threat-model.md): CPU " +
         "vulnerabilities, SMT and KSM against the trust-domain policy, swap, /dev/kvm and " +
         "/dev/net/tun, nested virtualisation, the API socket and TLS key, admin tokens, the " +
-        "audit log's chain, VM jails, seccomp, agent policies and rate limits, the Node.js " +
+        "audit log's chain, VM jails, seccomp, image directories and each VM's files in them, " +
+        "tenant domains' quotas, agent policies and rate limits, the Node.js " +
         "runtime's support. Prints pass/warn/fail with why and how to fix; exit 1 if any fail. " +
         "Changes nothing",
     )

@@ -11,6 +11,7 @@ import { parseIntOption } from "./run-command.js";
 import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
 import { DEFAULT_HOME } from "../host/config.js";
+import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig } from "./daemon-config.js";
 import { Daemon, DaemonError } from "../host/daemon.js";
 import { verifyAuditLog, type AuditHead } from "../host/audit-log.js";
@@ -108,7 +109,7 @@ export function registerHostCommands(program: Command): void {
   program
     .command("create")
     .description("Define a VM on the daemon (start it with 'moat start NAME')")
-    .requiredOption("--name <name>", "unique name: a-z, 0-9, _ . -")
+    .requiredOption("--name <name>", "a name unique in its trust domain: a-z, 0-9, _ . -")
     .addOption(new Option("--accel <name>", "soft, kvm or auto").default("auto"))
     .option("--cpus <n>", "vCPUs, 1-8", "1")
     .option("--memory <MiB>", "guest RAM, MiB", "128")
@@ -391,6 +392,7 @@ export function registerHostCommands(program: Command): void {
         vms: Record<string, number>;
         cgroups: string;
         ksm: boolean;
+        quotas: Record<string, { used: DomainUse; quota: DomainQuota | null }>;
       };
       print(
         o.json === true,
@@ -398,9 +400,22 @@ export function registerHostCommands(program: Command): void {
         () =>
           `vCPUs ${h.capacity.vcpus_used}/${h.capacity.vcpus_limit}, memory ${h.capacity.memory_used_mib}/` +
           `${h.capacity.memory_limit_mib} MiB admitted; VMs ${JSON.stringify(h.vms)}; cgroups ${h.cgroups}; ` +
-          `KSM ${h.ksm ? "on" : "off"}\n`,
+          `KSM ${h.ksm ? "on" : "off"}\n` +
+          Object.entries(h.quotas)
+            .map(([d, { used, quota }]) => `domain ${d}: ${quotaLine(used, quota)}\n`)
+            .join(""),
       );
     });
+
+  /** "vCPUs 2/4, memory 256/1024 MiB, ...": in use / quota ("-" where it has none). */
+  const quotaLine = (used: DomainUse, quota: DomainQuota | null): string => {
+    const of = (k: keyof DomainQuota): string => `${used[k]}/${quota?.[k] ?? "-"}`;
+    return (
+      `vCPUs ${of("vcpus")}, memory ${of("memoryMiB")} MiB, VMs ${of("vms")}, ` +
+      `disks ${of("diskBytes")} bytes` +
+      (quota ? "" : " (no quota)")
+    );
+  };
 
   const token = program.command("token").description("API tokens (admin)");
   token

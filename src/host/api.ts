@@ -20,7 +20,8 @@ export { ApiError };
 export interface ApiHost {
   caller(tokenHash: string): Caller | undefined;
   listVms(): VmRecord[];
-  vm(ref: string): VmRecord | undefined;
+  /** The VM `ref` (an id or a name) names, among `domain`'s if given; ApiError if ambiguous. */
+  vm(ref: string, domain?: string): VmRecord | undefined;
   createVm(spec: Record<string, unknown>, caller: Caller): VmRecord;
   lifecycle(vm: VmRecord, op: "start" | "stop" | "kill" | "pause" | "resume"): Promise<VmRecord>;
   deleteVm(vm: VmRecord, force: boolean): Promise<void>;
@@ -215,7 +216,8 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     const params = req.params as { vm?: string };
     let domain: string | undefined;
     if (params.vm !== undefined) {
-      const vm = h.vm(params.vm);
+      // A tenant's names are looked up in its own domain: another's VMs do not exist for it.
+      const vm = h.vm(params.vm, caller.role === "tenant" ? (caller.domain ?? "") : undefined);
       if (!vm) {
         // Admins and operators may learn that a VM does not exist; tenants learn nothing.
         const code = caller.role === "tenant" ? 403 : 404;

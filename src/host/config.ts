@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Ajv } from "ajv";
 import type { CapacityPolicy } from "./admission.js";
+import type { DomainQuota } from "./quota.js";
 import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
 import { DOMAIN_PATTERN, IFNAME_PATTERN } from "./vm-spec.js";
 
@@ -33,6 +34,12 @@ export interface DaemonConfig {
   vmJail: boolean;
   /** The VM processes' seccomp filter: kill (default), log, or off (development only). */
   vmSeccomp: "kill" | "log" | "off";
+  /**
+   * Host directories the kernel, initrd and disk paths admins and operators give must lie under
+   * (besides tenantImageDirs and the VM's domain's own). Never a system directory or the home
+   * (its `images` aside): such a setting is refused at start (image-dirs.ts).
+   */
+  imageDirs: string[];
   /** Host directories a tenant's kernel, initrd and disk paths must lie under (shared). */
   tenantImageDirs: string[];
   /**
@@ -46,6 +53,8 @@ export interface DaemonConfig {
    * domain is refused to every other; a tenant's domain with no list gets no network.
    */
   domainNetworks: Record<string, string[]>;
+  /** Trust domain -> what its VMs may hold together (quota.ts); a domain not listed: no limit. */
+  domainQuotas: Record<string, DomainQuota>;
   /** The cgroup (relative to each hierarchy's root) VM groups go under; default: the daemon's own + /moat. */
   cgroupParent?: string;
 }
@@ -65,8 +74,10 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     stableAfterMs: 60000,
     startTimeoutMs: 30000,
     stopTimeoutMs: 10000,
+    imageDirs: [`${home}/images`],
     tenantImageDirs: [`${home}/images`],
     domainNetworks: {},
+    domainQuotas: {},
     domainImageDirs: {},
     vmSeccomp: process.arch === "x64" ? "kill" : "off",
     vmUsers: process.getuid?.() === 0,
@@ -84,6 +95,9 @@ const perDomain = (pattern: string) => ({
   propertyNames: { pattern: DOMAIN_PATTERN },
   additionalProperties: { type: "array", maxItems: 64, items: { type: "string", pattern } },
 });
+
+/** Up to 64 absolute paths. */
+const DIRS = { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } } as const;
 
 /** Schema of the config file: every key optional; unknown keys are errors. */
 export const configSchema = {
@@ -145,9 +159,25 @@ export const configSchema = {
     vmUsers: { type: "boolean" },
     vmJail: { type: "boolean" },
     vmUidBase: int(1000, 2_100_000_000),
-    tenantImageDirs: { type: "array", maxItems: 64, items: { type: "string", pattern: "^/" } },
+    imageDirs: DIRS,
+    tenantImageDirs: DIRS,
     domainNetworks: perDomain(IFNAME_PATTERN),
     domainImageDirs: perDomain("^/"),
+    domainQuotas: {
+      type: "object",
+      maxProperties: 256,
+      propertyNames: { pattern: DOMAIN_PATTERN },
+      additionalProperties: {
+        type: "object",
+        additionalProperties: false,
+        properties: {
+          vcpus: int(0, 1 << 16),
+          memoryMiB: int(0, 1 << 30),
+          vms: int(0, 1 << 20),
+          diskBytes: int(0, Number.MAX_SAFE_INTEGER),
+        },
+      },
+    },
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
   },
 } as const;

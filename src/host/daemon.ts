@@ -31,6 +31,8 @@ import { hostCpus, hostMemory, processCpuSeconds, processRss } from "./host-fact
 import { isActive } from "./vm-spec.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
 import { newVmRecord, recheckVm } from "./vm-create.js";
+import { defaultImageDir, imageDirsProblem } from "./image-dirs.js";
+import { checkQuota, quotaView } from "./quota.js";
 import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
@@ -91,6 +93,8 @@ export class Daemon implements ApiHost {
             "them unjailed (development only)",
         );
     } else log("moatd: vmJail is off: VMs run unjailed (development only)");
+    const badDirs = imageDirsProblem(c);
+    if (badDirs) throw new DaemonError(badDirs);
     try {
       mkdirSync(c.home, { recursive: true, mode: 0o711 });
       // Group moat must be able to pass through to the socket (traverse, not list).
@@ -107,6 +111,9 @@ export class Daemon implements ApiHost {
     // 0711: a VM process (its own uid) passes through to its own directory, lists none.
     mkdirSync(join(c.home, "vms"), { recursive: true, mode: 0o711 });
     chmodSync(join(c.home, "vms"), 0o711);
+    // The default image directory (the quick start's disks go there): root's alone.
+    const images = defaultImageDir(c);
+    if (images) mkdirSync(images, { recursive: true, mode: 0o700 });
     this.store = new Store(join(c.home, "moat.db"));
     // Token hashes and the audit head: for root alone.
     for (const f of ["moat.db", "moat.db-wal", "moat.db-shm"])
@@ -327,16 +334,20 @@ export class Daemon implements ApiHost {
     return this.store.vms();
   }
 
-  vm(ref: string): VmRecord | undefined {
-    return this.store.vm(ref);
+  vm(ref: string, domain?: string): VmRecord | undefined {
+    const found = this.store.find(ref, domain);
+    if (found.length > 1)
+      throw new ApiError(
+        409,
+        `'${ref}' names ${found.length} VMs (trust domains ${found.map((v) => v.domain).join(", ")}): use the VM's id (moat ls)`,
+      );
+    return found[0];
   }
 
   createVm(body: Record<string, unknown>, caller: Caller): VmRecord {
-    const vm = newVmRecord(body, caller, {
-      nameTaken: (n) => this.store.vm(n) !== undefined,
-      tenantImageDirs: this.cfg.tenantImageDirs,
-      domainImageDirs: this.cfg.domainImageDirs,
-      domainNetworks: this.cfg.domainNetworks,
+    const vm = newVmRecord(body, caller, this.cfg, {
+      nameTaken: (n, domain) => this.store.vms().some((v) => v.domain === domain && v.name === n),
+      checkQuota: (v) => checkQuota(v, this.store.vms(), this.cfg.domainQuotas, "create"),
       ...(this.cfg.vmUsers
         ? { allocateUid: () => this.store.allocateUid(this.cfg.vmUidBase) }
         : {}),
@@ -591,6 +602,7 @@ export class Daemon implements ApiHost {
    */
   private admitVm(vm: VmRecord): { pinned: number[] | null } {
     recheckVm(vm.spec, vm.domain, this.cfg);
+    checkQuota(vm, this.store.vms(), this.cfg.domainQuotas, "start");
     return admit(
       { ...vm.spec, domain: vm.domain },
       this.active(vm.id),
@@ -612,6 +624,12 @@ export class Daemon implements ApiHost {
         pressure_some10: mem.pressureSome10 ?? null,
       },
       policy: this.cfg.policy,
+      quotas: quotaView(this.store.vms(), this.cfg.domainQuotas),
+      image_dirs: {
+        operators: this.cfg.imageDirs,
+        tenants: this.cfg.tenantImageDirs,
+        domains: this.cfg.domainImageDirs,
+      },
       vm_seccomp: this.cfg.vmSeccomp,
       vm_jail: this.cfg.vmJail,
       ksm: this.cfg.policy.ksmDomain !== undefined,

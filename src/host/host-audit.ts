@@ -9,6 +9,9 @@ import type { DaemonConfig } from "./config.js";
 import { Store, type TokenRecord, type VmRecord } from "./store.js";
 import { vmmProcess } from "./host-facts.js";
 import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
+import { imageDirsProblem, imageRules, type ImageRules } from "./image-dirs.js";
+import { imageFields, recheckFile } from "./vm-create.js";
+import { domainUse, QUOTA_KEYS } from "./quota.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -385,6 +388,86 @@ export function checkVmProcess(root: string, vm: VmRecord): Finding | undefined 
   );
 }
 
+/** The image directories: none may be, lie in or hold a system directory or the home. */
+export function checkImageDirs(c: DaemonConfig): Finding {
+  const id = "images.dirs";
+  const bad = imageDirsProblem(c);
+  if (bad)
+    return fail(id, `${bad} (the daemon refuses to start)`, "list only directories of images");
+  const domains = Object.keys(c.domainImageDirs).length;
+  return pass(
+    id,
+    `operators: ${c.imageDirs.join(", ") || "none"}; tenants: ${c.tenantImageDirs.join(", ") || "none"}` +
+      (domains ? `; ${domains} domain${domains === 1 ? "" : "s"} with their own` : ""),
+  );
+}
+
+/**
+ * A VM's kernel, initrd and disks: each still in its domain's image directories as the daemon
+ * checks before a start (a file put there before the rule, a setting changed, a link put in).
+ */
+export function checkVmImages(vm: VmRecord, rules: ImageRules): Finding | undefined {
+  const files = imageFields(vm.spec);
+  if (files.length === 0) return undefined;
+  const id = `vm.${vm.name}.images`;
+  const bad: string[] = [];
+  for (const { field, path } of files)
+    try {
+      recheckFile(rules, path, vm.domain, (_status, why) => {
+        throw new Error(`${field} ${path}: ${why}`);
+      });
+    } catch (e) {
+      bad.push((e as Error).message);
+    }
+  if (bad.length === 0)
+    return pass(
+      id,
+      `${files.length} host file${files.length === 1 ? "" : "s"}, each in its image directories`,
+    );
+  return fail(
+    id,
+    bad.join("; "),
+    "move the file into an image directory (or add its directory to imageDirs) and create the VM again",
+  );
+}
+
+/** Tenants' domains should each have a quota, and no domain should hold more than its quota. */
+export function checkQuotas(c: DaemonConfig, tokens: TokenRecord[], vms: VmRecord[]): Finding {
+  const id = "quota.domains";
+  const tenantDomains = [
+    ...new Set(tokens.flatMap((t) => (t.role === "tenant" && t.domain ? [t.domain] : []))),
+  ].sort();
+  const problems: string[] = [];
+  for (const d of tenantDomains) {
+    const q = Object.hasOwn(c.domainQuotas, d) ? c.domainQuotas[d]! : undefined;
+    const missing = QUOTA_KEYS.filter((k) => q?.[k] === undefined);
+    if (missing.length)
+      problems.push(
+        q
+          ? `tenant domain ${d} has no ${missing.join(", ")} quota`
+          : `tenant domain ${d} has no quota`,
+      );
+  }
+  for (const [d, q] of Object.entries(c.domainQuotas)) {
+    const use = domainUse(d, vms);
+    for (const k of QUOTA_KEYS)
+      if (q[k] !== undefined && use[k] > q[k])
+        problems.push(`domain ${d} holds ${use[k]} ${k}, over its quota of ${q[k]}`);
+  }
+  if (problems.length)
+    return warn(
+      id,
+      `${problems.join("; ")}: one tenant can take the host's headroom or fill its records`,
+      'set domainQuotas in the daemon config, e.g. "acme": {"vcpus": 4, "memoryMiB": 4096, "vms": 20, "diskBytes": 107374182400}',
+    );
+  return pass(
+    id,
+    tenantDomains.length
+      ? `every tenant domain has a quota (${tenantDomains.join(", ")}), none is over it`
+      : "no tenant domains; no domain over its quota",
+  );
+}
+
 /** Per VM: a guest agent that may run commands, and devices without rate limits. */
 function checkVm(vm: VmRecord): Finding[] {
   const out: Finding[] = [];
@@ -462,6 +545,8 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
   }
   try {
     const tokens = store?.tokens();
+    const vms = store?.vms() ?? [];
+    const rules = imageRules(c);
     return [
       checkCpuVulnerabilities(env.root),
       checkSmt(env.root, c),
@@ -475,9 +560,15 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
       ...(tokens ? [checkTokenExpiry(tokens)] : []),
       await checkAuditLog(c.home, store),
       ...checkVmIsolation(c),
-      ...(store?.vms() ?? []).flatMap((vm) => {
+      checkImageDirs(c),
+      ...(tokens ? [checkQuotas(c, tokens, vms)] : []),
+      ...vms.flatMap((named) => {
+        // Names are unique per domain: one used in two domains is told apart by its domain.
+        const twice = vms.some((v) => v.name === named.name && v.id !== named.id);
+        const vm = twice ? { ...named, name: `${named.name}@${named.domain}` } : named;
         const p = checkVmProcess(env.root, vm);
-        return [...(p ? [p] : []), ...checkVm(vm)];
+        const i = checkVmImages(vm, rules);
+        return [...(p ? [p] : []), ...(i ? [i] : []), ...checkVm(vm)];
       }),
       checkNode(env.nodeVersion, env.now),
     ];

@@ -69,13 +69,20 @@ interface VmRow {
   updated_at: string;
 }
 
-const SCHEMA = `
-create table if not exists vms (
-  id text primary key, name text unique not null, domain text not null, spec text not null,
+/** The VM table's columns; a name is unique within its trust domain, not across domains. */
+const vmsTable = (table: string): string => `
+create table if not exists ${table} (
+  id text primary key, name text not null, domain text not null, spec text not null,
   state text not null, desired text not null, pid integer, pid_start text, cgroup text,
   pinned text, started_at text, last_exit text, restarts integer not null default 0,
   failures integer not null default 0, restart_at text, created_at text not null,
-  updated_at text not null);
+  updated_at text not null, uid integer, unique (domain, name));`;
+
+const VMS_COLUMNS =
+  "id, name, domain, spec, state, desired, pid, pid_start, cgroup, pinned, started_at, " +
+  "last_exit, restarts, failures, restart_at, created_at, updated_at, uid";
+
+const SCHEMA = `${vmsTable("vms")}
 create table if not exists tokens (
   id text primary key, name text unique not null, hash text unique not null, role text not null,
   domain text, created_at text not null, expires_at text);
@@ -134,6 +141,30 @@ export class Store {
     // And databases from before token expiry get theirs (null: the old tokens never expire).
     if (!this.hasColumn("tokens", "expires_at"))
       this.db.exec("alter table tokens add column expires_at text");
+    if (this.namesHostWide()) this.namesPerDomain();
+  }
+
+  /** Whether the VM table is from before names per domain (a name unique on the whole host). */
+  private namesHostWide(): boolean {
+    const indexes = this.db.prepare("pragma index_list(vms)").all() as {
+      name: string;
+      unique: number;
+    }[];
+    return indexes.some((ix) => {
+      if (!ix.unique) return false;
+      const cols = this.db.prepare(`pragma index_info("${ix.name}")`).all() as { name: string }[];
+      return cols.length === 1 && cols[0]!.name === "name";
+    });
+  }
+
+  /** SQLite cannot drop a column's unique constraint: the table is copied, in one transaction. */
+  private namesPerDomain(): void {
+    this.db.transaction(() => {
+      this.db.exec(vmsTable("vms_new"));
+      this.db.exec(`insert into vms_new (${VMS_COLUMNS}) select ${VMS_COLUMNS} from vms`);
+      this.db.exec("drop table vms");
+      this.db.exec("alter table vms_new rename to vms");
+    })();
   }
 
   private hasColumn(table: "vms" | "tokens", column: string): boolean {
@@ -160,11 +191,25 @@ export class Store {
     );
   }
 
-  /** A VM by id or by name. */
+  /** A VM by id, or else the first by that name. */
   vm(ref: string): VmRecord | undefined {
-    const r = this.db.prepare("select * from vms where id = ? or name = ?").get(ref, ref) as
-      VmRow | undefined;
-    return r ? fromRow(r) : undefined;
+    return this.find(ref)[0];
+  }
+
+  /**
+   * The VMs `ref` names: the one with that id, else every one with that name (a name is unique
+   * only within a domain); with `domain`, only that domain's.
+   */
+  find(ref: string, domain?: string): VmRecord[] {
+    const only = domain === undefined ? "" : " and domain = ?";
+    const args = domain === undefined ? [ref] : [ref, domain];
+    const byId = this.db.prepare(`select * from vms where id = ?${only}`).all(...args) as VmRow[];
+    const rows = byId.length
+      ? byId
+      : (this.db
+          .prepare(`select * from vms where name = ?${only} order by domain`)
+          .all(...args) as VmRow[]);
+    return rows.map(fromRow);
   }
 
   insertVm(v: VmRecord): void {

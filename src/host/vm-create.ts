@@ -1,26 +1,26 @@
 // A new VM record from a create request that passed the schema: the checks a schema cannot make
-// (a unique name, one of tap and bridge, host files that exist, trust domains and tenants kept
-// to their networks and image directories), and host paths resolved once so what was checked
-// is what the VMM opens; the same checks again before each start.
-import { existsSync, realpathSync, statSync } from "node:fs";
+// (a name unique in its domain, one of tap and bridge, host files in the image directories,
+// trust domains and tenants kept to their networks, the domain's quota), and host paths resolved
+// once so what was checked is what the VMM opens; the same checks again before each start.
+import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
 import type { Caller } from "./auth.js";
+import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
 import type { VmRecord } from "./store.js";
 import type { VmSpec } from "./vm-spec.js";
 
-/** Where VMs' host files may come from (config.ts). */
-export interface ImageDirs {
-  /** Host directories a tenant's files must lie under when its domain has none of its own. */
-  tenantImageDirs: string[];
-  /** Trust domain -> directories of its own: refused to every other domain's VMs. */
-  domainImageDirs: Record<string, string[]>;
+/** The settings a create and a start are checked against (config.ts). */
+export interface VmPolicy extends ImageSettings {
+  /** Trust domain -> the TAP devices and bridges its VMs may use. */
+  domainNetworks: Record<string, string[]>;
 }
 
-export interface CreateContext extends ImageDirs {
-  nameTaken(name: string): boolean;
-  /** Trust domain -> the TAP devices and bridges its VMs may use (config.ts). */
-  domainNetworks: Record<string, string[]>;
+export interface CreateContext {
+  /** Whether `domain` has a VM called `name` (names are unique per domain). */
+  nameTaken(name: string, domain: string): boolean;
+  /** Throws (ApiError) if the VM would take its domain past its quota (quota.ts). */
+  checkQuota?: (vm: VmRecord) => void;
   /** A fresh uid for the VM's process (absent: it runs as the daemon's user). */
   allocateUid?: () => number;
 }
@@ -40,7 +40,8 @@ export function checkNetwork(
   const mine = Object.hasOwn(nets, domain) ? nets[domain]! : undefined;
   if (mine?.includes(name)) return;
   const owner = Object.keys(nets).find((d) => d !== domain && nets[d]!.includes(name));
-  if (owner !== undefined)
+  // A tenant is not told which other domain holds a name (nor that one does).
+  if (owner !== undefined && role !== "tenant")
     throw new ApiError(403, `${field}: ${name} belongs to trust domain '${owner}'`, field);
   if (mine !== undefined)
     throw new ApiError(
@@ -56,108 +57,74 @@ export function checkNetwork(
     );
 }
 
-/** True if `real` (a resolved path) lies inside one of `dirs` (resolved paths). */
-function under(real: string, dirs: string[]): boolean {
-  return dirs.some((r) => real.startsWith(r.endsWith("/") ? r : r + "/"));
-}
-
-/** Each directory resolved (a directory not made yet holds no file: it stands as named). */
-function resolveDirs(dirs: string[]): string[] {
-  return dirs.map((d) => {
-    try {
-      return realpathSync(d);
-    } catch {
-      return d;
-    }
-  });
-}
-
-/**
- * Trust domains share no image directory unless the operator says so: a file under a
- * directory listed for another domain (domainImageDirs) is refused to this domain's VMs,
- * whoever asks; a tenant names files only under its domain's directories, or under
- * tenantImageDirs when its domain has none. The checker takes resolved file paths; the
- * directories are resolved once, when it is made.
- */
-function imageChecker(
-  dirs: ImageDirs,
-): (real: string, field: string, domain: string, role: Caller["role"]) => void {
-  const byDomain = dirs.domainImageDirs;
-  const realByDomain = new Map(Object.keys(byDomain).map((d) => [d, resolveDirs(byDomain[d]!)]));
-  const realTenant = resolveDirs(dirs.tenantImageDirs);
-  return (real, field, domain, role) => {
-    for (const [d, realDirs] of realByDomain)
-      if (d !== domain && under(real, realDirs))
-        throw new ApiError(403, `${field}: ${real} belongs to trust domain '${d}'`, field);
-    if (role !== "tenant") return;
-    const own = Object.hasOwn(byDomain, domain);
-    const mine = own ? byDomain[domain]! : dirs.tenantImageDirs;
-    if (!under(real, own ? realByDomain.get(domain)! : realTenant))
-      throw new ApiError(
-        403,
-        `${field}: tenants of '${domain}' may use files under ${mine.join(", ") || "no directory"} only`,
-        field,
-      );
+/** Who is told what about a file that cannot be used: a tenant only that it is not its to use. */
+function denier(field: string, p: string, role: Caller["role"]): Deny {
+  return (status, why) => {
+    if (role === "tenant")
+      throw new ApiError(403, `${field}: ${p}: not in your image directories`, field);
+    throw new ApiError(status, `${field}: ${p}: ${why}`, field);
   };
 }
 
-/** A host file by its path: resolved, a regular file; throws ApiError 400 naming `field`. */
-function resolveImage(field: string, p: string): string {
-  try {
-    const real = realpathSync(p);
-    if (!statSync(real).isFile()) throw new Error("not a regular file");
-    return real;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : (e as Error).message;
-    throw new ApiError(400, `${field}: ${p}: ${why}`, field);
-  }
-}
-
-/** A spec's host files with the field each came from. */
-function imageFields(spec: VmSpec): [string, string][] {
-  const files: [string, string][] = [];
-  if (spec.kernel) files.push(["kernel", spec.kernel]);
-  if (spec.initrd && spec.initrd !== "none") files.push(["initrd", spec.initrd]);
-  spec.disks.forEach((d, i) => files.push([`disks.${i}.path`, d.path]));
+/** A spec's host files: the field each came from, its path, and how to record it resolved. */
+export function imageFields(spec: VmSpec): { field: string; path: string; set(p: string): void }[] {
+  const files: { field: string; path: string; set(p: string): void }[] = [];
+  if (spec.kernel)
+    files.push({ field: "kernel", path: spec.kernel, set: (p) => (spec.kernel = p) });
+  if (spec.initrd && spec.initrd !== "none")
+    files.push({ field: "initrd", path: spec.initrd, set: (p) => (spec.initrd = p) });
+  spec.disks.forEach((d, i) =>
+    files.push({ field: `disks.${i}.path`, path: d.path, set: (p) => (d.path = p) }),
+  );
   return files;
 }
 
 /**
- * Before each start or restart: the VM's networks are still its domain's (they may have been
- * reassigned), and each host file still resolves to the path checked at create (a link put in
- * since would make the VMM open another file) and is still its domain's to use. Throws ApiError.
+ * One recorded host file of a VM of `domain`, checked again: still in the directories as
+ * named, still resolving to itself (409 through `deny` if not), still allowed as resolved.
  */
-export function recheckVm(
-  spec: VmSpec,
-  domain: string,
-  cfg: ImageDirs & { domainNetworks: Record<string, string[]> },
-): void {
+export function recheckFile(rules: ImageRules, path: string, domain: string, deny: Deny): void {
+  const real = rules.resolve(rules.authorise(path, domain, "operator", deny), deny);
+  if (real !== path) deny(409, `resolves to ${real} now (a link or a move since create)`);
+  rules.place(real, domain, "operator", deny);
+}
+
+/**
+ * Before each start or restart: the VM's networks are still its domain's (they may have been
+ * reassigned), and each host file is still in its domain's image directories and still resolves
+ * to the path checked at create (a link put in since would make the VMM open another file).
+ * The answers name no other file or domain: a tenant may be the one starting. Throws ApiError.
+ */
+export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy): void {
   spec.nics.forEach((n, i) =>
     checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, domain, "operator", cfg.domainNetworks),
   );
-  const checkImage = imageChecker(cfg);
-  for (const [field, path] of imageFields(spec)) {
-    const real = resolveImage(field, path);
-    if (real !== path)
+  const rules = imageRules(cfg);
+  for (const { field, path } of imageFields(spec))
+    recheckFile(rules, path, domain, (status, why) => {
       throw new ApiError(
-        409,
-        `${field}: ${path} now resolves to ${real}; create the VM again`,
+        status === 403 ? 403 : 409,
+        status === 400
+          ? `${field}: ${path}: ${why}`
+          : status === 409
+            ? `${field}: ${path} no longer resolves to itself (a link or a move since); create the VM again`
+            : `${field}: ${path} is no longer in trust domain '${domain}''s image directories`,
         field,
       );
-    checkImage(real, field, domain, "operator");
-  }
+    });
 }
 
 /** Checks `body` (already schema-valid, defaults filled) and builds the record; throws ApiError. */
 export function newVmRecord(
   body: Record<string, unknown>,
   caller: Caller,
+  cfg: VmPolicy,
   ctx: CreateContext,
 ): VmRecord {
   const spec = body as unknown as VmSpec;
   spec.domain ??= caller.domain ?? "default";
-  if (ctx.nameTaken(spec.name)) throw new ApiError(409, `a VM named '${spec.name}' exists`, "name");
+  if (ctx.nameTaken(spec.name, spec.domain))
+    throw new ApiError(409, `trust domain '${spec.domain}' has a VM named '${spec.name}'`, "name");
   if (spec.lock_memory && spec.balloon)
     throw new ApiError(
       400,
@@ -167,22 +134,22 @@ export function newVmRecord(
   spec.nics.forEach((n, i) => {
     if ((n.tap === undefined) === (n.bridge === undefined))
       throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);
-    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, ctx.domainNetworks);
+    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, cfg.domainNetworks);
   });
-  // Host paths resolved once, so what was checked is what the VMM opens.
-  const checkImage = imageChecker(ctx);
+  // Each path authorised as named before the host is looked at, then resolved once, so what
+  // was checked is what the VMM opens.
+  const rules = imageRules(cfg);
   const check = (field: string, p: string): string => {
-    const real = resolveImage(field, p);
-    checkImage(real, field, spec.domain, caller.role);
+    const deny = denier(field, p, caller.role);
+    const real = rules.resolve(rules.authorise(p, spec.domain, caller.role, deny), deny);
+    rules.place(real, spec.domain, caller.role, deny);
     return real;
   };
-  if (spec.kernel) spec.kernel = check("kernel", spec.kernel);
-  if (spec.initrd && spec.initrd !== "none") spec.initrd = check("initrd", spec.initrd);
-  spec.disks.forEach((d, i) => (d.path = check(`disks.${i}.path`, d.path)));
+  for (const f of imageFields(spec)) f.set(check(f.field, f.path));
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();
-  return {
+  const vm: VmRecord = {
     id: randomBytes(6).toString("hex"),
     name: spec.name,
     domain: spec.domain,
@@ -198,8 +165,12 @@ export function newVmRecord(
     restarts: 0,
     failures: 0,
     restartAt: null,
-    uid: ctx.allocateUid?.() ?? null,
+    uid: null,
     createdAt: now,
     updatedAt: now,
   };
+  ctx.checkQuota?.(vm);
+  // A uid only for a VM that is made: a refused one would use up uids.
+  vm.uid = ctx.allocateUid?.() ?? null;
+  return vm;
 }

@@ -17,7 +17,7 @@ export const vmSpecSchema = {
   additionalProperties: false,
   required: ["name"],
   properties: {
-    name: { type: "string", pattern: NAME_PATTERN, description: "unique on the host" },
+    name: { type: "string", pattern: NAME_PATTERN, description: "unique in its trust domain" },
     accel: { type: "string", enum: ["soft", "kvm", "auto"], default: "auto" },
     kernel: { ...PATH, description: "host path; default: the shipped kernel" },
     initrd: {

@@ -36,7 +36,8 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("the Debian image boots systemd to a login prompt; its qemu-guest-agent answers, runs uname -a, and shuts it down", async (t) => {
-  const h = newHome({ reclaim: { enabled: false } });
+  // The disk is in this test's directory: an image directory of the daemon's.
+  const h = newHome({ reclaim: { enabled: false }, imageDirs: [dir] });
   const d = await startDaemon(h);
   t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);

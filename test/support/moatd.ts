@@ -61,8 +61,17 @@ export async function startDaemon(h: Home): Promise<DaemonProc> {
   return { p, log: () => log, exited };
 }
 
-/** Stops the daemon of `h` (SIGTERM; its VMs go with it) and removes its home. */
+/**
+ * Kills and deletes the VMs of `h` (they would outlive their daemon, by design), stops the
+ * daemon (SIGTERM) and removes its home.
+ */
 export async function stopDaemon(h: Home, d: DaemonProc): Promise<void> {
+  if (d.p.exitCode === null) {
+    const token = adminToken(h);
+    const vms = (await api(h.socket, token, "GET", "/v1/vms")).body;
+    for (const v of Array.isArray(vms) ? (vms as { id: string }[]) : [])
+      await api(h.socket, token, "DELETE", `/v1/vms/${v.id}?force=true`);
+  }
   d.p.kill("SIGTERM");
   await d.exited;
   rmSync(h.dir, { recursive: true, force: true });

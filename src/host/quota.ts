@@ -1,0 +1,98 @@
+// Per-domain quotas (domainQuotas in the config): what one trust domain's VMs may hold together,
+// so one tenant cannot take the host's admission headroom or fill its database. vCPUs and memory
+// count the domain's active VMs (what admission counts); VMs count its records; disk bytes the
+// apparent size of each distinct disk file its VMs name. Checked at create and before each
+// start, refused with the arithmetic.
+import { statSync } from "node:fs";
+import { ApiError } from "./api-error.js";
+import type { VmRecord } from "./store.js";
+import { isActive } from "./vm-spec.js";
+
+/** One domain's limits; a limit left out is not limited. */
+export interface DomainQuota {
+  vcpus?: number;
+  memoryMiB?: number;
+  vms?: number;
+  diskBytes?: number;
+}
+
+export const QUOTA_KEYS = ["vcpus", "memoryMiB", "vms", "diskBytes"] as const;
+
+export type DomainUse = Required<DomainQuota>;
+
+/** What a guest can fill of a disk: its file's apparent size; 0 once it is gone. */
+function fileBytes(p: string): number {
+  try {
+    return statSync(p).size;
+  } catch {
+    return 0;
+  }
+}
+
+const sum = (vms: VmRecord[], f: (v: VmRecord) => number): number =>
+  vms.reduce((s, v) => s + f(v), 0);
+
+const diskPaths = (vms: Pick<VmRecord, "spec">[]): Set<string> =>
+  new Set(vms.flatMap((v) => v.spec.disks.map((d) => d.path)));
+
+/** What `domain`'s VMs among `vms` hold. */
+export function domainUse(domain: string, vms: VmRecord[]): DomainUse {
+  const mine = vms.filter((v) => v.domain === domain);
+  const active = mine.filter((v) => isActive(v.state));
+  let diskBytes = 0;
+  for (const p of diskPaths(mine)) diskBytes += fileBytes(p);
+  return {
+    vcpus: sum(active, (v) => v.spec.cpus),
+    memoryMiB: sum(active, (v) => v.spec.memory_mib),
+    vms: mine.length,
+    diskBytes,
+  };
+}
+
+const quotaOf = (quotas: Record<string, DomainQuota>, domain: string): DomainQuota | undefined =>
+  Object.hasOwn(quotas, domain) ? quotas[domain] : undefined;
+
+/**
+ * Refuses (ApiError 409, with the arithmetic) a VM its domain's quota cannot hold: at create one
+ * more record and its disks, and vCPUs or memory more than the whole quota (it could never
+ * start); at start the same with what the domain's other active VMs hold now.
+ */
+export function checkQuota(
+  vm: Pick<VmRecord, "id" | "domain" | "spec">,
+  vms: VmRecord[],
+  quotas: Record<string, DomainQuota>,
+  when: "create" | "start",
+): void {
+  const q = quotaOf(quotas, vm.domain);
+  if (!q) return;
+  const others = vms.filter((v) => v.domain === vm.domain && v.id !== vm.id);
+  const use = domainUse(vm.domain, others);
+  const held = diskPaths(others);
+  let newDisk = 0;
+  for (const p of diskPaths([vm])) if (!held.has(p)) newDisk += fileBytes(p);
+  const check = (limit: number | undefined, used: number, asked: number, unit: string): void => {
+    if (limit === undefined || used + asked <= limit) return;
+    throw new ApiError(
+      409,
+      `domain ${vm.domain}: ${used + asked}${unit} would exceed its quota of ${limit} ` +
+        `(${used} in use + ${asked} asked)`,
+    );
+  };
+  // At create nothing runs yet: only a VM the whole quota cannot hold is refused.
+  const running = when === "start";
+  check(q.vcpus, running ? use.vcpus : 0, vm.spec.cpus, " vCPUs");
+  check(q.memoryMiB, running ? use.memoryMiB : 0, vm.spec.memory_mib, " MiB of memory");
+  check(q.vms, use.vms, 1, " VMs");
+  check(q.diskBytes, use.diskBytes, newDisk, " bytes of disk");
+}
+
+/** Per domain (with a quota or with VMs): what it holds, and its quota (null: none). */
+export function quotaView(
+  vms: VmRecord[],
+  quotas: Record<string, DomainQuota>,
+): Record<string, { used: DomainUse; quota: DomainQuota | null }> {
+  const domains = [...new Set([...Object.keys(quotas), ...vms.map((v) => v.domain)])].sort();
+  return Object.fromEntries(
+    domains.map((d) => [d, { used: domainUse(d, vms), quota: quotaOf(quotas, d) ?? null }]),
+  );
+}

@@ -5,6 +5,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
+import { writableTwice } from "../vmm/disk-file.js";
 import type { Caller } from "./auth.js";
 import type { VmRecord } from "./store.js";
 import type { VmSpec } from "./vm-spec.js";
@@ -179,6 +180,16 @@ export function newVmRecord(
   if (spec.kernel) spec.kernel = check("kernel", spec.kernel);
   if (spec.initrd && spec.initrd !== "none") spec.initrd = check("initrd", spec.initrd);
   spec.disks.forEach((d, i) => (d.path = check(`disks.${i}.path`, d.path)));
+  const twice = writableTwice(spec.disks.map((d) => ({ path: d.path, readOnly: d.read_only })));
+  if (twice) {
+    const field = `disks.${twice[1]}.path`;
+    throw new ApiError(
+      400,
+      `${field}: the file of disks.${twice[0]} again; a file is attached to a VM once ` +
+        "read-write, or only read-only",
+      field,
+    );
+  }
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();

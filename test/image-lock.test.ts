@@ -47,6 +47,9 @@ const READER = [100, 201];
 const WRITER = [100, 101, 201];
 const QEMU_IO_WRITER = [100, 101];
 
+/** Bound: a process takes its locks in well under a second; a minute allows a loaded host. */
+const HOLD_MS = 60_000;
+
 /** True once someone holds each of `bytes` of `path`. */
 function held(path: string, bytes: number[]): boolean {
   const r = lockedRanges(path);
@@ -62,7 +65,8 @@ async function whileHeld(
 ): Promise<void> {
   const m = startMoat(["run", "--disk", spec, "--", "sleep", "600"]);
   try {
-    await until(() => held(path, bytes) || m.p.exitCode !== null, `moat holding ${spec}`);
+    const holding = (): boolean => held(path, bytes) || m.p.exitCode !== null;
+    await until(holding, `moat holding ${spec}`, HOLD_MS);
     assert.equal(m.p.exitCode, null, m.err());
     await fn();
   } finally {
@@ -157,7 +161,8 @@ test("moat refuses a file qemu-system-riscv64 or qemu-io has open; shares one QE
       q.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
       const gone = new Promise((r) => q.on("close", r));
       try {
-        await until(() => held(a, bytes) || q.exitCode !== null, `${who} holding the file`);
+        const holding = (): boolean => held(a, bytes) || q.exitCode !== null;
+        await until(holding, `${who} holding the file`, HOLD_MS);
         assert.equal(q.exitCode, null, `${who}: ${err}`);
         await run(["--disk", a], writing ? WRITING : NO_WRITER);
         await run(["--disk", `${a},ro`], writing ? WRITING : 0);

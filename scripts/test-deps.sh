@@ -2,6 +2,7 @@
 # The Debian packages the test suite uses (run by `npm test` before the tests):
 #   gcc-riscv64-linux-gnu, binutils-riscv64-unknown-elf  assemble the ISA and differential tests
 #   qemu-system-misc, qemu-user                          QEMU: the oracle and the benchmark peer
+#   qemu-utils                                           qemu-io, qemu-img: QEMU's image lock against moat's
 #   opensbi                                              the --bios opensbi test
 #   device-tree-compiler                                 dtc checks moat's device tree
 #   cpio                                                 checks the archives moat writes
@@ -18,8 +19,8 @@
 # Missing ones are installed when this runs as root with apt-get (a fresh CI or developer
 # machine); otherwise it names them and fails, so no test silently skips.
 set -euo pipefail
-PKGS=(gcc-riscv64-linux-gnu binutils-riscv64-unknown-elf qemu-system-misc qemu-user opensbi
-      device-tree-compiler cpio binutils e2fsprogs iproute2 iputils-ping
+PKGS=(gcc-riscv64-linux-gnu binutils-riscv64-unknown-elf qemu-system-misc qemu-user qemu-utils
+      opensbi device-tree-compiler cpio binutils e2fsprogs iproute2 iputils-ping
       libc6-dev-riscv64-cross openssl passwd gvncviewer bsdutils chromium strace "$@")
 missing=()
 for p in "${PKGS[@]}"; do

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
+import { writableTwice } from "../vmm/disk-file.js";
 import type { Caller } from "./auth.js";
 import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
 import type { VmRecord } from "./store.js";
@@ -146,6 +147,16 @@ export function newVmRecord(
     return real;
   };
   for (const f of imageFields(spec)) f.set(check(f.field, f.path));
+  const twice = writableTwice(spec.disks.map((d) => ({ path: d.path, readOnly: d.read_only })));
+  if (twice) {
+    const field = `disks.${twice[1]}.path`;
+    throw new ApiError(
+      400,
+      `${field}: the file of disks.${twice[0]} again; a file is attached to a VM once ` +
+        "read-write, or only read-only",
+      field,
+    );
+  }
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();

@@ -19,6 +19,7 @@ const cGetpid = libc.func("int getpid()");
 const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
 const cFallocate = libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)");
+const cFcntlPtr = libc.func("int fcntl(int fd, int cmd, void *arg)");
 const cEpollCreate1 = libc.func("int epoll_create1(int flags)");
 const cEpollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event)");
 const cEpollWait = libc.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
@@ -178,6 +179,44 @@ export const FALLOC_FL_ZERO_RANGE = 0x10;
 /** fallocate(2) on an open file: punch holes or zero ranges (disk discard, write-zeroes). */
 export function fallocate(fd: number, mode: number, offset: number, len: number): void {
   check("fallocate", cFallocate(fd, mode, offset, len) as number);
+}
+
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+const F_OFD_GETLK = 36;
+const F_OFD_SETLK = 37;
+
+/** struct flock on x86-64 and arm64: short type, short whence, off_t start, off_t len, pid_t pid. */
+function flock(type: number, start: number, len: number): Buffer {
+  const b = Buffer.alloc(32);
+  b.writeInt16LE(type, 0); // l_whence 0: SEEK_SET
+  b.writeBigInt64LE(BigInt(start), 8);
+  b.writeBigInt64LE(BigInt(len), 16);
+  return b;
+}
+
+/**
+ * Takes (F_RDLCK, F_WRLCK) or drops (F_UNLCK) an open file description lock on `len` bytes at
+ * `start` of an open file, without waiting (F_OFD_SETLK). The lock belongs to the open file:
+ * the kernel drops it when the last fd to it is closed. Returns false when another open file
+ * holds a conflicting lock there.
+ */
+export function ofdLock(fd: number, type: number, start: number, len: number): boolean {
+  if (Number(cFcntlPtr(fd, F_OFD_SETLK, flock(type, start, len))) === 0) return true;
+  const e = koffi.errno();
+  if (e === constants.errno.EAGAIN || e === constants.errno.EACCES) return false;
+  throw new SysError("fcntl F_OFD_SETLK", e);
+}
+
+/**
+ * Whether another open file holds a lock on those bytes that would conflict with taking
+ * `type` there (F_OFD_GETLK); this open file's own locks never conflict.
+ */
+export function ofdLockedByOther(fd: number, type: number, start: number, len: number): boolean {
+  const b = flock(type, start, len);
+  check("fcntl F_OFD_GETLK", cFcntlPtr(fd, F_OFD_GETLK, b) as number);
+  return b.readInt16LE(0) !== F_UNLCK;
 }
 
 export const EPOLLIN = 0x001;

@@ -20,7 +20,7 @@
 import net from "node:net";
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import type { VmDevices } from "./vm-devices.js";
-import { netLimits, perSecond } from "./vm-devices.js";
+import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST } from "../devices/virtio/input.js";
@@ -293,7 +293,7 @@ export class ControlSocket {
       disks: d.blks.map((b, i) => {
         const c = b.counters;
         return {
-          name: `vd${String.fromCharCode(97 + i)}`,
+          name: diskName(i),
           read_bytes: c.readBytes,
           write_bytes: c.writeBytes,
           read_ops: c.readOps,

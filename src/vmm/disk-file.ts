@@ -1,6 +1,8 @@
 // A raw disk image file as a virtio-blk backend: asynchronous reads and writes (libuv's thread
 // pool, so no vCPU and not the VMM thread waits for the disk), flush as fdatasync, discard and
-// write-zeroes through fallocate. The VMM opens it; the device model only sees BlockBackend.
+// write-zeroes through fallocate. The VMM opens it and holds QEMU's image lock on it while the
+// VM runs; the device model only sees BlockBackend.
+import { statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { BlockBackend } from "../devices/virtio/blk.js";
 import {
@@ -10,8 +12,32 @@ import {
   SysError,
   fallocate,
 } from "../sys/libc.js";
+import { lockImage } from "./image-lock.js";
 
 export class DiskError extends Error {}
+
+/**
+ * The first two of `disks` that are one file (by device and inode, so links too) where either
+ * would write it, as indexes; QEMU refuses that too. Paths that cannot be read are left to
+ * whoever opens them to report. Bound: n² comparisons of at most a VM's disks.
+ */
+export function writableTwice(
+  disks: readonly { path: string; readOnly: boolean }[],
+): [number, number] | undefined {
+  const ids = disks.map((d) => {
+    try {
+      const st = statSync(d.path, { bigint: true });
+      return `${st.dev}:${st.ino}`;
+    } catch {
+      return undefined;
+    }
+  });
+  for (let j = 1; j < disks.length; j++)
+    for (let i = 0; i < j; i++)
+      if (ids[j] !== undefined && ids[i] === ids[j] && !(disks[i]!.readOnly && disks[j]!.readOnly))
+        return [i, j];
+  return undefined;
+}
 
 /** Bound: zeroes written by hand (when fallocate cannot) go in chunks of this size. */
 const ZERO_CHUNK = 1 << 20;
@@ -24,7 +50,11 @@ export class DiskFile implements BlockBackend {
     readonly readOnly: boolean,
   ) {}
 
-  /** Opens `path` read-write, or read-only (then the host refuses every write). */
+  /**
+   * Opens `path` read-write, or read-only (then the host refuses every write), and takes its
+   * image lock: refused while another process (QEMU or moat) writes it, or reads it and lets
+   * no writer in when this one would write.
+   */
   static async open(path: string, readOnly: boolean): Promise<DiskFile> {
     let fh: FileHandle;
     try {
@@ -47,6 +77,17 @@ export class DiskFile implements BlockBackend {
     if (st.size < 512) {
       await fh.close();
       throw new DiskError(`disk ${path}: smaller than one 512-byte sector`);
+    }
+    let inUse: string | undefined;
+    try {
+      inUse = lockImage(fh.fd, readOnly);
+    } catch (e) {
+      await fh.close();
+      throw new DiskError(`disk ${path}: cannot take its image lock: ${(e as Error).message}`);
+    }
+    if (inUse !== undefined) {
+      await fh.close();
+      throw new DiskError(`disk ${path}: ${inUse}`);
     }
     return new DiskFile(fh, path, st.size, readOnly);
   }

@@ -3,7 +3,7 @@
 // cannot be opened, those already open are closed and the error says which.
 import { basename } from "node:path";
 import { randomBytes, randomFillSync } from "node:crypto";
-import { DiskFile } from "./disk-file.js";
+import { DiskError, DiskFile, writableTwice } from "./disk-file.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import { VirtioGpu, type GpuRect } from "../devices/virtio/gpu.js";
@@ -76,6 +76,11 @@ export function netLimits(bytesPerSecond?: number, framesPerSecond?: number): Ne
   };
 }
 
+/** The guest's name of disk `i` (its slot order): vda, vdb, ... */
+export function diskName(i: number): string {
+  return `vd${String.fromCharCode(97 + i)}`;
+}
+
 /** A random locally administered unicast MAC (02:xx:...). */
 function randomMac(): Uint8Array {
   const mac = randomBytes(6);
@@ -114,18 +119,22 @@ export class VmDevices {
   }
 
   private async openAll(specs: DeviceSpecs): Promise<void> {
+    // Said before the image lock would call this VM's own other disk "another process".
+    const twice = writableTwice(specs.disks);
+    if (twice) {
+      const [a, b] = twice.map(diskName);
+      throw new DiskError(
+        `disk ${specs.disks[twice[1]]!.path}: attached twice (${a} and ${b}); a file is ` +
+          "attached to a VM once read-write, or only read-only",
+      );
+    }
     for (const [i, spec] of specs.disks.entries()) {
       const file = await DiskFile.open(spec.path, spec.readOnly);
       this.closers.push(() => file.close());
-      const blk = new VirtioBlk(
-        `virtio-blk vd${String.fromCharCode(97 + i)}`,
-        file,
-        basename(file.path),
-        {
-          bytes: perSecond(spec.bytesPerSecond),
-          ops: perSecond(spec.opsPerSecond),
-        },
-      );
+      const blk = new VirtioBlk(`virtio-blk ${diskName(i)}`, file, basename(file.path), {
+        bytes: perSecond(spec.bytesPerSecond),
+        ops: perSecond(spec.opsPerSecond),
+      });
       this.blks.push(blk);
       this.virtio.push(blk);
     }

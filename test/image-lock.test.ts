@@ -212,7 +212,7 @@ test("daemon VMs: a file twice is refused at create; a second VM on a running VM
   const d = await startDaemon(h);
   try {
     const tok = adminToken(h);
-    const a = join(h.dir, "shared.img");
+    const a = join(h.dir, "images", "shared.img");
     writeFileSync(a, Buffer.alloc(1 << 20));
     const create = (name: string, disks: { path: string; read_only?: boolean }[]) =>
       api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 64, disks });

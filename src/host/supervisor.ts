@@ -34,6 +34,7 @@ import {
   SHIPPED_X86_KERNEL_GZ,
 } from "../boot/shipped-guest.js";
 import { readVmFile } from "./vm-file.js";
+import { EndWatch } from "./process-end.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
 export interface SupervisorOptions {
@@ -87,6 +88,8 @@ interface Watch {
   done: () => void;
   /** Why the operator ended it, if they did. */
   requested?: string;
+  /** The VMM itself, once it answers (a jailed VM's child is its launcher). */
+  vmmEnd?: EndWatch;
 }
 
 export class SupervisorError extends Error {
@@ -292,6 +295,7 @@ export class Supervisor {
         const r = await vmmCall(f.control, { op: "status" }, 1000, this.vmPeer(vm.id));
         if (r.ok === true) {
           this.noteTids(vm, r);
+          this.holdVmmEnd(w);
           this.setState(vm, "running");
           return;
         }
@@ -307,6 +311,13 @@ export class Supervisor {
       `VM '${vm.name}' did not come up within ${this.o.startTimeoutMs} ms`,
       500,
     );
+  }
+
+  /** A pidfd on the VMM under a jailed VM's launcher, whose end the launcher may misreport. */
+  private holdVmmEnd(w: Watch): void {
+    const vmm = vmmProcess(w.pid);
+    if (vmm === undefined || vmm === w.pid) return;
+    w.vmmEnd = EndWatch.hold(vmm, () => vmmProcess(w.pid) === vmm);
   }
 
   /** vCPU thread ids from a status reply; a jailed VMM's are its PID namespace's, mapped here. */
@@ -341,6 +352,10 @@ export class Supervisor {
     this.watches.delete(id);
     this.vcpuTids.delete(id);
     if (w.poll) clearInterval(w.poll);
+    // The VMM's own end, where its launcher's (code, signal) may not tell it.
+    const vmmEnd = w.vmmEnd?.end();
+    w.vmmEnd?.close();
+    if (vmmEnd) ({ code, signal } = vmmEnd);
     const vm = this.store.vm(id);
     if (!vm) return w.done();
     const f = this.files(id);
@@ -706,6 +721,7 @@ export class Supervisor {
     for (const t of this.timers.values()) clearTimeout(t);
     for (const w of this.watches.values()) {
       if (w.poll) clearInterval(w.poll);
+      w.vmmEnd?.close();
       w.child?.removeAllListeners("exit");
       w.child?.unref();
     }

@@ -5,17 +5,8 @@
 // applies the VM's restart policy with exponential backoff.
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import {
-  chownSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { join } from "node:path";
+import { closeSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
 import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
@@ -33,13 +24,17 @@ import {
   SHIPPED_X86_INITRD_GZ,
   SHIPPED_X86_KERNEL_GZ,
 } from "../boot/shipped-guest.js";
-import { readVmFile } from "./vm-file.js";
+import { readVmFileDated } from "./vm-file.js";
+import { prepareVmDir, removeVmDir } from "./vm-dir.js";
+import { VmmLogs } from "./vmm-log.js";
 import { EndWatch } from "./process-end.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
 export interface SupervisorOptions {
   /** Where each VM's directory lives: `<vmsDir>/<id>/`. */
   vmsDir: string;
+  /** Root's directory for the VM processes' own output (vmm-log.ts). */
+  logsDir: string;
   /** Extra memory cgroup room over guest RAM for the VMM process itself, MiB. */
   vmmOverheadMiB: number;
   /** KSM on for every VM (policy: one trust domain on the host). */
@@ -109,6 +104,7 @@ export class Supervisor {
   /** The Linux thread ids of each running VM's vCPUs (from its status reply), for CPU time. */
   readonly vcpuTids = new Map<string, number[]>();
   private closed = false;
+  private readonly logs: VmmLogs;
 
   constructor(
     private readonly store: Store,
@@ -118,6 +114,7 @@ export class Supervisor {
     private readonly o: SupervisorOptions,
   ) {
     this.events.setMaxListeners(0);
+    this.logs = new VmmLogs(o.logsDir);
   }
 
   files(id: string): VmFiles {
@@ -177,11 +174,9 @@ export class Supervisor {
   private async launch(vm: VmRecord): Promise<void> {
     const { pinned } = this.admit(vm);
     const f = this.files(vm.id);
-    mkdirSync(f.dir, { recursive: true, mode: 0o700 });
-    rmSync(f.exitFile, { force: true });
     // The VM's own directory belongs to its own user: it rotates its console log and writes
     // its exit record there after dropping to that user; no other VM can enter it.
-    if (vm.uid !== null) chownSync(f.dir, vm.uid, vm.uid);
+    prepareVmDir(f.dir, vm.uid, [basename(f.exitFile)]);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -193,7 +188,7 @@ export class Supervisor {
       },
       this.o.cgroupParent,
     );
-    const log = openSync(f.vmmLog, "w", 0o600);
+    const log = this.logs.openForStart(vm.id);
     let child: ChildProcess;
     const argv = vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp, uid: vm.uid });
     try {
@@ -361,11 +356,10 @@ export class Supervisor {
     const f = this.files(id);
     let record: { status?: number; reason?: string; detail?: string } | undefined;
     try {
-      // Written by the VM process: read as data it controls (bounded, no symlinks).
-      const st = statSync(f.exitFile);
-      const text = readVmFile(f.exitFile, 64 * 1024);
-      if (text && (!vm.startedAt || st.mtimeMs >= Date.parse(vm.startedAt) - 1000))
-        record = JSON.parse(text.toString("utf8")) as typeof record;
+      // Written by the VM process: read as data it controls (bounded, no links, one open).
+      const file = readVmFileDated(f.exitFile, 64 * 1024);
+      if (file && (!vm.startedAt || file.mtimeMs >= Date.parse(vm.startedAt) - 1000))
+        record = JSON.parse(file.bytes.toString("utf8")) as typeof record;
       if (record && typeof record !== "object") record = undefined;
       if (record) {
         record = {
@@ -398,7 +392,7 @@ export class Supervisor {
       reason = `guest ${record.reason}: ${record.detail ?? ""}`.trim();
       crashed = true;
     } else if (status === 125) {
-      reason = `the VMM failed: ${lastLine(f.vmmLog) ?? record?.detail ?? "no message"}`;
+      reason = `the VMM failed: ${this.logs.lastLine(id) ?? record?.detail ?? "no message"}`;
       crashed = true;
     } else {
       reason = `exited with status ${status}${record?.detail ? ` (${record.detail})` : ""}`;
@@ -596,8 +590,14 @@ export class Supervisor {
       if (this.watches.has(id) || isActive(vm.state))
         throw new SupervisorError(`VM '${vm.name}' is ${vm.state}: stop it first (or force)`);
       this.cancelRestart(vm);
+      // The directory first: a VM whose files cannot all be removed keeps its record.
+      try {
+        removeVmDir(this.files(id).dir);
+      } catch (e) {
+        throw new SupervisorError(`VM '${vm.name}': ${(e as Error).message}`, 500);
+      }
       this.store.deleteVm(id);
-      rmSync(this.files(id).dir, { recursive: true, force: true });
+      this.logs.remove(id);
       rmSync(join(this.o.jailsDir, id), { recursive: true, force: true });
       this.emitDeleted(vm);
       return vm;
@@ -751,14 +751,5 @@ function signalPid(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // Already gone.
-  }
-}
-
-function lastLine(path: string): string | undefined {
-  try {
-    const lines = (readVmFile(path, 64 * 1024)?.toString("utf8") ?? "").trim().split("\n");
-    return lines[lines.length - 1]?.slice(0, 500) || undefined;
-  } catch {
-    return undefined;
   }
 }

@@ -1,27 +1,33 @@
 // What the daemon (root) does with the files of a VM, against a VM whose own uid plants links:
 // a real daemon, real jailed VM processes, and every link made by a process running as the VM's
-// uid, as a compromised VMM would make it. Nothing outside the VM's directory may change.
+// uid, as a compromised VMM would make it. Nothing outside the VM's directory may change. Also
+// the daemon's bound on each VM process's own log (vmm.log).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
+  closeSync,
   existsSync,
   mkdtempSync,
+  openSync,
   readFileSync,
   readdirSync,
   readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { VMM_LOG_MAX } from "../src/host/vmm-log.js";
 import {
   adminToken,
   api,
   newHome,
   startDaemon,
+  until,
   type DaemonProc,
   type Home,
   type VmView,
@@ -144,4 +150,45 @@ test("root follows no link a VM's uid plants in its directory: logs, exit record
   assert.equal(existsSync(dir), false);
   assert.equal(existsSync(`${h.dir}/logs/${id}.log`), false);
   assert.equal(b.now(), before, "nothing outside the VM's directory changed");
+});
+
+test("a VMM that writes past its log's bound leaves vmm.log and its rotated copy within it", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  t.after(() => teardown(h, d));
+  const tok = adminToken(h);
+  assert.equal(
+    (await api(h.socket, tok, "POST", "/v1/vms", { name: "w", memory_mib: 48 })).status,
+    201,
+  );
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/w/start")).status, 200);
+  const st = (await api(h.socket, tok, "GET", "/v1/vms/w/stats")).body as { vmm_pid: number };
+  // The VMM's own stderr, wherever the daemon put it; written through the VMM's descriptor as
+  // the VMM itself would, three times the bound, numbered lines.
+  const log = readlinkSync(`/proc/${st.vmm_pid}/fd/2`);
+  const fd = openSync(`/proc/${st.vmm_pid}/fd/2`, "a");
+  t.after(() => closeSync(fd));
+  const line = (i: number): string => `vmm line ${String(i).padStart(8, "0")} ${"x".repeat(40)}\n`;
+  const lines = Math.ceil((3 * VMM_LOG_MAX) / line(0).length);
+  for (let i = 0; i < lines; i += 1000) {
+    let chunk = "";
+    for (let j = i; j < Math.min(lines, i + 1000); j++) chunk += line(j);
+    writeSync(fd, chunk);
+  }
+  const size = (p: string): number => (existsSync(p) ? statSync(p).size : 0);
+  await until(
+    "vmm.log and vmm.log.1 within the bound",
+    () => existsSync(`${log}.1`) && size(log) + size(`${log}.1`) <= VMM_LOG_MAX,
+    30000,
+  );
+  // The newest lines are kept, whole.
+  const kept = readFileSync(`${log}.1`, "utf8") + readFileSync(log, "utf8");
+  assert.ok(kept.endsWith(line(lines - 1)), kept.slice(-200));
+  assert.match(kept, /^vmm line \d{8} x{40}\n/);
+  // What the VMM writes next starts the emptied log afresh (it appends; no hole before it).
+  writeSync(fd, line(lines));
+  await until("the next line in vmm.log", () => readFileSync(log, "utf8").includes(line(lines)));
+  assert.equal(readFileSync(log, "utf8").indexOf("\0"), -1);
+  const w = (await api(h.socket, tok, "GET", "/v1/vms/w")).body as VmView;
+  assert.equal(w.state, "running");
 });

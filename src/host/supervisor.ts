@@ -26,7 +26,7 @@ import {
 } from "../boot/shipped-guest.js";
 import { readVmFileDated } from "./vm-file.js";
 import { prepareVmDir, removeVmDir } from "./vm-dir.js";
-import { VmmLogs } from "./vmm-log.js";
+import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
 import { EndWatch } from "./process-end.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
@@ -105,6 +105,7 @@ export class Supervisor {
   readonly vcpuTids = new Map<string, number[]>();
   private closed = false;
   private readonly logs: VmmLogs;
+  private readonly logCheck: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
@@ -115,6 +116,19 @@ export class Supervisor {
   ) {
     this.events.setMaxListeners(0);
     this.logs = new VmmLogs(o.logsDir);
+    this.logCheck = setInterval(() => this.boundLogs(), VMM_LOG_CHECK_MS);
+    this.logCheck.unref();
+  }
+
+  /** Keeps each running VM's own log within its bound (vmm-log.ts). */
+  private boundLogs(): void {
+    for (const id of this.watches.keys()) {
+      try {
+        this.logs.bound(id);
+      } catch {
+        // A full disk, say: tried again at the next check.
+      }
+    }
   }
 
   files(id: string): VmFiles {
@@ -718,6 +732,7 @@ export class Supervisor {
   /** Stops watching (the daemon is going down); VM processes keep running. */
   close(): void {
     this.closed = true;
+    clearInterval(this.logCheck);
     for (const t of this.timers.values()) clearTimeout(t);
     for (const w of this.watches.values()) {
       if (w.poll) clearInterval(w.poll);

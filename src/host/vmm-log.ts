@@ -2,8 +2,11 @@
 // launcher's last words), in `<logsDir>/<id>.log`: root's directory, out of the VM's reach. It
 // used to live in the VM's own directory, which belongs to the VM's uid, where a link put in
 // its place had the daemon truncate any host file at the next start. The VM process holds the
-// file open for appending; each start moves the last run's log to `<id>.log.1` (its last
-// half-bound of bytes).
+// file open for appending (O_APPEND, so a truncation here moves its next write to the start);
+// the daemon keeps it bounded as the console log is: at each check a file past half the bound
+// has its last half-bound of bytes kept as `<id>.log.1` and is emptied (copy and truncate,
+// since the VM process keeps writing to its descriptor), and each start moves the last run's
+// log there.
 import {
   chmodSync,
   closeSync,
@@ -20,8 +23,13 @@ import {
 import { join } from "node:path";
 import { readVmFile } from "./vm-file.js";
 
-/** Bound: the rotated copy holds at most half of this. */
+/** Bound: a VM's log and its rotated copy together, after each check. */
 export const VMM_LOG_MAX = 1024 * 1024;
+/**
+ * How often running VMs' logs are checked. Between checks a log grows by what its VMM writes
+ * in that time (a guest's share is bounded by the VMM's per-device log rate limit).
+ */
+export const VMM_LOG_CHECK_MS = 1000;
 
 const NOFOLLOW = constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
@@ -47,6 +55,11 @@ export class VmmLogs {
       constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW,
       0o600,
     );
+  }
+
+  /** Keeps `id`'s log and its rotated copy within VMM_LOG_MAX (every VMM_LOG_CHECK_MS). */
+  bound(id: string): void {
+    this.rotate(id, VMM_LOG_MAX / 2);
   }
 
   /** If the log holds more than `over` bytes: its last VMM_LOG_MAX/2 become the rotated copy. */

@@ -113,11 +113,19 @@ test("root follows no link a VM's uid plants in its directory: logs, exit record
   assert.equal((await api(h.socket, tok, "POST", "/v1/vms/v/stop")).status, 200);
   assert.equal(b.now(), before, "nothing outside the VM's directory changed");
 
-  // Removal: a tree with links out of it, and a process of the VM's uid that keeps swapping a
+  // Removal: trees with links out of them, and a process of the VM's uid that keeps swapping a
   // directory for a link to the bait while root removes the tree.
   asVm(uid, dir, ["mkdir", "-p", "t/a/b/c"]);
   asVm(uid, dir, ["ln", "-s", b.dir, "t/out"]);
   asVm(uid, dir, ["ln", "-s", join(b.dir, "keep"), "t/a/b/c/keep"]);
+  // Deeper than the directories root holds open at once, with a link out at the bottom.
+  asVm(uid, dir, [
+    process.execPath,
+    "-e",
+    `const fs = require("node:fs");
+     for (let i = 0; i < 1200; i++) { fs.mkdirSync("d"); process.chdir("d"); }
+     fs.symlinkSync(${JSON.stringify(b.dir)}, "out");`,
+  ]);
   const swapper = spawn(
     process.execPath,
     [

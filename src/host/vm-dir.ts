@@ -27,10 +27,17 @@ const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOL
 /** Bound: directory descriptors held at once while removing (deeper trees are moved up). */
 const MAX_DEPTH = 16;
 /**
- * Bound: passes over one directory (a live process of the VM's uid may keep adding entries;
- * moved-up subtrees take one each), and tries at one entry that keeps being swapped.
+ * Bound: passes over one directory that a live process of the VM's uid keeps adding to (the VM
+ * directory itself, root's by then, only gets the subtrees moved up), and tries at one entry
+ * that keeps being swapped.
  */
 const MAX_PASSES = 64;
+
+/** One removal: the VM directory's descriptor, and how many subtrees were moved up into it. */
+interface Removal {
+  top: number;
+  moved: number;
+}
 
 /** `name` in the directory open at `fd`, resolved through the descriptor, not a path. */
 function at(fd: number, name: string): string {
@@ -67,7 +74,7 @@ export function prepareVmDir(dir: string, uid: number | null, stale: readonly st
   try {
     fchownSync(fd, uid ?? 0, uid ?? 0);
     fchmodSync(fd, 0o700);
-    for (const name of stale) removeEntry(fd, fd, name, 1);
+    for (const name of stale) removeEntry({ top: fd, moved: 0 }, fd, name, 1);
   } finally {
     closeSync(fd);
   }
@@ -85,22 +92,28 @@ export function removeVmDir(dir: string): void {
   try {
     fchownSync(fd, 0, 0);
     fchmodSync(fd, 0o700);
-    empty(fd, fd, 1, dir);
+    empty({ top: fd, moved: 0 }, fd, 1, dir);
   } finally {
     closeSync(fd);
   }
   rmdirSync(dir);
 }
 
-/** Removes everything in the directory open at `fd` (`top`: the VM directory's descriptor). */
-function empty(top: number, fd: number, depth: number, what: string): void {
+/** Removes everything in the directory open at `fd`. */
+function empty(r: Removal, fd: number, depth: number, what: string): void {
   for (let pass = 0; pass < MAX_PASSES; pass++) {
+    // A pass over the VM directory that moved subtrees up into it is not counted: nothing else
+    // can be added there, and a tree can only be so deep.
+    if (fd === r.top) {
+      if (r.moved > 0) pass = 0;
+      r.moved = 0;
+    }
     const d = opendirSync(at(fd, ""));
     let seen = 0;
     try {
       for (let e = d.readSync(); e !== null; e = d.readSync()) {
         seen++;
-        removeEntry(top, fd, e.name, depth);
+        removeEntry(r, fd, e.name, depth);
       }
     } finally {
       d.closeSync();
@@ -111,7 +124,7 @@ function empty(top: number, fd: number, depth: number, what: string): void {
 }
 
 /** Removes `name` in the directory open at `fd`: a file, link, socket, FIFO or a whole tree. */
-function removeEntry(top: number, fd: number, name: string, depth: number): void {
+function removeEntry(r: Removal, fd: number, name: string, depth: number): void {
   const p = at(fd, name);
   for (let tries = 0; tries < MAX_PASSES; tries++) {
     try {
@@ -123,7 +136,8 @@ function removeEntry(top: number, fd: number, name: string, depth: number): void
     }
     if (depth >= MAX_DEPTH) {
       // Too deep to hold another descriptor: moved up into the VM directory, removed from there.
-      renameSync(p, at(top, `.moat-rm-${process.hrtime.bigint()}`));
+      renameSync(p, at(r.top, `.moat-rm-${process.hrtime.bigint()}`));
+      r.moved++;
       return;
     }
     let sub: number;
@@ -137,7 +151,7 @@ function removeEntry(top: number, fd: number, name: string, depth: number): void
     try {
       if (fstatSync(sub).dev !== fstatSync(fd).dev)
         throw new VmDirError(`${name}: a mount point in a VM directory; not removed`);
-      empty(top, sub, depth + 1, name);
+      empty(r, sub, depth + 1, name);
     } finally {
       closeSync(sub);
     }

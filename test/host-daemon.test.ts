@@ -211,6 +211,7 @@ test("kill -9 of a VM process: crashed with its reason, then the restart policy"
   for (const [name, restart] of [
     ["once", "no"],
     ["again", "on-failure"],
+    ["jailed", "no"],
   ] as const) {
     assert.equal(
       (await api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 48, restart })).status,
@@ -229,11 +230,23 @@ test("kill -9 of a VM process: crashed with its reason, then the restart policy"
   req.end();
   const once = (await api(h.socket, tok, "GET", "/v1/vms/once")).body as VmView;
   const again = (await api(h.socket, tok, "GET", "/v1/vms/again")).body as VmView;
+  // The VMM itself, under its jail's launcher (unshare), as the OOM killer would kill it.
+  const jailed = (await api(h.socket, tok, "GET", "/v1/vms/jailed/stats")).body as {
+    pid: number;
+    vmm_pid: number;
+  };
+  assert.notEqual(jailed.vmm_pid, jailed.pid);
   process.kill(once.pid!, "SIGKILL");
   process.kill(again.pid!, "SIGKILL");
+  process.kill(jailed.vmm_pid, "SIGKILL");
   const o = await vmState(h.socket, tok, "once", "crashed");
   assert.equal(o.last_exit!.signal, "SIGKILL");
   assert.equal(o.last_exit!.reason, "killed by SIGKILL");
+  const j = await vmState(h.socket, tok, "jailed", "crashed");
+  assert.deepEqual(
+    { status: j.last_exit!.status, signal: j.last_exit!.signal, reason: j.last_exit!.reason },
+    { status: null, signal: "SIGKILL", reason: "killed by SIGKILL" },
+  );
   const a = await vmState(h.socket, tok, "again", "running", (v) => v.restarts === 1);
   assert.notEqual(a.pid, again.pid);
   assert.equal(a.last_exit!.reason, "killed by SIGKILL");

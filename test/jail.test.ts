@@ -3,11 +3,14 @@
 // `moat run` says when unjailed, and a daemon configured to run VMs unjailed saying so.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseJailPlan } from "../src/jail/enter.js";
 import { jailBinds, vmmCodeBinds } from "../src/jail/plan.js";
 import { spawnSync } from "node:child_process";
-import { MOAT, moat } from "./support/moat-cli.js";
+import { MOAT, moat, startMoat, until } from "./support/moat-cli.js";
+import { vmmProcess } from "../src/host/host-facts.js";
 import { adminToken, api, newHome, openConsole, startDaemon } from "./support/moatd.js";
 
 const plan = {
@@ -127,4 +130,20 @@ test("a daemon jails by default; with vmJail off it says so and its VMs report u
   assert.equal(st.vmm_pid, st.pid, "no unshare in between");
   assert.equal(readlinkSync(`/proc/${st.vmm_pid}/ns/mnt`), readlinkSync("/proc/self/ns/mnt"));
   assert.equal((await api(off.socket, tok, "POST", "/v1/vms/bare/kill")).status, 200);
+});
+
+test("moat run --jail: a VMM killed by SIGKILL ends its launcher with 137, as an unjailed one would", async (t) => {
+  // Between them is util-linux unshare, which before 2.40 exits 1 when its child is SIGKILLed.
+  const dir = mkdtempSync(join(tmpdir(), "moat-kill-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const control = join(dir, "control.sock");
+  const run = startMoat(["run", "--jail", "--control", control, "--", "sleep", "600"]);
+  t.after(() => run.p.kill("SIGKILL"));
+  await until(() => existsSync(control), "the jailed VMM's control socket", 60_000);
+  const launcher = run.p.pid!;
+  const unshare = Number(readFileSync(`/proc/${launcher}/task/${launcher}/children`, "utf8"));
+  const vmm = vmmProcess(unshare);
+  assert.ok(vmm !== undefined && vmm !== unshare, `the VMM under unshare ${unshare}`);
+  process.kill(vmm, "SIGKILL");
+  assert.equal(await run.done, 137, run.err());
 });

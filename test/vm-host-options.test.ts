@@ -5,13 +5,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
 import { control, type Reply } from "./support/control-client.js";
 import { MOAT, REPO, moat, startMoat, until } from "./support/moat-cli.js";
 import { schedGetaffinity } from "../src/sys/libc.js";
+import { writeExitFile } from "../src/vmm/exit-file.js";
 
 /** A client of the console socket: everything it has received, and a way to wait for text. */
 class ConsoleClient {
@@ -430,4 +441,24 @@ test("--lock-memory: guest RAM locked before the uid drop, so none is swapped; r
     limited.stderr,
     /--lock-memory: mlock2: ENOMEM \(the memlock limit, ulimit -l, must hold/,
   );
+});
+
+test("an exit record is written through no link planted at its temporary name", () => {
+  // A jailed VMM is PID 1, so its temporary name is known in advance, and a VM that fails
+  // before its uid drop writes the record as root.
+  const dir = mkdtempSync(join(tmpdir(), "moat-exit-"));
+  try {
+    const bait = join(dir, "bait");
+    writeFileSync(bait, "root's own\n", { mode: 0o600 });
+    const exitFile = join(dir, "vm", "exit.json");
+    mkdirSync(join(dir, "vm"));
+    symlinkSync(bait, `${exitFile}.${process.pid}.tmp`);
+    writeExitFile(exitFile, { status: 125, reason: "error", detail: "could not start" });
+    assert.equal(readFileSync(bait, "utf8"), "root's own\n");
+    assert.ok(lstatSync(exitFile).isFile(), "the record is a file of its own, not the link");
+    assert.equal((JSON.parse(readFileSync(exitFile, "utf8")) as Reply).detail, "could not start");
+    assert.equal(existsSync(`${exitFile}.${process.pid}.tmp`), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

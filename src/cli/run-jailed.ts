@@ -1,12 +1,13 @@
 // `moat run --jail`: this process stays in the host's namespaces as the launcher; the VM runs
 // in a jail (jail/launch.ts) as `moat run --in-jail=PLAN ...` with the same options, its own
 // uid and the seccomp filter, and its exit status becomes ours.
-import { mkdtempSync, rmdirSync } from "node:fs";
+import { existsSync, mkdtempSync, rmdirSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
 import { jailUnavailable, spawnJailed } from "../jail/launch.js";
 import { vmmProcess } from "../host/host-facts.js";
+import { EndWatch, type ProcessEnd } from "../host/process-end.js";
 import { parentDirs } from "../jail/plan.js";
 import { TapError } from "../sys/tap.js";
 import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
@@ -131,6 +132,7 @@ export async function runJailed(o: JailedRun): Promise<number> {
       throw e;
     }
     const unshare = child.pid;
+    const vmmEnd = watchVmmEnd(unshare);
     // A terminal's Ctrl-C reaches the VM itself (same process group); a SIGTERM sent to
     // this launcher is passed on to it.
     const onInt = (): void => {};
@@ -143,16 +145,47 @@ export async function runJailed(o: JailedRun): Promise<number> {
     try {
       return await new Promise<number>((res, rej) => {
         child.on("error", (e) => rej(new UsageError(`--jail: ${e.message}`)));
-        child.on("exit", (code, signal) => {
+        child.on("exit", (childCode, childSignal) => {
+          // The VMM's own end: unshare before util-linux 2.40 exits 1 when it is SIGKILLed.
+          const { code, signal } = vmmEnd.end() ?? { code: childCode, signal: childSignal };
           if (code !== null) res(code);
           else res(128 + (signal ? (constants.signals[signal] ?? 0) : 0));
         });
       });
     } finally {
+      vmmEnd.close();
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
     }
   } finally {
     rmdirSync(root);
   }
+}
+
+/**
+ * A pidfd on the VMM under `unshare` (process-end.ts), once unshare has forked it: looked for
+ * every 10 ms until it is found or unshare is gone.
+ */
+function watchVmmEnd(unshare: number | undefined): {
+  end: () => ProcessEnd | undefined;
+  close: () => void;
+} {
+  let held: EndWatch | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const look = (): void => {
+    if (unshare === undefined || !existsSync(`/proc/${unshare}`)) return;
+    // Until unshare runs (its pid is setpriv's, then unshare's), the VMM is not there.
+    const vmm = vmmProcess(unshare);
+    if (vmm !== undefined && vmm !== unshare)
+      held = EndWatch.hold(vmm, () => vmmProcess(unshare) === vmm);
+    if (!held) timer = setTimeout(look, 10);
+  };
+  look();
+  return {
+    end: () => held?.end(),
+    close: () => {
+      clearTimeout(timer);
+      held?.close();
+    },
+  };
 }

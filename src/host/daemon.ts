@@ -132,6 +132,7 @@ export class Daemon implements ApiHost {
       (action, vm, ok, detail) => this.audit(null, action, vm, ok, detail),
       {
         vmsDir: join(c.home, "vms"),
+        logsDir: join(c.home, "logs"),
         vmmOverheadMiB: c.vmmOverheadMiB,
         ksm: c.policy.ksmDomain !== undefined,
         seccomp: c.vmSeccomp,

@@ -5,17 +5,8 @@
 // applies the VM's restart policy with exponential backoff.
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import {
-  chownSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { join } from "node:path";
+import { closeSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { basename, join } from "node:path";
 import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
 import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
@@ -33,12 +24,17 @@ import {
   SHIPPED_X86_INITRD_GZ,
   SHIPPED_X86_KERNEL_GZ,
 } from "../boot/shipped-guest.js";
-import { readVmFile } from "./vm-file.js";
+import { readVmFileDated } from "./vm-file.js";
+import { prepareVmDir, removeVmDir } from "./vm-dir.js";
+import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
+import { EndWatch } from "./process-end.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
 export interface SupervisorOptions {
   /** Where each VM's directory lives: `<vmsDir>/<id>/`. */
   vmsDir: string;
+  /** Root's directory for the VM processes' own output (vmm-log.ts). */
+  logsDir: string;
   /** Extra memory cgroup room over guest RAM for the VMM process itself, MiB. */
   vmmOverheadMiB: number;
   /** KSM on for every VM (policy: one trust domain on the host). */
@@ -87,6 +83,8 @@ interface Watch {
   done: () => void;
   /** Why the operator ended it, if they did. */
   requested?: string;
+  /** The VMM itself, once it answers (a jailed VM's child is its launcher). */
+  vmmEnd?: EndWatch;
 }
 
 export class SupervisorError extends Error {
@@ -106,6 +104,8 @@ export class Supervisor {
   /** The Linux thread ids of each running VM's vCPUs (from its status reply), for CPU time. */
   readonly vcpuTids = new Map<string, number[]>();
   private closed = false;
+  private readonly logs: VmmLogs;
+  private readonly logCheck: NodeJS.Timeout;
 
   constructor(
     private readonly store: Store,
@@ -115,6 +115,20 @@ export class Supervisor {
     private readonly o: SupervisorOptions,
   ) {
     this.events.setMaxListeners(0);
+    this.logs = new VmmLogs(o.logsDir);
+    this.logCheck = setInterval(() => this.boundLogs(), VMM_LOG_CHECK_MS);
+    this.logCheck.unref();
+  }
+
+  /** Keeps each running VM's own log within its bound (vmm-log.ts). */
+  private boundLogs(): void {
+    for (const id of this.watches.keys()) {
+      try {
+        this.logs.bound(id);
+      } catch {
+        // A full disk, say: tried again at the next check.
+      }
+    }
   }
 
   files(id: string): VmFiles {
@@ -174,11 +188,9 @@ export class Supervisor {
   private async launch(vm: VmRecord): Promise<void> {
     const { pinned } = this.admit(vm);
     const f = this.files(vm.id);
-    mkdirSync(f.dir, { recursive: true, mode: 0o700 });
-    rmSync(f.exitFile, { force: true });
     // The VM's own directory belongs to its own user: it rotates its console log and writes
     // its exit record there after dropping to that user; no other VM can enter it.
-    if (vm.uid !== null) chownSync(f.dir, vm.uid, vm.uid);
+    prepareVmDir(f.dir, vm.uid, [basename(f.exitFile)]);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -190,7 +202,7 @@ export class Supervisor {
       },
       this.o.cgroupParent,
     );
-    const log = openSync(f.vmmLog, "w", 0o600);
+    const log = this.logs.openForStart(vm.id);
     let child: ChildProcess;
     const argv = vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp, uid: vm.uid });
     try {
@@ -292,6 +304,7 @@ export class Supervisor {
         const r = await vmmCall(f.control, { op: "status" }, 1000, this.vmPeer(vm.id));
         if (r.ok === true) {
           this.noteTids(vm, r);
+          this.holdVmmEnd(w);
           this.setState(vm, "running");
           return;
         }
@@ -307,6 +320,13 @@ export class Supervisor {
       `VM '${vm.name}' did not come up within ${this.o.startTimeoutMs} ms`,
       500,
     );
+  }
+
+  /** A pidfd on the VMM under a jailed VM's launcher, whose end the launcher may misreport. */
+  private holdVmmEnd(w: Watch): void {
+    const vmm = vmmProcess(w.pid);
+    if (vmm === undefined || vmm === w.pid) return;
+    w.vmmEnd = EndWatch.hold(vmm, () => vmmProcess(w.pid) === vmm);
   }
 
   /** vCPU thread ids from a status reply; a jailed VMM's are its PID namespace's, mapped here. */
@@ -341,16 +361,19 @@ export class Supervisor {
     this.watches.delete(id);
     this.vcpuTids.delete(id);
     if (w.poll) clearInterval(w.poll);
+    // The VMM's own end, where its launcher's (code, signal) may not tell it.
+    const vmmEnd = w.vmmEnd?.end();
+    w.vmmEnd?.close();
+    if (vmmEnd) ({ code, signal } = vmmEnd);
     const vm = this.store.vm(id);
     if (!vm) return w.done();
     const f = this.files(id);
     let record: { status?: number; reason?: string; detail?: string } | undefined;
     try {
-      // Written by the VM process: read as data it controls (bounded, no symlinks).
-      const st = statSync(f.exitFile);
-      const text = readVmFile(f.exitFile, 64 * 1024);
-      if (text && (!vm.startedAt || st.mtimeMs >= Date.parse(vm.startedAt) - 1000))
-        record = JSON.parse(text.toString("utf8")) as typeof record;
+      // Written by the VM process: read as data it controls (bounded, no links, one open).
+      const file = readVmFileDated(f.exitFile, 64 * 1024);
+      if (file && (!vm.startedAt || file.mtimeMs >= Date.parse(vm.startedAt) - 1000))
+        record = JSON.parse(file.bytes.toString("utf8")) as typeof record;
       if (record && typeof record !== "object") record = undefined;
       if (record) {
         record = {
@@ -383,7 +406,7 @@ export class Supervisor {
       reason = `guest ${record.reason}: ${record.detail ?? ""}`.trim();
       crashed = true;
     } else if (status === 125) {
-      reason = `the VMM failed: ${lastLine(f.vmmLog) ?? record?.detail ?? "no message"}`;
+      reason = `the VMM failed: ${this.logs.lastLine(id) ?? record?.detail ?? "no message"}`;
       crashed = true;
     } else {
       reason = `exited with status ${status}${record?.detail ? ` (${record.detail})` : ""}`;
@@ -581,8 +604,14 @@ export class Supervisor {
       if (this.watches.has(id) || isActive(vm.state))
         throw new SupervisorError(`VM '${vm.name}' is ${vm.state}: stop it first (or force)`);
       this.cancelRestart(vm);
+      // The directory first: a VM whose files cannot all be removed keeps its record.
+      try {
+        removeVmDir(this.files(id).dir);
+      } catch (e) {
+        throw new SupervisorError(`VM '${vm.name}': ${(e as Error).message}`, 500);
+      }
       this.store.deleteVm(id);
-      rmSync(this.files(id).dir, { recursive: true, force: true });
+      this.logs.remove(id);
       rmSync(join(this.o.jailsDir, id), { recursive: true, force: true });
       this.emitDeleted(vm);
       return vm;
@@ -703,9 +732,11 @@ export class Supervisor {
   /** Stops watching (the daemon is going down); VM processes keep running. */
   close(): void {
     this.closed = true;
+    clearInterval(this.logCheck);
     for (const t of this.timers.values()) clearTimeout(t);
     for (const w of this.watches.values()) {
       if (w.poll) clearInterval(w.poll);
+      w.vmmEnd?.close();
       w.child?.removeAllListeners("exit");
       w.child?.unref();
     }
@@ -735,14 +766,5 @@ function signalPid(pid: number, sig: NodeJS.Signals): void {
     process.kill(pid, sig);
   } catch {
     // Already gone.
-  }
-}
-
-function lastLine(path: string): string | undefined {
-  try {
-    const lines = (readVmFile(path, 64 * 1024)?.toString("utf8") ?? "").trim().split("\n");
-    return lines[lines.length - 1]?.slice(0, 500) || undefined;
-  } catch {
-    return undefined;
   }
 }

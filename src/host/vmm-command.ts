@@ -15,7 +15,6 @@ export interface VmFiles {
   console: string;
   consoleLog: string;
   exitFile: string;
-  vmmLog: string;
   vsock: string;
   vnc: string;
 }
@@ -27,7 +26,6 @@ export function vmFiles(dir: string): VmFiles {
     console: `${dir}/console.sock`,
     consoleLog: `${dir}/console.log`,
     exitFile: `${dir}/exit.json`,
-    vmmLog: `${dir}/vmm.log`,
     vsock: `${dir}/vsock.sock`,
     vnc: `${dir}/vnc.sock`,
   };

@@ -299,6 +299,31 @@ export function peerCredentials(fd: number): { pid: number; uid: number; gid: nu
   return { pid: cred.readInt32LE(0), uid: cred.readUInt32LE(4), gid: cred.readUInt32LE(8) };
 }
 
+const SYS_PIDFD_OPEN = 434;
+/** _IOWR(PIDFS_IOCTL_MAGIC 0xFF, 11, struct pidfd_info) (64 bytes, its first version). */
+const PIDFD_GET_INFO = 0xc040ff0b;
+const PIDFD_INFO_EXIT = 1n << 3n;
+const PIDFD_INFO_SIZE = 64;
+const PIDFD_INFO_EXIT_CODE = 60;
+
+/** A pidfd for `pid` (close-on-exec): it names that process, never one that reuses its PID. */
+export function pidfdOpen(pid: number): number {
+  return check(`pidfd_open ${pid}`, Number(cSyscall3(SYS_PIDFD_OPEN, pid, 0, null)));
+}
+
+/**
+ * The wait status (as waitpid(2) gives it) of the process behind `pidfd`, once it has ended and
+ * been reaped by its parent, whoever that is; undefined before, or where the kernel keeps no
+ * exit information (PIDFD_INFO_EXIT: Linux 6.15 and later).
+ */
+export function pidfdExitStatus(pidfd: number): number | undefined {
+  const info = Buffer.alloc(PIDFD_INFO_SIZE);
+  info.writeBigUInt64LE(PIDFD_INFO_EXIT, 0);
+  if ((cIoctlPtr(pidfd, PIDFD_GET_INFO, info) as number) < 0) return undefined;
+  if ((info.readBigUInt64LE(0) & PIDFD_INFO_EXIT) === 0n) return undefined;
+  return info.readInt32LE(PIDFD_INFO_EXIT_CODE);
+}
+
 export const MADV_DONTNEED = 4;
 /** Lets KSM merge identical pages of the range (private anonymous memory only). */
 export const MADV_MERGEABLE = 12;

@@ -135,6 +135,8 @@ async function openLog(path: string, truncate: boolean): Promise<{ fh: FileHandl
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw new ConsoleLogError(`console log ${path}: not a regular file`);
+    // A hard link to a file elsewhere would have guest output appended to it, by root.
+    if (st.nlink !== 1) throw new ConsoleLogError(`console log ${path}: has other hard links`);
     // An existing file keeps its contents but not laxer permissions: it holds guest output.
     if ((st.mode & 0o077) !== 0) await fh.chmod(0o600);
     return { fh, size: st.size };

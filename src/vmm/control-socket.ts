@@ -18,7 +18,8 @@
 // Replies: {"ok":true,...} or {"ok":false,"error":"why"}. Every request is input from whoever
 // holds the socket: bounded (line length, clients) and checked field by field.
 import net from "node:net";
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { lstatSync, unlinkSync } from "node:fs";
+import { listenPrivate } from "./unix-listen.js";
 import type { VmDevices } from "./vm-devices.js";
 import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
@@ -101,13 +102,9 @@ export class ControlSocket {
     const server = net.createServer();
     const c = new ControlSocket(server, devices, info);
     server.on("connection", (s) => c.client(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e) =>
-        reject(new ControlSocketError(`control socket ${path}: ${e.message}`)),
-      );
-      server.listen(path, () => resolve());
+    await listenPrivate(server, path).catch((e: Error) => {
+      throw new ControlSocketError(`control socket ${path}: ${e.message}`);
     });
-    chmodSync(path, 0o600);
     return c;
   }
 

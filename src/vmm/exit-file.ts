@@ -4,6 +4,7 @@
 // record or none; a stale one from an earlier run is removed at start.
 import {
   closeSync,
+  constants,
   fsyncSync,
   lstatSync,
   openSync,
@@ -61,7 +62,15 @@ export function writeExitFile(path: string, r: ExitRecord): void {
       time: new Date().toISOString(),
     }) + "\n";
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w", 0o600);
+  // Created afresh, never opened through what is there: this may run as root (a VM that fails
+  // before its uid drop) in a directory the VM's uid can write, and a jailed VMM's pid (1) makes
+  // the name one a compromised VMM could plant a link at. Unlinking takes no link's target.
+  try {
+    unlinkSync(tmp);
+  } catch {
+    /* none there */
+  }
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     writeSync(fd, json);
     // On disk before the rename makes it visible: a host crash leaves the old state or this one.

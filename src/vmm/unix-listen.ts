@@ -1,7 +1,25 @@
 // Listening on a Unix socket path owned by this process: a stale socket left by an earlier run
 // is replaced, any other file in the way is an error, and the socket is made owner-only.
 import { createServer, type Server } from "node:net";
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { lstatSync, unlinkSync } from "node:fs";
+
+/**
+ * `server.listen(path)`, the socket made mode 0600 as it is bound (by the umask): a chmod by
+ * path afterwards would follow a link put in its place meanwhile, and this may run as root in
+ * a directory the VM's own uid can write.
+ */
+export function listenPrivate(server: Server, path: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    // listen() binds before it returns: the umask is back before anything else runs.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => resolve());
+    } finally {
+      process.umask(umask);
+    }
+  });
+}
 
 /** Listens on `path` (mode 0600); `what` names it in errors (thrown as `E`). */
 export async function listenUnix(
@@ -19,10 +37,10 @@ export async function listenUnix(
       throw new E(`${what} ${path}: ${(e as Error).message}`);
   }
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(new E(`${what} ${path}: ${e.message}`)));
-    server.listen(path, () => resolve());
-  });
-  chmodSync(path, 0o600);
+  try {
+    await listenPrivate(server, path);
+  } catch (e) {
+    throw new E(`${what} ${path}: ${(e as Error).message}`);
+  }
   return server;
 }

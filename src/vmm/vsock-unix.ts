@@ -3,7 +3,8 @@
 // "OK <host port>\n" once the guest accepts); a guest connecting to host port P reaches the
 // Unix socket "PATH_P", if something listens there. Sockets are created mode 0600.
 import net from "node:net";
-import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { lstatSync, unlinkSync } from "node:fs";
+import { listenPrivate } from "./unix-listen.js";
 import type { VirtioVsock, VsockBackend, VsockKey } from "../devices/virtio/vsock.js";
 
 /** Bound: the CONNECT line a host client sends first. */
@@ -35,11 +36,9 @@ export class VsockUnix implements VsockBackend {
     const v = new VsockUnix(path);
     // Half-open: a client that ends its side still reads what the guest sends back.
     const server = net.createServer({ allowHalfOpen: true }, (s) => v.hostClient(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e) => reject(new VsockError(`vsock ${path}: ${e.message}`)));
-      server.listen(path, () => resolve());
+    await listenPrivate(server, path).catch((e: Error) => {
+      throw new VsockError(`vsock ${path}: ${e.message}`);
     });
-    chmodSync(path, 0o600);
     v.server = server;
     return v;
   }

@@ -719,7 +719,7 @@ test("the API socket is root:moat 0660 and a second daemon on the same home is r
   assert.equal(st.uid, 0);
   await assert.rejects(
     Daemon.start(loadConfig(h.config, h.dir)),
-    /another moat daemon \(pid \d+\) serves/,
+    /another moat daemon \(pid \d+\) holds /,
   );
   // Tokens are kept as digests only: the secrets appear in no database file, their SHA-256 does.
   const files = ["moat.db", "moat.db-wal"].map((f) => join(h.dir, f)).filter((f) => existsSync(f));

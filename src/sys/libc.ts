@@ -19,6 +19,7 @@ const cGetpid = libc.func("int getpid()");
 const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
 const cFallocate = libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)");
+const cFlock = libc.func("int flock(int fd, int op)");
 const cEpollCreate1 = libc.func("int epoll_create1(int flags)");
 const cEpollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event)");
 const cEpollWait = libc.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
@@ -178,6 +179,22 @@ export const FALLOC_FL_ZERO_RANGE = 0x10;
 /** fallocate(2) on an open file: punch holes or zero ranges (disk discard, write-zeroes). */
 export function fallocate(fd: number, mode: number, offset: number, len: number): void {
   check("fallocate", cFallocate(fd, mode, offset, len) as number);
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = constants.errno.EWOULDBLOCK;
+
+/**
+ * flock(2) LOCK_EX | LOCK_NB: an exclusive lock on the open file `fd`, held until every
+ * descriptor of that open file is closed (or the process ends). The kernel arbitrates: of two
+ * callers at the same instant, one gets it. False when another open file holds it.
+ */
+export function tryLockExclusive(fd: number): boolean {
+  if ((cFlock(fd, LOCK_EX | LOCK_NB) as number) === 0) return true;
+  const e = koffi.errno();
+  if (e === EWOULDBLOCK) return false;
+  throw new SysError("flock", e);
 }
 
 export const EPOLLIN = 0x001;

@@ -12,6 +12,7 @@ import type { Peer } from "./vm-socket.js";
 import type { VmEvent } from "./supervisor.js";
 import { ApiError } from "./api-error.js";
 import { errorSchema, registerRoutes } from "./api-routes.js";
+import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 
 export { ApiError };
@@ -156,8 +157,9 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     forceCloseConnections: true,
     ...(o.https ? { https: o.https } : {}),
     bodyLimit: 64 * 1024,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array" } },
   });
+  app.setValidatorCompiler(inputValidator());
+  acceptJsonBodiesOnly(app);
 
   const routes: { method: string; url: string }[] = [];
   app.decorate("moatRoutes", routes);
@@ -172,6 +174,8 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         403: { description: "not allowed for this caller", ...errorSchema },
         404: { description: "no such VM or token", ...errorSchema },
         409: { description: "refused in this state, or by admission control", ...errorSchema },
+        415: { description: "a body that is not JSON", ...errorSchema },
+        422: { description: "the VM as defined cannot start: the VMM's reason", ...errorSchema },
         429: { description: "rate limit", ...errorSchema },
         503: { description: "the audit log cannot record the change: not made", ...errorSchema },
         ...(r.schema?.response as object | undefined),
@@ -211,7 +215,8 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   // Authentication first: nothing else runs for a caller without a valid token.
   app.addHook("onRequest", async (req, reply) => {
     if (req.routeOptions.config.public) return;
-    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+    // The scheme's name is case-insensitive (RFC 9110, 11.1).
+    const m = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? "");
     const token = m?.[1] ?? wsProtocolToken(req.headers);
     const caller = token && TOKEN_PATTERN.test(token) ? h.caller(hashToken(token)) : undefined;
     if (!caller) {
@@ -301,10 +306,17 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
 
   app.setErrorHandler(
     async (
-      err: Error & { validation?: unknown[]; validationContext?: string; statusCode?: number },
-      _req,
+      err: Error & {
+        validation?: unknown[];
+        validationContext?: string;
+        statusCode?: number;
+        code?: unknown;
+      },
+      req,
       reply,
     ) => {
+      if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+        err = unsupportedMediaType(req.headers["content-type"]);
       if (err.validation) {
         const v = err.validation[0] as {
           instancePath?: string;
@@ -325,7 +337,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         return reply
           .code(err.statusCode)
           .send({ error: err.message, ...(err.field ? { field: err.field } : {}) });
-      if ((err as { code?: unknown }).code === "SQLITE_FULL")
+      if (err.code === "SQLITE_FULL")
         return reply.code(503).send({
           error: `the daemon's home is full: ${err.message}`,
         });

@@ -90,35 +90,44 @@ export function api(
   path: string,
   body?: unknown,
 ): Promise<Reply> {
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return rawApi(
+    socket,
+    method,
+    path,
+    {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(data !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    data,
+  );
+}
+
+/** One request over the daemon's socket, its headers and body sent as they are. */
+export function rawApi(
+  socket: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      {
-        socketPath: socket,
-        method,
-        path,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(data !== undefined ? { "content-type": "application/json" } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // Not JSON.
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
-        });
-      },
-    );
+    const req = http.request({ socketPath: socket, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // Not JSON.
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
+      });
+    });
     req.on("error", reject);
-    req.end(data);
+    req.end(body);
   });
 }
 

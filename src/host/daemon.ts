@@ -802,8 +802,14 @@ export class Daemon implements ApiHost {
           ? { detail: { vm_name: vm.name, domain: vm.domain } }
           : {}),
     });
-    // The head in the database catches a log cut or rewritten at its end.
-    this.store.setAuditHead(head);
+    // The head in the database catches a log cut or rewritten at its end. The line is the
+    // record and is on disk: a head write that fails (a full disk) leaves the head behind until
+    // the next one succeeds, and a daemon started meanwhile says so (auditFound).
+    try {
+      this.store.setAuditHead(head);
+    } catch (e) {
+      this.log(`moatd: audit seq ${head.seq} written, its head not: ${(e as Error).message}`);
+    }
     return head.seq;
   }
 

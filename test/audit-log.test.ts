@@ -1,7 +1,8 @@
 // The audit log's hash chain (src/host/audit-log.ts): a clean log verifies, and each way of
 // tampering with a copy of it is reported at the line where the chain first breaks. Lines are
 // edited here as text, with the test's own SHA-256, so the checks do not trust the module's
-// canonical writer to judge itself.
+// canonical writer to judge itself. A write cut short is kept aside and the chain continues;
+// a full file system (a real tmpfs, root) leaves no partial line.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -13,11 +14,13 @@ import {
   AuditLog,
   AuditLogError,
   MAX_LINE_BYTES,
+  RESERVE_BYTES,
   verifyAuditLog,
   type AuditEntry,
   type AuditHead,
   type VerifyResult,
 } from "../src/host/audit-log.js";
+import { mountTmpfs } from "./support/tmpfs.js";
 
 const ZERO = "0".repeat(64);
 const HASH_FIELD = /,"hash":"([0-9a-f]{64})"\}$/;
@@ -111,8 +114,13 @@ describe("audit log: writing", () => {
     );
     assert.ok(lines[3].includes(`"vm":null,`), "vm omitted is written as null");
 
-    assert.deepEqual(await verifyAuditLog(base), { ok: true, lines: 10, problems: [] });
-    assert.deepEqual(await verifyAuditLog(base, baseHead), { ok: true, lines: 10, problems: [] });
+    assert.deepEqual(await verifyAuditLog(base), { ok: true, lines: 10, problems: [], notes: [] });
+    assert.deepEqual(await verifyAuditLog(base, baseHead), {
+      ok: true,
+      lines: 10,
+      problems: [],
+      notes: [],
+    });
   });
 
   test("an empty log verifies; its head is seq 0 and 64 zeros", async () => {
@@ -124,6 +132,7 @@ describe("audit log: writing", () => {
       ok: true,
       lines: 0,
       problems: [],
+      notes: [],
     });
     const r = await verifyAuditLog(p, baseHead);
     assert.deepEqual(problemLines(r), [0]);
@@ -142,7 +151,12 @@ describe("audit log: writing", () => {
     assert.equal(lines.length, 15);
     assert.equal((JSON.parse(lines[10]) as { prev: string }).prev, sha256(lines[9]));
     assert.equal(head.hash, sha256(lines[14]));
-    assert.deepEqual(await verifyAuditLog(p, head), { ok: true, lines: 15, problems: [] });
+    assert.deepEqual(await verifyAuditLog(p, head), {
+      ok: true,
+      lines: 15,
+      problems: [],
+      notes: [],
+    });
     // Reopened once more, the head is read back from the last line alone.
     const again = AuditLog.open(p);
     assert.deepEqual(again.head, head);
@@ -166,20 +180,86 @@ describe("audit log: writing", () => {
     assert.equal(readFileSync(p, "utf8"), "");
   });
 
-  test("open refuses a log whose last line is garbage or cut short", () => {
+  test("open refuses a log whose last complete line is garbage or edited", () => {
     const garbage = copy();
     writeLines(garbage, [...readLines(garbage), "not json at all"]);
     assert.throws(() => AuditLog.open(garbage), AuditLogError);
-
-    const cut = copy();
-    writeFileSync(cut, readFileSync(cut, "utf8").slice(0, -20));
-    assert.throws(() => AuditLog.open(cut), /cut short/);
 
     const edited = copy();
     const lines = readLines(edited);
     lines[9] = lines[9].replace('"vm-10"', '"vm-99"');
     writeLines(edited, lines);
     assert.throws(() => AuditLog.open(edited), /hash does not match/);
+
+    const endless = copy();
+    writeFileSync(endless, "y".repeat(MAX_LINE_BYTES + 1), { flag: "a" });
+    assert.throws(() => AuditLog.open(endless), /over 1048576 bytes without a newline/);
+  });
+});
+
+describe("audit log: a write cut short", () => {
+  test("open keeps a torn last line in <log>.torn, records it, and the chain continues; verify explains it", async () => {
+    const p = copy();
+    const whole = readFileSync(p, "utf8");
+    // What a daemon killed in the middle of its 11th write leaves: part of a line.
+    const torn = '{"seq":11,"time":"2030-01-01T00:00:00.000Z","actor":"mall';
+    writeFileSync(p, whole + torn);
+    const log = AuditLog.open(p);
+    assert.deepEqual(log.foundHead, baseHead, "the head is the last complete line's");
+    assert.deepEqual(log.torn, {
+      bytes: torn.length,
+      sha256: sha256(torn),
+      movedTo: "copy-" + copies + ".log.torn",
+      seq: 11,
+    });
+    const head = log.append(entry(12));
+    log.close();
+    assert.equal(readFileSync(`${p}.torn`, "utf8"), torn + "\n", "the torn bytes are kept");
+    assert.equal(statSync(`${p}.torn`).mode & 0o777, 0o600);
+    const lines = readLines(p);
+    assert.equal(lines.length, 12);
+    assert.equal(lines.slice(0, 10).join("\n") + "\n", whole, "the complete lines are untouched");
+    const rec = JSON.parse(lines[10]) as Record<string, unknown>;
+    assert.equal(rec.action, "audit.torn-line");
+    assert.equal(rec.role, "daemon");
+    assert.equal(rec.prev, baseHead.hash, "chained onto the last complete line");
+    assert.deepEqual(rec.detail, {
+      moved_to: `copy-${copies}.log.torn`,
+      torn_bytes: torn.length,
+      torn_sha256: sha256(torn),
+    });
+
+    const r = await verifyAuditLog(p, head);
+    assert.equal(r.ok, true, JSON.stringify(r.problems));
+    assert.equal(r.lines, 12);
+    assert.deepEqual(
+      r.notes.map((n) => n.line),
+      [11],
+    );
+    assert.match(r.notes[0]!.note, /cut short .*moved it to copy-\d+\.log\.torn as evidence/);
+
+    // The evidence is part of the record: removing it from the side file is found.
+    writeFileSync(`${p}.torn`, "");
+    const gone = await verifyAuditLog(p, head);
+    assert.deepEqual(problemLines(gone), [11]);
+    assert.match(reasonsAt(gone, 11), /is not in copy-\d+\.log\.torn \(evidence removed/);
+  });
+
+  test("a whole log that is one torn line: moved aside, the chain starts again at seq 1", async () => {
+    const p = join(dir, "first-torn.log");
+    writeFileSync(p, '{"seq":1,"ti');
+    const log = AuditLog.open(p);
+    assert.deepEqual(log.foundHead, { seq: 0, hash: ZERO });
+    assert.equal(log.torn?.seq, 1);
+    const head = log.head;
+    log.close();
+    assert.equal(readFileSync(`${p}.torn`, "utf8"), '{"seq":1,"ti\n');
+    const r = await verifyAuditLog(p, head);
+    assert.equal(r.ok, true, JSON.stringify(r.problems));
+    assert.deepEqual(
+      r.notes.map((n) => n.line),
+      [1],
+    );
   });
 });
 
@@ -251,7 +331,7 @@ describe("audit log: tampering is found at the line where the chain breaks", () 
   test("the last line removed: found only with the daemon's head, at line 9", async () => {
     const p = copy();
     writeLines(p, readLines(p).slice(0, 9));
-    assert.deepEqual(await verifyAuditLog(p), { ok: true, lines: 9, problems: [] });
+    assert.deepEqual(await verifyAuditLog(p), { ok: true, lines: 9, problems: [], notes: [] });
     const r = await verifyAuditLog(p, baseHead);
     assert.equal(r.ok, false);
     assert.deepEqual(r.problems, [
@@ -341,5 +421,42 @@ describe("audit log: tampering is found at the line where the chain breaks", () 
     assert.deepEqual(problemLines(r), [10, 10]);
     assert.match(reasonsAt(r, 10), /no newline at the end/);
     assert.match(reasonsAt(r, 10), /does not parse as JSON/);
+  });
+});
+
+describe("audit log: a full file system (a 4 MiB tmpfs)", () => {
+  test("a write that finds no room leaves no partial line, ensureRoom refuses changes first, and the chain goes on", async () => {
+    const fs = mountTmpfs(4);
+    try {
+      const p = join(fs.dir, "audit.log");
+      const log = AuditLog.open(p);
+      for (let i = 1; i <= 3; i++) log.append(entry(i));
+      log.ensureRoom();
+      fs.fill();
+      assert.throws(() => log.ensureRoom(), /has 0\.0 MiB free, under the 1\.0 MiB kept/);
+      const before = readFileSync(p);
+      // Larger than the room kept past the end: its write runs out of space part way.
+      const big = { ...entry(4), detail: { blob: "z".repeat(RESERVE_BYTES * 2) } };
+      assert.throws(() => log.append(big), /audit log write failed: ENOSPC/);
+      assert.deepEqual(readFileSync(p), before, "no partial line is left behind");
+      assert.equal(log.head.seq, 3);
+      // The line recording how an earlier change ended still fits the room kept.
+      const head = log.append(entry(5));
+      assert.equal(head.seq, 4);
+      log.close();
+      assert.deepEqual(await verifyAuditLog(p, head), {
+        ok: true,
+        lines: 4,
+        problems: [],
+        notes: [],
+      });
+      fs.unfill();
+      const again = AuditLog.open(p);
+      again.ensureRoom();
+      assert.equal(again.torn, null);
+      again.close();
+    } finally {
+      fs.remove();
+    }
   });
 });

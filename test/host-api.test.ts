@@ -28,6 +28,7 @@ import {
   api,
   cli,
   newHome,
+  rawApi,
   openConsole,
   selfSignedCert,
   until,
@@ -365,6 +366,100 @@ test("every request body is validated: 400 with the field and the reason", async
   const balloon = await api(h.socket, admin, "PUT", "/v1/vms/m/balloon", { target_mib: -1 });
   assert.equal(balloon.status, 400);
   assert.equal((balloon.body as { field: string }).field, "target_mib");
+});
+
+/** A request to this test's daemon, its headers and body sent as given. */
+function rawRequest(
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+  method = "POST",
+): Promise<Reply> {
+  return rawApi(h.socket, method, path, headers, body);
+}
+
+test("input: wrong JSON types are refused, not coerced; only JSON bodies; NUL, __proto__, forms and a tenant's bad kernel get a clear 4xx; Bearer in any case", async () => {
+  const refused: [unknown, string, RegExp][] = [
+    [{ name: 42 }, "name", /^body: name must be string$/],
+    [{ name: "t1", memory_mib: "128" }, "memory_mib", /^body: memory_mib must be integer$/],
+    [{ name: "t2", memory_mib: [128] }, "memory_mib", /^body: memory_mib must be integer$/],
+    [{ name: "t3", rng: "true" }, "rng", /^body: rng must be boolean$/],
+    [{ name: "t4", kernel: "/tmp/x\0y" }, "kernel", /^body: kernel must match pattern/],
+    [{ name: "t5", cmdline: "console=\0" }, "cmdline", /^body: cmdline must match pattern/],
+  ];
+  for (const [body, field, msg] of refused) {
+    const r = await api(h.socket, admin, "POST", "/v1/vms", body);
+    assert.equal(r.status, 400, r.text);
+    assert.equal((r.body as { field: string }).field, field, r.text);
+    assert.match((r.body as { error: string }).error, msg);
+  }
+  const auth = { authorization: `Bearer ${admin}` };
+  const notJson: [Record<string, string>, string, RegExp][] = [
+    [{ "content-type": "text/plain" }, '{"name":"t6"}', /this had content-type text\/plain$/],
+    [{ "content-type": "application/x-www-form-urlencoded" }, "name=t7", /x-www-form-urlencoded$/],
+    [{}, '{"name":"t8"}', /this had no content-type$/],
+  ];
+  for (const [headers, body, msg] of notJson) {
+    const r = await rawRequest("/v1/vms", { ...auth, ...headers }, body);
+    assert.equal(r.status, 415, r.text);
+    assert.match(
+      (r.body as { error: string }).error,
+      /^body: send JSON with content-type application\/json; /,
+    );
+    assert.match((r.body as { error: string }).error, msg);
+  }
+  const json = { ...auth, "content-type": "application/json" };
+  for (const [body, key] of [
+    ['{"name":"t9","__proto__":{"rng":true}}', "__proto__"],
+    ['{"name":"t9","labels":{"constructor":{"prototype":{"x":"y"}}}}', "constructor"],
+  ] as const) {
+    const r = await rawRequest("/v1/vms", json, body);
+    assert.equal(r.status, 400, r.text);
+    assert.equal((r.body as { error: string }).error, `body: "${key}" is not allowed as a key`);
+  }
+  const empty = await rawRequest("/v1/vms", json, "");
+  assert.equal(empty.status, 400, empty.text);
+  assert.match(empty.text, /body: empty, but its content-type says JSON/);
+  // What was refused made nothing.
+  const names = ((await api(h.socket, admin, "GET", "/v1/vms")).body as { name: string }[]).map(
+    (v) => v.name,
+  );
+  for (const n of ["42", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"])
+    assert.ok(!names.includes(n), `VM ${n} was made`);
+
+  // A tenant's kernel that is no kernel: the VM cannot start as defined, and says why.
+  writeFileSync(join(h.dir, "images-a", "bad-kernel"), "not a kernel, ".repeat(1000));
+  const made = await api(h.socket, tok.ta, "POST", "/v1/vms", {
+    name: "badk",
+    kernel: join(h.dir, "images-a", "bad-kernel"),
+  });
+  assert.equal(made.status, 201, made.text);
+  const start = await api(h.socket, tok.ta, "POST", "/v1/vms/badk/start");
+  assert.equal(start.status, 422, start.text);
+  assert.match(
+    (start.body as { error: string }).error,
+    /^VM 'badk' ended while starting: the VMM failed: .*bad-kernel: not a riscv64 Linux Image/,
+  );
+  assert.equal((await api(h.socket, tok.ta, "DELETE", "/v1/vms/badk")).status, 204);
+
+  // The auth scheme's name in any case (RFC 9110); the token itself is exact.
+  for (const scheme of ["bearer", "BEARER", "Bearer"]) {
+    const r = await rawRequest("/v1/host", { authorization: `${scheme} ${admin}` }, "", "GET");
+    assert.equal(r.status, 200, `${scheme}: ${r.text}`);
+  }
+  const wrongCase = await rawRequest(
+    "/v1/host",
+    { authorization: `Bearer ${admin.toUpperCase()}` },
+    "",
+    "GET",
+  );
+  assert.equal(wrongCase.status, 401);
+  // Query strings and path parameters are text, and still become their types.
+  const logs = await api(h.socket, admin, "GET", "/v1/vms/m/logs?bytes=16");
+  assert.equal(logs.status, 200, logs.text);
+  const bad = await api(h.socket, admin, "GET", "/v1/vms/m/logs?bytes=many");
+  assert.equal(bad.status, 400, bad.text);
+  assert.match(bad.text, /querystring: bytes must be integer/);
 });
 
 test("admission control refuses what the host cannot carry, saying why", async () => {
@@ -935,7 +1030,7 @@ test("the API socket is root:moat 0660 and a second daemon on the same home is r
   assert.equal(st.uid, 0);
   await assert.rejects(
     Daemon.start(loadConfig(h.config, h.dir)),
-    /another moat daemon \(pid \d+\) serves/,
+    /another moat daemon \(pid \d+\) holds /,
   );
   // Tokens are kept as digests only: the secrets appear in no database file, their SHA-256 does.
   const files = ["moat.db", "moat.db-wal"].map((f) => join(h.dir, f)).filter((f) => existsSync(f));

@@ -90,8 +90,7 @@ export function registerHostCommands(program: Command): void {
       try {
         d = await Daemon.start(cfg, log);
       } catch (e) {
-        if (e instanceof DaemonError) throw new UsageError(e.message);
-        throw e;
+        throw new UsageError(startFailure(e, cfg.home));
       }
       log(`moatd: ready (pid ${process.pid}, home ${cfg.home})`);
       await new Promise<void>((res) => {
@@ -505,13 +504,26 @@ export function registerHostCommands(program: Command): void {
       } catch (e) {
         throw new UsageError(`${file}: ${(e as Error).message}`);
       }
-      print(o.json === true, { file, head: head ?? null, ...r }, () =>
-        r.ok
-          ? `${file}: ${r.lines} lines, chain intact${head ? ", head matches the database" : " (no database head to compare)"}\n`
-          : r.problems.map((p) => `${file}: line ${p.line}: ${p.reason}\n`).join(""),
+      print(
+        o.json === true,
+        { file, head: head ?? null, ...r },
+        () =>
+          (r.ok
+            ? `${file}: ${r.lines} lines, chain intact${head ? ", head matches the database" : " (no database head to compare)"}\n`
+            : r.problems.map((p) => `${file}: line ${p.line}: ${p.reason}\n`).join("")) +
+          r.notes.map((n) => `${file}: line ${n.line}: note: ${n.note}\n`).join(""),
       );
       if (!r.ok) process.exitCode = 1;
     });
+}
+
+/**
+ * Why the daemon cannot start, in one line: a DaemonError says it already; anything else
+ * (a database, file or system call that failed) is named with the home, without a stack.
+ */
+function startFailure(e: unknown, home: string): string {
+  const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
+  return e instanceof DaemonError ? msg : `the daemon cannot start on ${home}: ${msg}`;
 }
 
 function collect(v: string, prev: string[] = []): string[] {

@@ -61,7 +61,8 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
   /**
    * Joins a WebSocket to one of a running VM's sockets: the attach audited, the stream held
    * under the caller's token (revoking it closes the stream), refused with 4409 and the reason
-   * when the VM is not running or `refuse` names one.
+   * when the VM is not running or `refuse` names one, and with 4503 when the audit log cannot
+   * record it.
    */
   const attach = (
     ws: WebSocket,
@@ -71,7 +72,13 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     refuse?: (vm: VmRecord) => string | undefined,
   ): void => {
     const vm = vmOf(req);
-    h.audit(req.caller!, `vm.${kind}.attach`, vm, true);
+    try {
+      h.audit(req.caller!, `vm.${kind}.attach`, vm, true);
+    } catch {
+      // Not on record, so not attached (the daemon says why on stderr).
+      ws.close(4503, "the audit log cannot record this attach");
+      return;
+    }
     const why =
       refuse?.(vm) ??
       (vm.state !== "running" && vm.state !== "paused" ? `VM is ${vm.state}` : undefined);
@@ -134,6 +141,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     },
     async (req, reply) => {
       const vm = h.createVm(req.body as Record<string, unknown>, req.caller!);
+      req.vm = vm; // its audit entry names the VM made
       return reply.code(201).send(vmView_(vm));
     },
   );

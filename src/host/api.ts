@@ -2,7 +2,7 @@
 // validates the request (a bad body is a 400 naming the field and the reason) and writes the
 // OpenAPI document at /v1/openapi.json. Every request is authenticated by a bearer token,
 // rate-limited per token, authorised per VM, and every change is appended to the audit log.
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
 import rateLimit from "@fastify/rate-limit";
@@ -12,6 +12,7 @@ import type { Peer } from "./vm-socket.js";
 import type { VmEvent } from "./supervisor.js";
 import { ApiError } from "./api-error.js";
 import { errorSchema, registerRoutes } from "./api-routes.js";
+import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 
 export { ApiError };
@@ -64,13 +65,24 @@ export interface ApiHost {
   verifyAudit(): Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
   subscribe(fn: (e: VmEvent) => void): () => void;
+  /**
+   * Records a change before it is made; throws ApiError 503 when the audit log cannot, and the
+   * change must then not be made. Returns the entry's seq.
+   */
+  auditIntent(
+    caller: Caller,
+    action: string,
+    vm: VmRecord | null,
+    detail: Record<string, unknown>,
+  ): number;
+  /** Appends one entry and returns its seq; throws ApiError 503 when it cannot. */
   audit(
     caller: Caller | null,
     action: string,
     vm: VmRecord | null,
     ok: boolean,
     detail?: Record<string, unknown>,
-  ): void;
+  ): number;
 }
 
 export interface ApiOptions {
@@ -91,6 +103,8 @@ declare module "fastify" {
     vm?: VmRecord;
     /** What the audit entry of this request records besides its status (agent calls). */
     auditDetail?: Record<string, unknown>;
+    /** The seq of the entry that recorded this change before it was made. */
+    auditIntent?: number;
   }
   interface FastifyContextConfig {
     /** What the route does, for authorisation; VM routes name the VM in params.vm. */
@@ -121,6 +135,21 @@ function wsProtocolToken(
   return undefined;
 }
 
+function isRead(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
+/** What an audit entry calls a request: its method and route. */
+function auditAction(req: FastifyRequest): string {
+  return `${req.method} ${req.routeOptions.url ?? req.url}`;
+}
+
+/** The VM a request named but that was not found, for its audit entry. */
+function vmRef(req: FastifyRequest): { vm_ref?: string } {
+  const params = req.params as { vm?: string } | undefined;
+  return params?.vm !== undefined && !req.vm ? { vm_ref: params.vm } : {};
+}
+
 /** Builds the API (routes registered; not listening). */
 export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -129,8 +158,9 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     forceCloseConnections: true,
     ...(o.https ? { https: o.https } : {}),
     bodyLimit: 64 * 1024,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: "array" } },
   });
+  app.setValidatorCompiler(inputValidator());
+  acceptJsonBodiesOnly(app);
 
   const routes: { method: string; url: string }[] = [];
   app.decorate("moatRoutes", routes);
@@ -145,7 +175,10 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         403: { description: "not allowed for this caller", ...errorSchema },
         404: { description: "no such VM or token", ...errorSchema },
         409: { description: "refused in this state, or by admission control", ...errorSchema },
+        415: { description: "a body that is not JSON", ...errorSchema },
+        422: { description: "the VM as defined cannot start: the VMM's reason", ...errorSchema },
         429: { description: "rate limit", ...errorSchema },
+        503: { description: "the audit log cannot record the change: not made", ...errorSchema },
         ...(r.schema?.response as object | undefined),
       },
     };
@@ -183,7 +216,8 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   // Authentication first: nothing else runs for a caller without a valid token.
   app.addHook("onRequest", async (req, reply) => {
     if (req.routeOptions.config.public) return;
-    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+    // The scheme's name is case-insensitive (RFC 9110, 11.1).
+    const m = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? "");
     const token = m?.[1] ?? wsProtocolToken(req.headers);
     const caller = token && TOKEN_PATTERN.test(token) ? h.caller(hashToken(token)) : undefined;
     if (!caller) {
@@ -235,33 +269,56 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     }
   });
 
-  // Every change, allowed or not, goes to the audit log.
-  app.addHook("onResponse", async (req, reply) => {
+  // A change is recorded before it is made, and not made if it cannot be (docs/host.md).
+  app.addHook("preHandler", async (req, reply) => {
+    if (isRead(req.method)) return;
+    try {
+      const named = (req.body as { name?: unknown } | undefined)?.name;
+      req.auditIntent = h.auditIntent(req.caller!, auditAction(req), req.vm ?? null, {
+        ...vmRef(req),
+        // What a create names, so an intent with no outcome after it still says what it was.
+        ...(typeof named === "string" ? { name: named } : {}),
+      });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      await reply.code(e.statusCode).send({ error: e.message });
+      return reply;
+    }
+  });
+
+  // Every change, allowed or not, goes to the audit log with its outcome: before the reply
+  // goes out, so a caller that has its answer finds it on record.
+  app.addHook("onSend", async (req, reply, payload) => {
     // Reads are not audited, but a guest-agent call is, whatever its method.
-    if (reply.statusCode === 401) return;
-    if ((req.method === "GET" || req.method === "HEAD") && !req.auditDetail) return;
-    const params = req.params as { vm?: string };
-    // The VM as it was found for this request (still named after a delete).
-    const vm = req.vm ?? null;
-    h.audit(
-      req.caller ?? null,
-      `${req.method} ${req.routeOptions.url ?? req.url}`,
-      vm,
-      reply.statusCode < 400,
-      {
+    if (reply.statusCode === 401) return payload;
+    if (isRead(req.method) && !req.auditDetail) return payload;
+    try {
+      // The VM as it was found for this request (still named after a delete).
+      h.audit(req.caller ?? null, auditAction(req), req.vm ?? null, reply.statusCode < 400, {
         status: reply.statusCode,
-        ...(params.vm !== undefined && !vm ? { vm_ref: params.vm } : {}),
+        ...(req.auditIntent !== undefined ? { intent_seq: req.auditIntent } : {}),
+        ...vmRef(req),
         ...req.auditDetail,
-      },
-    );
+      });
+    } catch {
+      // The daemon said so on stderr; the change (if any) is on record as an intent.
+    }
+    return payload;
   });
 
   app.setErrorHandler(
     async (
-      err: Error & { validation?: unknown[]; validationContext?: string; statusCode?: number },
-      _req,
+      err: Error & {
+        validation?: unknown[];
+        validationContext?: string;
+        statusCode?: number;
+        code?: unknown;
+      },
+      req,
       reply,
     ) => {
+      if (err.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE")
+        err = unsupportedMediaType(req.headers["content-type"]);
       if (err.validation) {
         const v = err.validation[0] as {
           instancePath?: string;
@@ -282,6 +339,10 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         return reply
           .code(err.statusCode)
           .send({ error: err.message, ...(err.field ? { field: err.field } : {}) });
+      if (err.code === "SQLITE_FULL")
+        return reply.code(503).send({
+          error: `the daemon's home is full: ${err.message}`,
+        });
       const code = err.statusCode ?? 500;
       if (code >= 500) return reply.code(500).send({ error: `internal error: ${err.message}` });
       return reply.code(code).send({ error: err.message });

@@ -14,13 +14,13 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import { connect } from "node:net";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { ApiError, buildApi, type ApiHost } from "./api.js";
 import { hashToken, newToken, type Caller, type Role } from "./auth.js";
 import type { Peer } from "./vm-socket.js";
-import { AuditLog, verifyAuditLog } from "./audit-log.js";
+import { AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
+import { lockHome, type HomeLock } from "./home-lock.js";
 import { Store, type VmRecord } from "./store.js";
 import { Supervisor, SupervisorError, type VmEvent } from "./supervisor.js";
 import { jailUnavailable } from "../jail/launch.js";
@@ -66,19 +66,28 @@ export class Daemon implements ApiHost {
   /** Refused requests: counted, and audited at most once a minute with the count since. */
   private readonly authFailures = { total: 0, sinceAudit: 0, lastAudit: 0 };
   readonly adminTokenFile: string;
-  private lockFile: string;
+  private homeLock: HomeLock | undefined;
+  private log: (s: string) => void = () => {};
   /** Streams open per token id (consoles, displays, events), closed when it is revoked. */
   private readonly streams = new Map<string, Set<() => void>>();
 
   private constructor(readonly cfg: DaemonConfig) {
     this.adminTokenFile = join(cfg.home, "admin.token");
-    this.lockFile = join(cfg.home, "moatd.pid");
   }
 
-  /** Starts the daemon: state opened, VM processes taken over, API listening. */
+  /**
+   * Starts the daemon: state opened, VM processes taken over, API listening. If any step
+   * fails, what was opened is closed again (the home's lock released, VMs left running).
+   */
   static async start(cfg: DaemonConfig, log: (s: string) => void = () => {}): Promise<Daemon> {
     const d = new Daemon(cfg);
-    await d.open(log);
+    d.log = log;
+    try {
+      await d.open(log);
+    } catch (e) {
+      await d.close().catch(() => {});
+      throw e;
+    }
     return d;
   }
 
@@ -107,7 +116,11 @@ export class Daemon implements ApiHost {
     }
     // Everything the daemon writes (database, WAL, logs) is private unless it says otherwise.
     process.umask(0o077);
-    await this.lock();
+    try {
+      this.homeLock = lockHome(c.home);
+    } catch (e) {
+      throw new DaemonError((e as Error).message);
+    }
     // 0711: a VM process (its own uid) passes through to its own directory, lists none.
     mkdirSync(join(c.home, "vms"), { recursive: true, mode: 0o711 });
     chmodSync(join(c.home, "vms"), 0o711);
@@ -119,6 +132,7 @@ export class Daemon implements ApiHost {
     for (const f of ["moat.db", "moat.db-wal", "moat.db-shm"])
       if (existsSync(join(c.home, f))) chmodSync(join(c.home, f), 0o600);
     this.auditLog = AuditLog.open(join(c.home, "audit.log"));
+    const found = this.auditFound(log);
     this.bootstrapToken(log);
     try {
       this.cgroups = Cgroups.detect();
@@ -129,7 +143,7 @@ export class Daemon implements ApiHost {
       this.store,
       this.cgroups,
       (vm) => this.admitVm(vm),
-      (action, vm, ok, detail) => this.audit(null, action, vm, ok, detail),
+      (action, vm, ok, detail) => this.noteAudit(null, action, vm, ok, detail),
       {
         vmsDir: join(c.home, "vms"),
         logsDir: join(c.home, "logs"),
@@ -148,7 +162,11 @@ export class Daemon implements ApiHost {
     if (c.policy.ksmDomain !== undefined) this.enableKsm(log);
     else this.stopKsm(log);
     const r = await this.supervisor.recover();
-    this.audit(null, "daemon.start", null, true, { ...r, pid: process.pid });
+    try {
+      this.record(null, "daemon.start", null, true, { ...r, ...found, pid: process.pid });
+    } catch (e) {
+      throw new DaemonError(`cannot write the audit log: ${(e as Error).message}`);
+    }
     log(
       `moatd: ${r.adopted} running VMs taken over, ${r.lost} ended while no daemon ran, ` +
         `${r.orphans} orphan processes killed`,
@@ -176,28 +194,27 @@ export class Daemon implements ApiHost {
   }
 
   /**
-   * One daemon per home: a daemon answering on the socket refuses a second (a PID file alone
-   * could name a reused PID).
+   * What the log's state at open tells: a torn line moved aside, or a database head that is not
+   * the log's last line (a head write that failed, or a log cut or extended while no daemon
+   * ran). Said on stderr and kept in the daemon.start entry, so the next head write does not
+   * hide it.
    */
-  private async lock(): Promise<void> {
-    const live = await new Promise<boolean>((res) => {
-      const s = connect(this.cfg.socket);
-      s.once("connect", () => {
-        s.destroy();
-        res(true);
-      });
-      s.once("error", () => res(false));
-    });
-    if (live) {
-      let pid = "?";
-      try {
-        pid = readFileSync(this.lockFile, "utf8").trim();
-      } catch {
-        // No PID file: still refused.
-      }
-      throw new DaemonError(`another moat daemon (pid ${pid}) serves ${this.cfg.home}`);
+  private auditFound(log: (s: string) => void): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    const torn = this.auditLog.torn;
+    if (torn) {
+      log(
+        `moatd: the audit log's last line was cut short (${torn.bytes} bytes); moved to ` +
+          `${torn.movedTo}, recorded at seq ${torn.seq}`,
+      );
+      out.audit_torn_seq = torn.seq;
     }
-    writeFileSync(this.lockFile, String(process.pid), { mode: 0o644 });
+    const why = headMismatch(this.store.auditHead(), this.auditLog.foundHead);
+    if (why) {
+      log(`moatd: warning: ${why}; moat audit-log verify shows the log`);
+      out.audit_head_mismatch = why;
+    }
+    return out;
   }
 
   /**
@@ -307,11 +324,8 @@ export class Daemon implements ApiHost {
     for (const a of this.apps) await a.close();
     this.auditLog?.close();
     this.store?.close();
-    try {
-      if (readFileSync(this.lockFile, "utf8") === String(process.pid)) unlinkSync(this.lockFile);
-    } catch {
-      // Already gone.
-    }
+    this.homeLock?.release();
+    this.homeLock = undefined;
   }
 
   // ---- ApiHost ----
@@ -602,6 +616,8 @@ export class Daemon implements ApiHost {
    * again; then the host must be able to carry it.
    */
   private admitVm(vm: VmRecord): { pinned: number[] | null } {
+    // A restart is a change like any other: not made when the log cannot record it.
+    this.auditRoom("start");
     recheckVm(vm.spec, vm.domain, this.cfg);
     checkQuota(vm, this.store.vms(), this.cfg.domainQuotas, "start");
     return admit(
@@ -694,7 +710,7 @@ export class Daemon implements ApiHost {
     const now = Date.now();
     // One line a minute at most: a flood of bad tokens must not flood the audit log.
     if (now - a.lastAudit < 60_000) return;
-    this.audit(null, "api.auth.failed", null, false, { peer, count: a.sinceAudit });
+    this.noteAudit(null, "api.auth.failed", null, false, { peer, count: a.sinceAudit });
     a.sinceAudit = 0;
     a.lastAudit = now;
   }
@@ -743,13 +759,56 @@ export class Daemon implements ApiHost {
     return () => this.supervisor.events.off("event", fn);
   }
 
+  /**
+   * Records a change before it is made (write-ahead): the log must have room (ensureRoom) and
+   * the line must be on disk, or the change is refused with 503 and never made. Returns the
+   * line's seq, which the line recording the outcome names.
+   */
+  auditIntent(
+    caller: Caller,
+    action: string,
+    vm: VmRecord | null,
+    detail: Record<string, unknown>,
+  ): number {
+    this.auditRoom("change");
+    return this.audit(caller, action, vm, true, { ...detail, phase: "intent" });
+  }
+
+  /** Appends one entry and returns its seq; throws ApiError 503 (said on stderr) if it cannot. */
   audit(
     caller: Caller | null,
     action: string,
     vm: VmRecord | null,
     ok: boolean,
     detail?: Record<string, unknown>,
-  ): void {
+  ): number {
+    try {
+      return this.record(caller, action, vm, ok, detail);
+    } catch (e) {
+      this.log(`moatd: audit log: '${action}' not recorded: ${(e as Error).message}`);
+      throw auditRefusal("change", e);
+    }
+  }
+
+  /** What the daemon did on its own (a restart made, an orphan killed): never throws. */
+  private noteAudit(...entry: Parameters<Daemon["audit"]>): void {
+    try {
+      this.audit(...entry);
+    } catch {
+      // Said on stderr by audit; what it records has happened already.
+    }
+  }
+
+  /** Throws ApiError 503 unless the log has room to record a `what` (AuditLog.ensureRoom). */
+  private auditRoom(what: string): void {
+    try {
+      this.auditLog.ensureRoom();
+    } catch (e) {
+      throw auditRefusal(what, e);
+    }
+  }
+
+  private record(...[caller, action, vm, ok, detail]: Parameters<Daemon["audit"]>): number {
     const head = this.auditLog.append({
       actor: caller ? `${caller.name}#${caller.id}` : "moatd",
       role: caller?.role ?? "daemon",
@@ -762,8 +821,15 @@ export class Daemon implements ApiHost {
           ? { detail: { vm_name: vm.name, domain: vm.domain } }
           : {}),
     });
-    // The head in the database catches a log cut or rewritten at its end.
-    this.store.setAuditHead(head);
+    // The head in the database catches a log cut or rewritten at its end. The line is the
+    // record and is on disk: a head write that fails (a full disk) leaves the head behind until
+    // the next one succeeds, and a daemon started meanwhile says so (auditFound).
+    try {
+      this.store.setAuditHead(head);
+    } catch (e) {
+      this.log(`moatd: audit seq ${head.seq} written, its head not: ${(e as Error).message}`);
+    }
+    return head.seq;
   }
 
   private async callVm(
@@ -776,6 +842,26 @@ export class Daemon implements ApiHost {
       throw toApiError(e);
     }
   }
+}
+
+/** The 503 for a `what` the audit log cannot record: it is not made. */
+function auditRefusal(what: string, e: unknown): ApiError {
+  return new ApiError(
+    503,
+    `the audit log cannot record this ${what}, so it was not made: ${(e as Error).message}`,
+  );
+}
+
+/** Why the database's head is not the log's last line, or undefined when it is (or is unset). */
+function headMismatch(db: AuditHead | undefined, log: AuditHead): string | undefined {
+  if (db === undefined || (db.seq === log.seq && db.hash === log.hash)) return undefined;
+  const more =
+    db.seq < log.seq
+      ? "a head write failed, or lines were added while no daemon ran"
+      : db.seq > log.seq
+        ? "lines were removed from the end of the log"
+        : "the last line was rewritten";
+  return `the database records audit seq ${db.seq} but the log ends at seq ${log.seq} (${more})`;
 }
 
 function toApiError(e: unknown): Error {

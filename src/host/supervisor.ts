@@ -96,6 +96,15 @@ export class SupervisorError extends Error {
   }
 }
 
+/**
+ * The API status of a VM that ended before it came up: 422 when its VMM refused the VM as
+ * defined (moat run's own error status, 125: a kernel that is no kernel, an unusable file or
+ * option), which is the caller's to fix; 500 for anything else.
+ */
+function startFailureStatus(exit: VmExitRecord | null): number {
+  return exit?.status === 125 && exit.signal === null ? 422 : 500;
+}
+
 export class Supervisor {
   readonly events = new EventEmitter();
   private readonly watches = new Map<string, Watch>();
@@ -297,7 +306,7 @@ export class Supervisor {
         const now = this.mustGet(vm.id);
         throw new SupervisorError(
           `VM '${vm.name}' ended while starting: ${now.lastExit?.reason ?? "unknown"}`,
-          500,
+          startFailureStatus(now.lastExit),
         );
       }
       try {

@@ -8,7 +8,9 @@ export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
 export const IFNAME_PATTERN = "^[A-Za-z0-9_.-]{1,15}$";
 export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
-const PATH = { type: "string", minLength: 1, maxLength: 1024, pattern: "^/" } as const;
+/** No NUL: no file name or argument can hold one (the file system and exec refuse it). */
+const NO_NUL = "[^\\u0000]*$";
+const PATH = { type: "string", minLength: 1, maxLength: 1024, pattern: `^/${NO_NUL}` } as const;
 const RATE = { type: "integer", minimum: 1, maximum: 2 ** 40 } as const;
 
 export const vmSpecSchema = {
@@ -25,7 +27,7 @@ export const vmSpecSchema = {
       description:
         'host path; default: the shipped initramfs; "none": no initramfs (the kernel mounts its root, e.g. cmdline "root=/dev/vda rw")',
     },
-    cmdline: { type: "string", maxLength: 2048 },
+    cmdline: { type: "string", maxLength: 2048, pattern: `^${NO_NUL}` },
     cpus: { type: "integer", minimum: 1, maximum: 8, default: 1 },
     memory_mib: { type: "integer", minimum: 32, maximum: 4000, default: 128 },
     disks: {

@@ -20,6 +20,7 @@ const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
 const cFallocate = libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)");
 const cFcntlPtr = libc.func("int fcntl(int fd, int cmd, void *arg)");
+const cFlock = libc.func("int flock(int fd, int op)");
 const cEpollCreate1 = libc.func("int epoll_create1(int flags)");
 const cEpollCtl = libc.func("int epoll_ctl(int epfd, int op, int fd, void *event)");
 const cEpollWait = libc.func("int epoll_wait(int epfd, void *events, int maxevents, int timeout)");
@@ -188,7 +189,7 @@ const F_OFD_GETLK = 36;
 const F_OFD_SETLK = 37;
 
 /** struct flock on x86-64 and arm64: short type, short whence, off_t start, off_t len, pid_t pid. */
-function flock(type: number, start: number, len: number): Buffer {
+function flockStruct(type: number, start: number, len: number): Buffer {
   const b = Buffer.alloc(32);
   b.writeInt16LE(type, 0); // l_whence 0: SEEK_SET
   b.writeBigInt64LE(BigInt(start), 8);
@@ -203,7 +204,7 @@ function flock(type: number, start: number, len: number): Buffer {
  * holds a conflicting lock there.
  */
 export function ofdLock(fd: number, type: number, start: number, len: number): boolean {
-  if (Number(cFcntlPtr(fd, F_OFD_SETLK, flock(type, start, len))) === 0) return true;
+  if (Number(cFcntlPtr(fd, F_OFD_SETLK, flockStruct(type, start, len))) === 0) return true;
   const e = koffi.errno();
   if (e === constants.errno.EAGAIN || e === constants.errno.EACCES) return false;
   throw new SysError("fcntl F_OFD_SETLK", e);
@@ -214,9 +215,25 @@ export function ofdLock(fd: number, type: number, start: number, len: number): b
  * `type` there (F_OFD_GETLK); this open file's own locks never conflict.
  */
 export function ofdLockedByOther(fd: number, type: number, start: number, len: number): boolean {
-  const b = flock(type, start, len);
+  const b = flockStruct(type, start, len);
   check("fcntl F_OFD_GETLK", cFcntlPtr(fd, F_OFD_GETLK, b) as number);
   return b.readInt16LE(0) !== F_UNLCK;
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const EWOULDBLOCK = constants.errno.EWOULDBLOCK;
+
+/**
+ * flock(2) LOCK_EX | LOCK_NB: an exclusive lock on the open file `fd`, held until every
+ * descriptor of that open file is closed (or the process ends). The kernel arbitrates: of two
+ * callers at the same instant, one gets it. False when another open file holds it.
+ */
+export function tryLockExclusive(fd: number): boolean {
+  if ((cFlock(fd, LOCK_EX | LOCK_NB) as number) === 0) return true;
+  const e = koffi.errno();
+  if (e === EWOULDBLOCK) return false;
+  throw new SysError("flock", e);
 }
 
 export const EPOLLIN = 0x001;

@@ -43,8 +43,8 @@ export function selfSignedCert(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** Starts `moat daemon --home H --config C` and waits until it says it is ready. */
-export async function startDaemon(h: Home): Promise<DaemonProc> {
+/** Runs `moat daemon --home H --config C` (its output collected), without waiting for it. */
+export function spawnDaemon(h: Home): DaemonProc {
   const p = spawn(process.execPath, [MOAT, "daemon", "--home", h.dir, "--config", h.config], {
     cwd: REPO,
     stdio: ["ignore", "pipe", "pipe"],
@@ -53,12 +53,19 @@ export async function startDaemon(h: Home): Promise<DaemonProc> {
   p.stdout!.setEncoding("utf8").on("data", (d: string) => (log += d));
   p.stderr!.setEncoding("utf8").on("data", (d: string) => (log += d));
   const exited = new Promise<number | null>((r) => p.on("close", (c) => r(c)));
+  return { p, log: () => log, exited };
+}
+
+/** Starts `moat daemon --home H --config C` and waits until it says it is ready. */
+export async function startDaemon(h: Home): Promise<DaemonProc> {
+  const d = spawnDaemon(h);
   const end = Date.now() + 30000;
-  while (!log.includes("moatd: ready")) {
-    if (p.exitCode !== null || Date.now() > end) throw new Error(`daemon did not start: ${log}`);
+  while (!d.log().includes("moatd: ready")) {
+    if (d.p.exitCode !== null || Date.now() > end)
+      throw new Error(`daemon did not start: ${d.log()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { p, log: () => log, exited };
+  return d;
 }
 
 /**
@@ -92,35 +99,44 @@ export function api(
   path: string,
   body?: unknown,
 ): Promise<Reply> {
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return rawApi(
+    socket,
+    method,
+    path,
+    {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(data !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    data,
+  );
+}
+
+/** One request over the daemon's socket, its headers and body sent as they are. */
+export function rawApi(
+  socket: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      {
-        socketPath: socket,
-        method,
-        path,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(data !== undefined ? { "content-type": "application/json" } : {}),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // Not JSON.
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
-        });
-      },
-    );
+    const req = http.request({ socketPath: socket, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // Not JSON.
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
+      });
+    });
     req.on("error", reject);
-    req.end(data);
+    req.end(body);
   });
 }
 

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DBCN_MAX_WRITE,
+  SBI_ERR_INVALID_ADDRESS,
   SBI_ERR_INVALID_PARAM,
   SBI_ERR_NOT_SUPPORTED,
   SBI_SUCCESS,
@@ -11,6 +12,13 @@ import {
   selectHarts,
   type SbiHost,
 } from "../src/accel/soft/sbi.js";
+import {
+  HSM_START_PENDING,
+  HSM_STOPPED,
+  SH_HSM,
+  SH_START_ADDR,
+  sharedBlock,
+} from "../src/accel/soft/layout.js";
 import type { CoreExports } from "../src/accel/soft/core-exports.js";
 
 const RAM_BASE = 0x8000_0000n;
@@ -107,4 +115,26 @@ test("HSM hart_start refuses bad harts and start addresses outside RAM", () => {
   const badAddr = host(call(0x48534dn, 0n, 1n, 0x1000n, 0n));
   handleSbi(badAddr.h);
   assert.equal(badAddr.ret[0], -5n);
+});
+
+test("HSM hart_start: the start address must be even with its first halfword in RAM", () => {
+  const END = RAM_BASE + 0x1000n; // the stand-in's RAM is one page
+  const start = (addr: bigint): { err: bigint; hsm: number; at: bigint } => {
+    const t = host(call(0x48534dn, 0n, 1n, addr, 0x5an));
+    const blk = sharedBlock(1);
+    Atomics.store(t.h.i32, (blk + SH_HSM) >> 2, HSM_STOPPED);
+    handleSbi(t.h);
+    return {
+      err: t.ret[0]!,
+      hsm: Atomics.load(t.h.i32, (blk + SH_HSM) >> 2),
+      at: Atomics.load(t.h.u64, (blk + SH_START_ADDR) >> 3),
+    };
+  };
+  // RAM's last byte (the reported trap), odd addresses, just past RAM, below it, the top.
+  for (const addr of [END - 1n, RAM_BASE + 1n, END - 3n, END, RAM_BASE - 2n, (1n << 64n) - 2n]) {
+    assert.deepEqual(start(addr), { err: SBI_ERR_INVALID_ADDRESS, hsm: HSM_STOPPED, at: 0n });
+  }
+  // The last halfword holds a 16-bit instruction: a valid start.
+  assert.deepEqual(start(END - 2n), { err: SBI_SUCCESS, hsm: HSM_START_PENDING, at: END - 2n });
+  assert.deepEqual(start(RAM_BASE), { err: SBI_SUCCESS, hsm: HSM_START_PENDING, at: RAM_BASE });
 });

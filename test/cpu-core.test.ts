@@ -1934,3 +1934,55 @@ describe("mip read-modify-write", () => {
     assert.ok((h.mip() & MIP_STIP) !== 0, "the written bit took");
   });
 });
+
+describe("instruction fetch at the edges of RAM", () => {
+  // Hart's RAM ends where the WebAssembly memory ends: a read past it would be a wasm trap.
+  const END = RAM_BASE + BigInt(new Hart().ramBytes);
+  const LOW32 = 0x0013; // the low half of addi: a 32-bit encoding
+
+  test("a 32-bit instruction in RAM's last halfword is an instruction access fault at RAM's end; a 16-bit one runs", () => {
+    const h = new Hart();
+    start(h);
+    h.w16(END - 2n, LOW32);
+    h.core.setPc(END - 2n);
+    assert.equal(h.run(1), EXIT_BUDGET);
+    assertTrap(h, 1n, END, END - 2n, "second half past RAM");
+    start(h);
+    h.w16(END - 2n, RVC.li(A0, 7).half);
+    h.core.setPc(END - 2n);
+    h.run(2);
+    assert.equal(h.x(A0), 7n, "c.li ran");
+    assertTrap(h, 1n, END, END, "the next fetch is past RAM");
+  });
+
+  test("an odd pc is an instruction access fault (xepc bit 0 clear), never a read past RAM or the page", () => {
+    // RAM's last bytes, a page's last bytes, and inside the page the fetch cache holds.
+    for (const pc of [END - 1n, END - 3n, CODE + 0xfffn, CODE + 0xffdn, CODE + 0x101n]) {
+      const h = new Hart();
+      start(h);
+      h.code(CODE, [I.j(0)]);
+      // 0xff bytes around pc: any halfword there reads as the start of a 32-bit encoding.
+      h.fill(pc - 1n, new Uint8Array(END - pc >= 3n ? 4 : Number(END - pc) + 1).fill(0xff));
+      h.core.setPc(CODE);
+      h.run(1); // the fetch cache now holds CODE's page
+      h.core.setPc(pc);
+      assert.equal(h.run(1), EXIT_BUDGET, hex(pc));
+      assertTrap(h, 1n, pc, pc - 1n, hex(pc));
+    }
+  });
+
+  test("SBI hart_start at RAM's last byte: the new hart takes an instruction access fault, the core does not trap", () => {
+    const h = new Hart();
+    assert.equal(h.core.init(1, RAM_BASE, BigInt(h.ramBytes), 1), 1);
+    h.w8(END - 1n, 0xff);
+    h.core.hartStart(END - 1n, 0n);
+    assert.equal(h.run(1), EXIT_BUDGET);
+    assert.equal(h.priv(), PRIV_S, "delegated to S");
+    assert.equal(h.csr(0x142), 1n, "scause");
+    assert.equal(h.csr(0x143), END - 1n, "stval");
+    assert.equal(h.csr(0x141), END - 2n, "sepc");
+    // stvec is 0 after hart_start: a trap loop, which the VMM reports and ends the VM for.
+    assert.equal(h.run(1000), EXIT_HALT);
+    assert.equal(h.haltCause, 1n);
+  });
+});

@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startMoat, until } from "./support/moat-cli.js";
 import { initrdWith } from "./support/guest-initrd.js";
+import { bareImage } from "./support/guest-image.js";
 import { control } from "./support/control-client.js";
 
 /** Resident memory of a process, MiB (VmRSS). */
@@ -115,6 +116,63 @@ test("a hostile guest attacks every virtio device: the VMM survives bounded, eac
     } finally {
       clearInterval(watch);
       neighbour.p.kill("SIGKILL");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---- the SBI: a bare S-mode guest (test/guest/hostile-sbi.c) on 8 harts -------------------------
+
+test("a hostile S-mode guest calls the SBI with hostile arguments: each is refused, every hart starts, a fetch past RAM ends the VM cleanly", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-hostile-sbi-"));
+  try {
+    const kernel = bareImage(dir, "hostile-sbi", 64);
+    const ctl = join(dir, "ctl.sock");
+    const vm = startMoat(
+      ["run", "--kernel", kernel, "--cpus", "8", "--memory", "64", "--control", ctl],
+      300_000,
+      true,
+    );
+    let exited = false;
+    void vm.done.then(() => (exited = true));
+    try {
+      await until(
+        () => vm.out().includes("SBI HOSTILE DONE") || exited,
+        "the hostile SBI program",
+        240_000,
+      );
+      const out = vm.out();
+      assert.ok(!exited, `the VM ended early:\n${out}\n${vm.err()}`);
+      // The boot hart's first HSM calls, before any other hart ran: each one STOPPED.
+      for (let h = 1; h < 8; h++)
+        assert.match(out, new RegExp(`SBI STATUS hart=${h} value=1 error=0`), out);
+      // Every attack, three times, answered with its error and no hart left STOPPED.
+      const attacks = [...out.matchAll(/SBI ATTACK name=(\S+) runs=(\d+) ok=(\d+)/g)];
+      assert.ok(attacks.length >= 25, out);
+      for (const [, name, runs, ok] of attacks) assert.equal(ok, runs, `${name}:\n${out}`);
+      // Then every hart starts (hart 7 at RAM's last halfword), runs and stops again.
+      for (let h = 1; h < 8; h++) assert.match(out, new RegExp(`SBI START hart=${h} error=0\n`));
+      assert.match(out, /SBI STARTED ran=7 opaque-ok=7 stopped-again=7/);
+      const done = /SBI HOSTILE DONE attacks=(\d+) ok=(\d+) started=7/.exec(out);
+      assert.ok(done && done[1] === done[2], out);
+      // The VMM is alive and answers.
+      const [status] = await control(ctl, [{ op: "status" }]);
+      assert.equal((status as { ok: boolean }).ok, true);
+      // A hart started where its first (32-bit) instruction crosses RAM's end: an instruction
+      // access fault, then (stvec 0) a trap loop, which ends the VM with the guest's own fault,
+      // never an error of the CPU core.
+      vm.p.stdin!.write("g");
+      assert.equal(await vm.done, 125, vm.err());
+      assert.match(vm.out(), /SBI CROSSING/);
+      assert.match(
+        vm.err(),
+        /hart 1: stuck in a trap loop at pc 0x0, cause 1 \(instruction access fault\)/,
+      );
+      assert.doesNotMatch(vm.err(), /internal error/);
+      t.diagnostic(`hostile SBI guest: ${done[1]} attacks refused, 7 harts started`);
+    } finally {
+      vm.p.kill("SIGKILL");
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

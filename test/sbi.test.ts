@@ -1,9 +1,11 @@
 // moat's SBI: argument checking of guest-controlled ecall arguments, over a stand-in core
-// (a unit test of the logic above the real core, which the Linux boot tests exercise).
+// (a unit test of the logic above the real core, which the Linux boot tests exercise), and HSM
+// on a real 8-hart VM running a small S-mode program.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   DBCN_MAX_WRITE,
+  SBI_ERR_INVALID_ADDRESS,
   SBI_ERR_INVALID_PARAM,
   SBI_ERR_NOT_SUPPORTED,
   SBI_SUCCESS,
@@ -11,7 +13,33 @@ import {
   selectHarts,
   type SbiHost,
 } from "../src/accel/soft/sbi.js";
+import {
+  HSM_START_PENDING,
+  HSM_STOPPED,
+  SH_HSM,
+  SH_START_ADDR,
+  sharedBlock,
+} from "../src/accel/soft/layout.js";
 import type { CoreExports } from "../src/accel/soft/core-exports.js";
+import { softAccelerator } from "../src/accel/soft/soft-accel.js";
+import { Riscv64Vm } from "../src/vmm/riscv64-vm.js";
+import {
+  A0,
+  A1,
+  A2,
+  A6,
+  A7,
+  I,
+  S0,
+  S1,
+  S2,
+  S3,
+  T0,
+  T1,
+  T2,
+  T3,
+  ZERO,
+} from "./support/core-harness.js";
 
 const RAM_BASE = 0x8000_0000n;
 
@@ -107,4 +135,153 @@ test("HSM hart_start refuses bad harts and start addresses outside RAM", () => {
   const badAddr = host(call(0x48534dn, 0n, 1n, 0x1000n, 0n));
   handleSbi(badAddr.h);
   assert.equal(badAddr.ret[0], -5n);
+});
+
+test("HSM hart_start: the start address must be even with its first halfword in RAM", () => {
+  const END = RAM_BASE + 0x1000n; // the stand-in's RAM is one page
+  const start = (addr: bigint): { err: bigint; hsm: number; at: bigint } => {
+    const t = host(call(0x48534dn, 0n, 1n, addr, 0x5an));
+    const blk = sharedBlock(1);
+    Atomics.store(t.h.i32, (blk + SH_HSM) >> 2, HSM_STOPPED);
+    handleSbi(t.h);
+    return {
+      err: t.ret[0]!,
+      hsm: Atomics.load(t.h.i32, (blk + SH_HSM) >> 2),
+      at: Atomics.load(t.h.u64, (blk + SH_START_ADDR) >> 3),
+    };
+  };
+  // RAM's last byte (the reported trap), odd addresses, just past RAM, below it, the top.
+  for (const addr of [END - 1n, RAM_BASE + 1n, END - 3n, END, RAM_BASE - 2n, (1n << 64n) - 2n]) {
+    assert.deepEqual(start(addr), { err: SBI_ERR_INVALID_ADDRESS, hsm: HSM_STOPPED, at: 0n });
+  }
+  // The last halfword holds a 16-bit instruction: a valid start.
+  assert.deepEqual(start(END - 2n), { err: SBI_SUCCESS, hsm: HSM_START_PENDING, at: END - 2n });
+  assert.deepEqual(start(RAM_BASE), { err: SBI_SUCCESS, hsm: HSM_START_PENDING, at: RAM_BASE });
+});
+
+// ---- HSM on a real 8-hart VM -------------------------------------------------------------------
+
+/** A riscv64 Linux Image header (64 bytes) in front of `code` words: what --kernel accepts. */
+function linuxImage(code: number[], size = 0x1000): Uint8Array {
+  const image = new Uint8Array(size);
+  const dv = new DataView(image.buffer);
+  dv.setUint32(0, I.j(64), true); // code0: over the header
+  dv.setBigUint64(8, 0x20_0000n, true); // text_offset
+  dv.setBigUint64(16, BigInt(size), true); // image_size
+  dv.setBigUint64(48, 0x5643534952n, true); // "RISCV\0\0\0"
+  dv.setUint32(56, 0x05435352, true); // "RSC\x05"
+  code.forEach((w, i) => dv.setUint32(64 + i * 4, w, true));
+  return image;
+}
+
+/** rd = v (a 32-bit constant whose bit 31 is clear) with lui + addi. */
+const li32 = (rd: number, v: number): number[] => {
+  const hi = (v + 0x800) >>> 12;
+  return [I.lui(rd, hi), I.addi(rd, rd, v - hi * 0x1000)];
+};
+
+// Where the program below keeps what it saw, as offsets from the image's start (8 bytes a hart).
+const SEEN_STATUS = 0x400; // hart_get_status value
+const SEEN_STATUS_ERR = 0x440; // hart_get_status error
+const SEEN_START_ERR = 0x480; // hart_start error
+const CHECKED_IN = 0x500; // harts that ran (amoadd)
+const SEEN_OPAQUE = 0x580; // a1 each started hart entered with
+const SECONDARY = 0x200;
+
+/**
+ * The boot hart's first act: for each other hart, hart_get_status then hart_start (opaque = hart
+ * + 0x70); then it waits (30 s of guest time at most) until all seven have run, and powers off.
+ * Each started hart records its opaque, counts itself in and calls hart_stop.
+ */
+function hsmProgram(harts: number): number[] {
+  const main = [
+    I.auipc(S0, 0),
+    I.addi(S0, S0, -64), // s0 = the image's start
+    I.addi(S3, S0, SECONDARY),
+    ...li32(A7, 0x48534d), // HSM; SBI preserves every register but a0 and a1
+    I.addi(S1, ZERO, 1),
+    I.addi(S2, ZERO, harts),
+    // loop: for s1 = 1 .. harts - 1
+    I.slli(T0, S1, 3),
+    I.add(T0, T0, S0),
+    I.addi(A6, ZERO, 2),
+    I.addi(A0, S1, 0),
+    I.ecall, // hart_get_status(s1)
+    I.sd(A1, T0, SEEN_STATUS),
+    I.sd(A0, T0, SEEN_STATUS_ERR),
+    I.addi(A6, ZERO, 0),
+    I.addi(A0, S1, 0),
+    I.addi(A1, S3, 0),
+    I.addi(A2, S1, 0x70),
+    I.ecall, // hart_start(s1, SECONDARY, s1 + 0x70)
+    I.sd(A0, T0, SEEN_START_ERR),
+    I.addi(S1, S1, 1),
+    I.blt(S1, S2, -4 * 14),
+    // wait until harts - 1 have checked in, or 30 s of mtime (10 MHz) have passed
+    I.csrr(T1, 0xc01),
+    ...li32(T2, 300_000_000),
+    I.add(T2, T2, T1),
+    I.addi(T3, ZERO, harts - 1),
+    I.ld(T0, S0, CHECKED_IN),
+    I.beq(T0, T3, 12),
+    I.csrr(T1, 0xc01),
+    I.bltu(T1, T2, -12),
+    ...li32(A7, 0x53525354), // SRST: shutdown
+    I.addi(A6, ZERO, 0),
+    I.addi(A0, ZERO, 0),
+    I.addi(A1, ZERO, 0),
+    I.ecall,
+    I.j(0),
+  ];
+  const secondary = [
+    I.auipc(T0, 0),
+    I.addi(T0, T0, -SECONDARY),
+    I.slli(T1, A0, 3),
+    I.add(T1, T1, T0),
+    I.sd(A1, T1, SEEN_OPAQUE),
+    I.addi(T2, T0, CHECKED_IN),
+    I.addi(T3, ZERO, 1),
+    I.amoadd_d(ZERO, T2, T3),
+    ...li32(A7, 0x48534d),
+    I.addi(A6, ZERO, 1),
+    I.ecall, // hart_stop
+    I.j(0),
+  ];
+  const words = [...main];
+  while (64 + words.length * 4 < SECONDARY) words.push(I.addi(ZERO, ZERO, 0));
+  return [...words, ...secondary];
+}
+
+test("8 harts: the boot hart's first HSM calls find every other hart STOPPED, and each one it starts runs", async () => {
+  // The race was with the other harts' workers starting: three VMs, three chances to lose it.
+  const harts = 8;
+  for (let round = 0; round < 3; round++) {
+    const vm = await Riscv64Vm.create({
+      accel: softAccelerator,
+      harts,
+      memoryMiB: 64,
+      kernel: linuxImage(hsmProgram(harts)),
+      cmdline: "",
+      output: () => {},
+    });
+    const exit = await vm.run();
+    assert.equal(exit.reason, "poweroff", exit.detail);
+    const mem = vm.avm.memory;
+    const image = RAM_BASE + 0x20_0000n;
+    const seen = (off: number, h: number): bigint => mem.readU64(image + BigInt(off + h * 8));
+    for (let h = 1; h < harts; h++) {
+      assert.deepEqual(
+        {
+          hart: h,
+          status: seen(SEEN_STATUS, h),
+          statusErr: seen(SEEN_STATUS_ERR, h),
+          startErr: seen(SEEN_START_ERR, h),
+          opaque: seen(SEEN_OPAQUE, h),
+        },
+        { hart: h, status: 1n, statusErr: 0n, startErr: 0n, opaque: BigInt(h + 0x70) },
+        `round ${round}`,
+      );
+    }
+    assert.equal(mem.readU64(image + BigInt(CHECKED_IN)), BigInt(harts - 1));
+  }
 });

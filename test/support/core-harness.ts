@@ -72,9 +72,17 @@ export class Hart {
   /** What the core's `now` import returns: mtime in 10 MHz ticks. */
   ticks = 1000;
 
-  constructor(readonly ramBytes = 4 << 20) {
+  /**
+   * Hart 0 without SBI over a memory of its own, or with `over`, hart `over.hart` over another
+   * Hart's memory: a second hart of the same machine.
+   */
+  constructor(
+    readonly ramBytes = 4 << 20,
+    over?: { memory: WebAssembly.Memory; hart: number; sbi: boolean },
+  ) {
     const pages = memoryPages(ramBytes);
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.memory =
+      over?.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const instance = new WebAssembly.Instance(coreModule(), {
       env: { memory: this.memory, now: () => this.ticks },
     });
@@ -82,7 +90,7 @@ export class Hart {
     this.ram = new Uint8Array(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.dv = new DataView(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.i32 = new Int32Array(this.memory.buffer);
-    if (this.core.init(0, RAM_BASE, BigInt(ramBytes), 0) === 0)
+    if (this.core.init(over?.hart ?? 0, RAM_BASE, BigInt(ramBytes), over?.sbi ? 1 : 0) === 0)
       throw new Error("core.init refused");
     this.reset();
   }

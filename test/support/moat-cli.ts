@@ -45,11 +45,14 @@ export interface RunningMoat {
   done: Promise<number | null>;
 }
 
-/** Starts `moat args...` whose output can be watched while it runs; killed after `timeoutMs`. */
-export function startMoat(args: string[], timeoutMs = 150_000): RunningMoat {
+/**
+ * Starts `moat args...` whose output can be watched while it runs; killed after `timeoutMs`.
+ * With `input`, its stdin is a pipe (`p.stdin`) instead of /dev/null.
+ */
+export function startMoat(args: string[], timeoutMs = 150_000, input = false): RunningMoat {
   const p = spawn(process.execPath, [MOAT, ...args], {
     cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [input ? "pipe" : "ignore", "pipe", "pipe"],
   });
   let out = "";
   let err = "";

@@ -285,15 +285,12 @@ function main(): void {
     halt(`hart ${d.hart}: the core refused its configuration`);
     return;
   }
-  Atomics.store(u64, (blk + SH_MTIMECMP) >> 3, U64(-1n));
+  // The VMM set this hart's HSM state and timer before any hart ran (soft-accel.ts): another
+  // hart may already have started this one.
   if (d.startNow) {
     const [a0 = 0n, a1 = 0n, a2 = 0n] = d.args;
     core.reset(d.entry, d.priv, a0, a1, a2);
-    Atomics.store(i32, hsmIdx, HSM_STARTED);
-  } else {
-    Atomics.store(i32, hsmIdx, HSM_STOPPED);
-    if (!waitForStart()) return;
-  }
+  } else if (!waitForStart()) return;
   while (!stopped()) {
     if (Atomics.load(ch, CH_PAUSE) !== 0) {
       // Paused by the VMM: no guest instruction runs until it clears the flag.

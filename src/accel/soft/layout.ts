@@ -15,6 +15,8 @@ export const WASM_PAGE = 0x1_0000;
 export const SH_MIP = 0x00;
 export const SH_EXT = 0x04;
 export const SH_MTIMECMP = 0x08;
+/** mtimecmp's value at reset: no timer deadline. */
+export const NO_DEADLINE = 0xffff_ffff_ffff_ffffn;
 export const SH_WAKE = 0x10;
 export const SH_FLUSH = 0x14;
 export const SH_HSM = 0x18;

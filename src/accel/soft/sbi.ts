@@ -118,6 +118,17 @@ function remoteFlush(h: SbiHost, targets: number[]): void {
 }
 
 /**
+ * Whether a hart may start at `addr` (HSM hart_start). The SBI spec answers INVALID_ADDRESS for
+ * a start_addr that is not a valid physical address or not executable. Here only RAM is
+ * executable, and with the C extension instructions lie on 2-byte boundaries (IALIGN = 16): the
+ * address must be even and its first halfword in RAM. (A 32-bit instruction in RAM's last
+ * halfword is then the new hart's own instruction access fault, as on hardware.)
+ */
+function startAddressValid(addr: bigint, ramBase: bigint, ramSize: bigint): boolean {
+  return (addr & 1n) === 0n && addr >= ramBase && addr + 2n <= ramBase + ramSize;
+}
+
+/**
  * Serves the ecall the core stopped at. Reads a0..a7, writes the (error, value) pair back and
  * moves pc past the ecall. Returns false if the hart must stop running (reset or hart_stop).
  */
@@ -211,7 +222,7 @@ export function handleSbi(h: SbiHost): boolean {
         }
         const t = Number(target);
         const start = a(1);
-        if (start < h.ramBase || start >= h.ramBase + h.ramSize) {
+        if (!startAddressValid(start, h.ramBase, h.ramSize)) {
           err = SBI_ERR_INVALID_ADDRESS;
           break;
         }

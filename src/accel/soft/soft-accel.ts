@@ -25,12 +25,17 @@ import {
   EXIT_SBI,
   EXIT_SLOT_POSTED,
   EXIT_WFI,
+  HSM_STARTED,
+  HSM_STOPPED,
   MAX_HARTS,
   MAX_RAM_BYTES,
   MIP_MEIP,
   MIP_SEIP,
+  NO_DEADLINE,
   RAM_OFFSET,
   SH_EXT,
+  SH_HSM,
+  SH_MTIMECMP,
   SH_WAKE,
   memoryPages,
   sharedBlock,
@@ -86,6 +91,8 @@ class SoftVm implements AccelVm {
 
   start(boot: VcpuBoot, handler: ExitHandler): void {
     const module = coreModule();
+    const startNow = (h: number): boolean => h === 0 || !this.config.builtinFirmware;
+    this.initSharedBlocks(startNow);
     for (let h = 0; h < this.config.vcpus; h++) {
       const channel = newChannel();
       const ring = newPostedRing();
@@ -105,7 +112,7 @@ class SoftVm implements AccelVm {
         ramBase: this.config.ramBase,
         ramSize: this.config.ramBytes,
         sbi: this.config.builtinFirmware,
-        startNow: h === 0 || !this.config.builtinFirmware,
+        startNow: startNow(h),
         entry: boot.entry,
         priv: boot.mode === "S" ? 1 : 3,
         args: [BigInt(h), ...boot.args.slice(1)],
@@ -120,6 +127,19 @@ class SoftVm implements AccelVm {
       });
       this.workers.push(w);
       void this.serve(channel, ring, handler);
+    }
+  }
+
+  /**
+   * Every hart's cross-hart state, set before any hart runs: the boot hart may ask for another
+   * hart's HSM state, or start it, before that hart's worker has begun.
+   */
+  private initSharedBlocks(startNow: (h: number) => boolean): void {
+    const u64 = new BigUint64Array(this.wasmMemory.buffer);
+    for (let h = 0; h < this.config.vcpus; h++) {
+      const blk = sharedBlock(h);
+      Atomics.store(this.i32, (blk + SH_HSM) >> 2, startNow(h) ? HSM_STARTED : HSM_STOPPED);
+      Atomics.store(u64, (blk + SH_MTIMECMP) >> 3, NO_DEADLINE);
     }
   }
 

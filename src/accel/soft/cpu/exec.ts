@@ -1,7 +1,7 @@
 // The interpreter loop: fetch (through a one-page fetch cache), expand compressed instructions,
 // decode and execute RV64IMA + Zicsr + Zifencei + the privileged instructions; F/D go to fpu.ts.
 import {
-  EXC_BREAKPOINT, EXC_ECALL_U, EXC_ILLEGAL, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED,
+  EXC_BREAKPOINT, EXC_ECALL_U, EXC_ILLEGAL, EXC_INST_ACCESS, EXC_LOAD_MISALIGNED, EXC_STORE_MISALIGNED,
   MSTATUS_FS, MSTATUS_TSR, MSTATUS_TVM, MSTATUS_TW,
 } from "./csr-bits";
 import { FAULT_EXC, FAULT_MMIO, FAULT_RECHECK, clearFault, excCause, excTval, fault, mmioPc, raise } from "./fault";
@@ -75,7 +75,17 @@ function mulhsu(a: u64, b: u64): u64 {
   return r;
 }
 
+/**
+ * Fetches the instruction at `va` outside the fetch cache. Bound: reads only the 4 KiB pages
+ * fetchPage() found wholly in RAM, so no pc makes it read past guest memory.
+ */
 function fetchSlow(va: u64): u32 {
+  // With C, IALIGN is 16: no jump, branch or xret makes an odd pc, only a start address could
+  // (reset, hartStart, setPc). Its halfword would end past the page, perhaps past memory.
+  if ((va & 1) != 0) {
+    raise(EXC_INST_ACCESS, va);
+    return 0;
+  }
   const page = fetchPage(va);
   if (fault != 0) return 0;
   const off = <u32>va & 0xfff;

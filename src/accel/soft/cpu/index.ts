@@ -22,6 +22,9 @@ export {
  */
 export function init(hart: u32, ramBase: u64, ramSize: u64, sbi: bool): bool {
   if (hart >= MAX_HARTS || (ramSize & 0xfff) != 0 || ramSize == 0) return false;
+  // Page-aligned, so that a page the MMU finds in RAM is wholly guest RAM (TLBs and the fetch
+  // cache map whole pages).
+  if ((ramBase & 0xfff) != 0) return false;
   if (<u64>RAM_OFFSET + ramSize > 0xffff_0000) return false;
   st.selectHart(hart);
   st.ramBase = ramBase;
@@ -81,6 +84,7 @@ export function getPc(): u64 {
 }
 export function setPc(v: u64): void {
   st.pc = v;
+  invalidateFetch(); // the next fetch checks the new pc (fetchSlow)
 }
 export function getPriv(): u32 {
   return st.priv;

@@ -44,7 +44,7 @@ export function takeTrap(cause: u64, tval: u64): void {
   const deleg = isInt ? mideleg : medeleg;
   if (priv <= PRIV_S && ((deleg >> code) & 1) != 0) {
     st.scause = cause;
-    st.sepc = pc;
+    st.sepc = pc & ~<u64>1; // xepc[0] is 0 (IALIGN 16); only a start address can be odd
     st.stval = tval;
     let s = mstatus & ~(MSTATUS_SPP | MSTATUS_SPIE | MSTATUS_SIE);
     if (priv == PRIV_S) s |= MSTATUS_SPP;
@@ -55,7 +55,7 @@ export function takeTrap(cause: u64, tval: u64): void {
     st.pc = isInt && (stvec & 3) == 1 ? base + 4 * code : base;
   } else {
     st.mcause = cause;
-    st.mepc = pc;
+    st.mepc = pc & ~<u64>1;
     st.mtval = tval;
     let s = mstatus & ~(MSTATUS_MPP | MSTATUS_MPIE | MSTATUS_MIE);
     s |= (<u64>priv) << MSTATUS_MPP_SHIFT;

@@ -428,10 +428,10 @@ test("input: wrong JSON types are refused, not coerced; only JSON bodies; NUL, _
     assert.ok(!names.includes(n), `VM ${n} was made`);
 
   // A tenant's kernel that is no kernel: the VM cannot start as defined, and says why.
-  writeFileSync(join(h.dir, "images-a", "bad-kernel"), "not a kernel, ".repeat(1000));
+  writeFileSync(join(h.dir, "images", "a", "bad-kernel"), "not a kernel, ".repeat(1000));
   const made = await api(h.socket, tok.ta, "POST", "/v1/vms", {
     name: "badk",
-    kernel: join(h.dir, "images-a", "bad-kernel"),
+    kernel: join(h.dir, "images", "a", "bad-kernel"),
   });
   assert.equal(made.status, 201, made.text);
   const start = await api(h.socket, tok.ta, "POST", "/v1/vms/badk/start");

@@ -100,7 +100,7 @@ test("root follows no link a VM's uid plants in its directory: logs, exit record
   for (const [name, target] of plant) asVm(uid, dir, ["ln", "-sfn", join(b.dir, target), name]);
   const failed = await api(h.socket, tok, "POST", "/v1/vms/v/start");
   assert.equal(b.now(), before, "nothing outside the VM's directory changed");
-  assert.equal(failed.status, 500, failed.text);
+  assert.equal(failed.status, 422, failed.text);
   assert.match(failed.text, /console log .*console\.log: is a symbolic link/);
   const logs = await api(h.socket, tok, "GET", "/v1/vms/v/logs");
   assert.doesNotMatch(logs.text, /root's own/);

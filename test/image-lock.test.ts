@@ -225,7 +225,7 @@ test("daemon VMs: a file twice is refused at create; a second VM on a running VM
     const one = await api(h.socket, tok, "POST", "/v1/vms/one/start");
     assert.equal(one.status, 200, one.text);
     const two = await api(h.socket, tok, "POST", "/v1/vms/two/start");
-    assert.equal(two.status, 500, two.text);
+    assert.equal(two.status, 422, two.text);
     assert.match(two.text, WRITING);
     const crashed = await vmState(h.socket, tok, "two", "crashed");
     assert.match(crashed.last_exit!.reason, WRITING);

@@ -191,3 +191,44 @@ test("a full home: create, pause and a new token get 503 and change nothing; a t
   );
   assert.equal((await api(h.socket, admin, "DELETE", "/v1/vms/v?force=true")).status, 204);
 });
+
+test("a full home: a VM that ends is still supervised (the daemon stays up) and its end is recorded once there is room", async (t) => {
+  const base = newHome({ reclaim: { enabled: false } });
+  const fs = mountTmpfs(32);
+  const h: Home = { dir: fs.dir, socket: join(fs.dir, "moat.sock"), config: base.config };
+  const d = await startDaemon(h);
+  t.after(async () => {
+    await stop(d);
+    killVmProcesses(h);
+    fs.remove();
+    rmSync(base.dir, { recursive: true, force: true });
+  });
+  const admin = adminToken(h);
+  const made = await api(h.socket, admin, "POST", "/v1/vms", { name: "v", memory_mib: 64 });
+  assert.equal(made.status, 201, made.text);
+  assert.equal((await api(h.socket, admin, "POST", "/v1/vms/v/start")).status, 200);
+  const v = await vmState(h.socket, admin, "v", "running");
+
+  // The disk fills, then the VM process dies: the daemon must record what it can and stay up.
+  fs.fill();
+  process.kill(v.pid!, "SIGKILL");
+  await until(
+    "the daemon to keep v's record in memory",
+    () => /VM 'v': its record was not saved/.test(d.log()),
+    30000,
+  );
+  assert.equal(d.p.exitCode, null, `the daemon ended: ${d.log()}`);
+  const seen = await vmState(h.socket, admin, "v", "crashed");
+  assert.match(seen.last_exit!.reason, /killed by SIGKILL/);
+
+  // Room again: the record catches up without another event.
+  fs.unfill();
+  await until(
+    "v's record to be saved",
+    () => /VM 'v': its record is saved again/.test(d.log()),
+    30000,
+  );
+  const db = await cli(h, ["inspect", "v"]);
+  assert.equal(db.status, 0, db.err);
+  assert.match(db.out, /"state": "crashed"/);
+});

@@ -128,6 +128,14 @@ export class Daemon implements ApiHost {
     const images = defaultImageDir(c);
     if (images) mkdirSync(images, { recursive: true, mode: 0o700 });
     this.store = new Store(join(c.home, "moat.db"));
+    this.store.onUnsaved = (id, e) => {
+      const name = this.store.vm(id)?.name ?? id;
+      log(
+        e
+          ? `moatd: VM '${name}': its record was not saved (${e.message}); kept in memory and written when there is room`
+          : `moatd: VM '${name}': its record is saved again`,
+      );
+    };
     // Token hashes and the audit head: for root alone.
     for (const f of ["moat.db", "moat.db-wal", "moat.db-shm"])
       if (existsSync(join(c.home, f))) chmodSync(join(c.home, f), 0o600);

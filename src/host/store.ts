@@ -115,10 +115,22 @@ function fromRow(r: VmRow): VmRecord {
   };
 }
 
+/** The fields of a VM record that change after create. */
+export type VmFields = Partial<Omit<VmRecord, "id" | "name" | "domain" | "spec" | "createdAt">>;
+
+/** SQLite's answer when the disk (or the file system's quota) has no room for a write. */
+function isNoRoom(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" && (code === "SQLITE_FULL" || code.startsWith("SQLITE_IOERR"));
+}
+
 export class Store {
   private readonly db: Database.Database;
   /** The tokens' columns as selected: a database opened read-only may predate expires_at. */
   private tokenColumns = TOKEN_COLUMNS;
+  private readonly unsaved = new Map<string, VmFields>();
+  /** Told when a VM's fields are first kept in memory for want of room (error), and when they are saved again (null). */
+  onUnsaved?: (id: string, e: Error | null) => void;
 
   /**
    * `readOnly`: an existing database, looked at and never changed (moat audit), read as it is
@@ -187,7 +199,7 @@ export class Store {
 
   vms(): VmRecord[] {
     return (this.db.prepare("select * from vms order by created_at, name").all() as VmRow[]).map(
-      fromRow,
+      (r) => this.withUnsaved(fromRow(r)),
     );
   }
 
@@ -209,7 +221,7 @@ export class Store {
       : (this.db
           .prepare(`select * from vms where name = ?${only} order by domain`)
           .all(...args) as VmRow[]);
-    return rows.map(fromRow);
+    return rows.map((r) => this.withUnsaved(fromRow(r)));
   }
 
   insertVm(v: VmRecord): void {
@@ -231,11 +243,38 @@ export class Store {
       );
   }
 
-  /** Writes the changed fields of a VM record. */
-  updateVm(
-    id: string,
-    f: Partial<Omit<VmRecord, "id" | "name" | "domain" | "spec" | "createdAt">>,
-  ): void {
+  /**
+   * Writes the changed fields of a VM record. What the disk has no room for (a VM that ends
+   * while the home is full) is kept in memory, shown by every read, and written by the next
+   * write of that VM or by flushUnsaved(), so the supervisor goes on supervising instead of
+   * failing in an exit handler. Bound: one merged set of fields per VM.
+   */
+  updateVm(id: string, f: VmFields): void {
+    const all = { ...this.unsaved.get(id), ...f };
+    try {
+      this.writeVm(id, all);
+    } catch (e) {
+      if (!isNoRoom(e)) throw e;
+      const first = !this.unsaved.has(id);
+      this.unsaved.set(id, all);
+      if (first) this.onUnsaved?.(id, e as Error);
+      return;
+    }
+    if (this.unsaved.delete(id)) this.onUnsaved?.(id, null);
+  }
+
+  /** Tries again every VM write that found no room. */
+  flushUnsaved(): void {
+    for (const id of [...this.unsaved.keys()]) this.updateVm(id, {});
+  }
+
+  /** A record with what is kept in memory for it laid over. */
+  private withUnsaved(vm: VmRecord): VmRecord {
+    const u = this.unsaved.get(vm.id);
+    return u ? { ...vm, ...u } : vm;
+  }
+
+  private writeVm(id: string, f: VmFields): void {
     const cols: string[] = [];
     const vals: unknown[] = [];
     const set = (col: string, v: unknown): void => {
@@ -259,6 +298,7 @@ export class Store {
   }
 
   deleteVm(id: string): void {
+    this.unsaved.delete(id);
     this.db.prepare("delete from vms where id = ?").run(id);
   }
 

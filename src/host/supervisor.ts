@@ -125,7 +125,10 @@ export class Supervisor {
   ) {
     this.events.setMaxListeners(0);
     this.logs = new VmmLogs(o.logsDir);
-    this.logCheck = setInterval(() => this.boundLogs(), VMM_LOG_CHECK_MS);
+    this.logCheck = setInterval(() => {
+      this.boundLogs();
+      this.store.flushUnsaved();
+    }, VMM_LOG_CHECK_MS);
     this.logCheck.unref();
   }
 

@@ -9,6 +9,8 @@ import type { DaemonConfig } from "./config.js";
 import { Store, type TokenRecord, type VmRecord } from "./store.js";
 import { vmmProcess } from "./host-facts.js";
 import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
+import { PACKAGE_ROOT } from "../boot/sha256sums.js";
+import { integrityAudit } from "./integrity-audit.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -480,6 +482,7 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
         return [...(p ? [p] : []), ...checkVm(vm)];
       }),
       checkNode(env.nodeVersion, env.now),
+      ...integrityAudit(PACKAGE_ROOT),
     ];
   } finally {
     store?.close();

@@ -130,6 +130,7 @@ function installCopy(): string {
     "package.json",
     "package-lock.json",
     "SHA256SUMS",
+    "node_modules/.package-lock.json",
     ...[...recorded().keys()].filter((f) => f.startsWith("guest/")),
     ...Object.entries(lock().packages)
       .filter(([p, e]) => p.startsWith("node_modules/") && !e.dev && existsSync(join(REPO, p)))
@@ -159,16 +160,21 @@ function installFindings(root: string): Map<string, Finding> {
   return new Map(findings.filter((f) => f.id.startsWith("install.")).map((f) => [f.id, f]));
 }
 
-test("moat audit passes an install as built and names each file changed, added or swapped since", () => {
+test("moat audit passes an install as built and names each file or package changed, added or swapped since", () => {
   const root = installCopy();
   try {
     let f = installFindings(root);
-    for (const id of ["install.cpu-core", "install.guests", "install.files"])
+    for (const id of ["install.cpu-core", "install.guests", "install.packages", "install.files"])
       assert.equal(f.get(id)?.status, "pass", `${id}: ${f.get(id)?.why}`);
 
     appendFileSync(join(root, "dist/src/host/api.js"), "\n// planted\n");
     writeFileSync(join(root, "dist/src/host/extra.js"), "export {};\n");
     appendFileSync(join(root, "node_modules/ws/lib/websocket.js"), "\n// planted\n");
+    // What `npm install ws@8.18.0` leaves in npm's record of the install.
+    const record = join(root, "node_modules/.package-lock.json");
+    const installed = JSON.parse(readFileSync(record, "utf8")) as ReturnType<typeof lock>;
+    installed.packages["node_modules/ws"]!.version = "8.18.0";
+    writeFileSync(record, JSON.stringify(installed));
     const core = readFileSync(join(root, "dist/cpu.wasm"));
     core[core.length - 1]! ^= 1;
     writeFileSync(join(root, "dist/cpu.wasm"), core);
@@ -180,6 +186,11 @@ test("moat audit passes an install as built and names each file changed, added o
     assert.match(files.why, /added: dist\/src\/host\/extra\.js/);
     assert.equal(f.get("install.cpu-core")?.status, "fail");
     assert.match(f.get("install.cpu-core")!.why, /dist\/cpu\.wasm/);
+    assert.equal(f.get("install.packages")?.status, "fail");
+    assert.match(
+      f.get("install.packages")!.why,
+      /node_modules\/ws 8\.18\.0 \(locked: 8\.\d+\.\d+\)/,
+    );
     assert.equal(f.get("install.guests")?.status, "pass");
     const text = moatIn(root, ["audit", "--home", join(root, "no-home")]);
     assert.equal(text.status, 1, "moat audit exits 1 with a failure");

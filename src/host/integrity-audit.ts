@@ -1,7 +1,7 @@
 // `moat audit`'s supply-chain checks: the files this install runs are the ones recorded — the
-// CPU core and the shipped guests against SHA256SUMS (committed), moat's JavaScript and its
-// runtime packages against the install manifest its build wrote (docs/security.md, "Supply
-// chain").
+// CPU core and the shipped guests against SHA256SUMS (committed), the runtime packages against
+// package-lock.json, moat's JavaScript and those packages' files against the install manifest
+// its build wrote (docs/security.md, "Supply chain").
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readSha256Sums, sha256 } from "../boot/sha256sums.js";
@@ -110,7 +110,62 @@ function checkInstall(root: string): Finding {
   );
 }
 
+interface Lock {
+  packages?: Record<
+    string,
+    { version?: string; integrity?: string; dev?: boolean; optional?: boolean }
+  >;
+}
+
+/**
+ * The runtime packages installed are the locked ones: npm's own record of the install
+ * (node_modules/.package-lock.json) gives each the version and tarball SHA-512 that
+ * package-lock.json does. A package installed past the lockfile (`npm install x@y`) shows here
+ * even when a build has recorded its files since.
+ */
+function checkLocked(root: string): Finding {
+  const id = "install.packages";
+  let lock: Lock, installed: Lock;
+  try {
+    lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as Lock;
+    installed = JSON.parse(
+      readFileSync(join(root, "node_modules/.package-lock.json"), "utf8"),
+    ) as Lock;
+  } catch (e) {
+    return finding(
+      id,
+      "warn",
+      `cannot compare the install with the lockfile: ${(e as Error).message}`,
+      "npm ci",
+    );
+  }
+  const locked = lock.packages ?? {};
+  const have = installed.packages ?? {};
+  const differ: string[] = [];
+  let count = 0;
+  for (const [path, e] of Object.entries(locked)) {
+    if (!path.startsWith("node_modules/") || e.dev) continue;
+    const i = have[path];
+    if (i === undefined) {
+      if (!e.optional) differ.push(`${path} (not installed)`);
+    } else if (i.version !== e.version || i.integrity !== e.integrity)
+      differ.push(`${path} ${i.version ?? "?"} (locked: ${e.version ?? "?"})`);
+    else count++;
+  }
+  for (const [path, i] of Object.entries(have))
+    if (path.startsWith("node_modules/") && !i.dev && locked[path] === undefined)
+      differ.push(`${path} (not in the lockfile)`);
+  if (differ.length)
+    return finding(
+      id,
+      "fail",
+      named("runtime packages not as package-lock.json locks them:", differ),
+      "npm ci (installs exactly the lockfile)",
+    );
+  return finding(id, "pass", `${count} runtime packages at their locked version and SHA-512`);
+}
+
 /** The supply-chain findings for the moat installed under `root`. */
 export function integrityAudit(root: string): Finding[] {
-  return [...checkAgainstSums(root), checkInstall(root)];
+  return [...checkAgainstSums(root), checkLocked(root), checkInstall(root)];
 }

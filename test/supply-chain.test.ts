@@ -1,7 +1,8 @@
 // The supply chain (docs/security.md, "Supply chain"): what a host runs is what the repository
 // holds. The CPU core and the shipped initramfs rebuild byte for byte to the hashes SHA256SUMS
-// records; a shipped guest that differs is refused; `moat audit` names any installed file changed
-// since the build; only the approved packages run install scripts; `npm run sbom` lists the tree.
+// records; a shipped guest that differs is refused; `moat audit` names any installed file or
+// package changed since the build; only the approved packages run install scripts; `npm run
+// sbom` lists the tree.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -24,8 +25,8 @@ import { REPO } from "./support/moat-cli.js";
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
 
 /** SHA256SUMS as path -> hash. */
-function recorded(root = REPO): Map<string, string> {
-  const text = readFileSync(join(root, "SHA256SUMS"), "utf8");
+function recorded(): Map<string, string> {
+  const text = readFileSync(join(REPO, "SHA256SUMS"), "utf8");
   return new Map(
     text
       .split("\n")

@@ -9,11 +9,15 @@
 #   ARCH/kernel.config   the full .config that results; a rebuild must reproduce it
 #   ARCH/patches/*.patch patches applied to the kernel source, in name order (x86_64 only)
 #   ARCH/busybox.sha256  the pinned busybox-static .deb (version in its name) and its sha256
+#   linux-source.sha256  the pinned linux-source-6.1 (Debian version) and its tarball's sha256
 #   rootfs/              /init and /etc files copied into the initramfs (shared)
+# The artefacts' SHA-256 are recorded in ../SHA256SUMS (npm run manifest); guest/check.sh
+# rebuilds them into a temporary directory and compares.
 #
-# Usage: guest/build.sh [--arch riscv64|x86_64] [--kernel | --initramfs] [--update-config] [-j N] [--keep]
+# Usage: guest/build.sh [--arch riscv64|x86_64] [--kernel | --initramfs] [--out DIR] [--update-config] [-j N] [--keep]
 #   --arch A                which guest (default: riscv64)
 #   --kernel / --initramfs  rebuild only that artefact (default: both)
+#   --out DIR               write the artefacts into DIR instead of guest/ARCH
 #   --update-config         accept a .config that differs from kernel.config and
 #                           rewrite kernel.config (after editing kernel.fragment)
 #   -j N                    parallel make jobs (default: nproc)
@@ -21,6 +25,8 @@
 #
 # Needs (Debian 12): apt-get install linux-source-6.1 bc flex bison libssl-dev libelf-dev \
 #   cpio patch (plus make, gcc, xz-utils, debian-archive-keyring; gcc-riscv64-linux-gnu for riscv64)
+# The initramfs alone needs only linux-source-6.1 (any version: its gen_init_cpio.c), gcc, cpio,
+# xz-utils and debian-archive-keyring; the kernel needs the pinned linux-source-6.1 version.
 # The busybox .deb is cached in ${XDG_CACHE_HOME:-~/.cache}/moat/debs (override the
 # directory with MOAT_DEB_CACHE); a cached copy with the pinned sha256 needs no network.
 set -euo pipefail
@@ -34,6 +40,7 @@ suite=stable
 
 do_kernel=1
 do_initramfs=1
+out=
 update_config=0
 keep=0
 jobs=$(nproc)
@@ -48,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--update-config) update_config=1 ;;
 	--keep) keep=1 ;;
 	--arch) [ $# -ge 2 ] || die "--arch needs riscv64 or x86_64"; arch=$2; shift ;;
+	--out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift ;;
 	-j) [ $# -ge 2 ] || die "-j needs a number"; jobs=$2; shift ;;
 	-j*) jobs=${1#-j} ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -68,14 +76,22 @@ x86_64)
 	ktarget=vmlinux kimage=vmlinux artefact=vmlinux.gz deb_arch=amd64 ;;
 *) die "--arch must be riscv64 or x86_64, not '$arch'" ;;
 esac
-out=$here/$arch
+src_dir=$here/$arch
+if [ -n "$out" ]; then
+	[ -d "$out" ] || die "--out $out: no such directory"
+	out=$(cd "$out" && pwd)
+else
+	out=$src_dir
+fi
 rootfs=$here/rootfs
 
 # ---------------------------------------------------------------- requirements
 check_requirements() {
-	local missing=() p
-	for p in $cross_pkg linux-source-6.1 bc flex bison libssl-dev libelf-dev \
-		cpio patch make gcc binutils xz-utils gzip debian-archive-keyring; do
+	local missing=() p pkgs=(linux-source-6.1 gcc cpio xz-utils gzip debian-archive-keyring)
+	if [ "$do_kernel" = 1 ]; then
+		pkgs+=($cross_pkg bc flex bison libssl-dev libelf-dev patch make binutils)
+	fi
+	for p in "${pkgs[@]}"; do
 		if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
 			missing+=("$p")
 		fi
@@ -88,7 +104,7 @@ check_requirements() {
 	[ -f "$keyring" ] || die "$keyring not found (package debian-archive-keyring)"
 	local f
 	for f in kernel.fragment kernel.config busybox.sha256; do
-		[ -f "$out/$f" ] || [ "$f" = kernel.config ] || die "$out/$f is missing"
+		[ -f "$src_dir/$f" ] || [ "$f" = kernel.config ] || die "$src_dir/$f is missing"
 	done
 	for f in init etc/passwd etc/group; do
 		[ -f "$rootfs/$f" ] || die "$rootfs/$f is missing"
@@ -128,8 +144,24 @@ logged() {
 }
 
 # ---------------------------------------------------------------- kernel
+# The kernel's bytes depend on the exact source (and its Debian changelog date, the build
+# date): the installed linux-source-6.1 must be the pinned version, its tarball the pinned one.
+check_kernel_source() {
+	local pin=$here/linux-source.sha256 sum name want have
+	read -r sum name <"$pin" || die "cannot read $pin"
+	want=${name#linux-source-6.1=}
+	have=$(dpkg-query -W -f='${Version}' linux-source-6.1)
+	[ "$have" = "$want" ] || die "linux-source-6.1 $have is installed; the shipped kernels are built from $want.
+  Install it with: apt-get install linux-source-6.1=$want (from Debian's archive, or
+  snapshot.debian.org once it has moved on), or pin the new version in guest/linux-source.sha256
+  (this changes the kernels: then rebuild both and run npm run manifest)"
+	[ "$(sha256sum <"$kernel_tarball" | cut -d' ' -f1)" = "$sum" ] ||
+		die "$kernel_tarball is not the pinned linux-source-6.1 $want tarball (sha256 $sum)"
+}
+
 build_kernel() {
 	local src=$work/linux-source-6.1 log=$work/kernel.log epoch
+	check_kernel_source
 	epoch=$(source_epoch)
 	export KBUILD_BUILD_TIMESTAMP
 	KBUILD_BUILD_TIMESTAMP=$(date -u -d "@$epoch" '+%a %b %e %H:%M:%S UTC %Y')
@@ -142,7 +174,7 @@ build_kernel() {
 	local kmake=(make -C "$src" ARCH="$karch" CROSS_COMPILE="$cross")
 
 	local p
-	for p in "$out"/patches/*.patch; do
+	for p in "$src_dir"/patches/*.patch; do
 		[ -f "$p" ] || continue
 		say "kernel: applying patches/$(basename "$p")"
 		logged "$log" patch -d "$src" -p1 --no-backup-if-mismatch -i "$p"
@@ -150,7 +182,7 @@ build_kernel() {
 
 	say "kernel: configuring (tinyconfig + $arch/kernel.fragment)"
 	logged "$log" "${kmake[@]}" tinyconfig
-	logged "$log" bash -c 'cd "$1" && scripts/kconfig/merge_config.sh -m .config "$2"' _ "$src" "$out/kernel.fragment"
+	logged "$log" bash -c 'cd "$1" && scripts/kconfig/merge_config.sh -m .config "$2"' _ "$src" "$src_dir/kernel.fragment"
 	logged "$log" "${kmake[@]}" olddefconfig
 
 	# Every line of the fragment must have survived olddefconfig (a symbol whose
@@ -163,19 +195,19 @@ build_kernel() {
 			sym=${line#\# }; sym=${sym%% *}
 			if grep -q "^$sym=" "$src/.config"; then dropped+=("$line"); fi ;;
 		esac
-	done <"$out/kernel.fragment"
+	done <"$src_dir/kernel.fragment"
 	if [ ${#dropped[@]} -gt 0 ]; then
 		printf '  %s\n' "${dropped[@]}" >&2
 		die "these kernel.fragment settings did not survive olddefconfig (unmet dependencies?)"
 	fi
 
-	if [ -f "$out/kernel.config" ] && cmp -s "$src/.config" "$out/kernel.config"; then
+	if [ -f "$src_dir/kernel.config" ] && cmp -s "$src/.config" "$src_dir/kernel.config"; then
 		say "kernel: .config matches $arch/kernel.config"
 	elif [ "$update_config" = 1 ]; then
-		cp "$src/.config" "$out/kernel.config"
+		cp "$src/.config" "$src_dir/kernel.config"
 		say "kernel: wrote $arch/kernel.config"
 	else
-		diff -u "$out/kernel.config" "$src/.config" >&2 || true
+		diff -u "$src_dir/kernel.config" "$src/.config" >&2 || true
 		die "the .config differs from $arch/kernel.config (above). A different
   linux-source-6.1 or gcc version changes it; if the change is intended
   (e.g. kernel.fragment was edited), rerun with --update-config"
@@ -197,7 +229,7 @@ build_kernel() {
 	# Shipped gzip-compressed to keep the repository small; moat decompresses it on the host.
 	gzip -n -9 <"$image" >"$out/$artefact.tmp"
 	mv "$out/$artefact.tmp" "$out/$artefact"
-	say "kernel: $(make -s -C "$src" ARCH="$karch" kernelrelease 2>/dev/null) -> $arch/$artefact ($(stat -c %s "$image") bytes, $(stat -c %s "$out/$artefact") compressed)"
+	say "kernel: $(make -s -C "$src" ARCH="$karch" kernelrelease 2>/dev/null) -> $out/$artefact ($(stat -c %s "$image") bytes, $(stat -c %s "$out/$artefact") compressed)"
 }
 
 # ---------------------------------------------------------------- busybox
@@ -228,7 +260,7 @@ private_apt() {
 
 # Prints the path of the pinned busybox-static .deb, fetching it if it is not cached.
 fetch_busybox() {
-	local pin=$out/busybox.sha256 sum name version cache deb
+	local pin=$src_dir/busybox.sha256 sum name version cache deb
 	read -r sum name <"$pin" || die "cannot read $pin"
 	case $name in busybox-static_*_${deb_arch}.deb) ;; *) die "unexpected name in $pin: $name" ;; esac
 	version=${name#busybox-static_}; version=${version%_${deb_arch}.deb}
@@ -345,7 +377,7 @@ build_initramfs() {
 		grep -qxF "$f" <<<"$listing" || die "initramfs lacks $f"
 	done
 	mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
-	say "initramfs: busybox-static $(basename "$deb" "_${deb_arch}.deb" | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> $arch/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
+	say "initramfs: busybox-static $(basename "$deb" "_${deb_arch}.deb" | sed "s/^busybox-static_//") ($(wc -l <<<"$applets") applets) -> $out/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
 }
 
 if [ "$do_kernel" = 1 ]; then build_kernel; fi
@@ -355,3 +387,6 @@ say "done:"
 (cd "$out" && for f in "$artefact" initramfs.cpio.gz; do
 	if [ -f "$f" ]; then sha256sum "$f"; fi
 done) >&2
+if [ "$out" = "$src_dir" ]; then
+	say "the shipped guest changed unless these match SHA256SUMS; if it did, record it: npm run manifest"
+fi

@@ -15,13 +15,16 @@
 #   bsdutils                                             script: a terminal for gvnccapture's password prompt
 #   strace                                               shows a VM drops its uid before parsing its kernel
 #   chromium                                             the web console's browser test (playwright-core)
+#   linux-source-6.1, gcc, xz-utils,                     guest/check.sh --initramfs rebuilds the shipped
+#     debian-archive-keyring                               initramfs (gen_init_cpio.c; busybox from Debian)
 # Packages named as arguments are wanted too (npm run test:debian adds debootstrap).
 # Missing ones are installed when this runs as root with apt-get (a fresh CI or developer
 # machine); otherwise it names them and fails, so no test silently skips.
 set -euo pipefail
 PKGS=(gcc-riscv64-linux-gnu binutils-riscv64-unknown-elf qemu-system-misc qemu-user qemu-utils
       opensbi device-tree-compiler cpio binutils e2fsprogs iproute2 iputils-ping
-      libc6-dev-riscv64-cross openssl passwd gvncviewer bsdutils chromium strace "$@")
+      libc6-dev-riscv64-cross openssl passwd gvncviewer bsdutils chromium strace
+      linux-source-6.1 gcc xz-utils debian-archive-keyring "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,19 +1,18 @@
 // The default guests shipped in the repository (guest/riscv64 and guest/x86_64, built by
 // guest/build.sh). Their files are stored gzip-compressed to keep the repository small, and inflated here on the
 // host: the guest then boots from plain images (inflating in the guest would cost it ~35 M
-// instructions).
+// instructions). Each file is checked against the SHA-256 recorded for it in SHA256SUMS before
+// it is inflated: a changed file is refused, not booted.
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { PACKAGE_ROOT, readSha256Sums, sha256, SHA256SUMS } from "./sha256sums.js";
 
-const dir = new URL("../../../guest/riscv64/", import.meta.url);
-const x86Dir = new URL("../../../guest/x86_64/", import.meta.url);
-
-export const SHIPPED_KERNEL_GZ = fileURLToPath(new URL("Image.gz", dir));
-export const SHIPPED_INITRD_GZ = fileURLToPath(new URL("initramfs.cpio.gz", dir));
+export const SHIPPED_KERNEL_GZ = join(PACKAGE_ROOT, "guest/riscv64/Image.gz");
+export const SHIPPED_INITRD_GZ = join(PACKAGE_ROOT, "guest/riscv64/initramfs.cpio.gz");
 /** The x86-64 guest: an ELF vmlinux (PVH entry) and its initramfs. */
-export const SHIPPED_X86_KERNEL_GZ = fileURLToPath(new URL("vmlinux.gz", x86Dir));
-export const SHIPPED_X86_INITRD_GZ = fileURLToPath(new URL("initramfs.cpio.gz", x86Dir));
+export const SHIPPED_X86_KERNEL_GZ = join(PACKAGE_ROOT, "guest/x86_64/vmlinux.gz");
+export const SHIPPED_X86_INITRD_GZ = join(PACKAGE_ROOT, "guest/x86_64/initramfs.cpio.gz");
 // panic=-1: a guest kernel that panics restarts at once, which ends the VM, instead of hanging.
 export const DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1";
 /** Debian's OpenSBI build for generic platforms (package `opensbi`). */
@@ -22,8 +21,35 @@ export const DEBIAN_OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dyn
 /** Bound on what a shipped file may inflate to (the kernel is about 4 MiB). */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
+/** A shipped guest file that is not the one SHA256SUMS records, or has no record there. */
+export class ShippedGuestError extends Error {}
+
+/** Throws ShippedGuestError unless `data`, read from the shipped file `path`, is as recorded. */
+function checkRecorded(path: string, data: Uint8Array): void {
+  const name = relative(PACKAGE_ROOT, path);
+  let want: string | undefined;
+  try {
+    want = readSha256Sums(SHA256SUMS).get(name);
+  } catch (e) {
+    throw new ShippedGuestError(`cannot check the shipped guest: ${(e as Error).message}`);
+  }
+  if (want === undefined)
+    throw new ShippedGuestError(
+      `the shipped guest file ${name} has no SHA-256 in ${SHA256SUMS}: refused (npm run manifest records it)`,
+    );
+  const have = sha256(data);
+  if (have !== want)
+    throw new ShippedGuestError(
+      `the shipped guest file ${name} was changed: its SHA-256 is ${have}, SHA256SUMS records ${want}; ` +
+        `refused. Restore it (git checkout -- ${name}); if you rebuilt it with guest/build.sh on purpose, ` +
+        "record it with npm run manifest",
+    );
+}
+
 function inflate(path: string): Uint8Array {
-  return gunzipSync(readFileSync(path), { maxOutputLength: MAX_INFLATED_BYTES });
+  const data = readFileSync(path);
+  checkRecorded(path, data);
+  return gunzipSync(data, { maxOutputLength: MAX_INFLATED_BYTES });
 }
 
 export type GuestArch = "riscv64" | "x86_64";

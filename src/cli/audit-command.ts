@@ -32,8 +32,9 @@ export function registerAuditCommand(program: Command): void {
         "vulnerabilities, SMT and KSM against the trust-domain policy, swap, /dev/kvm and " +
         "/dev/net/tun, nested virtualisation, the API socket and TLS key, admin tokens, the " +
         "audit log's chain, VM jails, seccomp, image directories and each VM's files in them, " +
-        "tenant domains' quotas, agent policies and rate limits, the Node.js " +
-        "runtime's support. Prints pass/warn/fail with why and how to fix; exit 1 if any fail. " +
+        "tenant domains' quotas, agent policies and rate limits, the Node.js runtime's support, " +
+        "and that the installed CPU core, guests and files are the recorded ones. Prints " +
+        "pass/warn/fail with why and how to fix; exit 1 if any fail. " +
         "Changes nothing",
     )
     .option("--home <dir>", "the daemon's state directory (default: $MOAT_HOME or /var/lib/moat)")

@@ -8,6 +8,7 @@ import { KvmAccelError } from "../accel/kvm/kvm-accel.js";
 import { KvmUnavailableError } from "../kvm/kvm.js";
 import { ElfError } from "../boot/elf.js";
 import { BzImageError } from "../boot/bzimage.js";
+import { ShippedGuestError } from "../boot/shipped-guest.js";
 import { X86KernelError } from "../vmm/x86_64-vm.js";
 import { SysError } from "../sys/libc.js";
 import { JailError } from "../jail/drop.js";
@@ -209,6 +210,7 @@ async function main(): Promise<void> {
       e instanceof X86KernelError ||
       e instanceof SysError ||
       e instanceof JailError ||
+      e instanceof ShippedGuestError ||
       e instanceof RangeError
     ) {
       process.stderr.write(`moat: ${e.message}\n`);

@@ -12,6 +12,8 @@ import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
 import { imageDirsProblem, imageRules, type ImageRules } from "./image-dirs.js";
 import { imageFields, recheckFile } from "./vm-create.js";
 import { domainUse, QUOTA_KEYS } from "./quota.js";
+import { PACKAGE_ROOT } from "../boot/sha256sums.js";
+import { integrityAudit } from "./integrity-audit.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -571,6 +573,7 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
         return [...(p ? [p] : []), ...(i ? [i] : []), ...checkVm(vm)];
       }),
       checkNode(env.nodeVersion, env.now),
+      ...integrityAudit(PACKAGE_ROOT),
     ];
   } finally {
     store?.close();

@@ -54,7 +54,8 @@ let codeBinds: JailBind[] | undefined;
 
 /**
  * The node binary, the shared libraries it links (as ldd lists them), and moat's built code:
- * dist/, node_modules/ (koffi's native part included), package.json and bin/.
+ * dist/, node_modules/ (koffi's native part included), package.json, bin/ and SHA256SUMS (what
+ * a shipped guest is checked against before it is loaded).
  */
 export function vmmCodeBinds(): JailBind[] {
   if (codeBinds) return codeBinds;
@@ -70,7 +71,7 @@ export function vmmCodeBinds(): JailBind[] {
     const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
     if (m) out.push({ path: m[1]!, write: false, exec: true });
   }
-  for (const p of ["dist", "node_modules", "package.json", "bin"])
+  for (const p of ["dist", "node_modules", "package.json", "bin", "SHA256SUMS"])
     out.push({ path: `${PROJECT}${p}`, write: false, exec: p === "node_modules" });
   codeBinds = out;
   return out;

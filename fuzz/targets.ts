@@ -9,7 +9,6 @@ import { VirtioConsole } from "../src/devices/virtio/console.js";
 import { VirtioSerial } from "../src/devices/virtio/serial.js";
 import { VirtioVsock } from "../src/devices/virtio/vsock.js";
 import { VirtioBalloon } from "../src/devices/virtio/balloon.js";
-import { Cmd, GpuFormat, VirtioGpu } from "../src/devices/virtio/gpu.js";
 import { MAX_PENDING, VirtioInput } from "../src/devices/virtio/input.js";
 import { VirtioRng } from "../src/devices/virtio/rng.js";
 import { SplitQueue, VirtqueueError } from "../src/devices/virtio/queue.js";
@@ -20,7 +19,8 @@ import { AgentClient } from "../src/agent/agent-client.js";
 import { CSI_MAX, TerminalFilter, type TerminalPolicy } from "../src/vmm/terminal-filter.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import type { VirtioDevice } from "../src/devices/virtio/device.js";
-import { DATA, placed, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
+import { DATA, le, placed, virtioHarness, virtioOps, type Op } from "./virtio-target.js";
+import { gpuDevice, gpuRequest, gpuScenario } from "./gpu-target.js";
 import { coreTarget } from "./core-target.js";
 
 export interface FuzzTarget<T = unknown> {
@@ -36,28 +36,18 @@ const encoder = new TextEncoder();
 const enc = (s: string): Uint8Array => encoder.encode(s);
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
-/** Little-endian bytes of 32-bit words (and 64-bit bigints). */
-function le(words: (number | bigint)[]): Uint8Array {
-  const size = words.reduce<number>((n, w) => n + (typeof w === "bigint" ? 8 : 4), 0);
-  const d = new DataView(new ArrayBuffer(size));
-  let at = 0;
-  for (const w of words) {
-    if (typeof w === "bigint") d.setBigUint64((at += 8) - 8, w, true);
-    else d.setUint32((at += 4) - 4, w >>> 0, true);
-  }
-  return new Uint8Array(d.buffer);
-}
-
 /**
  * A device target: hostile driver programs, with well-formed request headers from `requests`
  * placed at the start of the data area's first pages (where descriptors often point), so the
- * fuzzer reaches past a device's first checks.
+ * fuzzer reaches past a device's first checks; and a device's own `scenario` (ops a hostile
+ * guest would make of it) before the random ops.
  */
 export function virtioTarget(
   name: string,
   parses: string,
   make: () => { dev: VirtioDevice; check?: () => string | undefined; settle?: boolean },
   requests: fc.Arbitrary<Uint8Array> = fc.uint8Array({ maxLength: 64 }),
+  scenario: fc.Arbitrary<Op[]> = fc.constant([]),
 ): FuzzTarget<Op[]> {
   const probe = make().dev;
   const nq = probe.queueMaxSizes.length;
@@ -87,8 +77,9 @@ export function virtioTarget(
       requestOps,
       fc.array(pageDesc, { maxLength: 6 }),
       virtioOps(nq),
+      scenario,
     )
-    .map(([up, data, descs, ops]) => [up, ...data, ...descs, ...ops]);
+    .map(([up, data, descs, ops, own]) => [up, ...data, ...descs, ...own, ...ops]);
   return {
     name,
     parses,
@@ -155,31 +146,6 @@ const blkRequest = fc
   .tuple(fc.constantFrom(0, 1, 4, 8, 11, 13, 99), fc.bigInt({ min: 0n, max: 200n }))
   .map(([type, sector]) => le([type, 0, sector]));
 
-const gpuRequest = fc.oneof(
-  fc
-    .constantFrom(Cmd.GetDisplayInfo, Cmd.ResourceUnref, Cmd.UpdateCursor, 0x9999)
-    .map((t) => le([t, 0, 0n, 0, 0, 1, 0])),
-  fc
-    .tuple(
-      fc.integer({ min: 0, max: 4 }),
-      fc.constantFrom(GpuFormat.B8G8R8X8, GpuFormat.R8G8B8A8, 0, 99),
-      fc.integer({ min: 0, max: 70000 }),
-      fc.integer({ min: 0, max: 70000 }),
-    )
-    .map(([id, fmt, w, h]) => le([Cmd.ResourceCreate2d, 0, 0n, 0, 0, id, fmt, w, h])),
-  fc
-    .tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 300000 }))
-    .map(([id, n]) =>
-      le([Cmd.ResourceAttachBacking, 0, 0n, 0, 0, id, n, ...[DATA + 0x4000n, 4096, 0]]),
-    ),
-  fc
-    .tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 0xffff_ffff }))
-    .map(([id, v]) => le([Cmd.TransferToHost2d, 0, 0n, 0, 0, v, v, 64, 64, 0n, id, 0])),
-  fc
-    .tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 4 }))
-    .map(([s, id]) => le([Cmd.SetScanout, 0, 0n, 0, 0, 0, 0, 640, 480, s, id])),
-);
-
 const vsockPacket = fc
   .tuple(
     fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 0, 99),
@@ -222,9 +188,6 @@ const balloonData = fc.oneof(
       return new Uint8Array(d.buffer);
     }),
 );
-
-/** Bound the gpu may hold for resources in the fuzz (small, so runs reach it). */
-const GPU_CAP = 8 << 20;
 
 export const TARGETS: FuzzTarget<never>[] = [
   virtioTarget(
@@ -282,20 +245,11 @@ export const TARGETS: FuzzTarget<never>[] = [
   ),
   virtioTarget(
     "virtio-gpu",
-    "2D control commands and cursor commands: ids, formats, rectangles, backing entries",
-    () => {
-      const dev = new VirtioGpu("virtio-gpu fuzz", {
-        width: 640,
-        height: 480,
-        maxHostBytes: GPU_CAP,
-      });
-      return {
-        dev,
-        check: () =>
-          dev.resourceBytes > GPU_CAP ? `resources hold ${dev.resourceBytes} bytes` : undefined,
-      };
-    },
+    "2D control commands and cursor commands: ids, formats, rectangles, backing entries; " +
+      "backing lists of many entries, many transfers and flushes per notify",
+    gpuDevice,
     gpuRequest,
+    gpuScenario,
   ),
   virtioTarget(
     "virtio-input",

@@ -26,7 +26,8 @@ const F_WRITE = 2;
 const F_INDIRECT = 4;
 
 export type Op =
-  | { k: "up"; features: number; size: number; ok: boolean }
+  /** A driver's set-up, every queue of `size` (with `fit`, at most each queue's maximum). */
+  | { k: "up"; features: number; size: number; ok: boolean; fit?: boolean }
   | { k: "reg"; off: number; size: 1 | 2 | 4; value: number }
   | { k: "read"; off: number }
   | { k: "desc"; q: number; i: number; addr: bigint; len: number; flags: number; next: number }
@@ -171,6 +172,18 @@ export function virtioOps(queues: number, maxLen = 60): fc.Arbitrary<Op[]> {
   });
 }
 
+/** Little-endian bytes of 32-bit words (and 64-bit bigints). */
+export function le(words: (number | bigint)[]): Uint8Array {
+  const size = words.reduce<number>((n, w) => n + (typeof w === "bigint" ? 8 : 4), 0);
+  const d = new DataView(new ArrayBuffer(size));
+  let at = 0;
+  for (const w of words) {
+    if (typeof w === "bigint") d.setBigUint64((at += 8) - 8, w, true);
+    else d.setUint32((at += 4) - 4, w >>> 0, true);
+  }
+  return new Uint8Array(d.buffer);
+}
+
 /**
  * Request bytes a device expects, placed by a `data` op, help the fuzzer past the first checks:
  * targets add ops writing well-formed headers (see targets.ts) to the random ones.
@@ -261,7 +274,7 @@ export function virtioHarness(
     return writes.length > 0;
   };
 
-  const up = (features: number, size: number, ok: boolean) => {
+  const up = (features: number, asked: number, ok: boolean, fit = false) => {
     w(0x70, 0);
     w(0x70, 3); // ACKNOWLEDGE | DRIVER
     w(0x24, 0);
@@ -272,6 +285,7 @@ export function virtioHarness(
     w(0x70, 11); // FEATURES_OK
     for (let q = 0; q < nq; q++) {
       const base = queueArea(q);
+      const size = fit ? Math.min(asked, device.queueMaxSizes[q]!) : asked;
       w(0x30, q);
       w(0x38, size);
       w(0x80, Number(base & 0xffff_ffffn));
@@ -294,7 +308,7 @@ export function virtioHarness(
   const step = (op: Op): void => {
     switch (op.k) {
       case "up":
-        up(op.features, op.size, op.ok);
+        up(op.features, op.size, op.ok, op.fit);
         break;
       case "reg":
         w(op.off, op.value, op.size);

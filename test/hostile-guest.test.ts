@@ -3,7 +3,8 @@
 // the kernel's drivers, drives the devices' registers through /dev/mem and builds malicious
 // rings in its own locked memory. Afterwards: the VMM is alive and answers, its memory stayed
 // bounded, each attack the guest saw stop a device was logged exactly once, and a second VM on
-// the host kept printing its workload's ticks throughout.
+// the host kept printing its workload's ticks throughout. The gpu section (host memory and
+// work a guest can make the VMM spend) is watched from the control socket while it runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,12 +13,107 @@ import { join } from "node:path";
 import { startMoat, until } from "./support/moat-cli.js";
 import { initrdWith } from "./support/guest-initrd.js";
 import { bareImage } from "./support/guest-image.js";
-import { control } from "./support/control-client.js";
+import { control, type Reply } from "./support/control-client.js";
+import type { RunningMoat } from "./support/moat-cli.js";
 
 /** Resident memory of a process, MiB (VmRSS). */
 function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ---- virtio-gpu (issue 17, items 11, 15, 16) ------------------------------------------------
+
+/** Control-socket round trips, measured the whole run: when each was asked, how long it took. */
+function watchControl(ctl: string) {
+  const samples: { at: number; ms: number }[] = [];
+  let on = true;
+  const done = (async () => {
+    while (on) {
+      const at = Date.now();
+      try {
+        await control(ctl, [{ op: "status" }]);
+        samples.push({ at, ms: Date.now() - at });
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      on = false;
+      await done;
+    },
+  };
+}
+
+/** When each gpu marker first appeared on the guest's console. */
+function gpuMarkers(vm: RunningMoat) {
+  const seen = new Map<string, number>();
+  const watch = setInterval(() => {
+    for (const m of ["GPU-BEGIN", "GPU-SCANOUT-READY", "GPU-END"])
+      if (!seen.has(m) && vm.out().includes(m)) seen.set(m, Date.now());
+  }, 20);
+  return { seen, stop: () => clearInterval(watch) };
+}
+
+/**
+ * While the guest shows its largest scanout of random pixels: a screenshot is refused (too big
+ * a PNG) and status requests are answered while it is encoded; then a key lets the guest go on.
+ */
+async function screenshotTheNoise(
+  ctl: string,
+): Promise<{ shot: Reply; answeredMeanwhile: number }> {
+  let pending = true;
+  const shot = control(ctl, [{ op: "screenshot" }]).then(([r]) => {
+    pending = false;
+    return r!;
+  });
+  let answeredMeanwhile = 0;
+  while (pending) {
+    await control(ctl, [{ op: "status" }]);
+    if (pending) answeredMeanwhile++;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await control(ctl, [{ op: "key", code: 30 }]);
+  return { shot: await shot, answeredMeanwhile };
+}
+
+/** The gpu section's lines: name -> its key=value fields. */
+function gpuResults(out: string): Map<string, Record<string, number>> {
+  const results = new Map<string, Record<string, number>>();
+  for (const m of out.matchAll(/^GPU name=(\S+)((?: \w+=\d+)*)/gm))
+    results.set(
+      m[1]!,
+      Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\d+)/g)].map((f) => [f[1]!, Number(f[2])])),
+    );
+  return results;
+}
+
+/** What the gpu section must have seen: every attack refused or bounded, the work all done. */
+function checkGpu(out: string): Map<string, Record<string, number>> {
+  const r = gpuResults(out);
+  const get = (name: string) => {
+    const f = r.get(name);
+    assert.ok(f, `the gpu section's ${name} line:\n${out}`);
+    return f;
+  };
+  const meta = get("backing-meta");
+  assert.ok(meta.entries! > 17, `a long list was sent (${meta.entries} entries)`);
+  assert.deepEqual([meta.attached, meta.refused], [0, 300], "every over-long list refused");
+  const cap = get("backing-cap");
+  assert.equal(cap.oom, 1, "the cap refused more");
+  assert.ok(
+    cap.created! >= 50 && cap.created! < 64,
+    `${cap.created} 4 MiB resources under 256 MiB`,
+  );
+  assert.deepEqual([get("many-transfers").attached, get("many-transfers").ok], [1, 128]);
+  assert.equal(get("attach-detach").ok, 102);
+  const scanout = get("scanout");
+  assert.deepEqual([scanout.big_refused, scanout.shown, scanout.key], [2, 1, 1]);
+  return r;
 }
 
 test("a hostile guest attacks every virtio device: the VMM survives bounded, each stop is logged once, a neighbour VM runs on", async (t) => {
@@ -66,8 +162,14 @@ test("a hostile guest attacks every virtio device: the VMM survives bounded, eac
         ],
         600_000,
       );
+      const latency = watchControl(ctl);
+      const markers = gpuMarkers(vm);
       try {
+        await until(() => vm.out().includes("GPU-SCANOUT-READY"), "the gpu's scanout", 400_000);
+        const { shot, answeredMeanwhile } = await screenshotTheNoise(ctl);
         await until(() => vm.out().includes("HOSTILE-EXIT"), "the hostile program", 400_000);
+        await latency.stop();
+        markers.stop();
         const done = /HOSTILE DONE devices=(\d+) attacks=(\d+) resets=(\d+)/.exec(vm.out());
         assert.ok(done, `the hostile program finished:\n${vm.out()}\n${vm.err()}`);
         assert.match(vm.out(), /HOSTILE-EXIT 0/);
@@ -110,7 +212,27 @@ test("a hostile guest attacks every virtio device: the VMM survives bounded, eac
         t.diagnostic(
           `hostile guest: ${attacks} attacks on ${devices} devices, ${resets} stops logged once each, VMM RSS ${rss.toFixed(0)} MiB, neighbour's longest gap ${gap} ms`,
         );
+        // The gpu section: each attack refused or bounded, the control socket answering
+        // throughout, the noisy screenshot refused without stopping it.
+        const gpu = checkGpu(vm.out());
+        assert.equal(shot.ok, false);
+        assert.match(String(shot.error), /passed 786432 bytes as a PNG \(3840x2160\)/);
+        assert.ok(answeredMeanwhile >= 1, "no status answered while the screenshot was encoded");
+        const begin = markers.seen.get("GPU-BEGIN")!;
+        const end = markers.seen.get("GPU-END")!;
+        const during = latency.samples.filter((x) => x.at >= begin && x.at <= end);
+        const worst = Math.max(...during.map((x) => x.ms));
+        assert.ok(during.length >= 5, `${during.length} control requests during the gpu section`);
+        assert.ok(worst < 3000, `a control request took ${worst} ms during the gpu section`);
+        t.diagnostic(
+          `gpu: ${during.length} control requests during the attacks, the slowest ${worst} ms; ` +
+            `128 transfers in ${gpu.get("many-transfers")!.ms} ms, 51 attach/detach pairs in ` +
+            `${gpu.get("attach-detach")!.ms} ms (guest clock); ${answeredMeanwhile} answered ` +
+            "while the screenshot was encoded",
+        );
       } finally {
+        await latency.stop();
+        markers.stop();
         vm.p.kill("SIGKILL");
       }
     } finally {

@@ -1,23 +1,46 @@
 // virtio-gpu 2D on its own (the device model above a real split queue in guest RAM): the
-// commands a Linux driver sends, and hostile ones, each answered with the right response.
+// commands a Linux driver sends, and hostile ones, each answered with the right response; the
+// host memory a guest makes it hold, and the work one notify makes it do, each within its bound.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AVAIL, DESC, queueInRam } from "./support/split-queue.js";
-import { Cmd, GpuFormat, MAX_RESOURCE_SIDE, Resp, VirtioGpu } from "../src/devices/virtio/gpu.js";
+import { randomFillSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PNG } from "pngjs";
+import { AVAIL, DESC, USED, queueInRam } from "./support/split-queue.js";
+import { control } from "./support/control-client.js";
+import {
+  BACKING_SLACK,
+  Cmd,
+  GpuFormat,
+  MAX_BACKING_ENTRIES,
+  MAX_RESOURCES,
+  MAX_RESOURCE_SIDE,
+  RESOURCE_META_BYTES,
+  Resp,
+  TURN_BUDGET,
+  VirtioGpu,
+} from "../src/devices/virtio/gpu.js";
+import { backingHostBytes } from "../src/devices/virtio/gpu-backing.js";
+import { ControlSocket } from "../src/vmm/control-socket.js";
+import type { VmDevices } from "../src/vmm/vm-devices.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0
 const N = 16;
-const REQ = 0x10000n; // request buffer
-const RESP = 0x20000n; // response buffer
+const REQ = 0x10000n; // request buffers (up to FB)
+const RESP = 0x8000n; // response buffers
+const RESP_BYTES = 512;
 const FB = 0x100000n; // backing pages
 
-function setup(o: { maxHostBytes?: number } = {}) {
-  const { mem, q } = queueInRam(RAM, N, 1 << 23);
+function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) {
+  const n = o.queue ?? N;
+  const { mem, q } = queueInRam(o.ram ?? RAM, n, 1 << 23);
   const flushes: unknown[] = [];
   const gpu = new VirtioGpu("virtio-gpu", {
     width: 640,
     height: 480,
-    ...o,
+    ...(o.maxHostBytes !== undefined ? { maxHostBytes: o.maxHostBytes } : {}),
     onFlush: (s, r) => flushes.push([s, r]),
   });
   let failed = "";
@@ -26,39 +49,89 @@ function setup(o: { maxHostBytes?: number } = {}) {
     undefined,
   ]);
   let avail = 0;
-  /** Sends one command (bytes after the header given) and returns its response. */
+  /**
+   * Makes one command available without a notify: its request at `at`, a response buffer of
+   * `respLen` at `resp`; two descriptors of their own, so up to n / 2 commands wait at once.
+   */
+  const offer = (req: Uint8Array, at = REQ, resp = RESP, respLen = RESP_BYTES) => {
+    mem.write(at, req);
+    mem.write(resp, new Uint8Array(respLen));
+    const head = (2 * avail) % n;
+    const d = new DataView(new ArrayBuffer(32));
+    d.setBigUint64(0, at, true);
+    d.setUint32(8, req.length, true);
+    d.setUint16(12, 1, true); // NEXT
+    d.setUint16(14, head + 1, true);
+    d.setBigUint64(16, resp, true);
+    d.setUint32(24, respLen, true);
+    d.setUint16(28, 2, true); // WRITE
+    mem.write(DESC + BigInt(16 * head), new Uint8Array(d.buffer));
+    mem.writeU16(AVAIL + 4n + BigInt(2 * (avail % n)), head);
+    mem.writeU16(AVAIL + 2n, ++avail);
+  };
+  /** The device's used index: commands answered so far. */
+  const used = () => mem.readU16(USED + 2n);
+  const response = (at = RESP) => new DataView(mem.read(at, RESP_BYTES).buffer);
+  /** Sends one command and returns its response (what the first turn answers). */
   const send = (
     type: number,
     body: (number | bigint)[] | Uint8Array = [],
     fence?: bigint,
+    at = REQ,
   ): DataView => {
-    const hdr = new DataView(new ArrayBuffer(24));
-    hdr.setUint32(0, type, true);
-    if (fence !== undefined) {
-      hdr.setUint32(4, 1, true);
-      hdr.setBigUint64(8, fence, true);
-    }
-    const b = body instanceof Uint8Array ? body : u32s(body);
-    const req = new Uint8Array(24 + b.length);
-    req.set(new Uint8Array(hdr.buffer), 0);
-    req.set(b, 24);
-    mem.write(REQ, req);
-    mem.write(RESP, new Uint8Array(512));
-    const d = new DataView(new ArrayBuffer(32));
-    d.setBigUint64(0, REQ, true);
-    d.setUint32(8, req.length, true);
-    d.setUint16(12, 1, true); // NEXT
-    d.setUint16(14, 1, true);
-    d.setBigUint64(16, RESP, true);
-    d.setUint32(24, 512, true);
-    d.setUint16(28, 2, true); // WRITE
-    mem.write(DESC, new Uint8Array(d.buffer));
-    mem.writeU16(AVAIL + 4n + BigInt(2 * (avail % N)), 0);
-    mem.writeU16(AVAIL + 2n, ++avail);
+    offer(command(type, body, fence), at);
     gpu.notify(0);
-    return new DataView(mem.read(RESP, 512).buffer);
+    return response();
   };
-  return { mem, gpu, send, flushes, failed: () => failed };
+  /** Sends one command and waits the turns it takes to be answered. */
+  const sendAndWait = async (
+    type: number,
+    body: (number | bigint)[] | Uint8Array = [],
+  ): Promise<DataView> => {
+    const before = used();
+    offer(command(type, body));
+    gpu.notify(0);
+    await turnsUntil(() => used() !== before);
+    return response();
+  };
+  return { mem, gpu, offer, used, response, send, sendAndWait, flushes, failed: () => failed };
+}
+
+/** A command's bytes: its header (with a fence if given), then the body. */
+function command(type: number, body: (number | bigint)[] | Uint8Array, fence?: bigint) {
+  const hdr = new DataView(new ArrayBuffer(24));
+  hdr.setUint32(0, type, true);
+  if (fence !== undefined) {
+    hdr.setUint32(4, 1, true);
+    hdr.setBigUint64(8, fence, true);
+  }
+  const b = body instanceof Uint8Array ? body : u32s(body);
+  const req = new Uint8Array(24 + b.length);
+  req.set(new Uint8Array(hdr.buffer), 0);
+  req.set(b, 24);
+  return req;
+}
+
+/** Lets the event loop turn until `done()` (a device serves a long notify over many turns). */
+async function turnsUntil(done: () => boolean): Promise<number> {
+  let turns = 0;
+  while (!done()) {
+    if (++turns > 100_000) throw new Error("the device never finished");
+    await new Promise((r) => setImmediate(r));
+  }
+  return turns;
+}
+
+/** An ATTACH_BACKING body for resource `id`: `entries` as [address, length] pairs. */
+function backingList(id: number, entries: [bigint, number][]): Uint8Array {
+  const v = new DataView(new ArrayBuffer(8 + 16 * entries.length));
+  v.setUint32(0, id, true);
+  v.setUint32(4, entries.length, true);
+  entries.forEach(([addr, len], i) => {
+    v.setBigUint64(8 + 16 * i, addr, true);
+    v.setUint32(16 + 16 * i, len, true);
+  });
+  return new Uint8Array(v.buffer);
 }
 
 function u32s(words: (number | bigint)[]): Uint8Array {
@@ -177,7 +250,7 @@ test("virtio-gpu: hostile commands get error responses, host memory stays under 
     ],
     [
       "more entries than sent",
-      () => send(Cmd.ResourceAttachBacking, [5, 1000, FB, 4096, 0]),
+      () => send(Cmd.ResourceAttachBacking, [5, 10, FB, 4096, 0]),
       Resp.ErrUnspec,
     ],
     ["zero entries", () => send(Cmd.ResourceAttachBacking, [5, 0]), Resp.ErrInvalidParameter],
@@ -203,4 +276,240 @@ test("virtio-gpu: hostile commands get error responses, host memory stays under 
   assert.ok(gpu.errors >= cases.length + more.length);
   // After all that, it still works.
   assert.equal(type(send(Cmd.GetDisplayInfo)), Resp.OkDisplayInfo);
+});
+
+test("virtio-gpu: backing lists are bounded by their resource's size and counted against the VM's cap, each resource's record too", () => {
+  const cap = 1 << 20;
+  const { gpu, send, failed } = setup({ ram: 16 << 20, maxHostBytes: cap });
+  // The hostile guest's attach: a 1x1 resource with 262144 one-byte entries (a 4 MiB list).
+  const LIST = 0x80_0000n;
+  const huge: [bigint, number][] = [];
+  for (let i = 0; i < MAX_BACKING_ENTRIES; i++) huge.push([FB + BigInt(i), 1]);
+  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 1, 1])), Resp.OkNodata);
+  assert.equal(
+    type(send(Cmd.ResourceAttachBacking, backingList(1, huge), undefined, LIST)),
+    Resp.ErrInvalidParameter,
+  );
+  const most = 1 + BACKING_SLACK; // one 4 KiB page's worth, and the slack
+  assert.equal(
+    gpu.lastError,
+    `${MAX_BACKING_ENTRIES} backing entries for a 1x1 resource (1..${most})`,
+  );
+  assert.equal(gpu.resourceBytes, 4 + RESOURCE_META_BYTES, "nothing held for the refused list");
+  // As many entries as the bound allows: accepted and counted, with the pixels and the record.
+  const each = 4 + RESOURCE_META_BYTES + backingHostBytes(most);
+  const list = (id: number) => backingList(id, huge.slice(0, most));
+  assert.equal(type(send(Cmd.ResourceAttachBacking, list(1))), Resp.OkNodata, gpu.lastError);
+  assert.equal(gpu.resourceBytes, each);
+  // More such resources until the cap: every one counts its list and record, so the cap
+  // stops them long before MAX_RESOURCES (pixels alone, 4 bytes each, never would).
+  let made = 1;
+  for (let id = 2; id <= MAX_RESOURCES; id++) {
+    if (type(send(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, 1, 1])) !== Resp.OkNodata) break;
+    made++;
+    if (type(send(Cmd.ResourceAttachBacking, list(id))) !== Resp.OkNodata) break;
+  }
+  assert.match(gpu.lastError, /would pass the VM's 1048576/);
+  assert.ok(gpu.resourceBytes <= cap, `${gpu.resourceBytes} bytes held`);
+  assert.ok(made <= Math.ceil(cap / each), `${made} resources of ${each} bytes under ${cap}`);
+  assert.ok(made >= Math.floor(cap / each) - 1, `${made} resources`);
+  // Detach and unref give every byte back.
+  for (let id = 1; id <= made; id++) {
+    send(Cmd.ResourceDetachBacking, [id, 0]);
+    assert.equal(type(send(Cmd.ResourceUnref, [id, 0])), Resp.OkNodata);
+  }
+  assert.equal(gpu.resourceBytes, 0);
+  assert.equal(failed(), "", "no command stopped the device");
+});
+
+/** A control socket of a VM with only this display, as the VMM serves it. */
+async function controlSocket(gpu: VirtioGpu) {
+  const dir = mkdtempSync(join(tmpdir(), "moat-gpu-"));
+  const path = join(dir, "ctl.sock");
+  const devices = { gpu, nets: [], blks: [] } as unknown as VmDevices;
+  const ctl = await ControlSocket.listen(path, devices);
+  return {
+    ctl,
+    path,
+    close: async () => {
+      await ctl.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test("virtio-gpu: one notify with 128 large transfers is served over many turns; the control socket answers meanwhile", async () => {
+  const W = 1024;
+  const H = 1024; // 4 MiB of pixels, backed by 1024 pages
+  const BACK = 0x40_0000n;
+  const { mem, gpu, offer, used, send, response, failed } = setup({ ram: 16 << 20, queue: 256 });
+  const pattern = new Uint8Array(W * H * 4);
+  randomFillSync(pattern);
+  // The backing's pages in reverse order in guest RAM: page k of the resource at 1023 - k.
+  const pages: [bigint, number][] = [];
+  for (let k = 0; k < 1024; k++) {
+    const at = BACK + BigInt((1023 - k) * 4096);
+    mem.write(at, pattern.subarray(k * 4096, (k + 1) * 4096));
+    pages.push([at, 4096]);
+  }
+  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  assert.equal(type(send(Cmd.ResourceAttachBacking, backingList(1, pages))), Resp.OkNodata);
+  const sock = await controlSocket(gpu);
+  try {
+    const start = used();
+    const reply = (i: number) => RESP + BigInt(64 * i);
+    for (let i = 0; i < 128; i++)
+      offer(
+        command(Cmd.TransferToHost2d, [0, 0, W, H, 0n, 1, 0]),
+        REQ + BigInt(64 * i),
+        reply(i),
+        64,
+      );
+    gpu.notify(0);
+    // The first turn did a budget's worth, not 512 MiB of copying.
+    const first = (used() - start) & 0xffff;
+    assert.ok(first <= TURN_BUDGET / (W * H * 4) + 1, `${first} transfers on the first turn`);
+    assert.equal(gpu.busy, true);
+    const [status] = await control(sock.path, [{ op: "status" }]);
+    assert.equal(status!.ok, true);
+    const atReply = (used() - start) & 0xffff;
+    assert.ok(atReply < 128, `the control socket answered only after all ${atReply} transfers`);
+    const turns = await turnsUntil(() => ((used() - start) & 0xffff) === 128);
+    assert.ok(turns >= (128 * W * H * 4) / TURN_BUDGET / 2, `all done in ${turns} turns`);
+    assert.equal(gpu.busy, false);
+    for (let i = 0; i < 128; i++) assert.equal(type(response(reply(i))), Resp.OkNodata, `${i}`);
+    assert.deepEqual(gpu.scanoutImage(), null);
+    assert.equal(type(send(Cmd.SetScanout, [0, 0, W, H, 0, 1])), Resp.OkNodata);
+    assert.ok(Buffer.from(gpu.scanoutImage()!.pixels).equals(pattern), "the pixels arrived");
+    assert.equal(failed(), "");
+  } finally {
+    await sock.close();
+  }
+});
+
+test("virtio-gpu: one notify with 51 attach/detach pairs of the largest lists is served over several turns", async () => {
+  const W = 2048;
+  const H = 2048; // 16 MiB: 4096 pages, so up to 4112 entries
+  const { gpu, offer, used, send, response, failed } = setup({ ram: 16 << 20, queue: 256 });
+  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  const n = (W * H * 4) / 4096 + BACKING_SLACK;
+  const entries: [bigint, number][] = [];
+  for (let i = 0; i < n; i++) entries.push([FB + BigInt(i), 1]);
+  const LIST = 0x40_0000n;
+  const start = used();
+  const reply = (i: number) => RESP + BigInt(64 * i);
+  for (let i = 0; i < 51; i++) {
+    offer(command(Cmd.ResourceAttachBacking, backingList(1, entries)), LIST, reply(2 * i), 64);
+    offer(command(Cmd.ResourceDetachBacking, [1, 0]), REQ, reply(2 * i + 1), 64);
+  }
+  gpu.notify(0);
+  const first = (used() - start) & 0xffff;
+  assert.ok(first < 102, "all 51 pairs on one turn");
+  const turns = await turnsUntil(() => ((used() - start) & 0xffff) === 102);
+  assert.ok(turns >= 2, `${turns} turns`);
+  for (let i = 0; i < 102; i++) assert.equal(type(response(reply(i))), Resp.OkNodata, `${i}`);
+  assert.equal(gpu.resourceBytes, W * H * 4 + RESOURCE_META_BYTES, "every list given back");
+  assert.equal(failed(), "");
+});
+
+test("virtio-gpu: a reset while a notify's work waits for its next turn drops that work", async () => {
+  const { mem, gpu, offer, used, send } = setup({ ram: 16 << 20, queue: 256 });
+  const W = 2048;
+  const H = 2048;
+  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  const pages: [bigint, number][] = [];
+  for (let k = 0; k < 4096; k++) pages.push([0x40_0000n + BigInt(k * 2048), 2048]);
+  assert.equal(
+    type(send(Cmd.ResourceAttachBacking, backingList(1, pages), undefined, 0x20_0000n)),
+    Resp.OkNodata,
+  );
+  const start = used();
+  for (let i = 0; i < 8; i++)
+    offer(
+      command(Cmd.TransferToHost2d, [0, 0, W, H / 2, 0n, 1, 0]),
+      REQ + BigInt(64 * i),
+      RESP + BigInt(64 * i),
+      64,
+    );
+  gpu.notify(0);
+  assert.equal(gpu.busy, true);
+  const answered = used();
+  gpu.reset();
+  const before = mem.read(0n, 16 << 20);
+  await new Promise((r) => setImmediate(r)); // the turn the device had scheduled
+  assert.equal(used(), answered, "nothing answered after the reset");
+  assert.ok(Buffer.from(mem.read(0n, 16 << 20)).equals(before), "guest memory untouched");
+  assert.ok(((answered - start) & 0xffff) < 8);
+  assert.equal(gpu.busy, false);
+  assert.equal(gpu.resourceBytes, 0);
+});
+
+test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is refused while the control socket answers, a small one is right", async () => {
+  const W = 3840;
+  const H = 2160;
+  const BACK = 0x80_0000n;
+  const { mem, gpu, send, sendAndWait, failed } = setup({ ram: 48 << 20 });
+  // Larger than the largest mode: each side at most 3840, 3840x2160 pixels at most.
+  assert.equal(
+    type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
+    Resp.OkNodata,
+  );
+  for (const [w, h] of [
+    [4096, 4096],
+    [3841, 1],
+    [3840, 2161],
+    [2160, 3841],
+  ] as const) {
+    assert.equal(type(send(Cmd.SetScanout, [0, 0, w, h, 0, 1])), Resp.ErrInvalidParameter);
+    assert.match(gpu.lastError, new RegExp(`^a scanout of ${w}x${h} pixels`));
+  }
+  assert.equal(type(send(Cmd.SetScanout, [0, 0, 2160, 3840, 0, 1])), Resp.OkNodata, "portrait");
+  assert.equal(type(send(Cmd.ResourceUnref, [1, 0])), Resp.OkNodata);
+  // The largest scanout, of random pixels.
+  assert.equal(type(send(Cmd.ResourceCreate2d, [2, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  const pages: [bigint, number][] = [];
+  for (let k = 0; k < (W * H * 4) / 4096; k++) pages.push([BACK + BigInt(k * 4096), 4096]);
+  randomFillSync(mem.hostView(BACK, W * H * 4));
+  assert.equal(type(send(Cmd.ResourceAttachBacking, backingList(2, pages))), Resp.OkNodata);
+  assert.equal(
+    type(await sendAndWait(Cmd.TransferToHost2d, [0, 0, W, H, 0n, 2, 0])),
+    Resp.OkNodata,
+  );
+  assert.equal(type(send(Cmd.SetScanout, [0, 0, W, H, 0, 2])), Resp.OkNodata);
+  const sock = await controlSocket(gpu);
+  try {
+    const order: string[] = [];
+    const shot = sock.ctl.handle(JSON.stringify({ op: "screenshot" })).then((r) => {
+      order.push("screenshot");
+      return r;
+    });
+    const [status] = await control(sock.path, [{ op: "status" }]);
+    order.push("status");
+    assert.equal(status!.ok, true);
+    const refused = await shot;
+    assert.deepEqual(order, ["status", "screenshot"], "the socket waited for the encoding");
+    assert.equal(refused.ok, false);
+    assert.match(String(refused.error), /passed 786432 bytes as a PNG \(3840x2160\)/);
+    // A small scanout of known pixels (B8G8R8X8 in memory: B, G, R, X) comes back as RGBA.
+    assert.equal(type(send(Cmd.ResourceCreate2d, [3, GpuFormat.B8G8R8X8, 64, 48])), Resp.OkNodata);
+    const img = new Uint8Array(64 * 48 * 4);
+    for (let i = 0; i < 64 * 48; i++) img.set([i & 0xff, (i >> 8) & 0xff, 0x5a, 0], i * 4);
+    mem.write(BACK, img);
+    assert.equal(type(send(Cmd.ResourceAttachBacking, [3, 1, BACK, img.length, 0])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.TransferToHost2d, [0, 0, 64, 48, 0n, 3, 0])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.SetScanout, [0, 0, 64, 48, 0, 3])), Resp.OkNodata);
+    const [ok] = await control(sock.path, [{ op: "screenshot" }]);
+    assert.equal(ok!.ok, true, String(ok!.error));
+    assert.deepEqual([ok!.width, ok!.height], [64, 48]);
+    const png = PNG.sync.read(Buffer.from(ok!.png as string, "base64"));
+    for (const i of [0, 1, 300, 64 * 48 - 1])
+      assert.deepEqual(
+        [...png.data.subarray(i * 4, i * 4 + 4)],
+        [0x5a, (i >> 8) & 0xff, i & 0xff, 255],
+        `pixel ${i}`,
+      );
+    assert.equal(failed(), "");
+  } finally {
+    await sock.close();
+  }
 });

@@ -7,6 +7,7 @@ import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { X86Vm } from "../vmm/x86_64-vm.js";
 import { DiskError } from "../vmm/disk-file.js";
 import { VmDevices } from "../vmm/vm-devices.js";
+import { MAX_MODE } from "../devices/virtio/gpu.js";
 import { TapError } from "../sys/tap.js";
 import { ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
@@ -535,13 +536,14 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   }
 }
 
-/** `--display [WxH]`: the mode the display offers. Bound: 320x200 up to 3840x2160. */
+/** `--display [WxH]`: the mode the display offers. Bound: 320x200 up to MAX_MODE. */
 export function parseDisplayMode(v: boolean | string): { width: number; height: number } {
   if (v === true) return { width: 1024, height: 768 };
   const m = /^(\d{3,4})x(\d{3,4})$/.exec(String(v));
   const width = m ? Number(m[1]) : 0;
   const height = m ? Number(m[2]) : 0;
-  if (!m || width < 320 || height < 200 || width > 3840 || height > 2160)
-    throw new UsageError(`--display wants WxH between 320x200 and 3840x2160, not '${String(v)}'`);
+  const most = `${MAX_MODE.width}x${MAX_MODE.height}`;
+  if (!m || width < 320 || height < 200 || width > MAX_MODE.width || height > MAX_MODE.height)
+    throw new UsageError(`--display wants WxH between 320x200 and ${most}, not '${String(v)}'`);
   return { width, height };
 }

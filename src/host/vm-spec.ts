@@ -3,6 +3,7 @@
 // The schema is the bound: every number has its range, every string its pattern and length,
 // every list its length, and unknown fields are refused (a typo must not pass silently).
 import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
+import { MAX_MODE } from "../devices/virtio/gpu.js";
 
 export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
@@ -100,8 +101,8 @@ export const vmSpecSchema = {
       description:
         "a virtio-gpu display with keyboard and tablet, served over VNC on the VM's Unix socket",
       properties: {
-        width: { type: "integer", minimum: 320, maximum: 3840, default: 1024 },
-        height: { type: "integer", minimum: 200, maximum: 2160, default: 768 },
+        width: { type: "integer", minimum: 320, maximum: MAX_MODE.width, default: 1024 },
+        height: { type: "integer", minimum: 200, maximum: MAX_MODE.height, default: 768 },
       },
     },
     domain: {

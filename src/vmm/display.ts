@@ -1,10 +1,13 @@
-// What the guest's display shows, as a PNG: the scanout rectangle of the virtio-gpu resource,
-// converted from the guest's pixel format to RGBA and encoded by pngjs (docs/dependencies.md).
-import { PNG } from "pngjs";
-import { GpuFormat, type ScanoutImage } from "../devices/virtio/gpu.js";
+// What the guest's display shows: the scanout rectangle of the virtio-gpu resource, converted
+// from the guest's pixel format to RGBA (for VNC viewers), or as a PNG encoded by pngjs
+// (docs/dependencies.md) on a worker thread (png-worker.ts), so that the VMM's event loop goes
+// on while a screenshot of a large, noisy scanout is compressed.
+import { endianness } from "node:os";
+import { Worker } from "node:worker_threads";
+import { GpuFormat, MAX_SCANOUT_PIXELS, type ScanoutImage } from "../devices/virtio/gpu.js";
 
-/** Bound: the largest screenshot, in pixels a side (a scanout may be up to 16384). */
-export const MAX_SCREENSHOT_SIDE = 8192;
+/** A screenshot that cannot be taken (too big, or the encoder failed): nothing was sent. */
+export class ScreenshotError extends Error {}
 
 /** Byte positions of R, G, B and A (-1: opaque) in a pixel of each 2D format. */
 const LAYOUT: Record<number, [number, number, number, number]> = {
@@ -18,32 +21,103 @@ const LAYOUT: Record<number, [number, number, number, number]> = {
   [GpuFormat.R8G8B8X8]: [0, 1, 2, -1],
 };
 
-/** The scanout as RGBA rows (width * 4 bytes each). Bound: at most MAX_SCREENSHOT_SIDE a side. */
-export function scanoutRgba(img: ScanoutImage): { width: number; height: number; rgba: Buffer } {
+/** The shift of byte k of a pixel in the 32-bit word the host reads it as. */
+const SHIFT = endianness() === "LE" ? (k: number) => 8 * k : (k: number) => 8 * (3 - k);
+
+/**
+ * The scanout's rows, copied out in the guest's format (rect.width * 4 bytes each). Bound: at
+ * most MAX_SCANOUT_PIXELS (the device refuses larger scanouts), refused before any allocation.
+ */
+export function scanoutRows(img: ScanoutImage): Uint8Array<ArrayBuffer> {
   const { rect } = img;
-  if (rect.width > MAX_SCREENSHOT_SIDE || rect.height > MAX_SCREENSHOT_SIDE)
-    throw new RangeError(`the scanout (${rect.width}x${rect.height}) is too big for a screenshot`);
-  const layout = LAYOUT[img.format];
-  if (!layout) throw new RangeError(`unknown pixel format ${img.format}`);
-  const [r, g, b, a] = layout;
-  const rgba = Buffer.alloc(rect.width * rect.height * 4);
+  if (rect.width * rect.height > MAX_SCANOUT_PIXELS)
+    throw new ScreenshotError(`the scanout (${rect.width}x${rect.height}) is too big to show`);
+  if (!LAYOUT[img.format]) throw new ScreenshotError(`unknown pixel format ${img.format}`);
+  const rowBytes = rect.width * 4;
+  const out = new Uint8Array(rowBytes * rect.height);
   for (let y = 0; y < rect.height; y++) {
-    let src = ((rect.y + y) * img.width + rect.x) * 4;
-    let dst = y * rect.width * 4;
-    for (let x = 0; x < rect.width; x++, src += 4, dst += 4) {
-      rgba[dst] = img.pixels[src + r]!;
-      rgba[dst + 1] = img.pixels[src + g]!;
-      rgba[dst + 2] = img.pixels[src + b]!;
-      rgba[dst + 3] = a < 0 ? 255 : img.pixels[src + a]!;
-    }
+    const src = ((rect.y + y) * img.width + rect.x) * 4;
+    out.set(img.pixels.subarray(src, src + rowBytes), y * rowBytes);
   }
-  return { width: rect.width, height: rect.height, rgba };
+  return out;
 }
 
-/** The scanout as a PNG file's bytes. */
-export function scanoutPng(img: ScanoutImage): Buffer {
-  const { width, height, rgba } = scanoutRgba(img);
-  const png = new PNG({ width, height });
-  rgba.copy(png.data);
-  return PNG.sync.write(png);
+/** Converts pixels of `format` to RGBA in place, a 32-bit word at a time. */
+export function toRgba(px: Uint8Array, format: number): void {
+  const [r, g, b, a] = LAYOUT[format]!;
+  const words = new Uint32Array(px.buffer, px.byteOffset, px.byteLength >> 2);
+  const [sr, sg, sb, sa] = [SHIFT(r), SHIFT(g), SHIFT(b), a < 0 ? -1 : SHIFT(a)];
+  const [dr, dg, db, da] = [SHIFT(0), SHIFT(1), SHIFT(2), SHIFT(3)];
+  const opaque = (0xff << da) >>> 0;
+  for (let i = 0; i < words.length; i++) {
+    const v = words[i]!;
+    words[i] =
+      (((v >>> sr) & 0xff) << dr) |
+      (((v >>> sg) & 0xff) << dg) |
+      (((v >>> sb) & 0xff) << db) |
+      (sa < 0 ? opaque : ((v >>> sa) & 0xff) << da);
+  }
+}
+
+/** The scanout as RGBA rows (width * 4 bytes each). Bound: that of scanoutRows. */
+export function scanoutRgba(img: ScanoutImage): { width: number; height: number; rgba: Buffer } {
+  const px = scanoutRows(img);
+  toRgba(px, img.format);
+  return {
+    width: img.rect.width,
+    height: img.rect.height,
+    rgba: Buffer.from(px.buffer, px.byteOffset, px.byteLength),
+  };
+}
+
+/** What png-worker.ts is given. */
+export interface PngJob {
+  width: number;
+  height: number;
+  format: number;
+  pixels: Uint8Array;
+  maxBytes: number;
+}
+
+/** What png-worker.ts answers: the PNG, or how far it got before it passed maxBytes. */
+export type PngReply = { png: Uint8Array } | { tooBig: number } | { error: string };
+
+/** Bound: the JavaScript heap of the encoder's worker (the pixels are outside it). */
+const WORKER_HEAP_MIB = 32;
+
+/**
+ * The scanout as a PNG file's bytes, encoded on a worker thread of its own (ended when it
+ * answers). Bounds: the scanout as scanoutRows bounds it (one copy of it goes to the worker);
+ * encoding stops, and ScreenshotError says so, once the PNG passes `maxBytes`.
+ */
+export function scanoutPng(img: ScanoutImage, maxBytes: number): Promise<Buffer> {
+  const pixels = scanoutRows(img);
+  const job: PngJob = {
+    width: img.rect.width,
+    height: img.rect.height,
+    format: img.format,
+    pixels,
+    maxBytes,
+  };
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL("./png-worker.js", import.meta.url), {
+      workerData: job,
+      transferList: [pixels.buffer],
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MIB },
+    });
+    w.once("message", (m: PngReply) => {
+      void w.terminate();
+      if ("png" in m) resolve(Buffer.from(m.png.buffer, m.png.byteOffset, m.png.byteLength));
+      else if ("tooBig" in m)
+        reject(
+          new ScreenshotError(
+            `the screenshot passed ${maxBytes} bytes as a PNG (${job.width}x${job.height}), ` +
+              "more than a reply may hold",
+          ),
+        );
+      else reject(new ScreenshotError(`the PNG encoder failed: ${m.error}`));
+    });
+    w.once("error", (e) => reject(new ScreenshotError(`the PNG encoder failed: ${e.message}`)));
+    w.once("exit", (code) => reject(new ScreenshotError(`the PNG encoder ended (${code})`)));
+  });
 }

@@ -23,6 +23,10 @@ const MAX_ENCODINGS = 64;
 export const MAX_CUT_TEXT = 1 << 20;
 /** Bound: bytes of client input held before they are parsed (the largest message is 4 + 4 * 64). */
 const MAX_HELD = 4096;
+/** ZRLE's tile side; bands of an update are whole rows of tiles. */
+const TILE = 64;
+/** Bound: pixels of an update encoded on one turn of the event loop (a band; at least a tile row). */
+export const BAND_PIXELS = 256 * 1024;
 
 export interface VncHooks {
   name: string;
@@ -303,20 +307,35 @@ export class VncSession {
       });
   }
 
+  /**
+   * One FramebufferUpdate for `r`, in bands of whole tile rows of at most BAND_PIXELS each (one
+   * rectangle a band), the event loop turning between bands: a large noisy frame costs the VMM
+   * thread a band's encoding at a time.
+   */
   private async send(f: Frame, r: Rect, resized: boolean): Promise<void> {
-    const rects: Buffer[] = [];
-    if (resized && this.encodings.has(ENC_DESKTOP_SIZE))
-      rects.push(rectHeader({ x: 0, y: 0, width: f.width, height: f.height }, ENC_DESKTOP_SIZE));
-    if (this.encodings.has(ENC_ZRLE)) {
-      const data = await this.deflated(zrleTiles(f, r, this.format));
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(data.length);
-      rects.push(rectHeader(r, ENC_ZRLE), len, data);
-    } else rects.push(rectHeader(r, ENC_RAW), encodeRaw(f, r, this.format));
-    if (this.state !== "normal") return;
+    const rows = Math.max(TILE, Math.floor(BAND_PIXELS / r.width / TILE) * TILE);
+    const bands = Math.ceil(r.height / rows);
+    const desktop = resized && this.encodings.has(ENC_DESKTOP_SIZE);
     const head = Buffer.alloc(4);
-    head.writeUInt16BE(resized && this.encodings.has(ENC_DESKTOP_SIZE) ? 2 : 1, 2);
-    this.h.write(Buffer.concat([head, ...rects]));
+    head.writeUInt16BE(bands + (desktop ? 1 : 0), 2);
+    // The message's header goes out with its first band.
+    const parts: Buffer[] = [head];
+    if (desktop)
+      parts.push(rectHeader({ x: 0, y: 0, width: f.width, height: f.height }, ENC_DESKTOP_SIZE));
+    for (let i = 0; i < bands; i++) {
+      if (i > 0) await new Promise((go) => setImmediate(go));
+      if (this.state !== "normal") return;
+      const y = r.y + i * rows;
+      const band = { x: r.x, y, width: r.width, height: Math.min(rows, r.y + r.height - y) };
+      if (this.encodings.has(ENC_ZRLE)) {
+        const data = await this.deflated(zrleTiles(f, band, this.format));
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(data.length);
+        parts.push(rectHeader(band, ENC_ZRLE), len, data);
+      } else parts.push(rectHeader(band, ENC_RAW), encodeRaw(f, band, this.format));
+      if (this.state !== "normal") return;
+      this.h.write(Buffer.concat(parts.splice(0)));
+    }
   }
 
   /** `data` through the connection's one zlib stream, flushed to a byte boundary. */

@@ -7,6 +7,8 @@
 // attack it reads the device's status and prints one line:
 //   ATTACK slot=S dev=ID name=NAME reset=0|1
 // and at the end: HOSTILE DONE attacks=N resets=M
+// Then, on the virtio-gpu, what makes the VMM hold host memory or work (its own section below):
+//   GPU name=NAME key=value...
 // The guest's own virtio drivers must be unbound first (the test does it through sysfs).
 #include <fcntl.h>
 #include <stdint.h>
@@ -66,29 +68,41 @@ static void pause_ms(int ms) {
   nanosleep(&t, 0);
 }
 
-// A driver's set-up: VERSION_1 and INDIRECT_DESC, every queue of QSIZE in the free RAM.
-static int setup(void) {
+// From a reset up to FEATURES_OK, accepting VERSION_1 and the feature bits 0-31 in `low`.
+static void negotiate(uint32_t low) {
   wr(R_STATUS, 0);
   wr(R_STATUS, S_ACK | S_DRIVER);
   wr(R_DRV_FEATURES_SEL, 0);
-  wr(R_DRV_FEATURES, 1u << 28);
+  wr(R_DRV_FEATURES, low);
   wr(R_DRV_FEATURES_SEL, 1);
   wr(R_DRV_FEATURES, 1); // VERSION_1
   wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+}
+
+// Queue q of `num` entries at `base` in `ram`: its descriptor table, the available ring a page
+// on, the used ring two pages on.
+static void place_queue(int q, int num, uint8_t *base) {
+  uint64_t d = phys(base), a = phys(base + 0x1000), u = phys(base + 0x2000);
+  wr(R_QUEUE_SEL, q);
+  wr(R_QUEUE_NUM, num);
+  wr(R_DESC_LO, (uint32_t)d);
+  wr(R_DESC_HI, (uint32_t)(d >> 32));
+  wr(R_AVAIL_LO, (uint32_t)a);
+  wr(R_AVAIL_HI, (uint32_t)(a >> 32));
+  wr(R_USED_LO, (uint32_t)u);
+  wr(R_USED_HI, (uint32_t)(u >> 32));
+  wr(R_QUEUE_READY, 1);
+}
+
+// A driver's set-up: VERSION_1 and INDIRECT_DESC, every queue of QSIZE in the free RAM.
+static int setup(void) {
+  negotiate(1u << 28);
   memset(ram, 0, 0x40000); // rings and tables; the pages stay locked where they are
   int n = 0;
   for (int q = 0; q < 8; q++) {
     wr(R_QUEUE_SEL, q);
     if (rd(R_QUEUE_NUM_MAX) == 0) break;
-    wr(R_QUEUE_NUM, QSIZE);
-    uint64_t d = phys(table(q)), a = phys(avail(q)), u = phys((uint8_t *)table(q) + 0x2000);
-    wr(R_DESC_LO, (uint32_t)d);
-    wr(R_DESC_HI, (uint32_t)(d >> 32));
-    wr(R_AVAIL_LO, (uint32_t)a);
-    wr(R_AVAIL_HI, (uint32_t)(a >> 32));
-    wr(R_USED_LO, (uint32_t)u);
-    wr(R_USED_HI, (uint32_t)(u >> 32));
-    wr(R_QUEUE_READY, 1);
+    place_queue(q, QSIZE, (uint8_t *)table(q));
     n++;
   }
   wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
@@ -218,6 +232,326 @@ static void attack(int slot, uint32_t dev) {
   report(slot, dev, "features-after-ok");
 }
 
+// ---- virtio-gpu: host memory and work a guest can make the VMM spend -------------------------
+// Well-formed commands on a driver's own queues (control 256, cursor 16), with big requests
+// described through indirect tables: 1x1 resources with 262,144-entry backing lists, resources
+// until the VMM's cap, 128 large transfers and 51 attach/detach pairs of the largest lists on one
+// notify each, scanouts larger than any mode, then the largest one of random pixels held until
+// the host presses a key on the display's keyboard (the test takes a screenshot meanwhile).
+enum {
+  G_CREATE = 0x101, G_UNREF = 0x102, G_SCANOUT = 0x103, G_FLUSH = 0x104, G_TRANSFER = 0x105,
+  G_ATTACH = 0x106, G_DETACH = 0x107, G_OK = 0x1100, G_OOM = 0x1201, G_BAD = 0x1205,
+};
+#define GQ 256
+#define GBUF_PAGES 8704          // 34 MiB: the largest scanout's pixels (3840x2160x4) fit
+#define GLIST (16u << 20)        // where lists go in gbuf (the pixels' pages come first)
+#define GLIST_SCANOUT (8101u * 4096) // the scanout's list: after its pixels
+#define G_RING 0x80000           // in `ram`: the gpu's rings, control then cursor (6 pages)
+#define G_CMD 0x86000            // small commands, 64 bytes each
+#define G_RESP 0x87000           // responses, 32 bytes each (two pages: 256)
+#define IN_RING 0x89000          // the input devices' event queues and 8-byte events (4 pages each)
+#define G_IND 0x91000            // indirect tables, a page each (up to 111)
+static uint8_t *gbuf;
+static uint64_t gbuf_phys[GBUF_PAGES];
+static uint16_t gnext, gavail;
+
+static uint64_t gphys(size_t off) { return gbuf_phys[off / 4096] + off % 4096; }
+static struct desc *gtable(void) { return (struct desc *)(ram + G_RING); }
+static uint16_t *gavail_ring(void) { return (uint16_t *)(ram + G_RING + 0x1000); }
+static volatile uint16_t *gused_idx(void) { return (uint16_t *)(ram + G_RING + 0x2000 + 2); }
+static uint8_t *gcmd(int i) { return ram + G_CMD + i * 64; }
+static uint32_t *gresp(int i) { return (uint32_t *)(ram + G_RESP + i * 32); }
+
+// Descriptors for [off, off + len) of gbuf, one per physically contiguous run, at most max;
+// returns how many, and in *covered the bytes they cover (less than len when max ran out).
+static int gruns(size_t off, size_t len, struct desc *d, int max, size_t *covered) {
+  int n = 0;
+  *covered = 0;
+  while (*covered < len) {
+    size_t take = 4096 - off % 4096;
+    if (take > len - *covered) take = len - *covered;
+    uint64_t p = gphys(off);
+    if (n > 0 && d[n - 1].addr + d[n - 1].len == p) {
+      d[n - 1].len += take;
+    } else {
+      if (n == max) break;
+      d[n++] = (struct desc){p, (uint32_t)take, 0, 0};
+    }
+    off += take;
+    *covered += take;
+  }
+  return n;
+}
+
+// A driver's set-up of the gpu: INDIRECT_DESC, the control queue of GQ, the cursor queue of 16.
+static void gpu_setup(void) {
+  negotiate(1u << 28);
+  memset(ram + G_RING, 0, G_RESP + 0x2000 - G_RING);
+  for (int q = 0; q < 2; q++) place_queue(q, q == 0 ? GQ : 16, ram + G_RING + q * 0x3000);
+  wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+  gnext = gavail = 0;
+}
+
+// Makes a request available (not yet notified): `n` readable descriptors, then response slot r.
+// One readable buffer goes directly (two descriptors); more through indirect table `t`.
+static void gqueue(struct desc *d, int n, int r, int t) {
+  struct desc *ring = gtable();
+  uint64_t resp = phys(gresp(r));
+  memset(gresp(r), 0, 24);
+  uint16_t head = gnext;
+  if (n == 1) {
+    ring[gnext] = (struct desc){d[0].addr, d[0].len, F_NEXT, (uint16_t)((gnext + 1) % GQ)};
+    ring[(gnext + 1) % GQ] = (struct desc){resp, 24, F_WRITE, 0};
+    gnext = (gnext + 2) % GQ;
+  } else {
+    struct desc *tab = (struct desc *)(ram + G_IND + t * 4096);
+    for (int i = 0; i < n; i++) tab[i] = (struct desc){d[i].addr, d[i].len, F_NEXT, (uint16_t)(i + 1)};
+    tab[n] = (struct desc){resp, 24, F_WRITE, 0};
+    ring[gnext] = (struct desc){phys(tab), (uint32_t)(16 * (n + 1)), F_INDIRECT, 0};
+    gnext = (gnext + 1) % GQ;
+  }
+  gavail_ring()[2 + gavail % GQ] = head;
+  gavail++;
+}
+
+// Notifies what gqueue made available and waits until the device has answered all of it.
+static int gkick(void) {
+  __sync_synchronize();
+  gavail_ring()[1] = gavail;
+  __sync_synchronize();
+  wr(R_QUEUE_NOTIFY, 0);
+  for (int ms = 0; *gused_idx() != gavail; ms++) {
+    if (ms > 300000) return -1;
+    pause_ms(1);
+  }
+  return 0;
+}
+
+// One small command (its bytes in `body` after the header), answered; returns the response type.
+static uint32_t gsend(uint32_t type, const uint32_t *body, int words) {
+  uint32_t *c = (uint32_t *)gcmd(0);
+  memset(c, 0, 64);
+  c[0] = type;
+  memcpy(c + 6, body, 4 * words);
+  struct desc d = {phys(c), (uint32_t)(24 + 4 * words), 0, 0};
+  gqueue(&d, 1, 0, 0);
+  if (gkick() != 0) return 0;
+  return gresp(0)[0];
+}
+
+static uint32_t gcreate(uint32_t id, uint32_t w, uint32_t h) {
+  uint32_t b[4] = {id, 2 /* B8G8R8X8 */, w, h};
+  return gsend(G_CREATE, b, 4);
+}
+static uint32_t gunref(uint32_t id) {
+  uint32_t b[2] = {id, 0};
+  return gsend(G_UNREF, b, 2);
+}
+
+// Writes ATTACH_BACKING for `id` with n entries at `at` in gbuf: entry i is `entry(i)`.
+// Returns the descriptors describing it (or 0 when more than max runs would be needed).
+static int glist(size_t at, uint32_t id, uint32_t n,
+                 void (*entry)(uint32_t, uint64_t *, uint32_t *), struct desc *d, int max,
+                 uint32_t *sent) {
+  uint32_t *h = (uint32_t *)(gbuf + at);
+  memset(h, 0, 32);
+  h[0] = G_ATTACH;
+  h[6] = id;
+  h[7] = n;
+  for (uint32_t i = 0; i < n; i++) {
+    uint64_t addr;
+    uint32_t len;
+    entry(i, &addr, &len);
+    uint8_t *e = gbuf + at + 32 + 16 * (size_t)i;
+    memcpy(e, &addr, 8);
+    memcpy(e + 8, &len, 4);
+    memset(e + 12, 0, 4);
+  }
+  size_t covered;
+  int runs = gruns(at, 32 + 16 * (size_t)n, d, max, &covered);
+  // Fewer runs than the list needs: the list is cut to what they hold (the count says so too).
+  *sent = covered < 32 ? 0 : (uint32_t)((covered - 32) / 16);
+  h[7] = *sent;
+  if (runs > 0 && covered < 32 + 16 * (size_t)n) d[runs - 1].len -= (covered - 32) % 16;
+  return runs;
+}
+
+static void byte_entry(uint32_t i, uint64_t *addr, uint32_t *len) {
+  *addr = gphys(i);
+  *len = 1;
+}
+static void page_entry(uint32_t i, uint64_t *addr, uint32_t *len) {
+  *addr = gbuf_phys[i];
+  *len = 4096;
+}
+
+static uint32_t gattach(size_t at, uint32_t id, uint32_t n,
+                        void (*entry)(uint32_t, uint64_t *, uint32_t *), uint32_t *sent) {
+  struct desc d[255];
+  int runs = glist(at, id, n, entry, d, 255, sent);
+  gqueue(d, runs, 0, 0);
+  if (gkick() != 0) return 0;
+  return gresp(0)[0];
+}
+
+// Waits for a key on either of the display's input devices (slots in[0..1]), their event queues
+// set up here: the host's signal that it has looked at the display.
+static int wait_key(volatile uint32_t *in[2], int nin) {
+  for (int k = 0; k < nin; k++) {
+    regs = in[k];
+    uint8_t *base = ram + IN_RING + k * 0x4000;
+    memset(base, 0, 0x4000);
+    negotiate(0);
+    struct desc *t = (struct desc *)base;
+    uint16_t *a = (uint16_t *)(base + 0x1000);
+    for (int i = 0; i < 8; i++) {
+      t[i] = (struct desc){phys(base + 0x3000 + 8 * i), 8, F_WRITE, 0};
+      a[2 + i] = i;
+    }
+    a[1] = 8;
+    place_queue(0, 8, base);
+    wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    wr(R_QUEUE_NOTIFY, 0);
+  }
+  int got = 0;
+  for (int ms = 0; ms < 600000 && !got; ms += 10) {
+    for (int k = 0; k < nin; k++)
+      if (*(volatile uint16_t *)(ram + IN_RING + k * 0x4000 + 0x2000 + 2) != 0) got = 1;
+    pause_ms(10);
+  }
+  for (int k = 0; k < nin; k++) {
+    regs = in[k];
+    wr(R_STATUS, 0);
+  }
+  return got;
+}
+
+static long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+static void gpu_attacks(volatile uint32_t *gpu, volatile uint32_t *in[2], int nin) {
+  gbuf = mmap(0, GBUF_PAGES * 4096UL, PROT_READ | PROT_WRITE,
+              MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED | MAP_POPULATE, -1, 0);
+  int pm = open("/proc/self/pagemap", O_RDONLY);
+  if (gbuf == MAP_FAILED || pm < 0) {
+    printf("GPU name=setup failed=1\n");
+    return;
+  }
+  for (int i = 0; i < GBUF_PAGES; i++) {
+    uint64_t e = 0;
+    if (pread(pm, &e, 8, ((uintptr_t)gbuf / 4096 + i) * 8) != 8 || !(e >> 63)) {
+      printf("GPU name=setup failed=1\n");
+      return;
+    }
+    gbuf_phys[i] = (e & ((1ULL << 55) - 1)) * 4096;
+  }
+  close(pm);
+  regs = gpu;
+  printf("GPU-BEGIN\n");
+  fflush(stdout);
+  gpu_setup();
+
+  // 1x1 resources, each with a backing list of 262,144 one-byte entries (a 4 MiB list).
+  int attached = 0, refused = 0;
+  uint32_t sent = 0;
+  for (uint32_t id = 1; id <= 300; id++) {
+    if (gcreate(id, 1, 1) != G_OK) break;
+    uint32_t r = gattach(GLIST, id, 262144, byte_entry, &sent);
+    attached += r == G_OK;
+    refused += r == G_BAD;
+  }
+  for (uint32_t id = 1; id <= 300; id++) gunref(id);
+  printf("GPU name=backing-meta entries=%u attached=%d refused=%d\n", sent, attached, refused);
+
+  // 1024x1024 resources with the longest lists they may have, until the VMM's cap refuses.
+  int created = 0, oom = 0;
+  for (uint32_t id = 1; id <= 100 && !oom; id++) {
+    uint32_t r = gcreate(id, 1024, 1024);
+    if (r == G_OK) r = gattach(GLIST, id, 1024 + 16, byte_entry, &sent);
+    if (r == G_OK) created++;
+    oom = r == G_OOM;
+  }
+  for (uint32_t id = 1; id <= 100; id++) gunref(id);
+  printf("GPU name=backing-cap created=%d oom=%d\n", created, oom);
+
+  // 128 transfers of a whole 2048x1024 resource (8 MiB each) on one notify.
+  gcreate(1, 2048, 1024);
+  int attached_big = gattach(GLIST, 1, 2048, page_entry, &sent) == G_OK;
+  uint32_t *c = (uint32_t *)gcmd(1);
+  memset(c, 0, 64);
+  c[0] = G_TRANSFER;
+  c[8] = 2048; // rect: x, y, width, height at words 6..9, offset at 10..11, id at 12
+  c[9] = 1024;
+  c[12] = 1;
+  struct desc d = {phys(c), 56, 0, 0};
+  for (int i = 0; i < 128; i++) gqueue(&d, 1, i, 0);
+  long t0 = now_ms();
+  gkick();
+  long took = now_ms() - t0;
+  int ok = 0;
+  for (int i = 0; i < 128; i++) ok += gresp(i)[0] == G_OK;
+  gunref(1);
+  printf("GPU name=many-transfers attached=%d ok=%d of=128 ms=%ld\n", attached_big, ok, took);
+
+  // 51 attach/detach pairs of a 2048x2048 resource's longest list (4112 one-byte entries).
+  gcreate(1, 2048, 2048);
+  struct desc list[255];
+  int runs = glist(GLIST, 1, 4096 + 16, byte_entry, list, 255, &sent);
+  uint32_t *det = (uint32_t *)gcmd(2);
+  memset(det, 0, 64);
+  det[0] = G_DETACH;
+  det[6] = 1;
+  struct desc dd = {phys(det), 32, 0, 0};
+  for (int i = 0; i < 51; i++) {
+    gqueue(list, runs, 2 * i, i);
+    gqueue(&dd, 1, 2 * i + 1, 0);
+  }
+  t0 = now_ms();
+  gkick();
+  took = now_ms() - t0;
+  ok = 0;
+  for (int i = 0; i < 102; i++) ok += gresp(i)[0] == G_OK;
+  gunref(1);
+  printf("GPU name=attach-detach entries=%u ok=%d of=102 ms=%ld\n", sent, ok, took);
+
+  // Scanouts larger than the largest mode, then the largest, of random pixels, shown.
+  int big = 0;
+  if (gcreate(1, 4096, 4096) == G_OK) {
+    uint32_t s[6] = {0, 0, 4096, 4096, 0, 1};
+    big += gsend(G_SCANOUT, s, 6) == G_BAD;
+    uint32_t t[6] = {0, 0, 3841, 1, 0, 1};
+    big += gsend(G_SCANOUT, t, 6) == G_BAD;
+  }
+  gunref(1);
+  uint64_t x = 88172645463325252ULL;
+  for (size_t i = 0; i < 3840UL * 2160 * 4; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    memcpy(gbuf + i, &x, 8);
+  }
+  int shown = gcreate(1, 3840, 2160) == G_OK;
+  shown &= gattach(GLIST_SCANOUT, 1, 3840 * 2160 * 4 / 4096, page_entry, &sent) == G_OK;
+  uint32_t tr[8] = {0, 0, 3840, 2160, 0, 0, 1, 0};
+  shown &= gsend(G_TRANSFER, tr, 8) == G_OK;
+  uint32_t so[6] = {0, 0, 3840, 2160, 0, 1};
+  shown &= gsend(G_SCANOUT, so, 6) == G_OK;
+  uint32_t fl[6] = {0, 0, 3840, 2160, 1, 0};
+  shown &= gsend(G_FLUSH, fl, 6) == G_OK;
+  printf("GPU-SCANOUT-READY\n");
+  fflush(stdout);
+  int key = wait_key(in, nin);
+  regs = gpu;
+  wr(R_STATUS, 0);
+  printf("GPU name=scanout big_refused=%d shown=%d key=%d\n", big, shown, key);
+  printf("GPU-END\n");
+  fflush(stdout);
+  munmap(gbuf, GBUF_PAGES * 4096UL);
+}
+
 int main(int argc, char **argv) {
   (void)argc;
   (void)argv;
@@ -243,6 +577,8 @@ int main(int argc, char **argv) {
     page_phys[i] = (e & ((1ULL << 55) - 1)) * 4096;
   }
   int devices = 0;
+  volatile uint32_t *gpu = 0, *in[2];
+  int nin = 0;
   for (int slot = 0; slot < SLOTS; slot++) {
     void *w = mmap(0, VIRTIO_STRIDE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                    VIRTIO_BASE + slot * VIRTIO_STRIDE);
@@ -253,8 +589,12 @@ int main(int argc, char **argv) {
       devices++;
       attack(slot, dev);
     }
-    munmap(w, VIRTIO_STRIDE);
+    // The gpu's and the input devices' windows stay mapped for the gpu section.
+    if (dev == 16) gpu = w;
+    else if (dev == 18 && nin < 2) in[nin++] = w;
+    else munmap(w, VIRTIO_STRIDE);
   }
+  if (gpu) gpu_attacks(gpu, in, nin);
   printf("HOSTILE DONE devices=%d attacks=%d resets=%d\n", devices, attacks, resets);
   return 0;
 }

@@ -4,17 +4,14 @@
 // routes (CVE-2016-10029 and others), so every field is checked here: scanout ids, resource ids,
 // sizes and formats, rectangles inside their resource, backing pages inside guest RAM and not
 // overlapping, a transfer inside its backing, and a cap on the host memory all resources of a VM
-// hold. A bad command gets the virtio-gpu error response; nothing a guest sends throws out of
-// this model. The model owns no I/O: the VMM reads the scanout (VNC, screenshots) and hears of
-// flushes through `onFlush`.
-import {
-  gather,
-  scatter,
-  type DescriptorChain,
-  type GuestBuffer,
-  type SplitQueue,
-} from "./queue.js";
+// hold, their pixels, backing lists and records together. The work one turn of the VMM's event
+// loop spends on the queues is bounded too: a notify with many large commands is served over
+// several turns. A bad command gets the virtio-gpu error response; nothing a guest sends throws
+// out of this model. The model owns no I/O: the VMM reads the scanout (VNC, screenshots) and
+// hears of flushes through `onFlush`.
+import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
+import { Backing, ENTRY_WIRE_BYTES, backingHostBytes } from "./gpu-backing.js";
 import type { GuestMemory } from "../../memory/guest-memory.js";
 
 // Command and response types (virtio_gpu_ctrl_type).
@@ -63,8 +60,34 @@ export const MAX_RESOURCE_SIDE = 16384;
 export const MAX_RESOURCES = 1024;
 /** Bound: pages one ATTACH_BACKING may list (a 16384 x 16384 resource needs 262144 of 4 KiB). */
 export const MAX_BACKING_ENTRIES = 262144;
+/**
+ * Bound: entries a backing may list beyond one per 4 KiB page of its resource's pixels (a
+ * driver lists the pages of the buffer it draws in, or fewer runs of them).
+ */
+export const BACKING_SLACK = 16;
 /** Bound: the default host memory all of a VM's resources hold together. */
 export const DEFAULT_MAX_HOST_BYTES = 256 << 20;
+/**
+ * Bound: host bytes counted per resource beyond its pixels and backing list: its record, map
+ * entry and typed-array objects (measured at about 900 on Node 20).
+ */
+export const RESOURCE_META_BYTES = 1024;
+/** Bound: the largest mode a display offers (`--display`, a daemon VM's spec). */
+export const MAX_MODE = { width: 3840, height: 2160 } as const;
+/**
+ * Bound: what a scanout may show, each side at most MAX_MODE's width and at most MAX_MODE's
+ * pixels: the VMM converts and encodes that much for viewers and screenshots.
+ */
+export const MAX_SCANOUT_PIXELS = MAX_MODE.width * MAX_MODE.height;
+/**
+ * Bound: the work one turn of the VMM's event loop spends on the queues, in bytes copied (or
+ * converted for viewers, on a flush), a few milliseconds; past it the device goes on at the
+ * next turn, a transfer from the row where it stopped. A backing entry parsed or walked costs
+ * ENTRY_COST, a command COMMAND_COST: what copying that many bytes takes (measured).
+ */
+export const TURN_BUDGET = 8 << 20;
+const ENTRY_COST = 1024;
+const COMMAND_COST = 16384;
 
 export interface GpuRect {
   x: number;
@@ -82,12 +105,17 @@ interface Resource {
   backing: Backing | null;
 }
 
-/** A resource's backing pages, with where each starts in the backing's byte range. */
-interface Backing {
-  entries: GuestBuffer[];
-  /** starts[i]: the offset of entries[i] (ascending; a binary search finds a row's entry). */
-  starts: number[];
-  bytes: number;
+/** A transfer the turn's budget cut short: it goes on from `row` before any later command. */
+interface PendingTransfer {
+  chain: DescriptorChain;
+  /** The request's header (its fence goes into the response). */
+  req: DataView;
+  r: Resource;
+  b: Backing;
+  rect: GpuRect;
+  /** Where its first row starts in the backing. */
+  base: number;
+  row: number;
 }
 
 /** What a scanout shows: the resource's pixels in its format, for the VMM to encode. */
@@ -125,11 +153,19 @@ export class VirtioGpu implements VirtioDevice {
   readonly features = 0n; // no virgl, no EDID: 2D only
   readonly queueMaxSizes = [256, 16];
   /** Bound: the largest request, ATTACH_BACKING with MAX_BACKING_ENTRIES, and its response. */
-  readonly maxChainBytes = HDR + 8 + MAX_BACKING_ENTRIES * 16 + DISPLAY_INFO_BYTES;
+  readonly maxChainBytes = HDR + 8 + MAX_BACKING_ENTRIES * ENTRY_WIRE_BYTES + DISPLAY_INFO_BYTES;
   private ctx: VirtioContext | undefined;
   private queues: readonly (SplitQueue | undefined)[] = [];
   private readonly resources = new Map<number, Resource>();
+  /** Host bytes of all resources: pixels, backing lists and RESOURCE_META_BYTES each. */
   private hostBytes = 0;
+  /** What is left of this turn's TURN_BUDGET. */
+  private budget = 0;
+  /** A turn is under way or scheduled: a notify meanwhile needs nothing more. */
+  private running = false;
+  /** Incremented by every reset, so that a turn scheduled before it does nothing. */
+  private generation = 0;
+  private pending: PendingTransfer | null = null;
   private scanout: { resource: number; rect: GpuRect } | null = null;
   private readonly maxHostBytes: number;
   private readonly config = new Uint8Array(16);
@@ -141,7 +177,7 @@ export class VirtioGpu implements VirtioDevice {
     readonly name: string,
     private readonly o: GpuOptions,
   ) {
-    if (o.width < 1 || o.height < 1 || o.width > MAX_RESOURCE_SIDE || o.height > MAX_RESOURCE_SIDE)
+    if (o.width < 1 || o.height < 1 || o.width > MAX_MODE.width || o.height > MAX_MODE.height)
       throw new RangeError(`display mode ${o.width}x${o.height} is out of range`);
     this.maxHostBytes = o.maxHostBytes ?? DEFAULT_MAX_HOST_BYTES;
     new DataView(this.config.buffer).setUint32(8, 1, true); // num_scanouts
@@ -161,6 +197,9 @@ export class VirtioGpu implements VirtioDevice {
 
   /** A reset forgets every resource (the guest re-creates them), and frees their memory. */
   reset(): void {
+    this.generation++;
+    this.running = false;
+    this.pending = null;
     this.ctx = undefined;
     this.queues = [];
     this.resources.clear();
@@ -173,9 +212,14 @@ export class VirtioGpu implements VirtioDevice {
     return { width: this.o.width, height: this.o.height };
   }
 
-  /** Host memory the resources hold now (bounded by maxHostBytes). */
+  /** Host memory the resources hold now, pixels, backing lists and records (<= maxHostBytes). */
   get resourceBytes(): number {
     return this.hostBytes;
+  }
+
+  /** Whether a notify's work is still being served (a later turn will go on with it). */
+  get busy(): boolean {
+    return this.running;
   }
 
   /** What scanout 0 shows, or null when the guest has set none. */
@@ -193,25 +237,75 @@ export class VirtioGpu implements VirtioDevice {
   }
 
   notify(q: number): void {
-    const ctx = this.ctx;
-    const queue = this.queues[q];
-    if (!ctx || !queue || q > 1) return;
-    try {
-      for (;;) {
-        const chain = queue.pop();
-        if (!chain) break;
-        const written = q === 0 ? this.control(ctx.mem, chain) : this.cursor(ctx.mem, chain);
-        queue.push(chain.head, written);
-      }
-      ctx.used(q);
-    } catch (e) {
-      // Only a broken ring gets here (queue.ts); a bad command is answered, not thrown.
-      ctx.fail((e as Error).message);
-    }
+    if (q > 1 || !this.ctx || !this.queues[q] || this.running) return;
+    this.turn(this.generation);
   }
 
-  /** One control command; returns the bytes written (its response). */
-  private control(mem: GuestMemory, chain: DescriptorChain): number {
+  /**
+   * Serves both queues for at most TURN_BUDGET of work; the rest on the next turn, so that the
+   * VMM's control socket, viewers and other devices are served in between.
+   */
+  private turn(gen: number): void {
+    const ctx = this.ctx;
+    if (gen !== this.generation || !ctx) return;
+    this.running = true;
+    this.budget = TURN_BUDGET;
+    try {
+      this.serveControl(ctx);
+      this.serveCursor(ctx);
+    } catch (e) {
+      // Only a broken ring gets here (queue.ts); a bad command is answered, not thrown.
+      this.running = false;
+      ctx.fail((e as Error).message);
+      return;
+    }
+    if (this.budget > 0) this.running = false;
+    else setImmediate(() => this.turn(gen));
+  }
+
+  private serveControl(ctx: VirtioContext): void {
+    const queue = this.queues[0];
+    if (!queue) return;
+    let answered = false;
+    while (this.budget > 0) {
+      if (this.pending) {
+        if (!this.advance(ctx.mem, this.pending)) break;
+        const p = this.pending;
+        this.pending = null;
+        queue.push(p.chain.head, this.respond(ctx.mem, p.chain, p.req, header(Resp.OkNodata)));
+        answered = true;
+        continue;
+      }
+      const chain = queue.pop();
+      if (!chain) break;
+      this.budget -= COMMAND_COST;
+      const written = this.control(ctx.mem, chain);
+      if (written === undefined) continue; // a transfer, now pending
+      queue.push(chain.head, written);
+      answered = true;
+    }
+    if (answered) ctx.used(0);
+  }
+
+  private serveCursor(ctx: VirtioContext): void {
+    const queue = this.queues[1];
+    if (!queue) return;
+    let answered = false;
+    while (this.budget > 0) {
+      const chain = queue.pop();
+      if (!chain) break;
+      this.budget -= COMMAND_COST;
+      queue.push(chain.head, this.cursor(ctx.mem, chain));
+      answered = true;
+    }
+    if (answered) ctx.used(1);
+  }
+
+  /**
+   * One control command; returns the bytes written (its response), or undefined for a transfer
+   * left pending (answered when it is done).
+   */
+  private control(mem: GuestMemory, chain: DescriptorChain): number | undefined {
     let hdr: DataView;
     try {
       if (chain.readableBytes < HDR)
@@ -220,13 +314,13 @@ export class VirtioGpu implements VirtioDevice {
     } catch (e) {
       return this.respond(mem, chain, null, this.refuse(e));
     }
-    let reply: Uint8Array;
+    let reply: Uint8Array | null;
     try {
-      reply = this.command(mem, chain, hdr.getUint32(0, true));
+      reply = this.command(mem, chain, hdr);
     } catch (e) {
       reply = this.refuse(e);
     }
-    return this.respond(mem, chain, hdr, reply);
+    return reply ? this.respond(mem, chain, hdr, reply) : undefined;
   }
 
   private refuse(e: unknown): Uint8Array {
@@ -255,7 +349,9 @@ export class VirtioGpu implements VirtioDevice {
     return n;
   }
 
-  private command(mem: GuestMemory, chain: DescriptorChain, type: number): Uint8Array {
+  /** A command's response, or null for a transfer now pending. */
+  private command(mem: GuestMemory, chain: DescriptorChain, hdr: DataView): Uint8Array | null {
+    const type = hdr.getUint32(0, true);
     const body = (len: number): DataView => {
       if (chain.readableBytes < HDR + len)
         throw new GpuError(
@@ -287,7 +383,7 @@ export class VirtioGpu implements VirtioDevice {
         const id = body(8).getUint32(0, true);
         const r = this.resource(id);
         this.resources.delete(id);
-        this.hostBytes -= r.pixels.length;
+        this.hostBytes -= r.pixels.length + RESOURCE_META_BYTES + (r.backing?.hostBytes ?? 0);
         if (this.scanout?.resource === id) this.scanout = null;
         return header(Resp.OkNodata);
       }
@@ -306,6 +402,16 @@ export class VirtioGpu implements VirtioDevice {
         inside(rect, r, "scanout");
         if (rect.width === 0 || rect.height === 0)
           throw new GpuError(Resp.ErrInvalidParameter, "empty scanout rectangle");
+        if (
+          rect.width > MAX_MODE.width ||
+          rect.height > MAX_MODE.width ||
+          rect.width * rect.height > MAX_SCANOUT_PIXELS
+        )
+          throw new GpuError(
+            Resp.ErrInvalidParameter,
+            `a scanout of ${rect.width}x${rect.height} pixels (at most ${MAX_SCANOUT_PIXELS}, ` +
+              `sides up to ${MAX_MODE.width})`,
+          );
         this.scanout = { resource: id, rect };
         return header(Resp.OkNodata);
       }
@@ -315,7 +421,12 @@ export class VirtioGpu implements VirtioDevice {
         const id = b.getUint32(16, true);
         const r = this.resource(id);
         inside(rect, r, "flush");
-        if (this.scanout?.resource === id) this.o.onFlush?.(0, rect);
+        const shown = this.scanout;
+        if (shown?.resource === id) {
+          // Viewers convert the flushed rows of the scanout: that counts as bytes copied.
+          this.budget -= Math.min(rect.height, shown.rect.height) * shown.rect.width * 4;
+          this.o.onFlush?.(0, rect);
+        }
         return header(Resp.OkNodata);
       }
       case Cmd.TransferToHost2d: {
@@ -324,28 +435,18 @@ export class VirtioGpu implements VirtioDevice {
         const offset = b.getBigUint64(16, true);
         const r = this.resource(b.getUint32(24, true));
         inside(rect, r, "transfer");
-        this.transfer(mem, r, rect, offset);
-        return header(Resp.OkNodata);
+        return this.transfer(chain, hdr, r, rect, offset);
       }
       case Cmd.ResourceAttachBacking: {
         const b = body(8);
         const r = this.resource(b.getUint32(0, true));
-        const n = b.getUint32(4, true);
-        if (r.backing) throw new GpuError(Resp.ErrUnspec, "the resource already has backing");
-        if (n === 0 || n > MAX_BACKING_ENTRIES)
-          throw new GpuError(
-            Resp.ErrInvalidParameter,
-            `${n} backing entries (1..${MAX_BACKING_ENTRIES})`,
-          );
-        if (chain.readableBytes < HDR + 8 + n * 16)
-          throw new GpuError(Resp.ErrUnspec, `${n} backing entries do not fit the request`);
-        const raw = view(gather(mem, chain.readable, HDR + 8, n * 16));
-        r.backing = this.backing(mem, raw, n);
+        r.backing = this.attach(mem, chain, r, b.getUint32(4, true));
         return header(Resp.OkNodata);
       }
       case Cmd.ResourceDetachBacking: {
         const r = this.resource(body(8).getUint32(0, true));
         if (!r.backing) throw new GpuError(Resp.ErrUnspec, "the resource has no backing");
+        this.hostBytes -= r.backing.hostBytes;
         r.backing = null;
         return header(Resp.OkNodata);
       }
@@ -368,11 +469,7 @@ export class VirtioGpu implements VirtioDevice {
     if (this.resources.size >= MAX_RESOURCES)
       throw new GpuError(Resp.ErrOutOfMemory, `more than ${MAX_RESOURCES} resources`);
     const bytes = width * height * 4;
-    if (this.hostBytes + bytes > this.maxHostBytes)
-      throw new GpuError(
-        Resp.ErrOutOfMemory,
-        `${bytes} more bytes would pass the VM's ${this.maxHostBytes}`,
-      );
+    this.charge(bytes + RESOURCE_META_BYTES);
     this.resources.set(id, {
       width,
       height,
@@ -380,6 +477,15 @@ export class VirtioGpu implements VirtioDevice {
       pixels: new Uint8Array(bytes),
       backing: null,
     });
+  }
+
+  /** Counts `bytes` more host memory, or refuses them past the VM's cap. */
+  private charge(bytes: number): void {
+    if (this.hostBytes + bytes > this.maxHostBytes)
+      throw new GpuError(
+        Resp.ErrOutOfMemory,
+        `${bytes} more bytes would pass the VM's ${this.maxHostBytes}`,
+      );
     this.hostBytes += bytes;
   }
 
@@ -389,70 +495,74 @@ export class VirtioGpu implements VirtioDevice {
     return r;
   }
 
-  /** Backing entries: each inside guest RAM, 1 byte at least, none overlapping another. */
-  private backing(mem: GuestMemory, raw: DataView, n: number): Backing {
-    const entries: GuestBuffer[] = [];
-    for (let i = 0; i < n; i++) {
-      const addr = raw.getBigUint64(i * 16, true);
-      const len = raw.getUint32(i * 16 + 8, true);
-      if (len === 0 || !mem.contains(addr, len))
-        throw new GpuError(
-          Resp.ErrInvalidParameter,
-          `backing 0x${addr.toString(16)}+${len} is outside guest RAM`,
-        );
-      entries.push({ addr, len });
+  /**
+   * RESOURCE_ATTACH_BACKING's entries for `r`. Bounds: 1..MAX_BACKING_ENTRIES entries and at
+   * most one per 4 KiB page of the resource plus BACKING_SLACK; the list's host bytes counted
+   * against the VM's cap before it is made; each entry checked (gpu-backing.ts).
+   */
+  private attach(mem: GuestMemory, chain: DescriptorChain, r: Resource, n: number): Backing {
+    if (r.backing) throw new GpuError(Resp.ErrUnspec, "the resource already has backing");
+    const most = Math.min(MAX_BACKING_ENTRIES, Math.ceil(r.pixels.length / 4096) + BACKING_SLACK);
+    if (n === 0 || n > most)
+      throw new GpuError(
+        Resp.ErrInvalidParameter,
+        `${n} backing entries for a ${r.width}x${r.height} resource (1..${most})`,
+      );
+    if (chain.readableBytes < HDR + 8 + n * ENTRY_WIRE_BYTES)
+      throw new GpuError(Resp.ErrUnspec, `${n} backing entries do not fit the request`);
+    const hostBytes = backingHostBytes(n);
+    this.charge(hostBytes);
+    this.budget -= n * ENTRY_COST;
+    const b = Backing.parse(
+      mem,
+      view(gather(mem, chain.readable, HDR + 8, n * ENTRY_WIRE_BYTES)),
+      n,
+    );
+    if (typeof b === "string") {
+      this.hostBytes -= hostBytes;
+      throw new GpuError(Resp.ErrInvalidParameter, b);
     }
-    const sorted = [...entries].sort((a, b) => (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
-    for (let i = 1; i < sorted.length; i++) {
-      const prev = sorted[i - 1]!;
-      if (prev.addr + BigInt(prev.len) > sorted[i]!.addr)
-        throw new GpuError(
-          Resp.ErrInvalidParameter,
-          `backing entries overlap at 0x${sorted[i]!.addr.toString(16)}`,
-        );
-    }
-    const starts: number[] = [];
-    let bytes = 0;
-    for (const e of entries) {
-      starts.push(bytes);
-      bytes += e.len;
-    }
-    return { entries, starts, bytes };
+    return b;
   }
 
   /**
-   * TRANSFER_TO_HOST_2D: row by row from the backing (rows of width * 4 bytes, starting at
-   * `offset`) into the host copy. Bound: every byte read lies inside the backing.
+   * TRANSFER_TO_HOST_2D: checks it and leaves it pending; advance() copies it row by row from
+   * the backing (rows of width * 4 bytes, starting at `offset`) into the host copy. Bound:
+   * every byte read lies inside the backing.
    */
-  private transfer(mem: GuestMemory, r: Resource, rect: GpuRect, offset: bigint): void {
+  private transfer(
+    chain: DescriptorChain,
+    req: DataView,
+    r: Resource,
+    rect: GpuRect,
+    offset: bigint,
+  ): Uint8Array | null {
     const b = r.backing;
     if (!b) throw new GpuError(Resp.ErrUnspec, "transfer to a resource without backing");
+    if (rect.width === 0 || rect.height === 0) return header(Resp.OkNodata);
     const stride = r.width * 4;
-    const rowBytes = rect.width * 4;
-    if (rect.width === 0 || rect.height === 0) return;
-    const last = offset + BigInt((rect.height - 1) * stride + rowBytes);
+    const last = offset + BigInt((rect.height - 1) * stride + rect.width * 4);
     if (last > BigInt(b.bytes))
       throw new GpuError(
         Resp.ErrInvalidParameter,
         `transfer reads past the ${b.bytes}-byte backing`,
       );
-    const base = Number(offset);
-    for (let row = 0; row < rect.height; row++) {
-      // Each row starts with a binary search, not a walk of the backing from its first page:
-      // a guest's many-page backing would otherwise cost rows x pages on the VMM thread.
-      let src = base + row * stride;
-      let dst = (rect.y + row) * stride + rect.x * 4;
-      let left = rowBytes;
-      for (let e = entryAt(b.starts, src); left > 0; e++) {
-        const entry = b.entries[e]!;
-        const skip = src - b.starts[e]!;
-        const take = Math.min(entry.len - skip, left);
-        r.pixels.set(mem.hostView(entry.addr + BigInt(skip), take), dst);
-        src += take;
-        dst += take;
-        left -= take;
-      }
+    this.pending = { chain, req, r, b, rect, base: Number(offset), row: 0 };
+    return null;
+  }
+
+  /** Copies rows of a pending transfer while the turn's budget lasts; true when it is done. */
+  private advance(mem: GuestMemory, p: PendingTransfer): boolean {
+    const { r, b, rect } = p;
+    const stride = r.width * 4;
+    const rowBytes = rect.width * 4;
+    for (; p.row < rect.height; p.row++) {
+      if (this.budget <= 0) return false;
+      const dst = (rect.y + p.row) * stride + rect.x * 4;
+      const walked = b.copy(mem, p.base + p.row * stride, r.pixels, dst, rowBytes);
+      this.budget -= rowBytes + walked * ENTRY_COST;
     }
+    return true;
   }
 
   /** Cursor commands: checked and accepted; moat draws no cursor of its own (viewers do). */
@@ -471,18 +581,6 @@ export class VirtioGpu implements VirtioDevice {
     }
     return 0;
   }
-}
-
-/** The index of the entry holding byte `offset` (starts ascending, starts[0] = 0). */
-function entryAt(starts: number[], offset: number): number {
-  let lo = 0;
-  let hi = starts.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (starts[mid]! <= offset) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
 }
 
 function view(b: Uint8Array): DataView {

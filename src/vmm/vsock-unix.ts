@@ -64,11 +64,6 @@ export class VsockUnix implements VsockBackend {
     return this.device;
   }
 
-  /** Host sockets held for connections (open, being connected or closing). */
-  get sockets(): number {
-    return this.links.size;
-  }
-
   /** A host process connected to PATH: read its CONNECT line, then bridge. */
   private hostClient(s: net.Socket): void {
     let line = "";

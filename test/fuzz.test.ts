@@ -4,7 +4,9 @@
 // that allocates past its bound are each found.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { TARGETS, virtioTarget, type FuzzTarget } from "../fuzz/targets.js";
+import { TARGETS, virtioTarget, vsockTarget, type FuzzTarget } from "../fuzz/targets.js";
+import type { LateVsockHost } from "../fuzz/vsock-host.js";
+import { VirtioVsock, type VsockKey } from "../src/devices/virtio/vsock.js";
 import { fuzzTarget } from "../fuzz/fuzz-run.js";
 import { coreTarget, type CoreInput } from "../fuzz/core-target.js";
 import {
@@ -111,6 +113,35 @@ test("fuzz harness: a soft CPU writing another hart's registers or state is caug
       assert.ok(r.failure, `${what}: not found`);
       assert.match(r.failure, why, what);
     }
+  }
+});
+
+test("fuzz harness: a vsock device that never lets a host socket go, or loses a refusal, is caught", async () => {
+  const planted: [string, (host: LateVsockHost) => VirtioVsock, RegExp][] = [
+    [
+      "released() ignored",
+      (host) =>
+        new (class extends VirtioVsock {
+          override released(): void {}
+        })("planted", 3, host),
+      /the device counts \d+ connections, the host holds \d+/,
+    ],
+    [
+      "refuse() of a copy of the key",
+      (host) =>
+        new (class extends VirtioVsock {
+          override refuse(key: VsockKey): void {
+            super.refuse({ ...key });
+          }
+        })("planted", 3, host),
+      /the device (counts|has) \d+ connections/,
+    ],
+  ];
+  for (const [what, device, why] of planted) {
+    // Found in the first seconds; the time bound cuts the shrinking short.
+    const r = await fuzzTarget(vsockTarget(device) as FuzzTarget<never>, { seconds: 10, seed: 1 });
+    assert.ok(r.failure, `${what}: not found in ${r.execs} runs`);
+    assert.match(r.failure, why, what);
   }
 });
 

@@ -21,6 +21,7 @@ import { moat, startMoat, until } from "./support/moat-cli.js";
 import { driveUp } from "./support/virtio-driver.js";
 import { initrdWith } from "./support/guest-initrd.js";
 import { parseVsockSpec } from "../src/cli/device-options.js";
+import type { VsockKey } from "../src/devices/virtio/vsock.js";
 
 let dir = "";
 let initrd = "";
@@ -153,8 +154,9 @@ test("virtio-vsock: hostile packets reset the connection, never the VMM", async 
   const { VirtioVsock, BUF_ALLOC } = await import("../src/devices/virtio/vsock.js");
   const mem = new GuestMemory(0n, new Uint8Array(0x20_0000));
   const events: string[] = [];
+  const keys: VsockKey[] = [];
   const dev = new VirtioVsock("virtio-vsock", 3, {
-    connect: (k) => events.push(`connect ${k.hostPort}`),
+    connect: (k) => (keys.push(k), events.push(`connect ${k.hostPort}`)),
     data: (_k, b) => events.push(`data ${b.length}`),
     closed: (_k, reset) => events.push(`closed ${reset}`),
     established: () => events.push("established"),
@@ -196,7 +198,11 @@ test("virtio-vsock: hostile packets reset the connection, never the VMM", async 
   assert.equal(dev.rejected, 2);
   await send(3n, 1, 0); // REQUEST
   assert.deepEqual(events, ["connect 5000"]);
+  // Only the key the backend was given names the connection.
   dev.accept({ guestPort: 1234, hostPort: 5000 });
+  await send(3n, 5, 100);
+  assert.deepEqual(events.slice(1), [], "not accepted: no data passes");
+  dev.accept(keys[0]!);
   await send(3n, 5, 60_000);
   assert.deepEqual(events.slice(1), ["data 60000"]);
   // More than BUF_ALLOC unconsumed: the guest ignored the credit it was given.

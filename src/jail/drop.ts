@@ -11,11 +11,16 @@ import {
   setParentDeathSignal,
   setRlimit,
 } from "../sys/libc.js";
+import { MAX_CONNECTIONS } from "../devices/virtio/vsock.js";
 
 export class JailError extends Error {}
 
-/** Bounds a VMM lives within: open files, threads of its uid, core size. */
-export const VMM_LIMITS = { nofile: 1024, nproc: 256, core: 0 };
+/**
+ * Bounds a VMM lives within: open files, threads of its uid, core size. Open files leave room
+ * for a guest's every vsock connection (one host socket each) beside the VMM's own files and
+ * clients (about 25 for a VM with every device), so a guest at its bound cannot starve them.
+ */
+export const VMM_LIMITS = { nofile: MAX_CONNECTIONS + 1024, nproc: 256, core: 0 };
 
 /**
  * Drops to uid:gid (each > 0) on every thread and checks the result: no capability left in

@@ -1,7 +1,9 @@
 // The host side of virtio-vsock, as Firecracker does it: a host process connects to the Unix
 // socket PATH and writes "CONNECT <port>\n" to reach guest port <port> (moat answers
 // "OK <host port>\n" once the guest accepts); a guest connecting to host port P reaches the
-// Unix socket "PATH_P", if something listens there. Sockets are created mode 0600.
+// Unix socket "PATH_P", if something listens there. Sockets are created mode 0600. Every host
+// socket of a connection counts against the device's connection bound until it has closed:
+// a connect the guest gave up on (RST, shutdown, device reset) is abandoned, never bridged.
 import net from "node:net";
 import { lstatSync, unlinkSync } from "node:fs";
 import { listenPrivate } from "./unix-listen.js";
@@ -11,16 +13,29 @@ import type { VirtioVsock, VsockBackend, VsockKey } from "../devices/virtio/vsoc
 const MAX_LINE = 64;
 /** Bound: a host client must send its CONNECT line within this time. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Bound: a socket the guest reset has this long to take the guest's last bytes. */
+const LINGER_MS = 10_000;
 
 export class VsockError extends Error {}
 
-const keyOf = (k: VsockKey) => `${k.guestPort}:${k.hostPort}`;
+/**
+ * The host socket of one connection: a host client waiting for the guest to accept, a connect
+ * to PATH_P under way, a bridge, or (closing) a bridge the guest reset, taking its last bytes.
+ */
+interface Link {
+  s: net.Socket;
+  phase: "waiting" | "connecting" | "open" | "closing";
+  /** The host end finished sending (end): the guest still gets what is pending. */
+  ended: boolean;
+}
 
 export class VsockUnix implements VsockBackend {
   private server: net.Server | undefined;
-  private readonly sockets = new Map<string, net.Socket>();
-  /** Host clients waiting for the guest to accept. */
-  private readonly waiting = new Map<string, net.Socket>();
+  /**
+   * Every host socket that belongs to a connection, by the device's key object. Bound: the
+   * device counts each against MAX_CONNECTIONS until released() (when the socket has closed).
+   */
+  private readonly links = new Map<VsockKey, Link>();
   device: VirtioVsock | undefined;
 
   private constructor(readonly path: string) {}
@@ -69,89 +84,101 @@ export class VsockUnix implements VsockBackend {
         s.destroy();
         return;
       }
-      this.waiting.set(keyOf(key), s);
       const rest = Buffer.from(line.slice(nl + 1), "latin1");
       if (rest.length > 0) s.unshift(rest);
-      s.on("error", () => {});
-      s.on("close", () => {
-        if (this.waiting.delete(keyOf(key))) this.dev().hostClose(key, true);
-      });
+      this.track(key, s, "waiting");
     };
     s.on("data", onData);
     s.on("error", () => clearTimeout(timer));
   }
 
+  /**
+   * Makes `s` the host socket of `key` until it closes; then the device is told, once: the
+   * connection is reset if the socket went without a clean end, and released in any case.
+   */
+  private track(key: VsockKey, s: net.Socket, phase: Link["phase"]): Link {
+    const link: Link = { s, phase, ended: false };
+    this.links.set(key, link);
+    s.on("error", () => {});
+    s.once("close", () => {
+      if (this.links.get(key) === link) this.links.delete(key);
+      const dev = this.device;
+      if (!dev) return;
+      if (link.phase === "connecting") dev.refuse(key);
+      else if (link.phase !== "closing" && !link.ended) dev.hostClose(key, true);
+      dev.released(key);
+    });
+    return link;
+  }
+
   established(key: VsockKey): void {
-    const s = this.waiting.get(keyOf(key));
-    if (!s) return;
-    this.waiting.delete(keyOf(key));
-    s.removeAllListeners("close");
-    s.write(`OK ${key.hostPort}\n`);
-    this.bridge(key, s);
+    const link = this.links.get(key);
+    if (link?.phase !== "waiting") return;
+    link.s.write(`OK ${key.hostPort}\n`);
+    this.bridge(key, link);
   }
 
   connect(key: VsockKey): void {
     const s = net.connect({ path: `${this.path}_${key.hostPort}`, allowHalfOpen: true });
+    const link = this.track(key, s, "connecting");
     s.once("connect", () => {
-      s.removeAllListeners("error");
+      // The guest dropped the connection meanwhile: closed() destroyed the socket, so this
+      // does not run; should it, the socket is not bridged but closed.
+      if (link.phase !== "connecting") {
+        s.destroy();
+        return;
+      }
       this.dev().accept(key);
-      this.bridge(key, s);
+      this.bridge(key, link);
     });
-    s.once("error", () => this.dev().refuse(key));
   }
 
   /** Moves bytes both ways between a Unix socket and a vsock connection. */
-  private bridge(key: VsockKey, s: net.Socket): void {
-    const k = keyOf(key);
-    this.sockets.set(k, s);
+  private bridge(key: VsockKey, link: Link): void {
+    const s = link.s;
+    link.phase = "open";
+    // After a reset (closing) the socket is read only to see its end; the bytes go nowhere.
     s.on("data", (d: Buffer) => {
       if (!this.dev().send(key, d, () => s.resume())) s.pause();
     });
-    let ended = false;
     s.on("end", () => {
-      ended = true;
+      link.ended = true;
       this.dev().hostClose(key);
-    });
-    s.on("error", () => {});
-    s.on("close", () => {
-      // After a clean end the guest still gets what is pending, then SHUTDOWN.
-      if (this.sockets.get(k) === s && !ended) {
-        this.sockets.delete(k);
-        this.dev().hostClose(key, true);
-      }
     });
     s.resume();
   }
 
   data(key: VsockKey, bytes: Uint8Array): void {
-    const s = this.sockets.get(keyOf(key));
-    if (!s) return;
+    const link = this.links.get(key);
+    if (link?.phase !== "open") {
+      // The host end is gone: the bytes are dropped, and the guest's credit comes back.
+      this.device?.consumed(key, bytes.length);
+      return;
+    }
     // Credit goes back to the guest only once the bytes have left moat's buffer.
-    s.write(bytes, () => this.device?.consumed(key, bytes.length));
+    link.s.write(bytes, () => this.device?.consumed(key, bytes.length));
   }
 
   closed(key: VsockKey, reset: boolean): void {
-    const k = keyOf(key);
-    const waiting = this.waiting.get(k);
-    if (waiting) {
-      this.waiting.delete(k);
-      waiting.destroy();
+    const link = this.links.get(key);
+    if (!link || link.phase === "closing") return;
+    if (link.phase !== "open") {
+      // Not bridged yet: no bytes to deliver, and a connect under way is abandoned.
+      link.phase = "closing";
+      link.s.destroy();
       return;
     }
-    const s = this.sockets.get(k);
-    if (!s) return;
     // Either way the guest's last bytes are still in the socket's buffer: end, not destroy.
-    s.end();
+    link.s.end();
     if (reset) {
-      this.sockets.delete(k);
-      s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy());
+      link.phase = "closing";
+      const timer = setTimeout(() => link.s.destroy(), LINGER_MS);
+      link.s.once("close", () => clearTimeout(timer));
     }
   }
 
   async close(): Promise<void> {
-    for (const s of [...this.sockets.values(), ...this.waiting.values()]) s.destroy();
-    this.sockets.clear();
-    this.waiting.clear();
+    for (const link of this.links.values()) link.s.destroy();
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((r) => server.close(() => r()));

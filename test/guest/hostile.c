@@ -6,9 +6,12 @@
 // mid-request, queue changes while running, features changed after FEATURES_OK. After each
 // attack it reads the device's status and prints one line:
 //   ATTACK slot=S dev=ID name=NAME reset=0|1
-// and at the end: HOSTILE DONE attacks=N resets=M
 // Then, on the virtio-gpu, what makes the VMM hold host memory or work (its own section below):
 //   GPU name=NAME key=value...
+// Then attacks of many connections or many resets, with lines of their own (issue 17, below):
+// a vsock REQUEST+RST flood past the connection bound and connections held at it, and a
+// virtio-rng zero-length buffer, NEEDS_RESET and reset in a loop.
+// At the end: HOSTILE DONE attacks=N resets=M (of the ATTACK lines)
 // The guest's own virtio drivers must be unbound first (the test does it through sysfs).
 #include <fcntl.h>
 #include <stdint.h>
@@ -94,20 +97,21 @@ static void place_queue(int q, int num, uint8_t *base) {
   wr(R_QUEUE_READY, 1);
 }
 
-// A driver's set-up: VERSION_1 and INDIRECT_DESC, every queue of QSIZE in the free RAM.
-static int setup(void) {
+// A driver's set-up: VERSION_1 and INDIRECT_DESC, every queue of `size` in the free RAM.
+static int setup_n(int size) {
   negotiate(1u << 28);
   memset(ram, 0, 0x40000); // rings and tables; the pages stay locked where they are
   int n = 0;
   for (int q = 0; q < 8; q++) {
     wr(R_QUEUE_SEL, q);
     if (rd(R_QUEUE_NUM_MAX) == 0) break;
-    place_queue(q, QSIZE, (uint8_t *)table(q));
+    place_queue(q, size, (uint8_t *)table(q));
     n++;
   }
   wr(R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
   return n;
 }
+static int setup(void) { return setup_n(QSIZE); }
 
 // Makes descriptor `head` of queue q available and notifies.
 static void offer(int q, uint16_t head) {
@@ -552,6 +556,163 @@ static void gpu_attacks(volatile uint32_t *gpu, volatile uint32_t *in[2], int ni
   munmap(gbuf, GBUF_PAGES * 4096UL);
 }
 
+// ---- Issue 17: attacks of many resets or many connections, each reported on its own lines
+// (not in ATTACK lines or the counts of HOSTILE DONE). ----
+
+// virtio-vsock: a REQUEST+RST flood past the connection bound, then connections held at it.
+//   VSOCK FLOOD pairs=N took=T     the pairs sent, T the ones the device took
+//   VSOCK HOLD accepted=A refused=R   REQUESTs answered RESPONSE or RST
+//   VSOCK HOLDING                  held until the host writes a byte on one of them
+//   VSOCK RELEASED go=G            the device reset (every connection dropped)
+#define VQ 128            // vsock queue size: a ring of packets per notify
+#define VSOCK_PORT 5000   // the host's service, PATH_5000
+#define VSOCK_FLOOD 5120  // five times the device's 1024 connections
+#define VSOCK_HOLD 1100   // past the bound
+enum { V_RX = 0, V_TX = 1, OP_REQUEST = 1, OP_RESPONSE = 2, OP_RST = 3, OP_RW = 5 };
+
+struct vsock_hdr {
+  uint64_t src_cid, dst_cid;
+  uint32_t src_port, dst_port, len;
+  uint16_t type, op;
+  uint32_t flags, buf_alloc, fwd_cnt;
+} __attribute__((packed));
+
+// Packet buffers, 64 bytes each, after the data pages the attacks above use.
+static struct vsock_hdr *v_tx(int i) { return (struct vsock_hdr *)(ram + 0x60000 + i * 64); }
+static struct vsock_hdr *v_rx(int i) { return (struct vsock_hdr *)(ram + 0x62000 + i * 64); }
+static uint16_t v_avail[2], v_rx_seen;
+static int v_tx_n, v_responses, v_rsts, v_data;
+
+static uint16_t v_used(int q) {
+  __sync_synchronize();
+  return *(volatile uint16_t *)((uint8_t *)table(q) + 0x2002);
+}
+static void v_push(int q, uint16_t head) {
+  uint16_t *a = avail(q);
+  a[2 + v_avail[q] % VQ] = head;
+  __sync_synchronize();
+  a[1] = ++v_avail[q];
+  __sync_synchronize();
+}
+static void v_rx_offer(int i) {
+  table(V_RX)[i] = (struct desc){phys(v_rx(i)), 64, F_WRITE, 0};
+  v_push(V_RX, i);
+}
+// Counts what the device sent and gives the buffers back.
+static void v_rx_drain(void) {
+  int n = 0;
+  for (; v_rx_seen != v_used(V_RX); v_rx_seen++, n++) {
+    uint32_t id = *(volatile uint32_t *)((uint8_t *)table(V_RX) + 0x2004 + 8 * (v_rx_seen % VQ));
+    volatile struct vsock_hdr *h = v_rx(id % VQ);
+    v_responses += h->op == OP_RESPONSE;
+    v_rsts += h->op == OP_RST;
+    v_data += h->op == OP_RW;
+    v_rx_offer(id % VQ);
+  }
+  if (n) wr(R_QUEUE_NOTIFY, V_RX);
+}
+static void v_packet(uint16_t op, uint32_t port) {
+  int i = v_tx_n++;
+  struct vsock_hdr *h = v_tx(i);
+  memset(h, 0, sizeof *h);
+  h->src_cid = 3;
+  h->dst_cid = 2;
+  h->src_port = port;
+  h->dst_port = VSOCK_PORT;
+  h->type = 1; // stream
+  h->op = op;
+  h->buf_alloc = 65536;
+  table(V_TX)[i] = (struct desc){phys(h), sizeof *h, 0, 0};
+  v_push(V_TX, i);
+}
+// Notifies the packets queued so far and waits (up to 20 s) until the device has taken them.
+static int v_flush(void) {
+  wr(R_QUEUE_NOTIFY, V_TX);
+  for (int t = 0; t < 20000 && v_used(V_TX) != v_avail[V_TX]; t++) pause_ms(1);
+  v_tx_n = 0;
+  v_rx_drain();
+  return v_used(V_TX) == v_avail[V_TX];
+}
+static void v_wait_answers(int n) {
+  for (int t = 0; t < 6000 && v_responses + v_rsts < n; t++) {
+    v_rx_drain();
+    pause_ms(10);
+  }
+}
+
+static void vsock_attacks(void) {
+  setup_n(VQ);
+  v_avail[V_RX] = v_avail[V_TX] = v_rx_seen = 0;
+  v_tx_n = v_responses = v_rsts = v_data = 0;
+  for (int i = 0; i < VQ; i++) v_rx_offer(i);
+  wr(R_QUEUE_NOTIFY, V_RX);
+  // Each connection dropped by the guest before the host's connect can complete.
+  int took = 0;
+  for (int i = 0; i < VSOCK_FLOOD; i++) {
+    v_packet(OP_REQUEST, 10000 + i);
+    v_packet(OP_RST, 10000 + i);
+    if (v_tx_n == VQ) {
+      if (!v_flush()) break;
+      took = i + 1;
+    }
+  }
+  printf("VSOCK FLOOD pairs=%d took=%d\n", VSOCK_FLOOD, took);
+  fflush(stdout);
+  // Connections held: at most the bound is accepted, the rest refused.
+  v_responses = v_rsts = 0;
+  for (int i = 0; i < VSOCK_HOLD; i += 64) {
+    for (int j = i; j < i + 64 && j < VSOCK_HOLD; j++) v_packet(OP_REQUEST, 20000 + j);
+    v_flush();
+    v_wait_answers(i + 64 < VSOCK_HOLD ? i + 64 : VSOCK_HOLD);
+  }
+  printf("VSOCK HOLD accepted=%d refused=%d\nVSOCK HOLDING\n", v_responses, v_rsts);
+  fflush(stdout);
+  for (int t = 0; t < 30000 && v_data == 0; t++) {
+    v_rx_drain();
+    pause_ms(10);
+  }
+  wr(R_STATUS, 0);
+  printf("VSOCK RELEASED go=%d\n", v_data);
+  fflush(stdout);
+}
+
+// virtio-rng: a zero-length buffer (NEEDS_RESET), a reset, again, for RNG_LOOP_MS.
+//   RNGLOOP cycles=C stops=S ms=T
+#define RNG_LOOP_MS 20000
+static void rng_reset_loop(void) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  long ms = 0;
+  int cycles = 0, stops = 0;
+  while (ms < RNG_LOOP_MS) {
+    setup();
+    table(0)[0] = (struct desc){data_phys(0), 0, F_WRITE, 0};
+    offer(0, 0);
+    int stopped = 0;
+    for (int i = 0; i < 100000 && !stopped; i++) stopped = (rd(R_STATUS) & S_NEEDS_RESET) != 0;
+    stops += stopped;
+    cycles++;
+    wr(R_STATUS, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+  }
+  printf("RNGLOOP cycles=%d stops=%d ms=%ld\n", cycles, stops, ms);
+  fflush(stdout);
+}
+
+// Runs the issue 17 attacks on the devices that have them.
+static void many_reset_attacks(int fd) {
+  for (int slot = 0; slot < SLOTS; slot++) {
+    void *w = mmap(0, VIRTIO_STRIDE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                   VIRTIO_BASE + slot * VIRTIO_STRIDE);
+    if (w == MAP_FAILED) continue;
+    regs = w;
+    if (rd(R_MAGIC) == 0x74726976 && rd(R_DEVICE_ID) == 19) vsock_attacks();
+    if (rd(R_MAGIC) == 0x74726976 && rd(R_DEVICE_ID) == 4) rng_reset_loop();
+    munmap(w, VIRTIO_STRIDE);
+  }
+}
+
 int main(int argc, char **argv) {
   (void)argc;
   (void)argv;
@@ -595,6 +756,7 @@ int main(int argc, char **argv) {
     else munmap(w, VIRTIO_STRIDE);
   }
   if (gpu) gpu_attacks(gpu, in, nin);
+  many_reset_attacks(fd);
   printf("HOSTILE DONE devices=%d attacks=%d resets=%d\n", devices, attacks, resets);
   return 0;
 }

@@ -18,6 +18,12 @@ export const enum DeviceId {
   Vsock = 19,
 }
 
+/**
+ * Where a device's log lines go (the VMM's log, rate-limited per device and `kind`: see
+ * ../log-limiter.ts). `kind` is a fixed string naming the sort of line, never guest data.
+ */
+export type DeviceLog = (line: string, kind: string) => void;
+
 /** What the transport offers a device while the driver has it running (DRIVER_OK). */
 export interface VirtioContext {
   readonly mem: GuestMemory;

@@ -9,6 +9,7 @@ import {
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
+  type DeviceLog,
   type VirtioContext,
   type VirtioDevice,
 } from "./device.js";
@@ -93,8 +94,8 @@ export class VirtioMmio implements MmioDevice {
     private readonly mem: GuestMemory,
     /** Drives the device's interrupt line (level: interrupt status non-zero). */
     private readonly setIrq: (level: boolean) => void,
-    /** One line per device failure (DEVICE_NEEDS_RESET). */
-    private readonly log: (line: string) => void,
+    /** One line per device failure (DEVICE_NEEDS_RESET), of kind "needs-reset". */
+    private readonly log: DeviceLog,
   ) {
     this.regs = this.freshRegs();
     this.queues = this.regs.map(() => undefined);
@@ -340,7 +341,7 @@ export class VirtioMmio implements MmioDevice {
 
   private fail(reason: string): void {
     if (this.status & STATUS_NEEDS_RESET) return;
-    this.log(`${this.device.name}: ${reason}; the device needs a reset`);
+    this.log(`${this.device.name}: ${reason}; the device needs a reset`, "needs-reset");
     this.status |= STATUS_NEEDS_RESET;
     this.configGeneration++;
     this.raise(INT_CONFIG);

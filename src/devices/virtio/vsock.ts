@@ -29,7 +29,10 @@ export const BUF_ALLOC = 256 * 1024;
 const MAX_PAYLOAD = 64 * 1024;
 /** Bound: host bytes waiting per connection for guest credit before the host side pauses. */
 const HOST_PENDING = 256 * 1024;
-/** Bound: connections per VM. */
+/**
+ * Bound: connections per VM, counted from the guest's REQUEST (or a host client's CONNECT)
+ * until the host side has closed its socket, so host sockets never outnumber it.
+ */
 export const MAX_CONNECTIONS = 1024;
 /** Bound: control packets (responses, resets, credit updates) waiting for receive buffers. */
 const MAX_CONTROL = 4096;
@@ -40,7 +43,13 @@ export interface VsockKey {
   hostPort: number;
 }
 
-/** The host side of the device (the VMM's Unix-socket muxer). */
+/**
+ * The host side of the device (the VMM's Unix-socket muxer). Each connection's key is one
+ * object, given to connect() or returned by hostConnect(): the device answers only calls with
+ * that object (a late call for a connection the guest has since dropped, or re-made with the
+ * same ports, changes nothing), and the backend calls released() with it exactly once, when it
+ * holds nothing more for it (its socket is closed, or was never made).
+ */
 export interface VsockBackend {
   /** The guest asks for host port `hostPort`: answer with accept() or refuse() on the device. */
   connect(key: VsockKey): void;
@@ -68,6 +77,8 @@ interface Conn {
   pendingBytes: number;
   resume: (() => void) | undefined;
   hostDone: boolean;
+  /** The backend has not released this connection yet (its host socket may be open). */
+  hostOpen: boolean;
 }
 
 const keyOf = (k: VsockKey) => `${k.guestPort}:${k.hostPort}`;
@@ -83,6 +94,8 @@ export class VirtioVsock implements VirtioDevice {
   private readonly conns = new Map<string, Conn>();
   private readonly control: Uint8Array[] = [];
   private nextHostPort = 1 << 30;
+  /** Connections already forgotten whose host end the backend has not released yet. */
+  private hostHeld = 0;
   /** Packets the guest sent that were refused (bad header, wrong CID, over credit...). */
   rejected = 0;
 
@@ -98,6 +111,11 @@ export class VirtioVsock implements VirtioDevice {
 
   get connections(): number {
     return this.conns.size;
+  }
+
+  /** What counts against MAX_CONNECTIONS: live connections and host ends not yet released. */
+  get held(): number {
+    return this.conns.size + this.hostHeld;
   }
 
   configRead(offset: number, size: number): bigint {
@@ -116,8 +134,7 @@ export class VirtioVsock implements VirtioDevice {
     this.queues = [];
     this.control.length = 0;
     // The guest forgot every connection: so does the host side.
-    for (const c of this.conns.values()) this.backend.closed(c.key, true);
-    this.conns.clear();
+    for (const c of [...this.conns.values()]) this.drop(c, false, true);
   }
 
   notify(q: number): void {
@@ -129,7 +146,7 @@ export class VirtioVsock implements VirtioDevice {
 
   /** The host accepted a guest's connection. */
   accept(key: VsockKey): void {
-    const c = this.conns.get(keyOf(key));
+    const c = this.live(key);
     if (!c || c.state !== "connecting-in") return;
     c.state = "open";
     this.sendControl(c, OP_RESPONSE);
@@ -137,8 +154,15 @@ export class VirtioVsock implements VirtioDevice {
 
   /** The host refused a guest's connection (nothing listens on that port). */
   refuse(key: VsockKey): void {
-    const c = this.conns.get(keyOf(key));
+    const c = this.live(key);
     if (c) this.drop(c, true);
+  }
+
+  /** The backend holds nothing more for `key` (see VsockBackend): it stops counting. */
+  released(key: VsockKey): void {
+    const c = this.live(key);
+    if (c) c.hostOpen = false;
+    else if (this.hostHeld > 0) this.hostHeld--;
   }
 
   /**
@@ -146,7 +170,7 @@ export class VirtioVsock implements VirtioDevice {
    * closed(). Returns the key, or null when the VM has too many connections or no driver.
    */
   hostConnect(guestPort: number): VsockKey | null {
-    if (!this.ctx || this.conns.size >= MAX_CONNECTIONS) return null;
+    if (!this.ctx || this.held >= MAX_CONNECTIONS) return null;
     const key = { guestPort, hostPort: this.nextHostPort++ };
     if (this.nextHostPort > 0xffff_fff0) this.nextHostPort = 1 << 30;
     const c = this.newConn(key, "connecting-out");
@@ -159,7 +183,7 @@ export class VirtioVsock implements VirtioDevice {
    * runs (HOST_PENDING bytes are waiting for the guest's credit).
    */
   send(key: VsockKey, bytes: Uint8Array, resume: () => void): boolean {
-    const c = this.conns.get(keyOf(key));
+    const c = this.live(key);
     if (!c || c.hostDone) return true;
     for (let o = 0; o < bytes.length; o += MAX_PAYLOAD) {
       const part = bytes.subarray(o, o + MAX_PAYLOAD);
@@ -174,7 +198,7 @@ export class VirtioVsock implements VirtioDevice {
 
   /** `n` bytes of guest data left the host buffer: credit for the guest. */
   consumed(key: VsockKey, n: number): void {
-    const c = this.conns.get(keyOf(key));
+    const c = this.live(key);
     if (!c) return;
     c.fwdCnt += n;
     if (c.fwdCnt - c.lastFwdSent >= BUF_ALLOC / 4) this.sendControl(c, OP_CREDIT_UPDATE);
@@ -182,7 +206,7 @@ export class VirtioVsock implements VirtioDevice {
 
   /** The host end closed: after what is pending, the guest gets SHUTDOWN; RST if `reset`. */
   hostClose(key: VsockKey, reset = false): void {
-    const c = this.conns.get(keyOf(key));
+    const c = this.live(key);
     if (!c) return;
     if (reset || c.state === "connecting-in" || c.state === "connecting-out") {
       this.drop(c, true);
@@ -193,6 +217,12 @@ export class VirtioVsock implements VirtioDevice {
   }
 
   // --- internals ---
+
+  /** The connection `key` (the object the backend was given) names, if it still exists. */
+  private live(key: VsockKey): Conn | undefined {
+    const c = this.conns.get(keyOf(key));
+    return c?.key === key ? c : undefined;
+  }
 
   private newConn(key: VsockKey, state: Conn["state"]): Conn {
     const c: Conn = {
@@ -208,6 +238,7 @@ export class VirtioVsock implements VirtioDevice {
       pendingBytes: 0,
       resume: undefined,
       hostDone: false,
+      hostOpen: true,
     };
     this.conns.set(keyOf(key), c);
     return c;
@@ -216,6 +247,8 @@ export class VirtioVsock implements VirtioDevice {
   /** Forgets a connection; tells the guest (RST) and/or the host side. */
   private drop(c: Conn, tellGuest: boolean, tellHost = false): void {
     this.conns.delete(keyOf(c.key));
+    // Its host socket still counts until the backend releases it.
+    if (c.hostOpen) this.hostHeld++;
     if (tellGuest) this.sendControl(c, OP_RST);
     if (tellHost) this.backend.closed(c.key, true);
   }
@@ -296,7 +329,7 @@ export class VirtioVsock implements VirtioDevice {
     }
     switch (op) {
       case OP_REQUEST: {
-        if (c || this.conns.size >= MAX_CONNECTIONS) {
+        if (c || this.held >= MAX_CONNECTIONS) {
           this.rejected += c ? 1 : 0;
           this.sendControl(key, OP_RST);
           return;
@@ -304,7 +337,7 @@ export class VirtioVsock implements VirtioDevice {
         c = this.newConn(key, "connecting-in");
         c.peerBufAlloc = bufAlloc;
         c.peerFwdCnt = fwdCnt;
-        this.backend.connect(key);
+        this.backend.connect(c.key);
         return;
       }
       case OP_RESPONSE:
@@ -314,7 +347,7 @@ export class VirtioVsock implements VirtioDevice {
           return;
         }
         c.state = "open";
-        this.backend.established(key);
+        this.backend.established(c.key);
         this.toGuest();
         return;
       case OP_RW: {
@@ -330,7 +363,7 @@ export class VirtioVsock implements VirtioDevice {
           return;
         }
         c.rxCnt += len;
-        if (len > 0) this.backend.data(key, gather(ctx.mem, chain.readable, HDR, len));
+        if (len > 0) this.backend.data(c.key, gather(ctx.mem, chain.readable, HDR, len));
         return;
       }
       case OP_CREDIT_UPDATE:
@@ -341,12 +374,17 @@ export class VirtioVsock implements VirtioDevice {
         return;
       case OP_SHUTDOWN:
         if (!c) return;
-        // Linux sends SHUTDOWN, then waits for our RST to finish the close.
-        if ((v.getUint32(32, true) & SHUTDOWN_BOTH) === SHUTDOWN_BOTH || c.hostDone) {
+        // Linux sends SHUTDOWN, then waits for our RST to finish the close. Before the
+        // connection is made there is nothing to half-close: it is dropped.
+        if (
+          (v.getUint32(32, true) & SHUTDOWN_BOTH) === SHUTDOWN_BOTH ||
+          c.hostDone ||
+          (c.state !== "open" && c.state !== "closing")
+        ) {
           this.drop(c, true, true);
         } else {
           c.state = "closing";
-          this.backend.closed(key, false);
+          this.backend.closed(c.key, false);
         }
         return;
       case OP_RST:

@@ -386,6 +386,12 @@ test("input: wrong JSON types are refused, not coerced; only JSON bodies; NUL, _
     [{ name: "t3", rng: "true" }, "rng", /^body: rng must be boolean$/],
     [{ name: "t4", kernel: "/tmp/x\0y" }, "kernel", /^body: kernel must match pattern/],
     [{ name: "t5", cmdline: "console=\0" }, "cmdline", /^body: cmdline must match pattern/],
+    // A comma would split the VMM's --disk PATH,OPTIONS: the VMM would open another file.
+    [
+      { name: "t5c", disks: [{ path: `${h.dir}/images/a,rw` }] },
+      "disks.0.path",
+      /^body: disks\.0\.path must match pattern/,
+    ],
   ];
   for (const [body, field, msg] of refused) {
     const r = await api(h.socket, admin, "POST", "/v1/vms", body);
@@ -424,7 +430,7 @@ test("input: wrong JSON types are refused, not coerced; only JSON bodies; NUL, _
   const names = ((await api(h.socket, admin, "GET", "/v1/vms")).body as { name: string }[]).map(
     (v) => v.name,
   );
-  for (const n of ["42", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"])
+  for (const n of ["42", "t1", "t2", "t3", "t4", "t5", "t5c", "t6", "t7", "t8", "t9"])
     assert.ok(!names.includes(n), `VM ${n} was made`);
 
   // A tenant's kernel that is no kernel: the VM cannot start as defined, and says why.
@@ -794,6 +800,22 @@ test("image directories per trust domain: a domain's own are refused to every ot
   assert.equal(start.status, 409, start.text);
   assert.match(start.text, /disks\.0\.path: .*shared\.img no longer resolves to itself/);
   assert.doesNotMatch(start.text, /a\.img|'a'/);
+  // Whatever the link names, a file that exists, one that does not, or a path through a file,
+  // the tenant gets the same answer: the start says nothing of the host's files.
+  const answers = new Set<string>();
+  for (const target of [
+    "/etc/shadow",
+    "/etc/no-such-file",
+    "/etc/passwd/x",
+    join(h.dir, "moat.db"),
+  ]) {
+    rmSync(shared);
+    symlinkSync(target, shared);
+    const r = await api(h.socket, tok.tb!, "POST", "/v1/vms/ib2/start");
+    assert.equal(r.status, 409, r.text);
+    answers.add(r.text);
+  }
+  assert.equal(answers.size, 1, [...answers].join("\n"));
   const ib2 = (await api(h.socket, admin, "GET", "/v1/vms/ib2")).body as { state: string };
   assert.equal(ib2.state, "created");
   for (const n of ["ia1", "ib2", "ic3", "ic4"])
@@ -1024,7 +1046,7 @@ test("audit log: every change is chained; moat audit-log verify finds an edited,
   assert.equal(real.status, 0, real.out);
 });
 
-test("the API socket is root:moat 0660 and a second daemon on the same home is refused", async () => {
+test("the API socket is root:moat 0660; a second daemon on the same home, or on another home with the same socket, is refused", async () => {
   const st = statSync(h.socket);
   assert.equal(st.mode & 0o777, 0o660);
   assert.equal(st.uid, 0);
@@ -1032,6 +1054,18 @@ test("the API socket is root:moat 0660 and a second daemon on the same home is r
     Daemon.start(loadConfig(h.config, h.dir)),
     /another moat daemon \(pid \d+\) holds /,
   );
+  // A daemon on another home configured with this daemon's socket: refused, and this daemon's
+  // API still answers this daemon's token.
+  const other = newHome({ reclaim: { enabled: false }, socket: h.socket });
+  try {
+    await assert.rejects(
+      Daemon.start(loadConfig(other.config, other.dir)),
+      /something already serves .*moat\.sock \(a daemon with another home\?\)/,
+    );
+  } finally {
+    rmSync(other.dir, { recursive: true, force: true });
+  }
+  assert.equal((await api(h.socket, admin, "GET", "/v1/vms")).status, 200);
   // Tokens are kept as digests only: the secrets appear in no database file, their SHA-256 does.
   const files = ["moat.db", "moat.db-wal"].map((f) => join(h.dir, f)).filter((f) => existsSync(f));
   const bytes = Buffer.concat(files.map((f) => readFileSync(f)));

@@ -174,6 +174,11 @@ test("a VMM that writes past its log's bound leaves vmm.log and its rotated copy
   // The VMM's own stderr, wherever the daemon put it; written through the VMM's descriptor as
   // the VMM itself would, three times the bound, numbered lines.
   const log = readlinkSync(`/proc/${st.vmm_pid}/fd/2`);
+  // The VMM's own descriptor appends (O_APPEND, 02000 in fdinfo's octal flags): after the log
+  // is emptied it writes at the new end, not at its old offset with a hole before it. Opening
+  // /proc/PID/fd/2 below makes a descriptor of this test's own, so it is checked here.
+  const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/${st.vmm_pid}/fdinfo/2`, "utf8"));
+  assert.ok(flags && (parseInt(flags[1]!, 8) & 0o2000) !== 0, `VMM stderr flags ${flags?.[1]}`);
   const fd = openSync(`/proc/${st.vmm_pid}/fd/2`, "a");
   t.after(() => closeSync(fd));
   const line = (i: number): string => `vmm line ${String(i).padStart(8, "0")} ${"x".repeat(40)}\n`;

@@ -14,6 +14,8 @@ import {
   mkdirSync,
   readFileSync,
   mkdtempSync,
+  rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from "node:fs";
@@ -55,22 +57,23 @@ async function probe(
   what: string,
   mode = "jail",
   arg?: string,
-): Promise<{ signal: string | null; out: string }> {
+  disks: { path: string; readOnly: boolean; noLinks?: boolean }[] = [
+    { path: ownDisk, readOnly: false },
+    { path: roDisk, readOnly: true },
+  ],
+): Promise<{ signal: string | null; out: string; code: number | null }> {
   const extra = arg !== undefined ? [arg] : [];
   if (mode !== "jail") {
     const r = spawnSync(process.execPath, [PROBE, what, mode, ...extra], {
       encoding: "utf8",
       timeout: 30000,
     });
-    return { signal: r.signal, out: r.stdout.trim() + r.stderr.trim() };
+    return { signal: r.signal, out: r.stdout.trim() + r.stderr.trim(), code: r.status };
   }
   const p = spawnJailed({
     needs: {
       readFiles: [kernel],
-      disks: [
-        { path: ownDisk, readOnly: false },
-        { path: roDisk, readOnly: true },
-      ],
+      disks,
       writeDirs: [vmDir],
     },
     root: jailRoot,
@@ -87,8 +90,10 @@ async function probe(
   let out = "";
   p.stdout!.on("data", (b: Buffer) => (out += b.toString()));
   p.stderr!.on("data", (b: Buffer) => (out += b.toString()));
-  const signal = await new Promise<string | null>((res) => p.on("close", (_c, s) => res(s)));
-  return { signal, out: out.trim() };
+  const [code, signal] = await new Promise<[number | null, string | null]>((res) =>
+    p.on("close", (c, s) => res([c, s])),
+  );
+  return { signal, out: out.trim(), code };
 }
 
 test("BPF programs: encoded 8 bytes an instruction, jumps checked", () => {
@@ -382,5 +387,29 @@ test("moat run --jail-user on KVM without a jail: /dev/kvm opened before the dro
     assert.equal(await vm.done, 143, vm.err());
   } finally {
     vm.p.kill("SIGKILL");
+  }
+});
+
+test("a VM's checked file swapped for a link after the daemon's check: the jail refuses to bind it, and binds nothing through it", async () => {
+  // What the daemon checked was a file in the VM's image directory; what is there when the jail
+  // is built is a link to another VM's disk (the swap a writer of that directory could make
+  // between the start's check and the bind).
+  const swapped = join(vmDir, "swapped.img");
+  symlinkSync(otherDisk, swapped);
+  try {
+    const refused = await probe("nothing", "jail", undefined, [
+      { path: swapped, readOnly: false, noLinks: true },
+    ]);
+    assert.notEqual(refused.code, 0, refused.out);
+    assert.match(
+      refused.out,
+      /swapped\.img: a symbolic link has been put in its path since it was checked/,
+    );
+    assert.doesNotMatch(refused.out, /alive/);
+    // Without noLinks (the shipped guest's files, moat's code) a link is followed as before.
+    const followed = await probe("nothing", "jail", undefined, [{ path: swapped, readOnly: true }]);
+    assert.equal(followed.out, "alive true");
+  } finally {
+    rmSync(swapped, { force: true });
   }
 });

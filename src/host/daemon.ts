@@ -1,6 +1,7 @@
 // moatd: the host daemon. Owns the VM records (SQLite), supervises one process per VM, admits
 // VMs against host capacity and trust-domain policy, reclaims idle guest memory through
 // balloons, and serves the API on a Unix socket (root:moat 0660) and, optionally, TCP with TLS.
+import { connect } from "node:net";
 import { execFileSync } from "node:child_process";
 import {
   chmodSync,
@@ -39,6 +40,18 @@ import type { DaemonConfig } from "./config.js";
 
 /** KSM's switch: 0 stopped, 1 running, 2 stopped with every merged page unmerged. */
 const KSM_RUN = "/sys/kernel/mm/ksm/run";
+
+/** Whether a process accepts connections on the Unix socket at `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((res) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      res(true);
+    });
+    s.once("error", () => res(false));
+  });
+}
 
 export class DaemonError extends Error {}
 
@@ -289,6 +302,10 @@ export class Daemon implements ApiHost {
 
   private async listenUnix(app: FastifyInstance, log: (s: string) => void): Promise<void> {
     const path = this.cfg.socket;
+    // The home's lock keeps out a second daemon on this home; one on another home configured
+    // with the same socket would take this one's API over, so a socket that answers is kept.
+    if (await answers(path))
+      throw new DaemonError(`something already serves ${path} (a daemon with another home?)`);
     try {
       if (lstatSync(path).isSocket()) unlinkSync(path);
       else throw new DaemonError(`${path} exists and is not a socket`);

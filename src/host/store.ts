@@ -263,9 +263,18 @@ export class Store {
     if (this.unsaved.delete(id)) this.onUnsaved?.(id, null);
   }
 
-  /** Tries again every VM write that found no room. */
+  /**
+   * Tries again every VM write that found no room. Called from a timer: any other failure (a
+   * database gone read-only) leaves the fields kept and is tried again next time.
+   */
   flushUnsaved(): void {
-    for (const id of [...this.unsaved.keys()]) this.updateVm(id, {});
+    for (const id of [...this.unsaved.keys()]) {
+      try {
+        this.updateVm(id, {});
+      } catch {
+        // Kept in memory as before; the next call tries again.
+      }
+    }
   }
 
   /** A record with what is kept in memory for it laid over. */

@@ -266,10 +266,12 @@ export class Supervisor {
   private spawnJailed(vm: VmRecord, f: VmFiles, argv: string[], log: number): ChildProcess {
     const s = vm.spec;
     const x86 = s.accel === "kvm";
+    // The VM's own files were checked at their real paths: bound with no link followed.
     const readFiles: string[] = [];
-    if (s.kernel) readFiles.push(s.kernel);
+    const checkedFiles: string[] = [];
+    if (s.kernel) checkedFiles.push(s.kernel);
     else readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
-    if (s.initrd && s.initrd !== "none") readFiles.push(s.initrd);
+    if (s.initrd && s.initrd !== "none") checkedFiles.push(s.initrd);
     else if (!s.kernel && !s.initrd)
       readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
     const root = join(this.o.jailsDir, vm.id);
@@ -277,7 +279,12 @@ export class Supervisor {
     return spawnJailed({
       needs: {
         readFiles,
-        disks: s.disks.map((d) => ({ path: d.path, readOnly: d.read_only === true })),
+        checkedFiles,
+        disks: s.disks.map((d) => ({
+          path: d.path,
+          readOnly: d.read_only === true,
+          noLinks: true,
+        })),
         writeDirs: [f.dir],
       },
       root,

@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
+import { closeFd, openPathNoLinks } from "../sys/libc.js";
 import { writableTwice } from "../vmm/disk-file.js";
 import type { Caller } from "./auth.js";
 import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
@@ -85,6 +86,15 @@ export function imageFields(spec: VmSpec): { field: string; path: string; set(p:
  * named, still resolving to itself (409 through `deny` if not), still allowed as resolved.
  */
 export function recheckFile(rules: ImageRules, path: string, domain: string, deny: Deny): void {
+  // Nothing is resolved before the path is known to hold no link: a link put in since create
+  // would otherwise be followed, and the answer would tell whether its target exists.
+  let fd: number;
+  try {
+    fd = openPathNoLinks(path);
+  } catch {
+    return deny(409, "no longer there as checked (a link or a move since create)");
+  }
+  closeFd(fd);
   const real = rules.resolve(rules.authorise(path, domain, "operator", deny), deny);
   if (real !== path) deny(409, `resolves to ${real} now (a link or a move since create)`);
   rules.place(real, domain, "operator", deny);

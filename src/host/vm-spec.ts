@@ -11,7 +11,16 @@ export const IFNAME_PATTERN = "^[A-Za-z0-9_.-]{1,15}$";
 export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
 /** No NUL: no file name or argument can hold one (the file system and exec refuse it). */
 const NO_NUL = "[^\\u0000]*$";
-const PATH = { type: "string", minLength: 1, maxLength: 1024, pattern: `^/${NO_NUL}` } as const;
+/**
+ * A host path: absolute, no NUL, and no comma, which the VMM's `--disk PATH,OPTIONS` would
+ * split, so that the VMM would open another file than the one checked.
+ */
+const PATH = {
+  type: "string",
+  minLength: 1,
+  maxLength: 1024,
+  pattern: "^/[^\\u0000,]*$",
+} as const;
 const RATE = { type: "integer", minimum: 1, maximum: 2 ** 40 } as const;
 
 export const vmSpecSchema = {

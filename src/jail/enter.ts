@@ -4,6 +4,7 @@
 // act on the whole mount namespace, which every thread of this process shares.
 import { existsSync, mkdirSync, readlinkSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { constants } from "node:os";
 import {
   MNT_DETACH,
   MS_BIND,
@@ -14,7 +15,10 @@ import {
   MS_RDONLY,
   MS_REC,
   MS_REMOUNT,
+  SysError,
+  closeFd,
   mount,
+  openPathNoLinks,
   pivotRoot,
   setHostname,
   umount2,
@@ -39,7 +43,12 @@ export function parseJailPlan(text: string): JailPlan {
     !str(p.hostname) ||
     !str(p.cwd) ||
     !Array.isArray(p.binds) ||
-    !p.binds.every((b) => str(b?.path) && typeof b.write === "boolean") ||
+    !p.binds.every(
+      (b) =>
+        str(b?.path) &&
+        typeof b.write === "boolean" &&
+        (b.noLinks === undefined || typeof b.noLinks === "boolean"),
+    ) ||
     !Array.isArray(p.devices) ||
     !p.devices.every((d) => str(d) && d.startsWith("/dev/")) ||
     (p.kvmFd !== undefined && !fd(p.kvmFd)) ||
@@ -51,6 +60,8 @@ export function parseJailPlan(text: string): JailPlan {
   return p;
 }
 
+const ELOOP = constants.errno.ELOOP;
+
 /** Creates an empty file or directory at `target` (inside the new root) to bind `source` on. */
 function mountPoint(source: string, target: string): void {
   if (existsSync(target)) return;
@@ -61,10 +72,22 @@ function mountPoint(source: string, target: string): void {
   }
 }
 
-function bind(source: string, target: string, flags: number): void {
-  mountPoint(source, target);
-  // Not recursive: what is mounted below a bound directory stays out.
-  mount(source, target, null, MS_BIND);
+/**
+ * Binds `source` on `target`. With `noLinks` (a file the daemon resolved and checked) the source
+ * is opened with no link followed anywhere in its path and the bind made from that descriptor:
+ * a link swapped in after the daemon's check (by whoever can write an image directory) is
+ * refused here, instead of being followed as root to a file the check never saw.
+ */
+function bind(source: string, target: string, flags: number, noLinks: boolean): void {
+  const fd = noLinks ? openPathNoLinks(source) : -1;
+  const from = noLinks ? `/proc/self/fd/${fd}` : source;
+  try {
+    mountPoint(from, target);
+    // Not recursive: what is mounted below a bound directory stays out.
+    mount(from, target, null, MS_BIND);
+  } finally {
+    if (noLinks) closeFd(fd);
+  }
   // A bind's own flags can only be set by remounting it.
   mount(null, target, null, MS_BIND | MS_REMOUNT | flags);
 }
@@ -92,13 +115,17 @@ export function enterJail(plan: JailPlan): void {
     const flags =
       MS_NOSUID | MS_NODEV | (b.write ? 0 : MS_RDONLY) | (b.exec === true ? 0 : MS_NOEXEC);
     try {
-      bind(b.path, r + b.path, flags);
+      bind(b.path, r + b.path, flags, b.noLinks === true);
     } catch (e) {
+      if (e instanceof SysError && e.errno === ELOOP)
+        throw new JailError(
+          `jail: ${b.path}: a symbolic link has been put in its path since it was checked`,
+        );
       throw new JailError(`jail: cannot bind ${b.path}: ${(e as Error).message}`);
     }
   }
   mkdirSync(`${r}/dev`, { mode: 0o755 });
-  for (const d of plan.devices) bind(d, r + d, MS_NOSUID | MS_NOEXEC);
+  for (const d of plan.devices) bind(d, r + d, MS_NOSUID | MS_NOEXEC, false);
   mkdirSync(`${r}/proc`, { mode: 0o555 });
   mount("proc", `${r}/proc`, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mkdirSync(r + plan.cwd, { recursive: true });

@@ -17,6 +17,11 @@ export interface JailBind {
   write: boolean;
   /** Executable code (the node binary and its libraries): the only binds without noexec. */
   exec?: boolean;
+  /**
+   * A file the daemon resolved and checked (a VM's kernel, initrd, disks): bound with no link
+   * followed anywhere in its path, so a link swapped in since the check is refused.
+   */
+  noLinks?: boolean;
 }
 
 export interface JailPlan {
@@ -40,7 +45,10 @@ export interface JailPlan {
 export interface JailNeeds {
   /** Read-only files: kernel, initrd, firmware, the shipped guest's files. */
   readFiles: string[];
-  disks: { path: string; readOnly: boolean }[];
+  /** Read-only files the daemon checked at their real paths: bound with no link followed. */
+  checkedFiles?: string[];
+  /** With `noLinks`: a file the daemon checked at its real path. */
+  disks: { path: string; readOnly: boolean; noLinks?: boolean }[];
   /** Directories the VMM creates sockets and files in (bound writable). */
   writeDirs: string[];
 }
@@ -84,7 +92,9 @@ export function vmmCodeBinds(): JailBind[] {
 export function jailBinds(needs: JailNeeds): JailBind[] {
   const binds: JailBind[] = [...vmmCodeBinds()];
   for (const p of needs.readFiles) binds.push({ path: p, write: false });
-  for (const d of needs.disks) binds.push({ path: d.path, write: !d.readOnly });
+  for (const p of needs.checkedFiles ?? []) binds.push({ path: p, write: false, noLinks: true });
+  for (const d of needs.disks)
+    binds.push({ path: d.path, write: !d.readOnly, ...(d.noLinks ? { noLinks: true } : {}) });
   for (const d of needs.writeDirs) binds.push({ path: d, write: true });
   for (const b of binds) {
     if (!isAbsolute(b.path) || b.path === "/" || b.path.split("/").includes(".."))

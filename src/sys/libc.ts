@@ -54,6 +54,11 @@ const cUmount2 = libc.func("int umount2(const char *target, int flags)");
 const cSethostname = libc.func("int sethostname(const char *name, size_t len)");
 // pivot_root(2) has no glibc wrapper either.
 const cSyscallStr2 = libc.func("long syscall(long nr, const char *a, const char *b)");
+// openat2(2) has no glibc wrapper in Debian 12's libc either.
+const cOpenat2 = libc.func(
+  "long syscall(long nr, int dirfd, const char *path, void *how, size_t size)",
+);
+
 const cSchedGetaffinity = libc.func(
   "int sched_getaffinity(int pid, size_t cpusetsize, void *mask)",
 );
@@ -525,4 +530,24 @@ const PR_SET_PDEATHSIG = 1;
  */
 export function setParentDeathSignal(signal: number): void {
   check("prctl(PR_SET_PDEATHSIG)", cPrctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) as number);
+}
+
+const SYS_OPENAT2 = 437;
+const AT_FDCWD = -100;
+const O_PATH = 0o10000000;
+const RESOLVE_NO_SYMLINKS = 0x04;
+
+/**
+ * An O_PATH descriptor of the absolute `path` opened with openat2 RESOLVE_NO_SYMLINKS: the
+ * kernel refuses (ELOOP) a symbolic link in any component, the last included, in the same
+ * call that finds the file, so nothing can be swapped between a check and the use.
+ */
+export function openPathNoLinks(path: string): number {
+  const how = Buffer.alloc(24); // struct open_how: u64 flags, u64 mode, u64 resolve
+  how.writeBigUInt64LE(BigInt(O_PATH | O_CLOEXEC), 0);
+  how.writeBigUInt64LE(BigInt(RESOLVE_NO_SYMLINKS), 16);
+  return check(
+    `openat2 ${path}`,
+    Number(cOpenat2(SYS_OPENAT2, AT_FDCWD, path, how, how.length) as number | bigint),
+  );
 }

@@ -17,6 +17,7 @@ import { vmmProcess } from "../src/host/host-facts.js";
 import { vmmCodeBinds } from "../src/jail/plan.js";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { MOAT } from "./support/moat-cli.js";
 import {
   adminToken,
@@ -250,6 +251,24 @@ test("kill -9 of a VM process: crashed with its reason, then the restart policy"
   const a = await vmState(h.socket, tok, "again", "running", (v) => v.restarts === 1);
   assert.notEqual(a.pid, again.pid);
   assert.equal(a.last_exit!.reason, "killed by SIGKILL");
+  // The restart was recorded before it was made, and its outcome names that record.
+  const restarts = await until("the restart's outcome in the audit log", () => {
+    const lines = readFileSync(join(h.dir, "audit.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            seq: number;
+            action: string;
+            detail?: { vm_name?: string; phase?: string; intent_seq?: number };
+          },
+      )
+      .filter((e) => e.action === "vm.restart" && e.detail?.vm_name === "again");
+    return lines.length >= 2 ? lines : undefined;
+  });
+  assert.equal(restarts[0]!.detail!.phase, "intent");
+  assert.equal(restarts[1]!.detail!.intent_seq, restarts[0]!.seq);
   // "no" stays down.
   await new Promise((r) => setTimeout(r, 1500));
   assert.equal(((await api(h.socket, tok, "GET", "/v1/vms/once")).body as VmView).state, "crashed");

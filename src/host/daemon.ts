@@ -165,6 +165,7 @@ export class Daemon implements ApiHost {
       this.cgroups,
       (vm) => this.admitVm(vm),
       (action, vm, ok, detail) => this.noteAudit(null, action, vm, ok, detail),
+      (action, vm, detail) => this.auditIntent(null, action, vm, detail),
       {
         vmsDir: join(c.home, "vms"),
         logsDir: join(c.home, "logs"),
@@ -790,7 +791,7 @@ export class Daemon implements ApiHost {
    * line's seq, which the line recording the outcome names.
    */
   auditIntent(
-    caller: Caller,
+    caller: Caller | null,
     action: string,
     vm: VmRecord | null,
     detail: Record<string, unknown>,

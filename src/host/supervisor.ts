@@ -68,6 +68,13 @@ export interface VmEvent {
 /** Called before a VM (re)starts: throws AdmissionError or returns where its vCPUs go. */
 export type Admit = (vm: VmRecord) => { pinned: number[] | null };
 /** Appends to the audit log on the daemon's own behalf (restarts, orphans). */
+/** Records what the daemon is about to do on its own; throws if the log cannot (no change then). */
+export type DaemonIntent = (
+  action: string,
+  vm: VmRecord,
+  detail: Record<string, unknown>,
+) => number;
+
 export type DaemonAudit = (
   action: string,
   vm: VmRecord | null,
@@ -121,6 +128,7 @@ export class Supervisor {
     private readonly cgroups: Cgroups,
     private readonly admit: Admit,
     private readonly audit: DaemonAudit,
+    private readonly intent: DaemonIntent,
     private readonly o: SupervisorOptions,
   ) {
     this.events.setMaxListeners(0);
@@ -487,11 +495,15 @@ export class Supervisor {
         void this.serial(id, async () => {
           const vm = this.store.vm(id);
           if (!vm || vm.desired !== "running" || isActive(vm.state) || this.closed) return;
-          this.store.updateVm(id, { restarts: vm.restarts + 1, restartAt: null });
-          vm.restarts += 1;
           try {
+            // Recorded before it is made, like a change through the API: a restart the log
+            // cannot record is not made (tried again later), and a daemon that dies during
+            // the launch leaves the intent in the log.
+            const intent = this.intent("vm.restart", vm, { restarts: vm.restarts + 1 });
+            this.store.updateVm(id, { restarts: vm.restarts + 1, restartAt: null });
+            vm.restarts += 1;
             await this.launch(vm);
-            this.audit("vm.restart", vm, true, { restarts: vm.restarts });
+            this.audit("vm.restart", vm, true, { restarts: vm.restarts, intent_seq: intent });
           } catch (e) {
             this.audit("vm.restart", vm, false, { error: (e as Error).message });
             const now = this.store.vm(id);

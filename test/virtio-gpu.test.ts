@@ -83,7 +83,7 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     gpu.notify(0);
     return response();
   };
-  /** Sends one command and waits the turns it takes to be answered. */
+  /** Sends one command and waits the turns it takes to be answered and the device idle. */
   const sendAndWait = async (
     type: number,
     body: (number | bigint)[] | Uint8Array = [],
@@ -91,7 +91,7 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     const before = used();
     offer(command(type, body));
     gpu.notify(0);
-    await turnsUntil(() => used() !== before);
+    await turnsUntil(() => used() !== before && !gpu.busy);
     return response();
   };
   return { mem, gpu, offer, used, response, send, sendAndWait, flushes, failed: () => failed };
@@ -390,8 +390,11 @@ test("virtio-gpu: one notify with 128 large transfers is served over many turns;
 test("virtio-gpu: one notify with 51 attach/detach pairs of the largest lists is served over several turns", async () => {
   const W = 2048;
   const H = 2048; // 16 MiB: 4096 pages, so up to 4112 entries
-  const { gpu, offer, used, send, response, failed } = setup({ ram: 16 << 20, queue: 256 });
-  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  const { gpu, offer, used, response, sendAndWait, failed } = setup({ ram: 16 << 20, queue: 256 });
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
   const n = (W * H * 4) / 4096 + BACKING_SLACK;
   const entries: [bigint, number][] = [];
   for (let i = 0; i < n; i++) entries.push([FB + BigInt(i), 1]);
@@ -413,10 +416,13 @@ test("virtio-gpu: one notify with 51 attach/detach pairs of the largest lists is
 });
 
 test("virtio-gpu: a reset while a notify's work waits for its next turn drops that work", async () => {
-  const { mem, gpu, offer, used, send } = setup({ ram: 16 << 20, queue: 256 });
+  const { mem, gpu, offer, used, send, sendAndWait } = setup({ ram: 16 << 20, queue: 256 });
   const W = 2048;
   const H = 2048;
-  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
   const pages: [bigint, number][] = [];
   for (let k = 0; k < 4096; k++) pages.push([0x40_0000n + BigInt(k * 2048), 2048]);
   assert.equal(
@@ -451,7 +457,7 @@ test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is re
   const { mem, gpu, send, sendAndWait, failed } = setup({ ram: 48 << 20 });
   // Larger than the largest mode: each side at most 3840, 3840x2160 pixels at most.
   assert.equal(
-    type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
     Resp.OkNodata,
   );
   for (const [w, h] of [
@@ -466,7 +472,10 @@ test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is re
   assert.equal(type(send(Cmd.SetScanout, [0, 0, 2160, 3840, 0, 1])), Resp.OkNodata, "portrait");
   assert.equal(type(send(Cmd.ResourceUnref, [1, 0])), Resp.OkNodata);
   // The largest scanout, of random pixels.
-  assert.equal(type(send(Cmd.ResourceCreate2d, [2, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [2, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
   const pages: [bigint, number][] = [];
   for (let k = 0; k < (W * H * 4) / 4096; k++) pages.push([BACK + BigInt(k * 4096), 4096]);
   randomFillSync(mem.hostView(BACK, W * H * 4));
@@ -512,4 +521,28 @@ test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is re
   } finally {
     await sock.close();
   }
+});
+
+test("virtio-gpu: one notify with 16 create/unref pairs of 16 MiB resources is served over many turns", async () => {
+  const { gpu, offer, used, response, failed } = setup({ queue: 256 });
+  const start = used();
+  const reply = (i: number) => RESP + BigInt(64 * i);
+  for (let i = 0; i < 16; i++) {
+    offer(
+      command(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 2048, 2048]),
+      REQ,
+      reply(2 * i),
+      64,
+    );
+    offer(command(Cmd.ResourceUnref, [1, 0]), REQ + 64n, reply(2 * i + 1), 64);
+  }
+  gpu.notify(0);
+  // Each create zeroes 16 MiB, twice the turn's budget: it ends its turn.
+  const first = (used() - start) & 0xffff;
+  assert.ok(first <= 2, `${first} commands on the first turn`);
+  const turns = await turnsUntil(() => ((used() - start) & 0xffff) === 32);
+  assert.ok(turns >= 15, `all done in ${turns} turns`);
+  for (let i = 0; i < 32; i++) assert.equal(type(response(reply(i))), Resp.OkNodata, `${i}`);
+  assert.equal(gpu.resourceBytes, 0);
+  assert.equal(failed(), "");
 });

@@ -83,7 +83,8 @@ export const MAX_SCANOUT_PIXELS = MAX_MODE.width * MAX_MODE.height;
  * Bound: the work one turn of the VMM's event loop spends on the queues, in bytes copied (or
  * converted for viewers, on a flush), a few milliseconds; past it the device goes on at the
  * next turn, a transfer from the row where it stopped. A backing entry parsed or walked costs
- * ENTRY_COST, a command COMMAND_COST: what copying that many bytes takes (measured).
+ * ENTRY_COST, a command COMMAND_COST: what copying that many bytes takes (measured); a resource
+ * created costs its pixel bytes (the host zeroes them).
  */
 export const TURN_BUDGET = 8 << 20;
 const ENTRY_COST = 1024;
@@ -455,7 +456,10 @@ export class VirtioGpu implements VirtioDevice {
     }
   }
 
-  /** RESOURCE_CREATE_2D. Bounds: id not 0 and free, a known format, sides 1..16384, the VM's cap. */
+  /**
+   * RESOURCE_CREATE_2D. Bounds: id not 0 and free, a known format, sides 1..16384, the VM's cap;
+   * the zeroed pixels count against the turn's budget as bytes copied.
+   */
   private create(id: number, format: number, width: number, height: number): void {
     if (id === 0 || this.resources.has(id))
       throw new GpuError(
@@ -470,6 +474,7 @@ export class VirtioGpu implements VirtioDevice {
       throw new GpuError(Resp.ErrOutOfMemory, `more than ${MAX_RESOURCES} resources`);
     const bytes = width * height * 4;
     this.charge(bytes + RESOURCE_META_BYTES);
+    this.budget -= bytes;
     this.resources.set(id, {
       width,
       height,

@@ -546,3 +546,24 @@ test("virtio-gpu: one notify with 16 create/unref pairs of 16 MiB resources is s
   assert.equal(gpu.resourceBytes, 0);
   assert.equal(failed(), "");
 });
+
+test("virtio-gpu: a long backing list after another command waits for a turn of its own", async () => {
+  const { gpu, offer, used, response, sendAndWait, failed } = setup({ ram: 16 << 20 });
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
+    Resp.OkNodata,
+  );
+  // 9000 entries cost more than what a command leaves of the turn's budget.
+  const entries: [bigint, number][] = [];
+  for (let i = 0; i < 9000; i++) entries.push([FB + BigInt(i), 1]);
+  assert.ok(9000 * 1024 > TURN_BUDGET - 16384);
+  const start = used();
+  offer(command(Cmd.GetDisplayInfo, []), REQ, RESP, 512);
+  offer(command(Cmd.ResourceAttachBacking, backingList(1, entries)), 0x40_0000n, RESP + 512n, 64);
+  gpu.notify(0);
+  assert.equal((used() - start) & 0xffff, 1, "the list was parsed on the first turn");
+  assert.equal(gpu.busy, true);
+  await turnsUntil(() => ((used() - start) & 0xffff) === 2 && !gpu.busy);
+  assert.equal(type(response(RESP + 512n)), Resp.OkNodata, gpu.lastError);
+  assert.equal(failed(), "");
+});

@@ -167,6 +167,10 @@ export class VirtioGpu implements VirtioDevice {
   /** Incremented by every reset, so that a turn scheduled before it does nothing. */
   private generation = 0;
   private pending: PendingTransfer | null = null;
+  /** A command left for the next turn (a backing list longer than what was left of this one). */
+  private deferred: DescriptorChain | null = null;
+  /** The command being served is the turn's first (it runs whatever it costs). */
+  private firstOfTurn = false;
   private scanout: { resource: number; rect: GpuRect } | null = null;
   private readonly maxHostBytes: number;
   private readonly config = new Uint8Array(16);
@@ -201,6 +205,7 @@ export class VirtioGpu implements VirtioDevice {
     this.generation++;
     this.running = false;
     this.pending = null;
+    this.deferred = null;
     this.ctx = undefined;
     this.queues = [];
     this.resources.clear();
@@ -277,11 +282,13 @@ export class VirtioGpu implements VirtioDevice {
         answered = true;
         continue;
       }
-      const chain = queue.pop();
+      const chain = this.deferred ?? queue.pop();
+      this.deferred = null;
       if (!chain) break;
+      this.firstOfTurn = this.budget === TURN_BUDGET;
       this.budget -= COMMAND_COST;
       const written = this.control(ctx.mem, chain);
-      if (written === undefined) continue; // a transfer, now pending
+      if (written === undefined) continue; // a transfer now pending, or a command deferred
       queue.push(chain.head, written);
       answered = true;
     }
@@ -304,7 +311,7 @@ export class VirtioGpu implements VirtioDevice {
 
   /**
    * One control command; returns the bytes written (its response), or undefined for a transfer
-   * left pending (answered when it is done).
+   * left pending (answered when it is done) or a command deferred to the next turn.
    */
   private control(mem: GuestMemory, chain: DescriptorChain): number | undefined {
     let hdr: DataView;
@@ -350,7 +357,7 @@ export class VirtioGpu implements VirtioDevice {
     return n;
   }
 
-  /** A command's response, or null for a transfer now pending. */
+  /** A command's response, or null for a transfer now pending or a command deferred. */
   private command(mem: GuestMemory, chain: DescriptorChain, hdr: DataView): Uint8Array | null {
     const type = hdr.getUint32(0, true);
     const body = (len: number): DataView => {
@@ -441,7 +448,14 @@ export class VirtioGpu implements VirtioDevice {
       case Cmd.ResourceAttachBacking: {
         const b = body(8);
         const r = this.resource(b.getUint32(0, true));
-        r.backing = this.attach(mem, chain, r, b.getUint32(4, true));
+        const n = b.getUint32(4, true);
+        if (!this.firstOfTurn && n * ENTRY_COST > this.budget) {
+          // Parsed in one go: it waits for a turn of its own rather than overrun this one.
+          this.deferred = chain;
+          this.budget = 0;
+          return null;
+        }
+        r.backing = this.attach(mem, chain, r, n);
         return header(Resp.OkNodata);
       }
       case Cmd.ResourceDetachBacking: {
@@ -503,7 +517,8 @@ export class VirtioGpu implements VirtioDevice {
   /**
    * RESOURCE_ATTACH_BACKING's entries for `r`. Bounds: 1..MAX_BACKING_ENTRIES entries and at
    * most one per 4 KiB page of the resource plus BACKING_SLACK; the list's host bytes counted
-   * against the VM's cap before it is made; each entry checked (gpu-backing.ts).
+   * against the VM's cap before it is made; each entry checked (gpu-backing.ts). A list costing
+   * more than what is left of the turn's budget waits for the next turn (control()).
    */
   private attach(mem: GuestMemory, chain: DescriptorChain, r: Resource, n: number): Backing {
     if (r.backing) throw new GpuError(Resp.ErrUnspec, "the resource already has backing");

@@ -44,11 +44,14 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     onFlush: (s, r) => flushes.push([s, r]),
   });
   let failed = "";
-  gpu.activate({ mem, used: () => {}, fail: (r) => (failed = r), configChanged: () => {} }, [
-    q,
-    undefined,
-  ]);
+  const ctx = { mem, used: () => {}, fail: (r: string) => (failed = r), configChanged: () => {} };
+  gpu.activate(ctx, [q, undefined]);
   let avail = 0;
+  /** The driver after a reset: fresh rings at the same places, the device activated again. */
+  const restart = () => {
+    avail = 0;
+    gpu.activate(ctx, [queueInRam(0, n, 1 << 23, mem).q, undefined]);
+  };
   /**
    * Makes one command available without a notify: its request at `at`, a response buffer of
    * `respLen` at `resp`; two descriptors of their own, so up to n / 2 commands wait at once.
@@ -94,7 +97,18 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     await turnsUntil(() => used() !== before && !gpu.busy);
     return response();
   };
-  return { mem, gpu, offer, used, response, send, sendAndWait, flushes, failed: () => failed };
+  return {
+    mem,
+    gpu,
+    offer,
+    used,
+    response,
+    send,
+    sendAndWait,
+    restart,
+    flushes,
+    failed: () => failed,
+  };
 }
 
 /** A command's bytes: its header (with a fence if given), then the body. */
@@ -416,7 +430,10 @@ test("virtio-gpu: one notify with 51 attach/detach pairs of the largest lists is
 });
 
 test("virtio-gpu: a reset while a notify's work waits for its next turn drops that work", async () => {
-  const { mem, gpu, offer, used, send, sendAndWait } = setup({ ram: 16 << 20, queue: 256 });
+  const { mem, gpu, offer, used, response, send, sendAndWait, restart } = setup({
+    ram: 16 << 20,
+    queue: 256,
+  });
   const W = 2048;
   const H = 2048;
   assert.equal(
@@ -448,6 +465,42 @@ test("virtio-gpu: a reset while a notify's work waits for its next turn drops th
   assert.ok(((answered - start) & 0xffff) < 8);
   assert.equal(gpu.busy, false);
   assert.equal(gpu.resourceBytes, 0);
+  // Reset while work waits, and the driver back with new work before the dropped turn comes:
+  // only the new chain of turns runs, a budget's worth a turn (two 4 MiB transfers at most).
+  const work = () => {
+    restart();
+    assert.equal(
+      type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 1024, 1024])),
+      Resp.OkNodata,
+    );
+    const back: [bigint, number][] = [];
+    for (let k = 0; k < 1024; k++) back.push([0x40_0000n + BigInt(k * 4096), 4096]);
+    const attach = send(Cmd.ResourceAttachBacking, backingList(1, back), undefined, 0x20_0000n);
+    assert.equal(type(attach), Resp.OkNodata, gpu.lastError);
+    for (let i = 0; i < 16; i++)
+      offer(
+        command(Cmd.TransferToHost2d, [0, 0, 1024, 1024, 0n, 1, 0]),
+        REQ + BigInt(64 * i),
+        RESP + BigInt(64 * i),
+        64,
+      );
+    gpu.notify(0);
+    assert.equal(gpu.busy, true);
+  };
+  work();
+  gpu.reset();
+  work();
+  // The create and the attach, then at most two transfers a turn.
+  assert.ok(used() <= 4, `${used() - 2} transfers answered on the first turn`);
+  let done = used();
+  await turnsUntil(() => {
+    const now = used();
+    assert.ok(now - done <= 2, `${now - done} transfers answered in one turn`);
+    done = now;
+    return now === 18 && !gpu.busy;
+  });
+  for (let i = 0; i < 16; i++)
+    assert.equal(type(response(RESP + BigInt(64 * i))), Resp.OkNodata, `${i}`);
 });
 
 test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is refused while the control socket answers, a small one is right", async () => {

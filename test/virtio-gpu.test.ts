@@ -7,6 +7,7 @@ import { randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { PNG } from "pngjs";
 import { AVAIL, DESC, USED, queueInRam } from "./support/split-queue.js";
 import { control } from "./support/control-client.js";
@@ -21,7 +22,10 @@ import {
   Resp,
   TURN_BUDGET,
   VirtioGpu,
+  type GpuRect,
 } from "../src/devices/virtio/gpu.js";
+import { VirtioInput } from "../src/devices/virtio/input.js";
+import { VncServer } from "../src/vmm/vnc-server.js";
 import { backingHostBytes } from "../src/devices/virtio/gpu-backing.js";
 import { ControlSocket } from "../src/vmm/control-socket.js";
 import type { VmDevices } from "../src/vmm/vm-devices.js";
@@ -33,7 +37,14 @@ const RESP = 0x8000n; // response buffers
 const RESP_BYTES = 512;
 const FB = 0x100000n; // backing pages
 
-function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) {
+function setup(
+  o: {
+    maxHostBytes?: number;
+    ram?: number;
+    queue?: number;
+    onFlush?: (rect: GpuRect) => void;
+  } = {},
+) {
   const n = o.queue ?? N;
   const { mem, q } = queueInRam(o.ram ?? RAM, n, 1 << 23);
   const flushes: unknown[] = [];
@@ -41,7 +52,10 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     width: 640,
     height: 480,
     ...(o.maxHostBytes !== undefined ? { maxHostBytes: o.maxHostBytes } : {}),
-    onFlush: (s, r) => flushes.push([s, r]),
+    onFlush: (s, r) => {
+      flushes.push([s, r]);
+      o.onFlush?.(r);
+    },
   });
   let failed = "";
   const ctx = { mem, used: () => {}, fail: (r: string) => (failed = r), configChanged: () => {} };
@@ -619,4 +633,164 @@ test("virtio-gpu: a long backing list after another command waits for a turn of 
   await turnsUntil(() => ((used() - start) & 0xffff) === 2 && !gpu.busy);
   assert.equal(type(response(RESP + 512n)), Resp.OkNodata, gpu.lastError);
   assert.equal(failed(), "");
+});
+
+/** A VNC server of `gpu`'s display on a Unix socket of its own. */
+async function vncServer(gpu: VirtioGpu) {
+  const dir = mkdtempSync(join(tmpdir(), "moat-gpu-vnc-"));
+  const path = join(dir, "vnc.sock");
+  const server = await VncServer.listen(
+    { path },
+    {
+      gpu,
+      keyboard: new VirtioInput("keyboard", "keyboard"),
+      tablet: new VirtioInput("tablet", "tablet"),
+    },
+    { log: () => {} },
+  );
+  return {
+    server,
+    path,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test("virtio-gpu: page flips between two 4K buffers, each with an empty flush, cost a viewer's full conversion each: one a turn", async () => {
+  const W = 3840;
+  const H = 2160;
+  const sink: { vnc?: VncServer } = {};
+  const { gpu, offer, used, sendAndWait, response, flushes, failed } = setup({
+    queue: 256,
+    onFlush: (r) => sink.vnc?.flushed(r),
+  });
+  for (const id of [1, 2])
+    assert.equal(
+      type(await sendAndWait(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, W, H])),
+      Resp.OkNodata,
+    );
+  const vnc = await vncServer(gpu);
+  sink.vnc = vnc.server;
+  const viewer = connect(vnc.path);
+  viewer.on("error", () => {});
+  try {
+    await new Promise((r) => viewer.once("connect", r));
+    await turnsUntil(() => vnc.server.clientCount === 1);
+    // The scanout's size changes with every SET_SCANOUT: the viewer converts all of it.
+    const start = used();
+    for (let i = 0; i < 32; i++) {
+      const reply = (k: number) => RESP + BigInt(32 * (4 * i + k));
+      offer(command(Cmd.SetScanout, [0, 0, W, H, 0, 1]), REQ, reply(0), 32);
+      offer(command(Cmd.ResourceFlush, [0, 0, 0, 0, 1, 0]), REQ + 64n, reply(1), 32);
+      offer(command(Cmd.SetScanout, [0, 0, W, H - 1, 0, 2]), REQ + 128n, reply(2), 32);
+      offer(command(Cmd.ResourceFlush, [0, 0, 0, 0, 2, 0]), REQ + 192n, reply(3), 32);
+    }
+    flushes.length = 0;
+    const perTurn: number[] = [];
+    gpu.notify(0);
+    perTurn.push(flushes.length);
+    let seen = flushes.length;
+    await turnsUntil(() => {
+      perTurn.push(flushes.length - seen);
+      seen = flushes.length;
+      return ((used() - start) & 0xffff) === 128 && !gpu.busy;
+    });
+    // A full frame is 33 MB of conversion, four turns' budget: it ends its turn.
+    assert.ok(Math.max(...perTurn) <= 1, `flushes a turn: ${perTurn.join(" ")}`);
+    assert.equal(seen, 64);
+    for (let i = 0; i < 128; i++)
+      assert.equal(type(response(RESP + BigInt(32 * i))), Resp.OkNodata, `${i}`);
+    assert.equal(failed(), "");
+  } finally {
+    viewer.destroy();
+    await vnc.close();
+  }
+});
+
+/** An RFB 3.8 viewer without a password on `path`; `frame()` asks for all of it in Raw. */
+async function rfbViewer(path: string) {
+  const sock = connect(path);
+  sock.on("error", () => {});
+  let buf = Buffer.alloc(0);
+  let wake = () => {};
+  sock.on("data", (b: Buffer) => {
+    buf = Buffer.concat([buf, b]);
+    wake();
+  });
+  const read = async (n: number): Promise<Buffer> => {
+    while (buf.length < n) await new Promise<void>((r) => (wake = r));
+    const out = buf.subarray(0, n);
+    buf = buf.subarray(n);
+    return out;
+  };
+  await read(12);
+  sock.write("RFB 003.008\n");
+  await read((await read(1))[0]!);
+  sock.write(Buffer.from([1])); // None
+  assert.equal((await read(4)).readUInt32BE(0), 0, "SecurityResult OK");
+  sock.write(Buffer.from([1])); // shared
+  const init = await read(24);
+  await read(init.readUInt32BE(20));
+  const width = init.readUInt16BE(0);
+  const height = init.readUInt16BE(2);
+  /** The whole frame as the server's 32-bit pixels (0x00RRGGBB), row by row. */
+  const frame = async (): Promise<number[]> => {
+    const req = Buffer.alloc(10);
+    req[0] = 3;
+    req.writeUInt16BE(width, 6);
+    req.writeUInt16BE(height, 8);
+    sock.write(req);
+    const head = await read(4);
+    const px = new Array<number>(width * height);
+    for (let i = head.readUInt16BE(2); i > 0; i--) {
+      const r = await read(12);
+      const [x, y, w, h] = [0, 2, 4, 6].map((at) => r.readUInt16BE(at)) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      assert.equal(r.readInt32BE(8), 0, "Raw");
+      const data = await read(w * h * 4);
+      for (let j = 0; j < w * h; j++)
+        px[(y + Math.floor(j / w)) * width + x + (j % w)] = data.readUInt32LE(j * 4);
+    }
+    return px;
+  };
+  return { width, height, frame, close: () => sock.destroy() };
+}
+
+test("VNC: a page flip between two buffers of one size shows the new buffer whole, whatever rows the flush names", async () => {
+  const sink: { vnc?: VncServer } = {};
+  const { mem, gpu, send } = setup({ onFlush: (r) => sink.vnc?.flushed(r) });
+  // Two 8x4 buffers: one all 0x112233, the other all 0x445566 (B8G8R8X8: B, G, R, X in memory).
+  for (const [id, rgb] of [
+    [1, 0x112233],
+    [2, 0x445566],
+  ] as const) {
+    const at = FB + BigInt(id * 0x1000);
+    const px = new Uint8Array(8 * 4 * 4);
+    for (let i = 0; i < 32; i++) px.set([rgb & 0xff, (rgb >> 8) & 0xff, rgb >> 16, 0], i * 4);
+    mem.write(at, px);
+    assert.equal(type(send(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, 8, 4])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.ResourceAttachBacking, [id, 1, at, 128, 0])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.TransferToHost2d, [0, 0, 8, 4, 0n, id, 0])), Resp.OkNodata);
+  }
+  assert.equal(type(send(Cmd.SetScanout, [0, 0, 8, 4, 0, 1])), Resp.OkNodata);
+  const vnc = await vncServer(gpu);
+  sink.vnc = vnc.server;
+  const viewer = await rfbViewer(vnc.path);
+  try {
+    assert.deepEqual([viewer.width, viewer.height], [8, 4]);
+    assert.deepEqual(await viewer.frame(), new Array(32).fill(0x112233));
+    // The flip, and a flush of its first row only.
+    assert.equal(type(send(Cmd.SetScanout, [0, 0, 8, 4, 0, 2])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.ResourceFlush, [0, 0, 8, 1, 2, 0])), Resp.OkNodata);
+    assert.deepEqual(await viewer.frame(), new Array(32).fill(0x445566));
+  } finally {
+    viewer.close();
+    await vnc.close();
+  }
 });

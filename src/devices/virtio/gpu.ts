@@ -128,6 +128,11 @@ export interface ScanoutImage {
   pixels: Uint8Array;
   /** The part of the resource the scanout shows. */
   rect: GpuRect;
+  /**
+   * Changes whenever SET_SCANOUT shows another resource or part of one (a page flip between two
+   * buffers of one size too): a viewer converts all of it anew, and the next flush is charged so.
+   */
+  serial: number;
 }
 
 export interface GpuOptions {
@@ -172,6 +177,10 @@ export class VirtioGpu implements VirtioDevice {
   /** The command being served is the turn's first (it runs whatever it costs). */
   private firstOfTurn = false;
   private scanout: { resource: number; rect: GpuRect } | null = null;
+  /** SET_SCANOUT showed another resource or rectangle since the last flush of the scanout. */
+  private scanoutChanged = false;
+  /** ScanoutImage.serial; never reset, so that it never repeats. */
+  private scanoutSerial = 0;
   private readonly maxHostBytes: number;
   private readonly config = new Uint8Array(16);
   /** Commands answered with an error, by the message of the last one (for logs and tests). */
@@ -211,6 +220,7 @@ export class VirtioGpu implements VirtioDevice {
     this.resources.clear();
     this.hostBytes = 0;
     this.scanout = null;
+    this.scanoutChanged = false;
   }
 
   /** The mode GET_DISPLAY_INFO offers. */
@@ -239,6 +249,7 @@ export class VirtioGpu implements VirtioDevice {
       format: r.format,
       pixels: r.pixels,
       rect: { ...this.scanout.rect },
+      serial: this.scanoutSerial,
     };
   }
 
@@ -420,6 +431,11 @@ export class VirtioGpu implements VirtioDevice {
             `a scanout of ${rect.width}x${rect.height} pixels (at most ${MAX_SCANOUT_PIXELS}, ` +
               `sides up to ${MAX_MODE.width})`,
           );
+        const was = this.scanout;
+        if (!was || was.resource !== id || !sameRect(was.rect, rect)) {
+          this.scanoutChanged = true;
+          this.scanoutSerial++;
+        }
         this.scanout = { resource: id, rect };
         return header(Resp.OkNodata);
       }
@@ -431,8 +447,13 @@ export class VirtioGpu implements VirtioDevice {
         inside(rect, r, "flush");
         const shown = this.scanout;
         if (shown?.resource === id) {
-          // Viewers convert the flushed rows of the scanout: that counts as bytes copied.
-          this.budget -= Math.min(rect.height, shown.rect.height) * shown.rect.width * 4;
+          // Viewers convert the flushed rows of the scanout, all of them when it changed (even
+          // for an empty rectangle): that counts as bytes copied.
+          const rows = this.scanoutChanged
+            ? shown.rect.height
+            : Math.min(rect.height, shown.rect.height);
+          this.scanoutChanged = false;
+          this.budget -= rows * shown.rect.width * 4;
           this.o.onFlush?.(0, rect);
         }
         return header(Resp.OkNodata);
@@ -620,6 +641,10 @@ function readRect(v: DataView, at: number): GpuRect {
     width: v.getUint32(at + 8, true),
     height: v.getUint32(at + 12, true),
   };
+}
+
+function sameRect(a: GpuRect, b: GpuRect): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
 }
 
 /** Bound: the rectangle lies inside the resource (sums in doubles: no 32-bit wrap-around). */

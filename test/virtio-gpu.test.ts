@@ -28,6 +28,7 @@ import { VirtioInput } from "../src/devices/virtio/input.js";
 import { VncServer } from "../src/vmm/vnc-server.js";
 import { backingHostBytes } from "../src/devices/virtio/gpu-backing.js";
 import { ControlSocket } from "../src/vmm/control-socket.js";
+import { scanoutPng } from "../src/vmm/display.js";
 import type { VmDevices } from "../src/vmm/vm-devices.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0
@@ -517,11 +518,30 @@ test("virtio-gpu: a reset while a notify's work waits for its next turn drops th
     assert.equal(type(response(RESP + BigInt(64 * i))), Resp.OkNodata, `${i}`);
 });
 
-test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is refused while the control socket answers, a small one is right", async () => {
+/** Resource `id`, 3840x2160 of random pixels backed at `at`, shown on the scanout. */
+async function noisyScanout(g: ReturnType<typeof setup>, id: number, at: bigint) {
   const W = 3840;
   const H = 2160;
+  const { mem, send, sendAndWait } = g;
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
+  const pages: [bigint, number][] = [];
+  for (let k = 0; k < (W * H * 4) / 4096; k++) pages.push([at + BigInt(k * 4096), 4096]);
+  randomFillSync(mem.hostView(at, W * H * 4));
+  assert.equal(type(send(Cmd.ResourceAttachBacking, backingList(id, pages))), Resp.OkNodata);
+  assert.equal(
+    type(await sendAndWait(Cmd.TransferToHost2d, [0, 0, W, H, 0n, id, 0])),
+    Resp.OkNodata,
+  );
+  assert.equal(type(send(Cmd.SetScanout, [0, 0, W, H, 0, id])), Resp.OkNodata);
+}
+
+test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is refused while the control socket answers, a small one is right", async () => {
   const BACK = 0x80_0000n;
-  const { mem, gpu, send, sendAndWait, failed } = setup({ ram: 48 << 20 });
+  const g = setup({ ram: 48 << 20 });
+  const { mem, gpu, send, sendAndWait, failed } = g;
   // Larger than the largest mode: each side at most 3840, 3840x2160 pixels at most.
   assert.equal(
     type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
@@ -539,19 +559,7 @@ test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is re
   assert.equal(type(send(Cmd.SetScanout, [0, 0, 2160, 3840, 0, 1])), Resp.OkNodata, "portrait");
   assert.equal(type(send(Cmd.ResourceUnref, [1, 0])), Resp.OkNodata);
   // The largest scanout, of random pixels.
-  assert.equal(
-    type(await sendAndWait(Cmd.ResourceCreate2d, [2, GpuFormat.B8G8R8X8, W, H])),
-    Resp.OkNodata,
-  );
-  const pages: [bigint, number][] = [];
-  for (let k = 0; k < (W * H * 4) / 4096; k++) pages.push([BACK + BigInt(k * 4096), 4096]);
-  randomFillSync(mem.hostView(BACK, W * H * 4));
-  assert.equal(type(send(Cmd.ResourceAttachBacking, backingList(2, pages))), Resp.OkNodata);
-  assert.equal(
-    type(await sendAndWait(Cmd.TransferToHost2d, [0, 0, W, H, 0n, 2, 0])),
-    Resp.OkNodata,
-  );
-  assert.equal(type(send(Cmd.SetScanout, [0, 0, W, H, 0, 2])), Resp.OkNodata);
+  await noisyScanout(g, 2, BACK);
   const sock = await controlSocket(gpu);
   try {
     const order: string[] = [];
@@ -793,4 +801,37 @@ test("VNC: a page flip between two buffers of one size shows the new buffer whol
     viewer.close();
     await vnc.close();
   }
+});
+
+test("control socket: screenshots queued by a client that has gone are not taken, the one being encoded is stopped", async () => {
+  const g = setup({ ram: 48 << 20 });
+  const { gpu } = g;
+  await noisyScanout(g, 1, 0x80_0000n);
+  // Each screenshot taken reads the scanout once.
+  let taken = 0;
+  const scanoutImage = gpu.scanoutImage.bind(gpu);
+  gpu.scanoutImage = () => {
+    taken++;
+    return scanoutImage();
+  };
+  const sock = await controlSocket(gpu);
+  try {
+    const client = connect(sock.path);
+    client.on("error", () => {});
+    await new Promise((r) => client.once("connect", r));
+    client.write('{"op":"screenshot"}\n'.repeat(40));
+    await turnsUntil(() => taken === 1);
+    client.destroy();
+    // The next client's screenshot comes after what was queued before it: nothing but its own.
+    const [shot] = await control(sock.path, [{ op: "screenshot" }]);
+    assert.match(String(shot!.error), /passed 786432 bytes as a PNG/);
+    assert.equal(taken, 2, "screenshots taken");
+  } finally {
+    await sock.close();
+  }
+  // An encoding no longer wanted ends at once, its worker terminated.
+  const stop = new AbortController();
+  const png = scanoutPng(gpu.scanoutImage()!, 768 * 1024, stop.signal);
+  stop.abort();
+  await assert.rejects(png, /the screenshot was no longer wanted/);
 });

@@ -7,6 +7,7 @@ import { randomFillSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "node:net";
 import { PNG } from "pngjs";
 import { AVAIL, DESC, USED, queueInRam } from "./support/split-queue.js";
 import { control } from "./support/control-client.js";
@@ -21,9 +22,13 @@ import {
   Resp,
   TURN_BUDGET,
   VirtioGpu,
+  type GpuRect,
 } from "../src/devices/virtio/gpu.js";
+import { VirtioInput } from "../src/devices/virtio/input.js";
+import { VncServer } from "../src/vmm/vnc-server.js";
 import { backingHostBytes } from "../src/devices/virtio/gpu-backing.js";
 import { ControlSocket } from "../src/vmm/control-socket.js";
+import { scanoutPng } from "../src/vmm/display.js";
 import type { VmDevices } from "../src/vmm/vm-devices.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0
@@ -33,7 +38,14 @@ const RESP = 0x8000n; // response buffers
 const RESP_BYTES = 512;
 const FB = 0x100000n; // backing pages
 
-function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) {
+function setup(
+  o: {
+    maxHostBytes?: number;
+    ram?: number;
+    queue?: number;
+    onFlush?: (rect: GpuRect) => void;
+  } = {},
+) {
   const n = o.queue ?? N;
   const { mem, q } = queueInRam(o.ram ?? RAM, n, 1 << 23);
   const flushes: unknown[] = [];
@@ -41,14 +53,20 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     width: 640,
     height: 480,
     ...(o.maxHostBytes !== undefined ? { maxHostBytes: o.maxHostBytes } : {}),
-    onFlush: (s, r) => flushes.push([s, r]),
+    onFlush: (s, r) => {
+      flushes.push([s, r]);
+      o.onFlush?.(r);
+    },
   });
   let failed = "";
-  gpu.activate({ mem, used: () => {}, fail: (r) => (failed = r), configChanged: () => {} }, [
-    q,
-    undefined,
-  ]);
+  const ctx = { mem, used: () => {}, fail: (r: string) => (failed = r), configChanged: () => {} };
+  gpu.activate(ctx, [q, undefined]);
   let avail = 0;
+  /** The driver after a reset: fresh rings at the same places, the device activated again. */
+  const restart = () => {
+    avail = 0;
+    gpu.activate(ctx, [queueInRam(0, n, 1 << 23, mem).q, undefined]);
+  };
   /**
    * Makes one command available without a notify: its request at `at`, a response buffer of
    * `respLen` at `resp`; two descriptors of their own, so up to n / 2 commands wait at once.
@@ -83,7 +101,7 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     gpu.notify(0);
     return response();
   };
-  /** Sends one command and waits the turns it takes to be answered. */
+  /** Sends one command and waits the turns it takes to be answered and the device idle. */
   const sendAndWait = async (
     type: number,
     body: (number | bigint)[] | Uint8Array = [],
@@ -91,10 +109,21 @@ function setup(o: { maxHostBytes?: number; ram?: number; queue?: number } = {}) 
     const before = used();
     offer(command(type, body));
     gpu.notify(0);
-    await turnsUntil(() => used() !== before);
+    await turnsUntil(() => used() !== before && !gpu.busy);
     return response();
   };
-  return { mem, gpu, offer, used, response, send, sendAndWait, flushes, failed: () => failed };
+  return {
+    mem,
+    gpu,
+    offer,
+    used,
+    response,
+    send,
+    sendAndWait,
+    restart,
+    flushes,
+    failed: () => failed,
+  };
 }
 
 /** A command's bytes: its header (with a fence if given), then the body. */
@@ -390,8 +419,11 @@ test("virtio-gpu: one notify with 128 large transfers is served over many turns;
 test("virtio-gpu: one notify with 51 attach/detach pairs of the largest lists is served over several turns", async () => {
   const W = 2048;
   const H = 2048; // 16 MiB: 4096 pages, so up to 4112 entries
-  const { gpu, offer, used, send, response, failed } = setup({ ram: 16 << 20, queue: 256 });
-  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  const { gpu, offer, used, response, sendAndWait, failed } = setup({ ram: 16 << 20, queue: 256 });
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
   const n = (W * H * 4) / 4096 + BACKING_SLACK;
   const entries: [bigint, number][] = [];
   for (let i = 0; i < n; i++) entries.push([FB + BigInt(i), 1]);
@@ -413,10 +445,16 @@ test("virtio-gpu: one notify with 51 attach/detach pairs of the largest lists is
 });
 
 test("virtio-gpu: a reset while a notify's work waits for its next turn drops that work", async () => {
-  const { mem, gpu, offer, used, send } = setup({ ram: 16 << 20, queue: 256 });
+  const { mem, gpu, offer, used, response, send, sendAndWait, restart } = setup({
+    ram: 16 << 20,
+    queue: 256,
+  });
   const W = 2048;
   const H = 2048;
-  assert.equal(type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
   const pages: [bigint, number][] = [];
   for (let k = 0; k < 4096; k++) pages.push([0x40_0000n + BigInt(k * 2048), 2048]);
   assert.equal(
@@ -442,16 +480,71 @@ test("virtio-gpu: a reset while a notify's work waits for its next turn drops th
   assert.ok(((answered - start) & 0xffff) < 8);
   assert.equal(gpu.busy, false);
   assert.equal(gpu.resourceBytes, 0);
+  // Reset while work waits, and the driver back with new work before the dropped turn comes:
+  // only the new chain of turns runs, a budget's worth a turn (two 4 MiB transfers at most).
+  const work = () => {
+    restart();
+    assert.equal(
+      type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 1024, 1024])),
+      Resp.OkNodata,
+    );
+    const back: [bigint, number][] = [];
+    for (let k = 0; k < 1024; k++) back.push([0x40_0000n + BigInt(k * 4096), 4096]);
+    const attach = send(Cmd.ResourceAttachBacking, backingList(1, back), undefined, 0x20_0000n);
+    assert.equal(type(attach), Resp.OkNodata, gpu.lastError);
+    for (let i = 0; i < 16; i++)
+      offer(
+        command(Cmd.TransferToHost2d, [0, 0, 1024, 1024, 0n, 1, 0]),
+        REQ + BigInt(64 * i),
+        RESP + BigInt(64 * i),
+        64,
+      );
+    gpu.notify(0);
+    assert.equal(gpu.busy, true);
+  };
+  work();
+  gpu.reset();
+  work();
+  // The create and the attach, then at most two transfers a turn.
+  assert.ok(used() <= 4, `${used() - 2} transfers answered on the first turn`);
+  let done = used();
+  await turnsUntil(() => {
+    const now = used();
+    assert.ok(now - done <= 2, `${now - done} transfers answered in one turn`);
+    done = now;
+    return now === 18 && !gpu.busy;
+  });
+  for (let i = 0; i < 16; i++)
+    assert.equal(type(response(RESP + BigInt(64 * i))), Resp.OkNodata, `${i}`);
 });
 
-test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is refused while the control socket answers, a small one is right", async () => {
+/** Resource `id`, 3840x2160 of random pixels backed at `at`, shown on the scanout. */
+async function noisyScanout(g: ReturnType<typeof setup>, id: number, at: bigint) {
   const W = 3840;
   const H = 2160;
+  const { mem, send, sendAndWait } = g;
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, W, H])),
+    Resp.OkNodata,
+  );
+  const pages: [bigint, number][] = [];
+  for (let k = 0; k < (W * H * 4) / 4096; k++) pages.push([at + BigInt(k * 4096), 4096]);
+  randomFillSync(mem.hostView(at, W * H * 4));
+  assert.equal(type(send(Cmd.ResourceAttachBacking, backingList(id, pages))), Resp.OkNodata);
+  assert.equal(
+    type(await sendAndWait(Cmd.TransferToHost2d, [0, 0, W, H, 0n, id, 0])),
+    Resp.OkNodata,
+  );
+  assert.equal(type(send(Cmd.SetScanout, [0, 0, W, H, 0, id])), Resp.OkNodata);
+}
+
+test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is refused while the control socket answers, a small one is right", async () => {
   const BACK = 0x80_0000n;
-  const { mem, gpu, send, sendAndWait, failed } = setup({ ram: 48 << 20 });
+  const g = setup({ ram: 48 << 20 });
+  const { mem, gpu, send, sendAndWait, failed } = g;
   // Larger than the largest mode: each side at most 3840, 3840x2160 pixels at most.
   assert.equal(
-    type(send(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
     Resp.OkNodata,
   );
   for (const [w, h] of [
@@ -466,16 +559,7 @@ test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is re
   assert.equal(type(send(Cmd.SetScanout, [0, 0, 2160, 3840, 0, 1])), Resp.OkNodata, "portrait");
   assert.equal(type(send(Cmd.ResourceUnref, [1, 0])), Resp.OkNodata);
   // The largest scanout, of random pixels.
-  assert.equal(type(send(Cmd.ResourceCreate2d, [2, GpuFormat.B8G8R8X8, W, H])), Resp.OkNodata);
-  const pages: [bigint, number][] = [];
-  for (let k = 0; k < (W * H * 4) / 4096; k++) pages.push([BACK + BigInt(k * 4096), 4096]);
-  randomFillSync(mem.hostView(BACK, W * H * 4));
-  assert.equal(type(send(Cmd.ResourceAttachBacking, backingList(2, pages))), Resp.OkNodata);
-  assert.equal(
-    type(await sendAndWait(Cmd.TransferToHost2d, [0, 0, W, H, 0n, 2, 0])),
-    Resp.OkNodata,
-  );
-  assert.equal(type(send(Cmd.SetScanout, [0, 0, W, H, 0, 2])), Resp.OkNodata);
+  await noisyScanout(g, 2, BACK);
   const sock = await controlSocket(gpu);
   try {
     const order: string[] = [];
@@ -512,4 +596,242 @@ test("virtio-gpu scanouts are bounded; a screenshot of the largest, noisy, is re
   } finally {
     await sock.close();
   }
+});
+
+test("virtio-gpu: one notify with 16 create/unref pairs of 16 MiB resources is served over many turns", async () => {
+  const { gpu, offer, used, response, failed } = setup({ queue: 256 });
+  const start = used();
+  const reply = (i: number) => RESP + BigInt(64 * i);
+  for (let i = 0; i < 16; i++) {
+    offer(
+      command(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 2048, 2048]),
+      REQ,
+      reply(2 * i),
+      64,
+    );
+    offer(command(Cmd.ResourceUnref, [1, 0]), REQ + 64n, reply(2 * i + 1), 64);
+  }
+  gpu.notify(0);
+  // Each create zeroes 16 MiB, twice the turn's budget: it ends its turn.
+  const first = (used() - start) & 0xffff;
+  assert.ok(first <= 2, `${first} commands on the first turn`);
+  const turns = await turnsUntil(() => ((used() - start) & 0xffff) === 32);
+  assert.ok(turns >= 15, `all done in ${turns} turns`);
+  for (let i = 0; i < 32; i++) assert.equal(type(response(reply(i))), Resp.OkNodata, `${i}`);
+  assert.equal(gpu.resourceBytes, 0);
+  assert.equal(failed(), "");
+});
+
+test("virtio-gpu: a long backing list after another command waits for a turn of its own", async () => {
+  const { gpu, offer, used, response, sendAndWait, failed } = setup({ ram: 16 << 20 });
+  assert.equal(
+    type(await sendAndWait(Cmd.ResourceCreate2d, [1, GpuFormat.B8G8R8X8, 4096, 4096])),
+    Resp.OkNodata,
+  );
+  // 9000 entries cost more than what a command leaves of the turn's budget.
+  const entries: [bigint, number][] = [];
+  for (let i = 0; i < 9000; i++) entries.push([FB + BigInt(i), 1]);
+  assert.ok(9000 * 1024 > TURN_BUDGET - 16384);
+  const start = used();
+  offer(command(Cmd.GetDisplayInfo, []), REQ, RESP, 512);
+  offer(command(Cmd.ResourceAttachBacking, backingList(1, entries)), 0x40_0000n, RESP + 512n, 64);
+  gpu.notify(0);
+  assert.equal((used() - start) & 0xffff, 1, "the list was parsed on the first turn");
+  assert.equal(gpu.busy, true);
+  await turnsUntil(() => ((used() - start) & 0xffff) === 2 && !gpu.busy);
+  assert.equal(type(response(RESP + 512n)), Resp.OkNodata, gpu.lastError);
+  assert.equal(failed(), "");
+});
+
+/** A VNC server of `gpu`'s display on a Unix socket of its own. */
+async function vncServer(gpu: VirtioGpu) {
+  const dir = mkdtempSync(join(tmpdir(), "moat-gpu-vnc-"));
+  const path = join(dir, "vnc.sock");
+  const server = await VncServer.listen(
+    { path },
+    {
+      gpu,
+      keyboard: new VirtioInput("keyboard", "keyboard"),
+      tablet: new VirtioInput("tablet", "tablet"),
+    },
+    { log: () => {} },
+  );
+  return {
+    server,
+    path,
+    close: async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test("virtio-gpu: page flips between two 4K buffers, each with an empty flush, cost a viewer's full conversion each: one a turn", async () => {
+  const W = 3840;
+  const H = 2160;
+  const sink: { vnc?: VncServer } = {};
+  const { gpu, offer, used, sendAndWait, response, flushes, failed } = setup({
+    queue: 256,
+    onFlush: (r) => sink.vnc?.flushed(r),
+  });
+  for (const id of [1, 2])
+    assert.equal(
+      type(await sendAndWait(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, W, H])),
+      Resp.OkNodata,
+    );
+  const vnc = await vncServer(gpu);
+  sink.vnc = vnc.server;
+  const viewer = connect(vnc.path);
+  viewer.on("error", () => {});
+  try {
+    await new Promise((r) => viewer.once("connect", r));
+    await turnsUntil(() => vnc.server.clientCount === 1);
+    // The scanout's size changes with every SET_SCANOUT: the viewer converts all of it.
+    const start = used();
+    for (let i = 0; i < 32; i++) {
+      const reply = (k: number) => RESP + BigInt(32 * (4 * i + k));
+      offer(command(Cmd.SetScanout, [0, 0, W, H, 0, 1]), REQ, reply(0), 32);
+      offer(command(Cmd.ResourceFlush, [0, 0, 0, 0, 1, 0]), REQ + 64n, reply(1), 32);
+      offer(command(Cmd.SetScanout, [0, 0, W, H - 1, 0, 2]), REQ + 128n, reply(2), 32);
+      offer(command(Cmd.ResourceFlush, [0, 0, 0, 0, 2, 0]), REQ + 192n, reply(3), 32);
+    }
+    flushes.length = 0;
+    const perTurn: number[] = [];
+    gpu.notify(0);
+    perTurn.push(flushes.length);
+    let seen = flushes.length;
+    await turnsUntil(() => {
+      perTurn.push(flushes.length - seen);
+      seen = flushes.length;
+      return ((used() - start) & 0xffff) === 128 && !gpu.busy;
+    });
+    // A full frame is 33 MB of conversion, four turns' budget: it ends its turn.
+    assert.ok(Math.max(...perTurn) <= 1, `flushes a turn: ${perTurn.join(" ")}`);
+    assert.equal(seen, 64);
+    for (let i = 0; i < 128; i++)
+      assert.equal(type(response(RESP + BigInt(32 * i))), Resp.OkNodata, `${i}`);
+    assert.equal(failed(), "");
+  } finally {
+    viewer.destroy();
+    await vnc.close();
+  }
+});
+
+/** An RFB 3.8 viewer without a password on `path`; `frame()` asks for all of it in Raw. */
+async function rfbViewer(path: string) {
+  const sock = connect(path);
+  sock.on("error", () => {});
+  let buf = Buffer.alloc(0);
+  let wake = () => {};
+  sock.on("data", (b: Buffer) => {
+    buf = Buffer.concat([buf, b]);
+    wake();
+  });
+  const read = async (n: number): Promise<Buffer> => {
+    while (buf.length < n) await new Promise<void>((r) => (wake = r));
+    const out = buf.subarray(0, n);
+    buf = buf.subarray(n);
+    return out;
+  };
+  await read(12);
+  sock.write("RFB 003.008\n");
+  await read((await read(1))[0]!);
+  sock.write(Buffer.from([1])); // None
+  assert.equal((await read(4)).readUInt32BE(0), 0, "SecurityResult OK");
+  sock.write(Buffer.from([1])); // shared
+  const init = await read(24);
+  await read(init.readUInt32BE(20));
+  const width = init.readUInt16BE(0);
+  const height = init.readUInt16BE(2);
+  /** The whole frame as the server's 32-bit pixels (0x00RRGGBB), row by row. */
+  const frame = async (): Promise<number[]> => {
+    const req = Buffer.alloc(10);
+    req[0] = 3;
+    req.writeUInt16BE(width, 6);
+    req.writeUInt16BE(height, 8);
+    sock.write(req);
+    const head = await read(4);
+    const px = new Array<number>(width * height);
+    for (let i = head.readUInt16BE(2); i > 0; i--) {
+      const r = await read(12);
+      const [x, y, w, h] = [0, 2, 4, 6].map((at) => r.readUInt16BE(at)) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      assert.equal(r.readInt32BE(8), 0, "Raw");
+      const data = await read(w * h * 4);
+      for (let j = 0; j < w * h; j++)
+        px[(y + Math.floor(j / w)) * width + x + (j % w)] = data.readUInt32LE(j * 4);
+    }
+    return px;
+  };
+  return { width, height, frame, close: () => sock.destroy() };
+}
+
+test("VNC: a page flip between two buffers of one size shows the new buffer whole, whatever rows the flush names", async () => {
+  const sink: { vnc?: VncServer } = {};
+  const { mem, gpu, send } = setup({ onFlush: (r) => sink.vnc?.flushed(r) });
+  // Two 8x4 buffers: one all 0x112233, the other all 0x445566 (B8G8R8X8: B, G, R, X in memory).
+  for (const [id, rgb] of [
+    [1, 0x112233],
+    [2, 0x445566],
+  ] as const) {
+    const at = FB + BigInt(id * 0x1000);
+    const px = new Uint8Array(8 * 4 * 4);
+    for (let i = 0; i < 32; i++) px.set([rgb & 0xff, (rgb >> 8) & 0xff, rgb >> 16, 0], i * 4);
+    mem.write(at, px);
+    assert.equal(type(send(Cmd.ResourceCreate2d, [id, GpuFormat.B8G8R8X8, 8, 4])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.ResourceAttachBacking, [id, 1, at, 128, 0])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.TransferToHost2d, [0, 0, 8, 4, 0n, id, 0])), Resp.OkNodata);
+  }
+  assert.equal(type(send(Cmd.SetScanout, [0, 0, 8, 4, 0, 1])), Resp.OkNodata);
+  const vnc = await vncServer(gpu);
+  sink.vnc = vnc.server;
+  const viewer = await rfbViewer(vnc.path);
+  try {
+    assert.deepEqual([viewer.width, viewer.height], [8, 4]);
+    assert.deepEqual(await viewer.frame(), new Array(32).fill(0x112233));
+    // The flip, and a flush of its first row only.
+    assert.equal(type(send(Cmd.SetScanout, [0, 0, 8, 4, 0, 2])), Resp.OkNodata);
+    assert.equal(type(send(Cmd.ResourceFlush, [0, 0, 8, 1, 2, 0])), Resp.OkNodata);
+    assert.deepEqual(await viewer.frame(), new Array(32).fill(0x445566));
+  } finally {
+    viewer.close();
+    await vnc.close();
+  }
+});
+
+test("control socket: screenshots queued by a client that has gone are not taken, the one being encoded is stopped", async () => {
+  const g = setup({ ram: 48 << 20 });
+  const { gpu } = g;
+  await noisyScanout(g, 1, 0x80_0000n);
+  // Each screenshot taken reads the scanout once.
+  let taken = 0;
+  const scanoutImage = gpu.scanoutImage.bind(gpu);
+  gpu.scanoutImage = () => {
+    taken++;
+    return scanoutImage();
+  };
+  const sock = await controlSocket(gpu);
+  try {
+    const client = connect(sock.path);
+    client.on("error", () => {});
+    await new Promise((r) => client.once("connect", r));
+    client.write('{"op":"screenshot"}\n'.repeat(40));
+    await turnsUntil(() => taken === 1);
+    client.destroy();
+    // The next client's screenshot comes after what was queued before it: nothing but its own.
+    const [shot] = await control(sock.path, [{ op: "screenshot" }]);
+    assert.match(String(shot!.error), /passed 786432 bytes as a PNG/);
+    assert.equal(taken, 2, "screenshots taken");
+  } finally {
+    await sock.close();
+  }
+  // An encoding no longer wanted ends at once, its worker terminated.
+  const stop = new AbortController();
+  const png = scanoutPng(gpu.scanoutImage()!, 768 * 1024, stop.signal);
+  stop.abort();
+  await assert.rejects(png, /the screenshot was no longer wanted/);
 });

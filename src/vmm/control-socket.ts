@@ -116,36 +116,55 @@ export class ControlSocket {
       return;
     }
     this.clients.add(s);
-    s.on("close", () => this.clients.delete(s));
+    // Its requests still waiting are dropped, and a screenshot being encoded for it stopped.
+    const gone = new AbortController();
+    s.on("close", () => {
+      this.clients.delete(s);
+      gone.abort();
+    });
     s.on("error", () => {});
     let buf = "";
     let busy = Promise.resolve();
     let queued = 0;
-    s.setEncoding("utf8");
-    s.on("data", (d: string) => {
-      buf += d;
-      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+    /** Queues the complete lines in `buf`, up to MAX_QUEUED; the rest wait there, unparsed. */
+    const parse = () => {
+      for (let nl = buf.indexOf("\n"); nl >= 0 && queued < MAX_QUEUED; nl = buf.indexOf("\n")) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         // Replies go out in request order.
         if (++queued >= MAX_QUEUED) s.pause();
         busy = busy.then(async () => {
-          const reply = await this.handle(line);
-          if (!s.destroyed) s.write(JSON.stringify(reply) + "\n");
-          if (--queued < MAX_QUEUED && !s.destroyed) s.resume();
+          if (!gone.signal.aborted) {
+            const reply = await this.handle(line, gone.signal);
+            if (!s.destroyed) s.write(JSON.stringify(reply) + "\n");
+          }
+          queued--;
+          parse();
+          if (queued < MAX_QUEUED && !s.destroyed) s.resume();
         });
       }
-      if (buf.length > MAX_LINE) {
+      // Bound: the line being read (what a paused socket had delivered waits in `buf`: at most
+      // one read's chunk more).
+      const nl = buf.indexOf("\n");
+      if ((nl < 0 ? buf.length : nl) > MAX_LINE) {
         s.end(
           JSON.stringify({ ok: false, error: `a request is at most ${MAX_LINE} bytes` }) + "\n",
         );
         buf = "";
       }
+    };
+    s.setEncoding("utf8");
+    s.on("data", (d: string) => {
+      buf += d;
+      parse();
     });
   }
 
-  /** One request. Never throws: a bad request gets {"ok":false,"error":...}. */
-  async handle(line: string): Promise<Reply> {
+  /**
+   * One request. Never throws: a bad request gets {"ok":false,"error":...}. `gone` aborts when
+   * its client has gone (a screenshot for it is then not taken, or stopped).
+   */
+  async handle(line: string, gone?: AbortSignal): Promise<Reply> {
     let req: unknown;
     try {
       req = JSON.parse(line);
@@ -156,13 +175,13 @@ export class ControlSocket {
       return { ok: false, error: "a request is a JSON object with an op" };
     const r = req as Record<string, unknown>;
     try {
-      return await this.run(r);
+      return await this.run(r, gone);
     } catch (e) {
       return { ok: false, error: (e as Error).message };
     }
   }
 
-  private async run(r: Record<string, unknown>): Promise<Reply> {
+  private async run(r: Record<string, unknown>, gone?: AbortSignal): Promise<Reply> {
     const d = this.devices;
     const vm = this.vm;
     switch (r.op) {
@@ -245,9 +264,10 @@ export class ControlSocket {
         // One at a time, each of what the guest shows when its turn comes; the encoding runs
         // on a worker thread while this socket and the VM go on.
         const shot = this.screenshots.then(async () => {
+          if (gone?.aborted) throw new Error("the client has gone");
           const img = gpu.scanoutImage();
           if (!img) throw new Error("the guest shows nothing on its display yet");
-          return { rect: img.rect, png: await scanoutPng(img, MAX_SCREENSHOT_REPLY) };
+          return { rect: img.rect, png: await scanoutPng(img, MAX_SCREENSHOT_REPLY, gone) };
         });
         this.screenshots = shot.catch(() => {});
         const { rect, png } = await shot;

@@ -84,13 +84,20 @@ export type PngReply = { png: Uint8Array } | { tooBig: number } | { error: strin
 
 /** Bound: the JavaScript heap of the encoder's worker (the pixels are outside it). */
 const WORKER_HEAP_MIB = 32;
+/** Bound: how long the encoder's worker may run (a noisy 4K scanout takes about a second). */
+export const PNG_TIMEOUT_MS = 30_000;
 
 /**
  * The scanout as a PNG file's bytes, encoded on a worker thread of its own (ended when it
- * answers). Bounds: the scanout as scanoutRows bounds it (one copy of it goes to the worker);
- * encoding stops, and ScreenshotError says so, once the PNG passes `maxBytes`.
+ * answers, when `stop` aborts, or after PNG_TIMEOUT_MS). Bounds: the scanout as scanoutRows
+ * bounds it (one copy of it goes to the worker); encoding stops, and ScreenshotError says so,
+ * once the PNG passes `maxBytes`.
  */
-export function scanoutPng(img: ScanoutImage, maxBytes: number): Promise<Buffer> {
+export function scanoutPng(
+  img: ScanoutImage,
+  maxBytes: number,
+  stop?: AbortSignal,
+): Promise<Buffer> {
   const pixels = scanoutRows(img);
   const job: PngJob = {
     width: img.rect.width,
@@ -104,6 +111,21 @@ export function scanoutPng(img: ScanoutImage, maxBytes: number): Promise<Buffer>
       workerData: job,
       transferList: [pixels.buffer],
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MIB },
+    });
+    const end = (why: string) => {
+      void w.terminate();
+      reject(new ScreenshotError(why));
+    };
+    const timer = setTimeout(
+      () => end(`the PNG encoder took over ${PNG_TIMEOUT_MS} ms`),
+      PNG_TIMEOUT_MS,
+    );
+    const abort = () => end("the screenshot was no longer wanted");
+    if (stop?.aborted) abort();
+    else stop?.addEventListener("abort", abort, { once: true });
+    w.once("exit", () => {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", abort);
     });
     w.once("message", (m: PngReply) => {
       void w.terminate();

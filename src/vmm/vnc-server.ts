@@ -64,7 +64,8 @@ export interface VncDisplay {
 export class VncServer {
   private readonly sessions = new Map<Socket, VncSession>();
   private frame: Frame;
-  private shown: { width: number; height: number } | null = null;
+  /** The ScanoutImage.serial `frame` shows. */
+  private shown: number | null = null;
 
   private constructor(
     readonly address: VncAddress,
@@ -123,7 +124,10 @@ export class VncServer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  /** Brings the RGBA frame up to date inside `rect` (all of it when the scanout changed size). */
+  /**
+   * Brings the RGBA frame up to date inside `rect` (all of it when the scanout shows another
+   * resource or part of one: a page flip between two buffers of one size is a new frame).
+   */
   private refresh(rect?: GpuRect): GpuRect {
     const img = this.d.gpu.scanoutImage();
     if (!img) {
@@ -133,10 +137,10 @@ export class VncServer {
     }
     const w = img.rect.width;
     const h = img.rect.height;
-    if (!this.shown || this.shown.width !== w || this.shown.height !== h || !rect) {
+    if (!rect || this.shown !== img.serial) {
       const { rgba } = scanoutRgba(img);
       this.frame = { width: w, height: h, rgba };
-      this.shown = { width: w, height: h };
+      this.shown = img.serial;
       return { x: 0, y: 0, width: w, height: h };
     }
     // Only the flushed rows: the flush rectangle is in resource coordinates.

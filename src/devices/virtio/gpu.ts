@@ -83,7 +83,8 @@ export const MAX_SCANOUT_PIXELS = MAX_MODE.width * MAX_MODE.height;
  * Bound: the work one turn of the VMM's event loop spends on the queues, in bytes copied (or
  * converted for viewers, on a flush), a few milliseconds; past it the device goes on at the
  * next turn, a transfer from the row where it stopped. A backing entry parsed or walked costs
- * ENTRY_COST, a command COMMAND_COST: what copying that many bytes takes (measured).
+ * ENTRY_COST, a command COMMAND_COST: what copying that many bytes takes (measured); a resource
+ * created costs its pixel bytes (the host zeroes them).
  */
 export const TURN_BUDGET = 8 << 20;
 const ENTRY_COST = 1024;
@@ -127,6 +128,11 @@ export interface ScanoutImage {
   pixels: Uint8Array;
   /** The part of the resource the scanout shows. */
   rect: GpuRect;
+  /**
+   * Changes whenever SET_SCANOUT shows another resource or part of one (a page flip between two
+   * buffers of one size too): a viewer converts all of it anew, and the next flush is charged so.
+   */
+  serial: number;
 }
 
 export interface GpuOptions {
@@ -166,7 +172,15 @@ export class VirtioGpu implements VirtioDevice {
   /** Incremented by every reset, so that a turn scheduled before it does nothing. */
   private generation = 0;
   private pending: PendingTransfer | null = null;
+  /** A command left for the next turn (a backing list longer than what was left of this one). */
+  private deferred: DescriptorChain | null = null;
+  /** The command being served is the turn's first (it runs whatever it costs). */
+  private firstOfTurn = false;
   private scanout: { resource: number; rect: GpuRect } | null = null;
+  /** SET_SCANOUT showed another resource or rectangle since the last flush of the scanout. */
+  private scanoutChanged = false;
+  /** ScanoutImage.serial; never reset, so that it never repeats. */
+  private scanoutSerial = 0;
   private readonly maxHostBytes: number;
   private readonly config = new Uint8Array(16);
   /** Commands answered with an error, by the message of the last one (for logs and tests). */
@@ -200,11 +214,13 @@ export class VirtioGpu implements VirtioDevice {
     this.generation++;
     this.running = false;
     this.pending = null;
+    this.deferred = null;
     this.ctx = undefined;
     this.queues = [];
     this.resources.clear();
     this.hostBytes = 0;
     this.scanout = null;
+    this.scanoutChanged = false;
   }
 
   /** The mode GET_DISPLAY_INFO offers. */
@@ -233,6 +249,7 @@ export class VirtioGpu implements VirtioDevice {
       format: r.format,
       pixels: r.pixels,
       rect: { ...this.scanout.rect },
+      serial: this.scanoutSerial,
     };
   }
 
@@ -276,11 +293,13 @@ export class VirtioGpu implements VirtioDevice {
         answered = true;
         continue;
       }
-      const chain = queue.pop();
+      const chain = this.deferred ?? queue.pop();
+      this.deferred = null;
       if (!chain) break;
+      this.firstOfTurn = this.budget === TURN_BUDGET;
       this.budget -= COMMAND_COST;
       const written = this.control(ctx.mem, chain);
-      if (written === undefined) continue; // a transfer, now pending
+      if (written === undefined) continue; // a transfer now pending, or a command deferred
       queue.push(chain.head, written);
       answered = true;
     }
@@ -303,7 +322,7 @@ export class VirtioGpu implements VirtioDevice {
 
   /**
    * One control command; returns the bytes written (its response), or undefined for a transfer
-   * left pending (answered when it is done).
+   * left pending (answered when it is done) or a command deferred to the next turn.
    */
   private control(mem: GuestMemory, chain: DescriptorChain): number | undefined {
     let hdr: DataView;
@@ -349,7 +368,7 @@ export class VirtioGpu implements VirtioDevice {
     return n;
   }
 
-  /** A command's response, or null for a transfer now pending. */
+  /** A command's response, or null for a transfer now pending or a command deferred. */
   private command(mem: GuestMemory, chain: DescriptorChain, hdr: DataView): Uint8Array | null {
     const type = hdr.getUint32(0, true);
     const body = (len: number): DataView => {
@@ -412,6 +431,11 @@ export class VirtioGpu implements VirtioDevice {
             `a scanout of ${rect.width}x${rect.height} pixels (at most ${MAX_SCANOUT_PIXELS}, ` +
               `sides up to ${MAX_MODE.width})`,
           );
+        const was = this.scanout;
+        if (!was || was.resource !== id || !sameRect(was.rect, rect)) {
+          this.scanoutChanged = true;
+          this.scanoutSerial++;
+        }
         this.scanout = { resource: id, rect };
         return header(Resp.OkNodata);
       }
@@ -423,8 +447,13 @@ export class VirtioGpu implements VirtioDevice {
         inside(rect, r, "flush");
         const shown = this.scanout;
         if (shown?.resource === id) {
-          // Viewers convert the flushed rows of the scanout: that counts as bytes copied.
-          this.budget -= Math.min(rect.height, shown.rect.height) * shown.rect.width * 4;
+          // Viewers convert the flushed rows of the scanout, all of them when it changed (even
+          // for an empty rectangle): that counts as bytes copied.
+          const rows = this.scanoutChanged
+            ? shown.rect.height
+            : Math.min(rect.height, shown.rect.height);
+          this.scanoutChanged = false;
+          this.budget -= rows * shown.rect.width * 4;
           this.o.onFlush?.(0, rect);
         }
         return header(Resp.OkNodata);
@@ -440,7 +469,14 @@ export class VirtioGpu implements VirtioDevice {
       case Cmd.ResourceAttachBacking: {
         const b = body(8);
         const r = this.resource(b.getUint32(0, true));
-        r.backing = this.attach(mem, chain, r, b.getUint32(4, true));
+        const n = b.getUint32(4, true);
+        if (!this.firstOfTurn && n * ENTRY_COST > this.budget) {
+          // Parsed in one go: it waits for a turn of its own rather than overrun this one.
+          this.deferred = chain;
+          this.budget = 0;
+          return null;
+        }
+        r.backing = this.attach(mem, chain, r, n);
         return header(Resp.OkNodata);
       }
       case Cmd.ResourceDetachBacking: {
@@ -455,7 +491,10 @@ export class VirtioGpu implements VirtioDevice {
     }
   }
 
-  /** RESOURCE_CREATE_2D. Bounds: id not 0 and free, a known format, sides 1..16384, the VM's cap. */
+  /**
+   * RESOURCE_CREATE_2D. Bounds: id not 0 and free, a known format, sides 1..16384, the VM's cap;
+   * the zeroed pixels count against the turn's budget as bytes copied.
+   */
   private create(id: number, format: number, width: number, height: number): void {
     if (id === 0 || this.resources.has(id))
       throw new GpuError(
@@ -470,6 +509,7 @@ export class VirtioGpu implements VirtioDevice {
       throw new GpuError(Resp.ErrOutOfMemory, `more than ${MAX_RESOURCES} resources`);
     const bytes = width * height * 4;
     this.charge(bytes + RESOURCE_META_BYTES);
+    this.budget -= bytes;
     this.resources.set(id, {
       width,
       height,
@@ -498,7 +538,8 @@ export class VirtioGpu implements VirtioDevice {
   /**
    * RESOURCE_ATTACH_BACKING's entries for `r`. Bounds: 1..MAX_BACKING_ENTRIES entries and at
    * most one per 4 KiB page of the resource plus BACKING_SLACK; the list's host bytes counted
-   * against the VM's cap before it is made; each entry checked (gpu-backing.ts).
+   * against the VM's cap before it is made; each entry checked (gpu-backing.ts). A list costing
+   * more than what is left of the turn's budget waits for the next turn (control()).
    */
   private attach(mem: GuestMemory, chain: DescriptorChain, r: Resource, n: number): Backing {
     if (r.backing) throw new GpuError(Resp.ErrUnspec, "the resource already has backing");
@@ -600,6 +641,10 @@ function readRect(v: DataView, at: number): GpuRect {
     width: v.getUint32(at + 8, true),
     height: v.getUint32(at + 12, true),
   };
+}
+
+function sameRect(a: GpuRect, b: GpuRect): boolean {
+  return a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
 }
 
 /** Bound: the rectangle lies inside the resource (sums in doubles: no 32-bit wrap-around). */

@@ -3,7 +3,7 @@
 // closed. On a full file system (a real tmpfs) a change is refused with 503 and not made; a
 // last line cut short by a daemon that died mid-write is kept as evidence at the next start
 // and the chain goes on; a daemon that cannot start says why in one line.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { appendFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -55,6 +55,29 @@ async function stop(d: DaemonProc | undefined): Promise<void> {
   }
 }
 
+/**
+ * A daemon on a fresh 32 MiB tmpfs home (a file system the test can fill) running VM 'v';
+ * everything is stopped and removed after the test. `daemon.d` is whichever daemon runs then.
+ */
+async function fullHomeWithVm(t: TestContext) {
+  const base = newHome({ reclaim: { enabled: false } });
+  const fs = mountTmpfs(32);
+  const h: Home = { dir: fs.dir, socket: join(fs.dir, "moat.sock"), config: base.config };
+  const daemon: { d: DaemonProc | undefined } = { d: await startDaemon(h) };
+  t.after(async () => {
+    await stop(daemon.d);
+    killVmProcesses(h);
+    fs.remove();
+    rmSync(base.dir, { recursive: true, force: true });
+  });
+  const admin = adminToken(h);
+  const made = await api(h.socket, admin, "POST", "/v1/vms", { name: "v", memory_mib: 64 });
+  assert.equal(made.status, 201, made.text);
+  assert.equal((await api(h.socket, admin, "POST", "/v1/vms/v/start")).status, 200);
+  const v = await vmState(h.socket, admin, "v", "running");
+  return { h, fs, admin, v, daemon };
+}
+
 test("ten daemons started at once on one home: one runs, nine exit naming the home and its pid", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const ds = Array.from({ length: 10 }, () => spawnDaemon(h));
@@ -89,21 +112,7 @@ test("ten daemons started at once on one home: one runs, nine exit naming the ho
 });
 
 test("a full home: create, pause and a new token get 503 and change nothing; a torn last line is kept at the next start", async (t) => {
-  const base = newHome({ reclaim: { enabled: false } });
-  const fs = mountTmpfs(32);
-  const h: Home = { dir: fs.dir, socket: join(fs.dir, "moat.sock"), config: base.config };
-  let d: DaemonProc | undefined = await startDaemon(h);
-  t.after(async () => {
-    await stop(d);
-    killVmProcesses(h);
-    fs.remove();
-    rmSync(base.dir, { recursive: true, force: true });
-  });
-  const admin = adminToken(h);
-  const made = await api(h.socket, admin, "POST", "/v1/vms", { name: "v", memory_mib: 64 });
-  assert.equal(made.status, 201, made.text);
-  assert.equal((await api(h.socket, admin, "POST", "/v1/vms/v/start")).status, 200);
-  const v = await vmState(h.socket, admin, "v", "running");
+  const { h, fs, admin, v, daemon } = await fullHomeWithVm(t);
 
   fs.fill();
   const seen = auditEntries(h).length;
@@ -145,9 +154,9 @@ test("a full home: create, pause and a new token get 503 and change nothing; a t
   );
 
   // The daemon dies in the middle of a write: part of a line at the end of the log.
-  d.p.kill("SIGKILL");
-  await d.exited;
-  d = undefined;
+  daemon.d!.p.kill("SIGKILL");
+  await daemon.d!.exited;
+  daemon.d = undefined;
   const log = join(h.dir, "audit.log");
   const torn = '{"seq":999,"time":"2030-01-01T00:00:00.000Z","actor":"admin#';
   appendFileSync(log, torn);
@@ -165,7 +174,7 @@ test("a full home: create, pause and a new token get 503 and change nothing; a t
   assert.deepEqual(readFileSync(log), tornLog);
 
   fs.unfill();
-  d = await startDaemon(h);
+  const d = (daemon.d = await startDaemon(h));
   assert.match(
     d.log(),
     /moatd: the audit log's last line was cut short \(\d+ bytes\); moved to audit\.log\.torn/,
@@ -193,21 +202,8 @@ test("a full home: create, pause and a new token get 503 and change nothing; a t
 });
 
 test("a full home: a VM that ends is still supervised (the daemon stays up) and its end is recorded once there is room", async (t) => {
-  const base = newHome({ reclaim: { enabled: false } });
-  const fs = mountTmpfs(32);
-  const h: Home = { dir: fs.dir, socket: join(fs.dir, "moat.sock"), config: base.config };
-  const d = await startDaemon(h);
-  t.after(async () => {
-    await stop(d);
-    killVmProcesses(h);
-    fs.remove();
-    rmSync(base.dir, { recursive: true, force: true });
-  });
-  const admin = adminToken(h);
-  const made = await api(h.socket, admin, "POST", "/v1/vms", { name: "v", memory_mib: 64 });
-  assert.equal(made.status, 201, made.text);
-  assert.equal((await api(h.socket, admin, "POST", "/v1/vms/v/start")).status, 200);
-  const v = await vmState(h.socket, admin, "v", "running");
+  const { h, fs, admin, v, daemon } = await fullHomeWithVm(t);
+  const d = daemon.d!;
 
   // The disk fills, then the VM process dies: the daemon must record what it can and stay up.
   fs.fill();

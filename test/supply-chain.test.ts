@@ -233,12 +233,12 @@ test("install scripts: only package.json's allowScripts run them, and npm refuse
   assert.deepEqual([...withScripts].sort(), Object.keys(allowed).sort());
   assert.ok(Object.values(allowed).every((v) => v === true));
 
-  // The project's .npmrc, with this machine's npm: a dependency with an install script that
-  // allowScripts does not name fails the install, and its script never runs.
+  // With this machine's npm, installing as .ci/run does (--strict-allow-scripts): a dependency
+  // with an install script that allowScripts does not name fails the install, and its script
+  // never runs.
   const dir = mkdtempSync(join(tmpdir(), "moat-npm-"));
   try {
     const evil = join(dir, "evil");
-    cpSync(join(REPO, ".npmrc"), join(dir, ".npmrc"));
     mkdirSync(evil);
     writeFileSync(
       join(evil, "package.json"),
@@ -259,7 +259,8 @@ test("install scripts: only package.json's allowScripts run them, and npm refuse
         allowScripts: allowed,
       }),
     );
-    const r = spawnSync("npm", ["install", "--offline", "--no-audit", "--no-fund"], {
+    const args = ["install", "--strict-allow-scripts", "--offline", "--no-audit", "--no-fund"];
+    const r = spawnSync("npm", args, {
       cwd: dir,
       encoding: "utf8",
     });

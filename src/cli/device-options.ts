@@ -33,7 +33,16 @@ export function parseDiskSpecs(values: string[]): DiskSpec[] {
         spec.bytesPerSecond = parseAmount(opt.slice(4), `--disk '${v}': bps`);
       else if (opt.startsWith("iops="))
         spec.opsPerSecond = parseAmount(opt.slice(5), `--disk '${v}': iops`);
-      else throw new UsageError(`--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N)`);
+      else if (opt === "format=raw") spec.raw = true;
+      else if (opt.startsWith("format="))
+        throw new UsageError(
+          `--disk '${v}': moat reads raw images only (format=raw); convert a ${opt.slice(7)} ` +
+            `image with qemu-img convert -f ${opt.slice(7)} -O raw ${path} OUT.raw`,
+        );
+      else
+        throw new UsageError(
+          `--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N, format=raw)`,
+        );
     }
     return spec;
   });

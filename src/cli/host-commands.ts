@@ -155,6 +155,7 @@ export function registerHostCommands(program: Command): void {
         spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({
           path: resolve(d.path),
           read_only: d.readOnly,
+          ...(d.raw ? { format: "raw" } : {}),
           ...(d.bytesPerSecond ? { bps: d.bytesPerSecond } : {}),
           ...(d.opsPerSecond ? { iops: d.opsPerSecond } : {}),
         }));

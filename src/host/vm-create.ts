@@ -2,11 +2,12 @@
 // (a name unique in its domain, one of tap and bridge, host files in the image directories,
 // trust domains and tenants kept to their networks, the domain's quota), and host paths resolved
 // once so what was checked is what the VMM opens; the same checks again before each start.
-import { existsSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
 import { closeFd, openPathNoLinks } from "../sys/libc.js";
 import { writableTwice } from "../vmm/disk-file.js";
+import { FORMAT_PROBE_BYTES, formatRefusal, knownImageFormat } from "../vmm/image-format.js";
 import type { Caller } from "./auth.js";
 import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
 import type { VmRecord } from "./store.js";
@@ -125,6 +126,21 @@ export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy): void {
     });
 }
 
+/**
+ * The image format a checked file's first sector names (image-format.ts), read with no link
+ * followed (the path is the real one just checked). Bound: one sector read.
+ */
+function imageFormatOf(path: string): string | undefined {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const head = new Uint8Array(FORMAT_PROBE_BYTES);
+    readSync(fd, head, 0, head.length, 0);
+    return knownImageFormat(head);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Checks `body` (already schema-valid, defaults filled) and builds the record; throws ApiError. */
 export function newVmRecord(
   body: Record<string, unknown>,
@@ -157,6 +173,15 @@ export function newVmRecord(
     return real;
   };
   for (const f of imageFields(spec)) f.set(check(f.field, f.path));
+  spec.disks.forEach((d, i) => {
+    if (d.format === "raw") return;
+    const format = imageFormatOf(d.path);
+    const field = `disks.${i}.path`;
+    if (format !== undefined)
+      throw new ApiError(400, `${field}: ${d.path} ${formatRefusal(d.path, format)}`, field);
+    // Raw from now on: a start never looks again, so the guest cannot steer how it is read.
+    d.format = "raw";
+  });
   const twice = writableTwice(spec.disks.map((d) => ({ path: d.path, readOnly: d.read_only })));
   if (twice) {
     const field = `disks.${twice[1]}.path`;

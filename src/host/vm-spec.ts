@@ -51,6 +51,13 @@ export const vmSpecSchema = {
         properties: {
           path: PATH,
           read_only: { type: "boolean", default: false },
+          format: {
+            const: "raw",
+            description:
+              "the image is raw (the only format moat reads): given, or recorded at create once " +
+              "the file's first sector named no other format, so nothing the guest writes " +
+              "there later changes how it is read",
+          },
           bps: RATE,
           iops: RATE,
         },
@@ -153,7 +160,7 @@ export interface VmSpec {
   cmdline?: string;
   cpus: number;
   memory_mib: number;
-  disks: { path: string; read_only: boolean; bps?: number; iops?: number }[];
+  disks: { path: string; read_only: boolean; format?: "raw"; bps?: number; iops?: number }[];
   nics: { tap?: string; bridge?: string; mac?: string; bps?: number; pps?: number }[];
   vsock?: { cid: number };
   balloon?: { free_page_reporting: boolean };

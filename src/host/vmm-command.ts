@@ -46,6 +46,7 @@ export function vmmArgv(
   for (const d of spec.disks) {
     let v = d.path;
     if (d.read_only) v += ",ro";
+    if (d.format === "raw") v += ",format=raw";
     if (d.bps) v += `,bps=${d.bps}`;
     if (d.iops) v += `,iops=${d.iops}`;
     a.push("--disk", v);

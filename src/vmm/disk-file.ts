@@ -2,6 +2,7 @@
 // pool, so no vCPU and not the VMM thread waits for the disk), flush as fdatasync, discard and
 // write-zeroes through fallocate. The VMM opens it and holds QEMU's image lock on it while the
 // VM runs; the device model only sees BlockBackend.
+import { FORMAT_PROBE_BYTES, formatRefusal, knownImageFormat } from "./image-format.js";
 import { statSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { BlockBackend } from "../devices/virtio/blk.js";
@@ -53,9 +54,10 @@ export class DiskFile implements BlockBackend {
   /**
    * Opens `path` read-write, or read-only (then the host refuses every write), and takes its
    * image lock: refused while another process (QEMU or moat) writes it, or reads it and lets
-   * no writer in when this one would write.
+   * no writer in when this one would write. Unless `raw` (the caller says it is raw), a file
+   * whose first sector names another image format is refused (image-format.ts).
    */
-  static async open(path: string, readOnly: boolean): Promise<DiskFile> {
+  static async open(path: string, readOnly: boolean, raw = false): Promise<DiskFile> {
     let fh: FileHandle;
     try {
       fh = await open(path, readOnly ? "r" : "r+");
@@ -77,6 +79,15 @@ export class DiskFile implements BlockBackend {
     if (st.size < 512) {
       await fh.close();
       throw new DiskError(`disk ${path}: smaller than one 512-byte sector`);
+    }
+    if (!raw) {
+      const head = new Uint8Array(FORMAT_PROBE_BYTES);
+      await fh.read(head, 0, head.length, 0);
+      const format = knownImageFormat(head);
+      if (format !== undefined) {
+        await fh.close();
+        throw new DiskError(`disk ${path}: ${formatRefusal(path, format)}`);
+      }
     }
     let inUse: string | undefined;
     try {

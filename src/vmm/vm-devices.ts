@@ -27,6 +27,8 @@ import type { AgentCommand } from "../agent/agent-commands.js";
 export interface DiskSpec {
   path: string;
   readOnly: boolean;
+  /** Said to be raw (`format=raw`): its first sector is not looked at for another format. */
+  raw?: boolean;
   /** Rate limits: data bytes per second, requests per second. */
   bytesPerSecond?: number;
   opsPerSecond?: number;
@@ -129,7 +131,7 @@ export class VmDevices {
       );
     }
     for (const [i, spec] of specs.disks.entries()) {
-      const file = await DiskFile.open(spec.path, spec.readOnly);
+      const file = await DiskFile.open(spec.path, spec.readOnly, spec.raw === true);
       this.closers.push(() => file.close());
       const blk = new VirtioBlk(`virtio-blk ${diskName(i)}`, file, basename(file.path), {
         bytes: perSecond(spec.bytesPerSecond),

@@ -1,0 +1,54 @@
+// Which disk image formats moat does not read. moat gives a guest raw images only; a qcow2,
+// vmdk, vhd/vhdx, vdi or qed file attached as raw would show the guest its header and
+// metadata as disk sectors, and the guest's first write would destroy the image. So before a
+// file is first used as a raw disk its first sector is looked at, and a known format refused
+// with the command that converts it. The answer is never used to read the file as anything
+// but raw: a file that passed is raw, and `format=raw` (which the daemon records at create)
+// skips the look, so nothing a guest later writes into its own disk changes how it is read.
+
+/** Bytes of a file the check reads: one sector. */
+export const FORMAT_PROBE_BYTES = 512;
+
+interface Signature {
+  /** qemu-img's name of the format (its -f argument). */
+  name: string;
+  at: number;
+  magic: Uint8Array;
+}
+
+const ascii = (s: string): Uint8Array => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
+
+/** Header magics (facts from each format's specification), at their offsets in sector 0. */
+const SIGNATURES: Signature[] = [
+  { name: "qcow2", at: 0, magic: new Uint8Array([0x51, 0x46, 0x49, 0xfb]) }, // "QFI\xfb" (qcow too)
+  { name: "qed", at: 0, magic: ascii("QED\0") },
+  { name: "vmdk", at: 0, magic: ascii("KDMV") }, // a sparse extent
+  { name: "vmdk", at: 0, magic: ascii("# Disk DescriptorFile") }, // a descriptor
+  { name: "vmdk", at: 0, magic: ascii("COWD") }, // ESX's older sparse format
+  { name: "vhdx", at: 0, magic: ascii("vhdxfile") },
+  { name: "vpc", at: 0, magic: ascii("conectix") }, // a dynamic or differencing VHD
+  { name: "vdi", at: 0x40, magic: new Uint8Array([0x7f, 0x10, 0xda, 0xbe]) }, // u32 LE 0xbeda107f
+];
+
+/**
+ * The format a file's first sector names, or undefined for anything else (taken as raw).
+ * Bound: reads only the `head` given (at most FORMAT_PROBE_BYTES are looked at).
+ */
+export function knownImageFormat(head: Uint8Array): string | undefined {
+  for (const s of SIGNATURES) {
+    if (head.length < s.at + s.magic.length) continue;
+    if (s.magic.every((b, i) => head[s.at + i] === b)) return s.name;
+  }
+  return undefined;
+}
+
+/** What a refusal says: the format found and the command that makes a raw image of it. */
+export function formatRefusal(path: string, format: string): string {
+  const raw = path.replace(/(\.[A-Za-z0-9]+)?$/, ".raw");
+  const label = format === "vpc" ? "vpc (VHD)" : format;
+  return (
+    `is a ${label} image, and moat reads raw images only (as raw, the guest would see its ` +
+    `metadata and overwrite it): convert it with qemu-img convert -f ${format} -O raw ${path} ` +
+    `${raw}, or, if it is a raw disk that only starts with those bytes, say so with ,format=raw`
+  );
+}

@@ -487,7 +487,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         vm.stop(EXIT_MOAT_ERROR, `--pin-cpus: ${(e as Error).message}`);
       }
     });
-    const exit = await finished;
+    let exit = await finished;
     ended = true;
     con?.detach();
     server?.detach();
@@ -516,10 +516,13 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
       process.stderr.write(`moat: ${exit.detail}\n`);
     } else if (exit.reason === "reset" && argv.length > 0) {
       // The x86-64 machine has no pvpanic (it needs ACPI): a panicking kernel restarts, and
-      // this is all moat can tell.
+      // this is all moat can tell. A VM that restarts has not run its command to the end
+      // (moat does not boot it again), so this is not the command's success: 125, as for a
+      // VM that cannot run to the end.
       process.stderr.write(
         "moat: the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)\n",
       );
+      exit = { ...exit, status: EXIT_MOAT_ERROR };
     }
     if (o.timing) {
       const total = performance.now();

@@ -9,6 +9,7 @@ import { linkSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { moat, startMoat, until } from "./support/moat-cli.js";
+import { procLocksId } from "../src/host/home-lock.js";
 import { adminToken, api, newHome, startDaemon, stopDaemon, vmState } from "./support/moatd.js";
 
 /** Runs `fn` on a fresh 1 MiB image in a directory of its own, removed after. */
@@ -25,11 +26,7 @@ async function withImage(fn: (a: string, dir: string) => Promise<void>): Promise
 
 /** The byte ranges locked on `path`'s inode by anyone, as the kernel lists them. */
 function lockedRanges(path: string): [number, number][] {
-  const st = statSync(path);
-  const major = (st.dev >> 8) & 0xfff;
-  const minor = (st.dev & 0xff) | ((st.dev >> 12) & 0xfff00);
-  const hex = (n: number): string => n.toString(16).padStart(2, "0");
-  const id = `${hex(major)}:${hex(minor)}:${st.ino}`;
+  const id = procLocksId(statSync(path, { bigint: true }));
   const out: [number, number][] = [];
   for (const line of readFileSync("/proc/locks", "utf8").split("\n")) {
     const f = line.trim().split(/\s+/);

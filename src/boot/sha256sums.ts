@@ -4,7 +4,7 @@
 // `sha256sum -c SHA256SUMS` checks an install by hand; moat checks a shipped guest against it
 // before it loads one, and `moat audit` checks both (docs/security.md, "Supply chain").
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,7 +39,12 @@ export function parseSha256Sums(text: string, name = "SHA256SUMS"): Map<string, 
 
 /** A sums file read and parsed. Bound: MAX_SUMS_BYTES. */
 export function readSha256Sums(path: string): Map<string, string> {
-  const data = readFileSync(path);
-  if (data.length > MAX_SUMS_BYTES) throw new Error(`${path}: larger than 1 MiB`);
-  return parseSha256Sums(data.toString("utf8"), path);
+  const fd = openSync(path, "r");
+  try {
+    // The size first: a file past the bound is refused before it is read.
+    if (fstatSync(fd).size > MAX_SUMS_BYTES) throw new Error(`${path}: larger than 1 MiB`);
+    return parseSha256Sums(readFileSync(fd).toString("utf8"), path);
+  } finally {
+    closeSync(fd);
+  }
 }

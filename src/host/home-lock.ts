@@ -59,16 +59,20 @@ export function lockHome(home: string): HomeLock {
   };
 }
 
+/** How /proc/locks names a file: its device as hex major:minor, then its inode. */
+export function procLocksId(st: { dev: bigint; ino: bigint }): string {
+  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
+  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
+  return `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino}`;
+}
+
 /**
  * The PID holding a flock on the open file `fd`, from /proc/locks (the kernel's table: right
  * even while the holder has not yet written its PID into the file). Lines look like
  * `1: FLOCK  ADVISORY  WRITE 4242 00:2a:1234 0 EOF`, the device as hex major:minor.
  */
 function lockHolder(fd: number): number | undefined {
-  const st = fstatSync(fd, { bigint: true });
-  const major = ((st.dev >> 8n) & 0xfffn) | ((st.dev >> 32n) & ~0xfffn);
-  const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & ~0xffn);
-  const id = `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino}`;
+  const id = procLocksId(fstatSync(fd, { bigint: true }));
   let table: string;
   try {
     table = readFileSync("/proc/locks", "utf8");

@@ -18,8 +18,7 @@
 // Replies: {"ok":true,...} or {"ok":false,"error":"why"}. Every request is input from whoever
 // holds the socket: bounded (line length, clients) and checked field by field.
 import net from "node:net";
-import { lstatSync, unlinkSync } from "node:fs";
-import { listenPrivate } from "./unix-listen.js";
+import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VmDevices } from "./vm-devices.js";
 import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
@@ -95,12 +94,7 @@ export class ControlSocket {
     devices: VmDevices,
     info?: ControlInfo,
   ): Promise<ControlSocket> {
-    try {
-      if (lstatSync(path).isSocket()) unlinkSync(path);
-      else throw new ControlSocketError(`control socket ${path}: exists and is not a socket`);
-    } catch (e) {
-      if (e instanceof ControlSocketError) throw e;
-    }
+    clearStaleSocket(path, "control socket", "exists and is not a socket", ControlSocketError);
     const server = net.createServer();
     const c = new ControlSocket(server, devices, info);
     server.on("connection", (s) => c.client(s));

@@ -22,20 +22,33 @@ export function listenPrivate(server: Server, path: string): Promise<void> {
 }
 
 /** Listens on `path` (mode 0600); `what` names it in errors (thrown as `E`). */
-export async function listenUnix(
+/**
+ * Removes a stale socket at `path` before a listen: nothing there is fine, a socket goes, any
+ * other file is refused (`${what} ${path}: ${notSocket}`, as an `E`), and so is a path that
+ * cannot be looked at.
+ */
+export function clearStaleSocket(
   path: string,
   what: string,
+  notSocket: string,
   E: new (message: string) => Error,
-): Promise<Server> {
+): void {
   try {
-    if (!lstatSync(path).isSocket())
-      throw new E(`${what} ${path}: a file that is not a socket is in the way`);
+    if (!lstatSync(path).isSocket()) throw new E(`${what} ${path}: ${notSocket}`);
     unlinkSync(path);
   } catch (e) {
     if (e instanceof E) throw e;
     if ((e as NodeJS.ErrnoException).code !== "ENOENT")
       throw new E(`${what} ${path}: ${(e as Error).message}`);
   }
+}
+
+export async function listenUnix(
+  path: string,
+  what: string,
+  E: new (message: string) => Error,
+): Promise<Server> {
+  clearStaleSocket(path, what, "a file that is not a socket is in the way", E);
   const server = createServer();
   try {
     await listenPrivate(server, path);

@@ -5,8 +5,7 @@
 // socket of a connection counts against the device's connection bound until it has closed:
 // a connect the guest gave up on (RST, shutdown, device reset) is abandoned, never bridged.
 import net from "node:net";
-import { lstatSync, unlinkSync } from "node:fs";
-import { listenPrivate } from "./unix-listen.js";
+import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VirtioVsock, VsockBackend, VsockKey } from "../devices/virtio/vsock.js";
 
 /** Bound: the CONNECT line a host client sends first. */
@@ -42,12 +41,7 @@ export class VsockUnix implements VsockBackend {
 
   /** Listens on `path` (a stale socket there is replaced; any other file is an error). */
   static async listen(path: string): Promise<VsockUnix> {
-    try {
-      if (lstatSync(path).isSocket()) unlinkSync(path);
-      else throw new VsockError(`vsock ${path}: exists and is not a socket`);
-    } catch (e) {
-      if (e instanceof VsockError) throw e;
-    }
+    clearStaleSocket(path, "vsock", "exists and is not a socket", VsockError);
     const v = new VsockUnix(path);
     // Half-open: a client that ends its side still reads what the guest sends back.
     const server = net.createServer({ allowHalfOpen: true }, (s) => v.hostClient(s));

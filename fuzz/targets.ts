@@ -1,7 +1,8 @@
 // Every parser that takes guest bytes, as a fuzz target: the virtio devices through their
 // transport (virtio-virtqueue chains, request formats, config writes, register writes), the split
-// virtqueue on its own, the 16550 UART's registers, and the guest agent's reply stream. Each
-// target gives a fast-check generator of hostile input and runs one input on a fresh device.
+// virtqueue on its own, the 16550 UART's and the RTCs' registers, and the guest agent's reply
+// stream. Each target gives a fast-check generator of hostile input and runs one input on a
+// fresh device.
 import fc from "fast-check";
 import { VirtioBlk, type BlockBackend } from "../src/devices/virtio/blk.js";
 import { VirtioNet, type NetBackend } from "../src/devices/virtio/net.js";
@@ -23,6 +24,7 @@ import { DATA, le, placed, virtioHarness, virtioOps, type Op } from "./virtio-ta
 import { gpuDevice, gpuRequest, gpuScenario } from "./gpu-target.js";
 import { coreTarget } from "./core-target.js";
 import { LateVsockHost } from "./vsock-host.js";
+import { rtcTarget } from "./rtc-target.js";
 
 export interface FuzzTarget<T = unknown> {
   name: string;
@@ -331,6 +333,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   })),
   splitQueueTarget(),
   uartTarget(),
+  rtcTarget(),
   agentTarget(),
   terminalTarget(),
   coreTarget(),

@@ -837,6 +837,12 @@ describe("buildDeviceTree", () => {
       assert.equal(refPath(root, dev, "interrupt-parent"), "/soc/plic@c000000");
     }
 
+    const rtc = node(root, "/soc/rtc@101000");
+    assert.deepEqual(strings(rtc, "compatible"), ["google,goldfish-rtc"]);
+    assert.deepEqual(u64s(rtc, "reg"), [0x10_1000n, 0x1000n]);
+    assert.equal(u32(rtc, "interrupts"), 11);
+    assert.equal(refPath(root, rtc, "interrupt-parent"), "/soc/plic@c000000");
+
     const test = node(root, "/soc/test@100000");
     assert.deepEqual(strings(test, "compatible"), ["sifive,test1", "sifive,test0", "syscon"]);
     assert.deepEqual(u64s(test, "reg"), [0x10_0000n, 0x1000n]);
@@ -1030,6 +1036,7 @@ describe("compared with QEMU's virt board", () => {
     "/soc/plic@c000000",
     "/soc/serial@10000000",
     "/soc/test@100000",
+    "/soc/rtc@101000",
     ...[1, 2, 3, 4, 5, 6, 7, 8].map((i) => `/soc/virtio_mmio@1000${i}000`),
     "/poweroff",
     "/reboot",

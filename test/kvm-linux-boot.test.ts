@@ -54,9 +54,13 @@ test(
     let stderr = "";
     const started = performance.now();
     let initAt = 0;
+    let clockLineAt = 0; // host seconds when the kernel said it set its clock from the RTC
     p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     p.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
+      if (!clockLineAt && /setting system clock to .* UTC \(\d+\)/.test(stdout)) {
+        clockLineAt = Date.now() / 1000;
+      }
       if (!initAt && stdout.includes("Run /init as init process")) {
         initAt = performance.now();
         // PVM: userspace cannot run; the kernel reached the end of its boot.
@@ -84,6 +88,15 @@ test(
       /virtio-mmio: Registering device virtio-mmio\.0 at 0xd0000000-0xd0000fff, IRQ 16/,
     );
     assert.match(stdout, /virtio_blk virtio0: \[vda\] 32768 512-byte logical blocks/);
+    // The CMOS RTC: rtc_cmos finds it at ports 0x70/0x71 and the kernel sets its clock from it;
+    // the time it read is the host's (within the time the line took to arrive).
+    const clock = /rtc_cmos rtc_cmos: setting system clock to \S+ UTC \((\d+)\)/.exec(stdout);
+    assert.ok(clock, "no 'setting system clock' line from rtc_cmos");
+    const rtc = Number(clock[1]);
+    assert.ok(
+      rtc >= Math.floor(clockLineAt) - 5 && rtc <= clockLineAt + 1,
+      `the RTC read ${rtc}, the host's time was ${clockLineAt.toFixed(1)} when the line arrived`,
+    );
     rmSync(dir, { recursive: true, force: true });
     if (pvm) {
       assert.match(stderr, /PVM-nested/);

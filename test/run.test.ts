@@ -33,6 +33,31 @@ test("--cpus 2 gives the guest two CPUs", async () => {
   assert.equal(r.status, 0);
 });
 
+test("the guest's clock is the host's (goldfish RTC); a guest that sets it moves only its own", async () => {
+  // A guest writes its RTC (hwclock -w) and reads it back ...
+  const y2k = 946_684_800;
+  const w = await moat([
+    "run",
+    "--",
+    "sh",
+    "-c",
+    `date -u -s @${y2k} >/dev/null && hwclock -w -u && cat /sys/class/rtc/rtc0/since_epoch`,
+  ]);
+  assert.equal(w.status, 0, w.stderr);
+  const set = Number(w.stdout.trim());
+  assert.ok(set >= y2k && set <= y2k + 2, `the guest's RTC after hwclock -w: ${w.stdout}`);
+  // ... and the next VM starts with the host's time.
+  const before = Math.floor(Date.now() / 1000);
+  const r = await moat(["run", "--", "date", "+%s"]);
+  const after = Math.floor(Date.now() / 1000);
+  assert.equal(r.status, 0, r.stderr);
+  const guest = Number(r.stdout.trim());
+  assert.ok(
+    guest >= before - 1 && guest <= after + 1,
+    `guest date +%s ${r.stdout.trim()}, host ${before}..${after}`,
+  );
+});
+
 test("--memory 512 matches the guest's MemTotal", async () => {
   const r = await moat(["run", "--memory", "512", "--", "cat", "/proc/meminfo"]);
   const m = /MemTotal:\s+(\d+) kB/.exec(r.stdout);

@@ -291,3 +291,95 @@ _start: mov $0xd0000000, %rbx
   assert.deepEqual(viaEventfd, [1], "the notify came through the eventfd, not an exit");
   assert.equal(Buffer.from(out).toString(), "N");
 });
+
+test("the CMOS RTC on ports 0x70/0x71 shows the host's time, in BCD and in binary; a guest's write stays its own", async () => {
+  // Reads seconds, minutes, hours, day, month, year, century, B and D (after UIP clears),
+  // switches B to binary and reads them again, then sets the year to 1999 (SET, write, SET
+  // off) and reads year and century. Every byte goes out on COM1.
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: call dump
+        mov $0x0b, %al            # B: binary, 24 hours
+        out %al, $0x70
+        mov $0x06, %al
+        out %al, $0x71
+        call dump
+        mov $0x8b, %al            # B, with the NMI-mask bit set: the index is still B
+        out %al, $0x70
+        mov $0x86, %al            # SET
+        out %al, $0x71
+        mov $0x09, %al
+        out %al, $0x70
+        mov $99, %al
+        out %al, $0x71
+        mov $0x32, %al
+        out %al, $0x70
+        mov $19, %al
+        out %al, $0x71
+        mov $0x0b, %al
+        out %al, $0x70
+        mov $0x06, %al            # SET off: the clock runs from 1999
+        out %al, $0x71
+        mov $0x09, %al
+        out %al, $0x70
+        in $0x71, %al
+        mov $0x3f8, %dx
+        out %al, %dx
+        mov $0x32, %al
+        out %al, $0x70
+        in $0x71, %al
+        mov $0x3f8, %dx
+        out %al, %dx
+        mov $0xd1000000, %rbx
+        movl $0x5555, (%rbx)      # power off
+1:      hlt
+        jmp 1b
+
+dump:   mov $0x0a, %al            # wait while an update is in progress
+        out %al, $0x70
+        in $0x71, %al
+        test $0x80, %al
+        jnz dump
+        lea regs(%rip), %rsi
+        mov $9, %ecx
+2:      mov (%rsi), %al
+        out %al, $0x70
+        in $0x71, %al
+        mov $0x3f8, %dx
+        out %al, %dx
+        inc %rsi
+        loop 2b
+        ret
+regs:   .byte 0x00, 0x02, 0x04, 0x07, 0x08, 0x09, 0x32, 0x0b, 0x0d
+`,
+    BASE,
+  );
+  const bcd = (v: number): number => (v >> 4) * 10 + (v & 0x0f);
+  /** Seconds since the epoch from seconds, minutes, hours, day, month, year, century. */
+  const seconds = (r: number[]): number =>
+    Date.UTC(r[6]! * 100 + r[5]!, r[4]! - 1, r[3]!, r[2]!, r[1]!, r[0]!) / 1000;
+  // Twice: the second VM shows the host's time again, whatever the first set.
+  for (let run = 0; run < 2; run++) {
+    const before = Math.floor(Date.now() / 1000);
+    const [exit, out] = await runVm({ vcpus: 1, memoryMiB: 16, program: prog, cpuTemplate: "pvm" });
+    const after = Math.floor(Date.now() / 1000);
+    assert.deepEqual(exit, { reason: "poweroff", status: 0 });
+    const bytes = [...out].map((c) => c.charCodeAt(0));
+    assert.equal(bytes.length, 9 + 9 + 2, `output ${JSON.stringify(bytes)}`);
+    for (const [name, regs, dec, b] of [
+      ["BCD", bytes.slice(0, 9), bcd, 0x02],
+      ["binary", bytes.slice(9, 18), (v: number) => v, 0x06],
+    ] as const) {
+      assert.equal(regs[7], b, `${name}: status B`);
+      assert.equal(regs[8], 0x80, `${name}: status D says the RAM is valid`);
+      const t = seconds(regs.slice(0, 7).map(dec));
+      assert.ok(
+        t >= before - 1 && t <= after + 1,
+        `run ${run}, ${name}: CMOS ${t}, host ${before}..${after}`,
+      );
+    }
+    assert.deepEqual(bytes.slice(18), [99, 19], "the guest's own clock now reads 1999");
+  }
+});

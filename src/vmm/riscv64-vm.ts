@@ -4,6 +4,9 @@
 import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
+import { GoldfishRtc } from "../devices/goldfish-rtc.js";
+import type { RtcHost } from "../devices/rtc-clock.js";
+import { hostRtc } from "./host-rtc.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
 import { buildDeviceTree } from "../arch/riscv64/device-tree.js";
 import { BootLayoutError, computeBootLayout, fwDynamicInfo } from "../arch/riscv64/boot-layout.js";
@@ -12,6 +15,9 @@ import {
   PVPANIC_BASE,
   PVPANIC_SIZE,
   RAM_BASE,
+  RTC_BASE,
+  RTC_IRQ,
+  RTC_SIZE,
   TEST_BASE,
   TEST_SIZE,
   UART_BASE,
@@ -58,12 +64,15 @@ export interface Riscv64VmConfig {
   log?: (line: string) => void;
   /** Every byte the guest writes to its console. */
   output: (bytes: Uint8Array) => void;
+  /** The host's clock and timers behind the guest's RTC (default: the real ones). */
+  rtcHost?: RtcHost;
 }
 
 export class Riscv64Vm {
   private readonly bus = new MmioBus();
   private readonly console: SerialConsole;
   private readonly plic: Plic;
+  private readonly rtc: GoldfishRtc;
   private readonly life = new VmLifecycle();
 
   private constructor(
@@ -93,6 +102,10 @@ export class Riscv64Vm {
         this.end({ reason: "panic", status: 125, detail: "the guest kernel panicked" }),
       ),
     );
+    this.rtc = new GoldfishRtc(cfg.rtcHost ?? hostRtc, (level) =>
+      this.plic.setLevel(RTC_IRQ, level),
+    );
+    this.bus.map(RTC_BASE, RTC_SIZE, "rtc", this.rtc);
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
     attachVirtio(
       this.bus,
@@ -220,6 +233,7 @@ export class Riscv64Vm {
   }
 
   private end(e: VmExit): void {
+    this.rtc.close();
     this.life.end(
       e,
       () => this.avm.stop(),

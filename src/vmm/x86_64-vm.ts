@@ -1,5 +1,5 @@
 // One x86-64 VM on KVM: in-kernel irqchip (PIC, IO-APIC, local APICs) and PIT, a 16550A on
-// COM1 and an i8042 for reset on the port bus, moat's control block in the MMIO hole, CPUID
+// COM1, an i8042 for reset and the CMOS RTC on the port bus, moat's control block in the MMIO hole, CPUID
 // through a CPU template, an MP table for the vCPUs. It boots a Linux kernel — an ELF vmlinux
 // through its PVH entry, or a bzImage through the 64-bit boot protocol — with an initramfs,
 // or a flat 64-bit program entered directly in long mode (payload tests).
@@ -8,6 +8,9 @@ import { type KvmVm, kvmAccelerator } from "../accel/kvm/kvm-accel.js";
 import { PioBus } from "../bus/pio-bus.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { I8042 } from "../devices/legacy/i8042.js";
+import { CMOS_IRQ, CMOS_PORT, CMOS_PORTS, CmosRtc } from "../devices/legacy/cmos-rtc.js";
+import type { RtcHost } from "../devices/rtc-clock.js";
+import { hostRtc } from "./host-rtc.js";
 import { applyCpuTemplate, cpuidForVcpu, type CpuTemplateName } from "../arch/x86_64/cpuid.js";
 import { enterLongMode, writeLongModeTables } from "../arch/x86_64/long-mode.js";
 import { enterPvhViaTrampoline, writeCmdline, writePvhStartInfo } from "../arch/x86_64/pvh.js";
@@ -68,12 +71,15 @@ export interface X86VmConfig {
    * and gives up root here, so a tenant's kernel is never parsed as root).
    */
   afterAllocate?: (avm: KvmVm) => void;
+  /** The host's clock and timers behind the guest's CMOS RTC (default: the real ones). */
+  rtcHost?: RtcHost;
 }
 
 export class X86Vm {
   private readonly pio = new PioBus();
   private readonly bus = new MmioBus();
   private readonly console: SerialConsole;
+  private readonly rtc: CmosRtc;
   private readonly life = new VmLifecycle();
   private io: IoThread | undefined;
 
@@ -89,6 +95,8 @@ export class X86Vm {
     );
     this.pio.map(COM1_PORT, 8, "com1", this.console.uart);
     this.pio.map(0x60, 5, "i8042", new I8042(() => this.end({ reason: "reset", status: 0 })));
+    this.rtc = new CmosRtc(cfg.rtcHost ?? hostRtc, (level) => avm.setIrqLine(CMOS_IRQ, level));
+    this.pio.map(CMOS_PORT, CMOS_PORTS, "cmos-rtc", this.rtc);
     const control = controlBlock(
       (e) => this.end(e),
       this.console,
@@ -251,6 +259,7 @@ export class X86Vm {
   }
 
   private end(e: VmExit): void {
+    this.rtc.close();
     this.life.end(e, () => Promise.all([this.avm.stop(), this.io?.close()]));
   }
 }

@@ -18,6 +18,7 @@
  *     serial@10000000     ns16550a, PLIC source 10
  *     virtio_mmio@...     one per present slot, PLIC source 1+slot
  *     test@100000         sifive,test (syscon)
+ *     rtc@101000          google,goldfish-rtc, PLIC source 11: the wall clock
  *     pvpanic@102000      qemu,pvpanic-mmio: the guest reports a kernel panic
  *   poweroff, reboot      syscon-poweroff / syscon-reboot on test@100000
  * ```
@@ -71,6 +72,9 @@ const ADDRESS_LIMIT = 1n << 64n;
 const TIMEBASE_FREQUENCY = 10_000_000;
 
 const TEST_BASE = 0x0010_0000n;
+const RTC_BASE = 0x0010_1000n;
+const RTC_SIZE = 0x1000n;
+const RTC_IRQ = 11;
 const PVPANIC_BASE = 0x0010_2000n;
 const PVPANIC_REG_SIZE = 2n;
 const TEST_SIZE = 0x1000n;
@@ -323,6 +327,14 @@ export function buildDeviceTree(m: MachineDescription): Uint8Array {
   fdt.propStrings("compatible", ["sifive,test1", "sifive,test0", "syscon"]);
   fdt.propU64s("reg", [TEST_BASE, TEST_SIZE]);
   fdt.propU32("phandle", testPhandle);
+  fdt.endNode();
+
+  // The wall clock: the kernel sets its time from it at boot (rtc-goldfish, rtc0).
+  fdt.beginNode(`rtc@${hex(RTC_BASE)}`);
+  fdt.propString("compatible", "google,goldfish-rtc");
+  fdt.propU64s("reg", [RTC_BASE, RTC_SIZE]);
+  fdt.propU32("interrupts", RTC_IRQ);
+  fdt.propU32("interrupt-parent", plicPhandle);
   fdt.endNode();
 
   // A panicking kernel writes here before it restarts (Linux's pvpanic-mmio driver).

@@ -3,6 +3,10 @@
 export const RAM_BASE = 0x8000_0000n;
 export const TEST_BASE = 0x0010_0000n;
 export const TEST_SIZE = 0x1000n;
+/** goldfish RTC, where QEMU's virt board has it (address and PLIC source). */
+export const RTC_BASE = 0x0010_1000n;
+export const RTC_SIZE = 0x1000n;
+export const RTC_IRQ = 11;
 export const PVPANIC_BASE = 0x0010_2000n;
 export const PVPANIC_SIZE = 0x1000n;
 export const PLIC_BASE = 0x0c00_0000n;

@@ -8,7 +8,7 @@ import { Command, Option } from "commander";
 import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
-import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
+import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
 import { DEFAULT_HOME } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
@@ -124,6 +124,13 @@ export function registerHostCommands(program: Command): void {
     )
     .option("--vsock-cid <n>", "a vsock device with this guest CID")
     .option("--balloon [opts]", "a balloon device; 'reporting=off' turns free page reporting off")
+    .option(
+      "--agent [allow=LIST]",
+      "a guest-agent channel (moat guest info, moat exec); the shipped riscv64 guest then " +
+        "starts its qemu-guest-agent. Its policy allows the informational commands and " +
+        "shutdown; allow=info,shutdown,exec (classes: info, shutdown, fsfreeze, exec, file, " +
+        "or single commands) sets it instead. See docs/agent.md",
+    )
     .option("--rng", "an entropy device")
     .option("--lock-memory", "keep guest RAM out of swap (and KSM); not with --balloon")
     .option(
@@ -173,6 +180,7 @@ export function registerHostCommands(program: Command): void {
           throw new UsageError("--balloon takes nothing or 'reporting=off'");
         spec.balloon = { free_page_reporting: o.balloon === true };
       }
+      if (o.agent !== undefined) spec.agent = agentSpec(o.agent as true | string);
       if (o.rng) spec.rng = true;
       if (o.lockMemory) spec.lock_memory = true;
       if (o.display !== undefined) spec.display = parseDisplayMode(o.display as boolean | string);

@@ -104,9 +104,11 @@ program
     "--agent [allow=LIST]",
     "a guest-agent channel: a virtio-serial port the guest's qemu-guest-agent opens " +
       "(/dev/virtio-ports/org.qemu.guest_agent.0), reached through --control " +
-      '({"op":"agent","command":"info"}). Its policy allows the read-only informational ' +
-      "commands and shutdown; allow=info,shutdown,fsfreeze,exec,file (classes or single " +
-      "commands) sets it. See docs/agent.md",
+      '({"op":"agent","command":"info"}). The shipped riscv64 guest then boots with its ' +
+      "agent (guest/riscv64/agent.cpio.gz, rdinit=/agent-init); a kernel or initrd of your " +
+      "own gets the channel only (the x86-64 guest ships no agent). Its policy allows the " +
+      "read-only informational commands and shutdown; allow=info,shutdown,fsfreeze,exec,file " +
+      "(classes or single commands) sets it. See docs/agent.md",
   )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option(

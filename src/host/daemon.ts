@@ -474,7 +474,8 @@ export class Daemon implements ApiHost {
     }
     if (r.ok !== true) {
       audit(`failed: ${String(r.kind ?? "error")}`);
-      const status = r.kind === "timeout" ? 504 : r.kind === "policy" ? 403 : 502;
+      const status =
+        r.kind === "timeout" ? 504 : r.kind === "policy" ? 403 : r.kind === "request" ? 400 : 502;
       throw new ApiError(status, `guest agent: ${String(r.error).slice(0, 500)}`);
     }
     audit("ok");

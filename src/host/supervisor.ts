@@ -18,12 +18,7 @@ import { kvmKind } from "../kvm/kvm-probe.js";
 import { JailError } from "../jail/drop.js";
 import { TapError } from "../sys/tap.js";
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
-import {
-  SHIPPED_INITRD_GZ,
-  SHIPPED_KERNEL_GZ,
-  SHIPPED_X86_INITRD_GZ,
-  SHIPPED_X86_KERNEL_GZ,
-} from "../boot/shipped-guest.js";
+import { initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { readVmFileDated } from "./vm-file.js";
 import { prepareVmDir, removeVmDir } from "./vm-dir.js";
 import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
@@ -275,13 +270,14 @@ export class Supervisor {
     const s = vm.spec;
     const x86 = s.accel === "kvm";
     // The VM's own files were checked at their real paths: bound with no link followed.
-    const readFiles: string[] = [];
+    const readFiles = shippedGuestFiles(x86 ? "x86_64" : "riscv64", {
+      ownKernel: s.kernel !== undefined,
+      initrd: initrdChoice({ kernel: s.kernel, initrd: s.initrd === "none" ? false : s.initrd }),
+      agent: s.agent !== undefined,
+    });
     const checkedFiles: string[] = [];
     if (s.kernel) checkedFiles.push(s.kernel);
-    else readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
     if (s.initrd && s.initrd !== "none") checkedFiles.push(s.initrd);
-    else if (!s.kernel && !s.initrd)
-      readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
     const root = join(this.o.jailsDir, vm.id);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     return spawnJailed({

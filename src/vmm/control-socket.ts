@@ -25,8 +25,11 @@ import type { AccelVm } from "../accel/accel.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST } from "../devices/virtio/input.js";
 
-/** Bound: bytes of one request line. */
-const MAX_LINE = 4096;
+/**
+ * Bound: bytes of one request line: 64 KiB, the daemon's own request bound, so an agent exec
+ * with its stdin (MAX_EXEC_INPUT_BYTES, as base64) passes.
+ */
+const MAX_LINE = 64 * 1024;
 /** Bound: requests of one client waiting for their reply; past it the socket is not read. */
 const MAX_QUEUED = 16;
 /** Bound: clients connected at once. */

@@ -12,6 +12,7 @@ import { TapError } from "../sys/tap.js";
 import { ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive } from "../boot/initramfs.js";
+import { withScreenConsole } from "../boot/screen-console.js";
 import {
   DEBIAN_OPENSBI,
   DEFAULT_CMDLINE,
@@ -404,7 +405,10 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
       holdInputUntilReady: argv.length > 0,
       output,
     };
-    const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    // With a display, the kernel's console is on the screen too (the serial one stays
+    // /dev/console); /init puts a shell there (docs/guest.md).
+    const userCmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    const cmdline = o.display !== undefined ? withScreenConsole(userCmdline) : userCmdline;
     // Once guest RAM exists and before any boot file is parsed: RAM is locked (as root, whose
     // CAP_IPC_LOCK no memlock limit binds) and the uid dropped, so kernel, initrd and firmware
     // (a tenant's files) are parsed by a process that is no longer root.

@@ -135,7 +135,7 @@ export function registerHostCommands(program: Command): void {
     .option("--lock-memory", "keep guest RAM out of swap (and KSM); not with --balloon")
     .option(
       "--display [WxH]",
-      "a display (VNC on the VM's socket; moat screenshot), default 1024x768",
+      "a display, the shipped guest's shell on it (VNC on the VM's socket; moat screenshot), default 1024x768",
     )
     .option("--domain <name>", "trust domain (tenant); default: yours, or 'default'")
     .option("--label <key=value>", "a label (repeat)", collect)

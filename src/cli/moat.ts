@@ -126,7 +126,9 @@ program
   .option(
     "--display [WxH]",
     "a virtio-gpu display (the guest's /dev/fb0 and text console) offering mode WxH (default " +
-      '1024x768); {"op":"screenshot"} on --control returns it as a PNG',
+      "1024x768), with a keyboard and a tablet; console=tty0 goes before the command line's " +
+      "console= (the serial console stays /dev/console), and the shipped guest runs a shell on " +
+      'the screen; {"op":"screenshot"} on --control returns it as a PNG',
   )
   .option(
     "--vnc <socket|host:port>",

@@ -12,6 +12,7 @@ import { TapError } from "../sys/tap.js";
 import { ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
 import { commandArchive, concatArchives } from "../boot/initramfs.js";
+import { withScreenConsole } from "../boot/screen-console.js";
 import {
   AGENT_RDINIT,
   DEBIAN_OPENSBI,
@@ -416,7 +417,11 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
       holdInputUntilReady: argv.length > 0,
       output,
     };
-    const cmdline = (agentOverlay ? `${AGENT_RDINIT} ` : "") + (o.cmdline ?? DEFAULT_CMDLINE);
+    // With a display, the kernel's console is on the screen too (the serial one stays
+    // /dev/console); /init puts a shell there (docs/guest.md).
+    const userCmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    const screenCmdline = o.display !== undefined ? withScreenConsole(userCmdline) : userCmdline;
+    const cmdline = (agentOverlay ? `${AGENT_RDINIT} ` : "") + screenCmdline;
     // Once guest RAM exists and before any boot file is parsed: RAM is locked (as root, whose
     // CAP_IPC_LOCK no memlock limit binds) and the uid dropped, so kernel, initrd and firmware
     // (a tenant's files) are parsed by a process that is no longer root.

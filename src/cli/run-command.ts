@@ -271,11 +271,13 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
     throw new UsageError(
       "--no-initrd: a guest command runs from the shipped initramfs; drop one or the other",
     );
+  // The shipped initramfs's /init marks its boot first thing (docs/guest.md).
+  const shippedInit = !o.initrd && o.initrd !== false && !o.kernel;
   let initrd = o.initrd
     ? readImage(o.initrd, "initrd")
-    : o.kernel || o.initrd === false
-      ? undefined
-      : shippedInitrd(arch);
+    : shippedInit
+      ? shippedInitrd(arch)
+      : undefined;
   let firmware: Uint8Array | undefined;
   if (arch === "x86_64" && o.bios !== "builtin") {
     throw new UsageError("--bios is for riscv64 guests (--accel soft)");
@@ -378,6 +380,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
           ...(jailUser ? { uid: jailUser.uid } : {}),
           consoleDropped,
           ...(server ? { consoleClients: () => server.clientCount } : {}),
+          marksBoot: shippedInit,
         });
       } catch (e) {
         if (e instanceof ControlSocketError) throw new UsageError(e.message);

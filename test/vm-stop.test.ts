@@ -57,6 +57,16 @@ async function bootAndWrite(h: Home, name: string, script: string): Promise<void
   }
 }
 
+/** Runs `moat ARGS` (a stop or a kill of VM s); returns the reason its end was recorded with. */
+async function endedBy(
+  h: Home,
+  args: string[],
+): Promise<{ reason: string; status: number | null }> {
+  const r = await cli(h, args);
+  assert.equal(r.status, 0, r.err);
+  return (await vmState(h.socket, adminToken(h), "s", "stopped")).last_exit!;
+}
+
 // A process that cleans up on SIGTERM, as a daemon does: it writes /mnt/term, unsynced.
 const TERM_HANDLER = `(sh -c 'trap "echo cleaned-up > /mnt/term; exit 0" TERM; while :; do sleep 1; done' &)`;
 // The power button's watcher (the process holding the event device open) killed: the guest no
@@ -99,10 +109,7 @@ test("moat stop: the guest shuts down on the power button, its unsynced writes o
 
   // moat kill: the same guest, the same process; nothing runs in the guest after it.
   await bootAndWrite(h, "s", `rm /mnt/term; sync; ${TERM_HANDLER}`);
-  const kill = await cli(h, ["kill", "s"]);
-  assert.equal(kill.status, 0, kill.err);
-  const k = await vmState(h.socket, tok, "s", "stopped");
-  assert.equal(k.last_exit!.reason, "killed by the operator (SIGKILL)");
+  assert.equal((await endedBy(h, ["kill", "s"])).reason, "killed by the operator (SIGKILL)");
   assert.equal(imageFile(image, "/term"), null, "no SIGTERM handler ran");
 
   // A grace time of 0 powers off at once, through the VMM; bad values are refused, saying why.
@@ -113,19 +120,13 @@ test("moat stop: the guest shuts down on the power button, its unsynced writes o
   const big = await api(h.socket, tok, "POST", "/v1/vms/s/stop?timeout=3601");
   assert.equal(big.status, 400, big.text);
   assert.match(big.text, /timeout must be <= 3600/);
-  const zero = await cli(h, ["stop", "-t", "0", "s"]);
-  assert.equal(zero.status, 0, zero.err);
-  const z = await vmState(h.socket, tok, "s", "stopped");
-  assert.equal(z.last_exit!.reason, "stopped by the operator");
+  assert.equal((await endedBy(h, ["stop", "-t", "0", "s"])).reason, "stopped by the operator");
   assert.equal(imageFile(image, "/term"), null, "no shutdown in the guest");
 
   // A guest that does not listen (its watcher killed): powered off when the grace time ends.
   await bootAndWrite(h, "s", DEAF);
-  const late = await cli(h, ["stop", "--timeout", "2", "s"]);
-  assert.equal(late.status, 0, late.err);
-  const l = await vmState(h.socket, tok, "s", "stopped");
   assert.equal(
-    l.last_exit!.reason,
+    (await endedBy(h, ["stop", "--timeout", "2", "s"])).reason,
     "stopped by the operator: the guest did not shut down within 2 s",
   );
 

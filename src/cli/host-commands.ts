@@ -10,7 +10,7 @@ import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
-import { DEFAULT_HOME } from "../host/config.js";
+import { DEFAULT_HOME, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig } from "./daemon-config.js";
 import { Daemon, DaemonError } from "../host/daemon.js";
@@ -208,25 +208,41 @@ export function registerHostCommands(program: Command): void {
     });
 
   for (const op of ["start", "stop", "kill", "pause", "resume"] as const) {
-    program
+    const command = program
       .command(op)
       .description(
         {
           start: "Start VMs (admission control may refuse, saying why)",
-          stop: "Stop VMs: the VMM is asked to stop, then SIGTERM, then SIGKILL",
-          kill: "Kill VMs at once (SIGKILL)",
+          stop:
+            "Shut VMs down: the guest is asked (the power button, or its guest agent) and " +
+            "has a grace time to power itself off, its file systems synced; a guest still " +
+            "running then is powered off (like virsh shutdown, then destroy). A shipped guest " +
+            "whose userspace has not started yet is powered off at once",
+          kill:
+            "Power VMs off at once (SIGKILL to the VM process): what the guest had not " +
+            "written to its disks is lost (like virsh destroy)",
           pause: "Pause VMs' vCPUs",
           resume: "Resume paused VMs",
         }[op],
       )
-      .argument("<vm...>", "names or ids")
-      .action(async (vms: string[], _o: unknown, cmd: Command) => {
-        const c = conn(cmd);
-        for (const v of vms) {
-          const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}`)) as Vm;
-          process.stdout.write(`${r.name}: ${r.state}\n`);
-        }
-      });
+      .argument("<vm...>", "names or ids");
+    if (op === "stop")
+      command.option(
+        "-t, --timeout <seconds>",
+        `the grace time, 0 to ${STOP_GRACE_MAX_S} (0: power off at once); default the ` +
+          "daemon's stopGraceMs (30 s)",
+      );
+    command.action(async (vms: string[], o: { timeout?: string }, cmd: Command) => {
+      const c = conn(cmd);
+      const query =
+        o.timeout === undefined
+          ? ""
+          : `?timeout=${parseIntOption(o.timeout, "timeout", 0, STOP_GRACE_MAX_S)}`;
+      for (const v of vms) {
+        const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}${query}`)) as Vm;
+        process.stdout.write(`${r.name}: ${r.state}\n`);
+      }
+    });
   }
 
   program

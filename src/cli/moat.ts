@@ -95,7 +95,9 @@ program
   .option(
     "--control <socket>",
     "a control socket (Unix, mode 0600): one JSON request per line, e.g. " +
-      '{"op":"balloon","target_mib":64}, {"op":"pause"}, {"op":"resume"}, {"op":"stop"}, ' +
+      '{"op":"balloon","target_mib":64}, {"op":"pause"}, {"op":"resume"}, ' +
+      '{"op":"shutdown"} (the power button: the shipped guest shuts down, exit 143), ' +
+      '{"op":"stop"} (ends the VM at once, exit 143), ' +
       '{"op":"status"}, {"op":"metrics"}, {"op":"balloon-stats"}, ' +
       '{"op":"limits","device":"vda","bps":1048576}; ' +
       "see docs/control.md",

@@ -395,6 +395,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
           ...(jailUser ? { uid: jailUser.uid } : {}),
           consoleDropped,
           ...(server ? { consoleClients: () => server.clientCount } : {}),
+          marksBoot: initrdFrom === "shipped",
         });
       } catch (e) {
         if (e instanceof ControlSocketError) throw new UsageError(e.message);

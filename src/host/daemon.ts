@@ -177,6 +177,7 @@ export class Daemon implements ApiHost {
         restartBackoffMs: c.restartBackoffMs,
         stableAfterMs: c.stableAfterMs,
         startTimeoutMs: c.startTimeoutMs,
+        stopGraceMs: c.stopGraceMs,
         stopTimeoutMs: c.stopTimeoutMs,
         ...(c.cgroupParent !== undefined ? { cgroupParent: c.cgroupParent } : {}),
       },
@@ -409,8 +410,11 @@ export class Daemon implements ApiHost {
   async lifecycle(
     vm: VmRecord,
     op: "start" | "stop" | "kill" | "pause" | "resume",
+    graceS?: number,
   ): Promise<VmRecord> {
     try {
+      if (op === "stop" && graceS !== undefined)
+        return await this.supervisor.stop(vm.id, graceS * 1000);
       return await this.supervisor[op](vm.id);
     } catch (e) {
       throw toApiError(e);

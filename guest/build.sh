@@ -3,6 +3,7 @@
 #   riscv64: Image.gz    riscv64 Linux kernel Image, gzip-compressed (Debian linux-source-6.1)
 #   x86_64:  vmlinux.gz  x86-64 Linux ELF vmlinux (PVH entry), stripped, gzip-compressed
 #   initramfs.cpio.gz    busybox userspace (Debian's busybox-static) + /init, gzip-compressed
+#   riscv64: agent.cpio.gz  the qemu-guest-agent overlay, by agent/build.sh (its pins: agent/debs.sha256)
 #
 # Inputs (all committed next to this script):
 #   ARCH/kernel.fragment options merged on top of `make tinyconfig`
@@ -11,6 +12,7 @@
 #   ARCH/busybox.sha256  the pinned busybox-static .deb (version in its name) and its sha256
 #   linux-source.sha256  the pinned linux-source-6.1 (Debian version) and its tarball's sha256
 #   rootfs/              /init and /etc files copied into the initramfs (shared)
+#   agent/               the riscv64 agent overlay's script, its pinned .debs and files
 # The artefacts' SHA-256 are recorded in ../SHA256SUMS (npm run manifest); guest/check.sh
 # rebuilds them into a temporary directory and compares.
 #
@@ -127,6 +129,8 @@ source_epoch() {
 }
 
 check_requirements
+# shellcheck source=build-lib.sh
+. "$here/build-lib.sh"
 
 work=$(mktemp -d -t moat-guest.XXXXXX)
 cleanup() {
@@ -233,63 +237,12 @@ build_kernel() {
 }
 
 # ---------------------------------------------------------------- busybox
-# apt-get with a private configuration: its own sources, lists, cache and (empty)
-# status under $work/apt. The host's apt sources and state are neither read nor written.
-private_apt() {
-	local d=$work/apt
-	if [ ! -d "$d" ]; then
-		mkdir -p "$d/etc/preferences.d" "$d/state/lists/partial" "$d/cache/archives/partial"
-		: >"$d/state/status"
-		echo "deb [arch=$deb_arch signed-by=$keyring] $mirror $suite main" >"$d/etc/sources.list"
-	fi
-	apt-get \
-		-o Dir::Etc::sourcelist="$d/etc/sources.list" \
-		-o Dir::Etc::sourceparts=- \
-		-o Dir::Etc::preferences="$d/etc/preferences" \
-		-o Dir::Etc::preferencesparts="$d/etc/preferences.d" \
-		-o Dir::State="$d/state" \
-		-o Dir::State::status="$d/state/status" \
-		-o Dir::Cache="$d/cache" \
-		-o APT::Architecture="$deb_arch" \
-		-o APT::Architectures="$deb_arch" \
-		-o Acquire::Languages=none \
-		-o APT::Sandbox::User=root \
-		-o Debug::NoLocking=1 \
-		-q "$@"
-}
-
-# Prints the path of the pinned busybox-static .deb, fetching it if it is not cached.
+# Prints the path of the pinned busybox-static .deb, fetching it if it is not cached (build-lib.sh).
 fetch_busybox() {
-	local pin=$src_dir/busybox.sha256 sum name version cache deb
+	local pin=$src_dir/busybox.sha256 sum name
 	read -r sum name <"$pin" || die "cannot read $pin"
-	case $name in busybox-static_*_${deb_arch}.deb) ;; *) die "unexpected name in $pin: $name" ;; esac
-	version=${name#busybox-static_}; version=${version%_${deb_arch}.deb}
-	cache=${MOAT_DEB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moat/debs}
-	deb=$cache/$name
-	if [ -f "$deb" ] && [ "$(sha256sum <"$deb" | cut -d' ' -f1)" = "$sum" ]; then
-		say "busybox: using cached $deb"
-		echo "$deb"
-		return
-	fi
-	say "busybox: downloading busybox-static $version ($deb_arch) from $mirror $suite"
-	local dl=$work/dl log=$work/apt.log
-	mkdir -p "$dl"
-	logged "$log" private_apt update
-	if ! (cd "$dl" && private_apt download "busybox-static=$version") >>"$log" 2>&1; then
-		tail -n 20 "$log" >&2
-		die "cannot download busybox-static=$version: Debian $suite may have moved on.
-  Either put the pinned .deb (sha256 $sum) into $cache/$name,
-  or pin the current version in $arch/busybox.sha256 (this changes the initramfs)."
-	fi
-	local got
-	got=$(find "$dl" -maxdepth 1 -name "busybox-static_*_${deb_arch}.deb" | head -n 1)
-	[ -n "$got" ] || die "apt-get download produced no .deb"
-	local have
-	have=$(sha256sum <"$got" | cut -d' ' -f1)
-	[ "$have" = "$sum" ] || die "busybox-static $version: sha256 $have, pinned $sum"
-	mkdir -p "$cache"
-	cp "$got" "$deb.tmp" && mv "$deb.tmp" "$deb"
-	echo "$deb"
+	case $name in busybox-static_*) ;; *) die "unexpected name in $pin: $name" ;; esac
+	fetch_pinned_deb "$sum" "$name" "$arch/busybox.sha256"
 }
 
 # The applet names of a busybox binary, one per line. busybox keeps them as one
@@ -305,15 +258,9 @@ busybox_applets() {
 
 # ---------------------------------------------------------------- initramfs
 build_initramfs() {
-	local deb stage=$work/initramfs spec=$work/initramfs.spec tool=$work/gen_init_cpio
+	local deb stage=$work/initramfs spec=$work/initramfs.spec tool
 	deb=$(fetch_busybox)
-
-	# gen_init_cpio (the kernel's own tool) writes the archive from a spec: exact
-	# modes, owner root, fixed mtimes and device nodes without needing mknod.
-	if [ ! -f "$work/linux-source-6.1/usr/gen_init_cpio.c" ]; then
-		tar -C "$work" -xf "$kernel_tarball" linux-source-6.1/usr/gen_init_cpio.c
-	fi
-	gcc -O2 -o "$tool" "$work/linux-source-6.1/usr/gen_init_cpio.c"
+	tool=$(gen_init_cpio_tool)
 
 	mkdir -p "$stage/deb"
 	dpkg-deb -x "$deb" "$stage/deb"
@@ -382,9 +329,11 @@ build_initramfs() {
 
 if [ "$do_kernel" = 1 ]; then build_kernel; fi
 if [ "$do_initramfs" = 1 ]; then build_initramfs; fi
+# The riscv64 guest's agent overlay (guest/agent/build.sh) goes with its initramfs.
+if [ "$do_initramfs" = 1 ] && [ "$arch" = riscv64 ]; then "$here/agent/build.sh" --out "$out"; fi
 
 say "done:"
-(cd "$out" && for f in "$artefact" initramfs.cpio.gz; do
+(cd "$out" && for f in "$artefact" initramfs.cpio.gz agent.cpio.gz; do
 	if [ -f "$f" ]; then sha256sum "$f"; fi
 done) >&2
 if [ "$out" = "$src_dir" ]; then

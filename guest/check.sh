@@ -4,7 +4,8 @@
 # before it boots the committed file). Exit status 0 only if every one is identical.
 #
 # Usage: guest/check.sh [--initramfs] [--arch riscv64|x86_64] [-j N]
-#   --initramfs  the initramfs only: about 10 s a guest (npm test does this)
+#   --initramfs  the initramfs only (riscv64: and its agent overlay): about 10 s a guest
+#                (npm test does this)
 #   --arch A     that guest only (default: both)
 #   -j N         parallel make jobs for the kernels
 # Without --initramfs the kernels are rebuilt too, about 10 minutes each on 2 cores

@@ -9,7 +9,7 @@ import { STATUS_NEEDS_RESET, type VirtioMmio } from "../src/devices/virtio/mmio-
 import { VirtioRng } from "../src/devices/virtio/rng.js";
 import { TokenBucket } from "../src/devices/rate-limiter.js";
 import { LOG_BURST, LOG_PER_MINUTE } from "../src/devices/log-limiter.js";
-import { attachVirtio } from "../src/vmm/virtio-slots.js";
+import { attachVirtio, slotTable } from "../src/vmm/virtio-slots.js";
 import { driveUp } from "./support/virtio-driver.js";
 
 const Q = { index: 0, size: 8, desc: 0x1000n, avail: 0x2000n, used: 0x3000n };
@@ -36,7 +36,7 @@ test("a guest looping NEEDS_RESET and reset on virtio-rng: a burst of log lines,
   const [a, b] = attachVirtio(
     new MmioBus(),
     mem,
-    [rng("virtio-rng"), rng("virtio-rng b")],
+    slotTable([rng("virtio-rng"), rng("virtio-rng b")], 2),
     { base: 0x1000_0000n, stride: 0x1000n, slots: 2, setIrq: () => {} },
     (l) => lines.push(l),
     () => now,

@@ -7,8 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
+import { withScreenConsole } from "../src/boot/screen-console.js";
 import { vmmCall } from "../src/host/vmm-client.js";
 import { moat, startMoat, until } from "./support/moat-cli.js";
+import { rfb, typeKeys } from "./support/rfb.js";
+import { litPixels, untilScreen } from "./support/screen.js";
 import {
   adminToken,
   api,
@@ -19,9 +22,23 @@ import {
   stopDaemon,
 } from "./support/moatd.js";
 
-test("--display: the guest's text console appears in a PNG screenshot of its mode", async () => {
+test("--display: the screen shows the guest's console and a shell while its command runs on the serial console; a PNG screenshot of its mode", async () => {
+  // The serial console stays /dev/console (flag C in /proc/consoles): the command's output and
+  // exit status come through it. tty0, the screen, is a console too.
+  const quick = await moat([
+    "run",
+    "--display=640x480",
+    "--",
+    "sh",
+    "-c",
+    "cat /proc/consoles; exit 7",
+  ]);
+  assert.equal(quick.status, 7, quick.stderr);
+  assert.match(quick.stdout, /^ttyS0 +\S+ +\(EC/m);
+  assert.match(quick.stdout, /^tty0 /m);
   const dir = mkdtempSync(join(tmpdir(), "moat-display-"));
   const ctl = join(dir, "c.sock");
+  // Nothing here writes to the screen: what it shows is the shell /init starts there.
   const vm = startMoat([
     "run",
     "--display=800x600",
@@ -30,40 +47,32 @@ test("--display: the guest's text console appears in a PNG screenshot of its mod
     "--",
     "sh",
     "-c",
-    "ls /dev/fb0 && echo MOAT-DISPLAY-TEST > /dev/tty0 && echo drawn && " +
+    "ls /dev/fb0 && " +
       "for e in /sys/class/input/event*; do echo $(cat $e/device/name): ${e##*/}; done && " +
       "ev=$(grep -l 'moat keyboard' /sys/class/input/event*/device/name | cut -d/ -f5) && " +
       "head -c 48 /dev/input/$ev | od -An -tx1 && echo keys-read && sleep 120",
   ]);
   try {
-    await until(() => vm.out().includes("drawn"), "the guest to draw");
-    // fbcon draws on its next flush: ask until the text is there. Text is light on black.
-    const lit = (png: PNG, y0: number, y1: number): number => {
-      let n = 0;
-      for (let y = y0; y < y1; y++)
-        for (let x = 0; x < png.width; x++) if (png.data[(y * png.width + x) * 4]! > 128) n++;
-      return n;
-    };
+    await until(() => vm.out().includes("/dev/fb0"), "the guest's command");
     let shot: Record<string, unknown> = {};
-    let png: PNG | undefined;
-    for (let i = 0; i < 60; i++) {
+    const shoot = async (): Promise<PNG | undefined> => {
       shot = await vmmCall(ctl, { op: "screenshot" }, 5000);
-      if (shot.ok === true) {
-        png = PNG.sync.read(Buffer.from(shot.png as string, "base64"));
-        if (lit(png, 0, 16) > 100) break;
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    assert.equal(shot.ok, true, JSON.stringify(shot));
+      return shot.ok === true
+        ? PNG.sync.read(Buffer.from(shot.png as string, "base64"))
+        : undefined;
+    };
+    // The shell's greeting and prompt (text is light on black), a few lines at the top.
+    const png = await untilScreen(
+      shoot,
+      (p) => litPixels(p, 0, 300) > 1000,
+      "the shell on the screen",
+    );
     assert.equal(shot.width, 800);
     assert.equal(shot.height, 600);
-    assert.ok(png);
     assert.equal(png.width, 800);
     assert.equal(png.height, 600);
-    // The first text line (16 pixels high) has lit pixels, the bottom half of the screen none,
-    // and every pixel is opaque.
-    assert.ok(lit(png, 0, 16) > 100, `${lit(png, 0, 16)} lit pixels in the first line`);
-    assert.equal(lit(png, 300, 600), 0);
+    // The bottom half of the screen is empty, and every pixel is opaque.
+    assert.equal(litPixels(png, 300, 600), 0);
     for (let i = 3; i < png.data.length; i += 4 * 997) assert.equal(png.data[i], 255);
     // The display comes with a keyboard and a tablet; a key sent to the keyboard arrives in
     // the guest as an EV_KEY event for that code (24-byte input_event: type 1, code 30 = 'a').
@@ -84,6 +93,21 @@ test("--display: the guest's text console appears in a PNG screenshot of its mod
     vm.p.kill("SIGKILL");
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("--display: console=tty0 goes before the console the command line names; a command line without one, or naming a VT, is left alone", () => {
+  assert.equal(withScreenConsole("console=ttyS0 quiet"), "console=tty0 console=ttyS0 quiet");
+  assert.equal(
+    withScreenConsole(" root=/dev/vda console=hvc0 "),
+    "console=tty0 root=/dev/vda console=hvc0",
+  );
+  for (const same of [
+    "root=/dev/vda rw",
+    "quiet -- console=ttyS0",
+    "console=tty1 console=ttyS0",
+    "console=ttyS0 console=tty",
+  ])
+    assert.equal(withScreenConsole(same), same);
 });
 
 test("--display: a bad mode is refused; a VM without a display says so when asked for a screenshot", async () => {
@@ -109,7 +133,7 @@ test("--display: a bad mode is refused; a VM without a display says so when aske
   }
 });
 
-test("through the daemon: a VM created with a display, moat screenshot writes its PNG, VNC on its socket", async (t) => {
+test("through the daemon: a VM with a display has a shell on its screen (moat screenshot) that runs what is typed over VNC (Ctrl-C, exit); its serial console keeps its own", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
   t.after(() => stopDaemon(h, d));
@@ -129,25 +153,36 @@ test("through the daemon: a VM created with a display, moat screenshot writes it
   };
   assert.deepEqual(spec.spec.display, { width: 640, height: 480 });
   assert.equal((await cli(h, ["start", "shown"])).status, 0);
-  const con = await openConsole(h.socket, tok, "shown");
-  await con.expect("echo MOAT-ON-SCREEN > /dev/tty0 && echo written", "written");
-  con.close();
   const file = join(h.dir, "shot.png");
-  let lit = 0;
-  for (let i = 0; i < 40 && lit < 100; i++) {
+  const shoot = async (): Promise<PNG | undefined> => {
     const r = await cli(h, ["screenshot", "shown", file]);
+    if (/shows nothing on its display yet/.test(r.err)) return undefined; // still booting
     assert.equal(r.status, 0, r.err);
     const png = PNG.sync.read(readFileSync(file));
     assert.deepEqual([png.width, png.height], [640, 480]);
-    lit = 0;
-    for (let p = 0; p < 640 * 16 * 4; p += 4) if (png.data[p]! > 128) lit++;
-    if (lit < 100) await new Promise((r) => setTimeout(r, 500));
-  }
-  assert.ok(lit >= 100, `${lit} lit pixels in the first line`);
+    return png;
+  };
+  // Nothing writes to the screen for the test: the shell's greeting and prompt appear there.
+  await untilScreen(shoot, (p) => litPixels(p) > 1000, "the shell on the screen");
+  // The serial console is still the console, with its own shell.
+  const con = await openConsole(h.socket, tok, "shown");
+  await con.expect("echo serial-$((6*7))", "serial-42");
+  con.close();
   // The VNC socket sits in the VM's directory, owner-only.
   const vms = (await api(h.socket, tok, "GET", "/v1/vms/shown")).body as { id: string };
   const sock = join(h.dir, "vms", vms.id, "vnc.sock");
   assert.equal(statSync(sock).mode & 0o777, 0o600);
+  // Typed on the VM's keyboard over VNC. exit: the shell ends and another takes its place.
+  // Then 400 spaces in reverse video (5 of the screen's 30 rows of 80 cells of 8x16 pixels,
+  // every pixel lit; before, a few lines of text) and a command that waits, which Ctrl-C ends;
+  // then 1200 more.
+  const c = await rfb(sock);
+  t.after(() => c.sock.destroy());
+  const cell = 8 * 16;
+  typeKeys(c.sock, "exit\nprintf '\\033[7m%400s\\033[m\\n'; sleep 1000\n");
+  await untilScreen(shoot, (p) => litPixels(p) >= 400 * cell, "the first typed command's output");
+  typeKeys(c.sock, "\x03printf '\\033[7m%1200s\\033[m\\n'\n");
+  await untilScreen(shoot, (p) => litPixels(p) >= 1600 * cell, "the command typed after Ctrl-C");
   // A VM without a display: 409 with the reason.
   await cli(h, ["create", "--name", "blind", "--memory", "48"]);
   const none = await api(h.socket, tok, "GET", "/v1/vms/blind/screenshot");

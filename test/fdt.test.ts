@@ -865,7 +865,7 @@ describe("buildDeviceTree", () => {
       const blob = buildDeviceTree({
         ...twoHarts(),
         harts,
-        virtio: [0, 1, 2, 3, 4, 5, 6, 7].map((slot) => ({ slot })),
+        virtio: [0, 1, 2, 3, 4, 5, 6, 7, 8].map((slot) => ({ slot })),
       });
       const { stderr } = decompile(blob);
       const lines = diagnostics(stderr);
@@ -962,8 +962,8 @@ describe("buildDeviceTree", () => {
       [{ ramBase: 0x8000_0800n }, /ramBase must be 4 KiB aligned and at least 0x80000000/],
       [{ ramBase: 0x4000_0000n }, /ramBase must be 4 KiB aligned and at least 0x80000000/],
       [{ virtio: [{ slot: 1 }, { slot: 1 }] }, /virtio slot 1 is listed more than once/],
-      [{ virtio: [{ slot: 8 }] }, /virtio slot must be an integer in 0\.\.7, got 8/],
-      [{ virtio: [{ slot: -1 }] }, /virtio slot must be an integer in 0\.\.7, got -1/],
+      [{ virtio: [{ slot: 9 }] }, /virtio slot must be an integer in 0\.\.8, got 9/],
+      [{ virtio: [{ slot: -1 }] }, /virtio slot must be an integer in 0\.\.8, got -1/],
       [
         { initrd: { start: 0x7fff_f000n, end: 0x8010_0000n } },
         /initrd \[0x7ffff000, 0x80100000\) must lie inside RAM \[0x80000000, 0x90000000\)/,

@@ -1,40 +1,27 @@
-// The guest channel against the real qemu-guest-agent: Debian trixie's riscv64 package, unpacked
-// with the libraries it links into an initramfs overlay by guest/agent/build.sh (cached between
-// runs on one machine), started by rdinit=/agent-init on moat's riscv64 guest. Stand-alone
-// through the control socket, then through the daemon: moat guest info, moat exec (denied by
-// the default policy, allowed by an explicit one, output and status carried), audit entries,
-// and moat stop shutting the guest down through the agent.
+// The guest channel against the real qemu-guest-agent as moat ships it: Debian trixie's riscv64
+// package and the libraries it links, in guest/riscv64/agent.cpio.gz (guest/agent/build.sh),
+// which moat appends to the shipped initramfs of a VM with --agent and starts with
+// rdinit=/agent-init. Stand-alone through the control socket, then through the daemon: moat
+// create --agent, moat guest info, moat exec (denied by the default policy, allowed by an
+// explicit one, stdin passed, output and status carried), audit entries, and moat stop shutting
+// the guest down through the agent.
 import { moatOnTty } from "./support/tty.js";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { vmmCall } from "../src/host/vmm-client.js";
 import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
-import { REPO, startMoat } from "./support/moat-cli.js";
+import { MAX_EXEC_INPUT_BYTES } from "../src/agent/guest-exec.js";
+import { moat, startMoat } from "./support/moat-cli.js";
 import { adminToken, api, cli, newHome, startDaemon, stopDaemon, until } from "./support/moatd.js";
 
-const CMDLINE = "console=ttyS0 quiet panic=-1 rdinit=/agent-init";
 let dir = "";
-let initrd = "";
 
 before(() => {
-  const cache = process.env.MOAT_CACHE ?? join(homedir(), ".cache", "moat");
-  const overlay = join(cache, "agent-riscv64.cpio");
-  const b = spawnSync("bash", [join(REPO, "guest/agent/build.sh"), overlay], {
-    encoding: "utf8",
-    timeout: 600_000,
-  });
-  assert.equal(b.status, 0, `guest/agent/build.sh: ${b.stderr}`);
   dir = mkdtempSync(join(tmpdir(), "moat-agent-"));
-  initrd = join(dir, "initrd.cpio");
-  writeFileSync(
-    initrd,
-    Buffer.concat([gunzipSync(readFileSync(SHIPPED_INITRD_GZ)), readFileSync(overlay)]),
-  );
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -56,17 +43,13 @@ async function agentUp(ctl: string): Promise<void> {
   );
 }
 
-test("moat run --agent: the real qemu-guest-agent answers info, osinfo, interfaces, exec; policy refuses the rest", async () => {
+test("moat run --agent: the shipped guest's qemu-guest-agent answers info, osinfo, interfaces, exec; policy refuses the rest", async () => {
   const ctl = join(dir, "run.sock");
   const vm = startMoat([
     "run",
     "--agent=allow=info,shutdown,exec",
     "--control",
     ctl,
-    "--initrd",
-    initrd,
-    "--cmdline",
-    CMDLINE,
     "--",
     "sh",
     "-c",
@@ -108,26 +91,51 @@ test("moat run --agent: the real qemu-guest-agent answers info, osinfo, interfac
   }
 });
 
-test("through the daemon: moat guest info, moat exec denied by default and allowed by policy, audited; moat stop through the agent", async (t) => {
-  // The initramfs is in this test's directory: an image directory of the daemon's.
-  const h = newHome({ reclaim: { enabled: false }, imageDirs: [dir] });
+test("moat run --agent: the shipped guest boots with its agent overlay; an initrd of one's own gets the channel only", async () => {
+  const probe = ["sh", "-c", "cat /proc/cmdline; ls /bin/qemu-ga 2>&1; true"];
+  const shipped = await moat(["run", "--agent", "--", ...probe]);
+  assert.equal(shipped.status, 0, shipped.stderr);
+  assert.match(shipped.stdout, /^rdinit=\/agent-init console=ttyS0/m);
+  assert.match(shipped.stdout, /^\/bin\/qemu-ga$/m);
+  const own = join(dir, "own-initrd.cpio");
+  writeFileSync(own, gunzipSync(readFileSync(SHIPPED_INITRD_GZ)));
+  const mine = await moat(["run", "--agent", "--initrd", own, "--", ...probe]);
+  assert.equal(mine.status, 0, mine.stderr);
+  assert.doesNotMatch(mine.stdout, /rdinit/);
+  assert.match(mine.stdout, /qemu-ga: No such file/);
+});
+
+test("through the daemon: moat create --agent, moat guest info, moat exec (stdin passed; refused outside the policy), audited; moat stop through the agent", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
   t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
-  const spec = (name: string, agent: Reply): Reply => ({
-    name,
-    memory_mib: 64,
-    initrd,
-    cmdline: CMDLINE,
-    agent,
+  // Bad values are refused with the reason, by the CLI and by the API.
+  const unknown = await cli(h, ["create", "--name", "bad", "--agent=allow=info,rm"]);
+  assert.equal(unknown.status, 125, unknown.out + unknown.err);
+  assert.match(unknown.err, /--agent: 'rm' is not a guest-agent command or class/);
+  const noAllow = await cli(h, ["create", "--name", "bad", "--agent=exec"]);
+  assert.equal(noAllow.status, 125);
+  assert.match(noAllow.err, /--agent 'exec': allow=NAME,\.\.\./);
+  const bad = await api(h.socket, tok, "POST", "/v1/vms", {
+    name: "bad",
+    agent: { allow: ["rm"] },
   });
-  assert.equal((await api(h.socket, tok, "POST", "/v1/vms", spec("plain", {}))).status, 201);
-  const bad = await api(h.socket, tok, "POST", "/v1/vms", spec("bad", { allow: ["rm"] }));
   assert.equal(bad.status, 400, bad.text);
-  const gx = spec("gx", { allow: ["info", "shutdown", "exec"] });
-  assert.equal((await api(h.socket, tok, "POST", "/v1/vms", gx)).status, 201);
-  for (const n of ["plain", "gx"])
-    assert.equal((await api(h.socket, tok, "POST", `/v1/vms/${n}/start`)).status, 200);
+  // The shipped x86-64 guest has no agent: said at create.
+  const x86 = await cli(h, ["create", "--name", "x86", "--accel", "kvm", "--agent"]);
+  assert.equal(x86.status, 1, x86.out + x86.err);
+  assert.match(x86.err, /the shipped x86-64 guest has no guest agent/);
+  // The shipped guest, nothing else given: --agent brings the agent.
+  for (const a of [
+    ["plain", "--agent"],
+    ["gx", "--agent=allow=info,shutdown,exec"],
+  ]) {
+    const c = await cli(h, ["create", "--name", a[0]!, "--memory", "64", a[1]!]);
+    assert.equal(c.status, 0, c.err);
+  }
+  const start = await cli(h, ["start", "plain", "gx"]);
+  assert.equal(start.status, 0, start.err);
   await until(
     "both agents",
     async () =>
@@ -145,13 +153,38 @@ test("through the daemon: moat guest info, moat exec denied by default and allow
   const denied = await cli(h, ["exec", "plain", "--", "uname", "-a"]);
   assert.equal(denied.status, 1, denied.out + denied.err);
   assert.match(denied.err, /agent policy does not allow 'exec'/);
-  // An explicit policy: exec runs, its output and status come back.
+  // An allow list: what it does not name is refused too.
+  const file = await cli(h, ["guest", "call", "gx", "file-open", '{"path":"/etc/passwd"}']);
+  assert.equal(file.status, 1, file.out + file.err);
+  assert.match(file.err, /agent policy does not allow 'file-open'/);
+  // What it names runs: output and status come back.
   const ok = await cli(h, ["exec", "gx", "--", "uname", "-a"]);
   assert.equal(ok.status, 0, ok.err);
   assert.match(ok.out, /^Linux moat .* riscv64/);
   const three = await cli(h, ["exec", "gx", "--", "sh", "-c", "echo to-stderr >&2; exit 3"]);
   assert.equal(three.status, 3);
   assert.equal(three.err, "to-stderr\n");
+  // stdin: piped, it is the command's (up to the bound, said past it); empty or -n, none.
+  const cat = await cli(h, ["exec", "gx", "--", "cat"], "x\n");
+  assert.equal(cat.status, 0, cat.err);
+  assert.equal(cat.out, "x\n");
+  const full = await cli(h, ["exec", "gx", "--", "wc", "-c"], "A".repeat(MAX_EXEC_INPUT_BYTES));
+  assert.equal(full.status, 0, full.err);
+  assert.equal(full.out.trim(), String(MAX_EXEC_INPUT_BYTES));
+  const over = await cli(h, ["exec", "gx", "--", "wc", "-c"], "A".repeat(MAX_EXEC_INPUT_BYTES + 1));
+  assert.equal(over.status, 125, over.out + over.err);
+  assert.match(over.err, /stdin holds more than 32768 bytes/);
+  assert.equal(over.out, "");
+  const empty = await cli(h, ["exec", "gx", "--", "sh", "-c", "cat; echo end"], "");
+  assert.deepEqual([empty.status, empty.out], [0, "end\n"], empty.err);
+  const noStdin = await cli(h, ["exec", "-n", "gx", "--", "sh", "-c", "cat; echo end"], "y\n");
+  assert.deepEqual([noStdin.status, noStdin.out], [0, "end\n"], noStdin.err);
+  // From a terminal nothing is read: cat ends at once on an empty stdin.
+  const ttyCat = await moatOnTty(["exec", "gx", "--", "sh", "-c", "cat; echo end"], {
+    MOAT_HOME: h.dir,
+  });
+  assert.equal(ttyCat.status, 0, ttyCat.out);
+  assert.match(ttyCat.out, /^end\r?\n/);
   // What a command prints is the guest's: on a terminal, escapes beyond SGR colours are left
   // out (an OSC 52 clipboard write, a cursor report request), said on stderr; piped, every byte.
   const evil = ["printf", "a\\033]52;c;QUFB\\007\\033[6n\\033[1mb\\033[0m"];

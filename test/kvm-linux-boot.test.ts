@@ -88,6 +88,15 @@ test(
       /virtio-mmio: Registering device virtio-mmio\.0 at 0xd0000000-0xd0000fff, IRQ 16/,
     );
     assert.match(stdout, /virtio_blk virtio0: \[vda\] 32768 512-byte logical blocks/);
+    // The machine's power button in its own slot, on its level-triggered ISA pin (5).
+    assert.match(
+      stdout,
+      /virtio-mmio: Registering device virtio-mmio\.1 at 0xd0008000-0xd0008fff, IRQ 5/,
+    );
+    assert.match(
+      stdout,
+      /input: moat power button as \/devices\/virtio-mmio-cmdline\/virtio-mmio\.1\//,
+    );
     // The CMOS RTC: rtc_cmos finds it at ports 0x70/0x71 and the kernel sets its clock from it;
     // the time it read is the host's (within the time the line took to arrive).
     const clock = /rtc_cmos rtc_cmos: setting system clock to \S+ UTC \((\d+)\)/.exec(stdout);

@@ -98,7 +98,7 @@ test("every shipped guest file is recorded in SHA256SUMS and gzip-compressed wit
 });
 
 test(
-  "the initramfs of both shipped guests rebuilds byte for byte (guest/check.sh --initramfs)",
+  "the initramfs of both shipped guests and the riscv64 agent overlay rebuild byte for byte (guest/check.sh --initramfs)",
   { timeout: 600_000 },
   () => {
     const r = spawnSync("bash", [join(REPO, "guest/check.sh"), "--initramfs"], {
@@ -107,11 +107,8 @@ test(
     });
     const out = r.stdout + r.stderr;
     assert.equal(r.status, 0, out);
-    for (const arch of ["riscv64", "x86_64"])
-      assert.match(
-        out,
-        new RegExp(`guest/${arch}/initramfs\\.cpio\\.gz: OK, rebuilt byte for byte`),
-      );
+    for (const f of ["riscv64/initramfs", "x86_64/initramfs", "riscv64/agent"])
+      assert.match(out, new RegExp(`guest/${f}\\.cpio\\.gz: OK, rebuilt byte for byte`));
   },
 );
 
@@ -200,7 +197,7 @@ test("moat audit passes an install as built and names each file or package chang
   }
 });
 
-test("a shipped guest file changed after it was recorded is refused at load, with a clear error, and named by moat audit", () => {
+test("a shipped guest file (the initramfs, the agent overlay) changed after it was recorded is refused at load, with a clear error, and named by moat audit", () => {
   const root = installCopy();
   try {
     const name = "guest/riscv64/initramfs.cpio.gz";
@@ -214,9 +211,25 @@ test("a shipped guest file changed after it was recorded is refused at load, wit
       r.stderr,
       /^moat: the shipped guest file guest\/riscv64\/initramfs\.cpio\.gz was changed: its SHA-256 is [0-9a-f]{64}, SHA256SUMS records [0-9a-f]{64}; refused/,
     );
-    const guests = installFindings(root).get("install.guests")!;
+    let guests = installFindings(root).get("install.guests")!;
     assert.equal(guests.status, "fail");
     assert.match(guests.why, /guest\/riscv64\/initramfs\.cpio\.gz/);
+    // The agent overlay likewise, when a VM with --agent would boot it.
+    const agent = "guest/riscv64/agent.cpio.gz";
+    const overlay = readFileSync(join(root, agent));
+    overlay[9] = overlay[9] === 3 ? 255 : 3;
+    writeFileSync(join(root, agent), overlay);
+    writeFileSync(join(root, name), readFileSync(join(REPO, name)));
+    const a = moatIn(root, ["run", "--agent", "--", "true"]);
+    assert.equal(a.status, 125, a.stderr);
+    assert.match(
+      a.stderr,
+      /^moat: the shipped guest file guest\/riscv64\/agent\.cpio\.gz was changed: its SHA-256 is [0-9a-f]{64}, SHA256SUMS records [0-9a-f]{64}; refused/,
+    );
+    guests = installFindings(root).get("install.guests")!;
+    assert.equal(guests.status, "fail");
+    assert.match(guests.why, /guest\/riscv64\/agent\.cpio\.gz/);
+    assert.doesNotMatch(guests.why, /initramfs/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import {
   ABS_MAX,
   EV_ABS,
   EV_KEY,
+  KEY_POWER,
   MAX_PENDING,
   VirtioInput,
   type InputKind,
@@ -81,6 +82,33 @@ test("virtio-input: a keyboard and a tablet describe themselves; events fill the
   assert.deepEqual(t.event(4), [EV_ABS, 0, ABS_MAX]);
   assert.deepEqual(t.event(5), [EV_ABS, 1, 0]);
   assert.deepEqual(t.event(6), [0, 0, 0]);
+});
+
+test("virtio-input: the power button has one key, KEY_POWER; a tap is a press and a release", () => {
+  const p = setup("power");
+  assert.equal(Buffer.from(p.cfg(0x01, 0)).toString(), "moat power button");
+  // EV_KEY's bitmap: bit 116 alone (udev then tags it "power-switch" for systemd-logind).
+  const keys = p.cfg(0x11, EV_KEY);
+  assert.equal(keys.length, (KEY_POWER >> 3) + 1);
+  assert.deepEqual(
+    keys.flatMap((b, i) =>
+      [0, 1, 2, 3, 4, 5, 6, 7].filter((j) => b & (1 << j)).map((j) => i * 8 + j),
+    ),
+    [KEY_POWER],
+  );
+  assert.deepEqual(p.cfg(0x11, EV_ABS), []);
+  assert.deepEqual(p.cfg(0x03, 0).slice(4, 6), [3, 0], "its own product id");
+  p.offer(8);
+  p.dev.key(30, true); // KEY_A: not on a power button
+  assert.equal(p.used(), 0);
+  p.dev.tap(KEY_POWER);
+  assert.equal(p.used(), 4);
+  assert.deepEqual([0, 1, 2, 3].map(p.event), [
+    [EV_KEY, KEY_POWER, 1],
+    [0, 0, 0],
+    [EV_KEY, KEY_POWER, 0],
+    [0, 0, 0],
+  ]);
 });
 
 test("virtio-input: a guest that never reads holds at most MAX_PENDING events; a tiny buffer stops the device", () => {

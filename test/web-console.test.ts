@@ -207,10 +207,7 @@ test("web console in Chromium: sign in, the VM list, type into the serial consol
   assert.ok(seen, `the echo in the terminal: ${await termText()}`);
   const shot = process.env.MOAT_WEB_SHOT; // where to save what the browser shows, to look at
   if (shot) await page.screenshot({ path: shot.replace(/\.png$/, "") + "-serial.png" });
-  // Something for the display to show.
-  await page.keyboard.type("echo MOAT-WEB-DISPLAY > /dev/tty0\n");
-
-  // The display: noVNC's canvas fills with the guest's console.
+  // The display: noVNC's canvas shows the shell on the guest's screen.
   await page.click("[data-tab=display]");
   await page.waitForSelector("#screen canvas");
   let lit = 0;

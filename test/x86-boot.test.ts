@@ -54,8 +54,10 @@ test("the MP table has valid checksums, one processor entry per vCPU, the IO-API
   assert.equal(irqs.get(0), 0, "the PIT's IRQ 0 arrives on pin 0, as KVM routes GSI 0");
   assert.equal(irqs.has(2), false, "IRQ 2 is the PIC cascade");
   for (let irq = 3; irq < 24; irq++) assert.equal(irqs.get(irq), irq);
-  // ISA interrupts conform to the bus (edge); the virtio pins 16..23 are level, active high.
-  for (let irq = 0; irq < 16; irq++) if (irq !== 2) assert.equal(flags.get(irq), 0);
+  // ISA interrupts conform to the bus (edge); the virtio pins 16..23 and the power button's 5
+  // are level, active high.
+  for (let irq = 0; irq < 16; irq++)
+    if (irq !== 2) assert.equal(flags.get(irq), irq === 5 ? 0x0d : 0);
   for (let irq = 16; irq < 24; irq++) assert.equal(flags.get(irq), 0x0d);
   assert.deepEqual(lints, [0, 1]);
 });
@@ -77,11 +79,12 @@ test("the e820 map: low RAM, the reserved BIOS area, RAM to the end, nothing in 
 });
 
 test("virtio-mmio slots are announced on the command line; the PVM template adds its arguments", () => {
-  assert.deepEqual(virtioMmioArgs([0, 7]), [
+  assert.deepEqual(virtioMmioArgs([0, 7, 8]), [
     "virtio_mmio.device=4K@0xd0000000:16",
     "virtio_mmio.device=4K@0xd0007000:23",
+    "virtio_mmio.device=4K@0xd0008000:5",
   ]);
-  assert.throws(() => virtioMmioArgs([8]), /slot 8 does not exist/);
+  assert.throws(() => virtioMmioArgs([9]), /slot 9 does not exist/);
   assert.deepEqual(templateArgs("default"), []);
   const pvm = templateArgs("pvm");
   assert.equal(pvm[0], "noxsave");

@@ -95,10 +95,12 @@ test("an ELF kernel boots through its PVH entry with hvm_start_info and the comm
   const exit = await vm.run();
   clearTimeout(timer);
   assert.equal(exit.reason, "reset", JSON.stringify(exit));
-  // moat adds what the PVM template needs to the user's command line.
+  // moat adds what the PVM template needs to the user's command line, and the power button.
   assert.equal(
     Buffer.from(out).toString("latin1"),
-    ["console=ttyS0 moat=pvh", ...templateArgs("pvm")].join(" "),
+    ["console=ttyS0 moat=pvh", ...templateArgs("pvm"), "virtio_mmio.device=4K@0xd0008000:5"].join(
+      " ",
+    ),
   );
 });
 

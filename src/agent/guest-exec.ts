@@ -16,10 +16,16 @@ export interface ExecResult {
 /** Bound: argv entries and their bytes. */
 export const MAX_EXEC_ARGS = 256;
 export const MAX_EXEC_ARG_BYTES = 64 * 1024;
+/**
+ * Bound: bytes of a command's stdin. qemu-ga takes it in one request, as base64 (4/3 the
+ * size): 32 KiB keeps the request under the 64 KiB that the daemon's API, the control socket
+ * and the agent client each take, with room for its argv.
+ */
+export const MAX_EXEC_INPUT_BYTES = 32 * 1024;
 
 /**
  * Runs `argv` in the guest; resolves when it ended or `timeoutMs` passed. `input` is its
- * stdin (at most 48 KiB: the request bound).
+ * stdin, at most MAX_EXEC_INPUT_BYTES (without it, qemu-ga gives the command /dev/null).
  */
 export async function guestExec(
   agent: AgentClient,
@@ -30,6 +36,8 @@ export async function guestExec(
     throw new RangeError(`exec takes 1..${MAX_EXEC_ARGS} arguments`);
   if (argv.reduce((n, a) => n + Buffer.byteLength(a), 0) > MAX_EXEC_ARG_BYTES)
     throw new RangeError(`exec's arguments exceed ${MAX_EXEC_ARG_BYTES} bytes`);
+  if (o.input && o.input.length > MAX_EXEC_INPUT_BYTES)
+    throw new RangeError(`exec's input exceeds ${MAX_EXEC_INPUT_BYTES} bytes`);
   const deadline = Date.now() + o.timeoutMs;
   const started = (await agent.call(
     "guest-exec",

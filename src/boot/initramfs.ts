@@ -1,5 +1,5 @@
 // Building the small initramfs moat appends to the guest's own: the command to run. Linux
-// unpacks concatenated cpio archives in order, so a second archive adds files to the first.
+// unpacks concatenated cpio archives in order, so a later archive adds files to the earlier.
 
 const enc = new TextEncoder();
 
@@ -91,4 +91,16 @@ export function commandArchive(cmd: GuestCommand): Uint8Array {
     { name: "moat", mode: 0o040755, data: new Uint8Array(0) },
     { name: "moat/run", mode: 0o100755, data: enc.encode(runScript(cmd)) },
   ]);
+}
+
+/** cpio archives one after the other, each starting on a 4-byte boundary as newc wants. */
+export function concatArchives(parts: readonly Uint8Array[]): Uint8Array {
+  const total = parts.reduce((n, p) => n + p.length + pad4(p.length), 0);
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length + pad4(p.length);
+  }
+  return out;
 }

@@ -13,12 +13,23 @@ export const SHIPPED_INITRD_GZ = join(PACKAGE_ROOT, "guest/riscv64/initramfs.cpi
 /** The x86-64 guest: an ELF vmlinux (PVH entry) and its initramfs. */
 export const SHIPPED_X86_KERNEL_GZ = join(PACKAGE_ROOT, "guest/x86_64/vmlinux.gz");
 export const SHIPPED_X86_INITRD_GZ = join(PACKAGE_ROOT, "guest/x86_64/initramfs.cpio.gz");
+/**
+ * The riscv64 guest's agent overlay (guest/agent/build.sh): Debian's qemu-guest-agent, the
+ * libraries it links and /agent-init, appended to the shipped initramfs of a VM with an agent
+ * channel and started by AGENT_RDINIT. There is none for x86-64.
+ */
+export const SHIPPED_AGENT_GZ = join(PACKAGE_ROOT, "guest/riscv64/agent.cpio.gz");
+/** Why --agent (or a spec's agent) with the shipped x86-64 guest is refused. */
+export const NO_X86_AGENT =
+  "the shipped x86-64 guest has no guest agent (the shipped one is riscv64 only: accel soft)";
+/** Put before the VM's command line: a command line's own rdinit=, later, still wins. */
+export const AGENT_RDINIT = "rdinit=/agent-init";
 // panic=-1: a guest kernel that panics restarts at once, which ends the VM, instead of hanging.
 export const DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1";
 /** Debian's OpenSBI build for generic platforms (package `opensbi`). */
 export const DEBIAN_OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin";
 
-/** Bound on what a shipped file may inflate to (the kernel is about 4 MiB). */
+/** Bound on what a shipped file may inflate to (the kernel is about 4 MiB, the agent 5). */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 /** A shipped guest file that is not the one SHA256SUMS records, or has no record there. */
@@ -62,4 +73,37 @@ export function shippedKernel(arch: GuestArch = "riscv64"): Uint8Array {
 /** The shipped initramfs (an uncompressed cpio archive), inflated. */
 export function shippedInitrd(arch: GuestArch = "riscv64"): Uint8Array {
   return inflate(arch === "riscv64" ? SHIPPED_INITRD_GZ : SHIPPED_X86_INITRD_GZ);
+}
+
+/** The riscv64 agent overlay (an uncompressed cpio archive), inflated. */
+export function shippedAgentOverlay(): Uint8Array {
+  return inflate(SHIPPED_AGENT_GZ);
+}
+
+/** Which initramfs a VM boots: its own, none, or the shipped one. */
+export type InitrdChoice = "own" | "none" | "shipped";
+
+/**
+ * As `moat run` decides: its own with --initrd, none with --no-initrd (false) or with its own
+ * kernel alone (the shipped initramfs goes with the shipped kernel only), else the shipped one.
+ */
+export function initrdChoice(o: { kernel?: string; initrd?: string | false }): InitrdChoice {
+  if (o.initrd) return "own";
+  return o.initrd === false || o.kernel !== undefined ? "none" : "shipped";
+}
+
+/**
+ * The shipped files a VM reads (for its jail): the kernel unless it has its own, the initramfs
+ * when it boots the shipped one, and with it the agent overlay when it has an agent (riscv64).
+ */
+export function shippedGuestFiles(
+  arch: GuestArch,
+  o: { ownKernel: boolean; initrd: InitrdChoice; agent: boolean },
+): string[] {
+  const x86 = arch === "x86_64";
+  const files: string[] = [];
+  if (!o.ownKernel) files.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
+  if (o.initrd === "shipped") files.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
+  if (o.initrd === "shipped" && o.agent && !x86) files.push(SHIPPED_AGENT_GZ);
+  return files;
 }

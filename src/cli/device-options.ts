@@ -121,20 +121,34 @@ export function parseBalloonOption(v: true | string): { reporting: boolean } {
 }
 
 /**
- * `--agent` (the default policy) or `--agent allow=NAME,NAME...` (command or class names:
- * info, shutdown, fsfreeze, exec, file, or single commands).
+ * The names of `--agent allow=NAME,NAME...` (command or class names: info, shutdown, fsfreeze,
+ * exec, file, or single commands), checked; undefined for a bare `--agent` (the default
+ * policy). `hint` ends the message for a value that is not allow=...
  */
-export function parseAgentOption(v: true | string): { allow: Set<AgentCommand> } {
-  if (v === true) return { allow: new Set(DEFAULT_AGENT_ALLOW) };
+function agentNames(v: true | string, hint = ""): string[] | undefined {
+  if (v === true) return undefined;
   const m = /^allow=([a-z,-]+)$/.exec(v);
   if (!m)
     throw new UsageError(
-      `--agent '${v}': allow=NAME,... (info, shutdown, fsfreeze, exec, file, or commands); ` +
-        "put the guest command after --",
+      `--agent '${v}': allow=NAME,... (info, shutdown, fsfreeze, exec, file, or commands)${hint}`,
     );
+  const names = m[1]!.split(",").filter((x) => x);
   try {
-    return { allow: agentPolicy(m[1]!.split(",").filter((x) => x)) };
+    agentPolicy(names);
   } catch (e) {
     throw new UsageError(`--agent: ${(e as Error).message}`);
   }
+  return names;
+}
+
+/** `moat run --agent[=allow=...]`: the VM's policy. */
+export function parseAgentOption(v: true | string): { allow: Set<AgentCommand> } {
+  const names = agentNames(v, "; put the guest command after --");
+  return { allow: names ? agentPolicy(names) : new Set(DEFAULT_AGENT_ALLOW) };
+}
+
+/** `moat create --agent[=allow=...]`: the spec's agent, as the API takes it (vm-spec.ts). */
+export function agentSpec(v: true | string): { allow?: string[] } {
+  const names = agentNames(v);
+  return names ? { allow: [...new Set(names)] } : {};
 }

@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import { connection, request, type Connection } from "./api-client.js";
 import { parseIntOption } from "./run-command.js";
 import { UsageError } from "./usage-error.js";
+import { isatty } from "node:tty";
+import { MAX_EXEC_INPUT_BYTES } from "../agent/guest-exec.js";
 
 function conn(cmd: Command): Connection {
   return connection(cmd.optsWithGlobals<{ socket?: string; tokenFile?: string }>());
@@ -45,6 +47,27 @@ export function guestArgvOrder(argv: readonly string[]): string[] {
   return out;
 }
 
+/**
+ * All of `stream` (moat exec's stdin), refused past MAX_EXEC_INPUT_BYTES: qemu-ga takes a
+ * command's stdin in one request. Bound: holds at most that many bytes plus one read.
+ */
+export async function readBounded(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    const b = typeof c === "string" ? Buffer.from(c) : c;
+    n += b.length;
+    if (n > MAX_EXEC_INPUT_BYTES)
+      throw new UsageError(
+        `exec: stdin holds more than ${MAX_EXEC_INPUT_BYTES} bytes (MAX_EXEC_INPUT_BYTES: the ` +
+          "guest agent takes a command's stdin in one request); give the guest more data " +
+          "another way, e.g. on a disk, or use -n for no stdin",
+      );
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
 export function registerGuestCommands(program: Command): void {
   program
     .command("exec")
@@ -55,13 +78,29 @@ export function registerGuestCommands(program: Command): void {
     .argument("<vm>", "name or id")
     .argument("<cmd...>", "the command and its arguments (put them after --)")
     .option("--timeout <s>", "how long to wait for it to end, 1-600 seconds", "60")
+    .option(
+      "-n, --no-stdin",
+      "do not read stdin (as ssh -n). Otherwise a piped or redirected stdin, up to " +
+        `${MAX_EXEC_INPUT_BYTES / 1024} KiB, is the command's stdin; from a terminal nothing ` +
+        "is read. Without one the command's stdin is empty (/dev/null)",
+    )
     .option("--raw", RAW_HELP)
     .action(
-      async (vm: string, argv: string[], o: { timeout: string; raw?: boolean }, cmd: Command) => {
+      async (
+        vm: string,
+        argv: string[],
+        o: { timeout: string; stdin: boolean; raw?: boolean },
+        cmd: Command,
+      ) => {
         const timeout = parseIntOption(o.timeout, "timeout", 1, 600);
+        const input = o.stdin && !isatty(0) ? await readBounded(process.stdin) : undefined;
         const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
           command: "exec",
-          arguments: { argv },
+          arguments: {
+            argv,
+            // Empty: none, as from a terminal (qemu-ga then gives the command /dev/null).
+            ...(input && input.length > 0 ? { input: input.toString("base64") } : {}),
+          },
           timeout_ms: timeout * 1000,
         })) as {
           exited: boolean;

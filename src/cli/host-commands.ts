@@ -8,9 +8,9 @@ import { Command, Option } from "commander";
 import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
-import { parseDiskSpecs, parseNetSpecs } from "./device-options.js";
+import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
-import { DEFAULT_HOME } from "../host/config.js";
+import { DEFAULT_HOME, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig } from "./daemon-config.js";
 import { Daemon, DaemonError } from "../host/daemon.js";
@@ -124,11 +124,18 @@ export function registerHostCommands(program: Command): void {
     )
     .option("--vsock-cid <n>", "a vsock device with this guest CID")
     .option("--balloon [opts]", "a balloon device; 'reporting=off' turns free page reporting off")
+    .option(
+      "--agent [allow=LIST]",
+      "a guest-agent channel (moat guest info, moat exec); the shipped riscv64 guest then " +
+        "starts its qemu-guest-agent. Its policy allows the informational commands and " +
+        "shutdown; allow=info,shutdown,exec (classes: info, shutdown, fsfreeze, exec, file, " +
+        "or single commands) sets it instead. See docs/agent.md",
+    )
     .option("--rng", "an entropy device")
     .option("--lock-memory", "keep guest RAM out of swap (and KSM); not with --balloon")
     .option(
       "--display [WxH]",
-      "a display (VNC on the VM's socket; moat screenshot), default 1024x768",
+      "a display, the shipped guest's shell on it (VNC on the VM's socket; moat screenshot), default 1024x768",
     )
     .option("--domain <name>", "trust domain (tenant); default: yours, or 'default'")
     .option("--label <key=value>", "a label (repeat)", collect)
@@ -173,6 +180,7 @@ export function registerHostCommands(program: Command): void {
           throw new UsageError("--balloon takes nothing or 'reporting=off'");
         spec.balloon = { free_page_reporting: o.balloon === true };
       }
+      if (o.agent !== undefined) spec.agent = agentSpec(o.agent as true | string);
       if (o.rng) spec.rng = true;
       if (o.lockMemory) spec.lock_memory = true;
       if (o.display !== undefined) spec.display = parseDisplayMode(o.display as boolean | string);
@@ -200,25 +208,41 @@ export function registerHostCommands(program: Command): void {
     });
 
   for (const op of ["start", "stop", "kill", "pause", "resume"] as const) {
-    program
+    const command = program
       .command(op)
       .description(
         {
           start: "Start VMs (admission control may refuse, saying why)",
-          stop: "Stop VMs: the VMM is asked to stop, then SIGTERM, then SIGKILL",
-          kill: "Kill VMs at once (SIGKILL)",
+          stop:
+            "Shut VMs down: the guest is asked (the power button, or its guest agent) and " +
+            "has a grace time to power itself off, its file systems synced; a guest still " +
+            "running then is powered off (like virsh shutdown, then destroy). A shipped guest " +
+            "whose userspace has not started yet is powered off at once",
+          kill:
+            "Power VMs off at once (SIGKILL to the VM process): what the guest had not " +
+            "written to its disks is lost (like virsh destroy)",
           pause: "Pause VMs' vCPUs",
           resume: "Resume paused VMs",
         }[op],
       )
-      .argument("<vm...>", "names or ids")
-      .action(async (vms: string[], _o: unknown, cmd: Command) => {
-        const c = conn(cmd);
-        for (const v of vms) {
-          const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}`)) as Vm;
-          process.stdout.write(`${r.name}: ${r.state}\n`);
-        }
-      });
+      .argument("<vm...>", "names or ids");
+    if (op === "stop")
+      command.option(
+        "-t, --timeout <seconds>",
+        `the grace time, 0 to ${STOP_GRACE_MAX_S} (0: power off at once); default the ` +
+          "daemon's stopGraceMs (30 s)",
+      );
+    command.action(async (vms: string[], o: { timeout?: string }, cmd: Command) => {
+      const c = conn(cmd);
+      const query =
+        o.timeout === undefined
+          ? ""
+          : `?timeout=${parseIntOption(o.timeout, "timeout", 0, STOP_GRACE_MAX_S)}`;
+      for (const v of vms) {
+        const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}${query}`)) as Vm;
+        process.stdout.write(`${r.name}: ${r.state}\n`);
+      }
+    });
   }
 
   program

@@ -95,7 +95,9 @@ program
   .option(
     "--control <socket>",
     "a control socket (Unix, mode 0600): one JSON request per line, e.g. " +
-      '{"op":"balloon","target_mib":64}, {"op":"pause"}, {"op":"resume"}, {"op":"stop"}, ' +
+      '{"op":"balloon","target_mib":64}, {"op":"pause"}, {"op":"resume"}, ' +
+      '{"op":"shutdown"} (the power button: the shipped guest shuts down, exit 143), ' +
+      '{"op":"stop"} (ends the VM at once, exit 143), ' +
       '{"op":"status"}, {"op":"metrics"}, {"op":"balloon-stats"}, ' +
       '{"op":"limits","device":"vda","bps":1048576}; ' +
       "see docs/control.md",
@@ -104,9 +106,11 @@ program
     "--agent [allow=LIST]",
     "a guest-agent channel: a virtio-serial port the guest's qemu-guest-agent opens " +
       "(/dev/virtio-ports/org.qemu.guest_agent.0), reached through --control " +
-      '({"op":"agent","command":"info"}). Its policy allows the read-only informational ' +
-      "commands and shutdown; allow=info,shutdown,fsfreeze,exec,file (classes or single " +
-      "commands) sets it. See docs/agent.md",
+      '({"op":"agent","command":"info"}). The shipped riscv64 guest then boots with its ' +
+      "agent (guest/riscv64/agent.cpio.gz, rdinit=/agent-init); a kernel or initrd of your " +
+      "own gets the channel only (the x86-64 guest ships no agent). Its policy allows the " +
+      "read-only informational commands and shutdown; allow=info,shutdown,fsfreeze,exec,file " +
+      "(classes or single commands) sets it. See docs/agent.md",
   )
   .option("--rng", "a virtio-rng entropy device (/dev/hwrng), at most 1 MiB/s to the guest")
   .option(
@@ -124,7 +128,9 @@ program
   .option(
     "--display [WxH]",
     "a virtio-gpu display (the guest's /dev/fb0 and text console) offering mode WxH (default " +
-      '1024x768); {"op":"screenshot"} on --control returns it as a PNG',
+      "1024x768), with a keyboard and a tablet; console=tty0 goes before the command line's " +
+      "console= (the serial console stays /dev/console), and the shipped guest runs a shell on " +
+      'the screen; {"op":"screenshot"} on --control returns it as a PNG',
   )
   .option(
     "--vnc <socket|host:port>",

@@ -11,10 +11,15 @@ import { MAX_MODE } from "../devices/virtio/gpu.js";
 import { TapError } from "../sys/tap.js";
 import { ConsoleSocketError } from "../vmm/console-socket.js";
 import { HostConsole } from "../vmm/host-console.js";
-import { commandArchive } from "../boot/initramfs.js";
+import { commandArchive, concatArchives } from "../boot/initramfs.js";
+import { withScreenConsole } from "../boot/screen-console.js";
 import {
+  AGENT_RDINIT,
   DEBIAN_OPENSBI,
   DEFAULT_CMDLINE,
+  initrdChoice,
+  NO_X86_AGENT,
+  shippedAgentOverlay,
   shippedInitrd,
   shippedKernel,
 } from "../boot/shipped-guest.js";
@@ -271,11 +276,23 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
     throw new UsageError(
       "--no-initrd: a guest command runs from the shipped initramfs; drop one or the other",
     );
-  let initrd = o.initrd
-    ? readImage(o.initrd, "initrd")
-    : o.kernel || o.initrd === false
-      ? undefined
-      : shippedInitrd(arch);
+  const initrdFrom = initrdChoice(o);
+  // With an agent, the shipped riscv64 guest gets its agent overlay; there is none for x86-64.
+  // A guest of one's own brings its own agent: --agent adds the channel only.
+  if (agent && initrdFrom === "shipped" && arch === "x86_64")
+    throw new UsageError(
+      `--agent: ${NO_X86_AGENT}; with your own --kernel and --initrd, --agent adds the ` +
+        "channel for the qemu-guest-agent your guest runs (docs/agent.md)",
+    );
+  const agentOverlay = agent !== undefined && initrdFrom === "shipped";
+  let initrd =
+    initrdFrom === "own"
+      ? readImage(o.initrd as string, "initrd")
+      : initrdFrom === "none"
+        ? undefined
+        : agentOverlay
+          ? concatArchives([shippedInitrd(arch), shippedAgentOverlay()])
+          : shippedInitrd(arch);
   let firmware: Uint8Array | undefined;
   if (arch === "x86_64" && o.bios !== "builtin") {
     throw new UsageError("--bios is for riscv64 guests (--accel soft)");
@@ -378,6 +395,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
           ...(jailUser ? { uid: jailUser.uid } : {}),
           consoleDropped,
           ...(server ? { consoleClients: () => server.clientCount } : {}),
+          marksBoot: initrdFrom === "shipped",
         });
       } catch (e) {
         if (e instanceof ControlSocketError) throw new UsageError(e.message);
@@ -393,18 +411,18 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         pipedInput: server ? false : !process.stdin.isTTY,
         pipedOutput: server ? false : !process.stdout.isTTY,
       });
-      const base = initrd ?? new Uint8Array(0);
-      const padded = new Uint8Array(Math.ceil(base.length / 4) * 4 + extra.length);
-      padded.set(base, 0);
-      padded.set(extra, padded.length - extra.length);
-      initrd = padded;
+      initrd = concatArchives(initrd ? [initrd, extra] : [extra]);
     }
     const common = {
       memoryMiB,
       holdInputUntilReady: argv.length > 0,
       output,
     };
-    const cmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    // With a display, the kernel's console is on the screen too (the serial one stays
+    // /dev/console); /init puts a shell there (docs/guest.md).
+    const userCmdline = o.cmdline ?? DEFAULT_CMDLINE;
+    const screenCmdline = o.display !== undefined ? withScreenConsole(userCmdline) : userCmdline;
+    const cmdline = (agentOverlay ? `${AGENT_RDINIT} ` : "") + screenCmdline;
     // Once guest RAM exists and before any boot file is parsed: RAM is locked (as root, whose
     // CAP_IPC_LOCK no memlock limit binds) and the uid dropped, so kernel, initrd and firmware
     // (a tenant's files) are parsed by a process that is no longer root.

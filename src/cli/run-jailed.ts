@@ -11,13 +11,7 @@ import { EndWatch, type ProcessEnd } from "../host/process-end.js";
 import { parentDirs } from "../jail/plan.js";
 import { TapError } from "../sys/tap.js";
 import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
-import {
-  DEBIAN_OPENSBI,
-  SHIPPED_INITRD_GZ,
-  SHIPPED_KERNEL_GZ,
-  SHIPPED_X86_INITRD_GZ,
-  SHIPPED_X86_KERNEL_GZ,
-} from "../boot/shipped-guest.js";
+import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { UsageError } from "./usage-error.js";
 import { VncServerError, parseVncAddress, type VncAddress } from "../vmm/vnc-server.js";
 import { parseConsoleLog } from "./vm-options.js";
@@ -31,6 +25,8 @@ export interface JailedRun {
   kernel?: string;
   /** false: --no-initrd. */
   initrd?: string | false;
+  /** --agent: the shipped guest then boots with its agent overlay. */
+  agent?: boolean | string;
   vnc?: string;
   vncPasswordFile?: string;
   bios: string;
@@ -75,10 +71,13 @@ export async function runJailed(o: JailedRun): Promise<number> {
   const readFiles: string[] = [];
   if (o.kernel) readFiles.push(resolve(o.kernel));
   if (o.initrd) readFiles.push(resolve(o.initrd));
-  if (!o.kernel) {
-    readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
-    if (o.initrd === undefined) readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
-  }
+  readFiles.push(
+    ...shippedGuestFiles(x86 ? "x86_64" : "riscv64", {
+      ownKernel: o.kernel !== undefined,
+      initrd: initrdChoice(o),
+      agent: o.agent !== undefined && o.agent !== false,
+    }),
+  );
   if (o.vnc !== undefined && !("path" in parseVncAddressOrUsage(o.vnc)))
     throw new UsageError(
       "--jail: a jailed VM has no network of its own to listen on; give --vnc a socket path",

@@ -7,6 +7,7 @@ import { bridgeToSocket } from "./ws-bridge.js";
 import type { WebSocket } from "ws";
 import type { ApiHost } from "./api.js";
 import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
+import { STOP_GRACE_MAX_S } from "./config.js";
 import type { VmRecord } from "./store.js";
 
 export const errorSchema = {
@@ -176,18 +177,46 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     },
   );
 
+  const summaries = {
+    start: "Start a VM",
+    stop:
+      "Stop a VM: the guest is asked to shut down (its agent, or the power button) and has " +
+      "the grace time (timeout, seconds; default the daemon's stopGraceMs) to power off, " +
+      "then it is powered off",
+    kill: "Kill a VM at once (SIGKILL to its process): a hard power-off",
+    pause: "Pause a VM",
+    resume: "Resume a VM",
+  };
   for (const op of ["start", "stop", "kill", "pause", "resume"] as const) {
     app.post(
       `/v1/vms/:vm/${op}`,
       {
         config: { action: "vm.change" },
         schema: {
-          summary: `${op[0]!.toUpperCase()}${op.slice(1)} a VM`,
+          summary: summaries[op],
           params: vmParams,
+          ...(op === "stop"
+            ? {
+                querystring: {
+                  type: "object",
+                  additionalProperties: false,
+                  properties: {
+                    timeout: { type: "integer", minimum: 0, maximum: STOP_GRACE_MAX_S },
+                  },
+                },
+              }
+            : {}),
           response: { 200: vmView },
         },
       },
-      async (req) => vmView_(await h.lifecycle(vmOf(req), op)),
+      async (req) =>
+        vmView_(
+          await h.lifecycle(
+            vmOf(req),
+            op,
+            (req.query as { timeout?: number } | undefined)?.timeout,
+          ),
+        ),
     );
   }
 

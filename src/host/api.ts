@@ -24,7 +24,12 @@ export interface ApiHost {
   /** The VM `ref` (an id or a name) names, among `domain`'s if given; ApiError if ambiguous. */
   vm(ref: string, domain?: string): VmRecord | undefined;
   createVm(spec: Record<string, unknown>, caller: Caller): VmRecord;
-  lifecycle(vm: VmRecord, op: "start" | "stop" | "kill" | "pause" | "resume"): Promise<VmRecord>;
+  /** `graceS`: a stop's grace time, seconds (default: the daemon's stopGraceMs). */
+  lifecycle(
+    vm: VmRecord,
+    op: "start" | "stop" | "kill" | "pause" | "resume",
+    graceS?: number,
+  ): Promise<VmRecord>;
   deleteVm(vm: VmRecord, force: boolean): Promise<void>;
   setBalloon(vm: VmRecord, targetMiB: number): Promise<Record<string, unknown>>;
   agentCall(

@@ -23,6 +23,12 @@ export interface DaemonConfig {
   restartBackoffMs: { initial: number; max: number };
   stableAfterMs: number;
   startTimeoutMs: number;
+  /**
+   * `moat stop`'s default grace time: how long a guest has to shut down after it is asked (the
+   * power button, or its agent) before it is powered off. A request may give its own.
+   */
+  stopGraceMs: number;
+  /** Then how long to wait after asking the VMM to stop, then after SIGTERM. */
   stopTimeoutMs: number;
   /** Each VM process drops to a uid:gid of its own, from vmUidBase up (daemon as root). */
   vmUsers: boolean;
@@ -60,6 +66,8 @@ export interface DaemonConfig {
 }
 
 export const DEFAULT_HOME = "/var/lib/moat";
+/** Bound: a stop's grace time, seconds (an hour). */
+export const STOP_GRACE_MAX_S = 3600;
 
 export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): DaemonConfig {
   return {
@@ -73,6 +81,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     restartBackoffMs: { initial: 1000, max: 60000 },
     stableAfterMs: 60000,
     startTimeoutMs: 30000,
+    stopGraceMs: 30000,
     stopTimeoutMs: 10000,
     imageDirs: [`${home}/images`],
     tenantImageDirs: [`${home}/images`],
@@ -154,6 +163,7 @@ export const configSchema = {
     },
     stableAfterMs: int(0, 86_400_000),
     startTimeoutMs: int(1000, 600_000),
+    stopGraceMs: int(0, STOP_GRACE_MAX_S * 1000),
     stopTimeoutMs: int(100, 600_000),
     vmSeccomp: { type: "string", enum: ["kill", "log", "off"] },
     vmUsers: { type: "boolean" },

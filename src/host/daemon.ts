@@ -177,6 +177,7 @@ export class Daemon implements ApiHost {
         restartBackoffMs: c.restartBackoffMs,
         stableAfterMs: c.stableAfterMs,
         startTimeoutMs: c.startTimeoutMs,
+        stopGraceMs: c.stopGraceMs,
         stopTimeoutMs: c.stopTimeoutMs,
         ...(c.cgroupParent !== undefined ? { cgroupParent: c.cgroupParent } : {}),
       },
@@ -409,8 +410,11 @@ export class Daemon implements ApiHost {
   async lifecycle(
     vm: VmRecord,
     op: "start" | "stop" | "kill" | "pause" | "resume",
+    graceS?: number,
   ): Promise<VmRecord> {
     try {
+      if (op === "stop" && graceS !== undefined)
+        return await this.supervisor.stop(vm.id, graceS * 1000);
       return await this.supervisor[op](vm.id);
     } catch (e) {
       throw toApiError(e);
@@ -474,7 +478,8 @@ export class Daemon implements ApiHost {
     }
     if (r.ok !== true) {
       audit(`failed: ${String(r.kind ?? "error")}`);
-      const status = r.kind === "timeout" ? 504 : r.kind === "policy" ? 403 : 502;
+      const status =
+        r.kind === "timeout" ? 504 : r.kind === "policy" ? 403 : r.kind === "request" ? 400 : 502;
       throw new ApiError(status, `guest agent: ${String(r.error).slice(0, 500)}`);
     }
     audit("ok");

@@ -18,12 +18,7 @@ import { kvmKind } from "../kvm/kvm-probe.js";
 import { JailError } from "../jail/drop.js";
 import { TapError } from "../sys/tap.js";
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
-import {
-  SHIPPED_INITRD_GZ,
-  SHIPPED_KERNEL_GZ,
-  SHIPPED_X86_INITRD_GZ,
-  SHIPPED_X86_KERNEL_GZ,
-} from "../boot/shipped-guest.js";
+import { initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { readVmFileDated } from "./vm-file.js";
 import { prepareVmDir, removeVmDir } from "./vm-dir.js";
 import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
@@ -49,7 +44,9 @@ export interface SupervisorOptions {
   stableAfterMs: number;
   /** How long a VM may take to answer on its control socket after spawn. */
   startTimeoutMs: number;
-  /** Graceful stop: how long to wait after asking the VMM to stop, then after SIGTERM. */
+  /** A stop's grace time: how long the guest has to shut down before it is powered off. */
+  stopGraceMs: number;
+  /** Then how long to wait after asking the VMM to stop, then after SIGTERM. */
   stopTimeoutMs: number;
   /** Parent of the VM cgroups (default: the daemon's own cgroup + /moat). */
   cgroupParent?: string;
@@ -102,6 +99,12 @@ export class SupervisorError extends Error {
     super(message);
   }
 }
+
+/**
+ * How often a stop presses the power button again while it waits: a press the guest was not
+ * yet listening for (its /init or systemd-logind still starting) is lost.
+ */
+const PRESS_EVERY_MS = 2000;
 
 /**
  * The API status of a VM that ended before it came up: 422 when its VMM refused the VM as
@@ -275,13 +278,14 @@ export class Supervisor {
     const s = vm.spec;
     const x86 = s.accel === "kvm";
     // The VM's own files were checked at their real paths: bound with no link followed.
-    const readFiles: string[] = [];
+    const readFiles = shippedGuestFiles(x86 ? "x86_64" : "riscv64", {
+      ownKernel: s.kernel !== undefined,
+      initrd: initrdChoice({ kernel: s.kernel, initrd: s.initrd === "none" ? false : s.initrd }),
+      agent: s.agent !== undefined,
+    });
     const checkedFiles: string[] = [];
     if (s.kernel) checkedFiles.push(s.kernel);
-    else readFiles.push(x86 ? SHIPPED_X86_KERNEL_GZ : SHIPPED_KERNEL_GZ);
     if (s.initrd && s.initrd !== "none") checkedFiles.push(s.initrd);
-    else if (!s.kernel && !s.initrd)
-      readFiles.push(x86 ? SHIPPED_X86_INITRD_GZ : SHIPPED_INITRD_GZ);
     const root = join(this.o.jailsDir, vm.id);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     return spawnJailed({
@@ -531,45 +535,30 @@ export class Supervisor {
   }
 
   /**
-   * Stops a VM: through its guest agent when it has one that answers (guest-shutdown), else
-   * asks its VMM to stop, then SIGTERM, then SIGKILL, each after a timeout.
+   * Stops a VM: asks the guest to shut down and gives it `graceMs` (default: the daemon's
+   * stopGraceMs) to power itself off, then ends it hard: asks its VMM to stop, then SIGTERM,
+   * then SIGKILL, each after stopTimeoutMs.
    */
-  stop(id: string): Promise<VmRecord> {
+  stop(id: string, graceMs = this.o.stopGraceMs): Promise<VmRecord> {
     return this.serial(id, async () => {
       const { vm, w } = this.wantStopped(id);
       if (!w) {
         if (vm.state === "crashed" || vm.state === "stopped" || vm.state === "created") return vm;
         throw new SupervisorError(`VM '${vm.name}' has no process`, 500);
       }
-      w.requested = "stopped by the operator";
       this.setState(vm, "stopping");
-      const f = this.files(vm.id);
       const wait = (ms: number): Promise<boolean> =>
         Promise.race([
           w.exited.then(() => true),
           new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
         ]);
-      // A guest agent that answers shuts the guest down cleanly (file systems synced);
-      // otherwise, or if the guest does not go in time, the VMM is told to stop.
-      let graceful = false;
-      if (vm.spec.agent) {
-        try {
-          const r = await vmmCall(
-            f.control,
-            { op: "agent", command: "shutdown", timeout_ms: 3000 },
-            5000,
-            this.vmPeer(id),
-          );
-          if (r.ok === true) {
-            w.requested = "shut down by the operator through the guest agent";
-            graceful = await wait(this.o.stopTimeoutMs);
-            if (!graceful) w.requested = "stopped by the operator";
-          }
-        } catch {
-          // No agent, or it did not answer: the VMM stops it.
-        }
-      }
-      if (graceful) return this.mustGet(id);
+      const asked = graceMs > 0 ? await this.askShutdown(vm, w, graceMs, wait) : "no grace";
+      if (asked === true) return this.mustGet(id);
+      w.requested =
+        asked === "waited"
+          ? `stopped by the operator: the guest did not shut down within ${graceMs / 1000} s`
+          : "stopped by the operator";
+      const f = this.files(vm.id);
       try {
         await vmmCall(f.control, { op: "stop" }, this.o.stopTimeoutMs, this.vmPeer(id));
       } catch {
@@ -587,6 +576,51 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Asks the guest to shut down: through its guest agent when it has one that answers
+   * (guest-shutdown), else with the power button, pressed again every PRESS_EVERY_MS. true: it
+   * powered off within `graceMs`; "waited": it did not; "no grace": nothing to wait for (its
+   * userspace has not started, so it has written nothing; or it has no power button).
+   */
+  private async askShutdown(
+    vm: VmRecord,
+    w: Watch,
+    graceMs: number,
+    wait: (ms: number) => Promise<boolean>,
+  ): Promise<true | "waited" | "no grace"> {
+    const control = this.files(vm.id).control;
+    const end = Date.now() + graceMs;
+    const until = async (): Promise<true | "waited"> =>
+      (await wait(Math.max(0, end - Date.now()))) || "waited";
+    if (vm.spec.agent) {
+      try {
+        const req = { op: "agent", command: "shutdown", timeout_ms: 3000 };
+        const r = await vmmCall(control, req, 5000, this.vmPeer(vm.id));
+        if (r.ok === true) {
+          w.requested = "shut down by the operator through the guest agent";
+          return until();
+        }
+      } catch {
+        // No agent, or it did not answer: the power button.
+      }
+    }
+    w.requested = "shut down by the operator (power button)";
+    for (;;) {
+      let r: Record<string, unknown>;
+      try {
+        r = await vmmCall(control, { op: "shutdown" }, 5000, this.vmPeer(vm.id));
+      } catch {
+        // Gone (the guest powered off between presses: its exit is a moment away), or hung:
+        // either way, no more presses.
+        return (await wait(Math.min(1000, Math.max(0, end - Date.now())))) || "no grace";
+      }
+      if (r.ok !== true || r.userspace === false) return "no grace";
+      const left = end - Date.now();
+      if (left <= 0) return "waited";
+      if (await wait(Math.min(PRESS_EVERY_MS, left))) return true;
+    }
+  }
+
   /** Records that `id` is to stay down (no restart); its watch, if it has a process. */
   private wantStopped(id: string): { vm: VmRecord; w: Watch | undefined } {
     const vm = this.mustGet(id);
@@ -596,16 +630,20 @@ export class Supervisor {
     return { vm, w: this.watches.get(vm.id) };
   }
 
-  /** SIGKILL at once. */
+  /**
+   * SIGKILL at once. A VM with a process is killed now, not after the requests queued for it:
+   * a stop waiting out its grace time for a guest that hangs is what a kill is for.
+   */
   kill(id: string): Promise<VmRecord> {
-    return this.serial(id, async () => {
+    const now = async (): Promise<VmRecord> => {
       const { vm, w } = this.wantStopped(id);
       if (!w) throw new SupervisorError(`VM '${vm.name}' is not running`);
       w.requested = "killed by the operator (SIGKILL)";
       signalPid(w.pid, "SIGKILL");
       await w.exited;
       return this.mustGet(id);
-    });
+    };
+    return this.watches.has(id) ? now() : this.serial(id, now);
   }
 
   pause(id: string): Promise<VmRecord> {

@@ -5,6 +5,7 @@
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
+import { NO_X86_AGENT } from "../boot/shipped-guest.js";
 import { closeFd, openPathNoLinks } from "../sys/libc.js";
 import { writableTwice } from "../vmm/disk-file.js";
 import { FORMAT_PROBE_BYTES, formatRefusal, knownImageFormat } from "../vmm/image-format.js";
@@ -192,6 +193,13 @@ export function newVmRecord(
       field,
     );
   }
+  if (spec.agent && spec.accel === "kvm" && !spec.kernel && spec.initrd === undefined)
+    throw new ApiError(
+      400,
+      `agent: ${NO_X86_AGENT}; a guest of your own (kernel and initrd) that runs ` +
+        "qemu-guest-agent gets the channel",
+      "agent",
+    );
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();

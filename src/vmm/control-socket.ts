@@ -6,6 +6,8 @@
 //   {"op":"metrics"}                         counters: vCPU exits by reason, disks, NICs,
 //                                            balloon, console output dropped
 //   {"op":"pause"} / {"op":"resume"}         hold / release the vCPUs
+//   {"op":"shutdown"}                        press and release the power button; says whether
+//                                            the guest's userspace has started
 //   {"op":"stop"}                            end the VM (exit status 143, as SIGTERM)
 //   {"op":"balloon","target_mib":N}          balloon target (0 deflates)
 //   {"op":"balloon-stats"}                   fresh guest memory statistics
@@ -23,10 +25,13 @@ import type { VmDevices } from "./vm-devices.js";
 import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
 import { scanoutPng } from "./display.js";
-import { KEY_FIRST, KEY_LAST } from "../devices/virtio/input.js";
+import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
 
-/** Bound: bytes of one request line. */
-const MAX_LINE = 4096;
+/**
+ * Bound: bytes of one request line: 64 KiB, the daemon's own request bound, so an agent exec
+ * with its stdin (MAX_EXEC_INPUT_BYTES, as base64) passes.
+ */
+const MAX_LINE = 64 * 1024;
 /** Bound: requests of one client waiting for their reply; past it the socket is not read. */
 const MAX_QUEUED = 16;
 /** Bound: clients connected at once. */
@@ -43,6 +48,10 @@ export interface ControlTarget {
   pause(): boolean;
   resume(): void;
   stop(status: number, detail: string): void;
+  /** The machine's power button (a VM that boots a kernel has one). */
+  readonly powerButton: VirtioInput | undefined;
+  /** Whether the guest has marked its userspace started (the control block's boot mark). */
+  userspaceStarted(): boolean;
   /** The accelerator's VM: its vCPUs' exit counters and instruction counts. */
   avm?: Pick<AccelVm, "exitCounts" | "stats">;
 }
@@ -66,6 +75,11 @@ export interface ControlInfo {
   consoleDropped?: () => number;
   /** Clients on the console socket now (--console-socket). */
   consoleClients?: () => number;
+  /**
+   * The guest marks its userspace started (moat's shipped initramfs does, first thing): until it
+   * has, nothing in the guest can have written anything.
+   */
+  marksBoot?: boolean;
 }
 
 type Reply = Record<string, unknown>;
@@ -221,6 +235,14 @@ export class ControlSocket {
         vm.resume();
         this.paused = false;
         return { ok: true, state: "running" };
+      case "shutdown": {
+        if (!vm) throw new Error("the VM is not running yet");
+        if (!vm.powerButton) throw new Error("this VM has no power button (it boots no kernel)");
+        vm.powerButton.tap(KEY_POWER);
+        // false: the guest is known to mark its boot and has not yet; null: it may never mark.
+        const started = vm.userspaceStarted();
+        return { ok: true, userspace: started ? true : this.info?.marksBoot ? false : null };
+      }
       case "stop":
         if (!vm) throw new Error("the VM is not running yet");
         vm.stop(143, "stopped through the control socket");
@@ -288,7 +310,7 @@ export class ControlSocket {
         return d.agent.handle(r);
       default:
         throw new Error(
-          `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, stop, balloon, ` +
+          `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, shutdown, stop, balloon, ` +
             "balloon-stats, limits, agent, screenshot, key)",
         );
     }

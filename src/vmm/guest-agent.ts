@@ -11,6 +11,7 @@ export const AGENT_PORT = "org.qemu.guest_agent.0";
 /** Bound: how long one agent call may take, ms (exec: until its process ends). */
 export const MAX_AGENT_TIMEOUT_MS = 600_000;
 const DEFAULT_TIMEOUT_MS = 10_000;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export class GuestAgent {
   readonly client: AgentClient;
@@ -32,31 +33,33 @@ export class GuestAgent {
   /**
    * {"op":"agent","command":NAME,"arguments":{...},"timeout_ms":N}: runs one command the
    * policy allows. exec takes {"argv":[...],"input":BASE64} and waits for the process to end.
-   * Bound: timeout_ms 100..MAX_AGENT_TIMEOUT_MS. Never throws for the guest's doing: an
-   * agent failure is {"ok":false,"error","kind"}.
+   * Bound: timeout_ms 100..MAX_AGENT_TIMEOUT_MS; input MAX_EXEC_INPUT_BYTES (guestExec). Never throws:
+   * a bad request is {"ok":false,"kind":"request"}, an agent failure {"ok":false,"error","kind"}.
    */
   async handle(r: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const bad = (error: string): Record<string, unknown> => ({ ok: false, kind: "request", error });
     const cmd = r.command;
     if (typeof cmd !== "string" || !isAgentCommand(cmd))
-      throw new Error(`command: one of ${Object.keys(AGENT_COMMANDS).join(", ")}`);
+      return bad(`command: one of ${Object.keys(AGENT_COMMANDS).join(", ")}`);
     if (!this.allow.has(cmd))
       return { ok: false, kind: "policy", error: `this VM's agent policy does not allow '${cmd}'` };
     const t = r.timeout_ms ?? DEFAULT_TIMEOUT_MS;
     if (!Number.isInteger(t) || (t as number) < 100 || (t as number) > MAX_AGENT_TIMEOUT_MS)
-      throw new Error(`timeout_ms: 100..${MAX_AGENT_TIMEOUT_MS}`);
+      return bad(`timeout_ms: 100..${MAX_AGENT_TIMEOUT_MS}`);
     const timeoutMs = t as number;
     const args = r.arguments;
     if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args)))
-      throw new Error("arguments: a JSON object");
+      return bad("arguments: a JSON object");
     const a = args as Record<string, unknown> | undefined;
     try {
       if (cmd === "exec") {
         const argv = a?.argv;
         if (!Array.isArray(argv) || !argv.every((x) => typeof x === "string"))
-          throw new Error("exec: arguments.argv, a list of strings");
+          return bad("exec: arguments.argv, a list of strings");
         const input = a?.input;
-        if (input !== undefined && typeof input !== "string")
-          throw new Error("exec: arguments.input, base64");
+        // Checked as written: Buffer.from would skip what is not base64.
+        if (input !== undefined && (typeof input !== "string" || !BASE64.test(input)))
+          return bad("exec: arguments.input, base64");
         const res = await guestExec(this.client, argv as string[], {
           timeoutMs,
           ...(input !== undefined ? { input: Buffer.from(input, "base64") } : {}),
@@ -79,7 +82,7 @@ export class GuestAgent {
       return { ok: true, return: value };
     } catch (e) {
       if (e instanceof AgentError) return { ok: false, kind: e.kind, error: e.message };
-      if (e instanceof RangeError) throw new Error(e.message);
+      if (e instanceof RangeError) return bad(e.message);
       throw e;
     }
   }

@@ -29,10 +29,11 @@ import {
   virtioIrq,
 } from "../arch/riscv64/memory-map.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioInput } from "../devices/virtio/input.js";
 import { parseRiscvImage } from "../boot/riscv-image.js";
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
-import { attachVirtio } from "./virtio-slots.js";
+import { attachVirtio, slotTable, type SlotDevice } from "./virtio-slots.js";
 import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
 
@@ -58,7 +59,10 @@ export interface Riscv64VmConfig {
   bare?: boolean;
   /** Hold host input until the guest's command says its terminal is ready (moat's /moat/run). */
   holdInputUntilReady?: boolean;
-  /** virtio devices, in slot order (slot i at VIRTIO_BASE + i * VIRTIO_STRIDE). */
+  /**
+   * virtio devices, in slot order (slot i at VIRTIO_BASE + i * VIRTIO_STRIDE); a VM that boots a
+   * kernel also has the machine's power button, after them.
+   */
   virtio?: VirtioDevice[];
   /** Device failures (a hostile queue and the like), one line each. */
   log?: (line: string) => void;
@@ -74,6 +78,9 @@ export class Riscv64Vm {
   private readonly plic: Plic;
   private readonly rtc: GoldfishRtc;
   private readonly life = new VmLifecycle();
+  /** The machine's power button (not on a bare machine: no kernel to hear it). */
+  readonly powerButton: VirtioInput | undefined;
+  private readonly slots: SlotDevice[];
 
   private constructor(
     private readonly cfg: Riscv64VmConfig,
@@ -107,14 +114,16 @@ export class Riscv64Vm {
     );
     this.bus.map(RTC_BASE, RTC_SIZE, "rtc", this.rtc);
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
+    this.powerButton = cfg.bare ? undefined : new VirtioInput("virtio-input power", "power");
+    this.slots = slotTable(cfg.virtio ?? [], VIRTIO_SLOTS, this.powerButton);
     attachVirtio(
       this.bus,
       avm.memory,
-      cfg.virtio ?? [],
+      this.slots,
       {
         base: VIRTIO_BASE,
         stride: VIRTIO_STRIDE,
-        slots: VIRTIO_SLOTS,
+        slots: VIRTIO_SLOTS + 1,
         setIrq: (slot, level) => this.plic.setLevel(virtioIrq(slot), level),
       },
       cfg.log,
@@ -170,7 +179,7 @@ export class Riscv64Vm {
       ramBase: RAM_BASE,
       ramSize: BigInt(ramBytes),
       bootargs: this.cfg.cmdline,
-      virtio: (this.cfg.virtio ?? []).map((_, slot) => ({ slot })),
+      virtio: this.slots.map(({ slot }) => ({ slot })),
       ...(layout.initrd ? { initrd: layout.initrd } : {}),
     });
     if (dtb.length > DTB_SLOT_BYTES) {
@@ -225,6 +234,11 @@ export class Riscv64Vm {
 
   resume(): void {
     this.avm.resume?.();
+  }
+
+  /** Whether the guest has marked its userspace started (the control block's boot mark). */
+  userspaceStarted(): boolean {
+    return this.life.userspaceStarted;
   }
 
   /** Stops the VM from outside (Ctrl-A x, a signal, the control socket). */

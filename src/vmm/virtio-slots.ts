@@ -9,35 +9,58 @@ import { limitedLog } from "../devices/log-limiter.js";
 export interface VirtioSlots {
   base: bigint;
   stride: bigint;
+  /** Slots in all: the VM's own and the machine's (the power button). */
   slots: number;
   /** Drives slot `slot`'s interrupt line. */
   setIrq(slot: number, level: boolean): void;
 }
 
+/** A device in its slot. */
+export interface SlotDevice {
+  slot: number;
+  device: VirtioDevice;
+}
+
 /**
- * Maps `devices` in slot order; returns their transports. Bound: at most `layout.slots`; each
- * device's lines reach `log` rate-limited (LOG_BURST, then LOG_PER_MINUTE per kind of line,
- * on the clock `now`), whatever the guest makes it do.
+ * The machine's slots: the VM's own devices from slot 0, then the machine's power button (when
+ * it has one) in slot `ownSlots`, after all of theirs. Bound: at most `ownSlots` of the VM's own.
+ */
+export function slotTable(
+  own: readonly VirtioDevice[],
+  ownSlots: number,
+  powerButton?: VirtioDevice,
+): SlotDevice[] {
+  if (own.length > ownSlots) {
+    throw new RangeError(`at most ${ownSlots} virtio devices, not ${own.length}`);
+  }
+  const table = own.map((device, slot) => ({ slot, device }));
+  if (powerButton) table.push({ slot: ownSlots, device: powerButton });
+  return table;
+}
+
+/**
+ * Maps each device in its slot; returns their transports, in the same order. Bound: slots
+ * below `layout.slots`; each device's lines reach `log` rate-limited (LOG_BURST, then
+ * LOG_PER_MINUTE per kind of line, on the clock `now`), whatever the guest makes it do.
  */
 export function attachVirtio(
   bus: MmioBus,
   mem: GuestMemory,
-  devices: readonly VirtioDevice[],
+  devices: readonly SlotDevice[],
   layout: VirtioSlots,
   log: (line: string) => void = (line) => process.stderr.write(`moat: ${line}\n`),
   now?: () => number,
 ): VirtioMmio[] {
-  if (devices.length > layout.slots) {
-    throw new RangeError(`at most ${layout.slots} virtio devices, not ${devices.length}`);
-  }
-  return devices.map((dev, slot) => {
+  return devices.map(({ slot, device }) => {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= layout.slots)
+      throw new RangeError(`virtio slot ${slot} does not exist (0..${layout.slots - 1})`);
     const transport = new VirtioMmio(
-      dev,
+      device,
       mem,
       (level) => layout.setIrq(slot, level),
-      limitedLog(dev.name, log, now),
+      limitedLog(device.name, log, now),
     );
-    bus.map(layout.base + BigInt(slot) * layout.stride, layout.stride, dev.name, transport);
+    bus.map(layout.base + BigInt(slot) * layout.stride, layout.stride, device.name, transport);
     return transport;
   });
 }

@@ -12,6 +12,11 @@ export class VmLifecycle {
     this.finished = new Promise((r) => (this.done = r));
   }
 
+  /** Whether the guest has said its userspace started. */
+  get userspaceStarted(): boolean {
+    return this.bootMarkMs !== undefined;
+  }
+
   /** The guest's userspace has started (the first mark counts). */
   markBoot(): void {
     this.bootMarkMs ??= performance.now();

@@ -32,11 +32,12 @@ import {
   virtioIrq,
 } from "../arch/x86_64/memory-map.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
+import { VirtioInput } from "../devices/virtio/input.js";
 import { ElfError, parseElfKernel } from "../boot/elf.js";
 import { BzImageError, looksLikeBzImage, parseBzImage } from "../boot/bzimage.js";
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
-import { attachVirtio } from "./virtio-slots.js";
+import { attachVirtio, slotTable, type SlotDevice } from "./virtio-slots.js";
 import { IoThread } from "./io-thread.js";
 import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
 import { eventfdRead, eventfdWrite } from "../sys/libc.js";
@@ -62,7 +63,10 @@ export interface X86VmConfig {
   /** Hold host input until the guest's command says its terminal is ready (moat's /moat/run). */
   holdInputUntilReady?: boolean;
   output: (bytes: Uint8Array) => void;
-  /** virtio devices, in slot order, announced on the kernel command line. */
+  /**
+   * virtio devices, in slot order, announced on the kernel command line; a VM that boots a
+   * kernel also has the machine's power button, after them.
+   */
   virtio?: VirtioDevice[];
   /** Device failures (a hostile queue and the like), one line each. */
   log?: (line: string) => void;
@@ -82,6 +86,9 @@ export class X86Vm {
   private readonly rtc: CmosRtc;
   private readonly life = new VmLifecycle();
   private io: IoThread | undefined;
+  /** The machine's power button (not with a flat program: no kernel to hear it). */
+  readonly powerButton: VirtioInput | undefined;
+  private readonly slots: SlotDevice[];
 
   private constructor(
     /** The accelerator's VM: guest RAM, vCPU threads and their exit counters, for the host. */
@@ -108,10 +115,14 @@ export class X86Vm {
     // interrupt status is non-zero, lowered by KVM at the guest's EOI, re-asserted by the VMM
     // if the device still wants service. Queue notifies arrive through ioeventfds. Both
     // eventfd kinds are watched by the I/O thread: the data path takes no vCPU exit.
-    const devices = cfg.virtio ?? [];
+    this.powerButton = cfg.kernel ? new VirtioInput("virtio-input power", "power") : undefined;
+    this.slots = slotTable(cfg.virtio ?? [], VIRTIO_SLOTS, this.powerButton);
+    const devices = this.slots;
     const io = devices.length > 0 ? new IoThread() : undefined;
     this.io = io;
-    const lines = devices.map((_, slot) => avm.levelInterruptFds(virtioIrq(slot)));
+    const lines = new Map(
+      devices.map(({ slot }) => [slot, avm.levelInterruptFds(virtioIrq(slot))]),
+    );
     const transports = attachVirtio(
       this.bus,
       avm.memory,
@@ -119,21 +130,22 @@ export class X86Vm {
       {
         base: VIRTIO_BASE,
         stride: VIRTIO_STRIDE,
-        slots: VIRTIO_SLOTS,
+        slots: VIRTIO_SLOTS + 1,
         setIrq: (slot, level) => {
-          if (level) eventfdWrite(lines[slot]!.trigger);
+          if (level) eventfdWrite(lines.get(slot)!.trigger);
         },
       },
       cfg.log,
     );
-    transports.forEach((t, slot) => {
-      const line = lines[slot]!;
+    transports.forEach((t, i) => {
+      const { slot, device } = devices[i]!;
+      const line = lines.get(slot)!;
       io!.watch(line.resample, () => {
         eventfdRead(line.resample);
         if (t.interruptPending) eventfdWrite(line.trigger);
       });
       const reg = VIRTIO_BASE + BigInt(slot) * VIRTIO_STRIDE + BigInt(VirtioMmio.QUEUE_NOTIFY);
-      devices[slot]!.queueMaxSizes.forEach((_, q) => {
+      device.queueMaxSizes.forEach((_, q) => {
         const fd = avm.notifyFd(reg, 4, { datamatch: BigInt(q) });
         io!.watch(fd, () => {
           eventfdRead(fd);
@@ -187,7 +199,7 @@ export class X86Vm {
       } else if (load && cfg.kernel) {
         const cmdline = composeCmdline(cfg.kernel.cmdline, [
           ...templateArgs(cfg.cpuTemplate),
-          ...virtioMmioArgs((cfg.virtio ?? []).map((_, slot) => slot)),
+          ...virtioMmioArgs(vm.slots.map(({ slot }) => slot)),
         ]);
         writeCmdline(mem, cmdline, load.cmdlineLimit);
         for (const seg of load.segments) {
@@ -252,6 +264,11 @@ export class X86Vm {
 
   resume(): void {
     this.avm.resume();
+  }
+
+  /** Whether the guest has marked its userspace started (the control block's boot mark). */
+  userspaceStarted(): boolean {
+    return this.life.userspaceStarted;
   }
 
   stop(status: number, detail: string): void {

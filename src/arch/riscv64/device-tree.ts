@@ -42,8 +42,8 @@ export interface MachineDescription {
   /** Initial ramdisk, `[start, end)` in guest-physical addresses inside RAM. */
   initrd?: { start: bigint; end: bigint };
   /**
-   * Present virtio-mmio slots (0..7): slot i is at 0x1000_1000 + i*0x1000,
-   * size 0x1000, PLIC source 1+i.
+   * Present virtio-mmio slots (0..7, and 8: the power button): slot i is at
+   * 0x1000_1000 + i*0x1000, size 0x1000, PLIC source 1+i.
    */
   virtio: { slot: number }[];
   /** `riscv,isa` of every hart; default {@link DEFAULT_ISA}. */
@@ -63,7 +63,8 @@ export const DEFAULT_MMU_TYPE = "riscv,sv48";
 const MMU_TYPES = ["riscv,sv39", "riscv,sv48", "riscv,sv57", "riscv,none"];
 
 const MAX_HARTS = 8;
-const VIRTIO_SLOTS = 8;
+/** Slots 0..7 for the VM's own devices, slot 8 for the power button (memory-map.ts). */
+const VIRTIO_SLOTS = 9;
 const PAGE_SIZE = 0x1000n;
 const MIN_RAM_SIZE = 16n * 1024n * 1024n;
 const RAM_MIN_BASE = 0x8000_0000n;

@@ -15,7 +15,13 @@ export const UART_SIZE = 0x100n;
 export const UART_IRQ = 10;
 export const VIRTIO_BASE = 0x1000_1000n;
 export const VIRTIO_STRIDE = 0x1000n;
+/** Slots for the VM's own virtio devices (disks, NICs, ...): 0..7. */
 export const VIRTIO_SLOTS = 8;
+/**
+ * The slot after them holds the machine's power button (a virtio-input device with one key) in
+ * every VM that boots a kernel: at 0x1000_9000, PLIC source 9.
+ */
+export const POWER_BUTTON_SLOT = VIRTIO_SLOTS;
 /** The kernel's entry with moat's SBI; OpenSBI's fw_dynamic sits at RAM_BASE. */
 export const FIRMWARE_BASE = RAM_BASE;
 

@@ -2,13 +2,16 @@
 // device tree; Linux's virtio_mmio driver takes them from `virtio_mmio.device=`), and what a
 // CPU template needs the kernel to know.
 import { linuxFeatureNumbers, type CpuTemplateName } from "./cpuid.js";
-import { VIRTIO_BASE, VIRTIO_SLOTS, VIRTIO_STRIDE, virtioIrq } from "./memory-map.js";
+import { POWER_BUTTON_SLOT, VIRTIO_BASE, VIRTIO_STRIDE, virtioIrq } from "./memory-map.js";
 
-/** `virtio_mmio.device=4K@ADDR:IRQ` for each occupied slot. Bound: slots 0..VIRTIO_SLOTS-1. */
+/**
+ * `virtio_mmio.device=4K@ADDR:IRQ` for each occupied slot. Bound: slots 0..POWER_BUTTON_SLOT
+ * (the VM's own, then the power button's).
+ */
 export function virtioMmioArgs(slots: number[]): string[] {
   return slots.map((slot) => {
-    if (!Number.isInteger(slot) || slot < 0 || slot >= VIRTIO_SLOTS) {
-      throw new RangeError(`virtio-mmio slot ${slot} does not exist (0..${VIRTIO_SLOTS - 1})`);
+    if (!Number.isInteger(slot) || slot < 0 || slot > POWER_BUTTON_SLOT) {
+      throw new RangeError(`virtio-mmio slot ${slot} does not exist (0..${POWER_BUTTON_SLOT})`);
     }
     const addr = VIRTIO_BASE + BigInt(slot) * VIRTIO_STRIDE;
     return `virtio_mmio.device=4K@0x${addr.toString(16)}:${virtioIrq(slot)}`;

@@ -8,6 +8,13 @@ export const RAM_MAX_BYTES = Number(MMIO_HOLE_START);
 export const VIRTIO_BASE = 0xd000_0000n;
 export const VIRTIO_STRIDE = 0x1000n;
 export const VIRTIO_SLOTS = 8;
+/** The machine's power button, after the VM's own slots: 0xd000_8000 (docs/machine.md). */
+export const POWER_BUTTON_SLOT = VIRTIO_SLOTS;
+/**
+ * Its interrupt: IO-APIC pins 16..23 are the VM's own slots', so an ISA pin no device of this
+ * machine uses, level-triggered like them (the MP table says so).
+ */
+export const POWER_BUTTON_IRQ = 5;
 /** moat's control block (test finisher: power off with status, boot mark), as on riscv64. */
 export const TEST_BASE = 0xd100_0000n;
 export const TEST_SIZE = 0x1000n;
@@ -19,9 +26,9 @@ export const IOAPIC_PINS = 24;
 export const COM1_PORT = 0x3f8;
 export const COM1_IRQ = 4;
 
-/** IO-APIC pins 16..23: above the ISA range, so no legacy device shares them. */
+/** IO-APIC pins 16..23: above the ISA range, so no legacy device shares them; the power button's apart. */
 export function virtioIrq(slot: number): number {
-  return 16 + slot;
+  return slot === POWER_BUTTON_SLOT ? POWER_BUTTON_IRQ : 16 + slot;
 }
 
 // ---- the low megabyte (boot-time structures) ----

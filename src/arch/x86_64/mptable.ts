@@ -3,7 +3,14 @@
 // interrupts reach it. Linux finds the floating pointer by scanning the last KiB of
 // conventional memory, where moat writes it (MPTABLE_ADDR).
 import type { GuestMemory } from "../../memory/guest-memory.js";
-import { IOAPIC_BASE, IOAPIC_PINS, LAPIC_BASE, MPTABLE_ADDR, MPTABLE_MAX } from "./memory-map.js";
+import {
+  IOAPIC_BASE,
+  IOAPIC_PINS,
+  LAPIC_BASE,
+  MPTABLE_ADDR,
+  MPTABLE_MAX,
+  POWER_BUTTON_IRQ,
+} from "./memory-map.js";
 
 /** vCPUs an MP table describes here (it must fit in MPTABLE_MAX bytes). */
 export const MPTABLE_MAX_CPUS = 32;
@@ -79,10 +86,12 @@ export function buildMpTable(cpus: number, base: bigint = MPTABLE_ADDR): Uint8Ar
   // on the pin of the same number: KVM's default routing sends GSI n, the PIT's 0 included, to
   // IO-APIC pin n (QEMU re-routes GSI 0 to pin 2; moat keeps KVM's map and says so here).
   // IRQ 2 is the PIC cascade: no entry.
-  // Pins from 16 up carry the virtio devices' interrupts: level-triggered, active high.
+  // Pins from 16 up carry the virtio devices' interrupts, and POWER_BUTTON_IRQ the power
+  // button's: level-triggered, active high.
   for (let irq = 0; irq < IOAPIC_PINS; irq++) {
     if (irq === 2) continue;
-    const flags = irq >= FIRST_LEVEL_PIN ? LEVEL_ACTIVE_HIGH : 0;
+    const level = irq >= FIRST_LEVEL_PIN || irq === POWER_BUTTON_IRQ;
+    const flags = level ? LEVEL_ACTIVE_HIGH : 0;
     entries.push(small([Entry.IoInterrupt, IrqType.Int, flags, 0, BUS_ID_ISA, irq, ioapic, irq]));
   }
   // Local interrupts of every CPU (destination 0xff): the PIC on LINT0, NMI on LINT1.

@@ -1,5 +1,6 @@
 // virtio-input (virtio 1.2, section 5.8): a keyboard or a tablet (absolute pointer) whose events
-// come from the host (a VNC viewer, later the web console). The guest reads the device's
+// come from the host (a VNC viewer, later the web console), or the machine's power button (one
+// key, KEY_POWER, pressed when the operator asks the guest to shut down). The guest reads the device's
 // identity and capabilities from config space, then gives the device empty buffers on the
 // event queue; the host's events fill them. Its status queue (LEDs) is read and dropped.
 // Bounds: config reads outside the selected item read 0; events wait in a queue of at most
@@ -21,6 +22,10 @@ const INPUT_PROP_DIRECT = 0;
 /** Key codes a keyboard offers: KEY_ESC (1) to KEY_MICMUTE (248). */
 export const KEY_FIRST = 1;
 export const KEY_LAST = 248;
+/** The power button's one key. */
+export const KEY_POWER = 116;
+/** The power button's name, which the guest's /init looks for (docs/guest.md). */
+export const POWER_BUTTON_NAME = "moat power button";
 
 const CFG_ID_NAME = 0x01;
 const CFG_ID_SERIAL = 0x02;
@@ -34,7 +39,7 @@ export const MAX_PENDING = 1024;
 /** The tablet's axes run 0..ABS_MAX (a viewer's coordinates are scaled onto them). */
 export const ABS_MAX = 0x7fff;
 
-export type InputKind = "keyboard" | "tablet";
+export type InputKind = "keyboard" | "tablet" | "power";
 
 export interface InputEvent {
   type: number;
@@ -105,13 +110,19 @@ export class VirtioInput implements VirtioDevice {
     this.flush();
   }
 
-  /** A key pressed (true) or released, with its report. Bound: codes the keyboard offers. */
+  /** A key pressed (true) or released, with its report. Bound: codes this device offers. */
   key(code: number, down: boolean): void {
-    if (!Number.isInteger(code) || code < KEY_FIRST || code > KEY_LAST) return;
+    if (this.kind === "power" ? code !== KEY_POWER : !isKeyboardCode(code)) return;
     this.send([
       { type: EV_KEY, code, value: down ? 1 : 0 },
       { type: EV_SYN, code: SYN_REPORT, value: 0 },
     ]);
+  }
+
+  /** A key pressed and released at once (a button's click). */
+  tap(code: number): void {
+    this.key(code, true);
+    this.key(code, false);
   }
 
   /**
@@ -181,14 +192,14 @@ export class VirtioInput implements VirtioDevice {
     const text = (s: string) => new TextEncoder().encode(s);
     switch (select) {
       case CFG_ID_NAME:
-        return text(this.kind === "keyboard" ? "moat keyboard" : "moat tablet");
+        return text(this.kind === "power" ? POWER_BUTTON_NAME : `moat ${this.kind}`);
       case CFG_ID_SERIAL:
         return text(this.name);
       case CFG_ID_DEVIDS: {
         const ids = new DataView(new ArrayBuffer(8));
         ids.setUint16(0, 0x06, true); // BUS_VIRTUAL
         ids.setUint16(2, 0x6d6f, true); // vendor "mo"
-        ids.setUint16(4, this.kind === "keyboard" ? 1 : 2, true);
+        ids.setUint16(4, PRODUCT[this.kind], true);
         ids.setUint16(6, 1, true);
         return new Uint8Array(ids.buffer);
       }
@@ -209,6 +220,7 @@ export class VirtioInput implements VirtioDevice {
   }
 
   private eventBits(type: number): Uint8Array {
+    if (this.kind === "power") return type === EV_KEY ? bitmap([KEY_POWER]) : new Uint8Array(0);
     if (this.kind === "keyboard") {
       if (type !== EV_KEY) return new Uint8Array(0);
       const codes: number[] = [];
@@ -219,6 +231,13 @@ export class VirtioInput implements VirtioDevice {
     if (type === EV_ABS) return bitmap([ABS_X, ABS_Y]);
     return new Uint8Array(0);
   }
+}
+
+/** The product id each kind reports (vendor "mo"). */
+const PRODUCT: Record<InputKind, number> = { keyboard: 1, tablet: 2, power: 3 };
+
+function isKeyboardCode(code: number): boolean {
+  return Number.isInteger(code) && code >= KEY_FIRST && code <= KEY_LAST;
 }
 
 /** A little-endian bitmap with the given bits set, as long as its highest bit needs. */

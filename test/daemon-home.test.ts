@@ -5,12 +5,13 @@
 // and the chain goes on; a daemon that cannot start says why in one line.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   adminToken,
   api,
   cli,
+  killVms,
   newHome,
   spawnDaemon,
   startDaemon,
@@ -35,19 +36,6 @@ function auditEntries(h: Home): Entry[] {
     .map((l) => JSON.parse(l) as Entry);
 }
 
-/** Every process (a VMM, the unshare a jailed one runs under) working on a VM of this home. */
-function killVmProcesses(h: Home): void {
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, "utf8").includes(`${h.dir}/vms/`))
-        process.kill(Number(e), "SIGKILL");
-    } catch {
-      // Gone.
-    }
-  }
-}
-
 async function stop(d: DaemonProc | undefined): Promise<void> {
   if (d && d.p.exitCode === null) {
     d.p.kill("SIGTERM");
@@ -66,7 +54,7 @@ async function fullHomeWithVm(t: TestContext) {
   const daemon: { d: DaemonProc | undefined } = { d: await startDaemon(h) };
   t.after(async () => {
     await stop(daemon.d);
-    killVmProcesses(h);
+    await killVms(h);
     fs.remove();
     rmSync(base.dir, { recursive: true, force: true });
   });

@@ -27,6 +27,7 @@ import { nextTarget, DEFAULT_RECLAIM } from "../src/host/reclaim.js";
 import {
   api,
   cli,
+  killVms,
   newHome,
   rawApi,
   openConsole,
@@ -78,9 +79,15 @@ before(async () => {
 });
 
 after(async () => {
-  for (const v of (await api(h.socket, admin, "GET", "/v1/vms")).body as { id: string }[])
-    await api(h.socket, admin, "DELETE", `/v1/vms/${v.id}?force=true`);
-  await d.close();
+  try {
+    for (const v of (await api(h.socket, admin, "GET", "/v1/vms")).body as { id: string }[])
+      await api(h.socket, admin, "DELETE", `/v1/vms/${v.id}?force=true`);
+  } finally {
+    await d.close();
+    // The VM processes outlive the daemon by design: none may outlive the test.
+    await killVms(h);
+    rmSync(h.dir, { recursive: true, force: true });
+  }
 });
 
 type Route = { method: string; url: string };

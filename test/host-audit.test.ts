@@ -27,11 +27,20 @@ import {
   checkNode,
   checkSmt,
   checkSwap,
+  checkVmOrphans,
   checkVmProcess,
   checkVmIsolation,
   type Finding,
 } from "../src/host/host-audit.js";
-import { adminToken, api, newHome, startDaemon, stopDaemon } from "./support/moatd.js";
+import {
+  adminToken,
+  api,
+  newHome,
+  startDaemon,
+  stopDaemon,
+  until,
+  vmPids,
+} from "./support/moatd.js";
 import { moat } from "./support/moat-cli.js";
 
 /** A fixture root with the given files (path -> content, or [content, mode]). */
@@ -187,24 +196,25 @@ test("audit: device nodes, the API socket and TLS key, VM isolation settings, th
 test("audit of a daemon's home: admin tokens, tenant token expiry, the audit log's chain, image directories and each VM's files in them, tenant domains' quotas, agent policies and rate limits per VM", async () => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  const tok = adminToken(h);
-  const mk = async (body: Record<string, unknown>) => {
-    const r = await api(h.socket, tok, "POST", "/v1/vms", body);
-    assert.equal(r.status, 201, r.text);
-  };
-  const disk = join(h.dir, "images", "d.img");
-  mkdirSync(dirname(disk), { recursive: true });
-  writeFileSync(disk, Buffer.alloc(1 << 20));
-  await mk({
-    name: "open",
-    memory_mib: 48,
-    agent: { allow: ["info", "exec"] },
-    disks: [{ path: disk }],
-  });
-  await mk({ name: "tight", memory_mib: 48, agent: {}, disks: [{ path: disk, bps: 1 << 20 }] });
-  // One VM running: its live process is checked too (the database is read beside the daemon).
-  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/tight/start")).status, 200);
+  // Everything after the start in the try: a failure anywhere still ends the daemon and its VMs.
   try {
+    const tok = adminToken(h);
+    const mk = async (body: Record<string, unknown>) => {
+      const r = await api(h.socket, tok, "POST", "/v1/vms", body);
+      assert.equal(r.status, 201, r.text);
+    };
+    const disk = join(h.dir, "images", "d.img");
+    mkdirSync(dirname(disk), { recursive: true });
+    writeFileSync(disk, Buffer.alloc(1 << 20));
+    await mk({
+      name: "open",
+      memory_mib: 48,
+      agent: { allow: ["info", "exec"] },
+      disks: [{ path: disk }],
+    });
+    await mk({ name: "tight", memory_mib: 48, agent: {}, disks: [{ path: disk, bps: 1 << 20 }] });
+    // One VM running: its live process is checked too (the database is read beside the daemon).
+    assert.equal((await api(h.socket, tok, "POST", "/v1/vms/tight/start")).status, 200);
     const env = { root: "/", nodeVersion: "v22.0.0", now: new Date("2026-11-27") };
     const cfg = { ...defaultConfig(h.dir), socket: h.socket };
     const byId = async () => new Map((await audit({ ...env, config: cfg })).map((f) => [f.id, f]));
@@ -274,6 +284,101 @@ test("audit of a daemon's home: admin tokens, tenant token expiry, the audit log
   }
 });
 
+test("audit: VM processes whose directory is gone are named, a jailed one once (its unshare)", () => {
+  const argv = (...a: string[]) => a.join("\0") + "\0";
+  const vm = (name: string, dir: string) => [
+    "run",
+    "--name",
+    name,
+    "--control",
+    `${dir}/control.sock`,
+    "--console-socket",
+    `${dir}/console.sock`,
+  ];
+  const root = tree({
+    // A VM whose home is still there; one whose home was removed; a jailed one whose home was
+    // removed (unshare 30, its VMM 31); a `moat run` with a relative control socket; moat run
+    // through a link named moat, its directory gone; not moat.
+    "home/vms/a/exit.json": "",
+    "proc/10/cmdline": argv("node", "/m/bin/moat.js", ...vm("kept", "/home/vms/a")),
+    "proc/20/cmdline": argv("node", "/m/bin/moat.js", ...vm("left", "/gone/vms/b")),
+    "proc/30/cmdline": argv(
+      "/usr/bin/unshare",
+      "--pid",
+      "--fork",
+      "--",
+      "node",
+      "/m/bin/moat.js",
+      "--in-jail={}",
+      ...vm("jailed", "/gone/vms/c"),
+    ),
+    "proc/30/comm": "unshare\n",
+    "proc/30/task/30/children": "31 ",
+    "proc/31/cmdline": argv(
+      "node",
+      "/m/bin/moat.js",
+      "--in-jail={}",
+      ...vm("jailed", "/gone/vms/c"),
+    ),
+    "proc/31/status": "Name:\tnode\nPPid:\t30\n",
+    "proc/40/cmdline": argv("node", "/m/bin/moat.js", "run", "--control", "vm.sock"),
+    "proc/50/cmdline": argv(
+      "/usr/bin/node",
+      "/usr/local/bin/moat",
+      "run",
+      "--control",
+      "/gone/vms/e/c",
+    ),
+    "proc/60/cmdline": argv("sleep", "run", "--control", "/gone/x"),
+  });
+  try {
+    const f = checkVmOrphans(root);
+    assert.equal(f.status, "fail");
+    assert.equal(
+      f.why,
+      "VM processes whose directory is gone, so no daemon supervises them: " +
+        "process 20 (VM left): /gone/vms/b; process 30 (VM jailed): /gone/vms/c; process 50: /gone/vms/e",
+    );
+    assert.match(f.fix, /^kill -KILL 20 30 50 /);
+    // The unshare gone, its VMM is named itself.
+    rmSync(join(root, "proc/30"), { recursive: true });
+    assert.match(checkVmOrphans(root).why, /process 31 \(VM jailed\): \/gone\/vms\/c/);
+    for (const pid of ["20", "31", "50"]) rmSync(join(root, "proc", pid), { recursive: true });
+    assert.equal(checkVmOrphans(root).status, "pass");
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a daemon's home removed under its running VM: moat audit names the VM's process and how to end it", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const d = await startDaemon(h);
+  // Kills the home's VM processes by their command line, so also once the home is gone.
+  t.after(() => stopDaemon(h, d));
+  const tok = adminToken(h);
+  const made = await api(h.socket, tok, "POST", "/v1/vms", { name: "left", memory_mib: 48 });
+  assert.equal(made.status, 201, made.text);
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/left/start")).status, 200);
+  const pid = ((await api(h.socket, tok, "GET", "/v1/vms/left")).body as { pid: number }).pid;
+  // What a careless clean-up does: the daemon stopped (its VMs run on, by design), its home gone.
+  d.p.kill("SIGTERM");
+  await d.exited;
+  rmSync(h.dir, { recursive: true, force: true });
+  const orphans = async () => {
+    const r = await moat(["audit", "--json", "--home", h.dir]);
+    const all = (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
+    return all.find((f) => f.id === "vm.orphans")!;
+  };
+  const f = await orphans();
+  assert.equal(f.status, "fail");
+  assert.match(f.why, new RegExp(`process ${pid} \\(VM left\\): ${h.dir}/vms/\\S+`));
+  assert.match(f.fix, new RegExp(`^kill -KILL (\\d+ )*${pid}\\b`));
+  // The fix as printed ends it (a jailed VM: its unshare, and the VMM with it).
+  process.kill(pid, "SIGKILL");
+  await until("the VM to end", () => vmPids(h).length === 0);
+  assert.doesNotMatch((await orphans()).why, new RegExp(`process ${pid} `));
+});
+
 test("moat audit on this host prints its findings; --json has the same; exit 1 only with a failure", async () => {
   const text = await moat(["audit"]);
   assert.match(text.stdout, /^(PASS|WARN|FAIL) {2}cpu\.vulnerabilities /m);
@@ -295,6 +400,7 @@ test("moat audit on this host prints its findings; --json has the same; exit 1 o
     "audit.chain",
     "vm.seccomp",
     "images.dirs",
+    "vm.orphans",
     "runtime.node",
   ])
     assert.ok(ids.includes(id), `${id} checked`);

@@ -26,33 +26,12 @@ import {
   newHome,
   openConsole,
   startDaemon,
+  stopDaemon,
   until,
+  vmPids,
   vmState,
-  type DaemonProc,
-  type Home,
   type VmView,
 } from "./support/moatd.js";
-
-/** VMM processes of this home: their control socket lies under it. */
-function vmmPids(h: Home): number[] {
-  const out: number[] = [];
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
-      // The VMMs themselves, not the unshare each jailed one runs under.
-      if (
-        argv.includes("run") &&
-        !argv[0]!.endsWith("unshare") &&
-        argv.some((a) => a.startsWith(`${h.dir}/vms/`))
-      )
-        out.push(Number(e));
-    } catch {
-      // Gone.
-    }
-  }
-  return out;
-}
 
 /** The top-level directories of what a daemon's jail binds: node, its libraries, moat, the VM's. */
 function topDirs(): string[] {
@@ -60,21 +39,10 @@ function topDirs(): string[] {
   return [...new Set(paths.map((p) => p.split("/")[1]!))].sort();
 }
 
-async function teardown(h: Home, d: DaemonProc | undefined): Promise<void> {
-  if (d && d.p.exitCode === null) {
-    const t = adminToken(h);
-    const vms = (await api(h.socket, t, "GET", "/v1/vms")).body as VmView[];
-    await Promise.all(vms.map((v) => api(h.socket, t, "DELETE", `/v1/vms/${v.id}?force=true`)));
-    d.p.kill("SIGTERM");
-    await d.exited;
-  }
-  for (const pid of vmmPids(h)) process.kill(pid, "SIGKILL");
-}
-
 test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm through the CLI", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const mode = (await import("node:fs")).statSync(h.socket);
   assert.equal(mode.mode & 0o777, 0o660, "API socket is 0660");
   const group = readFileSync("/etc/group", "utf8")
@@ -193,7 +161,7 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   assert.equal((await cli(h, ["stop", "a"])).status, 0);
   const v = await vmState(h.socket, adminToken(h), "a", "stopped");
   assert.equal(v.last_exit!.reason, "shut down by the operator (power button)");
-  assert.equal(vmmPids(h).length, 0, "no VM process left");
+  assert.equal(vmPids(h).length, 0, "no VM process left");
   const bad = await cli(h, ["create", "--name", "b", "--memory", "10"]);
   assert.equal(bad.status, 1);
   assert.match(bad.err, /memory_mib must be >= 32/);
@@ -207,7 +175,7 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
 test("kill -9 of a VM process: crashed with its reason, then the restart policy", async (t) => {
   const h = newHome({ reclaim: { enabled: false }, restartBackoffMs: { initial: 500, max: 4000 } });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   for (const [name, restart] of [
     ["once", "no"],
@@ -281,7 +249,7 @@ test("kill -9 of a VM process: crashed with its reason, then the restart policy"
 test("a daemon killed with VMs running: the next one takes them over, none lost, none doubled", async (t) => {
   const h = newHome({ reclaim: { enabled: false }, restartBackoffMs: { initial: 500, max: 4000 } });
   let d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   for (const name of ["p", "q", "r"]) {
     await api(h.socket, tok, "POST", "/v1/vms", { name, memory_mib: 48, restart: "on-failure" });
@@ -345,7 +313,7 @@ test("a daemon killed with VMs running: the next one takes them over, none lost,
   assert.match(p2.last_exit!.reason, /left no exit record/);
   assert.equal((await api(h.socket, tok, "POST", "/v1/vms/q/resume")).status, 200);
   // Exactly one process per VM.
-  assert.equal(vmmPids(h).length, 3);
+  assert.equal(vmPids(h).length, 3);
 });
 
 test("20 small VMs at once on this host, each answering on its console", async (t) => {
@@ -355,7 +323,7 @@ test("20 small VMs at once on this host, each answering on its console", async (
     vmmOverheadMiB: 192,
   });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   const names = Array.from({ length: 20 }, (_, i) => `small${i}`);
   for (const name of names)
@@ -376,13 +344,13 @@ test("20 small VMs at once on this host, each answering on its console", async (
     vms: Record<string, number>;
   };
   assert.equal(host.vms.running, 20);
-  assert.equal(vmmPids(h).length, 20);
+  assert.equal(vmPids(h).length, 20);
 });
 
 test("a VM capped at 20% of a core gets about that (cgroup CPU accounting)", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   await api(h.socket, tok, "POST", "/v1/vms", {
     name: "capped",
@@ -434,7 +402,7 @@ test("balloon reclaim: idle guest memory goes back to the host under pressure, a
   // First without reclaim, so the guest can touch memory before any balloon takes it.
   const h = newHome({ reclaim: { enabled: false } });
   let d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   await api(h.socket, tok, "POST", "/v1/vms", {
     name: "idle",
@@ -525,7 +493,7 @@ test("trust domains: pinned vCPUs never share a core across domains; KSM only un
   });
   const d = await startDaemon(h);
   t.after(async () => {
-    await teardown(h, d);
+    await stopDaemon(h, d);
     (await import("node:fs")).writeFileSync("/sys/kernel/mm/ksm/run", "0");
   });
   const tok = adminToken(h);
@@ -561,7 +529,7 @@ test("pinning without KSM: a second domain gets the other core, a third is refus
   writeFileSync("/sys/kernel/mm/ksm/run", "1");
   const d = await startDaemon(h);
   t.after(async () => {
-    await teardown(h, d);
+    await stopDaemon(h, d);
     writeFileSync("/sys/kernel/mm/ksm/run", "0");
   });
   assert.match(d.log(), /KSM was on; stopped and unmerged/);
@@ -602,7 +570,7 @@ test("a KVM VM is managed like any other: started, counted, stopped through the 
   assert.ok(existsSync("/dev/kvm"), "this test needs /dev/kvm");
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   await api(h.socket, tok, "POST", "/v1/vms", { name: "k", accel: "kvm", memory_mib: 128 });
   const s = await api(h.socket, tok, "POST", "/v1/vms/k/start");

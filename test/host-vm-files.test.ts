@@ -27,22 +27,10 @@ import {
   api,
   newHome,
   startDaemon,
+  stopDaemon,
   until,
-  type DaemonProc,
-  type Home,
   type VmView,
 } from "./support/moatd.js";
-
-async function teardown(h: Home, d: DaemonProc): Promise<void> {
-  if (d.p.exitCode === null) {
-    const t = adminToken(h);
-    const vms = (await api(h.socket, t, "GET", "/v1/vms")).body as VmView[];
-    await Promise.all(vms.map((v) => api(h.socket, t, "DELETE", `/v1/vms/${v.id}?force=true`)));
-    d.p.kill("SIGTERM");
-    await d.exited;
-  }
-  rmSync(h.dir, { recursive: true, force: true });
-}
 
 /** Runs `argv` as `uid` (the VM's) in `cwd`; throws with its stderr if it fails. */
 function asVm(uid: number, cwd: string, argv: string[]): void {
@@ -71,7 +59,7 @@ function bait(): { dir: string; now: () => string } {
 test("root follows no link a VM's uid plants in its directory: logs, exit records, sockets, removal", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const b = bait();
   t.after(() => rmSync(b.dir, { recursive: true, force: true }));
   const before = b.now();
@@ -163,7 +151,7 @@ test("root follows no link a VM's uid plants in its directory: logs, exit record
 test("a VMM that writes past its log's bound leaves vmm.log and its rotated copy within it", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
-  t.after(() => teardown(h, d));
+  t.after(() => stopDaemon(h, d));
   const tok = adminToken(h);
   assert.equal(
     (await api(h.socket, tok, "POST", "/v1/vms", { name: "w", memory_mib: 48 })).status,

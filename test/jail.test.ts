@@ -11,7 +11,7 @@ import { jailBinds, vmmCodeBinds } from "../src/jail/plan.js";
 import { spawnSync } from "node:child_process";
 import { MOAT, moat, startMoat, until } from "./support/moat-cli.js";
 import { vmmProcess } from "../src/host/host-facts.js";
-import { adminToken, api, newHome, openConsole, startDaemon } from "./support/moatd.js";
+import { adminToken, api, newHome, openConsole, startDaemon, stopDaemon } from "./support/moatd.js";
 
 const plan = {
   root: "/tmp/nowhere",
@@ -95,14 +95,9 @@ test("a daemon jails by default; with vmJail off it says so and its VMs report u
   const on = newHome({ reclaim: { enabled: false } });
   const off = newHome({ reclaim: { enabled: false }, vmJail: false });
   const d1 = await startDaemon(on);
+  t.after(() => stopDaemon(on, d1));
   const d2 = await startDaemon(off);
-  t.after(async () => {
-    for (const d of [d1, d2]) {
-      d.p.kill("SIGTERM");
-      await d.exited;
-    }
-    for (const h of [on, off]) rmSync(h.dir, { recursive: true, force: true });
-  });
+  t.after(() => stopDaemon(off, d2));
   assert.equal(
     ((await api(on.socket, adminToken(on), "GET", "/v1/host")).body as { vm_jail: boolean })
       .vm_jail,

@@ -32,6 +32,7 @@ export function registerAuditCommand(program: Command): void {
         "vulnerabilities, SMT and KSM against the trust-domain policy, swap, /dev/kvm and " +
         "/dev/net/tun, nested virtualisation, the API socket and TLS key, admin tokens, the " +
         "audit log's chain, VM jails, seccomp, image directories and each VM's files in them, " +
+        "VM processes whose directory is gone (a home removed under them), " +
         "tenant domains' quotas, agent policies and rate limits, the Node.js runtime's support, " +
         "and that the installed CPU core, guests and files are the recorded ones. Prints " +
         "pass/warn/fail with why and how to fix; exit 1 if any fail. " +

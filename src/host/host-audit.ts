@@ -3,11 +3,11 @@
 // a fixture tree in the tests) and the daemon's home; none changes anything. Each finding is
 // pass, warn or fail, with why and how to fix it.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { verifyAuditLog } from "./audit-log.js";
 import type { DaemonConfig } from "./config.js";
 import { Store, type TokenRecord, type VmRecord } from "./store.js";
-import { vmmProcess } from "./host-facts.js";
+import { vmProcesses, vmmProcess } from "./host-facts.js";
 import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
 import { imageDirsProblem, imageRules, type ImageRules } from "./image-dirs.js";
 import { imageFields, recheckFile } from "./vm-create.js";
@@ -390,6 +390,29 @@ export function checkVmProcess(root: string, vm: VmRecord): Finding | undefined 
   );
 }
 
+/**
+ * VM processes whose directory is gone, as when a daemon's home is removed under its running
+ * VMs: no daemon supervises them any more (nothing stops or restarts them, no quota or capacity
+ * counts them, the audit log does not see them) and their console and control sockets went with
+ * the directory. Any daemon's on this host, not only this home's.
+ */
+export function checkVmOrphans(root: string): Finding {
+  const id = "vm.orphans";
+  const gone = vmProcesses(root).filter((p) => !existsSync(join(root, dirname(p.control))));
+  if (gone.length === 0) return pass(id, "every VM process's directory is there");
+  const named = gone.map(
+    (p) =>
+      `process ${p.pid}${p.name !== undefined ? ` (VM ${p.name})` : ""}: ${dirname(p.control)}`,
+  );
+  return fail(
+    id,
+    `VM processes whose directory is gone, so no daemon supervises them: ${named.join("; ")}`,
+    // SIGKILL: a jailed VM's unshare ignores SIGTERM; the VMM dies with it.
+    `kill -KILL ${gone.map((p) => p.pid).join(" ")} (their daemon's home was removed while ` +
+      "they ran: stop a daemon's VMs before removing its home)",
+  );
+}
+
 /** The image directories: none may be, lie in or hold a system directory or the home. */
 export function checkImageDirs(c: DaemonConfig): Finding {
   const id = "images.dirs";
@@ -572,6 +595,7 @@ export async function audit(env: AuditEnv): Promise<Finding[]> {
         const i = checkVmImages(vm, rules);
         return [...(p ? [p] : []), ...(i ? [i] : []), ...checkVm(vm)];
       }),
+      checkVmOrphans(env.root),
       checkNode(env.nodeVersion, env.now),
       ...integrityAudit(PACKAGE_ROOT),
     ];

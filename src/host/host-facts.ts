@@ -157,3 +157,53 @@ export function hostThreadIds(pid: number, nsTids: readonly number[], root = "/"
   }
   return nsTids.map((t) => map.get(t)).filter((t): t is number => t !== undefined);
 }
+
+/** A VM process: `moat run` with its control socket at an absolute path. */
+export interface VmProcess {
+  pid: number;
+  /** Its --control path: a daemon's VM has it in the VM's own directory. */
+  control: string;
+  /** Its --name, if it has one (a daemon always passes the VM's). */
+  name?: string;
+}
+
+/**
+ * The VM processes on the host: processes running `moat run` with a control socket at an
+ * absolute path, as a daemon starts every VM (a relative one is a person's `moat run`). A jailed VM is listed once, as the unshare it runs
+ * under (its VMM dies with that one), or as its VMM when the unshare is gone. Bound: one pass
+ * over /proc.
+ */
+export function vmProcesses(root = "/"): VmProcess[] {
+  const out: VmProcess[] = [];
+  for (const e of readdirSync(join(root, "proc"))) {
+    if (!/^\d+$/.test(e)) continue;
+    let argv: string[];
+    try {
+      argv = read(root, `proc/${e}/cmdline`).split("\0");
+    } catch {
+      continue; // gone
+    }
+    // moat (bin/moat.js, or a link named moat) before its `run`; a control socket after it.
+    const run = argv.indexOf("run");
+    if (run < 0 || !argv.slice(0, run).some((a) => /(^|\/)moat(\.js)?$/.test(a))) continue;
+    const control = argv.includes("--control") ? argv[argv.indexOf("--control") + 1] : undefined;
+    if (!control?.startsWith("/")) continue;
+    const pid = Number(e);
+    if (argv.some((a) => a.startsWith("--in-jail=")) && underUnshare(pid, root)) continue;
+    const name = argv.includes("--name") ? argv[argv.indexOf("--name") + 1] : undefined;
+    out.push({ pid, control, ...(name !== undefined ? { name } : {}) });
+  }
+  return out.sort((a, b) => a.pid - b.pid);
+}
+
+/** Is `pid` the VMM under a jail's unshare (which stands for it)? */
+function underUnshare(pid: number, root: string): boolean {
+  let ppid: number;
+  try {
+    ppid = Number(/^PPid:\s+(\d+)/m.exec(read(root, `proc/${pid}/status`))?.[1]);
+  } catch {
+    return false;
+  }
+  const slashed = root.endsWith("/") ? root : `${root}/`;
+  return ppid > 1 && ppid !== pid && vmmProcess(ppid, slashed) === pid;
+}

@@ -5,14 +5,14 @@
 // applies the VM's restart policy with exponential backoff.
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { closeSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
 import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
 import type { Peer } from "./vm-socket.js";
 import { vmmCall } from "./vmm-client.js";
-import { hostThreadIds, processStart, vmmProcess } from "./host-facts.js";
+import { hostThreadIds, processStart, vmProcesses, vmmProcess } from "./host-facts.js";
 import { spawnJailed } from "../jail/launch.js";
 import { kvmKind } from "../kvm/kvm-probe.js";
 import { JailError } from "../jail/drop.js";
@@ -777,25 +777,12 @@ export class Supervisor {
     return { adopted, lost, orphans };
   }
 
-  /** PIDs of VMM processes whose control socket lies under this daemon's VM directory. */
+  /** PIDs of VM processes whose control socket lies under this daemon's VM directory. */
   private ourProcesses(): number[] {
     const marker = `${this.o.vmsDir}/`;
-    const out: number[] = [];
-    for (const e of readdirSync("/proc")) {
-      if (!/^\d+$/.test(e)) continue;
-      let argv: string[];
-      try {
-        argv = readFileSync(`/proc/${e}/cmdline`, "utf8").split("\0");
-      } catch {
-        continue;
-      }
-      // A jailed VMM dies with the unshare it runs under: that one is the process to find
-      // (this one only if its unshare is gone).
-      if (argv.some((a) => a.startsWith("--in-jail=")) && underUnshare(Number(e))) continue;
-      const i = argv.indexOf("--control");
-      if (i > 0 && argv[i + 1]?.startsWith(marker) && argv.includes("run")) out.push(Number(e));
-    }
-    return out;
+    return vmProcesses()
+      .filter((p) => p.control.startsWith(marker))
+      .map((p) => p.pid);
   }
 
   /** Stops watching (the daemon is going down); VM processes keep running. */
@@ -817,17 +804,6 @@ export class Supervisor {
     if (!vm) throw new SupervisorError(`no VM '${id}'`, 404);
     return vm;
   }
-}
-
-/** Is `pid` the VMM under a live unshare (a jailed VM's)? */
-function underUnshare(pid: number): boolean {
-  let ppid: number;
-  try {
-    ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-  } catch {
-    return false;
-  }
-  return ppid > 1 && ppid !== pid && vmmProcess(ppid) === pid;
 }
 
 function signalPid(pid: number, sig: NodeJS.Signals): void {

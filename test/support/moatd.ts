@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import WebSocket from "ws";
 import { MOAT, REPO } from "./moat-cli.js";
+import { vmProcesses } from "../../src/host/host-facts.js";
 
 export interface Home {
   dir: string;
@@ -70,18 +71,42 @@ export async function startDaemon(h: Home): Promise<DaemonProc> {
 
 /**
  * Kills and deletes the VMs of `h` (they would outlive their daemon, by design), stops the
- * daemon (SIGTERM) and removes its home.
+ * daemon (SIGTERM) and removes its home. Whatever fails on the way (a daemon that died or does
+ * not answer, a refused delete), no VM process of the home is left running.
  */
 export async function stopDaemon(h: Home, d: DaemonProc): Promise<void> {
-  if (d.p.exitCode === null) {
-    const token = adminToken(h);
-    const vms = (await api(h.socket, token, "GET", "/v1/vms")).body;
-    for (const v of Array.isArray(vms) ? (vms as { id: string }[]) : [])
-      await api(h.socket, token, "DELETE", `/v1/vms/${v.id}?force=true`);
+  try {
+    if (d.p.exitCode === null) {
+      const token = adminToken(h);
+      const vms = (await api(h.socket, token, "GET", "/v1/vms")).body;
+      for (const v of Array.isArray(vms) ? (vms as { id: string }[]) : [])
+        await api(h.socket, token, "DELETE", `/v1/vms/${v.id}?force=true`);
+    }
+  } finally {
+    d.p.kill("SIGTERM");
+    await d.exited;
+    await killVms(h);
+    rmSync(h.dir, { recursive: true, force: true });
   }
-  d.p.kill("SIGTERM");
-  await d.exited;
-  rmSync(h.dir, { recursive: true, force: true });
+}
+
+/** The VM processes (one per VM: a jailed one's unshare) whose files lie in the home of `h`. */
+export function vmPids(h: Home): number[] {
+  return vmProcesses()
+    .filter((p) => p.control.startsWith(`${h.dir}/`))
+    .map((p) => p.pid);
+}
+
+/** SIGKILLs every VM process of the home of `h` and waits until none is left. */
+export async function killVms(h: Home): Promise<void> {
+  for (const pid of vmPids(h)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  await until("the VM processes of the home to end", () => vmPids(h).length === 0, 30000);
 }
 
 export interface Reply {

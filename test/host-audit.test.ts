@@ -415,3 +415,47 @@ test("moat audit on this host prints its findings; --json has the same; exit 1 o
   assert.equal(bad.status, 125);
   assert.match(bad.stderr, /config \/nonexistent\/moat\.json/);
 });
+
+test("moat audit --home without --config judges the settings that home's daemon started with, and says which", async () => {
+  const images = mkdtempSync(join(tmpdir(), "moat-audit-imgs-"));
+  const h = newHome({ imageDirs: [images], reclaim: { enabled: false } });
+  const disk = join(images, "d.img");
+  writeFileSync(disk, Buffer.alloc(1 << 20));
+  const d = await startDaemon(h);
+  try {
+    const r = await api(h.socket, adminToken(h), "POST", "/v1/vms", {
+      name: "v",
+      memory_mib: 48,
+      disks: [{ path: disk }],
+    });
+    assert.equal(r.status, 201, r.text);
+    const run = async (args: string[]) => {
+      const out = await moat(["audit", "--json", "--home", h.dir, ...args]);
+      return new Map(
+        (JSON.parse(out.stdout) as { findings: Finding[] }).findings.map((f) => [f.id, f]),
+      );
+    };
+    // The daemon's own settings: its image directory holds the disk.
+    let f = await run([]);
+    assert.equal(f.get("settings")?.status, "pass");
+    assert.match(f.get("settings")!.why, /settings\.json/);
+    assert.equal(f.get("vm.v.images")?.status, "pass", f.get("vm.v.images")?.why);
+    // An explicit --config still wins (here: the defaults, where the disk lies outside).
+    const empty = join(h.dir, "empty.json");
+    writeFileSync(empty, "{}");
+    f = await run(["--config", empty]);
+    assert.equal(f.get("vm.v.images")?.status, "fail");
+  } finally {
+    await stopDaemon(h, d);
+    rmSync(images, { recursive: true, force: true });
+  }
+  // A home no daemon recorded settings in: the defaults, and a warning that says so.
+  const bare = mkdtempSync(join(tmpdir(), "moat-audit-bare-"));
+  const out = await moat(["audit", "--json", "--home", bare]);
+  const s = (JSON.parse(out.stdout) as { findings: Finding[] }).findings.find(
+    (x) => x.id === "settings",
+  );
+  assert.equal(s?.status, "warn");
+  assert.match(s!.why, /moat's defaults/);
+  rmSync(bare, { recursive: true, force: true });
+});

@@ -1,6 +1,6 @@
 // `moat audit`: the host's and moat's own security set-up, checked (src/host/host-audit.ts).
 import type { Command } from "commander";
-import { daemonConfig } from "./daemon-config.js";
+import { auditConfig, SETTINGS_COPY } from "./daemon-config.js";
 import { audit, type Finding } from "../host/host-audit.js";
 
 const LABEL = { pass: "PASS", warn: "WARN", fail: "FAIL" } as const;
@@ -24,6 +24,20 @@ function summarize(findings: Finding[]): Record<Finding["status"], number> {
   return n;
 }
 
+/** Which settings the policies were judged by: without a file, only the defaults. */
+function settingsFinding(home: string, from: string | undefined): Finding {
+  return from
+    ? { id: "settings", status: "pass", why: `the settings checked are ${from}`, fix: "" }
+    : {
+        id: "settings",
+        status: "warn",
+        why:
+          `no --config, and no daemon has recorded its settings in ${home} ` +
+          `(${SETTINGS_COPY}): the policies checked are moat's defaults`,
+        fix: "give --config FILE, the file the daemon runs with, or --home of a daemon's home",
+      };
+}
+
 export function registerAuditCommand(program: Command): void {
   program
     .command("audit")
@@ -39,7 +53,11 @@ export function registerAuditCommand(program: Command): void {
         "Changes nothing",
     )
     .option("--home <dir>", "the daemon's state directory (default: $MOAT_HOME or /var/lib/moat)")
-    .option("--config <file>", "the daemon's JSON settings, for its policies")
+    .option(
+      "--config <file>",
+      "the daemon's JSON settings, for its policies (default: the copy the daemon at --home " +
+        `recorded when it started, ${SETTINGS_COPY} there)`,
+    )
     .option(
       "--root <dir>",
       "read /proc, /sys and /dev under this directory instead of / (tests)",
@@ -47,12 +65,11 @@ export function registerAuditCommand(program: Command): void {
     )
     .option("--json", "the findings as JSON")
     .action(async (o: { home?: string; config?: string; root: string; json?: boolean }) => {
-      const findings = await audit({
-        root: o.root,
-        config: daemonConfig(o),
-        now: new Date(),
-        nodeVersion: process.version,
-      });
+      const { config, from } = auditConfig(o);
+      const findings = [
+        settingsFinding(config.home, from),
+        ...(await audit({ root: o.root, config, now: new Date(), nodeVersion: process.version })),
+      ];
       if (o.json) {
         const summary = summarize(findings);
         process.stdout.write(JSON.stringify({ findings, summary }, null, 2) + "\n");

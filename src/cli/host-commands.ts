@@ -12,7 +12,7 @@ import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
 import { DEFAULT_HOME, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
-import { daemonConfig } from "./daemon-config.js";
+import { daemonConfig, recordSettings } from "./daemon-config.js";
 import { Daemon, DaemonError } from "../host/daemon.js";
 import { verifyAuditLog, type AuditHead } from "../host/audit-log.js";
 import { Store } from "../host/store.js";
@@ -91,6 +91,11 @@ export function registerHostCommands(program: Command): void {
         d = await Daemon.start(cfg, log);
       } catch (e) {
         throw new UsageError(startFailure(e, cfg.home));
+      }
+      try {
+        recordSettings(cfg.home, o.config);
+      } catch (e) {
+        log(`moatd: cannot record its settings for moat audit: ${(e as Error).message}`);
       }
       log(`moatd: ready (pid ${process.pid}, home ${cfg.home})`);
       await new Promise<void>((res) => {

@@ -28,6 +28,22 @@
  */
 
 import { FdtBuilder } from "./fdt.js";
+import {
+  POWER_BUTTON_SLOT,
+  PLIC_BASE,
+  PVPANIC_BASE,
+  RTC_BASE,
+  RTC_IRQ,
+  RTC_SIZE,
+  TEST_BASE,
+  TEST_SIZE,
+  UART_BASE,
+  UART_IRQ,
+  UART_SIZE,
+  VIRTIO_BASE,
+  VIRTIO_STRIDE,
+  virtioIrq,
+} from "./memory-map.js";
 
 /** What the guest should be told about the machine. */
 export interface MachineDescription {
@@ -63,8 +79,6 @@ export const DEFAULT_MMU_TYPE = "riscv,sv48";
 const MMU_TYPES = ["riscv,sv39", "riscv,sv48", "riscv,sv57", "riscv,none"];
 
 const MAX_HARTS = 8;
-/** Slots 0..7 for the VM's own devices, slot 8 for the power button (memory-map.ts). */
-const VIRTIO_SLOTS = 9;
 const PAGE_SIZE = 0x1000n;
 const MIN_RAM_SIZE = 16n * 1024n * 1024n;
 const RAM_MIN_BASE = 0x8000_0000n;
@@ -72,27 +86,15 @@ const ADDRESS_LIMIT = 1n << 64n;
 
 const TIMEBASE_FREQUENCY = 10_000_000;
 
-const TEST_BASE = 0x0010_0000n;
-const RTC_BASE = 0x0010_1000n;
-const RTC_SIZE = 0x1000n;
-const RTC_IRQ = 11;
-const PVPANIC_BASE = 0x0010_2000n;
+/** The pvpanic register is 2 bytes wide, in its page (memory-map.ts PVPANIC_SIZE). */
 const PVPANIC_REG_SIZE = 2n;
-const TEST_SIZE = 0x1000n;
 const CLINT_BASE = 0x0200_0000n;
 const CLINT_SIZE = 0x1_0000n;
-const PLIC_BASE = 0x0c00_0000n;
 const PLIC_SIZE = 0x60_0000n;
 /** Number of PLIC interrupt sources, not counting the reserved source 0. */
 const PLIC_NDEV = 31;
-const UART_BASE = 0x1000_0000n;
-const UART_SIZE = 0x100n;
 const UART_CLOCK = 3_686_400;
-const UART_IRQ = 10;
-const VIRTIO_BASE = 0x1000_1000n;
-const VIRTIO_STRIDE = 0x1000n;
 const VIRTIO_SIZE = 0x1000n;
-const VIRTIO_IRQ_BASE = 1;
 
 /** Values written to the test device to power off and to reset. */
 const POWEROFF_VALUE = 0x5555;
@@ -172,8 +174,9 @@ export function validateMachineDescription(m: MachineDescription): void {
   const seen = new Set<number>();
   for (const dev of m.virtio) {
     const slot = dev.slot;
-    if (!Number.isInteger(slot) || slot < 0 || slot >= VIRTIO_SLOTS) {
-      fail(`virtio slot must be an integer in 0..${VIRTIO_SLOTS - 1}, got ${String(slot)}`);
+    // Slots 0..7 for the VM's own devices, and the power button's slot after them.
+    if (!Number.isInteger(slot) || slot < 0 || slot > POWER_BUTTON_SLOT) {
+      fail(`virtio slot must be an integer in 0..${POWER_BUTTON_SLOT}, got ${String(slot)}`);
     }
     if (seen.has(slot)) {
       fail(`virtio slot ${slot} is listed more than once`);
@@ -319,7 +322,7 @@ export function buildDeviceTree(m: MachineDescription): Uint8Array {
     fdt.beginNode(`virtio_mmio@${hex(base)}`);
     fdt.propString("compatible", "virtio,mmio");
     fdt.propU64s("reg", [base, VIRTIO_SIZE]);
-    fdt.propU32("interrupts", VIRTIO_IRQ_BASE + slot);
+    fdt.propU32("interrupts", virtioIrq(slot));
     fdt.propU32("interrupt-parent", plicPhandle);
     fdt.endNode();
   }

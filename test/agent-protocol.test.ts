@@ -8,9 +8,13 @@ import { guestArgvOrder } from "../src/cli/guest-commands.js";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { JsonStream, MAX_DEPTH, MAX_REPLY_BYTES } from "../src/agent/json-stream.js";
-import { AgentClient, AgentError } from "../src/agent/agent-client.js";
+import { AgentClient, AgentError, MAX_REQUEST_BYTES } from "../src/agent/agent-client.js";
 import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../src/agent/agent-commands.js";
-import { guestExec } from "../src/agent/guest-exec.js";
+import {
+  guestExec,
+  MAX_EXEC_INPUT_BYTES,
+  MAX_EXEC_REQUEST_BYTES,
+} from "../src/agent/guest-exec.js";
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -209,6 +213,55 @@ test("exec: output and status from guest-exec-status, polled until it ends", asy
     arg: ["-c", "echo hi; exit 3"],
     "capture-output": true,
   });
+});
+
+/** argv for `sh -c` whose JSON, with `inputBytes` of stdin as base64, takes exactly `total`. */
+function execOfSize(total: number, inputBytes: number): string[] {
+  const room = total - 4 * Math.ceil(inputBytes / 3) - JSON.stringify(["sh", "-c", ""]).length;
+  // Quotes and two-byte characters: JSON and UTF-8 make them larger than they look.
+  const pad = '"é'.repeat(Math.floor(room / 4)) + "x".repeat(room % 4);
+  const argv = ["sh", "-c", pad];
+  assert.equal(Buffer.byteLength(JSON.stringify(argv)) + 4 * Math.ceil(inputBytes / 3), total);
+  return argv;
+}
+
+test("exec: argv and stdin together are bounded by one request (MAX_EXEC_REQUEST_BYTES), refused before anything is sent", async () => {
+  const g = new FakeGuest({
+    "guest-exec": { pid: 7 },
+    "guest-exec-status": { exited: true, exitcode: 0 },
+  });
+  const input = new Uint8Array(MAX_EXEC_INPUT_BYTES).fill(0x41);
+  // At the bound: sent, and the request the agent gets fits its bound with room to spare.
+  const at = execOfSize(MAX_EXEC_REQUEST_BYTES, input.length);
+  assert.equal((await guestExec(g.client, at, { timeoutMs: 5000, input })).exitCode, 0);
+  const sent = g.requests.find((q) => q.execute === "guest-exec")!;
+  assert.ok(Buffer.byteLength(JSON.stringify(sent)) <= MAX_REQUEST_BYTES);
+  // One byte past it, and far past it (the argv alone under 64 KiB): refused with the bound.
+  for (const total of [MAX_EXEC_REQUEST_BYTES + 1, MAX_EXEC_REQUEST_BYTES + 20_000]) {
+    const before = g.requests.length;
+    await assert.rejects(
+      guestExec(g.client, execOfSize(total, input.length), { timeoutMs: 5000, input }),
+      (e: Error) =>
+        e instanceof RangeError &&
+        e.message.includes(`take ${total} bytes`) &&
+        e.message.includes(`${MAX_EXEC_REQUEST_BYTES} one request carries`),
+    );
+    assert.equal(g.requests.length, before, "nothing sent");
+  }
+});
+
+test("a request is bounded in bytes, not characters (MAX_REQUEST_BYTES)", async () => {
+  const g = new FakeGuest({ "guest-ping": {} });
+  assert.deepEqual(await g.client.call("guest-ping"), {});
+  const before = g.requests.length;
+  // Fewer characters than the bound, more bytes.
+  const pad = "é".repeat(MAX_REQUEST_BYTES / 2);
+  await assert.rejects(
+    g.client.call("guest-ping", { pad }),
+    (e: AgentError) => e.kind === "protocol" && /larger than 65536 bytes/.test(e.message),
+  );
+  assert.equal(g.requests.length, before, "nothing sent");
+  assert.deepEqual(await g.client.call("guest-ping"), {}, "the next call works");
 });
 
 test("policies: the default is read-only information and shutdown; classes expand", () => {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { vmmCall } from "../src/host/vmm-client.js";
 import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
-import { MAX_EXEC_INPUT_BYTES } from "../src/agent/guest-exec.js";
+import { MAX_EXEC_INPUT_BYTES, MAX_EXEC_REQUEST_BYTES } from "../src/agent/guest-exec.js";
 import { moat, startMoat } from "./support/moat-cli.js";
 import { adminToken, api, cli, newHome, startDaemon, stopDaemon, until } from "./support/moatd.js";
 
@@ -175,6 +175,23 @@ test("through the daemon: moat create --agent, moat guest info, moat exec (stdin
   assert.equal(over.status, 125, over.out + over.err);
   assert.match(over.err, /stdin holds more than 32768 bytes/);
   assert.equal(over.out, "");
+  // Its arguments (as JSON) and stdin (as base64) together: up to MAX_EXEC_REQUEST_BYTES they
+  // pass every hop (the daemon's API, the control socket, the agent); past it moat exec says so.
+  const ofSize = (total: number): string[] => {
+    const room = total - 4 * Math.ceil(MAX_EXEC_INPUT_BYTES / 3) - 22; // ["sh","-c","wc -c",""]
+    return ["sh", "-c", "wc -c", '"é'.repeat(Math.floor(room / 4)) + "x".repeat(room % 4)];
+  };
+  const stdin = "A".repeat(MAX_EXEC_INPUT_BYTES);
+  const most = await cli(h, ["exec", "gx", "--", ...ofSize(MAX_EXEC_REQUEST_BYTES)], stdin);
+  assert.equal(most.status, 0, most.err);
+  assert.equal(most.out.trim(), String(MAX_EXEC_INPUT_BYTES));
+  const past = await cli(h, ["exec", "gx", "--", ...ofSize(MAX_EXEC_REQUEST_BYTES + 1)], stdin);
+  assert.equal(past.status, 125, past.out + past.err);
+  assert.match(
+    past.err,
+    /take \d+ bytes, more than the \d+ one request carries \(MAX_EXEC_REQUEST_BYTES\)/,
+  );
+  assert.equal(past.out, "");
   const empty = await cli(h, ["exec", "gx", "--", "sh", "-c", "cat; echo end"], "");
   assert.deepEqual([empty.status, empty.out], [0, "end\n"], empty.err);
   const noStdin = await cli(h, ["exec", "-n", "gx", "--", "sh", "-c", "cat; echo end"], "y\n");

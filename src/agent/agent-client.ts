@@ -18,7 +18,11 @@ export class AgentError extends Error {
 
 /** Bound: calls waiting for the one in progress. */
 const MAX_WAITING = 16;
-/** Bound: bytes of one request. */
+/**
+ * Bound: bytes of one request, the same at each hop it takes: the daemon's API body
+ * (src/host/api.ts), a line on a VM's control socket (src/vmm/control-socket.ts) and a request
+ * to the guest agent here. An exec's argv and stdin travel in one (MAX_EXEC_REQUEST_BYTES).
+ */
 export const MAX_REQUEST_BYTES = 64 * 1024;
 
 export class AgentClient {
@@ -105,7 +109,8 @@ export class AgentClient {
     const deadline = Date.now() + timeoutMs;
     if (!this.synced) await this.sync(deadline);
     const req = JSON.stringify({ execute: command, ...(args ? { arguments: args } : {}) });
-    if (req.length > MAX_REQUEST_BYTES)
+    const bytes = new TextEncoder().encode(req + "\n");
+    if (bytes.length - 1 > MAX_REQUEST_BYTES)
       throw new AgentError(`request larger than ${MAX_REQUEST_BYTES} bytes`, "protocol");
     return this.await(
       deadline,
@@ -123,7 +128,7 @@ export class AgentClient {
         }
         this.unsolicited++;
       },
-      () => this.write(new TextEncoder().encode(req + "\n")),
+      () => this.write(bytes),
     );
   }
 

@@ -1,6 +1,6 @@
 // `moat exec`: guest-exec with its output captured, then guest-exec-status until the process
 // ends. The reply fields are the guest's word, checked for shape only.
-import { AgentError, type AgentClient } from "./agent-client.js";
+import { AgentError, MAX_REQUEST_BYTES, type AgentClient } from "./agent-client.js";
 
 export interface ExecResult {
   /** null: it did not end in time (it is left running in the guest). */
@@ -13,19 +13,46 @@ export interface ExecResult {
   truncated: boolean;
 }
 
-/** Bound: argv entries and their bytes. */
+/** Bound: argv entries. */
 export const MAX_EXEC_ARGS = 256;
-export const MAX_EXEC_ARG_BYTES = 64 * 1024;
 /**
  * Bound: bytes of a command's stdin. qemu-ga takes it in one request, as base64 (4/3 the
- * size): 32 KiB keeps the request under the 64 KiB that the daemon's API, the control socket
- * and the agent client each take, with room for its argv.
+ * size), with the argv: together they are bounded by MAX_EXEC_REQUEST_BYTES.
  */
 export const MAX_EXEC_INPUT_BYTES = 32 * 1024;
+/**
+ * Room each hop's own fields take around an exec's argv and stdin: the daemon's API body
+ * ({"command":"exec","arguments":{"argv":…,"input":…},"timeout_ms":…}), the control socket's
+ * line (the same with "op":"agent") and the guest-exec request ("path", "arg",
+ * "capture-output", "input-data"), each well under 200 bytes.
+ */
+const EXEC_ENVELOPE_BYTES = 1024;
+/**
+ * Bound: an exec's argv (as JSON) and stdin (as base64) together, in bytes: they travel in one
+ * request of at most MAX_REQUEST_BYTES through the daemon's API, the control socket and the
+ * agent, so a larger exec is refused here with this bound named, before any hop refuses it.
+ */
+export const MAX_EXEC_REQUEST_BYTES = MAX_REQUEST_BYTES - EXEC_ENVELOPE_BYTES;
+
+/** What an exec of `argv` with `inputBytes` of stdin counts against MAX_EXEC_REQUEST_BYTES. */
+export function execRequestBytes(argv: readonly string[], inputBytes: number): number {
+  return Buffer.byteLength(JSON.stringify(argv)) + 4 * Math.ceil(inputBytes / 3);
+}
+
+/** Why an exec this large is refused: its size and the bound, named. */
+export function execTooLarge(argv: readonly string[], inputBytes: number): string | undefined {
+  const n = execRequestBytes(argv, inputBytes);
+  if (n <= MAX_EXEC_REQUEST_BYTES) return undefined;
+  return (
+    `exec: its arguments (as JSON) and stdin (as base64) take ${n} bytes, more than the ` +
+    `${MAX_EXEC_REQUEST_BYTES} one request carries (MAX_EXEC_REQUEST_BYTES)`
+  );
+}
 
 /**
  * Runs `argv` in the guest; resolves when it ended or `timeoutMs` passed. `input` is its
- * stdin, at most MAX_EXEC_INPUT_BYTES (without it, qemu-ga gives the command /dev/null).
+ * stdin, at most MAX_EXEC_INPUT_BYTES (without it, qemu-ga gives the command /dev/null); both
+ * together at most MAX_EXEC_REQUEST_BYTES.
  */
 export async function guestExec(
   agent: AgentClient,
@@ -34,10 +61,10 @@ export async function guestExec(
 ): Promise<ExecResult> {
   if (argv.length < 1 || argv.length > MAX_EXEC_ARGS)
     throw new RangeError(`exec takes 1..${MAX_EXEC_ARGS} arguments`);
-  if (argv.reduce((n, a) => n + Buffer.byteLength(a), 0) > MAX_EXEC_ARG_BYTES)
-    throw new RangeError(`exec's arguments exceed ${MAX_EXEC_ARG_BYTES} bytes`);
   if (o.input && o.input.length > MAX_EXEC_INPUT_BYTES)
     throw new RangeError(`exec's input exceeds ${MAX_EXEC_INPUT_BYTES} bytes`);
+  const tooLarge = execTooLarge(argv, o.input?.length ?? 0);
+  if (tooLarge) throw new RangeError(tooLarge);
   const deadline = Date.now() + o.timeoutMs;
   const started = (await agent.call(
     "guest-exec",

@@ -6,7 +6,7 @@ import { connection, request, type Connection } from "./api-client.js";
 import { parseIntOption } from "./run-command.js";
 import { UsageError } from "./usage-error.js";
 import { isatty } from "node:tty";
-import { MAX_EXEC_INPUT_BYTES } from "../agent/guest-exec.js";
+import { MAX_EXEC_INPUT_BYTES, execTooLarge } from "../agent/guest-exec.js";
 
 function conn(cmd: Command): Connection {
   return connection(cmd.optsWithGlobals<{ socket?: string; tokenFile?: string }>());
@@ -94,6 +94,13 @@ export function registerGuestCommands(program: Command): void {
       ) => {
         const timeout = parseIntOption(o.timeout, "timeout", 1, 600);
         const input = o.stdin && !isatty(0) ? await readBounded(process.stdin) : undefined;
+        // Said before anything is sent: well past it, the daemon would refuse the request by its
+        // size alone (413), with no word of which part to make smaller.
+        const tooLarge = execTooLarge(argv, input?.length ?? 0);
+        if (tooLarge)
+          throw new UsageError(
+            `${tooLarge}; give the guest large data another way, e.g. on a disk`,
+          );
         const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
           command: "exec",
           arguments: {

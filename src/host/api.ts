@@ -14,6 +14,7 @@ import { ApiError } from "./api-error.js";
 import { errorSchema, registerRoutes } from "./api-routes.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
+import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
 
 export { ApiError };
 
@@ -162,7 +163,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     // Closing the daemon must not wait for event streams and consoles that never end.
     forceCloseConnections: true,
     ...(o.https ? { https: o.https } : {}),
-    bodyLimit: 64 * 1024,
+    bodyLimit: MAX_REQUEST_BYTES,
   });
   app.setValidatorCompiler(inputValidator());
   acceptJsonBodiesOnly(app);

@@ -26,12 +26,8 @@ import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
+import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
 
-/**
- * Bound: bytes of one request line: 64 KiB, the daemon's own request bound, so an agent exec
- * with its stdin (MAX_EXEC_INPUT_BYTES, as base64) passes.
- */
-const MAX_LINE = 64 * 1024;
 /** Bound: requests of one client waiting for their reply; past it the socket is not read. */
 const MAX_QUEUED = 16;
 /** Bound: clients connected at once. */
@@ -131,14 +127,17 @@ export class ControlSocket {
       gone.abort();
     });
     s.on("error", () => {});
-    let buf = "";
     let busy = Promise.resolve();
     let queued = 0;
-    /** Queues the complete lines in `buf`, up to MAX_QUEUED; the rest wait there, unparsed. */
+    // Complete lines not yet queued, and the bytes of the line being read.
+    const lines: string[] = [];
+    let part: Buffer[] = [];
+    let partBytes = 0;
+    let refused = false;
+    /** Queues the complete lines, up to MAX_QUEUED; the rest wait in `lines`, unparsed. */
     const parse = () => {
-      for (let nl = buf.indexOf("\n"); nl >= 0 && queued < MAX_QUEUED; nl = buf.indexOf("\n")) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
+      while (lines.length > 0 && queued < MAX_QUEUED) {
+        const line = lines.shift()!;
         // Replies go out in request order.
         if (++queued >= MAX_QUEUED) s.pause();
         busy = busy.then(async () => {
@@ -151,19 +150,37 @@ export class ControlSocket {
           if (queued < MAX_QUEUED && !s.destroyed) s.resume();
         });
       }
-      // Bound: the line being read (what a paused socket had delivered waits in `buf`: at most
-      // one read's chunk more).
-      const nl = buf.indexOf("\n");
-      if ((nl < 0 ? buf.length : nl) > MAX_LINE) {
-        s.end(
-          JSON.stringify({ ok: false, error: `a request is at most ${MAX_LINE} bytes` }) + "\n",
-        );
-        buf = "";
-      }
     };
-    s.setEncoding("utf8");
-    s.on("data", (d: string) => {
-      buf += d;
+    // Bound: the line being read, MAX_REQUEST_BYTES (the daemon's bound too, so what it takes
+    // passes here), counted in bytes as they arrive. What a paused socket had delivered waits in
+    // `lines`: at most one read's chunk more.
+    s.on("data", (d: Buffer) => {
+      if (refused) return;
+      let start = 0;
+      for (let nl = d.indexOf(0x0a); ; nl = d.indexOf(0x0a, start)) {
+        const end = nl < 0 ? d.length : nl;
+        partBytes += end - start;
+        if (partBytes > MAX_REQUEST_BYTES) {
+          refused = true;
+          parse();
+          lines.length = 0;
+          part = [];
+          s.end(
+            JSON.stringify({
+              ok: false,
+              error: `a request is at most ${MAX_REQUEST_BYTES} bytes`,
+            }) + "\n",
+          );
+          return;
+        }
+        part.push(d.subarray(start, end));
+        if (nl < 0) break;
+        // A newline byte is never part of a longer UTF-8 sequence: each line decodes alone.
+        lines.push(Buffer.concat(part).toString("utf8"));
+        part = [];
+        partBytes = 0;
+        start = nl + 1;
+      }
       parse();
     });
   }

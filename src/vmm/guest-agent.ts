@@ -33,8 +33,9 @@ export class GuestAgent {
   /**
    * {"op":"agent","command":NAME,"arguments":{...},"timeout_ms":N}: runs one command the
    * policy allows. exec takes {"argv":[...],"input":BASE64} and waits for the process to end.
-   * Bound: timeout_ms 100..MAX_AGENT_TIMEOUT_MS; input MAX_EXEC_INPUT_BYTES (guestExec). Never throws:
-   * a bad request is {"ok":false,"kind":"request"}, an agent failure {"ok":false,"error","kind"}.
+   * Bound: timeout_ms 100..MAX_AGENT_TIMEOUT_MS; input MAX_EXEC_INPUT_BYTES, with argv
+   * MAX_EXEC_REQUEST_BYTES (guestExec). Never throws: a bad request is
+   * {"ok":false,"kind":"request"}, an agent failure {"ok":false,"error","kind"}.
    */
   async handle(r: Record<string, unknown>): Promise<Record<string, unknown>> {
     const bad = (error: string): Record<string, unknown> => ({ ok: false, kind: "request", error });

@@ -37,6 +37,7 @@ import {
   type Reply,
 } from "./support/moatd.js";
 import { MOAT, REPO } from "./support/moat-cli.js";
+import { sizeText } from "../src/cli/host-commands.js";
 import { spawnSync } from "node:child_process";
 
 let h: Home;
@@ -958,8 +959,22 @@ test("quotas per domain: vCPUs, memory, VM count and disk bytes, at create and a
     assert.equal(text.status, 0, text.err);
     assert.match(
       text.out,
-      /^domain q: vCPUs 1\/2, memory 40\/100 MiB, VMs 3\/3, disks 4194304\/3145728 bytes$/m,
+      /^domain q: vCPUs 1\/2, memory 40\/100 MiB, VMs 3\/3, disks 4 MiB\/3 MiB$/m,
     );
+    // --json keeps the bytes.
+    const json = await cli(h, ["host", "--json"]);
+    assert.equal(json.status, 0, json.err);
+    const q = (JSON.parse(json.out) as { quotas: Record<string, { used: { diskBytes: number } }> })
+      .quotas.q!;
+    assert.equal(q.used.diskBytes, 4 << 20);
+    assert.deepEqual([512, 1536, 3 << 20, 1.5 * 2 ** 30, 100 * 2 ** 30, 2 ** 41].map(sizeText), [
+      "512 bytes",
+      "1.5 KiB",
+      "3 MiB",
+      "1.5 GiB",
+      "100 GiB",
+      "2 TiB",
+    ]);
     // A domain without a quota is not limited by another's.
     const free = await api(h.socket, admin, "POST", "/v1/vms", {
       name: "q-free",

@@ -93,6 +93,15 @@ export function initrdChoice(o: { kernel?: string; initrd?: string | false }): I
 }
 
 /**
+ * A VM with an agent channel that boots this initramfs would have no agent: the shipped x86-64
+ * guest has none (NO_X86_AGENT), so --agent (or a spec's agent) with it is refused. A guest of
+ * one's own brings its own agent; the channel is all --agent adds to it.
+ */
+export function lacksShippedAgent(arch: GuestArch, initrd: InitrdChoice): boolean {
+  return arch === "x86_64" && initrd === "shipped";
+}
+
+/**
  * The shipped files a VM reads (for its jail): the kernel unless it has its own, the initramfs
  * when it boots the shipped one, and with it the agent overlay when it has an agent (riscv64).
  */

@@ -10,7 +10,7 @@ import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { formatMac } from "../devices/virtio/net.js";
-import { DEFAULT_HOME, STOP_GRACE_MAX_S } from "../host/config.js";
+import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
 import { Daemon, DaemonError } from "../host/daemon.js";
@@ -61,6 +61,15 @@ type Vm = {
 const enc = encodeURIComponent;
 
 /** Adds the daemon's commands to `program`. */
+/** Bytes as a person reads them: "512 bytes", "4 MiB", "1.5 GiB" (to a tenth at most). */
+export function sizeText(bytes: number): string {
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  let n = bytes;
+  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
+  return `${Number(n.toFixed(1))} ${units[i]}`;
+}
+
 export function registerHostCommands(program: Command): void {
   program
     .option(
@@ -235,7 +244,7 @@ export function registerHostCommands(program: Command): void {
       command.option(
         "-t, --timeout <seconds>",
         `the grace time, 0 to ${STOP_GRACE_MAX_S} (0: power off at once); default the ` +
-          "daemon's stopGraceMs (30 s)",
+          `daemon's stopGraceMs (${DEFAULT_STOP_GRACE_MS / 1000} s)`,
       );
     command.action(async (vms: string[], o: { timeout?: string }, cmd: Command) => {
       const c = conn(cmd);
@@ -436,12 +445,15 @@ export function registerHostCommands(program: Command): void {
       );
     });
 
-  /** "vCPUs 2/4, memory 256/1024 MiB, ...": in use / quota ("-" where it has none). */
+  /** "vCPUs 2/4, memory 256/1024 MiB, ..., disks 4 MiB/3 GiB": in use / quota ("-": none). */
   const quotaLine = (used: DomainUse, quota: DomainQuota | null): string => {
-    const of = (k: keyof DomainQuota): string => `${used[k]}/${quota?.[k] ?? "-"}`;
+    const of = (k: keyof DomainQuota, text: (n: number) => string = String): string => {
+      const q = quota?.[k];
+      return `${text(used[k])}/${q === undefined ? "-" : text(q)}`;
+    };
     return (
       `vCPUs ${of("vcpus")}, memory ${of("memoryMiB")} MiB, VMs ${of("vms")}, ` +
-      `disks ${of("diskBytes")} bytes` +
+      `disks ${of("diskBytes", sizeText)}` +
       (quota ? "" : " (no quota)")
     );
   };

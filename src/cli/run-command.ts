@@ -18,6 +18,7 @@ import {
   DEBIAN_OPENSBI,
   DEFAULT_CMDLINE,
   initrdChoice,
+  lacksShippedAgent,
   NO_X86_AGENT,
   shippedAgentOverlay,
   shippedInitrd,
@@ -278,8 +279,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
     );
   const initrdFrom = initrdChoice(o);
   // With an agent, the shipped riscv64 guest gets its agent overlay; there is none for x86-64.
-  // A guest of one's own brings its own agent: --agent adds the channel only.
-  if (agent && initrdFrom === "shipped" && arch === "x86_64")
+  if (agent && lacksShippedAgent(arch, initrdFrom))
     throw new UsageError(
       `--agent: ${NO_X86_AGENT}; with your own --kernel and --initrd, --agent adds the ` +
         "channel for the qemu-guest-agent your guest runs (docs/agent.md)",

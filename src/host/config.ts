@@ -68,6 +68,8 @@ export interface DaemonConfig {
 export const DEFAULT_HOME = "/var/lib/moat";
 /** Bound: a stop's grace time, seconds (an hour). */
 export const STOP_GRACE_MAX_S = 3600;
+/** A stop's grace time when neither the settings nor the request give one (stopGraceMs). */
+export const DEFAULT_STOP_GRACE_MS = 30_000;
 
 export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): DaemonConfig {
   return {
@@ -81,7 +83,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     restartBackoffMs: { initial: 1000, max: 60000 },
     stableAfterMs: 60000,
     startTimeoutMs: 30000,
-    stopGraceMs: 30000,
+    stopGraceMs: DEFAULT_STOP_GRACE_MS,
     stopTimeoutMs: 10000,
     imageDirs: [`${home}/images`],
     tenantImageDirs: [`${home}/images`],

@@ -5,7 +5,7 @@
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
-import { NO_X86_AGENT } from "../boot/shipped-guest.js";
+import { initrdChoice, lacksShippedAgent, NO_X86_AGENT } from "../boot/shipped-guest.js";
 import { closeFd, openPathNoLinks } from "../sys/libc.js";
 import { writableTwice } from "../vmm/disk-file.js";
 import { FORMAT_PROBE_BYTES, formatRefusal, knownImageFormat } from "../vmm/image-format.js";
@@ -193,7 +193,13 @@ export function newVmRecord(
       field,
     );
   }
-  if (spec.agent && spec.accel === "kvm" && !spec.kernel && spec.initrd === undefined)
+  // "auto" is decided where the VM runs: its process refuses it there as `moat run` does.
+  const arch = spec.accel === "kvm" ? "x86_64" : "riscv64";
+  const initrd = initrdChoice({
+    kernel: spec.kernel,
+    initrd: spec.initrd === "none" ? false : spec.initrd,
+  });
+  if (spec.agent && lacksShippedAgent(arch, initrd))
     throw new ApiError(
       400,
       `agent: ${NO_X86_AGENT}; a guest of your own (kernel and initrd) that runs ` +

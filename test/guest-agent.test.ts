@@ -117,6 +117,9 @@ test("through the daemon: moat create --agent, moat guest info, moat exec (stdin
   const noAllow = await cli(h, ["create", "--name", "bad", "--agent=exec"]);
   assert.equal(noAllow.status, 125);
   assert.match(noAllow.err, /--agent 'exec': allow=NAME,\.\.\./);
+  const blank = await cli(h, ["create", "--name", "bad", "--agent=allow=info,,exec"]);
+  assert.equal(blank.status, 125, "an empty name in the list is a typo, refused");
+  assert.match(blank.err, /--agent 'allow=info,,exec': allow=NAME,\.\.\./);
   const bad = await api(h.socket, tok, "POST", "/v1/vms", {
     name: "bad",
     agent: { allow: ["rm"] },

@@ -31,7 +31,8 @@ export function connection(o: { socket?: string; tokenFile?: string } = {}): Con
     } catch (e) {
       throw new ApiClientError(
         `no API token: set MOAT_TOKEN, or --token-file, or run as root so ${file} is readable ` +
-          `(${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+          `(${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); a daemon with ` +
+          "another --home: set MOAT_HOME to it (or --socket and --token-file)",
       );
     }
   }

@@ -25,17 +25,27 @@ function summarize(findings: Finding[]): Record<Finding["status"], number> {
 }
 
 /** Which settings the policies were judged by: without a file, only the defaults. */
-function settingsFinding(home: string, from: string | undefined): Finding {
-  return from
-    ? { id: "settings", status: "pass", why: `the settings checked are ${from}`, fix: "" }
-    : {
-        id: "settings",
-        status: "warn",
-        why:
-          `no --config, and no daemon has recorded its settings in ${home} ` +
-          `(${SETTINGS_COPY}): the policies checked are moat's defaults`,
-        fix: "give --config FILE, the file the daemon runs with, or --home of a daemon's home",
-      };
+function settingsFinding(
+  home: string,
+  from: "config" | "daemon" | "defaults",
+  config: string | undefined,
+): Finding {
+  const copy = `${home}/${SETTINGS_COPY}`;
+  if (from === "config")
+    return { id: "settings", status: "pass", why: `the settings checked are ${config}`, fix: "" };
+  if (from === "daemon")
+    return {
+      id: "settings",
+      status: "pass",
+      why: `the settings checked are those the daemon at ${home} last started with (${copy})`,
+      fix: "",
+    };
+  return {
+    id: "settings",
+    status: "warn",
+    why: `no daemon has started with ${home} as its home (no ${copy}): the policies checked are moat's defaults`,
+    fix: "give --home the daemon's home (as moat daemon had it), or --config the file it runs with",
+  };
 }
 
 export function registerAuditCommand(program: Command): void {
@@ -67,7 +77,7 @@ export function registerAuditCommand(program: Command): void {
     .action(async (o: { home?: string; config?: string; root: string; json?: boolean }) => {
       const { config, from } = auditConfig(o);
       const findings = [
-        settingsFinding(config.home, from),
+        settingsFinding(config.home, from, o.config),
         ...(await audit({ root: o.root, config, now: new Date(), nodeVersion: process.version })),
       ];
       if (o.json) {

@@ -1,6 +1,6 @@
 // The daemon's settings as the commands that need them (moat daemon, moat audit) read them:
 // --config over the defaults for --home (or $MOAT_HOME, or /var/lib/moat).
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, defaultConfig, loadConfig, type DaemonConfig } from "../host/config.js";
 import { UsageError } from "./usage-error.js";
@@ -23,17 +23,13 @@ export function daemonConfig(o: { home?: string; config?: string }): DaemonConfi
 }
 
 /**
- * Records in a started daemon's home the settings file it was given (the bytes it validated,
- * written whole and renamed into place), or removes an older record when it had none.
+ * Records in a started daemon's home the settings file it was given (the bytes it validated),
+ * or `{}` (the defaults) when it had none; written whole and renamed into place.
  */
 export function recordSettings(home: string, configFile: string | undefined): void {
   const copy = join(home, SETTINGS_COPY);
-  if (configFile === undefined) {
-    rmSync(copy, { force: true });
-    return;
-  }
   const tmp = `${copy}.tmp`;
-  writeFileSync(tmp, readFileSync(configFile), { mode: 0o600 });
+  writeFileSync(tmp, configFile === undefined ? "{}\n" : readFileSync(configFile), { mode: 0o600 });
   renameSync(tmp, copy);
 }
 
@@ -43,10 +39,10 @@ export function recordSettings(home: string, configFile: string | undefined): vo
  */
 export function auditConfig(o: { home?: string; config?: string }): {
   config: DaemonConfig;
-  from: string | undefined;
+  from: "config" | "daemon" | "defaults";
 } {
-  if (o.config !== undefined) return { config: daemonConfig(o), from: o.config };
+  if (o.config !== undefined) return { config: daemonConfig(o), from: "config" };
   const copy = join(defaultConfig(o.home).home, SETTINGS_COPY);
-  if (!existsSync(copy)) return { config: daemonConfig(o), from: undefined };
-  return { config: daemonConfig({ ...o, config: copy }), from: copy };
+  if (!existsSync(copy)) return { config: daemonConfig(o), from: "defaults" };
+  return { config: daemonConfig({ ...o, config: copy }), from: "daemon" };
 }

@@ -127,12 +127,13 @@ export function parseBalloonOption(v: true | string): { reporting: boolean } {
  */
 function agentNames(v: true | string, hint = ""): string[] | undefined {
   if (v === true) return undefined;
-  const m = /^allow=([a-z,-]+)$/.exec(v);
+  // One name between each pair of commas: "info,,exec" is a typo, not a policy.
+  const m = /^allow=([a-z-]+(?:,[a-z-]+)*)$/.exec(v);
   if (!m)
     throw new UsageError(
       `--agent '${v}': allow=NAME,... (info, shutdown, fsfreeze, exec, file, or commands)${hint}`,
     );
-  const names = m[1]!.split(",").filter((x) => x);
+  const names = m[1]!.split(",");
   try {
     agentPolicy(names);
   } catch (e) {

@@ -130,7 +130,11 @@ export function registerHostCommands(program: Command): void {
     .option("--initrd <file>", "initramfs")
     .option("--no-initrd", "no initramfs: the kernel mounts its root (see moat run --help)")
     .option("--cmdline <string>", "kernel command line")
-    .option("--disk <path[,ro][,bps=N][,iops=N]>", "a disk, as for moat run (repeat)", collect)
+    .option(
+      "--disk <path[,ro][,bps=N][,iops=N][,format=raw]>",
+      "a raw disk, as for moat run (repeat)",
+      collect,
+    )
     .option(
       "--net <tap=NAME|bridge=BR[,mac=M][,bps=N][,pps=N]>",
       "a NIC, as for moat run (repeat)",

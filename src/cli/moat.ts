@@ -60,15 +60,17 @@ program
     "builtin",
   )
   .option(
-    "--disk <path[,ro][,bps=N][,iops=N]>",
+    "--disk <path[,ro][,bps=N][,iops=N][,format=raw]>",
     "a raw disk image as virtio-blk (/dev/vda, vdb, ... in order); ,ro: read-only, enforced " +
       "by the host; bps/iops: rate limits in bytes and requests per second (K, M, G allowed); " +
-      "repeat for more disks (up to 8)",
+      "qcow2 and other formats are refused (qemu-img convert -O raw); ,format=raw: a raw disk " +
+      "that only starts like one, not probed; repeat for more disks (up to 8)",
     (v: string, prev: string[] = []) => [...prev, v],
   )
   .option(
     "--vconsole <socket>",
-    "a virtio console (/dev/hvc0 in the guest) whose host end is this Unix socket (mode 0600, one client)",
+    "a virtio console whose host end is this Unix socket (mode 0600, one client); in the guest " +
+      "/dev/hvc1 on riscv64 (hvc0 is the SBI console), /dev/hvc0 on x86-64",
   )
   .option(
     "--net <tap=NAME|bridge=BR[,mac=M][,bps=N][,pps=N]>",

@@ -450,7 +450,7 @@ export class Daemon implements ApiHost {
       audit("no agent");
       throw new ApiError(
         409,
-        `VM '${vm.name}' has no guest agent channel (create it with "agent": {})`,
+        `VM '${vm.name}' has no guest agent channel (create it with --agent, the API's "agent": {})`,
       );
     }
     if (!isAgentCommand(command)) {

@@ -88,6 +88,13 @@ export function checkCpuVulnerabilities(root: string): Finding {
   return pass(id, `${names.length} issues reported, each mitigated or not affected`);
 }
 
+/** The kernel's words for SMT control (sys/devices/system/cpu/smt/control), as a sentence says them. */
+const smtWords: Record<string, string> = {
+  forceoff: "forced off",
+  notsupported: "not supported by this CPU",
+  notimplemented: "not implemented by this kernel",
+};
+
 /** SMT lets vCPUs on sibling threads observe each other; pinning keeps domains off shared cores. */
 export function checkSmt(root: string, c: DaemonConfig): Finding {
   const id = "cpu.smt";
@@ -97,7 +104,8 @@ export function checkSmt(root: string, c: DaemonConfig): Finding {
   if (control === undefined || off.includes(control) || active === "0")
     return pass(
       id,
-      `SMT is ${control ?? "not reported"}${active === "0" ? " (no sibling threads active)" : ""}`,
+      `SMT is ${smtWords[control ?? ""] ?? control ?? "not reported"}` +
+        (active === "0" ? " (no sibling threads active)" : ""),
     );
   if (c.policy.ksmDomain !== undefined)
     return pass(id, "SMT is on, but every VM is in one trust domain (policy.ksmDomain)");

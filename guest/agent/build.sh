@@ -2,8 +2,9 @@
 # Rebuilds, exactly, guest/riscv64/agent.cpio.gz: the initramfs overlay that runs the real
 # qemu-guest-agent in moat's riscv64 guest. It holds Debian trixie's riscv64 qemu-ga and the
 # shared libraries its binary needs (followed through DT_NEEDED), unpacked from the .debs
-# pinned in debs.sha256 (name, version and sha256 of each), plus /agent-init and a
-# /sbin/shutdown for busybox (both next to this script). moat appends it to the shipped
+# pinned in debs.sha256 (name, version and sha256 of each), plus /agent-init and the
+# shutdown that qemu-ga runs as /sbin/shutdown (/sbin links to /bin in the shipped initramfs,
+# so it is /bin/shutdown here; both next to this script). moat appends it to the shipped
 # initramfs and boots it with rdinit=/agent-init when a VM has --agent (docs/agent.md);
 # /agent-init starts the agent on the virtio-serial port org.qemu.guest_agent.0, then runs
 # moat's usual /init.

@@ -23,6 +23,7 @@ import { readVmFileDated } from "./vm-file.js";
 import { prepareVmDir, removeVmDir } from "./vm-dir.js";
 import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
 import { EndWatch } from "./process-end.js";
+import { askShutdown, endedWithin, shutDownReason, type AskedBy } from "./guest-shutdown.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 
 export interface SupervisorOptions {
@@ -85,8 +86,12 @@ interface Watch {
   poll: NodeJS.Timeout | undefined;
   exited: Promise<void>;
   done: () => void;
-  /** Why the operator ended it, if they did. */
+  /** Why the daemon powered it off, if it did (a stop's hard phase, a start that timed out). */
   requested?: string;
+  /** A kill's reason: whatever a stop still running sets, the VM ended by it. */
+  killed?: string;
+  /** How a stop asked the guest to shut down: the reason if it then powers itself off. */
+  asked: Set<AskedBy>;
   /** The VMM itself, once it answers (a jailed VM's child is its launcher). */
   vmmEnd?: EndWatch;
 }
@@ -99,12 +104,6 @@ export class SupervisorError extends Error {
     super(message);
   }
 }
-
-/**
- * How often a stop presses the power button again while it waits: a press the guest was not
- * yet listening for (its /init or systemd-logind still starting) is lost.
- */
-const PRESS_EVERY_MS = 2000;
 
 /**
  * The API status of a VM that ended before it came up: 422 when its VMM refused the VM as
@@ -373,7 +372,7 @@ export class Supervisor {
   private watch(vm: VmRecord, pid: number, child: ChildProcess | undefined): void {
     let done!: () => void;
     const exited = new Promise<void>((r) => (done = r));
-    const w: Watch = { pid, child, poll: undefined, exited, done };
+    const w: Watch = { pid, child, poll: undefined, exited, done, asked: new Set() };
     this.watches.set(vm.id, w);
     if (child) {
       child.on("exit", (code, signal) => this.ended(vm.id, w, code, signal));
@@ -419,7 +418,19 @@ export class Supervisor {
     const status = code ?? record?.status ?? null;
     let reason: string;
     let crashed: boolean;
-    if (w.requested) {
+    // What happened, first: a kill; the guest's own end (a panic, or the shutdown a stop asked
+    // for) even where the stop had begun to power it off; then the daemon's power-off.
+    const shutDown = shutDownReason(w.asked, record, status);
+    if (w.killed) {
+      reason = w.killed;
+      crashed = false;
+    } else if (record?.reason === "panic" || record?.reason === "halt") {
+      reason = `guest ${record.reason}: ${record.detail ?? ""}`.trim();
+      crashed = true;
+    } else if (shutDown) {
+      reason = shutDown;
+      crashed = false;
+    } else if (w.requested) {
       reason = w.requested;
       crashed = false;
     } else if (signal) {
@@ -433,9 +444,6 @@ export class Supervisor {
     } else if (status === 0) {
       reason = "the guest powered off";
       crashed = false;
-    } else if (record?.reason === "panic" || record?.reason === "halt") {
-      reason = `guest ${record.reason}: ${record.detail ?? ""}`.trim();
-      crashed = true;
     } else if (status === 125) {
       reason = `the VMM failed: ${this.logs.lastLine(id) ?? record?.detail ?? "no message"}`;
       crashed = true;
@@ -536,8 +544,8 @@ export class Supervisor {
 
   /**
    * Stops a VM: asks the guest to shut down and gives it `graceMs` (default: the daemon's
-   * stopGraceMs) to power itself off, then ends it hard: asks its VMM to stop, then SIGTERM,
-   * then SIGKILL, each after stopTimeoutMs.
+   * stopGraceMs) to power itself off (guest-shutdown.ts), then ends it hard: asks its VMM to
+   * stop, then SIGTERM, then SIGKILL, each after stopTimeoutMs.
    */
   stop(id: string, graceMs = this.o.stopGraceMs): Promise<VmRecord> {
     return this.serial(id, async () => {
@@ -546,79 +554,44 @@ export class Supervisor {
         if (vm.state === "crashed" || vm.state === "stopped" || vm.state === "created") return vm;
         throw new SupervisorError(`VM '${vm.name}' has no process`, 500);
       }
+      const paused = vm.state === "paused";
       this.setState(vm, "stopping");
-      const wait = (ms: number): Promise<boolean> =>
-        Promise.race([
-          w.exited.then(() => true),
-          new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
-        ]);
-      const asked = graceMs > 0 ? await this.askShutdown(vm, w, graceMs, wait) : "no grace";
-      if (asked === true) return this.mustGet(id);
+      const f = this.files(vm.id);
+      const call = (req: Record<string, unknown>, ms: number): Promise<Record<string, unknown>> =>
+        vmmCall(f.control, req, ms, this.vmPeer(id));
+      const asked =
+        graceMs > 0
+          ? await askShutdown(
+              {
+                call,
+                exited: w.exited,
+                agent: vm.spec.agent !== undefined,
+                paused,
+                asked: w.asked,
+              },
+              graceMs,
+            )
+          : "no grace";
+      if (asked === "ended") return this.mustGet(id);
       w.requested =
         asked === "waited"
           ? `stopped by the operator: the guest did not shut down within ${graceMs / 1000} s`
           : "stopped by the operator";
-      const f = this.files(vm.id);
       try {
-        await vmmCall(f.control, { op: "stop" }, this.o.stopTimeoutMs, this.vmPeer(id));
+        await call({ op: "stop" }, this.o.stopTimeoutMs);
       } catch {
         // It may already be gone, or hung: the signals below decide.
       }
-      if (!(await wait(this.o.stopTimeoutMs))) {
+      if (!(await endedWithin(w.exited, this.o.stopTimeoutMs))) {
         // To the VMM itself: a jailed VM's unshare ignores SIGTERM.
         signalPid(vmmProcess(w.pid) ?? w.pid, "SIGTERM");
-        if (!(await wait(this.o.stopTimeoutMs))) {
+        if (!(await endedWithin(w.exited, this.o.stopTimeoutMs))) {
           signalPid(w.pid, "SIGKILL");
           await w.exited;
         }
       }
       return this.mustGet(id);
     });
-  }
-
-  /**
-   * Asks the guest to shut down: through its guest agent when it has one that answers
-   * (guest-shutdown), else with the power button, pressed again every PRESS_EVERY_MS. true: it
-   * powered off within `graceMs`; "waited": it did not; "no grace": nothing to wait for (its
-   * userspace has not started, so it has written nothing; or it has no power button).
-   */
-  private async askShutdown(
-    vm: VmRecord,
-    w: Watch,
-    graceMs: number,
-    wait: (ms: number) => Promise<boolean>,
-  ): Promise<true | "waited" | "no grace"> {
-    const control = this.files(vm.id).control;
-    const end = Date.now() + graceMs;
-    const until = async (): Promise<true | "waited"> =>
-      (await wait(Math.max(0, end - Date.now()))) || "waited";
-    if (vm.spec.agent) {
-      try {
-        const req = { op: "agent", command: "shutdown", timeout_ms: 3000 };
-        const r = await vmmCall(control, req, 5000, this.vmPeer(vm.id));
-        if (r.ok === true) {
-          w.requested = "shut down by the operator through the guest agent";
-          return until();
-        }
-      } catch {
-        // No agent, or it did not answer: the power button.
-      }
-    }
-    w.requested = "shut down by the operator (power button)";
-    for (;;) {
-      let r: Record<string, unknown>;
-      try {
-        r = await vmmCall(control, { op: "shutdown" }, 5000, this.vmPeer(vm.id));
-      } catch {
-        // Gone (the guest powered off between presses: its exit is a moment away), or hung:
-        // either way, no more presses.
-        return (await wait(Math.min(1000, Math.max(0, end - Date.now())))) || "no grace";
-      }
-      if (r.ok !== true || r.userspace === false) return "no grace";
-      const left = end - Date.now();
-      if (left <= 0) return "waited";
-      if (await wait(Math.min(PRESS_EVERY_MS, left))) return true;
-    }
   }
 
   /** Records that `id` is to stay down (no restart); its watch, if it has a process. */
@@ -638,7 +611,7 @@ export class Supervisor {
     const now = async (): Promise<VmRecord> => {
       const { vm, w } = this.wantStopped(id);
       if (!w) throw new SupervisorError(`VM '${vm.name}' is not running`);
-      w.requested = "killed by the operator (SIGKILL)";
+      w.killed = "killed by the operator (SIGKILL)";
       signalPid(w.pid, "SIGKILL");
       await w.exited;
       return this.mustGet(id);
@@ -751,6 +724,7 @@ export class Supervisor {
             poll: undefined,
             exited: Promise.resolve(),
             done: () => {},
+            asked: new Set(),
           };
           this.watches.set(vm.id, w);
           this.ended(vm.id, w, null, null);

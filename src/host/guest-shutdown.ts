@@ -87,7 +87,7 @@ export async function askShutdown(
     if (r?.ok === true) {
       t.asked.add("power button");
       if (r.userspace === false) return "no grace";
-    } else if (r !== undefined && /no power button/.test(String(r.error))) {
+    } else if (r?.kind === "no-power-button") {
       // Only the agent can have asked it; then its grace is the guest's.
       return t.asked.has("guest agent") ? graceOut() : "no grace";
     }

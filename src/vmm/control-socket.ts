@@ -39,6 +39,16 @@ const STATS_WAIT_MS = 3000;
 
 export class ControlSocketError extends Error {}
 
+/** A refusal a client acts on by its `kind` (the reply's field), not by the message's words. */
+class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly kind: string,
+  ) {
+    super(message);
+  }
+}
+
 /** What the control socket drives: the VM itself. */
 export interface ControlTarget {
   pause(): boolean;
@@ -202,7 +212,8 @@ export class ControlSocket {
     try {
       return await this.run(r, gone);
     } catch (e) {
-      return { ok: false, error: (e as Error).message };
+      const kind = e instanceof Refusal ? { kind: e.kind } : {};
+      return { ok: false, error: (e as Error).message, ...kind };
     }
   }
 
@@ -254,7 +265,8 @@ export class ControlSocket {
         return { ok: true, state: "running" };
       case "shutdown": {
         if (!vm) throw new Error("the VM is not running yet");
-        if (!vm.powerButton) throw new Error("this VM has no power button (it boots no kernel)");
+        if (!vm.powerButton)
+          throw new Refusal("this VM has no power button (it boots no kernel)", "no-power-button");
         vm.powerButton.tap(KEY_POWER);
         // false: the guest is known to mark its boot and has not yet; null: it may never mark.
         const started = vm.userspaceStarted();

@@ -32,6 +32,7 @@ import {
   RAM_OFFSET,
   RVC_TABLE,
   RVC_TABLE_BYTES,
+  CODE_VERSIONS,
   SHARED_BASE,
   SHARED_STRIDE,
   SH_FLUSH,
@@ -45,6 +46,7 @@ import {
   sharedBlock,
 } from "../src/accel/soft/layout.js";
 import type { FuzzTarget } from "./targets.js";
+import { CPU_TIERS, type CpuTier } from "../src/accel/soft/cpu-tier.js";
 
 const RAM_BYTES = 1 << 20;
 const RAM_END = RAM_BASE + BigInt(RAM_BYTES); // also the end of the WebAssembly memory
@@ -64,9 +66,11 @@ function guarded(harts: number[]): [number, number][] {
     HART_BASE + (h + 1) * HART_STRIDE,
   ]);
   const own: [number, number][] = [
-    [sharedBlock(0), sharedBlock(MAX_HARTS)],
+    [sharedBlock(0), sharedBlock(MAX_HARTS) + 4],
     ...areas.sort((a, b) => a[0] - b[0]),
     [RVC_TABLE, RVC_TABLE + RVC_TABLE_BYTES],
+    // The translator's code versions and the VM's code epoch (cpu/jit.ts).
+    [CODE_VERSIONS, RAM_OFFSET],
   ];
   const out: [number, number][] = [];
   let at = 0;
@@ -260,6 +264,8 @@ export interface CoreInput {
   /** Which hart's areas the instance uses (0-7), and whether moat's SBI is on. */
   hart: number;
   sbi: boolean;
+  /** The interpreter alone, or with the translator (translating every page at once). */
+  tier: CpuTier;
   priv: number;
   regs: bigint[];
   code: number[];
@@ -329,6 +335,7 @@ export function coreTarget(
     input: fc.record({
       hart: fc.integer({ min: 0, max: MAX_HARTS - 1 }),
       sbi: fc.boolean(),
+      tier: fc.constantFrom(...CPU_TIERS),
       priv: fc.constantFrom(0, 1, 3),
       regs: fc.array(reg, { minLength: 27, maxLength: 27 }),
       code: fc.array(word, { minLength: 1, maxLength: 256 }),
@@ -352,12 +359,11 @@ export function coreTarget(
       ),
     }),
     run(input) {
-      const h = new Hart(RAM_BYTES);
-      if (!h.core.init(input.hart, RAM_BASE, BigInt(RAM_BYTES), input.sbi ? 1 : 0))
-        throw new Error("core.init refused");
+      const h = new Hart(RAM_BYTES, undefined, input.tier);
+      const harts = Math.max(input.harts, input.hart + 1);
+      if (!h.init(input.hart, input.sbi, harts)) throw new Error("core.init refused");
       const mem = h.memory.buffer as SharedArrayBuffer;
       const i32 = new Int32Array(mem);
-      const harts = Math.max(input.harts, input.hart + 1);
       // As the VMM sets them before any hart runs: the boot hart STARTED, the others STOPPED.
       // Harts run in turn here, so a hart that is not running is idle (it flushes its TLB
       // before it runs again), as a hart asleep in WFI is.
@@ -436,7 +442,8 @@ export function coreTarget(
           if (Atomics.load(i32, (blk + SH_HSM) >> 2) !== HSM_START_PENDING) continue;
           let c = cores.get(t);
           if (!c) {
-            c = new Hart(RAM_BYTES, { memory: h.memory, hart: t, sbi: true });
+            c = new Hart(RAM_BYTES, { memory: h.memory, hart: t, sbi: true }, input.tier);
+            c.init(t, true, harts);
             cores.set(t, c);
           }
           const u64 = new BigUint64Array(mem);

@@ -9,8 +9,16 @@ export class GuestMemory {
   readonly size: number;
   private readonly bytes: Uint8Array;
 
-  /** `bytes` is the host view of guest RAM; guest-physical `base` maps to bytes[0]. */
-  constructor(base: bigint, bytes: Uint8Array) {
+  /**
+   * `bytes` is the host view of guest RAM; guest-physical `base` maps to bytes[0]. `written`
+   * hears of every write this object makes (offsets into RAM), before it returns: the soft CPU
+   * drops translated code of the pages (accel/soft/jit/code-versions.ts).
+   */
+  constructor(
+    base: bigint,
+    bytes: Uint8Array,
+    private readonly written?: (off: number, len: number) => void,
+  ) {
     this.base = base;
     this.bytes = bytes;
     this.size = bytes.length;
@@ -62,6 +70,7 @@ export class GuestMemory {
   write(addr: bigint, data: Uint8Array): void {
     const off = this.check(addr, data.length);
     this.bytes.set(data, off);
+    this.written?.(off, data.length);
   }
 
   readU16(addr: bigint): number {
@@ -73,6 +82,7 @@ export class GuestMemory {
     const off = this.check(addr, 2);
     this.bytes[off] = v & 0xff;
     this.bytes[off + 1] = (v >>> 8) & 0xff;
+    this.written?.(off, 2);
   }
 
   /**
@@ -84,6 +94,7 @@ export class GuestMemory {
     const buf = this.bytes.buffer;
     if (buf instanceof SharedArrayBuffer && (this.bytes.byteOffset + off) % 2 === 0) {
       Atomics.store(new Uint16Array(buf, this.bytes.byteOffset + off, 1), 0, v & 0xffff);
+      this.written?.(off, 2);
     } else {
       this.writeU16(addr, v);
     }
@@ -108,6 +119,7 @@ export class GuestMemory {
     b[off + 1] = (v >>> 8) & 0xff;
     b[off + 2] = (v >>> 16) & 0xff;
     b[off + 3] = (v >>> 24) & 0xff;
+    this.written?.(off, 4);
   }
 
   writeU64(addr: bigint, v: bigint): void {
@@ -120,5 +132,6 @@ export class GuestMemory {
   zero(addr: bigint, len: number): void {
     const off = this.check(addr, len);
     this.bytes.fill(0, off, off + len);
+    this.written?.(off, len);
   }
 }

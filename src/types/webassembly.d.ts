@@ -1,7 +1,7 @@
 // The part of the WebAssembly JavaScript API moat uses. Node has it at run time; TypeScript
 // only declares it in the DOM libraries, which do not belong in a server-side project.
 declare namespace WebAssembly {
-  type ImportValue = Function | Global | Memory | number | bigint;
+  type ImportValue = Function | Global | Memory | Table | number | bigint;
   type Imports = Record<string, Record<string, ImportValue>>;
   type Exports = Record<string, Function | Global | Memory>;
   interface MemoryDescriptor {
@@ -31,6 +31,18 @@ declare namespace WebAssembly {
   class Instance {
     constructor(module: Module, imports?: Imports);
     readonly exports: Exports;
+  }
+  interface TableDescriptor {
+    element: "anyfunc";
+    initial: number;
+    maximum?: number;
+  }
+  class Table {
+    constructor(descriptor: TableDescriptor);
+    readonly length: number;
+    get(index: number): Function | null;
+    set(index: number, value: Function | null): void;
+    grow(delta: number): number;
   }
   class Global {
     value: number | bigint;

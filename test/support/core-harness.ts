@@ -5,6 +5,17 @@
 import { readFileSync } from "node:fs";
 import type { CoreExports } from "../../src/accel/soft/core-exports.js";
 import { RAM_OFFSET, SH_MIP, memoryPages, sharedBlock } from "../../src/accel/soft/layout.js";
+import { createHartCore, type HartCore } from "../../src/accel/soft/hart-core.js";
+import { invalidateCodeRange } from "../../src/accel/soft/jit/code-versions.js";
+import { DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "../../src/accel/soft/cpu-tier.js";
+
+/** The tier harness harts run on: MOAT_CPU_TIER (interp or jit), else moat's default. */
+export function harnessTier(): CpuTier {
+  const t = process.env.MOAT_CPU_TIER;
+  if (t === undefined || t === "") return DEFAULT_CPU_TIER;
+  if (!isCpuTier(t)) throw new Error(`MOAT_CPU_TIER=${t}: not a CPU tier`);
+  return t;
+}
 
 export const RAM_BASE = 0x8000_0000n;
 /** Where tests put their code (the hart is reset here). */
@@ -76,23 +87,31 @@ export class Hart {
    * Hart 0 without SBI over a memory of its own, or with `over`, hart `over.hart` over another
    * Hart's memory: a second hart of the same machine.
    */
+  readonly hartCore: HartCore;
+
   constructor(
     readonly ramBytes = 4 << 20,
     over?: { memory: WebAssembly.Memory; hart: number; sbi: boolean },
+    tier: CpuTier = harnessTier(),
+    /** On the jit tier: entries that make a page hot (default 1: every page translated at once). */
+    hot = 1,
   ) {
     const pages = memoryPages(ramBytes);
     this.memory =
       over?.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const instance = new WebAssembly.Instance(coreModule(), {
-      env: { memory: this.memory, now: () => this.ticks },
-    });
-    this.core = instance.exports as unknown as CoreExports;
+    this.hartCore = createHartCore(coreModule(), this.memory, () => this.ticks, tier, hot);
+    this.core = this.hartCore.core;
     this.ram = new Uint8Array(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.dv = new DataView(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.i32 = new Int32Array(this.memory.buffer);
-    if (this.core.init(over?.hart ?? 0, RAM_BASE, BigInt(ramBytes), over?.sbi ? 1 : 0) === 0)
-      throw new Error("core.init refused");
+    const hart = over?.hart ?? 0;
+    if (!this.init(hart, over?.sbi ?? false, hart + 1)) throw new Error("core.init refused");
     this.reset();
+  }
+
+  /** (Re)initialises the core as hart `hart` of a machine of `harts` harts (core.init). */
+  init(hart: number, sbi: boolean, harts: number): boolean {
+    return this.hartCore.init(hart, RAM_BASE, BigInt(this.ramBytes), sbi, harts);
   }
 
   /** Resets the hart (registers zero, satp 0, mtvec 0) at `entry` in privilege `priv`. */
@@ -106,17 +125,24 @@ export class Hart {
       throw new Error(`harness: ${hex(pa)} outside RAM`);
     return Number(o);
   }
+  /** Offset of a write of `len` bytes at `pa`: translations of its pages become stale, as
+   * after a device's DMA (the VMM writes through GuestMemory, which does the same). */
+  private woff(pa: bigint, len: number): number {
+    const o = this.off(pa, len);
+    invalidateCodeRange(this.i32, o, len);
+    return o;
+  }
   w8(pa: bigint, v: number): void {
-    this.dv.setUint8(this.off(pa, 1), v);
+    this.dv.setUint8(this.woff(pa, 1), v);
   }
   w16(pa: bigint, v: number): void {
-    this.dv.setUint16(this.off(pa, 2), v, true);
+    this.dv.setUint16(this.woff(pa, 2), v, true);
   }
   w32(pa: bigint, v: number): void {
-    this.dv.setUint32(this.off(pa, 4), v >>> 0, true);
+    this.dv.setUint32(this.woff(pa, 4), v >>> 0, true);
   }
   w64(pa: bigint, v: bigint): void {
-    this.dv.setBigUint64(this.off(pa, 8), U64(v), true);
+    this.dv.setBigUint64(this.woff(pa, 8), U64(v), true);
   }
   r8(pa: bigint): number {
     return this.dv.getUint8(this.off(pa, 1));
@@ -132,7 +158,7 @@ export class Hart {
     return this.ram.slice(o, o + len);
   }
   fill(pa: bigint, data: Uint8Array): void {
-    this.ram.set(data, this.off(pa, data.length));
+    this.ram.set(data, this.woff(pa, data.length));
   }
 
   /** Writes a listing (32-bit words and C16 halves) at `pa`; returns the address after it. */
@@ -167,7 +193,7 @@ export class Hart {
     return U64(this.core.debugCsr(n));
   }
   run(budget: number): number {
-    return this.core.run(budget);
+    return this.hartCore.run(budget);
   }
   /** The software-visible mip bits in this hart's cross-hart block. */
   mip(): number {

@@ -23,6 +23,7 @@ export interface CoreExports {
   getMmioValue(): bigint;
   getMmioPending(): number;
   debugCsr(n: number): bigint;
+  jitBudget: WebAssembly.Global;
   haltCause: WebAssembly.Global;
   haltPc: WebAssembly.Global;
   haltTval: WebAssembly.Global;

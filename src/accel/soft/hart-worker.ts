@@ -55,6 +55,8 @@ import {
   sharedBlock,
 } from "./layout.js";
 import { handleSbi } from "./sbi.js";
+import { createHartCore } from "./hart-core.js";
+import { DEFAULT_CPU_TIER, type CpuTier } from "./cpu-tier.js";
 
 export interface HartWorkerData {
   module: WebAssembly.Module;
@@ -77,6 +79,8 @@ export interface HartWorkerData {
   args: bigint[];
   /** performance.timeOrigin + performance.now() of the VMM at VM creation, in ms. */
   epochMs: number;
+  /** The interpreter alone, or with the translator (cpu-tier.ts). */
+  cpuTier?: CpuTier;
 }
 
 /** Instructions per trip into the core: bounds interrupt latency and stop latency. */
@@ -111,8 +115,8 @@ function now(): number {
   return Math.floor((performance.now() + originShift) * ticksPerMs);
 }
 
-const instance = new WebAssembly.Instance(d.module, { env: { memory: d.memory, now } });
-const core = instance.exports as unknown as CoreExports;
+const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier ?? DEFAULT_CPU_TIER);
+const core: CoreExports = hartCore.core;
 
 function stopped(): boolean {
   return Atomics.load(ch, CH_STOP) !== 0;
@@ -281,7 +285,7 @@ function writeProfile(): void {
 }
 
 function main(): void {
-  if (core.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi ? 1 : 0) === 0) {
+  if (!hartCore.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi, d.harts)) {
     halt(`hart ${d.hart}: the core refused its configuration`);
     return;
   }
@@ -297,7 +301,7 @@ function main(): void {
       Atomics.wait(ch, CH_PAUSE, 1, 100);
       continue;
     }
-    const r = core.run(SLICE);
+    const r = hartCore.run(SLICE);
     if (profilePrefix && r === EXIT_BUDGET) sample();
     putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
     exits[r]++;

@@ -7,6 +7,9 @@ export const HART_STRIDE = 0x1_0000;
 /** The compressed-encoding expansion table: a u32 per 16-bit encoding, shared by all harts. */
 export const RVC_TABLE = 0x0040_0000;
 export const RVC_TABLE_BYTES = 0x1_0000 * 4;
+/** The translator's code versions, a u32 per guest-RAM page (cpu/layout.ts CODE_VERSIONS). */
+export const CODE_VERSIONS = 0x0044_0000;
+export const CODE_PAGES = (0x0080_0000 - 0x0044_0000) >> 2;
 export const RAM_OFFSET = 0x0080_0000;
 export const MAX_HARTS = 8;
 export const WASM_PAGE = 0x1_0000;
@@ -43,6 +46,8 @@ export const EXIT_MMIO = 1;
 export const EXIT_WFI = 2;
 export const EXIT_SBI = 3;
 export const EXIT_HALT = 4;
+/** A page became hot: the host translates it, then runs the core on (never leaves the hart). */
+export const EXIT_JIT = 5;
 /** Not a core exit: the hart worker's exit-counter slot for MMIO writes it posted. */
 export const EXIT_SLOT_POSTED = 8;
 

@@ -42,6 +42,7 @@ import {
 } from "./layout.js";
 import type { HartWorkerData } from "./hart-worker.js";
 import { serveChannel } from "../channel-server.js";
+import { invalidateCodeRange } from "./jit/code-versions.js";
 
 let cachedModule: WebAssembly.Module | undefined;
 
@@ -86,6 +87,7 @@ class SoftVm implements AccelVm {
     this.memory = new GuestMemory(
       config.ramBase,
       new Uint8Array(this.wasmMemory.buffer, RAM_OFFSET, config.ramBytes),
+      (off, len) => invalidateCodeRange(this.i32, off, len),
     );
   }
 

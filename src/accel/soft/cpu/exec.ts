@@ -19,12 +19,18 @@ import { expandCompressed } from "./compressed";
 import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import { updateTimer } from "./clint";
 import { execFma, execOpFp } from "./fpu";
+import {
+  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_FAULT, JS_JUMP, JS_MISS, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
+  jitBudget, jitDispatch, jitOn,
+} from "./jit";
+import { tlbLookup, tlbX } from "./mmu";
 
 export const EXIT_BUDGET: i32 = 0; // ran the whole budget
 export const EXIT_MMIO: i32 = 1; // an access for the device bus (see fault.ts mmio*)
 export const EXIT_WFI: i32 = 2; // WFI with nothing pending: the host may sleep
 export const EXIT_SBI: i32 = 3; // ecall from S-mode with moat's SBI: pc is at the ecall
 export const EXIT_HALT: i32 = 4; // the hart cannot go on (trap loop); see haltCause/haltPc
+export const EXIT_JIT: i32 = 5; // a page became hot (jit.ts jitReq*); run(jitBudget) goes on
 
 // An MMIO load waits for the host: which register receives the value, and how it is extended.
 export const LK_SEXT8: u32 = 1;
@@ -49,7 +55,7 @@ let haltPending = false; // a trap loop was found outside run() (an MMIO fault)
   return <u64>(<i64>(<i32>(<u32>v)));
 }
 
-function mulhu(a: u64, b: u64): u64 {
+export function mulhu(a: u64, b: u64): u64 {
   const aL = a & 0xffff_ffff;
   const aH = a >> 32;
   const bL = b & 0xffff_ffff;
@@ -62,14 +68,14 @@ function mulhu(a: u64, b: u64): u64 {
   return hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
 }
 
-function mulh(a: u64, b: u64): u64 {
+export function mulh(a: u64, b: u64): u64 {
   let r = mulhu(a, b);
   if (<i64>a < 0) r -= b;
   if (<i64>b < 0) r -= a;
   return r;
 }
 
-function mulhsu(a: u64, b: u64): u64 {
+export function mulhsu(a: u64, b: u64): u64 {
   let r = mulhu(a, b);
   if (<i64>a < 0) r -= b;
   return r;
@@ -90,7 +96,11 @@ function fetchSlow(va: u64): u32 {
   if (fault != 0) return 0;
   const off = <u32>va & 0xfff;
   const lo = <u32>load<u16>(page + off);
-  if ((lo & 3) != 3) return lo;
+  if ((lo & 3) != 3) {
+    fetchVpn = va >> 12;
+    fetchHost = page;
+    return lo;
+  }
   if (off == 0xffe) {
     // A 32-bit instruction straddling two pages.
     const page2 = fetchPage(va + 2);
@@ -103,7 +113,7 @@ function fetchSlow(va: u64): u32 {
 }
 
 /** Records where an MMIO load's value goes (kind 0: a store, nothing to complete). */
-@inline function setMmioTarget(rd: u32, kind: u32): void {
+@inline export function setMmioTarget(rd: u32, kind: u32): void {
   mmioRd = rd;
   mmioKind = kind;
 }
@@ -161,12 +171,70 @@ export function run(budget: i32): i32 {
       invalidateFetch();
     }
   }
+  if (jitOn) ackCodeEpoch();
   let n = budget;
   // pc and instret live in locals while the loop runs; st.pc/st.instret are synced around every
   // call that reads or writes them (traps, CSRs, privileged instructions) and on every exit.
   let pc = st.pc;
   let ir = st.instret;
+  // With the translator on, every pc that is not the one after the last instruction (a jump, a
+  // trap, a return from translated code) is a place to enter translated code; so is the
+  // instruction after one that translated code left to the interpreter (`again`).
+  let seq: u64 = <u64>-1;
+  let again = false;
   while (n > 0) {
+    if (jitOn && (pc != seq || again) && (<u32>pc & 1) == 0) {
+      again = false;
+      const h = tlbLookup(tlbX, pc, st.priv);
+      if (h != 0) {
+        const s = jitDispatch(pc, h & ~0xfff, n, ir);
+        if (s == JS_REQUEST) {
+          st.pc = pc;
+          st.instret = ir;
+          jitBudget = n;
+          return EXIT_JIT;
+        }
+        if (s != JS_NONE) {
+          const abi = abiBase();
+          pc = load<u64>(abi + ABI_PC);
+          ir = load<u64>(abi + ABI_IR);
+          n = load<i32>(abi + ABI_N);
+          seq = <u64>-1;
+          if (s == JS_JUMP) continue;
+          if (s == JS_MISS) {
+            seq = pc; // interpret from here; no second dispatch at the same pc
+            continue;
+          }
+          if (s == JS_FAULT) {
+            const nx = load<u64>(abi + ABI_NEXT);
+            if (fault == FAULT_MMIO) {
+              clearFault();
+              mmioPc = pc;
+              st.pc = nx;
+              st.instret = ir + 1;
+              return EXIT_MMIO;
+            }
+            if (fault == FAULT_RECHECK) {
+              clearFault();
+              st.pc = nx;
+              st.instret = ir + 1;
+              const irq = pendingInterrupt();
+              if (irq != 0) takeTrap(irq, 0);
+              pc = st.pc;
+              continue;
+            }
+            st.pc = pc;
+            st.instret = ir;
+            if (trapOrHalt()) return EXIT_HALT;
+            pc = st.pc;
+            continue;
+          }
+          // JS_INTERP: this one instruction here, then translated code again.
+          again = true;
+          if (n <= 0) break;
+        }
+      }
+    }
     n--;
     const cur = pc;
     let inst: u32;
@@ -203,6 +271,7 @@ export function run(budget: i32): i32 {
       }
     }
     const next = cur + len;
+    seq = next;
     const rd = (inst >> 7) & 31;
     const f3 = (inst >> 12) & 7;
     const rs1 = (inst >> 15) & 31;

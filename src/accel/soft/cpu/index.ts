@@ -10,9 +10,18 @@ import { EXC_LOAD_ACCESS, EXC_STORE_ACCESS } from "./csr-bits";
 import { TRAP_LOOP_LIMIT, takeTrap, trapsWithoutProgress } from "./trap";
 import { mmioKind, recordHalt, serviceFlushRequests } from "./exec";
 import { invalidateFetch } from "./mmu";
+import { jitEnable } from "./jit";
 
+export { expandCompressed } from "./compressed";
 export {
-  run, completeMmioLoad, interruptsPending, EXIT_BUDGET, EXIT_MMIO, EXIT_WFI, EXIT_SBI, EXIT_HALT, haltCause,
+  jitLoad, jitStore, jitFault, jitMulDiv, jitMulDivW,
+} from "./jit-calls";
+export {
+  jitEnable, jitSetHot, jitFlushTable, jitClaim, jitAcked, jitInstall, jitDecline, jitReqVa, jitReqHost, jitBudget,
+  jitClaimEpoch,
+} from "./jit";
+export {
+  EXIT_JIT, run, completeMmioLoad, interruptsPending, EXIT_BUDGET, EXIT_MMIO, EXIT_WFI, EXIT_SBI, EXIT_HALT, haltCause,
   haltPc, haltTval,
 } from "./exec";
 
@@ -32,6 +41,7 @@ export function init(hart: u32, ramBase: u64, ramSize: u64, sbi: bool): bool {
   st.ramHostDelta = <u64>RAM_OFFSET - ramBase;
   st.sbiMode = sbi;
   initTlb();
+  jitEnable(false, 1);
   return true;
 }
 

@@ -13,6 +13,7 @@ import {
 } from "./state";
 import { fault, raise, requestMmio } from "./fault";
 import { clintRead, clintWrite } from "./clint";
+import { invalidateCode } from "./jit";
 
 export const ACC_R: u32 = 0;
 export const ACC_W: u32 = 1;
@@ -87,6 +88,8 @@ export function flushTlbPage(va: u64): void {
 }
 
 function tlbFill(tlb: u32, va: u64, key: u32, pa: u64): void {
+  // Stores through a write entry are not checked again: translations of the page end here.
+  if (tlb == tlbW) invalidateCode(<u32>((pa & ~<u64>0xfff) + ramHostDelta));
   const vpn = va >> 12;
   const e = tlb + ((<u32>vpn & (TLB_ENTRIES - 1)) << 4);
   store<u64>(e, (vpn << 3) | <u64>key);
@@ -168,6 +171,7 @@ function walk(va: u64, acc: u32, ep: u32): u64 {
     if ((ppn & lowMask) != 0) break; // misaligned superpage
     const need = acc == ACC_W ? PTE_A | PTE_D : PTE_A;
     if ((pte & need) != need) {
+      invalidateCode(host & ~0xfff); // a page table that is also code stays exact
       const old = atomic.cmpxchg<u64>(host, pte, pte | need);
       if (old != pte) {
         walkRaced = true; // changed under us: walk again

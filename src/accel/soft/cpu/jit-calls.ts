@@ -1,0 +1,88 @@
+// What translated code calls back into the core for: the slow paths of loads and stores (TLB
+// miss, page crossing, MMIO, faults) and the M-extension operations that are not one WebAssembly
+// instruction. Each does exactly what the interpreter does for the same instruction.
+import { fault } from "./fault";
+import { load16, load32, load64, load8, store16, store32, store64, store8 } from "./mmu";
+import { FAULT_MMIO } from "./fault";
+import {
+  LK_64, LK_SEXT16, LK_SEXT32, LK_SEXT8, LK_ZEXT16, LK_ZEXT32, LK_ZEXT8, mulh, mulhsu, mulhu,
+  setMmioTarget,
+} from "./exec";
+
+/**
+ * A load of kind `kind` (LK_*) at `va` into x`rd`: the value, extended; on an MMIO access the
+ * register is recorded for completeMmioLoad. The caller checks jitFault() after.
+ */
+export function jitLoad(va: u64, kind: u32, rd: u32): u64 {
+  let r: u64 = 0;
+  switch (kind) {
+    case LK_SEXT8: r = <u64>(<i64>(<i8>load8(va))); break;
+    case LK_SEXT16: r = <u64>(<i64>(<i16>load16(va))); break;
+    case LK_SEXT32: r = <u64>(<i64>(<i32>load32(va))); break;
+    case LK_64: r = load64(va); break;
+    case LK_ZEXT8: r = load8(va); break;
+    case LK_ZEXT16: r = load16(va); break;
+    case LK_ZEXT32: r = load32(va); break;
+  }
+  if (fault == FAULT_MMIO) setMmioTarget(rd, kind);
+  return r;
+}
+
+/** A store of `size` bytes (1, 2, 4, 8). The caller checks jitFault() after. */
+export function jitStore(va: u64, size: u32, v: u64): void {
+  switch (size) {
+    case 1: store8(va, <u32>v); break;
+    case 2: store16(va, <u32>v); break;
+    case 4: store32(va, <u32>v); break;
+    default: store64(va, v); break;
+  }
+  if (fault == FAULT_MMIO) setMmioTarget(0, 0);
+}
+
+/** The pending fault.ts FAULT_* (0: none). */
+export function jitFault(): u32 {
+  return fault;
+}
+
+/** OP with funct7 1 and funct3 `f3` (MUL..REMU), as the interpreter computes it. */
+export function jitMulDiv(a: u64, b: u64, f3: u32): u64 {
+  switch (f3) {
+    case 0: return a * b;
+    case 1: return mulh(a, b);
+    case 2: return mulhsu(a, b);
+    case 3: return mulhu(a, b);
+    case 4:
+      if (b == 0) return <u64>-1;
+      if (a == 0x8000_0000_0000_0000 && b == <u64>-1) return a;
+      return <u64>(<i64>a / <i64>b);
+    case 5: return b == 0 ? <u64>-1 : a / b;
+    case 6:
+      if (b == 0) return a;
+      if (a == 0x8000_0000_0000_0000 && b == <u64>-1) return 0;
+      return <u64>(<i64>a % <i64>b);
+    default: return b == 0 ? a : a % b;
+  }
+}
+
+/** OP-32 with funct7 1 (MULW, DIVW..REMUW; f3 1-3 do not exist): the sign-extended result. */
+export function jitMulDivW(a64: u64, b64: u64, f3: u32): u64 {
+  const a = <u32>a64;
+  const b = <u32>b64;
+  let r: u32 = 0;
+  switch (f3) {
+    case 0: r = a * b; break;
+    case 4:
+      if (b == 0) r = <u32>-1;
+      else if (a == 0x8000_0000 && b == <u32>-1) r = a;
+      else r = <u32>(<i32>a / <i32>b);
+      break;
+    case 5: r = b == 0 ? <u32>-1 : a / b; break;
+    case 6:
+      if (b == 0) r = a;
+      else if (a == 0x8000_0000 && b == <u32>-1) r = 0;
+      else r = <u32>(<i32>a % <i32>b);
+      break;
+    default: r = b == 0 ? a : a % b; break;
+  }
+  return <u64>(<i64>(<i32>r));
+}

@@ -1,0 +1,564 @@
+// Translates one 4 KiB page of guest code into one WebAssembly function (docs/jit.md). The
+// function takes the entry's offset in the page, the budget, instret and the data TLB key; it
+// keeps the integer registers it uses in locals, runs blocks that branch to each other inside
+// the page without returning (a loop around a br_table on the offset), and returns a status
+// (the core's jit.ts JS_*) with pc, instret and the budget left in the hart's ABI block. What
+// it does not translate it leaves to the interpreter one instruction at a time (JS_INTERP).
+import { Bytes, BLOCK_VOID, I32, I64, OP, moduleBytes, type FuncImport } from "./wasm-encoder.js";
+
+export const JS_JUMP = 0;
+export const JS_INTERP = 1;
+export const JS_FAULT = 2;
+export const JS_MISS = 3;
+
+const ABI_PC = 0;
+const ABI_NEXT = 8;
+const ABI_IR = 16;
+const ABI_N = 24;
+
+// The interpreter's load kinds (cpu/exec.ts LK_*), for jitLoad's MMIO completion.
+const LOAD_KINDS = [1, 2, 3, 4, 5, 6, 7]; // f3 0..6: lb lh lw ld lbu lhu lwu
+const LOAD_SIZES = [1, 2, 4, 8, 1, 2, 4];
+const LOAD_OPS = [OP.i64Load8S, OP.i64Load16S, OP.i64Load32S, OP.i64Load, OP.i64Load8U, OP.i64Load16U, OP.i64Load32U];
+const STORE_OPS = [OP.i64Store8, OP.i64Store16, OP.i64Store32, OP.i64Store];
+
+/** Bound: a block ends after this many instructions (the budget is checked per block). */
+const MAX_BLOCK = 128;
+const PAGE = 4096;
+
+export const IMPORTS: FuncImport[] = [
+  { name: "jitLoad", params: [I64, I32, I32], results: [I64] },
+  { name: "jitStore", params: [I64, I32, I64], results: [] },
+  { name: "jitFault", params: [], results: [I32] },
+  { name: "jitMulDiv", params: [I64, I64, I32], results: [I64] },
+  { name: "jitMulDivW", params: [I64, I64, I32], results: [I64] },
+];
+const F_LOAD = 0;
+const F_STORE = 1;
+const F_FAULT = 2;
+const F_MULDIV = 3;
+const F_MULDIVW = 4;
+
+// Locals: the four parameters, then scratch, then x1..x31.
+const L_OFF = 0;
+const L_N = 1;
+const L_IR = 2;
+const L_KEY = 3;
+const L_KEYQ = 4;
+const L_ST = 5;
+const L_A = 6; // i64: an address or operand
+const L_E = 7; // i32: a TLB entry
+const L_PC = 8; // i64
+const L_NEXT = 9; // i64
+const xl = (r: number): number => 9 + r;
+
+export interface PageContext {
+  /** Virtual address of the page (a multiple of 4096). */
+  pageVa: bigint;
+  /** The page's bytes as the translator saw them. */
+  code: Uint8Array;
+  /** Offsets where execution is known to enter. */
+  entries: Iterable<number>;
+  /** The 32-bit form of a compressed encoding, 0 if it is illegal. */
+  expand(half: number): number;
+  /** This hart's register file, ABI block and data TLBs (addresses in the shared memory). */
+  xBase: number;
+  abi: number;
+  tlbR: number;
+  tlbW: number;
+  /** The shared memory's size, for the import. */
+  pages: number;
+  maxPages: number;
+}
+
+interface Insn {
+  off: number;
+  len: number;
+  inst: number; // 32-bit form
+}
+
+export interface Translation {
+  bytes: Uint8Array;
+  blocks: number;
+  instructions: number;
+}
+
+function decode(code: Uint8Array, off: number, expand: (h: number) => number): Insn | null {
+  if (off + 2 > PAGE) return null;
+  const lo = code[off]! | (code[off + 1]! << 8);
+  if ((lo & 3) !== 3) return { off, len: 2, inst: expand(lo) >>> 0 };
+  if (off + 4 > PAGE) return null; // straddles the page: the interpreter's
+  return { off, len: 4, inst: (lo | (code[off + 2]! << 16) | (code[off + 3]! << 24)) >>> 0 };
+}
+
+const sext = (v: number, bits: number): number => (v << (32 - bits)) >> (32 - bits);
+const immI = (i: number): number => i >> 20;
+const immS = (i: number): number => ((i >> 25) << 5) | ((i >>> 7) & 31);
+const immB = (i: number): number =>
+  sext(((i >>> 31) << 12) | (((i >>> 7) & 1) << 11) | (((i >>> 25) & 63) << 5) | (((i >>> 8) & 15) << 1), 13);
+const immJ = (i: number): number =>
+  sext(((i >>> 31) << 20) | (i & 0xff000) | (((i >>> 20) & 1) << 11) | (((i >>> 21) & 0x3ff) << 1), 21);
+
+/** Whether the translator emits `inst` itself (else the interpreter runs it). */
+function translatable(inst: number): boolean {
+  const f3 = (inst >>> 12) & 7;
+  const f7 = inst >>> 25;
+  switch (inst & 0x7f) {
+    case 0x13:
+      if (f3 === 1) return inst >>> 26 === 0;
+      if (f3 === 5) return inst >>> 26 === 0 || inst >>> 26 === 0x10;
+      return true;
+    case 0x33:
+      return f7 === 0 || f7 === 1 || (f7 === 0x20 && (f3 === 0 || f3 === 5));
+    case 0x1b:
+      return f3 === 0 || (f3 === 1 && f7 === 0) || (f3 === 5 && (f7 === 0 || f7 === 0x20));
+    case 0x3b:
+      if (f7 === 0) return f3 === 0 || f3 === 1 || f3 === 5;
+      if (f7 === 0x20) return f3 === 0 || f3 === 5;
+      if (f7 === 1) return f3 === 0 || f3 >= 4;
+      return false;
+    case 0x37:
+    case 0x17:
+    case 0x6f:
+      return true;
+    case 0x67:
+      return f3 === 0;
+    case 0x63:
+      return f3 !== 2 && f3 !== 3;
+    case 0x03:
+      return f3 !== 7;
+    case 0x23:
+      return f3 <= 3;
+    default:
+      return false;
+  }
+}
+
+/** An instruction the interpreter runs that usually goes on to the next one. */
+function continues(inst: number): boolean {
+  switch (inst & 0x7f) {
+    case 0x73: // SYSTEM: CSRs, ecall (an SBI call returns after it)
+    case 0x0f: // fences
+    case 0x2f: // AMOs
+    case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: // F, D
+      return true;
+    default:
+      return false;
+  }
+}
+
+const isJump = (inst: number): boolean => {
+  const op = inst & 0x7f;
+  return op === 0x63 || op === 0x6f || op === 0x67;
+};
+
+/** Block starts reachable from the entries inside the page. */
+function findBlocks(ctx: PageContext): number[] {
+  const starts = new Set<number>();
+  const work: number[] = [];
+  const add = (o: number): void => {
+    if (o >= 0 && o < PAGE && (o & 1) === 0 && !starts.has(o)) {
+      starts.add(o);
+      work.push(o);
+    }
+  };
+  for (const e of ctx.entries) add(e);
+  while (work.length > 0) {
+    let off = work.pop()!;
+    for (let n = 0; ; n++) {
+      if (n === MAX_BLOCK) {
+        add(off); // a long straight run goes on in a block of its own
+        break;
+      }
+      const d = decode(ctx.code, off, ctx.expand);
+      if (!d) break;
+      const { inst, len } = d;
+      if (inst === 0 || !translatable(inst)) {
+        // Where the interpreter hands back after an instruction that goes on to the next one
+        // (not after an illegal one: data read as code would make a block of every halfword).
+        if (continues(inst)) add(off + len);
+        break;
+      }
+      const op = inst & 0x7f;
+      if (op === 0x63) {
+        add(off + immB(inst));
+        add(off + len);
+        break;
+      }
+      if (op === 0x6f) {
+        add(off + immJ(inst));
+        break;
+      }
+      if (op === 0x67) break;
+      off += len;
+      if (starts.has(off)) break;
+    }
+  }
+  return [...starts].sort((a, b) => a - b);
+}
+
+class Emitter {
+  readonly b = new Bytes();
+  private readonly labels: string[] = [];
+  readonly used = new Set<number>();
+  readonly written = new Set<number>();
+
+  op(o: number): this {
+    this.b.byte(o);
+    return this;
+  }
+  i32(v: number): this {
+    this.b.byte(OP.i32Const).s32(v);
+    return this;
+  }
+  i64(v: bigint): this {
+    this.b.byte(OP.i64Const).s64(v);
+    return this;
+  }
+  get(l: number): this {
+    this.b.byte(OP.localGet).u32(l);
+    return this;
+  }
+  set(l: number): this {
+    this.b.byte(OP.localSet).u32(l);
+    return this;
+  }
+  tee(l: number): this {
+    this.b.byte(OP.localTee).u32(l);
+    return this;
+  }
+  mem(o: number, offset = 0): this {
+    this.b.byte(o).u32(0).u32(offset);
+    return this;
+  }
+  call(f: number): this {
+    this.b.byte(OP.call).u32(f);
+    return this;
+  }
+  open(kind: number, label: string, type = BLOCK_VOID): this {
+    this.b.byte(kind).byte(type);
+    this.labels.push(label);
+    return this;
+  }
+  end(): this {
+    this.b.byte(OP.end);
+    this.labels.pop();
+    return this;
+  }
+  depth(label: string): number {
+    const i = this.labels.lastIndexOf(label);
+    if (i < 0) throw new Error(`translator: no label ${label}`);
+    return this.labels.length - 1 - i;
+  }
+  br(label: string): this {
+    this.b.byte(OP.br).u32(this.depth(label));
+    return this;
+  }
+  brIf(label: string): this {
+    this.b.byte(OP.brIf).u32(this.depth(label));
+    return this;
+  }
+  /** Pushes x`r` (0 for x0). */
+  x(r: number): this {
+    if (r === 0) return this.i64(0n);
+    this.used.add(r);
+    return this.get(xl(r));
+  }
+  /** Pops into x`r` (dropped for x0). */
+  setX(r: number): this {
+    if (r === 0) return this.op(OP.drop);
+    this.used.add(r);
+    this.written.add(r);
+    return this.set(xl(r));
+  }
+}
+
+/**
+ * Emits the function for the page in `ctx`. Bound: at most one block per even offset of the
+ * page, MAX_BLOCK instructions per block.
+ */
+export function translatePage(ctx: PageContext): Translation {
+  const starts = findBlocks(ctx);
+  const startSet = new Set(starts);
+  const blockOf = new Map(starts.map((s, i) => [s, i]));
+  const e = new Emitter();
+  const va = (off: number): bigint => BigInt.asUintN(64, ctx.pageVa + BigInt(off));
+  let instructions = 0;
+
+  /** Leaves the function: status, pc, and instret advanced by `retired`. */
+  const exit = (status: number, pc: bigint, retired: number, next?: bigint): void => {
+    e.i32(status).set(L_ST);
+    e.i64(BigInt.asIntN(64, pc)).set(L_PC);
+    if (next !== undefined) e.i64(BigInt.asIntN(64, next)).set(L_NEXT);
+    if (retired !== 0) e.get(L_IR).i64(BigInt(retired)).op(OP.i64Add).set(L_IR);
+    e.br("exit");
+  };
+  /** Goes to the code at page offset `target` (instret already advanced). */
+  const goTo = (target: number, body: number): void => {
+    const t = blockOf.get(target);
+    if (t !== undefined && t === body + 1) return; // the next body follows
+    if (t !== undefined) {
+      e.i32(target).set(L_OFF).br("disp");
+      return;
+    }
+    exit(JS_JUMP, va(target), 0);
+  };
+
+  const body = new Bytes();
+  e.get(L_KEY).op(OP.i64ExtendI32U).set(L_KEYQ);
+  e.open(OP.block, "exit");
+  e.open(OP.loop, "disp");
+  e.open(OP.block, "miss");
+  for (let i = starts.length - 1; i >= 0; i--) e.open(OP.block, `b${i}`);
+  // br_table on off >> 1 over [0, last start]; everything else is a miss.
+  const last = starts.length > 0 ? starts[starts.length - 1]! >> 1 : 0;
+  e.get(L_OFF).i32(1).op(OP.i32ShrU);
+  e.b.byte(OP.brTable).u32(last + 1);
+  for (let h = 0; h <= last; h++) {
+    const bi = blockOf.get(h << 1);
+    e.b.u32(bi !== undefined ? e.depth(`b${bi}`) : e.depth("miss"));
+  }
+  e.b.u32(e.depth("miss"));
+
+  starts.forEach((start, bi) => {
+    e.end(); // end of block b{bi}: its body follows
+    // The budget: leave before a block when it is spent.
+    e.get(L_N).i32(0).op(OP.i32LeS).open(OP.if, "budget");
+    exit(JS_JUMP, va(start), 0);
+    e.end();
+    let off = start;
+    let k = 0; // instructions of this block so far
+    const insns: Insn[] = [];
+    let straddles = false; // stopped at an instruction that crosses the page's end
+    for (let n = 0; n < MAX_BLOCK; n++) {
+      const d = decode(ctx.code, off, ctx.expand);
+      if (!d) {
+        straddles = off < PAGE;
+        break;
+      }
+      insns.push(d);
+      if (d.inst === 0 || !translatable(d.inst) || isJump(d.inst)) break;
+      off += d.len;
+      if (startSet.has(off)) break;
+    }
+    const lenRetired = insns.filter((d) => d.inst !== 0 && translatable(d.inst)).length;
+    e.get(L_N).i32(lenRetired).op(OP.i32Sub).set(L_N);
+    let ended = false;
+    for (const d of insns) {
+      const { inst, len } = d;
+      const pc = va(d.off);
+      const next = va(d.off + d.len);
+      if (inst === 0 || !translatable(inst)) {
+        exit(JS_INTERP, pc, k);
+        ended = true;
+        break;
+      }
+      instructions++;
+      const rd = (inst >>> 7) & 31;
+      const f3 = (inst >>> 12) & 7;
+      const rs1 = (inst >>> 15) & 31;
+      const rs2 = (inst >>> 20) & 31;
+      const f7 = inst >>> 25;
+      switch (inst & 0x7f) {
+        case 0x13: {
+          const imm = BigInt(immI(inst));
+          e.x(rs1);
+          switch (f3) {
+            case 0: e.i64(imm).op(OP.i64Add); break;
+            case 1: e.i64(imm & 63n).op(OP.i64Shl); break;
+            case 2: e.i64(imm).op(OP.i64LtS).op(OP.i64ExtendI32U); break;
+            case 3: e.i64(imm).op(OP.i64LtU).op(OP.i64ExtendI32U); break;
+            case 4: e.i64(imm).op(OP.i64Xor); break;
+            case 5: e.i64(imm & 63n).op(inst >>> 26 === 0 ? OP.i64ShrU : OP.i64ShrS); break;
+            case 6: e.i64(imm).op(OP.i64Or); break;
+            default: e.i64(imm).op(OP.i64And); break;
+          }
+          e.setX(rd);
+          break;
+        }
+        case 0x33: {
+          e.x(rs1).x(rs2);
+          if (f7 === 1) {
+            if (f3 === 0) e.op(OP.i64Mul);
+            else e.i32(f3).call(F_MULDIV);
+          } else if (f7 === 0x20) {
+            e.op(f3 === 0 ? OP.i64Sub : OP.i64ShrS);
+          } else {
+            switch (f3) {
+              case 0: e.op(OP.i64Add); break;
+              case 1: e.op(OP.i64Shl); break;
+              case 2: e.op(OP.i64LtS).op(OP.i64ExtendI32U); break;
+              case 3: e.op(OP.i64LtU).op(OP.i64ExtendI32U); break;
+              case 4: e.op(OP.i64Xor); break;
+              case 5: e.op(OP.i64ShrU); break;
+              case 6: e.op(OP.i64Or); break;
+              default: e.op(OP.i64And); break;
+            }
+          }
+          e.setX(rd);
+          break;
+        }
+        case 0x1b: {
+          const imm = immI(inst);
+          e.x(rs1).op(OP.i32WrapI64);
+          if (f3 === 0) e.i32(imm).op(OP.i32Add);
+          else if (f3 === 1) e.i32(imm & 31).op(OP.i32Shl);
+          else e.i32(imm & 31).op(f7 === 0 ? OP.i32ShrU : OP.i32ShrS);
+          e.op(OP.i64ExtendI32S).setX(rd);
+          break;
+        }
+        case 0x3b: {
+          if (f7 === 1 && f3 !== 0) {
+            e.x(rs1).x(rs2).i32(f3).call(F_MULDIVW).setX(rd);
+            break;
+          }
+          e.x(rs1).op(OP.i32WrapI64).x(rs2).op(OP.i32WrapI64);
+          if (f7 === 1) e.op(OP.i32Mul);
+          else if (f7 === 0x20) e.op(f3 === 0 ? OP.i32Sub : OP.i32ShrS);
+          else e.op(f3 === 0 ? OP.i32Add : f3 === 1 ? OP.i32Shl : OP.i32ShrU);
+          e.op(OP.i64ExtendI32S).setX(rd);
+          break;
+        }
+        case 0x37:
+          e.i64(BigInt(inst & 0xfffff000 | 0) ).setX(rd);
+          break;
+        case 0x17:
+          e.i64(BigInt.asIntN(64, pc + BigInt(inst & 0xfffff000 | 0))).setX(rd);
+          break;
+        case 0x6f: {
+          e.i64(BigInt.asIntN(64, next)).setX(rd);
+          e.get(L_IR).i64(BigInt(k + 1)).op(OP.i64Add).set(L_IR);
+          const t = d.off + immJ(inst);
+          if (t >= 0 && t < PAGE) goTo(t, -2);
+          else exit(JS_JUMP, va(t), 0);
+          ended = true;
+          break;
+        }
+        case 0x67: {
+          // The target before rd is written (rd may be rs1).
+          e.x(rs1).i64(BigInt(immI(inst))).op(OP.i64Add).i64(-2n).op(OP.i64And).set(L_A);
+          e.i64(BigInt.asIntN(64, next)).setX(rd);
+          e.get(L_IR).i64(BigInt(k + 1)).op(OP.i64Add).set(L_IR);
+          // Inside this page: dispatch here; else leave.
+          e.get(L_A).i64(-4096n).op(OP.i64And).i64(BigInt.asIntN(64, ctx.pageVa)).op(OP.i64Eq);
+          e.open(OP.if, "jalr");
+          e.get(L_A).op(OP.i32WrapI64).i32(0xfff).op(OP.i32And).set(L_OFF).br("disp");
+          e.end();
+          e.i32(JS_JUMP).set(L_ST).get(L_A).set(L_PC).br("exit");
+          ended = true;
+          break;
+        }
+        case 0x63: {
+          e.get(L_IR).i64(BigInt(k + 1)).op(OP.i64Add).set(L_IR);
+          e.x(rs1).x(rs2);
+          e.op([OP.i64Eq, OP.i64Ne, 0, 0, OP.i64LtS, OP.i64GeS, OP.i64LtU, OP.i64GeU][f3]!);
+          const t = d.off + immB(inst);
+          e.open(OP.if, "taken");
+          if (t >= 0 && t < PAGE) goTo(t, -2);
+          else exit(JS_JUMP, va(t), 0);
+          e.end();
+          const ft = d.off + len;
+          if (ft < PAGE) goTo(ft, bi);
+          else exit(JS_JUMP, va(ft), 0);
+          ended = true;
+          break;
+        }
+        case 0x03: {
+          const size = LOAD_SIZES[f3]!;
+          e.x(rs1).i64(BigInt(immI(inst))).op(OP.i64Add).set(L_A);
+          e.open(OP.block, "done", I64);
+          e.open(OP.block, "slow");
+          fastPath(e, size, ctx.tlbR);
+          e.mem(LOAD_OPS[f3]!).br("done");
+          e.end();
+          e.get(L_A).i32(LOAD_KINDS[f3]!).i32(rd).call(F_LOAD);
+          e.call(F_FAULT).open(OP.if, "fault");
+          exit(JS_FAULT, pc, k, next);
+          e.end();
+          e.end();
+          e.setX(rd);
+          break;
+        }
+        case 0x23: {
+          const size = 1 << f3;
+          e.x(rs1).i64(BigInt(immS(inst))).op(OP.i64Add).set(L_A);
+          e.open(OP.block, "done");
+          e.open(OP.block, "slow");
+          fastPath(e, size, ctx.tlbW);
+          e.x(rs2).mem(STORE_OPS[f3]!).br("done");
+          e.end();
+          e.get(L_A).i32(size).x(rs2).call(F_STORE);
+          e.call(F_FAULT).open(OP.if, "fault");
+          exit(JS_FAULT, pc, k, next);
+          e.end();
+          // The slow path may have made this page's code stale: leave.
+          exit(JS_JUMP, next, k + 1);
+          e.end();
+          break;
+        }
+      }
+      if (ended) break;
+      k++;
+    }
+    if (!ended && straddles) {
+      exit(JS_INTERP, va(off), k);
+    } else if (!ended) {
+      // Fell off the block: into the next block's code (or out of the page).
+      e.get(L_IR).i64(BigInt(k)).op(OP.i64Add).set(L_IR);
+      if (off < PAGE) goTo(off, bi);
+      else exit(JS_JUMP, va(off), 0);
+    }
+  });
+  // A body that falls through past the last block reaches "miss": impossible, since the last
+  // body always branches or leaves; the miss code follows.
+  e.end(); // miss
+  e.i32(JS_MISS).set(L_ST);
+  e.get(L_OFF).op(OP.i64ExtendI32U).i64(BigInt.asIntN(64, ctx.pageVa)).op(OP.i64Add).set(L_PC);
+  e.br("exit");
+  e.end(); // disp
+  e.end(); // exit
+  for (const r of [...e.written].sort((a, b) => a - b)) {
+    e.i32(ctx.xBase + r * 8).get(xl(r)).mem(OP.i64Store);
+  }
+  e.i32(ctx.abi).get(L_PC).mem(OP.i64Store, ABI_PC);
+  e.i32(ctx.abi).get(L_NEXT).mem(OP.i64Store, ABI_NEXT);
+  e.i32(ctx.abi).get(L_IR).mem(OP.i64Store, ABI_IR);
+  e.i32(ctx.abi).get(L_N).mem(OP.i32Store, ABI_N);
+  e.get(L_ST);
+  e.op(OP.end);
+
+  // Prologue: the locals, and the registers the code uses.
+  body.u32(5);
+  body.u32(1).byte(I64); // keyq
+  body.u32(1).byte(I32); // st
+  body.u32(1).byte(I64); // a
+  body.u32(1).byte(I32); // e
+  body.u32(2 + 31).byte(I64); // pc, next, x1..x31
+  for (const r of [...e.used].sort((a, b) => a - b)) {
+    body.byte(OP.i32Const).s32(ctx.xBase + r * 8);
+    body.byte(OP.i64Load).u32(0).u32(0);
+    body.byte(OP.localSet).u32(xl(r));
+  }
+  body.bytes(e.b.view());
+  const bytes = moduleBytes(IMPORTS, { pages: ctx.pages, maxPages: ctx.maxPages }, {
+    params: [I32, I32, I64, I32],
+    results: [I32],
+    body,
+  });
+  return { bytes, blocks: starts.length, instructions };
+}
+
+/**
+ * The inline TLB check for an access of `size` at L_A through `tlb`: branches to "slow" on a
+ * miss or a page crossing, else leaves the host address (i32) on the stack.
+ */
+function fastPath(e: Emitter, size: number, tlb: number): void {
+  if (size > 1) {
+    e.get(L_A).op(OP.i32WrapI64).i32(0xfff).op(OP.i32And).i32(PAGE - size).op(OP.i32GtU).brIf("slow");
+  }
+  e.get(L_A).i64(12n).op(OP.i64ShrU).op(OP.i32WrapI64).i32(255).op(OP.i32And).i32(4).op(OP.i32Shl);
+  e.i32(tlb).op(OP.i32Add).tee(L_E).mem(OP.i64Load);
+  e.get(L_A).i64(12n).op(OP.i64ShrU).i64(3n).op(OP.i64Shl).get(L_KEYQ).op(OP.i64Or);
+  e.op(OP.i64Ne).brIf("slow");
+  e.get(L_A).get(L_E).mem(OP.i64Load, 8).op(OP.i64Add).op(OP.i32WrapI64);
+}

@@ -1,0 +1,205 @@
+// The little of the WebAssembly binary format the translator writes: LEB128 numbers, the
+// opcodes it uses, and a module of one function that imports the core's memory and calls.
+// Written here rather than taken from a library: the format is small and stable, and the
+// translator needs only these pieces (docs/jit.md).
+
+/** A growable byte buffer with the encodings of the binary format. */
+export class Bytes {
+  private buf = new Uint8Array(4096);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.length));
+    this.buf = b;
+  }
+
+  byte(b: number): this {
+    this.room(1);
+    this.buf[this.length++] = b;
+    return this;
+  }
+
+  bytes(b: ArrayLike<number>): this {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+    return this;
+  }
+
+  u32(v: number): this {
+    v >>>= 0;
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.byte(b);
+    } while (v !== 0);
+    return this;
+  }
+
+  s32(v: number): this {
+    v |= 0;
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      const done = (v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0);
+      this.byte(done ? b : b | 0x80);
+      if (done) return this;
+    }
+  }
+
+  s64(v: bigint): this {
+    v = BigInt.asIntN(64, v);
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      const done = (v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0);
+      this.byte(done ? b : b | 0x80);
+      if (done) return this;
+    }
+  }
+
+  name(s: string): this {
+    const b = new TextEncoder().encode(s);
+    return this.u32(b.length).bytes(b);
+  }
+
+  /** A length-prefixed copy of `body`. */
+  vec(body: Bytes): this {
+    return this.u32(body.length).bytes(body.view());
+  }
+
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+export const BLOCK_VOID = 0x40;
+
+// Opcodes (the subset the translator emits).
+export const OP = {
+  unreachable: 0x00,
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  brTable: 0x0e,
+  return: 0x0f,
+  call: 0x10,
+  drop: 0x1a,
+  select: 0x1b,
+  localGet: 0x20,
+  localSet: 0x21,
+  localTee: 0x22,
+  i32Load: 0x28,
+  i64Load: 0x29,
+  i64Load8S: 0x30,
+  i64Load8U: 0x31,
+  i64Load16S: 0x32,
+  i64Load16U: 0x33,
+  i64Load32S: 0x34,
+  i64Load32U: 0x35,
+  i32Store: 0x36,
+  i64Store: 0x37,
+  i64Store8: 0x3c,
+  i64Store16: 0x3d,
+  i64Store32: 0x3e,
+  i32Const: 0x41,
+  i64Const: 0x42,
+  i32Eqz: 0x45,
+  i32Eq: 0x46,
+  i32Ne: 0x47,
+  i32LtS: 0x48,
+  i32LeS: 0x4c,
+  i32GtU: 0x4b,
+  i64Eqz: 0x50,
+  i64Eq: 0x51,
+  i64Ne: 0x52,
+  i64LtS: 0x53,
+  i64LtU: 0x54,
+  i64GtS: 0x55,
+  i64GtU: 0x56,
+  i64LeS: 0x57,
+  i64LeU: 0x58,
+  i64GeS: 0x59,
+  i64GeU: 0x5a,
+  i32Add: 0x6a,
+  i32Sub: 0x6b,
+  i32Mul: 0x6c,
+  i32And: 0x71,
+  i32Or: 0x72,
+  i32Xor: 0x73,
+  i32Shl: 0x74,
+  i32ShrS: 0x75,
+  i32ShrU: 0x76,
+  i64Add: 0x7c,
+  i64Sub: 0x7d,
+  i64Mul: 0x7e,
+  i64And: 0x83,
+  i64Or: 0x84,
+  i64Xor: 0x85,
+  i64Shl: 0x86,
+  i64ShrS: 0x87,
+  i64ShrU: 0x88,
+  i32WrapI64: 0xa7,
+  i64ExtendI32S: 0xac,
+  i64ExtendI32U: 0xad,
+} as const;
+
+/** An imported function: its name in module "core" and its type. */
+export interface FuncImport {
+  name: string;
+  params: number[];
+  results: number[];
+}
+
+function funcType(out: Bytes, params: number[], results: number[]): void {
+  out.byte(0x60).u32(params.length).bytes(params).u32(results.length).bytes(results);
+}
+
+function section(out: Bytes, id: number, body: Bytes): void {
+  out.byte(id).vec(body);
+}
+
+/**
+ * A module that imports the shared memory ("core"."memory", `pages` to `maxPages`) and
+ * `imports`, and exports one function "f" of type params -> results whose body (locals and
+ * code, ending in `end`) is `body`.
+ */
+export function moduleBytes(
+  imports: FuncImport[],
+  memory: { pages: number; maxPages: number },
+  fn: { params: number[]; results: number[]; body: Bytes },
+): Uint8Array {
+  const out = new Bytes();
+  out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const types = new Bytes();
+  types.u32(imports.length + 1);
+  for (const i of imports) funcType(types, i.params, i.results);
+  funcType(types, fn.params, fn.results);
+  section(out, 1, types);
+  const imp = new Bytes();
+  imp.u32(imports.length + 1);
+  imp.name("core").name("memory").byte(0x02).byte(0x03).u32(memory.pages).u32(memory.maxPages);
+  imports.forEach((i, n) => imp.name("core").name(i.name).byte(0x00).u32(n));
+  section(out, 2, imp);
+  const funcs = new Bytes();
+  funcs.u32(1).u32(imports.length);
+  section(out, 3, funcs);
+  const exp = new Bytes();
+  exp.u32(1).name("f").byte(0x00).u32(imports.length);
+  section(out, 7, exp);
+  const code = new Bytes();
+  code.u32(1).vec(fn.body);
+  section(out, 10, code);
+  return out.view().slice();
+}

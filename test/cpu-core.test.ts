@@ -1919,6 +1919,145 @@ describe("privileged architecture", () => {
   });
 });
 
+describe("counters: cycle and instret as Zicsr reads and writes them", () => {
+  // The RISC-V unprivileged spec (Zicsr, "CSR Instructions"): "Some CSRs, such as the
+  // instructions-retired counter, instret, may be modified as side effects of instruction
+  // execution. In these cases, if a CSR access instruction reads a CSR, it reads the value
+  // prior to the execution of the instruction. If a CSR access instruction writes such a CSR,
+  // the write is done instead of the increment." And the privileged spec (mcycle/minstret):
+  // "Any CSR write takes effect after the writing instruction has otherwise completed."
+  // So a read returns the count of the instructions retired before it, and after
+  // `csrw minstret, X` the next instruction reads X (+0): the writing instruction does not
+  // count itself, and the reader reads the value from before its own retirement.
+  // In this core cycle counts retired instructions (one per instruction, like instret): the
+  // four CSRs are views of one counter, so a write through either machine CSR shows in all.
+  const NOP = I.addi(0, 0, 0);
+  const X = 0x1234_5678_9abc_def0n;
+  const READERS: [string, number][] = [
+    ["cycle", CSR.cycle],
+    ["instret", CSR.instret],
+    ["mcycle", CSR.mcycle],
+    ["minstret", CSR.minstret],
+  ];
+  const WRITERS: [string, number][] = [
+    ["mcycle", CSR.mcycle],
+    ["minstret", CSR.minstret],
+  ];
+
+  /** Runs `insns` at CODE for `budget` instructions; returns the counter as the program began. */
+  function counted(h: Hart, insns: Insn[], regs: Record<number, bigint>, budget: number): bigint {
+    start(h);
+    const base = U64(h.core.getInstret());
+    h.code(CODE, insns);
+    for (const [r, v] of Object.entries(regs)) h.setX(Number(r), v);
+    assert.equal(h.run(budget), EXIT_BUDGET);
+    return base;
+  }
+
+  for (const [name, csr] of READERS) {
+    test(`csrr ${name} reads the count of the instructions before it, not itself`, () => {
+      const h = new Hart();
+      const base = counted(h, [I.csrr(A0, csr), NOP, NOP, NOP, I.csrr(A1, csr), I.j(0)], {}, 5);
+      assertNoTrap(h, CODE + 20n, name);
+      assert.equal(h.x(A0), base, "the first instruction of the program reads the count before it");
+      assert.equal(h.x(A1), base + 4n, "after four instructions (the first read among them)");
+      assert.equal(U64(h.core.getInstret()), base + 5n, "both reads retired");
+    });
+  }
+
+  test("consecutive reads differ by exactly 1, across all four names of the one counter", () => {
+    const h = new Hart();
+    const base = counted(
+      h,
+      [
+        I.csrr(A0, CSR.cycle),
+        I.csrr(A1, CSR.instret),
+        I.csrr(A2, CSR.mcycle),
+        I.csrr(A3, CSR.minstret),
+        I.csrr(A4, CSR.cycle),
+        I.csrrs(S0, CSR.minstret, 0), // csrrs with rs1 = x0 does not write: it counts itself
+        I.csrr(S1, CSR.minstret),
+        I.j(0),
+      ],
+      {},
+      7,
+    );
+    assertNoTrap(h, CODE + 28n);
+    assert.deepEqual(
+      [A0, A1, A2, A3, A4, S0, S1].map((r) => h.x(r) - base),
+      [0n, 1n, 2n, 3n, 4n, 5n, 6n],
+    );
+  });
+
+  for (const [wname, wcsr] of WRITERS)
+    for (const [rname, rcsr] of READERS)
+      test(`csrw ${wname}, X: the next csrr ${rname} reads X, the one after X + 1`, () => {
+        const h = new Hart();
+        const base = counted(
+          h,
+          [I.csrrw(A2, wcsr, T0), I.csrr(A0, rcsr), I.csrr(A1, rcsr), I.j(0)],
+          { [T0]: X },
+          3,
+        );
+        assertNoTrap(h, CODE + 12n);
+        assert.equal(h.x(A2), base, "csrrw returns the count from before it");
+        assert.equal(
+          h.x(A0),
+          X,
+          "the write is done instead of the writing instruction's increment",
+        );
+        assert.equal(h.x(A1), X + 1n, "the first read retired");
+        assert.equal(U64(h.core.getInstret()), X + 2n, "the counter the hart reports agrees");
+      });
+
+  test("writing back the value just read leaves the counter where it was", () => {
+    // Tells "the write is done instead of the increment" from "the increment unless the
+    // value changed": writing the current value must still replace the increment.
+    const h = new Hart();
+    const base = counted(
+      h,
+      [I.csrr(A0, CSR.minstret), I.csrw(CSR.minstret, A0), I.csrr(A1, CSR.minstret), I.j(0)],
+      {},
+      3,
+    );
+    assert.equal(h.x(A0), base);
+    assert.equal(h.x(A1), base, "the csrw replaced its own increment");
+  });
+
+  test("immediate and set/clear forms modify the count from before the instruction", () => {
+    const h = new Hart();
+    counted(
+      h,
+      [
+        I.csrw(CSR.mcycle, T0), // counter = 0xff
+        I.csrrci(A0, CSR.minstret, 0x0f), // reads 0xff, writes 0xf0
+        I.csrr(A1, CSR.cycle),
+        I.csrrsi(A2, CSR.mcycle, 0x03), // reads 0xf1, writes 0xf3
+        I.csrr(A3, CSR.instret),
+        I.csrrwi(A4, CSR.minstret, 0x05), // reads 0xf4, writes 5
+        I.csrr(S0, CSR.minstret),
+        I.j(0),
+      ],
+      { [T0]: 0xffn },
+      7,
+    );
+    assertNoTrap(h, CODE + 28n);
+    assert.deepEqual(
+      [A0, A1, A2, A3, A4, S0].map((r) => h.x(r)),
+      [0xffn, 0xf0n, 0xf1n, 0xf3n, 0xf4n, 5n],
+    );
+  });
+
+  test("a counter write that traps neither retires nor writes", () => {
+    const h = new Hart();
+    // cycle is read-only: writing it is an illegal instruction, which does not retire.
+    const base = counted(h, [I.csrr(A0, CSR.minstret), I.csrw(CSR.cycle, T0)], { [T0]: X }, 2);
+    assertTrap(h, 2n, BigInt(I.csrw(CSR.cycle, T0)), CODE + 4n, "csrw cycle");
+    assert.equal(h.x(A0), base);
+    assert.equal(U64(h.core.getInstret()), base + 1n, "only the read retired");
+  });
+});
+
 describe("mip read-modify-write", () => {
   test("csrs mip does not latch the PLIC's SEIP line into the software SEIP bit", () => {
     // Regression: OpenSBI's `csrs mip, STIP` while the PLIC held SEIP high made SEIP stick

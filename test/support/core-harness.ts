@@ -447,7 +447,10 @@ export const CSR = {
   mcause: 0x342,
   mtval: 0x343,
   mip: 0x344,
+  mcycle: 0xb00,
   minstret: 0xb02,
+  cycle: 0xc00,
+  instret: 0xc02,
   mvendorid: 0xf11,
   mhartid: 0xf14,
 };

@@ -21,6 +21,12 @@ const MISA: u64 =
 /** Set after a CSR write that may unmask an interrupt: the interpreter re-checks at once. */
 export let csrCheckInterrupts: bool = false;
 
+/**
+ * Set by a write to mcycle/minstret: the writing instruction then does not count itself
+ * (Zicsr: "the write is done instead of the increment"); the interpreter takes it at once.
+ */
+let counterWritten: bool = false;
+
 function withSd(s: u64): u64 {
   return (s & MSTATUS_FS) == MSTATUS_FS ? s | MSTATUS_SD : s & ~MSTATUS_SD;
 }
@@ -162,8 +168,10 @@ export function csrWrite(n: u32, v: u64, inst: u32): void {
     case 0x342: st.mcause = v; return;
     case 0x343: st.mtval = v; return;
     case 0x344: setMipBits(MIP_M_WRITABLE, <u32>v & MIP_M_WRITABLE); return;
-    case 0xb00: st.instret = v; return; // mcycle and minstret share one counter
-    case 0xb02: st.instret = v; return;
+    case 0xb00: case 0xb02: // mcycle and minstret share one counter
+      st.instret = v;
+      counterWritten = true;
+      return;
     default:
       if ((n >= 0xb03 && n <= 0xb1f) || (n >= 0x323 && n <= 0x33f)) return;
       if (n >= 0x3a0 && n <= 0x3ef) return;
@@ -217,5 +225,12 @@ export function rmwBase(n: u32, readValue: u64): u64 {
 
 export function clearCsrCheck(): void {
   csrCheckInterrupts = false;
+}
+
+/** Whether the last CSR instruction wrote mcycle/minstret; clears the mark. */
+export function takeCounterWritten(): bool {
+  const w = counterWritten;
+  counterWritten = false;
+  return w;
 }
 

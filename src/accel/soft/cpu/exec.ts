@@ -11,7 +11,9 @@ import {
   amoHost, fetchHost, fetchPage, fetchVpn, flushTlb, invalidateFetch, flushTlbPage, load16, load32, load64, load8, store16, store32,
   store64, store8,
 } from "./mmu";
-import { csrCheckInterrupts, clearCsrCheck, csrRead, csrWrite, dirtyFs, rmwBase } from "./csr";
+import {
+  csrCheckInterrupts, clearCsrCheck, csrRead, csrWrite, dirtyFs, rmwBase, takeCounterWritten,
+} from "./csr";
 import {
   TRAP_LOOP_LIMIT, mret, pendingInterrupt, readMip, sret, takeTrap, trapsWithoutProgress,
 } from "./trap";
@@ -508,7 +510,9 @@ export function run(budget: i32): i32 {
         const src: u64 = f3 >= 5 ? <u64>rs1 : getX(rs1);
         const op = f3 & 3;
         let old: u64 = 0;
-        st.instret = ir;
+        // Zicsr: a CSR instruction reads instret (and cycle, the same counter here) as it was
+        // before the instruction; `ir` already counts it.
+        st.instret = ir - 1;
         if (op == 1) {
           if (rd != 0) old = csrRead(csr, raw);
           if (fault != 0) break;
@@ -523,7 +527,9 @@ export function run(budget: i32): i32 {
         }
         if (fault != 0) break;
         setX(rd, old);
-        ir = st.instret; // a write to minstret/mcycle takes effect
+        // "If a CSR access instruction writes such a CSR, the write is done instead of the
+        // increment": the next instruction reads exactly the written value.
+        if (takeCounterWritten()) ir = st.instret;
         pc = next;
         if (csrCheckInterrupts) {
           clearCsrCheck();

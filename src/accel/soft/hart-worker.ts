@@ -55,6 +55,7 @@ import {
   sharedBlock,
 } from "./layout.js";
 import { handleSbi } from "./sbi.js";
+import type { CpuTier } from "./cpu-tier.js";
 
 export interface HartWorkerData {
   module: WebAssembly.Module;
@@ -77,6 +78,8 @@ export interface HartWorkerData {
   args: bigint[];
   /** performance.timeOrigin + performance.now() of the VMM at VM creation, in ms. */
   epochMs: number;
+  /** The execution tier this hart runs guest code on (cpu-tier.ts). */
+  cpuTier: CpuTier;
 }
 
 /** Instructions per trip into the core: bounds interrupt latency and stop latency. */

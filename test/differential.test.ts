@@ -8,34 +8,29 @@
 //   DIFF_SEEDS=3,17       run exactly these seeds
 //   DIFF_RANDOM=200       run 200 fresh random seeds (printed on failure)
 //   DIFF_LENGTH=600       instruction groups per segment (default 300)
+//   MOAT_CPU_TIER=jit     moat's soft CPU on this tier (default: its default)
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { DUMP_LINES, generateProgram, generateSegment, splitDump } from "./support/isa-diffgen.js";
+import { DUMP_LINES, generateProgram, generateSegment } from "./support/isa-diffgen.js";
+import {
+  chooseLength,
+  chooseSeeds,
+  firstDifference,
+  readDump,
+  type Dump,
+} from "./support/isa-diff-run.js";
 import { buildSource, loadImage, type BuiltProgram } from "./support/isa-build.js";
-import { loadRunBare } from "./support/isa-moat.js";
+import { envCpuTier, loadRunBare } from "./support/isa-moat.js";
 import { runQemu } from "./support/isa-qemu.js";
 
-function chooseSeeds(): number[] {
-  if (process.env.DIFF_SEEDS) {
-    return process.env.DIFF_SEEDS.split(",")
-      .map((s) => Number.parseInt(s.trim(), 10))
-      .filter((n) => Number.isFinite(n) && n >= 0);
-  }
-  if (process.env.DIFF_RANDOM) {
-    const n = Math.max(1, Number.parseInt(process.env.DIFF_RANDOM, 10) || 50);
-    const base = (Date.now() ^ (process.pid << 12)) >>> 0;
-    return Array.from({ length: n }, (_, i) => ((base + i * 0x9e3779b1) >>> 0) % 1_000_000_000);
-  }
-  return Array.from({ length: 50 }, (_, i) => i + 1);
-}
-
 const SEEDS = chooseSeeds();
-const LENGTH = process.env.DIFF_LENGTH ? Number.parseInt(process.env.DIFF_LENGTH, 10) : 300;
+const LENGTH = chooseLength();
 const TIMEOUT_MS = 30_000;
+const TIER = envCpuTier();
 const REPRO = (seed: number) =>
-  `reproduce with DIFF_SEEDS=${seed} node --test dist/test/differential.test.js`;
+  `reproduce with ${TIER ? `MOAT_CPU_TIER=${TIER} ` : ""}DIFF_SEEDS=${seed} node --test dist/test/differential.test.js`;
 
 let built: Promise<BuiltProgram> | undefined;
 const build = () =>
@@ -44,46 +39,21 @@ const build = () =>
     generateProgram(SEEDS, { length: LENGTH }),
   ));
 
-interface Dump {
-  output: string;
-  segments: Map<number, string[]>;
-  problem?: string;
-}
-
-function finish(
-  who: string,
-  r: { exitCode: number; output: string; reason: string; message?: string },
-): Dump {
-  const segments = splitDump(r.output);
-  const ok = r.reason === "finisher" && r.exitCode === 0 && /(^|\n)PASS\n?$/.test(r.output);
-  const problem = ok
-    ? undefined
-    : `${who} did not finish cleanly: reason=${r.reason} exit=${r.exitCode}${r.message ? ` (${r.message})` : ""}; output tail:\n${r.output.slice(-1500)}`;
-  return { output: r.output, segments, ...(problem ? { problem } : {}) };
-}
-
 let qemuRun: Promise<Dump> | undefined;
 const qemu = () =>
   (qemuRun ??= build().then(async (p) =>
-    finish("QEMU", await runQemu(p.bin, { timeoutMs: TIMEOUT_MS })),
+    readDump("QEMU", await runQemu(p.bin, { timeoutMs: TIMEOUT_MS })),
   ));
 
 let moatRun: Promise<Dump> | undefined;
 const moat = () =>
   (moatRun ??= build().then(async (p) => {
-    const runBare = await loadRunBare();
-    return finish("moat", await runBare({ image: await loadImage(p), timeoutMs: TIMEOUT_MS * 4 }));
+    const runBare = await loadRunBare({ cpuTier: TIER });
+    return readDump(
+      "moat",
+      await runBare({ image: await loadImage(p), timeoutMs: TIMEOUT_MS * 4 }),
+    );
   }));
-
-/** Description of the first differing dump line, or undefined if equal. */
-function firstDifference(expected: readonly string[], got: readonly string[]): string | undefined {
-  const i = expected.findIndex((l, k) => l !== got[k]);
-  if (i < 0) return undefined;
-  const [reg = "?", qv = "?"] = expected[i]!.split(" ");
-  const mv = got[i]?.split(" ")[1] ?? "(missing)";
-  const n = expected.filter((l, k) => l !== got[k]).length;
-  return `first difference at ${reg}: QEMU ${qv}, moat ${mv} (${n} of ${expected.length} lines differ)`;
-}
 
 describe("differential generator", () => {
   it("is deterministic per seed and differs between seeds", () => {
@@ -119,7 +89,7 @@ describe("differential generator", () => {
   );
 });
 
-describe(`differential moat vs QEMU (${SEEDS.length} seeds, ${LENGTH} groups each)`, () => {
+describe(`differential moat${TIER ? ` (${TIER} tier)` : ""} vs QEMU (${SEEDS.length} seeds, ${LENGTH} groups each)`, () => {
   for (const seed of SEEDS) {
     it(`seed ${seed}`, { timeout: TIMEOUT_MS * 4 + 120_000 }, async () => {
       const q = await qemu();

@@ -21,7 +21,9 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { Daemon } from "../src/host/daemon.js";
 import { loadConfig } from "../src/host/config.js";
-import { CONSOLE_LOG_MAX } from "../src/host/vmm-command.js";
+import { CONSOLE_LOG_MAX, vmFiles, vmmArgv } from "../src/host/vmm-command.js";
+import type { VmSpec } from "../src/host/vm-spec.js";
+import { CPU_TIERS } from "../src/accel/soft/cpu-tier.js";
 import { admit, AdmissionError } from "../src/host/admission.js";
 import { nextTarget, DEFAULT_RECLAIM } from "../src/host/reclaim.js";
 import {
@@ -349,6 +351,16 @@ test("every request body is validated: 400 with the field and the reason", async
       "lock_memory",
       /lock_memory: locked guest RAM cannot be given back; drop the balloon/,
     ],
+    [
+      { name: "v", cpu_tier: "warp" },
+      "cpu_tier",
+      /cpu_tier must be equal to one of the allowed values/,
+    ],
+    [
+      { name: "v", accel: "kvm", cpu_tier: CPU_TIERS[0] },
+      "cpu_tier",
+      /cpu_tier: a tier of the soft CPU; KVM runs the guest's code on the host CPU/,
+    ],
   ];
   for (const [body, field, msg] of cases) {
     const r = await api(h.socket, admin, "POST", "/v1/vms", body);
@@ -374,6 +386,51 @@ test("every request body is validated: 400 with the field and the reason", async
   const balloon = await api(h.socket, admin, "PUT", "/v1/vms/m/balloon", { target_mib: -1 });
   assert.equal(balloon.status, 400);
   assert.equal((balloon.body as { field: string }).field, "target_mib");
+});
+
+test("cpu_tier: moat create --cpu-tier stores it with the VM, GET and moat inspect show it, its VMM gets --cpu-tier; absent, the VMM's default", async () => {
+  for (const tier of CPU_TIERS) {
+    const name = `tier-${tier}`;
+    const c = await cli(h, ["create", "--name", name, "--cpu-tier", tier], undefined, {
+      MOAT_TOKEN: admin,
+    });
+    assert.equal(c.status, 0, c.err);
+    const got = await api(h.socket, admin, "GET", `/v1/vms/${name}`);
+    const spec = (got.body as { spec: VmSpec }).spec;
+    assert.equal(spec.cpu_tier, tier);
+    const insp = await cli(h, ["inspect", name], undefined, { MOAT_TOKEN: admin });
+    assert.equal(insp.status, 0, insp.err);
+    assert.equal((JSON.parse(insp.out) as { spec: VmSpec }).spec.cpu_tier, tier);
+    const argv = vmmArgv(spec, vmFiles("/run/x"), {
+      pinned: null,
+      ksm: false,
+      seccomp: "off",
+      uid: null,
+    });
+    assert.deepEqual(argv.slice(argv.indexOf("--cpu-tier"), argv.indexOf("--cpu-tier") + 2), [
+      "--cpu-tier",
+      tier,
+    ]);
+    assert.equal((await api(h.socket, admin, "DELETE", `/v1/vms/${name}`)).status, 204);
+  }
+  const bad = await cli(h, ["create", "--name", "tier-bad", "--cpu-tier", "warp"]);
+  assert.equal(bad.status, 125, bad.err);
+  assert.match(
+    bad.err,
+    new RegExp(`--cpu-tier must be one of ${CPU_TIERS.join(", ")}, not 'warp'`),
+  );
+  const plain = await api(h.socket, admin, "POST", "/v1/vms", { name: "tier-none" });
+  assert.equal(plain.status, 201, plain.text);
+  const spec = (plain.body as { spec: VmSpec }).spec;
+  assert.equal(spec.cpu_tier, undefined, "no tier stored: the VMM's default applies");
+  const argv = vmmArgv(spec, vmFiles("/run/x"), {
+    pinned: null,
+    ksm: false,
+    seccomp: "off",
+    uid: null,
+  });
+  assert.ok(!argv.includes("--cpu-tier"), argv.join(" "));
+  assert.equal((await api(h.socket, admin, "DELETE", "/v1/vms/tier-none")).status, 204);
 });
 
 /** A request to this test's daemon, its headers and body sent as given. */

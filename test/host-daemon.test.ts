@@ -16,6 +16,7 @@ import {
 import { vmmProcess } from "../src/host/host-facts.js";
 import { vmmCodeBinds } from "../src/jail/plan.js";
 import { kvmKind } from "../src/kvm/kvm-probe.js";
+import { CPU_TIERS, DEFAULT_CPU_TIER } from "../src/accel/soft/cpu-tier.js";
 import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -40,6 +41,9 @@ function topDirs(): string[] {
   return [...new Set(paths.map((p) => p.split("/")[1]!))].sort();
 }
 
+/** A tier that is not the default, so that only a tier passed through gives it. */
+const OTHER_TIER = CPU_TIERS.find((t) => t !== DEFAULT_CPU_TIER)!;
+
 test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm through the CLI", async (t) => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
@@ -61,6 +65,8 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
     "--label",
     "tier=web",
     "--lock-memory",
+    "--cpu-tier",
+    OTHER_TIER,
   ]);
   assert.equal(c.status, 0, c.err);
   assert.match(c.out, /^a [0-9a-f]{12} created/);
@@ -107,9 +113,13 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   assert.ok((await moatOnTty(["logs", "--raw", "a"], env)).out.includes(osc), "--raw: every byte");
   const insp = JSON.parse((await cli(h, ["inspect", "a"])).out) as {
     state: string;
-    stats: { rss_bytes: number; cgroup_memory_limit_bytes: number };
+    spec: { cpu_tier?: string };
+    stats: { rss_bytes: number; cgroup_memory_limit_bytes: number; cpu_tier?: string };
   };
   assert.equal(insp.state, "running");
+  // The tier asked for at create: in the record, and what the running VMM reports.
+  assert.equal(insp.spec.cpu_tier, OTHER_TIER);
+  assert.equal(insp.stats.cpu_tier, OTHER_TIER);
   // Confined: its own uid (no capabilities), no_new_privs, the seccomp filter.
   const conf = (
     insp.stats as unknown as {

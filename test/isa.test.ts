@@ -3,7 +3,8 @@
 // under moat's runBare().  Both must reach the finisher with exit status 0
 // after printing PASS.  See docs/testing-isa.md.
 //
-// ISA_ONLY=name1,name2 restricts the run to some programs.
+// ISA_ONLY=name1,name2 restricts the run to some programs; MOAT_CPU_TIER=interp|jit picks the
+// soft CPU's tier (default: its default).
 
 import assert from "node:assert/strict";
 import os from "node:os";
@@ -16,7 +17,7 @@ import {
   loadImage,
   type BuiltProgram,
 } from "./support/isa-build.js";
-import { loadRunBare } from "./support/isa-moat.js";
+import { envCpuTier, loadRunBare } from "./support/isa-moat.js";
 import { ISA_PROGRAMS, type IsaProgram } from "./support/isa-programs.js";
 import { runQemu } from "./support/isa-qemu.js";
 
@@ -75,7 +76,7 @@ describe("ISA programs", { concurrency: Math.max(1, os.availableParallelism()) }
       { timeout: timeoutMs * MOAT_TIMEOUT_FACTOR + 60_000 },
       async () => {
         const prog = await build(p);
-        const runBare = await loadRunBare();
+        const runBare = await loadRunBare({ cpuTier: envCpuTier() });
         const r = await runBare({
           image: await loadImage(prog),
           harts: p.harts ?? 1,

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { MOAT, REPO, moat } from "./support/moat-cli.js";
 import { moatOnTty } from "./support/tty.js";
 import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
+import { CPU_TIERS } from "../src/accel/soft/cpu-tier.js";
 
 test("uname -m prints riscv64 and exits 0", async () => {
   const r = await moat(["run", "--", "uname", "-m"]);
@@ -100,6 +101,15 @@ test("bad options and files get one-line errors and status 125", async () => {
       [["run", "--cpus", "two", "--", "true"], /--cpus wants a whole number/],
       [["run", "--memory", "8", "--", "true"], /--memory must be between/],
       [["run", "--accel", "warp", "--", "true"], /--accel must be soft, kvm or auto/],
+      [
+        ["run", "--cpu-tier", "warp", "--", "true"],
+        new RegExp(`--cpu-tier must be one of ${CPU_TIERS.join(", ")}, not 'warp'`),
+      ],
+      // KVM has no tier: refused whatever this host has (checked before /dev/kvm is).
+      [
+        ["run", "--accel", "kvm", "--cpu-tier", CPU_TIERS[0], "--", "true"],
+        /--cpu-tier is for the soft CPU \(--accel soft or auto\); KVM runs the guest's code/,
+      ],
       [["run", "--kernel", join(dir, "missing"), "--", "true"], /no such file/],
       [["run", "--kernel", dir, "--", "true"], /not a regular file/],
       [["run", "--kernel", junk, "--", "true"], /not a riscv64 Linux Image/],

@@ -1,7 +1,8 @@
 // The options a host daemon runs `moat run` with, on the shipped riscv64 guest: the serial
 // console on a Unix socket (several clients, reconnects, no stdin), a bounded rotating console
 // log, the exit file, a VM that outlives the process that started it, vCPU pinning, KSM,
-// balloon without free page reporting, the metrics op, and clear errors for bad values.
+// balloon without free page reporting, the soft CPU's tier, the metrics op, and clear errors for
+// bad values.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
@@ -23,6 +24,7 @@ import { control, type Reply } from "./support/control-client.js";
 import { MOAT, REPO, moat, startMoat, until } from "./support/moat-cli.js";
 import { schedGetaffinity } from "../src/sys/libc.js";
 import { writeExitFile } from "../src/vmm/exit-file.js";
+import { CPU_TIERS, DEFAULT_CPU_TIER } from "../src/accel/soft/cpu-tier.js";
 
 /** A client of the console socket: everything it has received, and a way to wait for text. */
 class ConsoleClient {
@@ -306,6 +308,16 @@ test("--ksm: guest RAM is marked mergeable and status says so", async () => {
     const sizes = flaggedMappings(pid, ["mg"]);
     assert.ok(sizes.includes(128 * 1024), `mergeable mappings of ${sizes.join(", ")} kB`);
   });
+});
+
+test("--cpu-tier: the guest runs on each tier and status names it; without it, the default", async () => {
+  await with128MiBVm(["--accel", "soft"], (_pid, st) =>
+    assert.equal(st.cpu_tier, DEFAULT_CPU_TIER),
+  );
+  for (const tier of CPU_TIERS)
+    await with128MiBVm(["--accel", "soft", "--cpu-tier", tier], (_pid, st) =>
+      assert.equal(st.cpu_tier, tier),
+    );
 });
 
 test("metrics: disk bytes and requests, vCPU exits, balloon; --balloon reporting=off offers no free page reporting", async () => {

@@ -9,6 +9,7 @@ import { ApiClientError, connection, openConsole, request, type Connection } fro
 import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
+import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { formatMac } from "../devices/virtio/net.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
@@ -124,6 +125,7 @@ export function registerHostCommands(program: Command): void {
     .description("Define a VM on the daemon (start it with 'moat start NAME')")
     .requiredOption("--name <name>", "a name unique in its trust domain: a-z, 0-9, _ . -")
     .addOption(new Option("--accel <name>", "soft, kvm or auto").default("auto"))
+    .option("--cpu-tier <tier>", CPU_TIER_HELP)
     .option("--cpus <n>", "vCPUs, 1-8", "1")
     .option("--memory <MiB>", "guest RAM, MiB", "128")
     .option("--kernel <file>", "kernel (default: the shipped one)")
@@ -169,6 +171,7 @@ export function registerHostCommands(program: Command): void {
       const spec: Record<string, unknown> = {
         name: o.name,
         accel: o.accel,
+        ...(o.cpuTier !== undefined ? { cpu_tier: parseCpuTier(o.cpuTier as string) } : {}),
         cpus: num(o.cpus as string, "cpus"),
         memory_mib: num(o.memory as string, "memory"),
         restart: o.restart,

@@ -15,6 +15,7 @@ import { JailError } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
+import { CPU_TIER_HELP } from "./vm-options.js";
 
 const program = new Command();
 program
@@ -38,6 +39,7 @@ program
         "with hardware virtualisation, soft elsewhere (and on PVM-nested KVM, where Linux crawls)",
     ).default("auto"),
   )
+  .option("--cpu-tier <tier>", CPU_TIER_HELP)
   .option(
     "--kernel <file>",
     "kernel to boot: a riscv64 Image (soft), an x86-64 ELF vmlinux or bzImage (kvm); default: the shipped one",

@@ -2,7 +2,8 @@
 import { VncServer, VncServerError, parseVncAddress } from "../vmm/vnc-server.js";
 import { VncPasswordError, readVncPassword } from "../vmm/vnc-auth.js";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { softAccelerator } from "../accel/soft/soft-accel.js";
+import { softAccel } from "../accel/soft/soft-accel.js";
+import { DEFAULT_CPU_TIER, type CpuTier } from "../accel/soft/cpu-tier.js";
 import { Riscv64Vm } from "../vmm/riscv64-vm.js";
 import { X86Vm } from "../vmm/x86_64-vm.js";
 import { DiskError } from "../vmm/disk-file.js";
@@ -38,7 +39,7 @@ import { ExitFileError, prepareExitFile, writeExitFile } from "../vmm/exit-file.
 import { allowedCpus, lockGuestRam, mergeGuestRam, pinVcpuThreads } from "../vmm/host-tuning.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import type { VmExit } from "../vmm/vm-exit.js";
-import { parseConsoleLog, parsePinCpus, parseVmName } from "./vm-options.js";
+import { parseConsoleLog, parseCpuTier, parsePinCpus, parseVmName } from "./vm-options.js";
 import { parseAgentOption, parseBalloonOption } from "./device-options.js";
 import { resolve } from "node:path";
 import { enterJail, parseJailPlan } from "../jail/enter.js";
@@ -52,6 +53,8 @@ export const EXIT_MOAT_ERROR = 125;
 
 export interface RunOptions {
   accel: string;
+  /** The soft CPU's execution tier (--cpu-tier); absent: DEFAULT_CPU_TIER. */
+  cpuTier?: string;
   kernel?: string;
   /** false: --no-initrd. */
   initrd?: string | false;
@@ -146,6 +149,21 @@ function chooseAccel(name: string, kind: KvmKind, quiet = false): "soft" | "kvm"
 }
 
 /**
+ * `--cpu-tier`: a tier of the soft CPU, so refused with an explicit `--accel kvm`, where the
+ * host CPU runs the guest's code; `auto` that picks KVM ignores it (as the help says).
+ */
+function cpuTierOption(o: RunOptions): CpuTier {
+  if (o.cpuTier === undefined) return DEFAULT_CPU_TIER;
+  const tier = parseCpuTier(o.cpuTier);
+  if (o.accel === "kvm")
+    throw new UsageError(
+      "--cpu-tier is for the soft CPU (--accel soft or auto); KVM runs the guest's code on the " +
+        "host CPU: drop one or the other",
+    );
+  return tier;
+}
+
+/**
  * Runs the VM; resolves to the process exit status. With --exit-file, how the VM ended (or why
  * it could not start, once the arguments were read) is also written there before returning.
  */
@@ -231,6 +249,7 @@ function checkDistinctPaths(o: RunOptions, logPath: string | undefined): void {
 }
 
 async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<VmExit> {
+  const cpuTier = cpuTierOption(o);
   const hostKvm = jailKvm ?? kvmKind();
   const accel = chooseAccel(o.accel, hostKvm, jailKvm !== undefined);
   const arch = accel === "kvm" ? "x86_64" : "riscv64";
@@ -386,6 +405,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
         control = await ControlSocket.listen(o.control, devices, {
           ...(name !== undefined ? { name } : {}),
           accel,
+          ...(accel === "soft" ? { cpuTier } : {}),
           cpus,
           memoryMiB,
           ksm: o.ksm === true,
@@ -456,7 +476,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
             afterAllocate,
           })
         : await Riscv64Vm.create({
-            accel: softAccelerator,
+            accel: softAccel({ cpuTier }),
             harts: cpus,
             kernel,
             kernelName,

@@ -1,7 +1,8 @@
 // The options of `moat run` a host daemon uses to run VMs as their own processes (--name,
-// --console-log, --pin-cpus): parsed with a clear error for every bad value, before anything
-// is opened or created.
+// --console-log, --pin-cpus, --cpu-tier): parsed with a clear error for every bad value, before
+// anything is opened or created.
 import { UsageError } from "./usage-error.js";
+import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "../accel/soft/cpu-tier.js";
 import { parseAmount } from "./device-options.js";
 import {
   CONSOLE_LOG_DEFAULT,
@@ -14,6 +15,26 @@ import {
 export function parseVmName(v: string): string {
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v))
     throw new UsageError(`--name '${v}': 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'`);
+  return v;
+}
+
+/** What each tier is, for --help (typed by CpuTier, so a new tier cannot go unexplained). */
+const TIER_WHAT: Record<CpuTier, string> = {
+  interp: "the interpreter alone",
+  jit: "hot guest code translated to WebAssembly, the rest interpreted",
+};
+
+/** What `moat run --help` and `moat create --help` say of --cpu-tier. */
+export const CPU_TIER_HELP =
+  "how the soft CPU runs guest code: " +
+  CPU_TIERS.map((t) => `${t}, ${TIER_WHAT[t]}`).join("; ") +
+  ` (default ${DEFAULT_CPU_TIER}). KVM runs the guest on the host CPU and has no tier: ` +
+  "refused with --accel kvm, ignored where --accel auto picks KVM";
+
+/** `--cpu-tier`: one of CPU_TIERS. */
+export function parseCpuTier(v: string): CpuTier {
+  if (!isCpuTier(v))
+    throw new UsageError(`--cpu-tier must be one of ${CPU_TIERS.join(", ")}, not '${v}'`);
   return v;
 }
 

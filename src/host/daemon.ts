@@ -550,6 +550,8 @@ export class Daemon implements ApiHost {
       if (m.ok === true) out.vmm = m;
       // How the VM process is confined, as the process itself reports it.
       const st = await this.supervisor.call(vm.id, { op: "status" }, 2000);
+      // The tier the soft CPU runs (the spec's, or the VMM's default); none on KVM.
+      if (st.ok === true && typeof st.cpu_tier === "string") out.cpu_tier = st.cpu_tier;
       if (st.ok === true)
         out.confinement = {
           jailed: st.jailed === true,

@@ -206,6 +206,12 @@ export function newVmRecord(
         "qemu-guest-agent gets the channel",
       "agent",
     );
+  if (spec.accel === "kvm" && spec.cpu_tier !== undefined)
+    throw new ApiError(
+      400,
+      "cpu_tier: a tier of the soft CPU; KVM runs the guest's code on the host CPU (drop one)",
+      "cpu_tier",
+    );
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();

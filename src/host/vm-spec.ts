@@ -4,6 +4,7 @@
 // every list its length, and unknown fields are refused (a typo must not pass silently).
 import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
 import { MAX_MODE } from "../devices/virtio/gpu.js";
+import { CPU_TIERS, type CpuTier } from "../accel/soft/cpu-tier.js";
 
 export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
@@ -31,6 +32,13 @@ export const vmSpecSchema = {
   properties: {
     name: { type: "string", pattern: NAME_PATTERN, description: "unique in its trust domain" },
     accel: { type: "string", enum: ["soft", "kvm", "auto"], default: "auto" },
+    cpu_tier: {
+      type: "string",
+      enum: CPU_TIERS,
+      description:
+        "how the soft CPU runs guest code (moat run --cpu-tier); absent: the VMM's default. " +
+        "Not with accel kvm; ignored where auto picks KVM",
+    },
     kernel: { ...PATH, description: "host path; default: the shipped kernel" },
     initrd: {
       anyOf: [PATH, { const: "none" }],
@@ -154,6 +162,7 @@ export const vmSpecSchema = {
 export interface VmSpec {
   name: string;
   accel: "soft" | "kvm" | "auto";
+  cpu_tier?: CpuTier;
   kernel?: string;
   /** A host path, or "none". */
   initrd?: string;

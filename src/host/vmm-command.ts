@@ -38,6 +38,7 @@ export function vmmArgv(
   o: { pinned: number[] | null; ksm: boolean; seccomp: "kill" | "log" | "off"; uid: number | null },
 ): string[] {
   const a = [MOAT_BIN, "run", "--accel", spec.accel, "--name", spec.name];
+  if (spec.cpu_tier !== undefined) a.push("--cpu-tier", spec.cpu_tier);
   a.push("--cpus", String(spec.cpus), "--memory", String(spec.memory_mib));
   if (spec.kernel) a.push("--kernel", spec.kernel);
   if (spec.initrd === "none") a.push("--no-initrd");

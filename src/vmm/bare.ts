@@ -1,7 +1,8 @@
 // Runs a bare-metal RISC-V program on the soft CPU, the way `qemu-system-riscv64 -M virt
 // -bios none -kernel prog` does: loaded at 0x8000_0000, entered in M-mode, ended through the
 // finisher at 0x10_0000. Used by the ISA and differential tests.
-import { softAccelerator } from "../accel/soft/soft-accel.js";
+import { softAccel } from "../accel/soft/soft-accel.js";
+import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { Riscv64Vm } from "./riscv64-vm.js";
 
 export interface BareRunOptions {
@@ -9,6 +10,8 @@ export interface BareRunOptions {
   harts?: number;
   memoryMiB?: number;
   timeoutMs?: number;
+  /** The soft CPU's execution tier (default: DEFAULT_CPU_TIER). */
+  cpuTier?: CpuTier;
 }
 
 export interface BareRunResult {
@@ -21,7 +24,7 @@ export interface BareRunResult {
 export async function runBare(opts: BareRunOptions): Promise<BareRunResult> {
   const out: number[] = [];
   const vm = await Riscv64Vm.create({
-    accel: softAccelerator,
+    accel: softAccel({ cpuTier: opts.cpuTier }),
     harts: opts.harts ?? 1,
     memoryMiB: opts.memoryMiB ?? 64,
     kernel: opts.image,

@@ -1,8 +1,8 @@
 // A VM's control socket: a small JSON API on a Unix socket (mode 0600, so only the owner can
 // reach it) for what changes while the VM runs. One request per line, one JSON reply per line:
 //
-//   {"op":"status"}                          state, name, pid, accel, cpus, memory, ksm, lock,
-//                                            vCPU threads, balloon, NIC counters, vsock
+//   {"op":"status"}                          state, name, pid, accel, cpu tier, cpus, memory,
+//                                            ksm, lock, vCPU threads, balloon, NIC counters, vsock
 //   {"op":"metrics"}                         counters: vCPU exits by reason, disks, NICs,
 //                                            balloon, console output dropped
 //   {"op":"pause"} / {"op":"resume"}         hold / release the vCPUs
@@ -24,6 +24,7 @@ import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VmDevices } from "./vm-devices.js";
 import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm } from "../accel/accel.js";
+import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
@@ -66,6 +67,8 @@ export interface ControlTarget {
 export interface ControlInfo {
   name?: string;
   accel: string;
+  /** The soft CPU's execution tier (absent on KVM, which has none). */
+  cpuTier?: CpuTier;
   cpus: number;
   memoryMiB: number;
   ksm: boolean;
@@ -231,6 +234,7 @@ export class ControlSocket {
                 name: i.name ?? null,
                 pid: process.pid,
                 accel: i.accel,
+                ...(i.cpuTier ? { cpu_tier: i.cpuTier } : {}),
                 cpus: i.cpus,
                 memory_mib: i.memoryMiB,
                 ksm: i.ksm,

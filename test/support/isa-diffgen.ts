@@ -20,6 +20,16 @@
 // instret), traps, LR/SC forms whose outcome is implementation-defined (SC
 // to another address than the LR within the reservation set, stores between
 // LR and SC), frm values 5..7.
+// On request (SegmentOptions, for moat's tier-against-tier test) segments
+// also hold self-modifying code, traps and CSR writes: isa-diffgen-extra.ts.
+
+import {
+  genCsr,
+  genSelfModifying,
+  genTrap,
+  trapCountLines,
+  type ExtraGen,
+} from "./isa-diffgen-extra.js";
 
 const M64 = (1n << 64n) - 1n;
 
@@ -584,6 +594,23 @@ function genControl(g: Gen): void {
 export interface SegmentOptions {
   /** Number of random instruction groups (default 300). */
   length?: number;
+  /** Some groups rewrite code that runs again after a fence.i (isa-diffgen-extra.ts). */
+  selfModifying?: boolean;
+  /** Some groups trap (illegal instructions, faulting or misaligned accesses, ecall). */
+  traps?: boolean;
+  /** Some groups read and write CSRs (scratch, FP, mstatus.SIE, satp, medeleg). */
+  csrWrites?: boolean;
+}
+
+/** Share of groups that are extra kinds, when any is asked for. */
+const EXTRA_SHARE = 0.08;
+
+function extraKinds(opts: SegmentOptions): ((g: ExtraGen) => void)[] {
+  return [
+    ...(opts.selfModifying ? [genSelfModifying] : []),
+    ...(opts.traps ? [genTrap] : []),
+    ...(opts.csrWrites ? [genCsr] : []),
+  ];
 }
 
 /** Assembly of one segment (label `seg_<seed>`); falls through at the end. */
@@ -608,7 +635,21 @@ export function generateSegment(
   emit(g, `ld x1, 8(x1)`);
 
   const n = opts.length ?? 300;
+  const extras = extraKinds(opts);
+  const extraData: string[] = [];
+  const eg: ExtraGen = {
+    r,
+    emit: (s) => emit(g, s),
+    mark: (l) => g.out.push(`${l}:`),
+    label: () => newLabel(g),
+    data: extraData,
+  };
   for (let i = 0; i < n; i++) {
+    // Without extras no random number is drawn here: each seed's program stays what it was.
+    if (extras.length > 0 && r.chance(EXTRA_SHARE)) {
+      r.pick(extras)(eg);
+      continue;
+    }
     const k = r.int(0, 99);
     if (k < 24) genAlu(g);
     else if (k < 40) genMem(g);
@@ -638,6 +679,7 @@ export function generateSegment(
     ...buf.map((v) => `        .dword ${hex64(v)}`),
     `${name}_hdr:`,
     `        .asciz "== seed ${seed}\\n"`,
+    ...extraData,
   ];
   return { text: g.out.join("\n"), data: data.join("\n") };
 }
@@ -692,7 +734,7 @@ function dumpRoutine(): string {
   return o.join("\n");
 }
 
-/** A complete program: one segment per seed, then PASS. */
+/** A complete program: one segment per seed (with traps, then how many), then PASS. */
 export function generateProgram(seeds: readonly number[], opts: SegmentOptions = {}): string {
   const segs = seeds.map((s) => generateSegment(s, opts));
   return [
@@ -700,6 +742,7 @@ export function generateProgram(seeds: readonly number[], opts: SegmentOptions =
     `// Seeds: ${seeds.join(" ")}`,
     '#include "common.h"',
     ...segs.map((s) => s.text),
+    ...(opts.traps ? trapCountLines() : []),
     "        PASS",
     "",
     dumpRoutine(),

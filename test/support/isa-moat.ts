@@ -6,12 +6,14 @@
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { CPU_TIERS, isCpuTier, type CpuTier } from "../../src/accel/soft/cpu-tier.js";
 
 export interface BareRunOptions {
   image: Uint8Array;
   harts?: number /* default 1 */;
   memoryMiB?: number /* default 64 */;
   timeoutMs?: number /* default 10000 */;
+  cpuTier?: CpuTier /* default DEFAULT_CPU_TIER */;
 }
 
 export interface BareRunResult {
@@ -29,7 +31,11 @@ const BARE_URL = new URL("../../src/vmm/bare.js", import.meta.url);
 
 let cached: Promise<RunBare> | undefined;
 
-export function loadRunBare(): Promise<RunBare> {
+/**
+ * runBare(), on `defaults.cpuTier` for every run that names no tier of its own (the soft CPU's
+ * default when neither does).
+ */
+export function loadRunBare(defaults: { cpuTier?: CpuTier } = {}): Promise<RunBare> {
   cached ??= (async () => {
     const file = fileURLToPath(BARE_URL);
     if (!existsSync(file)) {
@@ -41,5 +47,19 @@ export function loadRunBare(): Promise<RunBare> {
     if (typeof mod.runBare !== "function") throw new Error(`${file} does not export runBare()`);
     return mod.runBare as RunBare;
   })();
-  return cached;
+  const tier = defaults.cpuTier;
+  if (tier === undefined) return cached;
+  return cached.then((run) => (o) => run({ cpuTier: tier, ...o }));
+}
+
+/**
+ * The tier named by MOAT_CPU_TIER (so the ISA and differential tests run on either), or
+ * undefined when it is unset: the soft CPU's default then.
+ */
+export function envCpuTier(): CpuTier | undefined {
+  const v = process.env.MOAT_CPU_TIER;
+  if (v === undefined || v === "") return undefined;
+  if (!isCpuTier(v))
+    throw new Error(`MOAT_CPU_TIER must be one of ${CPU_TIERS.join(", ")}, not '${v}'`);
+  return v;
 }

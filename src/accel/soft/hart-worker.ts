@@ -56,7 +56,7 @@ import {
 } from "./layout.js";
 import { handleSbi } from "./sbi.js";
 import { createHartCore } from "./hart-core.js";
-import { DEFAULT_CPU_TIER, type CpuTier } from "./cpu-tier.js";
+import type { CpuTier } from "./cpu-tier.js";
 
 export interface HartWorkerData {
   module: WebAssembly.Module;
@@ -79,8 +79,8 @@ export interface HartWorkerData {
   args: bigint[];
   /** performance.timeOrigin + performance.now() of the VMM at VM creation, in ms. */
   epochMs: number;
-  /** The interpreter alone, or with the translator (cpu-tier.ts). */
-  cpuTier?: CpuTier;
+  /** The execution tier this hart runs guest code on (cpu-tier.ts). */
+  cpuTier: CpuTier;
 }
 
 /** Instructions per trip into the core: bounds interrupt latency and stop latency. */
@@ -115,7 +115,7 @@ function now(): number {
   return Math.floor((performance.now() + originShift) * ticksPerMs);
 }
 
-const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier ?? DEFAULT_CPU_TIER);
+const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier);
 const core: CoreExports = hartCore.core;
 
 function stopped(): boolean {

@@ -43,6 +43,7 @@ import {
 import type { HartWorkerData } from "./hart-worker.js";
 import { serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
+import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "./cpu-tier.js";
 
 let cachedModule: WebAssembly.Module | undefined;
 
@@ -77,7 +78,10 @@ class SoftVm implements AccelVm {
   private stopping = false;
   private readonly epochMs = performance.timeOrigin + performance.now();
 
-  constructor(private readonly config: AccelVmConfig) {
+  constructor(
+    private readonly config: AccelVmConfig,
+    private readonly cpuTier: CpuTier,
+  ) {
     this.wasmMemory = new WebAssembly.Memory({
       initial: memoryPages(config.ramBytes),
       maximum: memoryPages(config.ramBytes),
@@ -119,6 +123,7 @@ class SoftVm implements AccelVm {
         priv: boot.mode === "S" ? 1 : 3,
         args: [BigInt(h), ...boot.args.slice(1)],
         epochMs: this.epochMs,
+        cpuTier: this.cpuTier,
       };
       const w = new Worker(new URL("./hart-worker.js", import.meta.url), { workerData: data });
       w.on("message", (m: { kind: string; hart: number; detail: string }) => {
@@ -202,19 +207,36 @@ class SoftVm implements AccelVm {
   }
 }
 
-export const softAccelerator: Accelerator = {
-  name: "soft",
-  async createVm(config: AccelVmConfig): Promise<AccelVm> {
-    if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > MAX_HARTS) {
-      throw new SoftAccelError(
-        `the soft CPU supports 1 to ${MAX_HARTS} harts, not ${config.vcpus}`,
-      );
-    }
-    if (config.ramBytes <= 0 || config.ramBytes % 4096 !== 0 || config.ramBytes > MAX_RAM_BYTES) {
-      throw new SoftAccelError(
-        `guest RAM must be a multiple of 4 KiB up to ${Math.floor(MAX_RAM_BYTES / 2 ** 20)} MiB`,
-      );
-    }
-    return new SoftVm(config);
-  },
-};
+/** What the soft CPU takes beyond what every accelerator does. */
+export interface SoftAccelOptions {
+  /** The harts' execution tier; default DEFAULT_CPU_TIER. */
+  cpuTier?: CpuTier;
+}
+
+/** The soft accelerator with these options (the tier is the soft CPU's own: KVM has none). */
+export function softAccel(opts: SoftAccelOptions = {}): Accelerator {
+  const cpuTier = opts.cpuTier ?? DEFAULT_CPU_TIER;
+  return {
+    name: "soft",
+    createVm: (config) => createSoftVm(config, cpuTier),
+  };
+}
+
+/** The soft accelerator on the default tier. */
+export const softAccelerator: Accelerator = softAccel();
+
+async function createSoftVm(config: AccelVmConfig, cpuTier: CpuTier): Promise<AccelVm> {
+  if (!isCpuTier(cpuTier))
+    throw new SoftAccelError(
+      `the soft CPU's tier is one of ${CPU_TIERS.join(", ")}, not '${String(cpuTier)}'`,
+    );
+  if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > MAX_HARTS) {
+    throw new SoftAccelError(`the soft CPU supports 1 to ${MAX_HARTS} harts, not ${config.vcpus}`);
+  }
+  if (config.ramBytes <= 0 || config.ramBytes % 4096 !== 0 || config.ramBytes > MAX_RAM_BYTES) {
+    throw new SoftAccelError(
+      `guest RAM must be a multiple of 4 KiB up to ${Math.floor(MAX_RAM_BYTES / 2 ** 20)} MiB`,
+    );
+  }
+  return new SoftVm(config, cpuTier);
+}

@@ -1,151 +1,236 @@
-// Boot time and CPU speed: moat's soft CPU against QEMU's TCG (Debian's qemu-system-riscv64),
-// same kernel, initramfs and command line, measured in the same run. Prints medians and ratios.
+// moat's soft CPU against QEMU's TCG (Debian's qemu-system-riscv64): same kernel, initramfs and
+// command line, measured in the same run, moat and QEMU alternating on every workload so that
+// the machine's noise hits both alike. Prints a table of medians and ratios, then the raw runs.
 //
-//   npm run bench [-- --runs N]
+//   npm run bench [-- --runs N] [--workloads LIST] [--cpu-tier interp|jit]
 //
-// Boot: time from process spawn until the guest command's first output line appears (the
-// command is `echo MARK`, run by /init right after userspace starts), median of N runs.
-// CPU: the guest times a CPU-bound command itself (md5sum of 16 MiB) with its own clock.
-import { spawn } from "node:child_process";
-import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+// boot:    time from process spawn until the guest command's first output line appears (the
+//          command is `echo MARK`, run by /init right after userspace starts).
+// md5sum:  the guest times md5sum of 16 MiB with its own clock (/proc/uptime, 10 ms steps).
+// The rest (bench/workloads.ts): the guest runs bench/guest/wl and times it with its own
+// CLOCK_MONOTONIC; moat's and QEMU's results must agree.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { commandArchive } from "../src/boot/initramfs.js";
-import { DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
+import {
+  CPU_TIERS,
+  DEFAULT_CPU_TIER,
+  isCpuTier,
+  type CpuTier,
+} from "../src/accel/soft/cpu-tier.js";
+import { commandArchive, concatArchives } from "../src/boot/initramfs.js";
+import { shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
+import {
+  MOAT,
+  median,
+  moatTierArgs,
+  qemuArgs,
+  timeProcess,
+  UsageError,
+  type Sample,
+} from "./soft-vs-qemu.js";
+import { parseWl, workloadInitrd, WORKLOADS } from "./workloads.js";
 
-const MOAT = fileURLToPath(new URL("../../bin/moat.js", import.meta.url));
-const runsArg = process.argv.indexOf("--runs");
-const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const USAGE = `Usage: npm run bench [-- options]
+
+Runs the shipped riscv64 guest on moat's soft CPU and on QEMU's TCG, alternating, and prints
+per workload the medians, the ratio (moat / QEMU: above 1.0 moat is slower) and the raw runs.
+
+Options:
+  --runs N             runs of each workload on each VMM (default 5)
+  --workloads LIST     comma-separated, from: ${["boot", "md5sum", ...WORKLOADS.map((w) => w.name)].join(",")}
+                       (default: all)
+  --cpu-tier TIER      the soft CPU's tier: ${CPU_TIERS.join(" or ")} (default ${DEFAULT_CPU_TIER})
+  -h, --help           this text`;
+
+interface Options {
+  runs: number;
+  names: string[];
+  tier: CpuTier;
+}
+
+function parseArgs(argv: string[]): Options {
+  const all = ["boot", "md5sum", ...WORKLOADS.map((w) => w.name)];
+  const o: Options = { runs: 5, names: all, tier: DEFAULT_CPU_TIER };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "-h" || a === "--help") {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (a === "--runs") {
+      const v = value();
+      o.runs = Number(v);
+      if (!/^\d+$/.test(v) || o.runs < 1 || o.runs > 100)
+        throw new UsageError(`--runs wants a whole number from 1 to 100, not '${v}'`);
+    } else if (a === "--workloads") {
+      const names = value()
+        .split(",")
+        .filter((n) => n !== "");
+      const bad = names.filter((n) => !all.includes(n));
+      if (bad.length || !names.length)
+        throw new UsageError(`--workloads: unknown '${bad.join(",")}' (known: ${all.join(",")})`);
+      o.names = all.filter((n) => names.includes(n));
+    } else if (a === "--cpu-tier") {
+      const v = value();
+      if (!isCpuTier(v))
+        throw new UsageError(`--cpu-tier wants ${CPU_TIERS.join(" or ")}, not '${v}'`);
+      o.tier = v;
+    } else throw new UsageError(`unknown argument '${a}' (try --help)`);
+  }
+  return o;
+}
+
+/** One row of the table: how to run it on either VMM and what one run measured. */
+interface Item {
+  name: string;
+  what: string;
+  moatArgs: string[];
+  qemuInitrd: string;
+  marker: RegExp;
+  /** Milliseconds one run measured. */
+  ms(s: Sample): number;
+  /** The value both VMMs must compute, if the item has one. */
+  check?(s: Sample): string;
+  expect?: string;
+}
+
 // Busybox's date has no %N: the guest's /proc/uptime gives centiseconds (awk, because a
 // leading zero would make the shell read "009" as a bad octal number).
 const UPTIME_CS = "$(awk '{printf \"%d\", $1 * 100}' /proc/uptime)";
-const CPU_CMD =
+const MD5_CMD =
   `s=${UPTIME_CS}; dd if=/dev/zero bs=65536 count=256 2>/dev/null | md5sum >/dev/null; ` +
   `e=${UPTIME_CS}; echo CPU-CS $((e-s))`;
 
-interface Sample {
-  markMs: number;
-  totalMs: number;
-  out: string;
-}
-
-function timeProcess(cmd: string, args: string[], marker: RegExp): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let markMs = -1;
-    let out = "";
-    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-    p.stdout.setEncoding("latin1").on("data", (d: string) => {
-      out += d;
-      if (markMs < 0 && marker.test(out)) markMs = performance.now() - t0;
+function items(dir: string, o: Options): Item[] {
+  const tier = moatTierArgs(o.tier);
+  const initrdFile = (name: string, base: Uint8Array, argv: string[]): string => {
+    const extra = commandArchive({ argv, pipedInput: true, pipedOutput: true });
+    const path = join(dir, name);
+    writeFileSync(path, concatArchives([base, extra]));
+    return path;
+  };
+  const shipped = shippedInitrd();
+  const out: Item[] = [];
+  if (o.names.includes("boot"))
+    out.push({
+      name: "boot",
+      what: "process start to the guest command's first output line (host clock)",
+      moatArgs: [...tier, "--", "echo", "MARK"],
+      qemuInitrd: initrdFile("mark.cpio", shipped, ["echo", "MARK"]),
+      marker: /MARK/,
+      ms: (s) => s.markMs,
     });
-    p.stderr.setEncoding("latin1").on("data", (d: string) => (out += d));
-    const timer = setTimeout(() => p.kill("SIGKILL"), 300_000);
-    p.on("error", reject);
-    p.on("close", () => {
-      clearTimeout(timer);
-      if (markMs < 0) reject(new Error(`${cmd}: no marker in output:\n${out.slice(-2000)}`));
-      else resolve({ markMs, totalMs: performance.now() - t0, out });
+  if (o.names.includes("md5sum"))
+    out.push({
+      name: "md5sum",
+      what: "md5sum of 16 MiB from dd (guest's /proc/uptime)",
+      moatArgs: [...tier, "--", "sh", "-c", MD5_CMD],
+      qemuInitrd: initrdFile("md5.cpio", shipped, ["sh", "-c", MD5_CMD]),
+      marker: /CPU-CS \d+/,
+      ms: (s) => {
+        const m = /CPU-CS (\d+)/.exec(s.out);
+        if (!m) throw new Error(`no CPU-CS in output:\n${s.out.slice(-1000)}`);
+        return Number(m[1]) * 10;
+      },
     });
-  });
+  const chosen = WORKLOADS.filter((w) => o.names.includes(w.name));
+  if (chosen.length) {
+    const base = workloadInitrd();
+    const moatInitrd = join(dir, "wl.cpio");
+    writeFileSync(moatInitrd, base);
+    for (const w of chosen)
+      out.push({
+        name: w.name,
+        what: w.what,
+        // moat appends the command's archive to the initrd it is given, as it does to the shipped one.
+        moatArgs: ["--initrd", moatInitrd, ...tier, "--", "sh", "-c", w.script],
+        qemuInitrd: initrdFile(`${w.name}.cpio`, base, ["sh", "-c", w.script]),
+        marker: new RegExp(`^WL ${w.name} `, "m"),
+        ms: (s) => parseWl(w.name, s.out).ns / 1e6,
+        check: (s) => parseWl(w.name, s.out).check,
+        ...(w.expect !== undefined ? { expect: w.expect } : {}),
+      });
+  }
+  return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+interface Runs {
+  moat: number[];
+  qemu: number[];
 }
 
-function qemuArgs(kernel: string, initrd: string): string[] {
-  return [
-    "-M",
-    "virt",
-    "-m",
-    "256",
-    "-smp",
-    "1",
-    "-nographic",
-    "-bios",
-    "default",
-    "-kernel",
-    kernel,
-    "-initrd",
-    initrd,
-    "-append",
-    DEFAULT_CMDLINE,
-  ];
+function checkAgree(it: Item, m: Sample, q: Sample): void {
+  if (!it.check) return;
+  const a = it.check(m);
+  const b = it.check(q);
+  if (a !== b) throw new Error(`${it.name}: moat computed ${a}, QEMU ${b}: the results differ`);
+  if (it.expect !== undefined && a !== it.expect)
+    throw new Error(`${it.name}: both printed check ${a}, not the expected ${it.expect}`);
 }
 
-function withCommand(dir: string, name: string, argv: string[]): string {
-  const base = shippedInitrd();
-  const extra = commandArchive({ argv, pipedInput: true, pipedOutput: true });
-  const out = new Uint8Array(Math.ceil(base.length / 4) * 4 + extra.length);
-  out.set(base, 0);
-  out.set(extra, out.length - extra.length);
-  const path = join(dir, name);
-  writeFileSync(path, out);
-  return path;
-}
+const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 
-async function main(): Promise<void> {
+async function main(o: Options): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "moat-bench-"));
   try {
     // QEMU's riscv64 loader takes no gzipped Image: give it the inflated one moat boots.
     const kernel = join(dir, "Image");
     writeFileSync(kernel, shippedKernel());
-    const markInitrd = withCommand(dir, "mark.cpio", ["echo", "MARK"]);
-    const cpuInitrd = withCommand(dir, "cpu.cpio", ["sh", "-c", CPU_CMD]);
-    const moatBoot: number[] = [];
-    const qemuBoot: number[] = [];
-    const moatCpu: number[] = [];
-    const qemuCpu: number[] = [];
-    const cpuNs = (s: Sample): number => {
-      const m = /CPU-CS (\d+)/.exec(s.out);
-      if (!m) throw new Error(`no CPU-CS in output:\n${s.out.slice(-1000)}`);
-      return Number(m[1]) * 10;
-    };
-    for (let i = 0; i < RUNS; i++) {
-      // Interleave the two so that machine noise hits both alike.
-      moatBoot.push(
-        (await timeProcess(process.execPath, [MOAT, "run", "--", "echo", "MARK"], /MARK/)).markMs,
-      );
-      qemuBoot.push(
-        (await timeProcess("qemu-system-riscv64", qemuArgs(kernel, markInitrd), /MARK/)).markMs,
-      );
-      moatCpu.push(
-        cpuNs(
-          await timeProcess(
-            process.execPath,
-            [MOAT, "run", "--", "sh", "-c", CPU_CMD],
-            /CPU-CS \d+/,
-          ),
-        ),
-      );
-      qemuCpu.push(
-        cpuNs(await timeProcess("qemu-system-riscv64", qemuArgs(kernel, cpuInitrd), /CPU-CS \d+/)),
-      );
-      process.stderr.write(`run ${i + 1}/${RUNS} done\n`);
+    const list = items(dir, o);
+    const runs = new Map<string, Runs>(list.map((it) => [it.name, { moat: [], qemu: [] }]));
+    const loadBefore = load();
+    for (let i = 0; i < o.runs; i++) {
+      for (const it of list) {
+        const m = await timeProcess(process.execPath, [MOAT, "run", ...it.moatArgs], it.marker);
+        const q = await timeProcess(
+          "qemu-system-riscv64",
+          qemuArgs(kernel, it.qemuInitrd),
+          it.marker,
+        );
+        checkAgree(it, m, q);
+        runs.get(it.name)!.moat.push(it.ms(m));
+        runs.get(it.name)!.qemu.push(it.ms(q));
+      }
+      process.stderr.write(`run ${i + 1}/${o.runs} done (load ${load()})\n`);
     }
-    const mb = median(moatBoot);
-    const qb = median(qemuBoot);
-    const mc = median(moatCpu);
-    const qc = median(qemuCpu);
     console.log(
-      `boot to userspace (median of ${RUNS}): moat ${mb.toFixed(0)} ms, QEMU TCG ${qb.toFixed(0)} ms, ratio ${(mb / qb).toFixed(2)}`,
+      `soft CPU tier ${o.tier}; median of ${o.runs} runs each, moat and QEMU TCG alternating; ` +
+        `load average (1/5/15 min) ${loadBefore} at the start, ${load()} at the end`,
     );
-    console.log(
-      `CPU-bound md5sum 16 MiB (median of ${RUNS}): moat ${mc.toFixed(0)} ms, QEMU TCG ${qc.toFixed(0)} ms, ratio ${(mc / qc).toFixed(2)}`,
-    );
-    console.log(
-      `raw: moat boot ${moatBoot.map((x) => x.toFixed(0)).join(" ")}; qemu boot ${qemuBoot.map((x) => x.toFixed(0)).join(" ")}`,
-    );
-    console.log(
-      `raw: moat cpu ${moatCpu.map((x) => x.toFixed(0)).join(" ")}; qemu cpu ${qemuCpu.map((x) => x.toFixed(0)).join(" ")}`,
-    );
+    console.log("\n| workload | moat ms | QEMU TCG ms | ratio |\n|---|---|---|---|");
+    for (const it of list) {
+      const r = runs.get(it.name)!;
+      const m = median(r.moat);
+      const q = median(r.qemu);
+      console.log(`| ${it.name} | ${fmt(m)} | ${fmt(q)} | **${(m / q).toFixed(2)}** |`);
+    }
+    console.log("\nWhat each measures:");
+    for (const it of list) console.log(`- ${it.name}: ${it.what}`);
+    console.log("\nRaw runs (ms):");
+    for (const it of list) {
+      const r = runs.get(it.name)!;
+      console.log(
+        `- ${it.name}: moat ${r.moat.map(fmt).join(" ")}; QEMU ${r.qemu.map(fmt).join(" ")}`,
+      );
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+try {
+  await main(parseArgs(process.argv.slice(2)));
+} catch (e) {
+  if (!(e instanceof UsageError)) throw e;
+  console.error(`bench: ${e.message}`);
+  process.exit(2);
+}

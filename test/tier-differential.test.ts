@@ -33,6 +33,9 @@ const SEEDS = chooseSeeds();
 const LENGTH = chooseLength();
 const EXTRAS: SegmentOptions = { selfModifying: true, traps: true, csrWrites: true };
 const TIMEOUT_MS = 120_000;
+// Every page is translated at its first entry (hart-worker.ts), so the translator sees all the
+// code the interpreter does.
+process.env.MOAT_JIT_HOT ??= "1";
 const [REFERENCE, ...OTHERS] = CPU_TIERS;
 const REPRO = (seed: number) =>
   `reproduce with DIFF_SEEDS=${seed} node --test dist/test/tier-differential.test.js`;
@@ -51,6 +54,11 @@ function onTier(tier: CpuTier): Promise<Dump> {
     run = build().then(async (p) => {
       const runBare = await loadRunBare({ cpuTier: tier });
       const r = await runBare({ image: await loadImage(p), timeoutMs: TIMEOUT_MS });
+      if (tier === "jit") {
+        // The translator must have run the program, not left it all to the interpreter.
+        assert.ok((r.jit?.translations ?? 0) > 0, `jit tier translated nothing: ${JSON.stringify(r.jit)}`);
+        console.log(`# jit: ${JSON.stringify(r.jit)}`);
+      }
       // A failed CHECK names its pc: say which source line that is.
       return readDump(tier, { ...r, output: await explainOutput(p, r.output) });
     });

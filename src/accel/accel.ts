@@ -72,6 +72,18 @@ export interface AccelVm {
   /** vCPU exits to the VMM so far by reason, summed over the vCPUs (read from cheap counters). */
   exitCounts(): Record<string, number>;
   /**
+   * The soft CPU's translator, all vCPUs together: pages translated, generated code held
+   * (bytes), time spent compiling (ms), cache flushes, pages declined. Undefined on the
+   * interp tier and KVM.
+   */
+  jitStats?(): {
+    translations: number;
+    codeBytes: number;
+    compileMs: number;
+    flushes: number;
+    declined: number;
+  } | undefined;
+  /**
    * The vCPU threads' kernel thread ids in vCPU order, once each has reported it (after start);
    * 0 for one that did not within `timeoutMs`.
    */

@@ -4,6 +4,7 @@
 import { softAccel } from "../accel/soft/soft-accel.js";
 import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { Riscv64Vm } from "./riscv64-vm.js";
+import type { JitStats } from "../accel/soft/jit/code-cache.js";
 
 export interface BareRunOptions {
   image: Uint8Array;
@@ -19,6 +20,8 @@ export interface BareRunResult {
   output: string;
   reason: "finisher" | "timeout" | "error";
   message?: string;
+  /** The translator's counters at the end (jit tier). */
+  jit?: JitStats;
 }
 
 export async function runBare(opts: BareRunOptions): Promise<BareRunResult> {
@@ -37,8 +40,10 @@ export async function runBare(opts: BareRunOptions): Promise<BareRunResult> {
   const timer = setTimeout(() => vm.stop(124, "timeout"), opts.timeoutMs ?? 10_000);
   const exit = await vm.run();
   clearTimeout(timer);
+  const jit = vm.avm.jitStats?.();
   const output = Buffer.from(out).toString("latin1");
-  if (exit.reason === "poweroff") return { exitCode: exit.status, output, reason: "finisher" };
+  if (exit.reason === "poweroff")
+    return { exitCode: exit.status, output, reason: "finisher", ...(jit ? { jit } : {}) };
   if (exit.reason === "stopped") {
     return { exitCode: 124, output, reason: "timeout", message: exit.detail ?? "timeout" };
   }

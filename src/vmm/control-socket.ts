@@ -60,7 +60,7 @@ export interface ControlTarget {
   /** Whether the guest has marked its userspace started (the control block's boot mark). */
   userspaceStarted(): boolean;
   /** The accelerator's VM: its vCPUs' exit counters and instruction counts. */
-  avm?: Pick<AccelVm, "exitCounts" | "stats">;
+  avm?: Pick<AccelVm, "exitCounts" | "stats" | "jitStats">;
 }
 
 /** What status reports about the VM process, fixed at start; and the console's drop counter. */
@@ -358,6 +358,7 @@ export class ControlSocket {
       ok: true,
       exits: vm?.avm?.exitCounts() ?? {},
       ...(instructions > 0n ? { instructions: Number(instructions) } : {}),
+      ...jit(vm?.avm?.jitStats?.()),
       disks: d.blks.map((b, i) => {
         const c = b.counters;
         return {
@@ -435,4 +436,18 @@ export class ControlSocket {
     for (const s of this.clients) s.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** The translator's counters as metrics report them (nothing on the interp tier or KVM). */
+function jit(s: ReturnType<NonNullable<AccelVm["jitStats"]>>): Record<string, unknown> {
+  if (!s) return {};
+  return {
+    jit: {
+      translations: s.translations,
+      code_bytes: s.codeBytes,
+      compile_ms: s.compileMs,
+      flushes: s.flushes,
+      declined: s.declined,
+    },
+  };
 }

@@ -8,21 +8,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CPU_TIERS, isCpuTier, type CpuTier } from "../../src/accel/soft/cpu-tier.js";
 
-export interface BareRunOptions {
-  image: Uint8Array;
-  harts?: number /* default 1 */;
-  memoryMiB?: number /* default 64 */;
-  timeoutMs?: number /* default 10000 */;
-  cpuTier?: CpuTier /* default DEFAULT_CPU_TIER */;
-}
-
-export interface BareRunResult {
-  exitCode: number;
-  /** UART bytes as latin1. */
-  output: string;
-  reason: "finisher" | "timeout" | "error";
-  message?: string;
-}
+import type { BareRunOptions, BareRunResult } from "../../src/vmm/bare.js";
+export type { BareRunOptions, BareRunResult };
 
 export type RunBare = (opts: BareRunOptions) => Promise<BareRunResult>;
 

@@ -41,6 +41,7 @@ import {
   EXIT_SBI,
   EXIT_SLOT_POSTED,
   EXIT_WFI,
+  JIT_STAT_SLOTS,
   HSM_START_PENDING,
   HSM_STARTED,
   HSM_STOPPED,
@@ -56,6 +57,7 @@ import {
 } from "./layout.js";
 import { handleSbi } from "./sbi.js";
 import { createHartCore } from "./hart-core.js";
+import type { JitStats } from "./jit/code-cache.js";
 import type { CpuTier } from "./cpu-tier.js";
 
 export interface HartWorkerData {
@@ -115,7 +117,10 @@ function now(): number {
   return Math.floor((performance.now() + originShift) * ticksPerMs);
 }
 
-const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier);
+// MOAT_JIT_HOT=N (a developer's and the tests' knob): entries that make a page hot on the jit
+// tier; 1 translates every page at its first entry, so tests exercise the translator most.
+const hot = Number.parseInt(process.env.MOAT_JIT_HOT ?? "", 10);
+const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier, hot > 0 ? hot : undefined);
 const core: CoreExports = hartCore.core;
 
 function stopped(): boolean {
@@ -302,6 +307,8 @@ function main(): void {
       continue;
     }
     const r = hartCore.run(SLICE);
+    const js = hartCore.jitStats();
+    if (js) for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) exits[slot] = js[k as keyof JitStats];
     if (profilePrefix && r === EXIT_BUDGET) sample();
     putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
     exits[r]++;

@@ -50,6 +50,14 @@ export const EXIT_HALT = 4;
 export const EXIT_JIT = 5;
 /** Not a core exit: the hart worker's exit-counter slot for MMIO writes it posted. */
 export const EXIT_SLOT_POSTED = 8;
+/** Not exits: the translator's counters (jit/code-cache.ts JitStats), slot by slot. */
+export const JIT_STAT_SLOTS = {
+  translations: 9,
+  codeBytes: 10,
+  compileMs: 11,
+  flushes: 12,
+  declined: 13,
+} as const;
 
 /** mtime ticks per second: the device tree's timebase-frequency. */
 export const TIMEBASE_HZ = 10_000_000;

@@ -24,6 +24,7 @@ import {
   EXIT_MMIO,
   EXIT_SBI,
   EXIT_SLOT_POSTED,
+  JIT_STAT_SLOTS,
   EXIT_WFI,
   HSM_STARTED,
   HSM_STOPPED,
@@ -43,6 +44,7 @@ import {
 import type { HartWorkerData } from "./hart-worker.js";
 import { serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
+import type { JitStats } from "./jit/code-cache.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "./cpu-tier.js";
 
 let cachedModule: WebAssembly.Module | undefined;
@@ -173,6 +175,16 @@ class SoftVm implements AccelVm {
 
   exitCounts(): Record<string, number> {
     return sumExitCounters(this.counters, EXIT_NAMES);
+  }
+
+  /** The translator's counters, all harts together (undefined on the interp tier). */
+  jitStats(): JitStats | undefined {
+    if (this.cpuTier !== "jit") return undefined;
+    const out: JitStats = { translations: 0, codeBytes: 0, compileMs: 0, flushes: 0, declined: 0 };
+    for (const c of this.counters)
+      for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) out[k as keyof JitStats] += c[slot]!;
+    out.compileMs = Math.round(out.compileMs);
+    return out;
   }
 
   vcpuThreadIds(timeoutMs: number): Promise<number[]> {

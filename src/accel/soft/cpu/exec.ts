@@ -22,7 +22,7 @@ import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import { updateTimer } from "./clint";
 import { execFma, execOpFp } from "./fpu";
 import {
-  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_FAULT, JS_JUMP, JS_MISS, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
+  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_FAULT, JS_JUMP, JS_MISS, JS_MISS_REQUEST, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
   jitBudget, jitDispatch, jitOn,
 } from "./jit";
 import { tlbLookup, tlbX } from "./mmu";
@@ -206,6 +206,12 @@ export function run(budget: i32): i32 {
           if (s == JS_MISS) {
             seq = pc; // interpret from here; no second dispatch at the same pc
             continue;
+          }
+          if (s == JS_MISS_REQUEST) {
+            st.pc = pc;
+            st.instret = ir;
+            jitBudget = n;
+            return EXIT_JIT;
           }
           if (s == JS_FAULT) {
             const nx = load<u64>(abi + ABI_NEXT);

@@ -25,6 +25,9 @@ export const JS_MISS: i32 = 3; // the entry offset is not one the function has: 
 // Only from jitDispatch():
 export const JS_NONE: i32 = -1; // nothing translated here: interpret on
 export const JS_REQUEST: i32 = -2; // a page became hot: the host should translate it (jitReq*)
+// JS_MISS, and the host should translate the page again with the missed entry: the function
+// may have run code before it missed, so pc, instret and the budget are the ABI block's.
+export const JS_MISS_REQUEST: i32 = -3;
 
 // Offsets in the hart's JIT ABI block, written by a translated function on every return.
 export const ABI_PC: u32 = 0; // u64
@@ -199,7 +202,10 @@ export function jitDispatch(va: u64, host: u32, n: i32, ir: u64): i32 {
   const s = call_indirect<i32>(<u32>fn, <i32>(<u32>va & 0xfff), n, ir, <i32>dataKey);
   if (s == JS_MISS) {
     // Where it missed (the entry, or a jump inside the page): the host adds that entry.
-    if (count >= MISS_LIMIT) return request(load<u64>(abiBase() + ABI_PC), host, e);
+    if (count >= MISS_LIMIT) {
+      request(load<u64>(abiBase() + ABI_PC), host, e);
+      return JS_MISS_REQUEST;
+    }
     store<i32>(e, count, 20);
   }
   return s;

@@ -78,6 +78,7 @@ export interface AccelVm {
    */
   jitStats?(): {
     translations: number;
+    reinstalls: number;
     codeBytes: number;
     compileMs: number;
     flushes: number;

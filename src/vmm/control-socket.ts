@@ -444,6 +444,7 @@ function jit(s: ReturnType<NonNullable<AccelVm["jitStats"]>>): Record<string, un
   return {
     jit: {
       translations: s.translations,
+      reinstalls: s.reinstalls,
       code_bytes: s.codeBytes,
       compile_ms: s.compileMs,
       flushes: s.flushes,

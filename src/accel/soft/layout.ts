@@ -57,6 +57,7 @@ export const JIT_STAT_SLOTS = {
   compileMs: 11,
   flushes: 12,
   declined: 13,
+  reinstalls: 14,
 } as const;
 
 /** mtime ticks per second: the device tree's timebase-frequency. */

@@ -180,7 +180,14 @@ class SoftVm implements AccelVm {
   /** The translator's counters, all harts together (undefined on the interp tier). */
   jitStats(): JitStats | undefined {
     if (this.cpuTier !== "jit") return undefined;
-    const out: JitStats = { translations: 0, codeBytes: 0, compileMs: 0, flushes: 0, declined: 0 };
+    const out: JitStats = {
+      translations: 0,
+      reinstalls: 0,
+      codeBytes: 0,
+      compileMs: 0,
+      flushes: 0,
+      declined: 0,
+    };
     for (const c of this.counters)
       for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) out[k as keyof JitStats] += c[slot]!;
     out.compileMs = Math.round(out.compileMs);

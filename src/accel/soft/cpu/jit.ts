@@ -52,9 +52,39 @@ export let jitClaimEpoch: i32 = 0;
   return st.hartArea + HA_JIT_ABI;
 }
 
-@inline function entryOf(va: u64, host: u32): u32 {
-  const i = (<u32>(va >> 12) ^ (host >> 12)) & (JIT_ENTRIES - 1);
+// Virtual and host page numbers move together (a kernel's linear map, a process's text), so
+// they are mixed by multiplication before the top bits are taken: a plain XOR of the two would
+// send every page of such a mapping to one entry. Two ways per set: the first entry of the pair
+// is the newer.
+@inline function setOf(va: u64, host: u32): u32 {
+  const i = (((<u32>(va >> 12) * 0x9e37_79b1) ^ ((host >> 12) * 0x85eb_ca6b)) >>> 22) & ~1; // JIT_ENTRIES = 1024
   return st.hartArea + HA_JIT_TABLE + (i << 5);
+}
+
+@inline function matches(e: u32, va: u64, host: u32): bool {
+  return load<u64>(e) == (va & ~<u64>0xfff) && load<u32>(e, 8) == host;
+}
+
+/** The entry of (va, host), or 0 if neither way has it. */
+@inline function lookup(va: u64, host: u32): u32 {
+  const e = setOf(va, host);
+  if (matches(e, va, host)) return e;
+  if (matches(e + 32, va, host)) return e + 32;
+  return 0;
+}
+
+/** The entry of (va, host), made in the set's first way (the older entry moves to the second). */
+function entryFor(va: u64, host: u32): u32 {
+  const found = lookup(va, host);
+  if (found != 0) return found;
+  const e = setOf(va, host);
+  memory.copy(e + 32, e, 32);
+  store<u64>(e, va & ~<u64>0xfff);
+  store<u32>(e, host, 8);
+  store<i32>(e, 0, 12);
+  store<u32>(e, 0, 16);
+  store<i32>(e, 0, 20);
+  return e;
 }
 
 /** The code-version slot of the RAM page at host address `host`, or 0 past CODE_PAGES. */
@@ -146,9 +176,7 @@ export function jitAcked(epoch: i32): bool {
 export function jitInstall(va: u64, host: u32, fn: i32, version: u32): bool {
   const slot = versionSlot(host);
   if (slot == 0 || atomic.load<u32>(slot) != version) return false;
-  const e = entryOf(va, host);
-  store<u64>(e, va & ~<u64>0xfff);
-  store<u32>(e, host, 8);
+  const e = entryFor(va, host);
   store<i32>(e, fn, 12);
   store<u32>(e, version, 16);
   store<i32>(e, 0, 20);
@@ -157,10 +185,7 @@ export function jitInstall(va: u64, host: u32, fn: i32, version: u32): bool {
 
 /** The host will not translate this page (for now): stop counting its entries. */
 export function jitDecline(va: u64, host: u32): void {
-  const e = entryOf(va, host);
-  store<u64>(e, va & ~<u64>0xfff);
-  store<u32>(e, host, 8);
-  store<i32>(e, -1, 12);
+  store<i32>(entryFor(va, host), -1, 12);
 }
 
 function request(va: u64, host: u32, e: u32): i32 {
@@ -177,12 +202,9 @@ function request(va: u64, host: u32, e: u32): i32 {
  * instructions (it checks the budget at every block).
  */
 export function jitDispatch(va: u64, host: u32, n: i32, ir: u64): i32 {
-  const e = entryOf(va, host);
-  if (load<u64>(e) != (va & ~<u64>0xfff) || load<u32>(e, 8) != host) {
-    store<u64>(e, va & ~<u64>0xfff);
-    store<u32>(e, host, 8);
-    store<i32>(e, 0, 12);
-    store<i32>(e, 1, 20);
+  const e = lookup(va, host);
+  if (e == 0) {
+    store<i32>(entryFor(va, host), 1, 20);
     return JS_NONE;
   }
   const fn = load<i32>(e, 12);

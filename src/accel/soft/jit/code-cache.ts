@@ -1,7 +1,7 @@
 // One hart's translations: which guest pages have a translated function, compiling them when
 // the core asks (EXIT_JIT), and the bound on how much generated code the hart keeps.
-import { HART_BASE, HART_STRIDE, RVC_TABLE, WASM_PAGE } from "../layout.js";
-import { translatePage } from "./translate.js";
+import { CODE_VERSIONS, HART_BASE, HART_STRIDE, RAM_OFFSET, RVC_TABLE, WASM_PAGE } from "../layout.js";
+import { boundaries, translatePage } from "./translate.js";
 
 /** Bound: generated code kept per hart before the whole cache is dropped (docs/jit.md). */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
@@ -35,6 +35,8 @@ export interface JitCore {
 /** Counters for `moat inspect` and the benchmarks. */
 export interface JitStats {
   translations: number;
+  /** Functions entered again without compiling (the core's table had lost them). */
+  reinstalls: number;
   codeBytes: number;
   compileMs: number;
   flushes: number;
@@ -43,6 +45,10 @@ export interface JitStats {
 
 interface Page {
   slot: number;
+  /** The blocks of the function in `slot` ([start, end) offsets), to tell a mid-block entry. */
+  spans: [number, number][];
+  /** The code version the function in `slot` was made at (0: none). */
+  version: number;
   entries: Set<number>;
   translations: number;
   codeBytes: number;
@@ -53,7 +59,15 @@ export class CodeCache {
   private readonly freeSlots: number[] = [];
   private readonly hartArea: number;
   private readonly mem: Uint8Array;
-  readonly stats: JitStats = { translations: 0, codeBytes: 0, compileMs: 0, flushes: 0, declined: 0 };
+  private readonly versions: Int32Array;
+  readonly stats: JitStats = {
+    translations: 0,
+    reinstalls: 0,
+    codeBytes: 0,
+    compileMs: 0,
+    flushes: 0,
+    declined: 0,
+  };
 
   constructor(
     private readonly core: JitCore,
@@ -64,6 +78,7 @@ export class CodeCache {
   ) {
     this.hartArea = HART_BASE + hart * HART_STRIDE;
     this.mem = new Uint8Array(memory.buffer);
+    this.versions = new Int32Array(memory.buffer);
   }
 
   private expand(half: number): number {
@@ -81,15 +96,27 @@ export class CodeCache {
     const key = `${pageVa}:${hostPage}`;
     let page = this.pages.get(key);
     if (!page) {
-      page = { slot: 0, entries: new Set(), translations: 0, codeBytes: 0 };
+      page = { slot: 0, spans: [], version: 0, entries: new Set(), translations: 0, codeBytes: 0 };
       this.pages.set(key, page);
     }
-    if (page.translations >= MAX_TRANSLATIONS || page.entries.size >= 2048) {
+    // Addresses beyond 2^52 (no canonical Sv39/Sv48 address, no RAM) are left to the interpreter.
+    const signedVa = BigInt.asIntN(64, pageVa);
+    const far = signedVa > 1n << 52n || signedVa < -(1n << 52n);
+    if (far || page.translations >= MAX_TRANSLATIONS || page.entries.size >= 2048) {
       this.stats.declined++;
       this.core.jitDecline(va, host);
       return;
     }
-    page.entries.add(Number(va & 0xfffn));
+    const off = Number(va & 0xfffn);
+    // Its function is still current (the core's table lost the entry to another page, or the
+    // page was cold a while): enter it again without compiling.
+    const slotOfVersion = CODE_VERSIONS + (((hostPage - RAM_OFFSET) >>> 12) << 2);
+    const now = Atomics.load(this.versions, slotOfVersion >> 2) >>> 0;
+    if (page.slot !== 0 && page.version === now && page.entries.has(off)) {
+      this.stats.reinstalls++;
+      if (this.core.jitInstall(va, host, page.slot, now) !== 0) return;
+    }
+    page.entries.add(off);
     const version = this.core.jitClaim(hostPage) >>> 0;
     if (version === 0) {
       this.stats.declined++;
@@ -98,10 +125,17 @@ export class CodeCache {
     }
     const epoch = this.core.jitClaimEpoch.value as number;
     const code = this.mem.slice(hostPage, hostPage + 4096);
+    // An entry inside a block (a computed jump into a straight run): every instruction of that
+    // run becomes an entry at once, rather than one retranslation per entry found.
+    for (const [a, b] of page.spans) {
+      if (off > a && off < b) for (const o of boundaries(code, a, b, (h) => this.expand(h))) page.entries.add(o);
+    }
     const t0 = performance.now();
     const pages = this.memory.buffer.byteLength / WASM_PAGE;
     const tr = translatePage({
       pageVa,
+      versionSlot: slotOfVersion,
+      version,
       code,
       entries: page.entries,
       expand: (h) => this.expand(h),
@@ -134,6 +168,8 @@ export class CodeCache {
     this.table.set(page.slot, instance.exports.f as () => number);
     this.stats.codeBytes += tr.bytes.length - page.codeBytes;
     page.codeBytes = tr.bytes.length;
+    page.version = version;
+    page.spans = tr.spans;
     if (this.core.jitInstall(va, host, page.slot, version) === 0) return;
     if (this.stats.codeBytes > this.maxBytes) this.flush();
   }

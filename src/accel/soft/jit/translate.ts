@@ -48,13 +48,19 @@ const L_KEYQ = 4;
 const L_ST = 5;
 const L_A = 6; // i64: an address or operand
 const L_E = 7; // i32: a TLB entry
-const L_PC = 8; // i64
-const L_NEXT = 9; // i64
-const xl = (r: number): number => 9 + r;
+const L_PO = 8; // i32: the exit's pc as an offset from the page (or ABS_PC)
+const L_LEN = 9; // i32: for JS_FAULT, the faulting instruction's length
+const L_PC = 10; // i64: the exit's pc when L_PO is ABS_PC
+const xl = (r: number): number => 10 + r;
+/** L_PO's value when the exit's pc is in L_PC (a register jump out of the page). */
+const ABS_PC = 0x7fff_ffff;
 
 export interface PageContext {
   /** Virtual address of the page (a multiple of 4096). */
   pageVa: bigint;
+  /** Where the page's code version is, and the version this translation is made at. */
+  versionSlot: number;
+  version: number;
   /** The page's bytes as the translator saw them. */
   code: Uint8Array;
   /** Offsets where execution is known to enter. */
@@ -81,6 +87,23 @@ export interface Translation {
   bytes: Uint8Array;
   blocks: number;
   instructions: number;
+  /** Each block's [first byte, byte after its last instruction) in the page. */
+  spans: [number, number][];
+}
+
+/**
+ * The instruction boundaries of the straight run [start, end) of the page: where a jump into
+ * the middle of a block (a computed jump into a run of stores, as memset's) may land.
+ */
+export function boundaries(code: Uint8Array, start: number, end: number, expand: (h: number) => number): number[] {
+  const out: number[] = [];
+  for (let off = start; off < end; ) {
+    const d = decode(code, off, expand);
+    if (!d) break;
+    out.push(off);
+    off += d.len;
+  }
+  return out;
 }
 
 function decode(code: Uint8Array, off: number, expand: (h: number) => number): Insn | null {
@@ -185,11 +208,18 @@ function findBlocks(ctx: PageContext): number[] {
         add(off + len);
         break;
       }
+      // After a jump comes either the return point of a call or, after an unconditional jump
+      // (the end of a function), the next function: both are entered from elsewhere, so the
+      // page is translated from there on too, not one missed entry at a time.
       if (op === 0x6f) {
         add(off + immJ(inst));
+        add(off + len);
         break;
       }
-      if (op === 0x67) break;
+      if (op === 0x67) {
+        add(off + len);
+        break;
+      }
       off += len;
       if (starts.has(off)) break;
     }
@@ -200,6 +230,8 @@ function findBlocks(ctx: PageContext): number[] {
 class Emitter {
   readonly b = new Bytes();
   private readonly labels: string[] = [];
+  /** Where each open label is in `labels` (innermost last), so depth() is not a search. */
+  private readonly at = new Map<string, number[]>();
   readonly used = new Set<number>();
   readonly written = new Set<number>();
 
@@ -211,8 +243,10 @@ class Emitter {
     this.b.byte(OP.i32Const).s32(v);
     return this;
   }
-  i64(v: bigint): this {
-    this.b.byte(OP.i64Const).s64(v);
+  i64(v: bigint | number): this {
+    this.b.byte(OP.i64Const);
+    if (typeof v === "number") this.b.s64n(v);
+    else this.b.s64(v);
     return this;
   }
   get(l: number): this {
@@ -237,17 +271,21 @@ class Emitter {
   }
   open(kind: number, label: string, type = BLOCK_VOID): this {
     this.b.byte(kind).byte(type);
+    let stack = this.at.get(label);
+    if (!stack) this.at.set(label, (stack = []));
+    stack.push(this.labels.length);
     this.labels.push(label);
     return this;
   }
   end(): this {
     this.b.byte(OP.end);
-    this.labels.pop();
+    this.at.get(this.labels.pop()!)!.pop();
     return this;
   }
   depth(label: string): number {
-    const i = this.labels.lastIndexOf(label);
-    if (i < 0) throw new Error(`translator: no label ${label}`);
+    const stack = this.at.get(label);
+    const i = stack?.[stack.length - 1];
+    if (i === undefined) throw new Error(`translator: no label ${label}`);
     return this.labels.length - 1 - i;
   }
   br(label: string): this {
@@ -282,15 +320,16 @@ export function translatePage(ctx: PageContext): Translation {
   const startSet = new Set(starts);
   const blockOf = new Map(starts.map((s, i) => [s, i]));
   const e = new Emitter();
-  const va = (off: number): bigint => BigInt.asUintN(64, ctx.pageVa + BigInt(off));
+  // Addresses as signed numbers: canonical Sv39/Sv48 addresses and RAM fit in 53 bits.
+  const pageVa = Number(BigInt.asIntN(64, ctx.pageVa));
   let instructions = 0;
+  const spans: [number, number][] = [];
 
-  /** Leaves the function: status, pc, and instret advanced by `retired`. */
-  const exit = (status: number, pc: bigint, retired: number, next?: bigint): void => {
-    e.i32(status).set(L_ST);
-    e.i64(BigInt.asIntN(64, pc)).set(L_PC);
-    if (next !== undefined) e.i64(BigInt.asIntN(64, next)).set(L_NEXT);
-    if (retired !== 0) e.get(L_IR).i64(BigInt(retired)).op(OP.i64Add).set(L_IR);
+  /** Leaves the function: status, pc (as its offset from the page), instret advanced by `retired`. */
+  const exit = (status: number, pcOff: number, retired: number, len?: number): void => {
+    e.i32(status).set(L_ST).i32(pcOff).set(L_PO);
+    if (len !== undefined) e.i32(len).set(L_LEN);
+    if (retired !== 0) e.get(L_IR).i64(retired).op(OP.i64Add).set(L_IR);
     e.br("exit");
   };
   /** Goes to the code at page offset `target` (instret already advanced). */
@@ -301,21 +340,21 @@ export function translatePage(ctx: PageContext): Translation {
       e.i32(target).set(L_OFF).br("disp");
       return;
     }
-    exit(JS_JUMP, va(target), 0);
+    exit(JS_JUMP, target, 0);
   };
 
-  const body = new Bytes();
   e.get(L_KEY).op(OP.i64ExtendI32U).set(L_KEYQ);
   e.open(OP.block, "exit");
   e.open(OP.loop, "disp");
   e.open(OP.block, "miss");
   for (let i = starts.length - 1; i >= 0; i--) e.open(OP.block, `b${i}`);
-  // br_table on off >> 1 over [0, last start]; everything else is a miss.
-  const last = starts.length > 0 ? starts[starts.length - 1]! >> 1 : 0;
-  e.get(L_OFF).i32(1).op(OP.i32ShrU);
-  e.b.byte(OP.brTable).u32(last + 1);
-  for (let h = 0; h <= last; h++) {
-    const bi = blockOf.get(h << 1);
+  // br_table on (off - first) >> 1 over [first, last start]; anything else is a miss.
+  const first = starts.length > 0 ? starts[0]! : 0;
+  const last = starts.length > 0 ? starts[starts.length - 1]! : 0;
+  e.get(L_OFF).i32(first).op(OP.i32Sub).i32(1).op(OP.i32ShrU);
+  e.b.byte(OP.brTable).u32(((last - first) >> 1) + 1);
+  for (let o = first; o <= last; o += 2) {
+    const bi = blockOf.get(o);
     e.b.u32(bi !== undefined ? e.depth(`b${bi}`) : e.depth("miss"));
   }
   e.b.u32(e.depth("miss"));
@@ -324,7 +363,7 @@ export function translatePage(ctx: PageContext): Translation {
     e.end(); // end of block b{bi}: its body follows
     // The budget: leave before a block when it is spent.
     e.get(L_N).i32(0).op(OP.i32LeS).open(OP.if, "budget");
-    exit(JS_JUMP, va(start), 0);
+    exit(JS_JUMP, start, 0);
     e.end();
     let off = start;
     let k = 0; // instructions of this block so far
@@ -341,15 +380,19 @@ export function translatePage(ctx: PageContext): Translation {
       off += d.len;
       if (startSet.has(off)) break;
     }
+    if (insns.length > 0) {
+      const lastInsn = insns[insns.length - 1]!;
+      spans.push([start, lastInsn.off + lastInsn.len]);
+    }
     const lenRetired = insns.filter((d) => d.inst !== 0 && translatable(d.inst)).length;
-    e.get(L_N).i32(lenRetired).op(OP.i32Sub).set(L_N);
+    if (lenRetired > 0) e.get(L_N).i32(lenRetired).op(OP.i32Sub).set(L_N);
     let ended = false;
     for (const d of insns) {
       const { inst, len } = d;
-      const pc = va(d.off);
-      const next = va(d.off + d.len);
+      const at = d.off;
+      const pcNum = pageVa + at;
       if (inst === 0 || !translatable(inst)) {
-        exit(JS_INTERP, pc, k);
+        exit(JS_INTERP, at, k);
         ended = true;
         break;
       }
@@ -361,15 +404,15 @@ export function translatePage(ctx: PageContext): Translation {
       const f7 = inst >>> 25;
       switch (inst & 0x7f) {
         case 0x13: {
-          const imm = BigInt(immI(inst));
+          const imm = immI(inst);
           e.x(rs1);
           switch (f3) {
             case 0: e.i64(imm).op(OP.i64Add); break;
-            case 1: e.i64(imm & 63n).op(OP.i64Shl); break;
+            case 1: e.i64(imm & 63).op(OP.i64Shl); break;
             case 2: e.i64(imm).op(OP.i64LtS).op(OP.i64ExtendI32U); break;
             case 3: e.i64(imm).op(OP.i64LtU).op(OP.i64ExtendI32U); break;
             case 4: e.i64(imm).op(OP.i64Xor); break;
-            case 5: e.i64(imm & 63n).op(inst >>> 26 === 0 ? OP.i64ShrU : OP.i64ShrS); break;
+            case 5: e.i64(imm & 63).op(inst >>> 26 === 0 ? OP.i64ShrU : OP.i64ShrS); break;
             case 6: e.i64(imm).op(OP.i64Or); break;
             default: e.i64(imm).op(OP.i64And); break;
           }
@@ -420,52 +463,52 @@ export function translatePage(ctx: PageContext): Translation {
           break;
         }
         case 0x37:
-          e.i64(BigInt(inst & 0xfffff000 | 0) ).setX(rd);
+          e.i64(inst & 0xfffff000 | 0).setX(rd);
           break;
         case 0x17:
-          e.i64(BigInt.asIntN(64, pc + BigInt(inst & 0xfffff000 | 0))).setX(rd);
+          e.i64(pcNum + (inst & 0xfffff000 | 0)).setX(rd);
           break;
         case 0x6f: {
-          e.i64(BigInt.asIntN(64, next)).setX(rd);
-          e.get(L_IR).i64(BigInt(k + 1)).op(OP.i64Add).set(L_IR);
-          const t = d.off + immJ(inst);
+          e.i64(pcNum + len).setX(rd);
+          e.get(L_IR).i64(k + 1).op(OP.i64Add).set(L_IR);
+          const t = at + immJ(inst);
           if (t >= 0 && t < PAGE) goTo(t, -2);
-          else exit(JS_JUMP, va(t), 0);
+          else exit(JS_JUMP, t, 0);
           ended = true;
           break;
         }
         case 0x67: {
           // The target before rd is written (rd may be rs1).
-          e.x(rs1).i64(BigInt(immI(inst))).op(OP.i64Add).i64(-2n).op(OP.i64And).set(L_A);
-          e.i64(BigInt.asIntN(64, next)).setX(rd);
-          e.get(L_IR).i64(BigInt(k + 1)).op(OP.i64Add).set(L_IR);
+          e.x(rs1).i64(immI(inst)).op(OP.i64Add).i64(-2).op(OP.i64And).set(L_A);
+          e.i64(pcNum + len).setX(rd);
+          e.get(L_IR).i64(k + 1).op(OP.i64Add).set(L_IR);
           // Inside this page: dispatch here; else leave.
-          e.get(L_A).i64(-4096n).op(OP.i64And).i64(BigInt.asIntN(64, ctx.pageVa)).op(OP.i64Eq);
+          e.get(L_A).i64(-4096).op(OP.i64And).i64(pageVa).op(OP.i64Eq);
           e.open(OP.if, "jalr");
           e.get(L_A).op(OP.i32WrapI64).i32(0xfff).op(OP.i32And).set(L_OFF).br("disp");
           e.end();
-          e.i32(JS_JUMP).set(L_ST).get(L_A).set(L_PC).br("exit");
+          e.i32(JS_JUMP).set(L_ST).i32(ABS_PC).set(L_PO).get(L_A).set(L_PC).br("exit");
           ended = true;
           break;
         }
         case 0x63: {
-          e.get(L_IR).i64(BigInt(k + 1)).op(OP.i64Add).set(L_IR);
+          e.get(L_IR).i64(k + 1).op(OP.i64Add).set(L_IR);
           e.x(rs1).x(rs2);
           e.op([OP.i64Eq, OP.i64Ne, 0, 0, OP.i64LtS, OP.i64GeS, OP.i64LtU, OP.i64GeU][f3]!);
-          const t = d.off + immB(inst);
+          const t = at + immB(inst);
           e.open(OP.if, "taken");
           if (t >= 0 && t < PAGE) goTo(t, -2);
-          else exit(JS_JUMP, va(t), 0);
+          else exit(JS_JUMP, t, 0);
           e.end();
-          const ft = d.off + len;
+          const ft = at + len;
           if (ft < PAGE) goTo(ft, bi);
-          else exit(JS_JUMP, va(ft), 0);
+          else exit(JS_JUMP, ft, 0);
           ended = true;
           break;
         }
         case 0x03: {
           const size = LOAD_SIZES[f3]!;
-          e.x(rs1).i64(BigInt(immI(inst))).op(OP.i64Add).set(L_A);
+          e.x(rs1).i64(immI(inst)).op(OP.i64Add).set(L_A);
           e.open(OP.block, "done", I64);
           e.open(OP.block, "slow");
           fastPath(e, size, ctx.tlbR);
@@ -473,7 +516,7 @@ export function translatePage(ctx: PageContext): Translation {
           e.end();
           e.get(L_A).i32(LOAD_KINDS[f3]!).i32(rd).call(F_LOAD);
           e.call(F_FAULT).open(OP.if, "fault");
-          exit(JS_FAULT, pc, k, next);
+          exit(JS_FAULT, at, k, len);
           e.end();
           e.end();
           e.setX(rd);
@@ -481,7 +524,7 @@ export function translatePage(ctx: PageContext): Translation {
         }
         case 0x23: {
           const size = 1 << f3;
-          e.x(rs1).i64(BigInt(immS(inst))).op(OP.i64Add).set(L_A);
+          e.x(rs1).i64(immS(inst)).op(OP.i64Add).set(L_A);
           e.open(OP.block, "done");
           e.open(OP.block, "slow");
           fastPath(e, size, ctx.tlbW);
@@ -489,10 +532,12 @@ export function translatePage(ctx: PageContext): Translation {
           e.end();
           e.get(L_A).i32(size).x(rs2).call(F_STORE);
           e.call(F_FAULT).open(OP.if, "fault");
-          exit(JS_FAULT, pc, k, next);
+          exit(JS_FAULT, at, k, len);
           e.end();
-          // The slow path may have made this page's code stale: leave.
-          exit(JS_JUMP, next, k + 1);
+          // The store may have written this very page: then its code is stale, leave.
+          e.i32(ctx.versionSlot).mem(OP.i32Load).i32(ctx.version | 0).op(OP.i32Ne).open(OP.if, "stale");
+          exit(JS_JUMP, at + len, k + 1);
+          e.end();
           e.end();
           break;
         }
@@ -501,39 +546,42 @@ export function translatePage(ctx: PageContext): Translation {
       k++;
     }
     if (!ended && straddles) {
-      exit(JS_INTERP, va(off), k);
+      exit(JS_INTERP, off, k);
     } else if (!ended) {
       // Fell off the block: into the next block's code (or out of the page).
-      e.get(L_IR).i64(BigInt(k)).op(OP.i64Add).set(L_IR);
+      e.get(L_IR).i64(k).op(OP.i64Add).set(L_IR);
       if (off < PAGE) goTo(off, bi);
-      else exit(JS_JUMP, va(off), 0);
+      else exit(JS_JUMP, off, 0);
     }
   });
-  // A body that falls through past the last block reaches "miss": impossible, since the last
-  // body always branches or leaves; the miss code follows.
+  // The last body always branches or leaves, so only the br_table reaches "miss".
   e.end(); // miss
-  e.i32(JS_MISS).set(L_ST);
-  e.get(L_OFF).op(OP.i64ExtendI32U).i64(BigInt.asIntN(64, ctx.pageVa)).op(OP.i64Add).set(L_PC);
+  e.i32(JS_MISS).set(L_ST).get(L_OFF).set(L_PO);
   e.br("exit");
   e.end(); // disp
   e.end(); // exit
   for (const r of [...e.written].sort((a, b) => a - b)) {
     e.i32(ctx.xBase + r * 8).get(xl(r)).mem(OP.i64Store);
   }
+  // pc = the page plus L_PO, unless the exit put it in L_PC.
+  e.get(L_PO).i32(ABS_PC).op(OP.i32Ne).open(OP.if, "rel");
+  e.i64(pageVa).get(L_PO).op(OP.i64ExtendI32S).op(OP.i64Add).set(L_PC);
+  e.end();
   e.i32(ctx.abi).get(L_PC).mem(OP.i64Store, ABI_PC);
-  e.i32(ctx.abi).get(L_NEXT).mem(OP.i64Store, ABI_NEXT);
+  e.i32(ctx.abi).get(L_PC).get(L_LEN).op(OP.i64ExtendI32U).op(OP.i64Add).mem(OP.i64Store, ABI_NEXT);
   e.i32(ctx.abi).get(L_IR).mem(OP.i64Store, ABI_IR);
   e.i32(ctx.abi).get(L_N).mem(OP.i32Store, ABI_N);
   e.get(L_ST);
   e.op(OP.end);
 
   // Prologue: the locals, and the registers the code uses.
+  const body = new Bytes();
   body.u32(5);
   body.u32(1).byte(I64); // keyq
   body.u32(1).byte(I32); // st
   body.u32(1).byte(I64); // a
-  body.u32(1).byte(I32); // e
-  body.u32(2 + 31).byte(I64); // pc, next, x1..x31
+  body.u32(3).byte(I32); // e, po, len
+  body.u32(1 + 31).byte(I64); // pc, x1..x31
   for (const r of [...e.used].sort((a, b) => a - b)) {
     body.byte(OP.i32Const).s32(ctx.xBase + r * 8);
     body.byte(OP.i64Load).u32(0).u32(0);
@@ -545,7 +593,7 @@ export function translatePage(ctx: PageContext): Translation {
     results: [I32],
     body,
   });
-  return { bytes, blocks: starts.length, instructions };
+  return { bytes, blocks: starts.length, instructions, spans };
 }
 
 /**

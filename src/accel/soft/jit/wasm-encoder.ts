@@ -63,6 +63,19 @@ export class Bytes {
     }
   }
 
+  /** A signed LEB128 of a safe integer (no BigInt: the translator's addresses fit in 53 bits). */
+  s64n(v: number): this {
+    if (!Number.isSafeInteger(v)) throw new RangeError(`s64n: ${v} is not a safe integer`);
+    if (v >= -0x8000_0000 && v <= 0x7fff_ffff) return this.s32(v);
+    for (;;) {
+      const b = ((v % 128) + 128) % 128;
+      v = Math.floor(v / 128);
+      const done = (v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0);
+      this.byte(done ? b : b | 0x80);
+      if (done) return this;
+    }
+  }
+
   name(s: string): this {
     const b = new TextEncoder().encode(s);
     return this.u32(b.length).bytes(b);

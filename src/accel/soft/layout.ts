@@ -10,7 +10,9 @@ export const RVC_TABLE_BYTES = 0x1_0000 * 4;
 /** The translator's code versions, a u32 per guest-RAM page (cpu/layout.ts CODE_VERSIONS). */
 export const CODE_VERSIONS = 0x0044_0000;
 export const CODE_PAGES = (0x0080_0000 - 0x0044_0000) >> 2;
-export const RAM_OFFSET = 0x0080_0000;
+/** Each hart's entry table of the translator (cpu/layout.ts JIT_TABLES), 1 MiB apiece. */
+export const JIT_TABLES = 0x0080_0000;
+export const RAM_OFFSET = 0x0100_0000;
 export const MAX_HARTS = 8;
 export const WASM_PAGE = 0x1_0000;
 

@@ -1,7 +1,8 @@
-// The core's half of the translator (the other half, in src/accel/soft/jit/, turns hot guest
-// pages into WebAssembly functions). Here: which guest pages have translations (a per-hart table
-// keyed by virtual page and host page), how hot an untranslated page is, entering a translated
-// function, and the code versions that make a translation stale once its page may have changed.
+// The core's half of the translator (the other half, in src/accel/soft/jit/, turns the guest
+// code reachable from a hot entry, within its page, into a WebAssembly function). Here: which
+// entries have translations (a per-hart table keyed by the entry's virtual address and its host
+// page), how hot an untranslated entry is, entering a translated function, and the code versions
+// that make a translation stale once its page may have changed.
 //
 // Why stores need no check of their own: a hart claims a page before translating it (its version
 // becomes odd), and any later TLB fill for writing to the page, on any hart, first makes the
@@ -11,7 +12,7 @@
 // slice (SH_CODE_ACK); the host installs a translation only once every running hart has, and
 // after checking that the page's bytes are still those it translated.
 import {
-  CODE_PAGES, CODE_VERSIONS, HA_JIT_ABI, HA_JIT_TABLE, JIT_ENTRIES, MAX_HARTS, RAM_OFFSET,
+  CODE_PAGES, CODE_VERSIONS, HA_JIT_ABI, JIT_ENTRIES, JIT_TABLES, JIT_TABLE_STRIDE, MAX_HARTS, RAM_OFFSET,
   SHARED_BASE, SHARED_STRIDE, SH_CODE_ACK, TLB_ENTRIES, VM_CODE_EPOCH,
 } from "./layout";
 import * as st from "./state";
@@ -21,7 +22,7 @@ import { dataKey, tlbW } from "./mmu";
 export const JS_JUMP: i32 = 0; // go on at ABI_PC (a jump, or the budget ran out)
 export const JS_INTERP: i32 = 1; // interpret the one instruction at ABI_PC, then dispatch again
 export const JS_FAULT: i32 = 2; // the instruction at ABI_PC faulted (see fault.ts); ABI_NEXT follows it
-export const JS_MISS: i32 = 3; // the entry offset is not one the function has: interpret on
+export const JS_MISS: i32 = 3; // not emitted today: an entry the function lacks (interpret on)
 // Only from jitDispatch():
 export const JS_NONE: i32 = -1; // nothing translated here: interpret on
 export const JS_REQUEST: i32 = -2; // a page became hot: the host should translate it (jitReq*)
@@ -35,12 +36,13 @@ export const ABI_NEXT: u32 = 8; // u64: the instruction after ABI_PC (for JS_FAU
 export const ABI_IR: u32 = 16; // u64: instret (for JS_FAULT: before the faulting instruction)
 export const ABI_N: u32 = 24; // i32: budget left
 
-/** Entries into an untranslated page before the host is asked to translate it (jitSetHot). */
-let hotEntries: i32 = 32;
-/** Entries at offsets a page's translation lacks before it is asked to translate it again. */
+/** Jumps to an untranslated entry before the host is asked to translate it (jitSetHot). */
+let hotEntries: i32 = 64;
+/** Misses (JS_MISS) before the host is asked to translate again. */
 const MISS_LIMIT: i32 = 16;
 
 export let jitOn: bool = false;
+let table: u32 = JIT_TABLES; // this hart's entry table
 let jitHarts: u32 = 1;
 let seenEpoch: i32 = 0;
 export let jitReqVa: u64 = 0;
@@ -57,12 +59,12 @@ export let jitClaimEpoch: i32 = 0;
 // send every page of such a mapping to one entry. Two ways per set: the first entry of the pair
 // is the newer.
 @inline function setOf(va: u64, host: u32): u32 {
-  const i = (((<u32>(va >> 12) * 0x9e37_79b1) ^ ((host >> 12) * 0x85eb_ca6b)) >>> 22) & ~1; // JIT_ENTRIES = 1024
-  return st.hartArea + HA_JIT_TABLE + (i << 5);
+  const i = (((<u32>(va >> 1) * 0x9e37_79b1) ^ ((host >> 12) * 0x85eb_ca6b)) >>> 17) & ~1; // JIT_ENTRIES = 32768
+  return table + (i << 5);
 }
 
 @inline function matches(e: u32, va: u64, host: u32): bool {
-  return load<u64>(e) == (va & ~<u64>0xfff) && load<u32>(e, 8) == host;
+  return load<u64>(e) == va && load<u32>(e, 8) == host;
 }
 
 /** The entry of (va, host), or 0 if neither way has it. */
@@ -79,7 +81,7 @@ function entryFor(va: u64, host: u32): u32 {
   if (found != 0) return found;
   const e = setOf(va, host);
   memory.copy(e + 32, e, 32);
-  store<u64>(e, va & ~<u64>0xfff);
+  store<u64>(e, va);
   store<u32>(e, host, 8);
   store<i32>(e, 0, 12);
   store<u32>(e, 0, 16);
@@ -112,6 +114,7 @@ export function invalidateCode(host: u32): void {
 export function jitEnable(on: bool, harts: u32): void {
   jitOn = on;
   jitHarts = harts < MAX_HARTS ? harts : MAX_HARTS;
+  table = JIT_TABLES + st.hartId * JIT_TABLE_STRIDE;
   jitFlushTable();
 }
 
@@ -122,7 +125,7 @@ export function jitSetHot(entries: i32): void {
 
 /** Forgets every translation this hart knows (the host dropped its code cache). */
 export function jitFlushTable(): void {
-  memory.fill(st.hartArea + HA_JIT_TABLE, 0xff, JIT_ENTRIES << 5);
+  memory.fill(table, 0xff, JIT_ENTRIES << 5);
 }
 
 /** At the start of a slice: drop the write TLB if some hart claimed a page since the last one. */
@@ -170,8 +173,8 @@ export function jitAcked(epoch: i32): bool {
 }
 
 /**
- * Enters function `fn` of the host's table for virtual page `va` (host page `host`) if the page
- * is still at `version`; false if it changed (the host drops the translation).
+ * Enters function `fn` of the host's table for the entry at `va` (on host page `host`) if the
+ * page is still at `version`; false if it changed (the host drops the translation).
  */
 export function jitInstall(va: u64, host: u32, fn: i32, version: u32): bool {
   const slot = versionSlot(host);
@@ -183,7 +186,7 @@ export function jitInstall(va: u64, host: u32, fn: i32, version: u32): bool {
   return true;
 }
 
-/** The host will not translate this page (for now): stop counting its entries. */
+/** The host will not translate this entry (for now): stop counting it. */
 export function jitDecline(va: u64, host: u32): void {
   store<i32>(entryFor(va, host), -1, 12);
 }
@@ -197,7 +200,7 @@ function request(va: u64, host: u32, e: u32): i32 {
 
 /**
  * At a jump target `va` on the page at host address `host` (fetchable at the current privilege):
- * runs its translation if there is a current one and returns a JS_* status, or counts the entry
+ * runs its translation if there is a current one and returns a JS_* status, or counts the jump
  * and returns JS_NONE or JS_REQUEST. Bound: a translated function runs at most about `n`
  * instructions (it checks the budget at every block).
  */

@@ -6,13 +6,14 @@
 //   0x0010_0000  private hart areas: 64 KiB per hart (registers, TLBs)
 //   0x0040_0000  expansion table of the 65536 compressed encodings (shared by all harts)
 //   0x0044_0000  code versions: a u32 per 4 KiB page of guest RAM (translated code, jit.ts)
-//   0x0080_0000  guest RAM (guest-physical RAM_BASE maps here)
+//   0x0080_0000  the translator's entry tables: 1 MiB per hart (jit.ts)
+//   0x0100_0000  guest RAM (guest-physical RAM_BASE maps here)
 
 export const SHARED_BASE: u32 = 0x000f_0000;
 export const SHARED_STRIDE: u32 = 0x100;
 export const HART_BASE: u32 = 0x0010_0000;
 export const HART_STRIDE: u32 = 0x1_0000;
-export const RAM_OFFSET: u32 = 0x0080_0000;
+export const RAM_OFFSET: u32 = 0x0100_0000;
 // u32 per 16-bit encoding: 0 = not expanded yet, 1 = illegal, else the 32-bit instruction.
 // Expansion is a pure function of the encoding, so harts share the table; racing fills write
 // the same value.
@@ -49,11 +50,12 @@ export const HA_TLB_R: u32 = 0x1000; // 256 x {tag u64, addend u64}
 export const HA_TLB_W: u32 = 0x2000;
 export const HA_TLB_X: u32 = 0x3000;
 export const TLB_ENTRIES: u32 = 256;
-// The translator's per-hart state (jit.ts): how a translated function hands back pc and
-// instret, and the table from guest pages to translated functions.
+// How a translated function hands back pc and instret (jit.ts), in the private hart area.
 export const HA_JIT_ABI: u32 = 0x4000;
-export const HA_JIT_TABLE: u32 = 0x8000; // JIT_ENTRIES x 32 bytes, to the end of the area
-export const JIT_ENTRIES: u32 = 1024;
+// Each hart's table from guest entries to translated functions: JIT_ENTRIES x 32 bytes.
+export const JIT_TABLES: u32 = 0x0080_0000;
+export const JIT_TABLE_STRIDE: u32 = 0x10_0000;
+export const JIT_ENTRIES: u32 = JIT_TABLE_STRIDE >> 5;
 
 // Guest-physical addresses of the devices the core handles itself.
 export const CLINT_BASE: u64 = 0x0200_0000;

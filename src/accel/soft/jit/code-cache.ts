@@ -1,11 +1,11 @@
-// One hart's translations: which guest pages have a translated function, compiling them when
+// One hart's translations: which guest entries have a translated function, compiling them when
 // the core asks (EXIT_JIT), and the bound on how much generated code the hart keeps.
 import { CODE_VERSIONS, HART_BASE, HART_STRIDE, RAM_OFFSET, RVC_TABLE, WASM_PAGE } from "../layout.js";
-import { boundaries, translatePage } from "./translate.js";
+import { translatePage } from "./translate.js";
 
 /** Bound: generated code kept per hart before the whole cache is dropped (docs/jit.md). */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
-/** Bound: translations of one page (a page rewritten over and over is left to the interpreter). */
+/** Bound: translations of one entry (code rewritten over and over is left to the interpreter). */
 const MAX_TRANSLATIONS = 24;
 
 const HA_JIT_ABI = 0x4000;
@@ -43,19 +43,17 @@ export interface JitStats {
   declined: number;
 }
 
-interface Page {
+/** One entry's translation. */
+interface Region {
   slot: number;
-  /** The blocks of the function in `slot` ([start, end) offsets), to tell a mid-block entry. */
-  spans: [number, number][];
-  /** The code version the function in `slot` was made at (0: none). */
+  /** The code version the function in `slot` was made at (0: none yet). */
   version: number;
-  entries: Set<number>;
   translations: number;
   codeBytes: number;
 }
 
 export class CodeCache {
-  private readonly pages = new Map<string, Page>();
+  private readonly regions = new Map<string, Region>();
   private readonly freeSlots: number[] = [];
   private readonly hartArea: number;
   private readonly mem: Uint8Array;
@@ -87,36 +85,33 @@ export class CodeCache {
     return v !== 0 ? v : this.core.expandCompressed(half) >>> 0;
   }
 
-  /** Serves the core's EXIT_JIT: translates (or declines) the page it asked for. */
+  /** Serves the core's EXIT_JIT: translates (or declines) the entry it asked for. */
   handle(): void {
     const va = BigInt.asUintN(64, this.core.jitReqVa.value as bigint);
     const host = (this.core.jitReqHost.value as number) >>> 0;
-    const pageVa = va & ~0xfffn;
     const hostPage = host & ~0xfff;
-    const key = `${pageVa}:${hostPage}`;
-    let page = this.pages.get(key);
-    if (!page) {
-      page = { slot: 0, spans: [], version: 0, entries: new Set(), translations: 0, codeBytes: 0 };
-      this.pages.set(key, page);
+    const key = `${va}:${hostPage}`;
+    let region = this.regions.get(key);
+    if (!region) {
+      region = { slot: 0, version: 0, translations: 0, codeBytes: 0 };
+      this.regions.set(key, region);
     }
     // Addresses beyond 2^52 (no canonical Sv39/Sv48 address, no RAM) are left to the interpreter.
-    const signedVa = BigInt.asIntN(64, pageVa);
+    const signedVa = BigInt.asIntN(64, va);
     const far = signedVa > 1n << 52n || signedVa < -(1n << 52n);
-    if (far || page.translations >= MAX_TRANSLATIONS || page.entries.size >= 2048) {
+    if (far || region.translations >= MAX_TRANSLATIONS) {
       this.stats.declined++;
       this.core.jitDecline(va, host);
       return;
     }
-    const off = Number(va & 0xfffn);
-    // Its function is still current (the core's table lost the entry to another page, or the
-    // page was cold a while): enter it again without compiling.
-    const slotOfVersion = CODE_VERSIONS + (((hostPage - RAM_OFFSET) >>> 12) << 2);
-    const now = Atomics.load(this.versions, slotOfVersion >> 2) >>> 0;
-    if (page.slot !== 0 && page.version === now && page.entries.has(off)) {
+    // Its function is still current (the core's table lost the entry to another, or the entry
+    // was cold a while): enter it again without compiling.
+    const versionSlot = CODE_VERSIONS + (((hostPage - RAM_OFFSET) >>> 12) << 2);
+    const now = Atomics.load(this.versions, versionSlot >> 2) >>> 0;
+    if (region.slot !== 0 && region.version === now) {
       this.stats.reinstalls++;
-      if (this.core.jitInstall(va, host, page.slot, now) !== 0) return;
+      if (this.core.jitInstall(va, host, region.slot, now) !== 0) return;
     }
-    page.entries.add(off);
     const version = this.core.jitClaim(hostPage) >>> 0;
     if (version === 0) {
       this.stats.declined++;
@@ -125,19 +120,14 @@ export class CodeCache {
     }
     const epoch = this.core.jitClaimEpoch.value as number;
     const code = this.mem.slice(hostPage, hostPage + 4096);
-    // An entry inside a block (a computed jump into a straight run): every instruction of that
-    // run becomes an entry at once, rather than one retranslation per entry found.
-    for (const [a, b] of page.spans) {
-      if (off > a && off < b) for (const o of boundaries(code, a, b, (h) => this.expand(h))) page.entries.add(o);
-    }
     const t0 = performance.now();
     const pages = this.memory.buffer.byteLength / WASM_PAGE;
     const tr = translatePage({
-      pageVa,
-      versionSlot: slotOfVersion,
+      pageVa: va & ~0xfffn,
+      entry: Number(va & 0xfffn),
+      versionSlot,
       version,
       code,
-      entries: page.entries,
       expand: (h) => this.expand(h),
       xBase: this.hartArea,
       abi: this.hartArea + HA_JIT_ABI,
@@ -159,18 +149,17 @@ export class CodeCache {
       },
     });
     this.stats.compileMs += performance.now() - t0;
-    page.translations++;
+    region.translations++;
     this.stats.translations++;
     // Another hart may have written the page through a write TLB entry older than the claim
     // (jit.ts): install only once every hart has dropped those, and the bytes are unchanged.
     if (this.core.jitAcked(epoch) === 0 || !sameBytes(code, this.mem, hostPage)) return;
-    if (page.slot === 0) page.slot = this.allocSlot();
-    this.table.set(page.slot, instance.exports.f as () => number);
-    this.stats.codeBytes += tr.bytes.length - page.codeBytes;
-    page.codeBytes = tr.bytes.length;
-    page.version = version;
-    page.spans = tr.spans;
-    if (this.core.jitInstall(va, host, page.slot, version) === 0) return;
+    if (region.slot === 0) region.slot = this.allocSlot();
+    this.table.set(region.slot, instance.exports.f as () => number);
+    this.stats.codeBytes += tr.bytes.length - region.codeBytes;
+    region.codeBytes = tr.bytes.length;
+    region.version = version;
+    if (this.core.jitInstall(va, host, region.slot, version) === 0) return;
     if (this.stats.codeBytes > this.maxBytes) this.flush();
   }
 
@@ -183,13 +172,13 @@ export class CodeCache {
   /** Drops every translation of this hart (the code cache's bound). */
   flush(): void {
     this.core.jitFlushTable();
-    for (const p of this.pages.values()) {
+    for (const p of this.regions.values()) {
       if (p.slot !== 0) {
         this.table.set(p.slot, null);
         this.freeSlots.push(p.slot);
       }
     }
-    this.pages.clear();
+    this.regions.clear();
     this.stats.codeBytes = 0;
     this.stats.flushes++;
   }

@@ -1,15 +1,16 @@
-// Translates one 4 KiB page of guest code into one WebAssembly function (docs/jit.md). The
-// function takes the entry's offset in the page, the budget, instret and the data TLB key; it
-// keeps the integer registers it uses in locals, runs blocks that branch to each other inside
-// the page without returning (a loop around a br_table on the offset), and returns a status
-// (the core's jit.ts JS_*) with pc, instret and the budget left in the hart's ABI block. What
-// it does not translate it leaves to the interpreter one instruction at a time (JS_INTERP).
+// Translates the guest code reachable from one entry, within its 4 KiB page, into one
+// WebAssembly function (a region of at most MAX_REGION_BLOCKS blocks; docs/jit.md). The function
+// takes the entry's offset in the page, the budget, instret and the data TLB key; it keeps the
+// integer registers it uses in locals, runs blocks that branch to each other inside the region
+// without returning (a loop around a br_table on the offset), and returns a status (the core's
+// jit.ts JS_*) with pc, instret and the budget left in the hart's ABI block. A jump out of the
+// region returns to the core, which enters that target's own region. What it does not translate
+// it leaves to the interpreter one instruction at a time (JS_INTERP).
 import { Bytes, BLOCK_VOID, I32, I64, OP, moduleBytes, type FuncImport } from "./wasm-encoder.js";
 
 export const JS_JUMP = 0;
 export const JS_INTERP = 1;
 export const JS_FAULT = 2;
-export const JS_MISS = 3;
 
 const ABI_PC = 0;
 const ABI_NEXT = 8;
@@ -24,6 +25,11 @@ const STORE_OPS = [OP.i64Store8, OP.i64Store16, OP.i64Store32, OP.i64Store];
 
 /** Bound: a block ends after this many instructions (the budget is checked per block). */
 const MAX_BLOCK = 128;
+/**
+ * Bound: blocks in one region. V8 compiles a function of many blocks (each a br_table target
+ * inside one loop) into code whose every entry is slower, so regions stay small.
+ */
+const MAX_REGION_BLOCKS = 24;
 const PAGE = 4096;
 
 export const IMPORTS: FuncImport[] = [
@@ -63,8 +69,8 @@ export interface PageContext {
   version: number;
   /** The page's bytes as the translator saw them. */
   code: Uint8Array;
-  /** Offsets where execution is known to enter. */
-  entries: Iterable<number>;
+  /** The entry's offset in the page. */
+  entry: number;
   /** The 32-bit form of a compressed encoding, 0 if it is illegal. */
   expand(half: number): number;
   /** This hart's register file, ABI block and data TLBs (addresses in the shared memory). */
@@ -87,23 +93,6 @@ export interface Translation {
   bytes: Uint8Array;
   blocks: number;
   instructions: number;
-  /** Each block's [first byte, byte after its last instruction) in the page. */
-  spans: [number, number][];
-}
-
-/**
- * The instruction boundaries of the straight run [start, end) of the page: where a jump into
- * the middle of a block (a computed jump into a run of stores, as memset's) may land.
- */
-export function boundaries(code: Uint8Array, start: number, end: number, expand: (h: number) => number): number[] {
-  const out: number[] = [];
-  for (let off = start; off < end; ) {
-    const d = decode(code, off, expand);
-    if (!d) break;
-    out.push(off);
-    off += d.len;
-  }
-  return out;
 }
 
 function decode(code: Uint8Array, off: number, expand: (h: number) => number): Insn | null {
@@ -157,69 +146,41 @@ function translatable(inst: number): boolean {
   }
 }
 
-/** An instruction the interpreter runs that usually goes on to the next one. */
-function continues(inst: number): boolean {
-  switch (inst & 0x7f) {
-    case 0x73: // SYSTEM: CSRs, ecall (an SBI call returns after it)
-    case 0x0f: // fences
-    case 0x2f: // AMOs
-    case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: // F, D
-      return true;
-    default:
-      return false;
-  }
-}
-
 const isJump = (inst: number): boolean => {
   const op = inst & 0x7f;
   return op === 0x63 || op === 0x6f || op === 0x67;
 };
 
-/** Block starts reachable from the entries inside the page. */
+/** Block starts of the region: reachable from the entry inside the page, breadth first. */
 function findBlocks(ctx: PageContext): number[] {
   const starts = new Set<number>();
   const work: number[] = [];
   const add = (o: number): void => {
+    if (starts.size >= MAX_REGION_BLOCKS) return;
     if (o >= 0 && o < PAGE && (o & 1) === 0 && !starts.has(o)) {
       starts.add(o);
       work.push(o);
     }
   };
-  for (const e of ctx.entries) add(e);
-  while (work.length > 0) {
-    let off = work.pop()!;
-    for (let n = 0; ; n++) {
-      if (n === MAX_BLOCK) {
-        add(off); // a long straight run goes on in a block of its own
-        break;
-      }
+  add(ctx.entry);
+  for (let w = 0; w < work.length; w++) {
+    let off = work[w]!;
+    for (let n = 0; n < MAX_BLOCK; n++) {
       const d = decode(ctx.code, off, ctx.expand);
       if (!d) break;
       const { inst, len } = d;
-      if (inst === 0 || !translatable(inst)) {
-        // Where the interpreter hands back after an instruction that goes on to the next one
-        // (not after an illegal one: data read as code would make a block of every halfword).
-        if (continues(inst)) add(off + len);
-        break;
-      }
+      if (inst === 0 || !translatable(inst)) break;
       const op = inst & 0x7f;
       if (op === 0x63) {
-        add(off + immB(inst));
         add(off + len);
+        add(off + immB(inst));
         break;
       }
-      // After a jump comes either the return point of a call or, after an unconditional jump
-      // (the end of a function), the next function: both are entered from elsewhere, so the
-      // page is translated from there on too, not one missed entry at a time.
       if (op === 0x6f) {
         add(off + immJ(inst));
-        add(off + len);
         break;
       }
-      if (op === 0x67) {
-        add(off + len);
-        break;
-      }
+      if (op === 0x67) break;
       off += len;
       if (starts.has(off)) break;
     }
@@ -323,7 +284,6 @@ export function translatePage(ctx: PageContext): Translation {
   // Addresses as signed numbers: canonical Sv39/Sv48 addresses and RAM fit in 53 bits.
   const pageVa = Number(BigInt.asIntN(64, ctx.pageVa));
   let instructions = 0;
-  const spans: [number, number][] = [];
 
   /** Leaves the function: status, pc (as its offset from the page), instret advanced by `retired`. */
   const exit = (status: number, pcOff: number, retired: number, len?: number): void => {
@@ -348,7 +308,7 @@ export function translatePage(ctx: PageContext): Translation {
   e.open(OP.loop, "disp");
   e.open(OP.block, "miss");
   for (let i = starts.length - 1; i >= 0; i--) e.open(OP.block, `b${i}`);
-  // br_table on (off - first) >> 1 over [first, last start]; anything else is a miss.
+  // br_table on (off - first) >> 1 over [first, last start]; anything else leaves the region.
   const first = starts.length > 0 ? starts[0]! : 0;
   const last = starts.length > 0 ? starts[starts.length - 1]! : 0;
   e.get(L_OFF).i32(first).op(OP.i32Sub).i32(1).op(OP.i32ShrU);
@@ -379,10 +339,6 @@ export function translatePage(ctx: PageContext): Translation {
       if (d.inst === 0 || !translatable(d.inst) || isJump(d.inst)) break;
       off += d.len;
       if (startSet.has(off)) break;
-    }
-    if (insns.length > 0) {
-      const lastInsn = insns[insns.length - 1]!;
-      spans.push([start, lastInsn.off + lastInsn.len]);
     }
     const lenRetired = insns.filter((d) => d.inst !== 0 && translatable(d.inst)).length;
     if (lenRetired > 0) e.get(L_N).i32(lenRetired).op(OP.i32Sub).set(L_N);
@@ -554,9 +510,10 @@ export function translatePage(ctx: PageContext): Translation {
       else exit(JS_JUMP, off, 0);
     }
   });
-  // The last body always branches or leaves, so only the br_table reaches "miss".
+  // The last body always branches or leaves, so only the br_table reaches "miss": a jump (a
+  // register jump inside the page) to code outside the region, which the core enters itself.
   e.end(); // miss
-  e.i32(JS_MISS).set(L_ST).get(L_OFF).set(L_PO);
+  e.i32(JS_JUMP).set(L_ST).get(L_OFF).set(L_PO);
   e.br("exit");
   e.end(); // disp
   e.end(); // exit
@@ -593,7 +550,7 @@ export function translatePage(ctx: PageContext): Translation {
     results: [I32],
     body,
   });
-  return { bytes, blocks: starts.length, instructions, spans };
+  return { bytes, blocks: starts.length, instructions };
 }
 
 /**

@@ -14,6 +14,8 @@ export interface HartCore {
   run(budget: number): number;
   /** The translator's counters (undefined on the interp tier). */
   jitStats(): JitStats | undefined;
+  /** Compiles under way on V8's threads (async only): the caller lets its event loop run. */
+  pendingCompiles(): number;
 }
 
 export function createHartCore(
@@ -23,6 +25,8 @@ export function createHartCore(
   tier: CpuTier,
   /** Entries that make a page hot (default: the core's); 1 translates every page at once. */
   hot?: number,
+  /** Compile in the background (a hart worker, whose loop yields to its event loop for it). */
+  asyncCompile = false,
 ): HartCore {
   const table = new WebAssembly.Table({ element: "anyfunc", initial: 1 });
   const instance = new WebAssembly.Instance(module, { env: { memory, now, table } });
@@ -34,7 +38,7 @@ export function createHartCore(
     init(hart, ramBase, ramSize, sbi, harts) {
       if (core.init(hart, ramBase, ramSize, sbi ? 1 : 0) === 0) return false;
       if (tier === "jit") {
-        cache = new CodeCache(jcore, memory, table, hart);
+        cache = new CodeCache(jcore, memory, table, hart, asyncCompile);
         jcore.jitEnable(1, harts);
         if (hot !== undefined) jcore.jitSetHot(hot);
       }
@@ -49,5 +53,6 @@ export function createHartCore(
       return r;
     },
     jitStats: () => (cache ? { ...cache.stats } : undefined),
+    pendingCompiles: () => cache?.pending ?? 0,
   };
 }

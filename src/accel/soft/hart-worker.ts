@@ -120,7 +120,7 @@ function now(): number {
 // MOAT_JIT_HOT=N (a developer's and the tests' knob): entries that make a page hot on the jit
 // tier; 1 translates every page at its first entry, so tests exercise the translator most.
 const hot = Number.parseInt(process.env.MOAT_JIT_HOT ?? "", 10);
-const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier, hot > 0 ? hot : undefined);
+const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier, hot > 0 ? hot : undefined, true);
 const core: CoreExports = hartCore.core;
 
 function stopped(): boolean {
@@ -289,7 +289,12 @@ function writeProfile(): void {
   writeFileSync(`${profilePrefix}.hart${d.hart}.json`, JSON.stringify({ slice: SLICE, rows }));
 }
 
-function main(): void {
+/** Lets this thread's event loop run: translated code V8 finished compiling gets installed. */
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+async function main(): Promise<void> {
   if (!hartCore.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi, d.harts)) {
     halt(`hart ${d.hart}: the core refused its configuration`);
     return;
@@ -306,6 +311,7 @@ function main(): void {
       Atomics.wait(ch, CH_PAUSE, 1, 100);
       continue;
     }
+    if (hartCore.pendingCompiles() > 0) await yieldToLoop();
     const r = hartCore.run(SLICE);
     const js = hartCore.jitStats();
     if (js) for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) exits[slot] = js[k as keyof JitStats];
@@ -339,9 +345,7 @@ function main(): void {
   }
 }
 
-try {
-  main();
-} catch (e) {
+main().catch((e: unknown) => {
   // A WebAssembly trap here is a bug in moat's core, never the guest's doing; report it with
   // the hart's state instead of a bare stack trace.
   let pc = "?";
@@ -351,4 +355,4 @@ try {
     /* the instance itself is unusable */
   }
   halt(`hart ${d.hart}: internal error in the CPU core at pc ${pc}: ${(e as Error).message}`);
-}
+});

@@ -556,30 +556,11 @@ export function run(budget: i32): i32 {
         pc = next;
         continue;
       }
-      case 0x07: case 0x27: { // FLW/FLD, FSW/FSD
-        if ((st.mstatus & MSTATUS_FS) == 0 || (f3 != 2 && f3 != 3)) { raise(EXC_ILLEGAL, raw); break; }
-        if ((inst & 0x7f) == 0x07) {
-          const addr = getX(rs1) + <u64>(<i64>(<i32>inst >> 20));
-          const v: u64 = f3 == 2 ? 0xffff_ffff_0000_0000 | <u64>load32(addr) : load64(addr);
-          if (fault != 0) {
-            if (fault == FAULT_MMIO) setMmioTarget(rd, f3 == 2 ? LK_F32 : LK_F64);
-            break;
-          }
-          setF(rd, v);
-          dirtyFs();
-        } else {
-          const addr = getX(rs1) + <u64>(<i64>(((<i32>inst >> 25) << 5) | ((inst >> 7) & 31)));
-          const v = getF(rs2);
-          if (f3 == 2) store32(addr, <u32>v);
-          else store64(addr, v);
-          if (fault != 0) {
-            if (fault == FAULT_MMIO) setMmioTarget(0, 0);
-            break;
-          }
-        }
+      case 0x07: case 0x27: // FLW/FLD, FSW/FSD
+        execFpMem(inst, raw, rd, f3, rs1, rs2);
+        if (fault != 0) break;
         pc = next;
         continue;
-      }
       case 0x43: case 0x47: case 0x4b: case 0x4f: // fused multiply-add family
         if ((st.mstatus & MSTATUS_FS) == 0) { raise(EXC_ILLEGAL, raw); break; }
         if (!execFma(inst, raw, inst & 0x7f)) break;
@@ -625,6 +606,30 @@ export function run(budget: i32): i32 {
   st.pc = pc;
   st.instret = ir;
   return EXIT_BUDGET;
+}
+
+/** FLW/FLD/FSW/FSD (a fault, an MMIO access included, is left in `fault`). */
+export function execFpMem(inst: u32, raw: u32, rd: u32, f3: u32, rs1: u32, rs2: u32): void {
+  if ((st.mstatus & MSTATUS_FS) == 0 || (f3 != 2 && f3 != 3)) {
+    raise(EXC_ILLEGAL, raw);
+    return;
+  }
+  if ((inst & 0x7f) == 0x07) {
+    const addr = getX(rs1) + <u64>(<i64>(<i32>inst >> 20));
+    const v: u64 = f3 == 2 ? 0xffff_ffff_0000_0000 | <u64>load32(addr) : load64(addr);
+    if (fault != 0) {
+      if (fault == FAULT_MMIO) setMmioTarget(rd, f3 == 2 ? LK_F32 : LK_F64);
+      return;
+    }
+    setF(rd, v);
+    dirtyFs();
+  } else {
+    const addr = getX(rs1) + <u64>(<i64>(((<i32>inst >> 25) << 5) | ((inst >> 7) & 31)));
+    const v = getF(rs2);
+    if (f3 == 2) store32(addr, <u32>v);
+    else store64(addr, v);
+    if (fault == FAULT_MMIO) setMmioTarget(0, 0);
+  }
 }
 
 /** Honours remote TLB-flush requests (SBI remote fences from other harts). */
@@ -729,7 +734,7 @@ function execPrivileged(inst: u32, raw: u32, cur: u64, next: u64): i32 {
 }
 
 /** LR/SC and the AMOs, atomic across harts through WebAssembly's atomic instructions. */
-function execAmo(inst: u32, raw: u32, rd: u32, f3: u32, rs1: u32, rs2: u32): void {
+export function execAmo(inst: u32, raw: u32, rd: u32, f3: u32, rs1: u32, rs2: u32): void {
   if (f3 != 2 && f3 != 3) { raise(EXC_ILLEGAL, raw); return; }
   const f5 = inst >> 27;
   const addr = getX(rs1);

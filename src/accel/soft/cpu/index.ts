@@ -14,10 +14,10 @@ import { jitEnable } from "./jit";
 
 export { expandCompressed } from "./compressed";
 export {
-  jitLoad, jitStore, jitFault, jitMulDiv, jitMulDivW,
+  jitLoad, jitStore, jitFault, jitMulDiv, jitMulDivW, jitExec, jitFence,
 } from "./jit-calls";
 export {
-  jitEnable, jitSetHot, jitFlushTable, jitClaim, jitAcked, jitInstall, jitDecline, jitReqVa, jitReqHost, jitBudget,
+  jitEnable, jitSetHot, jitFlushTable, jitClaim, jitAcked, jitInstall, jitDecline, jitPending, jitForget, jitReqVa, jitReqHost, jitBudget,
   jitClaimEpoch,
 } from "./jit";
 export {

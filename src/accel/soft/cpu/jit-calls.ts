@@ -5,9 +5,14 @@ import { fault } from "./fault";
 import { load16, load32, load64, load8, store16, store32, store64, store8 } from "./mmu";
 import { FAULT_MMIO } from "./fault";
 import {
-  LK_64, LK_SEXT16, LK_SEXT32, LK_SEXT8, LK_ZEXT16, LK_ZEXT32, LK_ZEXT8, mulh, mulhsu, mulhu,
-  setMmioTarget,
+  LK_64, LK_SEXT16, LK_SEXT32, LK_SEXT8, LK_ZEXT16, LK_ZEXT32, LK_ZEXT8, execAmo, execFpMem, mulh,
+  mulhsu, mulhu, setMmioTarget,
 } from "./exec";
+import { EXC_ILLEGAL, MSTATUS_FS } from "./csr-bits";
+import { raise } from "./fault";
+import * as st from "./state";
+import { execFma, execOpFp } from "./fpu";
+import { SH_FENCE } from "./layout";
 
 /**
  * A load of kind `kind` (LK_*) at `va` into x`rd`: the value, extended; on an MMIO access the
@@ -85,4 +90,34 @@ export function jitMulDivW(a64: u64, b64: u64, f3: u32): u64 {
     default: r = b == 0 ? a : a % b; break;
   }
   return <u64>(<i64>(<i32>r));
+}
+
+/**
+ * One AMO, LR/SC or F/D instruction (`inst`, `raw` as fetched), exactly as the interpreter runs
+ * it, on the registers in memory: the caller has stored the integer registers it reads and
+ * loads the one it writes. Returns the pending FAULT_* (0: done).
+ */
+export function jitExec(inst: u32, raw: u32): u32 {
+  const rd = (inst >> 7) & 31;
+  const f3 = (inst >> 12) & 7;
+  const rs1 = (inst >> 15) & 31;
+  const rs2 = (inst >> 20) & 31;
+  const op = inst & 0x7f;
+  if (op == 0x2f) {
+    execAmo(inst, raw, rd, f3, rs1, rs2);
+  } else if (op == 0x07 || op == 0x27) {
+    execFpMem(inst, raw, rd, f3, rs1, rs2);
+  } else if ((st.mstatus & MSTATUS_FS) == 0) {
+    raise(EXC_ILLEGAL, raw);
+  } else if (op == 0x53) {
+    execOpFp(inst, raw);
+  } else {
+    execFma(inst, raw, op);
+  }
+  return fault;
+}
+
+/** FENCE: a sequentially consistent read-modify-write orders memory like a full fence. */
+export function jitFence(): void {
+  atomic.add<i32>(st.shared + SH_FENCE, 0);
 }

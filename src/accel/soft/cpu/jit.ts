@@ -37,7 +37,7 @@ export const ABI_IR: u32 = 16; // u64: instret (for JS_FAULT: before the faultin
 export const ABI_N: u32 = 24; // i32: budget left
 
 /** Jumps to an untranslated entry before the host is asked to translate it (jitSetHot). */
-let hotEntries: i32 = 64;
+let hotEntries: i32 = 2048;
 /** Misses (JS_MISS) before the host is asked to translate again. */
 const MISS_LIMIT: i32 = 16;
 
@@ -184,6 +184,18 @@ export function jitInstall(va: u64, host: u32, fn: i32, version: u32): bool {
   store<u32>(e, version, 16);
   store<i32>(e, 0, 20);
   return true;
+}
+
+/** The host is compiling this entry's code: count it no more until jitInstall or jitForget. */
+export function jitPending(va: u64, host: u32): void {
+  store<i32>(entryFor(va, host), -1, 12);
+}
+
+/** The host's compile came to nothing (the page changed meanwhile): count the entry afresh. */
+export function jitForget(va: u64, host: u32): void {
+  const e = entryFor(va, host);
+  store<i32>(e, 0, 12);
+  store<i32>(e, 0, 20);
 }
 
 /** The host will not translate this entry (for now): stop counting it. */

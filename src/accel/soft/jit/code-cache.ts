@@ -22,6 +22,8 @@ export interface JitCore {
   jitAcked(epoch: number): number;
   jitInstall(va: bigint, host: number, fn: number, version: number): number;
   jitDecline(va: bigint, host: number): void;
+  jitPending(va: bigint, host: number): void;
+  jitForget(va: bigint, host: number): void;
   jitReqVa: WebAssembly.Global;
   jitReqHost: WebAssembly.Global;
   jitClaimEpoch: WebAssembly.Global;
@@ -30,6 +32,8 @@ export interface JitCore {
   jitFault: Function;
   jitMulDiv: Function;
   jitMulDivW: Function;
+  jitExec: Function;
+  jitFence: Function;
 }
 
 /** Counters for `moat inspect` and the benchmarks. */
@@ -54,6 +58,8 @@ interface Region {
 
 export class CodeCache {
   private readonly regions = new Map<string, Region>();
+  private compiling = 0;
+  private generation = 0; // flushes so far: a compile from before one is not installed
   private readonly freeSlots: number[] = [];
   private readonly hartArea: number;
   private readonly mem: Uint8Array;
@@ -72,6 +78,8 @@ export class CodeCache {
     private readonly memory: WebAssembly.Memory,
     private readonly table: WebAssembly.Table,
     hart: number,
+    /** Compile with V8's background threads (the hart worker) rather than on this thread. */
+    private readonly async = false,
     private readonly maxBytes = DEFAULT_CODE_CACHE_BYTES,
   ) {
     this.hartArea = HART_BASE + hart * HART_STRIDE;
@@ -136,7 +144,50 @@ export class CodeCache {
       pages,
       maxPages: pages,
     });
-    const module = new WebAssembly.Module(tr.bytes);
+    this.stats.compileMs += performance.now() - t0;
+    region.translations++;
+    this.stats.translations++;
+    const done = { va, host, hostPage, version, epoch, code, region, size: tr.bytes.length, gen: this.generation };
+    if (!this.async) {
+      this.install(new WebAssembly.Module(tr.bytes), done);
+      return;
+    }
+    // V8 compiles on its own threads meanwhile; the hart goes on interpreting this entry.
+    this.core.jitPending(va, host);
+    this.compiling++;
+    WebAssembly.compile(tr.bytes).then(
+      (m) => {
+        this.compiling--;
+        this.install(m, done);
+      },
+      (e: unknown) => {
+        this.compiling--;
+        throw e; // a module the translator made that V8 refuses: a moat bug, reported by the worker
+      },
+    );
+  }
+
+  /** Compiles started and not yet installed (the hart worker lets its event loop run for them). */
+  get pending(): number {
+    return this.compiling;
+  }
+
+  private install(
+    module: WebAssembly.Module,
+    t: {
+      va: bigint;
+      host: number;
+      hostPage: number;
+      version: number;
+      epoch: number;
+      code: Uint8Array;
+      region: Region;
+      size: number;
+      gen: number;
+    },
+  ): void {
+    const { va, host, hostPage, version, epoch, code, region } = t;
+    if (t.gen !== this.generation) return; // the cache was dropped while it compiled
     const c = this.core;
     const instance = new WebAssembly.Instance(module, {
       core: {
@@ -146,20 +197,25 @@ export class CodeCache {
         jitFault: c.jitFault,
         jitMulDiv: c.jitMulDiv,
         jitMulDivW: c.jitMulDivW,
+        jitExec: c.jitExec,
+        jitFence: c.jitFence,
       },
     });
-    this.stats.compileMs += performance.now() - t0;
-    region.translations++;
-    this.stats.translations++;
     // Another hart may have written the page through a write TLB entry older than the claim
     // (jit.ts): install only once every hart has dropped those, and the bytes are unchanged.
-    if (this.core.jitAcked(epoch) === 0 || !sameBytes(code, this.mem, hostPage)) return;
+    if (this.core.jitAcked(epoch) === 0 || !sameBytes(code, this.mem, hostPage)) {
+      this.core.jitForget(va, host);
+      return;
+    }
     if (region.slot === 0) region.slot = this.allocSlot();
     this.table.set(region.slot, instance.exports.f as () => number);
-    this.stats.codeBytes += tr.bytes.length - region.codeBytes;
-    region.codeBytes = tr.bytes.length;
+    this.stats.codeBytes += t.size - region.codeBytes;
+    region.codeBytes = t.size;
     region.version = version;
-    if (this.core.jitInstall(va, host, region.slot, version) === 0) return;
+    if (this.core.jitInstall(va, host, region.slot, version) === 0) {
+      this.core.jitForget(va, host);
+      return;
+    }
     if (this.stats.codeBytes > this.maxBytes) this.flush();
   }
 
@@ -179,6 +235,7 @@ export class CodeCache {
       }
     }
     this.regions.clear();
+    this.generation++;
     this.stats.codeBytes = 0;
     this.stats.flushes++;
   }

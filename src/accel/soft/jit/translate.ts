@@ -38,12 +38,16 @@ export const IMPORTS: FuncImport[] = [
   { name: "jitFault", params: [], results: [I32] },
   { name: "jitMulDiv", params: [I64, I64, I32], results: [I64] },
   { name: "jitMulDivW", params: [I64, I64, I32], results: [I64] },
+  { name: "jitExec", params: [I32, I32], results: [I32] },
+  { name: "jitFence", params: [], results: [] },
 ];
 const F_LOAD = 0;
 const F_STORE = 1;
 const F_FAULT = 2;
 const F_MULDIV = 3;
 const F_MULDIVW = 4;
+const F_EXEC = 5;
+const F_FENCE = 6;
 
 // Locals: the four parameters, then scratch, then x1..x31.
 const L_OFF = 0;
@@ -87,6 +91,7 @@ interface Insn {
   off: number;
   len: number;
   inst: number; // 32-bit form
+  raw: number; // as fetched (16 bits for a compressed one): an illegal instruction's tval
 }
 
 export interface Translation {
@@ -98,9 +103,10 @@ export interface Translation {
 function decode(code: Uint8Array, off: number, expand: (h: number) => number): Insn | null {
   if (off + 2 > PAGE) return null;
   const lo = code[off]! | (code[off + 1]! << 8);
-  if ((lo & 3) !== 3) return { off, len: 2, inst: expand(lo) >>> 0 };
+  if ((lo & 3) !== 3) return { off, len: 2, inst: expand(lo) >>> 0, raw: lo };
   if (off + 4 > PAGE) return null; // straddles the page: the interpreter's
-  return { off, len: 4, inst: (lo | (code[off + 2]! << 16) | (code[off + 3]! << 24)) >>> 0 };
+  const inst = (lo | (code[off + 2]! << 16) | (code[off + 3]! << 24)) >>> 0;
+  return { off, len: 4, inst, raw: inst };
 }
 
 const sext = (v: number, bits: number): number => (v << (32 - bits)) >> (32 - bits);
@@ -141,9 +147,32 @@ function translatable(inst: number): boolean {
       return f3 !== 7;
     case 0x23:
       return f3 <= 3;
+    case 0x0f:
+      return f3 === 0; // fence (fence.i is the interpreter's)
+    default:
+      return byCore(inst);
+  }
+}
+
+/**
+ * AMOs, LR/SC, F and D: the core runs them (jit-calls.ts jitExec) on the registers in memory,
+ * illegal encodings included (it raises the trap the interpreter would).
+ */
+function byCore(inst: number): boolean {
+  switch (inst & 0x7f) {
+    case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53:
+      return true;
     default:
       return false;
   }
+}
+
+/** Whether a byCore() instruction writes an integer register (rd). */
+function writesX(inst: number): boolean {
+  if ((inst & 0x7f) === 0x2f) return true;
+  if ((inst & 0x7f) !== 0x53) return false;
+  const f5 = inst >>> 27;
+  return f5 === 0x14 || f5 === 0x18 || f5 === 0x1c; // compares, fcvt to integer, fmv.x/fclass
 }
 
 const isJump = (inst: number): boolean => {
@@ -476,6 +505,25 @@ export function translatePage(ctx: PageContext): Translation {
           e.end();
           e.end();
           e.setX(rd);
+          break;
+        }
+        case 0x0f:
+          e.call(F_FENCE);
+          break;
+        case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: {
+          // The core reads the integer registers from memory: store the ones it may read.
+          for (const r of new Set([rs1, rs2])) if (r !== 0) e.i32(ctx.xBase + r * 8).x(r).mem(OP.i64Store);
+          e.i32(inst | 0).i32(d.raw | 0).call(F_EXEC).open(OP.if, "fault");
+          exit(JS_FAULT, at, k, len);
+          e.end();
+          if (writesX(inst) && rd !== 0) e.i32(ctx.xBase + rd * 8).mem(OP.i64Load).setX(rd);
+          const op = inst & 0x7f;
+          if (op === 0x2f || op === 0x27) {
+            // It may have written this very page: then its code is stale, leave.
+            e.i32(ctx.versionSlot).mem(OP.i32Load).i32(ctx.version | 0).op(OP.i32Ne).open(OP.if, "stale");
+            exit(JS_JUMP, at + len, k + 1);
+            e.end();
+          }
           break;
         }
         case 0x23: {

@@ -5,8 +5,12 @@
 
 /** A growable byte buffer with the encodings of the binary format. */
 export class Bytes {
-  private buf = new Uint8Array(4096);
+  private buf: Uint8Array;
   length = 0;
+
+  constructor(capacity = 1024) {
+    this.buf = new Uint8Array(capacity);
+  }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -76,9 +80,11 @@ export class Bytes {
     }
   }
 
+  /** A name (ASCII: the translator's names are its own). */
   name(s: string): this {
-    const b = new TextEncoder().encode(s);
-    return this.u32(b.length).bytes(b);
+    this.u32(s.length);
+    for (let i = 0; i < s.length; i++) this.byte(s.charCodeAt(i) & 0x7f);
+    return this;
   }
 
   /** A length-prefixed copy of `body`. */
@@ -193,6 +199,29 @@ export function moduleBytes(
   memory: { pages: number; maxPages: number },
   fn: { params: number[]; results: number[]; body: Bytes },
 ): Uint8Array {
+  // Everything before the code section depends only on these: made once per shape.
+  const key = `${memory.pages}/${memory.maxPages}/${fn.params}/${fn.results}/${imports.length}`;
+  let head = heads.get(key);
+  if (!head) {
+    head = moduleHead(imports, memory, fn).view().slice();
+    if (heads.size > 64) heads.clear();
+    heads.set(key, head);
+  }
+  const out = new Bytes(head.length + fn.body.length + 16);
+  out.bytes(head);
+  const code = new Bytes(fn.body.length + 8);
+  code.u32(1).vec(fn.body);
+  section(out, 10, code);
+  return out.view();
+}
+
+const heads = new Map<string, Uint8Array>();
+
+function moduleHead(
+  imports: FuncImport[],
+  memory: { pages: number; maxPages: number },
+  fn: { params: number[]; results: number[] },
+): Bytes {
   const out = new Bytes();
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
@@ -211,8 +240,5 @@ export function moduleBytes(
   const exp = new Bytes();
   exp.u32(1).name("f").byte(0x00).u32(imports.length);
   section(out, 7, exp);
-  const code = new Bytes();
-  code.u32(1).vec(fn.body);
-  section(out, 10, code);
-  return out.view().slice();
+  return out;
 }

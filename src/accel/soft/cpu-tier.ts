@@ -6,7 +6,7 @@ export const CPU_TIERS = ["interp", "jit"] as const;
 export type CpuTier = (typeof CPU_TIERS)[number];
 
 /** The tier a VM gets when nobody chose one. */
-export const DEFAULT_CPU_TIER: CpuTier = "interp";
+export const DEFAULT_CPU_TIER: CpuTier = "jit";
 
 export function isCpuTier(v: unknown): v is CpuTier {
   return typeof v === "string" && (CPU_TIERS as readonly string[]).includes(v);

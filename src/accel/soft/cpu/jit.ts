@@ -37,7 +37,7 @@ export const ABI_IR: u32 = 16; // u64: instret (for JS_FAULT: before the faultin
 export const ABI_N: u32 = 24; // i32: budget left
 
 /** Jumps to an untranslated entry before the host is asked to translate it (jitSetHot). */
-let hotEntries: i32 = 2048;
+let hotEntries: i32 = 8192;
 /** Misses (JS_MISS) before the host is asked to translate again. */
 const MISS_LIMIT: i32 = 16;
 

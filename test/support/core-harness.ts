@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { CoreExports } from "../../src/accel/soft/core-exports.js";
 import { RAM_OFFSET, SH_MIP, memoryPages, sharedBlock } from "../../src/accel/soft/layout.js";
-import { createHartCore, type HartCore } from "../../src/accel/soft/hart-core.js";
+import { createHartCore, type HartCore, type JitOptions } from "../../src/accel/soft/hart-core.js";
 import { invalidateCodeRange } from "../../src/accel/soft/jit/code-versions.js";
 import { DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "../../src/accel/soft/cpu-tier.js";
 
@@ -93,13 +93,14 @@ export class Hart {
     readonly ramBytes = 4 << 20,
     over?: { memory: WebAssembly.Memory; hart: number; sbi: boolean },
     tier: CpuTier = harnessTier(),
-    /** On the jit tier: entries that make a page hot (default 1: every page translated at once). */
+    /** On the jit tier: jumps that make an entry hot (default 1: every entry translated at once). */
     hot = 1,
+    jit: JitOptions = {},
   ) {
     const pages = memoryPages(ramBytes);
     this.memory =
       over?.memory ?? new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    this.hartCore = createHartCore(coreModule(), this.memory, () => this.ticks, tier, hot);
+    this.hartCore = createHartCore(coreModule(), this.memory, () => this.ticks, tier, { hot, ...jit });
     this.core = this.hartCore.core;
     this.ram = new Uint8Array(this.memory.buffer, RAM_OFFSET, ramBytes);
     this.dv = new DataView(this.memory.buffer, RAM_OFFSET, ramBytes);

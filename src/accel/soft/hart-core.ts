@@ -18,15 +18,22 @@ export interface HartCore {
   pendingCompiles(): number;
 }
 
+/** The jit tier's knobs (all optional). */
+export interface JitOptions {
+  /** Jumps that make an entry hot (default: the core's); 1 translates every entry at once. */
+  hot?: number;
+  /** Compile in the background (a hart worker, whose loop yields to its event loop for it). */
+  asyncCompile?: boolean;
+  /** The code cache's bound in bytes (default DEFAULT_CODE_CACHE_BYTES). */
+  codeCacheBytes?: number;
+}
+
 export function createHartCore(
   module: WebAssembly.Module,
   memory: WebAssembly.Memory,
   now: () => number,
   tier: CpuTier,
-  /** Entries that make a page hot (default: the core's); 1 translates every page at once. */
-  hot?: number,
-  /** Compile in the background (a hart worker, whose loop yields to its event loop for it). */
-  asyncCompile = false,
+  jit: JitOptions = {},
 ): HartCore {
   const table = new WebAssembly.Table({ element: "anyfunc", initial: 1 });
   const instance = new WebAssembly.Instance(module, { env: { memory, now, table } });
@@ -38,9 +45,9 @@ export function createHartCore(
     init(hart, ramBase, ramSize, sbi, harts) {
       if (core.init(hart, ramBase, ramSize, sbi ? 1 : 0) === 0) return false;
       if (tier === "jit") {
-        cache = new CodeCache(jcore, memory, table, hart, asyncCompile);
+        cache = new CodeCache(jcore, memory, table, hart, jit.asyncCompile, jit.codeCacheBytes);
         jcore.jitEnable(1, harts);
-        if (hot !== undefined) jcore.jitSetHot(hot);
+        if (jit.hot !== undefined) jcore.jitSetHot(jit.hot);
       }
       return true;
     },

@@ -120,7 +120,10 @@ function now(): number {
 // MOAT_JIT_HOT=N (a developer's and the tests' knob): entries that make a page hot on the jit
 // tier; 1 translates every page at its first entry, so tests exercise the translator most.
 const hot = Number.parseInt(process.env.MOAT_JIT_HOT ?? "", 10);
-const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier, hot > 0 ? hot : undefined, true);
+const hartCore = createHartCore(d.module, d.memory, now, d.cpuTier, {
+  hot: hot > 0 ? hot : undefined,
+  asyncCompile: true,
+});
 const core: CoreExports = hartCore.core;
 
 function stopped(): boolean {

@@ -80,7 +80,7 @@ export class CodeCache {
     hart: number,
     /** Compile with V8's background threads (the hart worker) rather than on this thread. */
     private readonly async = false,
-    private readonly maxBytes = DEFAULT_CODE_CACHE_BYTES,
+    private readonly maxBytes: number = DEFAULT_CODE_CACHE_BYTES,
   ) {
     this.hartArea = HART_BASE + hart * HART_STRIDE;
     this.mem = new Uint8Array(memory.buffer);

@@ -57,6 +57,7 @@ export function createHartCore(
         cache!.handle();
         r = core.run(core.jitBudget.value as number);
       }
+      cache?.compileBatch(); // what this slice translated, as one module
       return r;
     },
     jitStats: () => (cache ? { ...cache.stats } : undefined),

@@ -1,7 +1,8 @@
 // One hart's translations: which guest entries have a translated function, compiling them when
 // the core asks (EXIT_JIT), and the bound on how much generated code the hart keeps.
 import { CODE_VERSIONS, HART_BASE, HART_STRIDE, RAM_OFFSET, RVC_TABLE, WASM_PAGE } from "../layout.js";
-import { translatePage } from "./translate.js";
+import { FUNC_PARAMS, FUNC_RESULTS, IMPORTS, translatePage } from "./translate.js";
+import { moduleBytes } from "./wasm-encoder.js";
 
 /** Bound: generated code kept per hart before the whole cache is dropped (docs/jit.md). */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
@@ -47,6 +48,22 @@ export interface JitStats {
   declined: number;
 }
 
+/** A translation waiting for its module (the page's bytes as translated, to check at install). */
+interface Translated {
+  va: bigint;
+  host: number;
+  hostPage: number;
+  version: number;
+  epoch: number;
+  code: Uint8Array;
+  region: Region;
+  body: Uint8Array;
+  gen: number;
+}
+
+/** Translations compiled together (V8's cost is mostly per module). */
+const BATCH = 16;
+
 /** One entry's translation. */
 interface Region {
   slot: number;
@@ -58,6 +75,7 @@ interface Region {
 
 export class CodeCache {
   private readonly regions = new Map<string, Region>();
+  private batch: Translated[] = [];
   private compiling = 0;
   private generation = 0; // flushes so far: a compile from before one is not installed
   private readonly freeSlots: number[] = [];
@@ -129,7 +147,6 @@ export class CodeCache {
     const epoch = this.core.jitClaimEpoch.value as number;
     const code = this.mem.slice(hostPage, hostPage + 4096);
     const t0 = performance.now();
-    const pages = this.memory.buffer.byteLength / WASM_PAGE;
     const tr = translatePage({
       pageVa: va & ~0xfffn,
       entry: Number(va & 0xfffn),
@@ -141,55 +158,37 @@ export class CodeCache {
       abi: this.hartArea + HA_JIT_ABI,
       tlbR: this.hartArea + HA_TLB_R,
       tlbW: this.hartArea + HA_TLB_W,
-      pages,
-      maxPages: pages,
     });
     this.stats.compileMs += performance.now() - t0;
     region.translations++;
     this.stats.translations++;
-    const done = { va, host, hostPage, version, epoch, code, region, size: tr.bytes.length, gen: this.generation };
-    if (!this.async) {
-      this.install(new WebAssembly.Module(tr.bytes), done);
-      return;
-    }
-    // V8 compiles on its own threads meanwhile; the hart goes on interpreting this entry.
+    this.batch.push({ va, host, hostPage, version, epoch, code, region, body: tr.body, gen: this.generation });
+    // The hart goes on interpreting this entry until its function is installed.
     this.core.jitPending(va, host);
-    this.compiling++;
-    WebAssembly.compile(tr.bytes).then(
-      (m) => {
-        this.compiling--;
-        this.install(m, done);
-      },
-      (e: unknown) => {
-        this.compiling--;
-        throw e; // a module the translator made that V8 refuses: a moat bug, reported by the worker
-      },
-    );
+    if (!this.async || this.batch.length >= BATCH) this.compileBatch();
   }
 
   /** Compiles started and not yet installed (the hart worker lets its event loop run for them). */
   get pending(): number {
-    return this.compiling;
+    return this.compiling + this.batch.length;
   }
 
-  private install(
-    module: WebAssembly.Module,
-    t: {
-      va: bigint;
-      host: number;
-      hostPage: number;
-      version: number;
-      epoch: number;
-      code: Uint8Array;
-      region: Region;
-      size: number;
-      gen: number;
-    },
-  ): void {
-    const { va, host, hostPage, version, epoch, code, region } = t;
-    if (t.gen !== this.generation) return; // the cache was dropped while it compiled
+  /**
+   * Compiles the translations made since the last call as one module (on V8's threads when
+   * async): the hart worker calls it after every slice.
+   */
+  compileBatch(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const pages = this.memory.buffer.byteLength / WASM_PAGE;
+    const bytes = moduleBytes(IMPORTS, { pages, maxPages: pages }, {
+      params: FUNC_PARAMS,
+      results: FUNC_RESULTS,
+      bodies: batch.map((t) => t.body),
+    });
     const c = this.core;
-    const instance = new WebAssembly.Instance(module, {
+    const imports = {
       core: {
         memory: this.memory,
         jitLoad: c.jitLoad,
@@ -200,7 +199,31 @@ export class CodeCache {
         jitExec: c.jitExec,
         jitFence: c.jitFence,
       },
-    });
+    };
+    const installAll = (m: WebAssembly.Module): void => {
+      const fns = new WebAssembly.Instance(m, imports).exports;
+      batch.forEach((t, k) => this.install(fns[`f${k}`] as () => number, t));
+    };
+    if (!this.async) {
+      installAll(new WebAssembly.Module(bytes));
+      return;
+    }
+    this.compiling += batch.length;
+    WebAssembly.compile(bytes).then(
+      (m) => {
+        this.compiling -= batch.length;
+        installAll(m);
+      },
+      (e: unknown) => {
+        this.compiling -= batch.length;
+        throw e; // a module the translator made that V8 refuses: a moat bug, reported by the worker
+      },
+    );
+  }
+
+  private install(f: () => number, t: Translated): void {
+    const { va, host, hostPage, version, epoch, code, region } = t;
+    if (t.gen !== this.generation) return; // the cache was dropped while it compiled
     // Another hart may have written the page through a write TLB entry older than the claim
     // (jit.ts): install only once every hart has dropped those, and the bytes are unchanged.
     if (this.core.jitAcked(epoch) === 0 || !sameBytes(code, this.mem, hostPage)) {
@@ -208,9 +231,9 @@ export class CodeCache {
       return;
     }
     if (region.slot === 0) region.slot = this.allocSlot();
-    this.table.set(region.slot, instance.exports.f as () => number);
-    this.stats.codeBytes += t.size - region.codeBytes;
-    region.codeBytes = t.size;
+    this.table.set(region.slot, f);
+    this.stats.codeBytes += t.body.length - region.codeBytes;
+    region.codeBytes = t.body.length;
     region.version = version;
     if (this.core.jitInstall(va, host, region.slot, version) === 0) {
       this.core.jitForget(va, host);
@@ -235,6 +258,7 @@ export class CodeCache {
       }
     }
     this.regions.clear();
+    this.batch = [];
     this.generation++;
     this.stats.codeBytes = 0;
     this.stats.flushes++;

@@ -6,7 +6,7 @@
 // jit.ts JS_*) with pc, instret and the budget left in the hart's ABI block. A jump out of the
 // region returns to the core, which enters that target's own region. What it does not translate
 // it leaves to the interpreter one instruction at a time (JS_INTERP).
-import { Bytes, BLOCK_VOID, I32, I64, OP, moduleBytes, type FuncImport } from "./wasm-encoder.js";
+import { Bytes, BLOCK_VOID, I32, I64, OP, type FuncImport } from "./wasm-encoder.js";
 
 export const JS_JUMP = 0;
 export const JS_INTERP = 1;
@@ -82,9 +82,6 @@ export interface PageContext {
   abi: number;
   tlbR: number;
   tlbW: number;
-  /** The shared memory's size, for the import. */
-  pages: number;
-  maxPages: number;
 }
 
 interface Insn {
@@ -94,8 +91,13 @@ interface Insn {
   raw: number; // as fetched (16 bits for a compressed one): an illegal instruction's tval
 }
 
+/** The type of every translated function: (offset, budget, instret, data TLB key) -> status. */
+export const FUNC_PARAMS = [I32, I32, I64, I32];
+export const FUNC_RESULTS = [I32];
+
 export interface Translation {
-  bytes: Uint8Array;
+  /** The function's body (locals and code): moduleBytes() puts one or more in a module. */
+  body: Uint8Array;
   blocks: number;
   instructions: number;
 }
@@ -593,12 +595,7 @@ export function translatePage(ctx: PageContext): Translation {
     body.byte(OP.localSet).u32(xl(r));
   }
   body.bytes(e.b.view());
-  const bytes = moduleBytes(IMPORTS, { pages: ctx.pages, maxPages: ctx.maxPages }, {
-    params: [I32, I32, I64, I32],
-    results: [I32],
-    body,
-  });
-  return { bytes, blocks: starts.length, instructions };
+  return { body: body.view().slice(), blocks: starts.length, instructions };
 }
 
 /**

@@ -191,38 +191,16 @@ function section(out: Bytes, id: number, body: Bytes): void {
 
 /**
  * A module that imports the shared memory ("core"."memory", `pages` to `maxPages`) and
- * `imports`, and exports one function "f" of type params -> results whose body (locals and
- * code, ending in `end`) is `body`.
+ * `imports`, and exports functions "f0", "f1", ... of type params -> results, whose bodies
+ * (locals and code, each ending in `end`) are `bodies`. Several functions share one module
+ * because V8's cost per module, not per function, is most of compiling a small one.
  */
 export function moduleBytes(
   imports: FuncImport[],
   memory: { pages: number; maxPages: number },
-  fn: { params: number[]; results: number[]; body: Bytes },
+  fn: { params: number[]; results: number[]; bodies: Uint8Array[] },
 ): Uint8Array {
-  // Everything before the code section depends only on these: made once per shape.
-  const key = `${memory.pages}/${memory.maxPages}/${fn.params}/${fn.results}/${imports.length}`;
-  let head = heads.get(key);
-  if (!head) {
-    head = moduleHead(imports, memory, fn).view().slice();
-    if (heads.size > 64) heads.clear();
-    heads.set(key, head);
-  }
-  const out = new Bytes(head.length + fn.body.length + 16);
-  out.bytes(head);
-  const code = new Bytes(fn.body.length + 8);
-  code.u32(1).vec(fn.body);
-  section(out, 10, code);
-  return out.view();
-}
-
-const heads = new Map<string, Uint8Array>();
-
-function moduleHead(
-  imports: FuncImport[],
-  memory: { pages: number; maxPages: number },
-  fn: { params: number[]; results: number[] },
-): Bytes {
-  const out = new Bytes();
+  const out = new Bytes(256 + fn.bodies.reduce((n, b) => n + b.length + 5, 0));
   out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
   const types = new Bytes();
   types.u32(imports.length + 1);
@@ -235,10 +213,16 @@ function moduleHead(
   imports.forEach((i, n) => imp.name("core").name(i.name).byte(0x00).u32(n));
   section(out, 2, imp);
   const funcs = new Bytes();
-  funcs.u32(1).u32(imports.length);
+  funcs.u32(fn.bodies.length);
+  for (let k = 0; k < fn.bodies.length; k++) funcs.u32(imports.length);
   section(out, 3, funcs);
   const exp = new Bytes();
-  exp.u32(1).name("f").byte(0x00).u32(imports.length);
+  exp.u32(fn.bodies.length);
+  fn.bodies.forEach((_, k) => exp.name(`f${k}`).byte(0x00).u32(imports.length + k));
   section(out, 7, exp);
-  return out;
+  const code = new Bytes(fn.bodies.reduce((n, b) => n + b.length + 5, 8));
+  code.u32(fn.bodies.length);
+  for (const b of fn.bodies) code.u32(b.length).bytes(b);
+  section(out, 10, code);
+  return out.view().slice();
 }

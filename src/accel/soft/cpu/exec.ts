@@ -22,7 +22,7 @@ import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import { updateTimer } from "./clint";
 import { execFma, execOpFp } from "./fpu";
 import {
-  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_FAULT, JS_JUMP, JS_MISS, JS_MISS_REQUEST, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
+  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_CHECK, JS_FAULT, JS_JUMP, JS_MISS, JS_MISS_REQUEST, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
   jitBudget, jitDispatch, jitOn,
 } from "./jit";
 import { tlbLookup, tlbX } from "./mmu";
@@ -203,6 +203,19 @@ export function run(budget: i32): i32 {
           n = load<i32>(abi + ABI_N);
           seq = <u64>-1;
           if (s == JS_JUMP) continue;
+          if (s == JS_CHECK) {
+            // As after a CSR write in the interpreter.
+            clearCsrCheck();
+            invalidateFetch();
+            const irq = pendingInterrupt();
+            if (irq != 0) {
+              st.pc = pc;
+              st.instret = ir;
+              takeTrap(irq, 0);
+              pc = st.pc;
+            }
+            continue;
+          }
           if (s == JS_MISS) {
             seq = pc; // interpret from here; no second dispatch at the same pc
             continue;

@@ -13,6 +13,8 @@ import { raise } from "./fault";
 import * as st from "./state";
 import { execFma, execOpFp } from "./fpu";
 import { SH_FENCE } from "./layout";
+import { csrCheckInterrupts, csrRead, csrWrite, rmwBase } from "./csr";
+import { getX, setX } from "./state";
 
 /**
  * A load of kind `kind` (LK_*) at `va` into x`rd`: the value, extended; on an MMIO access the
@@ -120,4 +122,48 @@ export function jitExec(inst: u32, raw: u32): u32 {
 /** FENCE: a sequentially consistent read-modify-write orders memory like a full fence. */
 export function jitFence(): void {
   atomic.add<i32>(st.shared + SH_FENCE, 0);
+}
+
+/**
+ * A CSR instruction (csrrw/s/c and their immediate forms) on the registers in memory, as the
+ * interpreter runs it; the counters (0xB00-0xCFF, whose reads depend on instret) are not sent
+ * here. Returns 0 (done), 1 (done, and the CSR may change what translated code assumes: the
+ * data TLB key, translation, interrupt enables; the caller leaves and the core checks for
+ * interrupts), or 2 (a fault: not done).
+ */
+export function jitCsr(inst: u32, raw: u32): u32 {
+  const rd = (inst >> 7) & 31;
+  const f3 = (inst >> 12) & 7;
+  const rs1 = (inst >> 15) & 31;
+  const csr = inst >> 20;
+  const src: u64 = f3 >= 5 ? <u64>rs1 : getX(rs1);
+  const op = f3 & 3;
+  let old: u64 = 0;
+  let wrote = false;
+  if (op == 1) {
+    if (rd != 0) old = csrRead(csr, raw);
+    if (fault != 0) return 2;
+    csrWrite(csr, src, raw);
+    wrote = true;
+  } else {
+    old = csrRead(csr, raw);
+    if (fault != 0) return 2;
+    if (rs1 != 0) {
+      const base = rmwBase(csr, old);
+      csrWrite(csr, op == 2 ? base | src : base & ~src, raw);
+      wrote = true;
+    }
+  }
+  if (fault != 0) return 2;
+  setX(rd, old);
+  if (csrCheckInterrupts) return 1;
+  if (!wrote) return 0;
+  switch (csr) {
+    // Scratch, trap and floating-point state: nothing translated code depends on.
+    case 0x001: case 0x002: case 0x003: case 0x140: case 0x141: case 0x142: case 0x143: case 0x105:
+    case 0x340: case 0x341: case 0x342: case 0x343: case 0x305:
+      return 0;
+    default:
+      return 1;
+  }
 }

@@ -23,6 +23,7 @@ export const JS_JUMP: i32 = 0; // go on at ABI_PC (a jump, or the budget ran out
 export const JS_INTERP: i32 = 1; // interpret the one instruction at ABI_PC, then dispatch again
 export const JS_FAULT: i32 = 2; // the instruction at ABI_PC faulted (see fault.ts); ABI_NEXT follows it
 export const JS_MISS: i32 = 3; // not emitted today: an entry the function lacks (interpret on)
+export const JS_CHECK: i32 = 4; // a CSR write may have made an interrupt takeable: check, go on at ABI_PC
 // Only from jitDispatch():
 export const JS_NONE: i32 = -1; // nothing translated here: interpret on
 export const JS_REQUEST: i32 = -2; // a page became hot: the host should translate it (jitReq*)

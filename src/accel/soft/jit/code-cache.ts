@@ -35,6 +35,7 @@ export interface JitCore {
   jitMulDivW: Function;
   jitExec: Function;
   jitFence: Function;
+  jitCsr: Function;
 }
 
 /** Counters for `moat inspect` and the benchmarks. */
@@ -198,6 +199,7 @@ export class CodeCache {
         jitMulDivW: c.jitMulDivW,
         jitExec: c.jitExec,
         jitFence: c.jitFence,
+        jitCsr: c.jitCsr,
       },
     };
     const installAll = (m: WebAssembly.Module): void => {

@@ -40,6 +40,7 @@ export const IMPORTS: FuncImport[] = [
   { name: "jitMulDivW", params: [I64, I64, I32], results: [I64] },
   { name: "jitExec", params: [I32, I32], results: [I32] },
   { name: "jitFence", params: [], results: [] },
+  { name: "jitCsr", params: [I32, I32], results: [I32] },
 ];
 const F_LOAD = 0;
 const F_STORE = 1;
@@ -48,6 +49,8 @@ const F_MULDIV = 3;
 const F_MULDIVW = 4;
 const F_EXEC = 5;
 const F_FENCE = 6;
+const F_CSR = 7;
+const JS_CHECK = 4;
 
 // Locals: the four parameters, then scratch, then x1..x31.
 const L_OFF = 0;
@@ -62,6 +65,7 @@ const L_PO = 8; // i32: the exit's pc as an offset from the page (or ABS_PC)
 const L_LEN = 9; // i32: for JS_FAULT, the faulting instruction's length
 const L_PC = 10; // i64: the exit's pc when L_PO is ABS_PC
 const xl = (r: number): number => 10 + r;
+const L_B = 42; // i64: a second operand
 /** L_PO's value when the exit's pc is in L_PC (a register jump out of the page). */
 const ABS_PC = 0x7fff_ffff;
 
@@ -151,6 +155,11 @@ function translatable(inst: number): boolean {
       return f3 <= 3;
     case 0x0f:
       return f3 === 0; // fence (fence.i is the interpreter's)
+    case 0x73: {
+      // CSR instructions but the counters (their reads depend on instret: the interpreter's).
+      const csr = inst >>> 20;
+      return f3 !== 0 && f3 !== 4 && (csr & 0xe00) !== 0xc00 && (csr & 0xf00) !== 0xb00;
+    }
     default:
       return byCore(inst);
   }
@@ -317,6 +326,13 @@ export function translatePage(ctx: PageContext): Translation {
   let instructions = 0;
 
   /** Leaves the function: status, pc (as its offset from the page), instret advanced by `retired`. */
+  // The budget is taken for a whole block at its start: an exit inside the block gives back
+  // what the block did not run (`blockLen` - retired), so the budget stays exact.
+  let blockLen = 0;
+  const exitIn = (status: number, pcOff: number, retired: number, len?: number): void => {
+    if (blockLen !== retired) e.get(L_N).i32(blockLen - retired).op(OP.i32Add).set(L_N);
+    exit(status, pcOff, retired, len);
+  };
   const exit = (status: number, pcOff: number, retired: number, len?: number): void => {
     e.i32(status).set(L_ST).i32(pcOff).set(L_PO);
     if (len !== undefined) e.i32(len).set(L_LEN);
@@ -352,10 +368,6 @@ export function translatePage(ctx: PageContext): Translation {
 
   starts.forEach((start, bi) => {
     e.end(); // end of block b{bi}: its body follows
-    // The budget: leave before a block when it is spent.
-    e.get(L_N).i32(0).op(OP.i32LeS).open(OP.if, "budget");
-    exit(JS_JUMP, start, 0);
-    e.end();
     let off = start;
     let k = 0; // instructions of this block so far
     const insns: Insn[] = [];
@@ -372,7 +384,15 @@ export function translatePage(ctx: PageContext): Translation {
       if (startSet.has(off)) break;
     }
     const lenRetired = insns.filter((d) => d.inst !== 0 && translatable(d.inst)).length;
-    if (lenRetired > 0) e.get(L_N).i32(lenRetired).op(OP.i32Sub).set(L_N);
+    blockLen = lenRetired;
+    if (lenRetired > 0) {
+      // The budget is exact, as the interpreter's: a block that would overrun it is left to
+      // the interpreter, one instruction at a time.
+      e.get(L_N).i32(lenRetired).op(OP.i32LtS).open(OP.if, "budget");
+      exit(JS_INTERP, start, 0);
+      e.end();
+      e.get(L_N).i32(lenRetired).op(OP.i32Sub).set(L_N);
+    }
     let ended = false;
     for (const d of insns) {
       const { inst, len } = d;
@@ -407,6 +427,11 @@ export function translatePage(ctx: PageContext): Translation {
           break;
         }
         case 0x33: {
+          if (f7 === 1 && f3 >= 4) {
+            divRem(e, rs1, rs2, f3, 64);
+            e.setX(rd);
+            break;
+          }
           e.x(rs1).x(rs2);
           if (f7 === 1) {
             if (f3 === 0) e.op(OP.i64Mul);
@@ -439,7 +464,8 @@ export function translatePage(ctx: PageContext): Translation {
         }
         case 0x3b: {
           if (f7 === 1 && f3 !== 0) {
-            e.x(rs1).x(rs2).i32(f3).call(F_MULDIVW).setX(rd);
+            divRem(e, rs1, rs2, f3, 32);
+            e.setX(rd);
             break;
           }
           e.x(rs1).op(OP.i32WrapI64).x(rs2).op(OP.i32WrapI64);
@@ -503,7 +529,7 @@ export function translatePage(ctx: PageContext): Translation {
           e.end();
           e.get(L_A).i32(LOAD_KINDS[f3]!).i32(rd).call(F_LOAD);
           e.call(F_FAULT).open(OP.if, "fault");
-          exit(JS_FAULT, at, k, len);
+          exitIn(JS_FAULT, at, k, len);
           e.end();
           e.end();
           e.setX(rd);
@@ -512,18 +538,30 @@ export function translatePage(ctx: PageContext): Translation {
         case 0x0f:
           e.call(F_FENCE);
           break;
+        case 0x73: {
+          if (f3 < 4 && rs1 !== 0) e.i32(ctx.xBase + rs1 * 8).x(rs1).mem(OP.i64Store);
+          e.i32(inst | 0).i32(d.raw | 0).call(F_CSR).set(L_E);
+          e.get(L_E).i32(2).op(OP.i32Eq).open(OP.if, "fault");
+          exitIn(JS_FAULT, at, k, len);
+          e.end();
+          if (rd !== 0) e.i32(ctx.xBase + rd * 8).mem(OP.i64Load).setX(rd);
+          e.get(L_E).open(OP.if, "check");
+          exitIn(JS_CHECK, at + len, k + 1);
+          e.end();
+          break;
+        }
         case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: {
           // The core reads the integer registers from memory: store the ones it may read.
           for (const r of new Set([rs1, rs2])) if (r !== 0) e.i32(ctx.xBase + r * 8).x(r).mem(OP.i64Store);
           e.i32(inst | 0).i32(d.raw | 0).call(F_EXEC).open(OP.if, "fault");
-          exit(JS_FAULT, at, k, len);
+          exitIn(JS_FAULT, at, k, len);
           e.end();
           if (writesX(inst) && rd !== 0) e.i32(ctx.xBase + rd * 8).mem(OP.i64Load).setX(rd);
           const op = inst & 0x7f;
           if (op === 0x2f || op === 0x27) {
             // It may have written this very page: then its code is stale, leave.
             e.i32(ctx.versionSlot).mem(OP.i32Load).i32(ctx.version | 0).op(OP.i32Ne).open(OP.if, "stale");
-            exit(JS_JUMP, at + len, k + 1);
+            exitIn(JS_JUMP, at + len, k + 1);
             e.end();
           }
           break;
@@ -538,11 +576,11 @@ export function translatePage(ctx: PageContext): Translation {
           e.end();
           e.get(L_A).i32(size).x(rs2).call(F_STORE);
           e.call(F_FAULT).open(OP.if, "fault");
-          exit(JS_FAULT, at, k, len);
+          exitIn(JS_FAULT, at, k, len);
           e.end();
           // The store may have written this very page: then its code is stale, leave.
           e.i32(ctx.versionSlot).mem(OP.i32Load).i32(ctx.version | 0).op(OP.i32Ne).open(OP.if, "stale");
-          exit(JS_JUMP, at + len, k + 1);
+          exitIn(JS_JUMP, at + len, k + 1);
           e.end();
           e.end();
           break;
@@ -588,7 +626,7 @@ export function translatePage(ctx: PageContext): Translation {
   body.u32(1).byte(I32); // st
   body.u32(1).byte(I64); // a
   body.u32(3).byte(I32); // e, po, len
-  body.u32(1 + 31).byte(I64); // pc, x1..x31
+  body.u32(1 + 31 + 1).byte(I64); // pc, x1..x31, b
   for (const r of [...e.used].sort((a, b) => a - b)) {
     body.byte(OP.i32Const).s32(ctx.xBase + r * 8);
     body.byte(OP.i64Load).u32(0).u32(0);
@@ -596,6 +634,48 @@ export function translatePage(ctx: PageContext): Translation {
   }
   body.bytes(e.b.view());
   return { body: body.view().slice(), blocks: starts.length, instructions };
+}
+
+/**
+ * DIV, DIVU, REM, REMU (f3 4-7) of x`rs1` by x`rs2` on `bits` (64, or 32 for the W forms,
+ * sign-extended), leaving the result: RISC-V's answers where WebAssembly would trap (a zero
+ * divisor, the most negative number divided by -1).
+ */
+function divRem(e: Emitter, rs1: number, rs2: number, f3: number, bits: 32 | 64): void {
+  const w = bits === 32;
+  e.x(rs1);
+  if (w) e.op(OP.i32WrapI64).op(OP.i64ExtendI32S); // (the low word, sign-extended: see below)
+  e.set(L_A).x(rs2);
+  if (w) e.op(OP.i32WrapI64).op(OP.i64ExtendI32S);
+  e.set(L_B);
+  // For the W forms, L_A/L_B hold the low words sign-extended (for DIVW/REMW) or, for the
+  // unsigned ones, zero-extended: fixed up here.
+  if (w && (f3 === 5 || f3 === 7)) {
+    e.get(L_A).i64(0xffff_ffff).op(OP.i64And).set(L_A);
+    e.get(L_B).i64(0xffff_ffff).op(OP.i64And).set(L_B);
+  }
+  const min = w ? -0x8000_0000 : -(2 ** 63);
+  e.get(L_B).op(OP.i64Eqz).open(OP.if, "zero", I64);
+  // x / 0 = all ones; x % 0 = x.
+  if (f3 === 4 || f3 === 5) e.i64(-1);
+  else e.get(L_A);
+  e.op(OP.else);
+  if (f3 === 4 || f3 === 6) {
+    // min / -1 = min (wasm traps), min % -1 = 0 (wasm's rem_s gives 0 too).
+    e.get(L_A);
+    if (w) e.i64(min);
+    else e.b.byte(OP.i64Const).bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f]);
+    e.op(OP.i64Eq).get(L_B).i64(-1).op(OP.i64Eq).op(OP.i32And).open(OP.if, "ovf", I64);
+    e.get(L_A).i64(0);
+    e.op(f3 === 4 ? OP.i64Or : OP.i64And); // min (DIV) or 0 (REM)
+    e.op(OP.else);
+    e.get(L_A).get(L_B).op(f3 === 4 ? OP.i64DivS : OP.i64RemS);
+    e.end();
+  } else {
+    e.get(L_A).get(L_B).op(f3 === 5 ? OP.i64DivU : OP.i64RemU);
+  }
+  e.end();
+  if (w) e.op(OP.i32WrapI64).op(OP.i64ExtendI32S);
 }
 
 /**

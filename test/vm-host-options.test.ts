@@ -320,6 +320,30 @@ test("--cpu-tier: the guest runs on each tier and status names it; without it, t
     );
 });
 
+test("metrics: the jit tier reports the translator's work on a hot guest loop; the interp tier has none", async () => {
+  for (const tier of CPU_TIERS) {
+    const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
+    const ctl = join(dir, "control.sock");
+    const loop = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo UP; sleep 100";
+    const vm = startMoat(["run", "--cpu-tier", tier, "--control", ctl, "--", "sh", "-c", loop]);
+    try {
+      await until(() => vm.out().includes("UP") || vm.p.exitCode !== null, "UP");
+      const [m] = await control(ctl, [{ op: "metrics" }]);
+      const jit = m!.jit as Record<string, number> | undefined;
+      if (tier === "interp") assert.equal(jit, undefined);
+      else {
+        assert.ok(jit && jit.translations > 0 && jit.code_bytes > 0, JSON.stringify(jit));
+        assert.equal(typeof jit.compile_ms, "number");
+      }
+      await control(ctl, [{ op: "stop" }]);
+      assert.equal(await vm.done, 143);
+    } finally {
+      vm.p.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
 test("metrics: disk bytes and requests, vCPU exits, balloon; --balloon reporting=off offers no free page reporting", async () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
   const ctl = join(dir, "control.sock");

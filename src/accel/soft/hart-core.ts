@@ -58,6 +58,7 @@ export function createHartCore(
         r = core.run(core.jitBudget.value as number);
       }
       cache?.compileBatch(); // what this slice translated, as one module
+      if (cache?.failure) throw cache.failure;
       return r;
     },
     jitStats: () => (cache ? { ...cache.stats } : undefined),

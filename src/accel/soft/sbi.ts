@@ -3,6 +3,7 @@
 // system reset go to the VMM thread. Every argument is guest-controlled and checked here.
 import type { CoreExports } from "./core-exports.js";
 import { U64 } from "./core-exports.js";
+import { invalidateCodeRange } from "./jit/code-versions.js";
 import {
   HSM_START_PENDING,
   HSM_STARTED,
@@ -284,6 +285,8 @@ export function handleSbi(h: SbiHost): boolean {
         if (b < 0) break;
         h.ram[off + n++] = b;
       }
+      // A host write into guest RAM, as a device's DMA: translated code there is stale.
+      invalidateCodeRange(h.i32, off, n);
       val = BigInt(n);
       break;
     }

@@ -22,7 +22,7 @@ import { RVC_TABLE, SH_FENCE, SH_FLUSH, SH_FLUSH_ACK } from "./layout";
 import { updateTimer } from "./clint";
 import { execFma, execOpFp } from "./fpu";
 import {
-  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_CHECK, JS_FAULT, JS_JUMP, JS_MISS, JS_MISS_REQUEST, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
+  ABI_IR, ABI_N, ABI_NEXT, ABI_PC, JS_CHECK, JS_FAULT, JS_JUMP, JS_NONE, JS_REQUEST, abiBase, ackCodeEpoch,
   jitBudget, jitDispatch, jitOn,
 } from "./jit";
 import { tlbLookup, tlbX } from "./mmu";
@@ -216,16 +216,6 @@ export function run(budget: i32): i32 {
             }
             continue;
           }
-          if (s == JS_MISS) {
-            seq = pc; // interpret from here; no second dispatch at the same pc
-            continue;
-          }
-          if (s == JS_MISS_REQUEST) {
-            st.pc = pc;
-            st.instret = ir;
-            jitBudget = n;
-            return EXIT_JIT;
-          }
           if (s == JS_FAULT) {
             const nx = load<u64>(abi + ABI_NEXT);
             if (fault == FAULT_MMIO) {
@@ -236,9 +226,11 @@ export function run(budget: i32): i32 {
               return EXIT_MMIO;
             }
             if (fault == FAULT_RECHECK) {
+              // A CLINT store: done (it retires), but interrupts may now be pending.
               clearFault();
+              ir++;
               st.pc = nx;
-              st.instret = ir + 1;
+              st.instret = ir;
               const irq = pendingInterrupt();
               if (irq != 0) takeTrap(irq, 0);
               pc = st.pc;

@@ -22,14 +22,10 @@ import { dataKey, tlbW } from "./mmu";
 export const JS_JUMP: i32 = 0; // go on at ABI_PC (a jump, or the budget ran out)
 export const JS_INTERP: i32 = 1; // interpret the one instruction at ABI_PC, then dispatch again
 export const JS_FAULT: i32 = 2; // the instruction at ABI_PC faulted (see fault.ts); ABI_NEXT follows it
-export const JS_MISS: i32 = 3; // not emitted today: an entry the function lacks (interpret on)
 export const JS_CHECK: i32 = 4; // a CSR write may have made an interrupt takeable: check, go on at ABI_PC
 // Only from jitDispatch():
 export const JS_NONE: i32 = -1; // nothing translated here: interpret on
 export const JS_REQUEST: i32 = -2; // a page became hot: the host should translate it (jitReq*)
-// JS_MISS, and the host should translate the page again with the missed entry: the function
-// may have run code before it missed, so pc, instret and the budget are the ABI block's.
-export const JS_MISS_REQUEST: i32 = -3;
 
 // Offsets in the hart's JIT ABI block, written by a translated function on every return.
 export const ABI_PC: u32 = 0; // u64
@@ -39,8 +35,6 @@ export const ABI_N: u32 = 24; // i32: budget left
 
 /** Jumps to an untranslated entry before the host is asked to translate it (jitSetHot). */
 let hotEntries: i32 = 8192;
-/** Misses (JS_MISS) before the host is asked to translate again. */
-const MISS_LIMIT: i32 = 16;
 
 export let jitOn: bool = false;
 let table: u32 = JIT_TABLES; // this hart's entry table
@@ -237,14 +231,5 @@ export function jitDispatch(va: u64, host: u32, n: i32, ir: u64): i32 {
     store<i32>(e, 1, 20);
     return JS_NONE;
   }
-  const s = call_indirect<i32>(<u32>fn, <i32>(<u32>va & 0xfff), n, ir, <i32>dataKey);
-  if (s == JS_MISS) {
-    // Where it missed (the entry, or a jump inside the page): the host adds that entry.
-    if (count >= MISS_LIMIT) {
-      request(load<u64>(abiBase() + ABI_PC), host, e);
-      return JS_MISS_REQUEST;
-    }
-    store<i32>(e, count, 20);
-  }
-  return s;
+  return call_indirect<i32>(<u32>fn, <i32>(<u32>va & 0xfff), n, ir, <i32>dataKey);
 }

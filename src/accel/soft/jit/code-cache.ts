@@ -4,8 +4,16 @@ import { CODE_VERSIONS, HART_BASE, HART_STRIDE, RAM_OFFSET, RVC_TABLE, WASM_PAGE
 import { FUNC_PARAMS, FUNC_RESULTS, IMPORTS, translatePage } from "./translate.js";
 import { moduleBytes } from "./wasm-encoder.js";
 
-/** Bound: generated code kept per hart before the whole cache is dropped (docs/jit.md). */
+/**
+ * Bound: generated code kept per hart before the whole cache is dropped (docs/jit.md). Each
+ * translation is charged its module bytes plus REGION_COST, what V8 holds for it besides (its
+ * compiled code, its share of a module and instance, a table slot): about that much was
+ * measured per small translation.
+ */
 export const DEFAULT_CODE_CACHE_BYTES = 64 << 20;
+const REGION_COST = 8 << 10;
+/** Bound: entries the host keeps records of (translated, declined or failed) before a flush. */
+const MAX_REGIONS = 1 << 15;
 /** Bound: translations of one entry (code rewritten over and over is left to the interpreter). */
 const MAX_TRANSLATIONS = 24;
 
@@ -76,6 +84,8 @@ interface Region {
 
 export class CodeCache {
   private readonly regions = new Map<string, Region>();
+  /** Why compiling failed (a moat bug): HartCore.run() throws it. */
+  failure: Error | undefined;
   private batch: Translated[] = [];
   private compiling = 0;
   private generation = 0; // flushes so far: a compile from before one is not installed
@@ -120,16 +130,9 @@ export class CodeCache {
     const key = `${va}:${hostPage}`;
     let region = this.regions.get(key);
     if (!region) {
+      if (this.regions.size >= MAX_REGIONS) this.flush();
       region = { slot: 0, version: 0, translations: 0, codeBytes: 0 };
       this.regions.set(key, region);
-    }
-    // Addresses beyond 2^52 (no canonical Sv39/Sv48 address, no RAM) are left to the interpreter.
-    const signedVa = BigInt.asIntN(64, va);
-    const far = signedVa > 1n << 52n || signedVa < -(1n << 52n);
-    if (far || region.translations >= MAX_TRANSLATIONS) {
-      this.stats.declined++;
-      this.core.jitDecline(va, host);
-      return;
     }
     // Its function is still current (the core's table lost the entry to another, or the entry
     // was cold a while): enter it again without compiling.
@@ -138,6 +141,14 @@ export class CodeCache {
     if (region.slot !== 0 && region.version === now) {
       this.stats.reinstalls++;
       if (this.core.jitInstall(va, host, region.slot, now) !== 0) return;
+    }
+    // Addresses beyond 2^52 (no canonical Sv39/Sv48 address, no RAM) are left to the interpreter.
+    const signedVa = BigInt.asIntN(64, va);
+    const far = signedVa > 1n << 52n || signedVa < -(1n << 52n);
+    if (far || region.translations >= MAX_TRANSLATIONS) {
+      this.stats.declined++;
+      this.core.jitDecline(va, host);
+      return;
     }
     const version = this.core.jitClaim(hostPage) >>> 0;
     if (version === 0) {
@@ -161,7 +172,6 @@ export class CodeCache {
       tlbW: this.hartArea + HA_TLB_W,
     });
     this.stats.compileMs += performance.now() - t0;
-    region.translations++;
     this.stats.translations++;
     this.batch.push({ va, host, hostPage, version, epoch, code, region, body: tr.body, gen: this.generation });
     // The hart goes on interpreting this entry until its function is installed.
@@ -217,8 +227,9 @@ export class CodeCache {
         installAll(m);
       },
       (e: unknown) => {
+        // A module the translator made that V8 refuses: a moat bug, reported by the next run().
         this.compiling -= batch.length;
-        throw e; // a module the translator made that V8 refuses: a moat bug, reported by the worker
+        this.failure = e instanceof Error ? e : new Error(String(e));
       },
     );
   }
@@ -234,8 +245,11 @@ export class CodeCache {
     }
     if (region.slot === 0) region.slot = this.allocSlot();
     this.table.set(region.slot, f);
-    this.stats.codeBytes += t.body.length - region.codeBytes;
-    region.codeBytes = t.body.length;
+    // Only translations that get installed count against MAX_TRANSLATIONS.
+    region.translations++;
+    const cost = t.body.length + REGION_COST;
+    this.stats.codeBytes += cost - region.codeBytes;
+    region.codeBytes = cost;
     region.version = version;
     if (this.core.jitInstall(va, host, region.slot, version) === 0) {
       this.core.jitForget(va, host);

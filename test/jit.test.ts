@@ -129,6 +129,19 @@ describe("translator", () => {
     assert.ok(s.codeBytes <= 40_000 + 16_384, `cache holds ${s.codeBytes} bytes`);
   });
 
+  test("a hart whose translations cannot be installed (another hart never acknowledges) still makes progress", () => {
+    const h = new Hart(4 << 20, undefined, "jit");
+    // Hart 1 of 2 exists but never runs: it is neither idle nor acknowledging, so no translation
+    // of hart 0's can be installed. Each request must still let hart 0 go on.
+    assert.ok(h.init(0, false, 2));
+    const end = sumLoop(h, 0x2000);
+    runTo(h, end);
+    assert.equal(h.x(A0), (0x2000n * 0x2001n) / 2n);
+    const s = h.hartCore.jitStats()!;
+    assert.ok(s.translations > 0 && s.codeBytes === 0, JSON.stringify(s));
+    assert.ok(s.declined > 0, `the entry is given up after repeated failures: ${JSON.stringify(s)}`);
+  });
+
   test("a timer interrupt is taken while a translated loop spins (within a slice)", () => {
     for (const tier of ["interp", "jit"] as const) {
       const h = new Hart(4 << 20, undefined, tier);

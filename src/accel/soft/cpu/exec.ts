@@ -33,6 +33,7 @@ export const EXIT_WFI: i32 = 2; // WFI with nothing pending: the host may sleep
 export const EXIT_SBI: i32 = 3; // ecall from S-mode with moat's SBI: pc is at the ecall
 export const EXIT_HALT: i32 = 4; // the hart cannot go on (trap loop); see haltCause/haltPc
 export const EXIT_JIT: i32 = 5; // a page became hot (jit.ts jitReq*); run(jitBudget) goes on
+let jitResumed = false; // the last run() returned EXIT_JIT
 
 // An MMIO load waits for the host: which register receives the value, and how it is extended.
 export const LK_SEXT8: u32 = 1;
@@ -182,7 +183,10 @@ export function run(budget: i32): i32 {
   // With the translator on, every pc that is not the one after the last instruction (a jump, a
   // trap, a return from translated code) is a place to enter translated code; so is the
   // instruction after one that translated code left to the interpreter (`again`).
-  let seq: u64 = <u64>-1;
+  // After EXIT_JIT the first instruction is interpreted, whatever the host did with the
+  // request: every return to the host makes progress.
+  let seq: u64 = jitResumed ? st.pc : <u64>-1;
+  jitResumed = false;
   let again = false;
   while (n > 0) {
     if (jitOn && (pc != seq || again) && (<u32>pc & 1) == 0) {
@@ -194,6 +198,7 @@ export function run(budget: i32): i32 {
           st.pc = pc;
           st.instret = ir;
           jitBudget = n;
+          jitResumed = true;
           return EXIT_JIT;
         }
         if (s != JS_NONE) {

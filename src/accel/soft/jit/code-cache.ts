@@ -79,6 +79,8 @@ interface Region {
   /** The code version the function in `slot` was made at (0: none yet). */
   version: number;
   translations: number;
+  /** Translations not installed (the page changed, or a hart did not acknowledge in time). */
+  failures: number;
   codeBytes: number;
 }
 
@@ -131,7 +133,7 @@ export class CodeCache {
     let region = this.regions.get(key);
     if (!region) {
       if (this.regions.size >= MAX_REGIONS) this.flush();
-      region = { slot: 0, version: 0, translations: 0, codeBytes: 0 };
+      region = { slot: 0, version: 0, translations: 0, failures: 0, codeBytes: 0 };
       this.regions.set(key, region);
     }
     // Its function is still current (the core's table lost the entry to another, or the entry
@@ -145,7 +147,7 @@ export class CodeCache {
     // Addresses beyond 2^52 (no canonical Sv39/Sv48 address, no RAM) are left to the interpreter.
     const signedVa = BigInt.asIntN(64, va);
     const far = signedVa > 1n << 52n || signedVa < -(1n << 52n);
-    if (far || region.translations >= MAX_TRANSLATIONS) {
+    if (far || region.translations >= MAX_TRANSLATIONS || region.failures >= MAX_TRANSLATIONS) {
       this.stats.declined++;
       this.core.jitDecline(va, host);
       return;
@@ -240,6 +242,7 @@ export class CodeCache {
     // Another hart may have written the page through a write TLB entry older than the claim
     // (jit.ts): install only once every hart has dropped those, and the bytes are unchanged.
     if (this.core.jitAcked(epoch) === 0 || !sameBytes(code, this.mem, hostPage)) {
+      region.failures++;
       this.core.jitForget(va, host);
       return;
     }
@@ -252,6 +255,7 @@ export class CodeCache {
     region.codeBytes = cost;
     region.version = version;
     if (this.core.jitInstall(va, host, region.slot, version) === 0) {
+      region.failures++;
       this.core.jitForget(va, host);
       return;
     }

@@ -425,6 +425,9 @@ export function run(budget: i32): i32 {
           const imm = ((<i32>inst >> 31) << 12) | (((inst >> 7) & 1) << 11) |
             (((inst >> 25) & 63) << 5) | (((inst >> 8) & 15) << 1);
           pc = cur + <u64>(<i64>imm);
+          // A forward branch is seldom where hot code starts (loops branch back, functions are
+          // called): not a place to look for translated code, which saves cold code the lookup.
+          if (imm > 0) seq = pc;
         } else pc = next;
         continue;
       }

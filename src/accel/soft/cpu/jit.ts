@@ -12,7 +12,8 @@
 // slice (SH_CODE_ACK); the host installs a translation only once every running hart has, and
 // after checking that the page's bytes are still those it translated.
 import {
-  CODE_PAGES, CODE_VERSIONS, HA_JIT_ABI, JIT_ENTRIES, JIT_TABLES, JIT_TABLE_STRIDE, MAX_HARTS, RAM_OFFSET,
+  CODE_PAGES, CODE_VERSIONS, HA_JIT_ABI, JIT_COUNTERS, JIT_ENTRIES, JIT_TABLES, JIT_TABLE_STRIDE, MAX_HARTS,
+  RAM_OFFSET,
   SHARED_BASE, SHARED_STRIDE, SH_CODE_ACK, TLB_ENTRIES, VM_CODE_EPOCH,
 } from "./layout";
 import * as st from "./state";
@@ -53,9 +54,22 @@ export let jitClaimEpoch: i32 = 0;
 // they are mixed by multiplication before the top bits are taken: a plain XOR of the two would
 // send every page of such a mapping to one entry. Two ways per set: the first entry of the pair
 // is the newer.
+@inline function mix(va: u64, host: u32): u32 {
+  return (<u32>(va >> 1) * 0x9e37_79b1) ^ ((host >> 12) * 0x85eb_ca6b);
+}
+
 @inline function setOf(va: u64, host: u32): u32 {
-  const i = (((<u32>(va >> 1) * 0x9e37_79b1) ^ ((host >> 12) * 0x85eb_ca6b)) >>> 17) & ~1; // JIT_ENTRIES = 32768
+  const i = (mix(va, host) >>> 18) & ~1; // JIT_ENTRIES = 16384
   return table + (i << 5);
+}
+
+/**
+ * Where jumps to an entry not in the table are counted: an untagged u16, so cold code costs one
+ * load and store per jump and takes no table entry (two entries sharing a count only get hot
+ * sooner). JIT_COUNTERS = 65536.
+ */
+@inline function counterOf(va: u64, host: u32): u32 {
+  return table + (JIT_ENTRIES << 5) + ((mix(va, host) >>> 16) << 1);
 }
 
 @inline function matches(e: u32, va: u64, host: u32): bool {
@@ -121,6 +135,7 @@ export function jitSetHot(entries: i32): void {
 /** Forgets every translation this hart knows (the host dropped its code cache). */
 export function jitFlushTable(): void {
   memory.fill(table, 0xff, JIT_ENTRIES << 5);
+  memory.fill(table + (JIT_ENTRIES << 5), 0, JIT_COUNTERS << 1);
 }
 
 /** At the start of a slice: drop the write TLB if some hart claimed a page since the last one. */
@@ -214,8 +229,14 @@ function request(va: u64, host: u32, e: u32): i32 {
 export function jitDispatch(va: u64, host: u32, n: i32, ir: u64): i32 {
   const e = lookup(va, host);
   if (e == 0) {
-    store<i32>(entryFor(va, host), 1, 20);
-    return JS_NONE;
+    const c = counterOf(va, host);
+    const count = <i32>load<u16>(c) + 1;
+    if (count < hotEntries && count < 0xffff) {
+      store<u16>(c, <u16>count);
+      return JS_NONE;
+    }
+    store<u16>(c, 0);
+    return request(va, host, entryFor(va, host));
   }
   const fn = load<i32>(e, 12);
   if (fn < 0) return JS_NONE;

@@ -52,10 +52,12 @@ export const HA_TLB_X: u32 = 0x3000;
 export const TLB_ENTRIES: u32 = 256;
 // How a translated function hands back pc and instret (jit.ts), in the private hart area.
 export const HA_JIT_ABI: u32 = 0x4000;
-// Each hart's table from guest entries to translated functions: JIT_ENTRIES x 32 bytes.
+// Each hart's 1 MiB: a table from guest entries to translated functions (JIT_ENTRIES x 32
+// bytes), then JIT_COUNTERS untagged u16 counts of jumps to entries not in the table yet.
 export const JIT_TABLES: u32 = 0x0080_0000;
 export const JIT_TABLE_STRIDE: u32 = 0x10_0000;
-export const JIT_ENTRIES: u32 = JIT_TABLE_STRIDE >> 5;
+export const JIT_ENTRIES: u32 = 16384;
+export const JIT_COUNTERS: u32 = 65536;
 
 // Guest-physical addresses of the devices the core handles itself.
 export const CLINT_BASE: u64 = 0x0200_0000;

@@ -14,7 +14,7 @@ import { jitEnable } from "./jit";
 
 export { expandCompressed } from "./compressed";
 export {
-  jitLoad, jitStore, jitFault, jitMulDiv, jitMulDivW, jitExec, jitFence, jitCsr,
+  jitLoad, jitStore, jitFault, jitMulDiv, jitExec, jitFence, jitCsr,
 } from "./jit-calls";
 export {
   jitEnable, jitSetHot, jitFlushTable, jitClaim, jitAcked, jitInstall, jitDecline, jitPending, jitForget, jitReqVa, jitReqHost, jitBudget,

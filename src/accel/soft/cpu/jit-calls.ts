@@ -51,7 +51,8 @@ export function jitFault(): u32 {
   return fault;
 }
 
-/** OP with funct7 1 and funct3 `f3` (MUL..REMU), as the interpreter computes it. */
+/** OP with funct7 1 and funct3 `f3` (MUL..REMU), as the interpreter computes it (translated
+ * code calls it for MULH, MULHSU and MULHU, which are not one WebAssembly instruction). */
 export function jitMulDiv(a: u64, b: u64, f3: u32): u64 {
   switch (f3) {
     case 0: return a * b;
@@ -69,29 +70,6 @@ export function jitMulDiv(a: u64, b: u64, f3: u32): u64 {
       return <u64>(<i64>a % <i64>b);
     default: return b == 0 ? a : a % b;
   }
-}
-
-/** OP-32 with funct7 1 (MULW, DIVW..REMUW; f3 1-3 do not exist): the sign-extended result. */
-export function jitMulDivW(a64: u64, b64: u64, f3: u32): u64 {
-  const a = <u32>a64;
-  const b = <u32>b64;
-  let r: u32 = 0;
-  switch (f3) {
-    case 0: r = a * b; break;
-    case 4:
-      if (b == 0) r = <u32>-1;
-      else if (a == 0x8000_0000 && b == <u32>-1) r = a;
-      else r = <u32>(<i32>a / <i32>b);
-      break;
-    case 5: r = b == 0 ? <u32>-1 : a / b; break;
-    case 6:
-      if (b == 0) r = a;
-      else if (a == 0x8000_0000 && b == <u32>-1) r = 0;
-      else r = <u32>(<i32>a % <i32>b);
-      break;
-    default: r = b == 0 ? a : a % b; break;
-  }
-  return <u64>(<i64>(<i32>r));
 }
 
 /**

@@ -40,7 +40,6 @@ export interface JitCore {
   jitStore: Function;
   jitFault: Function;
   jitMulDiv: Function;
-  jitMulDivW: Function;
   jitExec: Function;
   jitFence: Function;
   jitCsr: Function;
@@ -208,7 +207,6 @@ export class CodeCache {
         jitStore: c.jitStore,
         jitFault: c.jitFault,
         jitMulDiv: c.jitMulDiv,
-        jitMulDivW: c.jitMulDivW,
         jitExec: c.jitExec,
         jitFence: c.jitFence,
         jitCsr: c.jitCsr,

@@ -37,7 +37,6 @@ export const IMPORTS: FuncImport[] = [
   { name: "jitStore", params: [I64, I32, I64], results: [] },
   { name: "jitFault", params: [], results: [I32] },
   { name: "jitMulDiv", params: [I64, I64, I32], results: [I64] },
-  { name: "jitMulDivW", params: [I64, I64, I32], results: [I64] },
   { name: "jitExec", params: [I32, I32], results: [I32] },
   { name: "jitFence", params: [], results: [] },
   { name: "jitCsr", params: [I32, I32], results: [I32] },
@@ -46,10 +45,9 @@ const F_LOAD = 0;
 const F_STORE = 1;
 const F_FAULT = 2;
 const F_MULDIV = 3;
-const F_MULDIVW = 4;
-const F_EXEC = 5;
-const F_FENCE = 6;
-const F_CSR = 7;
+const F_EXEC = 4;
+const F_FENCE = 5;
+const F_CSR = 6;
 const JS_CHECK = 4;
 
 // Locals: the four parameters, then scratch, then x1..x31.

@@ -333,7 +333,7 @@ test("metrics: the jit tier reports the translator's work on a hot guest loop; t
       if (tier === "interp") assert.equal(jit, undefined);
       else {
         assert.ok(jit && jit.translations > 0 && jit.code_bytes > 0, JSON.stringify(jit));
-        assert.equal(typeof jit.compile_ms, "number");
+        assert.equal(typeof jit.translate_ms, "number");
       }
       await control(ctl, [{ op: "stop" }]);
       assert.equal(await vm.done, 143);

@@ -80,7 +80,7 @@ export interface AccelVm {
     translations: number;
     reinstalls: number;
     codeBytes: number;
-    compileMs: number;
+    translateMs: number;
     flushes: number;
     declined: number;
   } | undefined;

@@ -446,7 +446,7 @@ function jit(s: ReturnType<NonNullable<AccelVm["jitStats"]>>): Record<string, un
       translations: s.translations,
       reinstalls: s.reinstalls,
       code_bytes: s.codeBytes,
-      compile_ms: s.compileMs,
+      translate_ms: s.translateMs,
       flushes: s.flushes,
       declined: s.declined,
     },

@@ -56,7 +56,7 @@ export const EXIT_SLOT_POSTED = 8;
 export const JIT_STAT_SLOTS = {
   translations: 9,
   codeBytes: 10,
-  compileMs: 11,
+  translateMs: 11,
   flushes: 12,
   declined: 13,
   reinstalls: 14,

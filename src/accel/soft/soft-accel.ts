@@ -184,13 +184,13 @@ class SoftVm implements AccelVm {
       translations: 0,
       reinstalls: 0,
       codeBytes: 0,
-      compileMs: 0,
+      translateMs: 0,
       flushes: 0,
       declined: 0,
     };
     for (const c of this.counters)
       for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) out[k as keyof JitStats] += c[slot]!;
-    out.compileMs = Math.round(out.compileMs);
+    out.translateMs = Math.round(out.translateMs);
     return out;
   }
 

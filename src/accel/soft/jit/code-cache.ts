@@ -51,7 +51,7 @@ export interface JitStats {
   /** Functions entered again without compiling (the core's table had lost them). */
   reinstalls: number;
   codeBytes: number;
-  compileMs: number;
+  translateMs: number;
   flushes: number;
   declined: number;
 }
@@ -98,7 +98,7 @@ export class CodeCache {
     translations: 0,
     reinstalls: 0,
     codeBytes: 0,
-    compileMs: 0,
+    translateMs: 0,
     flushes: 0,
     declined: 0,
   };
@@ -172,7 +172,7 @@ export class CodeCache {
       tlbR: this.hartArea + HA_TLB_R,
       tlbW: this.hartArea + HA_TLB_W,
     });
-    this.stats.compileMs += performance.now() - t0;
+    this.stats.translateMs += performance.now() - t0;
     this.stats.translations++;
     this.batch.push({ va, host, hostPage, version, epoch, code, region, body: tr.body, gen: this.generation });
     // The hart goes on interpreting this entry until its function is installed.

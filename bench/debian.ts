@@ -4,26 +4,45 @@
 // initramfs), 2 harts, 512 MiB, the disk on virtio-blk, measured in the same run, alternating.
 // Each run boots a fresh sparse copy of the image. Prints medians and the ratio.
 //
-//   npm run bench:debian [-- --runs N]
+// Also each VMM's peak RSS (VmHWM) at the prompt.
+//
+//   npm run bench:debian [-- --runs N] [--cpu-tier interp|jit]
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { shippedKernel } from "../src/boot/shipped-guest.js";
 import { median } from "./capture.js";
+import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier } from "../src/accel/soft/cpu-tier.js";
+
+/** Peak resident set of process `pid` in MiB (VmHWM), or NaN where /proc does not say. */
+function peakRssMiB(pid: number | undefined): number {
+  try {
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb ? Math.round(Number(kb) / 1024) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const MOAT = join(REPO, "bin/moat.js");
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+const tierArg = process.argv.indexOf("--cpu-tier");
+const TIER = tierArg > 0 ? process.argv[tierArg + 1]! : DEFAULT_CPU_TIER;
+if (!isCpuTier(TIER)) throw new Error(`--cpu-tier: one of ${CPU_TIERS.join(", ")}`);
 const CACHE = process.env.MOAT_CACHE ?? join(homedir(), ".cache", "moat");
 const IMAGE = join(CACHE, "debian-trixie-riscv64.img");
 const CMDLINE = "console=ttyS0 root=/dev/vda rw";
 const LOGIN = /moat-debian login:/;
 
-/** Milliseconds from spawn until `LOGIN` appears on its output; then the process is killed. */
-function timeToLogin(cmd: string, args: string[]): Promise<number> {
+/**
+ * Milliseconds from spawn until `LOGIN` appears on its output, and the process's peak RSS then;
+ * then the process is killed.
+ */
+function timeToLogin(cmd: string, args: string[]): Promise<{ ms: number; rss: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let out = "";
@@ -33,9 +52,10 @@ function timeToLogin(cmd: string, args: string[]): Promise<number> {
       out += d;
       if (LOGIN.test(out)) {
         const ms = performance.now() - t0;
+        const rss = peakRssMiB(p.pid);
         clearTimeout(timer);
         p.kill("SIGKILL");
-        resolve(ms);
+        resolve({ ms, rss });
       }
     });
     p.on("error", reject);
@@ -56,8 +76,8 @@ const fresh = (): void => {
   const cp = spawnSync("cp", ["--sparse=always", IMAGE, disk]);
   if (cp.status !== 0) throw new Error(`cp: ${String(cp.stderr)}`);
 };
-const moat: number[] = [];
-const qemu: number[] = [];
+const moat: { ms: number; rss: number }[] = [];
+const qemu: { ms: number; rss: number }[] = [];
 try {
   for (let i = 0; i < RUNS; i++) {
     fresh();
@@ -67,6 +87,8 @@ try {
         "run",
         "--accel",
         "soft",
+        "--cpu-tier",
+        TIER,
         "--cpus",
         "2",
         "--memory",
@@ -107,12 +129,15 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-const m = median(moat);
-const q = median(qemu);
+const m = median(moat.map((r) => r.ms));
+const q = median(qemu.map((r) => r.ms));
 console.log(
-  `Debian to its login prompt (median of ${RUNS}): moat ${(m / 1000).toFixed(1)} s, ` +
+  `Debian to its login prompt (median of ${RUNS}, soft CPU tier ${TIER}): moat ${(m / 1000).toFixed(1)} s, ` +
     `QEMU TCG ${(q / 1000).toFixed(1)} s, ratio ${(m / q).toFixed(2)}`,
 );
 console.log(
-  `raw ms: moat ${moat.map(Math.round).join(" ")}; qemu ${qemu.map(Math.round).join(" ")}`,
+  `peak RSS (median, MiB): moat ${median(moat.map((r) => r.rss))}, QEMU ${median(qemu.map((r) => r.rss))}`,
+);
+console.log(
+  `raw ms: moat ${moat.map((r) => Math.round(r.ms)).join(" ")}; qemu ${qemu.map((r) => Math.round(r.ms)).join(" ")}`,
 );

@@ -324,7 +324,7 @@ test("metrics: the jit tier reports the translator's work on a hot guest loop; t
   for (const tier of CPU_TIERS) {
     const dir = mkdtempSync(join(tmpdir(), "moat-host-"));
     const ctl = join(dir, "control.sock");
-    const loop = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo UP; sleep 100";
+    const loop = "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done; echo UP; sleep 100";
     const vm = startMoat(["run", "--cpu-tier", tier, "--control", ctl, "--", "sh", "-c", loop]);
     try {
       await until(() => vm.out().includes("UP") || vm.p.exitCode !== null, "UP");

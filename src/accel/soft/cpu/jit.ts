@@ -35,7 +35,7 @@ export const ABI_IR: u32 = 16; // u64: instret (for JS_FAULT: before the faultin
 export const ABI_N: u32 = 24; // i32: budget left
 
 /** Jumps to an untranslated entry before the host is asked to translate it (jitSetHot). */
-let hotEntries: i32 = 8192;
+let hotEntries: i32 = 32768;
 
 export let jitOn: bool = false;
 let table: u32 = JIT_TABLES; // this hart's entry table

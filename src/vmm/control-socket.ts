@@ -23,7 +23,7 @@ import net from "node:net";
 import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VmDevices } from "./vm-devices.js";
 import { diskName, netLimits, perSecond } from "./vm-devices.js";
-import type { AccelVm } from "../accel/accel.js";
+import type { AccelVm, JitStats } from "../accel/accel.js";
 import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
@@ -439,7 +439,7 @@ export class ControlSocket {
 }
 
 /** The translator's counters as metrics report them (nothing on the interp tier or KVM). */
-function jit(s: ReturnType<NonNullable<AccelVm["jitStats"]>>): Record<string, unknown> {
+function jit(s: JitStats | undefined): Record<string, unknown> {
   if (!s) return {};
   return {
     jit: {

@@ -3,7 +3,15 @@
 // VMM thread) serves their device accesses and drives their interrupt lines.
 import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
+import { noJitStats } from "../accel.js";
+import type {
+  AccelVm,
+  AccelVmConfig,
+  Accelerator,
+  ExitHandler,
+  JitStats,
+  VcpuBoot,
+} from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import {
   CH_DOORBELL,
@@ -44,7 +52,6 @@ import {
 import type { HartWorkerData } from "./hart-worker.js";
 import { serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
-import type { JitStats } from "./jit/code-cache.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "./cpu-tier.js";
 
 let cachedModule: WebAssembly.Module | undefined;
@@ -180,14 +187,7 @@ class SoftVm implements AccelVm {
   /** The translator's counters, all harts together (undefined on the interp tier). */
   jitStats(): JitStats | undefined {
     if (this.cpuTier !== "jit") return undefined;
-    const out: JitStats = {
-      translations: 0,
-      reinstalls: 0,
-      codeBytes: 0,
-      translateMs: 0,
-      flushes: 0,
-      declined: 0,
-    };
+    const out = noJitStats();
     for (const c of this.counters)
       for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) out[k as keyof JitStats] += c[slot]!;
     out.translateMs = Math.round(out.translateMs);

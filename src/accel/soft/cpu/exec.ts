@@ -209,42 +209,14 @@ export function run(budget: i32): i32 {
           seq = <u64>-1;
           if (s == JS_JUMP) continue;
           if (s == JS_CHECK) {
-            // As after a CSR write in the interpreter.
-            clearCsrCheck();
-            invalidateFetch();
-            const irq = pendingInterrupt();
-            if (irq != 0) {
-              st.pc = pc;
-              st.instret = ir;
-              takeTrap(irq, 0);
-              pc = st.pc;
-            }
+            pc = afterCsrWrite(pc, ir);
             continue;
           }
           if (s == JS_FAULT) {
-            const nx = load<u64>(abi + ABI_NEXT);
-            if (fault == FAULT_MMIO) {
-              clearFault();
-              mmioPc = pc;
-              st.pc = nx;
-              st.instret = ir + 1;
-              return EXIT_MMIO;
-            }
-            if (fault == FAULT_RECHECK) {
-              // A CLINT store: done (it retires), but interrupts may now be pending.
-              clearFault();
-              ir++;
-              st.pc = nx;
-              st.instret = ir;
-              const irq = pendingInterrupt();
-              if (irq != 0) takeTrap(irq, 0);
-              pc = st.pc;
-              continue;
-            }
-            st.pc = pc;
-            st.instret = ir;
-            if (trapOrHalt()) return EXIT_HALT;
+            const r = finishFault(pc, load<u64>(abi + ABI_NEXT), ir);
+            if (r >= 0) return r;
             pc = st.pc;
+            ir = st.instret;
             continue;
           }
           // JS_INTERP: this one instruction here, then translated code again.
@@ -550,17 +522,7 @@ export function run(budget: i32): i32 {
         // increment": the next instruction reads exactly the written value.
         if (takeCounterWritten()) ir = st.instret;
         pc = next;
-        if (csrCheckInterrupts) {
-          clearCsrCheck();
-          invalidateFetch();
-          const irq = pendingInterrupt();
-          if (irq != 0) {
-            st.pc = next;
-            st.instret = ir;
-            takeTrap(irq, 0);
-            pc = st.pc;
-          }
-        }
+        if (csrCheckInterrupts) pc = afterCsrWrite(next, ir);
         continue;
       }
       case 0x2f: { // AMO
@@ -588,37 +550,58 @@ export function run(budget: i32): i32 {
         raise(EXC_ILLEGAL, raw);
         break;
     }
-    if (fault == FAULT_MMIO) {
-      // A device access: the host serves it, then the instruction completes (pc is past it).
-      clearFault();
-      mmioPc = cur;
-      st.pc = next;
-      st.instret = ir;
-      return EXIT_MMIO;
-    }
-    if (fault == FAULT_RECHECK) {
-      // A CLINT write: the store is done, but interrupts may now be pending.
-      clearFault();
-      st.pc = next;
-      st.instret = ir;
-      const irq = pendingInterrupt();
-      if (irq != 0) takeTrap(irq, 0);
-      pc = st.pc;
-      continue;
-    }
-    // Only faulting instructions get here (device accesses and CLINT writes left above): they
-    // do not retire.
-    ir--;
-    st.pc = cur;
-    st.instret = ir;
-    if (fault == FAULT_EXC) {
-      if (trapOrHalt()) return EXIT_HALT;
-    }
+    // Only instructions that stopped part-way get here (`ir` already counts this one).
+    const r = finishFault(cur, next, ir - 1);
+    if (r >= 0) return r;
     pc = st.pc;
+    ir = st.instret;
   }
   st.pc = pc;
   st.instret = ir;
   return EXIT_BUDGET;
+}
+
+/**
+ * After a CSR write that may have made an interrupt takeable (the interpreter's, or translated
+ * code's JS_CHECK), the next instruction being at `at`: takes it. Returns the pc to go on at.
+ */
+function afterCsrWrite(at: u64, ir: u64): u64 {
+  clearCsrCheck();
+  invalidateFetch();
+  const irq = pendingInterrupt();
+  if (irq == 0) return at;
+  st.pc = at;
+  st.instret = ir;
+  takeTrap(irq, 0);
+  return st.pc;
+}
+
+/**
+ * The instruction at `at` (followed by `nx`) stopped part-way with `fault` set; `irBefore` is
+ * instret before it. A device access (MMIO) retires and leaves for the host; a CLINT store
+ * retires and may make an interrupt takeable; an exception does not retire and traps. Leaves
+ * st.pc/st.instret where to go on; returns an EXIT_* code to leave run(), or -1 to go on.
+ */
+function finishFault(at: u64, nx: u64, irBefore: u64): i32 {
+  if (fault == FAULT_MMIO) {
+    clearFault();
+    mmioPc = at;
+    st.pc = nx;
+    st.instret = irBefore + 1;
+    return EXIT_MMIO;
+  }
+  if (fault == FAULT_RECHECK) {
+    clearFault();
+    st.pc = nx;
+    st.instret = irBefore + 1;
+    const irq = pendingInterrupt();
+    if (irq != 0) takeTrap(irq, 0);
+    return -1;
+  }
+  st.pc = at;
+  st.instret = irBefore;
+  if (fault == FAULT_EXC && trapOrHalt()) return EXIT_HALT;
+  return -1;
 }
 
 /** FLW/FLD/FSW/FSD (a fault, an MMIO access included, is left in `fault`). */

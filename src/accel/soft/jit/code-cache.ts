@@ -1,6 +1,17 @@
 // One hart's translations: which guest entries have a translated function, compiling them when
 // the core asks (EXIT_JIT), and the bound on how much generated code the hart keeps.
-import { CODE_VERSIONS, HART_BASE, HART_STRIDE, RAM_OFFSET, RVC_TABLE, WASM_PAGE } from "../layout.js";
+import {
+  CODE_VERSIONS,
+  HART_BASE,
+  HART_STRIDE,
+  HA_JIT_ABI,
+  HA_TLB_R,
+  HA_TLB_W,
+  RAM_OFFSET,
+  RVC_TABLE,
+  WASM_PAGE,
+} from "../layout.js";
+import { noJitStats, type JitStats } from "../../accel.js";
 import { FUNC_PARAMS, FUNC_RESULTS, IMPORTS, translatePage } from "./translate.js";
 import { moduleBytes } from "./wasm-encoder.js";
 
@@ -16,10 +27,6 @@ const REGION_COST = 8 << 10;
 const MAX_REGIONS = 1 << 15;
 /** Bound: translations of one entry (code rewritten over and over is left to the interpreter). */
 const MAX_TRANSLATIONS = 24;
-
-const HA_JIT_ABI = 0x4000;
-const HA_TLB_R = 0x1000;
-const HA_TLB_W = 0x2000;
 
 /** What the translator needs of the core (cpu/index.ts exports). */
 export interface JitCore {
@@ -45,16 +52,7 @@ export interface JitCore {
   jitCsr: Function;
 }
 
-/** Counters for `moat inspect` and the benchmarks. */
-export interface JitStats {
-  translations: number;
-  /** Functions entered again without compiling (the core's table had lost them). */
-  reinstalls: number;
-  codeBytes: number;
-  translateMs: number;
-  flushes: number;
-  declined: number;
-}
+export type { JitStats };
 
 /** A translation waiting for its module (the page's bytes as translated, to check at install). */
 interface Translated {
@@ -94,14 +92,8 @@ export class CodeCache {
   private readonly hartArea: number;
   private readonly mem: Uint8Array;
   private readonly versions: Int32Array;
-  readonly stats: JitStats = {
-    translations: 0,
-    reinstalls: 0,
-    codeBytes: 0,
-    translateMs: 0,
-    flushes: 0,
-    declined: 0,
-  };
+  private readonly rvc: DataView;
+  readonly stats: JitStats = noJitStats();
 
   constructor(
     private readonly core: JitCore,
@@ -115,10 +107,11 @@ export class CodeCache {
     this.hartArea = HART_BASE + hart * HART_STRIDE;
     this.mem = new Uint8Array(memory.buffer);
     this.versions = new Int32Array(memory.buffer);
+    this.rvc = new DataView(memory.buffer);
   }
 
   private expand(half: number): number {
-    const v = new DataView(this.memory.buffer).getUint32(RVC_TABLE + half * 4, true);
+    const v = this.rvc.getUint32(RVC_TABLE + half * 4, true);
     if (v === 1) return 0;
     return v !== 0 ? v : this.core.expandCompressed(half) >>> 0;
   }
@@ -174,7 +167,17 @@ export class CodeCache {
     });
     this.stats.translateMs += performance.now() - t0;
     this.stats.translations++;
-    this.batch.push({ va, host, hostPage, version, epoch, code, region, body: tr.body, gen: this.generation });
+    this.batch.push({
+      va,
+      host,
+      hostPage,
+      version,
+      epoch,
+      code,
+      region,
+      body: tr.body,
+      gen: this.generation,
+    });
     // The hart goes on interpreting this entry until its function is installed.
     this.core.jitPending(va, host);
     if (!this.async || this.batch.length >= BATCH) this.compileBatch();
@@ -194,11 +197,15 @@ export class CodeCache {
     const batch = this.batch;
     this.batch = [];
     const pages = this.memory.buffer.byteLength / WASM_PAGE;
-    const bytes = moduleBytes(IMPORTS, { pages, maxPages: pages }, {
-      params: FUNC_PARAMS,
-      results: FUNC_RESULTS,
-      bodies: batch.map((t) => t.body),
-    });
+    const bytes = moduleBytes(
+      IMPORTS,
+      { pages, maxPages: pages },
+      {
+        params: FUNC_PARAMS,
+        results: FUNC_RESULTS,
+        bodies: batch.map((t) => t.body),
+      },
+    );
     const c = this.core;
     const imports = {
       core: {

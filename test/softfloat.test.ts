@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { fromBits, toBits } from "./support/float-bits.js";
 
 // ---------------------------------------------------------------------------------------
 // Locations and tools
@@ -207,24 +208,6 @@ function mkF(f: Fmt, sign: number, expField: number, frac: bigint): bigint {
     (BigInt(e) << BigInt(f.fracBits)) |
     (frac & mask(f.fracBits))
   );
-}
-
-const dv = new DataView(new ArrayBuffer(8));
-function toBits(f: Fmt, x: number): bigint {
-  if (f.width === 32) {
-    dv.setFloat32(0, x);
-    return BigInt(dv.getUint32(0));
-  }
-  dv.setFloat64(0, x);
-  return dv.getBigUint64(0);
-}
-function fromBits(f: Fmt, b: bigint): number {
-  if (f.width === 32) {
-    dv.setUint32(0, Number(b));
-    return dv.getFloat32(0);
-  }
-  dv.setBigUint64(0, b);
-  return dv.getFloat64(0);
 }
 
 /** Moves the magnitude by k ulps (staying within +0 .. NaN space; sign kept). */

@@ -423,6 +423,20 @@ export const I = {
   fld: (rd: number, rs1: number, off: number) => iType(0x07, rd, 3, rs1, off),
   flw: (rd: number, rs1: number, off: number) => iType(0x07, rd, 2, rs1, off),
   fsd: (rs2: number, rs1: number, off: number) => sType(0x27, 3, rs1, rs2, off),
+  fsw: (rs2: number, rs1: number, off: number) => sType(0x27, 2, rs1, rs2, off),
+  fsub_s: fpRm(0x04),
+  fmul_s: fpRm(0x08),
+  fsqrt_s: (rd: number, rs1: number, rm = 7) => rType(0x53, rd, rm, rs1, 0, 0x2c),
+  fsgnjn_d: (rd: number, rs1: number, rs2: number) => rType(0x53, rd, 1, rs1, rs2, 0x11),
+  fle_d: (rd: number, rs1: number, rs2: number) => rType(0x53, rd, 0, rs1, rs2, 0x51),
+  flt_d: (rd: number, rs1: number, rs2: number) => rType(0x53, rd, 1, rs1, rs2, 0x51),
+  feq_d: (rd: number, rs1: number, rs2: number) => rType(0x53, rd, 2, rs1, rs2, 0x51),
+  fcvt_d_l: (rd: number, rs1: number, rm = 7) => rType(0x53, rd, rm, rs1, 2, 0x69),
+  fcvt_l_d: (rd: number, rs1: number, rm = 1) => rType(0x53, rd, rm, rs1, 2, 0x61),
+  fcvt_w_d: (rd: number, rs1: number, rm = 1) => rType(0x53, rd, rm, rs1, 0, 0x61),
+  /** fmadd (op 0x43), fmsub (0x47), fnmsub (0x4b), fnmadd (0x4f); fmt 0 single, 1 double. */
+  fma: (op: number, fmt: number, rd: number, rs1: number, rs2: number, rs3: number, rm = 7) =>
+    (((rs3 << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (rm << 12) | (rd << 7) | op) >>> 0),
 };
 
 // CSR numbers.

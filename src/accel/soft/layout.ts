@@ -10,8 +10,10 @@ export const RVC_TABLE_BYTES = 0x1_0000 * 4;
 /** The translator's code versions, a u32 per guest-RAM page (cpu/layout.ts CODE_VERSIONS). */
 export const CODE_VERSIONS = 0x0044_0000;
 export const CODE_PAGES = (0x0080_0000 - 0x0044_0000) >> 2;
-// Offsets inside a hart's private area (cpu/layout.ts HA_*): its data TLBs and the translator's
-// ABI block.
+// Offsets inside a hart's private area (cpu/layout.ts HA_*): its register files, data TLBs and
+// the translator's ABI block.
+export const HA_X = 0x000;
+export const HA_F = 0x100;
 export const HA_TLB_R = 0x1000;
 export const HA_TLB_W = 0x2000;
 export const HA_JIT_ABI = 0x4000;

@@ -1,7 +1,9 @@
 // The F and D extensions: decoding of OP-FP and the fused multiply-adds, NaN-boxing of single
 // precision values, rounding-mode selection and fflags accrual. The arithmetic itself is in
-// softfloat.ts, exact for every rounding mode.
+// softfloat.ts, exact for every rounding mode; fastfloat.ts takes the common RNE case on the
+// host's floats when that is exact too.
 import * as sf from "./softfloat";
+import * as ff from "./fastfloat";
 import { EXC_ILLEGAL } from "./csr-bits";
 import { raise } from "./fault";
 import { dirtyFs } from "./csr";
@@ -27,6 +29,11 @@ const BOX: u64 = 0xffff_ffff_0000_0000;
     sf.sfFlags = 0;
     dirtyFs();
   }
+}
+
+/** Whether the host's floats give the exact result: round-to-nearest-even with NX already accrued (fastfloat.ts). */
+@inline function fastMode(rm: i32): bool {
+  return rm == 0 && (st.fflags & 1) != 0;
 }
 
 /** The rounding mode for `inst`, or -1 (illegal) for the reserved encodings 5 and 6 or a bad frm. */
@@ -62,14 +69,16 @@ export function execFma(inst: u32, raw: u32, opcode: u32): bool {
     let c = unbox32(getF(rs3));
     if (negProd) a ^= SIGN32;
     if (negAdd) c ^= SIGN32;
-    setF32(rd, sf.f32MulAdd(a, b, c, rm));
+    const r = fastMode(rm) ? ff.fastF32MulAdd(a, b, c) : ff.DECLINED;
+    setF32(rd, r != ff.DECLINED ? <u32>r : sf.f32MulAdd(a, b, c, rm));
   } else {
     let a = getF(rs1);
     const b = getF(rs2);
     let c = getF(rs3);
     if (negProd) a ^= SIGN64;
     if (negAdd) c ^= SIGN64;
-    setF(rd, sf.f64MulAdd(a, b, c, rm));
+    const r = fastMode(rm) ? ff.fastF64MulAdd(a, b, c) : ff.DECLINED;
+    setF(rd, r != ff.DECLINED ? r : sf.f64MulAdd(a, b, c, rm));
   }
   accrue();
   dirtyFs();
@@ -94,29 +103,50 @@ export function execOpFp(inst: u32, raw: u32): bool {
       if (dbl) {
         const a = getF(rs1);
         const b = getF(rs2);
-        let r: u64;
-        if (f5 == 0) r = sf.f64Add(a, b, rm);
-        else if (f5 == 1) r = sf.f64Sub(a, b, rm);
-        else if (f5 == 2) r = sf.f64Mul(a, b, rm);
-        else r = sf.f64Div(a, b, rm);
+        let r = ff.DECLINED;
+        if (fastMode(rm)) {
+          if (f5 <= 1) r = ff.fastF64Add(a, f5 == 0 ? b : b ^ SIGN64);
+          else if (f5 == 2) r = ff.fastF64Mul(a, b);
+          else r = ff.fastF64Div(a, b);
+        }
+        if (r == ff.DECLINED) {
+          if (f5 == 0) r = sf.f64Add(a, b, rm);
+          else if (f5 == 1) r = sf.f64Sub(a, b, rm);
+          else if (f5 == 2) r = sf.f64Mul(a, b, rm);
+          else r = sf.f64Div(a, b, rm);
+        }
         setF(rd, r);
       } else {
         const a = unbox32(getF(rs1));
         const b = unbox32(getF(rs2));
-        let r: u32;
-        if (f5 == 0) r = sf.f32Add(a, b, rm);
-        else if (f5 == 1) r = sf.f32Sub(a, b, rm);
-        else if (f5 == 2) r = sf.f32Mul(a, b, rm);
-        else r = sf.f32Div(a, b, rm);
-        setF32(rd, r);
+        let r = ff.DECLINED;
+        if (fastMode(rm)) {
+          if (f5 <= 1) r = ff.fastF32Add(a, f5 == 0 ? b : b ^ SIGN32);
+          else if (f5 == 2) r = ff.fastF32Mul(a, b);
+          else r = ff.fastF32Div(a, b);
+        }
+        if (r == ff.DECLINED) {
+          if (f5 == 0) r = sf.f32Add(a, b, rm);
+          else if (f5 == 1) r = sf.f32Sub(a, b, rm);
+          else if (f5 == 2) r = sf.f32Mul(a, b, rm);
+          else r = sf.f32Div(a, b, rm);
+        }
+        setF32(rd, <u32>r);
       }
       break;
     }
     case 0x0b: { // fsqrt
       const rm = roundingMode(inst);
       if (rm < 0 || rs2 != 0) return illegal(raw);
-      if (dbl) setF(rd, sf.f64Sqrt(getF(rs1), rm));
-      else setF32(rd, sf.f32Sqrt(unbox32(getF(rs1)), rm));
+      if (dbl) {
+        const a = getF(rs1);
+        const r = fastMode(rm) ? ff.fastF64Sqrt(a) : ff.DECLINED;
+        setF(rd, r != ff.DECLINED ? r : sf.f64Sqrt(a, rm));
+      } else {
+        const a = unbox32(getF(rs1));
+        const r = fastMode(rm) ? ff.fastF32Sqrt(a) : ff.DECLINED;
+        setF32(rd, r != ff.DECLINED ? <u32>r : sf.f32Sqrt(a, rm));
+      }
       break;
     }
     case 0x04: { // fsgnj, fsgnjn, fsgnjx

@@ -13,6 +13,8 @@ import { invalidateFetch } from "./mmu";
 import { jitEnable } from "./jit";
 
 export { expandCompressed } from "./compressed";
+// Read by translated F/D code (jit/translate-fp.ts) to know when the host's floats are exact.
+export { fflags, frm, mstatus } from "./state";
 export {
   jitLoad, jitStore, jitFault, jitMulDiv, jitExec, jitFence, jitCsr,
 } from "./jit-calls";

@@ -4,15 +4,17 @@ import {
   CODE_VERSIONS,
   HART_BASE,
   HART_STRIDE,
+  HA_F,
   HA_JIT_ABI,
   HA_TLB_R,
   HA_TLB_W,
+  HA_X,
   RAM_OFFSET,
   RVC_TABLE,
   WASM_PAGE,
 } from "../layout.js";
 import { noJitStats, type JitStats } from "../../accel.js";
-import { FUNC_PARAMS, FUNC_RESULTS, IMPORTS, translatePage } from "./translate.js";
+import { FUNC_PARAMS, FUNC_RESULTS, GLOBALS, IMPORTS, translatePage } from "./translate.js";
 import { moduleBytes } from "./wasm-encoder.js";
 
 /**
@@ -50,6 +52,10 @@ export interface JitCore {
   jitExec: Function;
   jitFence: Function;
   jitCsr: Function;
+  /** The hart's fflags, frm and mstatus, which translated F/D code reads (translate-fp.ts). */
+  fflags: WebAssembly.Global;
+  frm: WebAssembly.Global;
+  mstatus: WebAssembly.Global;
 }
 
 export type { JitStats };
@@ -160,7 +166,8 @@ export class CodeCache {
       version,
       code,
       expand: (h) => this.expand(h),
-      xBase: this.hartArea,
+      xBase: this.hartArea + HA_X,
+      fBase: this.hartArea + HA_F,
       abi: this.hartArea + HA_JIT_ABI,
       tlbR: this.hartArea + HA_TLB_R,
       tlbW: this.hartArea + HA_TLB_W,
@@ -199,6 +206,7 @@ export class CodeCache {
     const pages = this.memory.buffer.byteLength / WASM_PAGE;
     const bytes = moduleBytes(
       IMPORTS,
+      GLOBALS,
       { pages, maxPages: pages },
       {
         params: FUNC_PARAMS,
@@ -217,6 +225,9 @@ export class CodeCache {
         jitExec: c.jitExec,
         jitFence: c.jitFence,
         jitCsr: c.jitCsr,
+        fflags: c.fflags,
+        frm: c.frm,
+        mstatus: c.mstatus,
       },
     };
     const installAll = (m: WebAssembly.Module): void => {

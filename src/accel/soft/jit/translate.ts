@@ -6,7 +6,14 @@
 // jit.ts JS_*) with pc, instret and the budget left in the hart's ABI block. A jump out of the
 // region returns to the core, which enters that target's own region. What it does not translate
 // it leaves to the interpreter one instruction at a time (JS_INTERP).
-import { Bytes, BLOCK_VOID, I32, I64, OP, type FuncImport } from "./wasm-encoder.js";
+import { Bytes, I32, I64, OP, type FuncImport } from "./wasm-encoder.js";
+import {
+  ABS_PC, Emitter, L_A, L_B, L_E, L_IR, L_KEY, L_KEYQ, L_LEN, L_N, L_OFF, L_PC, L_PO, L_ST, PAGE,
+  declareLocals, fastPath, xl,
+} from "./emitter.js";
+import { emitFpFast, hasFpFast } from "./translate-fp.js";
+
+export { GLOBALS } from "./translate-fp.js";
 
 export const JS_JUMP = 0;
 export const JS_INTERP = 1;
@@ -30,7 +37,6 @@ const MAX_BLOCK = 128;
  * inside one loop) into code whose every entry is slower, so regions stay small.
  */
 const MAX_REGION_BLOCKS = 24;
-const PAGE = 4096;
 
 export const IMPORTS: FuncImport[] = [
   { name: "jitLoad", params: [I64, I32, I32], results: [I64] },
@@ -50,22 +56,6 @@ const F_FENCE = 5;
 const F_CSR = 6;
 const JS_CHECK = 4;
 
-// Locals: the four parameters, then scratch, then x1..x31.
-const L_OFF = 0;
-const L_N = 1;
-const L_IR = 2;
-const L_KEY = 3;
-const L_KEYQ = 4;
-const L_ST = 5;
-const L_A = 6; // i64: an address or operand
-const L_E = 7; // i32: a TLB entry
-const L_PO = 8; // i32: the exit's pc as an offset from the page (or ABS_PC)
-const L_LEN = 9; // i32: for JS_FAULT, the faulting instruction's length
-const L_PC = 10; // i64: the exit's pc when L_PO is ABS_PC
-const xl = (r: number): number => 10 + r;
-const L_B = 42; // i64: a second operand
-/** L_PO's value when the exit's pc is in L_PC (a register jump out of the page). */
-const ABS_PC = 0x7fff_ffff;
 
 export interface PageContext {
   /** Virtual address of the page (a multiple of 4096). */
@@ -79,8 +69,9 @@ export interface PageContext {
   entry: number;
   /** The 32-bit form of a compressed encoding, 0 if it is illegal. */
   expand(half: number): number;
-  /** This hart's register file, ABI block and data TLBs (addresses in the shared memory). */
+  /** This hart's register files, ABI block and data TLBs (addresses in the shared memory). */
   xBase: number;
+  fBase: number;
   abi: number;
   tlbR: number;
   tlbW: number;
@@ -224,90 +215,6 @@ function findBlocks(ctx: PageContext): number[] {
     }
   }
   return [...starts].sort((a, b) => a - b);
-}
-
-class Emitter {
-  readonly b = new Bytes();
-  private readonly labels: string[] = [];
-  /** Where each open label is in `labels` (innermost last), so depth() is not a search. */
-  private readonly at = new Map<string, number[]>();
-  readonly used = new Set<number>();
-  readonly written = new Set<number>();
-
-  op(o: number): this {
-    this.b.byte(o);
-    return this;
-  }
-  i32(v: number): this {
-    this.b.byte(OP.i32Const).s32(v);
-    return this;
-  }
-  i64(v: bigint | number): this {
-    this.b.byte(OP.i64Const);
-    if (typeof v === "number") this.b.s64n(v);
-    else this.b.s64(v);
-    return this;
-  }
-  get(l: number): this {
-    this.b.byte(OP.localGet).u32(l);
-    return this;
-  }
-  set(l: number): this {
-    this.b.byte(OP.localSet).u32(l);
-    return this;
-  }
-  tee(l: number): this {
-    this.b.byte(OP.localTee).u32(l);
-    return this;
-  }
-  mem(o: number, offset = 0): this {
-    this.b.byte(o).u32(0).u32(offset);
-    return this;
-  }
-  call(f: number): this {
-    this.b.byte(OP.call).u32(f);
-    return this;
-  }
-  open(kind: number, label: string, type = BLOCK_VOID): this {
-    this.b.byte(kind).byte(type);
-    let stack = this.at.get(label);
-    if (!stack) this.at.set(label, (stack = []));
-    stack.push(this.labels.length);
-    this.labels.push(label);
-    return this;
-  }
-  end(): this {
-    this.b.byte(OP.end);
-    this.at.get(this.labels.pop()!)!.pop();
-    return this;
-  }
-  depth(label: string): number {
-    const stack = this.at.get(label);
-    const i = stack?.[stack.length - 1];
-    if (i === undefined) throw new Error(`translator: no label ${label}`);
-    return this.labels.length - 1 - i;
-  }
-  br(label: string): this {
-    this.b.byte(OP.br).u32(this.depth(label));
-    return this;
-  }
-  brIf(label: string): this {
-    this.b.byte(OP.brIf).u32(this.depth(label));
-    return this;
-  }
-  /** Pushes x`r` (0 for x0). */
-  x(r: number): this {
-    if (r === 0) return this.i64(0n);
-    this.used.add(r);
-    return this.get(xl(r));
-  }
-  /** Pops into x`r` (dropped for x0). */
-  setX(r: number): this {
-    if (r === 0) return this.op(OP.drop);
-    this.used.add(r);
-    this.written.add(r);
-    return this.set(xl(r));
-  }
 }
 
 /**
@@ -549,6 +456,14 @@ export function translatePage(ctx: PageContext): Translation {
           break;
         }
         case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: {
+          const inline = hasFpFast(inst);
+          if (inline) {
+            e.open(OP.block, "fpdone");
+            e.open(OP.block, "slow");
+            emitFpFast(e, inst, ctx);
+            e.br("fpdone");
+            e.end();
+          }
           // The core reads the integer registers from memory: store the ones it may read.
           for (const r of new Set([rs1, rs2])) if (r !== 0) e.i32(ctx.xBase + r * 8).x(r).mem(OP.i64Store);
           e.i32(inst | 0).i32(d.raw | 0).call(F_EXEC).open(OP.if, "fault");
@@ -562,6 +477,7 @@ export function translatePage(ctx: PageContext): Translation {
             exitIn(JS_JUMP, at + len, k + 1);
             e.end();
           }
+          if (inline) e.end();
           break;
         }
         case 0x23: {
@@ -619,12 +535,7 @@ export function translatePage(ctx: PageContext): Translation {
 
   // Prologue: the locals, and the registers the code uses.
   const body = new Bytes();
-  body.u32(5);
-  body.u32(1).byte(I64); // keyq
-  body.u32(1).byte(I32); // st
-  body.u32(1).byte(I64); // a
-  body.u32(3).byte(I32); // e, po, len
-  body.u32(1 + 31 + 1).byte(I64); // pc, x1..x31, b
+  declareLocals(body);
   for (const r of [...e.used].sort((a, b) => a - b)) {
     body.byte(OP.i32Const).s32(ctx.xBase + r * 8);
     body.byte(OP.i64Load).u32(0).u32(0);
@@ -674,19 +585,4 @@ function divRem(e: Emitter, rs1: number, rs2: number, f3: number, bits: 32 | 64)
   }
   e.end();
   if (w) e.op(OP.i32WrapI64).op(OP.i64ExtendI32S);
-}
-
-/**
- * The inline TLB check for an access of `size` at L_A through `tlb`: branches to "slow" on a
- * miss or a page crossing, else leaves the host address (i32) on the stack.
- */
-function fastPath(e: Emitter, size: number, tlb: number): void {
-  if (size > 1) {
-    e.get(L_A).op(OP.i32WrapI64).i32(0xfff).op(OP.i32And).i32(PAGE - size).op(OP.i32GtU).brIf("slow");
-  }
-  e.get(L_A).i64(12n).op(OP.i64ShrU).op(OP.i32WrapI64).i32(255).op(OP.i32And).i32(4).op(OP.i32Shl);
-  e.i32(tlb).op(OP.i32Add).tee(L_E).mem(OP.i64Load);
-  e.get(L_A).i64(12n).op(OP.i64ShrU).i64(3n).op(OP.i64Shl).get(L_KEYQ).op(OP.i64Or);
-  e.op(OP.i64Ne).brIf("slow");
-  e.get(L_A).get(L_E).mem(OP.i64Load, 8).op(OP.i64Add).op(OP.i32WrapI64);
 }

@@ -99,6 +99,8 @@ export class Bytes {
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;
+export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const BLOCK_VOID = 0x40;
 
 // Opcodes (the subset the translator emits).
@@ -119,8 +121,10 @@ export const OP = {
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
+  globalGet: 0x23,
   i32Load: 0x28,
   i64Load: 0x29,
+  f64Load: 0x2b,
   i64Load8S: 0x30,
   i64Load8U: 0x31,
   i64Load16S: 0x32,
@@ -129,11 +133,13 @@ export const OP = {
   i64Load32U: 0x35,
   i32Store: 0x36,
   i64Store: 0x37,
+  f64Store: 0x39,
   i64Store8: 0x3c,
   i64Store16: 0x3d,
   i64Store32: 0x3e,
   i32Const: 0x41,
   i64Const: 0x42,
+  f64Const: 0x44,
   i32Eqz: 0x45,
   i32Eq: 0x46,
   i32Ne: 0x47,
@@ -173,10 +179,43 @@ export const OP = {
   i64Shl: 0x86,
   i64ShrS: 0x87,
   i64ShrU: 0x88,
+  f64Eq: 0x61,
+  f64Ne: 0x62,
+  f64Lt: 0x63,
+  f64Le: 0x65,
+  f32Neg: 0x8c,
+  f32Sqrt: 0x91,
+  f32Add: 0x92,
+  f32Sub: 0x93,
+  f32Mul: 0x94,
+  f32Div: 0x95,
+  f64Neg: 0x9a,
+  f64Sqrt: 0x9f,
+  f64Add: 0xa0,
+  f64Sub: 0xa1,
+  f64Mul: 0xa2,
+  f64Div: 0xa3,
   i32WrapI64: 0xa7,
+  i64TruncF64S: 0xb0,
   i64ExtendI32S: 0xac,
   i64ExtendI32U: 0xad,
+  f32DemoteF64: 0xb6,
+  f64ConvertI32S: 0xb7,
+  f64ConvertI32U: 0xb8,
+  f64ConvertI64S: 0xb9,
+  f64ConvertI64U: 0xba,
+  f64PromoteF32: 0xbb,
+  i32ReinterpretF32: 0xbc,
+  i64ReinterpretF64: 0xbd,
+  f32ReinterpretI32: 0xbe,
+  f64ReinterpretI64: 0xbf,
 } as const;
+
+/** An imported mutable global: its name in module "core" and its value type. */
+export interface GlobalImport {
+  name: string;
+  type: number;
+}
 
 /** An imported function: its name in module "core" and its type. */
 export interface FuncImport {
@@ -195,12 +234,14 @@ function section(out: Bytes, id: number, body: Bytes): void {
 
 /**
  * A module that imports the shared memory ("core"."memory", `pages` to `maxPages`) and
- * `imports`, and exports functions "f0", "f1", ... of type params -> results, whose bodies
+ * `imports` (functions, then the mutable `globals`, numbered from 0 in that order), and exports
+ * functions "f0", "f1", ... of type params -> results, whose bodies
  * (locals and code, each ending in `end`) are `bodies`. Several functions share one module
  * because V8's cost per module, not per function, is most of compiling a small one.
  */
 export function moduleBytes(
   imports: FuncImport[],
+  globals: GlobalImport[],
   memory: { pages: number; maxPages: number },
   fn: { params: number[]; results: number[]; bodies: Uint8Array[] },
 ): Uint8Array {
@@ -212,9 +253,10 @@ export function moduleBytes(
   funcType(types, fn.params, fn.results);
   section(out, 1, types);
   const imp = new Bytes();
-  imp.u32(imports.length + 1);
+  imp.u32(imports.length + globals.length + 1);
   imp.name("core").name("memory").byte(0x02).byte(0x03).u32(memory.pages).u32(memory.maxPages);
   imports.forEach((i, n) => imp.name("core").name(i.name).byte(0x00).u32(n));
+  for (const g of globals) imp.name("core").name(g.name).byte(0x03).byte(g.type).byte(0x01);
   section(out, 2, imp);
   const funcs = new Bytes();
   funcs.u32(fn.bodies.length);

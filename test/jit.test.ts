@@ -5,7 +5,9 @@
 // says otherwise.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { A0, A1, A2, CODE, CSR, Hart, I, PRIV_M, RAM_BASE, T0, T1, hex } from "./support/core-harness.js";
+import {
+  A0, A1, A2, A3, A4, A5, CODE, CSR, HANDLER, Hart, I, MSTATUS, PRIV_M, PTE, PageTable, RAM_BASE, S0, T0, T1, T2, hex,
+} from "./support/core-harness.js";
 import { EXIT_WFI } from "../src/accel/soft/layout.js";
 import { GuestMemory } from "../src/memory/guest-memory.js";
 import { invalidateCodeRange } from "../src/accel/soft/jit/code-versions.js";
@@ -172,5 +174,75 @@ describe("translator", () => {
       assert.equal(h.x(A1), (1n << 63n) | 7n, `${tier}: mcause is the machine timer interrupt`);
       if (tier === "jit") assert.ok((h.hartCore.jitStats()?.translations ?? 0) > 0);
     }
+  });
+
+  test("sstatus/mstatus writes stay in translated code, and the data TLB key they change applies at once", () => {
+    // M-mode, a loop toggling mstatus.MPRV (with MPP = S): with it the load at VA is
+    // translated (to DATA_PA: 0x1111), without it VA is a physical address (0x2222). Translated
+    // code that kept the key it was entered with would read one where the other belongs.
+    const VA = RAM_BASE + 0x30_0000n;
+    const DATA_PA = RAM_BASE + 0x2000n;
+    const N = 50n;
+    for (const tier of ["interp", "jit"] as const) {
+      const h = new Hart(4 << 20, undefined, tier);
+      const pt = new PageTable(h, 3, RAM_BASE + 0x10_0000n);
+      pt.map(VA, DATA_PA, PTE.V | PTE.R | PTE.W | PTE.A | PTE.D);
+      h.w64(DATA_PA, 0x1111n);
+      h.w64(VA, 0x2222n);
+      const loop = h.code(CODE, [I.csrw(CSR.satp, T0)]);
+      const end = h.code(loop, [
+        I.csrs(CSR.mstatus, T2),
+        I.ld(A0, S0, 0),
+        I.add(A3, A3, A0),
+        I.csrc(CSR.mstatus, T2),
+        I.ld(A1, S0, 0),
+        I.add(A4, A4, A1),
+        I.addi(A5, A5, -1),
+        I.bne(A5, 0, -28),
+        I.wfi,
+      ]);
+      h.reset(CODE, PRIV_M);
+      h.setX(T0, pt.satp());
+      h.setX(T2, MSTATUS.MPRV | MSTATUS.MPP_S);
+      h.setX(S0, VA);
+      h.setX(A5, N);
+      runTo(h, end);
+      assert.equal(hex(h.x(A3)), hex(N * 0x1111n), `${tier}: loads with MPRV`);
+      assert.equal(hex(h.x(A4)), hex(N * 0x2222n), `${tier}: loads without MPRV`);
+      if (tier === "jit") assert.ok((h.hartCore.jitStats()?.translations ?? 0) > 0, "nothing was translated");
+    }
+  });
+
+  test("an interrupt that a CSR write in translated code makes takeable is taken right after it", () => {
+    // SSIP pending and mstatus.MIE set from the start; the loop sets mie.SSIE when a5 reaches
+    // K: the trap's mepc is the instruction after that csrs, with a3 counting the passes before.
+    const N = 40n;
+    const K = 17n;
+    const out: string[] = [];
+    for (const tier of ["interp", "jit"] as const) {
+      const h = new Hart(4 << 20, undefined, tier);
+      h.code(HANDLER, [I.csrw(CSR.mie, 0), I.wfi]); // nothing enabled: wfi returns to the host
+      const loop = h.code(CODE, [I.csrw(CSR.mtvec, T0), I.csrs(CSR.mip, T1), I.csrs(CSR.mstatus, T2)]);
+      h.code(loop, [
+        I.addi(A5, A5, -1),
+        I.bne(A5, A4, 8),
+        I.csrs(CSR.mie, T1),
+        I.addi(A3, A3, 1),
+        I.bne(A5, 0, -16),
+        I.wfi,
+      ]);
+      h.reset(CODE, PRIV_M);
+      h.setX(T0, HANDLER);
+      h.setX(T1, 2n); // SSIP / SSIE
+      h.setX(T2, MSTATUS.MIE);
+      h.setX(A4, K);
+      h.setX(A5, N);
+      runTo(h, HANDLER + 8n);
+      assert.equal(h.csr(CSR.mcause), (1n << 63n) | 1n, `${tier}: mcause`);
+      assert.equal(hex(h.csr(CSR.mepc)), hex(loop + 12n), `${tier}: mepc`);
+      assert.equal(h.x(A3), N - K - 1n, `${tier}: passes before the trap`);
+      out.push(`${h.core.getInstret()}`);
+    }
+    assert.equal(out[1], out[0], "instret");
   });
 });

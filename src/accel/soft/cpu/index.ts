@@ -13,8 +13,10 @@ import { invalidateFetch } from "./mmu";
 import { jitEnable } from "./jit";
 
 export { expandCompressed } from "./compressed";
-// Read by translated F/D code (jit/translate-fp.ts) to know when the host's floats are exact.
+// Read by translated code (jit/emitter.ts GLOBALS): F/D to know when the host's floats are
+// exact, CSR writes for the data TLB key.
 export { fflags, frm, mstatus } from "./state";
+export { dataKey } from "./mmu";
 export {
   jitLoad, jitStore, jitFault, jitMulDiv, jitExec, jitFence, jitCsr,
 } from "./jit-calls";

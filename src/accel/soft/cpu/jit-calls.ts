@@ -13,7 +13,8 @@ import { raise } from "./fault";
 import * as st from "./state";
 import { execFma, execOpFp } from "./fpu";
 import { SH_FENCE } from "./layout";
-import { csrCheckInterrupts, csrRead, csrWrite, rmwBase } from "./csr";
+import { clearCsrCheck, csrCheckInterrupts, csrRead, csrWrite, rmwBase } from "./csr";
+import { pendingInterrupt } from "./trap";
 import { getX, setX } from "./state";
 
 /**
@@ -105,9 +106,9 @@ export function jitFence(): void {
 /**
  * A CSR instruction (csrrw/s/c and their immediate forms) on the registers in memory, as the
  * interpreter runs it; the counters (0xB00-0xCFF, whose reads depend on instret) are not sent
- * here. Returns 0 (done), 1 (done, and the CSR may change what translated code assumes: the
- * data TLB key, translation, interrupt enables; the caller leaves and the core checks for
- * interrupts), or 2 (a fault: not done).
+ * here. Returns 0 (done; after sstatus/mstatus the caller reloads the data TLB key), 1 (done,
+ * and the caller must leave: an interrupt became takeable, or the CSR may change what
+ * translated code assumes, such as translation), or 2 (a fault: not done).
  */
 export function jitCsr(inst: u32, raw: u32): u32 {
   const rd = (inst >> 7) & 31;
@@ -134,12 +135,22 @@ export function jitCsr(inst: u32, raw: u32): u32 {
   }
   if (fault != 0) return 2;
   setX(rd, old);
-  if (csrCheckInterrupts) return 1;
+  if (csrCheckInterrupts) {
+    // The interpreter takes an interrupt this write made takeable before the next instruction;
+    // translated code leaves only then (Linux toggles sstatus.SIE all the time).
+    if (pendingInterrupt() != 0) return 1;
+    clearCsrCheck();
+  }
   if (!wrote) return 0;
   switch (csr) {
     // Scratch, trap and floating-point state: nothing translated code depends on.
     case 0x001: case 0x002: case 0x003: case 0x140: case 0x141: case 0x142: case 0x143: case 0x105:
     case 0x340: case 0x341: case 0x342: case 0x343: case 0x305:
+    // Interrupt enables, pending bits and delegation: checked above.
+    case 0x104: case 0x144: case 0x304: case 0x344: case 0x303:
+    // sstatus/mstatus: translated code reads the data TLB key (SUM, MPRV) again after the call,
+    // and FS live; an MXR change flushed the TLBs, which it reads at every access.
+    case 0x100: case 0x300:
       return 0;
     default:
       return 1;

@@ -52,10 +52,11 @@ export interface JitCore {
   jitExec: Function;
   jitFence: Function;
   jitCsr: Function;
-  /** The hart's fflags, frm and mstatus, which translated F/D code reads (translate-fp.ts). */
+  /** The globals translated code reads (emitter.ts GLOBALS). */
   fflags: WebAssembly.Global;
   frm: WebAssembly.Global;
   mstatus: WebAssembly.Global;
+  dataKey: WebAssembly.Global;
 }
 
 export type { JitStats };
@@ -228,6 +229,7 @@ export class CodeCache {
         fflags: c.fflags,
         frm: c.frm,
         mstatus: c.mstatus,
+        dataKey: c.dataKey,
       },
     };
     const installAll = (m: WebAssembly.Module): void => {

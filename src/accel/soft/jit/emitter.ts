@@ -1,9 +1,21 @@
 // The function builder the translator writes code with (translate.ts, translate-fp.ts): the
 // locals every translated function has, labelled blocks, guest registers as locals, and the
 // inline data-TLB check of loads and stores.
-import { BLOCK_VOID, Bytes, F64, I32, I64, OP } from "./wasm-encoder.js";
+import { BLOCK_VOID, Bytes, F64, I32, I64, OP, type GlobalImport } from "./wasm-encoder.js";
 
 export const PAGE = 4096;
+
+/** The core's globals translated code reads (cpu/index.ts exports them), in import order. */
+export const GLOBALS: GlobalImport[] = [
+  { name: "fflags", type: I32 },
+  { name: "frm", type: I32 },
+  { name: "mstatus", type: I64 },
+  { name: "dataKey", type: I32 },
+];
+export const G_FFLAGS = 0;
+export const G_FRM = 1;
+export const G_MSTATUS = 2;
+export const G_DATA_KEY = 3;
 
 // Locals: the four parameters, then scratch, then x1..x31, then a second operand and the
 // float scratch locals of translate-fp.ts.

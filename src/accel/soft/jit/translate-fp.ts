@@ -4,18 +4,11 @@
 // FS not Dirty, NX not yet accrued, a rounding mode other than RNE, an operand that could make
 // a flag other than NX, a NaN-boxing failure, a TLB miss -- branches to the caller's "slow"
 // label, where the core runs the instruction (jit-calls.ts jitExec).
-import { F64_LOCALS, L_A, L_B, L_F, fastPath, type Emitter } from "./emitter.js";
-import { I32, I64, OP, type GlobalImport } from "./wasm-encoder.js";
+import {
+  F64_LOCALS, G_FFLAGS, G_FRM, G_MSTATUS, L_A, L_B, L_F, fastPath, type Emitter,
+} from "./emitter.js";
+import { OP } from "./wasm-encoder.js";
 
-/** The core's globals translated code reads (cpu/index.ts exports them), in import order. */
-export const GLOBALS: GlobalImport[] = [
-  { name: "fflags", type: I32 },
-  { name: "frm", type: I32 },
-  { name: "mstatus", type: I64 },
-];
-const G_FFLAGS = 0;
-const G_FRM = 1;
-const G_MSTATUS = 2;
 
 const MSTATUS_FS = 0x6000n;
 const NX = 1;

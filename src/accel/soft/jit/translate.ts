@@ -9,11 +9,11 @@
 import { Bytes, I32, I64, OP, type FuncImport } from "./wasm-encoder.js";
 import {
   ABS_PC, Emitter, L_A, L_B, L_E, L_IR, L_KEY, L_KEYQ, L_LEN, L_N, L_OFF, L_PC, L_PO, L_ST, PAGE,
-  declareLocals, fastPath, xl,
+  G_DATA_KEY, declareLocals, fastPath, xl,
 } from "./emitter.js";
-import { emitFpFast, hasFpFast } from "./translate-fp.js";
 
-export { GLOBALS } from "./translate-fp.js";
+export { GLOBALS } from "./emitter.js";
+import { emitFpFast, hasFpFast } from "./translate-fp.js";
 
 export const JS_JUMP = 0;
 export const JS_INTERP = 1;
@@ -453,6 +453,11 @@ export function translatePage(ctx: PageContext): Translation {
           e.get(L_E).open(OP.if, "check");
           exitIn(JS_CHECK, at + len, k + 1);
           e.end();
+          const csr = inst >>> 20;
+          if (csr === 0x100 || csr === 0x300) {
+            // sstatus/mstatus: SUM and MPRV are part of the data TLB key (jitCsr stays for them).
+            e.global(G_DATA_KEY).tee(L_KEY).op(OP.i64ExtendI32U).set(L_KEYQ);
+          }
           break;
         }
         case 0x2f: case 0x07: case 0x27: case 0x43: case 0x47: case 0x4b: case 0x4f: case 0x53: {

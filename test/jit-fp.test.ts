@@ -3,8 +3,9 @@
 // and mstatus as the core's own F/D code on every input, including the ones they hand back to
 // the core. The inputs aim at the hard cases: fused multiply-adds whose addend cancels the
 // product to within a few ulps (only an exact a*b+c rounds those right), exponents at and past
-// the fast path's bounds, zeros, subnormals, infinities, NaNs and badly NaN-boxed singles. The
-// loop clears fflags every 4th pass (an inexact result must then accrue NX again) and runs
+// the fast path's bounds, zeros, subnormals, infinities, NaNs and badly NaN-boxed singles (f12
+// holds a raw integer in some passes). Every instruction with an inline form is in the loop,
+// which stores every F register after each pass. The loop clears fflags every 4th pass (an inexact result must then accrue NX again) and runs
 // with frm = RTZ in some passes (dynamic-rounding instructions must not take the RNE path) and
 // with mstatus.FS Initial in others (the first F/D instruction must make it Dirty).
 import { test } from "node:test";
@@ -27,7 +28,10 @@ import {
   T0,
   T1,
   T2,
+  T3,
+  T4,
   hex,
+  rType,
 } from "./support/core-harness.js";
 import { EXIT_WFI } from "../src/accel/soft/layout.js";
 
@@ -35,7 +39,7 @@ const N = 3000;
 const IN = RAM_BASE + 0x10_0000n;
 const OUT = RAM_BASE + 0x20_0000n;
 const IN_STRIDE = 48;
-const OUT_STRIDE = 168;
+const OUT_STRIDE = 352;
 
 // xorshift32: the same inputs every run
 let seed = 0x1234_5678;
@@ -117,8 +121,10 @@ function midpoint64(buf: DataView, o: number): void {
   buf.setFloat64(o + 16, s * 2 ** m, true);
 }
 
-const fmaD = (op: number, rd: number, rs1: number, rs2: number, rs3: number): number =>
-  I.fma(op, 1, rd, rs1, rs2, rs3);
+const fma = I.fma;
+/** fsgnj (f3 0), fsgnjn (1), fsgnjx (2); fmt 0 single, 1 double. */
+const sgnj = (f3: number, fmt: number, rd: number, rs1: number, rs2: number): number =>
+  rType(0x53, rd, f3, rs1, rs2, 0x10 | fmt);
 
 /** The loop over the inputs; returns the address after its final wfi. */
 function program(h: Hart): bigint {
@@ -146,40 +152,64 @@ function program(h: Hart): bigint {
     I.flw(12, T0, 28),
     I.flw(13, T0, 32),
     I.ld(A3, T0, 40),
-    fmaD(0x43, 4, 1, 2, 3),
-    fmaD(0x47, 5, 1, 2, 3),
-    fmaD(0x4b, 6, 1, 2, 3),
-    fmaD(0x4f, 22, 1, 2, 3),
+    // every 4th pass (bit 1 of the count): f12 holds the raw integer, not a boxed single
+    I.andi(A6, A1, 2),
+    I.beq(A6, 0, 8),
+    I.fmv_d_x(12, A3),
+    fma(0x43, 1, 4, 1, 2, 3),
+    fma(0x47, 1, 5, 1, 2, 3),
+    fma(0x4b, 1, 6, 1, 2, 3),
+    fma(0x4f, 1, 22, 1, 2, 3),
     I.fadd_d(7, 1, 3),
     I.fsub_d(8, 1, 3),
     I.fmul_d(9, 1, 2, 0), // static RNE
     I.fdiv_d(10, 1, 2),
     I.fsqrt_d(14, 2),
-    I.fma(0x43, 0, 15, 11, 12, 13),
+    fma(0x43, 0, 15, 11, 12, 13),
+    fma(0x47, 0, 24, 11, 12, 13),
+    fma(0x4b, 0, 25, 11, 12, 13),
+    fma(0x4f, 0, 26, 11, 12, 13),
     I.fadd_s(16, 11, 13),
+    I.fsub_s(23, 11, 13),
     I.fmul_s(17, 11, 12),
     I.fdiv_s(18, 11, 12),
     I.fsqrt_s(19, 12),
-    I.fcvt_d_l(20, A3),
-    I.fsgnjn_d(21, 1, 2),
+    sgnj(0, 1, 27, 1, 2),
+    sgnj(1, 1, 21, 1, 2),
+    sgnj(2, 1, 28, 1, 3),
+    sgnj(0, 0, 29, 11, 12),
+    sgnj(1, 0, 30, 11, 13),
+    sgnj(2, 0, 31, 12, 13),
+    I.fmv_w_x(0, A3),
+    // the integer-to-double conversions, each stored at once (f20 is reused)
+    ...[2, 0, 1, 3].flatMap((rs2, k) => [
+      rType(0x53, 20, 7, A3, rs2, 0x69),
+      I.fsd(20, T1, 256 + k * 8),
+    ]),
     I.flt_d(A2, 1, 3),
     I.fle_d(A4, 1, 3),
-    I.feq_d(A5, 1, 1),
+    I.feq_d(A5, 1, 3),
     I.slli(A2, A2, 1),
     I.or(A2, A2, A4),
     I.slli(A2, A2, 1),
     I.or(A2, A2, A5),
+    I.feq_d(A5, 1, 1),
+    I.slli(A2, A2, 1),
+    I.or(A2, A2, A5),
     I.fcvt_l_d(A4, 1),
     I.fcvt_w_d(A5, 2),
-    ...[4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 19, 20, 21, 22].map((f, k) =>
-      I.fsd(f, T1, k * 8),
-    ),
-    I.sd(A2, T1, 128),
-    I.sd(A4, T1, 136),
-    I.sd(A5, T1, 144),
+    I.fmv_x_w(T3, 16),
+    I.fmv_x_d(T4, 7),
+    ...Array.from({ length: 32 }, (_, f) => I.fsd(f, T1, f * 8)),
+    I.sd(A2, T1, 288),
+    I.sd(A4, T1, 296),
+    I.sd(A5, T1, 304),
     I.csrr(A7, CSR.fflags),
-    I.sd(A7, T1, 152),
-    I.sd(S2, T1, 160),
+    I.sd(A7, T1, 312),
+    I.sd(S2, T1, 320),
+    I.sd(T3, T1, 328),
+    I.sd(T4, T1, 336),
+    I.fsw(16, T1, 344),
     I.addi(T0, T0, IN_STRIDE),
     I.addi(T1, T1, OUT_STRIDE),
     I.addi(A1, A1, -1),

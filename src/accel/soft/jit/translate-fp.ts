@@ -175,7 +175,9 @@ export function emitFpFast(e: Emitter, inst: number, ctx: FpContext): void {
       return;
     }
     case Kind.FromInt: {
-      needRne();
+      // A 32-bit integer is exact in a double: only the 64-bit ones can be inexact.
+      if (rs2 >= 2) needRne();
+      else if (f3 === 7) e.global(G_FRM).brIf("slow");
       e.i32(fAt(rd)).x(rs1);
       if (rs2 <= 1) e.op(OP.i32WrapI64);
       e.op([OP.f64ConvertI32S, OP.f64ConvertI32U, OP.f64ConvertI64S, OP.f64ConvertI64U][rs2]!);
@@ -203,8 +205,11 @@ export function emitFpFast(e: Emitter, inst: number, ctx: FpContext): void {
   const srcs = kind === Kind.Sqrt ? [rs1] : kind === Kind.Fma ? [rs1, rs2, rs3] : [rs1, rs2];
   for (const r of srcs) (dbl ? inRange64 : inRange32)(e, fAt(r));
   if (kind === Kind.Sqrt) {
-    // a negative operand is NV
-    e.i32(fAt(rs1)).mem(OP.i64Load).i64(0n).op(OP.i64LtS).brIf("slow");
+    // a negative operand is NV (a single's sign is bit 31 of its box)
+    e.i32(fAt(rs1)).mem(OP.i64Load);
+    if (!dbl) e.op(OP.i32WrapI64).i32(0).op(OP.i32LtS);
+    else e.i64(0n).op(OP.i64LtS);
+    e.brIf("slow");
   }
   e.i32(fAt(rd));
   if (kind === Kind.Fma) {

@@ -3,6 +3,7 @@
 import { MAX_HARTS, SHARED_BASE, SHARED_STRIDE, SH_MIP, SH_MTIMECMP, SH_WAKE } from "./layout";
 import { MIP_MSIP, MIP_MTIP, MIP_STIP } from "./csr-bits";
 import { requestRecheck } from "./fault";
+import * as st from "./state";
 
 @external("env", "now")
 declare function hostNow(): f64;
@@ -63,6 +64,8 @@ export function clintWrite(off: u32, size: u32, value: u64): void {
         : (old & 0xffff_ffff_0000_0000) | (value & 0xffff_ffff);
       atomic.store<u64>(p, nv);
     }
+    // The pending bit follows the new deadline at once (harts poll the clock only now and then).
+    updateTimer(SHARED_BASE + h * SHARED_STRIDE, st.sbiMode);
     wakeHart(h);
     requestRecheck();
   }

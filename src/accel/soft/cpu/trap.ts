@@ -94,12 +94,24 @@ export function sret(): void {
   updateDataPriv();
 }
 
+// Bound: pendingInterrupt() reads the host's clock (a call out of the core, about 0.15 us) on
+// one call in TIMER_POLL_CALLS. It runs after every xRET and interrupt-enabling CSR write, so a
+// system call read the clock several times. A new deadline sets or clears the pending bit
+// when it is written (CLINT here, the SBI's set_timer on the host side, then every run()),
+// and every run() (a slice) and WFI reads the clock, so a deadline that passes while the hart
+// runs is seen at most TIMER_POLL_CALLS such calls or one slice late.
+const TIMER_POLL_CALLS: u32 = 8;
+let timerPolls: u32 = 0;
+
 /**
  * The interrupt to take now (its cause with the INTERRUPT bit), or 0. Priority per the spec:
  * MEI, MSI, MTI, SEI, SSI, STI; M-level before S-level.
  */
 export function pendingInterrupt(): u64 {
-  if ((mie & (MIP_MTIP | MIP_STIP)) != 0) updateTimer(shared, st.sbiMode);
+  if ((mie & (MIP_MTIP | MIP_STIP)) != 0 && ++timerPolls >= TIMER_POLL_CALLS) {
+    timerPolls = 0;
+    updateTimer(shared, st.sbiMode);
+  }
   const pending = <u64>readMip() & mie;
   if (pending == 0) return 0;
   const m = pending & ~mideleg;

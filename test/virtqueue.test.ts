@@ -240,6 +240,27 @@ test("EVENT_IDX: the device publishes avail_event and interrupts only past used_
   assert.equal(q.needsInterrupt(), true);
 });
 
+test("publishU16/observeU16: atomic where aligned, plain at an odd host address, on shared and private RAM", () => {
+  for (const buf of [new SharedArrayBuffer(64), new ArrayBuffer(64)]) {
+    for (const start of [0, 1]) {
+      // start 1: RAM begins at an odd host address, so even guest addresses are odd host ones
+      const mem = new GuestMemory(0x1000n, new Uint8Array(buf, start, 32));
+      const written: number[] = [];
+      const seen = new GuestMemory(0x1000n, new Uint8Array(buf, start, 32), (off) =>
+        written.push(off),
+      );
+      seen.publishU16(0x1002n, 0xbeef);
+      assert.equal(mem.readU16(0x1002n), 0xbeef);
+      assert.equal(mem.observeU16(0x1002n), 0xbeef);
+      seen.publishU16(0x1005n, 0x1234);
+      assert.equal(mem.observeU16(0x1005n), 0x1234);
+      assert.deepEqual(written, [2, 5], "writes are reported (translated code on them goes stale)");
+      assert.throws(() => mem.observeU16(0x101fn), /outside RAM/);
+      assert.throws(() => mem.publishU16(0x1020n, 1), /outside RAM/);
+    }
+  }
+});
+
 // ---- through the transport ----
 
 class MemBackend implements BlockBackend {

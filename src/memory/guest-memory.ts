@@ -8,6 +8,8 @@ export class GuestMemory {
   readonly base: bigint;
   readonly size: number;
   private readonly bytes: Uint8Array;
+  /** The whole buffer as 16-bit words, for the atomic accesses (made on first use). */
+  private words: Uint16Array | undefined;
 
   /**
    * `bytes` is the host view of guest RAM; guest-physical `base` maps to bytes[0]. `written`
@@ -86,18 +88,40 @@ export class GuestMemory {
   }
 
   /**
-   * Writes a 16-bit value that publishes earlier writes (a virtqueue's used index): with shared
-   * memory (the soft CPU's harts read it concurrently) an atomic store, ordered after them.
+   * Writes a 16-bit value that publishes earlier writes (a virtqueue's used index, avail_event):
+   * an atomic store, ordered after them, and before this thread's later observeU16() (vCPUs,
+   * soft or KVM, read it concurrently). An odd address is written plainly.
    */
   publishU16(addr: bigint, v: number): void {
     const off = this.check(addr, 2);
-    const buf = this.bytes.buffer;
-    if (buf instanceof SharedArrayBuffer && (this.bytes.byteOffset + off) % 2 === 0) {
-      Atomics.store(new Uint16Array(buf, this.bytes.byteOffset + off, 1), 0, v & 0xffff);
+    const view = this.wordView(off);
+    if (view) {
+      Atomics.store(view, (this.bytes.byteOffset + off) >> 1, v & 0xffff);
       this.written?.(off, 2);
     } else {
       this.writeU16(addr, v);
     }
+  }
+
+  /**
+   * Reads a 16-bit value a vCPU publishes (a virtqueue's avail index, used_event, flags): an
+   * atomic load, ordered after this thread's earlier publishU16(). The virtio notification
+   * protocol is a store then a load on each side (the device publishes avail_event, then
+   * reads avail.idx; the driver the reverse); with plain accesses both loads could see the
+   * old values (a store buffer) and a notification would be lost. An odd address is read
+   * plainly.
+   */
+  observeU16(addr: bigint): number {
+    const off = this.check(addr, 2);
+    const view = this.wordView(off);
+    return view ? Atomics.load(view, (this.bytes.byteOffset + off) >> 1) : this.readU16(addr);
+  }
+
+  /** A 16-bit view of RAM's buffer for Atomics at `off`, or null at an odd host address. */
+  private wordView(off: number): Uint16Array | null {
+    if ((this.bytes.byteOffset + off) % 2 !== 0) return null;
+    this.words ??= new Uint16Array(this.bytes.buffer, 0, this.bytes.buffer.byteLength >> 1);
+    return this.words;
   }
 
   readU32(addr: bigint): number {

@@ -79,7 +79,7 @@ export class SplitQueue {
 
   /** Whether the driver has made a chain available that pop() has not taken yet. */
   hasAvailable(): boolean {
-    return this.mem.readU16(this.cfg.avail + 2n) !== this.lastAvail;
+    return this.mem.observeU16(this.cfg.avail + 2n) !== this.lastAvail;
   }
 
   /**
@@ -88,7 +88,7 @@ export class SplitQueue {
    */
   pop(): DescriptorChain | null {
     const n = this.cfg.size;
-    const availIdx = this.mem.readU16(this.cfg.avail + 2n);
+    const availIdx = this.mem.observeU16(this.cfg.avail + 2n);
     const pending = (availIdx - this.lastAvail) & 0xffff;
     if (pending === 0) return null;
     if (pending > n) {
@@ -99,8 +99,12 @@ export class SplitQueue {
     const head = this.mem.readU16(this.cfg.avail + 4n + BigInt(2 * (this.lastAvail % n)));
     this.lastAvail = (this.lastAvail + 1) & 0xffff;
     if (this.cfg.eventIdx) {
-      // avail_event: tell the driver to notify again once it passes what we have taken.
-      this.mem.writeU16(this.cfg.used + 4n + BigInt(8 * n), this.lastAvail);
+      // avail_event: tell the driver to notify again once it passes what we have taken. The
+      // next pop()'s read of avail.idx is ordered after this store (publish, then observe),
+      // as the driver's read of avail_event is after its store of avail.idx (a full barrier
+      // in Linux's virtqueue_kick_prepare): one of the two sees the other's store, so either
+      // this device sees the new chain or the driver notifies.
+      this.mem.publishU16(this.cfg.used + 4n + BigInt(8 * n), this.lastAvail);
     }
     return this.walk(head);
   }
@@ -204,11 +208,13 @@ export class SplitQueue {
     const now = this.usedIdx;
     if (old === now) return false;
     this.signalledUsed = now;
+    // Read after push()'s publish of used.idx (observe: ordered after it), as the driver reads
+    // used.idx after re-enabling interrupts: either it sees the new entries or we interrupt.
     if (this.cfg.eventIdx) {
-      const usedEvent = this.mem.readU16(this.cfg.avail + 4n + BigInt(2 * n));
+      const usedEvent = this.mem.observeU16(this.cfg.avail + 4n + BigInt(2 * n));
       return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
     }
-    return (this.mem.readU16(this.cfg.avail) & AVAIL_F_NO_INTERRUPT) === 0;
+    return (this.mem.observeU16(this.cfg.avail) & AVAIL_F_NO_INTERRUPT) === 0;
   }
 }
 

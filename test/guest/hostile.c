@@ -4,8 +4,11 @@
 // descriptor loops, buffers outside RAM, huge lengths, available indexes far ahead, nested
 // indirect tables, notification storms, config writes past the config space, a reset in
 // mid-request, queue changes while running, features changed after FEATURES_OK. After each
-// attack it reads the device's status and prints one line:
-//   ATTACK slot=S dev=ID name=NAME reset=0|1
+// attack it waits for the stop it expects (if it does), resets the device and prints one line,
+// RESET the stops of the device's life that ended (see end_life):
+//   ATTACK slot=S dev=ID name=NAME reset=RESET
+// and before it, if an expected stop did not come within STOP_WAIT_MS:
+//   ATTACK-TIMEOUT slot=S dev=ID name=NAME
 // Then, on the virtio-gpu, what makes the VMM hold host memory or work (its own section below):
 //   GPU name=NAME key=value...
 // Then attacks of many connections or many resets, with lines of their own (issue 17, below):
@@ -33,7 +36,7 @@ enum {
   R_QUEUE_NUM_MAX = 0x034, R_QUEUE_NUM = 0x038, R_QUEUE_READY = 0x044, R_QUEUE_NOTIFY = 0x050,
   R_INT_STATUS = 0x060, R_INT_ACK = 0x064, R_STATUS = 0x070, R_DESC_LO = 0x080,
   R_DESC_HI = 0x084, R_AVAIL_LO = 0x090, R_AVAIL_HI = 0x094, R_USED_LO = 0x0a0,
-  R_USED_HI = 0x0a4, R_CONFIG = 0x100,
+  R_USED_HI = 0x0a4, R_CONFIG_GEN = 0x0fc, R_CONFIG = 0x100,
 };
 enum { F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4 };
 enum { S_ACK = 1, S_DRIVER = 2, S_DRIVER_OK = 4, S_FEATURES_OK = 8, S_NEEDS_RESET = 64 };
@@ -49,6 +52,7 @@ static volatile uint32_t *regs;
 static uint8_t *ram;                // 1 MiB of this process's memory, locked
 static uint64_t page_phys[PAGES];   // the guest-physical address of each of its pages
 static int attacks, resets;
+static uint32_t life_gen; // the device's ConfigGeneration when its current life began
 
 static uint32_t rd(uint32_t off) { return regs[off / 4]; }
 static void wr(uint32_t off, uint32_t v) {
@@ -71,9 +75,16 @@ static void pause_ms(int ms) {
   nanosleep(&t, 0);
 }
 
+static long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
 // From a reset up to FEATURES_OK, accepting VERSION_1 and the feature bits 0-31 in `low`.
 static void negotiate(uint32_t low) {
   wr(R_STATUS, 0);
+  life_gen = rd(R_CONFIG_GEN);
   wr(R_STATUS, S_ACK | S_DRIVER);
   wr(R_DRV_FEATURES_SEL, 0);
   wr(R_DRV_FEATURES, low);
@@ -124,15 +135,44 @@ static void offer(int q, uint16_t head) {
   wr(R_QUEUE_NOTIFY, q);
 }
 
-static void report(int slot, uint32_t dev, const char *name) {
-  pause_ms(50); // the device runs on the VMM's next turn
-  int reset = (rd(R_STATUS) & S_NEEDS_RESET) != 0;
+// Ends the device's life with a reset; returns how many times it stopped in that life. moat
+// bumps ConfigGeneration as it sets NEEDS_RESET and logs the stop's line; a reset keeps it and
+// drops what the device had not done yet. So, read after the reset, it counts every stop of the
+// life, also one after the last status read (which the VMM logged all the same). Config changes
+// bump it too: only the host's balloon target makes one, never here.
+static int end_life(void) {
+  wr(R_STATUS, 0);
+  return (int)(rd(R_CONFIG_GEN) - life_gen);
+}
+
+// Bound: how long an attack waits for the stop it expects (a loaded host runs the VMM late).
+#define STOP_WAIT_MS 30000
+static int stop_wait_failed; // once a wait has run out the run has failed: no more waiting
+
+// Waits until the device has stopped. It looks at a notified queue on a later turn of the VMM's
+// thread: sleeping between reads lets that thread go idle and take it.
+static int wait_stop(void) {
+  for (long t0 = now_ms();; pause_ms(1)) {
+    if (rd(R_STATUS) & S_NEEDS_RESET) return 1;
+    if (stop_wait_failed || now_ms() - t0 >= STOP_WAIT_MS) break;
+  }
+  stop_wait_failed = 1;
+  return 0;
+}
+
+enum { MAY_STOP, STOPS };
+
+// After an attack: waits for the stop it must cause (if it must), then ends the device's life
+// (the next attack starts from a reset) and prints the stops it had.
+static void report(int slot, uint32_t dev, const char *name, int expect) {
+  if (expect == STOPS && !wait_stop())
+    printf("ATTACK-TIMEOUT slot=%d dev=%u name=%s\n", slot, dev, name);
+  wr(R_INT_ACK, rd(R_INT_STATUS));
+  int reset = end_life();
   attacks++;
   resets += reset;
   printf("ATTACK slot=%d dev=%u name=%s reset=%d\n", slot, dev, name, reset);
   fflush(stdout);
-  wr(R_INT_ACK, rd(R_INT_STATUS));
-  wr(R_STATUS, 0); // leave the device reset for the next attack
 }
 
 // Each attack is made on every queue at once: a device reads only some of its queues on a
@@ -147,7 +187,7 @@ static void attack(int slot, uint32_t dev) {
     table(q)[1] = (struct desc){data_phys(1), 16, F_NEXT, 0};
     offer(q, 0);
   }
-  report(slot, dev, "desc-loop");
+  report(slot, dev, "desc-loop", STOPS);
 
   // A buffer outside RAM.
   setup();
@@ -155,7 +195,7 @@ static void attack(int slot, uint32_t dev) {
     table(q)[0] = (struct desc){0xdead00000000ULL, 64, F_WRITE, 0};
     offer(q, 0);
   }
-  report(slot, dev, "outside-ram");
+  report(slot, dev, "outside-ram", STOPS);
 
   // A huge length.
   setup();
@@ -163,7 +203,7 @@ static void attack(int slot, uint32_t dev) {
     table(q)[0] = (struct desc){data_phys(0), 0xffffffffu, 0, 0};
     offer(q, 0);
   }
-  report(slot, dev, "huge-length");
+  report(slot, dev, "huge-length", STOPS);
 
   // The available index far ahead of the device.
   setup();
@@ -171,7 +211,7 @@ static void attack(int slot, uint32_t dev) {
     avail(q)[1] = 0x8000;
     wr(R_QUEUE_NOTIFY, q);
   }
-  report(slot, dev, "avail-ahead");
+  report(slot, dev, "avail-ahead", STOPS);
 
   // An indirect table whose entry is itself indirect.
   setup();
@@ -180,12 +220,12 @@ static void attack(int slot, uint32_t dev) {
     table(q)[0] = (struct desc){phys(ind), 64, F_INDIRECT, 0};
     offer(q, 0);
   }
-  report(slot, dev, "nested-indirect");
+  report(slot, dev, "nested-indirect", STOPS);
 
   // A notification storm, on every queue and past them, with nothing available.
   setup();
   for (int i = 0; i < 100000; i++) wr(R_QUEUE_NOTIFY, i % (nq + 3));
-  report(slot, dev, "notify-storm");
+  report(slot, dev, "notify-storm", MAY_STOP);
 
   // Config writes and reads over the whole window past the config space.
   setup();
@@ -193,12 +233,12 @@ static void attack(int slot, uint32_t dev) {
     wr(off, 0xffffffffu);
     (void)rd(off);
   }
-  report(slot, dev, "config-writes");
+  report(slot, dev, "config-writes", MAY_STOP);
 
   // A reset in mid-request: a plausible request on every queue, then status 0 at once. The
-  // request must be one the device accepts (virtio-rng, ID 4, takes writable buffers only): a
-  // stop it caused would be undone by this very reset before the status is read, so the VMM
-  // would log a stop this program never sees.
+  // request is one the device may accept (virtio-rng, ID 4, takes writable buffers only);
+  // whether the device looks at it before the reset is up to the VMM's timing, and a stop it
+  // caused is counted all the same (end_life).
   setup();
   for (int q = 0; q < nq; q++) {
     if (dev == 4) {
@@ -210,7 +250,7 @@ static void attack(int slot, uint32_t dev) {
     offer(q, 0);
   }
   wr(R_STATUS, 0);
-  report(slot, dev, "reset-mid-request");
+  report(slot, dev, "reset-mid-request", MAY_STOP);
 
   // Queue changes while running: not ready, an odd size, a table outside RAM, ready again.
   setup();
@@ -223,7 +263,7 @@ static void attack(int slot, uint32_t dev) {
     wr(R_QUEUE_READY, 1);
     wr(R_QUEUE_NOTIFY, q);
   }
-  report(slot, dev, "queue-change-running");
+  report(slot, dev, "queue-change-running", MAY_STOP);
 
   // Features changed after FEATURES_OK, every status bit written, then empty descriptors.
   setup();
@@ -233,7 +273,7 @@ static void attack(int slot, uint32_t dev) {
   wr(R_DRV_FEATURES, 0xffffffffu);
   wr(R_STATUS, 0xff);
   for (int q = 0; q < nq; q++) offer(q, 0);
-  report(slot, dev, "features-after-ok");
+  report(slot, dev, "features-after-ok", STOPS);
 }
 
 // ---- virtio-gpu: host memory and work a guest can make the VMM spend -------------------------
@@ -428,12 +468,6 @@ static int wait_key(volatile uint32_t *in[2], int nin) {
     wr(R_STATUS, 0);
   }
   return got;
-}
-
-static long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
 static void gpu_attacks(volatile uint32_t *gpu, volatile uint32_t *in[2], int nin) {
@@ -690,9 +724,8 @@ static void rng_reset_loop(void) {
     offer(0, 0);
     int stopped = 0;
     for (int i = 0; i < 100000 && !stopped; i++) stopped = (rd(R_STATUS) & S_NEEDS_RESET) != 0;
-    stops += stopped;
+    stops += end_life(); // a stop after the last read is counted too: the VMM logged it
     cycles++;
-    wr(R_STATUS, 0);
     clock_gettime(CLOCK_MONOTONIC, &t);
     ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
   }

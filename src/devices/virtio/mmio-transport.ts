@@ -288,6 +288,8 @@ export class VirtioMmio implements MmioDevice {
     this.pendingNotify.clear();
     this.interruptStatus = 0;
     this.unseen = 0;
+    // configGeneration is kept: read after a reset, it tells a driver how often the device
+    // stopped before it, with no race against the notify the device had still to look at.
     this.updateIrq();
   }
 

@@ -361,12 +361,29 @@ test("every request body is validated: 400 with the field and the reason", async
       "cpu_tier",
       /cpu_tier: a tier of the soft CPU; KVM runs the guest's code on the host CPU/,
     ],
+    // the limits of vmm/vm-limits.ts, each just past its edge
+    [{ name: "v", memory_mib: 31 }, "memory_mib", /memory_mib must be >= 32/],
+    [{ name: "v", memory_mib: 4001 }, "memory_mib", /memory_mib must be <= 4000/],
+    [
+      { name: "v", accel: "kvm", memory_mib: 3073 },
+      "memory_mib",
+      /memory_mib: at most 3072 MiB for an x86-64 guest \(accel kvm\), not 3073/,
+    ],
   ];
   for (const [body, field, msg] of cases) {
     const r = await api(h.socket, admin, "POST", "/v1/vms", body);
     assert.equal(r.status, 400, r.text);
     assert.equal((r.body as { field: string }).field, field, r.text);
     assert.match((r.body as { error: string }).error, msg);
+  }
+  // ... and at the edges themselves a VM is made
+  for (const body of [
+    { name: "edge-lo", memory_mib: 32 },
+    { name: "edge-hi", memory_mib: 4000, accel: "soft" },
+    { name: "edge-kvm", memory_mib: 3072, accel: "kvm" }, // needs /dev/kvm, as CI has
+  ]) {
+    const r = await api(h.socket, admin, "POST", "/v1/vms", body);
+    assert.equal(r.status, 201, `${JSON.stringify(body)}: ${r.text}`);
   }
   const notJson = await new Promise<number>((res) => {
     import("node:http").then((http) => {

@@ -16,6 +16,7 @@ import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
+import { MEMORY_MIB_MAX, MEMORY_MIB_MIN } from "../vmm/vm-limits.js";
 
 const program = new Command();
 program
@@ -55,7 +56,11 @@ program
   )
   .option("--cmdline <string>", "kernel command line", undefined)
   .option("--cpus <n>", "number of vCPUs (harts), 1-8", "1")
-  .option("--memory <MiB>", "guest RAM in MiB, 32-4000 (x86-64: up to 3072)", "256")
+  .option(
+    "--memory <MiB>",
+    `guest RAM in MiB, ${MEMORY_MIB_MIN}-${MEMORY_MIB_MAX.riscv64} (x86-64: up to ${MEMORY_MIB_MAX.x86_64})`,
+    "256",
+  )
   .option(
     "--bios <builtin|opensbi|file>",
     "firmware: moat's built-in SBI (fast, default), Debian's OpenSBI, or a fw_dynamic file",

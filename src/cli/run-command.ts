@@ -45,6 +45,7 @@ import { resolve } from "node:path";
 import { enterJail, parseJailPlan } from "../jail/enter.js";
 import { runJailed } from "./run-jailed.js";
 import { guestOutputFilter } from "./guest-output.js";
+import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, archOf } from "../vmm/vm-limits.js";
 
 export { UsageError };
 
@@ -252,9 +253,9 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   const cpuTier = cpuTierOption(o);
   const hostKvm = jailKvm ?? kvmKind();
   const accel = chooseAccel(o.accel, hostKvm, jailKvm !== undefined);
-  const arch = accel === "kvm" ? "x86_64" : "riscv64";
+  const arch = archOf(accel);
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
-  const memoryMiB = parseIntOption(o.memory, "memory", 32, arch === "x86_64" ? 3072 : 4000);
+  const memoryMiB = parseIntOption(o.memory, "memory", MEMORY_MIB_MIN, MEMORY_MIB_MAX[arch]);
   const name = o.name !== undefined ? parseVmName(o.name) : undefined;
   const logSpec = o.consoleLog !== undefined ? parseConsoleLog(o.consoleLog) : undefined;
   const pinCpus = o.pinCpus !== undefined ? parsePinCpus(o.pinCpus, allowedCpus()) : undefined;

@@ -13,6 +13,7 @@ import type { Caller } from "./auth.js";
 import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
 import type { VmRecord } from "./store.js";
 import type { VmSpec } from "./vm-spec.js";
+import { MEMORY_MIB_MAX, archOf } from "../vmm/vm-limits.js";
 
 /** The settings a create and a start are checked against (config.ts). */
 export interface VmPolicy extends ImageSettings {
@@ -194,7 +195,14 @@ export function newVmRecord(
     );
   }
   // "auto" is decided where the VM runs: its process refuses it there as `moat run` does.
-  const arch = spec.accel === "kvm" ? "x86_64" : "riscv64";
+  const arch = archOf(spec.accel === "kvm" ? "kvm" : "soft");
+  if (spec.accel === "kvm" && spec.memory_mib > MEMORY_MIB_MAX.x86_64)
+    throw new ApiError(
+      400,
+      `memory_mib: at most ${MEMORY_MIB_MAX.x86_64} MiB for an x86-64 guest (accel kvm), ` +
+        `not ${spec.memory_mib}: its RAM ends at the MMIO hole`,
+      "memory_mib",
+    );
   const initrd = initrdChoice({
     kernel: spec.kernel,
     initrd: spec.initrd === "none" ? false : spec.initrd,

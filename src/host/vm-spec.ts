@@ -5,6 +5,7 @@
 import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
 import { MAX_MODE } from "../devices/virtio/gpu.js";
 import { CPU_TIERS, type CpuTier } from "../accel/soft/cpu-tier.js";
+import { MEMORY_MIB_MAX, MEMORY_MIB_MIN } from "../vmm/vm-limits.js";
 
 export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
@@ -47,7 +48,13 @@ export const vmSpecSchema = {
     },
     cmdline: { type: "string", maxLength: 2048, pattern: `^${NO_NUL}` },
     cpus: { type: "integer", minimum: 1, maximum: 8, default: 1 },
-    memory_mib: { type: "integer", minimum: 32, maximum: 4000, default: 128 },
+    memory_mib: {
+      type: "integer",
+      minimum: MEMORY_MIB_MIN,
+      maximum: Math.max(...Object.values(MEMORY_MIB_MAX)),
+      default: 128,
+      description: `at most ${MEMORY_MIB_MAX.x86_64} with accel kvm (an x86-64 guest)`,
+    },
     disks: {
       type: "array",
       maxItems: 8,

@@ -1,0 +1,23 @@
+// The limits of a VM's settings that depend on its architecture, in one place: `moat run` and
+// the daemon's API check a VM against them before it starts, and the machine builders (e820,
+// the soft CPU's memory) check again as they lay it out.
+import { RAM_MAX_BYTES } from "../arch/x86_64/memory-map.js";
+
+export type GuestArch = "riscv64" | "x86_64";
+
+/** Bound: the least guest RAM in MiB (what the shipped kernels and initramfs boot in). */
+export const MEMORY_MIB_MIN = 32;
+
+/**
+ * Bound: the most guest RAM in MiB. x86-64 RAM ends at the MMIO hole (3 GiB); riscv64 RAM
+ * shares the soft CPU's 4 GiB WebAssembly memory with the core's tables.
+ */
+export const MEMORY_MIB_MAX: Readonly<Record<GuestArch, number>> = {
+  riscv64: 4000,
+  x86_64: RAM_MAX_BYTES / 2 ** 20,
+};
+
+/** The guest architecture an accelerator runs: KVM here runs x86-64 guests, the soft CPU riscv64. */
+export function archOf(accel: "soft" | "kvm"): GuestArch {
+  return accel === "kvm" ? "x86_64" : "riscv64";
+}

@@ -136,17 +136,20 @@ function chooseAccel(name: string, kind: KvmKind, quiet = false): "soft" | "kvm"
       return kind === "hardware" ? "kvm" : "soft";
     case "kvm": {
       if (kind === "none") throw new UsageError("--accel kvm: this host has no /dev/kvm");
-      if (kind === "pvm" && !quiet) {
-        process.stderr.write(
-          `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
-            `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
-        );
-      }
+      if (kind === "pvm" && !quiet) pvmNote();
       return "kvm";
     }
     default:
       throw new UsageError(`--accel must be soft, kvm or auto, not '${name}'`);
   }
+}
+
+/** What a guest on PVM-nested KVM can do, said once the command line has been accepted. */
+function pvmNote(): void {
+  process.stderr.write(
+    `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
+      `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
+  );
 }
 
 /**
@@ -252,7 +255,8 @@ function checkDistinctPaths(o: RunOptions, logPath: string | undefined): void {
 async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<VmExit> {
   const cpuTier = cpuTierOption(o);
   const hostKvm = jailKvm ?? kvmKind();
-  const accel = chooseAccel(o.accel, hostKvm, jailKvm !== undefined);
+  // Quiet here: the PVM note waits until the options below are accepted.
+  const accel = chooseAccel(o.accel, hostKvm, true);
   const arch = archOf(accel);
   const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
   const memoryMiB = parseIntOption(o.memory, "memory", MEMORY_MIB_MIN, MEMORY_MIB_MAX[arch]);
@@ -321,6 +325,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   else if (o.bios !== "builtin") firmware = readImage(o.bios, "firmware");
 
   // Everything opened from here on is closed again, newest first, however the run ends.
+  if (accel === "kvm" && hostKvm === "pvm" && jailKvm === undefined) pvmNote();
   const closers: (() => Promise<void> | void)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const c of closers.splice(0).reverse()) await c();

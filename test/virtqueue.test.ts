@@ -253,12 +253,26 @@ test("publishU16/observeU16: atomic where aligned, plain at an odd host address,
       assert.equal(mem.readU16(0x1002n), 0xbeef);
       assert.equal(mem.observeU16(0x1002n), 0xbeef);
       seen.publishU16(0x1005n, 0x1234);
+      assert.equal(mem.readU16(0x1005n), 0x1234, "at the address the plain accessors use");
       assert.equal(mem.observeU16(0x1005n), 0x1234);
+      mem.writeU16(0x1008n, 0x5678);
+      assert.equal(mem.observeU16(0x1008n), 0x5678);
       assert.deepEqual(written, [2, 5], "writes are reported (translated code on them goes stale)");
       assert.throws(() => mem.observeU16(0x101fn), /outside RAM/);
       assert.throws(() => mem.publishU16(0x1020n, 1), /outside RAM/);
     }
   }
+});
+
+test("publishU16/observeU16 on RAM past 2 GiB into its buffer (the soft CPU's RAM sits 16 MiB in; KVM's may be 3 GiB)", () => {
+  // Untouched pages of a large ArrayBuffer are not committed: this costs a few pages.
+  const buf = new ArrayBuffer(2 ** 31 + 4096);
+  const mem = new GuestMemory(0x8000_0000n, new Uint8Array(buf, 2 ** 31, 4096));
+  mem.publishU16(0x8000_0ffen, 0xcafe);
+  assert.equal(mem.readU16(0x8000_0ffen), 0xcafe);
+  assert.equal(new Uint8Array(buf)[2 ** 31 + 0xffe], 0xfe, "at its own bytes, little-endian");
+  mem.writeU16(0x8000_0010n, 0x4242);
+  assert.equal(mem.observeU16(0x8000_0010n), 0x4242);
 });
 
 // ---- through the transport ----

@@ -96,7 +96,7 @@ export class GuestMemory {
     const off = this.check(addr, 2);
     const view = this.wordView(off);
     if (view) {
-      Atomics.store(view, (this.bytes.byteOffset + off) >> 1, v & 0xffff);
+      Atomics.store(view, (this.bytes.byteOffset + off) / 2, v & 0xffff);
       this.written?.(off, 2);
     } else {
       this.writeU16(addr, v);
@@ -114,13 +114,20 @@ export class GuestMemory {
   observeU16(addr: bigint): number {
     const off = this.check(addr, 2);
     const view = this.wordView(off);
-    return view ? Atomics.load(view, (this.bytes.byteOffset + off) >> 1) : this.readU16(addr);
+    return view ? Atomics.load(view, (this.bytes.byteOffset + off) / 2) : this.readU16(addr);
   }
 
-  /** A 16-bit view of RAM's buffer for Atomics at `off`, or null at an odd host address. */
+  /**
+   * A 16-bit view of RAM's buffer for Atomics at `off`, or null at an odd host address. Sizes
+   * and indices are divided, not shifted: a buffer may be 4 GiB, past 32-bit shifts.
+   */
   private wordView(off: number): Uint16Array | null {
     if ((this.bytes.byteOffset + off) % 2 !== 0) return null;
-    this.words ??= new Uint16Array(this.bytes.buffer, 0, this.bytes.buffer.byteLength >> 1);
+    this.words ??= new Uint16Array(
+      this.bytes.buffer,
+      0,
+      Math.floor(this.bytes.buffer.byteLength / 2),
+    );
     return this.words;
   }
 

@@ -37,6 +37,7 @@ import { checkQuota, quotaView } from "./quota.js";
 import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
 import type { DaemonConfig } from "./config.js";
+import { kvmKind } from "../kvm/kvm-probe.js";
 
 /** KSM's switch: 0 stopped, 1 running, 2 stopped with every merged page unmerged. */
 const KSM_RUN = "/sys/kernel/mm/ksm/run";
@@ -390,6 +391,7 @@ export class Daemon implements ApiHost {
     const vm = newVmRecord(body, caller, this.cfg, {
       nameTaken: (n, domain) => this.store.vms().some((v) => v.domain === domain && v.name === n),
       checkQuota: (v) => checkQuota(v, this.store.vms(), this.cfg.domainQuotas, "create"),
+      autoAccel: kvmKind() === "hardware" ? "kvm" : "soft",
       ...(this.cfg.vmUsers
         ? { allocateUid: () => this.store.allocateUid(this.cfg.vmUidBase) }
         : {}),

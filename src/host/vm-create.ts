@@ -28,6 +28,8 @@ export interface CreateContext {
   checkQuota?: (vm: VmRecord) => void;
   /** A fresh uid for the VM's process (absent: it runs as the daemon's user). */
   allocateUid?: () => number;
+  /** What accel "auto" picks on this host, as the VM process will (absent: the soft CPU). */
+  autoAccel?: "soft" | "kvm";
 }
 
 /**
@@ -196,10 +198,13 @@ export function newVmRecord(
   }
   // "auto" is decided where the VM runs: its process refuses it there as `moat run` does.
   const arch = archOf(spec.accel === "kvm" ? "kvm" : "soft");
-  if (spec.accel === "kvm" && spec.memory_mib > MEMORY_MIB_MAX.x86_64)
+  // The memory limit of the guest this host will run, "auto" resolved as the VM process will.
+  const runs = spec.accel === "auto" ? (ctx.autoAccel ?? "soft") : spec.accel;
+  if (runs === "kvm" && spec.memory_mib > MEMORY_MIB_MAX.x86_64)
     throw new ApiError(
       400,
-      `memory_mib: at most ${MEMORY_MIB_MAX.x86_64} MiB for an x86-64 guest (accel kvm), ` +
+      `memory_mib: at most ${MEMORY_MIB_MAX.x86_64} MiB for an x86-64 guest (accel ` +
+        `${spec.accel === "auto" ? "auto, which picks kvm on this host" : "kvm"}), ` +
         `not ${spec.memory_mib}: its RAM ends at the MMIO hole`,
       "memory_mib",
     );

@@ -1,6 +1,7 @@
 // The `moat` command line.
 import { Command, CommanderError, Option } from "commander";
-import { EXIT_MOAT_ERROR, UsageError, runCommand } from "./run-command.js";
+import { UsageError, runCommand } from "./run-command.js";
+import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 import { KernelImageError } from "../boot/riscv-image.js";
 import { BootLayoutError } from "../arch/riscv64/boot-layout.js";
 import { SoftAccelError } from "../accel/soft/soft-accel.js";

@@ -46,11 +46,11 @@ import { enterJail, parseJailPlan } from "../jail/enter.js";
 import { runJailed } from "./run-jailed.js";
 import { guestOutputFilter } from "./guest-output.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, archOf } from "../vmm/vm-limits.js";
+import { EXIT_MOAT_ERROR, EXIT_SIGINT, EXIT_STOPPED } from "../vmm/exit-status.js";
 
 export { UsageError };
 
 /** Exit status for moat's own failures (bad arguments, a VM that cannot boot), as docker uses. */
-export const EXIT_MOAT_ERROR = 125;
 
 export interface RunOptions {
   accel: string;
@@ -494,7 +494,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
             ...common,
           });
     const onSignal = (sig: NodeJS.Signals): void =>
-      vm.stop(sig === "SIGINT" ? 130 : 143, `stopped by ${sig}`);
+      vm.stop(sig === "SIGINT" ? EXIT_SIGINT : EXIT_STOPPED, `stopped by ${sig}`);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     con?.attach(vm);

@@ -2,6 +2,7 @@
 // for it to power itself off (the supervisor then powers off one that did not). Every request to
 // the VMM is bounded by the time left, so the grace time is what the operator gave; and how the
 // VM ended is told by its exit record (shutDownReason), not by what was asked.
+import { EXIT_STOPPED } from "../vmm/exit-status.js";
 
 /** How a stop asked the guest. */
 export type AskedBy = "guest agent" | "power button";
@@ -107,7 +108,7 @@ export function shutDownReason(
   status: number | null,
 ): string | undefined {
   if (asked.size === 0 || record?.reason !== "poweroff") return undefined;
-  return asked.has("power button") && (status === 143 || !asked.has("guest agent"))
+  return asked.has("power button") && (status === EXIT_STOPPED || !asked.has("guest agent"))
     ? "shut down by the operator (power button)"
     : "shut down by the operator through the guest agent";
 }

@@ -25,6 +25,8 @@ import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
 import { EndWatch } from "./process-end.js";
 import { askShutdown, endedWithin, shutDownReason, type AskedBy } from "./guest-shutdown.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
+import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
+import { classifyExit } from "./exit-classify.js";
 
 export interface SupervisorOptions {
   /** Where each VM's directory lives: `<vmsDir>/<id>/`. */
@@ -111,7 +113,7 @@ export class SupervisorError extends Error {
  * option), which is the caller's to fix; 500 for anything else.
  */
 function startFailureStatus(exit: VmExitRecord | null): number {
-  return exit?.status === 125 && exit.signal === null ? 422 : 500;
+  return exit?.status === EXIT_MOAT_ERROR && exit.signal === null ? 422 : 500;
 }
 
 export class Supervisor {
@@ -416,41 +418,15 @@ export class Supervisor {
       // No record: killed, or it died before it could write one.
     }
     const status = code ?? record?.status ?? null;
-    let reason: string;
-    let crashed: boolean;
-    // What happened, first: a kill; the guest's own end (a panic, or the shutdown a stop asked
-    // for) even where the stop had begun to power it off; then the daemon's power-off.
-    const shutDown = shutDownReason(w.asked, record, status);
-    if (w.killed) {
-      reason = w.killed;
-      crashed = false;
-    } else if (record?.reason === "panic" || record?.reason === "halt") {
-      reason = `guest ${record.reason}: ${record.detail ?? ""}`.trim();
-      crashed = true;
-    } else if (shutDown) {
-      reason = shutDown;
-      crashed = false;
-    } else if (w.requested) {
-      reason = w.requested;
-      crashed = false;
-    } else if (signal) {
-      reason = `killed by ${signal}`;
-      crashed = true;
-    } else if (status === null) {
-      reason =
-        "the VM process ended while the daemon was not its parent and left no exit record " +
-        "(killed by a signal)";
-      crashed = true;
-    } else if (status === 0) {
-      reason = "the guest powered off";
-      crashed = false;
-    } else if (status === 125) {
-      reason = `the VMM failed: ${this.logs.lastLine(id) ?? record?.detail ?? "no message"}`;
-      crashed = true;
-    } else {
-      reason = `exited with status ${status}${record?.detail ? ` (${record.detail})` : ""}`;
-      crashed = true;
-    }
+    const { reason, crashed } = classifyExit({
+      killed: w.killed,
+      record,
+      shutDown: shutDownReason(w.asked, record, status),
+      requested: w.requested,
+      signal,
+      status,
+      lastLogLine: status === EXIT_MOAT_ERROR ? this.logs.lastLine(id) : null,
+    });
     const exit: VmExitRecord = {
       time: new Date().toISOString(),
       status,

@@ -28,6 +28,7 @@ import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
+import { EXIT_STOPPED } from "./exit-status.js";
 
 /** Bound: requests of one client waiting for their reply; past it the socket is not read. */
 const MAX_QUEUED = 16;
@@ -278,7 +279,7 @@ export class ControlSocket {
       }
       case "stop":
         if (!vm) throw new Error("the VM is not running yet");
-        vm.stop(143, "stopped through the control socket");
+        vm.stop(EXIT_STOPPED, "stopped through the control socket");
         return { ok: true };
       case "balloon": {
         const b = d.balloon;

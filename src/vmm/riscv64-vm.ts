@@ -36,6 +36,7 @@ import { controlBlock } from "./control-block.js";
 import { attachVirtio, slotTable, type SlotDevice } from "./virtio-slots.js";
 import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
+import { EXIT_MOAT_ERROR } from "./exit-status.js";
 
 /** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
 const DTB_SLOT_BYTES = 64 * 1024;
@@ -106,7 +107,7 @@ export class Riscv64Vm {
       PVPANIC_SIZE,
       "pvpanic",
       new PvPanic(() =>
-        this.end({ reason: "panic", status: 125, detail: "the guest kernel panicked" }),
+        this.end({ reason: "panic", status: EXIT_MOAT_ERROR, detail: "the guest kernel panicked" }),
       ),
     );
     this.rtc = new GoldfishRtc(cfg.rtcHost ?? hostRtc, (level) =>
@@ -210,7 +211,7 @@ export class Riscv64Vm {
       consoleWrite: (bytes) => this.cfg.output(bytes),
       consoleRead: () => this.console.popByte(),
       systemReset: (type) => this.end({ reason: type === 0 ? "poweroff" : "reset", status: 0 }),
-      vcpuHalted: (_vcpu, detail) => this.end({ reason: "halt", status: 125, detail }),
+      vcpuHalted: (_vcpu, detail) => this.end({ reason: "halt", status: EXIT_MOAT_ERROR, detail }),
     };
     const firmware = this.cfg.bare || this.cfg.firmware;
     this.avm.start({ entry: this.entry, mode: firmware ? "M" : "S", args: this.bootArgs }, handler);

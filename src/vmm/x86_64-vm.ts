@@ -43,6 +43,7 @@ import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
 import { eventfdRead, eventfdWrite } from "../sys/libc.js";
 import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
+import { EXIT_MOAT_ERROR } from "./exit-status.js";
 
 export { COM1_PORT, COM1_IRQ };
 export const PROGRAM_BASE = 0x10_0000n;
@@ -245,7 +246,7 @@ export class X86Vm {
       consoleWrite: () => {},
       consoleRead: () => -1,
       systemReset: () => this.end({ reason: "reset", status: 0 }),
-      vcpuHalted: (_v, detail) => this.end({ reason: "halt", status: 125, detail }),
+      vcpuHalted: (_v, detail) => this.end({ reason: "halt", status: EXIT_MOAT_ERROR, detail }),
     };
     this.avm.start({ entry: PROGRAM_BASE, mode: "long64", args: [] }, handler);
     return this.life.finished;

@@ -364,6 +364,8 @@ test("every request body is validated: 400 with the field and the reason", async
     // the limits of vmm/vm-limits.ts, each just past its edge
     [{ name: "v", memory_mib: 31 }, "memory_mib", /memory_mib must be >= 32/],
     [{ name: "v", memory_mib: 4001 }, "memory_mib", /memory_mib must be <= 4000/],
+    [{ name: "v", cpus: 0 }, "cpus", /cpus must be >= 1/],
+    [{ name: "v", cpus: 9 }, "cpus", /cpus must be <= 8/],
     [
       { name: "v", accel: "kvm", memory_mib: 3073 },
       "memory_mib",
@@ -378,7 +380,8 @@ test("every request body is validated: 400 with the field and the reason", async
   }
   // ... and at the edges themselves a VM is made
   for (const body of [
-    { name: "edge-lo", memory_mib: 32 },
+    { name: "edge-lo", memory_mib: 32, cpus: 1 },
+    { name: "edge-cpus", cpus: 8 },
     { name: "edge-hi", memory_mib: 4000, accel: "soft" },
     { name: "edge-kvm", memory_mib: 3072, accel: "kvm" }, // needs /dev/kvm, as CI has
   ]) {

@@ -17,7 +17,7 @@ import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
-import { MEMORY_MIB_MAX, MEMORY_MIB_MIN } from "../vmm/vm-limits.js";
+import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
 
 const program = new Command();
 program
@@ -56,7 +56,7 @@ program
       "with --cmdline 'root=/dev/vda rw' and a distribution's disk image, docs/guest.md)",
   )
   .option("--cmdline <string>", "kernel command line", undefined)
-  .option("--cpus <n>", "number of vCPUs (harts), 1-8", "1")
+  .option("--cpus <n>", `number of vCPUs (harts), 1-${VCPUS_MAX}`, "1")
   .option(
     "--memory <MiB>",
     `guest RAM in MiB, ${MEMORY_MIB_MIN}-${MEMORY_MIB_MAX.riscv64} (x86-64: up to ${MEMORY_MIB_MAX.x86_64})`,

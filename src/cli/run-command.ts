@@ -45,7 +45,7 @@ import { resolve } from "node:path";
 import { enterJail, parseJailPlan } from "../jail/enter.js";
 import { runJailed } from "./run-jailed.js";
 import { guestOutputFilter } from "./guest-output.js";
-import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, archOf } from "../vmm/vm-limits.js";
+import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX, archOf } from "../vmm/vm-limits.js";
 import { EXIT_MOAT_ERROR, EXIT_SIGINT, EXIT_STOPPED } from "../vmm/exit-status.js";
 
 export { UsageError };
@@ -258,7 +258,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
   // Quiet here: the PVM note waits until the options below are accepted.
   const accel = chooseAccel(o.accel, hostKvm, true);
   const arch = archOf(accel);
-  const cpus = parseIntOption(o.cpus, "cpus", 1, 8);
+  const cpus = parseIntOption(o.cpus, "cpus", 1, VCPUS_MAX);
   const memoryMiB = parseIntOption(o.memory, "memory", MEMORY_MIB_MIN, MEMORY_MIB_MAX[arch]);
   const name = o.name !== undefined ? parseVmName(o.name) : undefined;
   const logSpec = o.consoleLog !== undefined ? parseConsoleLog(o.consoleLog) : undefined;

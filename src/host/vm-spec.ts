@@ -5,7 +5,7 @@
 import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
 import { MAX_MODE } from "../devices/virtio/gpu.js";
 import { CPU_TIERS, type CpuTier } from "../accel/soft/cpu-tier.js";
-import { MEMORY_MIB_MAX, MEMORY_MIB_MIN } from "../vmm/vm-limits.js";
+import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
 
 export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
@@ -47,7 +47,7 @@ export const vmSpecSchema = {
         'host path; default: the shipped initramfs; "none": no initramfs (the kernel mounts its root, e.g. cmdline "root=/dev/vda rw")',
     },
     cmdline: { type: "string", maxLength: 2048, pattern: `^${NO_NUL}` },
-    cpus: { type: "integer", minimum: 1, maximum: 8, default: 1 },
+    cpus: { type: "integer", minimum: 1, maximum: VCPUS_MAX, default: 1 },
     memory_mib: {
       type: "integer",
       minimum: MEMORY_MIB_MIN,

@@ -2,6 +2,7 @@
 // the daemon's API check a VM against them before it starts, and the machine builders (e820,
 // the soft CPU's memory) check again as they lay it out.
 import { RAM_MAX_BYTES } from "../arch/x86_64/memory-map.js";
+import { MAX_HARTS } from "../accel/soft/layout.js";
 
 export type GuestArch = "riscv64" | "x86_64";
 
@@ -16,6 +17,12 @@ export const MEMORY_MIB_MAX: Readonly<Record<GuestArch, number>> = {
   riscv64: 4000,
   x86_64: RAM_MAX_BYTES / 2 ** 20,
 };
+
+/**
+ * Bound: vCPUs per VM, on either architecture: the soft CPU's harts (its shared-memory layout
+ * has room for MAX_HARTS); x86-64 is held to the same (its MP table could describe 32).
+ */
+export const VCPUS_MAX = MAX_HARTS;
 
 /** The guest architecture an accelerator runs: KVM here runs x86-64 guests, the soft CPU riscv64. */
 export function archOf(accel: "soft" | "kvm"): GuestArch {

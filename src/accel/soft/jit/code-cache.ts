@@ -102,6 +102,8 @@ export class CodeCache {
   private readonly rvc: DataView;
   readonly stats: JitStats = noJitStats();
 
+  private readonly imports: WebAssembly.Imports;
+
   constructor(
     private readonly core: JitCore,
     private readonly memory: WebAssembly.Memory,
@@ -112,6 +114,14 @@ export class CodeCache {
     private readonly maxBytes: number = DEFAULT_CODE_CACHE_BYTES,
   ) {
     this.hartArea = HART_BASE + hart * HART_STRIDE;
+    // What translated modules import, by the names translate.ts and emitter.ts declare them.
+    const exports = core as unknown as Record<string, WebAssembly.ImportValue>;
+    this.imports = {
+      core: Object.fromEntries([
+        ["memory", memory],
+        ...[...IMPORTS, ...GLOBALS].map((i) => [i.name, exports[i.name]!]),
+      ]),
+    };
     this.mem = new Uint8Array(memory.buffer);
     this.versions = new Int32Array(memory.buffer);
     this.rvc = new DataView(memory.buffer);
@@ -215,25 +225,8 @@ export class CodeCache {
         bodies: batch.map((t) => t.body),
       },
     );
-    const c = this.core;
-    const imports = {
-      core: {
-        memory: this.memory,
-        jitLoad: c.jitLoad,
-        jitStore: c.jitStore,
-        jitFault: c.jitFault,
-        jitMulDiv: c.jitMulDiv,
-        jitExec: c.jitExec,
-        jitFence: c.jitFence,
-        jitCsr: c.jitCsr,
-        fflags: c.fflags,
-        frm: c.frm,
-        mstatus: c.mstatus,
-        dataKey: c.dataKey,
-      },
-    };
     const installAll = (m: WebAssembly.Module): void => {
-      const fns = new WebAssembly.Instance(m, imports).exports;
+      const fns = new WebAssembly.Instance(m, this.imports).exports;
       batch.forEach((t, k) => this.install(fns[`f${k}`] as () => number, t));
     };
     if (!this.async) {

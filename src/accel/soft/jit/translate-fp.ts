@@ -110,8 +110,12 @@ export function emitFpFast(e: Emitter, inst: number, ctx: FpContext): void {
   const needNx = (): void => {
     e.global(G_FFLAGS).i32(NX).op(OP.i32And).op(OP.i32Eqz).brIf("slow");
   };
-  const needRne = (): void => {
+  // A dynamic rounding mode (f3 7) is RNE only while frm is 0.
+  const needFrmRne = (): void => {
     if (f3 === 7) e.global(G_FRM).brIf("slow");
+  };
+  const needRne = (): void => {
+    needFrmRne();
     needNx();
   };
 
@@ -176,8 +180,8 @@ export function emitFpFast(e: Emitter, inst: number, ctx: FpContext): void {
     }
     case Kind.FromInt: {
       // A 32-bit integer is exact in a double: only the 64-bit ones can be inexact.
-      if (rs2 >= 2) needRne();
-      else if (f3 === 7) e.global(G_FRM).brIf("slow");
+      needFrmRne();
+      if (rs2 >= 2) needNx();
       e.i32(fAt(rd)).x(rs1);
       if (rs2 <= 1) e.op(OP.i32WrapI64);
       e.op([OP.f64ConvertI32S, OP.f64ConvertI32U, OP.f64ConvertI64S, OP.f64ConvertI64U][rs2]!);

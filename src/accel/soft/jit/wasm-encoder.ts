@@ -183,7 +183,6 @@ export const OP = {
   f64Ne: 0x62,
   f64Lt: 0x63,
   f64Le: 0x65,
-  f32Neg: 0x8c,
   f32Sqrt: 0x91,
   f32Add: 0x92,
   f32Sub: 0x93,

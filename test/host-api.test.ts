@@ -21,7 +21,8 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { Daemon } from "../src/host/daemon.js";
 import { loadConfig } from "../src/host/config.js";
-import { CONSOLE_LOG_MAX, vmFiles, vmmArgv } from "../src/host/vmm-command.js";
+import { CONSOLE_LOG_MAX, vmFiles, vmConfigFor } from "../src/host/vmm-command.js";
+import { parseVmConfig } from "../src/vmm/vm-config.js";
 import type { VmSpec } from "../src/host/vm-spec.js";
 import { CPU_TIERS } from "../src/accel/soft/cpu-tier.js";
 import { admit, AdmissionError } from "../src/host/admission.js";
@@ -349,7 +350,7 @@ test("every request body is validated: 400 with the field and the reason", async
     [
       { name: "v", lock_memory: true, balloon: {} },
       "lock_memory",
-      /lock_memory: locked guest RAM cannot be given back; drop the balloon/,
+      /lock_memory: locked guest RAM cannot be given back; drop balloon/,
     ],
     [
       { name: "v", cpu_tier: "warp" },
@@ -359,7 +360,7 @@ test("every request body is validated: 400 with the field and the reason", async
     [
       { name: "v", accel: "kvm", cpu_tier: CPU_TIERS[0] },
       "cpu_tier",
-      /cpu_tier: a tier of the soft CPU; KVM runs the guest's code on the host CPU/,
+      /cpu_tier is for the soft CPU \(accel soft or auto\); KVM runs the guest's code on the host CPU/,
     ],
     // the limits of vmm/vm-limits.ts, each just past its edge
     [{ name: "v", memory_mib: 31 }, "memory_mib", /memory_mib must be >= 32/],
@@ -369,7 +370,7 @@ test("every request body is validated: 400 with the field and the reason", async
     [
       { name: "v", accel: "kvm", memory_mib: 3073 },
       "memory_mib",
-      /memory_mib: at most 3072 MiB for an x86-64 guest \(accel kvm\), not 3073/,
+      /memory_mib must be between 32 and 3072 \(an x86-64 guest's RAM ends at the MMIO hole\), not 3073/,
     ],
   ];
   for (const [body, field, msg] of cases) {
@@ -408,7 +409,7 @@ test("every request body is validated: 400 with the field and the reason", async
   assert.equal((balloon.body as { field: string }).field, "target_mib");
 });
 
-test("cpu_tier: moat create --cpu-tier stores it with the VM, GET and moat inspect show it, its VMM gets --cpu-tier; absent, the VMM's default", async () => {
+test("cpu_tier: moat create --cpu-tier stores it with the VM, GET and moat inspect show it, its VMM's config has it; absent, the VMM's default", async () => {
   for (const tier of CPU_TIERS) {
     const name = `tier-${tier}`;
     const c = await cli(h, ["create", "--name", name, "--cpu-tier", tier], undefined, {
@@ -421,16 +422,13 @@ test("cpu_tier: moat create --cpu-tier stores it with the VM, GET and moat inspe
     const insp = await cli(h, ["inspect", name], undefined, { MOAT_TOKEN: admin });
     assert.equal(insp.status, 0, insp.err);
     assert.equal((JSON.parse(insp.out) as { spec: VmSpec }).spec.cpu_tier, tier);
-    const argv = vmmArgv(spec, vmFiles("/run/x"), {
+    const config = vmConfigFor(spec, vmFiles("/run/x"), {
       pinned: null,
       ksm: false,
       seccomp: "off",
       uid: null,
     });
-    assert.deepEqual(argv.slice(argv.indexOf("--cpu-tier"), argv.indexOf("--cpu-tier") + 2), [
-      "--cpu-tier",
-      tier,
-    ]);
+    assert.equal(parseVmConfig(JSON.parse(JSON.stringify(config))).cpu_tier, tier);
     assert.equal((await api(h.socket, admin, "DELETE", `/v1/vms/${name}`)).status, 204);
   }
   const bad = await cli(h, ["create", "--name", "tier-bad", "--cpu-tier", "warp"]);
@@ -443,13 +441,13 @@ test("cpu_tier: moat create --cpu-tier stores it with the VM, GET and moat inspe
   assert.equal(plain.status, 201, plain.text);
   const spec = (plain.body as { spec: VmSpec }).spec;
   assert.equal(spec.cpu_tier, undefined, "no tier stored: the VMM's default applies");
-  const argv = vmmArgv(spec, vmFiles("/run/x"), {
+  const config = vmConfigFor(spec, vmFiles("/run/x"), {
     pinned: null,
     ksm: false,
     seccomp: "off",
     uid: null,
   });
-  assert.ok(!argv.includes("--cpu-tier"), argv.join(" "));
+  assert.equal(parseVmConfig(JSON.parse(JSON.stringify(config))).cpu_tier, undefined);
   assert.equal((await api(h.socket, admin, "DELETE", "/v1/vms/tier-none")).status, 204);
 });
 

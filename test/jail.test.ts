@@ -3,7 +3,14 @@
 // `moat run` says when unjailed, and a daemon configured to run VMs unjailed saying so.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseJailPlan } from "../src/jail/enter.js";
@@ -54,7 +61,18 @@ test("a jail plan: accepted when well formed, refused otherwise", () => {
 
 test("--in-jail outside fresh namespaces is refused and the host's mounts stay as they were", async () => {
   const before = readFileSync("/proc/self/mountinfo", "utf8");
-  const r = await moat(["run", `--in-jail=${JSON.stringify(plan)}`, "--", "true"]);
+  const dir = mkdtempSync(join(tmpdir(), "moat-jail-config-"));
+  const config = join(dir, "vm.json");
+  writeFileSync(config, JSON.stringify({ accel: "soft", host: {} }), { mode: 0o600 });
+  const r = await moat([
+    "vmm",
+    "--config",
+    config,
+    `--in-jail=${JSON.stringify(plan)}`,
+    "--",
+    "true",
+  ]);
+  rmSync(dir, { recursive: true, force: true });
   assert.equal(r.status, 125, r.stderr);
   assert.match(
     r.stderr,

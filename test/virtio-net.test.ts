@@ -209,7 +209,7 @@ test("virtio-net rate limits: frames over the rate wait in the ring", async () =
 });
 
 test("--net values: clear errors for bad ones", () => {
-  assert.deepEqual(parseNetSpecs(["tap=t0,bps=1M"]), [{ tap: "t0", bytesPerSecond: 1 << 20 }]);
+  assert.deepEqual(parseNetSpecs(["tap=t0,bps=1M"]), [{ tap: "t0", bps: 1 << 20 }]);
   const bad: [string[], RegExp][] = [
     [["mac=02:00:00:00:00:01"], /give tap=NAME or bridge=BR/],
     [["tap=a,bridge=b"], /one of tap=NAME or bridge=BR/],

@@ -539,8 +539,8 @@ test("virtio-blk rate limits: requests over the ops rate wait in the ring until 
 
 test("parseDiskSpecs: ro, bps and iops with K/M/G, and clear refusals", () => {
   assert.deepEqual(parseDiskSpecs(["a.img", "b.img,ro,bps=10M,iops=500"]), [
-    { path: "a.img", readOnly: false },
-    { path: "b.img", readOnly: true, bytesPerSecond: 10 * 1024 * 1024, opsPerSecond: 500 },
+    { path: "a.img", read_only: false },
+    { path: "b.img", read_only: true, bps: 10 * 1024 * 1024, iops: 500 },
   ]);
   assert.throws(() => parseDiskSpecs(["a.img,bps=0"]), /positive whole number/);
   assert.throws(() => parseDiskSpecs(["a.img,iops=1.5"]), /positive whole number/);

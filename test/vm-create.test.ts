@@ -33,7 +33,7 @@ test('accel "auto" on a host where it picks KVM is held to the x86-64 memory lim
       () => newVmRecord(body(3500, "a"), admin, cfg, ctx("kvm")),
       (e: unknown) =>
         e instanceof ApiError &&
-        /memory_mib: at most 3072 MiB for an x86-64 guest \(accel auto, which picks kvm on this host\), not 3500/.test(
+        /memory_mib must be between 32 and 3072 \(an x86-64 guest's RAM ends at the MMIO hole\), not 3500 \(accel auto picks kvm on this host\)/.test(
           e.message,
         ),
     );

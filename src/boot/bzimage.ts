@@ -1,8 +1,11 @@
 // bzImage kernels (Linux's x86 boot protocol, Documentation/arch/x86/boot.rst): the setup
 // header, and the protected-mode kernel that moat enters at its 64-bit entry point. Kernel
 // files are untrusted input: every field used is checked against the file and the protocol.
+import { MoatError } from "../base/moat-error.js";
 
-export class BzImageError extends Error {}
+export class BzImageError extends MoatError {
+  override readonly kind = "invalid";
+}
 
 export interface BzImage {
   /** The boot protocol version, e.g. 0x020f. */

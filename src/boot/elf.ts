@@ -1,7 +1,10 @@
 // ELF64 kernels (an uncompressed x86-64 vmlinux) and their PVH entry point. Kernel files are
 // untrusted input: every offset and size is checked against the file before it is used.
+import { MoatError } from "../base/moat-error.js";
 
-export class ElfError extends Error {}
+export class ElfError extends MoatError {
+  override readonly kind = "invalid";
+}
 
 export interface ElfSegment {
   paddr: bigint;

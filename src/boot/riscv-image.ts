@@ -1,8 +1,11 @@
 // The Linux riscv64 `Image` boot header (Documentation/arch/riscv/boot-image-header.rst):
 // 64 bytes at the start of the file. Kernel files are untrusted input: every field that decides
 // where bytes go is checked before use.
+import { MoatError } from "../base/moat-error.js";
 
-export class KernelImageError extends Error {}
+export class KernelImageError extends MoatError {
+  override readonly kind = "invalid";
+}
 
 export interface RiscvImage {
   /** Offset from the start of RAM (2 MiB-aligned) where the kernel must be placed. */

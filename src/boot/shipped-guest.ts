@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { PACKAGE_ROOT, readSha256Sums, sha256, SHA256SUMS } from "./sha256sums.js";
+import { MoatError } from "../base/moat-error.js";
 
 export const SHIPPED_KERNEL_GZ = join(PACKAGE_ROOT, "guest/riscv64/Image.gz");
 export const SHIPPED_INITRD_GZ = join(PACKAGE_ROOT, "guest/riscv64/initramfs.cpio.gz");
@@ -33,7 +34,9 @@ export const DEBIAN_OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dyn
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 /** A shipped guest file that is not the one SHA256SUMS records, or has no record there. */
-export class ShippedGuestError extends Error {}
+export class ShippedGuestError extends MoatError {
+  override readonly kind = "host";
+}
 
 /** Throws ShippedGuestError unless `data`, read from the shipped file `path`, is as recorded. */
 function checkRecorded(path: string, data: Uint8Array): void {

@@ -1,5 +1,6 @@
 // The MMIO bus: maps guest-physical ranges to device models. Ranges may not overlap; an access
 // must lie wholly inside one device, otherwise it is unmapped (the vCPU gets an access fault).
+import { MoatError } from "../base/moat-error.js";
 
 /** A device model's register interface. `offset` is relative to the device's base. */
 export interface MmioDevice {
@@ -14,7 +15,9 @@ interface Mapping {
   device: MmioDevice;
 }
 
-export class MmioBusError extends Error {}
+export class MmioBusError extends MoatError {
+  override readonly kind = "host";
+}
 
 export class MmioBus {
   private readonly maps: Mapping[] = [];

@@ -1,8 +1,11 @@
 // The x86 port I/O bus: port ranges to device models (the same MmioDevice interface, with
 // offsets relative to the first port). Ranges may not overlap; an access must fall wholly in one.
 import type { MmioDevice } from "./mmio-bus.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class PioBusError extends Error {}
+export class PioBusError extends MoatError {
+  override readonly kind = "host";
+}
 
 interface PortMapping {
   base: number;

@@ -4,13 +4,15 @@ import http from "node:http";
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 import { DEFAULT_HOME } from "../host/config.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class ApiClientError extends Error {
+/** The daemon answered with an error (or could not be reached); moat exits 1, not 125. */
+export class ApiClientError extends MoatError {
   constructor(
     message: string,
     readonly status?: number,
   ) {
-    super(message);
+    super(message, "host");
   }
 }
 

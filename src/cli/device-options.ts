@@ -1,12 +1,11 @@
-// The device options of `moat run` (--disk, --net, --vsock, --balloon): parsed into specs with
-// a clear error for every bad value, before anything is opened or created.
+// The device options of `moat run` and `moat create` (--disk, --net, --vsock, --balloon,
+// --agent): parsed into a VM config's settings (vm-config.ts) with a clear error for every bad
+// value, before anything is opened or created.
 import { UsageError } from "./usage-error.js";
-import { DEFAULT_AGENT_ALLOW, agentPolicy, type AgentCommand } from "../agent/agent-commands.js";
-import { parseMac } from "../devices/virtio/net.js";
+import { agentPolicy } from "../agent/agent-commands.js";
+import { formatMac, parseMac } from "../devices/virtio/net.js";
 import { checkIfName, TapError } from "../sys/tap.js";
-import type { DiskSpec, NetSpec } from "../vmm/vm-devices.js";
-
-export type { DiskSpec, NetSpec };
+import { DISKS_MAX, NICS_MAX, type DiskConfig, type NicConfig } from "../vmm/vm-config.js";
 
 /** A positive whole number with an optional K, M or G (powers of 1024). Bound: below 2^50. */
 export function parseAmount(v: string, what: string): number {
@@ -18,22 +17,22 @@ export function parseAmount(v: string, what: string): number {
   return n;
 }
 
-/** Parses `--disk` values. Bound: at most 8 disks (the virtio-mmio slots). */
-export function parseDiskSpecs(values: string[]): DiskSpec[] {
-  if (values.length > 8) throw new UsageError(`at most 8 --disk options, not ${values.length}`);
+/** Parses `--disk` values. Bound: at most DISKS_MAX disks (the virtio-mmio slots). */
+export function parseDiskSpecs(values: string[]): DiskConfig[] {
+  if (values.length > DISKS_MAX)
+    throw new UsageError(`at most ${DISKS_MAX} --disk options, not ${values.length}`);
   return values.map((v) => {
     const parts = v.split(",");
     const path = parts[0]!;
     if (path === "") throw new UsageError(`--disk '${v}': no file name`);
-    const spec: DiskSpec = { path, readOnly: false };
+    const spec: DiskConfig = { path, read_only: false };
     for (const opt of parts.slice(1)) {
-      if (opt === "ro") spec.readOnly = true;
-      else if (opt === "rw") spec.readOnly = false;
-      else if (opt.startsWith("bps="))
-        spec.bytesPerSecond = parseAmount(opt.slice(4), `--disk '${v}': bps`);
+      if (opt === "ro") spec.read_only = true;
+      else if (opt === "rw") spec.read_only = false;
+      else if (opt.startsWith("bps=")) spec.bps = parseAmount(opt.slice(4), `--disk '${v}': bps`);
       else if (opt.startsWith("iops="))
-        spec.opsPerSecond = parseAmount(opt.slice(5), `--disk '${v}': iops`);
-      else if (opt === "format=raw") spec.raw = true;
+        spec.iops = parseAmount(opt.slice(5), `--disk '${v}': iops`);
+      else if (opt === "format=raw") spec.format = "raw";
       else if (opt.startsWith("format="))
         throw new UsageError(
           `--disk '${v}': moat reads raw images only (format=raw); convert a ${opt.slice(7)} ` +
@@ -48,11 +47,12 @@ export function parseDiskSpecs(values: string[]): DiskSpec[] {
   });
 }
 
-/** Parses `--net` values. Bound: at most 4 NICs; TAP names unique. */
-export function parseNetSpecs(values: string[]): NetSpec[] {
-  if (values.length > 4) throw new UsageError(`at most 4 --net options, not ${values.length}`);
+/** Parses `--net` values. Bound: at most NICS_MAX NICs; TAP names unique. */
+export function parseNetSpecs(values: string[]): NicConfig[] {
+  if (values.length > NICS_MAX)
+    throw new UsageError(`at most ${NICS_MAX} --net options, not ${values.length}`);
   const specs = values.map((v) => {
-    const spec: NetSpec = {};
+    const spec: NicConfig = {};
     for (const opt of v.split(",")) {
       const eq = opt.indexOf("=");
       const key = eq < 0 ? opt : opt.slice(0, eq);
@@ -63,9 +63,9 @@ export function parseNetSpecs(values: string[]): NetSpec[] {
             throw new UsageError(`--net '${v}': give one of tap=NAME or bridge=BR`);
           checkIfName(val);
           spec[key] = val;
-        } else if (key === "mac") spec.mac = parseMac(val);
-        else if (key === "bps") spec.bytesPerSecond = parseAmount(val, `--net '${v}': bps`);
-        else if (key === "pps") spec.framesPerSecond = parseAmount(val, `--net '${v}': pps`);
+        } else if (key === "mac") spec.mac = formatMac(parseMac(val));
+        else if (key === "bps") spec.bps = parseAmount(val, `--net '${v}': bps`);
+        else if (key === "pps") spec.pps = parseAmount(val, `--net '${v}': pps`);
         else
           throw new UsageError(
             `--net '${v}': unknown option '${opt}' (tap=NAME, bridge=BR, mac=M, bps=N, pps=N)`,
@@ -105,8 +105,8 @@ export function parseVsockSpec(v: string): { path: string; cid: number } {
  * Parses `--balloon` (commander gives true) or `--balloon reporting=on|off`. Bound: that one
  * option only.
  */
-export function parseBalloonOption(v: true | string): { reporting: boolean } {
-  if (v === true) return { reporting: true };
+export function parseBalloonOption(v: true | string): { free_page_reporting: boolean } {
+  if (v === true) return { free_page_reporting: true };
   let reporting = true;
   for (const opt of v.split(",")) {
     const m = /^reporting=(on|off)$/.exec(opt);
@@ -117,7 +117,7 @@ export function parseBalloonOption(v: true | string): { reporting: boolean } {
       );
     reporting = m[1] === "on";
   }
-  return { reporting };
+  return { free_page_reporting: reporting };
 }
 
 /**
@@ -142,14 +142,8 @@ function agentNames(v: true | string, hint = ""): string[] | undefined {
   return names;
 }
 
-/** `moat run --agent[=allow=...]`: the VM's policy. */
-export function parseAgentOption(v: true | string): { allow: Set<AgentCommand> } {
-  const names = agentNames(v, "; put the guest command after --");
-  return { allow: names ? agentPolicy(names) : new Set(DEFAULT_AGENT_ALLOW) };
-}
-
-/** `moat create --agent[=allow=...]`: the spec's agent, as the API takes it (vm-spec.ts). */
-export function agentSpec(v: true | string): { allow?: string[] } {
-  const names = agentNames(v);
+/** `--agent[=allow=...]`: the VM's agent setting (vm-config.ts); `hint` ends a refusal. */
+export function agentSpec(v: true | string, hint = ""): { allow?: string[] } {
+  const names = agentNames(v, hint);
   return names ? { allow: [...new Set(names)] } : {};
 }

@@ -10,7 +10,6 @@ import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
-import { formatMac } from "../devices/virtio/net.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
@@ -181,20 +180,10 @@ export function registerHostCommands(program: Command): void {
       if (o.cmdline !== undefined) spec.cmdline = o.cmdline;
       if (o.disk)
         spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({
+          ...d,
           path: resolve(d.path),
-          read_only: d.readOnly,
-          ...(d.raw ? { format: "raw" } : {}),
-          ...(d.bytesPerSecond ? { bps: d.bytesPerSecond } : {}),
-          ...(d.opsPerSecond ? { iops: d.opsPerSecond } : {}),
         }));
-      if (o.net)
-        spec.nics = parseNetSpecs(o.net as string[]).map((n) => ({
-          ...(n.tap ? { tap: n.tap } : {}),
-          ...(n.bridge ? { bridge: n.bridge } : {}),
-          ...(n.mac ? { mac: formatMac(n.mac) } : {}),
-          ...(n.bytesPerSecond ? { bps: n.bytesPerSecond } : {}),
-          ...(n.framesPerSecond ? { pps: n.framesPerSecond } : {}),
-        }));
+      if (o.net) spec.nics = parseNetSpecs(o.net as string[]);
       if (o.vsockCid !== undefined) spec.vsock = { cid: num(o.vsockCid as string, "vsock-cid") };
       if (o.balloon !== undefined) {
         if (o.balloon !== true && o.balloon !== "reporting=off")

@@ -1,18 +1,8 @@
 // The `moat` command line.
 import { Command, CommanderError, Option } from "commander";
-import { UsageError, runCommand } from "./run-command.js";
+import { runCommand, vmmCommand } from "./run-command.js";
 import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
-import { KernelImageError } from "../boot/riscv-image.js";
-import { BootLayoutError } from "../arch/riscv64/boot-layout.js";
-import { SoftAccelError } from "../accel/soft/soft-accel.js";
-import { KvmAccelError } from "../accel/kvm/kvm-accel.js";
-import { KvmUnavailableError } from "../kvm/kvm.js";
-import { ElfError } from "../boot/elf.js";
-import { BzImageError } from "../boot/bzimage.js";
-import { ShippedGuestError } from "../boot/shipped-guest.js";
-import { X86KernelError } from "../vmm/x86_64-vm.js";
-import { SysError } from "../sys/libc.js";
-import { JailError } from "../jail/drop.js";
+import { MoatError } from "../base/moat-error.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
@@ -196,10 +186,30 @@ program
       "1901000000 + the launcher's pid), no capabilities, and --seccomp (docs/security.md). " +
       "Without it the VM runs unjailed, for development",
   )
-  .addOption(new Option("--in-jail <plan>").hideHelp())
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts) => {
     process.exitCode = await runCommand(cmd, opts);
+  });
+
+program
+  .command("vmm")
+  .description(
+    "Run the VM a config file describes (JSON: docs/vm-config.md; what moat run's flags and " +
+      "the daemon's VMs are made into) and exit with its status. The config file must be yours " +
+      "or root's and writable by no one else.",
+  )
+  .argument("[cmd...]", "command and arguments to run in the shipped guest (put them after --)")
+  .requiredOption("--config <file>", "the VM's config (JSON)")
+  .option(
+    "--name <name>",
+    "the config's name again, so that ps and moat audit can tell the process apart (must match)",
+  )
+  .option("--raw-console", "pass every byte of the guest's console to the terminal")
+  .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
+  .addOption(new Option("--in-jail <plan>").hideHelp())
+  .addOption(new Option("--flag-names").hideHelp())
+  .action(async (cmd: string[], opts) => {
+    process.exitCode = await vmmCommand(cmd, opts);
   });
 
 registerHostCommands(program);
@@ -214,28 +224,16 @@ async function main(): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : EXIT_MOAT_ERROR;
       return;
     }
-    if (
-      e instanceof UsageError ||
-      e instanceof KernelImageError ||
-      e instanceof BootLayoutError ||
-      e instanceof SoftAccelError ||
-      e instanceof KvmAccelError ||
-      e instanceof KvmUnavailableError ||
-      e instanceof ElfError ||
-      e instanceof BzImageError ||
-      e instanceof X86KernelError ||
-      e instanceof SysError ||
-      e instanceof JailError ||
-      e instanceof ShippedGuestError ||
-      e instanceof RangeError
-    ) {
-      process.stderr.write(`moat: ${e.message}\n`);
-      process.exitCode = EXIT_MOAT_ERROR;
-      return;
-    }
+    // The daemon's answer: exit 1, as for any client whose server said no.
     if (e instanceof ApiClientError) {
       process.stderr.write(`moat: ${e.message}\n`);
       process.exitCode = 1;
+      return;
+    }
+    // RangeError: a value outside what a parser takes (a MAC, a number), said as it is.
+    if (e instanceof MoatError || e instanceof RangeError) {
+      process.stderr.write(`moat: ${e.message}\n`);
+      process.exitCode = EXIT_MOAT_ERROR;
       return;
     }
     process.stderr.write(`moat: internal error: ${(e as Error).stack ?? String(e)}\n`);

@@ -1,127 +1,84 @@
 // `moat run --jail`: this process stays in the host's namespaces as the launcher; the VM runs
-// in a jail (jail/launch.ts) as `moat run --in-jail=PLAN ...` with the same options, its own
-// uid and the seccomp filter, and its exit status becomes ours.
-import { existsSync, mkdtempSync, rmdirSync } from "node:fs";
+// in a jail (jail/launch.ts) as `moat vmm --in-jail=PLAN --config FILE` with the config its
+// flags made, its own uid and the seccomp filter, and its exit status becomes ours.
+import { existsSync, mkdtempSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
+import { join } from "node:path";
 import { jailUnavailable, spawnJailed } from "../jail/launch.js";
 import { vmmProcess } from "../host/host-facts.js";
 import { EndWatch, type ProcessEnd } from "../host/process-end.js";
-import { parentDirs } from "../jail/plan.js";
 import { TapError } from "../sys/tap.js";
-import { parseDiskSpecs, parseNetSpecs, parseVsockSpec } from "./device-options.js";
-import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { UsageError } from "./usage-error.js";
-import { VncServerError, parseVncAddress, type VncAddress } from "../vmm/vnc-server.js";
-import { parseConsoleLog } from "./vm-options.js";
-import { kvmKind } from "../kvm/kvm-probe.js";
+import { parseVncAddress } from "../vmm/vnc-server.js";
+import type { KvmKind } from "../kvm/kvm-probe.js";
+import type { VmConfig } from "../vmm/vm-config.js";
+import { jailDevices } from "../vmm/jail-needs.js";
 
 /** A stand-alone jailed VM's uid when --jail-user is not given: unique while its launcher lives. */
 export const STANDALONE_UID_BASE = 1_901_000_000;
 
+/** How `moat run` was asked to run the guest, beside the VM's config. */
 export interface JailedRun {
-  accel: "soft" | "kvm";
-  kernel?: string;
-  /** false: --no-initrd. */
-  initrd?: string | false;
-  /** --agent: the shipped guest then boots with its agent overlay. */
-  agent?: boolean | string;
-  vnc?: string;
-  vncPasswordFile?: string;
-  bios: string;
-  disk?: string[];
-  net?: string[];
-  vconsole?: string;
-  vsock?: string;
-  control?: string;
-  consoleSocket?: string;
-  consoleLog?: string;
-  exitFile?: string;
-  name?: string;
-  jailUser?: string;
-  seccomp?: boolean | string;
+  command: string[];
+  timing?: boolean;
+  rawConsole?: boolean;
 }
 
-/** The arguments after `run` in this process's command line, --jail taken out. */
-function runArgs(): string[] {
-  const argv = process.argv.slice(2);
-  const at = argv.indexOf("run");
-  const rest = argv.slice(at + 1);
-  const end = rest.indexOf("--");
-  const opts = end < 0 ? rest : rest.slice(0, end);
-  const tail = end < 0 ? [] : rest.slice(end);
-  return [...opts.filter((a) => a !== "--jail"), ...tail];
-}
-
-function parseVncAddressOrUsage(s: string): VncAddress {
-  try {
-    return parseVncAddress(s);
-  } catch (e) {
-    if (e instanceof VncServerError) throw new UsageError(e.message);
-    throw e;
-  }
-}
-
-/** Runs the VM jailed; resolves to its exit status (128 + signal when it was killed). */
-export async function runJailed(o: JailedRun): Promise<number> {
+/**
+ * Runs the VM of `c` (its accelerator resolved, `kind` the host's KVM) jailed, as `moat vmm`
+ * with the config in a file only root can read; resolves to its exit status (128 + signal when
+ * it was killed).
+ */
+export async function runJailed(
+  c: VmConfig & { accel: "soft" | "kvm" },
+  kind: KvmKind,
+  o: JailedRun,
+): Promise<number> {
   const why = jailUnavailable();
   if (why) throw new UsageError(`--jail: ${why}`);
-  const x86 = o.accel === "kvm";
-  const readFiles: string[] = [];
-  if (o.kernel) readFiles.push(resolve(o.kernel));
-  if (o.initrd) readFiles.push(resolve(o.initrd));
-  readFiles.push(
-    ...shippedGuestFiles(x86 ? "x86_64" : "riscv64", {
-      ownKernel: o.kernel !== undefined,
-      initrd: initrdChoice(o),
-      agent: o.agent !== undefined && o.agent !== false,
-    }),
-  );
-  if (o.vnc !== undefined && !("path" in parseVncAddressOrUsage(o.vnc)))
+  if (c.host.vnc !== undefined && !("path" in parseVncAddress(c.host.vnc)))
     throw new UsageError(
       "--jail: a jailed VM has no network of its own to listen on; give --vnc a socket path",
     );
-  if (o.vncPasswordFile !== undefined) readFiles.push(resolve(o.vncPasswordFile));
-  if (o.bios === "opensbi") readFiles.push(DEBIAN_OPENSBI);
-  else if (o.bios !== "builtin") readFiles.push(resolve(o.bios));
-  const disks = parseDiskSpecs(o.disk ?? []).map((d) => ({
-    path: resolve(d.path),
-    readOnly: d.readOnly,
-  }));
-  const made = [
-    o.control,
-    o.consoleSocket,
-    o.consoleLog !== undefined ? parseConsoleLog(o.consoleLog).path : undefined,
-    o.exitFile,
-    o.vconsole,
-    o.vnc,
-    o.vsock !== undefined ? parseVsockSpec(o.vsock).path : undefined,
-  ].map((p) => (p === undefined ? undefined : resolve(p)));
-  const nets = parseNetSpecs(o.net ?? []);
-  const extra: string[] = [];
-  if (o.seccomp === undefined) extra.push("--seccomp");
-  if (o.jailUser === undefined) {
-    const id = STANDALONE_UID_BASE + process.pid;
-    extra.push("--jail-user", `${id}:${id}`);
-  }
+  // Jailed means its own uid and the seccomp filter, unless the caller chose them.
+  const id = STANDALONE_UID_BASE + process.pid;
+  const config: VmConfig = {
+    ...c,
+    host: {
+      ...c.host,
+      seccomp: c.host.seccomp ?? "kill",
+      jail_user: c.host.jail_user ?? { uid: id, gid: id },
+    },
+  };
+  const dir = mkdtempSync(join(tmpdir(), "moat-run-"));
+  const configFile = join(dir, "config.json");
+  writeFileSync(configFile, JSON.stringify(config), { mode: 0o600, flag: "wx" });
   const root = mkdtempSync(join(tmpdir(), "moat-jail-"));
   try {
+    const devices = jailDevices(config, c.accel, { checked: false, readFiles: [configFile] });
+    const flags = [
+      "--config",
+      configFile,
+      "--flag-names",
+      ...(o.timing ? ["--timing"] : []),
+      ...(o.rawConsole ? ["--raw-console"] : []),
+    ];
     let child;
     try {
       child = spawnJailed({
-        needs: { readFiles, disks, writeDirs: parentDirs(made) },
+        ...devices,
         root,
-        hostname: `moat-${o.name ?? "vm"}`,
+        hostname: `moat-${c.name ?? "vm"}`,
         cwd: process.cwd(),
-        kvm: x86,
-        kvmKind: kvmKind(),
-        nets: nets.map((n) => ({
-          ...(n.tap !== undefined ? { tap: n.tap } : {}),
-          ...(n.bridge !== undefined ? { bridge: n.bridge } : {}),
-        })),
-        vnetHdrBytes: VNET_HDR_BYTES,
-        args: (plan) => [process.argv[1]!, "run", `--in-jail=${plan}`, ...extra, ...runArgs()],
+        kvmKind: kind,
+        args: (plan) => [
+          process.argv[1]!,
+          "vmm",
+          `--in-jail=${plan}`,
+          ...flags,
+          "--",
+          ...o.command,
+        ],
         stdio: ["inherit", "inherit", "inherit"],
         detached: false,
         dieWithParent: true,
@@ -158,6 +115,7 @@ export async function runJailed(o: JailedRun): Promise<number> {
     }
   } finally {
     rmdirSync(root);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -173,6 +173,7 @@ export class Daemon implements ApiHost {
         vmmOverheadMiB: c.vmmOverheadMiB,
         ksm: c.policy.ksmDomain !== undefined,
         seccomp: c.vmSeccomp,
+        kvmKind: kvmKind(),
         jail: c.vmJail,
         jailsDir: join(c.home, "jails"),
         restartBackoffMs: c.restartBackoffMs,

@@ -2,7 +2,7 @@
 // total and available, memory pressure. Everything is read under an injectable root so tests can
 // describe another machine (an SMT host, a host short of memory) with a fixture tree.
 import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface HostCpu {
   cpu: number;
@@ -161,15 +161,16 @@ export function hostThreadIds(pid: number, nsTids: readonly number[], root = "/"
 /** A VM process: `moat run` with its control socket at an absolute path. */
 export interface VmProcess {
   pid: number;
-  /** Its --control path: a daemon's VM has it in the VM's own directory. */
-  control: string;
-  /** Its --name, if it has one (a daemon always passes the VM's). */
+  /** Its directory: where its --config file lies (a daemon's VM), or its --control socket. */
+  dir: string;
+  /** Its --name, if it has one. */
   name?: string;
 }
 
 /**
- * The VM processes on the host: processes running `moat run` with a control socket at an
- * absolute path, as a daemon starts every VM (a relative one is a person's `moat run`). A jailed VM is listed once, as the unshare it runs
+ * The VM processes on the host: processes running `moat vmm` with its config at an absolute
+ * path, as a daemon starts every VM, or `moat run` with a control socket at an absolute path (a
+ * relative one is a person's `moat run`). A jailed VM is listed once, as the unshare it runs
  * under (its VMM dies with that one), or as its VMM when the unshare is gone. Bound: one pass
  * over /proc.
  */
@@ -183,15 +184,17 @@ export function vmProcesses(root = "/"): VmProcess[] {
     } catch {
       continue; // gone
     }
-    // moat (bin/moat.js, or a link named moat) before its `run`; a control socket after it.
-    const run = argv.indexOf("run");
-    if (run < 0 || !argv.slice(0, run).some((a) => /(^|\/)moat(\.js)?$/.test(a))) continue;
-    const control = argv.includes("--control") ? argv[argv.indexOf("--control") + 1] : undefined;
-    if (!control?.startsWith("/")) continue;
+    // moat (bin/moat.js, or a link named moat) before its `vmm` or `run`; then where it lives.
+    const cmd = argv.findIndex((a) => a === "vmm" || a === "run");
+    if (cmd < 0 || !argv.slice(0, cmd).some((a) => /(^|\/)moat(\.js)?$/.test(a))) continue;
+    const after = (opt: string): string | undefined =>
+      argv.includes(opt) ? argv[argv.indexOf(opt) + 1] : undefined;
+    const where = argv[cmd] === "vmm" ? after("--config") : after("--control");
+    if (!where?.startsWith("/")) continue;
     const pid = Number(e);
     if (argv.some((a) => a.startsWith("--in-jail=")) && underUnshare(pid, root)) continue;
-    const name = argv.includes("--name") ? argv[argv.indexOf("--name") + 1] : undefined;
-    out.push({ pid, control, ...(name !== undefined ? { name } : {}) });
+    const name = after("--name");
+    out.push({ pid, dir: dirname(where), ...(name !== undefined ? { name } : {}) });
   }
   return out.sort((a, b) => a.pid - b.pid);
 }

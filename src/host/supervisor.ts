@@ -9,18 +9,19 @@ import { closeSync, mkdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
-import { vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
+import { vmConfigFor, vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
 import type { Peer } from "./vm-socket.js";
 import { vmmCall } from "./vmm-client.js";
 import { hostThreadIds, processStart, vmProcesses, vmmProcess } from "./host-facts.js";
 import { spawnJailed } from "../jail/launch.js";
-import { kvmKind } from "../kvm/kvm-probe.js";
+import type { KvmKind } from "../kvm/kvm-probe.js";
 import { JailError } from "../jail/drop.js";
 import { TapError } from "../sys/tap.js";
-import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
-import { initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
+import { jailDevices } from "../vmm/jail-needs.js";
+import { chooseAccel } from "../vmm/vm-process.js";
+import type { VmConfig } from "../vmm/vm-config.js";
 import { readVmFileDated } from "./vm-file.js";
-import { prepareVmDir, removeVmDir } from "./vm-dir.js";
+import { prepareVmDir, removeVmDir, writeVmDirFile } from "./vm-dir.js";
 import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
 import { EndWatch } from "./process-end.js";
 import { askShutdown, endedWithin, shutDownReason, type AskedBy } from "./guest-shutdown.js";
@@ -53,6 +54,8 @@ export interface SupervisorOptions {
   stopTimeoutMs: number;
   /** Parent of the VM cgroups (default: the daemon's own cgroup + /moat). */
   cgroupParent?: string;
+  /** What this host's KVM is (told by whoever starts the daemon), which a jailed VM cannot see. */
+  kvmKind: KvmKind;
 }
 
 export interface VmEvent {
@@ -214,7 +217,7 @@ export class Supervisor {
     const f = this.files(vm.id);
     // The VM's own directory belongs to its own user: it rotates its console log and writes
     // its exit record there after dropping to that user; no other VM can enter it.
-    prepareVmDir(f.dir, vm.uid, [basename(f.exitFile)]);
+    prepareVmDir(f.dir, vm.uid, [basename(f.exitFile), basename(f.config)]);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -226,14 +229,27 @@ export class Supervisor {
       },
       this.o.cgroupParent,
     );
-    const log = this.logs.openForStart(vm.id);
+    const config = vmConfigFor(s, f, {
+      pinned,
+      ksm: this.o.ksm,
+      seccomp: this.o.seccomp,
+      uid: vm.uid,
+    });
+    let log: number;
+    try {
+      writeVmDirFile(f.dir, basename(f.config), JSON.stringify(config));
+      log = this.logs.openForStart(vm.id);
+    } catch (e) {
+      cg.remove();
+      throw e;
+    }
     let child: ChildProcess;
-    const argv = vmmArgv(s, f, { pinned, ksm: this.o.ksm, seccomp: this.o.seccomp, uid: vm.uid });
+    const argv = vmmArgv(f, s.name);
     try {
       // detached: its own session, so neither a terminal hang-up nor the daemon's process group
       // being signalled reaches it; stdio in files, so the daemon's death breaks no pipe.
       child = this.o.jail
-        ? this.spawnJailed(vm, f, argv, log)
+        ? this.spawnJailed(vm, config, f, argv, log)
         : spawn(process.execPath, argv, { detached: true, stdio: ["ignore", log, log] });
     } catch (e) {
       cg.remove();
@@ -275,41 +291,24 @@ export class Supervisor {
   }
 
   /** The VM process in its jail: the VM's own files only, its TAPs and KVM fd handed in. */
-  private spawnJailed(vm: VmRecord, f: VmFiles, argv: string[], log: number): ChildProcess {
-    const s = vm.spec;
-    const x86 = s.accel === "kvm";
+  private spawnJailed(
+    vm: VmRecord,
+    config: VmConfig,
+    f: VmFiles,
+    argv: string[],
+    log: number,
+  ): ChildProcess {
+    const kind = this.o.kvmKind;
     // The VM's own files were checked at their real paths: bound with no link followed.
-    const readFiles = shippedGuestFiles(x86 ? "x86_64" : "riscv64", {
-      ownKernel: s.kernel !== undefined,
-      initrd: initrdChoice({ kernel: s.kernel, initrd: s.initrd === "none" ? false : s.initrd }),
-      agent: s.agent !== undefined,
-    });
-    const checkedFiles: string[] = [];
-    if (s.kernel) checkedFiles.push(s.kernel);
-    if (s.initrd && s.initrd !== "none") checkedFiles.push(s.initrd);
+    const devices = jailDevices(config, chooseAccel(config.accel, kind), { checked: true });
     const root = join(this.o.jailsDir, vm.id);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     return spawnJailed({
-      needs: {
-        readFiles,
-        checkedFiles,
-        disks: s.disks.map((d) => ({
-          path: d.path,
-          readOnly: d.read_only === true,
-          noLinks: true,
-        })),
-        writeDirs: [f.dir],
-      },
+      ...devices,
       root,
       hostname: `moat-${vm.name}`.slice(0, 64),
       cwd: f.dir,
-      kvm: x86,
-      kvmKind: kvmKind(),
-      nets: s.nics.map((n) => ({
-        ...(n.tap !== undefined ? { tap: n.tap } : {}),
-        ...(n.bridge !== undefined ? { bridge: n.bridge } : {}),
-      })),
-      vnetHdrBytes: VNET_HDR_BYTES,
+      kvmKind: kind,
       args: (plan) => [argv[0]!, argv[1]!, `--in-jail=${plan}`, ...argv.slice(2)],
       stdio: ["ignore", log, log],
       detached: true,
@@ -727,11 +726,11 @@ export class Supervisor {
     return { adopted, lost, orphans };
   }
 
-  /** PIDs of VM processes whose control socket lies under this daemon's VM directory. */
+  /** PIDs of VM processes whose directory lies under this daemon's VM directory. */
   private ourProcesses(): number[] {
     const marker = `${this.o.vmsDir}/`;
     return vmProcesses()
-      .filter((p) => p.control.startsWith(marker))
+      .filter((p) => p.dir.startsWith(marker))
       .map((p) => p.pid);
   }
 

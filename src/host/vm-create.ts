@@ -13,7 +13,8 @@ import type { Caller } from "./auth.js";
 import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
 import type { VmRecord } from "./store.js";
 import type { VmSpec } from "./vm-spec.js";
-import { MEMORY_MIB_MAX, archOf } from "../vmm/vm-limits.js";
+import { archOf } from "../vmm/vm-limits.js";
+import { VmConfigError, checkMachine } from "../vmm/vm-config.js";
 
 /** The settings a create and a start are checked against (config.ts). */
 export interface VmPolicy extends ImageSettings {
@@ -156,17 +157,21 @@ export function newVmRecord(
   spec.domain ??= caller.domain ?? "default";
   if (ctx.nameTaken(spec.name, spec.domain))
     throw new ApiError(409, `trust domain '${spec.domain}' has a VM named '${spec.name}'`, "name");
-  if (spec.lock_memory && spec.balloon)
-    throw new ApiError(
-      400,
-      "lock_memory: locked guest RAM cannot be given back; drop the balloon",
-      "lock_memory",
-    );
-  spec.nics.forEach((n, i) => {
-    if ((n.tap === undefined) === (n.bridge === undefined))
-      throw new ApiError(400, `nics.${i}: give exactly one of tap and bridge`, `nics.${i}`);
-    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, cfg.domainNetworks);
-  });
+  // The machine's own limits, "auto" resolved as the VM process will resolve it on this host.
+  const runs = spec.accel === "auto" ? (ctx.autoAccel ?? "soft") : spec.accel;
+  try {
+    checkMachine(spec, runs);
+  } catch (e) {
+    if (!(e instanceof VmConfigError)) throw e;
+    const auto =
+      spec.accel === "auto" && e.field === "memory_mib"
+        ? ` (accel auto picks ${runs} on this host)`
+        : "";
+    throw new ApiError(400, e.message + auto, e.field);
+  }
+  spec.nics.forEach((n, i) =>
+    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, cfg.domainNetworks),
+  );
   // Each path authorised as named before the host is looked at, then resolved once, so what
   // was checked is what the VMM opens.
   const rules = imageRules(cfg);
@@ -198,16 +203,6 @@ export function newVmRecord(
   }
   // "auto" is decided where the VM runs: its process refuses it there as `moat run` does.
   const arch = archOf(spec.accel === "kvm" ? "kvm" : "soft");
-  // The memory limit of the guest this host will run, "auto" resolved as the VM process will.
-  const runs = spec.accel === "auto" ? (ctx.autoAccel ?? "soft") : spec.accel;
-  if (runs === "kvm" && spec.memory_mib > MEMORY_MIB_MAX.x86_64)
-    throw new ApiError(
-      400,
-      `memory_mib: at most ${MEMORY_MIB_MAX.x86_64} MiB for an x86-64 guest (accel ` +
-        `${spec.accel === "auto" ? "auto, which picks kvm on this host" : "kvm"}), ` +
-        `not ${spec.memory_mib}: its RAM ends at the MMIO hole`,
-      "memory_mib",
-    );
   const initrd = initrdChoice({
     kernel: spec.kernel,
     initrd: spec.initrd === "none" ? false : spec.initrd,
@@ -218,12 +213,6 @@ export function newVmRecord(
       `agent: ${NO_X86_AGENT}; a guest of your own (kernel and initrd) that runs ` +
         "qemu-guest-agent gets the channel",
       "agent",
-    );
-  if (spec.accel === "kvm" && spec.cpu_tier !== undefined)
-    throw new ApiError(
-      400,
-      "cpu_tier: a tier of the soft CPU; KVM runs the guest's code on the host CPU (drop one)",
-      "cpu_tier",
     );
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");

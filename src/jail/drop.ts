@@ -12,8 +12,11 @@ import {
   setRlimit,
 } from "../sys/libc.js";
 import { MAX_CONNECTIONS } from "../devices/virtio/vsock.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class JailError extends Error {}
+export class JailError extends MoatError {
+  override readonly kind = "host";
+}
 
 /**
  * Bounds a VMM lives within: open files, threads of its uid, core size. Open files leave room

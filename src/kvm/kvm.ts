@@ -17,8 +17,11 @@ import {
 } from "../sys/libc.js";
 import * as abi from "./abi.js";
 import { takeKvmFd } from "../sys/passed-fds.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class KvmUnavailableError extends Error {}
+export class KvmUnavailableError extends MoatError {
+  override readonly kind = "host";
+}
 
 export class Kvm {
   private constructor(readonly fd: number) {}

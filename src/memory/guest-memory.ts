@@ -1,7 +1,10 @@
 // GuestMemory: the only way host code reads or writes guest RAM. Every access is checked
 // against the region, including ranges that would wrap or run past its end.
+import { MoatError } from "../base/moat-error.js";
 
-export class GuestMemoryError extends Error {}
+export class GuestMemoryError extends MoatError {
+  override readonly kind = "guest";
+}
 
 export class GuestMemory {
   /** Guest-physical address of the first byte. */

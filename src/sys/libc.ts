@@ -2,6 +2,7 @@
 // everything above it sees file descriptors, numbers and ArrayBuffers, and errors as SysError.
 import koffi from "koffi";
 import { constants } from "node:os";
+import { MoatError } from "../base/moat-error.js";
 
 const libc = koffi.load("libc.so.6");
 
@@ -80,12 +81,12 @@ const errnoNames = new Map<number, string>(
 );
 
 /** A failed system call: which call (or ioctl) and the errno with its name. */
-export class SysError extends Error {
+export class SysError extends MoatError {
   constructor(
     readonly call: string,
     readonly errno: number,
   ) {
-    super(`${call}: ${errnoNames.get(errno) ?? "errno " + errno}`);
+    super(`${call}: ${errnoNames.get(errno) ?? "errno " + errno}`, "host");
   }
   get code(): string {
     return errnoNames.get(this.errno) ?? `E${this.errno}`;

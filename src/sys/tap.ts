@@ -16,6 +16,7 @@ import {
   socketFd,
   writeNonblock,
 } from "./libc.js";
+import { MoatError } from "../base/moat-error.js";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETOFFLOAD = 0x400454d0;
@@ -36,7 +37,9 @@ export const TUN_F_TSO4 = 2;
 export const TUN_F_TSO6 = 4;
 export const TUN_F_TSO_ECN = 8;
 
-export class TapError extends Error {}
+export class TapError extends MoatError {
+  override readonly kind = "host";
+}
 
 /** Bound: an interface name is 1..15 bytes of letters, digits and . _ - (no / or spaces). */
 export function checkIfName(name: string): void {

@@ -5,6 +5,7 @@
 // (which run off the VM's path), and beyond it is dropped and counted.
 import { open, rename, type FileHandle } from "node:fs/promises";
 import { constants } from "node:fs";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bounds and default of the log's max (both files together). */
 export const CONSOLE_LOG_MIN = 64 * 1024;
@@ -13,7 +14,7 @@ export const CONSOLE_LOG_DEFAULT = 1024 * 1024;
 /** Bound: output waiting to be written. */
 const QUEUE_LIMIT = 1024 * 1024;
 
-export class ConsoleLogError extends Error {}
+export class ConsoleLogError extends MoatError {}
 
 export interface ConsoleLogSpec {
   path: string;

@@ -7,6 +7,7 @@
 import type { Server, Socket } from "node:net";
 import { unlinkSync } from "node:fs";
 import { listenUnix } from "./unix-listen.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: clients connected at once. */
 export const MAX_CLIENTS = 4;
@@ -15,7 +16,7 @@ export const CLIENT_BACKLOG = 1024 * 1024;
 /** Bound: how long close() lets clients take what is still queued for them. */
 const CLOSE_GRACE_MS = 1000;
 
-export class ConsoleServerError extends Error {}
+export class ConsoleServerError extends MoatError {}
 
 /** Where client input goes: the VM's serial console. */
 export interface ConsoleServerInput {

@@ -5,11 +5,12 @@
 import type { Server, Socket } from "node:net";
 import { unlinkSync } from "node:fs";
 import { listenUnix } from "./unix-listen.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: guest output buffered for a slow client. */
 const OUTPUT_LIMIT = 1024 * 1024;
 
-export class ConsoleSocketError extends Error {}
+export class ConsoleSocketError extends MoatError {}
 
 export interface ConsoleInput {
   sendInput(data: Uint8Array, resume: () => void): boolean;

@@ -29,6 +29,7 @@ import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
 import { EXIT_STOPPED } from "./exit-status.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: requests of one client waiting for their reply; past it the socket is not read. */
 const MAX_QUEUED = 16;
@@ -39,7 +40,7 @@ const MAX_SCREENSHOT_REPLY = 768 * 1024;
 /** How long balloon-stats waits for the guest's fresh figures. */
 const STATS_WAIT_MS = 3000;
 
-export class ControlSocketError extends Error {}
+export class ControlSocketError extends MoatError {}
 
 /** A refusal a client acts on by its `kind` (the reply's field), not by the message's words. */
 class Refusal extends Error {

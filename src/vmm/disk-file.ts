@@ -14,8 +14,11 @@ import {
   fallocate,
 } from "../sys/libc.js";
 import { lockImage } from "./image-lock.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class DiskError extends Error {}
+export class DiskError extends MoatError {
+  override readonly kind = "invalid";
+}
 
 /**
  * The first two of `disks` that are one file (by device and inode, so links too) where either

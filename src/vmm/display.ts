@@ -5,9 +5,12 @@
 import { endianness } from "node:os";
 import { Worker } from "node:worker_threads";
 import { GpuFormat, MAX_SCANOUT_PIXELS, type ScanoutImage } from "../devices/virtio/gpu.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** A screenshot that cannot be taken (too big, or the encoder failed): nothing was sent. */
-export class ScreenshotError extends Error {}
+export class ScreenshotError extends MoatError {
+  override readonly kind = "conflict";
+}
 
 /** Byte positions of R, G, B and A (-1: opaque) in a pixel of each 2D format. */
 const LAYOUT: Record<number, [number, number, number, number]> = {

@@ -15,8 +15,9 @@ import {
 import { writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { VmExit } from "./vm-exit.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class ExitFileError extends Error {}
+export class ExitFileError extends MoatError {}
 
 /** What the exit file holds: a VM's end, or "error" for a VM that could not start (status 125). */
 export interface ExitRecord {

@@ -4,12 +4,13 @@
 // its job is to keep other local users out, not to cross a network (docs/virtio.md).
 import { createCipheriv, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: RFB's VNC Authentication uses at most 8 password bytes. */
 export const MAX_VNC_PASSWORD = 8;
 export const CHALLENGE_BYTES = 16;
 
-export class VncPasswordError extends Error {}
+export class VncPasswordError extends MoatError {}
 
 /**
  * The DES key RFB derives from a password: its first 8 bytes, zero-padded, each byte's bits in

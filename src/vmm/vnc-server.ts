@@ -12,13 +12,14 @@ import { listenUnix } from "./unix-listen.js";
 import type { Frame } from "./vnc-encode.js";
 import { keysymToKeycode } from "./vnc-keysyms.js";
 import { VncSession } from "./vnc-session.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: viewers connected at once. */
 export const MAX_CLIENTS = 4;
 /** Bound: bytes queued to one viewer before its updates wait. */
 export const CLIENT_BUFFER = 8 << 20;
 
-export class VncServerError extends Error {}
+export class VncServerError extends MoatError {}
 
 /** Where the server listens: a Unix socket path, or a loopback address and port. */
 export type VncAddress = { path: string } | { host: string; port: number };

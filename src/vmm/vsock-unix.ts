@@ -7,6 +7,7 @@
 import net from "node:net";
 import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VirtioVsock, VsockBackend, VsockKey } from "../devices/virtio/vsock.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: the CONNECT line a host client sends first. */
 const MAX_LINE = 64;
@@ -15,7 +16,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** Bound: a socket the guest reset has this long to take the guest's last bytes. */
 const LINGER_MS = 10_000;
 
-export class VsockError extends Error {}
+export class VsockError extends MoatError {}
 
 /**
  * The host socket of one connection: a host client waiting for the guest to accept, a connect

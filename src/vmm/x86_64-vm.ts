@@ -44,6 +44,7 @@ import { eventfdRead, eventfdWrite } from "../sys/libc.js";
 import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
 import { EXIT_MOAT_ERROR } from "./exit-status.js";
+import { MoatError } from "../base/moat-error.js";
 
 export { COM1_PORT, COM1_IRQ };
 export const PROGRAM_BASE = 0x10_0000n;
@@ -51,7 +52,9 @@ export const PROGRAM_BASE = 0x10_0000n;
 const BZIMAGE_ENTRY_64 = 0x200n;
 const PAGE = 4096n;
 
-export class X86KernelError extends Error {}
+export class X86KernelError extends MoatError {
+  override readonly kind = "invalid";
+}
 
 export interface X86VmConfig {
   vcpus: number;

@@ -42,6 +42,7 @@ import {
 import { serveChannel } from "../channel-server.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
 import { KVM_EXIT_KINDS } from "./exit-kinds.js";
+import { MoatError } from "../../base/moat-error.js";
 
 const KICK_SIGNAL = 12; // SIGUSR2
 /**
@@ -57,7 +58,9 @@ let kickHandlerInstalled = false;
 /** Guest RAM on KVM is one mapping viewed as one ArrayBuffer: at most 4 GiB for now. */
 export const KVM_MAX_RAM_BYTES = 0xffff_f000;
 
-export class KvmAccelError extends Error {}
+export class KvmAccelError extends MoatError {
+  override readonly kind = "host";
+}
 
 export class KvmVm implements AccelVm {
   readonly memory: GuestMemory;

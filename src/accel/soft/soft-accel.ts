@@ -53,6 +53,7 @@ import type { HartWorkerData } from "./hart-worker.js";
 import { serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "./cpu-tier.js";
+import { MoatError } from "../../base/moat-error.js";
 
 let cachedModule: WebAssembly.Module | undefined;
 
@@ -65,7 +66,9 @@ export function coreModule(): WebAssembly.Module {
   return cachedModule;
 }
 
-export class SoftAccelError extends Error {}
+export class SoftAccelError extends MoatError {
+  override readonly kind = "host";
+}
 
 /** The hart worker counts each return from the core in the slot of its exit code. */
 const EXIT_NAMES: string[] = [];

@@ -1,8 +1,11 @@
 // Where the kernel, initrd, device tree and firmware go in guest RAM. Pure arithmetic with
 // every placement checked, so a kernel or initrd too big for RAM is refused with a message
 // instead of overwriting something.
+import { MoatError } from "../../base/moat-error.js";
 
-export class BootLayoutError extends Error {}
+export class BootLayoutError extends MoatError {
+  override readonly kind = "invalid";
+}
 
 export interface BootLayoutInput {
   ramBase: bigint;

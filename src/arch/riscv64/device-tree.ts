@@ -44,6 +44,7 @@ import {
   VIRTIO_STRIDE,
   virtioIrq,
 } from "./memory-map.js";
+import { MoatError } from "../../base/moat-error.js";
 
 /** What the guest should be told about the machine. */
 export interface MachineDescription {
@@ -107,11 +108,8 @@ const IRQ_S_EXT = 9;
 const IRQ_M_EXT = 11;
 
 /** Error thrown when a {@link MachineDescription} cannot be described. */
-export class MachineDescriptionError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "MachineDescriptionError";
-  }
+export class MachineDescriptionError extends MoatError {
+  override readonly kind = "host";
 }
 
 function hex(value: bigint): string {

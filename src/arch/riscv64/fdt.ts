@@ -1,3 +1,4 @@
+import { MoatError } from "../../base/moat-error.js";
 /**
  * A small writer for flattened device trees (DTB), format version 17
  * (last compatible version 16), as described in chapter 5 of the Devicetree
@@ -52,11 +53,8 @@ const U32_MAX = 0xffff_ffff;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Error thrown for any misuse of {@link FdtBuilder}. */
-export class FdtError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "FdtError";
-  }
+export class FdtError extends MoatError {
+  override readonly kind = "host";
 }
 
 /** A growable big-endian byte buffer. */

@@ -13,6 +13,7 @@ import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import { Backing, ENTRY_WIRE_BYTES, backingHostBytes } from "./gpu-backing.js";
 import type { GuestMemory } from "../../memory/guest-memory.js";
+import { MoatError } from "../../base/moat-error.js";
 
 // Command and response types (virtio_gpu_ctrl_type).
 export const Cmd = {
@@ -145,12 +146,12 @@ export interface GpuOptions {
 }
 
 /** A command the guest got wrong: answered with `code`, counted, the device goes on. */
-class GpuError extends Error {
+class GpuError extends MoatError {
   constructor(
     readonly code: number,
     message: string,
   ) {
-    super(message);
+    super(message, "guest");
   }
 }
 

@@ -3,8 +3,11 @@
 // copied out of guest memory once and validated on the copy, and any violation is a
 // VirtqueueError, which the transport turns into DEVICE_NEEDS_RESET (the VMM keeps running).
 import type { GuestMemory } from "../../memory/guest-memory.js";
+import { MoatError } from "../../base/moat-error.js";
 
-export class VirtqueueError extends Error {}
+export class VirtqueueError extends MoatError {
+  override readonly kind = "guest";
+}
 
 const DESC_SIZE = 16;
 const F_NEXT = 1;

@@ -1,0 +1,74 @@
+// What a VM's jail must hold, worked out once from its config, for both who jail a VM: `moat run
+// --jail` and the daemon. The VMM inside sees these paths at the host's own paths.
+import { resolve } from "node:path";
+import type { JailNeeds } from "../jail/plan.js";
+import { parentDirs } from "../jail/plan.js";
+import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
+import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
+import { archOf } from "./vm-limits.js";
+import type { VmConfig } from "./vm-config.js";
+import { configInitrd } from "./vm-process.js";
+
+/** What jail/launch.ts needs beside the jail's files: KVM's fd, the TAPs to open. */
+export interface JailDevices {
+  needs: JailNeeds;
+  kvm: boolean;
+  nets: { tap?: string; bridge?: string }[];
+  vnetHdrBytes: number;
+}
+
+/**
+ * The files, disks, directories and devices the VM of `c` reaches, `accel` its resolved
+ * accelerator. `checked`: its kernel, initrd and disks were checked at their real paths (the
+ * daemon's), so they are bound with no link followed. `readFiles`: more to bind read-only
+ * (a config file that lives outside the VM's directories).
+ */
+export function jailDevices(
+  c: VmConfig,
+  accel: "soft" | "kvm",
+  o: { checked: boolean; readFiles?: string[] },
+): JailDevices {
+  const own: string[] = [];
+  if (c.kernel) own.push(resolve(c.kernel));
+  if (c.initrd && c.initrd !== "none") own.push(resolve(c.initrd));
+  const readFiles = [
+    ...(o.checked ? [] : own),
+    ...shippedGuestFiles(archOf(accel), {
+      ownKernel: c.kernel !== undefined,
+      initrd: initrdChoice(configInitrd(c)),
+      agent: c.agent !== undefined,
+    }),
+    ...(o.readFiles ?? []),
+  ];
+  const h = c.host;
+  if (h.vnc_password_file !== undefined) readFiles.push(resolve(h.vnc_password_file));
+  if (c.bios === "opensbi") readFiles.push(DEBIAN_OPENSBI);
+  else if (c.bios !== "builtin") readFiles.push(resolve(c.bios));
+  const made = [
+    h.control,
+    h.console,
+    h.console_log?.path,
+    h.exit_file,
+    h.vconsole,
+    h.vnc,
+    h.vsock,
+  ].map((p) => (p === undefined ? undefined : resolve(p)));
+  return {
+    needs: {
+      readFiles,
+      ...(o.checked ? { checkedFiles: own } : {}),
+      disks: c.disks.map((d) => ({
+        path: resolve(d.path),
+        readOnly: d.read_only,
+        ...(o.checked ? { noLinks: true } : {}),
+      })),
+      writeDirs: parentDirs(made),
+    },
+    kvm: accel === "kvm",
+    nets: c.nics.map((n) => ({
+      ...(n.tap !== undefined ? { tap: n.tap } : {}),
+      ...(n.bridge !== undefined ? { bridge: n.bridge } : {}),
+    })),
+    vnetHdrBytes: VNET_HDR_BYTES,
+  };
+}

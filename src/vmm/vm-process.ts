@@ -1,0 +1,511 @@
+// A VM process's main: one VmConfig (vm-config.ts) in, the VM run to its end, its exit status
+// out. `moat run` (its flags made into a config) and `moat vmm --config FILE` (the daemon's VM
+// processes, and a jailed `moat run`'s) both come here.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { softAccel } from "../accel/soft/soft-accel.js";
+import { DEFAULT_CPU_TIER } from "../accel/soft/cpu-tier.js";
+import { Riscv64Vm } from "./riscv64-vm.js";
+import { X86Vm } from "./x86_64-vm.js";
+import { VmDevices, type DeviceSpecs } from "./vm-devices.js";
+import { HostConsole } from "./host-console.js";
+import { VncServer, parseVncAddress } from "./vnc-server.js";
+import { readVncPassword } from "./vnc-auth.js";
+import { commandArchive, concatArchives } from "../boot/initramfs.js";
+import { withScreenConsole } from "../boot/screen-console.js";
+import {
+  AGENT_RDINIT,
+  DEBIAN_OPENSBI,
+  DEFAULT_CMDLINE,
+  initrdChoice,
+  lacksShippedAgent,
+  NO_X86_AGENT,
+  shippedAgentOverlay,
+  shippedInitrd,
+  shippedKernel,
+} from "../boot/shipped-guest.js";
+import { detectKvm, kvmKind, type KvmKind } from "../kvm/kvm-probe.js";
+import { lockDownVmm } from "../jail/seccomp.js";
+import { dropPrivileges } from "../jail/drop.js";
+import { enterJail, parseJailPlan } from "../jail/enter.js";
+import { ControlSocket } from "./control-socket.js";
+import { ConsoleServer } from "./console-server.js";
+import { ConsoleLog } from "./console-log.js";
+import { ConsoleFanout } from "./console-fanout.js";
+import { prepareExitFile, writeExitFile } from "./exit-file.js";
+import { allowedCpus, lockGuestRam, mergeGuestRam, pinVcpuThreads } from "./host-tuning.js";
+import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
+import { parseMac } from "../devices/virtio/net.js";
+import type { GuestMemory } from "../memory/guest-memory.js";
+import type { VmExit } from "./vm-exit.js";
+import { archOf } from "./vm-limits.js";
+import { EXIT_MOAT_ERROR, EXIT_SIGINT, EXIT_STOPPED } from "./exit-status.js";
+import {
+  FIELD_NAMES,
+  VmConfigError,
+  checkVmConfig,
+  type FieldNames,
+  type VmConfig,
+} from "./vm-config.js";
+import { TerminalFilter } from "./terminal-filter.js";
+
+/** How this process was started, beside the VM's config. */
+export interface VmProcessOptions {
+  /** A command to run in the guest from the shipped initramfs; empty: its shell. */
+  command: string[];
+  /** Every byte of the console to the terminal (moat run --raw-console). */
+  rawConsole?: boolean;
+  /** Print when userspace started and how long the VM ran (moat run --timing). */
+  timing?: boolean;
+  /** Set by a jail's launcher only: this process is the jailed VM; the jail's plan as JSON. */
+  jailPlan?: string;
+  /** How messages name settings: `moat run` by its flags, a config file by its fields. */
+  names?: FieldNames;
+}
+
+/** Bound: files read for the VM must be regular files no larger than this. */
+const MAX_FILE_BYTES = 512 * 1024 * 1024;
+
+function readImage(path: string, what: string): Uint8Array {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new VmConfigError(
+      `${what} ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      what,
+    );
+  }
+  if (!st.isFile()) throw new VmConfigError(`${what} ${path}: not a regular file`, what);
+  if (st.size === 0) throw new VmConfigError(`${what} ${path}: empty file`, what);
+  if (st.size > MAX_FILE_BYTES)
+    throw new VmConfigError(`${what} ${path}: larger than ${MAX_FILE_BYTES >> 20} MiB`, what);
+  return readFileSync(path);
+}
+
+/**
+ * What `accel` runs on a host whose KVM is `kind`. soft: the riscv64 guest on moat's CPU. kvm:
+ * the x86-64 guest on /dev/kvm. auto: KVM where the host has hardware virtualisation; the soft
+ * CPU where it has none or only PVM-nested KVM (there a Linux guest takes minutes to boot and
+ * its userspace cannot make system calls).
+ */
+export function chooseAccel(
+  accel: VmConfig["accel"],
+  kind: KvmKind,
+  n: FieldNames = FIELD_NAMES,
+): "soft" | "kvm" {
+  if (accel === "auto") return kind === "hardware" ? "kvm" : "soft";
+  if (accel === "kvm" && kind === "none")
+    throw new VmConfigError(`${n("accel")} kvm: this host has no /dev/kvm`, "accel");
+  return accel;
+}
+
+/** What a guest on PVM-nested KVM can do, said once the VM's settings have been accepted. */
+export function pvmNote(): void {
+  process.stderr.write(
+    `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
+      `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
+  );
+}
+
+/** The initramfs choice of a config (initrd "none" is the flag's false). */
+export function configInitrd(c: VmConfig): { kernel?: string; initrd?: string | false } {
+  return {
+    ...(c.kernel !== undefined ? { kernel: c.kernel } : {}),
+    ...(c.initrd !== undefined ? { initrd: c.initrd === "none" ? false : c.initrd } : {}),
+  };
+}
+
+/** The devices' specs: the one place a config's device settings change shape. */
+function deviceSpecs(c: VmConfig): DeviceSpecs {
+  return {
+    disks: c.disks.map((d) => ({
+      path: d.path,
+      readOnly: d.read_only,
+      ...(d.format === "raw" ? { raw: true } : {}),
+      ...(d.bps !== undefined ? { bytesPerSecond: d.bps } : {}),
+      ...(d.iops !== undefined ? { opsPerSecond: d.iops } : {}),
+    })),
+    nets: c.nics.map((nic) => ({
+      ...(nic.tap !== undefined ? { tap: nic.tap } : {}),
+      ...(nic.bridge !== undefined ? { bridge: nic.bridge } : {}),
+      ...(nic.mac !== undefined ? { mac: parseMac(nic.mac) } : {}),
+      ...(nic.bps !== undefined ? { bytesPerSecond: nic.bps } : {}),
+      ...(nic.pps !== undefined ? { framesPerSecond: nic.pps } : {}),
+    })),
+    ...(c.host.vconsole !== undefined ? { vconsole: c.host.vconsole } : {}),
+    rng: c.rng,
+    ...(c.display ? { display: c.display } : {}),
+    ...(c.vsock && c.host.vsock !== undefined
+      ? { vsock: { path: c.host.vsock, cid: c.vsock.cid } }
+      : {}),
+    ...(c.balloon
+      ? {
+          balloon: {
+            ramBytes: c.memory_mib * 1024 * 1024,
+            reporting: c.balloon.free_page_reporting,
+          },
+        }
+      : {}),
+    ...(c.agent
+      ? {
+          agent: {
+            allow: c.agent.allow ? agentPolicy(c.agent.allow) : new Set(DEFAULT_AGENT_ALLOW),
+          },
+        }
+      : {}),
+  };
+}
+
+/**
+ * Runs the VM of `c`; resolves to the process exit status. With an exit file, how the VM ended
+ * (or why it could not start, once the config was read) is also written there.
+ */
+export async function runVmProcess(c: VmConfig, o: VmProcessOptions): Promise<number> {
+  // In a jail /dev/kvm and /sys are out of sight: its launcher tells what KVM is here.
+  let jailKvm: KvmKind | undefined;
+  if (o.jailPlan !== undefined) {
+    try {
+      const plan = parseJailPlan(o.jailPlan);
+      jailKvm = plan.kvmKind ?? "none";
+      enterJail(plan);
+    } catch (e) {
+      throw new VmConfigError(`the jail could not be set up: ${(e as Error).message}`, "jail");
+    }
+  }
+  const n = o.names ?? FIELD_NAMES;
+  const exitFile = c.host.exit_file;
+  if (exitFile !== undefined) prepareExitFile(exitFile);
+  let exit: VmExit;
+  try {
+    exit = await runVm(c, o, jailKvm);
+  } catch (e) {
+    if (exitFile) {
+      try {
+        writeExitFile(exitFile, {
+          status: EXIT_MOAT_ERROR,
+          reason: "error",
+          detail: (e as Error).message,
+        });
+      } catch (w) {
+        process.stderr.write(`moat: ${n("host.exit_file")} ${exitFile}: ${(w as Error).message}\n`);
+      }
+    }
+    throw e;
+  }
+  if (exitFile) {
+    try {
+      writeExitFile(exitFile, {
+        status: exit.status,
+        reason: exit.reason,
+        detail: exit.detail ?? "",
+      });
+    } catch (e) {
+      process.stderr.write(`moat: ${n("host.exit_file")} ${exitFile}: ${(e as Error).message}\n`);
+    }
+  }
+  return exit.status;
+}
+
+/** The checks of `c` against this host (the config's own are checkVmConfig's). */
+function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
+  const h = c.host;
+  if (h.pin_cpus !== undefined) {
+    const allowed = allowedCpus();
+    const bad = h.pin_cpus.find((cpu) => !allowed.includes(cpu));
+    if (bad !== undefined)
+      throw new VmConfigError(
+        `${n("host.pin_cpus")}: CPU ${bad} is not available to moat here`,
+        "host.pin_cpus",
+      );
+  }
+  if (h.jail_user !== undefined && process.getuid?.() !== 0)
+    throw new VmConfigError(`${n("host.jail_user")} needs moat to start as root`, "host.jail_user");
+  if (h.seccomp !== undefined && process.arch !== "x64")
+    throw new VmConfigError(
+      `${n("host.seccomp")}: the filter is written for x86-64 hosts`,
+      "host.seccomp",
+    );
+  // A jail has no /sys: its launcher checked.
+  if (h.ksm && !jailed && !existsSync("/sys/kernel/mm/ksm"))
+    throw new VmConfigError(
+      `${n("host.ksm")}: this kernel has no KSM (/sys/kernel/mm/ksm)`,
+      "host.ksm",
+    );
+}
+
+async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promise<VmExit> {
+  const n = o.names ?? FIELD_NAMES;
+  const h = c.host;
+  const cpuTier = c.cpu_tier ?? DEFAULT_CPU_TIER;
+  const hostKvm = jailKvm ?? kvmKind();
+  const accel = chooseAccel(c.accel, hostKvm, n);
+  const arch = archOf(accel);
+  checkVmConfig(c, accel, n);
+  checkHost(c, n, jailKvm !== undefined);
+  const argv = o.command;
+  const cpus = c.cpus;
+  const memoryMiB = c.memory_mib;
+  const daemonized = h.console !== undefined;
+  if (daemonized) {
+    // Started by a daemon that may be gone: a closed stdout or stderr must not end the VM.
+    process.stdout.on("error", () => {});
+    process.stderr.on("error", () => {});
+  }
+  const kernelName = c.kernel ?? "the shipped kernel";
+  const kernel = c.kernel ? readImage(c.kernel, "kernel") : shippedKernel(arch);
+  // The shipped initramfs goes with the shipped kernel only.
+  if (c.initrd === "none" && argv.length > 0)
+    throw new VmConfigError(
+      `${n("initrd:none")}: a guest command runs from the shipped initramfs; drop one or the other`,
+      "initrd",
+    );
+  const initrdFrom = initrdChoice(configInitrd(c));
+  // With an agent, the shipped riscv64 guest gets its agent overlay; there is none for x86-64.
+  if (c.agent && lacksShippedAgent(arch, initrdFrom))
+    throw new VmConfigError(
+      `${n("agent")}: ${NO_X86_AGENT}; with your own ${n("kernel")} and ${n("initrd")}, ` +
+        `${n("agent")} adds the channel for the qemu-guest-agent your guest runs (docs/agent.md)`,
+      "agent",
+    );
+  const agentOverlay = c.agent !== undefined && initrdFrom === "shipped";
+  let initrd =
+    initrdFrom === "own"
+      ? readImage(c.initrd!, "initrd")
+      : initrdFrom === "none"
+        ? undefined
+        : agentOverlay
+          ? concatArchives([shippedInitrd(arch), shippedAgentOverlay()])
+          : shippedInitrd(arch);
+  let firmware: Uint8Array | undefined;
+  if (c.bios === "opensbi")
+    firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
+  else if (c.bios !== "builtin") firmware = readImage(c.bios, "firmware");
+
+  // Everything opened from here on is closed again, newest first, however the run ends.
+  if (accel === "kvm" && hostKvm === "pvm" && jailKvm === undefined) pvmNote();
+  const closers: (() => Promise<void> | void)[] = [];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.splice(0).reverse()) await close();
+  };
+  try {
+    const devices = await VmDevices.open(deviceSpecs(c));
+    closers.push(() => devices.close());
+    let server: ConsoleServer | undefined;
+    if (h.console !== undefined) {
+      const s = await ConsoleServer.listen(h.console);
+      server = s;
+      closers.push(() => s.close());
+    }
+    if (h.vnc !== undefined) {
+      const gpu = devices.gpu!;
+      const v = await VncServer.listen(
+        parseVncAddress(h.vnc),
+        { gpu, keyboard: devices.keyboard!, tablet: devices.tablet! },
+        h.vnc_password_file !== undefined ? { password: readVncPassword(h.vnc_password_file) } : {},
+      );
+      devices.displayFlushed.add((r) => v.flushed(r));
+      closers.push(() => v.close());
+    }
+    let log: ConsoleLog | undefined;
+    if (h.console_log) {
+      const l = await ConsoleLog.open(
+        { path: h.console_log.path, maxBytes: h.console_log.max_bytes },
+        (m) => process.stderr.write(`moat: ${m}\n`),
+      );
+      log = l;
+      closers.push(() => l.close());
+    }
+    const virtio = devices.virtio;
+    // The terminal only when no console socket takes its place: a daemon's VM has no TTY and
+    // must not read stdin.
+    const con = server
+      ? undefined
+      : new HostConsole(
+          process.stdin,
+          process.stdout,
+          // Escapes that could act on a terminal are left out unless every byte is asked for.
+          process.stdout.isTTY === true && o.rawConsole !== true
+            ? new TerminalFilter("interactive")
+            : undefined,
+        );
+    const consumers: ((b: Uint8Array) => void)[] = [];
+    if (server) consumers.push((b) => server.write(b));
+    if (con) consumers.push((b) => con.write(b));
+    if (log) consumers.push((b) => log.write(b));
+    const fanout = consumers.length > 1 || server ? new ConsoleFanout(consumers) : undefined;
+    const output = fanout ? (b: Uint8Array) => fanout.write(b) : (b: Uint8Array) => con!.write(b);
+    const consoleDropped = (): number =>
+      (con?.droppedBytes ?? 0) + (server?.dropped ?? 0) + (log?.dropped ?? 0);
+
+    let control: ControlSocket | undefined;
+    if (h.control !== undefined) {
+      control = await ControlSocket.listen(h.control, devices, {
+        ...(c.name !== undefined ? { name: c.name } : {}),
+        accel,
+        ...(accel === "soft" ? { cpuTier } : {}),
+        cpus,
+        memoryMiB,
+        ksm: h.ksm,
+        memoryLocked: c.lock_memory,
+        seccomp: h.seccomp ?? "off",
+        jailed: o.jailPlan !== undefined,
+        ...(h.jail_user ? { uid: h.jail_user.uid } : {}),
+        consoleDropped,
+        ...(server ? { consoleClients: () => server.clientCount } : {}),
+        marksBoot: initrdFrom === "shipped",
+      });
+      const ctl = control;
+      closers.push(() => ctl.close());
+    }
+    if (argv.length > 0) {
+      // A console socket's client is a terminal somewhere: the guest echoes and writes \r\n.
+      const extra = commandArchive({
+        argv,
+        pipedInput: server ? false : !process.stdin.isTTY,
+        pipedOutput: server ? false : !process.stdout.isTTY,
+      });
+      initrd = concatArchives(initrd ? [initrd, extra] : [extra]);
+    }
+    const common = { memoryMiB, holdInputUntilReady: argv.length > 0, output };
+    // With a display, the kernel's console is on the screen too (the serial one stays
+    // /dev/console); /init puts a shell there (docs/guest.md).
+    const userCmdline = c.cmdline ?? DEFAULT_CMDLINE;
+    const screenCmdline = c.display ? withScreenConsole(userCmdline) : userCmdline;
+    const cmdline = (agentOverlay ? `${AGENT_RDINIT} ` : "") + screenCmdline;
+    // Once guest RAM exists and before any boot file is parsed: RAM is locked (as root, whose
+    // CAP_IPC_LOCK no memlock limit binds) and the uid dropped, so kernel, initrd and firmware
+    // (a tenant's files) are parsed by a process that is no longer root.
+    const afterAllocate = (avm: { memory: GuestMemory }): void => {
+      if (c.lock_memory) {
+        try {
+          lockGuestRam(avm.memory);
+        } catch (e) {
+          throw new VmConfigError(
+            `${n("lock_memory")}: ${(e as Error).message} (the memlock limit, ulimit -l, must ` +
+              "hold the guest's RAM, or moat must start as root)",
+            "lock_memory",
+          );
+        }
+      }
+      if (h.jail_user) {
+        try {
+          dropPrivileges(h.jail_user.uid, h.jail_user.gid, { jailed: jailKvm !== undefined });
+        } catch (e) {
+          throw new VmConfigError(
+            `${n("host.jail_user")}: ${(e as Error).message}`,
+            "host.jail_user",
+          );
+        }
+      }
+    };
+    const vm =
+      arch === "x86_64"
+        ? await X86Vm.create({
+            ...common,
+            vcpus: cpus,
+            kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
+            cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
+            virtio,
+            afterAllocate,
+          })
+        : await Riscv64Vm.create({
+            accel: softAccel({ cpuTier }),
+            harts: cpus,
+            kernel,
+            kernelName,
+            ...(initrd ? { initrd } : {}),
+            cmdline,
+            ...(firmware ? { firmware } : {}),
+            virtio,
+            afterAllocate,
+            ...common,
+          });
+    const onSignal = (sig: NodeJS.Signals): void =>
+      vm.stop(sig === "SIGINT" ? EXIT_SIGINT : EXIT_STOPPED, `stopped by ${sig}`);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    con?.attach(vm);
+    server?.attach(vm);
+    if (control) control.vm = vm;
+    if (h.seccomp) {
+      try {
+        lockDownVmm(h.seccomp === "log");
+      } catch (e) {
+        throw new VmConfigError(`${n("host.seccomp")}: ${(e as Error).message}`, "host.seccomp");
+      }
+    }
+    const started = performance.now();
+    let ended = false;
+    const finished = vm.run();
+    if (h.ksm) {
+      // Checked up front (/sys/kernel/mm/ksm); if madvise still fails, the VM does not go on
+      // without what was asked for.
+      try {
+        mergeGuestRam(vm.avm.memory);
+      } catch (e) {
+        vm.stop(EXIT_MOAT_ERROR, `${n("host.ksm")}: ${(e as Error).message}`);
+      }
+    }
+    // The vCPU threads report their ids as they start: pin them then, and tell the control
+    // socket. The VM is already running; this does not hold it up.
+    void vm.avm.vcpuThreadIds(10_000).then((tids) => {
+      if (ended) return;
+      if (control) control.vcpuThreadIds = tids;
+      if (!h.pin_cpus) return;
+      try {
+        pinVcpuThreads(tids, h.pin_cpus);
+      } catch (e) {
+        vm.stop(EXIT_MOAT_ERROR, `${n("host.pin_cpus")}: ${(e as Error).message}`);
+      }
+    });
+    let exit = await finished;
+    ended = true;
+    con?.detach();
+    server?.detach();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    fanout?.flush();
+    await con?.drain();
+    await closeAll();
+    for (const net of devices.nets) {
+      const counts = net.counters;
+      if (counts.txSpoofed > 0)
+        process.stderr.write(
+          `moat: ${net.name}: ${counts.txSpoofed} frames with a spoofed source MAC dropped\n`,
+        );
+    }
+    if (devices.vsock && devices.vsock.rejected > 0)
+      process.stderr.write(`moat: virtio-vsock: ${devices.vsock.rejected} guest packets refused\n`);
+    if (con && con.droppedBytes > 0) {
+      process.stderr.write(
+        `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,
+      );
+    }
+    if (exit.reason === "halt" || exit.reason === "panic") {
+      process.stderr.write(`moat: ${exit.detail}\n`);
+    } else if (exit.reason === "stopped" && exit.status === EXIT_MOAT_ERROR) {
+      process.stderr.write(`moat: ${exit.detail}\n`);
+    } else if (exit.reason === "reset" && argv.length > 0) {
+      // The x86-64 machine has no pvpanic (it needs ACPI): a panicking kernel restarts, and
+      // this is all moat can tell. A VM that restarts has not run its command to the end
+      // (moat does not boot it again), so this is not the command's success: 125, as for a
+      // VM that cannot run to the end.
+      process.stderr.write(
+        "moat: the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)\n",
+      );
+      exit = { ...exit, status: EXIT_MOAT_ERROR };
+    }
+    if (o.timing) {
+      const total = performance.now();
+      const mark =
+        exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
+      process.stderr.write(
+        `moat: userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
+          `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms\n`,
+      );
+    }
+    return exit;
+  } finally {
+    await closeAll();
+  }
+}

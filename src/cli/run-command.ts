@@ -479,6 +479,7 @@ async function runVm(argv: string[], o: RunOptions, jailKvm?: KvmKind): Promise<
             kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
             cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
             virtio,
+            io: devices.ioThread(),
             afterAllocate,
           })
         : await Riscv64Vm.create({

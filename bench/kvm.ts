@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { kvmAccelerator, type KvmVm } from "../src/accel/kvm/kvm-accel.js";
+import { kvmAccelerator } from "../src/accel/kvm/kvm-accel.js";
 import { shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
 import { kvmKind } from "../src/kvm/kvm-probe.js";
 import { composeCmdline, templateArgs } from "../src/arch/x86_64/cmdline.js";
@@ -158,15 +158,14 @@ function mmioPayload(n: number): Uint8Array {
   return b;
 }
 
-/** moat: the payload on a KvmVm vCPU worker; every exit is served by the VMM thread. */
+/** moat: the payload on a KVM vCPU worker; every exit is served by the VMM thread. */
 async function moatExits(payload: Uint8Array): Promise<number> {
-  const vm = (await kvmAccelerator.createVm({
+  const vm = await kvmAccelerator.createVm({
     vcpus: 1,
     ramBase: 0n,
     ramBytes: 0x1_0000,
-    builtinFirmware: false,
     irqchip: false,
-  })) as KvmVm;
+  });
   vm.memory.write(0n, payload);
   vm.vcpus[0]!.editSregs((s) => {
     s.writeBigUInt64LE(0n, 0); // cs.base
@@ -176,20 +175,13 @@ async function moatExits(payload: Uint8Array): Promise<number> {
   let exits = 0;
   const t0 = performance.now();
   await new Promise<void>((resolve) =>
-    vm.start(
-      { entry: 0n, mode: "long64", args: [] },
-      {
-        postedWriteRanges: [],
-        pioRead: () => 0,
-        pioWrite: () => (exits++, true),
-        mmioRead: () => 0n,
-        mmioWrite: () => (exits++, true),
-        consoleWrite: () => {},
-        consoleRead: () => -1,
-        systemReset: () => {},
-        vcpuHalted: () => resolve(),
-      },
-    ),
+    vm.start({
+      pioRead: () => 0,
+      pioWrite: () => (exits++, true),
+      mmioRead: () => 0n,
+      mmioWrite: () => (exits++, true),
+      vcpuHalted: () => resolve(),
+    }),
   );
   const s = (performance.now() - t0) / 1000;
   await vm.stop();

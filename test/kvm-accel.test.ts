@@ -3,8 +3,8 @@
 // vCPU with a report naming it and its registers. Needs /dev/kvm: fails without it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ExitHandler } from "../src/accel/accel.js";
-import { KvmVm, kvmAccelerator } from "../src/accel/kvm/kvm-accel.js";
+import type { X86AccelVm, X86ExitHandler } from "../src/accel/accel.js";
+import { kvmAccelerator } from "../src/accel/kvm/kvm-accel.js";
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
 import { eventfdRead, eventfdWrite } from "../src/sys/libc.js";
 import { assemble } from "./support/x86-asm.js";
@@ -27,13 +27,12 @@ const PAYLOAD = [
 ];
 
 test("a KVM vCPU worker's exits reach the VMM in order; HLT ends it with a report", async () => {
-  const vm = (await kvmAccelerator.createVm({
+  const vm = await kvmAccelerator.createVm({
     vcpus: 1,
     ramBase: 0n,
     ramBytes: 0x20_0000,
-    builtinFirmware: false,
     irqchip: false, // so that HLT exits to the VMM
-  })) as KvmVm;
+  });
   const events: string[] = [];
   try {
     writeLongModeTables(vm.memory);
@@ -41,8 +40,7 @@ test("a KVM vCPU worker's exits reach the VMM in order; HLT ends it with a repor
     enterLongMode(vm.vcpus[0]!);
     vm.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
     const halted = new Promise<string>((resolve) => {
-      const handler: ExitHandler = {
-        postedWriteRanges: [],
+      const handler: X86ExitHandler = {
         pioRead: (port, size) => {
           events.push(`pio read ${port.toString(16)}/${size}`);
           return 0x60;
@@ -59,12 +57,9 @@ test("a KVM vCPU worker's exits reach the VMM in order; HLT ends it with a repor
           events.push(`mmio write ${addr.toString(16)}/${size} ${value.toString(16)}`);
           return true;
         },
-        consoleWrite: () => {},
-        consoleRead: () => -1,
-        systemReset: () => {},
         vcpuHalted: (_vcpu, detail) => resolve(detail),
       };
-      vm.start({ entry: ENTRY, mode: "long64", args: [] }, handler);
+      vm.start(handler);
     });
     const detail = await halted;
     assert.deepEqual(events, [
@@ -83,13 +78,12 @@ test("a KVM vCPU worker's exits reach the VMM in order; HLT ends it with a repor
 });
 
 test("a vCPU spinning in guest mode is kicked out of KVM_RUN and the VM stops", async () => {
-  const vm = (await kvmAccelerator.createVm({
+  const vm = await kvmAccelerator.createVm({
     vcpus: 2,
     ramBase: 0n,
     ramBytes: 0x20_0000,
-    builtinFirmware: false,
     irqchip: false, // so that HLT exits to the VMM
-  })) as KvmVm;
+  });
   writeLongModeTables(vm.memory);
   vm.memory.write(ENTRY, Uint8Array.of(0xeb, 0xfe)); // jmp $
   for (const v of vm.vcpus) {
@@ -97,18 +91,13 @@ test("a vCPU spinning in guest mode is kicked out of KVM_RUN and the VM stops", 
     v.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
   }
   let halted = "";
-  vm.start(
-    { entry: ENTRY, mode: "long64", args: [] },
-    {
-      postedWriteRanges: [],
-      mmioRead: () => null,
-      mmioWrite: () => false,
-      consoleWrite: () => {},
-      consoleRead: () => -1,
-      systemReset: () => {},
-      vcpuHalted: (_v, d) => (halted = d),
-    },
-  );
+  vm.start({
+    pioRead: () => null,
+    pioWrite: () => false,
+    mmioRead: () => null,
+    mmioWrite: () => false,
+    vcpuHalted: (_v, d) => (halted = d),
+  });
   await new Promise((r) => setTimeout(r, 300)); // both vCPUs are in guest mode, spinning
   const t0 = performance.now();
   await vm.stop();
@@ -120,15 +109,14 @@ test("a vCPU spinning in guest mode is kicked out of KVM_RUN and the VM stops", 
 /** Runs `prog` on one vCPU with the in-kernel irqchip; `onPio` sees every port write that exits. */
 async function withIrqchipVm(
   prog: Uint8Array,
-  setup: (vm: KvmVm) => void,
-  onPio: (vm: KvmVm, port: number, value: number, done: () => void) => void,
+  setup: (vm: X86AccelVm) => void,
+  onPio: (vm: X86AccelVm, port: number, value: number, done: () => void) => void,
 ): Promise<string[]> {
-  const vm = (await kvmAccelerator.createVm({
+  const vm = await kvmAccelerator.createVm({
     vcpus: 1,
     ramBase: 0n,
     ramBytes: 0x40_0000,
-    builtinFirmware: false,
-  })) as KvmVm;
+  });
   const exits: string[] = [];
   try {
     writeLongModeTables(vm.memory);
@@ -145,33 +133,26 @@ async function withIrqchipVm(
         clearTimeout(timer);
         resolve();
       };
-      vm.start(
-        { entry: ENTRY, mode: "long64", args: [] },
-        {
-          postedWriteRanges: [],
-          pioRead: () => 0,
-          pioWrite: (port, _size, value) => {
-            exits.push(`pio ${port.toString(16)} ${value}`);
-            onPio(vm, port, value, done);
-            return true;
-          },
-          mmioRead: (addr) => {
-            exits.push(`mmio read ${addr.toString(16)}`);
-            return 0n;
-          },
-          mmioWrite: (addr) => {
-            exits.push(`mmio write ${addr.toString(16)}`);
-            return true;
-          },
-          consoleWrite: () => {},
-          consoleRead: () => -1,
-          systemReset: () => {},
-          vcpuHalted: (_v, d) => {
-            clearTimeout(timer);
-            reject(new Error(d));
-          },
+      vm.start({
+        pioRead: () => 0,
+        pioWrite: (port, _size, value) => {
+          exits.push(`pio ${port.toString(16)} ${value}`);
+          onPio(vm, port, value, done);
+          return true;
         },
-      );
+        mmioRead: (addr) => {
+          exits.push(`mmio read ${addr.toString(16)}`);
+          return 0n;
+        },
+        mmioWrite: (addr) => {
+          exits.push(`mmio write ${addr.toString(16)}`);
+          return true;
+        },
+        vcpuHalted: (_v, d) => {
+          clearTimeout(timer);
+          reject(new Error(d));
+        },
+      });
     });
   } finally {
     await vm.stop();

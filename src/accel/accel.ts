@@ -1,78 +1,77 @@
-// The accelerator seam: everything above it (machine, devices, VMM) is shared by the soft
-// RISC-V CPU and KVM. An accelerator creates a VM's memory and vCPUs, runs them, hands their
-// device accesses to the VMM, and takes interrupts back.
+// The accelerator seam: the devices, buses and VMM above it are shared by the soft RISC-V CPU
+// and KVM. An accelerator creates a VM's memory and vCPUs, runs them, hands their device
+// accesses to the VMM, and takes interrupts back.
+//
+// What a machine asks of its vCPUs differs by architecture, so the seam is one shared base and
+// an interface per architecture: a riscv64 VM (the soft CPU) has harts with M- and S-mode external
+// interrupt lines, posted MMIO writes and firmware (SBI) calls; an x86-64 VM (KVM) has port I/O,
+// in-kernel interrupt controllers driven by line or by eventfd (irqfd), and guest writes that
+// signal eventfds inside the kernel (ioeventfd). Neither side implements the other's methods.
 import type { GuestMemory } from "../memory/guest-memory.js";
+import type { CpuidEntry, VcpuFd } from "../kvm/kvm.js";
 
 export type AccelName = "soft" | "kvm";
 
-/** What a vCPU needs from the VMM when the guest touches something that is not RAM. */
+/** What a vCPU of any architecture needs from the VMM when the guest touches a device. */
 export interface ExitHandler {
+  /** A device read of `size` bytes; null when nothing is mapped there (the guest gets a fault). */
+  mmioRead(addr: bigint, size: number): bigint | null;
+  /** A device write; false when nothing is mapped there. */
+  mmioWrite(addr: bigint, size: number, value: bigint): boolean;
+  /** A vCPU cannot go on; `detail` names the vCPU, pc and cause. */
+  vcpuHalted(vcpu: number, detail: string): void;
+}
+
+/** A riscv64 hart's exits: posted device writes and the firmware interface (moat's SBI). */
+export interface RiscvExitHandler extends ExitHandler {
   /**
    * Device ranges where a write may be posted: the vCPU goes on without waiting for the device
    * (writes are still applied in order, and before any later read). Writes elsewhere are
    * synchronous, so that a write to nothing faults at the instruction that made it.
    */
   readonly postedWriteRanges: readonly { base: bigint; size: bigint }[];
-  /** A device read of `size` bytes; null when nothing is mapped there (the guest gets a fault). */
-  mmioRead(addr: bigint, size: number): bigint | null;
-  /** A device write; false when nothing is mapped there. */
-  mmioWrite(addr: bigint, size: number, value: bigint): boolean;
-  /** x86 port I/O read of 1, 2 or 4 bytes; null when no device has the port (reads all ones). */
-  pioRead?(port: number, size: number): number | null;
-  /** x86 port I/O write; false when no device has the port (the write is dropped). */
-  pioWrite?(port: number, size: number, value: number): boolean;
   /** Firmware console output (SBI putchar / debug console). */
   consoleWrite(bytes: Uint8Array): void;
   /** Firmware console input: one byte or -1. */
   consoleRead(): number;
   /** The guest asked for power-off (type 0) or reboot (type 1, 2). */
   systemReset(type: number, reason: number): void;
-  /** A vCPU cannot go on; `detail` names the vCPU, pc and cause. */
-  vcpuHalted(vcpu: number, detail: string): void;
 }
 
-export interface VcpuBoot {
-  entry: bigint;
-  /**
-   * Initial mode: riscv64 "S" (a kernel entered through moat's SBI) or "M" (firmware); x86-64
-   * "long64" (64-bit mode, flat segments, identity-mapped first GiB; see arch/x86_64).
-   */
-  mode: "M" | "S" | "long64";
-  /** Argument registers: riscv64 a0..a2; x86-64 rsi, rdi (Linux boot protocol: rsi = zero page). */
-  args: bigint[];
-  /** x86-64: the stack pointer to start with. */
-  stack?: bigint;
+/** An x86-64 vCPU's exits: MMIO and port I/O. */
+export interface X86ExitHandler extends ExitHandler {
+  /** Port I/O read of 1, 2 or 4 bytes; null when no device has the port (reads all ones). */
+  pioRead(port: number, size: number): number | null;
+  /** Port I/O write; false when no device has the port (the write is dropped). */
+  pioWrite(port: number, size: number, value: number): boolean;
 }
 
 export interface AccelVmConfig {
   vcpus: number;
   ramBase: bigint;
   ramBytes: number;
+}
+
+export interface RiscvAccelVmConfig extends AccelVmConfig {
   /** true: the accelerator provides the platform firmware interface itself (moat's SBI). */
   builtinFirmware: boolean;
-  /** KVM: create the in-kernel interrupt controllers and PIT (default true). */
+}
+
+export interface X86AccelVmConfig extends AccelVmConfig {
+  /** Create the in-kernel interrupt controllers and PIT (default true; tests turn it off). */
   irqchip?: boolean;
 }
 
+/** What every accelerator's VM has. */
 export interface AccelVm {
   readonly memory: GuestMemory;
-  /** Starts the vCPUs: vCPU 0 at `boot`; others as the platform brings them up. */
-  start(boot: VcpuBoot, handler: ExitHandler): void;
-  /** Drives an external interrupt line of a vCPU's interrupt controller context. */
-  setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void;
-  /** x86: drives a line (GSI) of the in-kernel interrupt controllers. */
-  setIrqLine?(gsi: number, level: boolean): void;
-  /** Holds every vCPU before it runs another guest instruction (where the accelerator can). */
-  pause?(): void;
-  resume?(): void;
+  /** Holds every vCPU before it runs another guest instruction. */
+  pause(): void;
+  resume(): void;
   /** Stops every vCPU and releases its threads. Idempotent. */
   stop(): Promise<void>;
-  /** Instructions retired by each vCPU so far (soft CPU), for benchmarks. */
-  stats(): { vcpu: number; instructions: bigint }[];
   /** vCPU exits to the VMM so far by reason, summed over the vCPUs (read from cheap counters). */
   exitCounts(): Record<string, number>;
-  /** The soft CPU's translator, all vCPUs together. Undefined on the interp tier and KVM. */
-  jitStats?(): JitStats | undefined;
   /**
    * The vCPU threads' kernel thread ids in vCPU order, once each has reported it (after start);
    * 0 for one that did not within `timeoutMs`.
@@ -80,10 +79,58 @@ export interface AccelVm {
   vcpuThreadIds(timeoutMs: number): Promise<number[]>;
 }
 
-export interface Accelerator {
-  readonly name: AccelName;
-  createVm(config: AccelVmConfig): Promise<AccelVm>;
+/** Where and how a riscv64 VM's harts start. */
+export interface RiscvBoot {
+  entry: bigint;
+  /** "S": a kernel entered through moat's SBI; "M": firmware or a bare program. */
+  mode: "M" | "S";
+  /** a0..a2 (a0 is replaced by each hart's id). */
+  args: bigint[];
 }
+
+/** A riscv64 VM (the soft CPU). */
+export interface RiscvAccelVm extends AccelVm {
+  /** Starts the harts: hart 0 at `boot`; others as the firmware interface brings them up. */
+  start(boot: RiscvBoot, handler: RiscvExitHandler): void;
+  /** Drives the external interrupt line of a hart's M- or S-mode interrupt context (the PLIC's). */
+  setExternalInterrupt(hart: number, context: "M" | "S", level: boolean): void;
+  /** Instructions retired by each hart so far, for benchmarks. */
+  stats(): { vcpu: number; instructions: bigint }[];
+  /** The translator's counters, all harts together; undefined on the interp tier (none runs). */
+  jitStats(): JitStats | undefined;
+}
+
+/** An x86-64 VM (KVM). */
+export interface X86AccelVm extends AccelVm {
+  /** The vCPUs, whose registers the architecture layer sets before start(). */
+  readonly vcpus: readonly VcpuFd[];
+  /** The host's CPUID offer, for the architecture layer's CPU template. */
+  supportedCpuid(): CpuidEntry[];
+  /** Starts every vCPU as the architecture layer configured it. */
+  start(handler: X86ExitHandler): void;
+  /** Drives a line (GSI) of the in-kernel interrupt controllers. */
+  setIrqLine(gsi: number, level: boolean): void;
+  /**
+   * ioeventfd: an eventfd the kernel signals when the guest writes `len` bytes to `addr` (a port
+   * when `pio`; only the value `datamatch` when given), without an exit. Closed by stop().
+   */
+  notifyFd(addr: bigint, len: number, opts?: { pio?: boolean; datamatch?: bigint }): number;
+  /** irqfd: an eventfd whose signal raises interrupt `gsi` (edge). Closed by stop(). */
+  interruptFd(gsi: number): number;
+  /**
+   * irqfd with resample: a level-triggered line `gsi` asserted by signalling `trigger`; the
+   * kernel lowers it at the guest's EOI and signals `resample`. Closed by stop().
+   */
+  levelInterruptFds(gsi: number): { trigger: number; resample: number };
+}
+
+export interface Accelerator<C extends AccelVmConfig, V extends AccelVm> {
+  readonly name: AccelName;
+  createVm(config: C): Promise<V>;
+}
+
+export type RiscvAccelerator = Accelerator<RiscvAccelVmConfig, RiscvAccelVm>;
+export type X86Accelerator = Accelerator<X86AccelVmConfig, X86AccelVm>;
 
 /** The soft CPU translator's counters (docs/jit.md), one hart's or a VM's. */
 export interface JitStats {

@@ -1,7 +1,7 @@
 // The VMM-thread side of a vCPU worker's channel (channel.ts): applies posted writes in order,
 // serves synchronous requests through the VMM's ExitHandler, and sleeps on the doorbell in
 // between. Shared by the soft CPU's hart workers and KVM's vCPU workers.
-import type { ExitHandler } from "./accel.js";
+import type { ExitHandler, RiscvExitHandler, X86ExitHandler } from "./accel.js";
 import {
   CH_ADDR_LO,
   CH_ARG0,
@@ -33,6 +33,12 @@ import {
   putU64,
 } from "./channel.js";
 
+/**
+ * The handler of one architecture's vCPUs. The channel's ops are shared; an op the vCPU's
+ * architecture does not have (port I/O from a hart, SBI console from KVM) faults.
+ */
+export type ChannelHandler = RiscvExitHandler | X86ExitHandler;
+
 /** How long the VMM thread polls for a vCPU's next device access before it sleeps. */
 const POLL_MS = 0.05;
 
@@ -45,7 +51,7 @@ const POLL_MS = 0.05;
 export async function serveChannel(
   ch: Int32Array,
   ring: Int32Array,
-  handler: ExitHandler,
+  handler: ChannelHandler,
   stopping: () => boolean,
   allRings: readonly Int32Array[] = [ring],
 ): Promise<void> {
@@ -97,55 +103,62 @@ function applyPosted(ring: Int32Array, handler: ExitHandler): void {
   Atomics.notify(ring, RING_HEAD);
 }
 
-function serveOne(ch: Int32Array, handler: ExitHandler): void {
+function serveOne(ch: Int32Array, handler: ChannelHandler): void {
   try {
-    switch (ch[CH_OP]) {
-      case OP_MMIO_READ: {
-        const v = handler.mmioRead(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!);
-        if (v === null) ch[CH_RESULT] = RES_FAULT;
-        else {
-          putU64(ch, CH_VAL_LO, v);
-          ch[CH_RESULT] = RES_OK;
-        }
-        break;
-      }
-      case OP_MMIO_WRITE: {
-        const ok = handler.mmioWrite(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!, getU64(ch, CH_VAL_LO));
-        ch[CH_RESULT] = ok ? RES_OK : RES_FAULT;
-        break;
-      }
-      case OP_PIO_READ: {
-        const v = handler.pioRead?.(ch[CH_ADDR_LO]! & 0xffff, ch[CH_SIZE]!) ?? null;
-        ch[CH_VAL_LO] = v === null ? -1 : v;
-        ch[CH_RESULT] = v === null ? RES_FAULT : RES_OK;
-        break;
-      }
-      case OP_PIO_WRITE: {
-        const ok = handler.pioWrite?.(ch[CH_ADDR_LO]! & 0xffff, ch[CH_SIZE]!, ch[CH_VAL_LO]! >>> 0);
-        ch[CH_RESULT] = ok ? RES_OK : RES_FAULT;
-        break;
-      }
-      case OP_CONSOLE_PUT:
-        handler.consoleWrite(Uint8Array.of(ch[CH_VAL_LO]! & 0xff));
-        ch[CH_RESULT] = RES_OK;
-        break;
-      case OP_CONSOLE_GET:
-        ch[CH_VAL_LO] = handler.consoleRead();
-        ch[CH_RESULT] = RES_OK;
-        break;
-      case OP_SYSTEM_RESET:
-        handler.systemReset(ch[CH_ARG0]!, ch[CH_ARG1]!);
-        ch[CH_RESULT] = RES_OK;
-        break;
-      case OP_HALT:
-        ch[CH_RESULT] = RES_OK; // the details arrive as a worker message
-        break;
-      default:
-        ch[CH_RESULT] = RES_FAULT;
-    }
+    ch[CH_RESULT] = serveOp(ch, handler) ? RES_OK : RES_FAULT;
   } catch (e) {
     // A device model must not throw; if one does, the access faults and the VM goes on.
     ch[CH_RESULT] = RES_FAULT;
     process.emitWarning(`device error: ${(e as Error).message}`);
+  }
+}
+
+/** Serves one request; false: the access faults. */
+function serveOp(ch: Int32Array, handler: ChannelHandler): boolean {
+  switch (ch[CH_OP]) {
+    case OP_MMIO_READ: {
+      const v = handler.mmioRead(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!);
+      if (v !== null) putU64(ch, CH_VAL_LO, v);
+      return v !== null;
+    }
+    case OP_MMIO_WRITE:
+      return handler.mmioWrite(getU64(ch, CH_ADDR_LO), ch[CH_SIZE]!, getU64(ch, CH_VAL_LO));
+    case OP_HALT:
+      return true; // the details arrive as a worker message
+    default:
+      return "pioRead" in handler ? serveX86(ch, handler) : serveRiscv(ch, handler);
+  }
+}
+
+/** Port I/O. */
+function serveX86(ch: Int32Array, handler: X86ExitHandler): boolean {
+  const port = ch[CH_ADDR_LO]! & 0xffff;
+  switch (ch[CH_OP]) {
+    case OP_PIO_READ: {
+      const v = handler.pioRead(port, ch[CH_SIZE]!);
+      ch[CH_VAL_LO] = v ?? -1;
+      return v !== null;
+    }
+    case OP_PIO_WRITE:
+      return handler.pioWrite(port, ch[CH_SIZE]!, ch[CH_VAL_LO]! >>> 0);
+    default:
+      return false;
+  }
+}
+
+/** moat's SBI: the firmware console and system reset. */
+function serveRiscv(ch: Int32Array, handler: RiscvExitHandler): boolean {
+  switch (ch[CH_OP]) {
+    case OP_CONSOLE_PUT:
+      handler.consoleWrite(Uint8Array.of(ch[CH_VAL_LO]! & 0xff));
+      return true;
+    case OP_CONSOLE_GET:
+      ch[CH_VAL_LO] = handler.consoleRead();
+      return true;
+    case OP_SYSTEM_RESET:
+      handler.systemReset(ch[CH_ARG0]!, ch[CH_ARG1]!);
+      return true;
+    default:
+      return false;
   }
 }

@@ -40,7 +40,7 @@ export async function runBare(opts: BareRunOptions): Promise<BareRunResult> {
   const timer = setTimeout(() => vm.stop(124, "timeout"), opts.timeoutMs ?? 10_000);
   const exit = await vm.run();
   clearTimeout(timer);
-  const jit = vm.avm.jitStats?.();
+  const jit = vm.avm.jitStats();
   const output = Buffer.from(out).toString("latin1");
   if (exit.reason === "poweroff")
     return { exitCode: exit.status, output, reason: "finisher", ...(jit ? { jit } : {}) };

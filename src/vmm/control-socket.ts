@@ -23,7 +23,7 @@ import net from "node:net";
 import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VmDevices } from "./vm-devices.js";
 import { diskName, netLimits, perSecond } from "./vm-devices.js";
-import type { AccelVm, JitStats } from "../accel/accel.js";
+import type { AccelVm, JitStats, RiscvAccelVm } from "../accel/accel.js";
 import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { scanoutPng } from "./display.js";
 import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
@@ -61,8 +61,8 @@ export interface ControlTarget {
   readonly powerButton: VirtioInput | undefined;
   /** Whether the guest has marked its userspace started (the control block's boot mark). */
   userspaceStarted(): boolean;
-  /** The accelerator's VM: its vCPUs' exit counters and instruction counts. */
-  avm?: Pick<AccelVm, "exitCounts" | "stats" | "jitStats">;
+  /** The accelerator's VM: its vCPUs' exit counters; the soft CPU's instruction counts too. */
+  avm?: Pick<AccelVm, "exitCounts"> & Partial<Pick<RiscvAccelVm, "stats" | "jitStats">>;
 }
 
 /** What status reports about the VM process, fixed at start; and the console's drop counter. */
@@ -355,7 +355,7 @@ export class ControlSocket {
   private metrics(): Reply {
     const d = this.devices;
     const vm = this.vm;
-    const instructions = vm?.avm?.stats().reduce((n, st) => n + st.instructions, 0n) ?? 0n;
+    const instructions = vm?.avm?.stats?.().reduce((n, st) => n + st.instructions, 0n) ?? 0n;
     return {
       ok: true,
       exits: vm?.avm?.exitCounts() ?? {},

@@ -1,7 +1,7 @@
 // The VMM's I/O thread: Node's event loop cannot wait on arbitrary file descriptors (eventfds,
 // TAP devices), so a worker thread waits on them with epoll and the VMM thread runs the
 // callbacks. With ioeventfd, a guest's virtio notify reaches the device this way without any
-// exit to userspace on the vCPU.
+// exit to userspace on the vCPU. A VM has one: its TAP devices and its eventfds share it.
 import { Worker } from "node:worker_threads";
 import {
   EPOLLIN,
@@ -12,6 +12,9 @@ import {
   eventfd,
   eventfdWrite,
 } from "../sys/libc.js";
+
+/** The I/O thread's name in `ps -L` and /proc/PID/task/TID/comm (at most 15 bytes). */
+export const IO_THREAD_NAME = "moat-io";
 
 export class IoThread {
   private readonly epfd = epollCreate();
@@ -26,7 +29,7 @@ export class IoThread {
   constructor() {
     epollCtl(this.epfd, "add", this.stopFd, EPOLLIN);
     this.worker = new Worker(new URL("./io-worker.js", import.meta.url), {
-      workerData: { epfd: this.epfd, stopFd: this.stopFd },
+      workerData: { epfd: this.epfd, stopFd: this.stopFd, name: IO_THREAD_NAME },
     });
     this.worker.on("message", (fds: number[]) => {
       for (const fd of fds) {
@@ -67,7 +70,9 @@ export class IoThread {
     epollCtl(this.epfd, known ? "mod" : "add", fd, EPOLLIN | EPOLLONESHOT);
   }
 
+  /** Stops watching `fd` (before it is closed). Nothing is watched after close(). */
   unwatch(fd: number): void {
+    if (this.closed) return;
     if (this.onceFds.delete(fd) || this.callbacks.delete(fd)) epollCtl(this.epfd, "del", fd);
   }
 

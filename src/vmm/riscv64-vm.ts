@@ -1,7 +1,7 @@
 // One riscv64 VM: builds the machine (RAM, PLIC, UART, control block, device tree), loads the
 // kernel, initrd and optional firmware, runs the harts on an accelerator and reports how the
 // VM ended. Device models are wired here; they own no I/O themselves.
-import type { Accelerator, AccelVm, ExitHandler } from "../accel/accel.js";
+import type { RiscvAccelerator, RiscvAccelVm, RiscvExitHandler } from "../accel/accel.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { GoldfishRtc } from "../devices/goldfish-rtc.js";
@@ -42,12 +42,12 @@ import { EXIT_MOAT_ERROR } from "./exit-status.js";
 const DTB_SLOT_BYTES = 64 * 1024;
 
 export interface Riscv64VmConfig {
-  accel: Accelerator;
+  accel: RiscvAccelerator;
   /**
    * Called once guest RAM and the harts exist, before kernel, initrd and firmware are parsed
    * (moat run locks RAM and gives up root here).
    */
-  afterAllocate?: (avm: AccelVm) => void;
+  afterAllocate?: (avm: RiscvAccelVm) => void;
   harts: number;
   memoryMiB: number;
   kernel: Uint8Array;
@@ -86,7 +86,7 @@ export class Riscv64Vm {
   private constructor(
     private readonly cfg: Riscv64VmConfig,
     /** The accelerator's VM: guest RAM, vCPU threads and their exit counters, for the host. */
-    readonly avm: AccelVm,
+    readonly avm: RiscvAccelVm,
   ) {
     this.plic = new Plic(cfg.harts * 2, (ctx, level) =>
       avm.setExternalInterrupt(ctx >> 1, (ctx & 1) === 0 ? "M" : "S", level),
@@ -204,7 +204,7 @@ export class Riscv64Vm {
 
   /** Starts the harts; resolves when the VM powers off, resets, halts or is stopped. */
   run(): Promise<VmExit> {
-    const handler: ExitHandler = {
+    const handler: RiscvExitHandler = {
       postedWriteRanges: this.bus.ranges(),
       mmioRead: (addr, size) => this.bus.read(addr, size),
       mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
@@ -226,15 +226,14 @@ export class Riscv64Vm {
     return this.console.sendInput(data, resume);
   }
 
-  /** Holds the vCPUs (false: this accelerator cannot pause). Devices keep running. */
+  /** Holds the vCPUs; devices keep running. */
   pause(): boolean {
-    if (!this.avm.pause) return false;
     this.avm.pause();
     return true;
   }
 
   resume(): void {
-    this.avm.resume?.();
+    this.avm.resume();
   }
 
   /** Whether the guest has marked its userspace started (the control block's boot mark). */

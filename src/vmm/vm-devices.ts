@@ -146,8 +146,7 @@ export class VmDevices {
       const tap = passed
         ? Tap.adopt(passed.fd, passed.name)
         : Tap.open(name, VNET_HDR_BYTES, spec.bridge);
-      this.io ??= new IoThread();
-      const backend = new TapBackend(tap, this.io);
+      const backend = new TapBackend(tap, this.ioThread());
       this.closers.push(() => backend.close());
       const net = new VirtioNet(
         `virtio-net eth${i} (${name})`,
@@ -202,6 +201,14 @@ export class VmDevices {
       const bucket = new TokenBucket(RNG_BYTES_PER_SECOND, RNG_BURST_BYTES);
       this.virtio.push(new VirtioRng("virtio-rng", bucket, (b) => randomFillSync(b)));
     }
+  }
+
+  /**
+   * The VM's one I/O thread, made on first use: the TAP devices' and, on x86-64, the eventfds'
+   * (X86VmConfig.io). Closed by close(), after every device.
+   */
+  ioThread(): IoThread {
+    return (this.io ??= new IoThread());
   }
 
   /** Closes every device's host end, newest first. Idempotent. */

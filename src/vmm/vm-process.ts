@@ -406,6 +406,7 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
             kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
             cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
             virtio,
+            io: devices.ioThread(),
             afterAllocate,
           })
         : await Riscv64Vm.create({

@@ -3,8 +3,8 @@
 // through a CPU template, an MP table for the vCPUs. It boots a Linux kernel — an ELF vmlinux
 // through its PVH entry, or a bzImage through the 64-bit boot protocol — with an initramfs,
 // or a flat 64-bit program entered directly in long mode (payload tests).
-import type { ExitHandler } from "../accel/accel.js";
-import { type KvmVm, kvmAccelerator } from "../accel/kvm/kvm-accel.js";
+import type { X86AccelVm, X86ExitHandler } from "../accel/accel.js";
+import { kvmAccelerator } from "../accel/kvm/kvm-accel.js";
 import { PioBus } from "../bus/pio-bus.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { I8042 } from "../devices/legacy/i8042.js";
@@ -78,7 +78,12 @@ export interface X86VmConfig {
    * Called once guest RAM and the vCPUs exist, before the kernel is parsed (moat run locks RAM
    * and gives up root here, so a tenant's kernel is never parsed as root).
    */
-  afterAllocate?: (avm: KvmVm) => void;
+  afterAllocate?: (avm: X86AccelVm) => void;
+  /**
+   * The VM's I/O thread, shared with its device backends (VmDevices.ioThread(): the TAP
+   * devices): the VM then has one. Without it the VM makes its own, for its eventfds.
+   */
+  io?: IoThread;
   /** The host's clock and timers behind the guest's CMOS RTC (default: the real ones). */
   rtcHost?: RtcHost;
 }
@@ -89,14 +94,18 @@ export class X86Vm {
   private readonly console: SerialConsole;
   private readonly rtc: CmosRtc;
   private readonly life = new VmLifecycle();
-  private io: IoThread | undefined;
+  /** The I/O thread that watches this VM's eventfds: the one given (shared), else its own. */
+  private readonly io: IoThread | undefined;
+  private readonly ownsIo: boolean;
+  /** The eventfds watched, unwatched before stop() closes them. */
+  private readonly watched: number[] = [];
   /** The machine's power button (not with a flat program: no kernel to hear it). */
   readonly powerButton: VirtioInput | undefined;
   private readonly slots: SlotDevice[];
 
   private constructor(
     /** The accelerator's VM: guest RAM, vCPU threads and their exit counters, for the host. */
-    readonly avm: KvmVm,
+    readonly avm: X86AccelVm,
     cfg: X86VmConfig,
   ) {
     this.console = new SerialConsole(
@@ -122,8 +131,8 @@ export class X86Vm {
     this.powerButton = cfg.kernel ? new VirtioInput("virtio-input power", "power") : undefined;
     this.slots = slotTable(cfg.virtio ?? [], VIRTIO_SLOTS, this.powerButton);
     const devices = this.slots;
-    const io = devices.length > 0 ? new IoThread() : undefined;
-    this.io = io;
+    this.ownsIo = devices.length > 0 && !cfg.io;
+    this.io = this.ownsIo ? new IoThread() : cfg.io;
     const lines = new Map(
       devices.map(({ slot }) => [slot, avm.levelInterruptFds(virtioIrq(slot))]),
     );
@@ -144,19 +153,30 @@ export class X86Vm {
     transports.forEach((t, i) => {
       const { slot, device } = devices[i]!;
       const line = lines.get(slot)!;
-      io!.watch(line.resample, () => {
+      this.watch(line.resample, () => {
         eventfdRead(line.resample);
         if (t.interruptPending) eventfdWrite(line.trigger);
       });
       const reg = VIRTIO_BASE + BigInt(slot) * VIRTIO_STRIDE + BigInt(VirtioMmio.QUEUE_NOTIFY);
       device.queueMaxSizes.forEach((_, q) => {
         const fd = avm.notifyFd(reg, 4, { datamatch: BigInt(q) });
-        io!.watch(fd, () => {
+        this.watch(fd, () => {
           eventfdRead(fd);
           t.hostNotify(q);
         });
       });
     });
+  }
+
+  private watch(fd: number, cb: () => void): void {
+    this.io!.watch(fd, cb);
+    this.watched.push(fd);
+  }
+
+  /** Ends the vCPUs and this VM's part of the I/O thread (a shared one goes on for the devices). */
+  private async release(): Promise<void> {
+    for (const fd of this.watched.splice(0)) this.io!.unwatch(fd);
+    await Promise.all([this.avm.stop(), this.ownsIo ? this.io!.close() : undefined]);
   }
 
   /**
@@ -173,12 +193,7 @@ export class X86Vm {
     if (cfg.program && BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)) {
       throw new RangeError("the program does not fit in guest RAM");
     }
-    const avm = (await kvmAccelerator.createVm({
-      vcpus: cfg.vcpus,
-      ramBase: 0n,
-      ramBytes,
-      builtinFirmware: false,
-    })) as KvmVm;
+    const avm = await kvmAccelerator.createVm({ vcpus: cfg.vcpus, ramBase: 0n, ramBytes });
     const vm = new X86Vm(avm, cfg);
     try {
       cfg.afterAllocate?.(avm);
@@ -231,8 +246,7 @@ export class X86Vm {
         }
       }
     } catch (e) {
-      await avm.stop();
-      await vm.io?.close();
+      await vm.release();
       throw e;
     }
     return vm;
@@ -240,18 +254,14 @@ export class X86Vm {
 
   /** Runs until power-off, reset, a vCPU failure or stop(). */
   run(): Promise<VmExit> {
-    const handler: ExitHandler = {
-      postedWriteRanges: [],
+    const handler: X86ExitHandler = {
       pioRead: (port, size) => this.pio.read(port, size),
       pioWrite: (port, size, value) => this.pio.write(port, size, value),
       mmioRead: (addr, size) => this.bus.read(addr, size),
       mmioWrite: (addr, size, value) => this.bus.write(addr, size, value),
-      consoleWrite: () => {},
-      consoleRead: () => -1,
-      systemReset: () => this.end({ reason: "reset", status: 0 }),
       vcpuHalted: (_v, detail) => this.end({ reason: "halt", status: EXIT_MOAT_ERROR, detail }),
     };
-    this.avm.start({ entry: PROGRAM_BASE, mode: "long64", args: [] }, handler);
+    this.avm.start(handler);
     return this.life.finished;
   }
 
@@ -281,7 +291,7 @@ export class X86Vm {
 
   private end(e: VmExit): void {
     this.rtc.close();
-    this.life.end(e, () => Promise.all([this.avm.stop(), this.io?.close()]));
+    this.life.end(e, () => this.release());
   }
 }
 

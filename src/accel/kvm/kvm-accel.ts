@@ -10,7 +10,7 @@
 // Device data paths avoid exits altogether: ioeventfd turns a guest's notify write into an
 // eventfd signal inside KVM, irqfd turns an eventfd signal into a guest interrupt.
 import { Worker } from "node:worker_threads";
-import type { AccelVm, AccelVmConfig, Accelerator, ExitHandler, VcpuBoot } from "../accel.js";
+import type { X86AccelVm, X86AccelVmConfig, X86Accelerator, X86ExitHandler } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import { Kvm, type CpuidEntry, type VcpuFd, type VmFd } from "../../kvm/kvm.js";
 import {
@@ -62,7 +62,7 @@ export class KvmAccelError extends MoatError {
   override readonly kind = "host";
 }
 
-export class KvmVm implements AccelVm {
+class KvmVm implements X86AccelVm {
   readonly memory: GuestMemory;
   /** The vCPUs, to be configured (registers, segments) before start(). */
   readonly vcpus: VcpuFd[] = [];
@@ -77,7 +77,7 @@ export class KvmVm implements AccelVm {
     private readonly kvm: Kvm,
     private readonly vm: VmFd,
     private readonly ram: Pointer,
-    private readonly config: AccelVmConfig,
+    private readonly config: X86AccelVmConfig,
   ) {
     this.memory = new GuestMemory(config.ramBase, new Uint8Array(viewOf(ram, config.ramBytes)));
     vm.setUserMemoryRegion({
@@ -149,8 +149,8 @@ export class KvmVm implements AccelVm {
     return { trigger, resample };
   }
 
-  /** Starts every vCPU as configured; `boot` is applied by the architecture layer, not here. */
-  start(_boot: VcpuBoot, handler: ExitHandler): void {
+  /** Starts every vCPU as the architecture layer configured it. */
+  start(handler: X86ExitHandler): void {
     if (!kickHandlerInstalled) {
       // Without a handler SIGUSR2 would end the process; with one it only interrupts KVM_RUN.
       process.on("SIGUSR2", () => {});
@@ -201,14 +201,6 @@ export class KvmVm implements AccelVm {
       }
     });
     if (waiting === 0) clearInterval(this.sipiPoker);
-  }
-
-  setExternalInterrupt(): void {
-    // x86 interrupts go through the in-kernel irqchip (issue 3); nothing drives lines yet.
-  }
-
-  stats(): { vcpu: number; instructions: bigint }[] {
-    return [];
   }
 
   exitCounts(): Record<string, number> {
@@ -284,9 +276,9 @@ export class KvmVm implements AccelVm {
   }
 }
 
-export const kvmAccelerator: Accelerator = {
+export const kvmAccelerator: X86Accelerator = {
   name: "kvm",
-  async createVm(config: AccelVmConfig): Promise<AccelVm> {
+  async createVm(config: X86AccelVmConfig): Promise<X86AccelVm> {
     if (!Number.isInteger(config.vcpus) || config.vcpus < 1 || config.vcpus > 64) {
       throw new KvmAccelError(`KVM vCPUs must be 1 to 64, not ${config.vcpus}`);
     }

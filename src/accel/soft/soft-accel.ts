@@ -5,12 +5,12 @@ import { readFileSync } from "node:fs";
 import { Worker } from "node:worker_threads";
 import { noJitStats } from "../accel.js";
 import type {
-  AccelVm,
-  AccelVmConfig,
-  Accelerator,
-  ExitHandler,
   JitStats,
-  VcpuBoot,
+  RiscvAccelVm,
+  RiscvAccelVmConfig,
+  RiscvAccelerator,
+  RiscvBoot,
+  RiscvExitHandler,
 } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import {
@@ -79,7 +79,7 @@ EXIT_NAMES[EXIT_SBI] = "sbi";
 EXIT_NAMES[EXIT_HALT] = "halt";
 EXIT_NAMES[EXIT_SLOT_POSTED] = "mmio_posted";
 
-class SoftVm implements AccelVm {
+class SoftVm implements RiscvAccelVm {
   readonly memory: GuestMemory;
   private readonly wasmMemory: WebAssembly.Memory;
   private readonly i32: Int32Array;
@@ -91,7 +91,7 @@ class SoftVm implements AccelVm {
   private readonly epochMs = performance.timeOrigin + performance.now();
 
   constructor(
-    private readonly config: AccelVmConfig,
+    private readonly config: RiscvAccelVmConfig,
     private readonly cpuTier: CpuTier,
   ) {
     this.wasmMemory = new WebAssembly.Memory({
@@ -107,7 +107,7 @@ class SoftVm implements AccelVm {
     );
   }
 
-  start(boot: VcpuBoot, handler: ExitHandler): void {
+  start(boot: RiscvBoot, handler: RiscvExitHandler): void {
     const module = coreModule();
     const startNow = (h: number): boolean => h === 0 || !this.config.builtinFirmware;
     this.initSharedBlocks(startNow);
@@ -163,13 +163,13 @@ class SoftVm implements AccelVm {
   }
 
   /** Serves one hart's posted writes and requests until the VM stops. */
-  private serve(ch: Int32Array, ring: Int32Array, handler: ExitHandler): Promise<void> {
+  private serve(ch: Int32Array, ring: Int32Array, handler: RiscvExitHandler): Promise<void> {
     return serveChannel(ch, ring, handler, () => this.stopping, this.rings);
   }
 
-  setExternalInterrupt(vcpu: number, context: "M" | "S", level: boolean): void {
-    if (vcpu < 0 || vcpu >= this.config.vcpus) return;
-    const blk = sharedBlock(vcpu);
+  setExternalInterrupt(hart: number, context: "M" | "S", level: boolean): void {
+    if (hart < 0 || hart >= this.config.vcpus) return;
+    const blk = sharedBlock(hart);
     const bit = context === "M" ? MIP_MEIP : MIP_SEIP;
     const idx = (blk + SH_EXT) >> 2;
     const old = level ? Atomics.or(this.i32, idx, bit) : Atomics.and(this.i32, idx, ~bit);
@@ -236,7 +236,7 @@ export interface SoftAccelOptions {
 }
 
 /** The soft accelerator with these options (the tier is the soft CPU's own: KVM has none). */
-export function softAccel(opts: SoftAccelOptions = {}): Accelerator {
+export function softAccel(opts: SoftAccelOptions = {}): RiscvAccelerator {
   const cpuTier = opts.cpuTier ?? DEFAULT_CPU_TIER;
   return {
     name: "soft",
@@ -245,9 +245,9 @@ export function softAccel(opts: SoftAccelOptions = {}): Accelerator {
 }
 
 /** The soft accelerator on the default tier. */
-export const softAccelerator: Accelerator = softAccel();
+export const softAccelerator: RiscvAccelerator = softAccel();
 
-async function createSoftVm(config: AccelVmConfig, cpuTier: CpuTier): Promise<AccelVm> {
+async function createSoftVm(config: RiscvAccelVmConfig, cpuTier: CpuTier): Promise<RiscvAccelVm> {
   if (!isCpuTier(cpuTier))
     throw new SoftAccelError(
       `the soft CPU's tier is one of ${CPU_TIERS.join(", ")}, not '${String(cpuTier)}'`,

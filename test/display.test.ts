@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { PNG } from "pngjs";
 import { withScreenConsole } from "../src/boot/screen-console.js";
 import { vmmCall } from "../src/host/vmm-client.js";
+import type { ControlReply } from "../src/vmm/control-protocol.js";
+import { okReply } from "./support/control-client.js";
 import { moat, startMoat, until } from "./support/moat-cli.js";
 import { rfb, typeKeys } from "./support/rfb.js";
 import { litPixels, untilScreen } from "./support/screen.js";
@@ -54,12 +56,10 @@ test("--display: the screen shows the guest's console and a shell while its comm
   ]);
   try {
     await until(() => vm.out().includes("/dev/fb0"), "the guest's command");
-    let shot: Record<string, unknown> = {};
+    let shot: ControlReply<"screenshot"> | undefined;
     const shoot = async (): Promise<PNG | undefined> => {
       shot = await vmmCall(ctl, { op: "screenshot" }, 5000);
-      return shot.ok === true
-        ? PNG.sync.read(Buffer.from(shot.png as string, "base64"))
-        : undefined;
+      return shot.ok === true ? PNG.sync.read(Buffer.from(shot.png, "base64")) : undefined;
     };
     // The shell's greeting and prompt (text is light on black), a few lines at the top.
     const png = await untilScreen(
@@ -67,8 +67,8 @@ test("--display: the screen shows the guest's console and a shell while its comm
       (p) => litPixels(p, 0, 300) > 1000,
       "the shell on the screen",
     );
-    assert.equal(shot.width, 800);
-    assert.equal(shot.height, 600);
+    assert.equal(okReply(shot!).width, 800);
+    assert.equal(okReply(shot!).height, 600);
     assert.equal(png.width, 800);
     assert.equal(png.height, 600);
     // The bottom half of the screen is empty, and every pixel is opaque.

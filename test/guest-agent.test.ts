@@ -13,6 +13,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { vmmCall } from "../src/host/vmm-client.js";
+import type { AgentArguments, ControlReply } from "../src/vmm/control-protocol.js";
+import type { AgentCommand } from "../src/agent/agent-commands.js";
+import { okReply } from "./support/control-client.js";
 import { SHIPPED_INITRD_GZ } from "../src/boot/shipped-guest.js";
 import { MAX_EXEC_INPUT_BYTES, MAX_EXEC_REQUEST_BYTES } from "../src/agent/guest-exec.js";
 import { moat, startMoat } from "./support/moat-cli.js";
@@ -57,32 +60,34 @@ test("moat run --agent: the shipped guest's qemu-guest-agent answers info, osinf
   ]);
   try {
     await agentUp(ctl);
-    const call = (command: string, args?: Reply): Promise<Reply> =>
+    const call = (command: AgentCommand, args?: AgentArguments): Promise<ControlReply<"agent">> =>
       vmmCall(ctl, { op: "agent", command, ...(args ? { arguments: args } : {}) }, 20_000);
-    const info = (await call("info")).return as { version: string; supported_commands: unknown[] };
+    const ok = async (command: AgentCommand, args?: AgentArguments) =>
+      okReply(await call(command, args));
+    const info = (await ok("info")).return as { version: string; supported_commands: unknown[] };
     assert.match(info.version, /^\d+\.\d+/);
     assert.ok(info.supported_commands.length > 20);
-    const os = (await call("osinfo")).return as { machine: string; "kernel-release": string };
+    const os = (await ok("osinfo")).return as { machine: string; "kernel-release": string };
     assert.equal(os.machine, "riscv64");
     assert.match(os["kernel-release"], /^6\./);
-    const ifs = (await call("interfaces")).return as { name: string }[];
+    const ifs = (await ok("interfaces")).return as { name: string }[];
     assert.ok(
       ifs.some((i) => i.name === "lo"),
       JSON.stringify(ifs),
     );
-    const ex = await call("exec", { argv: ["uname", "-a"] });
+    const ex = await ok("exec", { argv: ["uname", "-a"] });
     assert.equal(ex.exit_code, 0);
-    assert.match(Buffer.from(ex.stdout as string, "base64").toString(), /^Linux moat .* riscv64/);
-    const fail = await call("exec", { argv: ["sh", "-c", "echo oops >&2; exit 7"] });
+    assert.match(Buffer.from(ex.stdout!, "base64").toString(), /^Linux moat .* riscv64/);
+    const fail = await ok("exec", { argv: ["sh", "-c", "echo oops >&2; exit 7"] });
     assert.equal(fail.exit_code, 7);
-    assert.equal(Buffer.from(fail.stderr as string, "base64").toString(), "oops\n");
+    assert.equal(Buffer.from(fail.stderr!, "base64").toString(), "oops\n");
     // Not in this VM's policy: refused by the VMM without asking the guest.
     const file = await call("file-open", { path: "/etc/passwd" });
     assert.equal(file.ok, false);
     assert.equal(file.kind, "policy");
     // Its status shows the channel.
-    const st = await vmmCall(ctl, { op: "status" });
-    assert.equal((st.agent as { connected: boolean }).connected, true);
+    const st = okReply(await vmmCall(ctl, { op: "status" }));
+    assert.equal(st.agent?.connected, true);
     // guest-shutdown powers the guest off: the VM ends.
     assert.equal((await call("shutdown")).ok, true);
     assert.equal(await vm.done, 0, vm.err());

@@ -23,6 +23,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { vmmCall } from "../src/host/vmm-client.js";
+import { okReply } from "./support/control-client.js";
 import { encode, jeq, ret } from "../src/jail/bpf.js";
 import { vmmFilter } from "../src/jail/vmm-filter.js";
 import { spawnJailed } from "../src/jail/launch.js";
@@ -246,8 +247,8 @@ async function kvmExits(ctl: string, vm: RunningMoat): Promise<number> {
   while (Date.now() < end && vm.p.exitCode === null) {
     await new Promise((r) => setTimeout(r, 500));
     try {
-      const m = await vmmCall(ctl, { op: "metrics" });
-      const exits = Object.values(m.exits as Record<string, number>).reduce((a, b) => a + b, 0);
+      const m = okReply(await vmmCall(ctl, { op: "metrics" }));
+      const exits = Object.values(m.exits).reduce((a, b) => a + b, 0);
       if (exits > 0) return exits;
     } catch {
       // Not listening yet.
@@ -272,18 +273,16 @@ test("moat run --jail on KVM: the vCPU runs on the KVM fd it was handed, exits a
     "--",
     "true",
   ]);
-  const call = (req: Record<string, unknown>): Promise<Record<string, unknown>> =>
-    vmmCall(ctl, req);
   try {
     assert.ok(
       (await kvmExits(ctl, vm)) > 0,
       `KVM exits were handled under the filter: ${vm.err()}`,
     );
-    const st = await call({ op: "status" });
+    const st = okReply(await vmmCall(ctl, { op: "status" }));
     assert.equal(st.seccomp, "kill");
     assert.equal(st.jailed, true);
     assert.equal(st.uid, 1900000003);
-    await call({ op: "stop" });
+    await vmmCall(ctl, { op: "stop" });
     assert.equal(await vm.done, 143, vm.err());
   } finally {
     vm.p.kill("SIGKILL");
@@ -379,7 +378,7 @@ test("moat run --jail-user on KVM without a jail: /dev/kvm opened before the dro
   ]);
   try {
     assert.ok((await kvmExits(ctl, vm)) > 0, `KVM exits were handled as the uid: ${vm.err()}`);
-    const st = await vmmCall(ctl, { op: "status" });
+    const st = okReply(await vmmCall(ctl, { op: "status" }));
     assert.equal(st.uid, 1900000030);
     const status = readFileSync(`/proc/${vm.p.pid}/status`, "utf8");
     assert.match(status, /^Uid:\s+1900000030\s+1900000030\s+1900000030\s+1900000030$/m);

@@ -36,6 +36,7 @@ import { defaultImageDir, imageDirsProblem } from "./image-dirs.js";
 import { checkQuota, quotaView } from "./quota.js";
 import { readVmFile } from "./vm-file.js";
 import { metricsRegistry } from "./metrics.js";
+import type { ControlReply, ControlRequest } from "../vmm/control-protocol.js";
 import type { DaemonConfig } from "./config.js";
 import { kvmKind } from "../kvm/kvm-probe.js";
 
@@ -468,7 +469,7 @@ export class Daemon implements ApiHost {
         "command",
       );
     }
-    let r: Record<string, unknown>;
+    let r: ControlReply<"agent">;
     try {
       r = await this.supervisor.call(
         vm.id,
@@ -868,10 +869,10 @@ export class Daemon implements ApiHost {
     return head.seq;
   }
 
-  private async callVm(
+  private async callVm<R extends ControlRequest>(
     vm: VmRecord,
-    req: Record<string, unknown>,
-  ): Promise<Record<string, unknown>> {
+    req: R,
+  ): Promise<ControlReply<R["op"]>> {
     try {
       return await this.supervisor.call(vm.id, req);
     } catch (e) {

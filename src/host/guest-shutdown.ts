@@ -3,6 +3,7 @@
 // the VMM is bounded by the time left, so the grace time is what the operator gave; and how the
 // VM ended is told by its exit record (shutDownReason), not by what was asked.
 import { EXIT_STOPPED } from "../vmm/exit-status.js";
+import type { ControlReply, ControlRequest } from "../vmm/control-protocol.js";
 
 /** How a stop asked the guest. */
 export type AskedBy = "guest agent" | "power button";
@@ -10,7 +11,7 @@ export type AskedBy = "guest agent" | "power button";
 /** What a stop drives: the VM's control socket and its process's end. */
 export interface ShutdownTarget {
   /** One control-socket request; rejects when the VMM does not answer within `timeoutMs`. */
-  call(req: Record<string, unknown>, timeoutMs: number): Promise<Record<string, unknown>>;
+  call<R extends ControlRequest>(req: R, timeoutMs: number): Promise<ControlReply<R["op"]>>;
   /** Resolves when the VM process has ended. */
   exited: Promise<void>;
   /** The VM has a guest-agent channel (--agent). */
@@ -59,7 +60,7 @@ export async function askShutdown(
 ): Promise<"ended" | "waited" | "no grace"> {
   const end = Date.now() + graceMs;
   const left = (): number => Math.max(0, end - Date.now());
-  const call = (req: Record<string, unknown>): Promise<Record<string, unknown> | undefined> =>
+  const call = <R extends ControlRequest>(req: R): Promise<ControlReply<R["op"]> | undefined> =>
     t.call(req, Math.min(CALL_MS, left())).catch(() => undefined);
   /** Waits what is left of the grace. */
   const graceOut = async (): Promise<"ended" | "waited"> =>

@@ -4,12 +4,13 @@ import { Gauge, Counter, Registry } from "prom-client";
 import type { VmRecord } from "./store.js";
 import { VM_STATES } from "./vm-spec.js";
 import type { Capacity } from "./admission.js";
+import type { MetricsReply } from "../vmm/control-protocol.js";
 
 export interface MetricsSource {
   vms(): VmRecord[];
   capacity(): Capacity;
   /** The VMM's metrics reply (exits, disks, nets, balloon), or undefined if it did not answer. */
-  vmmMetrics(vm: VmRecord): Promise<Record<string, unknown> | undefined>;
+  vmmMetrics(vm: VmRecord): Promise<MetricsReply | undefined>;
   /** CPU seconds of the VM process (all threads) and of its vCPU threads, and RSS bytes. */
   usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number };
   /** API requests refused for want of a valid token, since the daemon started. */
@@ -126,25 +127,23 @@ export function metricsRegistry(src: MetricsSource): {
         if (u.rssBytes !== undefined) rss.set(l, u.rssBytes);
         const m = await src.vmmMetrics(v);
         if (!m) return;
-        for (const [reason, n] of Object.entries((m.exits ?? {}) as Record<string, number>))
-          if (typeof n === "number") exits.inc({ ...l, reason }, n);
-        for (const d of (m.disks ?? []) as Record<string, number | string>[]) {
-          const dl = { ...l, disk: String(d.name) };
-          diskBytes.inc({ ...dl, op: "read" }, Number(d.read_bytes ?? 0));
-          diskBytes.inc({ ...dl, op: "write" }, Number(d.write_bytes ?? 0));
-          diskOps.inc({ ...dl, op: "read" }, Number(d.read_ops ?? 0));
-          diskOps.inc({ ...dl, op: "write" }, Number(d.write_ops ?? 0));
-          diskOps.inc({ ...dl, op: "flush" }, Number(d.flush_ops ?? 0));
+        for (const [reason, n] of Object.entries(m.exits)) exits.inc({ ...l, reason }, n);
+        for (const d of m.disks) {
+          const dl = { ...l, disk: d.name };
+          diskBytes.inc({ ...dl, op: "read" }, d.read_bytes);
+          diskBytes.inc({ ...dl, op: "write" }, d.write_bytes);
+          diskOps.inc({ ...dl, op: "read" }, d.read_ops);
+          diskOps.inc({ ...dl, op: "write" }, d.write_ops);
+          diskOps.inc({ ...dl, op: "flush" }, d.flush_ops);
         }
-        for (const n of (m.nets ?? []) as Record<string, number | string>[]) {
-          const nl = { ...l, nic: String(n.name) };
-          netBytes.inc({ ...nl, dir: "rx" }, Number(n.rx_bytes ?? 0));
-          netBytes.inc({ ...nl, dir: "tx" }, Number(n.tx_bytes ?? 0));
-          netFrames.inc({ ...nl, dir: "rx" }, Number(n.rx_frames ?? 0));
-          netFrames.inc({ ...nl, dir: "tx" }, Number(n.tx_frames ?? 0));
+        for (const n of m.nets) {
+          const nl = { ...l, nic: n.name };
+          netBytes.inc({ ...nl, dir: "rx" }, n.rx_bytes);
+          netBytes.inc({ ...nl, dir: "tx" }, n.tx_bytes);
+          netFrames.inc({ ...nl, dir: "rx" }, n.rx_frames);
+          netFrames.inc({ ...nl, dir: "tx" }, n.tx_frames);
         }
-        const b = m.balloon as { actual_mib?: number } | undefined;
-        if (b?.actual_mib !== undefined) balloon.set(l, b.actual_mib * 1024 * 1024);
+        if (m.balloon) balloon.set(l, m.balloon.actual_mib * 1024 * 1024);
       }),
     );
   };

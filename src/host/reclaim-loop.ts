@@ -5,14 +5,16 @@ import { hostMemory, type HostMemory } from "./host-facts.js";
 import { nextTarget, underPressure, type ReclaimPolicy } from "./reclaim.js";
 import type { VmRecord } from "./store.js";
 import type { VmEvent } from "./supervisor.js";
+import type { ControlReply, ControlRequest } from "../vmm/control-protocol.js";
 
 export interface ReclaimDeps {
   vms(): VmRecord[];
-  call(
+  /** One request to the VM's control socket. */
+  call<R extends ControlRequest>(
     id: string,
-    req: Record<string, unknown>,
+    req: R,
     timeoutMs: number,
-  ): Promise<Record<string, unknown>>;
+  ): Promise<ControlReply<R["op"]>>;
   emit(e: VmEvent): void;
   /** Host memory readings (injectable for tests). */
   host?: () => HostMemory;
@@ -57,10 +59,9 @@ export class ReclaimLoop {
       if (vm.state !== "running" || !vm.spec.balloon) continue;
       try {
         const r = await this.deps.call(vm.id, { op: "balloon-stats" }, 4000);
-        const stats = r.stats as Record<string, number> | undefined;
-        const b = r.balloon as { target_mib: number } | undefined;
-        if (r.ok !== true || !b || typeof stats?.freeMemory !== "number") continue;
-        const freeMiB = stats.freeMemory / (1 << 20);
+        if (r.ok !== true || r.stats.freeMemory === undefined) continue;
+        const b = r.balloon;
+        const freeMiB = r.stats.freeMemory / (1 << 20);
         const t = nextTarget(
           { memoryMiB: vm.spec.memory_mib, targetMiB: b.target_mib, freeMiB },
           pressed,

@@ -12,6 +12,7 @@ import { isActive, type VmState } from "./vm-spec.js";
 import { vmConfigFor, vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
 import type { Peer } from "./vm-socket.js";
 import { vmmCall } from "./vmm-client.js";
+import type { ControlReply, ControlRequest, StatusReply } from "../vmm/control-protocol.js";
 import { hostThreadIds, processStart, vmProcesses, vmmProcess } from "./host-facts.js";
 import { spawnJailed } from "../jail/launch.js";
 import type { KvmKind } from "../kvm/kvm-probe.js";
@@ -361,13 +362,13 @@ export class Supervisor {
   }
 
   /** vCPU thread ids from a status reply; a jailed VMM's are its PID namespace's, mapped here. */
-  private noteTids(vm: VmRecord, status: Record<string, unknown>): void {
+  private noteTids(vm: VmRecord, status: StatusReply): void {
     const t = status.vcpu_tids;
-    if (!Array.isArray(t) || !t.every((x) => Number.isInteger(x))) return;
+    if (!t) return;
     const pid = this.vmmPid(vm);
     if (status.jailed === true && pid !== undefined)
-      this.vcpuTids.set(vm.id, hostThreadIds(pid, t as number[]));
-    else this.vcpuTids.set(vm.id, t as number[]);
+      this.vcpuTids.set(vm.id, hostThreadIds(pid, t));
+    else this.vcpuTids.set(vm.id, t);
   }
 
   private watch(vm: VmRecord, pid: number, child: ChildProcess | undefined): void {
@@ -532,7 +533,7 @@ export class Supervisor {
       const paused = vm.state === "paused";
       this.setState(vm, "stopping");
       const f = this.files(vm.id);
-      const call = (req: Record<string, unknown>, ms: number): Promise<Record<string, unknown>> =>
+      const call = <R extends ControlRequest>(req: R, ms: number) =>
         vmmCall(f.control, req, ms, this.vmPeer(id));
       const asked =
         graceMs > 0
@@ -603,7 +604,7 @@ export class Supervisor {
   }
 
   /** Pause or resume through the VMM's control socket, from state `from` to `to`. */
-  private hold(id: string, op: string, from: VmState, to: VmState): Promise<VmRecord> {
+  private hold(id: string, op: "pause" | "resume", from: VmState, to: VmState): Promise<VmRecord> {
     return this.serial(id, async () => {
       const vm = this.mustGet(id);
       if (vm.state !== from) throw new SupervisorError(`VM '${vm.name}' is ${vm.state}`);
@@ -636,11 +637,11 @@ export class Supervisor {
   }
 
   /** The live VMM call for a running VM (status, metrics, balloon...). */
-  async call(
+  async call<R extends ControlRequest>(
     id: string,
-    req: Record<string, unknown>,
+    req: R,
     timeoutMs = 5000,
-  ): Promise<Record<string, unknown>> {
+  ): Promise<ControlReply<R["op"]>> {
     if (!this.watches.has(id)) throw new SupervisorError("the VM is not running");
     return vmmCall(this.files(id).control, req, timeoutMs, this.vmPeer(id));
   }
@@ -684,8 +685,8 @@ export class Supervisor {
               3000,
               this.vmPeer(vm.id),
             );
-            this.noteTids(vm, r);
-            const state = r.state === "paused" ? "paused" : "running";
+            if (r.ok === true) this.noteTids(vm, r);
+            const state = r.ok === true && r.state === "paused" ? "paused" : "running";
             if (vm.state !== state) this.setState(vm, state);
           } catch {
             // It answers later or dies; the watch records either.

@@ -1,6 +1,8 @@
 // The daemon's side of a VM process's control socket: one JSON request, one JSON reply, with a
 // timeout, over a fresh connection (a VMM that hangs or dies costs one failed call, nothing more).
 import { connectVmSocket, type Peer } from "./vm-socket.js";
+import type { ControlReply, ControlRequest } from "../vmm/control-protocol.js";
+import { parseControlReply } from "../vmm/control-reply-check.js";
 
 /** Bound: a reply larger than this is refused (a VMM's replies are a few KiB). */
 const MAX_REPLY = 1024 * 1024;
@@ -9,14 +11,15 @@ export class VmmCallError extends Error {}
 
 /**
  * Sends `req` to the control socket at `path`, which must be served by `peer` (default: a
- * process of this uid; vm-socket.ts); resolves to the reply object (ok or not).
+ * process of this uid; vm-socket.ts); resolves to the reply (ok or not), once it has been
+ * checked to be a reply to `req`'s op (control-reply-check.ts).
  */
-export function vmmCall(
+export function vmmCall<R extends ControlRequest>(
   path: string,
-  req: Record<string, unknown>,
+  req: R,
   timeoutMs = 5000,
   peer: Peer = { uid: process.getuid!() },
-): Promise<Record<string, unknown>> {
+): Promise<ControlReply<R["op"]>> {
   return new Promise((resolve, reject) => {
     const s = connectVmSocket(path, peer);
     let buf = "";
@@ -34,10 +37,16 @@ export function vmmCall(
       if (nl < 0) return;
       clearTimeout(timer);
       s.end();
+      let reply: unknown;
       try {
-        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
+        reply = JSON.parse(buf.slice(0, nl));
       } catch {
-        reject(new VmmCallError("reply is not JSON"));
+        return reject(new VmmCallError("reply is not JSON"));
+      }
+      try {
+        resolve(parseControlReply(req.op, reply));
+      } catch (e) {
+        reject(new VmmCallError((e as Error).message));
       }
     });
     s.on("error", (e) => {

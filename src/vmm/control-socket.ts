@@ -16,9 +16,11 @@
 //   {"op":"screenshot"}                      the display as a PNG (base64), width, height
 //   {"op":"key","code":N[,"down":B]}         a key (Linux code) to the display's keyboard:
 //                                            pressed and released, or only down/up
+//   {"op":"agent","command":C,...}           one guest-agent command (guest-agent.ts)
 //
 // Replies: {"ok":true,...} or {"ok":false,"error":"why"}. Every request is input from whoever
-// holds the socket: bounded (line length, clients) and checked field by field.
+// holds the socket: bounded (line length, clients), and checked against its op's schema
+// (control-protocol.ts: the requests and replies as types) before it is acted on.
 import net from "node:net";
 import { clearStaleSocket, listenPrivate } from "./unix-listen.js";
 import type { VmDevices } from "./vm-devices.js";
@@ -26,10 +28,21 @@ import { diskName, netLimits, perSecond } from "./vm-devices.js";
 import type { AccelVm, JitStats, RiscvAccelVm } from "../accel/accel.js";
 import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import { scanoutPng } from "./display.js";
-import { KEY_FIRST, KEY_LAST, KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
+import { KEY_POWER, type VirtioInput } from "../devices/virtio/input.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
 import { EXIT_STOPPED } from "./exit-status.js";
 import { MoatError } from "../base/moat-error.js";
+import {
+  isDiskLimits,
+  parseControlRequest,
+  type BalloonInfo,
+  type ControlOk,
+  type ControlRefusal,
+  type ControlReply,
+  type ControlRequest,
+  type JitReply,
+  type LimitsRequest,
+} from "./control-protocol.js";
 
 /** Bound: requests of one client waiting for their reply; past it the socket is not read. */
 const MAX_QUEUED = 16;
@@ -93,8 +106,6 @@ export interface ControlInfo {
   marksBoot?: boolean;
 }
 
-type Reply = Record<string, unknown>;
-
 export class ControlSocket {
   private readonly clients = new Set<net.Socket>();
   private paused = false;
@@ -131,7 +142,8 @@ export class ControlSocket {
 
   private client(s: net.Socket): void {
     if (this.clients.size >= MAX_CLIENTS) {
-      s.end(JSON.stringify({ ok: false, error: `at most ${MAX_CLIENTS} clients` }) + "\n");
+      const full: ControlRefusal = { ok: false, error: `at most ${MAX_CLIENTS} clients` };
+      s.end(JSON.stringify(full) + "\n");
       return;
     }
     this.clients.add(s);
@@ -180,12 +192,11 @@ export class ControlSocket {
           parse();
           lines.length = 0;
           part = [];
-          s.end(
-            JSON.stringify({
-              ok: false,
-              error: `a request is at most ${MAX_REQUEST_BYTES} bytes`,
-            }) + "\n",
-          );
+          const long: ControlRefusal = {
+            ok: false,
+            error: `a request is at most ${MAX_REQUEST_BYTES} bytes`,
+          };
+          s.end(JSON.stringify(long) + "\n");
           return;
         }
         part.push(d.subarray(start, end));
@@ -201,28 +212,32 @@ export class ControlSocket {
   }
 
   /**
-   * One request. Never throws: a bad request gets {"ok":false,"error":...}. `gone` aborts when
-   * its client has gone (a screenshot for it is then not taken, or stopped).
+   * One request. Never throws: a bad request gets {"ok":false,"error":...}, with
+   * "kind":"request" when it is not a valid request at all. `gone` aborts when its client has
+   * gone (a screenshot for it is then not taken, or stopped).
    */
-  async handle(line: string, gone?: AbortSignal): Promise<Reply> {
-    let req: unknown;
+  async handle(line: string, gone?: AbortSignal): Promise<ControlReply> {
+    let value: unknown;
     try {
-      req = JSON.parse(line);
+      value = JSON.parse(line);
     } catch {
       return { ok: false, error: "not JSON" };
     }
-    if (typeof req !== "object" || req === null || Array.isArray(req))
-      return { ok: false, error: "a request is a JSON object with an op" };
-    const r = req as Record<string, unknown>;
+    let req: ControlRequest;
     try {
-      return await this.run(r, gone);
+      req = parseControlRequest(value);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message, kind: "request" };
+    }
+    try {
+      return await this.run(req, gone);
     } catch (e) {
       const kind = e instanceof Refusal ? { kind: e.kind } : {};
       return { ok: false, error: (e as Error).message, ...kind };
     }
   }
 
-  private async run(r: Record<string, unknown>, gone?: AbortSignal): Promise<Reply> {
+  private async run(r: ControlRequest, gone?: AbortSignal): Promise<ControlReply> {
     const d = this.devices;
     const vm = this.vm;
     switch (r.op) {
@@ -254,7 +269,7 @@ export class ControlSocket {
           ...(d.vsock
             ? { vsock: { connections: d.vsock.connections, refused: d.vsock.rejected } }
             : {}),
-        };
+        } satisfies ControlOk<"status">;
       }
       case "metrics":
         return this.metrics();
@@ -263,12 +278,12 @@ export class ControlSocket {
         if (!vm.pause())
           throw new Error("this accelerator cannot pause (KVM pause is not built yet)");
         this.paused = true;
-        return { ok: true, state: "paused" };
+        return { ok: true, state: "paused" } satisfies ControlOk<"pause">;
       case "resume":
         if (!vm) throw new Error("the VM is not running yet");
         vm.resume();
         this.paused = false;
-        return { ok: true, state: "running" };
+        return { ok: true, state: "running" } satisfies ControlOk<"resume">;
       case "shutdown": {
         if (!vm) throw new Error("the VM is not running yet");
         if (!vm.powerButton)
@@ -276,7 +291,8 @@ export class ControlSocket {
         vm.powerButton.tap(KEY_POWER);
         // false: the guest is known to mark its boot and has not yet; null: it may never mark.
         const started = vm.userspaceStarted();
-        return { ok: true, userspace: started ? true : this.info?.marksBoot ? false : null };
+        const userspace = started ? true : this.info?.marksBoot ? false : null;
+        return { ok: true, userspace } satisfies ControlOk<"shutdown">;
       }
       case "stop":
         if (!vm) throw new Error("the VM is not running yet");
@@ -285,11 +301,8 @@ export class ControlSocket {
       case "balloon": {
         const b = d.balloon;
         if (!b) throw new Error("this VM has no balloon (--balloon)");
-        const mib = r.target_mib;
-        if (typeof mib !== "number" || !Number.isInteger(mib))
-          throw new Error("target_mib: a whole number of MiB");
-        b.setTarget(mib);
-        return { ok: true, balloon: this.balloonInfo() };
+        b.setTarget(r.target_mib);
+        return { ok: true, balloon: this.balloonInfo() } satisfies ControlOk<"balloon">;
       }
       case "balloon-stats": {
         const b = d.balloon;
@@ -305,7 +318,7 @@ export class ControlSocket {
           fresh: b.statsAt !== before,
           stats: b.stats,
           balloon: this.balloonInfo(),
-        };
+        } satisfies ControlOk<"balloon-stats">;
       }
       case "limits":
         return this.limits(r);
@@ -322,37 +335,28 @@ export class ControlSocket {
         });
         this.screenshots = shot.catch(() => {});
         const { rect, png } = await shot;
-        return { ok: true, width: rect.width, height: rect.height, png: png.toString("base64") };
+        const { width, height } = rect;
+        return {
+          ok: true,
+          width,
+          height,
+          png: png.toString("base64"),
+        } satisfies ControlOk<"screenshot">;
       }
       case "key": {
         if (!d.keyboard) throw new Error("this VM has no display (--display)");
-        const code = r.code;
-        if (
-          typeof code !== "number" ||
-          !Number.isInteger(code) ||
-          code < KEY_FIRST ||
-          code > KEY_LAST
-        )
-          throw new Error(`code: a Linux key code, ${KEY_FIRST}-${KEY_LAST}`);
-        if (r.down !== undefined && typeof r.down !== "boolean")
-          throw new Error("down: true or false");
-        if (r.down !== false) d.keyboard.key(code, true);
-        if (r.down !== true) d.keyboard.key(code, false);
+        if (r.down !== false) d.keyboard.key(r.code, true);
+        if (r.down !== true) d.keyboard.key(r.code, false);
         return { ok: true };
       }
       case "agent":
         if (!d.agent) throw new Error("this VM has no guest-agent channel (--agent)");
         return d.agent.handle(r);
-      default:
-        throw new Error(
-          `unknown op ${JSON.stringify(r.op)} (status, metrics, pause, resume, shutdown, stop, balloon, ` +
-            "balloon-stats, limits, agent, screenshot, key)",
-        );
     }
   }
 
   /** Counters, read now: cheap, so a daemon may poll it (it changes nothing). */
-  private metrics(): Reply {
+  private metrics(): ControlOk<"metrics"> {
     const d = this.devices;
     const vm = this.vm;
     const instructions = vm?.avm?.stats?.().reduce((n, st) => n + st.instructions, 0n) ?? 0n;
@@ -399,7 +403,7 @@ export class ControlSocket {
     };
   }
 
-  private balloonInfo(): Reply {
+  private balloonInfo(): BalloonInfo {
     const b = this.devices.balloon!;
     return {
       target_mib: b.targetMiB,
@@ -408,30 +412,18 @@ export class ControlSocket {
     };
   }
 
-  private limits(r: Record<string, unknown>): Reply {
-    const rate = (key: string): number | undefined => {
-      const v = r[key];
-      if (v === undefined || v === null) return undefined;
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v >= 2 ** 50)
-        throw new Error(`${key}: a positive whole number, or null to lift the limit`);
-      return v;
-    };
-    const name = r.device;
-    const disk = /^vd([a-h])$/.exec(typeof name === "string" ? name : "");
-    if (disk) {
-      const blk = this.devices.blks[disk[1]!.charCodeAt(0) - 97];
-      if (!blk) throw new Error(`no disk ${String(name)}`);
-      blk.setLimits({ bytes: perSecond(rate("bps")), ops: perSecond(rate("iops")) });
-      return { ok: true };
+  /** A device's new limits: null or absent lifts one. */
+  private limits(r: LimitsRequest): ControlOk<"limits"> {
+    if (isDiskLimits(r)) {
+      const blk = this.devices.blks[r.device.charCodeAt(2) - "a".charCodeAt(0)];
+      if (!blk) throw new Error(`no disk ${r.device}`);
+      blk.setLimits({ bytes: perSecond(r.bps ?? undefined), ops: perSecond(r.iops ?? undefined) });
+    } else {
+      const nic = this.devices.nets[Number(r.device.slice(3))];
+      if (!nic) throw new Error(`no NIC ${r.device}`);
+      nic.setLimits(netLimits(r.bps ?? undefined, r.pps ?? undefined));
     }
-    const eth = /^eth([0-3])$/.exec(typeof name === "string" ? name : "");
-    if (eth) {
-      const nic = this.devices.nets[Number(eth[1])];
-      if (!nic) throw new Error(`no NIC ${String(name)}`);
-      nic.setLimits(netLimits(rate("bps"), rate("pps")));
-      return { ok: true };
-    }
-    throw new Error("device: vda..vdh or eth0..eth3");
+    return { ok: true };
   }
 
   async close(): Promise<void> {
@@ -441,7 +433,7 @@ export class ControlSocket {
 }
 
 /** The translator's counters as metrics report them (nothing on the interp tier or KVM). */
-function jit(s: JitStats | undefined): Record<string, unknown> {
+function jit(s: JitStats | undefined): { jit?: JitReply } {
   if (!s) return {};
   return {
     jit: {

@@ -17,7 +17,8 @@ import {
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { ApiError, buildApi, type ApiHost } from "./api.js";
+import { ApiError, buildApi } from "./api.js";
+import type { ApiHost } from "./api-host.js";
 import { hashToken, newToken, type Caller, type Role } from "./auth.js";
 import type { Peer } from "./vm-socket.js";
 import { AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";

@@ -14,18 +14,7 @@ import { imageFields, recheckFile } from "./vm-create.js";
 import { domainUse, QUOTA_KEYS } from "./quota.js";
 import { PACKAGE_ROOT } from "../boot/sha256sums.js";
 import { integrityAudit } from "./integrity-audit.js";
-
-export type Status = "pass" | "warn" | "fail";
-
-export interface Finding {
-  /** Stable id, e.g. "cpu.vulnerabilities" or "vm.web.seccomp". */
-  id: string;
-  status: Status;
-  /** What was found. */
-  why: string;
-  /** What to do about it (empty for a pass). */
-  fix: string;
-}
+import type { Finding } from "./audit-finding.js";
 
 export interface AuditEnv {
   /** Where /proc, /sys, /dev and /etc are read from ("/" on the host). */

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readSha256Sums, sha256 } from "../boot/sha256sums.js";
-import type { Finding } from "./host-audit.js";
+import type { Finding } from "./audit-finding.js";
 import { compareInstall, INSTALL_MANIFEST } from "./install-manifest.js";
 
 const CORE = "dist/cpu.wasm";

@@ -3,7 +3,7 @@
 // tree as npm installed and built it.
 import { writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { PACKAGE_ROOT, sha256 } from "../src/boot/sha256sums.js";
+import { PACKAGE_ROOT, sha256 } from "../src/base/sha256sums.js";
 import { INSTALL_MANIFEST, makeInstallManifest } from "../src/host/install-manifest.js";
 
 const text = makeInstallManifest(PACKAGE_ROOT);

@@ -40,7 +40,7 @@ import {
   type Reply,
 } from "./support/moatd.js";
 import { MOAT, REPO } from "./support/moat-cli.js";
-import { sizeText } from "../src/cli/host-commands.js";
+import { DAEMON_HOST, sizeText } from "../src/cli/host-commands.js";
 import { spawnSync } from "node:child_process";
 
 let h: Home;
@@ -64,7 +64,7 @@ before(async () => {
       domainQuotas: { q: { vcpus: 2, memoryMiB: 100, vms: 3, diskBytes: 3 << 20 } },
     }),
   );
-  d = await Daemon.start(loadConfig(h.config, h.dir));
+  d = await Daemon.start(loadConfig(h.config, h.dir), DAEMON_HOST);
   admin = readFileSync(join(h.dir, "admin.token"), "utf8").trim();
   for (const [name, role, domain] of [
     ["op", "operator", undefined],
@@ -646,7 +646,7 @@ test("reclaim policy: inflate idle guests under pressure, deflate for a guest in
 
 test("rate limits: a token past its budget gets 429", async () => {
   const h2 = newHome({ reclaim: { enabled: false }, rateLimit: { max: 5, windowMs: 60000 } });
-  const d2 = await Daemon.start(loadConfig(h2.config, h2.dir));
+  const d2 = await Daemon.start(loadConfig(h2.config, h2.dir), DAEMON_HOST);
   try {
     const t = readFileSync(join(h2.dir, "admin.token"), "utf8").trim();
     const codes: number[] = [];
@@ -1148,7 +1148,7 @@ test("the API socket is root:moat 0660; a second daemon on the same home, or on 
   assert.equal(st.mode & 0o777, 0o660);
   assert.equal(st.uid, 0);
   await assert.rejects(
-    Daemon.start(loadConfig(h.config, h.dir)),
+    Daemon.start(loadConfig(h.config, h.dir), DAEMON_HOST),
     /another moat daemon \(pid \d+\) holds /,
   );
   // A daemon on another home configured with this daemon's socket: refused, and this daemon's
@@ -1156,7 +1156,7 @@ test("the API socket is root:moat 0660; a second daemon on the same home, or on 
   const other = newHome({ reclaim: { enabled: false }, socket: h.socket });
   try {
     await assert.rejects(
-      Daemon.start(loadConfig(other.config, other.dir)),
+      Daemon.start(loadConfig(other.config, other.dir), DAEMON_HOST),
       /something already serves .*moat\.sock \(a daemon with another home\?\)/,
     );
   } finally {
@@ -1183,7 +1183,7 @@ test("the optional TCP listener speaks only TLS, with the same tokens", async ()
       tcp: { host: "127.0.0.1", port: 18443, cert, key },
     }),
   );
-  const d3 = await Daemon.start(loadConfig(h3.config, h3.dir));
+  const d3 = await Daemon.start(loadConfig(h3.config, h3.dir), DAEMON_HOST);
   try {
     const t = readFileSync(join(h3.dir, "admin.token"), "utf8").trim();
     const https = await import("node:https");
@@ -1265,7 +1265,7 @@ test("an image directory that is, lies in or holds a system directory or the dae
   try {
     for (const [cfg, why] of cases) {
       writeFileSync(h5.config, JSON.stringify(cfg));
-      await assert.rejects(Daemon.start(loadConfig(h5.config, h5.dir)), (e: Error) => {
+      await assert.rejects(Daemon.start(loadConfig(h5.config, h5.dir), DAEMON_HOST), (e: Error) => {
         assert.match(e.message, why);
         assert.doesNotMatch(e.message, /\n/);
         return true;

@@ -30,8 +30,8 @@ import {
   checkVmOrphans,
   checkVmProcess,
   checkVmIsolation,
-  type Finding,
 } from "../src/host/host-audit.js";
+import type { Finding } from "../src/host/audit-finding.js";
 import {
   adminToken,
   api,

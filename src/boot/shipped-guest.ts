@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { PACKAGE_ROOT, readSha256Sums, sha256, SHA256SUMS } from "./sha256sums.js";
+import { PACKAGE_ROOT, readSha256Sums, sha256, SHA256SUMS } from "../base/sha256sums.js";
 import { MoatError } from "../base/moat-error.js";
 
 export const SHIPPED_KERNEL_GZ = join(PACKAGE_ROOT, "guest/riscv64/Image.gz");

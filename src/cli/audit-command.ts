@@ -1,7 +1,8 @@
 // `moat audit`: the host's and moat's own security set-up, checked (src/host/host-audit.ts).
 import type { Command } from "commander";
 import { auditConfig, SETTINGS_COPY } from "./daemon-config.js";
-import { audit, type Finding } from "../host/host-audit.js";
+import { audit } from "../host/host-audit.js";
+import type { Finding } from "../host/audit-finding.js";
 
 const LABEL = { pass: "PASS", warn: "WARN", fail: "FAIL" } as const;
 

@@ -13,7 +13,8 @@ import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
-import { Daemon, DaemonError } from "../host/daemon.js";
+import { Daemon, DaemonError, type DaemonHost } from "../host/daemon.js";
+import { kvmKind } from "../kvm/kvm-probe.js";
 import { verifyAuditLog, type AuditHead } from "../host/audit-log.js";
 import { Store } from "../host/store.js";
 
@@ -97,7 +98,7 @@ export function registerHostCommands(program: Command): void {
       const log = (s: string): void => void process.stderr.write(s + "\n");
       let d: Daemon;
       try {
-        d = await Daemon.start(cfg, log);
+        d = await Daemon.start(cfg, DAEMON_HOST, log);
       } catch (e) {
         throw new UsageError(startFailure(e, cfg.home));
       }
@@ -559,6 +560,12 @@ export function registerHostCommands(program: Command): void {
  * Why the daemon cannot start, in one line: a DaemonError says it already; anything else
  * (a database, file or system call that failed) is named with the home, without a stack.
  */
+/**
+ * What the daemon is told of this host (host/ imports nothing from kvm/): `"accel": "auto"` is
+ * KVM only with hardware virtualisation, as for moat run, asked at each create.
+ */
+export const DAEMON_HOST: DaemonHost = { kvmKind };
+
 function startFailure(e: unknown, home: string): string {
   const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
   return e instanceof DaemonError ? msg : `the daemon cannot start on ${home}: ${msg}`;

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./api-error.js";
 import { bridgeToSocket } from "./ws-bridge.js";
 import type { WebSocket } from "ws";
-import type { ApiHost } from "./api.js";
+import type { ApiHost } from "./api-host.js";
 import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
 import { STOP_GRACE_MAX_S } from "./config.js";
 import type { VmRecord } from "./store.js";

@@ -12,20 +12,9 @@ import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
 import { imageDirsProblem, imageRules, type ImageRules } from "./image-dirs.js";
 import { imageFields, recheckFile } from "./vm-create.js";
 import { domainUse, QUOTA_KEYS } from "./quota.js";
-import { PACKAGE_ROOT } from "../boot/sha256sums.js";
+import { PACKAGE_ROOT } from "../base/sha256sums.js";
 import { integrityAudit } from "./integrity-audit.js";
-
-export type Status = "pass" | "warn" | "fail";
-
-export interface Finding {
-  /** Stable id, e.g. "cpu.vulnerabilities" or "vm.web.seccomp". */
-  id: string;
-  status: Status;
-  /** What was found. */
-  why: string;
-  /** What to do about it (empty for a pass). */
-  fix: string;
-}
+import type { Finding } from "./audit-finding.js";
 
 export interface AuditEnv {
   /** Where /proc, /sys, /dev and /etc are read from ("/" on the host). */

@@ -4,10 +4,10 @@
 // build (`npm ci` runs it) to dist/install.sha256 in sha256sum's format, and compared by
 // `moat audit`, which names each file changed, added or removed since. The JavaScript is built
 // on the host, so only the host's own build can record it; dist/cpu.wasm and the shipped guests
-// have hashes committed in SHA256SUMS instead (src/boot/sha256sums.ts).
+// have hashes committed in SHA256SUMS instead (src/base/sha256sums.ts).
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { parseSha256Sums, sha256 } from "../boot/sha256sums.js";
+import { parseSha256Sums, sha256 } from "../base/sha256sums.js";
 
 export const INSTALL_MANIFEST = "dist/install.sha256";
 

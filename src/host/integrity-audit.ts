@@ -4,8 +4,8 @@
 // its build wrote (docs/security.md, "Supply chain").
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { readSha256Sums, sha256 } from "../boot/sha256sums.js";
-import type { Finding } from "./host-audit.js";
+import { readSha256Sums, sha256 } from "../base/sha256sums.js";
+import type { Finding } from "./audit-finding.js";
 import { compareInstall, INSTALL_MANIFEST } from "./install-manifest.js";
 
 const CORE = "dist/cpu.wasm";

@@ -5,6 +5,7 @@
 // OOM kill. A pidfd held on the VMM keeps its wait status after its parent reaps it
 // (PIDFD_INFO_EXIT, Linux 6.15 and later); where the kernel keeps none, the daemon goes by its
 // child's status, which util-linux 2.40 and later passes on right.
+// Also the signal that ends a process the daemon means to end (a stop's, a kill's, an orphan's).
 import { constants } from "node:os";
 import { closeFd, pidfdExitStatus, pidfdOpen } from "../sys/libc.js";
 
@@ -54,5 +55,14 @@ export class EndWatch {
   close(): void {
     if (this.fd !== undefined) closeFd(this.fd);
     this.fd = undefined;
+  }
+}
+
+/** Sends `sig` to `pid` if it is still there. */
+export function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone.
   }
 }

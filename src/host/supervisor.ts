@@ -13,22 +13,22 @@ import { vmConfigFor, vmFiles, vmmArgv, type VmFiles } from "./vmm-command.js";
 import type { Peer } from "./vm-socket.js";
 import { vmmCall } from "./vmm-client.js";
 import type { ControlReply, ControlRequest, StatusReply } from "../vmm/control-protocol.js";
-import { hostThreadIds, processStart, vmProcesses, vmmProcess } from "./host-facts.js";
+import { hostThreadIds, processStart, vmmProcess } from "./host-facts.js";
 import { spawnJailed } from "../jail/launch.js";
-import type { KvmKind } from "../kvm/kvm-probe.js";
 import { JailError } from "../jail/drop.js";
 import { TapError } from "../sys/tap.js";
 import { jailDevices } from "../vmm/jail-needs.js";
-import { chooseAccel } from "../vmm/vm-process.js";
+import { chooseAccel, type KvmKind } from "../vmm/vm-process.js";
 import type { VmConfig } from "../vmm/vm-config.js";
 import { readVmFileDated } from "./vm-file.js";
 import { prepareVmDir, removeVmDir, writeVmDirFile } from "./vm-dir.js";
 import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
-import { EndWatch } from "./process-end.js";
+import { EndWatch, signalPid } from "./process-end.js";
 import { askShutdown, endedWithin, shutDownReason, type AskedBy } from "./guest-shutdown.js";
 import type { Cgroups, VmCgroup } from "./cgroup.js";
 import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 import { classifyExit } from "./exit-classify.js";
+import { recoverVms } from "./recovery.js";
 
 export interface SupervisorOptions {
   /** Where each VM's directory lives: `<vmsDir>/<id>/`. */
@@ -660,79 +660,40 @@ export class Supervisor {
     return this.watches.has(id);
   }
 
-  /**
-   * At daemon start: takes over the VM processes a previous daemon left running (same PID and
-   * start time), records the end of those that died meanwhile, re-arms pending restarts, and
-   * kills VM processes of this home that no record claims (orphans).
-   */
-  async recover(): Promise<{ adopted: number; lost: number; orphans: number }> {
-    let adopted = 0;
-    let lost = 0;
-    const claimed = new Set<number>();
-    for (const vm of this.store.vms()) {
-      if (vm.pid !== null) {
-        if (vm.pidStart !== null && processStart(vm.pid) === vm.pidStart) {
-          claimed.add(vm.pid);
-          // A jailed VM's VMM (under its unshare) is ours too, not an orphan.
-          const vmm = this.vmmPid(vm);
-          if (vmm !== undefined) claimed.add(vmm);
-          this.watch(vm, vm.pid, undefined);
-          adopted++;
-          try {
-            const r = await vmmCall(
-              this.files(vm.id).control,
-              { op: "status" },
-              3000,
-              this.vmPeer(vm.id),
-            );
-            if (r.ok === true) this.noteTids(vm, r);
-            const state = r.ok === true && r.state === "paused" ? "paused" : "running";
-            if (vm.state !== state) this.setState(vm, state);
-          } catch {
-            // It answers later or dies; the watch records either.
-          }
-        } else {
-          lost++;
-          // Gone while no daemon watched: the same path as an exit seen live.
-          const w: Watch = {
-            pid: vm.pid,
-            child: undefined,
-            poll: undefined,
-            exited: Promise.resolve(),
-            done: () => {},
-            asked: new Set(),
-          };
-          this.watches.set(vm.id, w);
-          this.ended(vm.id, w, null, null);
-        }
-      } else if (vm.cgroup && !isActive(vm.state)) {
-        // A group its previous daemon had no time to remove.
-        this.removeCgroup(vm);
-      }
-      if (vm.pid !== null) continue;
-      if (vm.desired === "running" && vm.restartAt && !isActive(vm.state)) {
-        this.armRestart(vm.id, Math.max(0, Date.parse(vm.restartAt) - Date.now()));
-      } else if (isActive(vm.state)) {
-        // Recorded active with no process (the daemon died between spawn and record).
-        this.setState(vm, "crashed", "no process was recorded for it");
-      }
-    }
-    let orphans = 0;
-    for (const pid of this.ourProcesses()) {
-      if (claimed.has(pid)) continue;
-      signalPid(pid, "SIGKILL");
-      orphans++;
-      this.audit("vm.orphan-killed", null, true, { pid });
-    }
-    return { adopted, lost, orphans };
-  }
-
-  /** PIDs of VM processes whose directory lies under this daemon's VM directory. */
-  private ourProcesses(): number[] {
-    const marker = `${this.o.vmsDir}/`;
-    return vmProcesses()
-      .filter((p) => p.dir.startsWith(marker))
-      .map((p) => p.pid);
+  /** At daemon start: takes over what a previous daemon left (recovery.ts). */
+  recover(): Promise<{ adopted: number; lost: number; orphans: number }> {
+    return recoverVms({
+      vmsDir: this.o.vmsDir,
+      vms: () => this.store.vms(),
+      vmmPid: (vm) => this.vmmPid(vm),
+      adopt: (vm, pid) => this.watch(vm, pid, undefined),
+      status: async (vm) => {
+        const r = await vmmCall(
+          this.files(vm.id).control,
+          { op: "status" },
+          3000,
+          this.vmPeer(vm.id),
+        );
+        if (r.ok === true) this.noteTids(vm, r);
+        return r;
+      },
+      lost: (vm, pid) => {
+        const w: Watch = {
+          pid,
+          child: undefined,
+          poll: undefined,
+          exited: Promise.resolve(),
+          done: () => {},
+          asked: new Set(),
+        };
+        this.watches.set(vm.id, w);
+        this.ended(vm.id, w, null, null);
+      },
+      setState: (vm, state, reason) => this.setState(vm, state, reason),
+      removeCgroup: (vm) => this.removeCgroup(vm),
+      armRestart: (id, delayMs) => this.armRestart(id, delayMs),
+      audit: (action, vm, ok, detail) => this.audit(action, vm, ok, detail),
+    });
   }
 
   /** Stops watching (the daemon is going down); VM processes keep running. */
@@ -753,13 +714,5 @@ export class Supervisor {
     const vm = this.store.vm(id);
     if (!vm) throw new SupervisorError(`no VM '${id}'`, 404);
     return vm;
-  }
-}
-
-function signalPid(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // Already gone.
   }
 }

@@ -5,7 +5,6 @@
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
-import { initrdChoice, lacksShippedAgent, NO_X86_AGENT } from "../boot/shipped-guest.js";
 import { closeFd, openPathNoLinks } from "../sys/libc.js";
 import { writableTwice } from "../vmm/disk-file.js";
 import { FORMAT_PROBE_BYTES, formatRefusal, knownImageFormat } from "../vmm/image-format.js";
@@ -13,7 +12,6 @@ import type { Caller } from "./auth.js";
 import { imageRules, type Deny, type ImageRules, type ImageSettings } from "./image-dirs.js";
 import type { VmRecord } from "./store.js";
 import type { VmSpec } from "./vm-spec.js";
-import { archOf } from "../vmm/vm-limits.js";
 import { VmConfigError, checkMachine } from "../vmm/vm-config.js";
 
 /** The settings a create and a start are checked against (config.ts). */
@@ -201,19 +199,6 @@ export function newVmRecord(
       field,
     );
   }
-  // "auto" is decided where the VM runs: its process refuses it there as `moat run` does.
-  const arch = archOf(spec.accel === "kvm" ? "kvm" : "soft");
-  const initrd = initrdChoice({
-    kernel: spec.kernel,
-    initrd: spec.initrd === "none" ? false : spec.initrd,
-  });
-  if (spec.agent && lacksShippedAgent(arch, initrd))
-    throw new ApiError(
-      400,
-      `agent: ${NO_X86_AGENT}; a guest of your own (kernel and initrd) that runs ` +
-        "qemu-guest-agent gets the channel",
-      "agent",
-    );
   if (spec.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();

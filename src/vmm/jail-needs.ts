@@ -6,8 +6,7 @@ import { parentDirs } from "../jail/plan.js";
 import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
 import { archOf } from "./vm-limits.js";
-import type { VmConfig } from "./vm-config.js";
-import { configInitrd } from "./vm-process.js";
+import { configInitrd, type VmConfig } from "./vm-config.js";
 
 /** What jail/launch.ts needs beside the jail's files: KVM's fd, the TAPs to open. */
 export interface JailDevices {

@@ -13,6 +13,7 @@ import { CPU_TIERS, type CpuTier } from "../accel/soft/cpu-tier.js";
 import { CONSOLE_LOG_MAX, CONSOLE_LOG_MIN } from "./console-log.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX, archOf } from "./vm-limits.js";
 import { MoatError } from "../base/moat-error.js";
+import { initrdChoice, lacksShippedAgent, NO_X86_AGENT } from "../boot/shipped-guest.js";
 
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
 export const IFNAME_PATTERN = "^[A-Za-z0-9_.-]{1,15}$";
@@ -356,6 +357,21 @@ export function checkMachine(c: MachineConfig, accel: "soft" | "kvm", n = FIELD_
   const taps = c.nics.flatMap((s) => (s.tap ? [s.tap] : []));
   const dup = taps.find((t, i) => taps.indexOf(t) !== i);
   if (dup) fail("nics", `${n("nics")}: TAP ${dup} is given twice`);
+  // With an agent, the shipped riscv64 guest gets its agent overlay; there is none for x86-64.
+  if (c.agent && lacksShippedAgent(arch, initrdChoice(configInitrd(c))))
+    fail(
+      "agent",
+      `${n("agent")}: ${NO_X86_AGENT}; with your own ${n("kernel")} and ${n("initrd")}, ` +
+        `${n("agent")} adds the channel for the qemu-guest-agent your guest runs (docs/agent.md)`,
+    );
+}
+
+/** The initramfs choice of a machine (initrd "none" is `moat run --no-initrd`'s false). */
+export function configInitrd(c: MachineConfig): { kernel?: string; initrd?: string | false } {
+  return {
+    ...(c.kernel !== undefined ? { kernel: c.kernel } : {}),
+    ...(c.initrd !== undefined ? { initrd: c.initrd === "none" ? false : c.initrd } : {}),
+  };
 }
 
 function fail(field: string, message: string): never {

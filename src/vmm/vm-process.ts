@@ -17,8 +17,6 @@ import {
   DEBIAN_OPENSBI,
   DEFAULT_CMDLINE,
   initrdChoice,
-  lacksShippedAgent,
-  NO_X86_AGENT,
   shippedAgentOverlay,
   shippedInitrd,
   shippedKernel,
@@ -40,6 +38,7 @@ import type { VmExit } from "./vm-exit.js";
 import { archOf } from "./vm-limits.js";
 import { EXIT_MOAT_ERROR, EXIT_SIGINT, EXIT_STOPPED } from "./exit-status.js";
 import {
+  configInitrd,
   FIELD_NAMES,
   VmConfigError,
   checkVmConfig,
@@ -47,6 +46,8 @@ import {
   type VmConfig,
 } from "./vm-config.js";
 import { TerminalFilter } from "./terminal-filter.js";
+
+export type { KvmKind };
 
 /** How this process was started, beside the VM's config. */
 export interface VmProcessOptions {
@@ -105,14 +106,6 @@ export function pvmNote(): void {
     `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
       `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
   );
-}
-
-/** The initramfs choice of a config (initrd "none" is the flag's false). */
-export function configInitrd(c: VmConfig): { kernel?: string; initrd?: string | false } {
-  return {
-    ...(c.kernel !== undefined ? { kernel: c.kernel } : {}),
-    ...(c.initrd !== undefined ? { initrd: c.initrd === "none" ? false : c.initrd } : {}),
-  };
 }
 
 /** The devices' specs: the one place a config's device settings change shape. */
@@ -260,13 +253,6 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
       "initrd",
     );
   const initrdFrom = initrdChoice(configInitrd(c));
-  // With an agent, the shipped riscv64 guest gets its agent overlay; there is none for x86-64.
-  if (c.agent && lacksShippedAgent(arch, initrdFrom))
-    throw new VmConfigError(
-      `${n("agent")}: ${NO_X86_AGENT}; with your own ${n("kernel")} and ${n("initrd")}, ` +
-        `${n("agent")} adds the channel for the qemu-guest-agent your guest runs (docs/agent.md)`,
-      "agent",
-    );
   const agentOverlay = c.agent !== undefined && initrdFrom === "shipped";
   let initrd =
     initrdFrom === "own"

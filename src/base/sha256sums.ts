@@ -8,7 +8,7 @@ import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The repository (or installed package) root: this file is dist/src/boot/sha256sums.js. */
+/** The repository (or installed package) root: this file is dist/src/base/sha256sums.js. */
 export const PACKAGE_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const SHA256SUMS = join(PACKAGE_ROOT, "SHA256SUMS");
 

@@ -119,7 +119,7 @@ test("calls: synced first, replies matched, guest errors reported, a closed port
   assert.equal(g.requests.length, 3, "no resync while in step");
   await assert.rejects(
     g.client.call("guest-nothing"),
-    (e: AgentError) => e.kind === "guest" && /has not been found/.test(e.message),
+    (e: AgentError) => e.failure === "guest" && /has not been found/.test(e.message),
   );
   assert.deepEqual(
     await g.client.call("guest-ping"),
@@ -127,7 +127,7 @@ test("calls: synced first, replies matched, guest errors reported, a closed port
     "an error reply keeps the stream in step",
   );
   g.client.guestOpen(false);
-  await assert.rejects(g.client.call("guest-ping"), (e: AgentError) => e.kind === "gone");
+  await assert.rejects(g.client.call("guest-ping"), (e: AgentError) => e.failure === "gone");
   g.client.guestOpen(true);
   assert.deepEqual(await g.client.call("guest-ping"), {}, "reconnected: synced again");
 });
@@ -137,7 +137,7 @@ test("a silent agent: each call times out, the next resyncs; unasked replies are
   g.silent = true;
   await assert.rejects(
     g.client.call("guest-ping", undefined, 200),
-    (e: AgentError) => e.kind === "timeout",
+    (e: AgentError) => e.failure === "timeout",
   );
   g.silent = false;
   // Stale replies arriving late and unasked objects are not taken for the next reply.
@@ -258,7 +258,7 @@ test("a request is bounded in bytes, not characters (MAX_REQUEST_BYTES)", async 
   const pad = "é".repeat(MAX_REQUEST_BYTES / 2);
   await assert.rejects(
     g.client.call("guest-ping", { pad }),
-    (e: AgentError) => e.kind === "protocol" && /larger than 65536 bytes/.test(e.message),
+    (e: AgentError) => e.failure === "protocol" && /larger than 65536 bytes/.test(e.message),
   );
   assert.equal(g.requests.length, before, "nothing sent");
   assert.deepEqual(await g.client.call("guest-ping"), {}, "the next call works");

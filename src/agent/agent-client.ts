@@ -5,14 +5,15 @@
 // and dropped. Nothing here trusts the guest: replies are data for the caller to check.
 import { randomInt } from "node:crypto";
 import { JsonStream, type StreamEvent } from "./json-stream.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class AgentError extends Error {
+export class AgentError extends MoatError {
   constructor(
     message: string,
     /** timeout, guest (the agent answered with an error), protocol, gone, busy. */
-    readonly kind: "timeout" | "guest" | "protocol" | "gone" | "busy",
+    readonly failure: "timeout" | "guest" | "protocol" | "gone" | "busy",
   ) {
-    super(message);
+    super(message, "guest");
   }
 }
 
@@ -81,7 +82,8 @@ export class AgentClient {
         await this.exchange(command, args, waitMs);
       } catch (e) {
         // No answer, or the guest closed the port as it went down: taken.
-        if (!(e instanceof AgentError && (e.kind === "timeout" || e.kind === "gone"))) throw e;
+        if (!(e instanceof AgentError && (e.failure === "timeout" || e.failure === "gone")))
+          throw e;
       } finally {
         this.synced = false;
       }

@@ -19,8 +19,9 @@ export class MoatError extends Error {
   constructor(
     message: string,
     readonly kind: ErrorKind = "usage",
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
   }
 }

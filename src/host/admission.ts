@@ -4,6 +4,7 @@
 // other trust domains when pinning is on, or another domain on a host that deduplicates pages.
 import type { HostCpu } from "./host-facts.js";
 import type { VmSpec } from "./vm-spec.js";
+import { MoatError } from "../base/moat-error.js";
 
 export interface CapacityPolicy {
   /** vCPUs per host CPU that may be admitted. */
@@ -43,7 +44,9 @@ export interface Capacity {
   core_domains: Record<string, string>;
 }
 
-export class AdmissionError extends Error {}
+export class AdmissionError extends MoatError {
+  override readonly kind = "conflict";
+}
 
 /** Limits and what active VMs use of them. */
 export function capacity(host: HostShape, active: ActiveVm[], p: CapacityPolicy): Capacity {

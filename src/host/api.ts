@@ -14,6 +14,7 @@ import { errorSchema, registerRoutes } from "./api-routes.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
+import { MoatError } from "../base/moat-error.js";
 
 export { ApiError };
 
@@ -267,6 +268,8 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         const where = err.validationContext ?? "body";
         return reply.code(400).send({ error: `${where}: ${field || "(root)"} ${reason}`, field });
       }
+      // moat's own errors answer with their kind's status (base/moat-error.ts), mapped here once.
+      if (err instanceof MoatError) err = ApiError.of(err);
       if (err instanceof ApiError)
         return reply
           .code(err.statusCode)

@@ -22,6 +22,7 @@ import {
 import { constants } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { FALLOC_FL_KEEP_SIZE, SysError, fallocate } from "../sys/libc.js";
+import { MoatError } from "../base/moat-error.js";
 
 export interface AuditEntry {
   actor: string;
@@ -63,10 +64,9 @@ export interface TornLine {
 /** The action of the entry that records a torn line moved aside. */
 export const TORN_LINE_ACTION = "audit.torn-line";
 
-export class AuditLogError extends Error {
+export class AuditLogError extends MoatError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "AuditLogError";
+    super(message, "host", options);
   }
 }
 

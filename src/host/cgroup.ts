@@ -5,6 +5,7 @@
 // against a fixture tree.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { MoatError } from "../base/moat-error.js";
 
 export interface CgroupLimits {
   /** 1..10000, v2 cpu.weight semantics (100 is the default share). */
@@ -17,10 +18,9 @@ export interface CgroupLimits {
   memoryBytes?: number;
 }
 
-export class CgroupError extends Error {
+export class CgroupError extends MoatError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "CgroupError";
+    super(message, "host", options);
   }
 }
 

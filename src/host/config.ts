@@ -6,6 +6,7 @@ import type { CapacityPolicy } from "./admission.js";
 import type { DomainQuota } from "./quota.js";
 import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
 import { DOMAIN_PATTERN, IFNAME_PATTERN } from "./vm-spec.js";
+import { MoatError } from "../base/moat-error.js";
 
 export interface DaemonConfig {
   /** Database, audit log, tokens, VM directories. */
@@ -194,7 +195,7 @@ export const configSchema = {
   },
 } as const;
 
-export class ConfigError extends Error {}
+export class ConfigError extends MoatError {}
 
 /** Defaults, overlaid with the JSON file at `path` (if any). */
 export function loadConfig(path: string | undefined, home?: string): DaemonConfig {

@@ -22,8 +22,11 @@ import { Cgroups } from "./cgroup.js";
 import { defaultImageDir, imageDirsProblem } from "./image-dirs.js";
 import { jailUnavailable } from "../jail/launch.js";
 import type { DaemonConfig } from "./config.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class DaemonError extends Error {}
+export class DaemonError extends MoatError {
+  override readonly kind = "host";
+}
 
 /** KSM's switch: 0 stopped, 1 running, 2 stopped with every merged page unmerged. */
 const KSM_RUN = "/sys/kernel/mm/ksm/run";

@@ -12,8 +12,11 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { tryLockExclusive } from "../sys/libc.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class HomeLockError extends Error {}
+export class HomeLockError extends MoatError {
+  override readonly kind = "conflict";
+}
 
 /** The lock a running daemon holds on its home; released when the process ends, whatever way. */
 export interface HomeLock {

@@ -29,6 +29,7 @@ import type { Cgroups, VmCgroup } from "./cgroup.js";
 import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 import { classifyExit } from "./exit-classify.js";
 import { recoverVms } from "./recovery.js";
+import { MoatError, type ErrorKind } from "../base/moat-error.js";
 
 export interface SupervisorOptions {
   /** Where each VM's directory lives: `<vmsDir>/<id>/`. */
@@ -102,22 +103,20 @@ interface Watch {
   vmmEnd?: EndWatch;
 }
 
-export class SupervisorError extends Error {
-  constructor(
-    message: string,
-    readonly status = 409,
-  ) {
-    super(message);
+/** A refused or failed VM operation; its kind gives the API status (HTTP_STATUS). */
+export class SupervisorError extends MoatError {
+  constructor(message: string, kind: ErrorKind = "conflict") {
+    super(message, kind);
   }
 }
 
 /**
- * The API status of a VM that ended before it came up: 422 when its VMM refused the VM as
- * defined (moat run's own error status, 125: a kernel that is no kernel, an unusable file or
- * option), which is the caller's to fix; 500 for anything else.
+ * The kind of failure of a VM that ended before it came up: invalid (422) when its VMM refused
+ * the VM as defined (its own error status, 125: a kernel that is no kernel, an unusable file or
+ * setting), which is the caller's to fix; the host's (500) for anything else.
  */
-function startFailureStatus(exit: VmExitRecord | null): number {
-  return exit?.status === EXIT_MOAT_ERROR && exit.signal === null ? 422 : 500;
+function startFailureKind(exit: VmExitRecord | null): ErrorKind {
+  return exit?.status === EXIT_MOAT_ERROR && exit.signal === null ? "invalid" : "host";
 }
 
 export class Supervisor {
@@ -255,7 +254,7 @@ export class Supervisor {
     } catch (e) {
       cg.remove();
       if (e instanceof JailError || e instanceof TapError)
-        throw new SupervisorError(`VM '${vm.name}': ${e.message}`, 500);
+        throw new SupervisorError(`VM '${vm.name}': ${e.message}`, "host");
       throw e;
     } finally {
       closeSync(log);
@@ -263,7 +262,7 @@ export class Supervisor {
     const pid = child.pid;
     if (pid === undefined) {
       cg.remove();
-      throw new SupervisorError("could not start the VM process", 500);
+      throw new SupervisorError("could not start the VM process", "host");
     }
     // Into its cgroup before Node has even loaded moat: the guest's first instruction is
     // tens of milliseconds away. A jailed VM's unshare goes first, then the VMM it forked:
@@ -329,7 +328,7 @@ export class Supervisor {
         const now = this.mustGet(vm.id);
         throw new SupervisorError(
           `VM '${vm.name}' ended while starting: ${now.lastExit?.reason ?? "unknown"}`,
-          startFailureStatus(now.lastExit),
+          startFailureKind(now.lastExit),
         );
       }
       try {
@@ -350,7 +349,7 @@ export class Supervisor {
     await w.exited;
     throw new SupervisorError(
       `VM '${vm.name}' did not come up within ${this.o.startTimeoutMs} ms`,
-      500,
+      "host",
     );
   }
 
@@ -528,7 +527,7 @@ export class Supervisor {
       const { vm, w } = this.wantStopped(id);
       if (!w) {
         if (vm.state === "crashed" || vm.state === "stopped" || vm.state === "created") return vm;
-        throw new SupervisorError(`VM '${vm.name}' has no process`, 500);
+        throw new SupervisorError(`VM '${vm.name}' has no process`, "host");
       }
       const paused = vm.state === "paused";
       this.setState(vm, "stopping");
@@ -609,7 +608,7 @@ export class Supervisor {
       const vm = this.mustGet(id);
       if (vm.state !== from) throw new SupervisorError(`VM '${vm.name}' is ${vm.state}`);
       const r = await vmmCall(this.files(id).control, { op }, 5000, this.vmPeer(id));
-      if (r.ok !== true) throw new SupervisorError(`${op}: ${String(r.error)}`, 500);
+      if (r.ok !== true) throw new SupervisorError(`${op}: ${String(r.error)}`, "host");
       this.setState(vm, to);
       return vm;
     });
@@ -626,7 +625,7 @@ export class Supervisor {
       try {
         removeVmDir(this.files(id).dir);
       } catch (e) {
-        throw new SupervisorError(`VM '${vm.name}': ${(e as Error).message}`, 500);
+        throw new SupervisorError(`VM '${vm.name}': ${(e as Error).message}`, "host");
       }
       this.store.deleteVm(id);
       this.logs.remove(id);
@@ -712,7 +711,7 @@ export class Supervisor {
 
   private mustGet(id: string): VmRecord {
     const vm = this.store.vm(id);
-    if (!vm) throw new SupervisorError(`no VM '${id}'`, 404);
+    if (!vm) throw new SupervisorError(`no VM '${id}'`, "not-found");
     return vm;
   }
 }

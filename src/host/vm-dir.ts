@@ -21,8 +21,11 @@ import {
   unlinkSync,
   writeFileSync,
 } from "node:fs";
+import { MoatError } from "../base/moat-error.js";
 
-export class VmDirError extends Error {}
+export class VmDirError extends MoatError {
+  override readonly kind = "host";
+}
 
 const DIR_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 /** Bound: directory descriptors held at once while removing (deeper trees are moved up). */

@@ -3,15 +3,15 @@
 // sockets are; and the API status of each refusal they meet.
 import { ApiError } from "./api-error.js";
 import type { Caller } from "./auth.js";
-import { AdmissionError } from "./admission.js";
 import { CgroupError } from "./cgroup.js";
 import type { DaemonConfig } from "./config.js";
 import { checkQuota } from "./quota.js";
 import type { Store, VmRecord } from "./store.js";
-import { SupervisorError, type Supervisor, type VmEvent } from "./supervisor.js";
+import type { Supervisor, VmEvent } from "./supervisor.js";
 import { newVmRecord } from "./vm-create.js";
 import { readVmFile } from "./vm-file.js";
 import type { Peer } from "./vm-socket.js";
+import { MoatError } from "../base/moat-error.js";
 
 export class VmOps {
   /** `autoAccel`: what `"accel": "auto"` means on this host, asked at each create. */
@@ -104,9 +104,6 @@ export class VmOps {
 
 /** What the API answers for an error a VM operation met; others pass as they are (a 500). */
 export function toApiError(e: unknown): Error {
-  if (e instanceof ApiError) return e;
-  if (e instanceof SupervisorError) return new ApiError(e.status, e.message);
-  if (e instanceof AdmissionError) return new ApiError(409, e.message);
   if (e instanceof CgroupError) return new ApiError(500, `cgroups: ${e.message}`);
-  return e as Error;
+  return e instanceof MoatError ? ApiError.of(e) : (e as Error);
 }

@@ -7,8 +7,9 @@
 // the uid recorded is root's, while the pid is the VMM's whatever it does afterwards.
 import net from "node:net";
 import { peerCredentials } from "../sys/libc.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class VmSocketError extends Error {}
+export class VmSocketError extends MoatError {}
 
 /** Who must serve the socket: a process id (the daemon's VMs) or a uid (a stand-alone VM's). */
 export type Peer = { pid: number } | { uid: number };

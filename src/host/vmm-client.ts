@@ -3,11 +3,14 @@
 import { connectVmSocket, type Peer } from "./vm-socket.js";
 import type { ControlReply, ControlRequest } from "../vmm/control-protocol.js";
 import { parseControlReply } from "../vmm/control-reply-check.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Bound: a reply larger than this is refused (a VMM's replies are a few KiB). */
 const MAX_REPLY = 1024 * 1024;
 
-export class VmmCallError extends Error {}
+export class VmmCallError extends MoatError {
+  override readonly kind = "host";
+}
 
 /**
  * Sends `req` to the control socket at `path`, which must be served by `peer` (default: a

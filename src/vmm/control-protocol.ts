@@ -17,6 +17,7 @@ import {
   type ObjectSchema,
   type OptionalField,
 } from "./object-schema.js";
+import { MoatError } from "../base/moat-error.js";
 
 /** Every op, in the order an unknown op's refusal lists them. */
 export const CONTROL_OPS = [
@@ -253,7 +254,7 @@ export interface ControlRefusal {
 export type ControlReply<Op extends ControlOp = ControlOp> = ControlOk<Op> | ControlRefusal;
 
 /** A request that is not one: parseControlRequest's refusal, saying which field and why. */
-export class ControlRequestError extends Error {}
+export class ControlRequestError extends MoatError {}
 
 /**
  * `value`, a parsed JSON line, as the request it is; ControlRequestError when it is none.

@@ -19,8 +19,11 @@ import type {
 import { AGENT_COMMAND_NAMES } from "../agent/agent-commands.js";
 import { CPU_TIERS } from "../accel/soft/cpu-tier.js";
 import { objectSchema, type FieldSchemas, type ObjectSchema } from "./object-schema.js";
+import { MoatError } from "../base/moat-error.js";
 
-export class ControlReplyError extends Error {}
+export class ControlReplyError extends MoatError {
+  override readonly kind = "host";
+}
 
 /**
  * `value`, the parsed reply to a request of `op`, as its type; ControlReplyError saying what

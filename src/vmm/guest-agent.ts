@@ -73,7 +73,7 @@ export class GuestAgent {
       const value = await this.client.call(AGENT_COMMANDS[cmd].qga, a, timeoutMs);
       return { ok: true, return: value };
     } catch (e) {
-      if (e instanceof AgentError) return { ok: false, kind: e.kind, error: e.message };
+      if (e instanceof AgentError) return { ok: false, kind: e.failure, error: e.message };
       if (e instanceof RangeError) return bad(e.message);
       throw e;
     }

@@ -3,6 +3,7 @@ import { Command, CommanderError, Option } from "commander";
 import { runCommand, vmmCommand } from "./run-command.js";
 import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 import { MoatError } from "../base/moat-error.js";
+import { VMM_LIMITS } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
@@ -171,7 +172,7 @@ program
   .option(
     "--jail-user <uid:gid>",
     "once the VM is set up: become this user and group (no groups, no capabilities left), " +
-      "no core dumps, at most 1024 open files; a host daemon gives every VM its own (root only)",
+      `no core dumps, at most ${VMM_LIMITS.nofile} open files; a host daemon gives every VM its own (root only)`,
   )
   .option(
     "--seccomp [mode]",

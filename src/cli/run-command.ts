@@ -87,7 +87,9 @@ export function readVmConfig(path: string): VmConfig {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`--config ${path}: not JSON (${(e as Error).message})`);
+    throw new UsageError(
+      `--config ${path}: not JSON (${(e as Error).message.replace(/\s+/g, " ")})`,
+    );
   }
   try {
     return parseVmConfig(value);

@@ -1,6 +1,6 @@
-// The options of `moat run` a host daemon uses to run VMs as their own processes (--name,
-// --console-log, --pin-cpus, --cpu-tier): parsed with a clear error for every bad value, before
-// anything is opened or created.
+// The options of `moat run` beside its devices (--name, --console-log, --pin-cpus, --cpu-tier,
+// which `moat create` takes too): parsed with a clear error for every bad value, before anything is
+// opened or created.
 import { UsageError } from "./usage-error.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "../accel/soft/cpu-tier.js";
 import { parseAmount } from "./device-options.js";

@@ -1,4 +1,4 @@
-// Runs VM processes and keeps their records true. Each VM is its own OS process (`moat run`),
+// Runs VM processes and keeps their records true. Each VM is its own OS process (`moat vmm --config`),
 // started detached with its output in files, so it outlives the daemon; the daemon records its
 // PID with the process's start time (a PID alone can be reused), watches it — as its parent
 // while it can, by polling /proc once adopted by a restarted daemon — records how it ended, and

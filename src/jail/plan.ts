@@ -1,6 +1,6 @@
 // What a VM process's jail holds: the plan the launcher (jail/launch.ts, in the host's
 // namespaces) makes and the jailed process (jail/enter.ts) carries out. Paths inside the jail
-// are the host's own paths, so the VMM's arguments mean the same inside and out; only what is
+// are the host's own paths, so the VMM's config means the same inside and out; only what is
 // listed here exists there.
 import { execFileSync } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";

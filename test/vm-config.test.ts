@@ -2,23 +2,31 @@
 // how `moat vmm --config` reads a file, and a real VM run from one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   VmConfigError,
   checkVmConfig,
   parseVmConfig,
+  VM_CONFIG_SCHEMAS,
+  vmConfigSchema,
   type VmConfig,
 } from "../src/vmm/vm-config.js";
 import { FLAG_NAMES } from "../src/cli/run-config.js";
+import { Ajv } from "ajv";
+import { vmSpecSchema } from "../src/host/vm-spec.js";
+import { REQUEST_SCHEMAS } from "../src/vmm/control-protocol.js";
+import { OK_SCHEMAS } from "../src/vmm/control-reply-check.js";
+import { CONTROL_REQUEST_SCHEMAS } from "../src/vmm/control-protocol.js";
+import { schemaSetHash, validators, type SchemaSet } from "../src/vmm/schema-compiler.js";
+import { REPO, moat } from "./support/moat-cli.js";
 import { readVmConfig } from "../src/cli/run-command.js";
 import { vmConfigFor, vmFiles } from "../src/host/vmm-command.js";
 import type { VmSpec } from "../src/host/vm-spec.js";
 import { CONSOLE_LOG_MAX, CONSOLE_LOG_MIN } from "../src/vmm/console-log.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../src/vmm/vm-limits.js";
 import { MAX_MODE } from "../src/devices/virtio/gpu.js";
-import { moat } from "./support/moat-cli.js";
 
 /** A config from `extra` over the least one, schema-checked (defaults filled). */
 function config(extra: Record<string, unknown> = {}, host: Record<string, unknown> = {}): VmConfig {
@@ -33,6 +41,40 @@ function refused(fn: () => unknown, field: string, msg: RegExp): void {
     return true;
   });
 }
+
+test("moat's schemas are valid JSON schemas (the start path compiles them unchecked)", () => {
+  const ajv = new Ajv({ strict: true, allErrors: true });
+  const schemas: [string, object][] = [
+    ["VmConfig", vmConfigSchema],
+    ["VmSpec", vmSpecSchema],
+    ...Object.entries(REQUEST_SCHEMAS).map(([op, sc]): [string, object] => [`request ${op}`, sc]),
+    ...Object.entries(OK_SCHEMAS).map(([op, sc]): [string, object] => [`reply ${op}`, sc]),
+  ];
+  for (const [name, schema] of schemas) {
+    const { $id: _id, ...rest } = schema as { $id?: string };
+    assert.equal(ajv.validateSchema(rest), true, `${name}: ${ajv.errorsText()}`);
+    ajv.compile(rest);
+  }
+  // and a schema that is not one is found: the check can fail
+  assert.equal(
+    ajv.validateSchema({ type: "object", properties: { a: { type: "integr" } } }),
+    false,
+  );
+});
+
+test("the build's precompiled validators are of today's schemas; other schemas are compiled then", () => {
+  for (const set of [VM_CONFIG_SCHEMAS, CONTROL_REQUEST_SCHEMAS]) {
+    const file = join(REPO, "dist", "src", "vmm", "schemas", `${set.file}.cjs`);
+    assert.match(readFileSync(file, "utf8"), new RegExp(`schemaSetHash = "${schemaSetHash(set)}"`));
+  }
+  // A set that differs from what the module was made from is not served by it.
+  const needsName: SchemaSet = {
+    ...VM_CONFIG_SCHEMAS,
+    schemas: { vmConfig: { ...vmConfigSchema, required: ["host", "name"] } },
+  };
+  assert.equal(validators(VM_CONFIG_SCHEMAS)["vmConfig"]!({ host: {} }), true);
+  assert.equal(validators(needsName)["vmConfig"]!({ host: {} }), false);
+});
 
 test("defaults are filled and unknown fields refused, at any depth", () => {
   const c = config();

@@ -1,7 +1,6 @@
 // `moat audit`: the host's and moat's own security set-up, checked (src/host/host-audit.ts).
 import type { Command } from "commander";
 import { auditConfig, SETTINGS_COPY } from "./daemon-config.js";
-import { audit } from "../host/host-audit.js";
 import type { Finding } from "../host/audit-finding.js";
 
 const LABEL = { pass: "PASS", warn: "WARN", fail: "FAIL" } as const;
@@ -79,7 +78,9 @@ export function registerAuditCommand(program: Command): void {
       const { config, from } = auditConfig(o);
       const findings = [
         settingsFinding(config.home, from, o.config),
-        ...(await audit({ root: o.root, config, now: new Date(), nodeVersion: process.version })),
+        ...(await (
+          await import("../host/host-audit.js")
+        ).audit({ root: o.root, config, now: new Date(), nodeVersion: process.version })),
       ];
       if (o.json) {
         const summary = summarize(findings);

@@ -13,10 +13,9 @@ import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
-import { Daemon, DaemonError, type DaemonHost } from "../host/daemon.js";
+import type { DaemonHost } from "../host/daemon.js";
 import { kvmKind } from "../kvm/kvm-probe.js";
-import { verifyAuditLog, type AuditHead } from "../host/audit-log.js";
-import { Store } from "../host/store.js";
+import type { AuditHead } from "../host/audit-log.js";
 
 export { ApiClientError };
 
@@ -96,11 +95,13 @@ export function registerHostCommands(program: Command): void {
       const socketOpt = program.opts<Conn>().socket;
       if (socketOpt) cfg.socket = socketOpt;
       const log = (s: string): void => void process.stderr.write(s + "\n");
-      let d: Daemon;
+      // Loaded here, not with the CLI: every VM process is a `moat` too, and needs no daemon.
+      const { Daemon, DaemonError } = await import("../host/daemon.js");
+      let d: Awaited<ReturnType<typeof Daemon.start>>;
       try {
         d = await Daemon.start(cfg, DAEMON_HOST, log);
       } catch (e) {
-        throw new UsageError(startFailure(e, cfg.home));
+        throw new UsageError(startFailure(e, cfg.home, e instanceof DaemonError));
       }
       try {
         recordSettings(cfg.home, o.config);
@@ -529,6 +530,8 @@ export function registerHostCommands(program: Command): void {
       const home = process.env.MOAT_HOME ?? DEFAULT_HOME;
       const file = o.file ?? `${home}/audit.log`;
       const db = o.db ?? resolve(file, "..", "moat.db");
+      const { Store } = await import("../host/store.js");
+      const { verifyAuditLog } = await import("../host/audit-log.js");
       let head: AuditHead | undefined;
       try {
         const store = new Store(db, { readOnly: true });
@@ -557,18 +560,18 @@ export function registerHostCommands(program: Command): void {
 }
 
 /**
- * Why the daemon cannot start, in one line: a DaemonError says it already; anything else
- * (a database, file or system call that failed) is named with the home, without a stack.
- */
-/**
  * What the daemon is told of this host (host/ imports nothing from kvm/): `"accel": "auto"` is
  * KVM only with hardware virtualisation, as for moat run, asked at each create.
  */
 export const DAEMON_HOST: DaemonHost = { kvmKind };
 
-function startFailure(e: unknown, home: string): string {
+/**
+ * Why the daemon cannot start, in one line: a DaemonError says it already; anything else
+ * (a database, file or system call that failed) is named with the home, without a stack.
+ */
+function startFailure(e: unknown, home: string, daemonError: boolean): string {
   const msg = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
-  return e instanceof DaemonError ? msg : `the daemon cannot start on ${home}: ${msg}`;
+  return daemonError ? msg : `the daemon cannot start on ${home}: ${msg}`;
 }
 
 function collect(v: string, prev: string[] = []): string[] {

@@ -4,7 +4,7 @@
 // A request is input from whoever holds the socket: parseControlRequest checks it against its
 // op's JSON schema, refusing an unknown op or a missing, mistyped or unknown field, before
 // anything acts on it. (What a client checks of a reply is control-reply-check.ts.)
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { AGENT_COMMAND_NAMES, type AgentCommand } from "../agent/agent-commands.js";
 import type { CpuTier } from "../accel/soft/cpu-tier.js";
 import type { BalloonStats } from "../devices/virtio/balloon.js";
@@ -18,6 +18,7 @@ import {
   type OptionalField,
 } from "./object-schema.js";
 import { MoatError } from "../base/moat-error.js";
+import { validators, type SchemaSet } from "./schema-compiler.js";
 
 /** Every op, in the order an unknown op's refusal lists them. */
 export const CONTROL_OPS = [
@@ -258,7 +259,7 @@ export class ControlRequestError extends MoatError {}
 
 /**
  * `value`, a parsed JSON line, as the request it is; ControlRequestError when it is none.
- * Each op's schema is compiled when the op is first asked for (nothing at the VM's start).
+ * The validators are the build's, loaded at the first request (schema-compiler.ts).
  */
 export function parseControlRequest(value: unknown): ControlRequest {
   if (typeof value !== "object" || value === null || Array.isArray(value))
@@ -266,11 +267,8 @@ export function parseControlRequest(value: unknown): ControlRequest {
   const op = "op" in value ? value.op : undefined;
   if (!isControlOp(op))
     throw new ControlRequestError(`unknown op ${JSON.stringify(op)} (${CONTROL_OPS.join(", ")})`);
-  let validate = validators.get(op);
-  if (!validate) {
-    validate = ajv.compile<ControlRequest>(REQUEST_SCHEMAS[op]);
-    validators.set(op, validate);
-  }
+  compiled ??= validators(CONTROL_REQUEST_SCHEMAS);
+  const validate = compiled[exportName(op)] as ValidateFunction<ControlRequest>;
   if (!validate(value)) throw new ControlRequestError(refusal(op, validate.errors![0]!));
   return value;
 }
@@ -303,7 +301,7 @@ const rate = (): OptionalField => ({
   optional: true,
 });
 
-const REQUEST_SCHEMAS: { [Op in ControlOp]: object } = {
+export const REQUEST_SCHEMAS: { [Op in ControlOp]: object } = {
   status: request<BareRequest<"status">>("status", {}),
   metrics: request<BareRequest<"metrics">>("metrics", {}),
   pause: request<BareRequest<"pause">>("pause", {}),
@@ -354,9 +352,19 @@ const REQUEST_SCHEMAS: { [Op in ControlOp]: object } = {
   }),
 };
 
-// verbose: each error carries the schema it failed, whose description the refusal quotes.
-const ajv = new Ajv({ allErrors: false, verbose: true });
-const validators = new Map<ControlOp, ValidateFunction<ControlRequest>>();
+/** An op as a JavaScript name (the precompiled module's export): balloon-stats, balloon_stats. */
+const exportName = (op: ControlOp): string => op.replaceAll("-", "_");
+
+/**
+ * The requests' schemas as the build precompiles them (schema-compiler.ts). verbose: each error
+ * carries the schema it failed, whose description the refusal quotes.
+ */
+export const CONTROL_REQUEST_SCHEMAS: SchemaSet = {
+  file: "control-requests",
+  options: { verbose: true },
+  schemas: Object.fromEntries(CONTROL_OPS.map((op) => [exportName(op), REQUEST_SCHEMAS[op]])),
+};
+let compiled: Record<string, ValidateFunction> | undefined;
 
 /** The refusal's words for the first thing wrong with a request of `op`. */
 function refusal(op: ControlOp, e: ErrorObject): string {

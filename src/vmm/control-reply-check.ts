@@ -2,7 +2,7 @@
 // gives it: the VMM that sent it may be compromised (docs/threat-model.md), so a reply is
 // input too. Each op's reply is checked against its schema: every field the type has, of its
 // type. Fields the type does not name are let through (a VMM of a newer moat may send more).
-import { Ajv, type ValidateFunction } from "ajv";
+import { type Ajv, type ValidateFunction } from "ajv";
 import type {
   AgentInfo,
   BalloonInfo,
@@ -20,6 +20,7 @@ import { AGENT_COMMAND_NAMES } from "../agent/agent-commands.js";
 import { CPU_TIERS } from "../accel/soft/cpu-tier.js";
 import { objectSchema, type FieldSchemas, type ObjectSchema } from "./object-schema.js";
 import { MoatError } from "../base/moat-error.js";
+import { schemaCompiler } from "./schema-compiler.js";
 
 export class ControlReplyError extends MoatError {
   override readonly kind = "host";
@@ -32,12 +33,13 @@ export class ControlReplyError extends MoatError {
 export function parseControlReply<Op extends ControlOp>(op: Op, value: unknown): ControlReply<Op> {
   const refused = typeof value === "object" && value !== null && "ok" in value && !value.ok;
   if (refused) {
-    if (isRefusal(value)) return value;
-    throw notOne(op, isRefusal);
+    const check = refusalCheck();
+    if (check(value)) return value;
+    throw notOne(op, check);
   }
   let validate = validators.get(op);
   if (!validate) {
-    validate = ajv.compile<ControlOk>(OK_SCHEMAS[op]);
+    validate = compiler().compile<ControlOk>(OK_SCHEMAS[op]);
     validators.set(op, validate);
   }
   if (!validate(value) || !replyTo(op, value)) throw notOne(op, validate);
@@ -56,18 +58,23 @@ function replyTo<Op extends ControlOp>(_op: Op, _reply: ControlOk): _reply is Co
   return true;
 }
 
-const ajv = new Ajv({ allErrors: false });
+// Made when first needed: an Ajv instance compiles its meta-schema (~15 ms), which no VM's
+// start should wait for.
+let ajv: Ajv | undefined;
+const compiler = (): Ajv => (ajv ??= schemaCompiler());
 const validators = new Map<ControlOp, ValidateFunction<ControlOk>>();
-const isRefusal: ValidateFunction<ControlRefusal> = ajv.compile<ControlRefusal>(
-  objectSchema<ControlRefusal>(
-    {
-      ok: { const: false },
-      error: { type: "string" },
-      kind: { type: "string", optional: true },
-    },
-    { closed: false },
-  ),
-);
+let isRefusal: ValidateFunction<ControlRefusal> | undefined;
+const refusalCheck = (): ValidateFunction<ControlRefusal> =>
+  (isRefusal ??= compiler().compile<ControlRefusal>(
+    objectSchema<ControlRefusal>(
+      {
+        ok: { const: false },
+        error: { type: "string" },
+        kind: { type: "string", optional: true },
+      },
+      { closed: false },
+    ),
+  ));
 
 const num = { type: "number" };
 const int = { type: "integer" };
@@ -179,7 +186,7 @@ const agent = ok<"agent">("agent", {
   truncated: opt(bool),
 });
 
-const OK_SCHEMAS: { [Op in ControlOp]: object } = {
+export const OK_SCHEMAS: { [Op in ControlOp]: object } = {
   status,
   metrics,
   pause: ok("pause", { state: { const: "paused" } }),

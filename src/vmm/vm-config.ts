@@ -6,7 +6,8 @@
 // device. The schema is the bound: every number has its range, every string its pattern and
 // length, every list its length, and unknown fields are refused (a typo must not pass silently).
 import { resolve } from "node:path";
-import { Ajv, type ErrorObject } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { validators, type SchemaSet } from "./schema-compiler.js";
 import { AGENT_POLICY_NAMES } from "../agent/agent-commands.js";
 import { MAX_MODE } from "../devices/virtio/gpu.js";
 import { CPU_TIERS, type CpuTier } from "../accel/soft/cpu-tier.js";
@@ -293,7 +294,14 @@ export class VmConfigError extends MoatError {
   }
 }
 
-let validate: ReturnType<Ajv["compile"]> | undefined;
+/** The config's schema as the build precompiles it (schema-compiler.ts). */
+export const VM_CONFIG_SCHEMAS: SchemaSet = {
+  file: "vm-config",
+  options: { useDefaults: true },
+  schemas: { vmConfig: vmConfigSchema },
+};
+
+let validate: ValidateFunction | undefined;
 
 function ajvMessage(e: ErrorObject): string {
   const at = e.instancePath.replace(/^\//, "").replaceAll("/", ".");
@@ -307,9 +315,7 @@ function ajvMessage(e: ErrorObject): string {
  * refused), then checked as a whole (checkVmConfig). Throws VmConfigError.
  */
 export function parseVmConfig(value: unknown): VmConfig {
-  validate ??= new Ajv({ useDefaults: true, allErrors: false, strict: true }).compile(
-    vmConfigSchema,
-  );
+  validate ??= validators(VM_CONFIG_SCHEMAS)["vmConfig"]!;
   if (!validate(value)) {
     const e = validate.errors![0]!;
     throw new VmConfigError(ajvMessage(e), e.instancePath.replace(/^\//, "").replaceAll("/", "."));

@@ -330,6 +330,17 @@ test("audit: VM processes whose directory is gone are named, a jailed one once (
       "/gone/vms/e/c",
     ),
     "proc/60/cmdline": argv("sleep", "run", "--control", "/gone/x"),
+    // a daemon's VM as it runs now: its config beside its directory
+    "proc/70/cmdline": argv(
+      "node",
+      "/m/bin/moat.js",
+      "vmm",
+      "--config",
+      "/gone/vms/f.json",
+      "--name",
+      "f",
+    ),
+    "proc/80/cmdline": argv("node", "/m/bin/moat.js", "vmm", "--config", "/home/vms/g.json"),
   });
   try {
     const f = checkVmOrphans(root);
@@ -337,13 +348,14 @@ test("audit: VM processes whose directory is gone are named, a jailed one once (
     assert.equal(
       f.why,
       "VM processes whose directory is gone, so no daemon supervises them: " +
-        "process 20 (VM left): /gone/vms/b; process 30 (VM jailed): /gone/vms/c; process 50: /gone/vms/e",
+        "process 20 (VM left): /gone/vms/b/control.sock; process 30 (VM jailed): " +
+        "/gone/vms/c/control.sock; process 50: /gone/vms/e/c; process 70 (VM f): /gone/vms/f.json",
     );
-    assert.match(f.fix, /^kill -KILL 20 30 50 /);
+    assert.match(f.fix, /^kill -KILL 20 30 50 70 /);
     // The unshare gone, its VMM is named itself.
     rmSync(join(root, "proc/30"), { recursive: true });
-    assert.match(checkVmOrphans(root).why, /process 31 \(VM jailed\): \/gone\/vms\/c/);
-    for (const pid of ["20", "31", "50"]) rmSync(join(root, "proc", pid), { recursive: true });
+    assert.match(checkVmOrphans(root).why, /process 31 \(VM jailed\): \/gone\/vms\/c\//);
+    for (const pid of ["20", "31", "50", "70"]) rmSync(join(root, "proc", pid), { recursive: true });
     assert.equal(checkVmOrphans(root).status, "pass");
   } finally {
     rmSync(root, { recursive: true, force: true });

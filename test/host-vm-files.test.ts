@@ -71,6 +71,16 @@ test("root follows no link a VM's uid plants in its directory: logs, exit record
   assert.equal((await api(h.socket, tok, "POST", "/v1/vms/v/start")).status, 200);
   const uid = statSync(dir).uid;
   assert.ok(uid >= 1_900_000_000, `the VM's directory is its uid's (${uid})`);
+  // Its process's config is root's, beside its directory, not in it (where its uid could put
+  // back an older one by a rename).
+  const config = statSync(`${dir}.json`);
+  assert.equal(config.uid, 0);
+  assert.equal(config.mode & 0o777, 0o600);
+  assert.deepEqual(
+    readdirSync(dir).filter((n) => n.endsWith(".json") && n !== "exit.json"),
+    [],
+    "no config in the VM's own directory",
+  );
   assert.equal((await api(h.socket, tok, "POST", "/v1/vms/v/stop")).status, 200);
 
   // What a compromised VMM leaves for the next start: each name root opens, reads, writes or
@@ -144,6 +154,7 @@ test("root follows no link a VM's uid plants in its directory: logs, exit record
     assert.equal((await api(h.socket, tok, "DELETE", "/v1/vms/v")).status, 204);
   }
   assert.equal(existsSync(dir), false);
+  assert.equal(existsSync(`${dir}.json`), false, "its config goes with it");
   assert.equal(existsSync(`${h.dir}/logs/${id}.log`), false);
   assert.equal(b.now(), before, "nothing outside the VM's directory changed");
 });

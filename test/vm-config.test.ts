@@ -21,7 +21,7 @@ import { OK_SCHEMAS } from "../src/vmm/control-reply-check.js";
 import { CONTROL_REQUEST_SCHEMAS } from "../src/vmm/control-protocol.js";
 import { schemaSetHash, validators, type SchemaSet } from "../src/vmm/schema-compiler.js";
 import { REPO, moat } from "./support/moat-cli.js";
-import { readVmConfig } from "../src/cli/run-command.js";
+import { readVmConfig } from "../src/vmm/vm-config-file.js";
 import { vmConfigFor, vmFiles } from "../src/host/vmm-command.js";
 import type { VmSpec } from "../src/host/vm-spec.js";
 import { CONSOLE_LOG_MAX, CONSOLE_LOG_MIN } from "../src/vmm/console-log.js";
@@ -326,6 +326,25 @@ test("moat vmm --config runs the VM the file describes; a bad one exits 125 nami
     const b = await moat(["vmm", "--config", bad]);
     assert.equal(b.status, 125, b.stderr);
     assert.match(b.stderr, /^moat: memory_mib must be between 32 and 3072/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("moat run --exit-file records a refused flag too, as it records any other end", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-exit-"));
+  try {
+    const exit = join(dir, "exit.json");
+    const r = await moat(["run", "--exit-file", exit, "--memory", "8", "--", "true"]);
+    assert.equal(r.status, 125, r.stderr);
+    const rec = JSON.parse(readFileSync(exit, "utf8")) as {
+      status: number;
+      reason: string;
+      detail: string;
+    };
+    assert.equal(rec.status, 125);
+    assert.equal(rec.reason, "error");
+    assert.match(rec.detail, /--memory must be between 32 and/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

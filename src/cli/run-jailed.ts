@@ -50,12 +50,14 @@ export async function runJailed(
       jail_user: c.host.jail_user ?? { uid: id, gid: id },
     },
   };
+  // The jailed VMM reads its config before it enters the jail: it need not be bound there.
   const dir = mkdtempSync(join(tmpdir(), "moat-run-"));
-  const configFile = join(dir, "config.json");
-  writeFileSync(configFile, JSON.stringify(config), { mode: 0o600, flag: "wx" });
-  const root = mkdtempSync(join(tmpdir(), "moat-jail-"));
+  let root: string | undefined;
   try {
-    const devices = jailDevices(config, c.accel, { checked: false, readFiles: [configFile] });
+    const configFile = join(dir, "config.json");
+    writeFileSync(configFile, JSON.stringify(config), { mode: 0o600, flag: "wx" });
+    root = mkdtempSync(join(tmpdir(), "moat-jail-"));
+    const devices = jailDevices(config, c.accel, { checked: false });
     const flags = [
       "--config",
       configFile,
@@ -114,7 +116,7 @@ export async function runJailed(
       process.off("SIGTERM", onTerm);
     }
   } finally {
-    rmdirSync(root);
+    if (root !== undefined) rmdirSync(root);
     rmSync(dir, { recursive: true, force: true });
   }
 }

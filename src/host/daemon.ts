@@ -15,7 +15,7 @@ import type { Store, VmRecord } from "./store.js";
 import { Supervisor, type VmEvent } from "./supervisor.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
 import type { DaemonConfig } from "./config.js";
-import { chooseAccel, type KvmKind } from "../vmm/vm-process.js";
+import { chooseAccel, type KvmKind } from "../vmm/vm-limits.js";
 import {
   DaemonError,
   checkJail,

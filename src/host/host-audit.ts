@@ -3,7 +3,7 @@
 // a fixture tree in the tests) and the daemon's home; none changes anything. Each finding is
 // pass, warn or fail, with why and how to fix it.
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { verifyAuditLog } from "./audit-log.js";
 import type { DaemonConfig } from "./config.js";
 import { Store, type TokenRecord, type VmRecord } from "./store.js";
@@ -395,10 +395,10 @@ export function checkVmProcess(root: string, vm: VmRecord): Finding | undefined 
  */
 export function checkVmOrphans(root: string): Finding {
   const id = "vm.orphans";
-  const gone = vmProcesses(root).filter((p) => !existsSync(join(root, p.dir)));
+  const gone = vmProcesses(root).filter((p) => !existsSync(join(root, dirname(p.path))));
   if (gone.length === 0) return pass(id, "every VM process's directory is there");
   const named = gone.map(
-    (p) => `process ${p.pid}${p.name !== undefined ? ` (VM ${p.name})` : ""}: ${p.dir}`,
+    (p) => `process ${p.pid}${p.name !== undefined ? ` (VM ${p.name})` : ""}: ${p.path}`,
   );
   return fail(
     id,

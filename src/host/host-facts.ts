@@ -2,7 +2,7 @@
 // total and available, memory pressure. Everything is read under an injectable root so tests can
 // describe another machine (an SMT host, a host short of memory) with a fixture tree.
 import { readFileSync, readdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 
 export interface HostCpu {
   cpu: number;
@@ -161,8 +161,8 @@ export function hostThreadIds(pid: number, nsTids: readonly number[], root = "/"
 /** A VM process: `moat run` with its control socket at an absolute path. */
 export interface VmProcess {
   pid: number;
-  /** Its directory: where its --config file lies (a daemon's VM), or its --control socket. */
-  dir: string;
+  /** Its --config file (a daemon's VM: `vms/<id>.json`), or its --control socket. */
+  path: string;
   /** Its --name, if it has one. */
   name?: string;
 }
@@ -194,7 +194,7 @@ export function vmProcesses(root = "/"): VmProcess[] {
     const pid = Number(e);
     if (argv.some((a) => a.startsWith("--in-jail=")) && underUnshare(pid, root)) continue;
     const name = after("--name");
-    out.push({ pid, dir: dirname(where), ...(name !== undefined ? { name } : {}) });
+    out.push({ pid, path: where, ...(name !== undefined ? { name } : {}) });
   }
   return out.sort((a, b) => a.pid - b.pid);
 }

@@ -9,7 +9,7 @@ import type { VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
 
 export interface Recovering {
-  /** Where each VM's directory lives: a VM process whose directory is under it is this home's. */
+  /** Where the VMs' files live: a VM process whose config or control socket is under it is this home's. */
   vmsDir: string;
   vms(): VmRecord[];
   /** The VMM under a VM's recorded process (its unshare when jailed). */
@@ -79,6 +79,6 @@ export async function recoverVms(
 function ourProcesses(vmsDir: string): number[] {
   const marker = `${vmsDir}/`;
   return vmProcesses()
-    .filter((p) => p.dir.startsWith(marker))
+    .filter((p) => p.path.startsWith(marker))
     .map((p) => p.pid);
 }

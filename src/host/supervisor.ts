@@ -5,7 +5,7 @@
 // applies the VM's restart policy with exponential backoff.
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { closeSync, mkdirSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { Store, VmExitRecord, VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
@@ -18,10 +18,10 @@ import { spawnJailed } from "../jail/launch.js";
 import { JailError } from "../jail/drop.js";
 import { TapError } from "../sys/tap.js";
 import { jailDevices } from "../vmm/jail-needs.js";
-import { chooseAccel, type KvmKind } from "../vmm/vm-process.js";
+import { chooseAccel, type KvmKind } from "../vmm/vm-limits.js";
 import type { VmConfig } from "../vmm/vm-config.js";
 import { readVmFileDated } from "./vm-file.js";
-import { prepareVmDir, removeVmDir, writeVmDirFile } from "./vm-dir.js";
+import { prepareVmDir, removeVmDir } from "./vm-dir.js";
 import { VMM_LOG_CHECK_MS, VmmLogs } from "./vmm-log.js";
 import { EndWatch, signalPid } from "./process-end.js";
 import { askShutdown, endedWithin, shutDownReason, type AskedBy } from "./guest-shutdown.js";
@@ -115,6 +115,12 @@ export class SupervisorError extends MoatError {
  * the VM as defined (its own error status, 125: a kernel that is no kernel, an unusable file or
  * setting), which is the caller's to fix; the host's (500) for anything else.
  */
+/** Writes root's file `path` (mode 0600) in a directory of root's, whole or not at all. */
+function writeRootFile(path: string, data: string): void {
+  writeFileSync(`${path}.tmp`, data, { mode: 0o600 });
+  renameSync(`${path}.tmp`, path);
+}
+
 function startFailureKind(exit: VmExitRecord | null): ErrorKind {
   return exit?.status === EXIT_MOAT_ERROR && exit.signal === null ? "invalid" : "host";
 }
@@ -217,7 +223,7 @@ export class Supervisor {
     const f = this.files(vm.id);
     // The VM's own directory belongs to its own user: it rotates its console log and writes
     // its exit record there after dropping to that user; no other VM can enter it.
-    prepareVmDir(f.dir, vm.uid, [basename(f.exitFile), basename(f.config)]);
+    prepareVmDir(f.dir, vm.uid, [basename(f.exitFile)]);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -237,7 +243,7 @@ export class Supervisor {
     });
     let log: number;
     try {
-      writeVmDirFile(f.dir, basename(f.config), JSON.stringify(config));
+      writeRootFile(f.config, JSON.stringify(config));
       log = this.logs.openForStart(vm.id);
     } catch (e) {
       cg.remove();
@@ -628,6 +634,7 @@ export class Supervisor {
         throw new SupervisorError(`VM '${vm.name}': ${(e as Error).message}`, "host");
       }
       this.store.deleteVm(id);
+      rmSync(this.files(id).config, { force: true });
       this.logs.remove(id);
       rmSync(join(this.o.jailsDir, id), { recursive: true, force: true });
       this.emitDeleted(vm);

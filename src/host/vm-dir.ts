@@ -19,7 +19,6 @@ import {
   renameSync,
   rmdirSync,
   unlinkSync,
-  writeFileSync,
 } from "node:fs";
 import { MoatError } from "../base/moat-error.js";
 
@@ -79,32 +78,6 @@ export function prepareVmDir(dir: string, uid: number | null, stale: readonly st
     fchownSync(fd, uid ?? 0, uid ?? 0);
     fchmodSync(fd, 0o700);
     for (const name of stale) removeEntry({ top: fd, moved: 0 }, fd, name, 1);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Writes root's file `name` (mode 0600) into the VM directory `dir` afresh: through the
- * directory's descriptor, following no link, failing if anything has that name (prepareVmDir
- * removed what was there). Its owner stays root, which the VM's uid cannot make a file of.
- */
-export function writeVmDirFile(dir: string, name: string, data: string): void {
-  const fd = openDir(dir);
-  if (fd === undefined) throw new VmDirError(`${dir}: vanished`);
-  try {
-    const file = openSync(
-      at(fd, name),
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      0o600,
-    );
-    try {
-      writeFileSync(file, data);
-    } finally {
-      closeSync(file);
-    }
-  } catch (e) {
-    throw new VmDirError(`${dir}/${name}: ${(e as Error).message}`);
   } finally {
     closeSync(fd);
   }

@@ -19,7 +19,11 @@ export interface VmFiles {
   exitFile: string;
   vsock: string;
   vnc: string;
-  /** The VM process's config (vm-config.ts), root's, written before each start. */
+  /**
+   * The VM process's config (vm-config.ts), written before each start beside the VM's directory
+   * in root's `vms/`, not in it: the VM's uid could rename root's files there, and hand a later
+   * start an older config.
+   */
   config: string;
 }
 
@@ -32,7 +36,7 @@ export function vmFiles(dir: string): VmFiles {
     exitFile: `${dir}/exit.json`,
     vsock: `${dir}/vsock.sock`,
     vnc: `${dir}/vnc.sock`,
-    config: `${dir}/config.json`,
+    config: `${dir}.json`,
   };
 }
 

@@ -19,13 +19,12 @@ export interface JailDevices {
 /**
  * The files, disks, directories and devices the VM of `c` reaches, `accel` its resolved
  * accelerator. `checked`: its kernel, initrd and disks were checked at their real paths (the
- * daemon's), so they are bound with no link followed. `readFiles`: more to bind read-only
- * (a config file that lives outside the VM's directories).
+ * daemon's), so they are bound with no link followed.
  */
 export function jailDevices(
   c: VmConfig,
   accel: "soft" | "kvm",
-  o: { checked: boolean; readFiles?: string[] },
+  o: { checked: boolean },
 ): JailDevices {
   const own: string[] = [];
   if (c.kernel) own.push(resolve(c.kernel));
@@ -37,7 +36,6 @@ export function jailDevices(
       initrd: initrdChoice(configInitrd(c)),
       agent: c.agent !== undefined,
     }),
-    ...(o.readFiles ?? []),
   ];
   const h = c.host;
   if (h.vnc_password_file !== undefined) readFiles.push(resolve(h.vnc_password_file));

@@ -35,7 +35,7 @@ import { agentPolicy, DEFAULT_AGENT_ALLOW } from "../agent/agent-commands.js";
 import { parseMac } from "../devices/virtio/net.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import type { VmExit } from "./vm-exit.js";
-import { archOf } from "./vm-limits.js";
+import { archOf, chooseAccel } from "./vm-limits.js";
 import { EXIT_MOAT_ERROR, EXIT_SIGINT, EXIT_STOPPED } from "./exit-status.js";
 import {
   configInitrd,
@@ -46,8 +46,6 @@ import {
   type VmConfig,
 } from "./vm-config.js";
 import { TerminalFilter } from "./terminal-filter.js";
-
-export type { KvmKind };
 
 /** How this process was started, beside the VM's config. */
 export interface VmProcessOptions {
@@ -81,23 +79,6 @@ function readImage(path: string, what: string): Uint8Array {
   if (st.size > MAX_FILE_BYTES)
     throw new VmConfigError(`${what} ${path}: larger than ${MAX_FILE_BYTES >> 20} MiB`, what);
   return readFileSync(path);
-}
-
-/**
- * What `accel` runs on a host whose KVM is `kind`. soft: the riscv64 guest on moat's CPU. kvm:
- * the x86-64 guest on /dev/kvm. auto: KVM where the host has hardware virtualisation; the soft
- * CPU where it has none or only PVM-nested KVM (there a Linux guest takes minutes to boot and
- * its userspace cannot make system calls).
- */
-export function chooseAccel(
-  accel: VmConfig["accel"],
-  kind: KvmKind,
-  n: FieldNames = FIELD_NAMES,
-): "soft" | "kvm" {
-  if (accel === "auto") return kind === "hardware" ? "kvm" : "soft";
-  if (accel === "kvm" && kind === "none")
-    throw new VmConfigError(`${n("accel")} kvm: this host has no /dev/kvm`, "accel");
-  return accel;
 }
 
 /** What a guest on PVM-nested KVM can do, said once the VM's settings have been accepted. */
@@ -199,8 +180,11 @@ export async function runVmProcess(c: VmConfig, o: VmProcessOptions): Promise<nu
   return exit.status;
 }
 
-/** The checks of `c` against this host (the config's own are checkVmConfig's). */
-function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
+/**
+ * The checks of `c` against this host (the config's own are checkVmConfig's); `jailed`: in a
+ * jail, which has no /sys (its launcher checked what needs it).
+ */
+export function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
   const h = c.host;
   if (h.pin_cpus !== undefined) {
     const allowed = allowedCpus();
@@ -218,7 +202,6 @@ function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
       `${n("host.seccomp")}: the filter is written for x86-64 hosts`,
       "host.seccomp",
     );
-  // A jail has no /sys: its launcher checked.
   if (h.ksm && !jailed && !existsSync("/sys/kernel/mm/ksm"))
     throw new VmConfigError(
       `${n("host.ksm")}: this kernel has no KSM (/sys/kernel/mm/ksm)`,
@@ -231,7 +214,7 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
   const h = c.host;
   const cpuTier = c.cpu_tier ?? DEFAULT_CPU_TIER;
   const hostKvm = jailKvm ?? kvmKind();
-  const accel = chooseAccel(c.accel, hostKvm, n);
+  const accel = chooseAccel(c.accel, hostKvm, n("accel"));
   const arch = archOf(accel);
   checkVmConfig(c, accel, n);
   checkHost(c, n, jailKvm !== undefined);

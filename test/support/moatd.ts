@@ -93,7 +93,7 @@ export async function stopDaemon(h: Home, d: DaemonProc): Promise<void> {
 /** The VM processes (one per VM: a jailed one's unshare) whose files lie in the home of `h`. */
 export function vmPids(h: Home): number[] {
   return vmProcesses()
-    .filter((p) => p.dir.startsWith(`${h.dir}/`))
+    .filter((p) => p.path.startsWith(`${h.dir}/`))
     .map((p) => p.pid);
 }
 

@@ -90,7 +90,13 @@ test("defaults are filled and unknown fields refused, at any depth", () => {
     "disks.0",
     /disks\.0: unknown field 'speed'/,
   );
-  refused(() => parseVmConfig([]), "", /must be object/);
+  refused(() => parseVmConfig([]), "", /^the config must be a JSON object$/);
+  refused(() => config({ accel: "sfot" }), "accel", /^accel must be one of soft, kvm, auto$/);
+  refused(
+    () => config({ disks: [{ path: "my,disk.img" }] }),
+    "disks.0.path",
+    /^disks\.0\.path must be a path with no NUL and no comma/,
+  );
   refused(() => config({ cpus: "2" }), "cpus", /cpus must be integer/);
 });
 
@@ -292,7 +298,7 @@ test("moat vmm reads a config file only if it is a plain file of its own, JSON a
     const shared = join(dir, "shared.json");
     writeFileSync(shared, "{}", { mode: 0o600 });
     chmodSync(shared, 0o620);
-    assert.throws(() => readVmConfig(shared), /writable by no one else/);
+    assert.throws(() => readVmConfig(shared), /others may write it \(mode 620\): chmod go-w/);
     const big = join(dir, "big.json");
     writeFileSync(big, " ".repeat(1024 * 1024 + 1), { mode: 0o600 });
     assert.throws(() => readVmConfig(big), /larger than 1024 KiB/);
@@ -345,6 +351,17 @@ test("moat run --exit-file records a refused flag too, as it records any other e
     assert.equal(rec.status, 125);
     assert.equal(rec.reason, "error");
     assert.match(rec.detail, /--memory must be between 32 and/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a socket in a directory that is not there is said as such, not as EACCES", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-nodir-"));
+  try {
+    const r = await moat(["run", "--control", join(dir, "nodir", "c.sock"), "--", "true"]);
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /^moat: --control .*nodir\/c\.sock: no directory .*nodir\n/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

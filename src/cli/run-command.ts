@@ -81,7 +81,8 @@ export async function vmmCommand(argv: string[], o: VmmOptions): Promise<number>
   const config = readVmConfig(o.config);
   if (o.name !== undefined && o.name !== config.name)
     throw new UsageError(
-      `--name ${o.name}: the config's name is ${config.name === undefined ? "not set" : config.name}`,
+      `--name ${o.name} is not the config's name (${config.name === undefined ? "it has none" : `'${config.name}'`}): ` +
+        "leave --name out, or give the config's",
     );
   return runVmProcess(config, {
     command: argv,

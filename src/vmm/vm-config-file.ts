@@ -28,12 +28,15 @@ export function readVmConfig(path: string): VmConfig {
     const st = fstatSync(fd);
     const me = process.geteuid?.() ?? 0;
     if (!st.isFile()) throw new VmConfigError(`--config ${path}: not a regular file`, "config");
-    if ((st.uid !== me && st.uid !== 0) || (st.mode & 0o022) !== 0 || st.nlink !== 1)
-      throw new VmConfigError(
-        `--config ${path}: must be owned by you or root, writable by no one else, and have ` +
-          "one name",
-        "config",
-      );
+    const why =
+      st.uid !== me && st.uid !== 0
+        ? `is owned by uid ${st.uid}, not by you or root`
+        : (st.mode & 0o022) !== 0
+          ? `others may write it (mode ${(st.mode & 0o777).toString(8)}): chmod go-w ${path}`
+          : st.nlink !== 1
+            ? `has ${st.nlink} names (hard links); a config has one`
+            : undefined;
+    if (why) throw new VmConfigError(`--config ${path}: ${why}`, "config");
     if (st.size > CONFIG_MAX_BYTES)
       throw new VmConfigError(
         `--config ${path}: larger than ${CONFIG_MAX_BYTES >> 10} KiB`,

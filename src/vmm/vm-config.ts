@@ -303,11 +303,35 @@ export const VM_CONFIG_SCHEMAS: SchemaSet = {
 
 let validate: ValidateFunction | undefined;
 
+/** What each pattern of the schema asks for, in words (a regular expression is no answer). */
+const PATTERN_WORDS: Readonly<Record<string, string>> = {
+  [PATH.pattern]:
+    "a path with no NUL and no comma (moat run --disk PATH,OPTIONS could not name it)",
+  [ABSOLUTE_PATH.pattern]: "an absolute path with no NUL and no comma",
+  [IFNAME_PATTERN]: "an interface name: 1 to 15 of A-Z a-z 0-9 _ . -",
+  "^[A-Za-z0-9_.-]{1,64}$": "1 to 64 of A-Z a-z 0-9 _ . -",
+};
+
+/** One schema refusal in a user's words, naming the field by its path (disks.0.path). */
 function ajvMessage(e: ErrorObject): string {
   const at = e.instancePath.replace(/^\//, "").replaceAll("/", ".");
-  if (e.keyword === "additionalProperties")
-    return `${at ? `${at}: ` : ""}unknown field '${String(e.params["additionalProperty"])}'`;
-  return `${at || "the config"} ${e.message ?? "is not valid"}`;
+  const field = at || "the config";
+  switch (e.keyword) {
+    case "additionalProperties":
+      return `${at ? `${at}: ` : ""}unknown field '${String(e.params["additionalProperty"])}'`;
+    case "enum":
+      return `${field} must be one of ${(e.params["allowedValues"] as unknown[]).join(", ")}`;
+    case "pattern": {
+      const pattern = String(e.params["pattern"]);
+      return `${field} must be ${PATTERN_WORDS[pattern] ?? `like ${pattern}`}`;
+    }
+    case "type":
+      return e.params["type"] === "object"
+        ? `${field} must be a JSON object`
+        : `${field} must be ${String(e.params["type"])}`;
+    default:
+      return `${field} ${e.message ?? "is not valid"}`;
+  }
 }
 
 /**

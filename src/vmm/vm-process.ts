@@ -2,6 +2,7 @@
 // out. `moat run` (its flags made into a config) and `moat vmm --config FILE` (the daemon's VM
 // processes, and a jailed `moat run`'s) both come here.
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { softAccel } from "../accel/soft/soft-accel.js";
 import { DEFAULT_CPU_TIER } from "../accel/soft/cpu-tier.js";
 import { Riscv64Vm } from "./riscv64-vm.js";
@@ -195,6 +196,18 @@ export function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
         "host.pin_cpus",
       );
   }
+  // A socket in a directory that is not there fails as EACCES: said here as what it is.
+  const made: [string, string | undefined][] = [
+    ["host.control", h.control],
+    ["host.console", h.console],
+    ["host.vsock", h.vsock],
+    ["host.vconsole", h.vconsole],
+    ["host.console_log", h.console_log?.path],
+    ["host.exit_file", h.exit_file],
+  ];
+  for (const [field, path] of made)
+    if (path !== undefined && !existsSync(dirname(resolve(path))))
+      throw new VmConfigError(`${n(field)} ${path}: no directory ${dirname(path)}`, field);
   if (h.jail_user !== undefined && process.getuid?.() !== 0)
     throw new VmConfigError(`${n("host.jail_user")} needs moat to start as root`, "host.jail_user");
   if (h.seccomp !== undefined && process.arch !== "x64")

@@ -355,7 +355,8 @@ test("audit: VM processes whose directory is gone are named, a jailed one once (
     // The unshare gone, its VMM is named itself.
     rmSync(join(root, "proc/30"), { recursive: true });
     assert.match(checkVmOrphans(root).why, /process 31 \(VM jailed\): \/gone\/vms\/c\//);
-    for (const pid of ["20", "31", "50", "70"]) rmSync(join(root, "proc", pid), { recursive: true });
+    for (const pid of ["20", "31", "50", "70"])
+      rmSync(join(root, "proc", pid), { recursive: true });
     assert.equal(checkVmOrphans(root).status, "pass");
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -224,7 +224,9 @@ export function registerHostCommands(program: Command): void {
       .command(op)
       .description(
         {
-          start: "Start VMs (admission control may refuse, saying why)",
+          start:
+            "Start VMs (admission control may refuse, saying why); a VM already running is " +
+            "left as it is, said on stderr (exit 0)",
           stop:
             "Shut VMs down: the guest is asked (the power button, or its guest agent) and " +
             "has a grace time to power itself off, its file systems synced; a guest still " +
@@ -251,6 +253,7 @@ export function registerHostCommands(program: Command): void {
           ? ""
           : `?timeout=${parseIntOption(o.timeout, "timeout", 0, STOP_GRACE_MAX_S)}`;
       for (const v of vms) {
+        if (op === "start" && (await alreadyRunning(c, v))) continue;
         const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}${query}`)) as Vm;
         process.stdout.write(`${r.name}: ${r.state}\n`);
       }
@@ -589,6 +592,18 @@ function seconds(v: string, name: string): number {
       `${name} wants a duration from 1s to 365d such as 90s, 30m, 12h or 7d, not '${v}'`,
     );
   return n;
+}
+
+/**
+ * `moat start` of a running VM does nothing and says so (as docker start does), exit 0; the API
+ * keeps its 409 (a caller that asked to start has its answer there).
+ */
+async function alreadyRunning(c: Connection, v: string): Promise<boolean> {
+  const vm = (await request(c, "GET", `/v1/vms/${enc(v)}`)) as Vm;
+  if (vm.state !== "running" && vm.state !== "starting") return false;
+  process.stderr.write(`moat: ${vm.name} is already ${vm.state}\n`);
+  process.stdout.write(`${vm.name}: ${vm.state}\n`);
+  return true;
 }
 
 /** A whole number; its range is the daemon's to check (the API says which field and why). */

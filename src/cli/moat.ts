@@ -9,11 +9,20 @@ import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
+import { readFileSync } from "node:fs";
+
+/** The version of this moat: package.json's, read where it is installed (dist/src/cli/ -> ../../../). */
+const VERSION = (
+  JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
 
 const program = new Command();
 program
   .name("moat")
   .description("A hypervisor in TypeScript: its own RISC-V CPU, and KVM, under one VMM.")
+  .version(VERSION, "-V, --version", "print moat's version and exit")
   .showHelpAfterError("(moat --help for usage)")
   .exitOverride();
 

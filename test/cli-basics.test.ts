@@ -3,10 +3,12 @@
 // logs --tail/-f and ls -q/--format. Against a real `moat daemon` and real VM processes.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { moat } from "./support/moat-cli.js";
 import {
   adminToken,
+  api,
   cli,
   newHome,
   startDaemon,
@@ -48,4 +50,60 @@ test("moat start of a running VM is a no-op: exit 0, a note on stderr", async ()
   assert.equal(still.restarts, before.restarts);
   const k = await cli(h, ["rm", "-f", "up"]);
   assert.equal(k.status, 0, k.err);
+});
+
+test("moat create -f takes the API's JSON from a file or stdin; flags with it are refused", async () => {
+  const file = join(h.dir, "spec.json");
+  writeFileSync(file, JSON.stringify({ name: "from-file", memory_mib: 64, labels: { t: "f" } }));
+  const c = await cli(h, ["create", "-f", file]);
+  assert.equal(c.status, 0, c.err);
+  assert.match(c.out, /^from-file [0-9a-f]{12} created\n$/);
+  const stdin = await cli(h, ["create", "--file", "-", "--json"], '{"name":"from-stdin","cpus":2}');
+  assert.equal(stdin.status, 0, stdin.err);
+  assert.equal((JSON.parse(stdin.out) as { spec: { cpus: number } }).spec.cpus, 2);
+  const made = await api(h.socket, adminToken(h), "GET", "/v1/vms/from-file");
+  const spec = (made.body as { spec: { memory_mib: number; labels: object } }).spec;
+  assert.equal(spec.memory_mib, 64);
+  assert.deepEqual(spec.labels, { t: "f" });
+
+  const both = await cli(h, ["create", "-f", file, "--memory", "128", "--rng"]);
+  assert.equal(both.status, 125);
+  assert.match(
+    both.err,
+    /-f takes the whole VM from .*spec\.json: put --memory, --rng in the file/,
+  );
+  const notJson = await cli(h, ["create", "-f", "-"], "{name: a}");
+  assert.equal(notJson.status, 125);
+  assert.match(notJson.err, /^moat: -f stdin: not JSON \(/);
+  const list = await cli(h, ["create", "-f", "-"], "[]");
+  assert.match(list.err, /^moat: -f stdin: a JSON object such as/);
+  const missing = await cli(h, ["create", "-f", join(h.dir, "no-such.json")]);
+  assert.match(missing.err, /^moat: -f .*no-such\.json: no such file\n$/);
+  const none = await cli(h, ["create"]);
+  assert.equal(none.status, 125);
+  assert.match(none.err, /^moat: moat create needs --name \(or -f FILE\)\n$/);
+  // The API's refusal names the file and the field as the file has it.
+  writeFileSync(file, JSON.stringify({ name: "big", memory_mib: 999999 }));
+  const refused = await cli(h, ["create", "-f", file]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.err, /^moat: .*spec\.json: memory_mib must be <= \d+\n$/);
+  for (const vm of ["from-file", "from-stdin"]) assert.equal((await cli(h, ["rm", vm])).status, 0);
+});
+
+test("moat create's refusals name the flag, not the API's field", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--memory", "999999"], /^moat: --memory must be <= \d+\n$/],
+    [["--cpus", "99"], /^moat: --cpus must be <= \d+\n$/],
+    [["--cpu-weight", "0"], /^moat: --cpu-weight must be >= 1\n$/],
+    [
+      ["--disk", "/no/such.img"],
+      /^moat: --disk \(disks\.0\.path\): \/no\/such\.img: not in the image directories/,
+    ],
+  ];
+  for (const [flags, want] of cases) {
+    const r = await cli(h, ["create", "--name", "refused", ...flags]);
+    assert.equal(r.status, 1, r.err);
+    assert.match(r.err, want);
+    assert.doesNotMatch(r.err, /body:|memory_mib|cpu\.weight/);
+  }
 });

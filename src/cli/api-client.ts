@@ -11,6 +11,8 @@ export class ApiClientError extends MoatError {
   constructor(
     message: string,
     readonly status?: number,
+    /** The request's field at fault, when the API names one. */
+    readonly field?: string,
   ) {
     super(message, "host");
   }
@@ -87,7 +89,11 @@ export function request(
               typeof parsed === "object" && parsed && "error" in parsed
                 ? String((parsed as { error: unknown }).error)
                 : text || `HTTP ${status}`;
-            reject(new ApiClientError(msg, status));
+            const field =
+              typeof parsed === "object" && parsed && "field" in parsed
+                ? String((parsed as { field: unknown }).field)
+                : undefined;
+            reject(new ApiClientError(msg, status, field));
           } else resolve(status === 204 ? undefined : parsed);
         });
       },

@@ -10,6 +10,7 @@ import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
+import { inCliWords, specFromFile } from "./create-spec.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
@@ -123,8 +124,19 @@ export function registerHostCommands(program: Command): void {
 
   program
     .command("create")
-    .description("Define a VM on the daemon (start it with 'moat start NAME')")
-    .requiredOption("--name <name>", "a name unique in its trust domain: a-z, 0-9, _ . -")
+    .description(
+      "Define a VM on the daemon (start it with 'moat start NAME'): with flags, or with -f and " +
+        "the JSON the API takes",
+    )
+    .option(
+      "-f, --file <spec.json>",
+      "the VM as the JSON of the API's POST /v1/vms (VmSpec, docs/host.md; - reads stdin); " +
+        "flags that set the VM are refused with it (the file says it all)",
+    )
+    .option(
+      "--name <name>",
+      "a name unique in its trust domain: a-z, 0-9, _ . - (required without -f)",
+    )
     .addOption(new Option("--accel <name>", "soft, kvm or auto").default("auto"))
     .option("--cpu-tier <tier>", CPU_TIER_HELP)
     .option("--cpus <n>", "vCPUs, 1-8", "1")
@@ -169,55 +181,65 @@ export function registerHostCommands(program: Command): void {
     .option("--cpu-max <cpus>", "hard CPU cap in host CPUs, e.g. 0.2")
     .option("--json", "print the created VM as JSON")
     .action(async (o: Record<string, unknown>, cmd: Command) => {
-      const spec: Record<string, unknown> = {
-        name: o.name,
-        accel: o.accel,
-        ...(o.cpuTier !== undefined ? { cpu_tier: parseCpuTier(o.cpuTier as string) } : {}),
-        cpus: num(o.cpus as string, "cpus"),
-        memory_mib: num(o.memory as string, "memory"),
-        restart: o.restart,
-      };
-      for (const k of ["kernel", "initrd"] as const) if (o[k]) spec[k] = resolve(o[k] as string);
-      if (o.initrd === false) spec.initrd = "none";
-      if (o.cmdline !== undefined) spec.cmdline = o.cmdline;
-      if (o.disk)
-        spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({
-          ...d,
-          path: resolve(d.path),
-        }));
-      if (o.net) spec.nics = parseNetSpecs(o.net as string[]);
-      if (o.vsockCid !== undefined) spec.vsock = { cid: num(o.vsockCid as string, "vsock-cid") };
-      if (o.balloon !== undefined) {
-        if (o.balloon !== true && o.balloon !== "reporting=off")
-          throw new UsageError("--balloon takes nothing or 'reporting=off'");
-        spec.balloon = { free_page_reporting: o.balloon === true };
-      }
-      if (o.agent !== undefined) spec.agent = agentSpec(o.agent as true | string);
-      if (o.rng) spec.rng = true;
-      if (o.lockMemory) spec.lock_memory = true;
-      if (o.display !== undefined) spec.display = parseDisplayMode(o.display as boolean | string);
-      if (o.domain) spec.domain = o.domain;
-      if (o.label) {
-        const labels: Record<string, string> = {};
-        for (const l of o.label as string[]) {
-          const i = l.indexOf("=");
-          if (i < 1) throw new UsageError(`--label wants key=value, not '${l}'`);
-          labels[l.slice(0, i)] = l.slice(i + 1);
-        }
-        spec.labels = labels;
-      }
-      const cpu: Record<string, number> = {};
-      if (o.cpuWeight !== undefined) cpu.weight = num(o.cpuWeight as string, "cpu-weight");
-      if (o.cpuMax !== undefined) {
-        const v = Number(o.cpuMax);
-        if (!(v > 0))
-          throw new UsageError(`--cpu-max wants a positive number, not '${String(o.cpuMax)}'`);
-        cpu.max = v;
-      }
-      if (Object.keys(cpu).length) spec.cpu = cpu;
-      const vm = (await request(conn(cmd), "POST", "/v1/vms", spec)) as Vm;
+      const file = o.file as string | undefined;
+      const spec = file !== undefined ? specFromFile(file, cmd) : specFromFlags(o);
+      const vm = (await request(conn(cmd), "POST", "/v1/vms", spec).catch((e: unknown) => {
+        throw inCliWords(e, file);
+      })) as Vm;
       print(o.json === true, vm, () => `${vm.name} ${vm.id} created\n`);
     });
+
+  /** The VmSpec `moat create`'s flags describe. */
+  function specFromFlags(o: Record<string, unknown>): Record<string, unknown> {
+    if (o.name === undefined) throw new UsageError("moat create needs --name (or -f FILE)");
+    const spec: Record<string, unknown> = {
+      name: o.name,
+      accel: o.accel,
+      ...(o.cpuTier !== undefined ? { cpu_tier: parseCpuTier(o.cpuTier as string) } : {}),
+      cpus: num(o.cpus as string, "cpus"),
+      memory_mib: num(o.memory as string, "memory"),
+      restart: o.restart,
+    };
+    for (const k of ["kernel", "initrd"] as const) if (o[k]) spec[k] = resolve(o[k] as string);
+    if (o.initrd === false) spec.initrd = "none";
+    if (o.cmdline !== undefined) spec.cmdline = o.cmdline;
+    if (o.disk)
+      spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({
+        ...d,
+        path: resolve(d.path),
+      }));
+    if (o.net) spec.nics = parseNetSpecs(o.net as string[]);
+    if (o.vsockCid !== undefined) spec.vsock = { cid: num(o.vsockCid as string, "vsock-cid") };
+    if (o.balloon !== undefined) {
+      if (o.balloon !== true && o.balloon !== "reporting=off")
+        throw new UsageError("--balloon takes nothing or 'reporting=off'");
+      spec.balloon = { free_page_reporting: o.balloon === true };
+    }
+    if (o.agent !== undefined) spec.agent = agentSpec(o.agent as true | string);
+    if (o.rng) spec.rng = true;
+    if (o.lockMemory) spec.lock_memory = true;
+    if (o.display !== undefined) spec.display = parseDisplayMode(o.display as boolean | string);
+    if (o.domain) spec.domain = o.domain;
+    if (o.label) {
+      const labels: Record<string, string> = {};
+      for (const l of o.label as string[]) {
+        const i = l.indexOf("=");
+        if (i < 1) throw new UsageError(`--label wants key=value, not '${l}'`);
+        labels[l.slice(0, i)] = l.slice(i + 1);
+      }
+      spec.labels = labels;
+    }
+    const cpu: Record<string, number> = {};
+    if (o.cpuWeight !== undefined) cpu.weight = num(o.cpuWeight as string, "cpu-weight");
+    if (o.cpuMax !== undefined) {
+      const v = Number(o.cpuMax);
+      if (!(v > 0))
+        throw new UsageError(`--cpu-max wants a positive number, not '${String(o.cpuMax)}'`);
+      cpu.max = v;
+    }
+    if (Object.keys(cpu).length) spec.cpu = cpu;
+    return spec;
+  }
 
   for (const op of ["start", "stop", "kill", "pause", "resume"] as const) {
     const command = program

@@ -107,3 +107,17 @@ test("moat create's refusals name the flag, not the API's field", async () => {
     assert.doesNotMatch(r.err, /body:|memory_mib|cpu\.weight/);
   }
 });
+
+test("moat run --name and moat create --name follow one rule, said in words", async () => {
+  for (const bad of ["Web", "x".repeat(64), "-a", "a b"]) {
+    const run = await moat(["run", "--name", bad, "--", "true"]);
+    assert.equal(run.status, 125, run.stderr);
+    assert.match(run.stderr, /1 to 63 of a-z 0-9 _ \. -, starting with a letter or digit/);
+    const create = await cli(h, ["create", "--name", bad]);
+    assert.equal(create.status, 1, create.err);
+    assert.equal(
+      create.err,
+      "moat: --name must be 1 to 63 of a-z 0-9 _ . -, starting with a letter or digit\n",
+    );
+  }
+});

@@ -11,6 +11,7 @@ import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { inCliWords, specFromFile } from "./create-spec.js";
+import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
@@ -135,7 +136,7 @@ export function registerHostCommands(program: Command): void {
     )
     .option(
       "--name <name>",
-      "a name unique in its trust domain: a-z, 0-9, _ . - (required without -f)",
+      `a name unique in its trust domain: ${VM_NAME_WORDS} (required without -f)`,
     )
     .addOption(new Option("--accel <name>", "soft, kvm or auto").default("auto"))
     .option("--cpu-tier <tier>", CPU_TIER_HELP)

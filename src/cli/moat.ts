@@ -8,6 +8,7 @@ import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
+import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
 import { readFileSync } from "node:fs";
 
@@ -153,7 +154,10 @@ program
     "VNC Authentication with the password on this file's first line (1-8 bytes, file mode " +
       "0600); required for a TCP --vnc, optional on a socket",
   )
-  .option("--name <name>", "the VM's name (1-64 of A-Z a-z 0-9 _ . -), reported by status")
+  .option(
+    "--name <name>",
+    `the VM's name (${VM_NAME_WORDS}, as for moat create), reported by status`,
+  )
   .option(
     "--console-socket <path>",
     "serve the guest's serial console on this Unix socket (mode 0600, up to 4 clients, no " +

@@ -4,6 +4,7 @@
 import { UsageError } from "./usage-error.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "../accel/soft/cpu-tier.js";
 import { parseAmount } from "./device-options.js";
+import { VM_NAME_PATTERN, VM_NAME_WORDS } from "../vmm/vm-config.js";
 import {
   CONSOLE_LOG_DEFAULT,
   CONSOLE_LOG_MAX,
@@ -11,10 +12,9 @@ import {
   type ConsoleLogSpec,
 } from "../vmm/console-log.js";
 
-/** Bound: --name is 1 to 64 of A-Z a-z 0-9 _ . - (it ends up in file names and logs). */
+/** Bound: --name is VM_NAME_PATTERN, the rule of moat create and the API too. */
 export function parseVmName(v: string): string {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(v))
-    throw new UsageError(`--name '${v}': 1 to 64 characters of A-Z, a-z, 0-9, '_', '.', '-'`);
+  if (!new RegExp(VM_NAME_PATTERN).test(v)) throw new UsageError(`--name '${v}': ${VM_NAME_WORDS}`);
   return v;
 }
 

@@ -7,11 +7,12 @@ import {
   ABSOLUTE_PATH,
   IFNAME_PATTERN,
   machineProperties,
+  VM_NAME_PATTERN,
   type MachineConfig,
 } from "../vmm/vm-config.js";
 
 export { IFNAME_PATTERN };
-export const NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+export const NAME_PATTERN = VM_NAME_PATTERN;
 export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
 
 export const vmSpecSchema = {

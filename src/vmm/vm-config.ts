@@ -16,6 +16,15 @@ import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX, archOf } from "./vm-limits.j
 import { MoatError } from "../base/moat-error.js";
 import { initrdChoice, lacksShippedAgent, NO_X86_AGENT } from "../boot/shipped-guest.js";
 
+/**
+ * A VM's name, one rule everywhere (moat run --name, a config file, moat create and the API):
+ * lower case as DNS labels are, since names are unique per trust domain and appear in paths,
+ * logs and URLs. Bound: 1 to 63 characters.
+ */
+export const VM_NAME_PATTERN = "^[a-z0-9][a-z0-9_.-]{0,62}$";
+/** VM_NAME_PATTERN in words, for every refusal of a name. */
+export const VM_NAME_WORDS = "1 to 63 of a-z 0-9 _ . -, starting with a letter or digit";
+
 /** A Linux network interface name (TAP or bridge): at most 15 bytes. */
 export const IFNAME_PATTERN = "^[A-Za-z0-9_.-]{1,15}$";
 /** No NUL: no file name or argument can hold one (the file system and exec refuse it). */
@@ -106,7 +115,7 @@ export const machineProperties = (path: PathSchema) =>
   ({
     name: {
       type: "string",
-      pattern: "^[A-Za-z0-9_.-]{1,64}$",
+      pattern: VM_NAME_PATTERN,
       description: "reported by status; in file names and logs",
     },
     accel: { type: "string", enum: ["soft", "kvm", "auto"], default: "auto" },
@@ -309,7 +318,7 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
     "a path with no NUL and no comma (moat run --disk PATH,OPTIONS could not name it)",
   [ABSOLUTE_PATH.pattern]: "an absolute path with no NUL and no comma",
   [IFNAME_PATTERN]: "an interface name: 1 to 15 of A-Z a-z 0-9 _ . -",
-  "^[A-Za-z0-9_.-]{1,64}$": "1 to 64 of A-Z a-z 0-9 _ . -",
+  [VM_NAME_PATTERN]: VM_NAME_WORDS,
 };
 
 /** One schema refusal in a user's words, naming the field by its path (disks.0.path). */

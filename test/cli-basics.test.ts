@@ -5,14 +5,18 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { moat } from "./support/moat-cli.js";
+import { spawn } from "node:child_process";
+import { MOAT, moat } from "./support/moat-cli.js";
+import { lastLines, overlap } from "../src/cli/logs-follow.js";
 import {
   adminToken,
   api,
   cli,
   newHome,
+  openConsole,
   startDaemon,
   stopDaemon,
+  until,
   vmState,
   type DaemonProc,
   type Home,
@@ -120,4 +124,49 @@ test("moat run --name and moat create --name follow one rule, said in words", as
       "moat: --name must be 1 to 63 of a-z 0-9 _ . -, starting with a letter or digit\n",
     );
   }
+});
+
+test("moat logs --tail N prints the last lines; -f follows what the guest prints until the VM ends", async () => {
+  const tok = adminToken(h);
+  assert.equal((await cli(h, ["create", "--name", "talk", "--memory", "64"])).status, 0);
+  assert.equal((await cli(h, ["start", "talk"])).status, 0);
+  const con = await openConsole(h.socket, tok, "talk");
+  for (const n of [1, 2, 3]) await con.expect(`echo line-$((${n}*11))`, `line-${n * 11}\r\n`);
+  con.send("echo done-$((5*5))\n");
+  const tail = await until("the scrollback's last lines", async () => {
+    const r = await cli(h, ["logs", "--tail", "2", "talk"]);
+    return r.out.includes("done-25") ? r : undefined;
+  });
+  assert.equal(tail.status, 0, tail.err);
+  assert.equal(tail.out.split("\n").length, 2, `two lines: ${JSON.stringify(tail.out)}`);
+  assert.doesNotMatch(tail.out, /line-11/);
+  const bad = await cli(h, ["logs", "--tail", "x", "talk"]);
+  assert.equal(bad.status, 125);
+
+  // -f: the scrollback's last line, then what comes, each once, until the VM is stopped.
+  const f = spawn(process.execPath, [MOAT, "logs", "-f", "--tail", "1", "talk"], {
+    env: { ...process.env, MOAT_HOME: h.dir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  f.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  const exited = new Promise<number | null>((r) => f.on("close", r));
+  await until("logs -f attached", () => {
+    con.send("echo follow-$((6*7))\n");
+    return out.includes("follow-42\r\n");
+  });
+  assert.doesNotMatch(out, /line-22/, "only the last line of the scrollback");
+  con.close();
+  assert.equal((await cli(h, ["kill", "talk"])).status, 0);
+  assert.equal(await exited, 0, "logs -f ends with the VM");
+  assert.equal((await cli(h, ["rm", "talk"])).status, 0);
+});
+
+test("lastLines and overlap: the tail of a scrollback, and live output not printed twice", () => {
+  assert.equal(lastLines("a\nb\nc\n", 2), "b\nc\n");
+  assert.equal(lastLines("a\nb\nc", 2), "b\nc");
+  assert.equal(lastLines("a\nb\n", 5), "a\nb\n");
+  assert.equal(lastLines("a\nb\n", 0), "");
+  assert.equal(overlap(Buffer.from("xx abc"), Buffer.from("abcdef")), 3);
+  assert.equal(overlap(Buffer.from("xx ab"), Buffer.from("cd")), 0);
 });

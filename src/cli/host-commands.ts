@@ -11,6 +11,7 @@ import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { inCliWords, specFromFile } from "./create-spec.js";
+import { followConsole, lastLines } from "./logs-follow.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
@@ -334,20 +335,43 @@ export function registerHostCommands(program: Command): void {
 
   program
     .command("logs")
-    .description("A VM's console scrollback (kept on disk, up to 1 MiB)")
+    .description(
+      "A VM's console scrollback (kept on disk, up to 1 MiB); -f: then what the guest prints " +
+        "until the VM ends or Ctrl-C (through its console: a token that may attach to it)",
+    )
     .argument("<vm>", "name or id")
-    .option("--bytes <n>", "at most this many bytes", "65536")
+    .option("--bytes <n>", "at most this many bytes (default 65536; with --tail, 1 MiB)")
+    .option("-n, --tail <lines>", "only the last LINES lines (0: none, with -f only what comes)")
+    .option("-f, --follow", "keep printing what the guest prints, until the VM ends or Ctrl-C")
     .option("--raw", RAW_HELP)
-    .action(async (vm: string, o: { bytes: string; raw?: boolean }, cmd: Command) => {
-      const text = (await request(
-        conn(cmd),
-        "GET",
-        `/v1/vms/${enc(vm)}/logs?bytes=${num(o.bytes, "bytes")}`,
-      )) as string;
-      const filter = guestOutputFilter(process.stdout, "log", o.raw);
-      writeGuestOutput(process.stdout, Buffer.from(text, "utf8"), filter);
-      noteDropped([filter]);
-    });
+    .action(
+      async (
+        vm: string,
+        o: { bytes?: string; tail?: string; follow?: boolean; raw?: boolean },
+        cmd: Command,
+      ) => {
+        const c = conn(cmd);
+        const bytes =
+          o.bytes !== undefined ? num(o.bytes, "bytes") : o.tail !== undefined ? 1 << 20 : 65536;
+        const tail = o.tail === undefined ? undefined : parseIntOption(o.tail, "tail", 0, 1 << 20);
+        const filter = guestOutputFilter(process.stdout, "log", o.raw);
+        const write = (b: Buffer): void => writeGuestOutput(process.stdout, b, filter);
+        const scrollback = async (): Promise<Buffer> => {
+          const text = (await request(
+            c,
+            "GET",
+            `/v1/vms/${enc(vm)}/logs?bytes=${bytes}`,
+          )) as string;
+          return Buffer.from(tail === undefined ? text : lastLines(text, tail), "utf8");
+        };
+        if (!o.follow) write(await scrollback());
+        else {
+          const why = await followConsole(c, vm, scrollback, write);
+          if (why) process.stderr.write(`moat: ${why}\n`);
+        }
+        noteDropped([filter]);
+      },
+    );
 
   program
     .command("screenshot")

@@ -170,3 +170,36 @@ test("lastLines and overlap: the tail of a scrollback, and live output not print
   assert.equal(overlap(Buffer.from("xx abc"), Buffer.from("abcdef")), 3);
   assert.equal(overlap(Buffer.from("xx ab"), Buffer.from("cd")), 0);
 });
+
+test("moat ls -q prints ids; --format prints the columns asked for, or json; bad ones refused", async () => {
+  const made: string[] = [];
+  for (const name of ["q-one", "q-two"]) {
+    const r = await cli(h, ["create", "--name", name, "--memory", "64", "--json"]);
+    assert.equal(r.status, 0, r.err);
+    made.push((JSON.parse(r.out) as { id: string }).id);
+  }
+  const q = await cli(h, ["ls", "-q", "--label", "x=y"]);
+  assert.equal(q.out, "", "no VM has the label");
+  const ids = await cli(h, ["ls", "-q"]);
+  assert.equal(ids.status, 0, ids.err);
+  assert.deepEqual(ids.out.trimEnd().split("\n").sort(), [...made].sort());
+  const cols = await cli(h, ["ls", "--format", "name,state,memory"]);
+  assert.equal(cols.status, 0, cols.err);
+  assert.deepEqual(cols.out.trimEnd().split("\n").sort(), [
+    "q-one\tcreated\t64M",
+    "q-two\tcreated\t64M",
+  ]);
+  const json = await cli(h, ["ls", "--format", "json"]);
+  assert.deepEqual((JSON.parse(json.out) as { name: string }[]).map((v) => v.name).sort(), [
+    "q-one",
+    "q-two",
+  ]);
+  const table = await cli(h, ["ls", "--format", "table"]);
+  assert.match(table.out, /^NAME\s+ID\s+DOMAIN\s+STATE\s+CPUS\s+MEMORY\s+PID\s+LAST EXIT\n/);
+  const bad = await cli(h, ["ls", "--format", "name,size"]);
+  assert.equal(bad.status, 125);
+  assert.match(bad.err, /'size' is not a column; table, json, or columns of name, id,/);
+  const both = await cli(h, ["ls", "-q", "--json"]);
+  assert.equal(both.status, 125);
+  for (const id of made) assert.equal((await cli(h, ["rm", id])).status, 0);
+});

@@ -12,6 +12,7 @@ import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { inCliWords, specFromFile } from "./create-spec.js";
 import { followConsole, lastLines } from "./logs-follow.js";
+import { LIST_FORMAT_HELP, parseListFormat, vmRows } from "./vm-list.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
 import type { DomainQuota, DomainUse } from "../host/quota.js";
@@ -300,27 +301,25 @@ export function registerHostCommands(program: Command): void {
   program
     .command("ls")
     .description("List VMs")
-    .option("--json", "JSON")
+    .option("--json", "JSON (as --format json)")
+    .option("-q, --quiet", "only the VMs' ids, one a line (moat rm $(moat ls -q))")
+    .option("--format <format>", LIST_FORMAT_HELP)
     .option("--label <key=value>", "only VMs with this label")
-    .action(async (o: { json?: boolean; label?: string }, cmd: Command) => {
-      const q = o.label ? `?label=${enc(o.label)}` : "";
-      const vms = (await request(conn(cmd), "GET", `/v1/vms${q}`)) as Vm[];
-      print(o.json === true, vms, () =>
-        table([
-          ["NAME", "ID", "DOMAIN", "STATE", "CPUS", "MEMORY", "PID", "LAST EXIT"],
-          ...vms.map((v) => [
-            v.name,
-            v.id,
-            v.domain,
-            v.state,
-            String(v.spec.cpus),
-            `${v.spec.memory_mib}M`,
-            v.pid === null ? "-" : String(v.pid),
-            v.last_exit?.reason ?? "",
-          ]),
-        ]),
-      );
-    });
+    .action(
+      async (
+        o: { json?: boolean; quiet?: boolean; format?: string; label?: string },
+        cmd: Command,
+      ) => {
+        if ([o.json, o.quiet, o.format].filter((x) => x !== undefined).length > 1)
+          throw new UsageError("moat ls takes one of --json, -q and --format");
+        const format = o.quiet ? ["id"] : o.json ? "json" : parseListFormat(o.format ?? "table");
+        const q = o.label ? `?label=${enc(o.label)}` : "";
+        const vms = (await request(conn(cmd), "GET", `/v1/vms${q}`)) as Vm[];
+        if (format === "json" || format === "table")
+          print(format === "json", vms, () => table(vmRows(vms)));
+        else for (const row of vmRows(vms, format)) process.stdout.write(row.join("\t") + "\n");
+      },
+    );
 
   program
     .command("inspect")

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { MOAT, moat } from "./support/moat-cli.js";
 import { lastLines, overlap } from "../src/cli/logs-follow.js";
+import { sseEvents } from "../src/cli/events-command.js";
 import {
   adminToken,
   api,
@@ -202,4 +203,36 @@ test("moat ls -q prints ids; --format prints the columns asked for, or json; bad
   const both = await cli(h, ["ls", "-q", "--json"]);
   assert.equal(both.status, 125);
   for (const id of made) assert.equal((await cli(h, ["rm", id])).status, 0);
+});
+
+test("moat events prints VM state changes as they happen, until Ctrl-C", async () => {
+  const ev = spawn(process.execPath, [MOAT, "events"], {
+    env: { ...process.env, MOAT_HOME: h.dir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  ev.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  ev.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => ev.on("close", r));
+  // The stream is open once an event made after it shows; make them until one does.
+  const made = await cli(h, ["create", "--name", "ev", "--memory", "64"]);
+  assert.equal(made.status, 0, made.err);
+  await until("events attached", async () => {
+    await cli(h, ["start", "ev"]);
+    return /vm\.state ev \([0-9a-f]{12}, default\) running\n/.test(out);
+  });
+  assert.equal((await cli(h, ["rm", "-f", "ev"])).status, 0);
+  await until("the delete seen", () => / vm\.deleted ev \(/.test(out));
+  ev.kill("SIGINT");
+  assert.equal(await exited, 0, err);
+  assert.match(out, /^\d{4}-\d\d-\d\dT[\d:.]+Z vm\.state ev /m);
+});
+
+test("sseEvents: complete events only, a partial one kept for the next chunk", () => {
+  const { data, rest } = sseEvents(
+    ': moat events\n\nevent: vm.state\ndata: {"a":1}\n\nevent: x\nda',
+  );
+  assert.deepEqual(data, ['{"a":1}']);
+  assert.equal(rest, "event: x\nda");
 });

@@ -175,7 +175,7 @@ test("moat daemon, then create, start, ls, console, logs, inspect, top, stop, rm
   assert.equal(vmPids(h).length, 0, "no VM process left");
   const bad = await cli(h, ["create", "--name", "b", "--memory", "10"]);
   assert.equal(bad.status, 1);
-  assert.match(bad.err, /memory_mib must be >= 32/);
+  assert.match(bad.err, /^moat: --memory must be >= 32\n$/);
   assert.equal((await cli(h, ["rm", "a"])).status, 0);
   assert.deepEqual(JSON.parse((await cli(h, ["ls", "--json"])).out), []);
   const audit = await cli(h, ["audit-log", "verify"]);

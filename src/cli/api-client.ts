@@ -98,18 +98,60 @@ export function request(
         });
       },
     );
-    req.on("error", (e: NodeJS.ErrnoException) =>
-      reject(
-        new ApiClientError(
-          e.code === "ENOENT" || e.code === "ECONNREFUSED"
-            ? `no moat daemon at ${c.socket} (start one with 'moat daemon')`
-            : e.code === "EACCES"
-              ? `${c.socket}: permission denied (be root or in the group 'moat')`
-              : e.message,
-        ),
-      ),
-    );
+    req.on("error", (e: NodeJS.ErrnoException) => reject(unreachable(c, e)));
     req.end(data);
+  });
+}
+
+/** Why the daemon could not be reached, in the user's words. */
+function unreachable(c: Connection, e: NodeJS.ErrnoException): ApiClientError {
+  return new ApiClientError(
+    e.code === "ENOENT" || e.code === "ECONNREFUSED"
+      ? `no moat daemon at ${c.socket} (start one with 'moat daemon')`
+      : e.code === "EACCES"
+        ? `${c.socket}: permission denied (be root or in the group 'moat')`
+        : e.message,
+  );
+}
+
+/**
+ * A GET whose answer streams (server-sent events): `onData` gets each chunk as it comes;
+ * resolves when the daemon ends the stream or `signal` aborts it, rejects with the API's error.
+ */
+export function stream(
+  c: Connection,
+  path: string,
+  onData: (chunk: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { socketPath: c.socket, path, headers: { authorization: `Bearer ${c.token}` }, signal },
+      (res) => {
+        res.setEncoding("utf8");
+        if ((res.statusCode ?? 0) >= 400) {
+          let text = "";
+          res.on("data", (d: string) => (text += d));
+          res.on("end", () => {
+            let msg = text || `HTTP ${res.statusCode}`;
+            try {
+              msg = String((JSON.parse(text) as { error: unknown }).error);
+            } catch {
+              // Not JSON: the text as it is.
+            }
+            reject(new ApiClientError(msg, res.statusCode));
+          });
+          return;
+        }
+        res.on("data", onData);
+        res.on("end", () => resolve());
+        res.on("error", () => resolve());
+      },
+    );
+    req.on("error", (e: NodeJS.ErrnoException) =>
+      signal.aborted ? resolve() : reject(unreachable(c, e)),
+    );
+    req.end();
   });
 }
 

@@ -7,6 +7,7 @@ import { VMM_LIMITS } from "../jail/drop.js";
 import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
+import { registerEventsCommand } from "./events-command.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
@@ -229,6 +230,7 @@ program
 registerHostCommands(program);
 registerGuestCommands(program);
 registerAuditCommand(program);
+registerEventsCommand(program);
 
 async function main(): Promise<void> {
   try {

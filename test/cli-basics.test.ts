@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { MOAT, moat } from "./support/moat-cli.js";
 import { lastLines, overlap } from "../src/cli/logs-follow.js";
 import { sseEvents } from "../src/cli/events-command.js";
+import { moatOnTty } from "./support/tty.js";
 import {
   adminToken,
   api,
@@ -235,4 +236,28 @@ test("sseEvents: complete events only, a partial one kept for the next chunk", (
   );
   assert.deepEqual(data, ['{"a":1}']);
   assert.equal(rest, "event: x\nda");
+});
+
+test("moat top on a terminal refreshes until q; --once and a pipe take one sample", async () => {
+  assert.equal((await cli(h, ["create", "--name", "busy", "--memory", "64"])).status, 0);
+  assert.equal((await cli(h, ["start", "busy"])).status, 0);
+  const env = { MOAT_HOME: h.dir };
+  const started = Date.now();
+  const live = await moatOnTty(["top"], env, {
+    after: /q quits[\s\S]*busy[\s\S]*q quits[\s\S]*busy/,
+    text: "q",
+    until: /(?!)/,
+  });
+  assert.equal(live.status, 0, live.out);
+  assert.ok(Date.now() - started < 25_000, "q ended it, not the helper's Ctrl-A x");
+  assert.ok(live.out.split("\x1b[H\x1b[2J").length >= 3, "at least two refreshes");
+  assert.match(live.out, /NAME\s+ID\s+CPU%\s+RSS\s+BALLOON\r\nbusy\s+[0-9a-f]{12}\s+[\d.]+\s+\d+M/);
+  const once = await moatOnTty(["top", "--once"], env);
+  assert.equal(once.status, 0, once.out);
+  assert.doesNotMatch(once.out, /q quits|\x1b\[2J/);
+  assert.match(once.out, /^busy\s/m);
+  const piped = await cli(h, ["top"]);
+  assert.equal(piped.status, 0, piped.err);
+  assert.match(piped.out, /^NAME\s+ID\s+CPU%/);
+  assert.equal((await cli(h, ["rm", "-f", "busy"])).status, 0);
 });

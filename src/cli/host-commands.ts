@@ -397,9 +397,13 @@ export function registerHostCommands(program: Command): void {
 
   program
     .command("top")
-    .description("CPU and memory of running VMs (two samples a second apart)")
-    .option("--json", "JSON")
-    .action(async (o: { json?: boolean }, cmd: Command) => {
+    .description(
+      "CPU and memory of running VMs, sampled a second apart; on a terminal it refreshes every " +
+        "second until q or Ctrl-C (piped, or with --json or --once: one sample)",
+    )
+    .option("--json", "JSON (one sample)")
+    .option("--once", "one sample, then exit")
+    .action(async (o: { json?: boolean; once?: boolean }, cmd: Command) => {
       const c = conn(cmd);
       const sample = async (): Promise<Map<string, Record<string, unknown>>> => {
         const vms = (await request(c, "GET", "/v1/vms?state=running")) as Vm[];
@@ -414,29 +418,30 @@ export function registerHostCommands(program: Command): void {
         );
         return m;
       };
-      const a = await sample();
-      const t0 = Date.now();
-      await new Promise((r) => setTimeout(r, 1000));
-      const b = await sample();
-      const secs = (Date.now() - t0) / 1000;
-      const rows = [...b.values()].map((s) => {
-        const before = a.get(String(s.id));
-        const cpu =
-          before && typeof s.cpu_seconds === "number" && typeof before.cpu_seconds === "number"
-            ? ((s.cpu_seconds - before.cpu_seconds) / secs) * 100
-            : null;
-        const balloon = ((s.vmm as Record<string, unknown> | null)?.balloon ?? null) as {
-          actual_mib?: number;
-        } | null;
-        return {
-          name: s.name,
-          id: s.id,
-          cpu_percent: cpu === null ? null : Math.round(cpu * 10) / 10,
-          rss_mib: typeof s.rss_bytes === "number" ? Math.round(s.rss_bytes / 1048576) : null,
-          balloon_mib: balloon?.actual_mib ?? null,
-        };
-      });
-      print(o.json === true, rows, () =>
+      const rowsOf = (
+        a: Map<string, Record<string, unknown>>,
+        b: Map<string, Record<string, unknown>>,
+        secs: number,
+      ) =>
+        [...b.values()].map((s) => {
+          const before = a.get(String(s.id));
+          const cpu =
+            before && typeof s.cpu_seconds === "number" && typeof before.cpu_seconds === "number"
+              ? ((s.cpu_seconds - before.cpu_seconds) / secs) * 100
+              : null;
+          const balloon = ((s.vmm as Record<string, unknown> | null)?.balloon ?? null) as {
+            actual_mib?: number;
+          } | null;
+          return {
+            name: s.name,
+            id: s.id,
+            cpu_percent: cpu === null ? null : Math.round(cpu * 10) / 10,
+            rss_mib: typeof s.rss_bytes === "number" ? Math.round(s.rss_bytes / 1048576) : null,
+            balloon_mib: balloon?.actual_mib ?? null,
+          };
+        });
+      type Row = ReturnType<typeof rowsOf>[number];
+      const text = (rows: Row[]): string =>
         table([
           ["NAME", "ID", "CPU%", "RSS", "BALLOON"],
           ...rows.map((r) => [
@@ -446,8 +451,25 @@ export function registerHostCommands(program: Command): void {
             r.rss_mib === null ? "-" : `${r.rss_mib}M`,
             r.balloon_mib === null ? "-" : `${r.balloon_mib}M`,
           ]),
-        ]),
-      );
+        ]);
+      const live = process.stdout.isTTY === true && !o.json && !o.once;
+      const quit = live ? untilQuit() : undefined;
+      let a = await sample();
+      let t0 = Date.now();
+      for (;;) {
+        const quitting = await Promise.race([
+          new Promise<false>((r) => setTimeout(() => r(false), 1000)),
+          quit?.done ?? new Promise<never>(() => {}),
+        ]);
+        if (quitting) break;
+        const b = await sample();
+        const rows = rowsOf(a, b, (Date.now() - t0) / 1000);
+        if (!live) return print(o.json === true, rows, () => text(rows));
+        // Home and clear, then the table: a screen that refreshes in place, as top does.
+        process.stdout.write(`\x1b[H\x1b[2Jmoat top: every 1 s (q quits)\n\n${text(rows)}`);
+        [a, t0] = [b, Date.now()];
+      }
+      quit?.release();
     });
 
   program
@@ -650,6 +672,33 @@ async function alreadyRunning(c: Connection, v: string): Promise<boolean> {
   process.stderr.write(`moat: ${vm.name} is already ${vm.state}\n`);
   process.stdout.write(`${vm.name}: ${vm.state}\n`);
   return true;
+}
+
+/**
+ * Resolves `done` at q, Q or Ctrl-C typed on the terminal (stdin raw), or SIGINT/SIGTERM;
+ * `release` gives the terminal back.
+ */
+function untilQuit(): { done: Promise<true>; release: () => void } {
+  const stdin = process.stdin;
+  const raw = stdin.isTTY === true;
+  let end!: () => void;
+  const done = new Promise<true>((r) => (end = () => r(true)));
+  const onKey = (d: Buffer): void => {
+    if (d.includes(0x71) || d.includes(0x51) || d.includes(0x03)) end();
+  };
+  if (raw) stdin.setRawMode(true);
+  stdin.on("data", onKey).resume();
+  process.once("SIGINT", end);
+  process.once("SIGTERM", end);
+  return {
+    done,
+    release: () => {
+      if (raw) stdin.setRawMode(false);
+      stdin.off("data", onKey).pause();
+      process.off("SIGINT", end);
+      process.off("SIGTERM", end);
+    },
+  };
 }
 
 /** A whole number; its range is the daemon's to check (the API says which field and why). */

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { MOAT, moat } from "./support/moat-cli.js";
 import { lastLines, overlap } from "../src/cli/logs-follow.js";
 import { sseEvents } from "../src/cli/events-command.js";
@@ -260,4 +260,41 @@ test("moat top on a terminal refreshes until q; --once and a pipe take one sampl
   assert.equal(piped.status, 0, piped.err);
   assert.match(piped.out, /^NAME\s+ID\s+CPU%/);
   assert.equal((await cli(h, ["rm", "-f", "busy"])).status, 0);
+});
+
+test("moat completion bash completes commands, subcommands, flags, files and the daemon's VM names", async () => {
+  const script = await moat(["completion", "bash"]);
+  assert.equal(script.status, 0, script.stderr);
+  const file = join(h.dir, "moat-completion.bash");
+  writeFileSync(file, script.stdout);
+  assert.equal((await cli(h, ["create", "--name", "comp-vm", "--memory", "64"])).status, 0);
+  /** What bash offers for the words typed so far (the last one being completed). */
+  const complete = (...words: string[]): string[] => {
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `source ${file}; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _moat; ` +
+          'printf "%s\\n" "${COMPREPLY[@]}"',
+        "_",
+        MOAT,
+        ...words,
+      ],
+      { encoding: "utf8", env: { ...process.env, MOAT_HOME: h.dir } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout.split("\n").filter(Boolean).sort();
+  };
+  assert.deepEqual(complete("st"), ["start", "stop"]);
+  assert.deepEqual(complete("token", "c"), ["create"]);
+  assert.deepEqual(complete("create", "--mem"), ["--memory"]);
+  assert.deepEqual(complete("--socket", "/x", "ev"), ["events"], "a global flag's value skipped");
+  assert.deepEqual(complete("start", "comp"), ["comp-vm"], "VM names from the daemon");
+  assert.deepEqual(complete("create", "-f", join(h.dir, "moat-compl")), [file]);
+  const zsh = await moat(["completion", "zsh"]);
+  assert.match(zsh.stdout, /^autoload -U \+X bashcompinit && bashcompinit\n/);
+  const fish = await moat(["completion", "fish"]);
+  assert.equal(fish.status, 125);
+  assert.match(fish.stderr, /moat completion: bash or zsh, not 'fish'/);
+  assert.equal((await cli(h, ["rm", "comp-vm"])).status, 0);
 });

@@ -8,6 +8,7 @@ import { ApiClientError, registerHostCommands } from "./host-commands.js";
 import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { registerEventsCommand } from "./events-command.js";
+import { registerCompletionCommand } from "./completion.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
@@ -231,6 +232,7 @@ registerHostCommands(program);
 registerGuestCommands(program);
 registerAuditCommand(program);
 registerEventsCommand(program);
+registerCompletionCommand(program);
 
 async function main(): Promise<void> {
   try {

@@ -161,6 +161,13 @@ test("moat logs --tail N prints the last lines; -f follows what the guest prints
   con.close();
   assert.equal((await cli(h, ["kill", "talk"])).status, 0);
   assert.equal(await exited, 0, "logs -f ends with the VM");
+  // A VM that is not running: its scrollback is all there is to follow.
+  const stopped = await cli(h, ["logs", "-f", "--tail", "20", "talk"]);
+  assert.equal(stopped.status, 0, stopped.err);
+  assert.match(stopped.out, /follow-42/);
+  const none = await cli(h, ["logs", "-f", "no-such-vm"]);
+  assert.equal(none.status, 1);
+  assert.match(none.err, /^moat: no VM 'no-such-vm'/);
   assert.equal((await cli(h, ["rm", "talk"])).status, 0);
 });
 

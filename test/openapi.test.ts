@@ -8,6 +8,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import Fastify from "fastify";
+import * as replies from "../src/host/api-replies.js";
 import {
   adminToken,
   api,
@@ -74,9 +76,14 @@ test("the OpenAPI document is valid OpenAPI 3.1 and needs no token", async () =>
       true,
       `${JSON.stringify(s).slice(0, 200)}: ${ajv.errorsText()}`,
     );
+  // What a create takes is one named schema, VmSpec (a generated client's type for it).
+  const create = doc.paths["/v1/vms"]!.post as unknown as { requestBody: { content: Json } };
+  assert.deepEqual(create.requestBody.content["application/json"], {
+    schema: { $ref: "#/components/schemas/VmSpec" },
+  });
   // The shared error reply is declared once and referenced.
   const components = (doc as unknown as { components: { schemas: Json } }).components;
-  assert.ok(components.schemas.Error, "components.schemas.Error");
+  assert.deepEqual(Object.keys(components.schemas).sort(), ["Error", "VmSpec"]);
   const getVm = doc.paths["/v1/vms/{vm}"]!.get!.responses!["404"] as Json;
   assert.deepEqual(getVm.content, {
     "application/json": { schema: { $ref: "#/components/schemas/Error" } },
@@ -165,4 +172,80 @@ test("the daemon's replies are what the document says they are", async () => {
     .Error;
   assert.ok(ajv.validate(error, refused.body), ajv.errorsText());
   assert.equal((refused.body as Json).field, "memory_mib");
+});
+
+test("a reply schema changes nothing a handler returns: nulls, absent and extra fields", async () => {
+  // fastify serialises a reply through its schema, dropping undeclared fields and coercing
+  // declared ones (a null integer would become 0): each case must come out as JSON.stringify's.
+  const cases: [object, unknown][] = [
+    [
+      replies.vmView,
+      {
+        ...{ id: "a", name: "n", domain: "d", state: "created", spec: { x: [1, { y: null }] } },
+        ...{ pid: null, pinned_cpus: null, started_at: null, last_exit: null, restarts: 0 },
+        ...{ restart_at: null, created_at: "t", added_later: 5 },
+      },
+    ],
+    [
+      replies.vmView,
+      {
+        ...{ id: "a", name: "n", domain: "d", state: "crashed", spec: {}, pid: 12 },
+        ...{ pinned_cpus: [1, 2], started_at: "s", restarts: 2, restart_at: "x", created_at: "t" },
+        last_exit: { time: "t", status: null, signal: "SIGKILL", reason: "r" },
+      },
+    ],
+    [
+      replies.statsReply,
+      {
+        ...{ id: "a", name: "n", state: "running", pid: 1, vmm_pid: null, cpu_seconds: 1.5 },
+        ...{ vcpu_seconds: undefined, rss_bytes: 100, vmm: null, cpu_tier: "jit" },
+        confinement: { jailed: true, uid: null },
+      },
+    ],
+    [replies.statsReply, { id: "a", name: "n", state: "running", vmm: { ok: true, a: [1] } }],
+    [
+      replies.hostReply,
+      {
+        memory: { total_bytes: 1, available_bytes: 2, pressure_some10: null },
+        ...{ capacity: { a: 1 }, policy: { x: 1 }, quotas: {}, image_dirs: { operators: [] } },
+        ...{ vm_seccomp: "off", vm_jail: false, ksm: false, cgroups: "v2", vms: {}, reclaim: {} },
+      },
+    ],
+    [
+      replies.agentReply,
+      {
+        ...{ command: "exec", informational: true, return: { pid: 3 }, exited: true },
+        ...{ exit_code: null, signal: 9, stdout: "", truncated: false },
+      },
+    ],
+    [replies.agentReply, { command: "x", informational: true, return: null }],
+    [replies.agentReply, { command: "x", informational: true, return: "text" }],
+    [replies.guestReply, { informational: true, note: "n", ping: {}, errors: { a: "b" } }],
+    [
+      replies.balloonReply,
+      { ok: true, balloon: { target_mib: 1, actual_mib: 0, reported_mib: 0 } },
+    ],
+    [
+      replies.tokenList,
+      [{ id: "a", name: "n", role: "admin", domain: null, created_at: "t", expires_at: null }],
+    ],
+    [
+      replies.newToken,
+      { id: "a", name: "n", role: "tenant", domain: "d", expires_at: "t", token: "moat_x" },
+    ],
+    [replies.auditReply, { ok: false, lines: 3, problems: [{ line: 1, reason: "r" }], notes: [] }],
+  ];
+  const app = Fastify();
+  cases.forEach(([schema, body], i) =>
+    app.get(`/${i}`, { schema: { response: { 200: schema } } }, async () => body),
+  );
+  try {
+    for (const [i, [, body]] of cases.entries()) {
+      const r = await app.inject({ method: "GET", url: `/${i}` });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.deepEqual(JSON.parse(r.body), JSON.parse(JSON.stringify(body)), `case ${i}`);
+    }
+  } finally {
+    await app.close();
+  }
 });

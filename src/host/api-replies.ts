@@ -166,3 +166,23 @@ export const upgraded = {
   type: "null",
   description: "Switching Protocols: the WebSocket (subprotocol moat.v1) follows",
 } as const;
+
+type OpenApiDoc = {
+  paths?: Record<string, Record<string, { requestBody?: { content?: Record<string, Json> } }>>;
+  components?: { schemas?: Record<string, unknown> };
+};
+type Json = { schema?: unknown };
+
+/**
+ * The document with the JSON body of `method` `path` moved to components.schemas[name] and
+ * referenced there: a schema a client generator makes one named type of (VmSpec). Only the
+ * document changes; the route still validates with its own copy.
+ */
+export function nameRequestBody<T>(doc: T, path: string, method: string, name: string): T {
+  const d = doc as OpenApiDoc;
+  const json = d.paths?.[path]?.[method]?.requestBody?.content?.["application/json"];
+  if (!json?.schema) throw new Error(`the document has no JSON body for ${method} ${path}`);
+  d.components = { ...d.components, schemas: { ...d.components?.schemas, [name]: json.schema } };
+  json.schema = { $ref: `#/components/schemas/${name}` };
+  return doc;
+}

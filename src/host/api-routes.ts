@@ -17,8 +17,6 @@ const vmParams = {
   properties: { vm: { type: "string", minLength: 1, maxLength: 64, description: "id or name" } },
 } as const;
 
-const vmView = replies.vmView;
-
 /** Bound: bytes of one SSE client's backlog; past it the client is dropped. */
 const SSE_BACKLOG = 1024 * 1024;
 /** Bound: scrollback returned by /logs at most. */
@@ -114,7 +112,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
             state: { type: "string", enum: [...VM_STATES] },
           },
         },
-        response: { 200: { type: "array", description: "the VMs", items: vmView } },
+        response: { 200: { type: "array", description: "the VMs", items: replies.vmView } },
       },
     },
     async (req) => {
@@ -138,7 +136,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         summary: "Define a VM (it starts with POST .../start)",
         operationId: "createVm",
         body: vmSpecSchema,
-        response: { 201: vmView },
+        response: { 201: replies.vmView },
       },
     },
     async (req, reply) => {
@@ -156,7 +154,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         summary: "One VM",
         operationId: "getVm",
         params: vmParams,
-        response: { 200: vmView },
+        response: { 200: replies.vmView },
       },
     },
     async (req) => vmView_(vmOf(req)),
@@ -214,7 +212,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
                 },
               }
             : {}),
-          response: { 200: vmView },
+          response: { 200: replies.vmView },
         },
       },
       async (req) =>

@@ -12,7 +12,7 @@ import type { VmRecord } from "./store.js";
 import type { ApiHost } from "./api-host.js";
 import { ApiError } from "./api-error.js";
 import { registerRoutes } from "./api-routes.js";
-import { errorRef, errorSchema } from "./api-replies.js";
+import { errorRef, errorSchema, nameRequestBody } from "./api-replies.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
@@ -143,6 +143,11 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       },
       security: [{ bearer: [] }],
+    },
+    // A create's body as components.schemas.VmSpec (docs/vm-config.md names it so).
+    transformObject: (d) => {
+      if (!("openapiObject" in d)) throw new Error("@fastify/swagger made Swagger 2, not OpenAPI");
+      return nameRequestBody(d.openapiObject, "/v1/vms", "post", "VmSpec");
     },
     // Shared schemas (Error) under their own names in components.schemas, not def-N.
     refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },

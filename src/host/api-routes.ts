@@ -7,29 +7,14 @@ import { bridgeToSocket } from "./ws-bridge.js";
 import type { WebSocket } from "ws";
 import type { ApiHost } from "./api-host.js";
 import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
+import * as replies from "./api-replies.js";
 import { STOP_GRACE_MAX_S } from "./config.js";
 import type { VmRecord } from "./store.js";
-
-export const errorSchema = {
-  type: "object",
-  properties: { error: { type: "string" }, field: { type: "string" } },
-} as const;
 
 const vmParams = {
   type: "object",
   required: ["vm"],
   properties: { vm: { type: "string", minLength: 1, maxLength: 64, description: "id or name" } },
-} as const;
-
-const vmView = {
-  type: "object",
-  additionalProperties: true,
-  properties: {
-    id: { type: "string" },
-    name: { type: "string" },
-    domain: { type: "string" },
-    state: { type: "string", enum: [...VM_STATES] },
-  },
 } as const;
 
 /** Bound: bytes of one SSE client's backlog; past it the client is dropped. */
@@ -96,7 +81,19 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
 
   app.get(
     "/v1/openapi.json",
-    { schema: { hide: false, tags: ["meta"], summary: "This document" } },
+    {
+      // Readable without a token: what a client needs before it has one (api.ts skips
+      // authentication for public routes, and only for them).
+      config: { public: true },
+      schema: {
+        hide: false,
+        tags: ["meta"],
+        summary: "This document (no token needed)",
+        operationId: "getOpenApi",
+        security: [],
+        response: { 200: replies.openApiReply },
+      },
+    },
     async () => app.swagger(),
   );
 
@@ -106,6 +103,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.list" },
       schema: {
         summary: "List VMs (a tenant sees its own domain's)",
+        operationId: "listVms",
         querystring: {
           type: "object",
           additionalProperties: false,
@@ -114,7 +112,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
             state: { type: "string", enum: [...VM_STATES] },
           },
         },
-        response: { 200: { type: "array", items: vmView } },
+        response: { 200: { type: "array", description: "the VMs", items: replies.vmView } },
       },
     },
     async (req) => {
@@ -136,8 +134,9 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.create" },
       schema: {
         summary: "Define a VM (it starts with POST .../start)",
+        operationId: "createVm",
         body: vmSpecSchema,
-        response: { 201: vmView },
+        response: { 201: replies.vmView },
       },
     },
     async (req, reply) => {
@@ -151,7 +150,12 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     "/v1/vms/:vm",
     {
       config: { action: "vm.read" },
-      schema: { summary: "One VM", params: vmParams, response: { 200: vmView } },
+      schema: {
+        summary: "One VM",
+        operationId: "getVm",
+        params: vmParams,
+        response: { 200: replies.vmView },
+      },
     },
     async (req) => vmView_(vmOf(req)),
   );
@@ -162,6 +166,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.change" },
       schema: {
         summary: "Delete a VM (force: kill it first if it runs)",
+        operationId: "deleteVm",
         params: vmParams,
         querystring: {
           type: "object",
@@ -194,6 +199,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         config: { action: "vm.change" },
         schema: {
           summary: summaries[op],
+          operationId: `${op}Vm`,
           params: vmParams,
           ...(op === "stop"
             ? {
@@ -206,7 +212,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
                 },
               }
             : {}),
-          response: { 200: vmView },
+          response: { 200: replies.vmView },
         },
       },
       async (req) =>
@@ -226,6 +232,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.change" },
       schema: {
         summary: "Set the balloon target (MiB taken from the guest)",
+        operationId: "setBalloon",
         params: vmParams,
         body: {
           type: "object",
@@ -233,6 +240,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
           required: ["target_mib"],
           properties: { target_mib: { type: "integer", minimum: 0, maximum: 4000 } },
         },
+        response: { 200: replies.balloonReply },
       },
     },
     async (req) => h.setBalloon(vmOf(req), (req.body as { target_mib: number }).target_mib),
@@ -244,7 +252,9 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.agent" },
       schema: {
         summary: "What the guest agent reports (informational: the guest's word, never trusted)",
+        operationId: "getGuestInfo",
         params: vmParams,
+        response: { 200: replies.guestReply },
       },
     },
     async (req) => h.guestInfo(vmOf(req), (d) => (req.auditDetail = d)),
@@ -258,6 +268,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         summary:
           "Run one guest-agent command the VM's policy allows (audited); exec runs argv and " +
           "waits for it (stdout/stderr base64)",
+        operationId: "runAgentCommand",
         params: vmParams,
         body: {
           type: "object",
@@ -269,6 +280,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
             timeout_ms: { type: "integer", minimum: 100, maximum: 600_000, default: 10_000 },
           },
         },
+        response: { 200: replies.agentReply },
       },
     },
     async (req) => {
@@ -293,7 +305,9 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.read" },
       schema: {
         summary: "Live figures: CPU time, RSS, balloon, device counters",
+        operationId: "getVmStats",
         params: vmParams,
+        response: { 200: replies.statsReply },
       },
     },
     async (req) => h.stats(vmOf(req)),
@@ -305,13 +319,16 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.read" },
       schema: {
         summary: "Console scrollback (kept on disk, bounded to 1 MiB per VM)",
+        operationId: "getVmLogs",
         params: vmParams,
         querystring: {
           type: "object",
           additionalProperties: false,
           properties: { bytes: { type: "integer", minimum: 1, maximum: LOGS_MAX, default: 65536 } },
         },
-        response: { 200: { type: "string", description: "text/plain" } },
+        response: {
+          200: replies.media("the console's last bytes", "text/plain", { type: "string" }),
+        },
       },
     },
     async (req, reply) =>
@@ -326,8 +343,14 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.console" },
       schema: {
         summary: "What the VM's display shows, as a PNG",
+        operationId: "getScreenshot",
         params: vmParams,
-        response: { 200: { type: "string", description: "image/png" } },
+        response: {
+          200: replies.media("the screen", "image/png", {
+            type: "string",
+            contentMediaType: "image/png",
+          }),
+        },
       },
     },
     async (req, reply) => reply.type("image/png").send(await h.screenshot(vmOf(req))),
@@ -340,7 +363,9 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "vm.console" },
       schema: {
         summary: "Attach to the serial console (WebSocket; binary frames both ways)",
+        operationId: "attachConsole",
         params: vmParams,
+        response: { 101: replies.upgraded },
       },
     },
     (ws, req) => attach(ws, req, "console", (vm) => h.consolePath(vm)),
@@ -355,7 +380,9 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
         summary:
           "The display over VNC (RFB 3.8 in binary WebSocket frames, as noVNC speaks it; " +
           "security type None: the API token is the authentication)",
+        operationId: "attachVnc",
         params: vmParams,
+        response: { 101: replies.upgraded },
       },
     },
     (ws, req) =>
@@ -374,6 +401,12 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "events.read" },
       schema: {
         summary: "VM state changes as server-sent events (a tenant sees its own domain's)",
+        operationId: "streamEvents",
+        response: {
+          200: replies.media("events until the client closes", "text/event-stream", {
+            type: "string",
+          }),
+        },
       },
     },
     (req, reply) => {
@@ -408,7 +441,11 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     "/v1/host",
     {
       config: { action: "host.read" },
-      schema: { summary: "Host capacity, admission headroom, policy" },
+      schema: {
+        summary: "Host capacity, admission headroom, policy",
+        operationId: "getHost",
+        response: { 200: replies.hostReply },
+      },
     },
     async () => h.host(),
   );
@@ -417,7 +454,11 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
     "/v1/tokens",
     {
       config: { action: "tokens.manage" },
-      schema: { summary: "API tokens (never their secrets)" },
+      schema: {
+        summary: "API tokens (never their secrets)",
+        operationId: "listTokens",
+        response: { 200: replies.tokenList },
+      },
     },
     async () => h.tokens(),
   );
@@ -428,6 +469,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "tokens.manage" },
       schema: {
         summary: "Create an API token; the secret is in this reply only",
+        operationId: "createToken",
         body: {
           type: "object",
           additionalProperties: false,
@@ -444,6 +486,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
             },
           },
         },
+        response: { 201: replies.newToken },
       },
     },
     async (req, reply) =>
@@ -456,11 +499,13 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       config: { action: "tokens.manage" },
       schema: {
         summary: "Revoke a token",
+        operationId: "deleteToken",
         params: {
           type: "object",
           required: ["id"],
           properties: { id: { type: "string", maxLength: 64 } },
         },
+        response: { 204: { type: "null", description: "revoked" } },
       },
     },
     async (req, reply) => {
@@ -472,13 +517,29 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
 
   app.get(
     "/v1/audit/verify",
-    { config: { action: "audit.read" }, schema: { summary: "Check the audit log's hash chain" } },
+    {
+      config: { action: "audit.read" },
+      schema: {
+        summary: "Check the audit log's hash chain",
+        operationId: "verifyAudit",
+        response: { 200: replies.auditReply },
+      },
+    },
     async () => h.verifyAudit(),
   );
 
   app.get(
     "/metrics",
-    { config: { action: "metrics.read" }, schema: { summary: "Prometheus metrics (text format)" } },
+    {
+      config: { action: "metrics.read" },
+      schema: {
+        summary: "Prometheus metrics (text format)",
+        operationId: "getMetrics",
+        response: {
+          200: replies.media("Prometheus text format", "text/plain", { type: "string" }),
+        },
+      },
+    },
     async (_req, reply: FastifyReply) => {
       const m = await h.metrics();
       return reply.type(m.contentType).send(m.body);

@@ -1,7 +1,8 @@
 // The daemon's REST API (/v1, JSON) on fastify: every route carries its JSON schema, which both
 // validates the request (a bad body is a 400 naming the field and the reason) and writes the
-// OpenAPI document at /v1/openapi.json. Every request is authenticated by a bearer token,
-// rate-limited per token, authorised per VM, and every change is appended to the audit log.
+// OpenAPI document at /v1/openapi.json. Every request but the document's and the web console's
+// files is authenticated by a bearer token; every request is rate-limited (per token, or per
+// peer without one), authorised per VM, and every change is appended to the audit log.
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
@@ -10,7 +11,8 @@ import { TOKEN_PATTERN, allowed, hashToken, type Action, type Caller } from "./a
 import type { VmRecord } from "./store.js";
 import type { ApiHost } from "./api-host.js";
 import { ApiError } from "./api-error.js";
-import { errorSchema, registerRoutes } from "./api-routes.js";
+import { registerRoutes } from "./api-routes.js";
+import { errorRef, errorSchema, nameRequestBody } from "./api-replies.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
@@ -42,7 +44,10 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** What the route does, for authorisation; VM routes name the VM in params.vm. */
     action?: Action;
-    /** Served without a token: the web console's own files (its login page among them). */
+    /**
+     * Served without a token: the web console's own files (its login page among them) and the
+     * OpenAPI document. Such a route has no action: it reaches nothing a token guards.
+     */
     public?: boolean;
   }
 }
@@ -97,39 +102,55 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
 
   const routes: { method: string; url: string }[] = [];
   app.decorate("moatRoutes", routes);
+  // The error reply, once: components.schemas.Error in the document, referenced by each route.
+  app.addSchema(errorSchema);
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
-    // Every route may answer with these; the document says so.
+    // Every route may answer with these (a public one, with no token to check and nothing
+    // to change, only with the rate limit's); the document says so.
+    const limited = { 429: { description: "rate limit", ...errorRef } };
+    const errors = r.config?.public
+      ? limited
+      : {
+          400: { description: "bad request: the field and the reason", ...errorRef },
+          401: { description: "no valid token", ...errorRef },
+          403: { description: "not allowed for this caller", ...errorRef },
+          404: { description: "no such VM or token", ...errorRef },
+          409: { description: "refused in this state, or by admission control", ...errorRef },
+          415: { description: "a body that is not JSON", ...errorRef },
+          422: { description: "the VM as defined cannot start: the VMM's reason", ...errorRef },
+          ...limited,
+          503: { description: "the audit log cannot record the change: not made", ...errorRef },
+        };
     r.schema = {
       ...r.schema,
-      response: {
-        400: { description: "bad request: the field and the reason", ...errorSchema },
-        401: { description: "no valid token", ...errorSchema },
-        403: { description: "not allowed for this caller", ...errorSchema },
-        404: { description: "no such VM or token", ...errorSchema },
-        409: { description: "refused in this state, or by admission control", ...errorSchema },
-        415: { description: "a body that is not JSON", ...errorSchema },
-        422: { description: "the VM as defined cannot start: the VMM's reason", ...errorSchema },
-        429: { description: "rate limit", ...errorSchema },
-        503: { description: "the audit log cannot record the change: not made", ...errorSchema },
-        ...(r.schema?.response as object | undefined),
-      },
+      response: { ...errors, ...(r.schema?.response as object | undefined) },
     };
   });
   await app.register(swagger, {
     openapi: {
-      openapi: "3.0.3",
+      // 3.1: its schemas are JSON Schema 2020-12, the dialect the routes' schemas are written in
+      // (propertyNames, a numeric exclusiveMinimum), so they are shown as they validate.
+      openapi: "3.1.0",
       info: {
         title: "moat host API",
         version: "1",
         description:
-          "Manage the VMs of one moat host. Authenticate with `Authorization: Bearer <token>`.",
+          "Manage the VMs of one moat host. Authenticate with `Authorization: Bearer <token>` " +
+          "(every operation but this document's).",
       },
       components: {
         securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       },
       security: [{ bearer: [] }],
     },
+    // A create's body as components.schemas.VmSpec (docs/vm-config.md names it so).
+    transformObject: (d) => {
+      if (!("openapiObject" in d)) throw new Error("@fastify/swagger made Swagger 2, not OpenAPI");
+      return nameRequestBody(d.openapiObject, "/v1/vms", "post", "VmSpec");
+    },
+    // Shared schemas (Error) under their own names in components.schemas, not def-N.
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(websocket, {
     options: {

@@ -12,7 +12,7 @@ export interface MetricsSource {
   /** The VMM's metrics reply (exits, disks, nets, balloon), or undefined if it did not answer. */
   vmmMetrics(vm: VmRecord): Promise<MetricsReply | undefined>;
   /** CPU seconds of the VM process (all threads) and of its vCPU threads, and RSS bytes. */
-  usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number };
+  usage(vm: VmRecord): Promise<{ cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number }>;
   /** API requests refused for want of a valid token, since the daemon started. */
   authFailures(): number;
 }
@@ -121,7 +121,7 @@ export function metricsRegistry(src: MetricsSource): {
         const l: Labels = { vm: v.id, name: v.name, domain: v.domain };
         mem.set(l, v.spec.memory_mib * 1024 * 1024);
         if (v.pid === null) return;
-        const u = src.usage(v);
+        const u = await src.usage(v);
         if (u.cpuSeconds !== undefined) cpu.inc(l, u.cpuSeconds);
         if (u.vcpuSeconds !== undefined) vcpu.inc(l, u.vcpuSeconds);
         if (u.rssBytes !== undefined) rss.set(l, u.rssBytes);

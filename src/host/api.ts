@@ -146,6 +146,12 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     if (r.websocket && r.schema) r.schema.hide = false;
   });
 
+  // Every answer, refusals included, counted by route pattern; a URL no route matches is one
+  // label value, so a scanner cannot grow the series.
+  app.addHook("onResponse", async (req, reply) => {
+    h.countRequest(req.method, req.routeOptions.url ?? "unmatched", reply.statusCode);
+  });
+
   // Authentication first: nothing else runs for a caller without a valid token.
   app.addHook("onRequest", async (req, reply) => {
     if (req.routeOptions.config.public) return;

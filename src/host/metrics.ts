@@ -1,6 +1,8 @@
 // Prometheus metrics (prom-client): gathered on each scrape from the VM records, /proc and each
 // running VMM's `metrics` reply. A VMM that does not answer in time costs its own series only.
-import { Gauge, Counter, Registry } from "prom-client";
+// Also the daemon's own process (prom-client's default metrics), its build, and API requests.
+import { Gauge, Counter, Registry, collectDefaultMetrics } from "prom-client";
+import { moatVersion } from "./build-info.js";
 import type { VmRecord } from "./store.js";
 import { VM_STATES } from "./vm-spec.js";
 import type { Capacity } from "./admission.js";
@@ -30,8 +32,23 @@ function counter(reg: Registry, name: string, help: string, labelNames: string[]
 export function metricsRegistry(src: MetricsSource): {
   registry: Registry;
   gather: () => Promise<void>;
+  /** Counts one answered API request (kept across scrapes, unlike the gathered figures). */
+  countRequest: (method: string, route: string, status: number) => void;
 } {
   const reg = new Registry();
+  // The daemon's CPU, RSS, open fds, heap and event-loop lag (process_*, nodejs_*).
+  collectDefaultMetrics({ register: reg });
+  new Gauge({
+    name: "moat_build_info",
+    help: "The running daemon's moat version and Node.js version (always 1)",
+    labelNames: ["version", "node_version"],
+    registers: [reg],
+  }).set({ version: moatVersion(), node_version: process.versions.node }, 1);
+  const requests = counter(reg, "moat_api_requests_total", "API requests answered", [
+    "method",
+    "route",
+    "status",
+  ]);
   const vmL = ["vm", "name", "domain"];
   const state = new Gauge({
     name: "moat_vms",
@@ -147,5 +164,7 @@ export function metricsRegistry(src: MetricsSource): {
       }),
     );
   };
-  return { registry: reg, gather };
+  const countRequest = (method: string, route: string, status: number): void =>
+    requests.inc({ method, route, status: String(status) });
+  return { registry: reg, gather, countRequest };
 }

@@ -130,6 +130,11 @@ export class VmStats {
     };
   }
 
+  /** One answered API request, for moat_api_requests_total. */
+  countRequest(method: string, route: string, status: number): void {
+    this.registry.countRequest(method, route, status);
+  }
+
   async metrics(): Promise<{ contentType: string; body: string }> {
     await this.registry.gather();
     const reg = this.registry.registry;

@@ -78,7 +78,8 @@ export function registerHostCommands(program: Command): void {
     )
     .option(
       "--token-file <path>",
-      "a file holding an API token (default: $MOAT_TOKEN, or the admin token)",
+      "a file holding an API token (default: the token in $MOAT_TOKEN, or the file " +
+        "$MOAT_TOKEN_FILE names, or $MOAT_HOME/admin.token)",
     );
 
   program

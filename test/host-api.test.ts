@@ -1032,10 +1032,12 @@ test("quotas per domain: vCPUs, memory, VM count and disk bytes, at create and a
     });
     const text = await cli(h, ["host"]);
     assert.equal(text.status, 0, text.err);
-    assert.match(
-      text.out,
-      /^domain q: vCPUs 1\/2, memory 40\/100 MiB, VMs 3\/3, disks 4 MiB\/3 MiB$/m,
-    );
+    // Words and tables, not the API's JSON.
+    assert.doesNotMatch(text.out, /[{}"]/, text.out);
+    assert.match(text.out, /^vCPUs +\d+ of \d+ admitted \(\d+ free\)$/m, text.out);
+    assert.match(text.out, /^VMs +(\d+ [a-z]+)(, \d+ [a-z]+)*$/m, text.out);
+    assert.match(text.out, /^DOMAIN +VCPUS +MEMORY +VMS +DISKS$/m, text.out);
+    assert.match(text.out, /^q +1\/2 +40 MiB\/100 MiB +3\/3 +4 MiB\/3 MiB$/m, text.out);
     // --json keeps the bytes.
     const json = await cli(h, ["host", "--json"]);
     assert.equal(json.status, 0, json.err);

@@ -135,9 +135,9 @@ test("a full home: create, pause and a new token get 503 and change nothing; a t
       .slice(seen)
       .map((e) => [e.action, e.ok, e.detail.status, e.detail.phase]),
     [
-      ["POST /v1/vms", false, 503, undefined],
-      ["POST /v1/vms/:vm/pause", false, 503, undefined],
-      ["POST /v1/tokens", false, 503, undefined],
+      ["vm.create", false, 503, undefined],
+      ["vm.pause", false, 503, undefined],
+      ["token.create", false, 503, undefined],
     ],
   );
 
@@ -180,11 +180,11 @@ test("a full home: create, pause and a new token get 503 and change nothing; a t
   const [intent, outcome] = auditEntries(h).slice(-2);
   assert.deepEqual(
     [intent!.action, intent!.ok, intent!.detail.phase],
-    ["POST /v1/vms/:vm/pause", true, "intent"],
+    ["vm.pause", true, "intent"],
   );
   assert.deepEqual(
     [outcome!.action, outcome!.detail.status, outcome!.detail.intent_seq],
-    ["POST /v1/vms/:vm/pause", 200, intent!.seq],
+    ["vm.pause", 200, intent!.seq],
   );
   assert.equal((await api(h.socket, admin, "DELETE", "/v1/vms/v?force=true")).status, 204);
 });

@@ -9,6 +9,7 @@ import { moatOnTty } from "./support/tty.js";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -29,6 +30,18 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 type Reply = Record<string, unknown>;
+
+/** One request, then the client's side ended at once (as socat sends); all it got back. */
+function halfClosed(path: string, req: object): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(path, () => c.end(JSON.stringify(req) + "\n"));
+    let got = "";
+    c.setEncoding("utf8");
+    c.on("data", (d: string) => (got += d));
+    c.on("error", reject);
+    c.on("close", () => resolve(got));
+  });
+}
 
 async function agentUp(ctl: string): Promise<void> {
   await until(
@@ -70,6 +83,9 @@ test("moat run --agent: the shipped guest's qemu-guest-agent answers info, osinf
     const os = (await ok("osinfo")).return as { machine: string; "kernel-release": string };
     assert.equal(os.machine, "riscv64");
     assert.match(os["kernel-release"], /^6\./);
+    // A client that ends its side after its request still gets the reply the guest sends later.
+    const late = JSON.parse(await halfClosed(ctl, { op: "agent", command: "osinfo" })) as Reply;
+    assert.equal((late.return as { machine?: string } | undefined)?.machine, "riscv64");
     const ifs = (await ok("interfaces")).return as { name: string }[];
     assert.ok(
       ifs.some((i) => i.name === "lo"),

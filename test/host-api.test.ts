@@ -26,6 +26,7 @@ import { parseVmConfig } from "../src/vmm/vm-config.js";
 import type { VmSpec } from "../src/host/vm-spec.js";
 import { CPU_TIERS } from "../src/accel/soft/cpu-tier.js";
 import { admit, AdmissionError } from "../src/host/admission.js";
+import { AUDIT_ACTION, apiAuditAction } from "../src/host/audit-actions.js";
 import { nextTarget, DEFAULT_RECLAIM } from "../src/host/reclaim.js";
 import {
   api,
@@ -663,10 +664,13 @@ test("rate limits: a token past its budget gets 429", async () => {
 test("metrics in Prometheus text: per VM and host series", async () => {
   await api(h.socket, admin, "POST", "/v1/vms", { name: "metered", memory_mib: 40, balloon: {} });
   assert.equal((await api(h.socket, admin, "POST", "/v1/vms/metered/start")).status, 200);
-  // Exit counters reach the VMM's figures as the guest boots: wait for the first.
-  const r = await until("exit counters", async () => {
+  // Exit counters reach the VMM's figures as the guest boots, and the vCPU series appears once
+  // the vCPU threads have reported their ids: wait for both.
+  const r = await until("exit counters and vCPU time", async () => {
     const x = await api(h.socket, admin, "GET", "/metrics");
-    return /^moat_vm_exits_total\{[^}]*name="metered"[^}]*\} [1-9]/m.test(x.text) ? x : undefined;
+    const exits = /^moat_vm_exits_total\{[^}]*name="metered"[^}]*\} [1-9]/m.test(x.text);
+    const vcpu = /^moat_vm_vcpu_seconds_total\{[^}]*name="metered"/m.test(x.text);
+    return exits && vcpu ? x : undefined;
   });
   assert.equal(r.status, 200);
   assert.match(String(r.headers["content-type"]), /text\/plain/);
@@ -1033,10 +1037,12 @@ test("quotas per domain: vCPUs, memory, VM count and disk bytes, at create and a
     });
     const text = await cli(h, ["host"]);
     assert.equal(text.status, 0, text.err);
-    assert.match(
-      text.out,
-      /^domain q: vCPUs 1\/2, memory 40\/100 MiB, VMs 3\/3, disks 4 MiB\/3 MiB$/m,
-    );
+    // Words and tables, not the API's JSON.
+    assert.doesNotMatch(text.out, /[{}"]/, text.out);
+    assert.match(text.out, /^vCPUs +\d+ of \d+ admitted \(\d+ free\)$/m, text.out);
+    assert.match(text.out, /^VMs +(\d+ [a-z]+)(, \d+ [a-z]+)*$/m, text.out);
+    assert.match(text.out, /^DOMAIN +VCPUS +MEMORY +VMS +DISKS$/m, text.out);
+    assert.match(text.out, /^q +1\/2 +40 MiB\/100 MiB +3\/3 +4 MiB\/3 MiB$/m, text.out);
     // --json keeps the bytes.
     const json = await cli(h, ["host", "--json"]);
     assert.equal(json.status, 0, json.err);
@@ -1091,6 +1097,39 @@ test("console scrollback is bounded on disk and keeps the latest output", async 
   await api(h.socket, admin, "POST", "/v1/vms/chatty/kill");
 });
 
+test("audit actions are named one way: every audited route has its name, every entry the scheme", async () => {
+  // Every route that changes something, and the one audited read, is named (not api.request).
+  const audited = d
+    .routes()
+    .filter((r) => !["GET", "HEAD"].includes(r.method) || r.url === "/v1/vms/:vm/guest");
+  assert.ok(audited.length >= 12, JSON.stringify(audited));
+  for (const r of audited) {
+    const name = apiAuditAction(r.method, r.url);
+    assert.notEqual(name, "api.request", `${r.method} ${r.url} has no audit action`);
+    assert.match(name, AUDIT_ACTION, `${r.method} ${r.url}`);
+  }
+  assert.equal(apiAuditAction("POST", undefined), "api.request");
+  // A request's entry says the route it came by; every entry, the daemon's own too, fits.
+  assert.equal((await api(h.socket, admin, "POST", "/v1/vms/nosuch/pause")).status, 404);
+  assert.equal((await api(h.socket, admin, "POST", "/v1/no/such/route")).status, 404);
+  const entries = readFileSync(join(h.dir, "audit.log"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { action: string; detail: { request?: string } });
+  for (const e of entries) assert.match(e.action, AUDIT_ACTION, JSON.stringify(e));
+  const by = (request: string) => entries.filter((e) => e.detail.request === request);
+  assert.deepEqual(
+    new Set(by("POST /v1/vms/:vm/pause").map((e) => e.action)),
+    new Set(["vm.pause"]),
+  );
+  assert.deepEqual(
+    new Set(by("POST /v1/no/such/route").map((e) => e.action)),
+    new Set(["api.request"]),
+  );
+  assert.ok(entries.some((e) => e.action === "daemon.start"));
+  assert.ok(entries.some((e) => e.action === "token.create"));
+});
+
 test("audit log: every change is chained; moat audit-log verify finds an edited, inserted or removed line", async () => {
   const v = await api(h.socket, admin, "GET", "/v1/audit/verify");
   const res = v.body as { ok: boolean; lines: number };
@@ -1099,7 +1138,7 @@ test("audit log: every change is chained; moat audit-log verify finds an edited,
   const log = join(h.dir, "audit.log");
   const lines = readFileSync(log, "utf8").trim().split("\n");
   const entries = lines.map((l) => JSON.parse(l) as { action: string; ok: boolean; role: string });
-  assert.ok(entries.some((e) => e.action === "POST /v1/vms/:vm/start" && e.ok));
+  assert.ok(entries.some((e) => e.action === "vm.start" && e.ok));
   assert.ok(entries.some((e) => e.action === "vm.console.attach"));
   assert.ok(
     entries.some((e) => e.ok === false && e.role === "tenant"),

@@ -97,6 +97,11 @@ test("audit: CPU vulnerabilities, SMT and KSM against the policy, swap, nested v
       status(checkSmt(t({ "sys/devices/system/cpu/smt/control": "off" }), config())),
       "pass",
     );
+    // The kernel's words (notsupported, forceoff) said as words.
+    const noSmt = checkSmt(t({ "sys/devices/system/cpu/smt/control": "notsupported" }), config());
+    assert.equal(noSmt.why, "SMT is not supported by this CPU");
+    const forced = checkSmt(t({ "sys/devices/system/cpu/smt/control": "forceoff" }), config());
+    assert.equal(forced.why, "SMT is forced off");
 
     const ksmOn = t({ "sys/kernel/mm/ksm/run": "1" });
     assert.equal(status(checkKsm(ksmOn, config())), "fail");

@@ -40,6 +40,7 @@ import {
   T3,
   ZERO,
 } from "./support/core-harness.js";
+import { li32, linuxImage, sbiShutdown } from "./support/riscv-image.js";
 
 const RAM_BASE = 0x8000_0000n;
 
@@ -161,25 +162,6 @@ test("HSM hart_start: the start address must be even with its first halfword in 
 
 // ---- HSM on a real 8-hart VM -------------------------------------------------------------------
 
-/** A riscv64 Linux Image header (64 bytes) in front of `code` words: what --kernel accepts. */
-function linuxImage(code: number[], size = 0x1000): Uint8Array {
-  const image = new Uint8Array(size);
-  const dv = new DataView(image.buffer);
-  dv.setUint32(0, I.j(64), true); // code0: over the header
-  dv.setBigUint64(8, 0x20_0000n, true); // text_offset
-  dv.setBigUint64(16, BigInt(size), true); // image_size
-  dv.setBigUint64(48, 0x5643534952n, true); // "RISCV\0\0\0"
-  dv.setUint32(56, 0x05435352, true); // "RSC\x05"
-  code.forEach((w, i) => dv.setUint32(64 + i * 4, w, true));
-  return image;
-}
-
-/** rd = v (a 32-bit constant whose bit 31 is clear) with lui + addi. */
-const li32 = (rd: number, v: number): number[] => {
-  const hi = (v + 0x800) >>> 12;
-  return [I.lui(rd, hi), I.addi(rd, rd, v - hi * 0x1000)];
-};
-
 // Where the program below keeps what it saw, as offsets from the image's start (8 bytes a hart).
 const SEEN_STATUS = 0x400; // hart_get_status value
 const SEEN_STATUS_ERR = 0x440; // hart_get_status error
@@ -226,12 +208,7 @@ function hsmProgram(harts: number): number[] {
     I.beq(T0, T3, 12),
     I.csrr(T1, 0xc01),
     I.bltu(T1, T2, -12),
-    ...li32(A7, 0x53525354), // SRST: shutdown
-    I.addi(A6, ZERO, 0),
-    I.addi(A0, ZERO, 0),
-    I.addi(A1, ZERO, 0),
-    I.ecall,
-    I.j(0),
+    ...sbiShutdown(),
   ];
   const secondary = [
     I.auipc(T0, 0),

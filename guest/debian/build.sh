@@ -18,6 +18,9 @@
 # and an initramfs built in the guest tripled the second stage, for a kernel moat would then
 # have to find and convert (docs/guest.md has the figures).
 #
+# Progress: every 30 s, the time so far and debootstrap's last step. The second stage's log
+# (the VM's console) is kept beside the image as OUT.img.stage2.log, on success and failure.
+#
 # Cached: nothing is done when OUT.img exists (--force rebuilds). The image is written under
 # a temporary name and renamed when whole, so an interrupted build leaves nothing that looks
 # finished. Needs root (debootstrap), debootstrap, e2fsprogs, network access to
@@ -42,15 +45,29 @@ moat=("${MOAT_NODE:-node}" "$here/../../bin/moat.js")
 [ -f "$here/../../dist/src/cli/moat.js" ] || die "moat is not built: npm run build"
 mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$(dirname "$out")/.debian-build.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+ticker=
+trap '[ -z "$ticker" ] || kill "$ticker" 2>/dev/null; rm -rf "$work"' EXIT
 export LC_ALL=C
 start=$(date +%s)
+# progress LOG WHAT: in the background, every 30 s, the time so far and LOG's last debootstrap
+# step ("I: Unpacking ..."); the line is the guest's output, so only printable bytes, 100 of them.
+progress() {
+  while sleep 30; do
+    local step
+    step=$(grep -a '^I: ' "$1" 2>/dev/null | tail -1 | tr -cd '[:print:]' | cut -c1-100) || true
+    say "$2: $(($(date +%s) - start)) s${step:+, ${step#I: }}"
+  done &
+  ticker=$!
+}
+stop_progress() { kill "$ticker" 2>/dev/null || true; wait "$ticker" 2>/dev/null || true; ticker=; }
 
 say "first stage (debootstrap --foreign, downloads about 40 MB)"
+progress "$work/debootstrap.log" "first stage"
 debootstrap --foreign --arch=riscv64 --variant=minbase \
   --include=systemd-sysv,udev,dbus,qemu-guest-agent \
   trixie "$work/root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
   { tail -20 "$work/debootstrap.log" >&2; die "debootstrap --foreign failed"; }
+stop_progress
 r=$work/root
 echo moat-debian >"$r/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tmoat-debian\n' >"$r/etc/hosts"
@@ -78,7 +95,9 @@ truncate -s 2G "$work/disk.img"
 mkfs.ext4 -q -F -L debian -d "$r" "$work/disk.img"
 rm -rf "$r"
 
-say "second stage, in a moat VM on the soft CPU (about 25 minutes)"
+say "second stage, in a moat VM on the soft CPU (about 25 minutes; log: $out.stage2.log)"
+progress "$work/stage2.log" "second stage"
+stage2=0
 "${moat[@]}" run --accel soft --cpus 2 --memory 1024 --disk "$work/disk.img" -- sh -c '
   set -e
   mount /dev/vda /mnt
@@ -87,9 +106,11 @@ say "second stage, in a moat VM on the soft CPU (about 25 minutes)"
   DEBIAN_FRONTEND=noninteractive chroot /mnt /moat-finish
   umount /mnt/proc
   umount /mnt
-  echo moat-stage2-done' >"$work/stage2.log" 2>&1 ||
-  { tail -30 "$work/stage2.log" >&2; die "the second stage failed"; }
-grep -q moat-stage2-done "$work/stage2.log" || { tail -30 "$work/stage2.log" >&2; die "the second stage did not finish"; }
+  echo moat-stage2-done' >"$work/stage2.log" 2>&1 || stage2=$?
+stop_progress
+cp "$work/stage2.log" "$out.stage2.log"
+[ "$stage2" = 0 ] || { tail -30 "$work/stage2.log" >&2; die "the second stage failed (log: $out.stage2.log)"; }
+grep -q moat-stage2-done "$work/stage2.log" || { tail -30 "$work/stage2.log" >&2; die "the second stage did not finish (log: $out.stage2.log)"; }
 e2fsck -fn "$work/disk.img" >"$work/fsck.log" 2>&1 || { cat "$work/fsck.log" >&2; die "the image's file system is damaged"; }
 mv "$work/disk.img" "$out"
-say "done in $(($(date +%s) - start)) s: $out"
+say "done in $(($(date +%s) - start)) s: $out (second stage log: $out.stage2.log)"

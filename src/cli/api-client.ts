@@ -23,18 +23,22 @@ export interface Connection {
   token: string;
 }
 
-/** Where the daemon is and who we are: --socket / MOAT_SOCKET, MOAT_TOKEN / the admin token. */
+/**
+ * Where the daemon is and who we are: --socket / MOAT_SOCKET; the token from --token-file, else
+ * MOAT_TOKEN, else the file MOAT_TOKEN_FILE names, else the admin token (a flag given beats
+ * the environment).
+ */
 export function connection(o: { socket?: string; tokenFile?: string } = {}): Connection {
   const home = process.env.MOAT_HOME ?? DEFAULT_HOME;
   const socket = o.socket ?? process.env.MOAT_SOCKET ?? `${home}/moat.sock`;
-  let token = process.env.MOAT_TOKEN;
+  let token = o.tokenFile === undefined ? process.env.MOAT_TOKEN : undefined;
   const file = o.tokenFile ?? process.env.MOAT_TOKEN_FILE ?? `${home}/admin.token`;
   if (!token) {
     try {
       token = readFileSync(file, "utf8").trim();
     } catch (e) {
       throw new ApiClientError(
-        `no API token: set MOAT_TOKEN, or --token-file, or run as root so ${file} is readable ` +
+        `no API token: set MOAT_TOKEN or MOAT_TOKEN_FILE, or --token-file, or run as root so ${file} is readable ` +
           `(${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); a daemon with ` +
           "another --home: set MOAT_HOME to it (or --socket and --token-file)",
       );

@@ -15,13 +15,14 @@ import { followConsole, lastLines } from "./logs-follow.js";
 import { LIST_FORMAT_HELP, parseListFormat, vmRows } from "./vm-list.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
-import type { DomainQuota, DomainUse } from "../host/quota.js";
+import { sizeText, table } from "./text-table.js";
+import { hostText, type HostView } from "./host-view.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
 import type { DaemonHost } from "../host/daemon.js";
 import { kvmKind } from "../kvm/kvm-probe.js";
 import type { AuditHead } from "../host/audit-log.js";
 
-export { ApiClientError };
+export { ApiClientError, sizeText };
 
 interface Conn {
   socket?: string;
@@ -35,20 +36,6 @@ function conn(cmd: Command): Connection {
 
 function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + "\n" : human());
-}
-
-function table(rows: string[][]): string {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(w[i]!))
-          .join("  ")
-          .trimEnd(),
-      )
-      .join("\n") + "\n"
-  );
 }
 
 type Vm = {
@@ -65,15 +52,6 @@ type Vm = {
 const enc = encodeURIComponent;
 
 /** Adds the daemon's commands to `program`. */
-/** Bytes as a person reads them: "512 bytes", "4 MiB", "1.5 GiB" (to a tenth at most). */
-export function sizeText(bytes: number): string {
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-  let i = 0;
-  let n = bytes;
-  for (; n >= 1024 && i < units.length - 1; i++) n /= 1024;
-  return `${Number(n.toFixed(1))} ${units[i]}`;
-}
-
 export function registerHostCommands(program: Command): void {
   program
     .option(
@@ -82,7 +60,8 @@ export function registerHostCommands(program: Command): void {
     )
     .option(
       "--token-file <path>",
-      "a file holding an API token (default: $MOAT_TOKEN, or the admin token)",
+      "a file holding an API token (default: the token in $MOAT_TOKEN, or the file " +
+        "$MOAT_TOKEN_FILE names, or $MOAT_HOME/admin.token)",
     );
 
   program
@@ -489,43 +468,9 @@ export function registerHostCommands(program: Command): void {
     .description("Host capacity, admission headroom and policy")
     .option("--json", "JSON")
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const h = (await request(conn(cmd), "GET", "/v1/host")) as {
-        capacity: {
-          vcpus_used: number;
-          vcpus_limit: number;
-          memory_used_mib: number;
-          memory_limit_mib: number;
-        };
-        vms: Record<string, number>;
-        cgroups: string;
-        ksm: boolean;
-        quotas: Record<string, { used: DomainUse; quota: DomainQuota | null }>;
-      };
-      print(
-        o.json === true,
-        h,
-        () =>
-          `vCPUs ${h.capacity.vcpus_used}/${h.capacity.vcpus_limit}, memory ${h.capacity.memory_used_mib}/` +
-          `${h.capacity.memory_limit_mib} MiB admitted; VMs ${JSON.stringify(h.vms)}; cgroups ${h.cgroups}; ` +
-          `KSM ${h.ksm ? "on" : "off"}\n` +
-          Object.entries(h.quotas)
-            .map(([d, { used, quota }]) => `domain ${d}: ${quotaLine(used, quota)}\n`)
-            .join(""),
-      );
+      const h = (await request(conn(cmd), "GET", "/v1/host")) as HostView;
+      print(o.json === true, h, () => hostText(h));
     });
-
-  /** "vCPUs 2/4, memory 256/1024 MiB, ..., disks 4 MiB/3 GiB": in use / quota ("-": none). */
-  const quotaLine = (used: DomainUse, quota: DomainQuota | null): string => {
-    const of = (k: keyof DomainQuota, text: (n: number) => string = String): string => {
-      const q = quota?.[k];
-      return `${text(used[k])}/${q === undefined ? "-" : text(q)}`;
-    };
-    return (
-      `vCPUs ${of("vcpus")}, memory ${of("memoryMiB")} MiB, VMs ${of("vms")}, ` +
-      `disks ${of("diskBytes", sizeText)}` +
-      (quota ? "" : " (no quota)")
-    );
-  };
 
   const token = program.command("token").description("API tokens (admin)");
   token

@@ -56,6 +56,8 @@ export interface ApiHost {
   authFailed(peer: string): void;
   verifyAudit(): Promise<Record<string, unknown>>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** An answered request, by its route's pattern (not its URL: bounded label values). */
+  countRequest(method: string, route: string, status: number): void;
   subscribe(fn: (e: VmEvent) => void): () => void;
   /**
    * Records a change before it is made; throws ApiError 503 when the audit log cannot, and the

@@ -17,6 +17,7 @@ import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./ap
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
 import { MoatError } from "../base/moat-error.js";
+import { apiAuditAction } from "./audit-actions.js";
 
 export { ApiError };
 
@@ -77,9 +78,14 @@ function isRead(method: string): boolean {
   return method === "GET" || method === "HEAD";
 }
 
-/** What an audit entry calls a request: its method and route. */
+/** What an audit entry calls a request (audit-actions.ts). */
 function auditAction(req: FastifyRequest): string {
-  return `${req.method} ${req.routeOptions.url ?? req.url}`;
+  return apiAuditAction(req.method, req.routeOptions.url);
+}
+
+/** The request itself in its audit entry's detail: its method and route (or URL, unrouted). */
+function auditRequest(req: FastifyRequest): { request: string } {
+  return { request: `${req.method} ${req.routeOptions.url ?? req.url}` };
 }
 
 /** The VM a request named but that was not found, for its audit entry. */
@@ -167,6 +173,12 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     if (r.websocket && r.schema) r.schema.hide = false;
   });
 
+  // Every answer, refusals included, counted by route pattern; a URL no route matches is one
+  // label value, so a scanner cannot grow the series.
+  app.addHook("onResponse", async (req, reply) => {
+    h.countRequest(req.method, req.routeOptions.url ?? "unmatched", reply.statusCode);
+  });
+
   // Authentication first: nothing else runs for a caller without a valid token.
   app.addHook("onRequest", async (req, reply) => {
     if (req.routeOptions.config.public) return;
@@ -229,6 +241,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     try {
       const named = (req.body as { name?: unknown } | undefined)?.name;
       req.auditIntent = h.auditIntent(req.caller!, auditAction(req), req.vm ?? null, {
+        ...auditRequest(req),
         ...vmRef(req),
         // What a create names, so an intent with no outcome after it still says what it was.
         ...(typeof named === "string" ? { name: named } : {}),
@@ -249,6 +262,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     try {
       // The VM as it was found for this request (still named after a delete).
       h.audit(req.caller ?? null, auditAction(req), req.vm ?? null, reply.statusCode < 400, {
+        ...auditRequest(req),
         status: reply.statusCode,
         ...(req.auditIntent !== undefined ? { intent_seq: req.auditIntent } : {}),
         ...vmRef(req),

@@ -265,6 +265,10 @@ export class Daemon implements ApiHost {
     return this.report.metrics();
   }
 
+  countRequest(method: string, route: string, status: number): void {
+    this.report.countRequest(method, route, status);
+  }
+
   subscribe(fn: (e: VmEvent) => void): () => void {
     this.supervisor.events.on("event", fn);
     return () => this.supervisor.events.off("event", fn);

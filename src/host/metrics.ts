@@ -1,6 +1,8 @@
 // Prometheus metrics (prom-client): gathered on each scrape from the VM records, /proc and each
 // running VMM's `metrics` reply. A VMM that does not answer in time costs its own series only.
-import { Gauge, Counter, Registry } from "prom-client";
+// Also the daemon's own process (prom-client's default metrics), its build, and API requests.
+import { Gauge, Counter, Registry, collectDefaultMetrics } from "prom-client";
+import { moatVersion } from "./build-info.js";
 import type { VmRecord } from "./store.js";
 import { VM_STATES } from "./vm-spec.js";
 import type { Capacity } from "./admission.js";
@@ -12,7 +14,7 @@ export interface MetricsSource {
   /** The VMM's metrics reply (exits, disks, nets, balloon), or undefined if it did not answer. */
   vmmMetrics(vm: VmRecord): Promise<MetricsReply | undefined>;
   /** CPU seconds of the VM process (all threads) and of its vCPU threads, and RSS bytes. */
-  usage(vm: VmRecord): { cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number };
+  usage(vm: VmRecord): Promise<{ cpuSeconds?: number; vcpuSeconds?: number; rssBytes?: number }>;
   /** API requests refused for want of a valid token, since the daemon started. */
   authFailures(): number;
 }
@@ -30,8 +32,23 @@ function counter(reg: Registry, name: string, help: string, labelNames: string[]
 export function metricsRegistry(src: MetricsSource): {
   registry: Registry;
   gather: () => Promise<void>;
+  /** Counts one answered API request (kept across scrapes, unlike the gathered figures). */
+  countRequest: (method: string, route: string, status: number) => void;
 } {
   const reg = new Registry();
+  // The daemon's CPU, RSS, open fds, heap and event-loop lag (process_*, nodejs_*).
+  collectDefaultMetrics({ register: reg });
+  new Gauge({
+    name: "moat_build_info",
+    help: "The running daemon's moat version and Node.js version (always 1)",
+    labelNames: ["version", "node_version"],
+    registers: [reg],
+  }).set({ version: moatVersion(), node_version: process.versions.node }, 1);
+  const requests = counter(reg, "moat_api_requests_total", "API requests answered", [
+    "method",
+    "route",
+    "status",
+  ]);
   const vmL = ["vm", "name", "domain"];
   const state = new Gauge({
     name: "moat_vms",
@@ -121,7 +138,7 @@ export function metricsRegistry(src: MetricsSource): {
         const l: Labels = { vm: v.id, name: v.name, domain: v.domain };
         mem.set(l, v.spec.memory_mib * 1024 * 1024);
         if (v.pid === null) return;
-        const u = src.usage(v);
+        const u = await src.usage(v);
         if (u.cpuSeconds !== undefined) cpu.inc(l, u.cpuSeconds);
         if (u.vcpuSeconds !== undefined) vcpu.inc(l, u.vcpuSeconds);
         if (u.rssBytes !== undefined) rss.set(l, u.rssBytes);
@@ -147,5 +164,7 @@ export function metricsRegistry(src: MetricsSource): {
       }),
     );
   };
-  return { registry: reg, gather };
+  const countRequest = (method: string, route: string, status: number): void =>
+    requests.inc({ method, route, status: String(status) });
+  return { registry: reg, gather, countRequest };
 }

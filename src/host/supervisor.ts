@@ -366,10 +366,27 @@ export class Supervisor {
     w.vmmEnd = EndWatch.hold(vmm, () => vmmProcess(w.pid) === vmm);
   }
 
+  /**
+   * A running VM's vCPU thread ids (host view), asked of its VMM until it has them: the threads
+   * report their ids only after they start, later than the first status reply.
+   */
+  async vcpuThreadIds(vm: VmRecord): Promise<number[] | undefined> {
+    const known = this.vcpuTids.get(vm.id);
+    if (known || !this.watches.has(vm.id)) return known;
+    try {
+      const r = await this.call(vm.id, { op: "status" }, 2000);
+      if (r.ok === true) this.noteTids(vm, r);
+    } catch {
+      // Not answering now: the next scrape asks again.
+    }
+    return this.vcpuTids.get(vm.id);
+  }
+
   /** vCPU thread ids from a status reply; a jailed VMM's are its PID namespace's, mapped here. */
   private noteTids(vm: VmRecord, status: StatusReply): void {
     const t = status.vcpu_tids;
-    if (!t) return;
+    // Empty until the vCPU threads have started (vm-process.ts): not known yet.
+    if (!t || t.length === 0) return;
     const pid = this.vmmPid(vm);
     if (status.jailed === true && pid !== undefined)
       this.vcpuTids.set(vm.id, hostThreadIds(pid, t));

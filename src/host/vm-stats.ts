@@ -43,7 +43,7 @@ export class VmStats {
     const out: Record<string, unknown> = { id: vm.id, name: vm.name, state: vm.state };
     if (vm.pid === null) return out;
     Object.assign(out, { pid: vm.pid, vmm_pid: this.supervisor.vmmPid(vm) ?? null });
-    Object.assign(out, this.usageView(vm));
+    Object.assign(out, await this.usageView(vm));
     try {
       const m = await this.supervisor.call(vm.id, { op: "metrics" }, 2000);
       if (m.ok === true) out.vmm = m;
@@ -65,8 +65,8 @@ export class VmStats {
     return out;
   }
 
-  private usageView(vm: VmRecord): Record<string, unknown> {
-    const u = this.usage(vm);
+  private async usageView(vm: VmRecord): Promise<Record<string, unknown>> {
+    const u = await this.usage(vm);
     const cg = this.supervisor.cgroupOf(vm);
     let cgMem: number | undefined;
     let cgLimit: number | undefined;
@@ -85,13 +85,13 @@ export class VmStats {
     };
   }
 
-  private usage(vm: VmRecord): Usage {
+  private async usage(vm: VmRecord): Promise<Usage> {
     // A jailed VM's own figures are its VMM's, not its unshare's.
     const pid = this.supervisor.vmmPid(vm);
     if (pid === undefined) return {};
     const cpu = processCpuSeconds(pid);
     const rss = processRss(pid);
-    const tids = this.supervisor.vcpuTids.get(vm.id);
+    const tids = await this.supervisor.vcpuThreadIds(vm);
     const per = tids?.map((t) => processCpuSeconds(pid, "/", t));
     const vcpu =
       per && per.every((x) => x !== undefined) ? per.reduce((a, b) => a! + b!, 0) : undefined;
@@ -128,6 +128,11 @@ export class VmStats {
       vms: byState,
       reclaim: this.cfg.reclaim,
     };
+  }
+
+  /** One answered API request, for moat_api_requests_total. */
+  countRequest(method: string, route: string, status: number): void {
+    this.registry.countRequest(method, route, status);
   }
 
   async metrics(): Promise<{ contentType: string; body: string }> {

@@ -131,7 +131,9 @@ export class ControlSocket {
     info?: ControlInfo,
   ): Promise<ControlSocket> {
     clearStaleSocket(path, "control socket", "exists and is not a socket", ControlSocketError);
-    const server = net.createServer();
+    // A client may send its requests and end its side (shutdown(SHUT_WR), as `socat` and
+    // `nc -N` do); it still gets every reply, and then the socket ends.
+    const server = net.createServer({ allowHalfOpen: true });
     const c = new ControlSocket(server, devices, info);
     server.on("connection", (s) => c.client(s));
     await listenPrivate(server, path).catch((e: Error) => {
@@ -161,8 +163,11 @@ export class ControlSocket {
     let part: Buffer[] = [];
     let partBytes = 0;
     let refused = false;
+    let ended = false;
     /** Queues the complete lines, up to MAX_QUEUED; the rest wait in `lines`, unparsed. */
     const parse = () => {
+      // The client has sent all it will and every reply has gone: end our side too.
+      if (ended && queued === 0 && lines.length === 0 && !s.destroyed) s.end();
       while (lines.length > 0 && queued < MAX_QUEUED) {
         const line = lines.shift()!;
         // Replies go out in request order.
@@ -207,6 +212,10 @@ export class ControlSocket {
         partBytes = 0;
         start = nl + 1;
       }
+      parse();
+    });
+    s.on("end", () => {
+      ended = true;
       parse();
     });
   }

@@ -173,6 +173,7 @@ function serveMmio(): boolean {
     postWrite(addr, size, U64(core.getMmioValue()));
     return true;
   }
+  exits[EXIT_MMIO]++;
   ch[CH_SIZE] = size;
   putU64(ch, CH_ADDR_LO, addr);
   if (write) putU64(ch, CH_VAL_LO, U64(core.getMmioValue()));
@@ -320,7 +321,8 @@ async function main(): Promise<void> {
     if (js) for (const [k, slot] of Object.entries(JIT_STAT_SLOTS)) exits[slot] = js[k as keyof JitStats];
     if (profilePrefix && r === EXIT_BUDGET) sample();
     putU64(ch, CH_INSTRET_LO, U64(core.getInstret()));
-    exits[r]++;
+    // An MMIO exit counts as posted or waited-on (serveMmio): each exit in one slot only.
+    if (r !== EXIT_MMIO) exits[r]++;
     switch (r) {
       case EXIT_BUDGET:
         break;

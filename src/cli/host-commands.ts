@@ -14,7 +14,13 @@ import { inCliWords, specFromFile } from "./create-spec.js";
 import { followConsole, lastLines } from "./logs-follow.js";
 import { LIST_FORMAT_HELP, parseListFormat, vmRows } from "./vm-list.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
-import { DEFAULT_HOME, DEFAULT_STOP_GRACE_MS, STOP_GRACE_MAX_S } from "../host/config.js";
+import {
+  DEFAULT_HOME,
+  DEFAULT_STOP_GRACE_MS,
+  LOG_FORMATS,
+  STOP_GRACE_MAX_S,
+  type LogFormat,
+} from "../host/config.js";
 import { sizeText, table } from "./text-table.js";
 import { hostText, type HostView } from "./host-view.js";
 import { daemonConfig, recordSettings } from "./daemon-config.js";
@@ -73,13 +79,21 @@ export function registerHostCommands(program: Command): void {
     )
     .option("--home <dir>", "state directory (default: $MOAT_HOME or /var/lib/moat)")
     .option("--config <file>", "JSON settings (docs/host.md lists them)")
-    .action(async (o: { home?: string; config?: string }) => {
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "the log on stderr: text lines, or JSON lines with level, time and fields " +
+          '(default: the config\'s "logFormat", or text)',
+      ).choices(LOG_FORMATS),
+    )
+    .action(async (o: { home?: string; config?: string; logFormat?: LogFormat }) => {
       const cfg = daemonConfig(o);
       const socketOpt = program.opts<Conn>().socket;
       if (socketOpt) cfg.socket = socketOpt;
-      const log = (s: string): void => void process.stderr.write(s + "\n");
+      if (o.logFormat) cfg.logFormat = o.logFormat;
       // Loaded here, not with the CLI: every VM process is a `moat` too, and needs no daemon.
       const { Daemon, DaemonError } = await import("../host/daemon.js");
+      const log = (await import("../host/log.js")).makeLog(cfg.logFormat);
       let d: Awaited<ReturnType<typeof Daemon.start>>;
       try {
         d = await Daemon.start(cfg, DAEMON_HOST, log);
@@ -89,12 +103,12 @@ export function registerHostCommands(program: Command): void {
       try {
         recordSettings(cfg.home, o.config);
       } catch (e) {
-        log(`moatd: cannot record its settings for moat audit: ${(e as Error).message}`);
+        log.warn(`cannot record its settings for moat audit: ${(e as Error).message}`);
       }
-      log(`moatd: ready (pid ${process.pid}, home ${cfg.home})`);
+      log.info(`ready (pid ${process.pid}, home ${cfg.home})`);
       await new Promise<void>((res) => {
         const stop = (sig: string): void => {
-          log(`moatd: ${sig}: stopping; VMs keep running`);
+          log.info(`${sig}: stopping; VMs keep running`);
           // A close that hangs must not keep a stopped daemon's PID alive.
           setTimeout(() => process.exit(0), 5000).unref();
           void d.close().then(res);

@@ -58,6 +58,8 @@ export interface ApiHost {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** An answered request, by its route's pattern (not its URL: bounded label values). */
   countRequest(method: string, route: string, status: number): void;
+  /** An answered request, for the daemon's log. */
+  logRequest(r: RequestDone): void;
   subscribe(fn: (e: VmEvent) => void): () => void;
   /**
    * Records a change before it is made; throws ApiError 503 when the audit log cannot, and the
@@ -77,4 +79,19 @@ export interface ApiHost {
     ok: boolean,
     detail?: Record<string, unknown>,
   ): number;
+}
+
+/** An answered request as the daemon logs it: who asked, never with what token. */
+export interface RequestDone {
+  method: string;
+  /** The route's pattern (its URL may carry names; "unmatched" when no route matched). */
+  route: string;
+  status: number;
+  /** From the request's arrival to its answer, ms. */
+  ms: number;
+  caller?: { name: string; role: string; domain?: string };
+  /** The VM a /v1/vms/{vm} route found. */
+  vm?: string;
+  /** A 5xx's cause. */
+  error?: string;
 }

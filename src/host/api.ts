@@ -41,6 +41,8 @@ declare module "fastify" {
     auditDetail?: Record<string, unknown>;
     /** The seq of the entry that recorded this change before it was made. */
     auditIntent?: number;
+    /** A 5xx's cause, for the daemon's log. */
+    failure?: string;
   }
   interface FastifyContextConfig {
     /** What the route does, for authorisation; VM routes name the VM in params.vm. */
@@ -177,6 +179,18 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   // label value, so a scanner cannot grow the series.
   app.addHook("onResponse", async (req, reply) => {
     h.countRequest(req.method, req.routeOptions.url ?? "unmatched", reply.statusCode);
+    const c = req.caller;
+    h.logRequest({
+      method: req.method,
+      route: req.routeOptions.url ?? "unmatched",
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+      ...(c
+        ? { caller: { name: c.name, role: c.role, ...(c.domain ? { domain: c.domain } : {}) } }
+        : {}),
+      ...(req.vm ? { vm: req.vm.name } : {}),
+      ...(req.failure !== undefined ? { error: req.failure } : {}),
+    });
   });
 
   // Authentication first: nothing else runs for a caller without a valid token.
@@ -314,7 +328,10 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
           error: `the daemon's home is full: ${err.message}`,
         });
       const code = err.statusCode ?? 500;
-      if (code >= 500) return reply.code(500).send({ error: `internal error: ${err.message}` });
+      if (code >= 500) {
+        req.failure = err.message;
+        return reply.code(500).send({ error: `internal error: ${err.message}` });
+      }
       return reply.code(code).send({ error: err.message });
     },
   );

@@ -6,6 +6,7 @@ import { ApiError } from "./api-error.js";
 import { AuditLog, verifyAuditLog, type AuditHead } from "./audit-log.js";
 import type { Caller } from "./auth.js";
 import type { Store, VmRecord } from "./store.js";
+import type { Log } from "./log.js";
 
 export class AuditTrail {
   private readonly path: string;
@@ -14,7 +15,7 @@ export class AuditTrail {
   constructor(
     home: string,
     private readonly store: Store,
-    private readonly say: (s: string) => void,
+    private readonly say: Log,
   ) {
     this.path = join(home, "audit.log");
     this.log = AuditLog.open(this.path);
@@ -30,15 +31,15 @@ export class AuditTrail {
     const out: Record<string, unknown> = {};
     const torn = this.log.torn;
     if (torn) {
-      this.say(
-        `moatd: the audit log's last line was cut short (${torn.bytes} bytes); moved to ` +
+      this.say.warn(
+        `the audit log's last line was cut short (${torn.bytes} bytes); moved to ` +
           `${torn.movedTo}, recorded at seq ${torn.seq}`,
       );
       out.audit_torn_seq = torn.seq;
     }
     const why = headMismatch(this.store.auditHead(), this.log.foundHead);
     if (why) {
-      this.say(`moatd: warning: ${why}; moat audit-log verify shows the log`);
+      this.say.warn(`warning: ${why}; moat audit-log verify shows the log`);
       out.audit_head_mismatch = why;
     }
     return out;
@@ -70,7 +71,7 @@ export class AuditTrail {
     try {
       return this.record(caller, action, vm, ok, detail);
     } catch (e) {
-      this.say(`moatd: audit log: '${action}' not recorded: ${(e as Error).message}`);
+      this.say.error(`audit log: '${action}' not recorded: ${(e as Error).message}`);
       throw auditRefusal("change", e);
     }
   }
@@ -113,7 +114,7 @@ export class AuditTrail {
     try {
       this.store.setAuditHead(head);
     } catch (e) {
-      this.say(`moatd: audit seq ${head.seq} written, its head not: ${(e as Error).message}`);
+      this.say.error(`audit seq ${head.seq} written, its head not: ${(e as Error).message}`);
     }
     return head.seq;
   }

@@ -62,11 +62,16 @@ export interface DaemonConfig {
   domainNetworks: Record<string, string[]>;
   /** Trust domain -> what its VMs may hold together (quota.ts); a domain not listed: no limit. */
   domainQuotas: Record<string, DomainQuota>;
+  /** The daemon's log on stderr: text lines (default) or JSON lines (log.ts). */
+  logFormat: LogFormat;
   /** The cgroup (relative to each hierarchy's root) VM groups go under; default: the daemon's own + /moat. */
   cgroupParent?: string;
 }
 
 export const DEFAULT_HOME = "/var/lib/moat";
+/** How the daemon writes its log (log.ts). */
+export type LogFormat = "text" | "json";
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
 /** Bound: a stop's grace time, seconds (an hour). */
 export const STOP_GRACE_MAX_S = 3600;
 /** A stop's grace time when neither the settings nor the request give one (stopGraceMs). */
@@ -95,6 +100,7 @@ export function defaultConfig(home = process.env.MOAT_HOME ?? DEFAULT_HOME): Dae
     vmUsers: process.getuid?.() === 0,
     vmJail: true,
     vmUidBase: 1_900_000_000,
+    logFormat: "text",
   };
 }
 
@@ -192,6 +198,7 @@ export const configSchema = {
       },
     },
     cgroupParent: { type: "string", pattern: "^[A-Za-z0-9_./-]{1,200}$" },
+    logFormat: { type: "string", enum: LOG_FORMATS },
   },
 } as const;
 

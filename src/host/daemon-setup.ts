@@ -23,6 +23,7 @@ import { defaultImageDir, imageDirsProblem } from "./image-dirs.js";
 import { jailUnavailable } from "../jail/launch.js";
 import type { DaemonConfig } from "./config.js";
 import { MoatError } from "../base/moat-error.js";
+import type { Log } from "./log.js";
 
 export class DaemonError extends MoatError {
   override readonly kind = "host";
@@ -32,7 +33,7 @@ export class DaemonError extends MoatError {
 const KSM_RUN = "/sys/kernel/mm/ksm/run";
 
 /** Jailed by default; a daemon that cannot jail refuses to start rather than run VMs bare. */
-export function checkJail(c: DaemonConfig, log: (s: string) => void): void {
+export function checkJail(c: DaemonConfig, log: Log): void {
   if (c.vmJail) {
     const why = jailUnavailable() ?? (c.vmUsers ? null : "the jail needs vmUsers (a uid per VM)");
     if (why)
@@ -40,7 +41,7 @@ export function checkJail(c: DaemonConfig, log: (s: string) => void): void {
         `VMs are jailed (vmJail) and ${why}; set "vmJail": false in the config to run ` +
           "them unjailed (development only)",
       );
-  } else log("moatd: vmJail is off: VMs run unjailed (development only)");
+  } else log.warn("vmJail is off: VMs run unjailed (development only)");
 }
 
 /** The home made (or its modes set right) and locked for this daemon; its VM and image dirs. */
@@ -75,15 +76,16 @@ export function prepareHome(c: DaemonConfig): HomeLock {
 }
 
 /** The VM records and tokens; a record that cannot be saved is said on `log`. */
-export function openStore(home: string, log: (s: string) => void): Store {
+export function openStore(home: string, log: Log): Store {
   const store = new Store(join(home, "moat.db"));
   store.onUnsaved = (id, e) => {
     const name = store.vm(id)?.name ?? id;
-    log(
-      e
-        ? `moatd: VM '${name}': its record was not saved (${e.message}); kept in memory and written when there is room`
-        : `moatd: VM '${name}': its record is saved again`,
-    );
+    if (e)
+      log.error(
+        `VM '${name}': its record was not saved (${e.message}); kept in memory and written when there is room`,
+        { vm: name, id },
+      );
+    else log.info(`VM '${name}': its record is saved again`, { vm: name, id });
   };
   // Token hashes and the audit head: for root alone.
   for (const f of ["moat.db", "moat.db-wal", "moat.db-shm"])
@@ -104,15 +106,15 @@ export function detectCgroups(): Cgroups {
  * copy-on-write faults on pages it guesses another guest holds), so it is turned on only under
  * the one-domain policy, and VMs mark their RAM mergeable only then (--ksm).
  */
-export function setKsm(c: DaemonConfig, log: (s: string) => void): void {
+export function setKsm(c: DaemonConfig, log: Log): void {
   if (c.policy.ksmDomain !== undefined) enableKsm(c.policy.ksmDomain, log);
   else stopKsm(log);
 }
 
-function enableKsm(domain: string, log: (s: string) => void): void {
+function enableKsm(domain: string, log: Log): void {
   try {
     writeFileSync(KSM_RUN, "1");
-    log(`moatd: KSM on: every VM on this host is in trust domain '${domain}'`);
+    log.info(`KSM on: every VM on this host is in trust domain '${domain}'`);
   } catch (e) {
     throw new DaemonError(
       `policy.ksmDomain is set but KSM cannot be turned on: ${(e as Error).message}`,
@@ -124,7 +126,7 @@ function enableKsm(domain: string, log: (s: string) => void): void {
  * Without the one-domain policy KSM must not run (an earlier daemon under that policy, or
  * another program, may have left it on): it is stopped and its merged pages unmerged.
  */
-function stopKsm(log: (s: string) => void): void {
+function stopKsm(log: Log): void {
   let on: boolean;
   try {
     on = readFileSync(KSM_RUN, "utf8").trim() === "1";
@@ -134,22 +136,18 @@ function stopKsm(log: (s: string) => void): void {
   if (!on) return;
   try {
     writeFileSync(KSM_RUN, "2");
-    log(
-      "moatd: KSM was on; stopped and unmerged (no policy.ksmDomain: merging pages across trust domains is a side channel)",
+    log.info(
+      "KSM was on; stopped and unmerged (no policy.ksmDomain: merging pages across trust domains is a side channel)",
     );
   } catch (e) {
-    log(
-      `moatd: warning: KSM is on and cannot be stopped (${(e as Error).message}); moat audit reports it`,
+    log.warn(
+      `warning: KSM is on and cannot be stopped (${(e as Error).message}); moat audit reports it`,
     );
   }
 }
 
 /** Serves `app` on the configured Unix socket, root:socketGroup 0660. */
-export async function listenUnix(
-  app: FastifyInstance,
-  c: DaemonConfig,
-  log: (s: string) => void,
-): Promise<void> {
+export async function listenUnix(app: FastifyInstance, c: DaemonConfig, log: Log): Promise<void> {
   const path = c.socket;
   // The home's lock keeps out a second daemon on this home; one on another home configured
   // with the same socket would take this one's API over, so a socket that answers is kept.
@@ -165,7 +163,7 @@ export async function listenUnix(
   chmodSync(path, 0o660);
   const gid = socketGid(c.socketGroup, log);
   if (gid !== undefined) chownSync(path, 0, gid);
-  log(`moatd: API on ${path} (root:${gid !== undefined ? c.socketGroup : "root"} 0660)`);
+  log.info(`API on ${path} (root:${gid !== undefined ? c.socketGroup : "root"} 0660)`);
 }
 
 /** Whether a process accepts connections on the Unix socket at `path`. */
@@ -181,7 +179,7 @@ function answers(path: string): Promise<boolean> {
 }
 
 /** The gid of the socket group, created (as a system group) when root and it is missing. */
-function socketGid(group: string, log: (s: string) => void): number | undefined {
+function socketGid(group: string, log: Log): number | undefined {
   const find = (): number | undefined => {
     const line = readFileSync("/etc/group", "utf8")
       .split("\n")
@@ -192,10 +190,10 @@ function socketGid(group: string, log: (s: string) => void): number | undefined 
   if (gid === undefined && process.getuid?.() === 0) {
     try {
       execFileSync("groupadd", ["--system", group], { stdio: "ignore" });
-      log(`moatd: created the system group '${group}' for API socket access`);
+      log.info(`created the system group '${group}' for API socket access`);
       gid = find();
     } catch {
-      log(`moatd: group '${group}' is missing and could not be created; socket is root-only`);
+      log.warn(`group '${group}' is missing and could not be created; socket is root-only`);
     }
   }
   return gid;

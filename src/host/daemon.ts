@@ -31,6 +31,8 @@ import { admitVm } from "./host-capacity.js";
 import { VmOps } from "./vm-ops.js";
 import { VmCalls } from "./vm-calls.js";
 import { VmStats } from "./vm-stats.js";
+import { silentLog, type Log } from "./log.js";
+import type { RequestDone } from "./api-host.js";
 
 export { DaemonError };
 
@@ -53,6 +55,7 @@ export class Daemon implements ApiHost {
   private reclaim: ReclaimLoop | undefined;
   readonly adminTokenFile: string;
   private homeLock: HomeLock | undefined;
+  private log: Log = silentLog;
 
   private constructor(
     readonly cfg: DaemonConfig,
@@ -65,11 +68,7 @@ export class Daemon implements ApiHost {
    * Starts the daemon: state opened, VM processes taken over, API listening. If any step
    * fails, what was opened is closed again (the home's lock released, VMs left running).
    */
-  static async start(
-    cfg: DaemonConfig,
-    host: DaemonHost,
-    log: (s: string) => void = () => {},
-  ): Promise<Daemon> {
+  static async start(cfg: DaemonConfig, host: DaemonHost, log: Log = silentLog): Promise<Daemon> {
     const d = new Daemon(cfg, host);
     try {
       await d.open(log);
@@ -80,7 +79,8 @@ export class Daemon implements ApiHost {
     return d;
   }
 
-  private async open(log: (s: string) => void): Promise<void> {
+  private async open(log: Log): Promise<void> {
+    this.log = log;
     const c = this.cfg;
     checkJail(c, log);
     this.homeLock = prepareHome(c);
@@ -103,6 +103,7 @@ export class Daemon implements ApiHost {
         ksm: c.policy.ksmDomain !== undefined,
         seccomp: c.vmSeccomp,
         kvmKind: this.hostEnv.kvmKind(),
+        log,
         jail: c.vmJail,
         jailsDir: join(c.home, "jails"),
         restartBackoffMs: c.restartBackoffMs,
@@ -125,8 +126,8 @@ export class Daemon implements ApiHost {
     } catch (e) {
       throw new DaemonError(`cannot write the audit log: ${(e as Error).message}`);
     }
-    log(
-      `moatd: ${r.adopted} running VMs taken over, ${r.lost} ended while no daemon ran, ` +
+    log.info(
+      `${r.adopted} running VMs taken over, ${r.lost} ended while no daemon ran, ` +
         `${r.orphans} orphan processes killed`,
     );
     const app = await buildApi(this, { rateLimit: c.rateLimit });
@@ -139,7 +140,7 @@ export class Daemon implements ApiHost {
       const host = c.tcp.host ?? "127.0.0.1";
       await tapp.listen({ port: c.tcp.port, host });
       this.apps.push(tapp);
-      log(`moatd: API on https://${host}:${c.tcp.port}`);
+      log.info(`API on https://${host}:${c.tcp.port}`);
     }
     if (c.reclaim.enabled) {
       this.reclaim = new ReclaimLoop(c.reclaim, {
@@ -267,6 +268,16 @@ export class Daemon implements ApiHost {
 
   countRequest(method: string, route: string, status: number): void {
     this.report.countRequest(method, route, status);
+  }
+
+  logRequest(r: RequestDone): void {
+    const who = r.caller ? ` (${r.caller.name}, ${r.caller.role})` : "";
+    const level = r.status >= 500 ? "error" : r.status >= 400 ? "warn" : "info";
+    const why = r.error !== undefined ? `: ${r.error}` : "";
+    this.log[level](`${r.method} ${r.route} ${r.status} ${r.ms} ms${who}${why}`, {
+      event: "request",
+      ...r,
+    });
   }
 
   subscribe(fn: (e: VmEvent) => void): () => void {

@@ -7,6 +7,7 @@ import type { ControlReply } from "../vmm/control-protocol.js";
 import { signalPid } from "./process-end.js";
 import type { VmRecord } from "./store.js";
 import { isActive, type VmState } from "./vm-spec.js";
+import type { Log } from "./log.js";
 
 export interface Recovering {
   /** Where the VMs' files live: a VM process whose config or control socket is under it is this home's. */
@@ -24,6 +25,7 @@ export interface Recovering {
   removeCgroup(vm: VmRecord): void;
   armRestart(id: string, delayMs: number): void;
   audit(action: string, vm: null, ok: boolean, detail: Record<string, unknown>): void;
+  log: Log;
 }
 
 export async function recoverVms(
@@ -41,6 +43,12 @@ export async function recoverVms(
         if (vmm !== undefined) claimed.add(vmm);
         s.adopt(vm, vm.pid);
         adopted++;
+        s.log.info(`VM '${vm.name}' taken over (pid ${vm.pid})`, {
+          event: "adopt",
+          vm: vm.name,
+          id: vm.id,
+          pid: vm.pid,
+        });
         try {
           const r = await s.status(vm);
           const state = r.ok === true && r.state === "paused" ? "paused" : "running";
@@ -50,6 +58,12 @@ export async function recoverVms(
         }
       } else {
         lost++;
+        s.log.warn(`VM '${vm.name}' ended while no daemon ran (pid ${vm.pid})`, {
+          event: "lost",
+          vm: vm.name,
+          id: vm.id,
+          pid: vm.pid,
+        });
         // Gone while no daemon watched: the same path as an exit seen live.
         s.lost(vm, vm.pid);
       }
@@ -71,6 +85,10 @@ export async function recoverVms(
     signalPid(pid, "SIGKILL");
     orphans++;
     s.audit("vm.orphan-killed", null, true, { pid });
+    s.log.warn(`killed VM process ${pid}: no VM record claims it (an orphan)`, {
+      event: "orphan-killed",
+      pid,
+    });
   }
   return { adopted, lost, orphans };
 }

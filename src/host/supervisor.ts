@@ -29,6 +29,7 @@ import type { Cgroups, VmCgroup } from "./cgroup.js";
 import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 import { classifyExit } from "./exit-classify.js";
 import { recoverVms } from "./recovery.js";
+import type { Log } from "./log.js";
 import { MoatError, type ErrorKind } from "../base/moat-error.js";
 
 export interface SupervisorOptions {
@@ -58,6 +59,8 @@ export interface SupervisorOptions {
   cgroupParent?: string;
   /** What this host's KVM is (told by whoever starts the daemon), which a jailed VM cannot see. */
   kvmKind: KvmKind;
+  /** The daemon's log: every state change and supervision event (restarts, take-overs). */
+  log: Log;
 }
 
 export interface VmEvent {
@@ -191,6 +194,15 @@ export class Supervisor {
       ...(reason !== undefined ? { reason } : {}),
       time: new Date().toISOString(),
     };
+    const why = reason !== undefined ? `: ${reason}` : "";
+    this.o.log[state === "crashed" ? "warn" : "info"](`VM '${vm.name}' ${state}${why}`, {
+      event: "vm.state",
+      vm: vm.name,
+      id: vm.id,
+      domain: vm.domain,
+      state,
+      ...(reason !== undefined ? { reason } : {}),
+    });
     this.events.emit("event", ev);
   }
 
@@ -202,6 +214,7 @@ export class Supervisor {
       domain: vm.domain,
       time: new Date().toISOString(),
     };
+    this.o.log.info(`VM '${vm.name}' deleted`, { event: "vm.deleted", vm: vm.name, id: vm.id });
     this.events.emit("event", ev);
   }
 
@@ -493,6 +506,12 @@ export class Supervisor {
     const delay = Math.min(max, initial * 2 ** Math.max(0, vm.failures - 1));
     const at = new Date(Date.now() + delay).toISOString();
     this.store.updateVm(vm.id, { restartAt: at });
+    this.o.log.info(`VM '${vm.name}' restarts in ${delay} ms (restart: ${vm.spec.restart})`, {
+      event: "restart.scheduled",
+      vm: vm.name,
+      id: vm.id,
+      delay_ms: delay,
+    });
     this.armRestart(vm.id, delay);
   }
 
@@ -514,8 +533,20 @@ export class Supervisor {
             vm.restarts += 1;
             await this.launch(vm);
             this.audit("vm.restart", vm, true, { restarts: vm.restarts, intent_seq: intent });
+            this.o.log.info(`VM '${vm.name}' restarted (restart ${vm.restarts})`, {
+              event: "restart",
+              vm: vm.name,
+              id,
+              restarts: vm.restarts,
+            });
           } catch (e) {
             this.audit("vm.restart", vm, false, { error: (e as Error).message });
+            this.o.log.error(`VM '${vm.name}': restart failed: ${(e as Error).message}`, {
+              event: "restart",
+              vm: vm.name,
+              id,
+              error: (e as Error).message,
+            });
             const now = this.store.vm(id);
             if (now && !isActive(now.state)) {
               // Refused (admission) or failed before a process ran: try again later.
@@ -716,6 +747,7 @@ export class Supervisor {
       removeCgroup: (vm) => this.removeCgroup(vm),
       armRestart: (id, delayMs) => this.armRestart(id, delayMs),
       audit: (action, vm, ok, detail) => this.audit(action, vm, ok, detail),
+      log: this.o.log,
     });
   }
 

@@ -8,6 +8,7 @@ import { hashToken, newToken, type Caller, type Role } from "./auth.js";
 import type { AuditTrail } from "./audit-trail.js";
 import type { Store, TokenRecord } from "./store.js";
 import type { TokenStreams } from "./token-streams.js";
+import type { Log } from "./log.js";
 
 export class Tokens {
   /** Refused requests: counted, and audited at most once a minute with the count since. */
@@ -20,12 +21,12 @@ export class Tokens {
   ) {}
 
   /** On a first start (no admin token yet), an admin token written to `file` (mode 0600). */
-  bootstrap(file: string, log: (s: string) => void): void {
+  bootstrap(file: string, log: Log): void {
     if (this.store.tokens().some((t) => t.role === "admin")) return;
     const { token } = this.insert("admin", "admin", null, null);
     writeFileSync(file, token + "\n", { mode: 0o600 });
     chmodSync(file, 0o600);
-    log(`moatd: first start: an admin token is in ${file} (mode 0600)`);
+    log.info(`first start: an admin token is in ${file} (mode 0600)`);
   }
 
   /** The token's holder, unless there is no such token or it has expired. */

@@ -44,12 +44,16 @@ export function selfSignedCert(dir: string): { cert: string; key: string } {
   return { cert, key };
 }
 
-/** Runs `moat daemon --home H --config C` (its output collected), without waiting for it. */
-export function spawnDaemon(h: Home): DaemonProc {
-  const p = spawn(process.execPath, [MOAT, "daemon", "--home", h.dir, "--config", h.config], {
-    cwd: REPO,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/** Runs `moat daemon --home H --config C [args]` (its output collected), without waiting for it. */
+export function spawnDaemon(h: Home, args: string[] = []): DaemonProc {
+  const p = spawn(
+    process.execPath,
+    [MOAT, "daemon", "--home", h.dir, "--config", h.config, ...args],
+    {
+      cwd: REPO,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let log = "";
   p.stdout!.setEncoding("utf8").on("data", (d: string) => (log += d));
   p.stderr!.setEncoding("utf8").on("data", (d: string) => (log += d));

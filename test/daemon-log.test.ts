@@ -125,3 +125,26 @@ test("moat daemon logs text lines by default, and refuses an unknown logFormat",
   assert.notEqual(await b.exited, 0);
   assert.match(b.log(), /logFormat must be equal to one of the allowed values/);
 });
+
+test("a daemon that takes a running VM over logs it (adopt)", async (t) => {
+  const h = newHome({ reclaim: { enabled: false } });
+  const first = spawnDaemon(h, ["--log-format", "json"]);
+  await line(first, "the first daemon ready", (l) => String(l.msg).startsWith("ready"));
+  const tok = adminToken(h);
+  assert.equal(
+    (await api(h.socket, tok, "POST", "/v1/vms", { name: "b", memory_mib: 48 })).status,
+    201,
+  );
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/b/start")).status, 200);
+  const pid = ((await api(h.socket, tok, "GET", "/v1/vms/b")).body as VmView).pid;
+  first.p.kill("SIGKILL");
+  await first.exited;
+  const d = spawnDaemon(h, ["--log-format", "json"]);
+  t.after(() => stopDaemon(h, d));
+  const adopt = await line(d, "the take-over", (l) => l.event === "adopt" && l.vm === "b");
+  assert.equal(adopt.level, "info");
+  assert.equal(adopt.vm_pid, pid);
+  assert.equal(adopt.pid, d.p.pid, "pid is the daemon's own");
+  await line(d, "the second daemon ready", (l) => String(l.msg).startsWith("ready"));
+  assert.equal(adopt.msg, `VM 'b' taken over (pid ${pid})`);
+});

@@ -47,7 +47,7 @@ export async function recoverVms(
           event: "adopt",
           vm: vm.name,
           id: vm.id,
-          pid: vm.pid,
+          vm_pid: vm.pid,
         });
         try {
           const r = await s.status(vm);
@@ -62,7 +62,7 @@ export async function recoverVms(
           event: "lost",
           vm: vm.name,
           id: vm.id,
-          pid: vm.pid,
+          vm_pid: vm.pid,
         });
         // Gone while no daemon watched: the same path as an exit seen live.
         s.lost(vm, vm.pid);
@@ -87,7 +87,7 @@ export async function recoverVms(
     s.audit("vm.orphan-killed", null, true, { pid });
     s.log.warn(`killed VM process ${pid}: no VM record claims it (an orphan)`, {
       event: "orphan-killed",
-      pid,
+      vm_pid: pid,
     });
   }
   return { adopted, lost, orphans };

@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import { makeLog } from "../src/host/log.js";
 import {
   adminToken,
   api,
@@ -147,4 +148,18 @@ test("a daemon that takes a running VM over logs it (adopt)", async (t) => {
   assert.equal(adopt.pid, d.p.pid, "pid is the daemon's own");
   await line(d, "the second daemon ready", (l) => String(l.msg).startsWith("ready"));
   assert.equal(adopt.msg, `VM 'b' taken over (pid ${pid})`);
+});
+
+test("a text log line cannot be forged: control characters in a message are escaped", () => {
+  const out: string[] = [];
+  const log = makeLog("text", (l) => out.push(l));
+  log.error("restart failed: bad\nmoatd: VM 'x' running\x1b[2J");
+  assert.deepEqual(out, ["moatd: restart failed: bad\\x0amoatd: VM 'x' running\\x1b[2J\n"]);
+  const json: string[] = [];
+  makeLog("json", (l) => json.push(l)).error("bad\nline", { vm: "x" });
+  assert.equal(json.length, 1);
+  assert.deepEqual(
+    [JSON.parse(json[0]!).level, JSON.parse(json[0]!).msg, JSON.parse(json[0]!).vm],
+    ["error", "bad\nline", "x"],
+  );
 });

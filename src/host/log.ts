@@ -15,6 +15,17 @@ export interface Log {
 type Sink = (line: string) => void;
 const toStderr: Sink = (line) => void process.stderr.write(line);
 
+/**
+ * A message as one line of text: control characters (a newline in an error a VM process wrote,
+ * say) escaped, so no message can forge a line of its own.
+ */
+function oneLine(msg: string): string {
+  return msg.replace(
+    /[\x00-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 /** The daemon's logger in `format`; `sink` gets whole lines, each ending in a newline. */
 export function makeLog(format: LogFormat, sink: Sink = toStderr): Log {
   const stream = {
@@ -22,7 +33,7 @@ export function makeLog(format: LogFormat, sink: Sink = toStderr): Log {
       format === "json"
         ? sink
         : // pino writes JSON; the text format is its message alone, as the daemon always said it.
-          (line: string) => sink(`moatd: ${(JSON.parse(line) as { msg: string }).msg}\n`),
+          (line: string) => sink(`moatd: ${oneLine((JSON.parse(line) as { msg: string }).msg)}\n`),
   };
   const p = pino(
     {

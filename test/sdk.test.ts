@@ -3,6 +3,8 @@
 // a real VM booted and a command run in it; a real `moat daemon` driven through the client.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { REPO } from "./support/moat-cli.js";
 import { ApiClientError, VmConfigError, daemon, runVm, type Daemon } from "moat-vmm";
 import {
   adminToken,
@@ -31,6 +33,23 @@ test("runVm refuses a bad config before starting anything, naming the field", as
     runVm({ cpus: 0 }, ["true"]),
     (e: unknown) => e instanceof VmConfigError && /cpus/.test(e.message),
   );
+});
+
+/** Runs a compiled example (examples/, typed against the package's declarations). */
+function example(name: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [`dist/examples/${name}.js`, ...args], {
+    cwd: REPO,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: 180_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+test("examples/run-command.ts runs a command in a VM", () => {
+  assert.equal(example("run-command", ["sh", "-c", "exit 5"]), "exit status 5\n");
+  assert.match(example("run-command", ["uname", "-sm"]), /^Linux riscv64\r?\nexit status 0\n$/);
 });
 
 let h: Home;
@@ -64,4 +83,10 @@ test("daemon(): create, start, exec through the agent, stop and delete a VM", as
     client.getVm("sdk"),
     (e: unknown) => e instanceof ApiClientError && e.status === 404,
   );
+});
+
+test("examples/daemon.ts drives the daemon and leaves no VM behind", async () => {
+  const out = example("daemon", [], { MOAT_SOCKET: h.socket, MOAT_TOKEN: adminToken(h) });
+  assert.match(out, /^Linux moat .* riscv64/);
+  assert.deepEqual(await client.listVms(), []);
 });

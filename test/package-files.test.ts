@@ -26,7 +26,6 @@ test("npm pack ships what an installed moat runs, and no tests or sources", () =
     (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path),
   );
   const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as Pkg;
-  const entry = pkg.exports["."] as Record<string, string>;
   const need = [
     "package.json",
     "bin/moat.js",
@@ -34,12 +33,14 @@ test("npm pack ships what an installed moat runs, and no tests or sources", () =
     "dist/web/app.js",
     "web/index.html",
     "web/console.css",
-    entry["default"]!.slice(2),
-    entry["types"]!.slice(2),
     ...readSha256Sums(join(REPO, "SHA256SUMS")).keys(),
     "SHA256SUMS",
   ];
   for (const f of need) assert.ok(files.has(f), `${f} is not in the package`);
+  // The SDK's entry and its declarations (import "moat-vmm").
+  const entry = pkg.exports["."] as Record<string, string>;
+  for (const f of [entry["default"]!, entry["types"]!])
+    assert.ok(files.has(f.replace(/^\.\//, "")), `${f} is not in the package`);
   const unwanted = (f: string) =>
     /^(test|bench|fuzz|scripts|src|dist\/(test|bench|fuzz|scripts))\//.test(f) ||
     (f.endsWith(".ts") && !f.endsWith(".d.ts") && !f.startsWith("examples/"));

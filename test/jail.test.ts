@@ -5,18 +5,20 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseJailPlan } from "../src/jail/enter.js";
-import { jailBinds, vmmCodeBinds } from "../src/jail/plan.js";
+import { jailBinds, packageDirs, vmmCodeBinds } from "../src/jail/plan.js";
 import { spawnSync } from "node:child_process";
-import { MOAT, moat, startMoat, until } from "./support/moat-cli.js";
+import { MOAT, REPO, moat, startMoat, until } from "./support/moat-cli.js";
 import { vmmProcess } from "../src/host/host-facts.js";
 import { adminToken, api, newHome, openConsole, startDaemon, stopDaemon } from "./support/moatd.js";
 
@@ -57,6 +59,22 @@ test("a jail plan: accepted when well formed, refused otherwise", () => {
       () => jailBinds({ readFiles: [], disks: [{ path, readOnly: true }], writeDirs: [] }),
       /not a plain absolute path/,
     );
+});
+
+test("a jailed VMM gets its runtime packages where npm put them: its own node_modules or the one it sits in", () => {
+  const repo = realpathSync(REPO);
+  // A checkout: koffi resolves (to its real path) in the checkout's own node_modules.
+  const koffi = join(realpathSync(join(repo, "node_modules")), "koffi/index.js");
+  assert.deepEqual(packageDirs(`${repo}/`, koffi), [`${repo}/node_modules`]);
+  // npm install --prefix X ./moat-vmm.tgz: moat in X/node_modules/moat-vmm, koffi beside it.
+  const x = mkdtempSync(join(tmpdir(), "moat-hoisted-"));
+  try {
+    mkdirSync(join(x, "node_modules/moat-vmm"), { recursive: true });
+    const dirs = packageDirs(`${x}/node_modules/moat-vmm/`, `${x}/node_modules/koffi/index.js`);
+    assert.deepEqual(dirs, [`${x}/node_modules`]);
+  } finally {
+    rmSync(x, { recursive: true, force: true });
+  }
 });
 
 test("--in-jail outside fresh namespaces is refused and the host's mounts stay as they were", async () => {

@@ -294,7 +294,7 @@ test("npm run sbom writes a CycloneDX SBOM of moat naming every locked package w
     components: { name: string; version: string; hashes?: { alg: string; content: string }[] }[];
   };
   assert.equal(bom.bomFormat, "CycloneDX");
-  assert.equal(bom.metadata.component.name, "moat");
+  assert.equal(bom.metadata.component.name, "moat-vmm"); // package.json's name
   const listed = new Map(bom.components.map((c) => [`${c.name}@${c.version}`, c]));
   for (const [path, e] of Object.entries(lock().packages)) {
     if (!path.startsWith("node_modules/") || !e.integrity) continue;

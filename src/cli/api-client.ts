@@ -30,7 +30,7 @@ export interface Connection {
  */
 export function connection(o: { socket?: string; tokenFile?: string } = {}): Connection {
   const home = process.env.MOAT_HOME ?? DEFAULT_HOME;
-  const socket = o.socket ?? process.env.MOAT_SOCKET ?? `${home}/moat.sock`;
+  const socket = o.socket ?? defaultSocket();
   let token = o.tokenFile === undefined ? process.env.MOAT_TOKEN : undefined;
   const file = o.tokenFile ?? process.env.MOAT_TOKEN_FILE ?? `${home}/admin.token`;
   if (!token) {
@@ -45,6 +45,11 @@ export function connection(o: { socket?: string; tokenFile?: string } = {}): Con
     }
   }
   return { socket, token };
+}
+
+/** The daemon's socket when none is given: MOAT_SOCKET, else MOAT_HOME's moat.sock. */
+export function defaultSocket(): string {
+  return process.env.MOAT_SOCKET ?? `${process.env.MOAT_HOME ?? DEFAULT_HOME}/moat.sock`;
 }
 
 /** One API call; resolves to the parsed JSON (or text) body, rejects with the API's error. */

@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 
 import { JailError } from "./drop.js";
 
@@ -55,6 +56,21 @@ export interface JailNeeds {
 
 const PROJECT = fileURLToPath(new URL("../../../", import.meta.url));
 
+/**
+ * Where moat's runtime packages are, given moat's directory and where koffi (one of them)
+ * resolves: the package's own node_modules in a checkout (and a global install), the one it
+ * sits in when npm hoisted them (an install with --prefix or into a project), or both.
+ */
+export function packageDirs(
+  project = PROJECT,
+  koffi = createRequire(import.meta.url).resolve("koffi"), // its exports hide package.json
+): string[] {
+  const hoisted = koffi.slice(0, koffi.lastIndexOf("/node_modules/") + "/node_modules".length);
+  const own = `${project}node_modules`;
+  const ownReal = existsSync(own) ? realpathSync(own) : undefined;
+  return ownReal === hoisted ? [own] : [hoisted, ...(ownReal ? [own] : [])];
+}
+
 /** The devices Node needs: null for closed stdio, urandom/random for entropy fallbacks. */
 export const JAIL_DEVICES = ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"];
 
@@ -62,8 +78,8 @@ let codeBinds: JailBind[] | undefined;
 
 /**
  * The node binary, the shared libraries it links (as ldd lists them), and moat's built code:
- * dist/, node_modules/ (koffi's native part included), package.json, bin/ and SHA256SUMS (what
- * a shipped guest is checked against before it is loaded).
+ * dist/, the runtime packages (koffi's native part included; packageDirs), package.json, bin/
+ * and SHA256SUMS (what a shipped guest is checked against before it is loaded).
  */
 export function vmmCodeBinds(): JailBind[] {
   if (codeBinds) return codeBinds;
@@ -79,8 +95,10 @@ export function vmmCodeBinds(): JailBind[] {
     const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
     if (m) out.push({ path: m[1]!, write: false, exec: true });
   }
-  for (const p of ["dist", "node_modules", "package.json", "bin", "SHA256SUMS"])
-    out.push({ path: `${PROJECT}${p}`, write: false, exec: p === "node_modules" });
+  // The packages' directory first: when hoisted, it holds moat's own directory too.
+  for (const p of packageDirs()) out.push({ path: p, write: false, exec: true });
+  for (const p of ["dist", "package.json", "bin", "SHA256SUMS"])
+    out.push({ path: `${PROJECT}${p}`, write: false, exec: false });
   codeBinds = out;
   return out;
 }

@@ -22,6 +22,7 @@ const LAYERS = [
   "vmm",
   "host",
   "cli",
+  "sdk",
 ];
 
 const SRC = join(REPO, "src");

@@ -21,6 +21,7 @@ const toStderr: Sink = (line) => void process.stderr.write(line);
  */
 function oneLine(msg: string): string {
   return msg.replace(
+    // eslint-disable-next-line no-control-regex -- control characters are what it looks for
     /[\x00-\x1f\x7f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );

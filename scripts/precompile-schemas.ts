@@ -14,7 +14,8 @@ import { CONTROL_REQUEST_SCHEMAS } from "../src/vmm/control-protocol.js";
 
 const dir = join(PACKAGE_ROOT, "dist", "src", "vmm", "schemas");
 mkdirSync(dir, { recursive: true });
-for (const set of [VM_CONFIG_SCHEMAS, CONTROL_REQUEST_SCHEMAS] as SchemaSet[]) {
+const sets: SchemaSet[] = [VM_CONFIG_SCHEMAS, CONTROL_REQUEST_SCHEMAS];
+for (const set of sets) {
   const ajv = schemaCompiler({ ...set.options, code: { source: true } });
   const refs: Record<string, string> = {};
   for (const [name, schema] of Object.entries(set.schemas)) {
@@ -27,4 +28,4 @@ for (const set of [VM_CONFIG_SCHEMAS, CONTROL_REQUEST_SCHEMAS] as SchemaSet[]) {
   writeFileSync(`${path}.tmp`, code);
   renameSync(`${path}.tmp`, path);
 }
-process.stdout.write(`dist/src/vmm/schemas: ${2} schema modules\n`);
+process.stdout.write(`dist/src/vmm/schemas: ${sets.length} schema modules\n`);

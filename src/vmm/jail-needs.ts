@@ -6,7 +6,7 @@ import { parentDirs } from "../jail/plan.js";
 import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
 import { archOf } from "./vm-limits.js";
-import { configInitrd, type VmConfig } from "./vm-config.js";
+import { configInitrd, madePaths, type VmConfig } from "./vm-config.js";
 
 /** What jail/launch.ts needs beside the jail's files: KVM's fd, the TAPs to open. */
 export interface JailDevices {
@@ -41,15 +41,10 @@ export function jailDevices(
   if (h.vnc_password_file !== undefined) readFiles.push(resolve(h.vnc_password_file));
   if (c.bios === "opensbi") readFiles.push(DEBIAN_OPENSBI);
   else if (c.bios !== "builtin") readFiles.push(resolve(c.bios));
-  const made = [
-    h.control,
-    h.console,
-    h.console_log?.path,
-    h.exit_file,
-    h.vconsole,
-    h.vnc,
-    h.vsock,
-  ].map((p) => (p === undefined ? undefined : resolve(p)));
+  // A jailed VM's VNC is a socket path (its launcher refuses a TCP one).
+  const made = [...madePaths(h).map(([, p]) => p), ...(h.vnc !== undefined ? [h.vnc] : [])].map(
+    (p) => resolve(p),
+  );
   return {
     needs: {
       readFiles,

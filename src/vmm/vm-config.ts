@@ -293,6 +293,22 @@ export const vmConfigSchema = {
   },
 } as const;
 
+/**
+ * The host paths the VM process makes (sockets, its console log, its exit record), by field:
+ * what must be distinct, what must have a directory, what a jail binds writable.
+ */
+export function madePaths(h: HostConfig): [string, string][] {
+  const all: [string, string | undefined][] = [
+    ["host.control", h.control],
+    ["host.console", h.console],
+    ["host.console_log", h.console_log?.path],
+    ["host.exit_file", h.exit_file],
+    ["host.vconsole", h.vconsole],
+    ["host.vsock", h.vsock],
+  ];
+  return all.filter((e): e is [string, string] => e[1] !== undefined);
+}
+
 /** A config that does not hold, naming the setting at fault (as its reader names it). */
 export class VmConfigError extends MoatError {
   constructor(
@@ -440,17 +456,8 @@ export function checkVmConfig(c: VmConfig, accel: "soft" | "kvm", n = FIELD_NAME
     );
   if (c.host.vnc !== undefined && !c.display)
     fail("host.vnc", `${n("host.vnc")} serves a display: add ${n("display")}`);
-  const paths: [string, string | undefined][] = [
-    ["host.control", c.host.control],
-    ["host.console", c.host.console],
-    ["host.console_log", c.host.console_log?.path],
-    ["host.exit_file", c.host.exit_file],
-    ["host.vconsole", c.host.vconsole],
-    ["host.vsock", c.host.vsock],
-  ];
   const seen = new Map<string, string>();
-  for (const [field, p] of paths) {
-    if (p === undefined) continue;
+  for (const [field, p] of madePaths(c.host)) {
     const full = resolve(p);
     const other = seen.get(full);
     if (other) fail(field, `${n(other)} and ${n(field)} name the same path ${p}`);

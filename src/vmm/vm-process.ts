@@ -41,6 +41,7 @@ import { EXIT_MOAT_ERROR, EXIT_SIGINT, EXIT_STOPPED } from "./exit-status.js";
 import {
   configInitrd,
   FIELD_NAMES,
+  madePaths,
   VmConfigError,
   checkVmConfig,
   type FieldNames,
@@ -197,16 +198,8 @@ export function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
       );
   }
   // A socket in a directory that is not there fails as EACCES: said here as what it is.
-  const made: [string, string | undefined][] = [
-    ["host.control", h.control],
-    ["host.console", h.console],
-    ["host.vsock", h.vsock],
-    ["host.vconsole", h.vconsole],
-    ["host.console_log", h.console_log?.path],
-    ["host.exit_file", h.exit_file],
-  ];
-  for (const [field, path] of made)
-    if (path !== undefined && !existsSync(dirname(resolve(path))))
+  for (const [field, path] of madePaths(h))
+    if (!existsSync(dirname(resolve(path))))
       throw new VmConfigError(`${n(field)} ${path}: no directory ${dirname(path)}`, field);
   if (h.jail_user !== undefined && process.getuid?.() !== 0)
     throw new VmConfigError(`${n("host.jail_user")} needs moat to start as root`, "host.jail_user");

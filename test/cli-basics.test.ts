@@ -180,6 +180,29 @@ test("lastLines and overlap: the tail of a scrollback, and live output not print
   assert.equal(overlap(Buffer.from("xx ab"), Buffer.from("cd")), 0);
 });
 
+test("overlap is the longest suffix-prefix for any bytes, and a guest repeating one byte cannot make it slow", () => {
+  const naive = (a: Buffer, b: Buffer): number => {
+    for (let n = Math.min(a.length, b.length); n > 0; n--)
+      if (a.subarray(a.length - n).equals(b.subarray(0, n))) return n;
+    return 0;
+  };
+  let seed = 7;
+  const rnd = (k: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % k;
+  const word = (): Buffer => Buffer.from(Array.from({ length: rnd(12) }, () => 97 + rnd(2)));
+  for (let i = 0; i < 2000; i++) {
+    const a = word();
+    const b = word();
+    assert.equal(overlap(a, b), naive(a, b), `${a} / ${b}`);
+  }
+  // 1 MiB of one byte on both sides: linear, so this returns at once (quadratic would not).
+  const flood = Buffer.alloc(1 << 20, 0x61);
+  assert.equal(overlap(flood, flood), flood.length);
+  assert.equal(
+    overlap(flood, Buffer.concat([flood.subarray(1), Buffer.from("b")])),
+    flood.length - 1,
+  );
+});
+
 test("moat ls -q prints ids; --format prints the columns asked for, or json; bad ones refused", async () => {
   const made: string[] = [];
   for (const name of ["q-one", "q-two"]) {

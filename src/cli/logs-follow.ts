@@ -18,12 +18,26 @@ export function lastLines(text: string, n: number): string {
 /**
  * How much of `live` (console output received while the scrollback was being read) the
  * scrollback already ends with: the longest suffix of `scrollback` that starts `live`, so
- * nothing is printed twice. Bound: compares at most `live`'s length.
+ * nothing is printed twice. Bound: linear in the two lengths (Knuth-Morris-Pratt), whatever
+ * the guest printed; a guest repeating one byte must not make it quadratic.
  */
 export function overlap(scrollback: Buffer, live: Buffer): number {
-  for (let n = Math.min(scrollback.length, live.length); n > 0; n--)
-    if (scrollback.subarray(scrollback.length - n).equals(live.subarray(0, n))) return n;
-  return 0;
+  const m = Math.min(scrollback.length, live.length);
+  if (m === 0) return 0;
+  // fail[i]: the longest proper prefix of live[0..i] that is also its suffix.
+  const fail = new Int32Array(m);
+  for (let i = 1, k = 0; i < m; i++) {
+    while (k > 0 && live[i] !== live[k]) k = fail[k - 1]!;
+    if (live[i] === live[k]) k++;
+    fail[i] = k;
+  }
+  let q = 0;
+  for (let i = scrollback.length - m; i < scrollback.length; i++) {
+    if (q === m) q = fail[m - 1]!;
+    while (q > 0 && scrollback[i] !== live[q]) q = fail[q - 1]!;
+    if (scrollback[i] === live[q]) q++;
+  }
+  return q;
 }
 
 /**

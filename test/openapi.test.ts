@@ -10,6 +10,7 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import Fastify from "fastify";
 import * as replies from "../src/host/api-replies.js";
+import { apiDocument } from "../scripts/api-types.js";
 import {
   adminToken,
   api,
@@ -45,6 +46,20 @@ function operations(): { method: string; path: string; op: Operation }[] {
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
     Object.entries(ops).map(([method, op]) => ({ method, path, op })),
   );
+}
+
+/** `node` with each reference to a named schema (#/components/schemas/X) replaced by it. */
+function inline(node: unknown): Json {
+  const named = (doc as unknown as { components: { schemas: Record<string, Json> } }).components;
+  const walk = (n: unknown): unknown => {
+    if (Array.isArray(n)) return n.map(walk);
+    if (n === null || typeof n !== "object") return n;
+    const ref = (n as Json).$ref;
+    if (typeof ref === "string" && ref.startsWith("#/components/schemas/"))
+      return walk(named.schemas[ref.slice("#/components/schemas/".length)]);
+    return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, walk(v)]));
+  };
+  return walk(node) as Json;
 }
 
 /** Every schema object under `node` (parameters', bodies', replies', components'). */
@@ -83,11 +98,15 @@ test("the OpenAPI document is valid OpenAPI 3.1 and needs no token", async () =>
   });
   // The shared error reply is declared once and referenced.
   const components = (doc as unknown as { components: { schemas: Json } }).components;
-  assert.deepEqual(Object.keys(components.schemas).sort(), ["Error", "VmSpec"]);
+  assert.deepEqual(Object.keys(components.schemas).sort(), ["Error", "Vm", "VmSpec"]);
   const getVm = doc.paths["/v1/vms/{vm}"]!.get!.responses!["404"] as Json;
   assert.deepEqual(getVm.content, {
     "application/json": { schema: { $ref: "#/components/schemas/Error" } },
   });
+});
+
+test("the daemon serves the document the CLI's types are generated from", async () => {
+  assert.deepEqual(doc, await apiDocument());
 });
 
 test("every operation has an operationId and its success reply described", () => {
@@ -140,7 +159,9 @@ test("the daemon's replies are what the document says they are", async () => {
     const r = await api(h.socket, token, method, path, body);
     assert.equal(String(r.status), code, `${method} ${path}: ${r.text.slice(0, 300)}`);
     const reply = doc.paths[docPath]![method.toLowerCase()]!.responses![code]!;
-    const schema = (reply.content as Record<string, { schema: Json }>)["application/json"]!.schema;
+    const schema = inline(
+      (reply.content as Record<string, { schema: Json }>)["application/json"]!.schema,
+    );
     const valid = ajv.validate(schema, r.body);
     assert.ok(valid, `${method} ${path}: ${ajv.errorsText()} in ${r.text.slice(0, 300)}`);
     return r.body as Json;
@@ -174,12 +195,15 @@ test("the daemon's replies are what the document says they are", async () => {
   assert.equal((refused.body as Json).field, "memory_mib");
 });
 
+/** vmSchema as a route's own (not shared) schema. */
+const { $id: _vmId, ...vmInline } = replies.vmSchema;
+
 test("a reply schema changes nothing a handler returns: nulls, absent and extra fields", async () => {
   // fastify serialises a reply through its schema, dropping undeclared fields and coercing
   // declared ones (a null integer would become 0): each case must come out as JSON.stringify's.
   const cases: [object, unknown][] = [
     [
-      replies.vmView,
+      vmInline,
       {
         ...{ id: "a", name: "n", domain: "d", state: "created", spec: { x: [1, { y: null }] } },
         ...{ pid: null, pinned_cpus: null, started_at: null, last_exit: null, restarts: 0 },
@@ -187,7 +211,7 @@ test("a reply schema changes nothing a handler returns: nulls, absent and extra 
       },
     ],
     [
-      replies.vmView,
+      vmInline,
       {
         ...{ id: "a", name: "n", domain: "d", state: "crashed", spec: {}, pid: 12 },
         ...{ pinned_cpus: [1, 2], started_at: "s", restarts: 2, restart_at: "x", created_at: "t" },

@@ -1,8 +1,10 @@
 // The CLI's client for the daemon's API: HTTP over the Unix socket, a bearer token from
 // MOAT_TOKEN or the admin token file that only root can read.
-import http from "node:http";
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
+import createClient, { type Client } from "openapi-fetch";
+import type { components, paths } from "./api-types.js";
+import { unixFetch } from "./unix-fetch.js";
 import { DEFAULT_HOME } from "../host/config.js";
 import { MoatError } from "../base/moat-error.js";
 
@@ -52,64 +54,72 @@ export function defaultSocket(): string {
   return process.env.MOAT_SOCKET ?? `${process.env.MOAT_HOME ?? DEFAULT_HOME}/moat.sock`;
 }
 
-/** One API call; resolves to the parsed JSON (or text) body, rejects with the API's error. */
-export function request(
+/** The CLI's typed client: one method per path of the API document (api-types.ts). */
+export type Api = Client<paths>;
+
+/** A VM as the API answers (components.schemas.Vm). */
+export type Vm = components["schemas"]["Vm"];
+
+/** The generated client for the daemon `c` names; a call's failure to connect is an ApiClientError. */
+export function apiClient(c: Connection): Api {
+  return createClient<paths>({
+    baseUrl: "http://moat",
+    fetch: unixFetch(c.socket, (e) => unreachable(c, e)),
+    headers: { authorization: `Bearer ${c.token}` },
+  });
+}
+
+/**
+ * A call's reply, or its refusal as an ApiClientError with the API's words (and the field at
+ * fault, when the API names one).
+ */
+export async function ok<T>(
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  const { data, error, response } = await call;
+  if (response.ok) return data as T;
+  const e = typeof error === "object" && error !== null ? (error as Record<string, unknown>) : {};
+  const text = typeof error === "string" && error ? error : `HTTP ${response.status}`;
+  throw new ApiClientError(
+    typeof e.error === "string" ? e.error : text,
+    response.status,
+    typeof e.field === "string" ? e.field : undefined,
+  );
+}
+
+/**
+ * Any API call by method and path (the SDK's escape hatch; the CLI uses apiClient): resolves to
+ * the parsed JSON (or text, or an image's bytes), rejects with the API's error.
+ */
+export async function request(
   c: Connection,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(
-      {
-        socketPath: c.socket,
-        path,
-        method,
-        headers: {
-          authorization: `Bearer ${c.token}`,
-          ...(data !== undefined
-            ? { "content-type": "application/json", "content-length": Buffer.byteLength(data) }
-            : {}),
-        },
+  const res = await unixFetch(c.socket, (e) => unreachable(c, e))(
+    new Request(`http://moat${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${c.token}`,
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (d: Buffer) => chunks.push(d));
-        res.on("end", () => {
-          const type = res.headers["content-type"] ?? "";
-          if (type.startsWith("image/") && (res.statusCode ?? 0) < 400) {
-            resolve(Buffer.concat(chunks)); // binary (a screenshot)
-            return;
-          }
-          const text = Buffer.concat(chunks).toString("utf8");
-          const json = (res.headers["content-type"] ?? "").includes("json");
-          let parsed: unknown = text;
-          if (json && text) {
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              // Leave it as text.
-            }
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 400) {
-            const msg =
-              typeof parsed === "object" && parsed && "error" in parsed
-                ? String((parsed as { error: unknown }).error)
-                : text || `HTTP ${status}`;
-            const field =
-              typeof parsed === "object" && parsed && "field" in parsed
-                ? String((parsed as { field: unknown }).field)
-                : undefined;
-            reject(new ApiClientError(msg, status, field));
-          } else resolve(status === 204 ? undefined : parsed);
-        });
-      },
-    );
-    req.on("error", (e: NodeJS.ErrnoException) => reject(unreachable(c, e)));
-    req.end(data);
-  });
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    }),
+  );
+  const type = res.headers.get("content-type") ?? "";
+  if (type.startsWith("image/") && res.ok) return Buffer.from(await res.arrayBuffer());
+  const text = await res.text();
+  let parsed: unknown = text;
+  if (type.includes("json") && text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Leave it as text.
+    }
+  }
+  if (res.ok) return res.status === 204 ? undefined : parsed;
+  return ok(Promise.resolve({ error: parsed, response: res }));
 }
 
 /** Why the daemon could not be reached, in the user's words. */
@@ -127,41 +137,39 @@ function unreachable(c: Connection, e: NodeJS.ErrnoException): ApiClientError {
  * A GET whose answer streams (server-sent events): `onData` gets each chunk as it comes;
  * resolves when the daemon ends the stream or `signal` aborts it, rejects with the API's error.
  */
-export function stream(
+export async function stream(
   c: Connection,
   path: string,
   onData: (chunk: string) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { socketPath: c.socket, path, headers: { authorization: `Bearer ${c.token}` }, signal },
-      (res) => {
-        res.setEncoding("utf8");
-        if ((res.statusCode ?? 0) >= 400) {
-          let text = "";
-          res.on("data", (d: string) => (text += d));
-          res.on("end", () => {
-            let msg = text || `HTTP ${res.statusCode}`;
-            try {
-              msg = String((JSON.parse(text) as { error: unknown }).error);
-            } catch {
-              // Not JSON: the text as it is.
-            }
-            reject(new ApiClientError(msg, res.statusCode));
-          });
-          return;
-        }
-        res.on("data", onData);
-        res.on("end", () => resolve());
-        res.on("error", () => resolve());
-      },
+  const get = unixFetch(c.socket, (e) => unreachable(c, e));
+  try {
+    const res = await get(
+      new Request(`http://moat${path}`, {
+        headers: { authorization: `Bearer ${c.token}` },
+        signal,
+      }),
     );
-    req.on("error", (e: NodeJS.ErrnoException) =>
-      signal.aborted ? resolve() : reject(unreachable(c, e)),
-    );
-    req.end();
-  });
+    if (!res.ok) {
+      const text = await res.text();
+      let error: unknown = text;
+      try {
+        error = JSON.parse(text);
+      } catch {
+        // Not JSON: the text as it is.
+      }
+      await ok(Promise.resolve({ error, response: res }));
+    }
+    const text = new TextDecoder();
+    try {
+      for await (const chunk of res.body ?? []) onData(text.decode(chunk, { stream: true }));
+    } catch {
+      // The daemon went away mid-stream: the stream has ended.
+    }
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
 }
 
 /** Opens the console WebSocket of a VM. */

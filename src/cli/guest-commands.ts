@@ -2,17 +2,26 @@
 // is the guest's word (docs/agent.md).
 import { RAW_HELP, guestOutputFilter, noteDropped, writeGuestOutput } from "./guest-output.js";
 import type { Command } from "commander";
-import { connection, request, type Connection } from "./api-client.js";
+import { apiClient, connection, ok, type Api } from "./api-client.js";
+import type { operations } from "./api-types.js";
 import { parseIntOption } from "./run-command.js";
 import { UsageError } from "./usage-error.js";
 import { isatty } from "node:tty";
 import { MAX_EXEC_INPUT_BYTES, execTooLarge } from "../agent/guest-exec.js";
 
-function conn(cmd: Command): Connection {
-  return connection(cmd.optsWithGlobals<{ socket?: string; tokenFile?: string }>());
+/** The generated API client (api-types.ts) for the daemon the command's options name. */
+function api(cmd: Command): Api {
+  return apiClient(connection(cmd.optsWithGlobals<{ socket?: string; tokenFile?: string }>()));
 }
 
-const enc = encodeURIComponent;
+/** What POST /v1/vms/{vm}/agent takes. */
+type AgentBody = operations["runAgentCommand"]["requestBody"]["content"]["application/json"];
+type AgentCommand = AgentBody["command"];
+
+/** Runs one guest-agent command through the daemon (POST /v1/vms/{vm}/agent). */
+function agentCall(cmd: Command, vm: string, body: AgentBody) {
+  return ok(api(cmd).POST("/v1/vms/{vm}/agent", { params: { path: { vm } }, body }));
+}
 
 /** Exit status when exec's process did not end within --timeout (as timeout(1) uses). */
 export const EXEC_TIMED_OUT = 124;
@@ -101,7 +110,7 @@ export function registerGuestCommands(program: Command): void {
           throw new UsageError(
             `${tooLarge}; give the guest large data another way, e.g. on a disk`,
           );
-        const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
+        const r = await agentCall(cmd, vm, {
           command: "exec",
           arguments: {
             argv,
@@ -109,14 +118,7 @@ export function registerGuestCommands(program: Command): void {
             ...(input && input.length > 0 ? { input: input.toString("base64") } : {}),
           },
           timeout_ms: timeout * 1000,
-        })) as {
-          exited: boolean;
-          exit_code: number | null;
-          signal: number | null;
-          stdout: string;
-          stderr: string;
-          truncated: boolean;
-        };
+        });
         const filters = [
           guestOutputFilter(process.stdout, "log", o.raw),
           guestOutputFilter(process.stderr, "log", o.raw),
@@ -140,7 +142,7 @@ export function registerGuestCommands(program: Command): void {
     .description("What the guest agent reports: version, OS, host name, interfaces, users")
     .argument("<vm>", "name or id")
     .action(async (vm: string, _o: unknown, cmd: Command) => {
-      const r = await request(conn(cmd), "GET", `/v1/vms/${enc(vm)}/guest`);
+      const r = await ok(api(cmd).GET("/v1/vms/{vm}/guest", { params: { path: { vm } } }));
       process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     });
   for (const [name, command, what] of [
@@ -153,9 +155,7 @@ export function registerGuestCommands(program: Command): void {
       .description(what)
       .argument("<vm>", "name or id")
       .action(async (vm: string, _o: unknown, cmd: Command) => {
-        const r = (await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
-          command,
-        })) as { return?: unknown };
+        const r = await agentCall(cmd, vm, { command });
         process.stdout.write(JSON.stringify(r.return ?? null) + "\n");
       });
   }
@@ -175,9 +175,10 @@ export function registerGuestCommands(program: Command): void {
             throw new UsageError("guest call: the arguments are a JSON object");
           }
         }
-        const r = await request(conn(cmd), "POST", `/v1/vms/${enc(vm)}/agent`, {
-          command,
-          ...(parsed !== undefined ? { arguments: parsed } : {}),
+        // The daemon checks the command against its list and the VM's policy, and says which.
+        const r = await agentCall(cmd, vm, {
+          command: command as AgentCommand,
+          ...(parsed !== undefined ? { arguments: parsed as Record<string, unknown> } : {}),
         });
         process.stdout.write(JSON.stringify(r, null, 2) + "\n");
       },

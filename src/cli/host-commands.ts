@@ -5,14 +5,24 @@ import { parseDisplayMode } from "./run-command.js";
 import { resolve } from "node:path";
 import { writeFileSync } from "node:fs";
 import { Command, Option } from "commander";
-import { ApiClientError, connection, openConsole, request, type Connection } from "./api-client.js";
+import {
+  ApiClientError,
+  apiClient,
+  connection,
+  ok,
+  openConsole,
+  type Api,
+  type Connection,
+  type Vm,
+} from "./api-client.js";
 import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { inCliWords, specFromFile } from "./create-spec.js";
 import { followConsole, lastLines } from "./logs-follow.js";
-import { LIST_FORMAT_HELP, parseListFormat, vmRows } from "./vm-list.js";
+import { LIST_FORMAT_HELP, parseListFormat, vmRows, type ListedVm } from "./vm-list.js";
+import type { components } from "./api-types.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import {
   DEFAULT_HOME,
@@ -40,22 +50,17 @@ function conn(cmd: Command): Connection {
   return connection(o);
 }
 
+/** The generated API client (api-types.ts) for the daemon the command's options name. */
+function api(cmd: Command): Api {
+  return apiClient(conn(cmd));
+}
+
+/** The path parameter naming VM `vm`. */
+const vmPath = (vm: string) => ({ params: { path: { vm } } });
+
 function print(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + "\n" : human());
 }
-
-type Vm = {
-  id: string;
-  name: string;
-  domain: string;
-  state: string;
-  spec: { cpus: number; memory_mib: number; accel: string; labels: Record<string, string> };
-  pid: number | null;
-  last_exit: { reason: string } | null;
-  restarts: number;
-};
-
-const enc = encodeURIComponent;
 
 /** Adds the daemon's commands to `program`. */
 export function registerHostCommands(program: Command): void {
@@ -179,9 +184,11 @@ export function registerHostCommands(program: Command): void {
     .action(async (o: Record<string, unknown>, cmd: Command) => {
       const file = o.file as string | undefined;
       const spec = file !== undefined ? specFromFile(file, cmd) : specFromFlags(o);
-      const vm = (await request(conn(cmd), "POST", "/v1/vms", spec).catch((e: unknown) => {
+      const vm = await ok(
+        api(cmd).POST("/v1/vms", { body: spec as components["schemas"]["VmSpec"] }),
+      ).catch((e: unknown) => {
         throw inCliWords(e, file);
-      })) as Vm;
+      });
       print(o.json === true, vm, () => `${vm.name} ${vm.id} created\n`);
     });
 
@@ -265,14 +272,20 @@ export function registerHostCommands(program: Command): void {
           `daemon's stopGraceMs (${DEFAULT_STOP_GRACE_MS / 1000} s)`,
       );
     command.action(async (vms: string[], o: { timeout?: string }, cmd: Command) => {
-      const c = conn(cmd);
-      const query =
+      const c = api(cmd);
+      const timeout =
         o.timeout === undefined
-          ? ""
-          : `?timeout=${parseIntOption(o.timeout, "timeout", 0, STOP_GRACE_MAX_S)}`;
+          ? undefined
+          : parseIntOption(o.timeout, "timeout", 0, STOP_GRACE_MAX_S);
       for (const v of vms) {
         if (op === "start" && (await alreadyRunning(c, v))) continue;
-        const r = (await request(c, "POST", `/v1/vms/${enc(v)}/${op}${query}`)) as Vm;
+        const r = await ok(
+          op === "stop"
+            ? c.POST("/v1/vms/{vm}/stop", {
+                params: { path: { vm: v }, query: timeout === undefined ? {} : { timeout } },
+              })
+            : c.POST(`/v1/vms/{vm}/${op}`, vmPath(v)),
+        );
         process.stdout.write(`${r.name}: ${r.state}\n`);
       }
     });
@@ -284,9 +297,13 @@ export function registerHostCommands(program: Command): void {
     .argument("<vm...>", "names or ids")
     .option("-f, --force", "kill a running VM first")
     .action(async (vms: string[], o: { force?: boolean }, cmd: Command) => {
-      const c = conn(cmd);
+      const c = api(cmd);
       for (const v of vms) {
-        await request(c, "DELETE", `/v1/vms/${enc(v)}${o.force ? "?force=true" : ""}`);
+        await ok(
+          c.DELETE("/v1/vms/{vm}", {
+            params: { path: { vm: v }, query: o.force ? { force: true } : {} },
+          }),
+        );
         process.stdout.write(`${v}: deleted\n`);
       }
     });
@@ -306,8 +323,8 @@ export function registerHostCommands(program: Command): void {
         if ([o.json, o.quiet, o.format].filter((x) => x !== undefined).length > 1)
           throw new UsageError("moat ls takes one of --json, -q and --format");
         const format = o.quiet ? ["id"] : o.json ? "json" : parseListFormat(o.format ?? "table");
-        const q = o.label ? `?label=${enc(o.label)}` : "";
-        const vms = (await request(conn(cmd), "GET", `/v1/vms${q}`)) as Vm[];
+        const query = o.label ? { label: o.label } : {};
+        const vms: ListedVm[] = await ok(api(cmd).GET("/v1/vms", { params: { query } }));
         if (format === "json" || format === "table")
           print(format === "json", vms, () => table(vmRows(vms)));
         else for (const row of vmRows(vms, format)) process.stdout.write(row.join("\t") + "\n");
@@ -319,10 +336,10 @@ export function registerHostCommands(program: Command): void {
     .description("A VM's record and live figures, as JSON")
     .argument("<vm>", "name or id")
     .action(async (vm: string, _o: unknown, cmd: Command) => {
-      const c = conn(cmd);
-      const rec = await request(c, "GET", `/v1/vms/${enc(vm)}`);
-      const stats = await request(c, "GET", `/v1/vms/${enc(vm)}/stats`);
-      process.stdout.write(JSON.stringify({ ...(rec as object), stats }, null, 2) + "\n");
+      const c = api(cmd);
+      const rec = await ok(c.GET("/v1/vms/{vm}", vmPath(vm)));
+      const stats = await ok(c.GET("/v1/vms/{vm}/stats", vmPath(vm)));
+      process.stdout.write(JSON.stringify({ ...rec, stats }, null, 2) + "\n");
     });
 
   program
@@ -349,11 +366,12 @@ export function registerHostCommands(program: Command): void {
         const filter = guestOutputFilter(process.stdout, "log", o.raw);
         const write = (b: Buffer): void => writeGuestOutput(process.stdout, b, filter);
         const scrollback = async (): Promise<Buffer> => {
-          const text = (await request(
-            c,
-            "GET",
-            `/v1/vms/${enc(vm)}/logs?bytes=${bytes}`,
-          )) as string;
+          const text = await ok(
+            apiClient(c).GET("/v1/vms/{vm}/logs", {
+              params: { path: { vm }, query: { bytes } },
+              parseAs: "text",
+            }),
+          );
           return Buffer.from(tail === undefined ? text : lastLines(text, tail), "utf8");
         };
         if (!o.follow) write(await scrollback());
@@ -371,8 +389,10 @@ export function registerHostCommands(program: Command): void {
     .argument("<vm>", "name or id")
     .argument("<file>", "the PNG to write")
     .action(async (vm: string, file: string, _o: unknown, cmd: Command) => {
-      const png = (await request(conn(cmd), "GET", `/v1/vms/${enc(vm)}/screenshot`)) as Buffer;
-      writeFileSync(file, png);
+      const png = await ok(
+        api(cmd).GET("/v1/vms/{vm}/screenshot", { ...vmPath(vm), parseAs: "arrayBuffer" }),
+      );
+      writeFileSync(file, Buffer.from(png));
     });
 
   program
@@ -397,17 +417,12 @@ export function registerHostCommands(program: Command): void {
     .option("--json", "JSON (one sample)")
     .option("--once", "one sample, then exit")
     .action(async (o: { json?: boolean; once?: boolean }, cmd: Command) => {
-      const c = conn(cmd);
+      const c = api(cmd);
       const sample = async (): Promise<Map<string, Record<string, unknown>>> => {
-        const vms = (await request(c, "GET", "/v1/vms?state=running")) as Vm[];
+        const vms = await ok(c.GET("/v1/vms", { params: { query: { state: "running" } } }));
         const m = new Map<string, Record<string, unknown>>();
         await Promise.all(
-          vms.map(async (v) =>
-            m.set(
-              v.id,
-              (await request(c, "GET", `/v1/vms/${v.id}/stats`)) as Record<string, unknown>,
-            ),
-          ),
+          vms.map(async (v) => m.set(v.id, await ok(c.GET("/v1/vms/{vm}/stats", vmPath(v.id))))),
         );
         return m;
       };
@@ -471,9 +486,12 @@ export function registerHostCommands(program: Command): void {
     .argument("<vm>", "name or id")
     .argument("<MiB>", "target")
     .action(async (vm: string, mib: string, _o: unknown, cmd: Command) => {
-      const r = await request(conn(cmd), "PUT", `/v1/vms/${enc(vm)}/balloon`, {
-        target_mib: num(mib, "MiB"),
-      });
+      const r = await ok(
+        api(cmd).PUT("/v1/vms/{vm}/balloon", {
+          ...vmPath(vm),
+          body: { target_mib: num(mib, "MiB") },
+        }),
+      );
       process.stdout.write(JSON.stringify(r) + "\n");
     });
 
@@ -482,7 +500,9 @@ export function registerHostCommands(program: Command): void {
     .description("Host capacity, admission headroom and policy")
     .option("--json", "JSON")
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const h = (await request(conn(cmd), "GET", "/v1/host")) as HostView;
+      // The document keeps the reply's parts open (informational, growing); the text reads the
+      // fields vm-stats.ts host() always sets.
+      const h = (await ok(api(cmd).GET("/v1/host"))) as unknown as HostView;
       print(o.json === true, h, () => hostText(h));
     });
 
@@ -508,12 +528,16 @@ export function registerHostCommands(program: Command): void {
         o: { name: string; role: string; domain?: string; expires?: string; json?: boolean },
         cmd: Command,
       ) => {
-        const r = (await request(conn(cmd), "POST", "/v1/tokens", {
-          name: o.name,
-          role: o.role,
-          ...(o.domain ? { domain: o.domain } : {}),
-          ...(o.expires !== undefined ? { expires_in_s: seconds(o.expires, "--expires") } : {}),
-        })) as { token: string };
+        const r = await ok(
+          api(cmd).POST("/v1/tokens", {
+            body: {
+              name: o.name,
+              role: o.role as "admin" | "operator" | "tenant",
+              ...(o.domain ? { domain: o.domain } : {}),
+              ...(o.expires !== undefined ? { expires_in_s: seconds(o.expires, "--expires") } : {}),
+            },
+          }),
+        );
         print(o.json === true, r, () => r.token + "\n");
       },
     );
@@ -522,7 +546,7 @@ export function registerHostCommands(program: Command): void {
     .description("List tokens (not their secrets)")
     .option("--json", "JSON")
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const r = (await request(conn(cmd), "GET", "/v1/tokens")) as Record<string, string | null>[];
+      const r = await ok(api(cmd).GET("/v1/tokens"));
       print(o.json === true, r, () =>
         table([
           ["ID", "NAME", "ROLE", "DOMAIN", "EXPIRES"],
@@ -541,7 +565,7 @@ export function registerHostCommands(program: Command): void {
     .description("Revoke a token")
     .argument("<id>")
     .action(async (id: string, _o: unknown, cmd: Command) => {
-      await request(conn(cmd), "DELETE", `/v1/tokens/${enc(id)}`);
+      await ok(api(cmd).DELETE("/v1/tokens/{id}", { params: { path: { id } } }));
       process.stdout.write(`${id}: revoked\n`);
     });
 
@@ -625,8 +649,8 @@ function seconds(v: string, name: string): number {
  * `moat start` of a running VM does nothing and says so (as docker start does), exit 0; the API
  * keeps its 409 (a caller that asked to start has its answer there).
  */
-async function alreadyRunning(c: Connection, v: string): Promise<boolean> {
-  const vm = (await request(c, "GET", `/v1/vms/${enc(v)}`)) as Vm;
+async function alreadyRunning(c: Api, v: string): Promise<boolean> {
+  const vm: Vm = await ok(c.GET("/v1/vms/{vm}", vmPath(v)));
   if (vm.state !== "running" && vm.state !== "starting") return false;
   process.stderr.write(`moat: ${vm.name} is already ${vm.state}\n`);
   process.stdout.write(`${vm.name}: ${vm.state}\n`);

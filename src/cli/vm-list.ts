@@ -8,9 +8,9 @@ export interface ListedVm {
   name: string;
   domain: string;
   state: string;
-  spec: { cpus: number; memory_mib: number };
-  pid: number | null;
-  last_exit: { reason: string } | null;
+  spec: { cpus?: unknown; memory_mib?: unknown };
+  pid?: number | null;
+  last_exit?: { reason?: unknown } | null;
 }
 
 /** Each column `moat ls` knows: its header and its text. */
@@ -19,10 +19,10 @@ export const VM_COLUMNS: Readonly<Record<string, [string, (v: ListedVm) => strin
   id: ["ID", (v) => v.id],
   domain: ["DOMAIN", (v) => v.domain],
   state: ["STATE", (v) => v.state],
-  cpus: ["CPUS", (v) => String(v.spec.cpus)],
-  memory: ["MEMORY", (v) => `${v.spec.memory_mib}M`],
-  pid: ["PID", (v) => (v.pid === null ? "-" : String(v.pid))],
-  last_exit: ["LAST EXIT", (v) => v.last_exit?.reason ?? ""],
+  cpus: ["CPUS", (v) => String(v.spec.cpus ?? "-")],
+  memory: ["MEMORY", (v) => `${String(v.spec.memory_mib ?? "-")}M`],
+  pid: ["PID", (v) => (v.pid == null ? "-" : String(v.pid))],
+  last_exit: ["LAST EXIT", (v) => String(v.last_exit?.reason ?? "")],
 };
 
 export const LIST_FORMAT_HELP =

@@ -29,7 +29,9 @@ const open = (description: string, properties: Record<string, object> = {}) => (
   properties,
 });
 
-export const vmView = {
+/** A VM's reply, declared once (components.schemas.Vm): clients get one named type of it. */
+export const vmSchema = {
+  $id: "Vm",
   type: "object",
   description: "a VM as the daemon keeps it",
   additionalProperties: true,
@@ -49,6 +51,9 @@ export const vmView = {
     created_at: { type: "string" },
   },
 } as const;
+
+/** A reference to vmSchema in a route's response. */
+export const vmView = { $ref: "Vm#" } as const;
 
 export const balloonReply = open("the balloon after the change", {
   ok: { type: "boolean" },

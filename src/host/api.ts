@@ -12,7 +12,7 @@ import type { VmRecord } from "./store.js";
 import type { ApiHost } from "./api-host.js";
 import { ApiError } from "./api-error.js";
 import { registerRoutes } from "./api-routes.js";
-import { errorRef, errorSchema, nameRequestBody } from "./api-replies.js";
+import { errorRef, errorSchema, nameRequestBody, vmSchema } from "./api-replies.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
@@ -112,6 +112,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   app.decorate("moatRoutes", routes);
   // The error reply, once: components.schemas.Error in the document, referenced by each route.
   app.addSchema(errorSchema);
+  app.addSchema(vmSchema);
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
     // Every route may answer with these (a public one, with no token to check and nothing

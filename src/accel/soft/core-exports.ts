@@ -23,6 +23,10 @@ export interface CoreExports {
   getMmioValue(): bigint;
   getMmioPending(): number;
   debugCsr(n: number): bigint;
+  /** Writes the hart's state record at HA_STATE (cpu/snapshot.ts). */
+  saveState(): void;
+  /** Installs the record at HA_STATE: 0, or 1 + the slot of the first value refused. */
+  loadState(): number;
   jitBudget: WebAssembly.Global;
   haltCause: WebAssembly.Global;
   haltPc: WebAssembly.Global;

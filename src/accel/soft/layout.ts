@@ -17,6 +17,8 @@ export const HA_F = 0x100;
 export const HA_TLB_R = 0x1000;
 export const HA_TLB_W = 0x2000;
 export const HA_JIT_ABI = 0x4000;
+/** A hart's state record for snapshots (cpu/snapshot.ts; hart-state.ts reads it). */
+export const HA_STATE = 0x8000;
 
 /** Each hart's entry table of the translator (cpu/layout.ts JIT_TABLES), 1 MiB apiece. */
 export const JIT_TABLES = 0x0080_0000;

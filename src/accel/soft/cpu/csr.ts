@@ -179,7 +179,7 @@ export function csrWrite(n: u32, v: u64, inst: u32): void {
   raise(EXC_ILLEGAL, inst);
 }
 
-function legalTvec(v: u64, old: u64): u64 {
+export function legalTvec(v: u64, old: u64): u64 {
   const mode = v & 3;
   if (mode >= 2) return (v & ~<u64>3) | (old & 3);
   return v;
@@ -221,6 +221,11 @@ export function rmwBase(n: u32, readValue: u64): u64 {
 
 @inline export function dirtyFs(): void {
   st.mstatus |= MSTATUS_FS;
+}
+
+/** Makes the interpreter check for a takeable interrupt before its next instruction. */
+export function requestInterruptCheck(): void {
+  csrCheckInterrupts = true;
 }
 
 export function clearCsrCheck(): void {

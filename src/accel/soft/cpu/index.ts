@@ -13,6 +13,7 @@ import { invalidateFetch } from "./mmu";
 import { jitEnable } from "./jit";
 
 export { expandCompressed } from "./compressed";
+export { saveState, loadState } from "./snapshot";
 // Read by translated code (jit/emitter.ts GLOBALS): F/D to know when the host's floats are
 // exact, CSR writes for the data TLB key.
 export { fflags, frm, mstatus } from "./state";

@@ -52,6 +52,8 @@ export const HA_TLB_X: u32 = 0x3000;
 export const TLB_ENTRIES: u32 = 256;
 // How a translated function hands back pc and instret (jit.ts), in the private hart area.
 export const HA_JIT_ABI: u32 = 0x4000;
+// A snapshot's record of the hart's architectural state (snapshot.ts), STATE_BYTES long.
+export const HA_STATE: u32 = 0x8000;
 // Each hart's 1 MiB: a table from guest entries to translated functions (JIT_ENTRIES x 32
 // bytes), then JIT_COUNTERS untagged u16 counts of jumps to entries not in the table yet.
 export const JIT_TABLES: u32 = 0x0080_0000;

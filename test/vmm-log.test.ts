@@ -5,7 +5,9 @@
 // and real VM processes (the shipped guest, its shell on the console socket).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import {
   adminToken,
@@ -19,6 +21,7 @@ import {
 } from "./support/moatd.js";
 import { MOAT, REPO } from "./support/moat-cli.js";
 import { vmmLogger } from "../src/vmm/vmm-logger.js";
+import { VmmLogs } from "../src/host/vmm-log.js";
 
 type Line = Record<string, unknown>;
 
@@ -134,4 +137,20 @@ test("a VM process's text line cannot be forged by what a guest chose; JSON keep
   assert.equal(json[0]!.split("\n").length, 2, "one line and its newline");
   const l = JSON.parse(json[0]!) as Line;
   assert.deepEqual([l.level, l.vm, l.device, l.msg], ["warn", "v", "virtio-blk vda", "bad\nline"]);
+});
+
+test("a VMM's failure is quoted from its log's last line: a JSON line's message, a text line as it is", () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-vmmlog-"));
+  try {
+    const logs = new VmmLogs(join(dir, "logs"));
+    writeFileSync(
+      logs.path("a"),
+      '{"level":"info","msg":"VM started"}\n{"level":"error","vm":"a","msg":"disk d.img: no such file"}\n',
+    );
+    assert.equal(logs.lastLine("a"), "disk d.img: no such file");
+    writeFileSync(logs.path("b"), "moat: disk d.img: no such file\n");
+    assert.equal(logs.lastLine("b"), "moat: disk d.img: no such file");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

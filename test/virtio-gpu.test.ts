@@ -30,6 +30,7 @@ import { backingHostBytes } from "../src/devices/virtio/gpu-backing.js";
 import { ControlSocket } from "../src/vmm/control-socket.js";
 import { scanoutPng } from "../src/vmm/display.js";
 import type { VmDevices } from "../src/vmm/vm-devices.js";
+import { silentLog } from "../src/base/log.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0
 const N = 16;
@@ -654,7 +655,7 @@ async function vncServer(gpu: VirtioGpu) {
       keyboard: new VirtioInput("keyboard", "keyboard"),
       tablet: new VirtioInput("tablet", "tablet"),
     },
-    { log: () => {} },
+    { log: silentLog },
   );
   return {
     server,

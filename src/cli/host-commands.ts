@@ -88,7 +88,8 @@ export function registerHostCommands(program: Command): void {
       new Option(
         "--log-format <format>",
         "the log on stderr: text lines, or JSON lines with level, time and fields " +
-          '(default: the config\'s "logFormat", or text)',
+          "(default: the config's \"logFormat\", or text); each VM's own log (logs/<id>.log) " +
+          "is written in the same format",
       ).choices(LOG_FORMATS),
     )
     .action(async (o: { home?: string; config?: string; logFormat?: LogFormat }) => {

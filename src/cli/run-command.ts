@@ -5,7 +5,7 @@ import { kvmKind } from "../kvm/kvm-probe.js";
 import { UsageError } from "./usage-error.js";
 import { runJailed } from "./run-jailed.js";
 import { FLAG_NAMES, runConfig, type RunOptions } from "./run-config.js";
-import { checkHost, pvmNote, runVmProcess } from "../vmm/vm-process.js";
+import { checkHost, configLogger, pvmNote, runVmProcess } from "../vmm/vm-process.js";
 import { FIELD_NAMES, checkVmConfig } from "../vmm/vm-config.js";
 import { chooseAccel } from "../vmm/vm-limits.js";
 import { readVmConfig } from "../vmm/vm-config-file.js";
@@ -32,7 +32,7 @@ export async function runCommand(argv: string[], o: RunOptions): Promise<number>
     checkVmConfig(config, accel, FLAG_NAMES);
     // The jail has no /sys: what needs it is checked here.
     checkHost(config, FLAG_NAMES, false);
-    if (accel === "kvm" && kind === "pvm") pvmNote();
+    if (accel === "kvm" && kind === "pvm") pvmNote(configLogger(config));
     return runJailed({ ...config, accel }, kind, {
       command: argv,
       ...(o.timing ? { timing: true } : {}),
@@ -84,11 +84,24 @@ export async function vmmCommand(argv: string[], o: VmmOptions): Promise<number>
       `--name ${o.name} is not the config's name (${config.name === undefined ? "it has none" : `'${config.name}'`}): ` +
         "leave --name out, or give the config's",
     );
-  return runVmProcess(config, {
-    command: argv,
-    names: o.flagNames ? FLAG_NAMES : FIELD_NAMES,
-    ...(o.inJail !== undefined ? { jailPlan: o.inJail } : {}),
-    ...(o.rawConsole ? { rawConsole: true } : {}),
-    ...(o.timing ? { timing: true } : {}),
-  });
+  const log = configLogger(config);
+  try {
+    return await runVmProcess(config, {
+      command: argv,
+      names: o.flagNames ? FLAG_NAMES : FIELD_NAMES,
+      log,
+      ...(o.inJail !== undefined ? { jailPlan: o.inJail } : {}),
+      ...(o.rawConsole ? { rawConsole: true } : {}),
+      ...(o.timing ? { timing: true } : {}),
+    });
+  } catch (e) {
+    // A JSON log stays JSON to its last line: why the VM could not run, as an error line (the
+    // exit status as moat's main gives it, 125). Text: moat's main says it as ever.
+    if (config.host.log_format !== "json") throw e;
+    const known = e instanceof MoatError || e instanceof RangeError;
+    log.error(known ? (e as Error).message : `internal error: ${(e as Error).stack ?? String(e)}`, {
+      event: "vm.failed",
+    });
+    return EXIT_MOAT_ERROR;
+  }
 }

@@ -11,6 +11,14 @@ export const LOG_BURST = 20;
 /** Bound: lines of one kind one device logs per minute once its burst is spent. */
 export const LOG_PER_MINUTE = 6;
 
+/** What a limited line tells its sink beside its text (a JSON log's fields). */
+export interface DeviceLogFields {
+  device: string;
+  kind: string;
+  /** On the line that reports them: how many lines of this kind were left out. */
+  suppressed?: number;
+}
+
 /**
  * A device's log: each kind of line gets its own token bucket (LOG_BURST, then
  * LOG_PER_MINUTE), so a flood of one kind does not hide another. Bound: the kinds are the
@@ -18,7 +26,7 @@ export const LOG_PER_MINUTE = 6;
  */
 export function limitedLog(
   device: string,
-  sink: (line: string) => void,
+  sink: (line: string, fields: DeviceLogFields) => void,
   now: () => number = () => performance.now(),
 ): DeviceLog {
   const kinds = new Map<string, { bucket: TokenBucket; suppressed: number }>();
@@ -33,9 +41,13 @@ export function limitedLog(
       return;
     }
     if (k.suppressed > 0) {
-      sink(`${device}: ${k.suppressed} similar lines suppressed`);
+      sink(`${device}: ${k.suppressed} similar lines suppressed`, {
+        device,
+        kind,
+        suppressed: k.suppressed,
+      });
       k.suppressed = 0;
     }
-    sink(line);
+    sink(line, { device, kind });
   };
 }

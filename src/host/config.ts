@@ -7,6 +7,7 @@ import type { DomainQuota } from "./quota.js";
 import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
 import { DOMAIN_PATTERN, IFNAME_PATTERN } from "./vm-spec.js";
 import { MoatError } from "../base/moat-error.js";
+import { LOG_FORMATS, type LogFormat } from "../base/log.js";
 
 export interface DaemonConfig {
   /** Database, audit log, tokens, VM directories. */
@@ -70,8 +71,7 @@ export interface DaemonConfig {
 
 export const DEFAULT_HOME = "/var/lib/moat";
 /** How the daemon writes its log (log.ts). */
-export type LogFormat = "text" | "json";
-export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+export { LOG_FORMATS, type LogFormat };
 /** Bound: a stop's grace time, seconds (an hour). */
 export const STOP_GRACE_MAX_S = 3600;
 /** A stop's grace time when neither the settings nor the request give one (stopGraceMs). */

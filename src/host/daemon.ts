@@ -102,6 +102,7 @@ export class Daemon implements ApiHost {
         vmmOverheadMiB: c.vmmOverheadMiB,
         ksm: c.policy.ksmDomain !== undefined,
         seccomp: c.vmSeccomp,
+        logFormat: c.logFormat,
         kvmKind: this.hostEnv.kvmKind(),
         log,
         jail: c.vmJail,

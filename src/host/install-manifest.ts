@@ -5,11 +5,31 @@
 // `moat audit`, which names each file changed, added or removed since. The JavaScript is built
 // on the host, so only the host's own build can record it; dist/cpu.wasm and the shipped guests
 // have hashes committed in SHA256SUMS instead (src/base/sha256sums.ts).
-import { readdirSync, readFileSync, statSync } from "node:fs";
+//
+// A package npm installed from `npm pack`'s tarball has no package-lock.json (npm never packs
+// one) and its runtime packages where the installing npm put them: its record is
+// dist/package.sha256, every file of the package as packed (written by prepack,
+// scripts/package-manifest.ts), and `moat audit` compares the package's directory with it.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseSha256Sums, sha256 } from "../base/sha256sums.js";
 
 export const INSTALL_MANIFEST = "dist/install.sha256";
+/** The record `npm pack` ships: every file of the package, as packed. */
+export const PACKAGE_MANIFEST = "dist/package.sha256";
+
+/**
+ * What is installed under `root`: a checkout built by `npm ci` (package-lock.json at its root),
+ * or a package npm installed from a tarball (none: npm never packs a lockfile).
+ */
+export function installKind(root: string): "checkout" | "package" {
+  return existsSync(join(root, "package-lock.json")) ? "checkout" : "package";
+}
+
+/** The record an install under `root` is compared with. */
+export function manifestOf(root: string): string {
+  return installKind(root) === "checkout" ? INSTALL_MANIFEST : PACKAGE_MANIFEST;
+}
 
 /** Files and directories of moat's own, relative to the package root. */
 const OWN = [
@@ -48,21 +68,29 @@ function walk(root: string, rel: string, out: string[]): void {
     }
 }
 
-/** The files the manifest covers, sorted. */
+/**
+ * The files the manifest covers, sorted: a checkout's own and its runtime packages; in an
+ * installed package, every file but node_modules (the installing npm's) and the record itself.
+ */
 export function installFiles(root: string): string[] {
   const out: string[] = [];
-  for (const rel of [...OWN, ...runtimePackages(root)]) walk(root, rel, out);
-  return [...new Set(out)].sort();
+  if (installKind(root) === "checkout")
+    for (const rel of [...OWN, ...runtimePackages(root)]) walk(root, rel, out);
+  else for (const name of readdirSync(root)) if (name !== "node_modules") walk(root, name, out);
+  return [...new Set(out)].filter((f) => f !== PACKAGE_MANIFEST).sort();
 }
 
-function hashes(root: string): Map<string, string> {
-  return new Map(installFiles(root).map((f) => [f, sha256(readFileSync(join(root, f)))]));
+function hashes(root: string, files: string[]): Map<string, string> {
+  return new Map(files.map((f) => [f, sha256(readFileSync(join(root, f)))]));
 }
 
-/** The manifest's text: "<sha256>  <path>" a line, as sha256sum writes it. */
-export function makeInstallManifest(root: string): string {
+/**
+ * The manifest's text: "<sha256>  <path>" a line, as sha256sum writes it, of `files` under
+ * `root` (by default what installFiles covers).
+ */
+export function makeInstallManifest(root: string, files = installFiles(root)): string {
   const lines: string[] = [];
-  for (const [f, h] of hashes(root)) {
+  for (const [f, h] of hashes(root, [...files].sort())) {
     if (/[\n\\]/.test(f)) throw new Error(`${f}: a file name sha256sum would escape`);
     lines.push(`${h}  ${f}\n`);
   }
@@ -79,8 +107,8 @@ export interface InstallDiff {
 
 /** The install under `root` against a manifest's text. */
 export function compareInstall(root: string, manifest: string): InstallDiff {
-  const want = parseSha256Sums(manifest, INSTALL_MANIFEST);
-  const have = hashes(root);
+  const want = parseSha256Sums(manifest, manifestOf(root));
+  const have = hashes(root, installFiles(root));
   const diff: InstallDiff = { changed: [], added: [], missing: [], files: want.size };
   for (const [f, h] of want) {
     const now = have.get(f);

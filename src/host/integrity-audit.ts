@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readSha256Sums, sha256 } from "../base/sha256sums.js";
 import type { Finding } from "./audit-finding.js";
-import { compareInstall, INSTALL_MANIFEST } from "./install-manifest.js";
+import { compareInstall, installKind, manifestOf } from "./install-manifest.js";
 
 const CORE = "dist/cpu.wasm";
 /** Bound: file names listed in one finding. */
@@ -74,15 +74,19 @@ function checkAgainstSums(root: string): Finding[] {
 
 function checkInstall(root: string): Finding {
   const id = "install.files";
+  const manifest = manifestOf(root);
+  const packed = installKind(root) === "package";
   let text: string;
   try {
-    text = readFileSync(join(root, INSTALL_MANIFEST), "utf8");
+    text = readFileSync(join(root, manifest), "utf8");
   } catch {
     return finding(
       id,
       "warn",
-      `no install manifest (${INSTALL_MANIFEST}): moat's files cannot be checked`,
-      "npm ci (or npm run build) writes it",
+      `no install manifest (${manifest}): moat's files cannot be checked`,
+      packed
+        ? "install a package made by npm pack (its prepack writes it)"
+        : "npm ci (or npm run build) writes it",
     );
   }
   let d;
@@ -100,13 +104,15 @@ function checkInstall(root: string): Finding {
     return finding(
       id,
       "fail",
-      `moat's files differ from what its build recorded in ${INSTALL_MANIFEST}: ${problems.join("; ")}`,
-      "find out who changed them; then reinstall (npm ci). After changing moat on purpose: npm run build",
+      `moat's files differ from what its ${packed ? "package" : "build"} recorded in ${manifest}: ${problems.join("; ")}`,
+      packed
+        ? "find out who changed them; then reinstall the package"
+        : "find out who changed them; then reinstall (npm ci). After changing moat on purpose: npm run build",
     );
   return finding(
     id,
     "pass",
-    `${d.files} files as built (${INSTALL_MANIFEST}, SHA-256 ${sha256(Buffer.from(text))})`,
+    `${d.files} files as ${packed ? "packed" : "built"} (${manifest}, SHA-256 ${sha256(Buffer.from(text))})`,
   );
 }
 
@@ -125,6 +131,13 @@ interface Lock {
  */
 function checkLocked(root: string): Finding {
   const id = "install.packages";
+  if (installKind(root) === "package")
+    return finding(
+      id,
+      "warn",
+      "an installed package: its runtime packages are what the npm that installed it chose within package.json's ranges, with no lockfile to compare them with",
+      "for locked runtime packages, run moat from a checkout installed with npm ci",
+    );
   let lock: Lock, installed: Lock;
   try {
     lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as Lock;

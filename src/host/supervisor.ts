@@ -30,6 +30,7 @@ import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 import { classifyExit } from "./exit-classify.js";
 import { recoverVms } from "./recovery.js";
 import type { Log } from "./log.js";
+import type { LogFormat } from "../base/log.js";
 import { MoatError, type ErrorKind } from "../base/moat-error.js";
 
 export interface SupervisorOptions {
@@ -43,6 +44,8 @@ export interface SupervisorOptions {
   ksm: boolean;
   /** The VM processes' seccomp mode. */
   seccomp: "kill" | "log" | "off";
+  /** The VM processes' own logs (`<logsDir>/<id>.log`) in the daemon's log format. */
+  logFormat: LogFormat;
   /** Each VM process in its own jail (jail/launch.ts); roots are mounted over `<jailsDir>/<id>`. */
   jail: boolean;
   jailsDir: string;
@@ -253,6 +256,7 @@ export class Supervisor {
       ksm: this.o.ksm,
       seccomp: this.o.seccomp,
       uid: vm.uid,
+      logFormat: this.o.logFormat,
     });
     let log: number;
     try {

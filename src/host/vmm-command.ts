@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import type { VmSpec } from "./vm-spec.js";
 import type { VmConfig } from "../vmm/vm-config.js";
+import type { LogFormat } from "../base/log.js";
 
 export const MOAT_BIN = fileURLToPath(new URL("../../../bin/moat.js", import.meta.url));
 
@@ -47,7 +48,14 @@ export function vmFiles(dir: string): VmFiles {
 export function vmConfigFor(
   spec: VmSpec,
   f: VmFiles,
-  o: { pinned: number[] | null; ksm: boolean; seccomp: "kill" | "log" | "off"; uid: number | null },
+  o: {
+    pinned: number[] | null;
+    ksm: boolean;
+    seccomp: "kill" | "log" | "off";
+    uid: number | null;
+    /** The daemon's own log format: its VMs' logs are written in it too. */
+    logFormat?: LogFormat;
+  },
 ): VmConfig {
   // The spec's host-level fields stay with the daemon; the machine is the config's as it is.
   const { domain: _d, labels: _l, restart: _r, cpu: _c, ...machine } = spec;
@@ -66,6 +74,7 @@ export function vmConfigFor(
       ksm: o.ksm && !spec.lock_memory,
       ...(o.seccomp !== "off" ? { seccomp: o.seccomp } : {}),
       ...(o.uid !== null ? { jail_user: { uid: o.uid, gid: o.uid } } : {}),
+      ...(o.logFormat === "json" ? { log_format: "json" } : {}),
     },
   };
 }

@@ -100,13 +100,16 @@ export class VmmLogs {
     renameSync(tmp, `${live}.1`);
   }
 
-  /** The last line the VM process wrote (in the log, or the rotated copy if it is empty). */
+  /**
+   * The last line the VM process wrote (in the log, or the rotated copy if it is empty): a JSON
+   * line's message (host.log_format json), a text line as it is.
+   */
   lastLine(id: string): string | undefined {
     for (const p of [this.path(id), `${this.path(id)}.1`]) {
       const text = readVmFile(p, 64 * 1024)
         ?.toString("utf8")
         .trim();
-      if (text) return text.slice(text.lastIndexOf("\n") + 1).slice(0, 500);
+      if (text) return messageOf(text.slice(text.lastIndexOf("\n") + 1)).slice(0, 500);
     }
     return undefined;
   }
@@ -114,5 +117,16 @@ export class VmmLogs {
   /** Removes a deleted VM's logs. */
   remove(id: string): void {
     for (const p of [this.path(id), `${this.path(id)}.1`]) rmSync(p, { force: true });
+  }
+}
+
+/** A JSON log line's `msg`; any other line (text, or what the VM process made of it) itself. */
+function messageOf(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+    return typeof msg === "string" ? msg : line;
+  } catch {
+    return line;
   }
 }

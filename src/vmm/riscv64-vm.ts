@@ -33,7 +33,7 @@ import { VirtioInput } from "../devices/virtio/input.js";
 import { parseRiscvImage } from "../boot/riscv-image.js";
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
-import { attachVirtio, slotTable, type SlotDevice } from "./virtio-slots.js";
+import { attachVirtio, slotTable, type DeviceLineSink, type SlotDevice } from "./virtio-slots.js";
 import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
 import { EXIT_MOAT_ERROR } from "./exit-status.js";
@@ -65,8 +65,8 @@ export interface Riscv64VmConfig {
    * kernel also has the machine's power button, after them.
    */
   virtio?: VirtioDevice[];
-  /** Device failures (a hostile queue and the like), one line each. */
-  log?: (line: string) => void;
+  /** Device failures (a hostile queue and the like), one line each, rate-limited. */
+  log?: DeviceLineSink;
   /** Every byte the guest writes to its console. */
   output: (bytes: Uint8Array) => void;
   /** The host's clock and timers behind the guest's RTC (default: the real ones). */

@@ -4,7 +4,8 @@ import type { MmioBus } from "../bus/mmio-bus.js";
 import type { GuestMemory } from "../memory/guest-memory.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
 import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
-import { limitedLog } from "../devices/log-limiter.js";
+import { limitedLog, type DeviceLogFields } from "../devices/log-limiter.js";
+import { textLog } from "./vmm-logger.js";
 
 export interface VirtioSlots {
   base: bigint;
@@ -14,6 +15,9 @@ export interface VirtioSlots {
   /** Drives slot `slot`'s interrupt line. */
   setIrq(slot: number, level: boolean): void;
 }
+
+/** Where a device's rate-limited lines go. */
+export type DeviceLineSink = (line: string, fields: DeviceLogFields) => void;
 
 /** A device in its slot. */
 export interface SlotDevice {
@@ -41,14 +45,15 @@ export function slotTable(
 /**
  * Maps each device in its slot; returns their transports, in the same order. Bound: slots
  * below `layout.slots`; each device's lines reach `log` rate-limited (LOG_BURST, then
- * LOG_PER_MINUTE per kind of line, on the clock `now`), whatever the guest makes it do.
+ * LOG_PER_MINUTE per kind of line, on the clock `now`), whatever the guest makes it do. The
+ * guest causes them (a device it broke): the VM process logs them as warnings.
  */
 export function attachVirtio(
   bus: MmioBus,
   mem: GuestMemory,
   devices: readonly SlotDevice[],
   layout: VirtioSlots,
-  log: (line: string) => void = (line) => process.stderr.write(`moat: ${line}\n`),
+  log: DeviceLineSink = (line, fields) => textLog.warn(line, { ...fields }),
   now?: () => number,
 ): VirtioMmio[] {
   return devices.map(({ slot, device }) => {

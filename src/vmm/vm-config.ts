@@ -14,6 +14,7 @@ import { CPU_TIERS, type CpuTier } from "../accel/soft/cpu-tier.js";
 import { CONSOLE_LOG_MAX, CONSOLE_LOG_MIN } from "./console-log.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX, archOf } from "./vm-limits.js";
 import { MoatError } from "../base/moat-error.js";
+import { LOG_FORMATS, type LogFormat } from "../base/log.js";
 import { initrdChoice, lacksShippedAgent, NO_X86_AGENT } from "../boot/shipped-guest.js";
 
 /**
@@ -102,6 +103,8 @@ export interface HostConfig {
   seccomp?: "kill" | "log";
   /** Dropped to once guest RAM is set up. */
   jail_user?: { uid: number; gid: number };
+  /** The process's own log on stderr: text lines ("moat: ..."; absent) or JSON lines. */
+  log_format?: LogFormat;
 }
 
 export interface VmConfig extends MachineConfig {
@@ -267,6 +270,7 @@ const HOST_PROPERTIES = {
       gid: { type: "integer", minimum: 1, maximum: 2 ** 31 - 2 },
     },
   },
+  log_format: { type: "string", enum: LOG_FORMATS },
 } as const;
 
 /** The schema of a VM process's config file (`moat vmm --config`). */

@@ -48,6 +48,7 @@ import {
   type VmConfig,
 } from "./vm-config.js";
 import { TerminalFilter } from "./terminal-filter.js";
+import { vmmLogger, type Log } from "./vmm-logger.js";
 
 /** How this process was started, beside the VM's config. */
 export interface VmProcessOptions {
@@ -61,6 +62,16 @@ export interface VmProcessOptions {
   jailPlan?: string;
   /** How messages name settings: `moat run` by its flags, a config file by its fields. */
   names?: FieldNames;
+  /** The process's log; by default, vmmLogger of the config's name and host.log_format. */
+  log?: Log;
+}
+
+/** The logger a VM process of `c` writes its own lines with (vmm-logger.ts). */
+export function configLogger(c: VmConfig): Log {
+  return vmmLogger({
+    ...(c.name !== undefined ? { name: c.name } : {}),
+    ...(c.host.log_format !== undefined ? { format: c.host.log_format } : {}),
+  });
 }
 
 /** Bound: files read for the VM must be regular files no larger than this. */
@@ -84,10 +95,10 @@ function readImage(path: string, what: string): Uint8Array {
 }
 
 /** What a guest on PVM-nested KVM can do, said once the VM's settings have been accepted. */
-export function pvmNote(): void {
-  process.stderr.write(
-    `moat: /dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
-      `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".\n`,
+export function pvmNote(log: Log): void {
+  log.warn(
+    `/dev/kvm here is ${detectKvm()}; using the "pvm" CPU template. ` +
+      `Guest userspace cannot run on PVM: expect the kernel to stop after "Run /init".`,
   );
 }
 
@@ -149,11 +160,12 @@ export async function runVmProcess(c: VmConfig, o: VmProcessOptions): Promise<nu
     }
   }
   const n = o.names ?? FIELD_NAMES;
+  const log = o.log ?? configLogger(c);
   const exitFile = c.host.exit_file;
   if (exitFile !== undefined) prepareExitFile(exitFile);
   let exit: VmExit;
   try {
-    exit = await runVm(c, o, jailKvm);
+    exit = await runVm(c, { ...o, log }, jailKvm);
   } catch (e) {
     if (exitFile) {
       try {
@@ -163,7 +175,7 @@ export async function runVmProcess(c: VmConfig, o: VmProcessOptions): Promise<nu
           detail: (e as Error).message,
         });
       } catch (w) {
-        process.stderr.write(`moat: ${n("host.exit_file")} ${exitFile}: ${(w as Error).message}\n`);
+        log.error(`${n("host.exit_file")} ${exitFile}: ${(w as Error).message}`);
       }
     }
     throw e;
@@ -176,7 +188,7 @@ export async function runVmProcess(c: VmConfig, o: VmProcessOptions): Promise<nu
         detail: exit.detail ?? "",
       });
     } catch (e) {
-      process.stderr.write(`moat: ${n("host.exit_file")} ${exitFile}: ${(e as Error).message}\n`);
+      log.error(`${n("host.exit_file")} ${exitFile}: ${(e as Error).message}`);
     }
   }
   return exit.status;
@@ -215,8 +227,16 @@ export function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
     );
 }
 
-async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promise<VmExit> {
+async function runVm(
+  c: VmConfig,
+  o: VmProcessOptions & { log: Log },
+  jailKvm?: KvmKind,
+): Promise<VmExit> {
   const n = o.names ?? FIELD_NAMES;
+  const log = o.log;
+  // Start and end lines are for a log read later (a daemon's VM, JSON); `moat run` at a
+  // terminal says no more than it did.
+  const lifecycle = c.host.log_format === "json";
   const h = c.host;
   const cpuTier = c.cpu_tier ?? DEFAULT_CPU_TIER;
   const hostKvm = jailKvm ?? kvmKind();
@@ -257,7 +277,7 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
   else if (c.bios !== "builtin") firmware = readImage(c.bios, "firmware");
 
   // Everything opened from here on is closed again, newest first, however the run ends.
-  if (accel === "kvm" && hostKvm === "pvm" && jailKvm === undefined) pvmNote();
+  if (accel === "kvm" && hostKvm === "pvm" && jailKvm === undefined) pvmNote(log);
   const closers: (() => Promise<void> | void)[] = [];
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -276,18 +296,23 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
       const v = await VncServer.listen(
         parseVncAddress(h.vnc),
         { gpu, keyboard: devices.keyboard!, tablet: devices.tablet! },
-        h.vnc_password_file !== undefined ? { password: readVncPassword(h.vnc_password_file) } : {},
+        {
+          log,
+          ...(h.vnc_password_file !== undefined
+            ? { password: readVncPassword(h.vnc_password_file) }
+            : {}),
+        },
       );
       devices.displayFlushed.add((r) => v.flushed(r));
       closers.push(() => v.close());
     }
-    let log: ConsoleLog | undefined;
+    let consoleLog: ConsoleLog | undefined;
     if (h.console_log) {
       const l = await ConsoleLog.open(
         { path: h.console_log.path, maxBytes: h.console_log.max_bytes },
-        (m) => process.stderr.write(`moat: ${m}\n`),
+        (m) => log.error(m),
       );
-      log = l;
+      consoleLog = l;
       closers.push(() => l.close());
     }
     const virtio = devices.virtio;
@@ -306,11 +331,11 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
     const consumers: ((b: Uint8Array) => void)[] = [];
     if (server) consumers.push((b) => server.write(b));
     if (con) consumers.push((b) => con.write(b));
-    if (log) consumers.push((b) => log.write(b));
+    if (consoleLog) consumers.push((b) => consoleLog.write(b));
     const fanout = consumers.length > 1 || server ? new ConsoleFanout(consumers) : undefined;
     const output = fanout ? (b: Uint8Array) => fanout.write(b) : (b: Uint8Array) => con!.write(b);
     const consoleDropped = (): number =>
-      (con?.droppedBytes ?? 0) + (server?.dropped ?? 0) + (log?.dropped ?? 0);
+      (con?.droppedBytes ?? 0) + (server?.dropped ?? 0) + (consoleLog?.dropped ?? 0);
 
     let control: ControlSocket | undefined;
     if (h.control !== undefined) {
@@ -341,7 +366,13 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
       });
       initrd = concatArchives(initrd ? [initrd, extra] : [extra]);
     }
-    const common = { memoryMiB, holdInputUntilReady: argv.length > 0, output };
+    const common = {
+      memoryMiB,
+      holdInputUntilReady: argv.length > 0,
+      output,
+      // A device the guest broke: a warning, rate-limited per device (devices/log-limiter.ts).
+      log: (line: string, fields: object) => log.warn(line, { event: "device", ...fields }),
+    };
     // With a display, the kernel's console is on the screen too (the serial one stays
     // /dev/console); /init puts a shell there (docs/guest.md).
     const userCmdline = c.cmdline ?? DEFAULT_CMDLINE;
@@ -413,6 +444,13 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
     const started = performance.now();
     let ended = false;
     const finished = vm.run();
+    if (lifecycle)
+      log.info(`VM started (${accel}, ${cpus} vCPUs, ${memoryMiB} MiB)`, {
+        event: "vm.start",
+        accel,
+        cpus,
+        memory_mib: memoryMiB,
+      });
     if (h.ksm) {
       // Checked up front (/sys/kernel/mm/ksm); if madvise still fails, the VM does not go on
       // without what was asked for.
@@ -446,28 +484,33 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
     for (const net of devices.nets) {
       const counts = net.counters;
       if (counts.txSpoofed > 0)
-        process.stderr.write(
-          `moat: ${net.name}: ${counts.txSpoofed} frames with a spoofed source MAC dropped\n`,
-        );
+        log.warn(`${net.name}: ${counts.txSpoofed} frames with a spoofed source MAC dropped`, {
+          event: "device",
+          device: net.name,
+          spoofed: counts.txSpoofed,
+        });
     }
     if (devices.vsock && devices.vsock.rejected > 0)
-      process.stderr.write(`moat: virtio-vsock: ${devices.vsock.rejected} guest packets refused\n`);
+      log.warn(`virtio-vsock: ${devices.vsock.rejected} guest packets refused`, {
+        event: "device",
+        device: "virtio-vsock",
+        refused: devices.vsock.rejected,
+      });
     if (con && con.droppedBytes > 0) {
-      process.stderr.write(
-        `moat: ${con.droppedBytes} bytes of guest output dropped (stdout too slow)\n`,
-      );
+      log.warn(`${con.droppedBytes} bytes of guest output dropped (stdout too slow)`);
     }
     if (exit.reason === "halt" || exit.reason === "panic") {
-      process.stderr.write(`moat: ${exit.detail}\n`);
+      // The guest's own end (a panic is the guest's failure, not the VMM's).
+      log[exit.reason === "panic" ? "warn" : "info"](exit.detail ?? exit.reason);
     } else if (exit.reason === "stopped" && exit.status === EXIT_MOAT_ERROR) {
-      process.stderr.write(`moat: ${exit.detail}\n`);
+      log.error(exit.detail ?? "stopped");
     } else if (exit.reason === "reset" && argv.length > 0) {
       // The x86-64 machine has no pvpanic (it needs ACPI): a panicking kernel restarts, and
       // this is all moat can tell. A VM that restarts has not run its command to the end
       // (moat does not boot it again), so this is not the command's success: 125, as for a
       // VM that cannot run to the end.
-      process.stderr.write(
-        "moat: the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)\n",
+      log.warn(
+        "the guest restarted before its command reported a status (a reboot in the guest, or a kernel panic)",
       );
       exit = { ...exit, status: EXIT_MOAT_ERROR };
     }
@@ -475,11 +518,18 @@ async function runVm(c: VmConfig, o: VmProcessOptions, jailKvm?: KvmKind): Promi
       const total = performance.now();
       const mark =
         exit.bootMarkMs !== undefined ? `${exit.bootMarkMs.toFixed(0)} ms` : "never signalled";
-      process.stderr.write(
-        `moat: userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
-          `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms\n`,
+      log.info(
+        `userspace started at ${mark}; VM ran ${(total - started).toFixed(0)} ms; ` +
+          `${exit.instructions ?? 0n} instructions; process time ${total.toFixed(0)} ms`,
       );
     }
+    if (lifecycle)
+      log.info(`VM ended: ${exit.reason}${exit.detail ? ` (${exit.detail})` : ""}`, {
+        event: "vm.end",
+        reason: exit.reason,
+        status: exit.status,
+        ...(exit.detail ? { detail: exit.detail } : {}),
+      });
     return exit;
   } finally {
     await closeAll();

@@ -13,6 +13,7 @@ import type { Frame } from "./vnc-encode.js";
 import { keysymToKeycode } from "./vnc-keysyms.js";
 import { VncSession } from "./vnc-session.js";
 import { MoatError } from "../base/moat-error.js";
+import { textLog, type Log } from "./vmm-logger.js";
 
 /** Bound: viewers connected at once. */
 export const MAX_CLIENTS = 4;
@@ -53,7 +54,8 @@ export function parseVncAddress(s: string): VncAddress {
 export interface VncOptions {
   /** VNC Authentication with this password (required on TCP). */
   password?: Buffer;
-  log?: (line: string) => void;
+  /** The VM process's log: a viewer's protocol errors as warnings, its comings and goings as info. */
+  log?: Log;
 }
 
 export interface VncDisplay {
@@ -72,7 +74,7 @@ export class VncServer {
     readonly address: VncAddress,
     private readonly server: Server,
     private readonly d: VncDisplay,
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
     private readonly password: Buffer | undefined,
   ) {
     this.frame = blank(d.gpu.mode.width, d.gpu.mode.height);
@@ -80,7 +82,7 @@ export class VncServer {
   }
 
   static async listen(where: VncAddress, d: VncDisplay, o: VncOptions = {}): Promise<VncServer> {
-    const log = o.log ?? ((l: string) => process.stderr.write(`moat: ${l}\n`));
+    const log = o.log ?? textLog;
     if ("path" in where)
       return new VncServer(
         where,
@@ -166,14 +168,14 @@ export class VncServer {
     const session = new VncSession({
       name: "moat",
       ...(this.password ? { password: this.password } : {}),
-      warn: (line) => this.log(line),
+      warn: (line) => this.log.warn(line),
       frame: () => this.frame,
       write: (b) => {
         sock.write(b);
         if (sock.writableLength > CLIENT_BUFFER) session.throttled = true;
       },
       close: (why) => {
-        this.log(`VNC viewer disconnected: ${why}`);
+        this.log.info(`VNC viewer disconnected: ${why}`);
         // end() lets the refusal or the reason reach the viewer; one that does not read is
         // cut off a second later.
         sock.end();

@@ -37,7 +37,7 @@ import { ElfError, parseElfKernel } from "../boot/elf.js";
 import { BzImageError, looksLikeBzImage, parseBzImage } from "../boot/bzimage.js";
 import { SerialConsole } from "./serial-console.js";
 import { controlBlock } from "./control-block.js";
-import { attachVirtio, slotTable, type SlotDevice } from "./virtio-slots.js";
+import { attachVirtio, slotTable, type DeviceLineSink, type SlotDevice } from "./virtio-slots.js";
 import { IoThread } from "./io-thread.js";
 import { VirtioMmio } from "../devices/virtio/mmio-transport.js";
 import { eventfdRead, eventfdWrite } from "../sys/libc.js";
@@ -72,8 +72,8 @@ export interface X86VmConfig {
    * kernel also has the machine's power button, after them.
    */
   virtio?: VirtioDevice[];
-  /** Device failures (a hostile queue and the like), one line each. */
-  log?: (line: string) => void;
+  /** Device failures (a hostile queue and the like), one line each, rate-limited. */
+  log?: DeviceLineSink;
   /**
    * Called once guest RAM and the vCPUs exist, before the kernel is parsed (moat run locks RAM
    * and gives up root here, so a tenant's kernel is never parsed as root).

@@ -1,5 +1,5 @@
 // The web console's files, served by the API without a token (the page asks for one and sends it
-// with every API call and WebSocket it makes): the page, its script and style, and the two
+// with every API call and WebSocket it makes): the page, its scripts and style, and the two
 // browser libraries it uses, xterm.js (serial console) and noVNC (display), from node_modules.
 // Only files named here or under noVNC's module folders are served, read once and kept.
 import { readFileSync } from "node:fs";
@@ -19,6 +19,10 @@ const FILES: Record<string, string> = {
   "": join(ROOT, "web/index.html"),
   "console.css": join(ROOT, "web/console.css"),
   "app.js": join(ROOT, "dist/web/app.js"),
+  "http.js": join(ROOT, "dist/web/http.js"),
+  "create-form.js": join(ROOT, "dist/web/create-form.js"),
+  "graphs.js": join(ROOT, "dist/web/graphs.js"),
+  "vm-dialogs.js": join(ROOT, "dist/web/vm-dialogs.js"),
   "xterm/xterm.mjs": join(XTERM, "lib/xterm.mjs"),
   "xterm/xterm.css": join(XTERM, "css/xterm.css"),
 };

@@ -48,8 +48,11 @@ let rfb: Rfb | undefined;
 let attached: string | undefined;
 let graphs: VmGraphs | undefined;
 let statsTimer: number | undefined;
-/** Which VM the graphs show. */
+/** Which VM the graphs show, and its stats read under way. */
 let graphed: string | undefined;
+let polling: Promise<void> | undefined;
+/** A VM being deleted. */
+let goingAway: string | undefined;
 
 function setStatus(text: string): void {
   $("status").textContent = text;
@@ -250,6 +253,7 @@ async function lifecycle(op: "start" | "stop"): Promise<void> {
 
 /** Polls the stats of `vm` (while it runs) into the graphs; undefined stops. */
 function graph(vm: Vm | undefined): void {
+  if (vm?.id === goingAway) vm = undefined;
   if (vm?.id === graphed) return;
   if (statsTimer !== undefined) clearInterval(statsTimer);
   statsTimer = undefined;
@@ -265,8 +269,22 @@ function graph(vm: Vm | undefined): void {
       // The VM stopped or went away: the list's next read says so.
     }
   };
-  void poll();
-  statsTimer = window.setInterval(() => void poll(), STATS_MS);
+  // One read at a time: a slow daemon is not asked again before it answered.
+  const tick = () => {
+    polling ??= poll().finally(() => (polling = undefined));
+  };
+  tick();
+  statsTimer = window.setInterval(tick, STATS_MS);
+}
+
+/**
+ * VM `id` is being deleted (undefined: no longer): its stats are not read, and the read under way
+ * is waited for (one after the delete would be refused, and the browser would log it).
+ */
+async function deleting(id: string | undefined): Promise<void> {
+  goingAway = id;
+  if (id !== undefined && graphed === id) graph(undefined);
+  await polling;
 }
 
 function main(): void {
@@ -293,6 +311,7 @@ function main(): void {
       selected = vm.id;
       await reload();
     },
+    deleting,
     deleted: async (id) => {
       if (selected === id) selected = undefined;
       await reload();

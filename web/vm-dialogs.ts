@@ -10,6 +10,8 @@ export interface DialogPage {
   current(): Vm | undefined;
   setStatus(text: string): void;
   created(vm: Vm): Promise<void>;
+  /** VM `id` is about to be deleted (undefined: the delete failed). */
+  deleting(id: string | undefined): Promise<void>;
   deleted(id: string): Promise<void>;
 }
 
@@ -104,10 +106,12 @@ async function confirmDelete(): Promise<void> {
   const id = dialog.dataset.vm;
   if (!id) return;
   try {
+    await page.deleting(id);
     await api("DELETE", vmPath(id, dialog.dataset.force === "true" ? "?force=true" : ""));
     dialog.close();
     await page.deleted(id);
   } catch (e) {
+    await page.deleting(undefined);
     $("delete-error").textContent = (e as Error).message;
   }
 }

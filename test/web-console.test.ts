@@ -14,6 +14,7 @@ import { join } from "node:path";
 import net from "node:net";
 import WebSocket from "ws";
 import { chromium } from "playwright-core";
+import { WEB_CONSOLE_MODULES } from "../src/host/web-console.js";
 import {
   adminToken,
   api,
@@ -94,16 +95,7 @@ test("web console over the API: public files only, CSP, token as a WebSocket sub
   const csp = String(page.headers["content-security-policy"]);
   assert.match(csp, /script-src 'self';/);
   assert.match(csp, /frame-ancestors 'none'/);
-  for (const f of [
-    "app.js",
-    "http.js",
-    "create-form.js",
-    "graphs.js",
-    "vm-dialogs.js",
-    "console.css",
-    "xterm/xterm.mjs",
-    "novnc/core/rfb.js",
-  ]) {
+  for (const f of [...WEB_CONSOLE_MODULES, "console.css", "xterm/xterm.mjs", "novnc/core/rfb.js"]) {
     const r = await api(h.socket, undefined, "GET", `/console/${f}`);
     assert.equal(r.status, 200, f);
     assert.ok(r.text.length > 100, f);

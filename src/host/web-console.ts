@@ -15,14 +15,19 @@ const XTERM = dirname(require.resolve("@xterm/xterm/package.json"));
 /** noVNC exports only core/rfb.js; its package root is two folders up. */
 const NOVNC = dirname(dirname(require.resolve("@novnc/novnc")));
 
+/** The page's own modules, compiled from web/*.ts into dist/web/. */
+export const WEB_CONSOLE_MODULES = [
+  "app.js",
+  "http.js",
+  "create-form.js",
+  "vm-dialogs.js",
+  "graphs.js",
+] as const;
+
 const FILES: Record<string, string> = {
   "": join(ROOT, "web/index.html"),
   "console.css": join(ROOT, "web/console.css"),
-  "app.js": join(ROOT, "dist/web/app.js"),
-  "http.js": join(ROOT, "dist/web/http.js"),
-  "create-form.js": join(ROOT, "dist/web/create-form.js"),
-  "graphs.js": join(ROOT, "dist/web/graphs.js"),
-  "vm-dialogs.js": join(ROOT, "dist/web/vm-dialogs.js"),
+  ...Object.fromEntries(WEB_CONSOLE_MODULES.map((m) => [m, join(ROOT, "dist/web", m)])),
   "xterm/xterm.mjs": join(XTERM, "lib/xterm.mjs"),
   "xterm/xterm.css": join(XTERM, "css/xterm.css"),
 };

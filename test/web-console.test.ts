@@ -327,6 +327,7 @@ test("web console in Chromium: sign in, the VM list, type into the serial consol
 
   // The new VM is the open one; started from the page, it gets live graphs while it boots.
   assert.equal(await page.textContent("#vm-title"), "formvm");
+  assert.equal(await page.textContent("#vm-spec"), `accel soft · 1 vCPU · 64 MiB · disks: ${disk}`);
   await page.click("#vm-start");
   await page.waitForSelector("#graphs:not([hidden])");
   const graph = (metric: string) =>

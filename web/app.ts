@@ -150,6 +150,7 @@ function renderDetail(): void {
   $("vm-start").hidden = !vm || live;
   $("vm-stop").hidden = !live;
   $("vm-delete").hidden = !vm;
+  $("vm-spec").textContent = vm ? specLine(vm) : "";
   $("graphs").hidden = !live;
   graph(live ? vm : undefined);
   $("tabs").hidden = !vm;
@@ -168,6 +169,21 @@ function renderDetail(): void {
       : `The VM is ${vm.state}: start it to attach.`;
   const key = live ? `${vm.id}:${tab}` : undefined;
   if (key !== attached) void attach(live ? vm : undefined);
+}
+
+/** The VM's machine in a line: what it was created with (disks are set then, and only then). */
+function specLine(vm: Vm): string {
+  const s = vm.spec;
+  const disks = s.disks.map((d) => `${d.path}${d.read_only ? " (read-only)" : ""}`);
+  return [
+    `accel ${s.accel}`,
+    `${s.cpus} vCPU${s.cpus === 1 ? "" : "s"}`,
+    `${s.memory_mib} MiB`,
+    disks.length ? `disks: ${disks.join(", ")}` : "no disk",
+    s.display ? `display ${s.display.width}x${s.display.height}` : "",
+  ]
+    .filter((x) => x)
+    .join(" · ");
 }
 
 function select(id: string): void {

@@ -8,7 +8,13 @@ export interface Vm {
   name: string;
   domain: string;
   state: string;
-  spec: { cpus: number; memory_mib: number; display?: { width: number; height: number } };
+  spec: {
+    accel: string;
+    cpus: number;
+    memory_mib: number;
+    disks: { path: string; read_only: boolean }[];
+    display?: { width: number; height: number };
+  };
 }
 
 /** The page's element `#id` (one the page must have). */

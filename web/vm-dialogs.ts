@@ -72,6 +72,7 @@ async function submitCreate(): Promise<void> {
   try {
     const vm = await api<Vm>("POST", "/v1/vms", body);
     $<HTMLDialogElement>("create-dialog").close();
+    readCreateForm = undefined; // the next VM starts from an empty form
     await page.created(vm);
   } catch (e) {
     $("create-error").textContent = (e as Error).message;

@@ -72,7 +72,7 @@ function showLogin(error = ""): void {
 }
 
 async function signIn(candidate: string): Promise<void> {
-  session.use(candidate.trim(), false);
+  session.use(candidate.trim());
   try {
     vms = await api<Vm[]>("GET", "/v1/vms");
   } catch (e) {
@@ -84,7 +84,7 @@ async function signIn(candidate: string): Promise<void> {
     );
     return;
   }
-  session.use(session.token, true);
+  session.keep();
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   $("sign-out").hidden = false;

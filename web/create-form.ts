@@ -81,7 +81,10 @@ let ids = 0;
 function scalar(key: string, s: Schema, at: string): Field {
   const id = `f-${++ids}`;
   const label = el("label", { htmlFor: id }, LABELS[key] ?? key);
-  const hint = s.description ? el("small", { className: "muted" }, s.description) : "";
+  const range =
+    s.minimum !== undefined && s.maximum !== undefined ? `${s.minimum} to ${s.maximum}` : "";
+  const about = [range, s.description].filter((x) => x).join("; ");
+  const hint = about ? el("small", { className: "muted" }, about) : "";
   let input: HTMLInputElement | HTMLSelectElement;
   let read: () => unknown;
   if (s.type === "boolean") {
@@ -108,15 +111,13 @@ function scalar(key: string, s: Schema, at: string): Field {
     input = sel;
     read = () => (sel.value === "" || sel.value === String(s.default) ? undefined : sel.value);
   } else if (s.type === "integer" || s.type === "number") {
-    const num = el("input", { id, type: "number", inputMode: "numeric" });
-    if (s.minimum !== undefined) num.min = String(s.minimum);
-    if (s.maximum !== undefined) num.max = String(s.maximum);
-    if (s.type === "number") num.step = "any";
+    // Text, not type=number: a browser empties a number field that does not parse, and the
+    // default would be used without a word; here what was typed goes, for the API to judge.
+    const num = el("input", { id, type: "text", inputMode: "decimal", autocomplete: "off" });
     if (s.default !== undefined) num.placeholder = String(s.default);
     input = num;
-    // An entry that is not a number goes as typed, for the API to name.
     read = () =>
-      num.value === ""
+      num.value.trim() === ""
         ? undefined
         : Number.isNaN(Number(num.value))
           ? num.value

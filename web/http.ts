@@ -44,10 +44,13 @@ export const session = {
   get token(): string {
     return token;
   },
-  /** Uses `t` for the calls that follow; `keep` stores it for this tab's reloads. */
-  use(t: string, keep: boolean): void {
+  /** Uses `t` for the calls that follow. */
+  use(t: string): void {
     token = t;
-    if (keep) sessionStorage.setItem(TOKEN_KEY, t);
+  },
+  /** Keeps the token in use for this tab's reloads (once the API took it). */
+  keep(): void {
+    sessionStorage.setItem(TOKEN_KEY, token);
   },
   forget(): void {
     token = "";

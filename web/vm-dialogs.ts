@@ -69,6 +69,7 @@ async function submitCreate(): Promise<void> {
   const body = readCreateForm!();
   const button = $<HTMLButtonElement>("create-submit");
   button.disabled = true;
+  $("create-error").textContent = ""; // this try's answer, not the last one's
   try {
     const vm = await api<Vm>("POST", "/v1/vms", body);
     $<HTMLDialogElement>("create-dialog").close();
@@ -106,6 +107,8 @@ async function confirmDelete(): Promise<void> {
   const dialog = $<HTMLDialogElement>("delete-dialog");
   const id = dialog.dataset.vm;
   if (!id) return;
+  const button = $<HTMLButtonElement>("delete-confirm");
+  button.disabled = true; // one DELETE per confirmation
   try {
     await page.deleting(id);
     await api("DELETE", vmPath(id, dialog.dataset.force === "true" ? "?force=true" : ""));
@@ -114,6 +117,8 @@ async function confirmDelete(): Promise<void> {
   } catch (e) {
     await page.deleting(undefined);
     $("delete-error").textContent = (e as Error).message;
+  } finally {
+    button.disabled = false;
   }
 }
 

@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "./support/moat-cli.js";
 import { readSha256Sums } from "../src/base/sha256sums.js";
+import { WEB_CONSOLE_MODULES } from "../src/host/web-console.js";
 
 interface Pkg {
   name: string;
@@ -45,7 +46,7 @@ test("npm pack ships what an installed moat runs, and no tests or sources", () =
     "package.json",
     "bin/moat.js",
     "dist/src/cli/moat.js",
-    "dist/web/app.js",
+    ...WEB_CONSOLE_MODULES.map((m) => `dist/web/${m}`),
     "web/index.html",
     "web/console.css",
     ...readSha256Sums(join(REPO, "SHA256SUMS")).keys(),

@@ -1,8 +1,12 @@
 // The web console in the browser: sign in with an API token (kept in this tab's sessionStorage
-// only), list the VMs the token may see, and attach to one's serial console (xterm.js) and
-// display (noVNC) over the API's WebSockets. The token goes in the Authorization header of API
-// calls and as a `moat.bearer.` subprotocol on WebSockets (a browser can set no header there).
+// only), list the VMs the token may see, create one (create-form.ts) and delete one (after a
+// confirmation), see its CPU, memory, disk and network over time (graphs.ts), and attach to its
+// serial console (xterm.js) and display (noVNC) over the API's WebSockets. The token goes in the
+// Authorization header of API calls and as a `moat.bearer.` subprotocol on WebSockets (http.ts).
 import type { Terminal as XTerminal } from "@xterm/xterm";
+import { VmGraphs, type VmStatsReply } from "./graphs.js";
+import { $, api, ApiError, session, vmPath, wsProtocols, wsUrl, type Vm } from "./http.js";
+import { setupVmDialogs } from "./vm-dialogs.js";
 
 /** What the page uses of noVNC's RFB class (noVNC ships no types). */
 interface Rfb extends EventTarget {
@@ -17,24 +21,10 @@ type RfbClass = new (
   options: { shared?: boolean; wsProtocols?: string[] },
 ) => Rfb;
 
-interface Vm {
-  id: string;
-  name: string;
-  domain: string;
-  state: string;
-  spec: { cpus: number; memory_mib: number; display?: { width: number; height: number } };
-}
-
-const TOKEN_KEY = "moat.token";
-const WS_PROTOCOL = "moat.v1";
 /** How often the VM list is read again. */
 const REFRESH_MS = 2000;
-
-const $ = <T extends HTMLElement>(id: string): T => {
-  const e = document.getElementById(id);
-  if (!e) throw new Error(`the page has no #${id}`);
-  return e as T;
-};
+/** How often the open VM's figures are read for its graphs. */
+const STATS_MS = 1000;
 
 // Loaded on first use: the sign-in page needs neither library.
 let TerminalClass: typeof XTerminal | undefined;
@@ -44,32 +34,6 @@ async function libraries(): Promise<void> {
   const novnc = "./novnc/core/rfb.js";
   TerminalClass ??= ((await import(xterm)) as typeof import("@xterm/xterm")).Terminal;
   RFB ??= ((await import(novnc)) as { default: RfbClass }).default;
-}
-
-class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-let token = sessionStorage.getItem(TOKEN_KEY) ?? "";
-
-async function api<T>(method: string, path: string): Promise<T> {
-  const r = await fetch(path, { method, headers: { authorization: `Bearer ${token}` } });
-  const body = (await r.json().catch(() => ({}))) as { error?: string };
-  if (!r.ok) throw new ApiError(r.status, body.error ?? `${r.status} ${r.statusText}`);
-  return body as T;
-}
-
-function wsUrl(path: string): string {
-  return `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
-}
-
-function wsProtocols(): string[] {
-  return [WS_PROTOCOL, `moat.bearer.${token}`];
 }
 
 // --- state of the page ---
@@ -82,6 +46,13 @@ let termSocket: WebSocket | undefined;
 let rfb: Rfb | undefined;
 /** Which VM (and in which state) the open connections are for. */
 let attached: string | undefined;
+let graphs: VmGraphs | undefined;
+let statsTimer: number | undefined;
+/** Which VM the graphs show, and its stats read under way. */
+let graphed: string | undefined;
+let polling: Promise<void> | undefined;
+/** A VM being deleted. */
+let goingAway: string | undefined;
 
 function setStatus(text: string): void {
   $("status").textContent = text;
@@ -89,6 +60,7 @@ function setStatus(text: string): void {
 
 function showLogin(error = ""): void {
   detach();
+  graph(undefined);
   if (refresh !== undefined) clearInterval(refresh);
   refresh = undefined;
   $("login-view").hidden = false;
@@ -100,12 +72,11 @@ function showLogin(error = ""): void {
 }
 
 async function signIn(candidate: string): Promise<void> {
-  token = candidate.trim();
+  session.use(candidate.trim());
   try {
     vms = await api<Vm[]>("GET", "/v1/vms");
   } catch (e) {
-    token = "";
-    sessionStorage.removeItem(TOKEN_KEY);
+    session.forget();
     showLogin(
       e instanceof ApiError && e.status === 401
         ? "That token is not valid here."
@@ -113,7 +84,7 @@ async function signIn(candidate: string): Promise<void> {
     );
     return;
   }
-  sessionStorage.setItem(TOKEN_KEY, token);
+  session.keep();
   $("login-view").hidden = true;
   $("app-view").hidden = false;
   $("sign-out").hidden = false;
@@ -178,6 +149,10 @@ function renderDetail(): void {
   state.className = vm ? `state ${vm.state}` : "state";
   $("vm-start").hidden = !vm || live;
   $("vm-stop").hidden = !live;
+  $("vm-delete").hidden = !vm;
+  $("vm-spec").textContent = vm ? specLine(vm) : "";
+  $("graphs").hidden = !live;
+  graph(live ? vm : undefined);
   $("tabs").hidden = !vm;
   const hasDisplay = vm?.spec.display !== undefined;
   const displayTab = document.querySelector<HTMLButtonElement>('[data-tab="display"]')!;
@@ -194,6 +169,21 @@ function renderDetail(): void {
       : `The VM is ${vm.state}: start it to attach.`;
   const key = live ? `${vm.id}:${tab}` : undefined;
   if (key !== attached) void attach(live ? vm : undefined);
+}
+
+/** The VM's machine in a line: what it was created with (disks are set then, and only then). */
+function specLine(vm: Vm): string {
+  const s = vm.spec;
+  const disks = s.disks.map((d) => `${d.path}${d.read_only ? " (read-only)" : ""}`);
+  return [
+    `accel ${s.accel}`,
+    `${s.cpus} vCPU${s.cpus === 1 ? "" : "s"}`,
+    `${s.memory_mib} MiB`,
+    disks.length ? `disks: ${disks.join(", ")}` : "no disk",
+    s.display ? `display ${s.display.width}x${s.display.height}` : "",
+  ]
+    .filter((x) => x)
+    .join(" · ");
 }
 
 function select(id: string): void {
@@ -233,7 +223,7 @@ function attachSerial(vm: Vm): void {
     theme: { background: "#000000" },
   });
   t.open($("terminal"));
-  const ws = new WebSocket(wsUrl(`/v1/vms/${encodeURIComponent(vm.id)}/console`), wsProtocols());
+  const ws = new WebSocket(wsUrl(vmPath(vm.id, "/console")), wsProtocols());
   ws.binaryType = "arraybuffer";
   ws.onmessage = (m) => t.write(new Uint8Array(m.data as ArrayBuffer));
   ws.onclose = (e) => {
@@ -249,14 +239,17 @@ function attachSerial(vm: Vm): void {
 }
 
 function attachDisplay(vm: Vm): void {
-  const r = new RFB!($("screen"), wsUrl(`/v1/vms/${encodeURIComponent(vm.id)}/vnc`), {
+  const r = new RFB!($("screen"), wsUrl(vmPath(vm.id, "/vnc")), {
     shared: true,
     wsProtocols: wsProtocols(),
   });
   r.scaleViewport = true;
   r.background = "#000";
   r.addEventListener("disconnect", () => {
-    if (rfb === r) $("pane-note").textContent = "The display disconnected.";
+    if (rfb !== r) return;
+    // Disconnected already: detach() must not disconnect it again (noVNC logs that as an error).
+    rfb = undefined;
+    $("pane-note").textContent = "The display disconnected.";
   });
   rfb = r;
 }
@@ -265,11 +258,49 @@ async function lifecycle(op: "start" | "stop"): Promise<void> {
   const vm = current();
   if (!vm) return;
   try {
-    await api("POST", `/v1/vms/${encodeURIComponent(vm.id)}/${op}`);
+    await api("POST", vmPath(vm.id, `/${op}`));
   } catch (e) {
     setStatus(`${op} failed: ${(e as Error).message}`);
   }
   await reload();
+}
+
+// --- graphs of the open VM ---
+
+/** Polls the stats of `vm` (while it runs) into the graphs; undefined stops. */
+function graph(vm: Vm | undefined): void {
+  if (vm?.id === goingAway) vm = undefined;
+  if (vm?.id === graphed) return;
+  if (statsTimer !== undefined) clearInterval(statsTimer);
+  statsTimer = undefined;
+  graphed = vm?.id;
+  graphs ??= new VmGraphs($("graphs"));
+  graphs.reset();
+  if (!vm) return;
+  const poll = async () => {
+    try {
+      const s = await api<VmStatsReply>("GET", vmPath(vm.id, "/stats"));
+      if (graphed === vm.id) graphs!.add(s, performance.now());
+    } catch {
+      // The VM stopped or went away: the list's next read says so.
+    }
+  };
+  // One read at a time: a slow daemon is not asked again before it answered.
+  const tick = () => {
+    polling ??= poll().finally(() => (polling = undefined));
+  };
+  tick();
+  statsTimer = window.setInterval(tick, STATS_MS);
+}
+
+/**
+ * VM `id` is being deleted (undefined: no longer): its stats are not read, and the read under way
+ * is waited for (one after the delete would be refused, and the browser would log it).
+ */
+async function deleting(id: string | undefined): Promise<void> {
+  goingAway = id;
+  if (id !== undefined && graphed === id) graph(undefined);
+  await polling;
 }
 
 function main(): void {
@@ -278,8 +309,7 @@ function main(): void {
     void signIn($<HTMLInputElement>("token").value);
   });
   $("sign-out").addEventListener("click", () => {
-    token = "";
-    sessionStorage.removeItem(TOKEN_KEY);
+    session.forget();
     selected = undefined;
     showLogin();
   });
@@ -290,7 +320,20 @@ function main(): void {
     });
   $("vm-start").addEventListener("click", () => void lifecycle("start"));
   $("vm-stop").addEventListener("click", () => void lifecycle("stop"));
-  if (token) void signIn(token);
+  setupVmDialogs({
+    current,
+    setStatus,
+    created: async (vm) => {
+      selected = vm.id;
+      await reload();
+    },
+    deleting,
+    deleted: async (id) => {
+      if (selected === id) selected = undefined;
+      await reload();
+    },
+  });
+  if (session.token) void signIn(session.token);
   else showLogin();
 }
 

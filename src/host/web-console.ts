@@ -1,5 +1,5 @@
 // The web console's files, served by the API without a token (the page asks for one and sends it
-// with every API call and WebSocket it makes): the page, its script and style, and the two
+// with every API call and WebSocket it makes): the page, its scripts and style, and the two
 // browser libraries it uses, xterm.js (serial console) and noVNC (display), from node_modules.
 // Only files named here or under noVNC's module folders are served, read once and kept.
 import { readFileSync } from "node:fs";
@@ -15,10 +15,19 @@ const XTERM = dirname(require.resolve("@xterm/xterm/package.json"));
 /** noVNC exports only core/rfb.js; its package root is two folders up. */
 const NOVNC = dirname(dirname(require.resolve("@novnc/novnc")));
 
+/** The page's own modules, compiled from web/*.ts into dist/web/. */
+export const WEB_CONSOLE_MODULES = [
+  "app.js",
+  "http.js",
+  "create-form.js",
+  "vm-dialogs.js",
+  "graphs.js",
+] as const;
+
 const FILES: Record<string, string> = {
   "": join(ROOT, "web/index.html"),
   "console.css": join(ROOT, "web/console.css"),
-  "app.js": join(ROOT, "dist/web/app.js"),
+  ...Object.fromEntries(WEB_CONSOLE_MODULES.map((m) => [m, join(ROOT, "dist/web", m)])),
   "xterm/xterm.mjs": join(XTERM, "lib/xterm.mjs"),
   "xterm/xterm.css": join(XTERM, "css/xterm.css"),
 };

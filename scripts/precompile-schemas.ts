@@ -11,10 +11,11 @@ import { PACKAGE_ROOT } from "../src/base/sha256sums.js";
 import { schemaCompiler, schemaSetHash, type SchemaSet } from "../src/vmm/schema-compiler.js";
 import { VM_CONFIG_SCHEMAS } from "../src/vmm/vm-config.js";
 import { CONTROL_REQUEST_SCHEMAS } from "../src/vmm/control-protocol.js";
+import { SNAPSHOT_SCHEMAS } from "../src/vmm/snapshot-file.js";
 
 const dir = join(PACKAGE_ROOT, "dist", "src", "vmm", "schemas");
 mkdirSync(dir, { recursive: true });
-const sets: SchemaSet[] = [VM_CONFIG_SCHEMAS, CONTROL_REQUEST_SCHEMAS];
+const sets: SchemaSet[] = [VM_CONFIG_SCHEMAS, CONTROL_REQUEST_SCHEMAS, SNAPSHOT_SCHEMAS];
 for (const set of sets) {
   const ajv = schemaCompiler({ ...set.options, code: { source: true } });
   const refs: Record<string, string> = {};

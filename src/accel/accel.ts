@@ -88,10 +88,37 @@ export interface RiscvBoot {
   args: bigint[];
 }
 
+/** One hart in a snapshot: its state record (null: stopped, HSM) and its cross-hart state. */
+export interface RiscvHartState {
+  record: Uint8Array | null;
+  /** The software-visible mip bits (SSIP, MSIP, STIP, MTIP); the PLIC's lines are its own. */
+  mip: number;
+  mtimecmp: bigint;
+  hsm: number;
+  startAddr: bigint;
+  opaque: bigint;
+}
+
+/** A riscv64 VM's harts in a snapshot, and the machine timer when it was taken. */
+export interface RiscvHartsState {
+  /** mtime (TIMEBASE ticks) when saved: a restored machine's timer goes on from it. */
+  mtime: bigint;
+  harts: RiscvHartState[];
+}
+
 /** A riscv64 VM (the soft CPU). */
 export interface RiscvAccelVm extends AccelVm {
-  /** Starts the harts: hart 0 at `boot`; others as the firmware interface brings them up. */
-  start(boot: RiscvBoot, handler: RiscvExitHandler): void;
+  /**
+   * Starts the harts: hart 0 at `boot`, others as the firmware interface brings them up; or,
+   * given a snapshot's harts, each where it was.
+   */
+  start(boot: RiscvBoot | { restore: RiscvHartsState }, handler: RiscvExitHandler): void;
+  /**
+   * Every hart's state, for a snapshot: the VM is paused (pause()) and stays so; each hart
+   * writes its record between slices, and every device write it posted is applied first.
+   * Rejects if a hart does not answer within `timeoutMs`.
+   */
+  saveHarts(timeoutMs: number): Promise<RiscvHartsState>;
   /** Drives the external interrupt line of a hart's M- or S-mode interrupt context (the PLIC's). */
   setExternalInterrupt(hart: number, context: "M" | "S", level: boolean): void;
   /** Instructions retired by each hart so far, for benchmarks. */

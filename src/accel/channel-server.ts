@@ -86,7 +86,8 @@ function pollBriefly(ch: Int32Array, bell: number): boolean {
 }
 
 /** Applies the writes a vCPU posted, in order. */
-function applyPosted(ring: Int32Array, handler: ExitHandler): void {
+/** Applies every write `ring` holds, in order (the VMM thread only). */
+export function applyPosted(ring: Int32Array, handler: ExitHandler): void {
   let head = ring[RING_HEAD]!;
   const tail = Atomics.load(ring, RING_TAIL);
   if (head === tail) return;

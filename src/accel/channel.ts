@@ -20,6 +20,11 @@ export const CH_INSTRET_LO = 12; // instructions retired, published by the worke
 export const CH_TID = 14; // the vCPU worker's kernel thread id: kicks (KVM), CPU pinning
 export const CH_STARTED = 15; // KVM: the vCPU has left its wait for INIT/SIPI
 export const CH_PAUSE = 16; // set by the VMM: the worker waits before its next slice
+// Snapshots (soft CPU): the VMM sets SAVE_ASKED while the hart is paused; the hart writes its
+// state record (hart-state.ts) and sets SAVE_DONE.
+export const CH_SAVE = 17;
+export const SAVE_ASKED = 1;
+export const SAVE_DONE = 2;
 export const CH_WORDS = 18;
 
 export const ST_IDLE = 0;

@@ -2,7 +2,7 @@
 // running VMM's `metrics` reply. A VMM that does not answer in time costs its own series only.
 // Also the daemon's own process (prom-client's default metrics), its build, and API requests.
 import { Gauge, Counter, Registry, collectDefaultMetrics } from "prom-client";
-import { moatVersion } from "./build-info.js";
+import { moatVersion } from "../base/moat-version.js";
 import type { VmRecord } from "./store.js";
 import { VM_STATES } from "./vm-spec.js";
 import type { Capacity } from "./admission.js";

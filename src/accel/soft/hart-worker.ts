@@ -15,6 +15,7 @@ import {
   CH_SIZE,
   CH_STOP,
   CH_PAUSE,
+  CH_SAVE,
   CH_TID,
   CH_VAL_LO,
   OP_CONSOLE_GET,
@@ -25,6 +26,8 @@ import {
   OP_SYSTEM_RESET,
   RES_OK,
   RING_BASE,
+  SAVE_ASKED,
+  SAVE_DONE,
   RING_CAPACITY,
   RING_ENTRY_WORDS,
   RING_HEAD,
@@ -57,6 +60,7 @@ import {
 } from "./layout.js";
 import { handleSbi } from "./sbi.js";
 import { createHartCore } from "./hart-core.js";
+import { loadHartState } from "./hart-state.js";
 import type { JitStats } from "./jit/code-cache.js";
 import type { CpuTier } from "./cpu-tier.js";
 
@@ -83,6 +87,11 @@ export interface HartWorkerData {
   epochMs: number;
   /** The execution tier this hart runs guest code on (cpu-tier.ts). */
   cpuTier: CpuTier;
+  /**
+   * A snapshot's state record for this hart (hart-state.ts), loaded instead of a reset; null:
+   * the hart was stopped (HSM) and waits to be started, as it did.
+   */
+  restore?: Uint8Array | null;
 }
 
 /** Instructions per trip into the core: bounds interrupt latency and stop latency. */
@@ -188,7 +197,8 @@ function serveMmio(): boolean {
 function sleepUntilInterrupt(): void {
   for (;;) {
     const seq = Atomics.load(i32, wakeIdx);
-    if (core.interruptsPending() !== 0 || stopped()) return;
+    // A pause ends the sleep too (the VMM wakes it for a snapshot); WFI may end at any time.
+    if (core.interruptsPending() !== 0 || stopped() || Atomics.load(ch, CH_PAUSE) !== 0) return;
     const cmp = Atomics.load(u64, (blk + SH_MTIMECMP) >> 3);
     const t = BigInt(now());
     let ms = 1000;
@@ -305,13 +315,28 @@ async function main(): Promise<void> {
   }
   // The VMM set this hart's HSM state and timer before any hart ran (soft-accel.ts): another
   // hart may already have started this one.
-  if (d.startNow) {
+  if (d.restore) {
+    try {
+      loadHartState(core, d.memory, d.hart, d.restore);
+    } catch (e) {
+      halt(`snapshot: ${(e as Error).message}`);
+      return;
+    }
+  } else if (d.restore === null) {
+    if (!waitForStart()) return;
+  } else if (d.startNow) {
     const [a0 = 0n, a1 = 0n, a2 = 0n] = d.args;
     core.reset(d.entry, d.priv, a0, a1, a2);
   } else if (!waitForStart()) return;
   while (!stopped()) {
     if (Atomics.load(ch, CH_PAUSE) !== 0) {
-      // Paused by the VMM: no guest instruction runs until it clears the flag.
+      // Paused by the VMM: no guest instruction runs until it clears the flag. Here, between
+      // slices, no device access or SBI call is in flight: the state a snapshot takes.
+      if (Atomics.load(ch, CH_SAVE) === SAVE_ASKED) {
+        core.saveState();
+        Atomics.store(ch, CH_SAVE, SAVE_DONE);
+        Atomics.notify(ch, CH_SAVE);
+      }
       Atomics.wait(ch, CH_PAUSE, 1, 100);
       continue;
     }

@@ -11,6 +11,7 @@ import type {
   RiscvAccelerator,
   RiscvBoot,
   RiscvExitHandler,
+  RiscvHartsState,
 } from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import {
@@ -19,6 +20,9 @@ import {
   CH_STATE,
   CH_STOP,
   CH_PAUSE,
+  CH_SAVE,
+  SAVE_ASKED,
+  SAVE_DONE,
   channelThreadIds,
   getU64,
   newChannel,
@@ -39,18 +43,30 @@ import {
   MAX_HARTS,
   MAX_RAM_BYTES,
   MIP_MEIP,
+  MIP_MSIP,
+  MIP_MTIP,
   MIP_SEIP,
+  MIP_SSIP,
+  MIP_STIP,
   NO_DEADLINE,
   RAM_OFFSET,
   SH_EXT,
   SH_HSM,
+  SH_MIP,
   SH_MTIMECMP,
+  SH_OPAQUE,
+  SH_START_ADDR,
   SH_WAKE,
+  TIMEBASE_HZ,
+  HART_BASE,
+  HART_STRIDE,
+  HA_STATE,
   memoryPages,
   sharedBlock,
 } from "./layout.js";
+import { HART_STATE_BYTES } from "./hart-state.js";
 import type { HartWorkerData } from "./hart-worker.js";
-import { serveChannel } from "../channel-server.js";
+import { applyPosted, serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "./cpu-tier.js";
 import { MoatError } from "../../base/moat-error.js";
@@ -79,6 +95,10 @@ EXIT_NAMES[EXIT_SBI] = "sbi";
 EXIT_NAMES[EXIT_HALT] = "halt";
 EXIT_NAMES[EXIT_SLOT_POSTED] = "mmio_posted";
 
+/** The mip bits software and the CLINT set (SSIP, MSIP, STIP, MTIP); the PLIC drives the rest. */
+const SOFTWARE_MIP = MIP_SSIP | MIP_MSIP | MIP_STIP | MIP_MTIP;
+const TICKS_PER_MS = TIMEBASE_HZ / 1000;
+
 class SoftVm implements RiscvAccelVm {
   readonly memory: GuestMemory;
   private readonly wasmMemory: WebAssembly.Memory;
@@ -88,7 +108,9 @@ class SoftVm implements RiscvAccelVm {
   private readonly rings: Int32Array[] = [];
   private readonly counters: Float64Array[] = [];
   private stopping = false;
-  private readonly epochMs = performance.timeOrigin + performance.now();
+  /** The machine timer's origin: mtime = (ms since it) x TIMEBASE_HZ / 1000. */
+  private epochMs = performance.timeOrigin + performance.now();
+  private handler: RiscvExitHandler | undefined;
 
   constructor(
     private readonly config: RiscvAccelVmConfig,
@@ -107,10 +129,14 @@ class SoftVm implements RiscvAccelVm {
     );
   }
 
-  start(boot: RiscvBoot, handler: RiscvExitHandler): void {
+  start(start: RiscvBoot | { restore: RiscvHartsState }, handler: RiscvExitHandler): void {
     const module = coreModule();
+    this.handler = handler;
     const startNow = (h: number): boolean => h === 0 || !this.config.builtinFirmware;
-    this.initSharedBlocks(startNow);
+    const restore = "restore" in start ? start.restore : undefined;
+    const boot: RiscvBoot = "restore" in start ? { entry: 0n, mode: "S", args: [] } : start;
+    if (restore) this.restoreSharedBlocks(restore);
+    else this.initSharedBlocks(startNow);
     for (let h = 0; h < this.config.vcpus; h++) {
       const channel = newChannel();
       const ring = newPostedRing();
@@ -136,6 +162,7 @@ class SoftVm implements RiscvAccelVm {
         args: [BigInt(h), ...boot.args.slice(1)],
         epochMs: this.epochMs,
         cpuTier: this.cpuTier,
+        ...(restore ? { restore: restore.harts[h]!.record } : {}),
       };
       const w = new Worker(new URL("./hart-worker.js", import.meta.url), { workerData: data });
       w.on("message", (m: { kind: string; hart: number; detail: string }) => {
@@ -160,6 +187,85 @@ class SoftVm implements RiscvAccelVm {
       Atomics.store(this.i32, (blk + SH_HSM) >> 2, startNow(h) ? HSM_STARTED : HSM_STOPPED);
       Atomics.store(u64, (blk + SH_MTIMECMP) >> 3, NO_DEADLINE);
     }
+  }
+
+  /**
+   * A snapshot's cross-hart state, and the timer's origin moved so that mtime goes on from
+   * where it was. Bound: one entry per hart of this VM, each value as a guest could set it.
+   */
+  private restoreSharedBlocks(s: RiscvHartsState): void {
+    if (s.harts.length !== this.config.vcpus)
+      throw new SoftAccelError(
+        `the snapshot has ${s.harts.length} harts, the VM ${this.config.vcpus}`,
+      );
+    const u64 = new BigUint64Array(this.wasmMemory.buffer);
+    s.harts.forEach((h, i) => {
+      const blk = sharedBlock(i);
+      if (h.hsm !== HSM_STARTED && h.hsm !== HSM_STOPPED)
+        throw new SoftAccelError(`hart ${i}: HSM state ${h.hsm} is not started or stopped`);
+      if ((h.record === null) !== (h.hsm === HSM_STOPPED))
+        throw new SoftAccelError(`hart ${i}: a state record is there exactly when it runs`);
+      if (h.record !== null && h.record.length !== HART_STATE_BYTES)
+        throw new SoftAccelError(`hart ${i}: its state record is not ${HART_STATE_BYTES} bytes`);
+      Atomics.store(this.i32, (blk + SH_HSM) >> 2, h.hsm);
+      Atomics.store(this.i32, (blk + SH_MIP) >> 2, h.mip & SOFTWARE_MIP);
+      Atomics.store(u64, (blk + SH_MTIMECMP) >> 3, BigInt.asUintN(64, h.mtimecmp));
+      Atomics.store(u64, (blk + SH_START_ADDR) >> 3, BigInt.asUintN(64, h.startAddr));
+      Atomics.store(u64, (blk + SH_OPAQUE) >> 3, BigInt.asUintN(64, h.opaque));
+    });
+    if (s.mtime < 0n || s.mtime >= 1n << 63n)
+      throw new SoftAccelError(`the snapshot's mtime ${s.mtime} is out of range`);
+    this.epochMs = performance.timeOrigin + performance.now() - Number(s.mtime) / TICKS_PER_MS;
+  }
+
+  /** mtime now, as the harts compute it (hart-worker.ts now()). */
+  private mtime(): bigint {
+    const ms = performance.timeOrigin + performance.now() - this.epochMs;
+    return BigInt(Math.floor(ms * TICKS_PER_MS));
+  }
+
+  async saveHarts(timeoutMs: number): Promise<RiscvHartsState> {
+    if (!this.handler) throw new SoftAccelError("the VM has not started");
+    const end = performance.now() + timeoutMs;
+    const u64 = new BigUint64Array(this.wasmMemory.buffer);
+    const harts = [];
+    for (let h = 0; h < this.channels.length; h++) {
+      const ch = this.channels[h]!;
+      const blk = sharedBlock(h);
+      if (Atomics.load(ch, CH_PAUSE) === 0) throw new SoftAccelError("the VM is not paused");
+      Atomics.store(ch, CH_SAVE, SAVE_ASKED);
+      Atomics.notify(ch, CH_PAUSE);
+      // A hart asleep in WFI wakes to the pause, and takes the request at its next check.
+      Atomics.add(this.i32, (blk + SH_WAKE) >> 2, 1);
+      Atomics.notify(this.i32, (blk + SH_WAKE) >> 2);
+      let record: Uint8Array | null = null;
+      for (;;) {
+        if (Atomics.load(ch, CH_SAVE) === SAVE_DONE) {
+          const at = HART_BASE + h * HART_STRIDE + HA_STATE;
+          record = new Uint8Array(this.wasmMemory.buffer.slice(at, at + HART_STATE_BYTES));
+          break;
+        }
+        // A hart stopped by the guest (HSM) waits to be started and has no state that counts.
+        if (Atomics.load(this.i32, (blk + SH_HSM) >> 2) === HSM_STOPPED) break;
+        const left = end - performance.now();
+        if (left <= 0 || this.stopping)
+          throw new SoftAccelError(`hart ${h} did not save its state within ${timeoutMs} ms`);
+        const w = Atomics.waitAsync(ch, CH_SAVE, SAVE_ASKED, Math.min(left, 20));
+        if (w.async) await w.value;
+      }
+      Atomics.store(ch, CH_SAVE, 0);
+      harts.push({
+        record,
+        mip: Atomics.load(this.i32, (blk + SH_MIP) >> 2) & SOFTWARE_MIP,
+        mtimecmp: Atomics.load(u64, (blk + SH_MTIMECMP) >> 3),
+        hsm: record === null ? HSM_STOPPED : HSM_STARTED,
+        startAddr: Atomics.load(u64, (blk + SH_START_ADDR) >> 3),
+        opaque: Atomics.load(u64, (blk + SH_OPAQUE) >> 3),
+      });
+    }
+    // Writes the harts posted before they parked reach their devices before those are saved.
+    for (const r of this.rings) applyPosted(r, this.handler);
+    return { mtime: this.mtime(), harts };
   }
 
   /** Serves one hart's posted writes and requests until the VM stops. */

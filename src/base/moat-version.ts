@@ -1,5 +1,5 @@
-// What the running daemon is: moat's version (package.json beside dist/, in a checkout and in an
-// install alike) and the Node.js running it, for the metrics' build-info series.
+// moat's version (package.json beside dist/, in a checkout and in an install alike): the
+// metrics' build-info series, and what a snapshot records it was made by.
 import { readFileSync } from "node:fs";
 
 let cached: string | undefined;

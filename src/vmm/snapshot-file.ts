@@ -1,0 +1,414 @@
+// A VM snapshot on disk (docs/snapshot.md): a directory holding
+//   memory         guest RAM as a sparse file: only the pages that are not all zero are written,
+//                  the rest stay holes
+//   snapshot.json  the manifest: format and version, the moat that wrote it, the machine's
+//                  config, the harts' state, each device's state, which extents of `memory`
+//                  hold data, and digests
+// snapshot.json is written last and renamed into place: a directory without it is no snapshot.
+// Everything in it is hostile input to the VMM that loads it: the manifest is schema-checked,
+// bounded and its digest (and, for a daemon's snapshots, its HMAC) checked before any value is
+// used; the memory's digest is checked as it is read.
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { join } from "node:path";
+import type { ValidateFunction } from "ajv";
+import type { DeviceState } from "../devices/device-state.js";
+import { MoatError } from "../base/moat-error.js";
+import { moatVersion } from "../base/moat-version.js";
+import { validators, type SchemaSet } from "./schema-compiler.js";
+
+export const SNAPSHOT_FORMAT = "moat-snapshot";
+/** The manifest's layout; a snapshot of another version is refused. */
+export const SNAPSHOT_VERSION = 1;
+export const MANIFEST_FILE = "snapshot.json";
+export const MEMORY_FILE = "memory";
+/** The unit of the memory file's extents. */
+export const SNAPSHOT_PAGE = 4096;
+/** Bound: the manifest's size (harts and devices are a few KiB; extents the rest). */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+/** Bound: extents of data in the memory file (every other page of 4 GiB). */
+export const MAX_EXTENTS = 1 << 19;
+/** Bound: devices in a manifest. */
+const MAX_DEVICES = 64;
+
+/** A snapshot moat refuses to write or to read, and why. */
+export class SnapshotError extends MoatError {
+  constructor(message: string, kind: "invalid" | "conflict" | "not-found" | "host" = "invalid") {
+    super(message, kind);
+  }
+}
+
+/** One hart as the manifest keeps it (accel.ts RiscvHartState, u64s as "0x..."). */
+export interface SnapshotHart {
+  /** The core's state record (hart-state.ts), base64; null: the hart was stopped. */
+  record: string | null;
+  mip: number;
+  mtimecmp: string;
+  hsm: number;
+  start_addr: string;
+  opaque: string;
+}
+
+/** What a snapshot holds besides guest RAM. */
+export interface SnapshotManifest {
+  format: typeof SNAPSHOT_FORMAT;
+  version: typeof SNAPSHOT_VERSION;
+  /** The moat version that wrote it: another version's snapshot is refused. */
+  moat: string;
+  created_at: string;
+  arch: "riscv64";
+  accel: "soft";
+  /** The machine's config (vm-config.ts, without its host part), checked again at restore. */
+  machine: Record<string, unknown>;
+  cpu: { mtime: string; harts: SnapshotHart[] };
+  devices: Record<string, DeviceState>;
+  memory: {
+    bytes: number;
+    /** [first page, pages] of each run of data in the memory file, in order, not touching. */
+    extents: [number, number][];
+    /** SHA-256 of the extents' data, in order. */
+    sha256: string;
+  };
+  /** SHA-256 of the manifest without this field and `hmac` (JSON as written). */
+  sha256?: string;
+  /** HMAC-SHA-256 of the same with the daemon's key: only for the daemon's own snapshots. */
+  hmac?: string;
+}
+
+const hex64 = { type: "string", pattern: "^0x[0-9a-f]{1,16}$" } as const;
+const sha256 = { type: "string", pattern: "^[0-9a-f]{64}$" } as const;
+const u32 = { type: "integer", minimum: 0, maximum: 0xffff_ffff } as const;
+
+/** The manifest's shape (its values are each checked by what takes them). */
+const manifestSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: [
+    "format",
+    "version",
+    "moat",
+    "created_at",
+    "arch",
+    "accel",
+    "machine",
+    "cpu",
+    "devices",
+    "memory",
+    "sha256",
+  ],
+  properties: {
+    format: { const: SNAPSHOT_FORMAT },
+    version: { type: "integer" },
+    moat: { type: "string", maxLength: 64 },
+    created_at: { type: "string", maxLength: 64 },
+    arch: { const: "riscv64" },
+    accel: { const: "soft" },
+    machine: { type: "object" },
+    cpu: {
+      type: "object",
+      additionalProperties: false,
+      required: ["mtime", "harts"],
+      properties: {
+        mtime: hex64,
+        harts: {
+          type: "array",
+          minItems: 1,
+          maxItems: 8,
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["record", "mip", "mtimecmp", "hsm", "start_addr", "opaque"],
+            properties: {
+              record: { type: ["string", "null"], maxLength: 4096 },
+              mip: u32,
+              mtimecmp: hex64,
+              hsm: u32,
+              start_addr: hex64,
+              opaque: hex64,
+            },
+          },
+        },
+      },
+    },
+    devices: { type: "object", maxProperties: MAX_DEVICES },
+    memory: {
+      type: "object",
+      additionalProperties: false,
+      required: ["bytes", "extents", "sha256"],
+      properties: {
+        bytes: { type: "integer", minimum: SNAPSHOT_PAGE, maximum: 2 ** 32 },
+        extents: {
+          type: "array",
+          maxItems: MAX_EXTENTS,
+          items: {
+            type: "array",
+            minItems: 2,
+            maxItems: 2,
+            items: { type: "integer", minimum: 0, maximum: 2 ** 20 },
+          },
+        },
+        sha256,
+      },
+    },
+    sha256,
+    hmac: sha256,
+  },
+} as const;
+
+export const SNAPSHOT_SCHEMAS: SchemaSet = {
+  file: "snapshot",
+  options: {},
+  schemas: { manifest: manifestSchema },
+};
+
+let validate: ValidateFunction | undefined;
+
+/** The digest (or, with `key`, the HMAC) of a manifest's body: itself without both fields. */
+function seal(m: SnapshotManifest, key?: Buffer): string {
+  const { sha256: _s, hmac: _h, ...body } = m;
+  const text = JSON.stringify(body);
+  return (key ? createHmac("sha256", key) : createHash("sha256")).update(text).digest("hex");
+}
+
+/** The runs of pages of `ram` that are not all zero. */
+function dataExtents(ram: Uint8Array): [number, number][] {
+  const zero = Buffer.alloc(SNAPSHOT_PAGE);
+  const buf = Buffer.from(ram.buffer, ram.byteOffset, ram.length);
+  const out: [number, number][] = [];
+  const pages = ram.length / SNAPSHOT_PAGE;
+  for (let p = 0; p < pages; p++) {
+    const at = p * SNAPSHOT_PAGE;
+    if (buf.compare(zero, 0, SNAPSHOT_PAGE, at, at + SNAPSHOT_PAGE) === 0) continue;
+    const last = out[out.length - 1];
+    if (last && last[0] + last[1] === p) last[1]++;
+    else out.push([p, 1]);
+  }
+  return out;
+}
+
+/** What writeSnapshot records beside RAM. */
+export interface SnapshotParts {
+  machine: Record<string, unknown>;
+  cpu: SnapshotManifest["cpu"];
+  devices: Record<string, DeviceState>;
+  /** Guest RAM (read while the VM is paused). */
+  ram: Uint8Array;
+}
+
+/**
+ * Writes a snapshot into `dir`, which must not exist (made 0700; files 0600). Returns the bytes
+ * of data the memory file holds. With `key`, the manifest carries an HMAC only its holder can
+ * make. Bound: RAM a whole number of pages.
+ */
+export function writeSnapshot(dir: string, parts: SnapshotParts, key?: Buffer): number {
+  if (parts.ram.length % SNAPSHOT_PAGE !== 0)
+    throw new SnapshotError(`guest RAM is not a whole number of ${SNAPSHOT_PAGE}-byte pages`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SnapshotError(
+      code === "EEXIST" ? `${dir}: already exists` : `${dir}: ${(e as Error).message}`,
+      code === "EEXIST" ? "conflict" : "host",
+    );
+  }
+  const extents = dataExtents(parts.ram);
+  if (extents.length > MAX_EXTENTS)
+    throw new SnapshotError(`guest RAM is in more than ${MAX_EXTENTS} pieces`);
+  const digest = createHash("sha256");
+  const create = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  const fd = openSync(join(dir, MEMORY_FILE), create, 0o600);
+  let data = 0;
+  try {
+    ftruncateSync(fd, parts.ram.length);
+    for (const [page, n] of extents) {
+      const at = page * SNAPSHOT_PAGE;
+      const len = n * SNAPSHOT_PAGE;
+      const bytes = parts.ram.subarray(at, at + len);
+      digest.update(bytes);
+      for (let done = 0; done < len;) done += writeSync(fd, bytes, done, len - done, at + done);
+      data += len;
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const manifest: SnapshotManifest = {
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    moat: moatVersion(),
+    created_at: new Date().toISOString(),
+    arch: "riscv64",
+    accel: "soft",
+    machine: parts.machine,
+    cpu: parts.cpu,
+    devices: parts.devices,
+    memory: { bytes: parts.ram.length, extents, sha256: digest.digest("hex") },
+  };
+  manifest.sha256 = seal(manifest);
+  if (key) manifest.hmac = seal(manifest, key);
+  const tmp = join(dir, `${MANIFEST_FILE}.tmp`);
+  const mfd = openSync(tmp, create, 0o600);
+  try {
+    writeSync(mfd, JSON.stringify(manifest));
+    fsyncSync(mfd);
+  } finally {
+    closeSync(mfd);
+  }
+  renameSync(tmp, join(dir, MANIFEST_FILE));
+  const dfd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+  return data;
+}
+
+/** Opens `name` in `dir` for reading: a regular file, not a link; its descriptor and size. */
+function openRegular(dir: string, name: string): { fd: number; size: number } {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new SnapshotError(
+      code === "ENOENT"
+        ? `${dir}: no ${name} (not a snapshot, or an unfinished one)`
+        : code === "ELOOP"
+          ? `${dir}/${name}: a symbolic link, refused`
+          : `${dir}/${name}: ${(e as Error).message}`,
+      code === "ENOENT" ? "not-found" : "invalid",
+    );
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new SnapshotError(`${dir}/${name}: not a regular file`);
+  }
+  return { fd, size: st.size };
+}
+
+/** A snapshot as read: its checked manifest, and the reader of its memory. */
+export interface OpenSnapshot {
+  dir: string;
+  manifest: SnapshotManifest;
+  /**
+   * Reads guest RAM into `ram` (zeroed where the file has no data), checking its digest; a
+   * SnapshotError if the data is not what the manifest says. Bound: `ram` must be the
+   * manifest's size.
+   */
+  loadMemory(ram: Uint8Array): void;
+}
+
+/**
+ * Reads and checks the manifest of the snapshot in `dir`: bounded size, schema, format and
+ * version, the moat version that wrote it, its digest, its HMAC with `key` (required then), and
+ * extents in order inside the memory's size. Memory is read later (loadMemory).
+ */
+export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
+  const { fd, size } = openRegular(dir, MANIFEST_FILE);
+  let text: string;
+  try {
+    if (size > MAX_MANIFEST_BYTES)
+      throw new SnapshotError(`${dir}/${MANIFEST_FILE}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+    const buf = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    text = buf.subarray(0, got).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new SnapshotError(`${dir}/${MANIFEST_FILE}: not JSON (${(e as Error).message})`);
+  }
+  validate ??= validators(SNAPSHOT_SCHEMAS)["manifest"]!;
+  if (!validate(value)) {
+    const e = validate.errors![0]!;
+    throw new SnapshotError(
+      `${dir}/${MANIFEST_FILE}: ${e.instancePath || "the manifest"} ${e.message ?? "is not valid"}`,
+    );
+  }
+  const m = value as SnapshotManifest;
+  if (m.version !== SNAPSHOT_VERSION)
+    throw new SnapshotError(
+      `${dir}: a snapshot of format version ${m.version}; this moat reads version ${SNAPSHOT_VERSION}`,
+    );
+  if (m.moat !== moatVersion())
+    throw new SnapshotError(
+      `${dir}: made by moat ${m.moat}; this is moat ${moatVersion()}, which restores only its own`,
+    );
+  const same = (a: string, b: string): boolean =>
+    a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+  if (!same(m.sha256 ?? "", seal(m)))
+    throw new SnapshotError(
+      `${dir}/${MANIFEST_FILE}: its digest does not match: changed since written`,
+    );
+  if (key && (m.hmac === undefined || !same(m.hmac, seal(m, key))))
+    throw new SnapshotError(
+      `${dir}/${MANIFEST_FILE}: ${m.hmac === undefined ? "not sealed by this daemon" : "its seal does not match: changed since written"}`,
+    );
+  const pages = m.memory.bytes / SNAPSHOT_PAGE;
+  if (!Number.isInteger(pages))
+    throw new SnapshotError(`${dir}: memory.bytes is not a whole number of pages`);
+  let next = 0;
+  for (const [first, n] of m.memory.extents) {
+    if (n < 1 || first < next || first + n > pages)
+      throw new SnapshotError(
+        `${dir}: memory extent [${first}, ${n}] out of order or past the end`,
+      );
+    next = first + n + 1;
+  }
+  return { dir, manifest: m, loadMemory: (ram) => loadMemory(dir, m, ram) };
+}
+
+function loadMemory(dir: string, m: SnapshotManifest, ram: Uint8Array): void {
+  if (ram.length !== m.memory.bytes)
+    throw new SnapshotError(
+      `${dir}: the snapshot holds ${m.memory.bytes} bytes of RAM, the VM has ${ram.length}`,
+    );
+  const { fd, size } = openRegular(dir, MEMORY_FILE);
+  try {
+    if (size !== m.memory.bytes)
+      throw new SnapshotError(`${dir}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
+    const digest = createHash("sha256");
+    let end = 0;
+    for (const [first, n] of m.memory.extents) {
+      const at = first * SNAPSHOT_PAGE;
+      const len = n * SNAPSHOT_PAGE;
+      ram.fill(0, end, at);
+      for (let got = 0; got < len;) {
+        const r = readSync(fd, ram, at + got, len - got, at + got);
+        if (r === 0) throw new SnapshotError(`${dir}/${MEMORY_FILE}: shorter than its extents`);
+        got += r;
+      }
+      digest.update(ram.subarray(at, at + len));
+      end = at + len;
+    }
+    ram.fill(0, end);
+    if (digest.digest("hex") !== m.memory.sha256)
+      throw new SnapshotError(
+        `${dir}/${MEMORY_FILE}: its digest does not match: changed since written`,
+      );
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -202,9 +202,24 @@ program
       "1901000000 + the launcher's pid), no capabilities, and --seccomp (docs/security.md). " +
       "Without it the VM runs unjailed, for development",
   )
+  .option(
+    "--snapshot-dir <dir>",
+    'where {"op":"snapshot","name":"NAME"} on --control writes a snapshot of the paused VM ' +
+      "(DIR/NAME: its RAM, sparse, and snapshot.json; soft CPU). See docs/snapshot.md",
+  )
+  .option(
+    "--restore <dir>",
+    "start from a snapshot instead of booting: the guest goes on where it was paused. The " +
+      "machine (CPUs, memory, disks, devices) is the snapshot's; give only host options " +
+      "(--control, --console-socket, --console-log, --snapshot-dir, ...)",
+  )
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
-  .action(async (cmd: string[], opts) => {
-    process.exitCode = await runCommand(cmd, opts);
+  .action(async (cmd: string[], opts, command: Command) => {
+    process.exitCode = await runCommand(
+      cmd,
+      opts,
+      (k) => command.getOptionValueSource(k) === "cli",
+    );
   });
 
 program

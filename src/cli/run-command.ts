@@ -4,7 +4,7 @@
 import { kvmKind } from "../kvm/kvm-probe.js";
 import { UsageError } from "./usage-error.js";
 import { runJailed } from "./run-jailed.js";
-import { FLAG_NAMES, runConfig, type RunOptions } from "./run-config.js";
+import { FLAG_NAMES, MACHINE_OPTIONS, runConfig, type RunOptions } from "./run-config.js";
 import { checkHost, configLogger, pvmNote, runVmProcess } from "../vmm/vm-process.js";
 import { FIELD_NAMES, checkVmConfig } from "../vmm/vm-config.js";
 import { chooseAccel } from "../vmm/vm-limits.js";
@@ -16,8 +16,28 @@ import { EXIT_MOAT_ERROR } from "../vmm/exit-status.js";
 export { UsageError, readVmConfig, type RunOptions };
 export { parseDisplayMode, parseIntOption } from "./run-config.js";
 
-/** Runs the VM `moat run`'s flags describe; resolves to the process exit status. */
-export async function runCommand(argv: string[], o: RunOptions): Promise<number> {
+/** `--memory` for `memory`, `--cpu-tier` for `cpuTier`. */
+const flagOf = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * Runs the VM `moat run`'s flags describe; resolves to the process exit status. `given(k)`:
+ * whether option `k` was on the command line (not a default).
+ */
+export async function runCommand(
+  argv: string[],
+  o: RunOptions,
+  given: (k: string) => boolean = () => false,
+): Promise<number> {
+  if (o.restore !== undefined) {
+    const machine = MACHINE_OPTIONS.filter((k) => given(k));
+    if (machine.length > 0)
+      throw new UsageError(
+        `--restore takes the machine from the snapshot; drop ${machine.map(flagOf).join(", ")}`,
+      );
+    if (o.jail) throw new UsageError("--restore does not work with --jail yet");
+  }
+  if (o.snapshotDir !== undefined && o.jail)
+    throw new UsageError("--snapshot-dir does not work with --jail yet");
   let config;
   try {
     config = runConfig(o);

@@ -1,6 +1,7 @@
 // `moat run`'s flags made into the VM config its process runs (vm-config.ts): each flag parsed
 // with a clear error naming it, before anything is opened or created. The config is then
 // checked as a whole (checkVmConfig) with its settings named by these flags (FLAG_NAMES).
+import { resolve } from "node:path";
 import { UsageError } from "./usage-error.js";
 import {
   agentSpec,
@@ -56,7 +57,29 @@ export interface RunOptions {
   jailUser?: string;
   /** Run the VM in a jail (run-jailed.ts). */
   jail?: boolean;
+  snapshotDir?: string;
+  restore?: string;
 }
+
+/** `moat run`'s options that describe the machine, which a restored VM takes from its snapshot. */
+export const MACHINE_OPTIONS: readonly (keyof RunOptions)[] = [
+  "accel",
+  "cpuTier",
+  "kernel",
+  "initrd",
+  "cmdline",
+  "cpus",
+  "memory",
+  "bios",
+  "disk",
+  "rng",
+  "display",
+  "net",
+  "vsock",
+  "balloon",
+  "agent",
+  "lockMemory",
+];
 
 const FLAGS: Record<string, string> = {
   accel: "--accel",
@@ -85,6 +108,8 @@ const FLAGS: Record<string, string> = {
   "host.ksm": "--ksm",
   "host.seccomp": "--seccomp",
   "host.jail_user": "--jail-user",
+  "host.snapshot_dir": "--snapshot-dir",
+  "host.restore": "--restore",
 };
 
 /** A config setting as `moat run` names it: by its flag. */
@@ -186,6 +211,8 @@ export function runConfig(o: RunOptions): VmConfig {
       ksm: o.ksm === true,
       ...(seccomp ? { seccomp } : {}),
       ...(jailUser ? { jail_user: jailUser } : {}),
+      ...(o.snapshotDir !== undefined ? { snapshot_dir: resolve(o.snapshotDir) } : {}),
+      ...(o.restore !== undefined ? { restore: resolve(o.restore) } : {}),
     },
   };
 }

@@ -34,6 +34,7 @@ export const CONTROL_OPS = [
   "agent",
   "screenshot",
   "key",
+  "snapshot",
 ] as const;
 export type ControlOp = (typeof CONTROL_OPS)[number];
 
@@ -91,6 +92,15 @@ export interface KeyRequest {
   down?: boolean;
 }
 
+/** A snapshot of the paused VM, named: it is written to the VM's snapshot directory. */
+export interface SnapshotRequest {
+  op: "snapshot";
+  name: string;
+}
+
+/** What a snapshot's name may be: one path component, no dot first. */
+export const SNAPSHOT_NAME_PATTERN = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$";
+
 /**
  * The arguments of a guest-agent command, handed to the guest's agent as they are (exec's own,
  * argv and input, are checked by guest-agent.ts).
@@ -119,7 +129,8 @@ export type ControlRequest =
   | BalloonRequest
   | LimitsRequest
   | KeyRequest
-  | AgentRequest;
+  | AgentRequest
+  | SnapshotRequest;
 
 /** The balloon: MiB the host asked for, the guest has given, and it reported free. */
 export interface BalloonInfo {
@@ -237,6 +248,8 @@ export interface ControlReplies {
   /** The display as a PNG, base64. */
   screenshot: { width: number; height: number; png: string };
   key: object;
+  /** Where it was written, the bytes of RAM data in it, and how long it took. */
+  snapshot: { path: string; memory_bytes: number; ms: number };
 }
 
 export type ControlOk<Op extends ControlOp = ControlOp> = { ok: true } & ControlReplies[Op];
@@ -338,6 +351,13 @@ export const REQUEST_SCHEMAS: { [Op in ControlOp]: object } = {
       description: `a Linux key code, ${KEY_FIRST}-${KEY_LAST}`,
     },
     down: { type: "boolean", description: "true or false", optional: true },
+  }),
+  snapshot: request<SnapshotRequest>("snapshot", {
+    name: {
+      type: "string",
+      pattern: SNAPSHOT_NAME_PATTERN,
+      description: "1-64 of A-Z a-z 0-9 _ . -, not starting with a dot or a dash",
+    },
   }),
   agent: request<AgentRequest>("agent", {
     command: { enum: AGENT_COMMAND_NAMES, description: `one of ${AGENT_COMMAND_NAMES.join(", ")}` },

@@ -203,4 +203,5 @@ export const OK_SCHEMAS: { [Op in ControlOp]: object } = {
   agent,
   screenshot: ok("screenshot", { width: int, height: int, png: str }),
   key: ok("key", {}),
+  snapshot: ok("snapshot", { path: str, memory_bytes: int, ms: num }),
 };

@@ -38,6 +38,7 @@ import {
   type BalloonInfo,
   type ControlOk,
   type ControlRefusal,
+  type ControlReplies,
   type ControlReply,
   type ControlRequest,
   type JitReply,
@@ -114,6 +115,13 @@ export class ControlSocket {
   vm: ControlTarget | undefined;
   /** The vCPU threads' kernel ids, once they have reported them. */
   vcpuThreadIds: number[] = [];
+  /**
+   * Writes a snapshot of the paused VM named `name` (vm-process.ts: into its snapshot
+   * directory); absent: the VM has none.
+   */
+  snapshot: ((name: string) => Promise<ControlReplies["snapshot"]>) | undefined;
+  /** A snapshot being written: the VM stays paused until it is done. */
+  private snapshotting = false;
 
   private constructor(
     private readonly server: net.Server,
@@ -290,6 +298,7 @@ export class ControlSocket {
         return { ok: true, state: "paused" } satisfies ControlOk<"pause">;
       case "resume":
         if (!vm) throw new Error("the VM is not running yet");
+        if (this.snapshotting) throw new Refusal("a snapshot is being written", "busy");
         vm.resume();
         this.paused = false;
         return { ok: true, state: "running" } satisfies ControlOk<"resume">;
@@ -357,6 +366,19 @@ export class ControlSocket {
         if (r.down !== false) d.keyboard.key(r.code, true);
         if (r.down !== true) d.keyboard.key(r.code, false);
         return { ok: true };
+      }
+      case "snapshot": {
+        if (!this.snapshot)
+          throw new Refusal("this VM has no snapshot directory (--snapshot-dir)", "no-snapshots");
+        if (!this.paused)
+          throw new Refusal("pause the VM first: a snapshot is of a paused VM", "state");
+        if (this.snapshotting) throw new Refusal("a snapshot is being written", "busy");
+        this.snapshotting = true;
+        try {
+          return { ok: true, ...(await this.snapshot(r.name)) } satisfies ControlOk<"snapshot">;
+        } finally {
+          this.snapshotting = false;
+        }
       }
       case "agent":
         if (!d.agent) throw new Error("this VM has no guest-agent channel (--agent)");

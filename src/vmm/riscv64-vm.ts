@@ -1,7 +1,16 @@
 // One riscv64 VM: builds the machine (RAM, PLIC, UART, control block, device tree), loads the
 // kernel, initrd and optional firmware, runs the harts on an accelerator and reports how the
 // VM ended. Device models are wired here; they own no I/O themselves.
-import type { RiscvAccelerator, RiscvAccelVm, RiscvExitHandler } from "../accel/accel.js";
+import type {
+  RiscvAccelerator,
+  RiscvAccelVm,
+  RiscvExitHandler,
+  RiscvHartsState,
+} from "../accel/accel.js";
+import type { VirtioMmio } from "../devices/virtio/mmio-transport.js";
+import { StateReader, type DeviceState, type Snapshottable } from "../devices/device-state.js";
+import { SnapshotError, type OpenSnapshot } from "./snapshot-file.js";
+import { hartsFromManifest, hartsToManifest } from "./snapshot-harts.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { GoldfishRtc } from "../devices/goldfish-rtc.js";
@@ -50,7 +59,10 @@ export interface Riscv64VmConfig {
   afterAllocate?: (avm: RiscvAccelVm) => void;
   harts: number;
   memoryMiB: number;
-  kernel: Uint8Array;
+  /** The kernel to boot (absent only when restoring). */
+  kernel?: Uint8Array;
+  /** A snapshot to take up instead of booting (its RAM, harts and devices). */
+  restore?: OpenSnapshot;
   kernelName?: string;
   initrd?: Uint8Array;
   cmdline: string;
@@ -82,6 +94,9 @@ export class Riscv64Vm {
   /** The machine's power button (not on a bare machine: no kernel to hear it). */
   readonly powerButton: VirtioInput | undefined;
   private readonly slots: SlotDevice[];
+  private readonly transports: VirtioMmio[];
+  /** The harts of the snapshot being restored, until run() starts them. */
+  private restoredHarts: RiscvHartsState | undefined;
 
   private constructor(
     private readonly cfg: Riscv64VmConfig,
@@ -117,7 +132,7 @@ export class Riscv64Vm {
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
     this.powerButton = cfg.bare ? undefined : new VirtioInput("virtio-input power", "power");
     this.slots = slotTable(cfg.virtio ?? [], VIRTIO_SLOTS, this.powerButton);
-    attachVirtio(
+    this.transports = attachVirtio(
       this.bus,
       avm.memory,
       this.slots,
@@ -144,7 +159,8 @@ export class Riscv64Vm {
     const vm = new Riscv64Vm(cfg, avm);
     try {
       cfg.afterAllocate?.(avm);
-      vm.load(ramBytes);
+      if (cfg.restore) vm.restoreFrom(cfg.restore);
+      else vm.load(ramBytes);
     } catch (e) {
       await avm.stop();
       throw e;
@@ -155,8 +171,67 @@ export class Riscv64Vm {
   private entry = RAM_BASE;
   private bootArgs: bigint[] = [];
 
+  /** The machine's devices as a snapshot names them, in the order they are restored. */
+  private snapshotDevices(): [string, Partial<Snapshottable>][] {
+    const named: [string, object][] = [
+      ["plic", this.plic],
+      ["uart", this.console],
+      ["rtc", this.rtc],
+      ...this.transports.map((t, i): [string, object] => [`virtio${this.slots[i]!.slot}`, t]),
+    ];
+    return named as [string, Partial<Snapshottable>][];
+  }
+
+  /**
+   * The machine's state for a snapshot: the VM is paused (pause()) and stays so. Rejects if a
+   * hart does not answer within `timeoutMs` or a device cannot be saved.
+   */
+  async snapshot(timeoutMs: number): Promise<{
+    cpu: ReturnType<typeof hartsToManifest>;
+    devices: Record<string, DeviceState>;
+    ram: Uint8Array;
+  }> {
+    const harts = await this.avm.saveHarts(timeoutMs);
+    const devices: Record<string, DeviceState> = {
+      machine: { booted: this.life.userspaceStarted },
+    };
+    for (const [name, d] of this.snapshotDevices()) {
+      if (typeof d.saveState !== "function")
+        throw new SnapshotError(`${name}: this device cannot be snapshotted yet`, "conflict");
+      devices[name] = d.saveState();
+    }
+    const mem = this.avm.memory;
+    return { cpu: hartsToManifest(harts), devices, ram: mem.hostView(mem.base, mem.size) };
+  }
+
+  /** Takes up snapshot `s`: guest RAM, each device's state, and the harts for run(). */
+  private restoreFrom(s: OpenSnapshot): void {
+    const mem = this.avm.memory;
+    const m = s.manifest;
+    this.restoredHarts = hartsFromManifest(m.cpu, this.cfg.harts);
+    // RAM first: a device taking up its queues may read the rings there.
+    s.loadMemory(mem.hostView(mem.base, mem.size));
+    const devices = new Map(Object.entries(m.devices));
+    const machine = new StateReader(devices.get("machine"), "machine");
+    if (machine.bool("booted")) this.life.markBoot();
+    devices.delete("machine");
+    for (const [name, d] of this.snapshotDevices()) {
+      const state = devices.get(name);
+      if (state === undefined)
+        throw new SnapshotError(`the snapshot has no state for ${name}, which this VM has`);
+      if (typeof d.loadState !== "function")
+        throw new SnapshotError(`${name}: this device cannot be restored yet`);
+      d.loadState(new StateReader(state, name));
+      devices.delete(name);
+    }
+    const extra = [...devices.keys()];
+    if (extra.length > 0)
+      throw new SnapshotError(`the snapshot has devices this VM does not: ${extra.join(", ")}`);
+  }
+
   private load(ramBytes: number): void {
     const mem = this.avm.memory;
+    if (!this.cfg.kernel) throw new Error("a kernel or a snapshot to restore is needed");
     if (this.cfg.bare) {
       if (this.cfg.kernel.length > ramBytes) throw new Error("program larger than RAM");
       mem.write(RAM_BASE, this.cfg.kernel);
@@ -214,7 +289,14 @@ export class Riscv64Vm {
       vcpuHalted: (_vcpu, detail) => this.end({ reason: "halt", status: EXIT_MOAT_ERROR, detail }),
     };
     const firmware = this.cfg.bare || this.cfg.firmware;
-    this.avm.start({ entry: this.entry, mode: firmware ? "M" : "S", args: this.bootArgs }, handler);
+    const restored = this.restoredHarts;
+    this.restoredHarts = undefined;
+    this.avm.start(
+      restored
+        ? { restore: restored }
+        : { entry: this.entry, mode: firmware ? "M" : "S", args: this.bootArgs },
+      handler,
+    );
     return this.life.finished;
   }
 

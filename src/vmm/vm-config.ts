@@ -105,6 +105,13 @@ export interface HostConfig {
   jail_user?: { uid: number; gid: number };
   /** The process's own log on stderr: text lines ("moat: ..."; absent) or JSON lines. */
   log_format?: LogFormat;
+  /** Where the control socket's snapshot op writes snapshots (one directory each, by name). */
+  snapshot_dir?: string;
+  /**
+   * A snapshot to start from instead of booting: the machine is the snapshot's (the config's
+   * own machine fields are not used), the host part this config's.
+   */
+  restore?: string;
 }
 
 export interface VmConfig extends MachineConfig {
@@ -271,6 +278,8 @@ const HOST_PROPERTIES = {
     },
   },
   log_format: { type: "string", enum: LOG_FORMATS },
+  snapshot_dir: PATH,
+  restore: PATH,
 } as const;
 
 /** The schema of a VM process's config file (`moat vmm --config`). */

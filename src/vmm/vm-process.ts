@@ -2,7 +2,8 @@
 // out. `moat run` (its flags made into a config) and `moat vmm --config FILE` (the daemon's VM
 // processes, and a jailed `moat run`'s) both come here.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { readSnapshot, writeSnapshot, type OpenSnapshot } from "./snapshot-file.js";
 import { softAccel } from "../accel/soft/soft-accel.js";
 import { DEFAULT_CPU_TIER } from "../accel/soft/cpu-tier.js";
 import { Riscv64Vm } from "./riscv64-vm.js";
@@ -44,6 +45,7 @@ import {
   madePaths,
   VmConfigError,
   checkVmConfig,
+  parseVmConfig,
   type FieldNames,
   type VmConfig,
 } from "./vm-config.js";
@@ -227,13 +229,52 @@ export function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
     );
 }
 
+/** How long a snapshot waits for every hart to stop between slices. */
+const SNAPSHOT_HART_TIMEOUT_MS = 5000;
+
+/** The machine part of a config: what a snapshot keeps (the host part is each process's own). */
+function machineOf(c: VmConfig): Record<string, unknown> {
+  const { host: _host, ...machine } = c;
+  return machine;
+}
+
+/**
+ * The config of a VM restored from `snap`: the snapshot's machine (its own name unless `c`
+ * names the VM), `c`'s host part. The machine is checked again, as any config is.
+ */
+function restoredConfig(c: VmConfig, snap: OpenSnapshot, n: FieldNames): VmConfig {
+  try {
+    return parseVmConfig({
+      ...snap.manifest.machine,
+      ...(c.name !== undefined ? { name: c.name } : {}),
+      host: c.host,
+    });
+  } catch (e) {
+    throw new VmConfigError(
+      `${n("host.restore")} ${snap.dir}: its machine: ${(e as Error).message}`,
+      "host.restore",
+    );
+  }
+}
+
 async function runVm(
-  c: VmConfig,
+  given: VmConfig,
   o: VmProcessOptions & { log: Log },
   jailKvm?: KvmKind,
 ): Promise<VmExit> {
   const n = o.names ?? FIELD_NAMES;
   const log = o.log;
+  let c = given;
+  let snap: OpenSnapshot | undefined;
+  if (given.host.restore !== undefined) {
+    if (o.command.length > 0)
+      throw new VmConfigError(
+        `${n("host.restore")}: a restored VM runs on from where it was; it takes no command`,
+        "host.restore",
+      );
+    snap = readSnapshot(given.host.restore);
+    c = restoredConfig(given, snap, n);
+  }
   // Start and end lines are for a log read later (a daemon's VM, JSON); `moat run` at a
   // terminal says no more than it did.
   const lifecycle = c.host.log_format === "json";
@@ -253,8 +294,14 @@ async function runVm(
     process.stdout.on("error", () => {});
     process.stderr.on("error", () => {});
   }
+  if (snap && arch !== "riscv64")
+    throw new VmConfigError(
+      `${n("host.restore")}: snapshots are of soft-CPU (riscv64) VMs for now`,
+      "host.restore",
+    );
   const kernelName = c.kernel ?? "the shipped kernel";
-  const kernel = c.kernel ? readImage(c.kernel, "kernel") : shippedKernel(arch);
+  // A restored VM's kernel, initrd and firmware are in its RAM already.
+  const kernel = snap ? undefined : c.kernel ? readImage(c.kernel, "kernel") : shippedKernel(arch);
   // The shipped initramfs goes with the shipped kernel only.
   if (c.initrd === "none" && argv.length > 0)
     throw new VmConfigError(
@@ -264,15 +311,18 @@ async function runVm(
   const initrdFrom = initrdChoice(configInitrd(c));
   const agentOverlay = c.agent !== undefined && initrdFrom === "shipped";
   let initrd =
-    initrdFrom === "own"
-      ? readImage(c.initrd!, "initrd")
-      : initrdFrom === "none"
-        ? undefined
-        : agentOverlay
-          ? concatArchives([shippedInitrd(arch), shippedAgentOverlay()])
-          : shippedInitrd(arch);
+    snap !== undefined
+      ? undefined
+      : initrdFrom === "own"
+        ? readImage(c.initrd!, "initrd")
+        : initrdFrom === "none"
+          ? undefined
+          : agentOverlay
+            ? concatArchives([shippedInitrd(arch), shippedAgentOverlay()])
+            : shippedInitrd(arch);
   let firmware: Uint8Array | undefined;
-  if (c.bios === "opensbi")
+  if (snap) firmware = undefined;
+  else if (c.bios === "opensbi")
     firmware = readImage(DEBIAN_OPENSBI, "OpenSBI firmware (apt-get install opensbi)");
   else if (c.bios !== "builtin") firmware = readImage(c.bios, "firmware");
 
@@ -409,7 +459,7 @@ async function runVm(
         ? await X86Vm.create({
             ...common,
             vcpus: cpus,
-            kernel: { image: kernel, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
+            kernel: { image: kernel!, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
             cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
             virtio,
             io: devices.ioThread(),
@@ -418,7 +468,8 @@ async function runVm(
         : await Riscv64Vm.create({
             accel: softAccel({ cpuTier }),
             harts: cpus,
-            kernel,
+            ...(kernel ? { kernel } : {}),
+            ...(snap ? { restore: snap } : {}),
             kernelName,
             ...(initrd ? { initrd } : {}),
             cmdline,
@@ -434,6 +485,16 @@ async function runVm(
     con?.attach(vm);
     server?.attach(vm);
     if (control) control.vm = vm;
+    const snapshotDir = h.snapshot_dir;
+    if (control && snapshotDir !== undefined)
+      control.snapshot = async (name) => {
+        if (!(vm instanceof Riscv64Vm)) throw new Error("snapshots of KVM VMs are not built yet");
+        const t0 = performance.now();
+        const path = join(snapshotDir, name);
+        const parts = await vm.snapshot(SNAPSHOT_HART_TIMEOUT_MS);
+        const bytes = writeSnapshot(path, { machine: machineOf(c), ...parts });
+        return { path, memory_bytes: bytes, ms: Math.round(performance.now() - t0) };
+      };
     if (h.seccomp) {
       try {
         lockDownVmm(h.seccomp === "log");

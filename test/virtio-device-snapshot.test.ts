@@ -11,6 +11,7 @@ import { VirtioBalloon } from "../src/devices/virtio/balloon.js";
 import { VirtioInput } from "../src/devices/virtio/input.js";
 import { VirtioBlk, type BlockBackend } from "../src/devices/virtio/blk.js";
 import { VNET_HDR_BYTES, VirtioNet, parseMac, type NetBackend } from "../src/devices/virtio/net.js";
+import { VirtioVsock, type VsockBackend } from "../src/devices/virtio/vsock.js";
 import { DATA, VirtioGuest, settle } from "./support/virtio-guest.js";
 import { mutated, refusedAsMade } from "./support/device-state.js";
 import type { DeviceState } from "../src/devices/device-state.js";
@@ -326,4 +327,41 @@ test("virtio-net: held receive buffers are taken again after a restore; the fram
   const fresh = () => new VirtioGuest(new VirtioNet("n", parseMac(MAC), netBackend().backend)).t;
   refusedAsMade(fresh, mutated(state, "device.mac", "not a mac"), /mac does not match/);
   refusedAsMade(fresh, mutated(state, "device", undefined), /device is missing/);
+});
+
+test("virtio-vsock: a restored device tells the guest its connections are gone (TRANSPORT_RESET)", async () => {
+  const backend: VsockBackend = {
+    connect: () => {},
+    data: () => {},
+    closed: () => {},
+    established: () => {},
+  };
+  const g = new VirtioGuest(new VirtioVsock("virtio-vsock", 3, backend)).up();
+  const first = g.post(2, [{ addr: DATA, len: 4, write: true }]);
+  g.post(2, [{ addr: DATA + 0x10n, len: 4, write: true }]);
+  g.mem.write(DATA, Uint8Array.of(0xff, 0xff, 0xff, 0xff));
+  await settle();
+  assert.ok((g.dev as VirtioVsock).hostConnect(1234));
+  assert.equal((g.dev as VirtioVsock).connections, 1);
+  assert.equal(g.usedIdx(2), 0, "no event before the snapshot");
+
+  // A clone with its own CID.
+  const r = g.restoreInto(new VirtioVsock("virtio-vsock", 4, backend));
+  await settle();
+  assert.equal((r.dev as VirtioVsock).connections, 0);
+  assert.equal(r.usedIdx(2), 1);
+  assert.deepEqual(r.used(2, 0), { id: first, len: 4 });
+  assert.equal(r.mem.readU32(DATA), 0, "VIRTIO_VSOCK_EVENT_TRANSPORT_RESET");
+  assert.equal(r.t.read(0x100, 4), 4n, "the CID the guest reads again");
+  // Once only.
+  r.t.write(0x50, 4, 2n);
+  await settle();
+  assert.equal(r.usedIdx(2), 1);
+
+  const fresh = () => new VirtioGuest(new VirtioVsock("v", 3, backend)).t;
+  refusedAsMade(
+    fresh,
+    mutated(g.t.saveState(), "device.guestCid", 2),
+    /guestCid is 2, outside 3\.\./,
+  );
 });

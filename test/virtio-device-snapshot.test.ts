@@ -12,6 +12,8 @@ import { VirtioInput } from "../src/devices/virtio/input.js";
 import { VirtioBlk, type BlockBackend } from "../src/devices/virtio/blk.js";
 import { VNET_HDR_BYTES, VirtioNet, parseMac, type NetBackend } from "../src/devices/virtio/net.js";
 import { VirtioVsock, type VsockBackend } from "../src/devices/virtio/vsock.js";
+import { VirtioGpu } from "../src/devices/virtio/gpu.js";
+import { u32s } from "./support/le-words.js";
 import { DATA, VirtioGuest, settle } from "./support/virtio-guest.js";
 import { mutated, refusedAsMade } from "./support/device-state.js";
 import type { DeviceState } from "../src/devices/device-state.js";
@@ -363,5 +365,81 @@ test("virtio-vsock: a restored device tells the guest its connections are gone (
     fresh,
     mutated(g.t.saveState(), "device.guestCid", 2),
     /guestCid is 2, outside 3\.\./,
+  );
+});
+
+/** A virtio-gpu request: its header, then `fields` (numbers as u32, bigints as u64). */
+function gpuRequest(type: number, fields: (number | bigint)[]): Uint8Array {
+  const body = u32s(fields);
+  const out = new Uint8Array(24 + body.length);
+  new DataView(out.buffer).setUint32(0, type, true);
+  out.set(body, 24);
+  return out;
+}
+
+/** Sends `req` on the control queue; resolves with the response's type. */
+async function gpuCommand(g: VirtioGuest, req: Uint8Array): Promise<number> {
+  const at = DATA + 0x2_0000n;
+  g.mem.write(at, req);
+  g.post(0, [
+    { addr: at, len: req.length },
+    { addr: at + 0x1000n, len: 512, write: true },
+  ]);
+  await settle();
+  return g.mem.readU32(at + 0x1000n);
+}
+
+test("virtio-gpu: resources, backing and the scanout come back; pixels are copied again from RAM", async () => {
+  const make = () => new VirtioGpu("virtio-gpu", { width: 640, height: 480 });
+  const g = new VirtioGuest(make()).up();
+  const FB = [0x8_0000n, 0x9_0000n]; // two pages, not adjacent
+  for (let i = 0; i < 8192; i++) g.mem.write(FB[i >> 12]! + BigInt(i & 4095), Uint8Array.of(i * 7));
+  const ok = 0x1100;
+  assert.equal(await gpuCommand(g, gpuRequest(0x0101, [1, 2, 64, 32])), ok); // create 64x32
+  assert.equal(await gpuCommand(g, gpuRequest(0x0101, [2, 1, 16, 16])), ok);
+  assert.equal(
+    await gpuCommand(g, gpuRequest(0x0106, [1, 2, FB[0]!, 4096, 0, FB[1]!, 4096, 0])),
+    ok,
+  );
+  assert.equal(await gpuCommand(g, gpuRequest(0x0105, [0, 0, 64, 32, 0n, 1, 0])), ok);
+  assert.equal(await gpuCommand(g, gpuRequest(0x0103, [0, 8, 64, 24, 0, 1])), ok); // scanout
+  const before = (g.dev as VirtioGpu).scanoutImage()!;
+
+  const r = g.restoreInto(make());
+  await settle();
+  const gpu = r.dev as VirtioGpu;
+  const after = gpu.scanoutImage()!;
+  assert.deepEqual(after.rect, { x: 0, y: 8, width: 64, height: 24 });
+  assert.equal(after.format, 2);
+  assert.deepEqual(after.pixels, before.pixels, "the pixels, from the backing in RAM");
+  assert.equal(gpu.resourceBytes, (g.dev as VirtioGpu).resourceBytes, "charged alike");
+  assert.notEqual(after.serial, 0, "viewers convert all of it");
+  assert.equal(await gpuCommand(r, gpuRequest(0x0101, [1, 2, 8, 8])), 0x1203, "id 1 is in use");
+  assert.equal(await gpuCommand(r, gpuRequest(0x0106, [2, 1, 0xa_0000n, 1024, 0])), ok);
+  assert.equal(r.usedIdx(0), 7, "the control queue goes on");
+
+  const s = g.t.saveState();
+  const fresh = () => new VirtioGuest(make()).t;
+  const outside = new Uint8Array(16);
+  new DataView(outside.buffer).setBigUint64(0, 0x10_0000n, true);
+  new DataView(outside.buffer).setUint32(8, 4096, true);
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
+  refusedAsMade(
+    fresh,
+    mutated(s, "device.resources.0.backing", b64(outside)),
+    /resources\[0\]: backing 0x100000\+4096 is outside guest RAM/,
+  );
+  refusedAsMade(fresh, mutated(s, "device.resources.1.format", 5), /format 5 is not a 2D format/);
+  refusedAsMade(fresh, mutated(s, "device.resources.1.id", 1), /resource id 1 is in use/);
+  refusedAsMade(
+    fresh,
+    mutated(s, "device.scanout.height", 32),
+    /scanout rectangle 64x32\+0\+8 is outside/,
+  );
+  refusedAsMade(fresh, mutated(s, "device.scanout.resource", 9), /scanout: no resource 9/);
+  refusedAsMade(
+    () => new VirtioGuest(new VirtioGpu("g", { width: 640, height: 480, maxHostBytes: 9000 })).t,
+    s,
+    /would pass the VM's 9000/,
   );
 });

@@ -65,7 +65,7 @@ export interface VirtioDevice {
    * Takes a saved state, in a device just made, before the transport activates it again with
    * the driver's queues. Reads everything before it changes anything (see ../device-state.ts).
    */
-  loadState?(state: StateReader): void;
+  loadState?(state: StateReader, mem: GuestMemory): void;
   /**
    * Chains the device took from queue `q` and keeps with no request in flight (receive buffers
    * waiting for data): a snapshot gives them back to the ring, and the restored device takes

@@ -361,7 +361,7 @@ export class VirtioMmio implements MmioDevice, Snapshottable {
     });
     if (!this.device.loadState)
       throw new DeviceStateError(`${r.where}: ${this.device.name} cannot be restored yet`);
-    this.device.loadState(r.obj("device"));
+    this.device.loadState(r.obj("device"), this.mem);
     this.generation++;
     this.status = t.status;
     this.deviceFeaturesSel = t.deviceFeaturesSel;

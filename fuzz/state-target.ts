@@ -18,7 +18,10 @@ import { VirtioSerial } from "../src/devices/virtio/serial.js";
 import { VirtioNet, parseMac } from "../src/devices/virtio/net.js";
 import { VirtioVsock } from "../src/devices/virtio/vsock.js";
 import { VirtioInput } from "../src/devices/virtio/input.js";
+import { VirtioGpu } from "../src/devices/virtio/gpu.js";
+import { VirtioBlk } from "../src/devices/virtio/blk.js";
 import type { VirtioDevice } from "../src/devices/virtio/device.js";
+import { u32s } from "../test/support/le-words.js";
 import { TokenBucket } from "../src/devices/rate-limiter.js";
 import { Plic } from "../src/arch/riscv64/plic.js";
 import { SerialConsole } from "../src/vmm/serial-console.js";
@@ -49,7 +52,36 @@ const virtio: Record<string, () => VirtioDevice> = {
       established: none,
     }),
   input: () => new VirtioInput("virtio-input", "keyboard"),
+  gpu: () => new VirtioGpu("virtio-gpu", { width: 64, height: 64 }),
+  blk: () =>
+    new VirtioBlk(
+      "virtio-blk",
+      {
+        sizeBytes: 1 << 16,
+        readOnly: false,
+        read: async (_o, len) => new Uint8Array(len),
+        write: async () => {},
+        flush: async () => {},
+        discard: async () => {},
+        writeZeroes: async () => {},
+      },
+      "vda",
+    ),
 };
+
+/** virtio-gpu commands that leave two resources, one backed and shown (a header, then words). */
+const GPU_SETUP = [
+  [0x0101, 1, 2, 32, 32],
+  [0x0101, 2, 1, 8, 8],
+  [0x0106, 1, 1, 0x8_0000n, 4096, 0],
+  [0x0103, 0, 0, 32, 16, 0, 1],
+].map(([type, ...words]) => {
+  const body = u32s(words!);
+  const req = new Uint8Array(24 + body.length);
+  new DataView(req.buffer).setUint32(0, Number(type), true);
+  req.set(body, 24);
+  return req;
+});
 
 const machine: Record<string, () => Snapshottable> = {
   plic: () => new Plic(4, none),
@@ -70,9 +102,20 @@ function savedStates(): Promise<Map<string, DeviceState>> {
     const states = new Map<string, DeviceState>();
     for (const [kind, make] of Object.entries(virtio)) {
       const g = new VirtioGuest(make()).up(1 << 29); // EVENT_IDX
-      g.sizes.forEach((_, q) =>
-        g.post(q, [{ addr: DATA + BigInt(q) * 0x1000n, len: 64, write: true }]),
-      );
+      if (kind === "gpu") {
+        for (const req of GPU_SETUP) {
+          g.mem.write(DATA, req);
+          g.post(0, [
+            { addr: DATA, len: req.length },
+            { addr: DATA + 0x1000n, len: 64, write: true },
+          ]);
+          await settle();
+        }
+      } else if (kind !== "blk")
+        // blk: no request (this one would be malformed); its queue is set up all the same.
+        g.sizes.forEach((_, q) =>
+          g.post(q, [{ addr: DATA + BigInt(q) * 0x1000n, len: 64, write: true }]),
+        );
       await settle();
       states.set(kind, g.t.saveState());
     }

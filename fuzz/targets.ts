@@ -25,6 +25,7 @@ import { gpuDevice, gpuRequest, gpuScenario } from "./gpu-target.js";
 import { coreTarget } from "./core-target.js";
 import { LateVsockHost } from "./vsock-host.js";
 import { rtcTarget } from "./rtc-target.js";
+import { stateTarget } from "./state-target.js";
 
 export interface FuzzTarget<T = unknown> {
   name: string;
@@ -334,6 +335,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   splitQueueTarget(),
   uartTarget(),
   rtcTarget(),
+  stateTarget(),
   agentTarget(),
   terminalTarget(),
   coreTarget(),

@@ -31,6 +31,7 @@ import { ControlSocket } from "../src/vmm/control-socket.js";
 import { scanoutPng } from "../src/vmm/display.js";
 import type { VmDevices } from "../src/vmm/vm-devices.js";
 import { silentLog } from "../src/base/log.js";
+import { u32s } from "./support/le-words.js";
 
 const RAM = 0x40_0000; // 4 MiB at 0
 const N = 16;
@@ -162,23 +163,6 @@ function backingList(id: number, entries: [bigint, number][]): Uint8Array {
     v.setUint32(16 + 16 * i, len, true);
   });
   return new Uint8Array(v.buffer);
-}
-
-function u32s(words: (number | bigint)[]): Uint8Array {
-  const out = new DataView(
-    new ArrayBuffer(words.reduce<number>((n, w) => n + (typeof w === "bigint" ? 8 : 4), 0)),
-  );
-  let at = 0;
-  for (const w of words) {
-    if (typeof w === "bigint") {
-      out.setBigUint64(at, w, true);
-      at += 8;
-    } else {
-      out.setUint32(at, w, true);
-      at += 4;
-    }
-  }
-  return new Uint8Array(out.buffer, 0, at);
 }
 
 const type = (r: DataView) => r.getUint32(0, true);

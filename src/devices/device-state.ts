@@ -131,6 +131,12 @@ export class StateList {
     return new StateReader(this.items[i], `${this.where}[${i}]`);
   }
 
+  /** Item `i` as base64 bytes, at most `maxBytes` of them. */
+  bytesAt(i: number, maxBytes: number): Uint8Array {
+    const name = `[${i}]`;
+    return new StateReader({ [name]: this.items[i] ?? null }, this.where).bytes(name, maxBytes);
+  }
+
   /** Every item as an integer in [min, max]. */
   ints(min: number, max: number): number[] {
     return this.items.map((v, i) => {

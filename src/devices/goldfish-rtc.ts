@@ -17,6 +17,7 @@
 //   CLEAR_INTERRUPT      any write clears the pending interrupt.
 import type { MmioDevice } from "../bus/mmio-bus.js";
 import type { IrqLine } from "./irq.js";
+import { u64, type DeviceState, type Snapshottable, type StateReader } from "./device-state.js";
 import { GuestClock, RtcTimer, msUntil, type RtcHost } from "./rtc-clock.js";
 
 export const GOLDFISH_TIME_LOW = 0x00;
@@ -30,7 +31,7 @@ export const GOLDFISH_CLEAR_INTERRUPT = 0x1c;
 
 const U32 = 0xffff_ffffn;
 
-export class GoldfishRtc implements MmioDevice {
+export class GoldfishRtc implements MmioDevice, Snapshottable {
   readonly clock: GuestClock;
   private timeHigh = 0n;
   private alarmHigh = 0n;
@@ -111,6 +112,35 @@ export class GoldfishRtc implements MmioDevice {
         this.update();
         break;
     }
+  }
+
+  /**
+   * The alarm and the interrupt. Not the time: a restored guest's RTC reads the host's clock
+   * (the snapshot's age is time that passed), and an offset the guest had set is dropped.
+   */
+  saveState(): DeviceState {
+    return {
+      timeHigh: Number(this.timeHigh),
+      alarmHigh: Number(this.alarmHigh),
+      alarmNs: u64(this.alarmNs),
+      armed: this.armed,
+      irqEnabled: this.irqEnabled,
+      pending: this.pending,
+    };
+  }
+
+  /** Bounds: 32-bit halves, a 64-bit alarm. An armed alarm that is due by now fires at once. */
+  loadState(r: StateReader): void {
+    const timeHigh = BigInt(r.int("timeHigh", 0, 0xffff_ffff));
+    const alarmHigh = BigInt(r.int("alarmHigh", 0, 0xffff_ffff));
+    const alarmNs = r.u64("alarmNs");
+    const armed = r.bool("armed");
+    const irqEnabled = r.bool("irqEnabled");
+    const pending = r.bool("pending");
+    Object.assign(this, { timeHigh, alarmHigh, alarmNs, armed, irqEnabled, pending });
+    this.level = !(pending && irqEnabled); // so that update() drives the line either way
+    this.update();
+    this.schedule();
   }
 
   /** The VM ended: no alarm fires any more. */

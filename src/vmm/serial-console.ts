@@ -3,11 +3,12 @@
 // riscv64 and x86-64 machines; the machine wires the UART's registers and interrupt line.
 import { Uart16550 } from "../devices/legacy/uart16550.js";
 import { InputQueue } from "../devices/input-queue.js";
+import type { DeviceState, Snapshottable, StateReader } from "../devices/device-state.js";
 
 /** Input below this many queued bytes resumes a paused producer. */
 const RESUME_BELOW = 16 * 1024;
 
-export class SerialConsole {
+export class SerialConsole implements Snapshottable {
   readonly uart: Uart16550;
   private readonly input = new InputQueue();
   private resume: (() => void) | undefined;
@@ -59,5 +60,20 @@ export class SerialConsole {
       this.resume = undefined;
       r();
     }
+  }
+
+  /**
+   * The UART and whether input is still held back (the guest's command had not said it was
+   * ready). Host input queued here and not yet in the UART is the host's, not the guest's: it
+   * is not saved (whoever typed it is not attached to the restored VM).
+   */
+  saveState(): DeviceState {
+    return { uart: this.uart.saveState(), held: this.held };
+  }
+
+  loadState(r: StateReader): void {
+    const held = r.bool("held");
+    this.uart.loadState(r.obj("uart"));
+    this.held = held;
   }
 }

@@ -2,12 +2,20 @@
 // gateway (a claimed source is not forwarded again until completed), priorities, per-context
 // enables and thresholds. Two contexts per hart: 2h is M-mode, 2h+1 is S-mode.
 import type { MmioDevice } from "../../bus/mmio-bus.js";
+import {
+  DeviceStateError,
+  type DeviceState,
+  type Snapshottable,
+  type StateReader,
+} from "../../devices/device-state.js";
 
 export const PLIC_SOURCES = 32; // source 0 is "no interrupt"; 1..31 usable
 export const PLIC_SIZE = 0x60_0000n;
 const PRIORITY_MAX = 7;
 
-export class Plic implements MmioDevice {
+const SOURCE_BITS = 0xffff_fffe; // sources 1..31 (source 0 does not exist)
+
+export class Plic implements MmioDevice, Snapshottable {
   private readonly priority = new Uint32Array(PLIC_SOURCES);
   private level = 0; // line levels, bit per source
   private pending = 0;
@@ -118,6 +126,60 @@ export class Plic implements MmioDevice {
         }
       }
     }
+    this.update();
+  }
+
+  saveState(): DeviceState {
+    return {
+      priority: [...this.priority],
+      level: this.level >>> 0,
+      pending: this.pending >>> 0,
+      inService: this.inService >>> 0,
+      enable: [...this.enable],
+      threshold: [...this.threshold],
+    };
+  }
+
+  /**
+   * Bounds: as the registers take them (priorities and thresholds 0..7, sources 1..31), one
+   * enable and threshold per context of this machine, and the gateway's invariants: a source
+   * is pending only while its line is high, never both pending and in service, and a high line
+   * is one or the other. Then drives the contexts' outputs (the harts' external interrupts).
+   */
+  loadState(r: StateReader): void {
+    const priority = r.list("priority", PLIC_SOURCES).ints(0, PRIORITY_MAX);
+    if (priority.length !== PLIC_SOURCES || priority[0] !== 0)
+      throw new DeviceStateError(`${r.where}: priority is not ${PLIC_SOURCES} values from 0`);
+    const bits = (name: string): number => {
+      const v = r.int(name, 0, 0xffff_ffff);
+      if ((v & ~SOURCE_BITS) !== 0) throw new DeviceStateError(`${r.where}: ${name} has source 0`);
+      return v | 0;
+    };
+    const level = bits("level");
+    const pending = bits("pending");
+    const inService = bits("inService");
+    const perContext = (name: string, max: number): number[] => {
+      const l = r.list(name, this.contexts).ints(0, max);
+      if (l.length !== this.contexts)
+        throw new DeviceStateError(`${r.where}: ${name} is not one per context (${this.contexts})`);
+      return l;
+    };
+    const enable = perContext("enable", 0xffff_ffff);
+    if (enable.some((e) => (e & 1) !== 0))
+      throw new DeviceStateError(`${r.where}: enable has source 0`);
+    const threshold = perContext("threshold", PRIORITY_MAX);
+    if (
+      (pending & ~level) !== 0 ||
+      (pending & inService) !== 0 ||
+      (level & ~(pending | inService)) !== 0
+    )
+      throw new DeviceStateError(`${r.where}: level, pending and inService disagree`);
+    this.priority.set(priority);
+    this.level = level;
+    this.pending = pending;
+    this.inService = inService;
+    this.enable.set(enable);
+    this.threshold.set(threshold);
     this.update();
   }
 }

@@ -3,6 +3,7 @@
 // received bytes come in through receive(). Both directions are bounded.
 import type { MmioDevice } from "../../bus/mmio-bus.js";
 import type { IrqLine } from "../irq.js";
+import { bytes, type DeviceState, type Snapshottable, type StateReader } from "../device-state.js";
 
 const IER_RDI = 0x01;
 const IER_THRI = 0x02;
@@ -21,7 +22,7 @@ const FCR_CLEAR_RX = 0x02;
 /** Bytes received but not yet read by the guest; receive() takes no more than this. */
 export const UART_RX_CAPACITY = 4096;
 
-export class Uart16550 implements MmioDevice {
+export class Uart16550 implements MmioDevice, Snapshottable {
   private ier = 0;
   private lcr = 0;
   private mcr = 0;
@@ -182,5 +183,39 @@ export class Uart16550 implements MmioDevice {
         break;
     }
     this.update();
+  }
+
+  /** The registers and the bytes the guest has yet to read (they are the guest's). */
+  saveState(): DeviceState {
+    return {
+      ier: this.ier,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      scr: this.scr,
+      dll: this.dll,
+      dlm: this.dlm,
+      fifoEnabled: this.fifoEnabled,
+      thrPending: this.thrPending,
+      rx: bytes(Uint8Array.from(this.rx.slice(this.rxHead))),
+    };
+  }
+
+  /** Bounds: registers as their writes mask them; at most UART_RX_CAPACITY received bytes. */
+  loadState(r: StateReader): void {
+    const ier = r.int("ier", 0, 0x0f);
+    const lcr = r.int("lcr", 0, 0xff);
+    const mcr = r.int("mcr", 0, 0x1f);
+    const scr = r.int("scr", 0, 0xff);
+    const dll = r.int("dll", 0, 0xff);
+    const dlm = r.int("dlm", 0, 0xff);
+    const fifoEnabled = r.bool("fifoEnabled");
+    const thrPending = r.bool("thrPending");
+    const rx = r.bytes("rx", UART_RX_CAPACITY);
+    Object.assign(this, { ier, lcr, mcr, scr, dll, dlm, fifoEnabled, thrPending });
+    this.rx = [...rx];
+    this.rxHead = 0;
+    // The line as the registers say, driven again (the PLIC takes a level it already has).
+    this.lastIrq = (this.iir() & IIR_NONE) === 0;
+    this.irq(this.lastIrq);
   }
 }

@@ -5,6 +5,7 @@
 // the guest finds zeros when it uses them again). The model owns no I/O.
 import { gather, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
+import type { DeviceState, StateReader } from "../device-state.js";
 
 /** What the VMM does for the balloon: give guest-physical pages back to the host. */
 export interface BalloonBackend {
@@ -115,6 +116,38 @@ export class VirtioBalloon implements VirtioDevice {
     this.statsHead = undefined;
     this.ctx.used(STATSQ);
     return true;
+  }
+
+  /**
+   * The host's target, the guest's `actual` and what it has inflated. The statistics buffer the
+   * device holds goes back to the ring (heldChains): the restored device takes it again and
+   * reads the guest's last figures from it.
+   */
+  saveState(): DeviceState {
+    return {
+      targetPages: this.targetPages,
+      actualPages: this.actualPages,
+      inflatedPages: this.inflatedPages,
+      reportedBytes: this.reportedBytes,
+    };
+  }
+
+  /** Bounds: a target within this guest's RAM; counts as u32s / safe integers. */
+  loadState(r: StateReader): void {
+    const targetPages = r.int("targetPages", 0, this.ramBytes / PAGE);
+    const actualPages = r.int("actualPages", 0, 0xffff_ffff);
+    const inflatedPages = r.int("inflatedPages", 0, 0xffff_ffff);
+    const reportedBytes = r.int("reportedBytes", 0, Number.MAX_SAFE_INTEGER);
+    const c = new DataView(this.config.buffer);
+    this.targetPages = targetPages;
+    c.setUint32(0, targetPages, true);
+    c.setUint32(4, actualPages, true);
+    this.inflatedPages = inflatedPages;
+    this.reportedBytes = reportedBytes;
+  }
+
+  heldChains(q: number): number {
+    return q === STATSQ && this.statsHead !== undefined ? 1 : 0;
   }
 
   configRead(offset: number, size: number): bigint {

@@ -7,6 +7,7 @@
 import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { TokenBucket } from "../rate-limiter.js";
+import { DeviceStateError, u64, type DeviceState, type StateReader } from "../device-state.js";
 
 /** A disk's rate limits: data bytes per second and requests per second (token buckets). */
 export interface BlockLimits {
@@ -82,6 +83,9 @@ export class VirtioBlk implements VirtioDevice {
   private ctx: VirtioContext | undefined;
   private queue: SplitQueue | undefined;
   private running = false;
+  /** Quiesced for a snapshot: no new request is taken (see quiesce()). */
+  private holding = false;
+  private idle: (() => void)[] = [];
   private generation = 0;
   private readonly capacity: number;
   readonly counters: BlockCounters = {
@@ -146,8 +150,46 @@ export class VirtioBlk implements VirtioDevice {
     this.running = false;
   }
 
+  /**
+   * For a snapshot: takes no new request and resolves once the one being served (if any) is
+   * complete in the used ring, so that saveState finds none in flight. Requests the guest
+   * makes meanwhile wait in the ring (they are in guest memory, and served after a restore or
+   * release()).
+   */
+  quiesce(): Promise<void> {
+    this.holding = true;
+    if (!this.running) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  /** Takes requests again after quiesce() (the snapshot is written; the VM goes on). */
+  release(): void {
+    this.holding = false;
+    this.notify(0);
+  }
+
+  /**
+   * The disk's size and whether it is read-only: a restore onto another disk is refused.
+   * Requests in flight are not saved: the VMM quiesces the device first (quiesce()).
+   */
+  saveState(): DeviceState {
+    if (this.running)
+      throw new DeviceStateError(`${this.name}: a request is in flight (quiesce() first)`);
+    return { capacity: u64(BigInt(this.capacity)), readOnly: this.backend.readOnly };
+  }
+
+  loadState(r: StateReader): void {
+    const capacity = r.u64("capacity");
+    if (capacity !== BigInt(this.capacity))
+      throw new DeviceStateError(
+        `${r.where}: capacity is ${capacity} sectors, the disk has ${this.capacity}`,
+      );
+    if (r.bool("readOnly") !== this.backend.readOnly)
+      throw new DeviceStateError(`${r.where}: readOnly is not the disk's`);
+  }
+
   notify(q: number): void {
-    if (q !== 0 || this.running || !this.queue) return;
+    if (q !== 0 || this.running || this.holding || !this.queue) return;
     this.running = true;
     void this.drain(this.generation);
   }
@@ -157,7 +199,7 @@ export class VirtioBlk implements VirtioDevice {
     try {
       for (;;) {
         if (gen !== this.generation || !this.queue || !this.ctx) return;
-        if (!this.queue.hasAvailable()) break;
+        if (this.holding || !this.queue.hasAvailable()) break;
         const wait = Math.max(
           this.limits.ops?.msUntilPaid() ?? 0,
           this.limits.bytes?.msUntilPaid() ?? 0,
@@ -181,6 +223,7 @@ export class VirtioBlk implements VirtioDevice {
       return;
     } finally {
       if (gen === this.generation) this.running = false;
+      if (!this.running) for (const r of this.idle.splice(0)) r();
     }
   }
 

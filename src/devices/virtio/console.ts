@@ -4,6 +4,7 @@
 import { gather, scatter, type SplitQueue } from "./queue.js";
 import { DeviceId, type VirtioContext, type VirtioDevice } from "./device.js";
 import { InputQueue } from "../input-queue.js";
+import type { DeviceState } from "../device-state.js";
 
 const RECEIVEQ = 0;
 const TRANSMITQ = 1;
@@ -32,6 +33,16 @@ export class VirtioConsole implements VirtioDevice {
   }
 
   configWrite(): void {}
+
+  /**
+   * Nothing of its own: input queued here and not yet in a guest buffer is the host's (its
+   * sender is not attached to the restored VM) and is not saved.
+   */
+  saveState(): DeviceState {
+    return {};
+  }
+
+  loadState(): void {}
 
   activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[]): void {
     this.ctx = ctx;

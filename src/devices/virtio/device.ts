@@ -2,6 +2,7 @@
 // transport gives it. Device models own no I/O: a block device gets a BlockBackend from the VMM.
 import type { GuestMemory } from "../../memory/guest-memory.js";
 import type { SplitQueue } from "./queue.js";
+import type { DeviceState, StateReader } from "../device-state.js";
 
 export const VIRTIO_F_INDIRECT_DESC = 28n;
 export const VIRTIO_F_EVENT_IDX = 29n;
@@ -55,6 +56,22 @@ export interface VirtioDevice {
   notify(q: number): void;
   /** Device reset: forget the queues; work still in flight must not touch guest memory. */
   reset(): void;
+  /**
+   * Its own state for a snapshot (config space, what the guest has been told); the transport
+   * saves the queues. A device without it cannot be snapshotted yet.
+   */
+  saveState?(): DeviceState;
+  /**
+   * Takes a saved state, in a device just made, before the transport activates it again with
+   * the driver's queues. Reads everything before it changes anything (see ../device-state.ts).
+   */
+  loadState?(state: StateReader, mem: GuestMemory): void;
+  /**
+   * Chains the device took from queue `q` and keeps with no request in flight (receive buffers
+   * waiting for data): a snapshot gives them back to the ring, and the restored device takes
+   * them again. They must be the last ones it took.
+   */
+  heldChains?(q: number): number;
 }
 
 /** Reads `size` bytes at `offset` of a little-endian config block; 0 outside it. */

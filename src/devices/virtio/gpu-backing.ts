@@ -31,6 +31,17 @@ export class Backing {
     return this.starts[this.addrs.length]!;
   }
 
+  /** Its entries as the request listed them (ENTRY_WIRE_BYTES each), for a snapshot. */
+  wire(): Uint8Array {
+    const out = new Uint8Array(this.addrs.length * ENTRY_WIRE_BYTES);
+    const v = new DataView(out.buffer);
+    for (let i = 0; i < this.addrs.length; i++) {
+      v.setBigUint64(i * ENTRY_WIRE_BYTES, BigInt(this.addrs[i]!), true);
+      v.setUint32(i * ENTRY_WIRE_BYTES + 8, this.starts[i + 1]! - this.starts[i]!, true);
+    }
+    return out;
+  }
+
   /** Host bytes it holds (backingHostBytes(entries)). */
   get hostBytes(): number {
     return this.addrs.byteLength + this.starts.byteLength;

@@ -14,6 +14,7 @@ import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from
 import { Backing, ENTRY_WIRE_BYTES, backingHostBytes } from "./gpu-backing.js";
 import type { GuestMemory } from "../../memory/guest-memory.js";
 import { MoatError } from "../../base/moat-error.js";
+import { DeviceStateError, bytes, type DeviceState, type StateReader } from "../device-state.js";
 
 // Command and response types (virtio_gpu_ctrl_type).
 export const Cmd = {
@@ -409,35 +410,10 @@ export class VirtioGpu implements VirtioDevice {
       }
       case Cmd.SetScanout: {
         const b = body(24);
-        const rect = readRect(b, 0);
         const scanoutId = b.getUint32(16, true);
-        const id = b.getUint32(20, true);
         if (scanoutId >= 1)
           throw new GpuError(Resp.ErrInvalidScanoutId, `scanout ${scanoutId} does not exist`);
-        if (id === 0) {
-          this.scanout = null; // the guest turned the display off
-          return header(Resp.OkNodata);
-        }
-        const r = this.resource(id);
-        inside(rect, r, "scanout");
-        if (rect.width === 0 || rect.height === 0)
-          throw new GpuError(Resp.ErrInvalidParameter, "empty scanout rectangle");
-        if (
-          rect.width > MAX_MODE.width ||
-          rect.height > MAX_MODE.width ||
-          rect.width * rect.height > MAX_SCANOUT_PIXELS
-        )
-          throw new GpuError(
-            Resp.ErrInvalidParameter,
-            `a scanout of ${rect.width}x${rect.height} pixels (at most ${MAX_SCANOUT_PIXELS}, ` +
-              `sides up to ${MAX_MODE.width})`,
-          );
-        const was = this.scanout;
-        if (!was || was.resource !== id || !sameRect(was.rect, rect)) {
-          this.scanoutChanged = true;
-          this.scanoutSerial++;
-        }
-        this.scanout = { resource: id, rect };
+        this.setScanout(b.getUint32(20, true), readRect(b, 0));
         return header(Resp.OkNodata);
       }
       case Cmd.ResourceFlush: {
@@ -520,6 +496,34 @@ export class VirtioGpu implements VirtioDevice {
     });
   }
 
+  /** SET_SCANOUT of resource `id` (0: display off). Bounds: inside the resource, MAX_SCANOUT_PIXELS. */
+  private setScanout(id: number, rect: GpuRect): void {
+    if (id === 0) {
+      this.scanout = null; // the guest turned the display off
+      return;
+    }
+    const r = this.resource(id);
+    inside(rect, r, "scanout");
+    if (rect.width === 0 || rect.height === 0)
+      throw new GpuError(Resp.ErrInvalidParameter, "empty scanout rectangle");
+    if (
+      rect.width > MAX_MODE.width ||
+      rect.height > MAX_MODE.width ||
+      rect.width * rect.height > MAX_SCANOUT_PIXELS
+    )
+      throw new GpuError(
+        Resp.ErrInvalidParameter,
+        `a scanout of ${rect.width}x${rect.height} pixels (at most ${MAX_SCANOUT_PIXELS}, ` +
+          `sides up to ${MAX_MODE.width})`,
+      );
+    const was = this.scanout;
+    if (!was || was.resource !== id || !sameRect(was.rect, rect)) {
+      this.scanoutChanged = true;
+      this.scanoutSerial++;
+    }
+    this.scanout = { resource: id, rect };
+  }
+
   /** Counts `bytes` more host memory, or refuses them past the VM's cap. */
   private charge(bytes: number): void {
     if (this.hostBytes + bytes > this.maxHostBytes)
@@ -543,6 +547,15 @@ export class VirtioGpu implements VirtioDevice {
    * more than what is left of the turn's budget waits for the next turn (control()).
    */
   private attach(mem: GuestMemory, chain: DescriptorChain, r: Resource, n: number): Backing {
+    return this.backing(mem, r, n, () => {
+      if (chain.readableBytes < HDR + 8 + n * ENTRY_WIRE_BYTES)
+        throw new GpuError(Resp.ErrUnspec, `${n} backing entries do not fit the request`);
+      return view(gather(mem, chain.readable, HDR + 8, n * ENTRY_WIRE_BYTES));
+    });
+  }
+
+  /** A backing of `n` entries read by `entries` for `r`, with attach()'s bounds. */
+  private backing(mem: GuestMemory, r: Resource, n: number, entries: () => DataView): Backing {
     if (r.backing) throw new GpuError(Resp.ErrUnspec, "the resource already has backing");
     const most = Math.min(MAX_BACKING_ENTRIES, Math.ceil(r.pixels.length / 4096) + BACKING_SLACK);
     if (n === 0 || n > most)
@@ -550,16 +563,11 @@ export class VirtioGpu implements VirtioDevice {
         Resp.ErrInvalidParameter,
         `${n} backing entries for a ${r.width}x${r.height} resource (1..${most})`,
       );
-    if (chain.readableBytes < HDR + 8 + n * ENTRY_WIRE_BYTES)
-      throw new GpuError(Resp.ErrUnspec, `${n} backing entries do not fit the request`);
+    const raw = entries();
     const hostBytes = backingHostBytes(n);
     this.charge(hostBytes);
     this.budget -= n * ENTRY_COST;
-    const b = Backing.parse(
-      mem,
-      view(gather(mem, chain.readable, HDR + 8, n * ENTRY_WIRE_BYTES)),
-      n,
-    );
+    const b = Backing.parse(mem, raw, n);
     if (typeof b === "string") {
       this.hostBytes -= hostBytes;
       throw new GpuError(Resp.ErrInvalidParameter, b);
@@ -605,6 +613,85 @@ export class VirtioGpu implements VirtioDevice {
       this.budget -= rowBytes + walked * ENTRY_COST;
     }
     return true;
+  }
+
+  /**
+   * Each resource's id, size and format and its backing's entries (not its pixels: up to the
+   * VM's cap of host memory), and what the scanout shows. Taken with no command being served
+   * (`busy` false).
+   */
+  saveState(): DeviceState {
+    if (this.running || this.pending || this.deferred)
+      throw new DeviceStateError(`${this.name}: a command is being served (wait for busy false)`);
+    const s = this.scanout;
+    return {
+      resources: [...this.resources].map(([id, r]) => ({
+        id,
+        width: r.width,
+        height: r.height,
+        format: r.format,
+        ...(r.backing ? { backing: bytes(r.backing.wire()) } : {}),
+      })),
+      ...(s ? { scanout: { resource: s.resource, ...s.rect } } : {}),
+    };
+  }
+
+  /**
+   * Re-creates the resources and the scanout through the commands' own checks (ids, formats,
+   * sizes, the VM's host-memory cap, backing entries inside RAM and not overlapping, the
+   * scanout inside its resource), on a device of the same options first, so that a refusal
+   * changes nothing. Each resource's pixels are copied again from its backing in guest RAM
+   * (linear rows, as a whole-resource transfer from offset 0): the guest's frame as its memory
+   * holds it, which may be newer than its last transfer. Guest RAM must be loaded first.
+   */
+  loadState(r: StateReader, mem: GuestMemory): void {
+    const staged = new VirtioGpu(this.name, this.o);
+    const list = r.list("resources", MAX_RESOURCES);
+    const at = (where: string, f: () => void): void => {
+      try {
+        f();
+      } catch (e) {
+        if (e instanceof GpuError) throw new DeviceStateError(`${where}: ${e.message}`);
+        throw e;
+      }
+    };
+    for (let i = 0; i < list.length; i++) {
+      const o = list.obj(i);
+      const id = o.int("id", 1, 0xffff_ffff);
+      const width = o.int("width", 1, MAX_RESOURCE_SIDE);
+      const height = o.int("height", 1, MAX_RESOURCE_SIDE);
+      const format = o.int("format", 0, 0xffff_ffff);
+      const wire = o.has("backing")
+        ? o.bytes("backing", MAX_BACKING_ENTRIES * ENTRY_WIRE_BYTES)
+        : undefined;
+      at(o.where, () => {
+        staged.create(id, format, width, height);
+        if (!wire) return;
+        if (wire.length % ENTRY_WIRE_BYTES !== 0)
+          throw new GpuError(Resp.ErrUnspec, "backing is not whole entries");
+        const res = staged.resource(id);
+        res.backing = staged.backing(mem, res, wire.length / ENTRY_WIRE_BYTES, () => view(wire));
+        res.backing.copy(mem, 0, res.pixels, 0, Math.min(res.backing.bytes, res.pixels.length));
+      });
+    }
+    if (r.has("scanout")) {
+      const s = r.obj("scanout");
+      const rect = {
+        x: s.int("x", 0, 0xffff_ffff),
+        y: s.int("y", 0, 0xffff_ffff),
+        width: s.int("width", 0, 0xffff_ffff),
+        height: s.int("height", 0, 0xffff_ffff),
+      };
+      const id = s.int("resource", 1, 0xffff_ffff);
+      at(s.where, () => staged.setScanout(id, rect));
+    }
+    this.resources.clear();
+    for (const [id, res] of staged.resources) this.resources.set(id, res);
+    this.hostBytes = staged.hostBytes;
+    this.scanout = staged.scanout;
+    // Viewers convert all of it anew.
+    this.scanoutChanged = true;
+    this.scanoutSerial++;
   }
 
   /** Cursor commands: checked and accepted; moat draws no cursor of its own (viewers do). */

@@ -7,6 +7,7 @@
 // MAX_PENDING (the oldest go first when a guest stops reading); each buffer must hold one event.
 import { scatter, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
+import type { DeviceState, StateReader } from "../device-state.js";
 
 // Linux input event types and codes (include/uapi/linux/input-event-codes.h).
 export const EV_SYN = 0;
@@ -79,6 +80,22 @@ export class VirtioInput implements VirtioDevice {
     this.config.fill(0, 2);
     this.config[2] = Math.min(item.length, 128);
     this.config.set(item.subarray(0, 128), 8);
+  }
+
+  /**
+   * The config item the driver selected. Events not yet in a guest buffer are the host's (the
+   * viewer that sent them is not attached to the restored VM) and are not saved: a restored
+   * guest sees no half of a key press.
+   */
+  saveState(): DeviceState {
+    return { select: this.config[0]!, subsel: this.config[1]! };
+  }
+
+  loadState(r: StateReader): void {
+    const select = r.int("select", 0, 0xff);
+    const subsel = r.int("subsel", 0, 0xff);
+    this.configWrite(0, 1, BigInt(select));
+    this.configWrite(1, 1, BigInt(subsel));
   }
 
   activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[]): void {

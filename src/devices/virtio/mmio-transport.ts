@@ -14,6 +14,31 @@ import {
   type VirtioDevice,
 } from "./device.js";
 import { SplitQueue, VirtqueueError } from "./queue.js";
+import {
+  DeviceStateError,
+  type DeviceState,
+  type Snapshottable,
+  type StateReader,
+} from "../device-state.js";
+import {
+  INT_BITS,
+  STATUS_BITS,
+  STATUS_DRIVER_OK,
+  STATUS_FEATURES_OK,
+  STATUS_NEEDS_RESET,
+  loadTransport,
+  saveTransport,
+  type QueueRegs,
+} from "./mmio-state.js";
+
+export {
+  STATUS_ACKNOWLEDGE,
+  STATUS_DRIVER,
+  STATUS_DRIVER_OK,
+  STATUS_FEATURES_OK,
+  STATUS_NEEDS_RESET,
+  STATUS_FAILED,
+} from "./mmio-state.js";
 
 const MAGIC = 0x7472_6976; // "virt"
 const VENDOR_ID = 0x5441_4f4d; // "MOAT"
@@ -47,27 +72,13 @@ const enum Reg {
   ConfigGeneration = 0x0fc,
 }
 
-export const STATUS_ACKNOWLEDGE = 1;
-export const STATUS_DRIVER = 2;
-export const STATUS_DRIVER_OK = 4;
-export const STATUS_FEATURES_OK = 8;
-export const STATUS_NEEDS_RESET = 64;
-export const STATUS_FAILED = 128;
 const INT_USED = 1;
 const INT_CONFIG = 2;
-
-interface QueueRegs {
-  num: number;
-  ready: boolean;
-  desc: bigint;
-  avail: bigint;
-  used: bigint;
-}
 
 const TRANSPORT_FEATURES =
   (1n << VIRTIO_F_VERSION_1) | (1n << VIRTIO_F_INDIRECT_DESC) | (1n << VIRTIO_F_EVENT_IDX);
 
-export class VirtioMmio implements MmioDevice {
+export class VirtioMmio implements MmioDevice, Snapshottable {
   private status = 0;
   private deviceFeaturesSel = 0;
   private driverFeaturesSel = 0;
@@ -220,23 +231,36 @@ export class VirtioMmio implements MmioDevice {
       return;
     }
     if (q.ready || (this.status & STATUS_FEATURES_OK) === 0) return;
-    const max = this.device.queueMaxSizes[index]!;
     try {
-      if (q.num > max)
-        throw new VirtqueueError(`queue ${index} size ${q.num} exceeds its maximum ${max}`);
-      this.queues[index] = new SplitQueue(this.mem, {
-        size: q.num,
-        desc: q.desc,
-        avail: q.avail,
-        used: q.used,
-        eventIdx: (this.driverFeatures & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
-        indirect: (this.driverFeatures & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
-        maxChainBytes: this.device.maxChainBytes,
-      });
+      this.queues[index] = this.makeQueue(index, q, this.driverFeatures);
       q.ready = true;
     } catch (e) {
       this.fail(`queue ${index}: ${(e as Error).message}`);
     }
+  }
+
+  /**
+   * Queue `index` as the driver set it up; a VirtqueueError for one it may not have. Bounds:
+   * the device's maximum size here, the rest in SplitQueue's constructor.
+   */
+  private makeQueue(index: number, q: QueueRegs, features: bigint): SplitQueue {
+    const max = this.device.queueMaxSizes[index]!;
+    if (q.num > max)
+      throw new VirtqueueError(`queue ${index} size ${q.num} exceeds its maximum ${max}`);
+    return new SplitQueue(this.mem, {
+      size: q.num,
+      desc: q.desc,
+      avail: q.avail,
+      used: q.used,
+      eventIdx: (features & (1n << VIRTIO_F_EVENT_IDX)) !== 0n,
+      indirect: (features & (1n << VIRTIO_F_INDIRECT_DESC)) !== 0n,
+      maxChainBytes: this.device.maxChainBytes,
+    });
+  }
+
+  /** Whether a driver's FEATURES_OK with `f` is accepted: offered bits only, VERSION_1 among them. */
+  private featuresAcceptable(f: bigint): boolean {
+    return (f & ~this.offered) === 0n && (f & (1n << VIRTIO_F_VERSION_1)) !== 0n;
   }
 
   private setStatus(v: number): void {
@@ -246,33 +270,35 @@ export class VirtioMmio implements MmioDevice {
     }
     const before = this.status;
     // The driver may only add bits (NEEDS_RESET is the device's to set).
-    let next = (before | v) & ~STATUS_NEEDS_RESET;
+    // Bits virtio does not define are not kept (a snapshot holding one is refused).
+    let next = (before | v) & STATUS_BITS & ~STATUS_NEEDS_RESET;
     next |= before & STATUS_NEEDS_RESET;
     if (v & STATUS_FEATURES_OK && !(before & STATUS_FEATURES_OK)) {
-      const accepted =
-        (this.driverFeatures & ~this.offered) === 0n &&
-        (this.driverFeatures & (1n << VIRTIO_F_VERSION_1)) !== 0n;
-      if (!accepted) next &= ~STATUS_FEATURES_OK;
+      if (!this.featuresAcceptable(this.driverFeatures)) next &= ~STATUS_FEATURES_OK;
     }
     this.status = next;
-    if (next & STATUS_DRIVER_OK && !(before & STATUS_DRIVER_OK) && !(next & STATUS_NEEDS_RESET)) {
-      const gen = this.generation;
-      const ctx: VirtioContext = {
-        mem: this.mem,
-        used: (q) => {
-          if (gen === this.generation) this.usedBuffers(q);
-        },
-        fail: (reason) => {
-          if (gen === this.generation) this.fail(reason);
-        },
-        configChanged: () => {
-          if (gen !== this.generation) return;
-          this.configGeneration++;
-          this.raise(INT_CONFIG);
-        },
-      };
-      this.guard(() => this.device.activate(ctx, this.queues, this.driverFeatures));
-    }
+    if (next & STATUS_DRIVER_OK && !(before & STATUS_DRIVER_OK) && !(next & STATUS_NEEDS_RESET))
+      this.activate();
+  }
+
+  /** Hands the device its queues (DRIVER_OK), for this life of the device only. */
+  private activate(): void {
+    const gen = this.generation;
+    const ctx: VirtioContext = {
+      mem: this.mem,
+      used: (q) => {
+        if (gen === this.generation) this.usedBuffers(q);
+      },
+      fail: (reason) => {
+        if (gen === this.generation) this.fail(reason);
+      },
+      configChanged: () => {
+        if (gen !== this.generation) return;
+        this.configGeneration++;
+        this.raise(INT_CONFIG);
+      },
+    };
+    this.guard(() => this.device.activate(ctx, this.queues, this.driverFeatures));
   }
 
   private reset(): void {
@@ -290,6 +316,70 @@ export class VirtioMmio implements MmioDevice {
     this.unseen = 0;
     // configGeneration is kept: read after a reset, it tells a driver how often the device
     // stopped before it, with no race against the notify the device had still to look at.
+    this.updateIrq();
+  }
+
+  /**
+   * The registers, the queues with the device's place in them, and the device's own state
+   * (`device`). Taken with the vCPUs paused and no request in flight (the device's own rule).
+   */
+  saveState(): DeviceState {
+    if (!this.device.saveState)
+      throw new DeviceStateError(`${this.device.name}: cannot be snapshotted yet`);
+    return {
+      ...saveTransport(
+        {
+          status: this.status,
+          deviceFeaturesSel: this.deviceFeaturesSel,
+          driverFeaturesSel: this.driverFeaturesSel,
+          driverFeatures: this.driverFeatures,
+          queueSel: this.queueSel,
+          interruptStatus: this.interruptStatus,
+          unseen: this.unseen,
+          configGeneration: this.configGeneration >>> 0,
+          regs: this.regs,
+          queues: this.queues,
+        },
+        (q) => this.device.heldChains?.(q) ?? 0,
+      ),
+      device: this.device.saveState(),
+    };
+  }
+
+  /**
+   * Into a transport just made for the same device: checked as a driver's writes are (see
+   * mmio-state.ts), then the device's state, and nothing changes unless all of it is good. A
+   * device the driver had running (DRIVER_OK) is activated with its queues, and each ready
+   * queue is notified once: a notify the guest made just before the snapshot is not lost, and
+   * one too many is harmless.
+   */
+  loadState(r: StateReader): void {
+    const t = loadTransport(r, {
+      queueCount: this.device.queueMaxSizes.length,
+      featuresAcceptable: (f) => this.featuresAcceptable(f),
+      makeQueue: (i, q, f) => this.makeQueue(i, q, f),
+    });
+    if (!this.device.loadState)
+      throw new DeviceStateError(`${r.where}: ${this.device.name} cannot be restored yet`);
+    this.device.loadState(r.obj("device"), this.mem);
+    this.generation++;
+    this.status = t.status;
+    this.deviceFeaturesSel = t.deviceFeaturesSel;
+    this.driverFeaturesSel = t.driverFeaturesSel;
+    this.driverFeatures = t.driverFeatures;
+    this.queueSel = t.queueSel;
+    this.interruptStatus = t.interruptStatus & INT_BITS;
+    this.unseen = t.unseen;
+    this.configGeneration = t.configGeneration;
+    this.regs = t.regs;
+    this.queues = t.queues;
+    this.pendingNotify.clear();
+    if (this.status & STATUS_DRIVER_OK && !(this.status & STATUS_NEEDS_RESET)) {
+      this.activate();
+      this.queues.forEach((q, i) => {
+        if (q) this.notify(i);
+      });
+    }
     this.updateIrq();
   }
 

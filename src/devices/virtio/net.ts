@@ -9,6 +9,7 @@
 import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { TokenBucket } from "../rate-limiter.js";
+import type { DeviceState, StateReader } from "../device-state.js";
 
 /** The host end of a NIC (a TAP device with IFF_VNET_HDR, as the VMM opened it). */
 export interface NetBackend {
@@ -144,6 +145,28 @@ export class VirtioNet implements VirtioDevice {
 
   configRead(offset: number, size: number): bigint {
     return readConfigBytes(this.config, offset, size);
+  }
+
+  /**
+   * The MAC the guest was given. Receive buffers the device holds go back to the ring
+   * (heldChains); a frame read from the host and not yet delivered is dropped, as a real NIC
+   * drops what it had in flight, and the VMM opens the TAP device again for the restored VM.
+   */
+  saveState(): DeviceState {
+    return { mac: formatMac(this.mac) };
+  }
+
+  /**
+   * Bound: a unicast MAC. The device keeps the MAC of its own configuration: a clone given
+   * another one must tell its guest (until then the guest's frames, from the old address, are
+   * dropped as spoofed).
+   */
+  loadState(r: StateReader): void {
+    r.str("mac", 17, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+  }
+
+  heldChains(q: number): number {
+    return q === RXQ ? this.rxChains.length : 0;
   }
 
   configWrite(): void {

@@ -44,6 +44,16 @@ export interface QueueConfig {
   maxChainBytes: number;
 }
 
+/** Where the device is in a queue's rings. */
+export interface QueueIndices {
+  /** The next available-ring entry the device takes. */
+  lastAvail: number;
+  /** The device's used.idx (its shadow of what it published). */
+  usedIdx: number;
+  /** used.idx when the driver was last interrupted (EVENT_IDX). */
+  signalledUsed: number;
+}
+
 export class SplitQueue {
   private lastAvail = 0;
   private usedIdx = 0;
@@ -78,6 +88,30 @@ export class SplitQueue {
 
   get size(): number {
     return this.cfg.size;
+  }
+
+  /** The device's place in the rings (free-running u16s), for a snapshot. */
+  get indices(): QueueIndices {
+    return { lastAvail: this.lastAvail, usedIdx: this.usedIdx, signalledUsed: this.signalledUsed };
+  }
+
+  /**
+   * Puts the device back where a snapshot had it. Bound: u16s, and at most the queue's size
+   * taken and not yet returned (the ring holds no more); a VirtqueueError otherwise.
+   */
+  set indices(i: QueueIndices) {
+    const u16 = (v: number): boolean => Number.isInteger(v) && v >= 0 && v <= 0xffff;
+    if (!u16(i.lastAvail) || !u16(i.usedIdx) || !u16(i.signalledUsed))
+      throw new VirtqueueError("queue indices are not 16-bit values");
+    const taken = (i.lastAvail - i.usedIdx) & 0xffff;
+    if (taken > this.cfg.size) {
+      throw new VirtqueueError(
+        `last_avail ${i.lastAvail} is ${taken} entries past used.idx ${i.usedIdx}, beyond the ring (${this.cfg.size})`,
+      );
+    }
+    this.lastAvail = i.lastAvail;
+    this.usedIdx = i.usedIdx;
+    this.signalledUsed = i.signalledUsed;
   }
 
   /** Whether the driver has made a chain available that pop() has not taken yet. */

@@ -5,6 +5,7 @@
 import { scatter, type SplitQueue } from "./queue.js";
 import { DeviceId, type VirtioContext, type VirtioDevice } from "./device.js";
 import type { TokenBucket } from "../rate-limiter.js";
+import type { DeviceState } from "../device-state.js";
 
 /** Bound: bytes given for one request. */
 export const MAX_PER_REQUEST = 4096;
@@ -32,6 +33,13 @@ export class VirtioRng implements VirtioDevice {
   }
 
   configWrite(): void {}
+
+  /** Nothing of its own: the token bucket is the host's (a restored VM starts with it full). */
+  saveState(): DeviceState {
+    return {};
+  }
+
+  loadState(): void {}
 
   activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[]): void {
     this.ctx = ctx;

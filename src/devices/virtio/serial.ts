@@ -6,6 +6,7 @@
 import { gather, scatter, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
 import { InputQueue } from "../input-queue.js";
+import { DeviceStateError, bytes, type DeviceState, type StateReader } from "../device-state.js";
 
 export const VIRTIO_CONSOLE_F_MULTIPORT = 1n << 1n;
 
@@ -124,6 +125,47 @@ export class VirtioSerial implements VirtioDevice {
       if (q & 1) this.transmit(port, q);
       else this.deliver(port);
     }
+  }
+
+  /**
+   * Each port's name (checked against this device's on restore), whether the guest driver
+   * made it ready and whether a guest program has it open, and the control messages the guest
+   * has yet to take. Host input queued for a port is the host's and is not saved.
+   */
+  saveState(): DeviceState {
+    return {
+      ports: this.ports.map((p) => ({ name: p.name, ready: p.ready, guestOpen: p.guestOpen })),
+      controlOut: this.controlOut.map((m) => bytes(m)),
+    };
+  }
+
+  /**
+   * Bounds: this device's ports, by name and in order; at most MAX_PENDING_CONTROL messages of
+   * 8..8+MAX_PORT_NAME bytes. Each port the guest has open is reported open to its host side.
+   */
+  loadState(r: StateReader): void {
+    const list = r.list("ports", this.ports.length);
+    if (list.length !== this.ports.length)
+      throw new DeviceStateError(`${r.where}: ports is not ${this.ports.length} ports`);
+    const ports = this.ports.map((p, i) => {
+      const o = list.obj(i);
+      if (o.str("name", MAX_PORT_NAME) !== p.name)
+        throw new DeviceStateError(`${o.where}: name is not '${p.name}'`);
+      return { ready: o.bool("ready"), guestOpen: o.bool("guestOpen") };
+    });
+    const msgs = r.list("controlOut", MAX_PENDING_CONTROL);
+    const controlOut: Uint8Array[] = [];
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs.bytesAt(i, 8 + MAX_PORT_NAME);
+      if (m.length < 8) throw new DeviceStateError(`${msgs.where}[${i}]: shorter than 8 bytes`);
+      controlOut.push(m);
+    }
+    this.controlOut.splice(0, this.controlOut.length, ...controlOut);
+    this.ports.forEach((p, i) => {
+      p.ready = ports[i]!.ready;
+      p.guestOpen = ports[i]!.guestOpen;
+      if (p.guestOpen) p.host.guestOpen(true);
+    });
   }
 
   /** Is a guest program holding port `index` (0-based, in constructor order) open? */

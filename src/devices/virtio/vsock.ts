@@ -7,6 +7,7 @@
 // the device; a malformed ring still ends in DEVICE_NEEDS_RESET as for every device.
 import { gather, scatter, type DescriptorChain, type SplitQueue } from "./queue.js";
 import { DeviceId, readConfigBytes, type VirtioContext, type VirtioDevice } from "./device.js";
+import type { DeviceState, StateReader } from "../device-state.js";
 
 export const HOST_CID = 2;
 const HDR = 44;
@@ -22,6 +23,9 @@ const SHUTDOWN_SEND = 2;
 const SHUTDOWN_BOTH = 3;
 const RXQ = 0;
 const TXQ = 1;
+const EVENTQ = 2;
+/** The event queue's one event (virtio 1.2, 5.10.6.7): the guest drops every connection. */
+const EVENT_TRANSPORT_RESET = 0;
 const QUEUE_SIZE = 128;
 /** Bound: bytes the guest may have in flight to the host per connection (our buf_alloc). */
 export const BUF_ALLOC = 256 * 1024;
@@ -98,6 +102,8 @@ export class VirtioVsock implements VirtioDevice {
   private hostHeld = 0;
   /** Packets the guest sent that were refused (bad header, wrong CID, over credit...). */
   rejected = 0;
+  /** Restored from a snapshot: the guest is to be told its connections are gone. */
+  private resetDue = false;
 
   constructor(
     readonly name: string,
@@ -127,9 +133,43 @@ export class VirtioVsock implements VirtioDevice {
   activate(ctx: VirtioContext, queues: readonly (SplitQueue | undefined)[]): void {
     this.ctx = ctx;
     this.queues = queues;
+    this.transportReset();
+  }
+
+  /**
+   * The guest's CID. Connections are not saved: their host ends (sockets of the VMM that took
+   * the snapshot) do not exist in the restored VM. The restored device has none and tells the
+   * guest so with a TRANSPORT_RESET event: Linux resets every vsock socket (its programs see
+   * ECONNRESET, as after a peer's RST) and reads the CID again, so a clone given another CID
+   * is known by it from then on.
+   */
+  saveState(): DeviceState {
+    return { guestCid: this.guestCid };
+  }
+
+  /** Bound: a guest CID (3..0xfffffffe). */
+  loadState(r: StateReader): void {
+    r.int("guestCid", 3, 0xffff_fffe);
+    this.resetDue = true;
+  }
+
+  /** Puts a due TRANSPORT_RESET event into the guest's first event buffer. */
+  private transportReset(): void {
+    const ctx = this.ctx;
+    const q = this.queues[EVENTQ];
+    if (!this.resetDue || !ctx || !q) return;
+    const chain = q.pop();
+    if (!chain) return; // the guest's next event buffer brings it
+    if (chain.writableBytes < 4)
+      throw new Error(`event buffer ${chain.head} holds less than 4 bytes`);
+    scatter(ctx.mem, chain.writable, 0, Uint8Array.of(EVENT_TRANSPORT_RESET, 0, 0, 0));
+    q.push(chain.head, 4);
+    this.resetDue = false;
+    ctx.used(EVENTQ);
   }
 
   reset(): void {
+    this.resetDue = false;
     this.ctx = undefined;
     this.queues = [];
     this.control.length = 0;
@@ -140,6 +180,7 @@ export class VirtioVsock implements VirtioDevice {
   notify(q: number): void {
     if (q === TXQ) this.fromGuest();
     else if (q === RXQ) this.toGuest();
+    else if (q === EVENTQ) this.transportReset();
   }
 
   // --- the host side calls these ---

@@ -47,6 +47,30 @@ import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
 import { EXIT_MOAT_ERROR } from "./exit-status.js";
 
+/** A device that serves requests on its own time (virtio-blk): held still for a snapshot. */
+interface Quiescent {
+  quiesce(): Promise<void>;
+  release(): void;
+}
+
+/** `p`, or a SnapshotError saying `what` after `ms`. */
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new SnapshotError(`${what} within ${ms} ms`, "conflict")),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
 const DTB_SLOT_BYTES = 64 * 1024;
 
@@ -172,36 +196,53 @@ export class Riscv64Vm {
   private bootArgs: bigint[] = [];
 
   /** The machine's devices as a snapshot names them, in the order they are restored. */
-  private snapshotDevices(): [string, Partial<Snapshottable>][] {
-    const named: [string, object][] = [
+  private snapshotDevices(): [string, Snapshottable][] {
+    return [
       ["plic", this.plic],
       ["uart", this.console],
       ["rtc", this.rtc],
-      ...this.transports.map((t, i): [string, object] => [`virtio${this.slots[i]!.slot}`, t]),
+      ...this.transports.map((t, i): [string, Snapshottable] => [
+        `virtio${this.slots[i]!.slot}`,
+        t,
+      ]),
     ];
-    return named as [string, Partial<Snapshottable>][];
   }
 
   /**
-   * The machine's state for a snapshot: the VM is paused (pause()) and stays so. Rejects if a
-   * hart does not answer within `timeoutMs` or a device cannot be saved.
+   * The machine's state for a snapshot: the VM is paused (pause()) and stays so. Devices that
+   * serve requests on their own time are quiesced first (none in flight), and take requests
+   * again after (release()). Rejects if a hart or a device does not settle within `timeoutMs`.
    */
   async snapshot(timeoutMs: number): Promise<{
     cpu: ReturnType<typeof hartsToManifest>;
     devices: Record<string, DeviceState>;
     ram: Uint8Array;
   }> {
-    const harts = await this.avm.saveHarts(timeoutMs);
-    const devices: Record<string, DeviceState> = {
-      machine: { booted: this.life.userspaceStarted },
-    };
-    for (const [name, d] of this.snapshotDevices()) {
-      if (typeof d.saveState !== "function")
-        throw new SnapshotError(`${name}: this device cannot be snapshotted yet`, "conflict");
-      devices[name] = d.saveState();
+    const own = this.slots.map((s) => s.device as Partial<Quiescent>);
+    const quiesced = own.filter((d) => typeof d.quiesce === "function") as Quiescent[];
+    try {
+      await withTimeout(
+        Promise.all(quiesced.map((d) => d.quiesce())),
+        timeoutMs,
+        "a disk request did not complete",
+      );
+      const harts = await this.avm.saveHarts(timeoutMs);
+      const end = performance.now() + timeoutMs;
+      // A display command is served over several turns of the event loop: wait for its end.
+      while (own.some((d) => (d as { busy?: boolean }).busy === true)) {
+        if (performance.now() > end)
+          throw new SnapshotError("the display is still busy with a command", "conflict");
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const devices: Record<string, DeviceState> = {
+        machine: { booted: this.life.userspaceStarted },
+      };
+      for (const [name, d] of this.snapshotDevices()) devices[name] = d.saveState();
+      const mem = this.avm.memory;
+      return { cpu: hartsToManifest(harts), devices, ram: mem.hostView(mem.base, mem.size) };
+    } finally {
+      for (const d of quiesced) d.release();
     }
-    const mem = this.avm.memory;
-    return { cpu: hartsToManifest(harts), devices, ram: mem.hostView(mem.base, mem.size) };
   }
 
   /** Takes up snapshot `s`: guest RAM, each device's state, and the harts for run(). */
@@ -219,8 +260,6 @@ export class Riscv64Vm {
       const state = devices.get(name);
       if (state === undefined)
         throw new SnapshotError(`the snapshot has no state for ${name}, which this VM has`);
-      if (typeof d.loadState !== "function")
-        throw new SnapshotError(`${name}: this device cannot be restored yet`);
       d.loadState(new StateReader(state, name));
       devices.delete(name);
     }

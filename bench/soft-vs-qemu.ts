@@ -46,12 +46,12 @@ export function median(xs: number[]): number {
 }
 
 /** QEMU's virt board with the same RAM, harts, kernel, initramfs and command line as moat's. */
-export function qemuArgs(kernel: string, initrd: string): string[] {
+export function qemuArgs(kernel: string, initrd: string, memoryMiB = 256): string[] {
   return [
     "-M",
     "virt",
     "-m",
-    "256",
+    String(memoryMiB),
     "-smp",
     "1",
     "-nographic",

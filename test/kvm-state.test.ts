@@ -100,13 +100,13 @@ async function newVm(): Promise<KvmVm> {
 }
 
 /** Starts `vm`; the promise rejects if the guest reports a mismatch or the vCPU stops. */
-function run(vm: KvmVm, onReady: () => void = () => {}): Promise<never> {
+function run(vm: KvmVm, pioRead: () => number = () => 0): Promise<never> {
   return new Promise<never>((_resolve, reject) => {
     const handler: X86ExitHandler = {
-      pioRead: () => 0,
+      pioRead,
       pioWrite: (_port, _size, value) => {
-        if (value === 0x52) onReady();
-        else reject(new Error(`the guest reported ${String.fromCharCode(value)}: a check failed`));
+        if (value !== 0x52)
+          reject(new Error(`the guest reported ${String.fromCharCode(value)}: a check failed`));
         return true;
       },
       mmioRead: () => 0n,
@@ -290,6 +290,59 @@ test("a tampered vCPU or VM record is refused naming the field, before anything 
     refused(() => b.loadCpuState(edit((_v, m) => delete m.irqchip)), /^VM: irqchip is missing/);
     // Nothing was loaded by the refusals.
     assert.deepEqual(b.vcpus[0]!.getRegs(), regsBefore);
+  } finally {
+    await b.stop();
+  }
+});
+
+test("a vCPU paused right after a port read is saved with the read completed: restored, it does not read again", async () => {
+  // Reads port 0x510 in a loop; the VMM answers 1, 2, 3... and the guest checks each answer is
+  // one more than the last. Had the pause left the last IN incomplete (RIP still on it), the
+  // restored vCPU would read again and skip a number.
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: mov $0x510, %dx
+        xor %r13, %r13
+1:      in %dx, %eax
+        inc %r13
+        cmp %rax, %r13
+        jne fail
+        mov %r13, ${COUNT}
+        jmp 1b
+fail:   mov $0x3f8, %dx
+        mov $'F', %al
+        out %al, %dx
+2:      hlt
+        jmp 2b
+`,
+    ENTRY,
+  );
+  let served = 0;
+  const a = await newVm();
+  let saved: KvmCpuState;
+  let image: Uint8Array;
+  try {
+    writeLongModeTables(a.memory);
+    a.memory.write(ENTRY, prog);
+    enterLongMode(a.vcpus[0]!);
+    a.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+    const failed = run(a, () => ++served);
+    await until(() => served > 2000, "A to read", failed);
+    await a.pauseAtBoundary();
+    saved = a.saveCpuState();
+    image = a.memory.read(0n, RAM);
+  } finally {
+    await a.stop();
+  }
+  const b = await newVm();
+  try {
+    b.memory.write(0n, image);
+    b.loadCpuState(saved);
+    const from = served;
+    const failed = run(b, () => ++served); // the device goes on from the last value it gave
+    await until(() => counter(b, COUNT) > BigInt(from + 2000), "B to read on", failed);
   } finally {
     await b.stop();
   }

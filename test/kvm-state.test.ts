@@ -99,6 +99,14 @@ async function newVm(): Promise<KvmVm> {
   return vm;
 }
 
+/** Puts `prog` at ENTRY and the vCPU in long mode, about to run it. */
+function load(vm: KvmVm, prog: Uint8Array): void {
+  writeLongModeTables(vm.memory);
+  vm.memory.write(ENTRY, prog);
+  enterLongMode(vm.vcpus[0]!);
+  vm.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+}
+
 /** Starts `vm`; the promise rejects if the guest reports a mismatch or the vCPU stops. */
 function run(vm: KvmVm, pioRead: () => number = () => 0): Promise<never> {
   return new Promise<never>((_resolve, reject) => {
@@ -142,10 +150,7 @@ test("a paused vCPU's state, loaded into a new VM over a copy of its memory, car
   let image: Uint8Array;
   let atPause: { r12: bigint; count: bigint; ticks: bigint; rip: bigint };
   try {
-    writeLongModeTables(a.memory);
-    a.memory.write(ENTRY, PROG);
-    enterLongMode(a.vcpus[0]!);
-    a.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+    load(a, PROG);
     const failed = run(a);
     await until(() => counter(a, COUNT) > 100_000n && counter(a, TICKS) > 2n, "A to count", failed);
     assert.throws(() => a.saveCpuState(), /must be paused/);
@@ -225,10 +230,7 @@ test("a tampered vCPU or VM record is refused naming the field, before anything 
   const a = await newVm();
   let saved: KvmCpuState;
   try {
-    writeLongModeTables(a.memory);
-    a.memory.write(ENTRY, PROG);
-    enterLongMode(a.vcpus[0]!);
-    a.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+    load(a, PROG);
     const failed = run(a);
     await until(() => counter(a, COUNT) > 1000n, "A to count", failed);
     await a.pauseAtBoundary();
@@ -324,10 +326,7 @@ fail:   mov $0x3f8, %dx
   let saved: KvmCpuState;
   let image: Uint8Array;
   try {
-    writeLongModeTables(a.memory);
-    a.memory.write(ENTRY, prog);
-    enterLongMode(a.vcpus[0]!);
-    a.vcpus[0]!.setRegs({ rip: ENTRY, rsp: 0x8000n, rflags: 2n });
+    load(a, prog);
     const failed = run(a, () => ++served);
     await until(() => served > 2000, "A to read", failed);
     await a.pauseAtBoundary();

@@ -10,6 +10,7 @@ import { kvmAccelerator, type KvmCpuState, type KvmVm } from "../src/accel/kvm/k
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
 import { applyCpuTemplate, cpuidForVcpu } from "../src/arch/x86_64/cpuid.js";
 import { DeviceStateError, type DeviceState } from "../src/devices/device-state.js";
+import { KvmStateError } from "../src/kvm/vcpu-state.js";
 import { assemble } from "./support/x86-asm.js";
 
 const ENTRY = 0x10_0000n;
@@ -292,6 +293,41 @@ test("a tampered vCPU or VM record is refused naming the field, before anything 
     refused(() => b.loadCpuState(edit((_v, m) => delete m.irqchip)), /^VM: irqchip is missing/);
     // Nothing was loaded by the refusals.
     assert.deepEqual(b.vcpus[0]!.getRegs(), regsBefore);
+    // Random damage: a refusal naming a field, or a part KVM refuses; never anything else.
+    let seed = 22;
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const junk = [
+      null,
+      -1,
+      2 ** 40,
+      "0xzz",
+      "",
+      "AAAA",
+      [],
+      {},
+      true,
+      Buffer.alloc(999).toString("base64"),
+    ];
+    for (let i = 0; i < 300; i++) {
+      const s = JSON.parse(JSON.stringify(saved)) as KvmCpuState;
+      const target = (rand(2) === 0 ? s.vcpus[0] : s.vm) as Record<string, unknown>;
+      const keys = Object.keys(target);
+      const k = keys[rand(keys.length)]!;
+      const v = target[k];
+      if (typeof v === "string" && rand(2) === 0 && v.length > 8) {
+        const raw = Buffer.from(v, "base64");
+        raw[rand(raw.length)] ^= 1 << rand(8); // a flipped bit inside a struct: KVM's to judge
+        target[k] = raw.toString("base64");
+      } else target[k] = junk[rand(junk.length)];
+      try {
+        b.loadCpuState(s);
+      } catch (e) {
+        assert.ok(
+          e instanceof DeviceStateError || e instanceof KvmStateError,
+          `${k}: ${String(e)}`,
+        );
+      }
+    }
   } finally {
     await b.stop();
   }

@@ -295,6 +295,8 @@ export class KvmVm implements X86AccelVm {
   loadCpuState(state: KvmCpuState): void {
     if (this.workers.length > 0)
       throw new KvmAccelError("vCPU state is loaded before the VM starts");
+    if (state === null || typeof state !== "object")
+      throw new DeviceStateError("CPU state: not an object");
     if (!Array.isArray(state.vcpus) || state.vcpus.length !== this.vcpus.length)
       throw new DeviceStateError(`vcpus: the VM has ${this.vcpus.length}, the record does not`);
     const host = this.stateHost();

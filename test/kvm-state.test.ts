@@ -5,8 +5,8 @@
 // Tampered records are refused naming the field. Needs /dev/kvm: fails without it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { X86ExitHandler } from "../src/accel/accel.js";
-import { kvmAccelerator, type KvmCpuState, type KvmVm } from "../src/accel/kvm/kvm-accel.js";
+import type { KvmCpuState, X86AccelVm, X86ExitHandler } from "../src/accel/accel.js";
+import { kvmAccelerator } from "../src/accel/kvm/kvm-accel.js";
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
 import { applyCpuTemplate, cpuidForVcpu } from "../src/arch/x86_64/cpuid.js";
 import { DeviceStateError, type DeviceState } from "../src/devices/device-state.js";
@@ -93,15 +93,15 @@ idt:    .fill 256 * 16, 1, 0
 `,
   ENTRY,
 );
-async function newVm(): Promise<KvmVm> {
-  const vm = (await kvmAccelerator.createVm({ vcpus: 1, ramBase: 0n, ramBytes: RAM })) as KvmVm;
+async function newVm(): Promise<X86AccelVm> {
+  const vm = await kvmAccelerator.createVm({ vcpus: 1, ramBase: 0n, ramBytes: RAM });
   const cpuid = applyCpuTemplate(vm.supportedCpuid(), "pvm");
   vm.vcpus[0]!.setCpuid(cpuidForVcpu(cpuid, 0));
   return vm;
 }
 
 /** Puts `prog` at ENTRY and the vCPU in long mode, about to run it. */
-function load(vm: KvmVm, prog: Uint8Array): void {
+function load(vm: X86AccelVm, prog: Uint8Array): void {
   writeLongModeTables(vm.memory);
   vm.memory.write(ENTRY, prog);
   enterLongMode(vm.vcpus[0]!);
@@ -109,7 +109,7 @@ function load(vm: KvmVm, prog: Uint8Array): void {
 }
 
 /** Starts `vm`; the promise rejects if the guest reports a mismatch or the vCPU stops. */
-function run(vm: KvmVm, pioRead: () => number = () => 0): Promise<never> {
+function run(vm: X86AccelVm, pioRead: () => number = () => 0): Promise<never> {
   return new Promise<never>((_resolve, reject) => {
     const handler: X86ExitHandler = {
       pioRead,
@@ -143,7 +143,7 @@ async function until(
   }
 }
 
-const counter = (vm: KvmVm, at: bigint): bigint => vm.memory.readU64(at);
+const counter = (vm: X86AccelVm, at: bigint): bigint => vm.memory.readU64(at);
 
 test("a paused vCPU's state, loaded into a new VM over a copy of its memory, carries on from where it stopped", async () => {
   const a = await newVm();

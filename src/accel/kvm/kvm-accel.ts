@@ -10,7 +10,13 @@
 // Device data paths avoid exits altogether: ioeventfd turns a guest's notify write into an
 // eventfd signal inside KVM, irqfd turns an eventfd signal into a guest interrupt.
 import { Worker } from "node:worker_threads";
-import type { X86AccelVm, X86AccelVmConfig, X86Accelerator, X86ExitHandler } from "../accel.js";
+import type {
+  KvmCpuState,
+  X86AccelVm,
+  X86AccelVmConfig,
+  X86Accelerator,
+  X86ExitHandler,
+} from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import { Kvm, type CpuidEntry, type VcpuFd, type VmFd } from "../../kvm/kvm.js";
 import {
@@ -44,7 +50,7 @@ import { serveChannel } from "../channel-server.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
 import { KVM_EXIT_KINDS } from "./exit-kinds.js";
 import { MoatError } from "../../base/moat-error.js";
-import { DeviceStateError, type DeviceState } from "../../devices/device-state.js";
+import { DeviceStateError } from "../../devices/device-state.js";
 import {
   loadVcpuState,
   parseVcpuState,
@@ -53,12 +59,6 @@ import {
   type VcpuStateHost,
 } from "../../kvm/vcpu-state.js";
 import { loadVmState, saveVmState, type VmStateShape } from "../../kvm/vm-state.js";
-
-/** A KVM VM's CPU-side state for a snapshot: the VM's record and one per vCPU. */
-export interface KvmCpuState {
-  vm: DeviceState;
-  vcpus: DeviceState[];
-}
 
 const KICK_SIGNAL = 12; // SIGUSR2
 /**
@@ -78,7 +78,7 @@ export class KvmAccelError extends MoatError {
   override readonly kind = "host";
 }
 
-export class KvmVm implements X86AccelVm {
+class KvmVm implements X86AccelVm {
   readonly memory: GuestMemory;
   /** The vCPUs, to be configured (registers, segments) before start(). */
   readonly vcpus: VcpuFd[] = [];

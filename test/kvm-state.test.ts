@@ -11,6 +11,10 @@ import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode
 import { applyCpuTemplate, cpuidForVcpu } from "../src/arch/x86_64/cpuid.js";
 import { DeviceStateError, type DeviceState } from "../src/devices/device-state.js";
 import { KvmStateError } from "../src/kvm/vcpu-state.js";
+import { MP_STATE_RUNNABLE } from "../src/kvm/abi.js";
+
+/** KVM_MP_STATE_HALTED: a vCPU in HLT, waiting in the kernel for an interrupt. */
+const MP_STATE_HALTED = 3;
 import { assemble } from "./support/x86-asm.js";
 
 const ENTRY = 0x10_0000n;
@@ -22,6 +26,7 @@ const LSTAR_VALUE = 0xffff_ffff_0bad_c0den;
 const COUNT = 0x20_0000n;
 const TICKS = 0x20_0008n;
 const SCRATCH = 0x20_0010n;
+const PARKED = 0x20_0020n;
 
 // Counts in %r12 and at COUNT and checks on every turn that both agree and that %xmm3 still
 // holds `pattern` (KVM's emulator on PVM runs SSE moves, not SSE arithmetic); a LAPIC timer
@@ -378,6 +383,68 @@ fail:   mov $0x3f8, %dx
     const from = served;
     const failed = run(b, () => ++served); // the device goes on from the last value it gave
     await until(() => counter(b, COUNT) > BigInt(from + 2000), "B to read on", failed);
+  } finally {
+    await b.stop();
+  }
+});
+
+test("two vCPUs, one counting and one halted in the kernel: both pause, and both come back as they were", async () => {
+  const prog = assemble(
+    `
+      .code64
+      .globl _start
+_start: test %edi, %edi           # %rdi: the vCPU's index
+        jnz park
+1:      incq ${COUNT}
+        jmp 1b
+park:   cli
+        movq $1, ${PARKED}
+2:      hlt                       # halted in KVM (in-kernel irqchip), nothing wakes it
+        jmp 2b
+`,
+    ENTRY,
+  );
+  const make = async (): Promise<X86AccelVm> => {
+    const vm = await kvmAccelerator.createVm({ vcpus: 2, ramBase: 0n, ramBytes: RAM });
+    const cpuid = applyCpuTemplate(vm.supportedCpuid(), "pvm");
+    vm.vcpus.forEach((v, i) => v.setCpuid(cpuidForVcpu(cpuid, i)));
+    return vm;
+  };
+  const a = await make();
+  let saved: KvmCpuState;
+  let image: Uint8Array;
+  try {
+    load(a, prog);
+    enterLongMode(a.vcpus[1]!);
+    a.vcpus[1]!.setRegs({ rip: ENTRY, rsp: 0x7000n, rflags: 2n, rdi: 1n });
+    a.vcpus[1]!.makeRunnable();
+    const failed = run(a);
+    await until(
+      // Not KVM_GET_MP_STATE: a vCPU ioctl waits for the vCPU's KVM_RUN to return.
+      () => counter(a, COUNT) > 10_000n && counter(a, PARKED) === 1n,
+      "vCPU 0 to count and vCPU 1 to halt",
+      failed,
+    );
+    await a.pauseAtBoundary();
+    saved = a.saveCpuState();
+    image = a.memory.read(0n, RAM);
+  } finally {
+    await a.stop();
+  }
+  assert.deepEqual(
+    saved.vcpus.map((v) => v.mpState),
+    [MP_STATE_RUNNABLE, MP_STATE_HALTED],
+  );
+  const b = await make();
+  try {
+    b.memory.write(0n, image);
+    b.loadCpuState(saved);
+    assert.equal(b.vcpus[1]!.mpState(), MP_STATE_HALTED);
+    const from = counter(b, COUNT);
+    const failed = run(b);
+    await until(() => counter(b, COUNT) > from + 10_000n, "vCPU 0 to count on", failed);
+    await b.pauseAtBoundary();
+    assert.equal(b.vcpus[1]!.mpState(), MP_STATE_HALTED);
   } finally {
     await b.stop();
   }

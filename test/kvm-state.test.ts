@@ -2,7 +2,9 @@
 // /dev/kvm: a long-mode payload that counts in a register, in memory and in an SSE register,
 // with MSRs written and the local APIC timer ticking, is paused at a boundary and saved; a new
 // VM (new fds) with a copy of its memory loads the state and carries on from where it stopped.
-// Tampered records are refused naming the field. Needs /dev/kvm: fails without it.
+// Also: a pause right after a port read completes it first; a vCPU halted in KVM pauses and
+// comes back halted; tampered records are refused naming the field. Needs /dev/kvm: fails
+// without it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { KvmCpuState, X86AccelVm, X86ExitHandler } from "../src/accel/accel.js";

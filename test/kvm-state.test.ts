@@ -12,7 +12,9 @@ import { kvmAccelerator } from "../src/accel/kvm/kvm-accel.js";
 import { enterLongMode, writeLongModeTables } from "../src/arch/x86_64/long-mode.js";
 import { applyCpuTemplate, cpuidForVcpu } from "../src/arch/x86_64/cpuid.js";
 import { DeviceStateError, type DeviceState } from "../src/devices/device-state.js";
-import { KvmStateError } from "../src/kvm/vcpu-state.js";
+import { KvmStateError, saveVcpuState, vcpuStateHost } from "../src/kvm/vcpu-state.js";
+import { saveVmState } from "../src/kvm/vm-state.js";
+import { Kvm } from "../src/kvm/kvm.js";
 import { MP_STATE_RUNNABLE } from "../src/kvm/abi.js";
 
 /** KVM_MP_STATE_HALTED: a vCPU in HLT, waiting in the kernel for an interrupt. */
@@ -449,5 +451,36 @@ park:   cli
     assert.equal(b.vcpus[1]!.mpState(), MP_STATE_HALTED);
   } finally {
     await b.stop();
+  }
+});
+
+test("a part KVM cannot save is named with the ioctl's error, not skipped", () => {
+  // No in-kernel irqchip or PIT in this VM: asking for its local APIC or PIT is what a host
+  // without them would answer.
+  const kvm = Kvm.open();
+  const vm = kvm.createVm();
+  const vcpu = vm.createVcpu(0);
+  try {
+    const host = { ...vcpuStateHost(kvm, vm, false), lapic: true };
+    assert.throws(
+      () => saveVcpuState(vcpu, host, "vcpu 0"),
+      (e: unknown) =>
+        e instanceof KvmStateError &&
+        /^vcpu 0: this host's KVM cannot save the local APIC \(KVM_GET_LAPIC: E[A-Z]+\)$/.test(
+          e.message,
+        ),
+    );
+    assert.throws(
+      () => saveVmState(vm, { irqchip: false, pit: true }),
+      (e: unknown) =>
+        e instanceof KvmStateError &&
+        /^VM: this host's KVM cannot save the PIT \(KVM_GET_PIT2: E[A-Z]+\)$/.test(e.message),
+    );
+    // Without them, the rest saves.
+    assert.equal(saveVcpuState(vcpu, { ...host, lapic: false }).lapic, undefined);
+  } finally {
+    vcpu.close();
+    vm.close();
+    kvm.close();
   }
 });

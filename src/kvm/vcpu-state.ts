@@ -175,7 +175,7 @@ interface ParsedVcpuState {
 }
 
 /**
- * Checks a record against this host before anything is loaded. Bounds: the version; each
+ * Checks a record against this host before anything is loaded. Bound: the version; each
  * struct its exact size (XSAVE: 4096 up to this host's size); at most as many MSRs as KVM
  * listed, each one listed and none twice; the MP state a value KVM defines.
  */

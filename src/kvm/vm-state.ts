@@ -53,7 +53,7 @@ export function saveVmState(vm: VmFd, shape: VmStateShape): DeviceState {
 }
 
 /**
- * Checks a record against the VM's shape, then loads it. Bounds: the version; the irqchip and
+ * Checks a record against the VM's shape, then loads it. Bound: the version; the irqchip and
  * PIT present exactly when the VM has them, each struct its exact size. The clock is set to the
  * saved value, so the guest's kvmclock goes on from where it was paused (no jump).
  */

@@ -9,6 +9,7 @@
 // signal eventfds inside the kernel (ioeventfd). Neither side implements the other's methods.
 import type { GuestMemory } from "../memory/guest-memory.js";
 import type { CpuidEntry, VcpuFd } from "../kvm/kvm.js";
+import type { DeviceState } from "../devices/device-state.js";
 
 export type AccelName = "soft" | "kvm";
 
@@ -149,6 +150,21 @@ export interface X86AccelVm extends AccelVm {
    * kernel lowers it at the guest's EOI and signals `resample`. Closed by stop().
    */
   levelInterruptFds(gsi: number): { trigger: number; resample: number };
+  /**
+   * Pauses every vCPU and waits (at most `timeoutMs`) until each is out of KVM_RUN with its last
+   * exit's I/O completed, so that its state can be saved.
+   */
+  pauseAtBoundary(timeoutMs?: number): Promise<void>;
+  /** The VM's and every vCPU's state (docs/kvm.md); the vCPUs paused by pauseAtBoundary. */
+  saveCpuState(): KvmCpuState;
+  /** Loads saveCpuState's records before start(), into a VM made from the same config. */
+  loadCpuState(state: KvmCpuState): void;
+}
+
+/** A KVM VM's CPU-side state for a snapshot: the VM's record and one per vCPU. */
+export interface KvmCpuState {
+  vm: DeviceState;
+  vcpus: DeviceState[];
 }
 
 export interface Accelerator<C extends AccelVmConfig, V extends AccelVm> {

@@ -25,7 +25,8 @@ export const CH_PAUSE = 16; // set by the VMM: the worker waits before its next 
 export const CH_SAVE = 17;
 export const SAVE_ASKED = 1;
 export const SAVE_DONE = 2;
-export const CH_WORDS = 18;
+export const CH_PAUSED = 18; // KVM: set by the worker while paused out of KVM_RUN, I/O completed
+export const CH_WORDS = 20;
 
 export const ST_IDLE = 0;
 export const ST_REQUEST = 1;

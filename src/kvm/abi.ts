@@ -139,3 +139,57 @@ export const SREGS_EFER = 264;
 
 // struct kvm_userspace_memory_region: slot u32, flags u32, guest_phys_addr, memory_size, userspace_addr
 export const MEMORY_REGION_SIZE = 32;
+
+// State save/restore (snapshots: vcpu-state.ts, vm-state.ts). Numbers and sizes from
+// include/uapi/linux/kvm.h and arch/x86/include/uapi/asm/kvm.h; api.rst describes each.
+// struct kvm_msr_list { u32 nmsrs; u32 indices[]; } (system ioctl)
+export const KVM_GET_MSR_INDEX_LIST = 0xc004ae02;
+/** MSR indices asked for from KVM_GET_MSR_INDEX_LIST (hosts list well under 200). */
+export const MSR_LIST_MAX = 1024;
+export const KVM_GET_FPU = 0x81a0ae8c;
+export const KVM_SET_FPU = 0x41a0ae8d;
+export const FPU_SIZE = 416; // struct kvm_fpu
+export const KVM_GET_LAPIC = 0x8400ae8e;
+export const KVM_SET_LAPIC = 0x4400ae8f;
+export const LAPIC_SIZE = 1024; // struct kvm_lapic_state { char regs[1024]; }
+export const KVM_GET_XSAVE = 0x9000aea4;
+export const KVM_SET_XSAVE = 0x5000aea5;
+/** KVM_GET_XSAVE2: the same struct, as long as KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) says. */
+export const KVM_GET_XSAVE2 = 0x9000aecf;
+export const XSAVE_SIZE = 4096; // struct kvm_xsave { u32 region[1024]; u32 extra[]; }
+/** Bound on an XSAVE area moat accepts (KVM_CAP_XSAVE2 reports ~11 KiB with AMX). */
+export const XSAVE_MAX_SIZE = 64 * 1024;
+export const KVM_GET_XCRS = 0x8188aea6;
+export const KVM_SET_XCRS = 0x4188aea7;
+export const XCRS_SIZE = 392; // struct kvm_xcrs { u32 nr_xcrs, flags; {u32 xcr, pad; u64 value}[16]; u64 pad[16]; }
+export const XCRS_MAX = 16;
+export const KVM_GET_VCPU_EVENTS = 0x8040ae9f;
+export const KVM_SET_VCPU_EVENTS = 0x4040aea0;
+export const VCPU_EVENTS_SIZE = 64; // struct kvm_vcpu_events
+export const KVM_GET_DEBUGREGS = 0x8080aea1;
+export const KVM_SET_DEBUGREGS = 0x4080aea2;
+export const DEBUGREGS_SIZE = 128; // struct kvm_debugregs
+// struct kvm_irqchip { u32 chip_id, pad; union { char dummy[512]; pic; ioapic; } chip; }
+export const KVM_GET_IRQCHIP = 0xc208ae62;
+export const KVM_SET_IRQCHIP = 0x8208ae63; // _IOR in the kernel's header, as it has always been
+export const IRQCHIP_SIZE = 520;
+export const IRQCHIP_DATA = 8;
+export const IRQCHIP_DATA_SIZE = 512;
+/** chip_id values: the two i8259 PICs and the IO-APIC. */
+export const IRQCHIP_IDS = { picMaster: 0, picSlave: 1, ioapic: 2 } as const;
+export const KVM_GET_PIT2 = 0x8070ae9f;
+export const KVM_SET_PIT2 = 0x4070aea0;
+export const PIT_STATE2_SIZE = 112; // struct kvm_pit_state2
+// struct kvm_clock_data { u64 clock; u32 flags, pad0; u64 realtime, host_tsc; u32 pad[4]; }
+export const KVM_GET_CLOCK = 0x8030ae7c;
+export const KVM_SET_CLOCK = 0x4030ae7b;
+export const CLOCK_DATA_SIZE = 48;
+export const KVM_CAP_PIT_STATE2 = 35;
+export const KVM_CAP_ADJUST_CLOCK = 39;
+export const KVM_CAP_VCPU_EVENTS = 41;
+export const KVM_CAP_DEBUGREGS = 50;
+export const KVM_CAP_XSAVE = 55;
+export const KVM_CAP_XCRS = 56;
+export const KVM_CAP_XSAVE2 = 208;
+/** struct kvm_mp_state values up to KVM_MP_STATE_AP_RESET_HOLD; a snapshot holds one. */
+export const MP_STATE_MAX = 10;

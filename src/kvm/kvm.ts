@@ -81,6 +81,18 @@ export class Kvm {
     return out;
   }
 
+  /**
+   * KVM_GET_MSR_INDEX_LIST: the MSRs this host's KVM saves and restores for a guest (what a
+   * snapshot holds). Bound: MSR_LIST_MAX (E2BIG beyond it).
+   */
+  msrIndexList(): number[] {
+    const b = Buffer.alloc(4 + abi.MSR_LIST_MAX * 4);
+    b.writeUInt32LE(abi.MSR_LIST_MAX, 0);
+    ioctlBuf(this.fd, abi.KVM_GET_MSR_INDEX_LIST, b, "KVM_GET_MSR_INDEX_LIST");
+    const n = Math.min(b.readUInt32LE(0), abi.MSR_LIST_MAX);
+    return Array.from({ length: n }, (_, i) => b.readUInt32LE(4 + i * 4));
+  }
+
   createVm(): VmFd {
     return new VmFd(this, ioctlInt(this.fd, abi.KVM_CREATE_VM, 0, "KVM_CREATE_VM"));
   }
@@ -191,6 +203,16 @@ export class VmFd {
     b.writeUInt32LE(flags, 8);
     b.writeUInt32LE(opts.resampleFd ?? 0, 12);
     ioctlBuf(this.fd, abi.KVM_IRQFD, b, "KVM_IRQFD");
+  }
+
+  /** KVM_CHECK_EXTENSION on the VM (some answers, e.g. KVM_CAP_XSAVE2's size, are per VM). */
+  checkExtension(cap: number): number {
+    return ioctlInt(this.fd, abi.KVM_CHECK_EXTENSION, cap, "KVM_CHECK_EXTENSION");
+  }
+
+  /** A VM ioctl on a struct the caller lays out (vm-state.ts: irqchip, PIT, clock). */
+  ioctl(req: number, buf: Buffer, name: string): number {
+    return ioctlBuf(this.fd, req, buf, name);
   }
 
   createVcpu(id: number): VcpuFd {
@@ -315,9 +337,7 @@ export class VcpuFd {
    * INIT/SIPI from the guest; this starts one at the registers already set instead.
    */
   makeRunnable(): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(abi.MP_STATE_RUNNABLE, 0);
-    ioctlBuf(this.fd, abi.KVM_SET_MP_STATE, b, "KVM_SET_MP_STATE");
+    this.setMpState(abi.MP_STATE_RUNNABLE);
   }
 
   /** KVM_SET_MSRS. Bound: at most 64 entries; fails unless KVM accepts every one. */
@@ -338,20 +358,45 @@ export class VcpuFd {
 
   /** KVM_GET_MSRS for the given indices. Bound: at most 64. */
   getMsrs(indices: number[]): bigint[] {
+    const values = this.readMsrs(indices);
+    if (values.length !== indices.length) throw new SysError("KVM_GET_MSRS", 22);
+    return values;
+  }
+
+  /**
+   * KVM_GET_MSRS for the given indices, as far as KVM reads them: the values of the first n it
+   * accepted (n < indices.length: indices[n] is one it refused). Bound: at most 64.
+   */
+  readMsrs(indices: number[]): bigint[] {
     if (indices.length > 64) throw new RangeError("at most 64 MSRs at a time");
     const b = Buffer.alloc(8 + indices.length * abi.MSR_ENTRY_SIZE);
     b.writeUInt32LE(indices.length, 0);
     indices.forEach((index, i) => b.writeUInt32LE(index >>> 0, 8 + i * abi.MSR_ENTRY_SIZE));
-    const n = ioctlBuf(this.fd, abi.KVM_GET_MSRS, b, "KVM_GET_MSRS");
-    if (n !== indices.length) throw new SysError("KVM_GET_MSRS", 22);
-    return indices.map((_, i) => b.readBigUInt64LE(16 + i * abi.MSR_ENTRY_SIZE));
+    const n = Math.min(ioctlBuf(this.fd, abi.KVM_GET_MSRS, b, "KVM_GET_MSRS"), indices.length);
+    return Array.from({ length: n }, (_, i) => b.readBigUInt64LE(16 + i * abi.MSR_ENTRY_SIZE));
+  }
+
+  /** A vCPU ioctl on a struct the caller lays out (vcpu-state.ts). */
+  ioctl(req: number, buf: Buffer, name: string): number {
+    return ioctlBuf(this.fd, req, buf, name);
+  }
+
+  /** KVM_GET_MP_STATE: runnable, halted, waiting for INIT/SIPI... (abi.MP_STATE_*). */
+  mpState(): number {
+    const b = Buffer.alloc(4);
+    ioctlBuf(this.fd, abi.KVM_GET_MP_STATE, b, "KVM_GET_MP_STATE");
+    return b.readUInt32LE(0);
+  }
+
+  setMpState(state: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(state >>> 0, 0);
+    ioctlBuf(this.fd, abi.KVM_SET_MP_STATE, b, "KVM_SET_MP_STATE");
   }
 
   /** True while the vCPU waits for the guest's INIT/SIPI (KVM_GET_MP_STATE). */
   waitingForSipi(): boolean {
-    const b = Buffer.alloc(4);
-    ioctlBuf(this.fd, abi.KVM_GET_MP_STATE, b, "KVM_GET_MP_STATE");
-    const st = b.readUInt32LE(0);
+    const st = this.mpState();
     return (
       st === abi.MP_STATE_UNINITIALIZED ||
       st === abi.MP_STATE_INIT_RECEIVED ||

@@ -10,7 +10,13 @@
 // Device data paths avoid exits altogether: ioeventfd turns a guest's notify write into an
 // eventfd signal inside KVM, irqfd turns an eventfd signal into a guest interrupt.
 import { Worker } from "node:worker_threads";
-import type { X86AccelVm, X86AccelVmConfig, X86Accelerator, X86ExitHandler } from "../accel.js";
+import type {
+  KvmCpuState,
+  X86AccelVm,
+  X86AccelVmConfig,
+  X86Accelerator,
+  X86ExitHandler,
+} from "../accel.js";
 import { GuestMemory } from "../../memory/guest-memory.js";
 import { Kvm, type CpuidEntry, type VcpuFd, type VmFd } from "../../kvm/kvm.js";
 import {
@@ -32,6 +38,7 @@ import {
   CH_STATE,
   CH_STOP,
   CH_PAUSE,
+  CH_PAUSED,
   CH_TID,
   channelThreadIds,
   newChannel,
@@ -43,6 +50,15 @@ import { serveChannel } from "../channel-server.js";
 import type { VcpuWorkerData } from "./vcpu-worker.js";
 import { KVM_EXIT_KINDS } from "./exit-kinds.js";
 import { MoatError } from "../../base/moat-error.js";
+import { DeviceStateError } from "../../devices/device-state.js";
+import {
+  loadVcpuState,
+  parseVcpuState,
+  saveVcpuState,
+  vcpuStateHost,
+  type VcpuStateHost,
+} from "../../kvm/vcpu-state.js";
+import { loadVmState, saveVmState, type VmStateShape } from "../../kvm/vm-state.js";
 
 const KICK_SIGNAL = 12; // SIGUSR2
 /**
@@ -72,6 +88,7 @@ class KvmVm implements X86AccelVm {
   private stopping = false;
   private readonly eventFds: number[] = [];
   private sipiPoker: ReturnType<typeof setInterval> | undefined;
+  private host: VcpuStateHost | undefined;
 
   constructor(
     private readonly kvm: Kvm,
@@ -226,10 +243,77 @@ class KvmVm implements X86AccelVm {
    */
   pause(): void {
     for (let i = 0; i < this.channels.length; i++) {
-      Atomics.store(this.channels[i]!, CH_PAUSE, 1);
+      // immediate_exit before the flag: a worker that sees the flag runs once more to complete
+      // its last I/O (pauseAtBoundary), and that run must return at once.
       this.vcpus[i]!.setImmediateExit(true);
+      Atomics.store(this.channels[i]!, CH_PAUSE, 1);
       this.signalVcpu(i);
     }
+  }
+
+  /**
+   * Pauses every vCPU and waits until each is out of KVM_RUN with its last exit's I/O
+   * completed: its state can then be saved (saveCpuState). KvmAccelError after `timeoutMs`.
+   */
+  async pauseAtBoundary(timeoutMs = 5000): Promise<void> {
+    // An acknowledgement from an earlier pause does not count.
+    for (const ch of this.channels) Atomics.store(ch, CH_PAUSED, 0);
+    this.pause();
+    const deadline = performance.now() + timeoutMs;
+    for (let i = 0; i < this.channels.length; i++) {
+      const ch = this.channels[i]!;
+      while (Atomics.load(ch, CH_PAUSED) === 0) {
+        const left = deadline - performance.now();
+        if (left <= 0 || this.stopping)
+          throw new KvmAccelError(`vcpu ${i} did not pause within ${timeoutMs} ms`);
+        await Atomics.waitAsync(ch, CH_PAUSED, 0, Math.min(left, 50)).value;
+      }
+    }
+  }
+
+  /**
+   * The state of the VM (irqchip, PIT, clock) and of every vCPU, as snapshot records
+   * (kvm/vm-state.ts, kvm/vcpu-state.ts). The vCPUs must be paused (pauseAtBoundary).
+   */
+  saveCpuState(): KvmCpuState {
+    const paused = (ch: Int32Array): boolean =>
+      Atomics.load(ch, CH_PAUSE) !== 0 && Atomics.load(ch, CH_PAUSED) !== 0;
+    if (!this.channels.every(paused))
+      throw new KvmAccelError("the vCPUs must be paused at a boundary to save their state");
+    const host = this.stateHost();
+    return {
+      vm: saveVmState(this.vm, this.shape()),
+      vcpus: this.vcpus.map((v, i) => saveVcpuState(v, host, `vcpu ${i}`)),
+    };
+  }
+
+  /**
+   * Loads records saved by saveCpuState into this VM, made from the same configuration and
+   * with its memory already holding the saved contents, before start(). DeviceStateError
+   * naming the field for a record out of bounds, KvmStateError for a part KVM refuses.
+   */
+  loadCpuState(state: KvmCpuState): void {
+    if (this.workers.length > 0)
+      throw new KvmAccelError("vCPU state is loaded before the VM starts");
+    if (state === null || typeof state !== "object")
+      throw new DeviceStateError("CPU state: not an object");
+    if (!Array.isArray(state.vcpus) || state.vcpus.length !== this.vcpus.length)
+      throw new DeviceStateError(`vcpus: the VM has ${this.vcpus.length}, the record does not`);
+    const host = this.stateHost();
+    // Every vCPU record checked before the VM's state is loaded (which checks its own first).
+    this.vcpus.forEach((_v, i) => parseVcpuState(state.vcpus[i], host, `vcpu ${i}`));
+    loadVmState(this.vm, state.vm, this.shape());
+    this.vcpus.forEach((v, i) => loadVcpuState(v, state.vcpus[i], host, `vcpu ${i}`));
+  }
+
+  private stateHost(): VcpuStateHost {
+    this.host ??= vcpuStateHost(this.kvm, this.vm, this.config.irqchip !== false);
+    return this.host;
+  }
+
+  private shape(): VmStateShape {
+    const on = this.config.irqchip !== false;
+    return { irqchip: on, pit: on };
   }
 
   /** Lets the vCPUs run again: immediate_exit cleared before the flag, so none sees a stale one. */
@@ -237,6 +321,7 @@ class KvmVm implements X86AccelVm {
     if (this.stopping) return;
     for (let i = 0; i < this.channels.length; i++) {
       this.vcpus[i]!.setImmediateExit(false);
+      Atomics.store(this.channels[i]!, CH_PAUSED, 0);
       Atomics.store(this.channels[i]!, CH_PAUSE, 0);
       Atomics.notify(this.channels[i]!, CH_PAUSE);
     }

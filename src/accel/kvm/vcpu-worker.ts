@@ -14,6 +14,7 @@ import {
   CH_STARTED,
   CH_STOP,
   CH_PAUSE,
+  CH_PAUSED,
   CH_TID,
   CH_VAL_LO,
   OP_HALT,
@@ -169,10 +170,24 @@ function serve(e: VcpuExit): boolean {
 try {
   while (!stopped()) {
     if (Atomics.load(ch, CH_PAUSE) !== 0) {
-      // Paused by the VMM (which also set immediate_exit): wait until it resumes us.
+      if (Atomics.load(ch, CH_PAUSED) === 0) {
+        // Paused by the VMM, which set immediate_exit first: one more KVM_RUN completes the
+        // I/O of the last exit and returns at once (api.rst: only then is the guest's state
+        // consistent), so the VMM can save it at an instruction boundary. Had the VMM resumed
+        // meanwhile, this is an ordinary run and its exit is served.
+        const e = vcpu.runOnce();
+        if (!serve(e)) break;
+        if (e.kind === "intr" && Atomics.load(ch, CH_PAUSE) !== 0) {
+          Atomics.store(ch, CH_PAUSED, 1);
+          Atomics.notify(ch, CH_PAUSED);
+        }
+        continue;
+      }
+      // Wait until the VMM resumes us.
       Atomics.wait(ch, CH_PAUSE, 1, 100);
       continue;
     }
+    if (Atomics.load(ch, CH_PAUSED) !== 0) Atomics.store(ch, CH_PAUSED, 0);
     if (!serve(vcpu.runOnce())) break;
   }
 } catch (e) {

@@ -1,7 +1,8 @@
 // The CLI's client for the daemon's API: HTTP over the Unix socket, a bearer token from
 // MOAT_TOKEN or the admin token file that only root can read.
 import { readFileSync } from "node:fs";
-import WebSocket from "ws";
+import { createRequire } from "node:module";
+import type WebSocket from "ws";
 import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./api-types.js";
 import { unixFetch } from "./unix-fetch.js";
@@ -174,7 +175,9 @@ export async function stream(
 
 /** Opens the console WebSocket of a VM. */
 export function openConsole(c: Connection, vm: string): WebSocket {
-  return new WebSocket(`ws+unix://${c.socket}:/v1/vms/${encodeURIComponent(vm)}/console`, {
+  // Loaded for the commands that attach only: ws is some 20 modules every command would read.
+  const WebSocketClient = createRequire(import.meta.url)("ws") as typeof WebSocket;
+  return new WebSocketClient(`ws+unix://${c.socket}:/v1/vms/${encodeURIComponent(vm)}/console`, {
     headers: { authorization: `Bearer ${c.token}` },
   });
 }

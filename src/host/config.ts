@@ -1,7 +1,7 @@
 // The daemon's configuration: defaults, an optional JSON file (validated by its schema: a typo or
 // a bad value is refused at start with the field and the reason), then command-line overrides.
 import { readFileSync } from "node:fs";
-import { Ajv } from "ajv";
+import { createRequire } from "node:module";
 import type { CapacityPolicy } from "./admission.js";
 import type { DomainQuota } from "./quota.js";
 import { DEFAULT_RECLAIM, type ReclaimPolicy } from "./reclaim.js";
@@ -214,6 +214,8 @@ export function loadConfig(path: string | undefined, home?: string): DaemonConfi
   } catch (e) {
     throw new ConfigError(`config ${path}: ${(e as Error).message}`);
   }
+  // Loaded here, not at the top: every `moat` command reads this module's defaults.
+  const { Ajv } = createRequire(import.meta.url)("ajv") as typeof import("ajv");
   const ajv = new Ajv({ allErrors: false });
   const validate = ajv.compile(configSchema);
   if (!validate(raw)) {

@@ -6,7 +6,7 @@
 // compiled here instead, with the same options.
 import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
-import { Ajv, type Options, type ValidateFunction } from "ajv";
+import type { Ajv, Options, ValidateFunction } from "ajv";
 
 const require = createRequire(import.meta.url);
 
@@ -16,6 +16,9 @@ const require = createRequire(import.meta.url);
  * `extra` on top.
  */
 export function schemaCompiler(extra: Options = {}): Ajv {
+  // Loaded when first needed: Ajv is some 60 modules, which a VM process that finds its schemas
+  // precompiled (every built one) never reads.
+  const { Ajv } = require("ajv") as typeof import("ajv");
   return new Ajv({ allErrors: false, strict: true, meta: false, validateSchema: false, ...extra });
 }
 

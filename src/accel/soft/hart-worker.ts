@@ -64,6 +64,7 @@ import { loadHartState } from "./hart-state.js";
 import type { JitStats } from "./jit/code-cache.js";
 import type { CpuTier } from "./cpu-tier.js";
 
+/** What a hart's worker is made with (soft-accel.ts spawnHarts): its place in the VM. */
 export interface HartWorkerData {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -71,13 +72,19 @@ export interface HartWorkerData {
   posted: SharedArrayBuffer;
   /** Exit counters (channel.ts): slot = the core's exit code, plus EXIT_SLOT_POSTED. */
   counters: SharedArrayBuffer;
-  /** Device ranges where writes are posted (see ExitHandler.postedWriteRanges). */
-  postedWriteRanges: { base: bigint; size: bigint }[];
   hart: number;
   harts: number;
   ramBase: bigint;
   ramSize: number;
   sbi: boolean;
+  /** The execution tier this hart runs guest code on (cpu-tier.ts). */
+  cpuTier: CpuTier;
+}
+
+/** The message that starts a hart (soft-accel.ts start): where, and how the VM is wired. */
+export interface HartStart {
+  /** Device ranges where writes are posted (see ExitHandler.postedWriteRanges). */
+  postedWriteRanges: { base: bigint; size: bigint }[];
   /** Started at boot (hart 0, or every hart without SBI); others wait for HSM hart_start. */
   startNow: boolean;
   entry: bigint;
@@ -85,8 +92,6 @@ export interface HartWorkerData {
   args: bigint[];
   /** performance.timeOrigin + performance.now() of the VMM at VM creation, in ms. */
   epochMs: number;
-  /** The execution tier this hart runs guest code on (cpu-tier.ts). */
-  cpuTier: CpuTier;
   /**
    * A snapshot's state record for this hart (hart-state.ts), loaded instead of a reset; null:
    * the hart was stopped (HSM) and waits to be started, as it did.
@@ -120,7 +125,10 @@ const idleIdx = (blk + SH_IDLE) >> 2;
 const hsmIdx = (blk + SH_HSM) >> 2;
 
 // mtime = ms since the VM's epoch x 10^4. timeOrigin + now() is comparable across threads.
-const originShift = performance.timeOrigin - d.epochMs;
+// Set by the start message (the timer's origin is the VMM's, moved for a restored VM).
+let originShift = 0;
+/** The start message (set before the hart runs). */
+let go: HartStart;
 const ticksPerMs = TIMEBASE_HZ / 1000;
 function now(): number {
   return Math.floor((performance.now() + originShift) * ticksPerMs);
@@ -151,7 +159,7 @@ function halt(detail: string): void {
 
 /** Serves the core's pending device access; false if the hart must stop (trap loop). */
 function postable(addr: bigint, size: number): boolean {
-  for (const r of d.postedWriteRanges) {
+  for (const r of go.postedWriteRanges) {
     if (addr >= r.base && addr + BigInt(size) <= r.base + r.size) return true;
   }
   return false;
@@ -309,24 +317,28 @@ function yieldToLoop(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (!hartCore.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi, d.harts)) {
+  // The core is made while the VMM loads the guest; the hart runs once told to start.
+  const made = hartCore.init(d.hart, d.ramBase, BigInt(d.ramSize), d.sbi, d.harts);
+  // The VMM set this hart's HSM state and timer before any hart ran (soft-accel.ts): another
+  // hart may already have started this one.
+  go = await new Promise<HartStart>((r) => parentPort!.once("message", r));
+  originShift = performance.timeOrigin - go.epochMs;
+  if (!made) {
     halt(`hart ${d.hart}: the core refused its configuration`);
     return;
   }
-  // The VMM set this hart's HSM state and timer before any hart ran (soft-accel.ts): another
-  // hart may already have started this one.
-  if (d.restore) {
+  if (go.restore) {
     try {
-      loadHartState(core, d.memory, d.hart, d.restore);
+      loadHartState(core, d.memory, d.hart, go.restore);
     } catch (e) {
       halt(`snapshot: ${(e as Error).message}`);
       return;
     }
-  } else if (d.restore === null) {
+  } else if (go.restore === null) {
     if (!waitForStart()) return;
-  } else if (d.startNow) {
-    const [a0 = 0n, a1 = 0n, a2 = 0n] = d.args;
-    core.reset(d.entry, d.priv, a0, a1, a2);
+  } else if (go.startNow) {
+    const [a0 = 0n, a1 = 0n, a2 = 0n] = go.args;
+    core.reset(go.entry, go.priv, a0, a1, a2);
   } else if (!waitForStart()) return;
   while (!stopped()) {
     if (Atomics.load(ch, CH_PAUSE) !== 0) {

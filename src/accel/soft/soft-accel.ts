@@ -65,7 +65,7 @@ import {
   sharedBlock,
 } from "./layout.js";
 import { HART_STATE_BYTES } from "./hart-state.js";
-import type { HartWorkerData } from "./hart-worker.js";
+import type { HartStart, HartWorkerData } from "./hart-worker.js";
 import { applyPosted, serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
 import { CPU_TIERS, DEFAULT_CPU_TIER, isCpuTier, type CpuTier } from "./cpu-tier.js";
@@ -127,16 +127,16 @@ class SoftVm implements RiscvAccelVm {
       new Uint8Array(this.wasmMemory.buffer, RAM_OFFSET, config.ramBytes),
       (off, len) => invalidateCodeRange(this.i32, off, len),
     );
+    this.spawnHarts();
   }
 
-  start(start: RiscvBoot | { restore: RiscvHartsState }, handler: RiscvExitHandler): void {
+  /**
+   * Starts each hart's worker thread, which makes its core and then waits for start(): a
+   * thread takes some 30 ms to come up, time the VMM spends loading the guest meanwhile. The
+   * threads do not keep the process alive until start().
+   */
+  private spawnHarts(): void {
     const module = coreModule();
-    this.handler = handler;
-    const startNow = (h: number): boolean => h === 0 || !this.config.builtinFirmware;
-    const restore = "restore" in start ? start.restore : undefined;
-    const boot: RiscvBoot = "restore" in start ? { entry: 0n, mode: "S", args: [] } : start;
-    if (restore) this.restoreSharedBlocks(restore);
-    else this.initSharedBlocks(startNow);
     for (let h = 0; h < this.config.vcpus; h++) {
       const channel = newChannel();
       const ring = newPostedRing();
@@ -150,30 +150,46 @@ class SoftVm implements RiscvAccelVm {
         channel: channel.buffer as SharedArrayBuffer,
         posted: ring.buffer as SharedArrayBuffer,
         counters: counters.buffer as SharedArrayBuffer,
-        postedWriteRanges: handler.postedWriteRanges.map((r) => ({ ...r })),
         hart: h,
         harts: this.config.vcpus,
         ramBase: this.config.ramBase,
         ramSize: this.config.ramBytes,
         sbi: this.config.builtinFirmware,
+        cpuTier: this.cpuTier,
+      };
+      const w = new Worker(new URL("./hart-worker.js", import.meta.url), { workerData: data });
+      w.unref();
+      w.on("message", (m: { kind: string; hart: number; detail: string }) => {
+        if (m.kind === "halt" && !this.stopping) this.handler?.vcpuHalted(m.hart, m.detail);
+      });
+      w.on("error", (e) => {
+        if (!this.stopping) this.handler?.vcpuHalted(h, `hart ${h}: worker failed: ${e.message}`);
+      });
+      this.workers.push(w);
+    }
+  }
+
+  start(start: RiscvBoot | { restore: RiscvHartsState }, handler: RiscvExitHandler): void {
+    this.handler = handler;
+    const startNow = (h: number): boolean => h === 0 || !this.config.builtinFirmware;
+    const restore = "restore" in start ? start.restore : undefined;
+    const boot: RiscvBoot = "restore" in start ? { entry: 0n, mode: "S", args: [] } : start;
+    if (restore) this.restoreSharedBlocks(restore);
+    else this.initSharedBlocks(startNow);
+    this.workers.forEach((w, h) => {
+      const go: HartStart = {
+        postedWriteRanges: handler.postedWriteRanges.map((r) => ({ ...r })),
         startNow: startNow(h),
         entry: boot.entry,
         priv: boot.mode === "S" ? 1 : 3,
         args: [BigInt(h), ...boot.args.slice(1)],
         epochMs: this.epochMs,
-        cpuTier: this.cpuTier,
         ...(restore ? { restore: restore.harts[h]!.record } : {}),
       };
-      const w = new Worker(new URL("./hart-worker.js", import.meta.url), { workerData: data });
-      w.on("message", (m: { kind: string; hart: number; detail: string }) => {
-        if (m.kind === "halt" && !this.stopping) handler.vcpuHalted(m.hart, m.detail);
-      });
-      w.on("error", (e) => {
-        if (!this.stopping) handler.vcpuHalted(h, `hart ${h}: worker failed: ${e.message}`);
-      });
-      this.workers.push(w);
-      void this.serve(channel, ring, handler);
-    }
+      w.ref();
+      w.postMessage(go);
+      void this.serve(this.channels[h]!, this.rings[h]!, handler);
+    });
   }
 
   /**

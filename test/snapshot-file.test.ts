@@ -23,6 +23,7 @@ import {
   writeSnapshot,
   type SnapshotManifest,
   type SnapshotParts,
+  type SoftCpuState,
 } from "../src/vmm/snapshot-file.js";
 
 const MiB = 1 << 20;
@@ -33,6 +34,8 @@ function parts(): SnapshotParts {
   ram[10 * MiB + 5] = 1; // one byte on one page
   ram.fill(0xff, 16 * MiB - 4096); // the last page
   return {
+    arch: "riscv64",
+    accel: "soft",
     machine: { accel: "soft", cpus: 1, memory_mib: 16 },
     cpu: {
       mtime: "0x1234",
@@ -153,9 +156,22 @@ test("what is not moat's snapshot of this version, or is malformed, is refused b
     refused(() => readSnapshot(dir), /extent \[3, 1\] out of order/);
     reseal(dir, (m) => (m.memory.extents = [[4095, 2]]));
     refused(() => readSnapshot(dir), /extent \[4095, 2\] out of order or past the end/);
-    reseal(dir, (m) => ((m.cpu.harts[0] as { hsm: unknown }).hsm = "0"));
+    reseal(dir, (m) => (((m.cpu as SoftCpuState).harts[0] as { hsm: unknown }).hsm = "0"));
     refused(() => readSnapshot(dir), /\/cpu\/harts\/0\/hsm must be integer/);
-    reseal(dir, (m) => ((m as unknown as { extra: number }).extra = 1));
+    reseal(dir, (m) => {
+      (m.cpu as SoftCpuState).harts[0]!.hsm = 0;
+      m.arch = "x86_64";
+    });
+    refused(() => readSnapshot(dir), /an x86_64 snapshot on soft: moat makes none/);
+    reseal(dir, (m) => {
+      m.arch = "riscv64";
+      m.accel = "kvm";
+    });
+    refused(() => readSnapshot(dir), /\/cpu must have required property 'vm'/);
+    reseal(dir, (m) => {
+      m.accel = "soft";
+      (m as unknown as { extra: number }).extra = 1;
+    });
     refused(() => readSnapshot(dir), /must NOT have additional properties/);
     writeFileSync(join(dir, "snapshot.json"), "{");
     refused(() => readSnapshot(dir), /not JSON/);

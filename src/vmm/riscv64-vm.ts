@@ -8,8 +8,14 @@ import type {
   RiscvHartsState,
 } from "../accel/accel.js";
 import type { VirtioMmio } from "../devices/virtio/mmio-transport.js";
-import { StateReader, type DeviceState, type Snapshottable } from "../devices/device-state.js";
-import { SnapshotError, type OpenSnapshot } from "./snapshot-file.js";
+import type { Snapshottable } from "../devices/device-state.js";
+import { loadDevices, saveDevices, virtioStates, withDevicesSettled } from "./snapshot-devices.js";
+import {
+  SnapshotError,
+  type OpenSnapshot,
+  type SnapshotParts,
+  type SoftCpuState,
+} from "./snapshot-file.js";
 import { hartsFromManifest, hartsToManifest } from "./snapshot-harts.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
@@ -46,30 +52,6 @@ import { attachVirtio, slotTable, type DeviceLineSink, type SlotDevice } from ".
 import type { VmExit } from "./vm-exit.js";
 import { VmLifecycle } from "./vm-lifecycle.js";
 import { EXIT_MOAT_ERROR } from "./exit-status.js";
-
-/** A device that serves requests on its own time (virtio-blk): held still for a snapshot. */
-interface Quiescent {
-  quiesce(): Promise<void>;
-  release(): void;
-}
-
-/** `p`, or a SnapshotError saying `what` after `ms`. */
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new SnapshotError(`${what} within ${ms} ms`, "conflict")),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Room reserved for the device tree (a few KiB with 8 harts and a long command line). */
 const DTB_SLOT_BYTES = 64 * 1024;
@@ -201,10 +183,7 @@ export class Riscv64Vm {
       ["plic", this.plic],
       ["uart", this.console],
       ["rtc", this.rtc],
-      ...this.transports.map((t, i): [string, Snapshottable] => [
-        `virtio${this.slots[i]!.slot}`,
-        t,
-      ]),
+      ...virtioStates(this.slots, this.transports),
     ];
   }
 
@@ -213,59 +192,33 @@ export class Riscv64Vm {
    * serve requests on their own time are quiesced first (none in flight), and take requests
    * again after (release()). Rejects if a hart or a device does not settle within `timeoutMs`.
    */
-  async snapshot(timeoutMs: number): Promise<{
-    cpu: ReturnType<typeof hartsToManifest>;
-    devices: Record<string, DeviceState>;
-    ram: Uint8Array;
-  }> {
-    const own = this.slots.map((s) => s.device as Partial<Quiescent>);
-    const quiesced = own.filter((d) => typeof d.quiesce === "function") as Quiescent[];
-    try {
-      await withTimeout(
-        Promise.all(quiesced.map((d) => d.quiesce())),
-        timeoutMs,
-        "a disk request did not complete",
-      );
-      const harts = await this.avm.saveHarts(timeoutMs);
-      const end = performance.now() + timeoutMs;
-      // A display command is served over several turns of the event loop: wait for its end.
-      while (own.some((d) => (d as { busy?: boolean }).busy === true)) {
-        if (performance.now() > end)
-          throw new SnapshotError("the display is still busy with a command", "conflict");
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      const devices: Record<string, DeviceState> = {
-        machine: { booted: this.life.userspaceStarted },
-      };
-      for (const [name, d] of this.snapshotDevices()) devices[name] = d.saveState();
-      const mem = this.avm.memory;
-      return { cpu: hartsToManifest(harts), devices, ram: mem.hostView(mem.base, mem.size) };
-    } finally {
-      for (const d of quiesced) d.release();
-    }
+  async snapshot(timeoutMs: number): Promise<Omit<SnapshotParts, "machine">> {
+    const { cpu, devices } = await withDevicesSettled(
+      this.slots.map((s) => s.device),
+      timeoutMs,
+      () => this.avm.saveHarts(timeoutMs),
+      () => saveDevices(this.snapshotDevices(), { booted: this.life.userspaceStarted }),
+    );
+    const mem = this.avm.memory;
+    return {
+      arch: "riscv64",
+      accel: "soft",
+      cpu: hartsToManifest(cpu),
+      devices,
+      ram: mem.hostView(mem.base, mem.size),
+    };
   }
 
   /** Takes up snapshot `s`: guest RAM, each device's state, and the harts for run(). */
   private restoreFrom(s: OpenSnapshot): void {
     const mem = this.avm.memory;
     const m = s.manifest;
-    this.restoredHarts = hartsFromManifest(m.cpu, this.cfg.harts);
+    if (m.accel !== "soft") throw new SnapshotError(`${s.dir}: a snapshot of a ${m.arch} VM`);
+    this.restoredHarts = hartsFromManifest(m.cpu as SoftCpuState, this.cfg.harts);
     // RAM first: a device taking up its queues may read the rings there.
     s.loadMemory(mem.hostView(mem.base, mem.size));
-    const devices = new Map(Object.entries(m.devices));
-    const machine = new StateReader(devices.get("machine"), "machine");
+    const machine = loadDevices(this.snapshotDevices(), m.devices);
     if (machine.bool("booted")) this.life.markBoot();
-    devices.delete("machine");
-    for (const [name, d] of this.snapshotDevices()) {
-      const state = devices.get(name);
-      if (state === undefined)
-        throw new SnapshotError(`the snapshot has no state for ${name}, which this VM has`);
-      d.loadState(new StateReader(state, name));
-      devices.delete(name);
-    }
-    const extra = [...devices.keys()];
-    if (extra.length > 0)
-      throw new SnapshotError(`the snapshot has devices this VM does not: ${extra.join(", ")}`);
   }
 
   private load(ramBytes: number): void {

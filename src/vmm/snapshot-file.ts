@@ -24,6 +24,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { join } from "node:path";
 import type { ValidateFunction } from "ajv";
 import type { DeviceState } from "../devices/device-state.js";
+import type { KvmCpuState } from "../accel/accel.js";
 import { MoatError } from "../base/moat-error.js";
 import { moatVersion } from "../base/moat-version.js";
 import { validators, type SchemaSet } from "./schema-compiler.js";
@@ -60,6 +61,12 @@ export interface SnapshotHart {
   opaque: string;
 }
 
+/** The soft CPU's harts in a manifest (snapshot-harts.ts). */
+export interface SoftCpuState {
+  mtime: string;
+  harts: SnapshotHart[];
+}
+
 /** What a snapshot holds besides guest RAM. */
 export interface SnapshotManifest {
   format: typeof SNAPSHOT_FORMAT;
@@ -67,11 +74,13 @@ export interface SnapshotManifest {
   /** The moat version that wrote it: another version's snapshot is refused. */
   moat: string;
   created_at: string;
-  arch: "riscv64";
-  accel: "soft";
+  /** riscv64 on the soft CPU, x86_64 on KVM. */
+  arch: "riscv64" | "x86_64";
+  accel: "soft" | "kvm";
   /** The machine's config (vm-config.ts, without its host part), checked again at restore. */
   machine: Record<string, unknown>;
-  cpu: { mtime: string; harts: SnapshotHart[] };
+  /** The soft CPU's harts, or KVM's VM and vCPU records (checked by kvm/vcpu-state.ts). */
+  cpu: SoftCpuState | KvmCpuState;
   devices: Record<string, DeviceState>;
   memory: {
     bytes: number;
@@ -89,6 +98,45 @@ export interface SnapshotManifest {
 const hex64 = { type: "string", pattern: "^0x[0-9a-f]{1,16}$" } as const;
 const sha256 = { type: "string", pattern: "^[0-9a-f]{64}$" } as const;
 const u32 = { type: "integer", minimum: 0, maximum: 0xffff_ffff } as const;
+
+/** The soft CPU's harts (their records are the core's to check). */
+const SOFT_CPU_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["mtime", "harts"],
+  properties: {
+    mtime: hex64,
+    harts: {
+      type: "array",
+      minItems: 1,
+      maxItems: 8,
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["record", "mip", "mtimecmp", "hsm", "start_addr", "opaque"],
+        properties: {
+          record: { type: ["string", "null"], maxLength: 4096 },
+          mip: u32,
+          mtimecmp: hex64,
+          hsm: u32,
+          start_addr: hex64,
+          opaque: hex64,
+        },
+      },
+    },
+  },
+} as const;
+
+/** KVM's VM and vCPU records (each checked by kvm/vm-state.ts and vcpu-state.ts). */
+const KVM_CPU_SCHEMA = {
+  type: "object",
+  additionalProperties: false,
+  required: ["vm", "vcpus"],
+  properties: {
+    vm: { type: "object" },
+    vcpus: { type: "array", minItems: 1, maxItems: 64, items: { type: "object" } },
+  },
+} as const;
 
 /** The manifest's shape (its values are each checked by what takes them). */
 const manifestSchema = {
@@ -112,35 +160,10 @@ const manifestSchema = {
     version: { type: "integer" },
     moat: { type: "string", maxLength: 64 },
     created_at: { type: "string", maxLength: 64 },
-    arch: { const: "riscv64" },
-    accel: { const: "soft" },
+    arch: { enum: ["riscv64", "x86_64"] },
+    accel: { enum: ["soft", "kvm"] },
     machine: { type: "object" },
-    cpu: {
-      type: "object",
-      additionalProperties: false,
-      required: ["mtime", "harts"],
-      properties: {
-        mtime: hex64,
-        harts: {
-          type: "array",
-          minItems: 1,
-          maxItems: 8,
-          items: {
-            type: "object",
-            additionalProperties: false,
-            required: ["record", "mip", "mtimecmp", "hsm", "start_addr", "opaque"],
-            properties: {
-              record: { type: ["string", "null"], maxLength: 4096 },
-              mip: u32,
-              mtimecmp: hex64,
-              hsm: u32,
-              start_addr: hex64,
-              opaque: hex64,
-            },
-          },
-        },
-      },
-    },
+    cpu: { type: "object" },
     devices: { type: "object", maxProperties: MAX_DEVICES },
     memory: {
       type: "object",
@@ -164,6 +187,10 @@ const manifestSchema = {
     sha256,
     hmac: sha256,
   },
+  // The cpu entry's shape is the accelerator's.
+  if: { properties: { accel: { const: "soft" } } },
+  then: { properties: { cpu: SOFT_CPU_SCHEMA } },
+  else: { properties: { cpu: KVM_CPU_SCHEMA } },
 } as const;
 
 export const SNAPSHOT_SCHEMAS: SchemaSet = {
@@ -199,6 +226,8 @@ function dataExtents(ram: Uint8Array): [number, number][] {
 
 /** What writeSnapshot records beside RAM. */
 export interface SnapshotParts {
+  arch: SnapshotManifest["arch"];
+  accel: SnapshotManifest["accel"];
   machine: Record<string, unknown>;
   cpu: SnapshotManifest["cpu"];
   devices: Record<string, DeviceState>;
@@ -249,8 +278,8 @@ export function writeSnapshot(dir: string, parts: SnapshotParts, key?: Buffer): 
     version: SNAPSHOT_VERSION,
     moat: moatVersion(),
     created_at: new Date().toISOString(),
-    arch: "riscv64",
-    accel: "soft",
+    arch: parts.arch,
+    accel: parts.accel,
     machine: parts.machine,
     cpu: parts.cpu,
     devices: parts.devices,
@@ -366,6 +395,8 @@ export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
     throw new SnapshotError(
       `${dir}/${MANIFEST_FILE}: ${m.hmac === undefined ? "not sealed by this daemon" : "its seal does not match: changed since written"}`,
     );
+  if ((m.arch === "riscv64") !== (m.accel === "soft"))
+    throw new SnapshotError(`${dir}: an ${m.arch} snapshot on ${m.accel}: moat makes none`);
   const pages = m.memory.bytes / SNAPSHOT_PAGE;
   if (!Number.isInteger(pages))
     throw new SnapshotError(`${dir}: memory.bytes is not a whole number of pages`);

@@ -2,12 +2,12 @@
 // u64s as "0x...", records base64) and back. The values themselves are checked by what takes
 // them: the core (each record), the soft accelerator (HSM states, the timer).
 import type { RiscvHartsState } from "../accel/accel.js";
-import type { SnapshotManifest } from "./snapshot-file.js";
+import type { SoftCpuState } from "./snapshot-file.js";
 import { SnapshotError } from "./snapshot-file.js";
 import { u64 } from "../devices/device-state.js";
 
 /** `s` as a manifest's cpu entry. */
-export function hartsToManifest(s: RiscvHartsState): SnapshotManifest["cpu"] {
+export function hartsToManifest(s: RiscvHartsState): SoftCpuState {
   return {
     mtime: u64(s.mtime),
     harts: s.harts.map((h) => ({
@@ -25,7 +25,7 @@ export function hartsToManifest(s: RiscvHartsState): SnapshotManifest["cpu"] {
  * A manifest's cpu entry as the accelerator takes it. Bound: exactly `harts` harts (the
  * machine's config), records base64 (their size is the core's to check).
  */
-export function hartsFromManifest(cpu: SnapshotManifest["cpu"], harts: number): RiscvHartsState {
+export function hartsFromManifest(cpu: SoftCpuState, harts: number): RiscvHartsState {
   if (cpu.harts.length !== harts)
     throw new SnapshotError(`the snapshot has ${cpu.harts.length} harts, the machine ${harts}`);
   return {

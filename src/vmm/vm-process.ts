@@ -229,8 +229,8 @@ export function checkHost(c: VmConfig, n: FieldNames, jailed: boolean): void {
     );
 }
 
-/** How long a snapshot waits for every hart to stop between slices. */
-const SNAPSHOT_HART_TIMEOUT_MS = 5000;
+/** How long a snapshot waits for every vCPU (hart) to stop at a boundary. */
+const SNAPSHOT_CPU_TIMEOUT_MS = 5000;
 
 /** The machine part of a config: what a snapshot keeps (the host part is each process's own). */
 function machineOf(c: VmConfig): Record<string, unknown> {
@@ -295,11 +295,6 @@ async function runVm(
     process.stdout.on("error", () => {});
     process.stderr.on("error", () => {});
   }
-  if (snap && arch !== "riscv64")
-    throw new VmConfigError(
-      `${n("host.restore")}: snapshots are of soft-CPU (riscv64) VMs for now`,
-      "host.restore",
-    );
   const kernelName = c.kernel ?? "the shipped kernel";
   // A restored VM's kernel, initrd and firmware are in its RAM already.
   const kernel = snap ? undefined : c.kernel ? readImage(c.kernel, "kernel") : shippedKernel(arch);
@@ -460,7 +455,16 @@ async function runVm(
         ? await X86Vm.create({
             ...common,
             vcpus: cpus,
-            kernel: { image: kernel!, name: kernelName, cmdline, ...(initrd ? { initrd } : {}) },
+            ...(snap
+              ? { restore: snap }
+              : {
+                  kernel: {
+                    image: kernel!,
+                    name: kernelName,
+                    cmdline,
+                    ...(initrd ? { initrd } : {}),
+                  },
+                }),
             cpuTemplate: hostKvm === "pvm" ? "pvm" : "default",
             virtio,
             io: devices.ioThread(),
@@ -489,10 +493,9 @@ async function runVm(
     const snapshotDir = h.snapshot_dir;
     if (control && snapshotDir !== undefined)
       control.snapshot = async (name) => {
-        if (!(vm instanceof Riscv64Vm)) throw new Error("snapshots of KVM VMs are not built yet");
         const t0 = performance.now();
         const path = join(snapshotDir, name);
-        const parts = await vm.snapshot(SNAPSHOT_HART_TIMEOUT_MS);
+        const parts = await vm.snapshot(SNAPSHOT_CPU_TIMEOUT_MS);
         const bytes = writeSnapshot(path, { machine: machineOf(c), ...parts });
         return { path, memory_bytes: bytes, ms: Math.round(performance.now() - t0) };
       };

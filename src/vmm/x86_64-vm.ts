@@ -3,7 +3,10 @@
 // through a CPU template, an MP table for the vCPUs. It boots a Linux kernel — an ELF vmlinux
 // through its PVH entry, or a bzImage through the 64-bit boot protocol — with an initramfs,
 // or a flat 64-bit program entered directly in long mode (payload tests).
-import type { X86AccelVm, X86ExitHandler } from "../accel/accel.js";
+import type { KvmCpuState, X86AccelVm, X86ExitHandler } from "../accel/accel.js";
+import type { Snapshottable } from "../devices/device-state.js";
+import { SnapshotError, type OpenSnapshot, type SnapshotParts } from "./snapshot-file.js";
+import { loadDevices, saveDevices, virtioStates, withDevicesSettled } from "./snapshot-devices.js";
 import { kvmAccelerator } from "../accel/kvm/kvm-accel.js";
 import { PioBus } from "../bus/pio-bus.js";
 import { MmioBus } from "../bus/mmio-bus.js";
@@ -86,6 +89,11 @@ export interface X86VmConfig {
   io?: IoThread;
   /** The host's clock and timers behind the guest's CMOS RTC (default: the real ones). */
   rtcHost?: RtcHost;
+  /**
+   * A snapshot to take up instead of loading the program or kernel (which are then not read:
+   * given, they only say what the machine was: a program's has no power button).
+   */
+  restore?: OpenSnapshot;
 }
 
 export class X86Vm {
@@ -102,11 +110,14 @@ export class X86Vm {
   /** The machine's power button (not with a flat program: no kernel to hear it). */
   readonly powerButton: VirtioInput | undefined;
   private readonly slots: SlotDevice[];
+  private readonly transports: VirtioMmio[];
+  /** Each slot's interrupt line (irqfd trigger and resample). */
+  private readonly lines: Map<number, { trigger: number; resample: number }>;
 
   private constructor(
     /** The accelerator's VM: guest RAM, vCPU threads and their exit counters, for the host. */
     readonly avm: X86AccelVm,
-    cfg: X86VmConfig,
+    private readonly cfg: X86VmConfig,
   ) {
     this.console = new SerialConsole(
       cfg.output,
@@ -128,7 +139,8 @@ export class X86Vm {
     // interrupt status is non-zero, lowered by KVM at the guest's EOI, re-asserted by the VMM
     // if the device still wants service. Queue notifies arrive through ioeventfds. Both
     // eventfd kinds are watched by the I/O thread: the data path takes no vCPU exit.
-    this.powerButton = cfg.kernel ? new VirtioInput("virtio-input power", "power") : undefined;
+    const bootsKernel = cfg.kernel !== undefined || (cfg.restore && !cfg.program);
+    this.powerButton = bootsKernel ? new VirtioInput("virtio-input power", "power") : undefined;
     this.slots = slotTable(cfg.virtio ?? [], VIRTIO_SLOTS, this.powerButton);
     const devices = this.slots;
     this.ownsIo = devices.length > 0 && !cfg.io;
@@ -136,6 +148,7 @@ export class X86Vm {
     const lines = new Map(
       devices.map(({ slot }) => [slot, avm.levelInterruptFds(virtioIrq(slot))]),
     );
+    this.lines = lines;
     const transports = attachVirtio(
       this.bus,
       avm.memory,
@@ -150,6 +163,7 @@ export class X86Vm {
       },
       cfg.log,
     );
+    this.transports = transports;
     transports.forEach((t, i) => {
       const { slot, device } = devices[i]!;
       const line = lines.get(slot)!;
@@ -184,25 +198,33 @@ export class X86Vm {
    * vCPUs; RAM below the MMIO hole; kernel, initrd and tables must fit in RAM without overlap.
    */
   static async create(cfg: X86VmConfig): Promise<X86Vm> {
-    if (!cfg.program === !cfg.kernel) throw new RangeError("give either a program or a kernel");
+    if (!cfg.program === !cfg.kernel && !cfg.restore)
+      throw new RangeError("give either a program or a kernel");
     if (!Number.isInteger(cfg.vcpus) || cfg.vcpus < 1 || cfg.vcpus > MPTABLE_MAX_CPUS) {
       throw new RangeError(`x86-64 VMs have 1 to ${MPTABLE_MAX_CPUS} vCPUs, not ${cfg.vcpus}`);
     }
     const ramBytes = cfg.memoryMiB * 1024 * 1024;
     const e820 = e820Map(ramBytes); // checks the RAM size
-    if (cfg.program && BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)) {
+    if (
+      !cfg.restore &&
+      cfg.program &&
+      BigInt(cfg.program.length) + PROGRAM_BASE > BigInt(ramBytes)
+    ) {
       throw new RangeError("the program does not fit in guest RAM");
     }
     const avm = await kvmAccelerator.createVm({ vcpus: cfg.vcpus, ramBase: 0n, ramBytes });
     const vm = new X86Vm(avm, cfg);
     try {
       cfg.afterAllocate?.(avm);
-      const load = cfg.kernel ? planKernel(cfg.kernel, ramBytes) : undefined;
       const cpuid = applyCpuTemplate(avm.supportedCpuid(), cfg.cpuTemplate);
-      avm.vcpus.forEach((v, i) => {
-        v.setCpuid(cpuidForVcpu(cpuid, i));
-        v.setMsrs(BOOT_MSRS);
-      });
+      // CPUID before the vCPUs' state: KVM checks a restored state against it.
+      avm.vcpus.forEach((v, i) => v.setCpuid(cpuidForVcpu(cpuid, i)));
+      if (cfg.restore) {
+        vm.restoreFrom(cfg.restore);
+        return vm;
+      }
+      const load = cfg.kernel ? planKernel(cfg.kernel, ramBytes) : undefined;
+      avm.vcpus.forEach((v) => v.setMsrs(BOOT_MSRS));
       const mem = avm.memory;
       writeMpTable(mem, cfg.vcpus);
       if (cfg.program) {
@@ -250,6 +272,61 @@ export class X86Vm {
       throw e;
     }
     return vm;
+  }
+
+  /** The machine's devices as a snapshot names them, in the order they are restored. */
+  private snapshotDevices(): [string, Snapshottable][] {
+    return [
+      ["uart", this.console],
+      ["rtc", this.rtc],
+      ...virtioStates(this.slots, this.transports),
+    ];
+  }
+
+  /**
+   * The machine's state for a snapshot: the vCPUs are paused at an instruction boundary (their
+   * last exit's I/O complete) and stay so; devices settled as on every machine.
+   */
+  async snapshot(timeoutMs: number): Promise<Omit<SnapshotParts, "machine">> {
+    const { cpu, devices } = await withDevicesSettled(
+      this.slots.map((s) => s.device),
+      timeoutMs,
+      async () => {
+        await this.avm.pauseAtBoundary(timeoutMs);
+        return this.avm.saveCpuState();
+      },
+      () =>
+        saveDevices(this.snapshotDevices(), {
+          booted: this.life.userspaceStarted,
+          cpu_template: this.cfg.cpuTemplate,
+        }),
+    );
+    const mem = this.avm.memory;
+    return { arch: "x86_64", accel: "kvm", cpu, devices, ram: mem.hostView(mem.base, mem.size) };
+  }
+
+  /**
+   * Takes up snapshot `s` before start(): guest RAM, each device's state, the vCPUs' and the
+   * in-kernel devices' state. Refused: a snapshot of another CPU template (the guest saw its
+   * CPUID) or another machine.
+   */
+  private restoreFrom(s: OpenSnapshot): void {
+    const m = s.manifest;
+    if (m.accel !== "kvm") throw new SnapshotError(`${s.dir}: a snapshot of a ${m.arch} VM`);
+    const mem = this.avm.memory;
+    s.loadMemory(mem.hostView(mem.base, mem.size));
+    const machine = loadDevices(this.snapshotDevices(), m.devices);
+    const template = machine.str("cpu_template", 32);
+    if (template !== this.cfg.cpuTemplate)
+      throw new SnapshotError(
+        `${s.dir}: made with the "${template}" CPU template; this host's VM has "${this.cfg.cpuTemplate}"`,
+      );
+    if (machine.bool("booted")) this.life.markBoot();
+    this.avm.loadCpuState(m.cpu as KvmCpuState);
+    // A device that wanted service when saved asserts its line again.
+    this.transports.forEach((t, i) => {
+      if (t.interruptPending) eventfdWrite(this.lines.get(this.slots[i]!.slot)!.trigger);
+    });
   }
 
   /** Runs until power-off, reset, a vCPU failure or stop(). */

@@ -28,6 +28,12 @@ import {
   msUntil,
   type RtcHost,
 } from "../rtc-clock.js";
+import {
+  DeviceStateError,
+  bytes,
+  type DeviceState,
+  type StateReader,
+} from "../device-state.js";
 
 export const CMOS_PORT = 0x70;
 export const CMOS_PORTS = 2;
@@ -147,6 +153,35 @@ export class CmosRtc implements MmioDevice {
   /** The VM ended: no timer runs any more. */
   close(): void {
     this.timer.close();
+  }
+
+  /**
+   * The registers, the index, the NMI mask and the interrupt flags. Not the time: a restored
+   * guest's clock reads the host's (as goldfish-rtc.ts), an offset the guest had set is dropped.
+   */
+  saveState(): DeviceState {
+    return { regs: bytes(this.regs), index: this.index, nmi: this.nmiMasked, flags: this.flags };
+  }
+
+  /** Bounds: 128 register bytes, a 7-bit index, the flags AF and UF only. */
+  loadState(r: StateReader): void {
+    const regs = r.bytes("regs", 128);
+    if (regs.length !== 128) throw new DeviceStateError(`${r.where}: regs is not 128 bytes`);
+    const index = r.int("index", 0, 0x7f);
+    const nmi = r.bool("nmi");
+    const flags = r.int("flags", 0, C_AF | C_UF);
+    if (flags & ~(C_AF | C_UF))
+      throw new DeviceStateError(`${r.where}: flags has bits other than AF and UF`);
+    this.regs.set(regs);
+    this.regs[CMOS_STATUS_A] = regs[CMOS_STATUS_A]! & ~A_UIP;
+    this.index = index;
+    this.nmiMasked = nmi;
+    this.flags = flags;
+    this.seenSecond = this.second();
+    // The opposite of what the flags ask for, so that updateIrq drives the line either way.
+    this.level = (this.flags & this.enabledFlags()) === 0;
+    this.updateIrq();
+    this.scheduleTick();
   }
 
   private get b(): number {

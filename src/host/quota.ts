@@ -14,11 +14,14 @@ export interface DomainQuota {
   memoryMiB?: number;
   vms?: number;
   diskBytes?: number;
+  /** Snapshots the domain keeps in the daemon's store, and their bytes of data. */
+  snapshots?: number;
+  snapshotBytes?: number;
 }
 
 export const QUOTA_KEYS = ["vcpus", "memoryMiB", "vms", "diskBytes"] as const;
 
-export type DomainUse = Required<DomainQuota>;
+export type DomainUse = Required<Omit<DomainQuota, "snapshots" | "snapshotBytes">>;
 
 /** What a guest can fill of a disk: its file's apparent size; 0 once it is gone. */
 function fileBytes(p: string): number {
@@ -95,4 +98,29 @@ export function quotaView(
   return Object.fromEntries(
     domains.map((d) => [d, { used: domainUse(d, vms), quota: quotaOf(quotas, d) ?? null }]),
   );
+}
+
+/**
+ * Refuses (ApiError 409, with the arithmetic) one more snapshot of `domain` of `bytes` (0: not
+ * known yet, only the count is checked) past its quota; `held`: the domain's snapshots' bytes.
+ */
+export function checkSnapshotQuota(
+  domain: string,
+  held: number[],
+  quotas: Record<string, DomainQuota>,
+  bytes: number,
+): void {
+  const q = quotaOf(quotas, domain);
+  if (q?.snapshots !== undefined && held.length + 1 > q.snapshots)
+    throw new ApiError(
+      409,
+      `domain ${domain}: ${held.length + 1} snapshots would exceed its quota of ${q.snapshots}`,
+    );
+  const used = held.reduce((a, b) => a + b, 0);
+  if (q?.snapshotBytes !== undefined && used + bytes > q.snapshotBytes)
+    throw new ApiError(
+      409,
+      `domain ${domain}: ${used + bytes} bytes of snapshots would exceed its quota of ` +
+        `${q.snapshotBytes} (${used} kept + ${bytes} taken)`,
+    );
 }

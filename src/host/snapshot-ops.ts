@@ -88,6 +88,7 @@ export class SnapshotOps {
     const dir = snapshotDirOf(this.supervisor.files(vm.id));
     let bytes: number;
     try {
+      // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.
       await this.supervisor.snapshot(vm.id, written, SNAPSHOT_TIMEOUT_MS, stop);
       bytes = this.files.take(dir, written, id, recordedMachine(vm.spec));
       checkSnapshotQuota(vm.domain, held, this.cfg.domainQuotas, bytes);
@@ -126,10 +127,13 @@ export class SnapshotOps {
         );
       throw e;
     }
-    if (stop)
-      await this.supervisor.stop(vm.id, 0).catch((e: unknown) => {
+    if (stop) {
+      try {
+        await this.supervisor.stop(vm.id, 0);
+      } catch (e) {
         throw toApiError(e);
-      });
+      }
+    }
     return s;
   }
 

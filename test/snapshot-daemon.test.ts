@@ -88,6 +88,15 @@ test("snapshot and restore through the daemon: the guest counts on in a new VM; 
     unknown
   >;
   assert.match(String(manifest.hmac), /^[0-9a-f]{64}$/, "sealed with the daemon's key");
+  // Counted against its domain's quota (moat host's SNAPSHOTS column).
+  const host = (await call(admin, "GET", "/v1/host")).body as {
+    quotas: Record<string, { used: { snapshots: number; snapshotBytes: number } }>;
+  };
+  assert.deepEqual(host.quotas.acme!.used, {
+    ...host.quotas.acme!.used,
+    snapshots: 1,
+    snapshotBytes: snap.bytes,
+  });
   const at = Math.max(...ticks(con.out()));
   await until("the source VM counting on after its snapshot", () =>
     Math.max(...ticks(con.out())) > at + 2 ? true : undefined,

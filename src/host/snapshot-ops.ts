@@ -81,8 +81,7 @@ export class SnapshotOps {
     const mine = this.store.snapshots().filter((s) => s.domain === vm.domain);
     if (mine.some((s) => s.name === name))
       throw new ApiError(409, `trust domain '${vm.domain}' has a snapshot named '${name}'`, "name");
-    const held = mine.map((s) => s.bytes);
-    checkSnapshotQuota(vm.domain, held, this.cfg.domainQuotas, 0);
+    checkSnapshotQuota(vm.domain, mine, this.cfg.domainQuotas, 0);
     const id = randomBytes(6).toString("hex");
     const written = `snapshot-${id}`;
     const dir = snapshotDirOf(this.supervisor.files(vm.id));
@@ -91,7 +90,7 @@ export class SnapshotOps {
       // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.
       await this.supervisor.snapshot(vm.id, written, SNAPSHOT_TIMEOUT_MS, stop);
       bytes = this.files.take(dir, written, id, recordedMachine(vm.spec));
-      checkSnapshotQuota(vm.domain, held, this.cfg.domainQuotas, bytes);
+      checkSnapshotQuota(vm.domain, mine, this.cfg.domainQuotas, bytes);
     } catch (e) {
       this.files.remove(id);
       throw toApiError(e);

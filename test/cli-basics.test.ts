@@ -227,7 +227,7 @@ test("moat ls -q prints ids; --format prints the columns asked for, or json; bad
     "q-two",
   ]);
   const table = await cli(h, ["ls", "--format", "table"]);
-  assert.match(table.out, /^NAME\s+ID\s+DOMAIN\s+STATE\s+CPUS\s+MEMORY\s+PID\s+LAST EXIT\n/);
+  assert.match(table.out, /^NAME\s+ID\s+DOMAIN\s+STATE\s+CPUS\s+MEMORY\s+PID\s+LAST EXIT\s+FROM\n/);
   const bad = await cli(h, ["ls", "--format", "name,size"]);
   assert.equal(bad.status, 125);
   assert.match(bad.err, /'size' is not a column; table, json, or columns of name, id,/);

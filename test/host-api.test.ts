@@ -1032,7 +1032,7 @@ test("quotas per domain: vCPUs, memory, VM count and disk bytes, at create and a
       quotas: Record<string, { used: object; quota: object | null }>;
     };
     assert.deepEqual(host.quotas.q, {
-      used: { vcpus: 1, memoryMiB: 40, vms: 3, diskBytes: 4 << 20 },
+      used: { vcpus: 1, memoryMiB: 40, vms: 3, diskBytes: 4 << 20, snapshots: 0, snapshotBytes: 0 },
       quota: { vcpus: 2, memoryMiB: 100, vms: 3, diskBytes: 3 << 20 },
     });
     const text = await cli(h, ["host"]);
@@ -1041,8 +1041,8 @@ test("quotas per domain: vCPUs, memory, VM count and disk bytes, at create and a
     assert.doesNotMatch(text.out, /[{}"]/, text.out);
     assert.match(text.out, /^vCPUs +\d+ of \d+ admitted \(\d+ free\)$/m, text.out);
     assert.match(text.out, /^VMs +(\d+ [a-z]+)(, \d+ [a-z]+)*$/m, text.out);
-    assert.match(text.out, /^DOMAIN +VCPUS +MEMORY +VMS +DISKS$/m, text.out);
-    assert.match(text.out, /^q +1\/2 +40 MiB\/100 MiB +3\/3 +4 MiB\/3 MiB$/m, text.out);
+    assert.match(text.out, /^DOMAIN +VCPUS +MEMORY +VMS +DISKS +SNAPSHOTS$/m, text.out);
+    assert.match(text.out, /^q +1\/2 +40 MiB\/100 MiB +3\/3 +4 MiB\/3 MiB +0\/-$/m, text.out);
     // --json keeps the bytes.
     const json = await cli(h, ["host", "--json"]);
     assert.equal(json.status, 0, json.err);

@@ -53,13 +53,14 @@ export function hostText(h: HostView): string {
     lines +
     "\n" +
     table([
-      ["DOMAIN", "VCPUS", "MEMORY", "VMS", "DISKS"],
+      ["DOMAIN", "VCPUS", "MEMORY", "VMS", "DISKS", "SNAPSHOTS"],
       ...domains.map(([d, { used, quota }]) => [
         d,
         of(used.vcpus, quota?.vcpus),
         of(used.memoryMiB, quota?.memoryMiB, mib),
         of(used.vms, quota?.vms),
         of(used.diskBytes, quota?.diskBytes, sizeText),
+        of(used.snapshots, quota?.snapshots),
       ]),
     ]) +
     "(used/quota; -: no quota)\n"

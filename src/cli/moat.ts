@@ -9,6 +9,7 @@ import { guestArgvOrder, registerGuestCommands } from "./guest-commands.js";
 import { registerAuditCommand } from "./audit-command.js";
 import { registerEventsCommand } from "./events-command.js";
 import { registerCompletionCommand } from "./completion.js";
+import { registerSnapshotCommands } from "./snapshot-commands.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
@@ -247,6 +248,7 @@ registerHostCommands(program);
 registerGuestCommands(program);
 registerAuditCommand(program);
 registerEventsCommand(program);
+registerSnapshotCommands(program);
 registerCompletionCommand(program);
 
 async function main(): Promise<void> {

@@ -11,6 +11,7 @@ export interface ListedVm {
   spec: { cpus?: unknown; memory_mib?: unknown };
   pid?: number | null;
   last_exit?: { reason?: unknown } | null;
+  restored_from?: string | null;
 }
 
 /** Each column `moat ls` knows: its header and its text. */
@@ -23,6 +24,7 @@ export const VM_COLUMNS: Readonly<Record<string, [string, (v: ListedVm) => strin
   memory: ["MEMORY", (v) => `${String(v.spec.memory_mib ?? "-")}M`],
   pid: ["PID", (v) => (v.pid == null ? "-" : String(v.pid))],
   last_exit: ["LAST EXIT", (v) => String(v.last_exit?.reason ?? "")],
+  restored_from: ["FROM", (v) => v.restored_from ?? "-"],
 };
 
 export const LIST_FORMAT_HELP =

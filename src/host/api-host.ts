@@ -1,7 +1,7 @@
 // What the API drives, the daemon (daemon.ts), as one interface: its own file so the API's
 // modules (api.ts, api-routes.ts) and the daemon each import it without importing each other.
 import type { Caller } from "./auth.js";
-import type { VmRecord } from "./store.js";
+import type { SnapshotRecord, VmRecord } from "./store.js";
 import type { Peer } from "./vm-socket.js";
 import type { VmEvent } from "./supervisor.js";
 
@@ -10,7 +10,15 @@ export interface ApiHost {
   listVms(): VmRecord[];
   /** The VM `ref` (an id or a name) names, among `domain`'s if given; ApiError if ambiguous. */
   vm(ref: string, domain?: string): VmRecord | undefined;
+  /** A create with `restore_from` makes a VM of that snapshot's machine (snapshot-ops.ts). */
   createVm(spec: Record<string, unknown>, caller: Caller): VmRecord;
+  /** Takes snapshot `name` of `vm` into the daemon's store. */
+  snapshotVm(vm: VmRecord, name: string, stop: boolean): Promise<SnapshotRecord>;
+  /** The snapshots `caller` may see. */
+  listSnapshots(caller: Caller): SnapshotRecord[];
+  /** The snapshot `ref` (an id or a name) names, among `domain`'s if given. */
+  snapshot(ref: string, domain?: string): SnapshotRecord | undefined;
+  deleteSnapshot(s: SnapshotRecord): void;
   /** `graceS`: a stop's grace time, seconds (default: the daemon's stopGraceMs). */
   lifecycle(
     vm: VmRecord,

@@ -48,9 +48,35 @@ export const vmSchema = {
     last_exit: { ...orNull("object"), additionalProperties: true },
     restarts: { type: "integer" },
     restart_at: orNull("string"),
+    restored_from: {
+      ...orNull("string"),
+      description: "the snapshot (its id) it starts from instead of booting; null: it boots",
+    },
     created_at: { type: "string" },
   },
 } as const;
+
+/** A snapshot in the daemon's store (components.schemas.Snapshot). */
+export const snapshotSchema = {
+  $id: "Snapshot",
+  type: "object",
+  description: "a snapshot the daemon keeps (docs/snapshot.md)",
+  additionalProperties: false,
+  required: ["id", "name", "domain", "vm", "vm_id", "bytes", "path", "created_at"],
+  properties: {
+    id: { type: "string" },
+    name: { type: "string", description: "unique in its trust domain" },
+    domain: { type: "string" },
+    vm: { type: "string", description: "the VM it was taken of, by its name then" },
+    vm_id: { type: "string" },
+    bytes: { type: "integer", description: "bytes of data its files hold" },
+    path: { type: "string", description: "its directory in the daemon's store" },
+    created_at: { type: "string" },
+  },
+} as const;
+
+/** A reference to snapshotSchema in a route's response. */
+export const snapshotView = { $ref: "Snapshot#" } as const;
 
 /** A reference to vmSchema in a route's response. */
 export const vmView = { $ref: "Vm#" } as const;

@@ -6,10 +6,11 @@ import { ApiError } from "./api-error.js";
 import { bridgeToSocket } from "./ws-bridge.js";
 import type { WebSocket } from "ws";
 import type { ApiHost } from "./api-host.js";
-import { VM_STATES, vmSpecSchema } from "./vm-spec.js";
+import { NAME_PATTERN, VM_STATES, vmSpecSchema } from "./vm-spec.js";
 import * as replies from "./api-replies.js";
 import { STOP_GRACE_MAX_S } from "./config.js";
 import type { VmRecord } from "./store.js";
+import { RESTORE_FIELDS, snapshotView } from "./snapshot-ops.js";
 
 const vmParams = {
   type: "object",
@@ -35,9 +36,51 @@ export function vmView_(vm: VmRecord): Record<string, unknown> {
     last_exit: vm.lastExit,
     restarts: vm.restarts,
     restart_at: vm.restartAt,
+    restored_from: vm.restoredFrom,
     created_at: vm.createdAt,
   };
 }
+
+/** A create's body: a VmSpec, or (restore_from) a name and policies with a snapshot's machine. */
+const createBody = {
+  ...vmSpecSchema,
+  properties: {
+    ...vmSpecSchema.properties,
+    restore_from: {
+      type: "string",
+      minLength: 1,
+      maxLength: 64,
+      description:
+        "a snapshot (its id or name) of the VM's trust domain: the VM's machine is the " +
+        "snapshot's, and it starts from it instead of booting; only name, domain, labels, " +
+        "restart and cpu go with it",
+    },
+  },
+} as const;
+
+/**
+ * A restore's body names no machine field: the machine is the snapshot's (as `moat run
+ * --restore` refuses machine flags). Looked at before the schema fills in defaults.
+ */
+function refuseMachineFields(body: unknown): void {
+  const b = body as Record<string, unknown> | null;
+  if (!b || typeof b !== "object" || b.restore_from === undefined) return;
+  const field = Object.keys(b).find((k) => !RESTORE_FIELDS.includes(k));
+  if (field !== undefined)
+    throw new ApiError(
+      400,
+      `${field}: a VM restored from a snapshot has the snapshot's machine; only ${RESTORE_FIELDS.join(", ")} may be given`,
+      field,
+    );
+}
+
+const snapshotParams = {
+  type: "object",
+  required: ["snapshot"],
+  properties: {
+    snapshot: { type: "string", minLength: 1, maxLength: 64, description: "id or name" },
+  },
+} as const;
 
 /** Adds every route to `app`. */
 export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
@@ -135,14 +178,82 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
       schema: {
         summary: "Define a VM (it starts with POST .../start)",
         operationId: "createVm",
-        body: vmSpecSchema,
+        body: createBody,
         response: { 201: replies.vmView },
       },
+      preValidation: async (req) => refuseMachineFields(req.body),
     },
     async (req, reply) => {
       const vm = h.createVm(req.body as Record<string, unknown>, req.caller!);
       req.vm = vm; // its audit entry names the VM made
+      if (vm.restoredFrom !== null) req.auditDetail = { restored_from: vm.restoredFrom };
       return reply.code(201).send(vmView_(vm));
+    },
+  );
+
+  app.post(
+    "/v1/vms/:vm/snapshot",
+    {
+      config: { action: "vm.change" },
+      schema: {
+        summary:
+          "Snapshot a running or paused VM into the daemon's store (paused for it, resumed " +
+          "after; stop: stopped after instead)",
+        operationId: "snapshotVm",
+        params: vmParams,
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["name"],
+          properties: {
+            name: {
+              type: "string",
+              pattern: NAME_PATTERN,
+              description: "unique in its trust domain",
+            },
+            stop: { type: "boolean", default: false },
+          },
+        },
+        response: { 201: replies.snapshotView },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body as { name: string; stop: boolean };
+      const s = await h.snapshotVm(vmOf(req), b.name, b.stop);
+      req.auditDetail = { snapshot: { id: s.id, name: s.name, bytes: s.bytes } };
+      return reply.code(201).send(snapshotView(s));
+    },
+  );
+
+  app.get(
+    "/v1/snapshots",
+    {
+      config: { action: "vm.list" },
+      schema: {
+        summary: "List snapshots (a tenant sees its own domain's)",
+        operationId: "listSnapshots",
+        response: {
+          200: { type: "array", description: "the snapshots", items: replies.snapshotView },
+        },
+      },
+    },
+    async (req) => h.listSnapshots(req.caller!).map(snapshotView),
+  );
+
+  app.delete(
+    "/v1/snapshots/:snapshot",
+    {
+      config: { action: "vm.change" },
+      schema: {
+        summary: "Delete a snapshot no VM is restored from",
+        operationId: "deleteSnapshot",
+        params: snapshotParams,
+        response: { 204: { type: "null", description: "deleted" } },
+      },
+    },
+    async (req, reply) => {
+      h.deleteSnapshot(req.snapshot!);
+      return reply.code(204).send();
     },
   );
 

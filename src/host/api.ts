@@ -8,11 +8,11 @@ import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
 import rateLimit from "@fastify/rate-limit";
 import { TOKEN_PATTERN, allowed, hashToken, type Action, type Caller } from "./auth.js";
-import type { VmRecord } from "./store.js";
+import type { SnapshotRecord, VmRecord } from "./store.js";
 import type { ApiHost } from "./api-host.js";
 import { ApiError } from "./api-error.js";
 import { registerRoutes } from "./api-routes.js";
-import { errorRef, errorSchema, nameRequestBody, vmSchema } from "./api-replies.js";
+import { errorRef, errorSchema, nameRequestBody, snapshotSchema, vmSchema } from "./api-replies.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
@@ -37,6 +37,8 @@ declare module "fastify" {
     caller?: Caller;
     /** The VM a /v1/vms/{vm} route names, looked up once by the authorisation step. */
     vm?: VmRecord;
+    /** The snapshot a /v1/snapshots/{snapshot} route names, looked up the same way. */
+    snapshot?: SnapshotRecord;
     /** What the audit entry of this request records besides its status (agent calls). */
     auditDetail?: Record<string, unknown>;
     /** The seq of the entry that recorded this change before it was made. */
@@ -80,14 +82,22 @@ function isRead(method: string): boolean {
   return method === "GET" || method === "HEAD";
 }
 
-/** What an audit entry calls a request (audit-actions.ts). */
+/** What an audit entry calls a request (audit-actions.ts); a create from a snapshot is a restore. */
 function auditAction(req: FastifyRequest): string {
-  return apiAuditAction(req.method, req.routeOptions.url);
+  const restore = (req.body as { restore_from?: unknown } | undefined)?.restore_from;
+  return apiAuditAction(req.method, req.routeOptions.url, restore !== undefined);
 }
 
-/** The request itself in its audit entry's detail: its method and route (or URL, unrouted). */
-function auditRequest(req: FastifyRequest): { request: string } {
-  return { request: `${req.method} ${req.routeOptions.url ?? req.url}` };
+/**
+ * The request itself in its audit entry's detail: its method and route (or URL, unrouted), and
+ * the snapshot a snapshot route found.
+ */
+function auditRequest(req: FastifyRequest): { request: string; snapshot?: object } {
+  const s = req.snapshot;
+  return {
+    request: `${req.method} ${req.routeOptions.url ?? req.url}`,
+    ...(s ? { snapshot: { id: s.id, name: s.name, domain: s.domain } } : {}),
+  };
 }
 
 /** The VM a request named but that was not found, for its audit entry. */
@@ -113,6 +123,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   // The error reply, once: components.schemas.Error in the document, referenced by each route.
   app.addSchema(errorSchema);
   app.addSchema(vmSchema);
+  app.addSchema(snapshotSchema);
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
     // Every route may answer with these (a public one, with no token to check and nothing
@@ -228,9 +239,24 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     const action = req.routeOptions.config.action;
     const caller = req.caller!;
     if (!action) return;
-    const params = req.params as { vm?: string };
+    const params = req.params as { vm?: string; snapshot?: string };
     let domain: string | undefined;
-    if (params.vm !== undefined) {
+    if (params.snapshot !== undefined) {
+      // As for VMs: a tenant's refs are looked up in its own domain and it learns nothing else.
+      const snap = h.snapshot(
+        params.snapshot,
+        caller.role === "tenant" ? (caller.domain ?? "") : undefined,
+      );
+      if (!snap) {
+        const code = caller.role === "tenant" ? 403 : 404;
+        await reply
+          .code(code)
+          .send({ error: code === 404 ? `no snapshot '${params.snapshot}'` : "forbidden" });
+        return reply;
+      }
+      req.snapshot = snap;
+      domain = snap.domain;
+    } else if (params.vm !== undefined) {
       // A tenant's names are looked up in its own domain: another's VMs do not exist for it.
       const vm = h.vm(params.vm, caller.role === "tenant" ? (caller.domain ?? "") : undefined);
       if (!vm) {

@@ -15,6 +15,8 @@ const API_ACTIONS: Record<string, string> = {
   "POST /v1/vms/:vm/kill": "vm.kill",
   "POST /v1/vms/:vm/pause": "vm.pause",
   "POST /v1/vms/:vm/resume": "vm.resume",
+  "POST /v1/vms/:vm/snapshot": "vm.snapshot",
+  "DELETE /v1/snapshots/:snapshot": "snapshot.delete",
   "PUT /v1/vms/:vm/balloon": "vm.balloon.set",
   "GET /v1/vms/:vm/guest": "vm.guest.read",
   "POST /v1/vms/:vm/agent": "vm.agent.call",
@@ -24,10 +26,13 @@ const API_ACTIONS: Record<string, string> = {
 
 /**
  * The action of an audited request; `route` is its route's pattern, undefined when no route
- * matched (then `api.request`: its detail still says what was asked).
+ * matched (then `api.request`: its detail still says what was asked); `restore`: its body
+ * names a snapshot to restore from.
  */
-export function apiAuditAction(method: string, route: string | undefined): string {
+export function apiAuditAction(method: string, route: string | undefined, restore = false): string {
   // A HEAD runs its GET's handler (fastify), and so what the GET does.
   const m = method === "HEAD" ? "GET" : method;
+  // A create from a snapshot (restore_from) is a restore.
+  if (restore && m === "POST" && route === "/v1/vms") return "vm.restore";
   return (route !== undefined && API_ACTIONS[`${m} ${route}`]) || "api.request";
 }

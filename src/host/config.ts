@@ -194,6 +194,8 @@ export const configSchema = {
           memoryMiB: int(0, 1 << 30),
           vms: int(0, 1 << 20),
           diskBytes: int(0, Number.MAX_SAFE_INTEGER),
+          snapshots: int(0, 1 << 20),
+          snapshotBytes: int(0, Number.MAX_SAFE_INTEGER),
         },
       },
     },

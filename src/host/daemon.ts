@@ -11,7 +11,9 @@ import type { Caller } from "./auth.js";
 import type { Peer } from "./vm-socket.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { HomeLock } from "./home-lock.js";
-import type { Store, VmRecord } from "./store.js";
+import type { SnapshotRecord, Store, VmRecord } from "./store.js";
+import { SnapshotStore, snapshotKey } from "./snapshot-store.js";
+import { SnapshotOps } from "./snapshot-ops.js";
 import { Supervisor, type VmEvent } from "./supervisor.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
 import type { DaemonConfig } from "./config.js";
@@ -48,6 +50,7 @@ export class Daemon implements ApiHost {
   private supervisor!: Supervisor;
   private auth!: Tokens;
   private ops!: VmOps;
+  private snaps!: SnapshotOps;
   private calls!: VmCalls;
   private report!: VmStats;
   private readonly streams = new TokenStreams();
@@ -90,6 +93,7 @@ export class Daemon implements ApiHost {
     this.auth = new Tokens(this.store, this.trail, this.streams);
     this.auth.bootstrap(this.adminTokenFile, log);
     const cgroups = detectCgroups();
+    const snapshotFiles = new SnapshotStore(join(c.home, "snapshots"), snapshotKey(c.home));
     this.supervisor = new Supervisor(
       this.store,
       cgroups,
@@ -113,8 +117,10 @@ export class Daemon implements ApiHost {
         stopGraceMs: c.stopGraceMs,
         stopTimeoutMs: c.stopTimeoutMs,
         ...(c.cgroupParent !== undefined ? { cgroupParent: c.cgroupParent } : {}),
+        restorePath: (vm) => this.snaps.restorePath(vm),
       },
     );
+    this.snaps = new SnapshotOps(this.store, snapshotFiles, this.supervisor, c);
     this.ops = new VmOps(this.store, this.supervisor, c, () =>
       chooseAccel("auto", this.hostEnv.kvmKind()),
     );
@@ -184,7 +190,25 @@ export class Daemon implements ApiHost {
   }
 
   createVm(body: Record<string, unknown>, caller: Caller): VmRecord {
-    return this.ops.create(body, caller);
+    if (body.restore_from === undefined) return this.ops.create(body, caller);
+    const r = this.snaps.restoreBody(body, caller);
+    return this.ops.create(r.body, caller, r.snapshot.id);
+  }
+
+  snapshotVm(vm: VmRecord, name: string, stop: boolean): Promise<SnapshotRecord> {
+    return this.snaps.take(vm, name, stop);
+  }
+
+  listSnapshots(caller: Caller): SnapshotRecord[] {
+    return this.snaps.list(caller);
+  }
+
+  snapshot(ref: string, domain?: string): SnapshotRecord | undefined {
+    return this.snaps.find(ref, domain);
+  }
+
+  deleteSnapshot(s: SnapshotRecord): void {
+    this.snaps.delete(s);
   }
 
   lifecycle(

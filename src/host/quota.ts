@@ -14,11 +14,17 @@ export interface DomainQuota {
   memoryMiB?: number;
   vms?: number;
   diskBytes?: number;
+  /** Snapshots the domain keeps in the daemon's store, and their bytes of data. */
+  snapshots?: number;
+  snapshotBytes?: number;
 }
 
 export const QUOTA_KEYS = ["vcpus", "memoryMiB", "vms", "diskBytes"] as const;
 
 export type DomainUse = Required<DomainQuota>;
+
+/** What a snapshot counts against its domain's quota (store.ts SnapshotRecord). */
+export type HeldSnapshot = { domain: string; bytes: number };
 
 /** What a guest can fill of a disk: its file's apparent size; 0 once it is gone. */
 function fileBytes(p: string): number {
@@ -35,9 +41,14 @@ const sum = (vms: VmRecord[], f: (v: VmRecord) => number): number =>
 const diskPaths = (vms: Pick<VmRecord, "spec">[]): Set<string> =>
   new Set(vms.flatMap((v) => v.spec.disks.map((d) => d.path)));
 
-/** What `domain`'s VMs among `vms` hold. */
-export function domainUse(domain: string, vms: VmRecord[]): DomainUse {
+/** What `domain`'s VMs among `vms`, and its snapshots among `snaps`, hold. */
+export function domainUse(
+  domain: string,
+  vms: VmRecord[],
+  snaps: readonly HeldSnapshot[] = [],
+): DomainUse {
   const mine = vms.filter((v) => v.domain === domain);
+  const kept = snaps.filter((s) => s.domain === domain);
   const active = mine.filter((v) => isActive(v.state));
   let diskBytes = 0;
   for (const p of diskPaths(mine)) diskBytes += fileBytes(p);
@@ -46,6 +57,8 @@ export function domainUse(domain: string, vms: VmRecord[]): DomainUse {
     memoryMiB: sum(active, (v) => v.spec.memory_mib),
     vms: mine.length,
     diskBytes,
+    snapshots: kept.length,
+    snapshotBytes: kept.reduce((n, s) => n + s.bytes, 0),
   };
 }
 
@@ -86,13 +99,41 @@ export function checkQuota(
   check(q.diskBytes, use.diskBytes, newDisk, " bytes of disk");
 }
 
-/** Per domain (with a quota or with VMs): what it holds, and its quota (null: none). */
+/** Per domain (with a quota, VMs or snapshots): what it holds, and its quota (null: none). */
 export function quotaView(
   vms: VmRecord[],
   quotas: Record<string, DomainQuota>,
+  snaps: readonly HeldSnapshot[] = [],
 ): Record<string, { used: DomainUse; quota: DomainQuota | null }> {
-  const domains = [...new Set([...Object.keys(quotas), ...vms.map((v) => v.domain)])].sort();
+  const held = [...Object.keys(quotas), ...vms.map((v) => v.domain), ...snaps.map((s) => s.domain)];
+  const domains = [...new Set(held)].sort();
   return Object.fromEntries(
-    domains.map((d) => [d, { used: domainUse(d, vms), quota: quotaOf(quotas, d) ?? null }]),
+    domains.map((d) => [d, { used: domainUse(d, vms, snaps), quota: quotaOf(quotas, d) ?? null }]),
   );
+}
+
+/**
+ * Refuses (ApiError 409, with the arithmetic) one more snapshot of `domain` of `bytes` (0: not
+ * known yet, only the count is checked) past its quota; `snaps`: the snapshots kept.
+ */
+export function checkSnapshotQuota(
+  domain: string,
+  snaps: readonly HeldSnapshot[],
+  quotas: Record<string, DomainQuota>,
+  bytes: number,
+): void {
+  const q = quotaOf(quotas, domain);
+  const use = domainUse(domain, [], snaps);
+  if (q?.snapshots !== undefined && use.snapshots + 1 > q.snapshots)
+    throw new ApiError(
+      409,
+      `domain ${domain}: ${use.snapshots + 1} snapshots would exceed its quota of ${q.snapshots}`,
+    );
+  const used = use.snapshotBytes;
+  if (q?.snapshotBytes !== undefined && used + bytes > q.snapshotBytes)
+    throw new ApiError(
+      409,
+      `domain ${domain}: ${used + bytes} bytes of snapshots would exceed its quota of ` +
+        `${q.snapshotBytes} (${used} kept + ${bytes} taken)`,
+    );
 }

@@ -33,8 +33,28 @@ export interface VmRecord {
   restartAt: string | null;
   /** The uid (and gid) its VM process runs as; null: the daemon's own (vmUsers off). */
   uid: number | null;
+  /** The snapshot (its id) it starts from instead of booting; null: it boots. */
+  restoredFrom: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** A snapshot the daemon took and keeps in its store (snapshot-store.ts). */
+export interface SnapshotRecord {
+  id: string;
+  /** Unique in its trust domain. */
+  name: string;
+  domain: string;
+  /** The VM it was taken of (its id and name then; the VM may be gone since). */
+  vmId: string;
+  vmName: string;
+  /** The source VM's spec: the machine a VM restored from it has. */
+  spec: VmSpec;
+  /** Bytes of data its files hold (the memory file's extents and the manifest). */
+  bytes: number;
+  /** Its directory in the store. */
+  path: string;
+  createdAt: string;
 }
 
 export interface TokenRecord {
@@ -65,6 +85,7 @@ interface VmRow {
   failures: number;
   restart_at: string | null;
   uid: number | null;
+  restored_from: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -76,18 +97,25 @@ create table if not exists ${table} (
   state text not null, desired text not null, pid integer, pid_start text, cgroup text,
   pinned text, started_at text, last_exit text, restarts integer not null default 0,
   failures integer not null default 0, restart_at text, created_at text not null,
-  updated_at text not null, uid integer, unique (domain, name));`;
+  updated_at text not null, uid integer, restored_from text, unique (domain, name));`;
 
 const VMS_COLUMNS =
   "id, name, domain, spec, state, desired, pid, pid_start, cgroup, pinned, started_at, " +
-  "last_exit, restarts, failures, restart_at, created_at, updated_at, uid";
+  "last_exit, restarts, failures, restart_at, created_at, updated_at, uid, restored_from";
 
 const SCHEMA = `${vmsTable("vms")}
 create table if not exists tokens (
   id text primary key, name text unique not null, hash text unique not null, role text not null,
   domain text, created_at text not null, expires_at text);
 create table if not exists meta (key text primary key, value text not null);
+create table if not exists snapshots (
+  id text primary key, name text not null, domain text not null, vm_id text not null,
+  vm_name text not null, spec text not null, bytes integer not null, path text not null,
+  created_at text not null, unique (domain, name));
 `;
+
+const SNAPSHOT_COLUMNS =
+  "id, name, domain, vm_id as vmId, vm_name as vmName, spec, bytes, path, created_at as createdAt";
 
 const TOKEN_COLUMNS =
   "id, name, hash, role, domain, created_at as createdAt, expires_at as expiresAt";
@@ -110,6 +138,7 @@ function fromRow(r: VmRow): VmRecord {
     failures: r.failures,
     restartAt: r.restart_at,
     uid: r.uid ?? null,
+    restoredFrom: r.restored_from ?? null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -150,6 +179,9 @@ export class Store {
     this.db.exec(SCHEMA);
     // Databases from before per-VM users get the column.
     if (!this.hasColumn("vms", "uid")) this.db.exec("alter table vms add column uid integer");
+    // And from before snapshots, the snapshot a VM is restored from.
+    if (!this.hasColumn("vms", "restored_from"))
+      this.db.exec("alter table vms add column restored_from text");
     // And databases from before token expiry get theirs (null: the old tokens never expire).
     if (!this.hasColumn("tokens", "expires_at"))
       this.db.exec("alter table tokens add column expires_at text");
@@ -228,7 +260,7 @@ export class Store {
     this.db
       .prepare(
         `insert into vms (id, name, domain, spec, state, desired, restarts, failures, uid,
-         created_at, updated_at) values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)`,
+         restored_from, created_at, updated_at) values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)`,
       )
       .run(
         v.id,
@@ -238,6 +270,7 @@ export class Store {
         v.state,
         v.desired,
         v.uid,
+        v.restoredFrom,
         v.createdAt,
         v.updatedAt,
       );
@@ -309,6 +342,36 @@ export class Store {
   deleteVm(id: string): void {
     this.unsaved.delete(id);
     this.db.prepare("delete from vms where id = ?").run(id);
+  }
+
+  snapshots(): SnapshotRecord[] {
+    const rows = this.db
+      .prepare(`select ${SNAPSHOT_COLUMNS} from snapshots order by created_at, name`)
+      .all() as (Omit<SnapshotRecord, "spec"> & { spec: string })[];
+    return rows.map((r) => ({ ...r, spec: JSON.parse(r.spec) as VmSpec }));
+  }
+
+  insertSnapshot(s: SnapshotRecord): void {
+    this.db
+      .prepare(
+        `insert into snapshots (id, name, domain, vm_id, vm_name, spec, bytes, path, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        s.id,
+        s.name,
+        s.domain,
+        s.vmId,
+        s.vmName,
+        JSON.stringify(s.spec),
+        s.bytes,
+        s.path,
+        s.createdAt,
+      );
+  }
+
+  deleteSnapshot(id: string): void {
+    this.db.prepare("delete from snapshots where id = ?").run(id);
   }
 
   tokens(): TokenRecord[] {

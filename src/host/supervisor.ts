@@ -64,6 +64,11 @@ export interface SupervisorOptions {
   kvmKind: KvmKind;
   /** The daemon's log: every state change and supervision event (restarts, take-overs). */
   log: Log;
+  /**
+   * Before each start of a VM restored from a snapshot: the snapshot's directory, checked
+   * (snapshot-store.ts); throws when it cannot be used.
+   */
+  restorePath?: (vm: VmRecord) => string | undefined;
 }
 
 export interface VmEvent {
@@ -236,6 +241,7 @@ export class Supervisor {
 
   private async launch(vm: VmRecord): Promise<void> {
     const { pinned } = this.admit(vm);
+    const restore = this.o.restorePath?.(vm);
     const f = this.files(vm.id);
     // The VM's own directory belongs to its own user: it rotates its console log and writes
     // its exit record there after dropping to that user; no other VM can enter it.
@@ -257,6 +263,7 @@ export class Supervisor {
       seccomp: this.o.seccomp,
       uid: vm.uid,
       logFormat: this.o.logFormat,
+      ...(restore !== undefined ? { restore } : {}),
     });
     let log: number;
     try {
@@ -669,6 +676,41 @@ export class Supervisor {
       if (r.ok !== true) throw new SupervisorError(`${op}: ${String(r.error)}`, "host");
       this.setState(vm, to);
       return vm;
+    });
+  }
+
+  /**
+   * Has the VM's process write snapshot `name` into its directory (snapshotDirOf): paused for
+   * it if it runs, and resumed after unless `stop`. Returns whether it was running.
+   */
+  snapshot(id: string, name: string, timeoutMs: number, stop: boolean): Promise<boolean> {
+    return this.serial(id, async () => {
+      const vm = this.mustGet(id);
+      if (vm.state !== "running" && vm.state !== "paused")
+        throw new SupervisorError(
+          `VM '${vm.name}' is ${vm.state}: a snapshot is of a running or paused VM`,
+        );
+      const running = vm.state === "running";
+      const call = <R extends ControlRequest>(req: R, ms = 5000) =>
+        vmmCall(this.files(id).control, req, ms, this.vmPeer(id));
+      if (running) {
+        const p = await call({ op: "pause" });
+        if (p.ok !== true) throw new SupervisorError(`pause: ${String(p.error)}`, "host");
+        this.setState(vm, "paused");
+      }
+      let r: ControlReply<"snapshot"> | undefined;
+      try {
+        r = await call({ op: "snapshot", name }, timeoutMs);
+      } finally {
+        // A VM to be stopped after its snapshot goes on if there is none.
+        if (running && (!stop || r?.ok !== true)) {
+          const g = await call({ op: "resume" });
+          if (g.ok === true) this.setState(vm, "running");
+        }
+      }
+      // The VMM's refusals are of this VM as it is (busy, a KVM VM): the caller's to change.
+      if (r.ok !== true) throw new SupervisorError(`snapshot: ${String(r.error)}`);
+      return running;
     });
   }
 

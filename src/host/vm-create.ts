@@ -29,6 +29,8 @@ export interface CreateContext {
   allocateUid?: () => number;
   /** What accel "auto" picks on this host, as the VM process will (absent: the soft CPU). */
   autoAccel?: "soft" | "kvm";
+  /** The snapshot (its id) the VM starts from instead of booting. */
+  restoredFrom?: string;
 }
 
 /**
@@ -219,6 +221,7 @@ export function newVmRecord(
     failures: 0,
     restartAt: null,
     uid: null,
+    restoredFrom: ctx.restoredFrom ?? null,
     createdAt: now,
     updatedAt: now,
   };

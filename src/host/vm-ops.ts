@@ -37,8 +37,10 @@ export class VmOps {
     return found[0];
   }
 
-  create(body: Record<string, unknown>, caller: Caller): VmRecord {
+  /** `restoredFrom`: the snapshot (its id) the VM starts from instead of booting. */
+  create(body: Record<string, unknown>, caller: Caller, restoredFrom?: string): VmRecord {
     const vm = newVmRecord(body, caller, this.cfg, {
+      ...(restoredFrom !== undefined ? { restoredFrom } : {}),
       nameTaken: (n, domain) => this.store.vms().some((v) => v.domain === domain && v.name === n),
       checkQuota: (v) => checkQuota(v, this.store.vms(), this.cfg.domainQuotas, "create"),
       autoAccel: this.autoAccel(),

@@ -115,7 +115,7 @@ export class VmStats {
         pressure_some10: mem.pressureSome10 ?? null,
       },
       policy: this.cfg.policy,
-      quotas: quotaView(this.store.vms(), this.cfg.domainQuotas),
+      quotas: quotaView(this.store.vms(), this.cfg.domainQuotas, this.store.snapshots()),
       image_dirs: {
         operators: this.cfg.imageDirs,
         tenants: this.cfg.tenantImageDirs,

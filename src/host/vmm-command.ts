@@ -41,6 +41,16 @@ export function vmFiles(dir: string): VmFiles {
   };
 }
 
+/** The machine part of the VM process's config of `spec`: what its snapshots record. */
+export function vmMachine(spec: VmSpec): Omit<VmConfig, "host"> {
+  // The spec's host-level fields stay with the daemon; the machine is the config's as it is.
+  const { domain: _d, labels: _l, restart: _r, cpu: _c, ...machine } = spec;
+  return { ...machine, bios: "builtin" };
+}
+
+/** Where a VM process writes the snapshots the daemon asks for: its own directory. */
+export const snapshotDirOf = (f: VmFiles): string => f.dir;
+
 /**
  * The config of the VM process of `spec` (vm-config.ts): its machine as the spec gives it, its
  * sockets and files in the VM's directory, and how the daemon runs it.
@@ -55,13 +65,12 @@ export function vmConfigFor(
     uid: number | null;
     /** The daemon's own log format: its VMs' logs are written in it too. */
     logFormat?: LogFormat;
+    /** The snapshot directory (in the store) the VM starts from instead of booting. */
+    restore?: string;
   },
 ): VmConfig {
-  // The spec's host-level fields stay with the daemon; the machine is the config's as it is.
-  const { domain: _d, labels: _l, restart: _r, cpu: _c, ...machine } = spec;
   return {
-    ...machine,
-    bios: "builtin",
+    ...vmMachine(spec),
     host: {
       control: f.control,
       console: f.console,
@@ -75,6 +84,8 @@ export function vmConfigFor(
       ...(o.seccomp !== "off" ? { seccomp: o.seccomp } : {}),
       ...(o.uid !== null ? { jail_user: { uid: o.uid, gid: o.uid } } : {}),
       ...(o.logFormat === "json" ? { log_format: "json" } : {}),
+      snapshot_dir: snapshotDirOf(f),
+      ...(o.restore !== undefined ? { restore: o.restore } : {}),
     },
   };
 }

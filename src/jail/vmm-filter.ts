@@ -85,6 +85,7 @@ export const SYS = {
   ftruncate: 77,
   getcwd: 79,
   rename: 82,
+  mkdir: 83,
   unlink: 87,
   readlink: 89,
   chmod: 90,
@@ -133,6 +134,7 @@ export const SYS = {
   request_key: 249,
   keyctl: 250,
   openat: 257,
+  mkdirat: 258,
   newfstatat: 262,
   unlinkat: 263,
   renameat: 264,
@@ -197,6 +199,7 @@ const ALLOWED: [Name[], string][] = [
     ["rename", "renameat", "renameat2", "unlink", "unlinkat", "chmod", "fchmod"],
     "console log rotation, exit file, sockets made 0600",
   ],
+  [["mkdir", "mkdirat"], "the control op snapshot makes its snapshot's directory (0700)"],
   [
     ["mmap", "munmap", "mremap", "mprotect", "madvise", "msync", "brk"],
     "V8 heaps and JIT code, guest RAM, balloon page release (MADV_DONTNEED), KSM",

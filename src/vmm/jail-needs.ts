@@ -7,6 +7,7 @@ import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
 import { archOf } from "./vm-limits.js";
 import { configInitrd, madePaths, type VmConfig } from "./vm-config.js";
+import { MANIFEST_FILE, MEMORY_FILE } from "./snapshot-file.js";
 
 /** What jail/launch.ts needs beside the jail's files: KVM's fd, the TAPs to open. */
 export interface JailDevices {
@@ -29,6 +30,9 @@ export function jailDevices(
   const own: string[] = [];
   if (c.kernel) own.push(resolve(c.kernel));
   if (c.initrd && c.initrd !== "none") own.push(resolve(c.initrd));
+  // A snapshot to restore: its two files, opened before the VMM drops to the VM's uid.
+  if (c.host.restore !== undefined)
+    for (const f of [MANIFEST_FILE, MEMORY_FILE]) own.push(resolve(c.host.restore, f));
   const readFiles = [
     ...(o.checked ? [] : own),
     ...shippedGuestFiles(archOf(accel), {

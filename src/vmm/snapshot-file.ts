@@ -305,11 +305,17 @@ export function writeSnapshot(dir: string, parts: SnapshotParts, key?: Buffer): 
   return data;
 }
 
-/** Opens `name` in `dir` for reading: a regular file, not a link; its descriptor and size. */
-function openRegular(dir: string, name: string): { fd: number; size: number } {
+/**
+ * Opens `name` in `dir` for reading: a regular file, not a link (nor a FIFO, which would hang
+ * the open); its descriptor and size.
+ */
+export function openRegular(dir: string, name: string): { fd: number; size: number } {
   let fd: number;
   try {
-    fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(
+      join(dir, name),
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK,
+    );
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SnapshotError(
@@ -339,30 +345,30 @@ export interface OpenSnapshot {
    * the data is not what the manifest says. Bound: `ram` must be the manifest's size.
    */
   loadMemory(ram: Uint8Array): void;
+  /** Closes the memory file without reading it (loadMemory closes it too). */
+  close(): void;
+}
+
+/** Reads `fd` whole (a manifest's bytes). Bound: MAX_MANIFEST_BYTES. */
+export function readManifestFd(fd: number, size: number, where: string): string {
+  if (size > MAX_MANIFEST_BYTES)
+    throw new SnapshotError(`${where}: larger than ${MAX_MANIFEST_BYTES} bytes`);
+  const buf = Buffer.alloc(size);
+  let got = 0;
+  while (got < size) {
+    const n = readSync(fd, buf, got, size - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got).toString("utf8");
 }
 
 /**
- * Reads and checks the manifest of the snapshot in `dir`: bounded size, schema, format and
- * version, the moat version that wrote it, its digest, its HMAC with `key` (required then), and
- * extents in order inside the memory's size. Memory is read later (loadMemory).
+ * Checks a manifest's text as read from `dir`: schema, format and version, the moat version
+ * that wrote it, its digest, its HMAC with `key` (required then), and extents in order inside
+ * the memory's size.
  */
-export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
-  const { fd, size } = openRegular(dir, MANIFEST_FILE);
-  let text: string;
-  try {
-    if (size > MAX_MANIFEST_BYTES)
-      throw new SnapshotError(`${dir}/${MANIFEST_FILE}: larger than ${MAX_MANIFEST_BYTES} bytes`);
-    const buf = Buffer.alloc(size);
-    let got = 0;
-    while (got < size) {
-      const n = readSync(fd, buf, got, size - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    text = buf.subarray(0, got).toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
+export function checkManifest(text: string, dir: string, key?: Buffer): SnapshotManifest {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -408,34 +414,115 @@ export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
       );
     next = first + n + 1;
   }
-  return { dir, manifest: m, loadMemory: (ram) => loadMemory(dir, m, ram) };
+  return m;
 }
 
-function loadMemory(dir: string, m: SnapshotManifest, ram: Uint8Array): void {
-  if (ram.length !== m.memory.bytes)
-    throw new SnapshotError(
-      `${dir}: the snapshot holds ${m.memory.bytes} bytes of RAM, the VM has ${ram.length}`,
-    );
-  const { fd, size } = openRegular(dir, MEMORY_FILE);
+/**
+ * Reads and checks the manifest of the snapshot in `dir` (checkManifest). Memory is read later
+ * (loadMemory), from a descriptor opened now: a VMM that drops its privileges once guest RAM
+ * exists still reads a memory file only root may open (a daemon's snapshot store).
+ */
+export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
+  const { fd, size } = openRegular(dir, MANIFEST_FILE);
+  let text: string;
   try {
-    if (size !== m.memory.bytes)
-      throw new SnapshotError(`${dir}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
-    const digest = createHash("sha256");
-    for (const [first, n] of m.memory.extents) {
-      const at = first * SNAPSHOT_PAGE;
-      const len = n * SNAPSHOT_PAGE;
-      for (let got = 0; got < len;) {
-        const r = readSync(fd, ram, at + got, len - got, at + got);
-        if (r === 0) throw new SnapshotError(`${dir}/${MEMORY_FILE}: shorter than its extents`);
-        got += r;
-      }
-      digest.update(ram.subarray(at, at + len));
-    }
-    if (digest.digest("hex") !== m.memory.sha256)
-      throw new SnapshotError(
-        `${dir}/${MEMORY_FILE}: its digest does not match: changed since written`,
-      );
+    text = readManifestFd(fd, size, `${dir}/${MANIFEST_FILE}`);
   } finally {
     closeSync(fd);
   }
+  const m = checkManifest(text, dir, key);
+  const mem = openRegular(dir, MEMORY_FILE);
+  let open = true;
+  const close = (): void => {
+    if (open) closeSync(mem.fd);
+    open = false;
+  };
+  return {
+    dir,
+    manifest: m,
+    loadMemory: (ram) => {
+      if (ram.length !== m.memory.bytes)
+        throw new SnapshotError(
+          `${dir}: the snapshot holds ${m.memory.bytes} bytes of RAM, the VM has ${ram.length}`,
+        );
+      if (!open) throw new SnapshotError(`${dir}: its memory was read already`);
+      try {
+        loadMemory(dir, m, ram, mem);
+      } finally {
+        close();
+      }
+    },
+    close,
+  };
+}
+
+/**
+ * Checks the data of the memory file open at `fd` against manifest `m` (size, extents, digest)
+ * without holding it all: read in pieces of `chunk` bytes. With `out`, each piece is also
+ * written there at its offset (a copy made as it is checked: what was checked is what is kept).
+ */
+export function checkMemoryFd(
+  fd: number,
+  m: SnapshotManifest,
+  where: string,
+  out?: number,
+  chunk = 1 << 20,
+): void {
+  const size = fstatSync(fd).size;
+  if (size !== m.memory.bytes)
+    throw new SnapshotError(`${where}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
+  const digest = createHash("sha256");
+  const buf = Buffer.alloc(chunk);
+  for (const [first, n] of m.memory.extents) {
+    let at = first * SNAPSHOT_PAGE;
+    let left = n * SNAPSHOT_PAGE;
+    while (left > 0) {
+      const want = Math.min(left, chunk);
+      let got = 0;
+      while (got < want) {
+        const r = readSync(fd, buf, got, want - got, at + got);
+        if (r === 0) throw new SnapshotError(`${where}/${MEMORY_FILE}: shorter than its extents`);
+        got += r;
+      }
+      digest.update(buf.subarray(0, want));
+      if (out !== undefined)
+        for (let w = 0; w < want;) w += writeSync(out, buf, w, want - w, at + w);
+      at += want;
+      left -= want;
+    }
+  }
+  if (digest.digest("hex") !== m.memory.sha256)
+    throw new SnapshotError(
+      `${where}/${MEMORY_FILE}: its digest does not match: changed since written`,
+    );
+}
+
+/** `m` sealed with `key` (its HMAC set), as the text of its manifest file. */
+export function sealedManifest(m: SnapshotManifest, key: Buffer): string {
+  return JSON.stringify({ ...m, hmac: seal(m, key) });
+}
+
+function loadMemory(
+  dir: string,
+  m: SnapshotManifest,
+  ram: Uint8Array,
+  { fd, size }: { fd: number; size: number },
+): void {
+  if (size !== m.memory.bytes)
+    throw new SnapshotError(`${dir}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
+  const digest = createHash("sha256");
+  for (const [first, n] of m.memory.extents) {
+    const at = first * SNAPSHOT_PAGE;
+    const len = n * SNAPSHOT_PAGE;
+    for (let got = 0; got < len;) {
+      const r = readSync(fd, ram, at + got, len - got, at + got);
+      if (r === 0) throw new SnapshotError(`${dir}/${MEMORY_FILE}: shorter than its extents`);
+      got += r;
+    }
+    digest.update(ram.subarray(at, at + len));
+  }
+  if (digest.digest("hex") !== m.memory.sha256)
+    throw new SnapshotError(
+      `${dir}/${MEMORY_FILE}: its digest does not match: changed since written`,
+    );
 }

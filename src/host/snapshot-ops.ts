@@ -1,0 +1,196 @@
+// The API's operations on snapshots (docs/snapshot.md "Through the daemon"): taking one of a VM
+// through its control socket into the daemon's store (snapshot-store.ts), listing and deleting
+// them per trust domain, the spec of a VM restored from one, and the check before each start of
+// such a VM.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { ApiError } from "./api-error.js";
+import type { Caller } from "./auth.js";
+import type { DaemonConfig } from "./config.js";
+import { checkSnapshotQuota } from "./quota.js";
+import type { SnapshotStore } from "./snapshot-store.js";
+import type { SnapshotRecord, Store, VmRecord } from "./store.js";
+import type { Supervisor } from "./supervisor.js";
+import { removeVmDir } from "./vm-dir.js";
+import { snapshotDirOf, vmMachine } from "./vmm-command.js";
+import type { VmSpec } from "./vm-spec.js";
+import { toApiError } from "./vm-ops.js";
+import { parseVmConfig } from "../vmm/vm-config.js";
+
+/** How long a VM process may take to write a snapshot (guest RAM up to 4 GiB). */
+const SNAPSHOT_TIMEOUT_MS = 120_000;
+
+/** The create fields a VM restored from a snapshot takes from the request: the rest is the snapshot's. */
+export const RESTORE_FIELDS = ["name", "domain", "labels", "restart", "cpu", "restore_from"];
+
+/** A snapshot as the API answers it. */
+export function snapshotView(s: SnapshotRecord): Record<string, unknown> {
+  return {
+    id: s.id,
+    name: s.name,
+    domain: s.domain,
+    vm: s.vmName,
+    vm_id: s.vmId,
+    bytes: s.bytes,
+    path: s.path,
+    created_at: s.createdAt,
+  };
+}
+
+/** The machine a VM process of `spec` records in its snapshots, as it parses its config. */
+function recordedMachine(spec: VmSpec): Record<string, unknown> {
+  const parsed = parseVmConfig(structuredClone({ ...vmMachine(spec), host: {} }));
+  const { host: _h, ...machine } = parsed;
+  return machine;
+}
+
+export class SnapshotOps {
+  constructor(
+    private readonly store: Store,
+    private readonly files: SnapshotStore,
+    private readonly supervisor: Supervisor,
+    private readonly cfg: DaemonConfig,
+  ) {}
+
+  /** Snapshots `caller` may see: a tenant its own domain's. */
+  list(caller: Caller): SnapshotRecord[] {
+    return this.store
+      .snapshots()
+      .filter((s) => caller.role !== "tenant" || s.domain === caller.domain);
+  }
+
+  /** The snapshot `ref` (an id, or a name in `domain`) names; ApiError if a name is ambiguous. */
+  find(ref: string, domain?: string): SnapshotRecord | undefined {
+    const all = this.store.snapshots().filter((s) => domain === undefined || s.domain === domain);
+    const byId = all.find((s) => s.id === ref);
+    if (byId) return byId;
+    const named = all.filter((s) => s.name === ref);
+    if (named.length > 1)
+      throw new ApiError(
+        409,
+        `'${ref}' names ${named.length} snapshots (trust domains ${named.map((s) => s.domain).join(", ")}): use its id`,
+      );
+    return named[0];
+  }
+
+  /**
+   * Takes snapshot `name` of `vm` into the store: the VM paused for it and resumed after (or,
+   * with `stop`, stopped); counted against its domain's quota.
+   */
+  async take(vm: VmRecord, name: string, stop: boolean): Promise<SnapshotRecord> {
+    const mine = this.store.snapshots().filter((s) => s.domain === vm.domain);
+    if (mine.some((s) => s.name === name))
+      throw new ApiError(409, `trust domain '${vm.domain}' has a snapshot named '${name}'`, "name");
+    checkSnapshotQuota(vm.domain, mine, this.cfg.domainQuotas, 0);
+    const id = randomBytes(6).toString("hex");
+    const written = `snapshot-${id}`;
+    const dir = snapshotDirOf(this.supervisor.files(vm.id));
+    let bytes: number;
+    try {
+      // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.
+      await this.supervisor.snapshot(vm.id, written, SNAPSHOT_TIMEOUT_MS, stop);
+      bytes = this.files.take(dir, written, id, recordedMachine(vm.spec));
+      checkSnapshotQuota(vm.domain, mine, this.cfg.domainQuotas, bytes);
+    } catch (e) {
+      this.files.remove(id);
+      throw toApiError(e);
+    } finally {
+      try {
+        // What the VM process wrote is its own: removed without following its links.
+        removeVmDir(join(dir, written));
+      } catch {
+        // Left in the VM's directory, which goes with the VM.
+      }
+    }
+    const s: SnapshotRecord = {
+      id,
+      name,
+      domain: vm.domain,
+      vmId: vm.id,
+      vmName: vm.name,
+      spec: vm.spec,
+      bytes,
+      path: this.files.pathOf(id),
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      this.store.insertSnapshot(s);
+    } catch (e) {
+      // Another request took the same name meanwhile (the table's unique key).
+      this.files.remove(id);
+      if ((e as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE")
+        throw new ApiError(
+          409,
+          `trust domain '${vm.domain}' has a snapshot named '${name}'`,
+          "name",
+        );
+      throw e;
+    }
+    if (stop) {
+      try {
+        await this.supervisor.stop(vm.id, 0);
+      } catch (e) {
+        throw toApiError(e);
+      }
+    }
+    return s;
+  }
+
+  /** Deletes a snapshot no VM is restored from. */
+  delete(s: SnapshotRecord): void {
+    const users = this.store.vms().filter((v) => v.restoredFrom === s.id);
+    if (users.length > 0)
+      throw new ApiError(
+        409,
+        `snapshot '${s.name}': VMs ${users.map((v) => v.name).join(", ")} start from it; delete them first`,
+      );
+    this.files.remove(s.id);
+    this.store.deleteSnapshot(s.id);
+  }
+
+  /**
+   * The create body of a VM restored from the snapshot `body.restore_from` names: the request's
+   * name, domain, labels and policies, the snapshot's machine. The snapshot must be of the VM's
+   * trust domain; a tenant is told of no other domain's.
+   */
+  restoreBody(
+    body: Record<string, unknown>,
+    caller: Caller,
+  ): { body: Record<string, unknown>; snapshot: SnapshotRecord } {
+    const ref = String(body.restore_from);
+    const domain = (body.domain as string | undefined) ?? caller.domain ?? "default";
+    const s = this.find(ref, caller.role === "tenant" ? domain : undefined);
+    if (!s) throw new ApiError(404, `restore_from: no snapshot '${ref}'`, "restore_from");
+    if (s.domain !== domain)
+      throw new ApiError(
+        403,
+        `restore_from: snapshot '${ref}' belongs to trust domain '${s.domain}'; a VM of '${domain}' cannot be restored from it`,
+        "restore_from",
+      );
+    const { domain: _d, labels: _l, restart: _r, cpu: _c, name: _n, ...machine } = s.spec;
+    const own = Object.fromEntries(
+      RESTORE_FIELDS.filter((k) => k !== "restore_from" && body[k] !== undefined).map((k) => [
+        k,
+        body[k],
+      ]),
+    );
+    return { body: structuredClone({ ...machine, ...own }), snapshot: s };
+  }
+
+  /** Before a start of `vm`: its snapshot's directory, checked (seal, memory digest). */
+  restorePath(vm: VmRecord): string | undefined {
+    if (vm.restoredFrom === null) return undefined;
+    const s = this.store.snapshots().find((x) => x.id === vm.restoredFrom);
+    if (!s)
+      throw new ApiError(
+        409,
+        `VM '${vm.name}' is restored from snapshot ${vm.restoredFrom}, which is gone`,
+      );
+    try {
+      this.files.check(s.id);
+    } catch (e) {
+      throw new ApiError(422, `snapshot '${s.name}' refused: ${(e as Error).message}`);
+    }
+    return s.path;
+  }
+}

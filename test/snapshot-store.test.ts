@@ -30,6 +30,8 @@ function parts(): SnapshotParts {
   ram.fill(7, 4096, 3 * 4096);
   ram.fill(0xff, 16 * MiB - 4096);
   return {
+    arch: "riscv64",
+    accel: "soft",
     machine,
     cpu: {
       mtime: "0x1",

@@ -138,7 +138,7 @@ function savedStates(): Promise<Map<string, DeviceState>> {
 }
 
 /** Every place in a JSON value a mutation can go: [parent, key]. */
-function places(v: unknown, out: [Record<string, unknown>, string][] = []) {
+export function places(v: unknown, out: [Record<string, unknown>, string][] = []) {
   if (v !== null && typeof v === "object") {
     for (const k of Object.keys(v)) {
       out.push([v as Record<string, unknown>, k]);
@@ -148,8 +148,9 @@ function places(v: unknown, out: [Record<string, unknown>, string][] = []) {
   return out;
 }
 
-const DELETE = Symbol("delete");
-const hostile = fc.oneof(
+export const DELETE = Symbol("delete");
+/** Values a hostile snapshot puts where a field was. */
+export const hostile = fc.oneof(
   fc.integer(),
   fc.constantFrom(-1, 0, 1, 3, 15, 16, 0x1f, 0xff, 256, 65535, 65536, 2 ** 32, 2 ** 53, 1.5, NaN),
   fc.bigInt({ min: 0n, max: 2n ** 68n }).map((b) => `0x${b.toString(16)}`),

@@ -26,6 +26,7 @@ import { coreTarget } from "./core-target.js";
 import { LateVsockHost } from "./vsock-host.js";
 import { rtcTarget } from "./rtc-target.js";
 import { stateTarget } from "./state-target.js";
+import { hartRecordTarget, snapshotTarget } from "./snapshot-target.js";
 
 export interface FuzzTarget<T = unknown> {
   name: string;
@@ -336,6 +337,8 @@ export const TARGETS: FuzzTarget<never>[] = [
   uartTarget(),
   rtcTarget(),
   stateTarget(),
+  snapshotTarget(),
+  hartRecordTarget(),
   agentTarget(),
   terminalTarget(),
   coreTarget(),

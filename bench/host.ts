@@ -3,7 +3,7 @@
 // qemu-system-riscv64, the shipped kernel and initramfs, same as bench/boot.ts) in the same run
 // where a peer exists.
 //
-//   npm run build:ts && npm run bench:host [-- --runs R --vms N --density N]
+//   npm run build:ts && npm run bench:host [-- --runs R --vms N --density N --only-start]
 //
 // 1. Start rate: N VMs of 64 MiB created, then at t0 POST /v1/vms/NAME/start for all at once;
 //    a VM is in userspace when its shell answers `echo U$((6*7))K` typed on its console (the
@@ -11,6 +11,9 @@
 //    works for QEMU, which has no scrollback file.
 //    Peer: N QEMU processes spawned at once, the same command typed on their serial (stdio).
 //    R runs, interleaved; medians.
+// 1b. The same N VMs created with `restore_from` a snapshot of a 64 MiB VM booted to its shell
+//    (taken once through the API), started at once: a restored VM answers the probe without a
+//    boot. Compared with QEMU TCG's cold boots of 1, as the issue asks.
 // 2. API latency: with M=5 VMs idle, C=8 keep-alive clients on the Unix socket request
 //    GET /v1/vms, GET /v1/vms/NAME and GET /v1/host in turn for 5 s. No peer (no libvirt here).
 // 3. Density: idle 128 MiB VMs started one by one, each waited for in userspace; per VM: the
@@ -22,7 +25,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_CMDLINE, shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
 import {
@@ -43,6 +46,8 @@ const arg = (name: string, dflt: number): number => {
 const RUNS = arg("--runs", 3);
 const VMS = arg("--vms", 10);
 const DENSITY = arg("--density", 12);
+/** --only-start: the start rates alone (1 and 1b). */
+const ONLY_START = process.argv.includes("--only-start");
 const LOAD_VMS = 5;
 const CLIENTS = 8;
 const LOAD_MS = 5000;
@@ -87,9 +92,21 @@ async function call(method: string, path: string, body?: unknown): Promise<unkno
   return r.body;
 }
 
-async function createVm(name: string, memoryMiB: number): Promise<void> {
-  const v = (await call("POST", "/v1/vms", { name, memory_mib: memoryMiB })) as { id: string };
+async function createVm(name: string, memoryMiB: number, restoreFrom?: string): Promise<void> {
+  const body = restoreFrom ? { name, restore_from: restoreFrom } : { name, memory_mib: memoryMiB };
+  const v = (await call("POST", "/v1/vms", body)) as { id: string };
   vmIds.set(name, v.id);
+}
+
+/**
+ * The snapshot VMs start from in 1b: a 64 MiB VM booted until its shell answers, then snapshotted
+ * and stopped through the API (`POST /v1/vms/tpl/snapshot`).
+ */
+async function templateSnapshot(): Promise<string> {
+  await createVm("tpl", 64);
+  await startVm("tpl");
+  await call("POST", "/v1/vms/tpl/snapshot", { name: "tpl", stop: true });
+  return "tpl";
 }
 
 /**
@@ -180,12 +197,22 @@ async function startRate(): Promise<void> {
   const qemuTotal: number[] = [];
   const moatEach: number[] = [];
   const qemuEach: number[] = [];
+  const snapTotal: number[] = [];
+  const snapEach: number[] = [];
+  const template = await templateSnapshot();
   for (let run = 0; run < RUNS; run++) {
     const names = Array.from({ length: VMS }, (_, i) => `s${run}-${i}`);
     for (const n of names) await createVm(n, 64);
     const lat = await startAll(names);
     moatTotal.push(Math.max(...lat));
     moatEach.push(median(lat));
+    await deleteVms();
+
+    const restored = Array.from({ length: VMS }, (_, i) => `r${run}-${i}`);
+    for (const n of restored) await createVm(n, 64, template);
+    const rlat = await startAll(restored);
+    snapTotal.push(Math.max(...rlat));
+    snapEach.push(median(rlat));
     await deleteVms();
 
     const t0 = performance.now();
@@ -211,6 +238,18 @@ async function startRate(): Promise<void> {
   console.log(`   ratio (moat VMs/s / QEMU VMs/s): ${f2(qt / mt)}`);
   console.log(`   raw total ms: moat ${raw(moatTotal)}; qemu ${raw(qemuTotal)}`);
   console.log(`   raw per-VM median ms: moat ${raw(moatEach)}; qemu ${raw(qemuEach)}`);
+  const st = median(snapTotal);
+  const cores = availableParallelism();
+  console.log(
+    `\n1b. VMs started per second from a snapshot (restore_from, a booted 64 MiB VM at its ` +
+      `shell), API to the shell's answer, ${VMS} VMs, ${cores} host cores; median of ${RUNS} runs:`,
+  );
+  console.log(
+    `   moat:     all ${VMS} in ${f1(st / 1000)} s = ${f2((VMS * 1000) / st)} VMs/s ` +
+      `(${f2((VMS * 1000) / st / cores)} per core); per-VM latency median ${f1(median(snapEach) / 1000)} s`,
+  );
+  console.log(`   ratio to QEMU TCG's cold boots (VMs/s): ${f2(qt / st)}`);
+  console.log(`   raw total ms: ${raw(snapTotal)}; raw per-VM median ms: ${raw(snapEach)}`);
 }
 
 async function apiLoad(): Promise<void> {
@@ -327,8 +366,10 @@ try {
   daemon = await startDaemon(home);
   token = adminToken(home);
   await startRate();
-  await apiLoad();
-  await density();
+  if (!ONLY_START) {
+    await apiLoad();
+    await density();
+  }
 } finally {
   await cleanup();
 }

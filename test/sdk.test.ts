@@ -76,6 +76,23 @@ test("daemon(): create, start, exec through the agent, stop and delete a VM", as
   );
   assert.equal(ex.exitCode, 0);
   assert.equal(ex.stdout.toString(), "riscv64\n");
+  // Snapshot it, and restore it as another VM whose agent answers at once: no boot.
+  const snap = await client.snapshotVm("sdk", "sdk-snap");
+  assert.equal(snap.name, "sdk-snap");
+  assert.deepEqual(
+    (await client.listSnapshots()).map((s) => s.name),
+    ["sdk-snap"],
+  );
+  assert.equal((await client.restoreVm("sdk-snap", "sdk2")).name, "sdk2");
+  const again = await until(
+    "the restored guest's agent",
+    () => client.exec("sdk2", ["cat", "/proc/uptime"]),
+    60_000,
+  );
+  assert.equal(again.exitCode, 0);
+  await client.deleteVm("sdk2", true);
+  await client.deleteSnapshot("sdk-snap");
+  assert.deepEqual(await client.listSnapshots(), []);
   await client.stopVm("sdk", 10);
   await until("stopped", async () => (await client.getVm("sdk")).state === "stopped", 60_000);
   await client.deleteVm("sdk");

@@ -3,6 +3,7 @@
 import { connection, defaultSocket, request, type Connection } from "../cli/api-client.js";
 import type { VmSpec, VmState } from "../host/vm-spec.js";
 import type { ExecResult } from "../agent/guest-exec.js";
+import type { components } from "../cli/api-types.js";
 
 export type { ExecResult };
 
@@ -44,7 +45,24 @@ export interface Daemon {
   deleteVm(name: string, force?: boolean): Promise<void>;
   /** Runs argv in the guest through its agent (the VM's policy must allow exec). */
   exec(name: string, argv: string[], timeoutMs?: number): Promise<ExecResult>;
+  /**
+   * Snapshots VM `name` as `snapshot` (docs/snapshot.md): it is paused for it and goes on
+   * after, or is left stopped with `stop`.
+   */
+  snapshotVm(name: string, snapshot: string, o?: { stop?: boolean }): Promise<SnapshotView>;
+  /** The snapshots the caller may see (a tenant: its domain's). */
+  listSnapshots(): Promise<SnapshotView[]>;
+  /** Deletes a snapshot (its id or name) no VM is restored from. */
+  deleteSnapshot(snapshot: string): Promise<void>;
+  /**
+   * Creates VM `name` from `snapshot` (its machine is the snapshot's) and starts it: the
+   * guest goes on where the snapshot left it, no boot.
+   */
+  restoreVm(snapshot: string, name: string): Promise<VmView>;
 }
+
+/** A snapshot as the daemon keeps it (GET /v1/snapshots). */
+export type SnapshotView = components["schemas"]["Snapshot"];
 
 interface AgentReply {
   exit_code?: number | null;
@@ -75,6 +93,14 @@ export function daemon(o: DaemonOptions = {}): Daemon {
     stopVm: (name, t) => call("POST", `${vm(name)}/stop${t === undefined ? "" : `?timeout=${t}`}`),
     killVm: (name) => call("POST", `${vm(name)}/kill`),
     deleteVm: (name, force) => call("DELETE", `${vm(name)}${force ? "?force=true" : ""}`),
+    snapshotVm: (name, snapshot, o = {}) =>
+      call("POST", `${vm(name)}/snapshot`, { name: snapshot, ...(o.stop ? { stop: true } : {}) }),
+    listSnapshots: () => call("GET", "/v1/snapshots"),
+    deleteSnapshot: (s) => call("DELETE", `/v1/snapshots/${encodeURIComponent(s)}`),
+    restoreVm: async (snapshot, name) => {
+      await call("POST", "/v1/vms", { name, restore_from: snapshot });
+      return call("POST", `${vm(name)}/start`);
+    },
     exec: async (name, argv, timeoutMs) => {
       const r = await call<AgentReply>("POST", `${vm(name)}/agent`, {
         command: "exec",

@@ -6,6 +6,7 @@ export {
   type Daemon,
   type DaemonOptions,
   type ExecResult,
+  type SnapshotView,
   type VmView,
   type VmSpecInput,
 } from "./daemon-client.js";

@@ -7,19 +7,9 @@ import createClient, { type Client } from "openapi-fetch";
 import type { components, paths } from "./api-types.js";
 import { unixFetch } from "./unix-fetch.js";
 import { DEFAULT_HOME } from "../host/config.js";
-import { MoatError } from "../base/moat-error.js";
+import { ApiClientError } from "./api-client-error.js";
 
-/** The daemon answered with an error (or could not be reached); moat exits 1, not 125. */
-export class ApiClientError extends MoatError {
-  constructor(
-    message: string,
-    readonly status?: number,
-    /** The request's field at fault, when the API names one. */
-    readonly field?: string,
-  ) {
-    super(message, "host");
-  }
-}
+export { ApiClientError };
 
 export interface Connection {
   socket: string;

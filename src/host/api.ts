@@ -337,10 +337,15 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         let field = (v.instancePath ?? "").replace(/^\//, "").replace(/\//g, ".");
         const missing = v.params?.missingProperty ?? v.params?.additionalProperty;
         if (typeof missing === "string") field = field ? `${field}.${missing}` : missing;
+        const allowed = v.params?.allowedValues;
         const reason =
           v.params?.additionalProperty !== undefined
             ? "is not a known field"
-            : (v.message ?? "is invalid");
+            : v.params?.missingProperty !== undefined
+              ? "is required"
+              : Array.isArray(allowed)
+                ? `must be one of ${allowed.map(String).join(", ")}`
+                : (v.message ?? "is invalid");
         const where = err.validationContext ?? "body";
         return reply.code(400).send({ error: `${where}: ${field || "(root)"} ${reason}`, field });
       }

@@ -10,7 +10,7 @@ export {
   type VmView,
   type VmSpecInput,
 } from "./daemon-client.js";
-export { ApiClientError } from "../cli/api-client.js";
+export { ApiClientError } from "../cli/api-client-error.js";
 export { MoatError, type ErrorKind } from "../base/moat-error.js";
 export { VmConfigError, type VmConfig } from "../vmm/vm-config.js";
 export type { VmSpec, VmState } from "../host/vm-spec.js";

@@ -354,11 +354,7 @@ test("every request body is validated: 400 with the field and the reason", async
       "lock_memory",
       /lock_memory: locked guest RAM cannot be given back; drop balloon/,
     ],
-    [
-      { name: "v", cpu_tier: "warp" },
-      "cpu_tier",
-      /cpu_tier must be one of interp, jit/,
-    ],
+    [{ name: "v", cpu_tier: "warp" }, "cpu_tier", /cpu_tier must be one of interp, jit/],
     [
       { name: "v", accel: "kvm", cpu_tier: CPU_TIERS[0] },
       "cpu_tier",

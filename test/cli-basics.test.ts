@@ -326,6 +326,6 @@ test("moat completion bash completes commands, subcommands, flags, files and the
   assert.match(zsh.stdout, /^autoload -U \+X bashcompinit && bashcompinit\n/);
   const fish = await moat(["completion", "fish"]);
   assert.equal(fish.status, 125);
-  assert.match(fish.stderr, /moat completion: bash or zsh, not 'fish'/);
+  assert.match(fish.stderr, /^moat: completion: bash or zsh, not 'fish'$/m);
   assert.equal((await cli(h, ["rm", "comp-vm"])).status, 0);
 });

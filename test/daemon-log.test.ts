@@ -85,6 +85,9 @@ test("moat daemon --log-format json: requests, VM states and a restart as JSON l
   const missing = await line(d, "the 404's line", (l) => l.event === "request" && l.status === 404);
   assert.equal(missing.level, "warn");
   assert.equal(missing.route, "/v1/vms/:vm");
+  // The line says why, as the reply did.
+  assert.equal(missing.error, "no VM 'nosuch'");
+  assert.match(String(missing.msg), /GET \/v1\/vms\/:vm 404 .*: no VM 'nosuch'$/);
 
   // Supervision: the VM killed, then crashed (a warning), then restarted by its policy.
   const vm = (await api(h.socket, tok, "GET", "/v1/vms/a")).body as VmView;

@@ -82,7 +82,7 @@ export function registerCompletionCommand(program: Command): void {
     .argument("<shell>", "bash or zsh")
     .action((shell: string) => {
       if (shell !== "bash" && shell !== "zsh")
-        throw new UsageError(`moat completion: bash or zsh, not '${shell}'`);
+        throw new UsageError(`completion: bash or zsh, not '${shell}'`);
       // zsh runs bash's completion functions through bashcompinit.
       const zsh = "autoload -U +X bashcompinit && bashcompinit\n";
       process.stdout.write((shell === "zsh" ? zsh : "") + bashCompletion(program));

@@ -43,7 +43,7 @@ declare module "fastify" {
     auditDetail?: Record<string, unknown>;
     /** The seq of the entry that recorded this change before it was made. */
     auditIntent?: number;
-    /** A 5xx's cause, for the daemon's log. */
+    /** Why the request was refused or failed, for the daemon's log line of it. */
     failure?: string;
   }
   interface FastifyContextConfig {
@@ -185,6 +185,20 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   // API and is documented like the rest.
   app.addHook("onRoute", (r) => {
     if (r.websocket && r.schema) r.schema.hide = false;
+  });
+
+  // A refusal's reason, as its reply says it, for the daemon's log line of the request (whoever
+  // answered: the error handler, authentication, authorisation or the rate limit).
+  app.addHook("onSend", async (req, reply, payload) => {
+    if (reply.statusCode >= 400 && req.failure === undefined && typeof payload === "string") {
+      try {
+        const error = (JSON.parse(payload) as { error?: unknown }).error;
+        if (typeof error === "string") req.failure = error;
+      } catch {
+        // Not JSON: the status says it.
+      }
+    }
+    return payload;
   });
 
   // Every answer, refusals included, counted by route pattern; a URL no route matches is one

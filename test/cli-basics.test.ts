@@ -322,6 +322,9 @@ test("moat completion bash completes commands, subcommands, flags, files and the
   assert.deepEqual(complete("--socket", "/x", "ev"), ["events"], "a global flag's value skipped");
   assert.deepEqual(complete("start", "comp"), ["comp-vm"], "VM names from the daemon");
   assert.deepEqual(complete("create", "-f", join(h.dir, "moat-compl")), [file]);
+  // A flag with a few values completes them, not file names.
+  assert.deepEqual(complete("create", "--restart", ""), ["always", "no", "on-failure"]);
+  assert.deepEqual(complete("daemon", "--log-format", "j"), ["json"]);
   const zsh = await moat(["completion", "zsh"]);
   assert.match(zsh.stdout, /^autoload -U \+X bashcompinit && bashcompinit\n/);
   const fish = await moat(["completion", "fish"]);

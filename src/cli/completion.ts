@@ -11,6 +11,8 @@ interface Node {
   vms: boolean;
   /** Flags that must have a value: what follows them is a file name or a value, not a word. */
   valued: string[];
+  /** Flags whose value is one of a few (`--restart:no,on-failure,always`): those complete. */
+  choices: string[];
 }
 
 function optionWords(o: readonly Option[]): string[] {
@@ -25,6 +27,9 @@ function nodes(cmd: Command, path: string): Node[] {
     words: [...subs.map((c) => c.name()), ...optionWords(opts), "--help"],
     vms: cmd.registeredArguments.some((a) => /^vm/.test(a.name())),
     valued: optionWords(opts.filter((o) => o.required)),
+    choices: opts.flatMap((o) =>
+      o.argChoices ? optionWords([o]).map((f) => `${f}:${o.argChoices!.join(",")}`) : [],
+    ),
   };
   return [node, ...subs.flatMap((c) => nodes(c, path ? `${path} ${c.name()}` : c.name()))];
 }
@@ -38,7 +43,7 @@ export function bashCompletion(program: Command): string {
     .map(
       (n) =>
         `    ${quote(n.path)}) words=${quote(n.words.join(" "))}; vms=${n.vms ? 1 : 0}; ` +
-        `valued=${quote(n.valued.join(" "))} ;;`,
+        `valued=${quote(n.valued.join(" "))}; choices=${quote(n.choices.join(" "))} ;;`,
     )
     .join("\n");
   return `# bash completion for moat: source <(moat completion bash), or save it in
@@ -46,12 +51,12 @@ export function bashCompletion(program: Command): string {
 _moat_node() {
   case "$1" in
 ${cases}
-    *) words=""; vms=0; valued="" ;;
+    *) words=""; vms=0; valued=""; choices="" ;;
   esac
 }
 _moat() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} path="" i w
-  local words vms valued
+  local words vms valued choices c
   _moat_node ""
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
@@ -59,6 +64,13 @@ _moat() {
     [[ $w == -* ]] && continue
     local next=\${path:+$path }$w
     if [[ " $words " == *" $w "* ]]; then path=$next; _moat_node "$path"; fi
+  done
+  for c in $choices; do
+    if [[ \${c%%:*} == "$prev" ]]; then
+      c=\${c#*:}
+      COMPREPLY=($(compgen -W "\${c//,/ }" -- "$cur"))
+      return
+    fi
   done
   if [[ " $valued " == *" $prev "* ]]; then
     COMPREPLY=($(compgen -f -- "$cur"))

@@ -213,6 +213,8 @@ test("vmmCall: each op's reply from a real control socket is taken as its type",
     const status = await vmmCall(s.path, { op: "status" });
     assert.equal(status.ok, true);
     assert.equal(status.state, "running");
+    // No VM yet behind this socket: it says so (a daemon waits for a VM that runs).
+    assert.equal(status.starting, true);
     assert.deepEqual(status.agent?.allow, ["ping"]);
     const metrics = await vmmCall(s.path, { op: "metrics" });
     assert.equal(metrics.ok, true);

@@ -363,7 +363,9 @@ export class Supervisor {
       }
       try {
         const r = await vmmCall(f.control, { op: "status" }, 1000, this.vmPeer(vm.id));
-        if (r.ok === true) {
+        // The socket answers while the VM is still being made, which may yet fail: up means
+        // the VM runs.
+        if (r.ok === true && r.starting !== true) {
           this.noteTids(vm, r);
           this.holdVmmEnd(w);
           this.setState(vm, "running");

@@ -150,6 +150,11 @@ export interface AgentInfo {
 
 export interface StatusReply {
   state: "running" | "paused";
+  /**
+   * true while the VM is still being made (the socket answers from the first moment; the guest
+   * has not run yet, and the VM may yet fail to start); absent once it runs.
+   */
+  starting?: boolean;
   /** The VM process's facts: absent only where the socket was given none (tests). */
   name?: string | null;
   pid?: number;

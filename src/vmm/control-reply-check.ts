@@ -104,6 +104,7 @@ const agentInfo = open<AgentInfo>({
 
 const status = ok<"status">("status", {
   state: { enum: ["running", "paused"] },
+  starting: opt(bool),
   name: opt({ type: ["string", "null"] }),
   pid: opt(int),
   accel: opt(str),

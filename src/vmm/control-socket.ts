@@ -263,6 +263,7 @@ export class ControlSocket {
         return {
           ok: true,
           state: this.paused ? "paused" : "running",
+          ...(vm ? {} : { starting: true }),
           ...(i
             ? {
                 name: i.name ?? null,

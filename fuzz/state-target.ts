@@ -26,6 +26,7 @@ import { TokenBucket } from "../src/devices/rate-limiter.js";
 import { Plic } from "../src/arch/riscv64/plic.js";
 import { SerialConsole } from "../src/vmm/serial-console.js";
 import { GoldfishRtc } from "../src/devices/goldfish-rtc.js";
+import { VmGenId } from "../src/devices/vmgenid.js";
 import { FakeRtcHost } from "../test/support/fake-rtc-host.js";
 import { DATA, VirtioGuest, settle } from "../test/support/virtio-guest.js";
 
@@ -87,6 +88,7 @@ const machine: Record<string, () => Snapshottable> = {
   plic: () => new Plic(4, none),
   serialConsole: () => new SerialConsole(none, none, false),
   rtc: () => new GoldfishRtc(new FakeRtcHost(0), none),
+  vmgenid: () => new VmGenId(none, (n) => new Uint8Array(n).fill(7)),
 };
 
 /** Makes a fresh device of `kind`: a virtio device in its transport, or a machine device. */
@@ -132,6 +134,9 @@ function savedStates(): Promise<Map<string, DeviceState>> {
     rtc.write(8, 4, 5n);
     states.set("rtc", rtc.saveState());
     rtc.close();
+    const gen = new VmGenId(none, (n) => new Uint8Array(n).fill(7));
+    gen.newGeneration();
+    states.set("vmgenid", gen.saveState());
     return states;
   })();
   return saved;
@@ -163,7 +168,8 @@ export const hostile = fc.oneof(
 export function stateTarget(): FuzzTarget<{ kind: string; edits: [number, unknown][] }> {
   return {
     name: "device-state",
-    parses: "device state from a snapshot: virtio transports, queues and devices, PLIC, UART, RTC",
+    parses:
+      "device state from a snapshot: virtio transports, queues and devices, PLIC, UART, RTC, VM generation ID",
     input: fc.record({
       kind: fc.constantFrom(...Object.keys(virtio), ...Object.keys(machine)),
       edits: fc.array(fc.tuple(fc.nat(), hostile), { minLength: 1, maxLength: 4 }),

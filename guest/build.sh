@@ -8,7 +8,7 @@
 # Inputs (all committed next to this script):
 #   ARCH/kernel.fragment options merged on top of `make tinyconfig`
 #   ARCH/kernel.config   the full .config that results; a rebuild must reproduce it
-#   ARCH/patches/*.patch patches applied to the kernel source, in name order (x86_64 only)
+#   ARCH/patches/*.patch patches applied to the kernel source, in name order
 #   ARCH/busybox.sha256  the pinned busybox-static .deb (version in its name) and its sha256
 #   linux-source.sha256  the pinned linux-source-6.1 (Debian version) and its tarball's sha256
 #   rootfs/              /init and /etc files copied into the initramfs (shared)

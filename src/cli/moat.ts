@@ -214,6 +214,12 @@ program
       "machine (CPUs, memory, disks, devices) is the snapshot's; give only host options " +
       "(--control, --console-socket, --console-log, --snapshot-dir, ...)",
   )
+  .option(
+    "--clone",
+    "with --restore: the VM is one of many from this snapshot; it gets a new VM generation ID, " +
+      "so the guest kernel reseeds its RNG and /init sets its clock from the RTC " +
+      '(docs/snapshot.md "Clones")',
+  )
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")
   .action(async (cmd: string[], opts, command: Command) => {
     process.exitCode = await runCommand(

@@ -59,6 +59,7 @@ export interface RunOptions {
   jail?: boolean;
   snapshotDir?: string;
   restore?: string;
+  clone?: boolean;
 }
 
 /** `moat run`'s options that describe the machine, which a restored VM takes from its snapshot. */
@@ -110,6 +111,7 @@ const FLAGS: Record<string, string> = {
   "host.jail_user": "--jail-user",
   "host.snapshot_dir": "--snapshot-dir",
   "host.restore": "--restore",
+  "host.clone": "--clone",
 };
 
 /** A config setting as `moat run` names it: by its flag. */
@@ -213,6 +215,7 @@ export function runConfig(o: RunOptions): VmConfig {
       ...(jailUser ? { jail_user: jailUser } : {}),
       ...(o.snapshotDir !== undefined ? { snapshot_dir: resolve(o.snapshotDir) } : {}),
       ...(o.restore !== undefined ? { restore: resolve(o.restore) } : {}),
+      ...(o.clone === true ? { clone: true } : {}),
     },
   };
 }

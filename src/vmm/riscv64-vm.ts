@@ -20,6 +20,8 @@ import { hartsFromManifest, hartsToManifest } from "./snapshot-harts.js";
 import { MmioBus } from "../bus/mmio-bus.js";
 import { PvPanic } from "../devices/pvpanic.js";
 import { GoldfishRtc } from "../devices/goldfish-rtc.js";
+import { VmGenId } from "../devices/vmgenid.js";
+import { randomBytes } from "node:crypto";
 import type { RtcHost } from "../devices/rtc-clock.js";
 import { hostRtc } from "./host-rtc.js";
 import { Plic, PLIC_SIZE } from "../arch/riscv64/plic.js";
@@ -41,6 +43,9 @@ import {
   VIRTIO_BASE,
   VIRTIO_SLOTS,
   VIRTIO_STRIDE,
+  VMGENID_BASE,
+  VMGENID_IRQ,
+  VMGENID_SIZE,
   virtioIrq,
 } from "../arch/riscv64/memory-map.js";
 import type { VirtioDevice } from "../devices/virtio/device.js";
@@ -69,6 +74,11 @@ export interface Riscv64VmConfig {
   kernel?: Uint8Array;
   /** A snapshot to take up instead of booting (its RAM, harts and devices). */
   restore?: OpenSnapshot;
+  /**
+   * The restored VM is a clone: it gets a new VM generation ID before its harts run (the guest
+   * reseeds its RNG; docs/snapshot.md "Clones").
+   */
+  clone?: boolean;
   kernelName?: string;
   initrd?: Uint8Array;
   cmdline: string;
@@ -96,6 +106,7 @@ export class Riscv64Vm {
   private readonly console: SerialConsole;
   private readonly plic: Plic;
   private readonly rtc: GoldfishRtc;
+  private readonly vmgenid: VmGenId;
   private readonly life = new VmLifecycle();
   /** The machine's power button (not on a bare machine: no kernel to hear it). */
   readonly powerButton: VirtioInput | undefined;
@@ -135,6 +146,11 @@ export class Riscv64Vm {
       this.plic.setLevel(RTC_IRQ, level),
     );
     this.bus.map(RTC_BASE, RTC_SIZE, "rtc", this.rtc);
+    this.vmgenid = new VmGenId(
+      (level) => this.plic.setLevel(VMGENID_IRQ, level),
+      (n) => randomBytes(n),
+    );
+    this.bus.map(VMGENID_BASE, VMGENID_SIZE, "vmgenid", this.vmgenid);
     this.bus.map(PLIC_BASE, PLIC_SIZE, "plic", this.plic);
     this.powerButton = cfg.bare ? undefined : new VirtioInput("virtio-input power", "power");
     this.slots = slotTable(cfg.virtio ?? [], VIRTIO_SLOTS, this.powerButton);
@@ -183,6 +199,7 @@ export class Riscv64Vm {
       ["plic", this.plic],
       ["uart", this.console],
       ["rtc", this.rtc],
+      ["vmgenid", this.vmgenid],
       ...virtioStates(this.slots, this.transports),
     ];
   }
@@ -219,6 +236,9 @@ export class Riscv64Vm {
     s.loadMemory(mem.hostView(mem.base, mem.size));
     const machine = loadDevices(this.snapshotDevices(), m.devices);
     if (machine.bool("booted")) this.life.markBoot();
+    // A clone must not go on with its parent's RNG state: the interrupt is pending when the
+    // harts start, and the guest reseeds before it runs much else.
+    if (this.cfg.clone) this.vmgenid.newGeneration();
   }
 
   private load(ramBytes: number): void {

@@ -112,6 +112,8 @@ export interface HostConfig {
    * own machine fields are not used), the host part this config's.
    */
   restore?: string;
+  /** With restore: the VM is a clone, given a new VM generation ID (docs/snapshot.md "Clones"). */
+  clone?: boolean;
 }
 
 export interface VmConfig extends MachineConfig {
@@ -280,6 +282,7 @@ const HOST_PROPERTIES = {
   log_format: { type: "string", enum: LOG_FORMATS },
   snapshot_dir: PATH,
   restore: PATH,
+  clone: { type: "boolean" },
 } as const;
 
 /** The schema of a VM process's config file (`moat vmm --config`). */

@@ -275,6 +275,11 @@ async function runVm(
       );
     snap = readSnapshot(given.host.restore);
     c = restoredConfig(given, snap, n);
+  } else if (given.host.clone === true) {
+    throw new VmConfigError(
+      `${n("host.clone")} goes with ${n("host.restore")}: a clone is of a snapshot`,
+      "host.clone",
+    );
   }
   // Start and end lines are for a log read later (a daemon's VM, JSON); `moat run` at a
   // terminal says no more than it did.
@@ -474,7 +479,7 @@ async function runVm(
             accel: softAccel({ cpuTier }),
             harts: cpus,
             ...(kernel ? { kernel } : {}),
-            ...(snap ? { restore: snap } : {}),
+            ...(snap ? { restore: snap, clone: h.clone === true } : {}),
             kernelName,
             ...(initrd ? { initrd } : {}),
             cmdline,

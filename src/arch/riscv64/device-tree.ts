@@ -39,6 +39,9 @@ import {
   TEST_SIZE,
   UART_BASE,
   UART_IRQ,
+  VMGENID_BASE,
+  VMGENID_IRQ,
+  VMGENID_SIZE,
   UART_SIZE,
   VIRTIO_BASE,
   VIRTIO_STRIDE,
@@ -343,6 +346,14 @@ export function buildDeviceTree(m: MachineDescription): Uint8Array {
   fdt.beginNode(`pvpanic@${hex(PVPANIC_BASE)}`);
   fdt.propString("compatible", "qemu,pvpanic-mmio");
   fdt.propU64s("reg", [PVPANIC_BASE, PVPANIC_REG_SIZE]);
+  fdt.endNode();
+
+  // The VM generation ID: a new one (a clone of a snapshot) reseeds the kernel's RNG.
+  fdt.beginNode(`vmgenid@${hex(VMGENID_BASE)}`);
+  fdt.propString("compatible", "microsoft,vmgenid");
+  fdt.propU64s("reg", [VMGENID_BASE, VMGENID_SIZE]);
+  fdt.propU32("interrupts", VMGENID_IRQ);
+  fdt.propU32("interrupt-parent", plicPhandle);
   fdt.endNode();
 
   fdt.endNode(); // soc

@@ -9,6 +9,10 @@ export const RTC_SIZE = 0x1000n;
 export const RTC_IRQ = 11;
 export const PVPANIC_BASE = 0x0010_2000n;
 export const PVPANIC_SIZE = 0x1000n;
+/** The VM generation ID (devicetree "microsoft,vmgenid"): 16 bytes, PLIC source 12. */
+export const VMGENID_BASE = 0x0010_3000n;
+export const VMGENID_SIZE = 0x10n;
+export const VMGENID_IRQ = 12;
 export const PLIC_BASE = 0x0c00_0000n;
 export const UART_BASE = 0x1000_0000n;
 export const UART_SIZE = 0x100n;

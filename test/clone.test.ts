@@ -7,7 +7,7 @@
 // without the device, the kernel driver or the /init listener.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { control, okReply } from "./support/control-client.js";
@@ -95,4 +95,57 @@ test("--clone goes with --restore", async () => {
   const r = await moat(["run", "--clone", "--", "true"]);
   assert.equal(r.status, 125);
   assert.match(r.stderr, /--clone goes with --restore: a clone is of a snapshot/);
+});
+
+test("clones of a VM with a disk each write their own copy; the snapshot's disk is untouched", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-clone-disk-"));
+  try {
+    const sock = join(dir, "control.sock");
+    const snaps = join(dir, "snaps");
+    mkdirSync(snaps);
+    const disk = join(dir, "disk.img");
+    writeFileSync(disk, Buffer.alloc(1 << 20));
+    // The parent writes "parent" at the disk's start, then each clone writes its line there.
+    const write = (what: string): string =>
+      `printf ${what} | dd of=/dev/vda conv=fsync 2>/dev/null`;
+    const guest = `${write("parent")}; echo ready; read x; ${write("$x")}; echo wrote $x`;
+    const first = startMoat(
+      ["run", "--disk", disk, "--control", sock, "--snapshot-dir", snaps, "--", "sh", "-c", guest],
+      150_000,
+      true,
+    );
+    await until(() => /^ready\r?$/m.test(first.out()), "the parent waiting on its line");
+    const [, made] = await control(sock, [{ op: "pause" }, { op: "snapshot", name: "s" }]);
+    assert.equal(made!.ok, true, JSON.stringify(made));
+    first.p.kill("SIGKILL");
+    await first.done;
+    const snap = join(snaps, "s");
+    for (const who of ["one", "two"]) {
+      copyFileSync(disk, join(dir, `${who}.img`));
+      const vm = startMoat(
+        ["run", "--restore", snap, "--disk", join(dir, `${who}.img`)],
+        120_000,
+        true,
+      );
+      vm.p.stdin!.write(`${who}\n`);
+      assert.equal(await vm.done, 0, vm.err());
+      assert.match(vm.out(), new RegExp(`^wrote ${who}\\r?$`, "m"));
+    }
+    const start = (f: string): string => readFileSync(join(dir, f)).subarray(0, 6).toString();
+    assert.equal(start("disk.img"), "parent", "the snapshot's disk is as the parent left it");
+    assert.equal(start("one.img"), "oneent");
+    assert.equal(start("two.img"), "twoent");
+    // Refused: another number of disks, or a writable disk given read-only.
+    const twice = await moat(["run", "--restore", snap, "--disk", disk, "--disk", disk]);
+    assert.equal(twice.status, 125);
+    assert.match(
+      twice.stderr,
+      /--disk: the snapshot's VM has 1 disks; give as many, in order, or none/,
+    );
+    const ro = await moat(["run", "--restore", snap, "--disk", `${disk},ro`]);
+    assert.equal(ro.status, 125);
+    assert.match(ro.stderr, /--disk: disk 1 was writable in the snapshot's VM; give it so/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

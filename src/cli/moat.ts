@@ -212,7 +212,9 @@ program
     "--restore <dir>",
     "start from a snapshot instead of booting: the guest goes on where it was paused. The " +
       "machine (CPUs, memory, disks, devices) is the snapshot's; give only host options " +
-      "(--control, --console-socket, --console-log, --snapshot-dir, ...)",
+      "(--control, --console-socket, --console-log, --snapshot-dir, ...), and --disk to give " +
+      "the restored VM its own copies of the snapshot's disks (as many, in order, same size " +
+      "and ro-ness), --vsock its host socket and a new CID",
   )
   .option(
     "--clone",

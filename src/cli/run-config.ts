@@ -62,7 +62,10 @@ export interface RunOptions {
   clone?: boolean;
 }
 
-/** `moat run`'s options that describe the machine, which a restored VM takes from its snapshot. */
+/**
+ * `moat run`'s options that describe the machine, which a restored VM takes from its snapshot.
+ * Not --disk and --vsock: with --restore they give the VM its own disk copies and vsock.
+ */
 export const MACHINE_OPTIONS: readonly (keyof RunOptions)[] = [
   "accel",
   "cpuTier",
@@ -72,11 +75,9 @@ export const MACHINE_OPTIONS: readonly (keyof RunOptions)[] = [
   "cpus",
   "memory",
   "bios",
-  "disk",
   "rng",
   "display",
   "net",
-  "vsock",
   "balloon",
   "agent",
   "lockMemory",

@@ -243,10 +243,35 @@ function machineOf(c: VmConfig): Record<string, unknown> {
  * names the VM), `c`'s host part. The machine is checked again, as any config is.
  */
 function restoredConfig(c: VmConfig, snap: OpenSnapshot, n: FieldNames): VmConfig {
+  const machine = snap.manifest.machine as Partial<VmConfig>;
+  const theirs = machine.disks ?? [];
+  // A clone must not write its parent's disks: `c`'s own disks, if it names any, take their
+  // places, one for one, read-only where they were (the device checks each size at restore).
+  if (c.disks.length > 0) {
+    if (c.disks.length !== theirs.length)
+      throw new VmConfigError(
+        `${n("disks")}: the snapshot's VM has ${theirs.length} disks; give as many, in order, or none`,
+        "disks",
+      );
+    c.disks.forEach((d, i) => {
+      if (d.read_only !== theirs[i]!.read_only)
+        throw new VmConfigError(
+          `${n("disks")}: disk ${i + 1} was ${theirs[i]!.read_only ? "read-only" : "writable"} in the snapshot's VM; give it so`,
+          "disks",
+        );
+    });
+  }
+  // A new vsock CID: the restored device resets every connection, and the guest reads it again.
+  if (c.vsock && !machine.vsock)
+    throw new VmConfigError(`${n("vsock")}: the snapshot's VM has no vsock device`, "vsock");
   try {
     return parseVmConfig({
-      ...snap.manifest.machine,
+      ...machine,
       ...(c.name !== undefined ? { name: c.name } : {}),
+      ...(c.disks.length > 0
+        ? { disks: theirs.map((d, i) => ({ ...d, path: c.disks[i]!.path })) }
+        : {}),
+      ...(c.vsock ? { vsock: c.vsock } : {}),
       host: c.host,
     });
   } catch (e) {

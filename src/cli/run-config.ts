@@ -93,6 +93,7 @@ const FLAGS: Record<string, string> = {
   cpus: "--cpus",
   memory_mib: "--memory",
   nics: "--net",
+  disks: "--disk",
   vsock: "--vsock",
   balloon: "--balloon",
   agent: "--agent",

@@ -141,6 +141,13 @@ test("snapshot and restore through the daemon: the guest counts on in a new VM; 
   const back = r.body as { restored_from: string; spec: { memory_mib: number } };
   assert.equal(back.restored_from, snap.id);
   assert.equal(back.spec.memory_mib, 64);
+  // Started as a clone: a new VM generation ID (its RNG reseeded, its clock set from the RTC).
+  const backId = (r.body as { id: string }).id;
+  const config = JSON.parse(readFileSync(join(h.dir, "vms", `${backId}.json`), "utf8")) as {
+    host: { restore?: string; clone?: boolean };
+  };
+  assert.equal(config.host.restore, snap.path);
+  assert.equal(config.host.clone, true);
   const listed = (await call(acme, "GET", "/v1/vms")).body as {
     name: string;
     restored_from: string;

@@ -85,7 +85,9 @@ export function vmConfigFor(
       ...(o.uid !== null ? { jail_user: { uid: o.uid, gid: o.uid } } : {}),
       ...(o.logFormat === "json" ? { log_format: "json" } : {}),
       snapshot_dir: snapshotDirOf(f),
-      ...(o.restore !== undefined ? { restore: o.restore } : {}),
+      // Every VM the daemon restores is a clone (a new VM generation ID: its RNG reseeded, its
+      // clock set from the RTC): many may start from one snapshot, and one alone loses nothing.
+      ...(o.restore !== undefined ? { restore: o.restore, clone: true } : {}),
     },
   };
 }

@@ -61,6 +61,9 @@ function setUp(): { home: string; vmDir: string; store: SnapshotStore; done: () 
   return { home, vmDir, store, done: () => rmSync(home, { recursive: true, force: true }) };
 }
 
+/** The quota's say, in a test that is not about it. */
+const admitAll = (): void => {};
+
 const refused = (fn: () => unknown, message: RegExp): void =>
   assert.throws(fn, (e: unknown) => e instanceof SnapshotError && message.test(e.message));
 
@@ -71,7 +74,7 @@ test("a VM's snapshot is copied into the store sparse, 0600, sealed; a change th
     assert.equal(key.length, 32);
     assert.equal(statSync(join(home, "snapshot.key")).mode & 0o777, 0o600);
     assert.ok(snapshotKey(home).equals(key), "made once, then read");
-    const bytes = store.take(vmDir, "snap", "id1", machine);
+    const bytes = store.take(vmDir, "snap", "id1", machine, admitAll);
     assert.ok(bytes >= 3 * 4096 && bytes < 4 * 4096 + 65536, String(bytes));
     const dir = store.pathOf("id1");
     assert.equal(statSync(dir).mode & 0o777, 0o700);
@@ -103,31 +106,59 @@ test("what the VM's uid could have put in its directory is refused, and nothing 
   try {
     // Another machine than the one the daemon gave the VM.
     refused(
-      () => store.take(vmDir, "snap", "a", { ...machine, memory_mib: 32 }),
+      () => store.take(vmDir, "snap", "a", { ...machine, memory_mib: 32 }, admitAll),
       /its machine is not the VM's as the daemon configured it/,
     );
     nothingKept("a");
     // The memory file a link (to a file of root's, say).
     renameSync(join(snap, "memory"), join(vmDir, "memory.real"));
     symlinkSync(join(vmDir, "memory.real"), join(snap, "memory"));
-    refused(() => store.take(vmDir, "snap", "b", machine), /memory: a symbolic link, refused/);
+    refused(
+      () => store.take(vmDir, "snap", "b", machine, admitAll),
+      /memory: a symbolic link, refused/,
+    );
     nothingKept("b");
     // A FIFO in its place: refused, not waited on.
     rmSync(join(snap, "memory"));
     execFileSync("mkfifo", [join(snap, "memory")]);
-    refused(() => store.take(vmDir, "snap", "c", machine), /memory: not a regular file/);
+    refused(() => store.take(vmDir, "snap", "c", machine, admitAll), /memory: not a regular file/);
     nothingKept("c");
     // Memory changed after its manifest was written: the copy's digest.
     rmSync(join(snap, "memory"));
     const data = readFileSync(join(vmDir, "memory.real"));
     data[2 * 4096] = 1;
     writeFileSync(join(snap, "memory"), data);
-    refused(() => store.take(vmDir, "snap", "d", machine), /memory: its digest does not match/);
+    refused(
+      () => store.take(vmDir, "snap", "d", machine, admitAll),
+      /memory: its digest does not match/,
+    );
     nothingKept("d");
+    // A RAM the VM does not have (the manifest's machine says 32 MiB, its RAM is 16): a VMM
+    // could otherwise make root copy gigabytes.
+    const big = { ...machine, memory_mib: 32 };
+    writeSnapshot(join(vmDir, "big"), { ...parts(), machine: big });
+    refused(() => store.take(vmDir, "big", "f", big, admitAll), /its RAM is not the VM's 32 MiB/);
+    nothingKept("f");
+    // The quota decides before anything is copied: with the data's bytes from its manifest.
+    writeSnapshot(join(vmDir, "snap2"), parts());
+    let asked = -1;
+    assert.throws(
+      () =>
+        store.take(vmDir, "snap2", "g", machine, (bytes) => {
+          asked = bytes;
+          throw new Error("over quota");
+        }),
+      /over quota/,
+    );
+    assert.equal(asked, 3 * 4096, "the data's bytes, from the manifest's extents");
+    nothingKept("g");
     // The snapshot's directory itself a link (to another VM's snapshot, say).
     renameSync(snap, join(vmDir, "elsewhere"));
     symlinkSync(join(vmDir, "elsewhere"), snap);
-    refused(() => store.take(vmDir, "snap", "e", machine), /not a directory \(a link\?\)/);
+    refused(
+      () => store.take(vmDir, "snap", "e", machine, admitAll),
+      /not a directory \(a link\?\)/,
+    );
     nothingKept("e");
   } finally {
     done();

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { control, okReply } from "./support/control-client.js";
 import { moat, startMoat, until } from "./support/moat-cli.js";
 import type { ControlReply } from "../src/vmm/control-protocol.js";
+import { writeSnapshot } from "../src/vmm/snapshot-file.js";
 
 /** The numbers the guest printed, in order. */
 function counts(out: string): number[] {
@@ -96,6 +97,24 @@ test("--restore takes the machine from the snapshot; a VM without --snapshot-dir
   );
   const dir = mkdtempSync(join(tmpdir(), "moat-snapshot-"));
   try {
+    // A snapshot whose machine is not one (written and sealed by whoever made it): refused as
+    // any bad config is, before a field of it is used.
+    writeSnapshot(join(dir, "odd"), {
+      arch: "riscv64",
+      accel: "soft",
+      machine: { accel: "soft", cpus: 1, memory_mib: 64, disks: [null] },
+      cpu: {
+        mtime: "0x0",
+        harts: [
+          { record: null, mip: 0, mtimecmp: "0x0", hsm: 1, start_addr: "0x0", opaque: "0x0" },
+        ],
+      },
+      devices: {},
+      ram: new Uint8Array(64 << 20),
+    });
+    const odd = await moat(["run", "--restore", join(dir, "odd"), "--disk", join(dir, "x.img")]);
+    assert.equal(odd.status, 125);
+    assert.match(odd.stderr, /odd: its machine: disks\.0 must be a JSON object/);
     const sock = join(dir, "c.sock");
     const vm = startMoat(["run", "--control", sock, "--", "sh", "-c", "echo up; sleep 30"]);
     await until(() => vm.out().includes("up"), "the guest");

@@ -89,8 +89,16 @@ export class SnapshotOps {
     try {
       // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.
       await this.supervisor.snapshot(vm.id, written, SNAPSHOT_TIMEOUT_MS, stop);
-      bytes = this.files.take(dir, written, id, recordedMachine(vm.spec));
-      checkSnapshotQuota(vm.domain, mine, this.cfg.domainQuotas, bytes);
+      // The quota is checked against the snapshots held now (others may have been taken while
+      // this VM was being saved), before the copy and with nothing awaited until the insert.
+      const admit = (data: number): void =>
+        checkSnapshotQuota(
+          vm.domain,
+          this.store.snapshots().filter((s) => s.domain === vm.domain),
+          this.cfg.domainQuotas,
+          data,
+        );
+      bytes = this.files.take(dir, written, id, recordedMachine(vm.spec), admit);
     } catch (e) {
       this.files.remove(id);
       throw toApiError(e);
@@ -168,6 +176,22 @@ export class SnapshotOps {
         "restore_from",
       );
     const { domain: _d, labels: _l, restart: _r, cpu: _c, name: _n, ...machine } = s.spec;
+    // A restored VM opens its source's disks, and starts from the snapshot at every start: a
+    // writable one would be written over a file system the snapshot's page cache no longer
+    // matches (the source's writes, or the VM's own earlier run). Until each restore gets its
+    // own copy, only read-only disks go with a restore.
+    const writable = ((machine.disks ?? []) as { path: string; read_only?: boolean }[]).filter(
+      (d) => d.read_only !== true,
+    );
+    if (writable.length > 0)
+      throw new ApiError(
+        409,
+        `restore_from: snapshot '${ref}' has writable disks (${writable.map((d) => d.path).join(", ")}): ` +
+          "a VM restored from it would write them under a file system its RAM no longer matches; " +
+          "only snapshots whose disks are read-only restore through the daemon for now " +
+          "(moat run --restore DIR --disk COPY gives a restore its own copies)",
+        "restore_from",
+      );
     const own = Object.fromEntries(
       RESTORE_FIELDS.filter((k) => k !== "restore_from" && body[k] !== undefined).map((k) => [
         k,

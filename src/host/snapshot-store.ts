@@ -116,12 +116,18 @@ export class SnapshotStore {
    * the manifest must name. Returns the bytes of data kept. Nothing is left in the store on a
    * refusal.
    */
-  take(vmDir: string, name: string, id: string, machine: Record<string, unknown>): number {
+  take(
+    vmDir: string,
+    name: string,
+    id: string,
+    machine: Record<string, unknown>,
+    admit: (dataBytes: number) => void,
+  ): number {
     const dest = this.pathOf(id);
     try {
       return withDir(vmDir, (vfd) =>
         withDir(`/proc/self/fd/${vfd}/${name}`, (sfd) =>
-          this.copy(sfd, `snapshot ${name}`, dest, machine),
+          this.copy(sfd, `snapshot ${name}`, dest, machine, admit),
         ),
       );
     } catch (e) {
@@ -130,10 +136,27 @@ export class SnapshotStore {
     }
   }
 
-  private copy(sfd: number, where: string, dest: string, machine: Record<string, unknown>): number {
+  private copy(
+    sfd: number,
+    where: string,
+    dest: string,
+    machine: Record<string, unknown>,
+    admit: (dataBytes: number) => void,
+  ): number {
     const m = manifestAt(sfd, where);
     if (!isDeepStrictEqual(m.machine, machine))
       throw new SnapshotError(`${where}: its machine is not the VM's as the daemon configured it`);
+    // The VM process wrote it: its RAM must be the VM's, and its data is admitted (quota)
+    // before a byte of it is copied, so a hostile VMM cannot make root copy gigabytes.
+    if (m.memory.bytes !== Number(machine.memory_mib) * 1024 * 1024)
+      throw new SnapshotError(
+        `${where}: its RAM is not the VM's ${String(machine.memory_mib)} MiB`,
+      );
+    if (machine.accel !== "auto" && m.accel !== machine.accel)
+      throw new SnapshotError(
+        `${where}: a snapshot of a ${m.accel} VM, the VM's is ${String(machine.accel)}`,
+      );
+    admit(m.memory.extents.reduce((n, [, pages]) => n + pages * SNAPSHOT_PAGE, 0));
     mkdirSync(dest, { mode: 0o700 });
     const src = openRegular(`/proc/self/fd/${sfd}`, MEMORY_FILE);
     let data = 0;

@@ -18,6 +18,7 @@ import {
   openSync,
   readSync,
   renameSync,
+  rmSync,
   writeSync,
 } from "node:fs";
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
@@ -28,6 +29,11 @@ import type { KvmCpuState } from "../accel/accel.js";
 import { MoatError } from "../base/moat-error.js";
 import { moatVersion } from "../base/moat-version.js";
 import { validators, type SchemaSet } from "./schema-compiler.js";
+import { MEMORY_MIB_MAX, VCPUS_MAX } from "./vm-limits.js";
+import { HART_STATE_BYTES } from "../accel/soft/hart-state.js";
+
+/** Bound: the most RAM any machine has (vm-limits.ts), a snapshot's memory at most that. */
+const MAX_RAM_BYTES = Math.max(...Object.values(MEMORY_MIB_MAX)) * 2 ** 20;
 
 export const SNAPSHOT_FORMAT = "moat-snapshot";
 /** The manifest's layout; a snapshot of another version is refused. */
@@ -109,13 +115,13 @@ const SOFT_CPU_SCHEMA = {
     harts: {
       type: "array",
       minItems: 1,
-      maxItems: 8,
+      maxItems: VCPUS_MAX,
       items: {
         type: "object",
         additionalProperties: false,
         required: ["record", "mip", "mtimecmp", "hsm", "start_addr", "opaque"],
         properties: {
-          record: { type: ["string", "null"], maxLength: 4096 },
+          record: { type: ["string", "null"], maxLength: Math.ceil(HART_STATE_BYTES / 3) * 4 },
           mip: u32,
           mtimecmp: hex64,
           hsm: u32,
@@ -134,7 +140,7 @@ const KVM_CPU_SCHEMA = {
   required: ["vm", "vcpus"],
   properties: {
     vm: { type: "object" },
-    vcpus: { type: "array", minItems: 1, maxItems: 64, items: { type: "object" } },
+    vcpus: { type: "array", minItems: 1, maxItems: VCPUS_MAX, items: { type: "object" } },
   },
 } as const;
 
@@ -170,7 +176,7 @@ const manifestSchema = {
       additionalProperties: false,
       required: ["bytes", "extents", "sha256"],
       properties: {
-        bytes: { type: "integer", minimum: SNAPSHOT_PAGE, maximum: 2 ** 32 },
+        bytes: { type: "integer", minimum: SNAPSHOT_PAGE, maximum: MAX_RAM_BYTES },
         extents: {
           type: "array",
           maxItems: MAX_EXTENTS,
@@ -178,7 +184,7 @@ const manifestSchema = {
             type: "array",
             minItems: 2,
             maxItems: 2,
-            items: { type: "integer", minimum: 0, maximum: 2 ** 20 },
+            items: { type: "integer", minimum: 0, maximum: MAX_RAM_BYTES / SNAPSHOT_PAGE },
           },
         },
         sha256,
@@ -252,6 +258,19 @@ export function writeSnapshot(dir: string, parts: SnapshotParts, key?: Buffer): 
       code === "EEXIST" ? "conflict" : "host",
     );
   }
+  // A snapshot not finished (a full disk, an I/O error) leaves nothing behind: the name can be
+  // used again.
+  try {
+    return writeInto(dir, parts, key);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    if (e instanceof SnapshotError) throw e;
+    throw new SnapshotError(`${dir}: ${(e as Error).message}`, "host");
+  }
+}
+
+/** writeSnapshot's files, into `dir` just made. */
+function writeInto(dir: string, parts: SnapshotParts, key?: Buffer): number {
   const extents = dataExtents(parts.ram);
   if (extents.length > MAX_EXTENTS)
     throw new SnapshotError(`guest RAM is in more than ${MAX_EXTENTS} pieces`);
@@ -372,8 +391,9 @@ export function checkManifest(text: string, dir: string, key?: Buffer): Snapshot
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (e) {
-    throw new SnapshotError(`${dir}/${MANIFEST_FILE}: not JSON (${(e as Error).message})`);
+  } catch {
+    // Not the parser's words: they quote the file, which may not be what it says it is.
+    throw new SnapshotError(`${dir}/${MANIFEST_FILE}: not JSON`);
   }
   validate ??= validators(SNAPSHOT_SCHEMAS)["manifest"]!;
   if (!validate(value)) {

@@ -5,6 +5,8 @@ import type { RiscvHartsState } from "../accel/accel.js";
 import type { SoftCpuState } from "./snapshot-file.js";
 import { SnapshotError } from "./snapshot-file.js";
 import { u64 } from "../devices/device-state.js";
+import { HSM_STARTED, HSM_STOPPED } from "../accel/soft/layout.js";
+import { HART_STATE_BYTES } from "../accel/soft/hart-state.js";
 
 /** `s` as a manifest's cpu entry. */
 export function hartsToManifest(s: RiscvHartsState): SoftCpuState {
@@ -22,17 +24,27 @@ export function hartsToManifest(s: RiscvHartsState): SoftCpuState {
 }
 
 /**
- * A manifest's cpu entry as the accelerator takes it. Bound: exactly `harts` harts (the
- * machine's config), records base64 (their size is the core's to check).
+ * A manifest's cpu entry as the accelerator takes it, checked before the VM is built further.
+ * Bound: exactly `harts` harts (the machine's config); each started with a record of
+ * HART_STATE_BYTES (its values the core's to check) or stopped without one; mtime below 2^63.
  */
 export function hartsFromManifest(cpu: SoftCpuState, harts: number): RiscvHartsState {
   if (cpu.harts.length !== harts)
     throw new SnapshotError(`the snapshot has ${cpu.harts.length} harts, the machine ${harts}`);
+  const mtime = BigInt(cpu.mtime);
+  if (mtime >= 1n << 63n)
+    throw new SnapshotError(`the snapshot's mtime ${cpu.mtime} is out of range`);
   return {
-    mtime: BigInt(cpu.mtime),
+    mtime,
     harts: cpu.harts.map((h, i) => {
+      if (h.hsm !== HSM_STARTED && h.hsm !== HSM_STOPPED)
+        throw new SnapshotError(`hart ${i}: HSM state ${h.hsm} is not started or stopped`);
+      if ((h.record === null) !== (h.hsm === HSM_STOPPED))
+        throw new SnapshotError(`hart ${i}: a state record is there exactly when it runs`);
       if (h.record !== null && !/^[A-Za-z0-9+/]*={0,2}$/.test(h.record))
         throw new SnapshotError(`hart ${i}: its record is not base64`);
+      if (h.record !== null && Buffer.byteLength(h.record, "base64") !== HART_STATE_BYTES)
+        throw new SnapshotError(`hart ${i}: its record is not ${HART_STATE_BYTES} bytes`);
       return {
         record: h.record === null ? null : new Uint8Array(Buffer.from(h.record, "base64")),
         mip: h.mip,

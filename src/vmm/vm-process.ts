@@ -243,8 +243,21 @@ function machineOf(c: VmConfig): Record<string, unknown> {
  * names the VM), `c`'s host part. The machine is checked again, as any config is.
  */
 function restoredConfig(c: VmConfig, snap: OpenSnapshot, n: FieldNames): VmConfig {
-  const machine = snap.manifest.machine as Partial<VmConfig>;
-  const theirs = machine.disks ?? [];
+  // Bound: the snapshot's machine is checked as any config is before a field of it is used.
+  let base: VmConfig;
+  try {
+    base = parseVmConfig({
+      ...snap.manifest.machine,
+      ...(c.name !== undefined ? { name: c.name } : {}),
+      host: c.host,
+    });
+  } catch (e) {
+    throw new VmConfigError(
+      `${n("host.restore")} ${snap.dir}: its machine: ${(e as Error).message}`,
+      "host.restore",
+    );
+  }
+  const theirs = base.disks;
   // A clone must not write its parent's disks: `c`'s own disks, if it names any, take their
   // places, one for one, read-only where they were (the device checks each size at restore).
   if (c.disks.length > 0) {
@@ -262,24 +275,15 @@ function restoredConfig(c: VmConfig, snap: OpenSnapshot, n: FieldNames): VmConfi
     });
   }
   // A new vsock CID: the restored device resets every connection, and the guest reads it again.
-  if (c.vsock && !machine.vsock)
+  if (c.vsock && !base.vsock)
     throw new VmConfigError(`${n("vsock")}: the snapshot's VM has no vsock device`, "vsock");
-  try {
-    return parseVmConfig({
-      ...machine,
-      ...(c.name !== undefined ? { name: c.name } : {}),
-      ...(c.disks.length > 0
-        ? { disks: theirs.map((d, i) => ({ ...d, path: c.disks[i]!.path })) }
-        : {}),
-      ...(c.vsock ? { vsock: c.vsock } : {}),
-      host: c.host,
-    });
-  } catch (e) {
-    throw new VmConfigError(
-      `${n("host.restore")} ${snap.dir}: its machine: ${(e as Error).message}`,
-      "host.restore",
-    );
-  }
+  return {
+    ...base,
+    ...(c.disks.length > 0
+      ? { disks: theirs.map((d, i) => ({ ...d, path: c.disks[i]!.path })) }
+      : {}),
+    ...(c.vsock ? { vsock: c.vsock } : {}),
+  };
 }
 
 async function runVm(
@@ -299,7 +303,12 @@ async function runVm(
         "host.restore",
       );
     snap = readSnapshot(given.host.restore);
-    c = restoredConfig(given, snap, n);
+    try {
+      c = restoredConfig(given, snap, n);
+    } catch (e) {
+      snap.close();
+      throw e;
+    }
   } else if (given.host.clone === true) {
     throw new VmConfigError(
       `${n("host.clone")} goes with ${n("host.restore")}: a clone is of a snapshot`,
@@ -316,6 +325,11 @@ async function runVm(
   const arch = archOf(accel);
   checkVmConfig(c, accel, n);
   checkHost(c, n, jailKvm !== undefined);
+  if (snap && h.clone && arch === "x86_64")
+    log.warn(
+      "the x86-64 machine has no VM generation ID device yet: this clone shares its parent's " +
+        "RNG state until its kernel reseeds on its own",
+    );
   const argv = o.command;
   const cpus = c.cpus;
   const memoryMiB = c.memory_mib;
@@ -355,6 +369,8 @@ async function runVm(
   // Everything opened from here on is closed again, newest first, however the run ends.
   if (accel === "kvm" && hostKvm === "pvm" && jailKvm === undefined) pvmNote(log);
   const closers: (() => Promise<void> | void)[] = [];
+  // The snapshot's memory file, if a failure comes before the VM has read it.
+  if (snap) closers.push(() => snap.close());
   const closeAll = async (): Promise<void> => {
     for (const close of closers.splice(0).reverse()) await close();
   };

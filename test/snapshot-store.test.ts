@@ -164,3 +164,19 @@ test("what the VM's uid could have put in its directory is refused, and nothing 
     done();
   }
 });
+
+test("a copy a daemon killed mid-way left in the store is swept at the next start; recorded ones stay", () => {
+  const { vmDir, store, done } = setUp();
+  try {
+    store.take(vmDir, "snap", "kept", machine, admitAll);
+    // What a copy interrupted before its record leaves: a directory, part of a memory file.
+    mkdirSync(store.pathOf("half"), { mode: 0o700 });
+    writeFileSync(join(store.pathOf("half"), "memory"), Buffer.alloc(4096));
+    assert.deepEqual(store.sweep(new Set(["kept"])), ["half"]);
+    assert.ok(!existsSync(store.pathOf("half")));
+    assert.ok(store.check("kept"), "the recorded snapshot is whole");
+    assert.deepEqual(store.sweep(new Set(["kept"])), [], "nothing more to sweep");
+  } finally {
+    done();
+  }
+});

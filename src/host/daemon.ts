@@ -94,6 +94,8 @@ export class Daemon implements ApiHost {
     this.auth.bootstrap(this.adminTokenFile, log);
     const cgroups = detectCgroups();
     const snapshotFiles = new SnapshotStore(join(c.home, "snapshots"), snapshotKey(c.home));
+    for (const id of snapshotFiles.sweep(new Set(this.store.snapshots().map((s) => s.id))))
+      log.warn(`snapshot store: removed ${id}, a copy left unfinished (no record of it)`);
     this.supervisor = new Supervisor(
       this.store,
       cgroups,

@@ -17,6 +17,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   writeSync,
@@ -108,6 +109,17 @@ export class SnapshotStore {
 
   pathOf(id: string): string {
     return join(this.dir, id);
+  }
+
+  /**
+   * Removes what the store holds that no record names: a copy a daemon killed mid-way left (it
+   * is recorded only once whole). Returns the ids removed. The store is root's: nothing in it
+   * is the VM's to place.
+   */
+  sweep(recorded: ReadonlySet<string>): string[] {
+    const gone = readdirSync(this.dir).filter((id) => !recorded.has(id));
+    for (const id of gone) rmSync(this.pathOf(id), { recursive: true, force: true });
+    return gone;
   }
 
   /**

@@ -211,7 +211,7 @@ export class SnapshotOps {
         `VM '${vm.name}' is restored from snapshot ${vm.restoredFrom}, which is gone`,
       );
     try {
-      this.files.check(s.id);
+      this.files.checkSeal(s.id);
     } catch (e) {
       throw new ApiError(422, `snapshot '${s.name}' refused: ${(e as Error).message}`);
     }

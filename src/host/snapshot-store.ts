@@ -216,6 +216,26 @@ export class SnapshotStore {
     });
   }
 
+  /**
+   * Before a start: the manifest's seal, and the memory file's size. The memory's data is not
+   * hashed here: the VMM checks it against the sealed digest as it reads it (a changed byte
+   * fails the start with that reason), and hashing it here too cost every start its RAM's data
+   * once more.
+   */
+  checkSeal(id: string): SnapshotManifest {
+    return withDir(this.pathOf(id), (fd) => {
+      const where = `snapshot ${id}`;
+      const m = manifestAt(fd, where, this.key);
+      const mem = openRegular(`/proc/self/fd/${fd}`, MEMORY_FILE);
+      closeSync(mem.fd);
+      if (mem.size !== m.memory.bytes)
+        throw new SnapshotError(
+          `${where}/${MEMORY_FILE}: ${mem.size} bytes, not ${m.memory.bytes}`,
+        );
+      return m;
+    });
+  }
+
   remove(id: string): void {
     rmSync(this.pathOf(id), { recursive: true, force: true });
   }

@@ -24,6 +24,7 @@ import {
   MOAT,
   median,
   moatTierArgs,
+  parseRuns,
   qemuArgs,
   timeProcess,
   UsageError,
@@ -63,10 +64,7 @@ function parseArgs(argv: string[]): Options {
       console.log(USAGE);
       process.exit(0);
     } else if (a === "--runs") {
-      const v = value();
-      o.runs = Number(v);
-      if (!/^\d+$/.test(v) || o.runs < 1 || o.runs > 100)
-        throw new UsageError(`--runs wants a whole number from 1 to 100, not '${v}'`);
+      o.runs = parseRuns(value());
     } else if (a === "--workloads") {
       const names = value()
         .split(",")

@@ -14,7 +14,8 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { commandArchive, concatArchives } from "../src/boot/initramfs.js";
 import { shippedInitrd, shippedKernel } from "../src/boot/shipped-guest.js";
-import { MOAT, median, qemuArgs, UsageError } from "./soft-vs-qemu.js";
+import { parseArgs as parseFlags } from "node:util";
+import { MOAT, median, parseRuns, qemuArgs, UsageError } from "./soft-vs-qemu.js";
 
 const USAGE = `Usage: node dist/bench/snapshot.js [options]
 
@@ -34,30 +35,27 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { runs: 5, memory: [128, 512] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${a} needs a value`);
-      return v;
-    };
-    if (a === "-h" || a === "--help") {
-      console.log(USAGE);
-      process.exit(0);
-    } else if (a === "--runs") {
-      const v = value();
-      o.runs = Number(v);
-      if (!/^\d+$/.test(v) || o.runs < 1 || o.runs > 100)
-        throw new UsageError(`--runs wants a whole number from 1 to 100, not '${v}'`);
-    } else if (a === "--memory") {
-      const v = value();
-      o.memory = v.split(",").map(Number);
-      if (o.memory.some((m) => !Number.isInteger(m) || m < 64 || m > 2048))
-        throw new UsageError(`--memory wants MiB sizes from 64 to 2048, not '${v}'`);
-    } else throw new UsageError(`unknown argument '${a}' (try --help)`);
+  let v;
+  try {
+    v = parseFlags({
+      args: argv,
+      options: {
+        runs: { type: "string", default: "5" },
+        memory: { type: "string", default: "128,512" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  return o;
+  if (v.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const memory = v.memory.split(",").map(Number);
+  if (memory.some((m) => !Number.isInteger(m) || m < 64 || m > 2048))
+    throw new UsageError(`--memory wants MiB sizes from 64 to 2048, not '${v.memory}'`);
+  return { runs: parseRuns(v.runs), memory };
 }
 
 /** A process whose output is watched; killed once `marker` appears (or after 120 s). */

@@ -10,6 +10,14 @@ export const MOAT = fileURLToPath(new URL("../../bin/moat.js", import.meta.url))
 /** A bad option of the bench's own: said in one line, no stack. */
 export class UsageError extends Error {}
 
+/** A bench's `--runs N`: 1 to 100. */
+export function parseRuns(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 100)
+    throw new UsageError(`--runs wants a whole number from 1 to 100, not '${v}'`);
+  return n;
+}
+
 export interface Sample {
   /** Milliseconds from spawn until `marker` appeared on the output. */
   markMs: number;

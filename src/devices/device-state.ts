@@ -93,8 +93,7 @@ export class StateReader {
   /** Bytes saved as base64 (bytes below), at most `maxBytes` of them. */
   bytes(name: string, maxBytes: number): Uint8Array {
     const v = this.get(name);
-    if (typeof v !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(v) || v.length % 4 !== 0)
-      this.fail(name, "is not base64");
+    if (typeof v !== "string" || !isBase64(v)) this.fail(name, "is not base64");
     if ((v.length / 4) * 3 > maxBytes + 2) this.fail(name, `holds more than ${maxBytes} bytes`);
     const b = Buffer.from(v, "base64");
     if (b.length > maxBytes) this.fail(name, `holds more than ${maxBytes} bytes`);
@@ -150,6 +149,11 @@ export class StateList {
 /** A u64 as saved in a DeviceState. */
 export function u64(v: bigint): string {
   return `0x${BigInt.asUintN(64, v).toString(16)}`;
+}
+
+/** Whether `s` is padded base64, as bytes() writes it. */
+export function isBase64(s: string): boolean {
+  return s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
 
 /** Bytes as saved in a DeviceState. */

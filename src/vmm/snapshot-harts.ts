@@ -4,7 +4,7 @@
 import type { RiscvHartsState } from "../accel/accel.js";
 import type { SoftCpuState } from "./snapshot-file.js";
 import { SnapshotError } from "./snapshot-file.js";
-import { u64 } from "../devices/device-state.js";
+import { isBase64, u64 } from "../devices/device-state.js";
 import { HSM_STARTED, HSM_STOPPED } from "../accel/soft/layout.js";
 import { HART_STATE_BYTES } from "../accel/soft/hart-state.js";
 
@@ -41,7 +41,7 @@ export function hartsFromManifest(cpu: SoftCpuState, harts: number): RiscvHartsS
         throw new SnapshotError(`hart ${i}: HSM state ${h.hsm} is not started or stopped`);
       if ((h.record === null) !== (h.hsm === HSM_STOPPED))
         throw new SnapshotError(`hart ${i}: a state record is there exactly when it runs`);
-      if (h.record !== null && !/^[A-Za-z0-9+/]*={0,2}$/.test(h.record))
+      if (h.record !== null && !isBase64(h.record))
         throw new SnapshotError(`hart ${i}: its record is not base64`);
       if (h.record !== null && Buffer.byteLength(h.record, "base64") !== HART_STATE_BYTES)
         throw new SnapshotError(`hart ${i}: its record is not ${HART_STATE_BYTES} bytes`);

@@ -58,10 +58,15 @@ function recordOffset(hart: number): number {
   return HART_BASE + hart * HART_STRIDE + HA_STATE;
 }
 
+/** A copy of the record hart `hart` last wrote (its core's saveState) in `memory`. */
+export function hartRecord(memory: WebAssembly.Memory, hart: number): Buffer {
+  return Buffer.from(new Uint8Array(memory.buffer, recordOffset(hart), HART_STATE_BYTES));
+}
+
 /** Hart `hart`'s state (its core instance, over `memory`), between slices. */
 export function saveHartState(core: CoreExports, memory: WebAssembly.Memory, hart: number): Buffer {
   core.saveState();
-  return Buffer.from(new Uint8Array(memory.buffer, recordOffset(hart), HART_STATE_BYTES));
+  return hartRecord(memory, hart);
 }
 
 /**

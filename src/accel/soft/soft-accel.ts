@@ -58,13 +58,10 @@ import {
   SH_START_ADDR,
   SH_WAKE,
   TIMEBASE_HZ,
-  HART_BASE,
-  HART_STRIDE,
-  HA_STATE,
   memoryPages,
   sharedBlock,
 } from "./layout.js";
-import { HART_STATE_BYTES } from "./hart-state.js";
+import { hartRecord } from "./hart-state.js";
 import type { HartStart, HartWorkerData } from "./hart-worker.js";
 import { applyPosted, serveChannel } from "../channel-server.js";
 import { invalidateCodeRange } from "./jit/code-versions.js";
@@ -207,30 +204,19 @@ class SoftVm implements RiscvAccelVm {
 
   /**
    * A snapshot's cross-hart state, and the timer's origin moved so that mtime goes on from
-   * where it was. Bound: one entry per hart of this VM, each value as a guest could set it.
+   * where it was. The values were checked when the snapshot was read (snapshot-harts.ts
+   * hartsFromManifest: one hart per vCPU, HSM states, records, mtime); the mip bits are masked.
    */
   private restoreSharedBlocks(s: RiscvHartsState): void {
-    if (s.harts.length !== this.config.vcpus)
-      throw new SoftAccelError(
-        `the snapshot has ${s.harts.length} harts, the VM ${this.config.vcpus}`,
-      );
     const u64 = new BigUint64Array(this.wasmMemory.buffer);
     s.harts.forEach((h, i) => {
       const blk = sharedBlock(i);
-      if (h.hsm !== HSM_STARTED && h.hsm !== HSM_STOPPED)
-        throw new SoftAccelError(`hart ${i}: HSM state ${h.hsm} is not started or stopped`);
-      if ((h.record === null) !== (h.hsm === HSM_STOPPED))
-        throw new SoftAccelError(`hart ${i}: a state record is there exactly when it runs`);
-      if (h.record !== null && h.record.length !== HART_STATE_BYTES)
-        throw new SoftAccelError(`hart ${i}: its state record is not ${HART_STATE_BYTES} bytes`);
       Atomics.store(this.i32, (blk + SH_HSM) >> 2, h.hsm);
       Atomics.store(this.i32, (blk + SH_MIP) >> 2, h.mip & SOFTWARE_MIP);
       Atomics.store(u64, (blk + SH_MTIMECMP) >> 3, BigInt.asUintN(64, h.mtimecmp));
       Atomics.store(u64, (blk + SH_START_ADDR) >> 3, BigInt.asUintN(64, h.startAddr));
       Atomics.store(u64, (blk + SH_OPAQUE) >> 3, BigInt.asUintN(64, h.opaque));
     });
-    if (s.mtime < 0n || s.mtime >= 1n << 63n)
-      throw new SoftAccelError(`the snapshot's mtime ${s.mtime} is out of range`);
     this.epochMs = performance.timeOrigin + performance.now() - Number(s.mtime) / TICKS_PER_MS;
   }
 
@@ -257,8 +243,7 @@ class SoftVm implements RiscvAccelVm {
       let record: Uint8Array | null = null;
       for (;;) {
         if (Atomics.load(ch, CH_SAVE) === SAVE_DONE) {
-          const at = HART_BASE + h * HART_STRIDE + HA_STATE;
-          record = new Uint8Array(this.wasmMemory.buffer.slice(at, at + HART_STATE_BYTES));
+          record = new Uint8Array(hartRecord(this.wasmMemory, h));
           break;
         }
         // A hart stopped by the guest (HSM) waits to be started and has no state that counts.

@@ -22,7 +22,7 @@ import WebSocket from "ws";
 import { Daemon } from "../src/host/daemon.js";
 import { loadConfig } from "../src/host/config.js";
 import { CONSOLE_LOG_MAX, vmFiles, vmConfigFor } from "../src/host/vmm-command.js";
-import { parseVmConfig } from "../src/vmm/vm-config.js";
+import { VM_NAME_WORDS, parseVmConfig } from "../src/vmm/vm-config.js";
 import type { VmSpec } from "../src/host/vm-spec.js";
 import { CPU_TIERS } from "../src/accel/soft/cpu-tier.js";
 import { admit, AdmissionError } from "../src/host/admission.js";
@@ -327,12 +327,13 @@ test("every request body is validated: 400 with the field and the reason", async
     [{ name: "v", memory_mib: 10 }, "memory_mib", /memory_mib must be >= 32/],
     [{ name: "v", memroy_mib: 64 }, "memroy_mib", /memroy_mib is not a known field/],
     [{ memory_mib: 64 }, "name", /body: name is required$/],
-    [{ name: "Bad Name" }, "name", /name must match pattern/],
+    // A pattern is said in words, not as the regular expression.
+    [{ name: "Bad Name" }, "name", /body: name must be 1 to 63 of/],
     [{ name: "v", cpus: 0 }, "cpus", /cpus must be >= 1/],
     [
       { name: "v", disks: [{ path: "relative" }] },
       "disks.0.path",
-      /disks\.0\.path must match pattern/,
+      /disks\.0\.path must be an absolute path with no NUL and no comma/,
     ],
     [
       { name: "v", nics: [{ tap: "t0", bridge: "br0" }] },
@@ -377,6 +378,20 @@ test("every request body is validated: 400 with the field and the reason", async
     assert.equal((r.body as { field: string }).field, field, r.text);
     assert.match((r.body as { error: string }).error, msg);
   }
+  // Other routes' patterns are words too: a snapshot's name, a token's domain.
+  const snap = await api(h.socket, admin, "POST", "/v1/vms/any/snapshot", { name: "../x" });
+  assert.equal(snap.status, 400, snap.text);
+  assert.equal((snap.body as { error: string }).error, `body: name must be ${VM_NAME_WORDS}`);
+  const tok = await api(h.socket, admin, "POST", "/v1/tokens", {
+    name: "t",
+    role: "tenant",
+    domain: "Bad Domain",
+  });
+  assert.equal(tok.status, 400, tok.text);
+  assert.match(
+    (tok.body as { error: string }).error,
+    /^body: domain must be a trust domain's name: /,
+  );
   // ... and at the edges themselves a VM is made
   for (const body of [
     { name: "edge-lo", memory_mib: 32, cpus: 1 },
@@ -465,13 +480,17 @@ test("input: wrong JSON types are refused, not coerced; only JSON bodies; NUL, _
     [{ name: "t1", memory_mib: "128" }, "memory_mib", /^body: memory_mib must be integer$/],
     [{ name: "t2", memory_mib: [128] }, "memory_mib", /^body: memory_mib must be integer$/],
     [{ name: "t3", rng: "true" }, "rng", /^body: rng must be boolean$/],
-    [{ name: "t4", kernel: "/tmp/x\0y" }, "kernel", /^body: kernel must match pattern/],
-    [{ name: "t5", cmdline: "console=\0" }, "cmdline", /^body: cmdline must match pattern/],
+    [
+      { name: "t4", kernel: "/tmp/x\0y" },
+      "kernel",
+      /^body: kernel must be an absolute path with no NUL/,
+    ],
+    [{ name: "t5", cmdline: "console=\0" }, "cmdline", /^body: cmdline must be text with no NUL$/],
     // A comma would split the VMM's --disk PATH,OPTIONS: the VMM would open another file.
     [
       { name: "t5c", disks: [{ path: `${h.dir}/images/a,rw` }] },
       "disks.0.path",
-      /^body: disks\.0\.path must match pattern/,
+      /^body: disks\.0\.path must be an absolute path with no NUL and no comma$/,
     ],
   ];
   for (const [body, field, msg] of refused) {

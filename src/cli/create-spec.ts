@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { ApiClientError } from "./api-client.js";
 import { UsageError } from "./usage-error.js";
-import { VM_NAME_PATTERN, VM_NAME_WORDS } from "../vmm/vm-config.js";
 
 /** Bound: a spec file (a VM's JSON is a few KiB; the API's body limit is far below this). */
 const SPEC_FILE_MAX = 1 << 20;
@@ -90,10 +89,7 @@ export function specFromFile(file: string, cmd: Command): Record<string, unknown
 export function inCliWords(e: unknown, file: string | undefined): unknown {
   if (!(e instanceof ApiClientError) || e.field === undefined) return e;
   const field = e.field;
-  // A pattern is no answer to a person: the name's is said in words.
-  const message = e.message
-    .replace(/^body: /, "")
-    .replace(`must match pattern "${VM_NAME_PATTERN}"`, `must be ${VM_NAME_WORDS}`);
+  const message = e.message.replace(/^body: /, "");
   if (file !== undefined)
     return new ApiClientError(`${file === "-" ? "stdin" : file}: ${message}`, e.status, field);
   const key = Object.keys(FIELD_FLAGS)

@@ -6,7 +6,7 @@ import { ApiError } from "./api-error.js";
 import { bridgeToSocket } from "./ws-bridge.js";
 import type { WebSocket } from "ws";
 import type { ApiHost } from "./api-host.js";
-import { NAME_PATTERN, VM_STATES, vmSpecSchema } from "./vm-spec.js";
+import { DOMAIN_PATTERN, NAME_PATTERN, VM_STATES, vmSpecSchema } from "./vm-spec.js";
 import * as replies from "./api-replies.js";
 import { STOP_GRACE_MAX_S } from "./config.js";
 import type { VmRecord } from "./store.js";
@@ -588,7 +588,7 @@ export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
           properties: {
             name: { type: "string", pattern: "^[a-zA-Z0-9_.-]{1,64}$" },
             role: { type: "string", enum: ["admin", "operator", "tenant"] },
-            domain: { type: "string", pattern: "^[a-z0-9][a-z0-9_-]{0,31}$" },
+            domain: { type: "string", pattern: DOMAIN_PATTERN },
             expires_in_s: {
               type: "integer",
               minimum: 1,

@@ -17,6 +17,13 @@ import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./ap
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
 import { MoatError } from "../base/moat-error.js";
+import { patternWords } from "../vmm/vm-config.js";
+import { DOMAIN_PATTERN } from "./vm-spec.js";
+
+/** The API's own name patterns in words (the machine's are vm-config.ts's). */
+const API_PATTERN_WORDS: Readonly<Record<string, string>> = {
+  [DOMAIN_PATTERN]: "a trust domain's name: 1 to 32 of a-z 0-9 _ -, a letter or digit first",
+};
 import { apiAuditAction } from "./audit-actions.js";
 
 export { ApiError };
@@ -352,6 +359,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
         const missing = v.params?.missingProperty ?? v.params?.additionalProperty;
         if (typeof missing === "string") field = field ? `${field}.${missing}` : missing;
         const allowed = v.params?.allowedValues;
+        const pattern = v.params?.pattern;
         const reason =
           v.params?.additionalProperty !== undefined
             ? "is not a known field"
@@ -359,7 +367,9 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
               ? "is required"
               : Array.isArray(allowed)
                 ? `must be one of ${allowed.map(String).join(", ")}`
-                : (v.message ?? "is invalid");
+                : typeof pattern === "string"
+                  ? `must be ${API_PATTERN_WORDS[pattern] ?? patternWords(pattern)}`
+                  : (v.message ?? "is invalid");
         const where = err.validationContext ?? "body";
         return reply.code(400).send({ error: `${where}: ${field || "(root)"} ${reason}`, field });
       }

@@ -351,7 +351,13 @@ const PATTERN_WORDS: Readonly<Record<string, string>> = {
   [ABSOLUTE_PATH.pattern]: "an absolute path with no NUL and no comma",
   [IFNAME_PATTERN]: "an interface name: 1 to 15 of A-Z a-z 0-9 _ . -",
   [VM_NAME_PATTERN]: VM_NAME_WORDS,
+  [`^${NO_NUL}`]: "text with no NUL",
 };
+
+/** What a schema pattern asks for, in words where moat has them (a regular expression otherwise). */
+export function patternWords(pattern: string): string {
+  return PATTERN_WORDS[pattern] ?? `like ${pattern}`;
+}
 
 /** One schema refusal in a user's words, naming the field by its path (disks.0.path). */
 function ajvMessage(e: ErrorObject): string {
@@ -363,8 +369,7 @@ function ajvMessage(e: ErrorObject): string {
     case "enum":
       return `${field} must be one of ${(e.params["allowedValues"] as unknown[]).join(", ")}`;
     case "pattern": {
-      const pattern = String(e.params["pattern"]);
-      return `${field} must be ${PATTERN_WORDS[pattern] ?? `like ${pattern}`}`;
+      return `${field} must be ${patternWords(String(e.params["pattern"]))}`;
     }
     case "type":
       return e.params["type"] === "object"

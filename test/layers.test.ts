@@ -11,6 +11,7 @@ const LAYERS = [
   "base",
   "sys",
   "memory",
+  "disk",
   "bus",
   "boot",
   "devices",

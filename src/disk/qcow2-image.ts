@@ -1,0 +1,394 @@
+// A qcow2 image as a disk: the guest's reads and writes mapped through its L1 and L2 tables,
+// clusters allocated as the guest writes, copied from the backing disk where a write covers
+// part of one, compressed clusters read (zlib), zero clusters, discard. The image is marked
+// dirty (version 3) before its first change and clean once closed after a flush: an image a
+// crash left dirty is checked, and its leaks freed, before moat writes it again.
+import { inflateRawSync } from "node:zlib";
+import type { DiskReader, ImageFile } from "./image-file.js";
+import {
+  INCOMPAT_CORRUPT,
+  INCOMPAT_DIRTY,
+  Qcow2Error,
+  overlaps,
+  parseQcow2Header,
+  type Qcow2Header,
+} from "./qcow2-header.js";
+import { entryBytes, l1Entry, l2Entry, type Mapping } from "./qcow2-l2.js";
+import { Refcounts } from "./qcow2-refcounts.js";
+import { checkImage } from "./qcow2-check.js";
+
+/** Bound: L2 tables kept in memory per image, in bytes (the metadata cache limit). */
+export const L2_CACHE_BYTES = 8 * 1024 * 1024;
+
+export interface Qcow2OpenOptions {
+  readOnly: boolean;
+  /** The image's backing disk, opened read-only by the caller (who bounds and confines it). */
+  backing?: DiskReader;
+}
+
+/** What an open found and did: for logs and `moat image inspect`. */
+export interface Qcow2OpenReport {
+  /** Clusters counted but used by nothing, freed by this open (a crash's leftovers). */
+  leaksFreed: number;
+  wasDirty: boolean;
+}
+
+export class Qcow2Image {
+  readonly sizeBytes: number;
+  private readonly cs: number;
+  private readonly l2Entries: number;
+  private readonly l2Cache = new Map<number, Uint8Array>();
+  private readonly l1: Uint8Array;
+  private lock: Promise<unknown> = Promise.resolve();
+  private dirty = false;
+  private lastCompressed: { host: number; data: Uint8Array } | undefined;
+  report: Qcow2OpenReport = { leaksFreed: 0, wasDirty: false };
+
+  private constructor(
+    private readonly file: ImageFile,
+    readonly header: Qcow2Header,
+    l1: Uint8Array,
+    private readonly refs: Refcounts | undefined,
+    readonly readOnly: boolean,
+    private readonly backing: DiskReader | undefined,
+  ) {
+    this.sizeBytes = header.size;
+    this.cs = header.clusterSize;
+    this.l2Entries = this.cs / 8;
+    this.l1 = l1;
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  /** Reads and checks the header of `file` (for the caller to find the backing file). */
+  static async header(file: ImageFile): Promise<Qcow2Header> {
+    const head = await file.read(0, Math.min(2 * 1024 * 1024, Math.max(512, file.size)));
+    const h = parseQcow2Header(head, file.size);
+    return parseQcow2Header(head.subarray(0, Math.min(head.length, h.clusterSize)), file.size);
+  }
+
+  /**
+   * Opens the qcow2 image in `file`. Written (not `readOnly`): refused for version 2 (no dirty
+   * bit: a crash could not be told), an image marked corrupt, or one with internal snapshots;
+   * every open to write checks the image's reference counts (and frees leaked clusters),
+   * refusing one whose tables are broken.
+   */
+  static async open(file: ImageFile, o: Qcow2OpenOptions): Promise<Qcow2Image> {
+    const h = await Qcow2Image.header(file);
+    if (h.backingFile !== undefined && !o.backing)
+      throw new Qcow2Error(`it has a backing file (${h.backingFile}) that was not opened`);
+    if (!o.readOnly) {
+      if (h.version === 2)
+        throw new Qcow2Error(
+          "a version 2 image is read only by moat (it has no dirty bit to tell a crash by): " +
+            "make it version 3 with qemu-img amend -f qcow2 -o compat=1.1 FILE, or attach it ,ro",
+        );
+      if (h.incompatible & INCOMPAT_CORRUPT)
+        throw new Qcow2Error("marked corrupt: repair it with qemu-img check -r all first");
+      if (h.nbSnapshots > 0)
+        throw new Qcow2Error(
+          `it has ${h.nbSnapshots} internal snapshots, which moat does not write around: ` +
+            "attach it ,ro, or remove them (qemu-img snapshot -d)",
+        );
+    }
+    const l1 = await file.read(h.l1Offset, h.l1Size * 8);
+    const reserved = (): [number, number][] => [
+      [0, h.clusterSize],
+      [h.l1Offset, h.l1Size * 8],
+      [h.refcountTableOffset, h.refcountTableClusters * h.clusterSize],
+    ];
+    const refs = o.readOnly ? undefined : await Refcounts.open(file, h, reserved);
+    const img = new Qcow2Image(file, h, l1, refs, o.readOnly, o.backing);
+    if (refs) {
+      const wasDirty = (h.incompatible & INCOMPAT_DIRTY) !== 0n;
+      const found = await checkImage(file, h, l1, refs, { repairLeaks: true });
+      if (found.errors.length > 0)
+        throw new Qcow2Error(
+          `its tables are inconsistent (${found.errors[0]}${found.errors.length > 1 ? `, and ${found.errors.length - 1} more` : ""}): ` +
+            "repair it with qemu-img check -r all",
+        );
+      img.report = { leaksFreed: found.leaks, wasDirty };
+      // A program that does not know an autoclear feature clears its bit when it writes.
+      if (h.autoclear !== 0n) await img.writeFeatures(h.incompatible, 0n);
+      if (wasDirty) await img.writeFeatures(h.incompatible & ~INCOMPAT_DIRTY, 0n);
+    }
+    return img;
+  }
+
+  /** Runs `f` alone: metadata changes (and the reads that walk the tables) never interleave. */
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(f, f);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async writeFeatures(incompatible: bigint, autoclear: bigint): Promise<void> {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, incompatible);
+    await this.file.write(72, b);
+    this.header.incompatible = incompatible;
+    if (autoclear !== this.header.autoclear) {
+      new DataView(b.buffer).setBigUint64(0, autoclear);
+      await this.file.write(88, b);
+      this.header.autoclear = autoclear;
+    }
+  }
+
+  /** Before the first change since open or the last clean point: dirty, and durably so. */
+  private async markDirty(): Promise<void> {
+    if (this.dirty) return;
+    await this.writeFeatures(this.header.incompatible | INCOMPAT_DIRTY, this.header.autoclear);
+    await this.file.datasync();
+    this.dirty = true;
+  }
+
+  private async l2Table(off: number): Promise<DataView> {
+    let t = this.l2Cache.get(off);
+    if (t) {
+      this.l2Cache.delete(off);
+      this.l2Cache.set(off, t);
+    } else {
+      if (off < this.cs) throw new Qcow2Error(`L2 table at ${off} overlaps the header`);
+      if (off + this.cs > this.file.size)
+        throw new Qcow2Error(`L2 table at ${off} lies past the file's end`);
+      t = await this.file.read(off, this.cs);
+      if (this.l2Cache.size * this.cs >= L2_CACHE_BYTES)
+        this.l2Cache.delete(this.l2Cache.keys().next().value!);
+      this.l2Cache.set(off, t);
+    }
+    return new DataView(t.buffer, t.byteOffset, t.byteLength);
+  }
+
+  /** Where guest cluster `gc` is. */
+  private async mapping(gc: number): Promise<Mapping> {
+    const i1 = Math.floor(gc / this.l2Entries);
+    const { l2 } = l1Entry(new DataView(this.l1.buffer), i1 * 8);
+    if (l2 === 0) return { kind: "unallocated" };
+    const t = await this.l2Table(l2);
+    return l2Entry(t, (gc % this.l2Entries) * 8, this.header.clusterBits);
+  }
+
+  private async compressed(m: { host: number; bytes: number }): Promise<Uint8Array> {
+    if (this.lastCompressed?.host === m.host) return this.lastCompressed.data;
+    const input = await this.file.read(m.host, m.bytes);
+    let out: Buffer;
+    try {
+      out = inflateRawSync(input, { maxOutputLength: this.cs, finishFlush: 2 /* Z_SYNC_FLUSH */ });
+    } catch (e) {
+      throw new Qcow2Error(`compressed cluster at ${m.host}: ${(e as Error).message}`);
+    }
+    if (out.length !== this.cs)
+      throw new Qcow2Error(`compressed cluster at ${m.host} inflates to ${out.length} bytes`);
+    const data = new Uint8Array(out.buffer, out.byteOffset, out.length);
+    this.lastCompressed = { host: m.host, data };
+    return data;
+  }
+
+  /** `len` bytes of guest cluster `gc` from byte `inner`, as its mapping `m` says. */
+  private async readMapped(
+    m: Mapping,
+    gc: number,
+    inner: number,
+    len: number,
+  ): Promise<Uint8Array> {
+    switch (m.kind) {
+      case "data":
+        return this.file.read(m.host + inner, len);
+      case "zero":
+        return new Uint8Array(len);
+      case "compressed":
+        return (await this.compressed(m)).slice(inner, inner + len);
+      case "unallocated":
+        return this.fromBacking(gc * this.cs + inner, len);
+    }
+  }
+
+  private async fromBacking(off: number, len: number): Promise<Uint8Array> {
+    const out = new Uint8Array(len);
+    const b = this.backing;
+    if (!b || off >= b.sizeBytes) return out;
+    out.set(await b.read(off, Math.min(len, b.sizeBytes - off)));
+    return out;
+  }
+
+  private checkRange(offset: number, len: number): void {
+    if (offset < 0 || len < 0 || offset + len > this.sizeBytes)
+      throw new Qcow2Error(`${len} bytes at ${offset} lie outside the ${this.sizeBytes}-byte disk`);
+  }
+
+  /** Calls `f` for each guest cluster piece of [offset, offset+len). */
+  private async pieces(
+    offset: number,
+    len: number,
+    f: (gc: number, inner: number, n: number, done: number) => Promise<void>,
+  ): Promise<void> {
+    for (let done = 0; done < len;) {
+      const at = offset + done;
+      const gc = Math.floor(at / this.cs);
+      const inner = at % this.cs;
+      const n = Math.min(this.cs - inner, len - done);
+      await f(gc, inner, n, done);
+      done += n;
+    }
+  }
+
+  read(offset: number, len: number): Promise<Uint8Array> {
+    this.checkRange(offset, len);
+    return this.serial(async () => {
+      const out = new Uint8Array(len);
+      await this.pieces(offset, len, async (gc, inner, n, done) => {
+        out.set(await this.readMapped(await this.mapping(gc), gc, inner, n), done);
+      });
+      return out;
+    });
+  }
+
+  write(offset: number, data: Uint8Array): Promise<void> {
+    this.refuseIfReadOnly();
+    this.checkRange(offset, data.length);
+    return this.serial(async () => {
+      await this.markDirty();
+      await this.pieces(offset, data.length, async (gc, inner, n, done) => {
+        await this.writeCluster(gc, inner, data.subarray(done, done + n));
+      });
+    });
+  }
+
+  /** The L2 table for guest cluster `gc`, made (or copied, if shared) so it can be written. */
+  private async writableL2(gc: number): Promise<number> {
+    const refs = this.refs!;
+    const i1 = Math.floor(gc / this.l2Entries);
+    const l1v = new DataView(this.l1.buffer);
+    const { l2, copied } = l1Entry(l1v, i1 * 8);
+    if (l2 !== 0 && copied) return l2;
+    const fresh = await refs.alloc();
+    const content =
+      l2 === 0 ? new Uint8Array(this.cs) : (await this.file.read(l2, this.cs)).slice();
+    await this.file.write(fresh, content);
+    this.l2Cache.set(fresh, content);
+    const e = entryBytes(fresh, { copied: true });
+    this.l1.set(e, i1 * 8);
+    await this.file.write(this.header.l1Offset + i1 * 8, e);
+    if (l2 !== 0) await refs.adjust(l2 / this.cs, -1);
+    return fresh;
+  }
+
+  private async setL2(l2: number, gc: number, e: Uint8Array): Promise<void> {
+    const at = (gc % this.l2Entries) * 8;
+    const t = this.l2Cache.get(l2);
+    if (t) t.set(e, at);
+    await this.file.write(l2 + at, e);
+  }
+
+  /** Drops the references mapping `m` held (a replaced or discarded cluster). */
+  private async release(m: Mapping): Promise<void> {
+    const refs = this.refs!;
+    if ((m.kind === "data" || m.kind === "zero") && m.host !== 0)
+      await refs.adjust(m.host / this.cs, -1);
+    if (m.kind === "compressed") {
+      const first = Math.floor(m.host / this.cs);
+      const last = Math.floor((m.host + m.bytes - 1) / this.cs);
+      for (let c = first; c <= last; c++) await refs.adjust(c, -1);
+      if (this.lastCompressed?.host === m.host) this.lastCompressed = undefined;
+    }
+  }
+
+  private async writeCluster(gc: number, inner: number, piece: Uint8Array): Promise<void> {
+    const m = await this.mapping(gc);
+    if (m.kind === "data" && m.copied) {
+      this.refuseMetadata(m.host);
+      await this.file.write(m.host + inner, piece);
+      return;
+    }
+    // A new cluster: what the piece does not cover comes from where the cluster was.
+    let content: Uint8Array;
+    if (piece.length === this.cs) content = piece;
+    else {
+      content = await this.readMapped(m, gc, 0, this.cs);
+      content = content.slice();
+      content.set(piece, inner);
+    }
+    const l2 = await this.writableL2(gc);
+    const host = await this.refs!.alloc();
+    await this.file.write(host, content);
+    await this.setL2(l2, gc, entryBytes(host, { copied: true }));
+    await this.release(m);
+  }
+
+  /** A guest write never lands on the header or the image's own tables, whatever L2 says. */
+  private refuseMetadata(host: number): void {
+    const h = this.header;
+    if (
+      host < this.cs ||
+      overlaps(host, this.cs, h.l1Offset, h.l1Size * 8) ||
+      overlaps(host, this.cs, h.refcountTableOffset, h.refcountTableClusters * this.cs)
+    )
+      throw new Qcow2Error(`a data cluster at ${host} overlaps the image's metadata`);
+  }
+
+  /** Whole clusters of [offset, offset+len) become zero clusters; other bytes are written. */
+  writeZeroes(offset: number, len: number): Promise<void> {
+    return this.unmap(offset, len, true);
+  }
+
+  /**
+   * Whole clusters of the range stop holding data: unallocated with no backing disk, zero
+   * clusters over one (so the backing's data does not show through again). Partial clusters
+   * are left as they are: discard is a hint.
+   */
+  discard(offset: number, len: number): Promise<void> {
+    return this.unmap(offset, len, false);
+  }
+
+  private unmap(offset: number, len: number, zeroes: boolean): Promise<void> {
+    this.refuseIfReadOnly();
+    this.checkRange(offset, len);
+    return this.serial(async () => {
+      await this.markDirty();
+      await this.pieces(offset, len, async (gc, inner, n) => {
+        if (n < this.cs) {
+          if (zeroes) await this.writeCluster(gc, inner, new Uint8Array(n));
+          return;
+        }
+        const m = await this.mapping(gc);
+        if (m.kind === "zero" && m.host === 0) return;
+        if (m.kind === "unallocated" && !this.backing) return;
+        const l2 = await this.writableL2(gc);
+        const zero = this.backing !== undefined || zeroes;
+        await this.setL2(
+          l2,
+          gc,
+          zero ? entryBytes(0, { copied: false, zero: true }) : new Uint8Array(8),
+        );
+        await this.release(m);
+      });
+    });
+  }
+
+  /** Durable: everything written is on stable storage. */
+  flush(): Promise<void> {
+    if (this.readOnly) return Promise.resolve();
+    return this.serial(() => this.file.datasync());
+  }
+
+  /** Flushes, marks the image clean, closes it and its backing disk. */
+  close(): Promise<void> {
+    return this.serial(async () => {
+      if (!this.readOnly && this.dirty) {
+        await this.file.datasync();
+        await this.writeFeatures(this.header.incompatible & ~INCOMPAT_DIRTY, this.header.autoclear);
+        await this.file.datasync();
+        this.dirty = false;
+      }
+      await this.file.close();
+      await this.backing?.close();
+    });
+  }
+
+  private refuseIfReadOnly(): void {
+    if (this.readOnly)
+      throw Object.assign(new Error(`disk ${this.path} is read-only`), { code: "EROFS" });
+  }
+}

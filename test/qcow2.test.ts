@@ -1,0 +1,336 @@
+// qcow2 images (issue 23): moat's reader and writer against the real qemu-img and qemu-io.
+// Every image is made by qemu-img; every write moat makes is checked by `qemu-img check` (no
+// errors, no leaks) and `qemu-img compare` against a raw file given the same writes.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, openSync, closeSync, readFileSync, symlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openQcow2, BACKING_DEPTH_MAX } from "../src/disk/qcow2-chain.js";
+import { parseQcow2Header } from "../src/disk/qcow2-header.js";
+import type { Qcow2Image } from "../src/disk/qcow2-image.js";
+
+const dir = mkdtempSync(join(tmpdir(), "moat-qcow2-"));
+let n = 0;
+const path = (name: string): string => join(dir, `${n++}-${name}`);
+const qemuImg = (...a: string[]): string => execFileSync("qemu-img", a, { encoding: "utf8" });
+const qemuIo = (file: string, ...cmds: string[]): string =>
+  execFileSync("qemu-io", ["-f", "qcow2", ...cmds.flatMap((c) => ["-c", c]), file], {
+    encoding: "utf8",
+  });
+
+/** A new qcow2 image of `size` made by qemu-img with `options`. */
+function qcow2(name: string, size: string, options: string): string {
+  const f = path(name);
+  qemuImg("create", "-q", "-f", "qcow2", "-o", options, f, size);
+  return f;
+}
+
+/** `qemu-img check`'s verdict: no errors and no leaks (exit 0), or its output. */
+function checkClean(file: string): void {
+  const r = spawnSync("qemu-img", ["check", "-f", "qcow2", file], { encoding: "utf8" });
+  assert.equal(r.status, 0, `qemu-img check ${file}:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /No errors were found on the image/);
+}
+
+function sameAs(file: string, raw: string): void {
+  const r = spawnSync("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", file, raw], {
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, `qemu-img compare:\n${r.stdout}${r.stderr}`);
+}
+
+/** A raw file that takes the same writes as the image (the oracle of its content). */
+function mirror(
+  size: number,
+  from?: string,
+): { path: string; write(off: number, d: Uint8Array): void } {
+  const p = path("mirror.raw");
+  if (from) qemuImg("convert", "-O", "raw", from, p);
+  else qemuImg("create", "-q", "-f", "raw", p, String(size));
+  return {
+    path: p,
+    write(off, d) {
+      const fd = openSync(p, "r+");
+      writeSync(fd, d, 0, d.length, off);
+      closeSync(fd);
+    },
+  };
+}
+
+/** Deterministic writes of every shape: within a cluster, across clusters, unaligned. */
+async function writeMany(
+  img: Qcow2Image,
+  m: ReturnType<typeof mirror>,
+  seed: number,
+  count: number,
+): Promise<void> {
+  let x = seed;
+  const rnd = (k: number): number => (x = (x * 1103515245 + 12345) >>> 0) % k;
+  for (let i = 0; i < count; i++) {
+    const len = 1 + rnd(3 * img.header.clusterSize);
+    const off = rnd(img.sizeBytes - len);
+    const d = new Uint8Array(len).fill(1 + (i % 250));
+    await img.write(off, d);
+    m.write(off, d);
+  }
+}
+
+test("qcow2: moat reads what qemu-io wrote, at every cluster size and refcount width", async () => {
+  for (const [cluster, bits] of [
+    ["512", "16"],
+    ["4096", "1"],
+    ["65536", "16"],
+    ["2M", "32"],
+  ] as const) {
+    const f = qcow2(`c${cluster}.qcow2`, "64M", `cluster_size=${cluster},refcount_bits=${bits}`);
+    qemuIo(f, "write -P 0xab 0 100k", "write -P 0xcd 5M 3000", "write -z 6M 64k");
+    const img = await openQcow2(f, { readOnly: true });
+    assert.ok(
+      (await img.read(0, 100 * 1024)).every((b) => b === 0xab),
+      cluster,
+    );
+    assert.ok(
+      (await img.read(5 * 1024 * 1024, 3000)).every((b) => b === 0xcd),
+      cluster,
+    );
+    assert.ok(
+      (await img.read(5 * 1024 * 1024 + 3000, 4096)).every((b) => b === 0),
+      cluster,
+    );
+    assert.ok(
+      (await img.read(6 * 1024 * 1024, 65536)).every((b) => b === 0),
+      cluster,
+    );
+    await img.close();
+  }
+});
+
+test("qcow2: moat's writes pass qemu-img check with no errors or leaks, and read back in QEMU as written", async () => {
+  for (const [cluster, bits] of [
+    ["65536", "16"],
+    ["4096", "4"],
+    ["512", "16"], // a small image whose refcount table must grow as it fills
+  ] as const) {
+    const f = qcow2(`w${cluster}.qcow2`, "16M", `cluster_size=${cluster},refcount_bits=${bits}`);
+    const m = mirror(16 * 1024 * 1024);
+    const img = await openQcow2(f, { readOnly: false });
+    await writeMany(img, m, 7, cluster === "512" ? 400 : 150);
+    // Discard and write-zeroes of whole clusters, and of parts (a hint; zeroes are written).
+    await img.writeZeroes(1024 * 1024, 200_000);
+    m.write(1024 * 1024, new Uint8Array(200_000));
+    await img.discard(0, 16 * 1024 * 1024); // no backing: the whole disk reads as zeroes again
+    for (const [o, l] of [[0, 16 * 1024 * 1024]]) m.write(o!, new Uint8Array(l!));
+    await writeMany(img, m, 11, 50);
+    await img.flush();
+    await img.close();
+    checkClean(f);
+    sameAs(f, m.path);
+    const h = parseQcow2Header(readFileSync(f).subarray(0, 512 * 4), Infinity);
+    assert.equal(h.incompatible & 1n, 0n, "closed clean: the dirty bit is clear");
+  }
+});
+
+test("qcow2: an overlay on a raw and a qcow2 base reads through, copies partial clusters, and leaves its bases unchanged", async () => {
+  const base = path("base.raw");
+  qemuImg("create", "-q", "-f", "raw", base, "8M");
+  execFileSync("qemu-io", ["-f", "raw", "-c", "write -P 0x5a 0 8M", base]);
+  const mid = path("mid.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", mid);
+  qemuIo(mid, "write -P 0x6b 1M 100k");
+  const top = path("top.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", "-b", mid, "-F", "qcow2", top);
+  const m = mirror(8 * 1024 * 1024, top);
+  const img = await openQcow2(top, { readOnly: false });
+  assert.ok((await img.read(0, 4096)).every((b) => b === 0x5a));
+  assert.ok((await img.read(1024 * 1024, 4096)).every((b) => b === 0x6b));
+  await writeMany(img, m, 3, 80);
+  await img.discard(2 * 1024 * 1024, 128 * 1024); // over a base: zeroes, not the base's data
+  m.write(2 * 1024 * 1024, new Uint8Array(128 * 1024));
+  await img.close();
+  checkClean(top);
+  checkClean(mid);
+  sameAs(top, m.path);
+  execFileSync("qemu-io", ["-f", "raw", "-c", "read -P 0x5a 0 8M", base]);
+});
+
+test("qcow2: compressed clusters read as written, and writing over them frees what they held", async () => {
+  const src = path("src.raw");
+  qemuImg("create", "-q", "-f", "raw", src, "4M");
+  execFileSync("qemu-io", [
+    "-f",
+    "raw",
+    "-c",
+    "write -P 0x11 0 1M",
+    "-c",
+    "write -P 0x22 2M 300k",
+    src,
+  ]);
+  const c = path("comp.qcow2");
+  qemuImg("convert", "-c", "-f", "raw", "-O", "qcow2", src, c);
+  assert.match(qemuImg("check", c), /compressed clusters/);
+  const m = mirror(4 * 1024 * 1024, src);
+  const img = await openQcow2(c, { readOnly: false });
+  assert.ok((await img.read(0, 1024 * 1024)).every((b) => b === 0x11));
+  assert.ok((await img.read(2 * 1024 * 1024, 300 * 1024)).every((b) => b === 0x22));
+  await writeMany(img, m, 5, 60);
+  await img.close();
+  checkClean(c);
+  sameAs(c, m.path);
+});
+
+test("qcow2: a writer killed mid-write leaves a dirty image; moat's next open frees the leaks, and what was flushed is kept", async () => {
+  const f = path("crash.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", f, "64M");
+  const script = `
+    import { openQcow2 } from ${JSON.stringify(new URL("../src/disk/qcow2-chain.js", import.meta.url).href)};
+    const img = await openQcow2(${JSON.stringify(f)}, { readOnly: false });
+    await img.write(0, new Uint8Array(65536).fill(7));
+    await img.flush();
+    process.stdout.write("flushed\\n");
+    for (let i = 1; ; i++) await img.write((i % 900) * 65536 + 512, new Uint8Array(70000).fill(i & 255));
+  `;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((ok) =>
+    child.stdout!.on("data", (d: Buffer) => d.includes("flushed") && ok()),
+  );
+  // Let it allocate for a while: wait until the file has grown past 20 MiB.
+  while (readFileSync(f).length < 20 * 1024 * 1024) await new Promise((r) => setTimeout(r, 20));
+  child.kill("SIGKILL");
+  await new Promise((r) => child.once("exit", r));
+  const h = parseQcow2Header(readFileSync(f).subarray(0, 65536), Infinity);
+  assert.equal(h.incompatible & 1n, 1n, "killed while writing: the image is marked dirty");
+  const img = await openQcow2(f, { readOnly: false });
+  assert.equal(img.report.wasDirty, true);
+  assert.ok(
+    (await img.read(0, 65536)).every((b) => b === 7),
+    "the flushed write is kept",
+  );
+  await img.close();
+  checkClean(f);
+});
+
+test("qcow2: hostile and unsupported images are refused with the reason", async () => {
+  const good = path("good.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", good, "16M");
+  const bytes = readFileSync(good);
+  const variant = (name: string, patch: (b: Buffer) => void): string => {
+    const b = Buffer.from(bytes);
+    patch(b);
+    const p = path(name);
+    const fd = openSync(p, "w");
+    writeSync(fd, b);
+    closeSync(fd);
+    return p;
+  };
+  const cases: [string, (b: Buffer) => void, RegExp][] = [
+    ["version", (b) => b.writeUInt32BE(4, 4), /qcow2 version 4: moat reads versions 2 and 3/],
+    ["crypt", (b) => b.writeUInt32BE(1, 32), /encrypted/],
+    ["cluster", (b) => b.writeUInt32BE(30, 20), /cluster_bits 30/],
+    [
+      "l1-past-end",
+      (b) => b.writeBigUInt64BE(1n << 40n, 40),
+      /the L1 table .* ends past the file's end/,
+    ],
+    ["l1-on-header", (b) => b.writeBigUInt64BE(0n, 40), /the L1 table at 0 overlaps the header/],
+    ["l1-unaligned", (b) => b.writeBigUInt64BE(0x30200n, 40), /not cluster-aligned/],
+    [
+      "tables-overlap",
+      (b) => b.writeBigUInt64BE(b.readBigUInt64BE(48), 40),
+      /the L1 table and the refcount table overlap/,
+    ],
+    ["l1-small", (b) => b.writeUInt32BE(0, 36), /l1_size 0 cannot map a disk/],
+    [
+      "unknown-feature",
+      (b) => b.writeBigUInt64BE(1n << 40n, 72),
+      /incompatible feature bits 0x10000000000/,
+    ],
+    ["ext-l2", (b) => b.writeBigUInt64BE(1n << 4n, 72), /extended L2 entries/],
+    ["data-file", (b) => b.writeBigUInt64BE(1n << 2n, 72), /an external data file/],
+    ["corrupt", (b) => b.writeBigUInt64BE(1n << 1n, 72), /marked corrupt/],
+    ["refcount-order", (b) => b.writeUInt32BE(6, 96), /refcount_bits 64/],
+    ["size", (b) => b.writeBigUInt64BE(1n << 50n, 24), /virtual size .* is over moat's/],
+  ];
+  for (const [name, patch, want] of cases)
+    await assert.rejects(openQcow2(variant(name, patch), { readOnly: false }), want, name);
+  // A version 2 image is read, not written.
+  const v2 = path("v2.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", "-o", "compat=0.10", v2, "1M");
+  await assert.rejects(
+    openQcow2(v2, { readOnly: false }),
+    /a version 2 image is read only by moat/,
+  );
+  await (await openQcow2(v2, { readOnly: true })).close();
+  // An L2 entry with reserved bits: that read fails, the image stays as it was.
+  const l2bad = path("l2bad.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", l2bad, "1M");
+  qemuIo(l2bad, "write -P 1 0 4k");
+  const b = readFileSync(l2bad);
+  const l1 = Number(b.readBigUInt64BE(40));
+  const l2 = Number(b.readBigUInt64BE(l1) & 0x00fffffffffffe00n);
+  b.writeBigUInt64BE(b.readBigUInt64BE(l2) | 0x100n, l2);
+  const fd = openSync(l2bad, "w");
+  writeSync(fd, b);
+  closeSync(fd);
+  const ro = await openQcow2(l2bad, { readOnly: true });
+  await assert.rejects(ro.read(0, 512), /L2 entry 0 has reserved bits set/);
+  await ro.close();
+  await assert.rejects(openQcow2(l2bad, { readOnly: false }), /inconsistent .*reserved bits/);
+});
+
+test("qcow2: backing chains are bounded: loops, escapes, unnamed formats and depth are refused", async () => {
+  const sub = mkdtempSync(join(dir, "chain-"));
+  const a = join(sub, "a.qcow2");
+  const b = join(sub, "b.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", a, "1M");
+  qemuImg("create", "-q", "-f", "qcow2", "-b", a, "-F", "qcow2", b);
+  // a -> b -> a, rewritten without QEMU (which refuses to make a loop)
+  qemuImg("rebase", "-u", "-f", "qcow2", "-b", b, "-F", "qcow2", a);
+  await assert.rejects(openQcow2(b, { readOnly: true }), /the backing chain loops back/);
+  // a backing file outside the allowed directories (here: through a link)
+  const outside = path("outside.raw");
+  qemuImg("create", "-q", "-f", "raw", outside, "1M");
+  const link = join(sub, "link.raw");
+  symlinkSync(outside, link);
+  const esc = join(sub, "escape.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", "-b", link, "-F", "raw", esc);
+  await assert.rejects(
+    openQcow2(esc, { readOnly: true }),
+    /lies outside the directories images may come from/,
+  );
+  // no backing format named
+  const base = join(sub, "base.raw");
+  qemuImg("create", "-q", "-f", "raw", base, "1M");
+  const nofmt = join(sub, "nofmt.qcow2");
+  qemuImg("create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", nofmt);
+  // QEMU no longer makes such images: the format's header extension becomes an unknown one.
+  const img = readFileSync(nofmt);
+  const at = img.indexOf(Buffer.from([0xe2, 0x79, 0x2a, 0xca]));
+  assert.ok(at > 0 && at < 4096);
+  img.writeUInt32BE(0x12345678, at);
+  const fd = openSync(nofmt, "w");
+  writeSync(fd, img);
+  closeSync(fd);
+  await assert.rejects(
+    openQcow2(nofmt, { readOnly: true }),
+    /names no format for its backing file/,
+  );
+  // depth: BACKING_DEPTH_MAX + 1 overlays on a base
+  let below = base;
+  let fmt = "raw";
+  for (let i = 0; i <= BACKING_DEPTH_MAX; i++) {
+    const p = join(sub, `d${i}.qcow2`);
+    qemuImg("create", "-q", "-f", "qcow2", "-b", below, "-F", fmt, p);
+    below = p;
+    fmt = "qcow2";
+  }
+  await assert.rejects(
+    openQcow2(below, { readOnly: true }),
+    new RegExp(`deeper than ${BACKING_DEPTH_MAX}`),
+  );
+  const ok = await openQcow2(join(sub, `d${BACKING_DEPTH_MAX - 1}.qcow2`), { readOnly: true });
+  await ok.close();
+});

@@ -34,7 +34,7 @@ async function controlSocket() {
   const disk = join(dir, "d.img");
   writeFileSync(disk, Buffer.alloc(1 << 20));
   const devices = await VmDevices.open({
-    disks: [{ path: disk, readOnly: false, raw: true }],
+    disks: [{ path: disk, readOnly: false, format: "raw" }],
     nets: [],
     balloon: { ramBytes: 256 << 20 },
     display: { width: 640, height: 480 },

@@ -4,7 +4,7 @@
 // create) means its first sector is never looked at again, whatever the guest writes there.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,7 +41,7 @@ test("disk image formats: qemu-img's qcow2, qed, vmdk, vhdx, vpc (VHD) and vdi a
   }
 });
 
-test("moat run --disk refuses a qcow2 (or other non-raw) image with the command that converts it, and leaves it as it was; format=raw takes a file as raw", async () => {
+test("moat run --disk refuses a qcow2 image not said to be one, and another format with the command that converts it, leaving each as it was; format=raw takes a file as raw", async () => {
   const dir = mkdtempSync(join(tmpdir(), "moat-formats-"));
   try {
     for (const f of ["qcow2", "vmdk"]) {
@@ -51,7 +51,9 @@ test("moat run --disk refuses a qcow2 (or other non-raw) image with the command 
       assert.equal(r.status, 125, r.stderr);
       assert.match(
         r.stderr,
-        new RegExp(`disk .*disk\\.${f}: is a ${f} image, .*qemu-img convert -f ${f} -O raw`),
+        f === "qcow2"
+          ? /disk .*disk\.qcow2: is a qcow2 image: say so with ,format=qcow2/
+          : new RegExp(`disk .*disk\\.${f}: is a ${f} image, .*qemu-img convert -f ${f} -O qcow2`),
       );
       assert.equal(sha(img), before, `${f} was changed`);
     }
@@ -73,24 +75,57 @@ test("moat run --disk refuses a qcow2 (or other non-raw) image with the command 
     ]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /51 46 49 fb/);
-    const other = await moat(["run", "--disk", `${raw},format=qcow2`, "--", "true"]);
+    // Said to be qcow2, a raw file with only the magic is refused as the header it is not.
+    const notQcow2 = await moat(["run", "--disk", `${raw},format=qcow2`, "--", "true"]);
+    assert.equal(notQcow2.status, 125);
+    assert.match(notQcow2.stderr, /raw\.img: qcow2 version 0: moat reads versions 2 and 3/);
+    const other = await moat(["run", "--disk", `${raw},format=vmdk`, "--", "true"]);
     assert.equal(other.status, 125);
-    assert.match(other.stderr, /moat reads raw images only \(format=raw\); convert a qcow2 image/);
+    assert.match(
+      other.stderr,
+      /moat reads raw and qcow2 images \(format=raw\|qcow2\); convert a vmdk/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test("the daemon refuses a qcow2 disk at create, and records a raw one as raw so a start never looks again", async () => {
+test("the daemon records a disk's format at create (qcow2 found, its backing chain checked; raw), refuses other formats, and a start never looks again", async () => {
   const h = newHome({ reclaim: { enabled: false } });
   const d = await startDaemon(h);
   try {
     const tok = adminToken(h);
     const images = join(h.dir, "images");
     const q = qemuImage(images, "qcow2");
-    const r = await api(h.socket, tok, "POST", "/v1/vms", { name: "q", disks: [{ path: q }] });
-    assert.equal(r.status, 400, r.text);
-    assert.match(r.text, /disks\.0\.path: .*is a qcow2 image, .*qemu-img convert -f qcow2 -O raw/);
+    const r = await api(h.socket, tok, "POST", "/v1/vms", {
+      name: "q",
+      memory_mib: 64,
+      disks: [{ path: q }],
+    });
+    assert.equal(r.status, 201, r.text);
+    const qvm = (await api(h.socket, tok, "GET", "/v1/vms/q")).body as {
+      spec: { disks: { format?: string }[] };
+    };
+    assert.equal(qvm.spec.disks[0]!.format, "qcow2");
+    const qstart = await api(h.socket, tok, "POST", "/v1/vms/q/start");
+    assert.equal(qstart.status, 200, qstart.text);
+    assert.equal((await api(h.socket, tok, "POST", "/v1/vms/q/stop")).status, 200);
+    assert.equal(spawnSync("qemu-img", ["check", q]).status, 0, "the image is clean after");
+    const v = qemuImage(images, "vmdk");
+    const rv = await api(h.socket, tok, "POST", "/v1/vms", { name: "v", disks: [{ path: v }] });
+    assert.equal(rv.status, 400, rv.text);
+    assert.match(rv.text, /disks\.0\.path: .*is a vmdk image, .*qemu-img convert -f vmdk -O qcow2/);
+    // An overlay whose backing file lies outside the image directories is refused at create.
+    const outside = join(h.dir, "outside.raw");
+    writeFileSync(outside, Buffer.alloc(1 << 20));
+    const over = join(images, "over.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-b", outside, "-F", "raw", over]);
+    const ro = await api(h.socket, tok, "POST", "/v1/vms", { name: "o", disks: [{ path: over }] });
+    assert.equal(ro.status, 400, ro.text);
+    assert.match(
+      ro.text,
+      /over\.qcow2: its backing file .*outside\.raw lies outside the directories/,
+    );
     const raw = join(images, "raw.img");
     writeFileSync(raw, Buffer.alloc(1 << 20));
     const made = await api(h.socket, tok, "POST", "/v1/vms", {
@@ -112,5 +147,39 @@ test("the daemon refuses a qcow2 disk at create, and records a raw one as raw so
     assert.equal((await api(h.socket, tok, "POST", "/v1/vms/r/stop")).status, 200);
   } finally {
     await stopDaemon(h, d);
+  }
+});
+
+test("a guest reads and writes a qcow2 overlay (,format=qcow2): QEMU's data shows through, the guest's lands, qemu-img check finds nothing wrong", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-qcow2-guest-"));
+  try {
+    const base = join(dir, "base.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", base, "16M"]);
+    execFileSync("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 0 64k", base]);
+    const top = join(dir, "top.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", top]);
+    const script =
+      "head -c 4 /dev/vda | od -An -tx1; " +
+      "printf moatqcow2 | dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null; " +
+      "dd if=/dev/urandom of=/dev/vda bs=65536 seek=20 count=20 conv=fsync 2>/dev/null; " +
+      "echo 3 > /proc/sys/vm/drop_caches; " +
+      "dd if=/dev/vda bs=65536 skip=20 count=20 2>/dev/null | md5sum";
+    const r = await moat(["run", "--disk", `${top},format=qcow2`, "--", "sh", "-c", script]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /5a 5a 5a 5a/);
+    const check = spawnSync("qemu-img", ["check", top], { encoding: "utf8" });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    execFileSync("qemu-io", ["-f", "qcow2", "-c", "read -P 0x5a 0 64k", base]);
+    const raw = join(dir, "top.raw");
+    execFileSync("qemu-img", ["convert", "-O", "raw", top, raw]);
+    const bytes = readFileSync(raw);
+    assert.equal(bytes.subarray(1 << 20, (1 << 20) + 9).toString(), "moatqcow2");
+    const md5 = createHash("md5")
+      .update(bytes.subarray(20 * 65536, 40 * 65536))
+      .digest("hex");
+    assert.match(r.stdout, new RegExp(`${md5}\\s+-`), "the guest's data as QEMU reads it");
+    assert.ok(bytes.subarray(64 * 1024, 1 << 20).every((b) => b === 0));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -511,10 +511,10 @@ export interface components {
                 /** @default false */
                 read_only: boolean;
                 /**
-                 * @description the image is raw (the only format moat reads): given, or recorded at create once the file's first sector named no other format, so nothing the guest writes there later changes how it is read
+                 * @description the image's format (raw or qcow2): given, or recorded at create from the file's first sector, so nothing the guest writes there later changes how it is read
                  * @enum {unknown}
                  */
-                format?: "raw";
+                format?: "raw" | "qcow2";
                 bps?: number;
                 iops?: number;
             }[];

@@ -5,7 +5,14 @@ import { UsageError } from "./usage-error.js";
 import { agentPolicy } from "../agent/agent-commands.js";
 import { formatMac, parseMac } from "../devices/virtio/net.js";
 import { checkIfName, TapError } from "../sys/tap.js";
-import { DISKS_MAX, NICS_MAX, type DiskConfig, type NicConfig } from "../vmm/vm-config.js";
+import {
+  DISKS_MAX,
+  DISK_FORMATS,
+  NICS_MAX,
+  type DiskConfig,
+  type DiskFormat,
+  type NicConfig,
+} from "../vmm/vm-config.js";
 
 /** A positive whole number with an optional K, M or G (powers of 1024). Bound: below 2^50. */
 export function parseAmount(v: string, what: string): number {
@@ -32,15 +39,17 @@ export function parseDiskSpecs(values: string[]): DiskConfig[] {
       else if (opt.startsWith("bps=")) spec.bps = parseAmount(opt.slice(4), `--disk '${v}': bps`);
       else if (opt.startsWith("iops="))
         spec.iops = parseAmount(opt.slice(5), `--disk '${v}': iops`);
-      else if (opt === "format=raw") spec.format = "raw";
-      else if (opt.startsWith("format="))
+      else if (opt.startsWith("format=")) {
+        const f = opt.slice(7);
+        if (!(DISK_FORMATS as readonly string[]).includes(f))
+          throw new UsageError(
+            `--disk '${v}': moat reads raw and qcow2 images (format=raw|qcow2); convert a ${f} ` +
+              `image with qemu-img convert -f ${f} -O qcow2 ${path} OUT.qcow2`,
+          );
+        spec.format = f as DiskFormat;
+      } else
         throw new UsageError(
-          `--disk '${v}': moat reads raw images only (format=raw); convert a ${opt.slice(7)} ` +
-            `image with qemu-img convert -f ${opt.slice(7)} -O raw ${path} OUT.raw`,
-        );
-      else
-        throw new UsageError(
-          `--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N, format=raw)`,
+          `--disk '${v}': unknown option '${opt}' (ro, rw, bps=N, iops=N, format=raw|qcow2)`,
         );
     }
     return spec;

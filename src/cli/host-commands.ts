@@ -148,8 +148,8 @@ export function registerHostCommands(program: Command): void {
     .option("--no-initrd", "no initramfs: the kernel mounts its root (see moat run --help)")
     .option("--cmdline <string>", "kernel command line")
     .option(
-      "--disk <path[,ro][,bps=N][,iops=N][,format=raw]>",
-      "a raw disk, as for moat run (repeat)",
+      "--disk <path[,ro][,bps=N][,iops=N][,format=raw|qcow2]>",
+      "a disk image, as for moat run (repeat); its format is found at create and kept",
       collect,
     )
     .option(

@@ -72,11 +72,12 @@ program
     "builtin",
   )
   .option(
-    "--disk <path[,ro][,bps=N][,iops=N][,format=raw]>",
-    "a raw disk image as virtio-blk (/dev/vda, vdb, ... in order); ,ro: read-only, enforced " +
+    "--disk <path[,ro][,bps=N][,iops=N][,format=raw|qcow2]>",
+    "a disk image as virtio-blk (/dev/vda, vdb, ... in order); ,ro: read-only, enforced " +
       "by the host; bps/iops: rate limits in bytes and requests per second (K, M, G allowed); " +
-      "qcow2 and other formats are refused (qemu-img convert -O raw); ,format=raw: a raw disk " +
-      "that only starts like one, not probed; repeat for more disks (up to 8)",
+      "raw unless ,format=qcow2 says so (a qcow2 file not said to be one is refused, never " +
+      "guessed; docs/disks.md); ,format=raw: a raw disk that only starts like another format, " +
+      "not probed; repeat for more disks (up to 8)",
     (v: string, prev: string[] = []) => [...prev, v],
   )
   .option(

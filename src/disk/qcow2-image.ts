@@ -64,9 +64,11 @@ export class Qcow2Image {
 
   /** Reads and checks the header of `file` (for the caller to find the backing file). */
   static async header(file: ImageFile): Promise<Qcow2Header> {
-    const head = await file.read(0, Math.min(2 * 1024 * 1024, Math.max(512, file.size)));
-    const h = parseQcow2Header(head, file.size);
-    return parseQcow2Header(head.subarray(0, Math.min(head.length, h.clusterSize)), file.size);
+    // Bound: the header and its extensions lie in the first cluster, at most 2 MiB.
+    return parseQcow2Header(
+      await file.read(0, Math.min(2 * 1024 * 1024, Math.max(512, file.size))),
+      file.size,
+    );
   }
 
   /**

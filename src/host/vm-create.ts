@@ -2,6 +2,8 @@
 // (a name unique in its domain, one of tap and bridge, host files in the image directories,
 // trust domains and tenants kept to their networks, the domain's quota), and host paths resolved
 // once so what was checked is what the VMM opens; the same checks again before each start.
+import { backingChainSync } from "../disk/qcow2-chain.js";
+import { Qcow2Error } from "../disk/qcow2-header.js";
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
@@ -186,6 +188,20 @@ export function newVmRecord(
     if (d.format === "raw") return;
     const format = imageFormatOf(d.path);
     const field = `disks.${i}.path`;
+    if (format === "qcow2" || d.format === "qcow2") {
+      // Found at create, before any guest wrote to it, and kept: a start never looks again.
+      // Its backing files are checked as its own path is (the image's directory holds them).
+      let chain: string[];
+      try {
+        chain = backingChainSync(d.path);
+      } catch (e) {
+        if (!(e instanceof Qcow2Error)) throw e;
+        throw new ApiError(400, `${field}: ${d.path}: ${e.message}`, field);
+      }
+      for (const b of chain) check(field, b);
+      d.format = "qcow2";
+      return;
+    }
     if (format !== undefined)
       throw new ApiError(400, `${field}: ${d.path} ${formatRefusal(d.path, format)}`, field);
     // Raw from now on: a start never looks again, so the guest cannot steer how it is read.

@@ -1,10 +1,10 @@
-// Which disk image formats moat does not read. moat gives a guest raw images only; a qcow2,
-// vmdk, vhd/vhdx, vdi or qed file attached as raw would show the guest its header and
-// metadata as disk sectors, and the guest's first write would destroy the image. So before a
-// file is first used as a raw disk its first sector is looked at, and a known format refused
-// with the command that converts it. The answer is never used to read the file as anything
-// but raw: a file that passed is raw, and `format=raw` (which the daemon records at create)
-// skips the look, so nothing a guest later writes into its own disk changes how it is read.
+// Which disk image format a file's first sector names. A qcow2, vmdk, vhd/vhdx, vdi or qed file
+// attached as raw would show the guest its header and metadata as disk sectors, and the
+// guest's first write would destroy the image. So before a file is first used as a raw disk
+// its first sector is looked at, and a known format refused with what to do. The answer never
+// makes moat read a file as qcow2 by itself: that takes `format=qcow2`, said by the user or
+// recorded by the daemon at create (as `format=raw` is), so nothing a guest later writes into
+// its own disk changes how it is read.
 
 /** Bytes of a file the check reads: one sector. */
 export const FORMAT_PROBE_BYTES = 512;
@@ -42,13 +42,24 @@ export function knownImageFormat(head: Uint8Array): string | undefined {
   return undefined;
 }
 
-/** What a refusal says: the format found and the command that makes a raw image of it. */
+/**
+ * What a refusal says: the format found, and what to do: say ,format=qcow2 for a qcow2 image
+ * (moat reads one as qcow2 only when told, so a raw disk whose guest wrote a qcow2 header into
+ * it is never taken for one), or the command that makes a qcow2 image of another format.
+ */
 export function formatRefusal(path: string, format: string): string {
-  const raw = path.replace(/(\.[A-Za-z0-9]+)?$/, ".raw");
+  const raw =
+    ", or, if it is a raw disk that only starts with those bytes, say so with ,format=raw";
+  if (format === "qcow2")
+    return (
+      "is a qcow2 image: say so with ,format=qcow2 (moat reads a disk as qcow2 only when told, " +
+      `never from its first bytes alone; as raw, the guest would see its metadata)${raw}`
+    );
+  const out = path.replace(/(\.[A-Za-z0-9]+)?$/, ".qcow2");
   const label = format === "vpc" ? "vpc (VHD)" : format;
   return (
-    `is a ${label} image, and moat reads raw images only (as raw, the guest would see its ` +
-    `metadata and overwrite it): convert it with qemu-img convert -f ${format} -O raw ${path} ` +
-    `${raw}, or, if it is a raw disk that only starts with those bytes, say so with ,format=raw`
+    `is a ${label} image, and moat reads raw and qcow2 images (as raw, the guest would see its ` +
+    `metadata and overwrite it): convert it with qemu-img convert -f ${format} -O qcow2 ${path} ` +
+    `${out}${raw}`
   );
 }

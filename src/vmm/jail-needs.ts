@@ -6,8 +6,22 @@ import { parentDirs } from "../jail/plan.js";
 import { DEBIAN_OPENSBI, initrdChoice, shippedGuestFiles } from "../boot/shipped-guest.js";
 import { VNET_HDR_BYTES } from "../devices/virtio/net.js";
 import { archOf } from "./vm-limits.js";
-import { configInitrd, madePaths, type VmConfig } from "./vm-config.js";
+import { configInitrd, madePaths, type DiskConfig, type VmConfig } from "./vm-config.js";
+import { backingChainSync } from "../disk/qcow2-chain.js";
 import { MANIFEST_FILE, MEMORY_FILE } from "./snapshot-file.js";
+
+/**
+ * The backing files under a qcow2 disk, at their real paths (so bound with no link followed).
+ * A chain that does not check out binds nothing more: the VMM, opening it, says why.
+ */
+function backingFiles(d: DiskConfig): string[] {
+  if (d.format !== "qcow2") return [];
+  try {
+    return backingChainSync(d.path);
+  } catch {
+    return [];
+  }
+}
 
 /** What jail/launch.ts needs beside the jail's files: KVM's fd, the TAPs to open. */
 export interface JailDevices {
@@ -53,11 +67,16 @@ export function jailDevices(
     needs: {
       readFiles,
       ...(o.checked ? { checkedFiles: own } : {}),
-      disks: c.disks.map((d) => ({
-        path: resolve(d.path),
-        readOnly: d.read_only,
-        ...(o.checked ? { noLinks: true } : {}),
-      })),
+      disks: [
+        ...c.disks.map((d) => ({
+          path: resolve(d.path),
+          readOnly: d.read_only,
+          ...(o.checked ? { noLinks: true } : {}),
+        })),
+        ...c.disks.flatMap((d) =>
+          backingFiles(d).map((path) => ({ path, readOnly: true, noLinks: true })),
+        ),
+      ],
       writeDirs: parentDirs(made),
     },
     kvm: accel === "kvm",

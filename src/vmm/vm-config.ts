@@ -42,11 +42,19 @@ const RATE = { type: "integer", minimum: 1, maximum: 2 ** 40 } as const;
 export const DISKS_MAX = 8;
 export const NICS_MAX = 4;
 
+/** The disk image formats moat reads. */
+export const DISK_FORMATS = ["raw", "qcow2"] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+
 export interface DiskConfig {
   path: string;
   read_only: boolean;
-  /** Said to be raw: its first sector is not looked at for another format. */
-  format?: "raw";
+  /**
+   * The image's format, said (or recorded by the daemon at create): raw is never looked at for
+   * another format, qcow2 is read as qcow2 (docs/disks.md). Unsaid: raw, once the first sector
+   * is seen to name no other format.
+   */
+  format?: DiskFormat;
   /** Rate limits: data bytes per second, requests per second. */
   bps?: number;
   iops?: number;
@@ -165,11 +173,10 @@ export const machineProperties = (path: PathSchema) =>
           path,
           read_only: { type: "boolean", default: false },
           format: {
-            const: "raw",
+            enum: DISK_FORMATS,
             description:
-              "the image is raw (the only format moat reads): given, or recorded at create once " +
-              "the file's first sector named no other format, so nothing the guest writes " +
-              "there later changes how it is read",
+              "the image's format (raw or qcow2): given, or recorded at create from the file's " +
+              "first sector, so nothing the guest writes there later changes how it is read",
           },
           bps: RATE,
           iops: RATE,

@@ -3,7 +3,9 @@
 // cannot be opened, those already open are closed and the error says which.
 import { basename } from "node:path";
 import { randomBytes, randomFillSync } from "node:crypto";
-import { DiskError, DiskFile, writableTwice } from "./disk-file.js";
+import { DiskError, writableTwice } from "./disk-file.js";
+import { openDisk } from "./disk-open.js";
+import type { DiskFormat } from "./vm-config.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
 import { VirtioGpu, type GpuRect } from "../devices/virtio/gpu.js";
@@ -27,8 +29,8 @@ import type { AgentCommand } from "../agent/agent-commands.js";
 export interface DiskSpec {
   path: string;
   readOnly: boolean;
-  /** Said to be raw (`format=raw`): its first sector is not looked at for another format. */
-  raw?: boolean;
+  /** The format said (raw: not looked at for another; qcow2); unsaid: raw once looked at. */
+  format?: DiskFormat;
   /** Rate limits: data bytes per second, requests per second. */
   bytesPerSecond?: number;
   opsPerSecond?: number;
@@ -131,7 +133,7 @@ export class VmDevices {
       );
     }
     for (const [i, spec] of specs.disks.entries()) {
-      const file = await DiskFile.open(spec.path, spec.readOnly, spec.raw === true);
+      const file = await openDisk(spec);
       this.closers.push(() => file.close());
       const blk = new VirtioBlk(`virtio-blk ${diskName(i)}`, file, basename(file.path), {
         bytes: perSecond(spec.bytesPerSecond),

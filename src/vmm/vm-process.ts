@@ -110,7 +110,7 @@ function deviceSpecs(c: VmConfig): DeviceSpecs {
     disks: c.disks.map((d) => ({
       path: d.path,
       readOnly: d.read_only,
-      ...(d.format === "raw" ? { raw: true } : {}),
+      ...(d.format !== undefined ? { format: d.format } : {}),
       ...(d.bps !== undefined ? { bytesPerSecond: d.bps } : {}),
       ...(d.iops !== undefined ? { opsPerSecond: d.iops } : {}),
     })),

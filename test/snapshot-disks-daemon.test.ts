@@ -163,6 +163,18 @@ test("a VM's writable disk is kept with its snapshot; each restored VM starts on
   assert.equal(head(disk), "mkB");
   assert.equal(sha(kept), keptSha, "the stored disk is unchanged");
 
+  // A restored VM is snapshotted in turn: what is kept is its own copy, as it wrote it.
+  r = await call("POST", "/v1/vms/c2/snapshot", { name: "s2" });
+  assert.equal(r.status, 201, r.text);
+  const snap2 = r.body as { path: string };
+  assert.equal(head(join(snap2.path, "disk-0")), "mkC2");
+  r = await call("POST", "/v1/vms", { name: "c4", restore_from: "s2" });
+  assert.equal(r.status, 201, r.text);
+  r = await call("POST", "/v1/vms/c4/start");
+  assert.equal(r.status, 200, r.text);
+  assert.equal(await readTag(await open("c4")), "mkC2");
+  assert.equal(await readTag(clones.c2!), "mkC2", "the snapshotted clone runs on");
+
   // A restart starts from the snapshot again: on a fresh copy.
   r = await call("POST", "/v1/vms/c1/stop");
   assert.equal(r.status, 200, r.text);
@@ -200,12 +212,14 @@ test("a VM's writable disk is kept with its snapshot; each restored VM starts on
   assert.equal(await readTag(await open("c3")), "mkA");
 
   // A VM's copies go with it; the stored disk goes with its snapshot.
-  for (const vm of ["c1", "c2", "c3", "bad"]) {
+  for (const vm of ["c1", "c2", "c3", "c4", "bad"]) {
     r = await call("DELETE", `/v1/vms/${vm}?force=true`);
     assert.equal(r.status, 204, r.text);
   }
   assert.ok(!existsSync(copy1));
-  r = await call("DELETE", "/v1/snapshots/s1");
-  assert.equal(r.status, 204, r.text);
+  for (const s of ["s1", "s2"]) {
+    r = await call("DELETE", `/v1/snapshots/${s}`);
+    assert.equal(r.status, 204, r.text);
+  }
   assert.ok(!existsSync(snap.path));
 });

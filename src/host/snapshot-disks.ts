@@ -34,6 +34,9 @@ export interface KeptDisk {
 /** The file a kept disk has in the store, and its copy in a restored VM's directory. */
 export const keptFile = (index: number): string => `disk-${index}`;
 
+/** Where a restored VM's copy of kept disk `index` is: its directory `vmDir`. */
+export const copyPath = (vmDir: string, index: number): string => join(vmDir, keptFile(index));
+
 /** Bytes of data of kept disks. */
 export const keptBytes = (disks: readonly KeptDisk[]): number =>
   disks.reduce((n, d) => n + d.extents.reduce((m, [, len]) => m + len, 0), 0);
@@ -193,8 +196,7 @@ export function copyKeptDisk(
 ): string {
   if (src.size !== d.bytes)
     throw new SnapshotError(`${where}: ${src.size} bytes, not ${d.bytes}: changed since written`);
-  const name = keptFile(d.index);
-  const out = createVmFile(vmDir, name);
+  const out = createVmFile(vmDir, keptFile(d.index));
   try {
     if (sparseCopy(src.fd, out, d.extents, d.bytes, where) !== d.sha256)
       throw new SnapshotError(`${where}: its digest does not match: changed since written`);
@@ -202,5 +204,5 @@ export function copyKeptDisk(
   } finally {
     closeSync(out);
   }
-  return join(vmDir, name);
+  return copyPath(vmDir, d.index);
 }

@@ -11,7 +11,7 @@ import { checkSnapshotQuota } from "./quota.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { SnapshotRecord, Store, VmRecord } from "./store.js";
 import type { RestoreSource, Supervisor } from "./supervisor.js";
-import { keptBytes, writableDisks, type KeptDisk } from "./snapshot-disks.js";
+import { copyPath, keptBytes, writableDisks, type KeptDisk } from "./snapshot-disks.js";
 import { removeVmDir } from "./vm-dir.js";
 import { snapshotDirOf, vmMachine } from "./vmm-command.js";
 import type { VmSpec } from "./vm-spec.js";
@@ -43,6 +43,16 @@ function recordedMachine(spec: VmSpec): Record<string, unknown> {
   const parsed = parseVmConfig(structuredClone({ ...vmMachine(spec), host: {} }));
   const { host: _h, ...machine } = parsed;
   return machine;
+}
+
+/**
+ * The spec of `vm` with the disks its VM process opens: a restored VM's writable disks are its
+ * own copies in its directory `vmDir` (restorePath), not the files its spec names.
+ */
+function openedSpec(vm: VmRecord, vmDir: string): VmSpec {
+  if (vm.restoredFrom === null) return vm.spec;
+  const disks = vm.spec.disks.map((d, i) => (d.read_only ? d : { ...d, path: copyPath(vmDir, i) }));
+  return { ...vm.spec, disks };
 }
 
 export class SnapshotOps {
@@ -96,7 +106,8 @@ export class SnapshotOps {
         this.cfg.domainQuotas,
         data,
       );
-    const writable = writableDisks(vm.spec);
+    const spec = openedSpec(vm, this.supervisor.files(vm.id).dir);
+    const writable = writableDisks(spec);
     let kept: KeptDisk[] = [];
     try {
       // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.
@@ -109,7 +120,7 @@ export class SnapshotOps {
         dir,
         written,
         id,
-        recordedMachine(vm.spec),
+        recordedMachine(spec),
         (memory) => admit(memory + disks),
         kept,
       );

@@ -428,7 +428,7 @@ export function checkImageDirs(c: DaemonConfig): Finding {
  * checks before a start (a file put there before the rule, a setting changed, a link put in).
  */
 export function checkVmImages(vm: VmRecord, rules: ImageRules): Finding | undefined {
-  const files = imageFields(vm.spec);
+  const files = imageFields(vm.spec, vm.restoredFrom !== null);
   if (files.length === 0) return undefined;
   const id = `vm.${vm.name}.images`;
   const bad: string[] = [];

@@ -44,7 +44,7 @@ export function admitVm(
   auditRoom: () => void,
 ): { pinned: number[] | null } {
   auditRoom();
-  recheckVm(vm.spec, vm.domain, cfg);
+  recheckVm(vm.spec, vm.domain, cfg, vm.restoredFrom !== null);
   checkQuota(vm, store.vms(), cfg.domainQuotas, "start");
   return admit(
     { ...vm.spec, domain: vm.domain },

@@ -10,7 +10,8 @@ import type { DaemonConfig } from "./config.js";
 import { checkSnapshotQuota } from "./quota.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { SnapshotRecord, Store, VmRecord } from "./store.js";
-import type { Supervisor } from "./supervisor.js";
+import type { RestoreSource, Supervisor } from "./supervisor.js";
+import { copyPath, keptBytes, writableDisks, type KeptDisk } from "./snapshot-disks.js";
 import { removeVmDir } from "./vm-dir.js";
 import { snapshotDirOf, vmMachine } from "./vmm-command.js";
 import type { VmSpec } from "./vm-spec.js";
@@ -42,6 +43,16 @@ function recordedMachine(spec: VmSpec): Record<string, unknown> {
   const parsed = parseVmConfig(structuredClone({ ...vmMachine(spec), host: {} }));
   const { host: _h, ...machine } = parsed;
   return machine;
+}
+
+/**
+ * The spec of `vm` with the disks its VM process opens: a restored VM's writable disks are its
+ * own copies in its directory `vmDir` (restorePath), not the files its spec names.
+ */
+function openedSpec(vm: VmRecord, vmDir: string): VmSpec {
+  if (vm.restoredFrom === null) return vm.spec;
+  const disks = vm.spec.disks.map((d, i) => (d.read_only ? d : { ...d, path: copyPath(vmDir, i) }));
+  return { ...vm.spec, disks };
 }
 
 export class SnapshotOps {
@@ -86,19 +97,33 @@ export class SnapshotOps {
     const written = `snapshot-${id}`;
     const dir = snapshotDirOf(this.supervisor.files(vm.id));
     let bytes: number;
+    // The quota is checked against the snapshots held now (others may have been taken while
+    // this VM was being saved), before each copy and with nothing awaited until the insert.
+    const admit = (data: number): void =>
+      checkSnapshotQuota(
+        vm.domain,
+        this.store.snapshots().filter((s) => s.domain === vm.domain),
+        this.cfg.domainQuotas,
+        data,
+      );
+    const spec = openedSpec(vm, this.supervisor.files(vm.id).dir);
+    const writable = writableDisks(spec);
+    let kept: KeptDisk[] = [];
     try {
       // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.
-      await this.supervisor.snapshot(vm.id, written, SNAPSHOT_TIMEOUT_MS, stop);
-      // The quota is checked against the snapshots held now (others may have been taken while
-      // this VM was being saved), before the copy and with nothing awaited until the insert.
-      const admit = (data: number): void =>
-        checkSnapshotQuota(
-          vm.domain,
-          this.store.snapshots().filter((s) => s.domain === vm.domain),
-          this.cfg.domainQuotas,
-          data,
-        );
-      bytes = this.files.take(dir, written, id, recordedMachine(vm.spec), admit);
+      // Its writable disks are copied while it is still paused: they are what its RAM expects.
+      await this.supervisor.snapshot(vm.id, written, SNAPSHOT_TIMEOUT_MS, stop, () => {
+        if (writable.length > 0) kept = this.files.keepDisks(id, writable, admit);
+      });
+      const disks = keptBytes(kept);
+      bytes = this.files.take(
+        dir,
+        written,
+        id,
+        recordedMachine(spec),
+        (memory) => admit(memory + disks),
+        kept,
+      );
     } catch (e) {
       this.files.remove(id);
       throw toApiError(e);
@@ -176,20 +201,15 @@ export class SnapshotOps {
         "restore_from",
       );
     const { domain: _d, labels: _l, restart: _r, cpu: _c, name: _n, ...machine } = s.spec;
-    // A restored VM opens its source's disks, and starts from the snapshot at every start: a
-    // writable one would be written over a file system the snapshot's page cache no longer
-    // matches (the source's writes, or the VM's own earlier run). Until each restore gets its
-    // own copy, only read-only disks go with a restore.
-    const writable = ((machine.disks ?? []) as { path: string; read_only?: boolean }[]).filter(
-      (d) => d.read_only !== true,
-    );
-    if (writable.length > 0)
+    // Each start of a restored VM gets its own copy of the writable disks kept with the
+    // snapshot (restorePath): a snapshot that kept none (taken before they were kept) has
+    // nothing its RAM's file systems match.
+    const writable = writableDisks(machine);
+    if (writable.length > 0 && !this.files.keptDisks(s.id))
       throw new ApiError(
         409,
-        `restore_from: snapshot '${ref}' has writable disks (${writable.map((d) => d.path).join(", ")}): ` +
-          "a VM restored from it would write them under a file system its RAM no longer matches; " +
-          "only snapshots whose disks are read-only restore through the daemon for now " +
-          "(moat run --restore DIR --disk COPY gives a restore its own copies)",
+        `restore_from: snapshot '${ref}' has writable disks (${writable.map((d) => d.path).join(", ")}) ` +
+          "but was taken before the daemon kept disks with its snapshots; take it again",
         "restore_from",
       );
     const own = Object.fromEntries(
@@ -201,8 +221,11 @@ export class SnapshotOps {
     return { body: structuredClone({ ...machine, ...own }), snapshot: s };
   }
 
-  /** Before a start of `vm`: its snapshot's directory, checked (seal, memory digest). */
-  restorePath(vm: VmRecord): string | undefined {
+  /**
+   * Before a start of `vm`: its snapshot's directory, checked (its seal, its memory's size), and
+   * how its own copies of the snapshot's writable disks are made (each checked as it is copied).
+   */
+  restorePath(vm: VmRecord): RestoreSource | undefined {
     if (vm.restoredFrom === null) return undefined;
     const s = this.store.snapshots().find((x) => x.id === vm.restoredFrom);
     if (!s)
@@ -210,11 +233,34 @@ export class SnapshotOps {
         409,
         `VM '${vm.name}' is restored from snapshot ${vm.restoredFrom}, which is gone`,
       );
+    const refused = (e: unknown): ApiError =>
+      e instanceof ApiError
+        ? e
+        : new ApiError(422, `snapshot '${s.name}' refused: ${(e as Error).message}`);
+    let kept: KeptDisk[];
     try {
-      this.files.checkSeal(s.id);
+      kept = this.files.checkSeal(s.id).disks;
     } catch (e) {
-      throw new ApiError(422, `snapshot '${s.name}' refused: ${(e as Error).message}`);
+      throw refused(e);
     }
-    return s.path;
+    const writable = writableDisks(vm.spec);
+    const missing = writable.filter((w) => !kept.some((k) => k.index === w.index));
+    if (missing.length > 0)
+      throw new ApiError(
+        409,
+        `snapshot '${s.name}' kept no copy of disks ${missing.map((m) => m.index).join(", ")}; take it again`,
+      );
+    return {
+      dir: s.path,
+      disks: (vmDir, uid) => {
+        let copies: Map<number, string>;
+        try {
+          copies = this.files.copyDisks(s.id, kept, vmDir, uid);
+        } catch (e) {
+          throw refused(e);
+        }
+        return vm.spec.disks.map((d, i) => copies.get(i) ?? d.path);
+      },
+    };
   }
 }

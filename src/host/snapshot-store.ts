@@ -8,10 +8,12 @@
 // checked is what it keeps. Then it seals the store's manifest with an HMAC of a key only the
 // daemon holds (`<home>/snapshot.key`), and checks that seal and the memory's digest again
 // before each start of a VM restored from it. The key never goes to a VM process: a VMM that
-// held it could seal a snapshot of its own making.
+// held it could seal a snapshot of its own making. A VM's writable disks are kept beside, sealed
+// with it (snapshot-disks.ts).
 import {
   closeSync,
   constants,
+  existsSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
@@ -22,7 +24,7 @@ import {
   rmSync,
   writeSync,
 } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -32,11 +34,22 @@ import {
   SnapshotError,
   checkManifest,
   checkMemoryFd,
+  copyExtents,
   openRegular,
   readManifestFd,
   sealedManifest,
   type SnapshotManifest,
 } from "../vmm/snapshot-file.js";
+import {
+  DISKS_FILE,
+  copyKeptDisk,
+  keepDisks,
+  keptBytes,
+  keptFile,
+  readKeptDisks,
+  sealedDisks,
+  type KeptDisk,
+} from "./snapshot-disks.js";
 
 /** Bound: the key's size (HMAC-SHA-256). */
 const KEY_BYTES = 32;
@@ -123,10 +136,30 @@ export class SnapshotStore {
   }
 
   /**
+   * Keeps the writable `disks` of a VM, paused, for snapshot `id` (snapshot-disks.ts): the
+   * store's directory for it is made here, and take() then adds the rest. `admit` is given
+   * their bytes of data before a byte is copied. Nothing is left in the store on a refusal.
+   */
+  keepDisks(
+    id: string,
+    disks: readonly { index: number; path: string }[],
+    admit: (dataBytes: number) => void,
+  ): KeptDisk[] {
+    const dest = this.pathOf(id);
+    mkdirSync(dest, { mode: 0o700 });
+    try {
+      return keepDisks(dest, disks, admit);
+    } catch (e) {
+      rmSync(dest, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /**
    * Copies the snapshot `name` a VM process wrote in its directory `vmDir` into the store as
    * `id`, checked as it is copied and sealed; `machine` is what the daemon gave that VM, which
-   * the manifest must name. Returns the bytes of data kept. Nothing is left in the store on a
-   * refusal.
+   * the manifest must name; `disks` were kept for it by keepDisks (sealed with it). Returns the
+   * bytes of data kept. Nothing is left in the store on a refusal.
    */
   take(
     vmDir: string,
@@ -134,12 +167,13 @@ export class SnapshotStore {
     id: string,
     machine: Record<string, unknown>,
     admit: (dataBytes: number) => void,
+    disks: KeptDisk[] = [],
   ): number {
     const dest = this.pathOf(id);
     try {
       return withDir(vmDir, (vfd) =>
         withDir(`/proc/self/fd/${vfd}/${name}`, (sfd) =>
-          this.copy(sfd, `snapshot ${name}`, dest, machine, admit),
+          this.copy(sfd, `snapshot ${name}`, dest, machine, admit, disks),
         ),
       );
     } catch (e) {
@@ -154,6 +188,7 @@ export class SnapshotStore {
     dest: string,
     machine: Record<string, unknown>,
     admit: (dataBytes: number) => void,
+    disks: KeptDisk[],
   ): number {
     const m = manifestAt(sfd, where);
     if (!isDeepStrictEqual(m.machine, machine))
@@ -169,7 +204,8 @@ export class SnapshotStore {
         `${where}: a snapshot of a ${m.accel} VM, the VM's is ${String(machine.accel)}`,
       );
     admit(m.memory.extents.reduce((n, [, pages]) => n + pages * SNAPSHOT_PAGE, 0));
-    mkdirSync(dest, { mode: 0o700 });
+    // keepDisks made it, with the disks in it.
+    if (disks.length === 0) mkdirSync(dest, { mode: 0o700 });
     const src = openRegular(`/proc/self/fd/${sfd}`, MEMORY_FILE);
     let data = 0;
     try {
@@ -186,6 +222,17 @@ export class SnapshotStore {
     }
     for (const [, n] of m.memory.extents) data += n * SNAPSHOT_PAGE;
     const text = sealedManifest(m, this.key);
+    let disksText = "";
+    if (disks.length > 0) {
+      disksText = sealedDisks(disks, m.sha256!, this.key);
+      const dfd = openSync(join(dest, DISKS_FILE), CREATE, 0o600);
+      try {
+        writeSync(dfd, disksText);
+        fsyncSync(dfd);
+      } finally {
+        closeSync(dfd);
+      }
+    }
     const tmp = join(dest, `${MANIFEST_FILE}.tmp`);
     const mfd = openSync(tmp, CREATE, 0o600);
     try {
@@ -195,12 +242,12 @@ export class SnapshotStore {
       closeSync(mfd);
     }
     renameSync(tmp, join(dest, MANIFEST_FILE));
-    return data + Buffer.byteLength(text);
+    return data + Buffer.byteLength(text) + keptBytes(disks) + Buffer.byteLength(disksText);
   }
 
   /**
-   * Checks snapshot `id` in the store as it is now: its manifest's seal (the daemon's key) and
-   * its memory's digest. A SnapshotError naming what changed.
+   * Checks snapshot `id` in the store as it is now: its manifest's seal (the daemon's key), its
+   * memory's digest and its kept disks'. A SnapshotError naming what changed.
    */
   check(id: string): SnapshotManifest {
     return withDir(this.pathOf(id), (fd) => {
@@ -212,6 +259,20 @@ export class SnapshotStore {
       } finally {
         closeSync(mem.fd);
       }
+      for (const d of readKeptDisks(fd, where, m.sha256!, this.key)) {
+        const file = `${where}/${keptFile(d.index)}`;
+        const f = openRegular(`/proc/self/fd/${fd}`, keptFile(d.index));
+        const digest = createHash("sha256");
+        try {
+          if (f.size !== d.bytes)
+            throw new SnapshotError(`${file}: ${f.size} bytes, not ${d.bytes}`);
+          copyExtents(f.fd, d.extents, digest, file);
+        } finally {
+          closeSync(f.fd);
+        }
+        if (digest.digest("hex") !== d.sha256)
+          throw new SnapshotError(`${file}: its digest does not match: changed since written`);
+      }
       return m;
     });
   }
@@ -222,7 +283,7 @@ export class SnapshotStore {
    * fails the start with that reason), and hashing it here too cost every start its RAM's data
    * once more.
    */
-  checkSeal(id: string): SnapshotManifest {
+  checkSeal(id: string): { manifest: SnapshotManifest; disks: KeptDisk[] } {
     return withDir(this.pathOf(id), (fd) => {
       const where = `snapshot ${id}`;
       const m = manifestAt(fd, where, this.key);
@@ -232,7 +293,38 @@ export class SnapshotStore {
         throw new SnapshotError(
           `${where}/${MEMORY_FILE}: ${mem.size} bytes, not ${m.memory.bytes}`,
         );
-      return m;
+      return { manifest: m, disks: readKeptDisks(fd, where, m.sha256!, this.key) };
+    });
+  }
+
+  /** Whether snapshot `id` kept disks (a record made before disks were kept has none). */
+  keptDisks(id: string): boolean {
+    return existsSync(join(this.pathOf(id), DISKS_FILE));
+  }
+
+  /**
+   * For a start of a VM restored from snapshot `id`: a fresh copy of each of its kept `disks`
+   * (from checkSeal) in the VM's directory `vmDir`, the VM's `uid`'s, each checked against its
+   * digest as it is copied. Returns their paths by disk place.
+   */
+  copyDisks(
+    id: string,
+    disks: readonly KeptDisk[],
+    vmDir: string,
+    uid: number | null,
+  ): Map<number, string> {
+    return withDir(this.pathOf(id), (fd) => {
+      const out = new Map<number, string>();
+      for (const d of disks) {
+        const src = openRegular(`/proc/self/fd/${fd}`, keptFile(d.index));
+        try {
+          const where = `snapshot ${id}/${keptFile(d.index)}`;
+          out.set(d.index, copyKeptDisk(src, d, where, vmDir, uid));
+        } finally {
+          closeSync(src.fd);
+        }
+      }
+      return out;
     });
   }
 

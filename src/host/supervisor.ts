@@ -68,7 +68,18 @@ export interface SupervisorOptions {
    * Before each start of a VM restored from a snapshot: the snapshot's directory, checked
    * (snapshot-store.ts); throws when it cannot be used.
    */
-  restorePath?: (vm: VmRecord) => string | undefined;
+  restorePath?: (vm: VmRecord) => RestoreSource | undefined;
+}
+
+/** The snapshot a VM starts from (snapshot-ops.ts restorePath). */
+export interface RestoreSource {
+  /** Its directory in the store. */
+  dir: string;
+  /**
+   * Once the VM's directory `vmDir` is made: the VM's own fresh copies of the snapshot's
+   * writable disks there (its `uid`'s), and the paths of all its disks, in order.
+   */
+  disks(vmDir: string, uid: number | null): string[];
 }
 
 export interface VmEvent {
@@ -246,6 +257,7 @@ export class Supervisor {
     // The VM's own directory belongs to its own user: it rotates its console log and writes
     // its exit record there after dropping to that user; no other VM can enter it.
     prepareVmDir(f.dir, vm.uid, [basename(f.exitFile)]);
+    const disks = restore?.disks(f.dir, vm.uid);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -263,7 +275,8 @@ export class Supervisor {
       seccomp: this.o.seccomp,
       uid: vm.uid,
       logFormat: this.o.logFormat,
-      ...(restore !== undefined ? { restore } : {}),
+      ...(restore !== undefined ? { restore: restore.dir } : {}),
+      ...(disks !== undefined ? { disks } : {}),
     });
     let log: number;
     try {
@@ -683,9 +696,16 @@ export class Supervisor {
 
   /**
    * Has the VM's process write snapshot `name` into its directory (snapshotDirOf): paused for
-   * it if it runs, and resumed after unless `stop`. Returns whether it was running.
+   * it if it runs, and resumed after unless `stop`; `whilePaused` runs once it is written,
+   * before the resume (the daemon's copy of the VM's disks). Returns whether it was running.
    */
-  snapshot(id: string, name: string, timeoutMs: number, stop: boolean): Promise<boolean> {
+  snapshot(
+    id: string,
+    name: string,
+    timeoutMs: number,
+    stop: boolean,
+    whilePaused?: () => void,
+  ): Promise<boolean> {
     return this.serial(id, async () => {
       const vm = this.mustGet(id);
       if (vm.state !== "running" && vm.state !== "paused")
@@ -703,6 +723,7 @@ export class Supervisor {
       let r: ControlReply<"snapshot"> | undefined;
       try {
         r = await call({ op: "snapshot", name }, timeoutMs);
+        if (r.ok === true) whilePaused?.();
       } finally {
         // A VM to be stopped after its snapshot goes on if there is none.
         if (running && (!stop || r?.ok !== true)) {

@@ -76,16 +76,24 @@ function denier(field: string, p: string, role: Caller["role"]): Deny {
   };
 }
 
-/** A spec's host files: the field each came from, its path, and how to record it resolved. */
-export function imageFields(spec: VmSpec): { field: string; path: string; set(p: string): void }[] {
+/**
+ * A spec's host files: the field each came from, its path, and how to record it resolved. A VM
+ * `restored` from a snapshot opens its own copies of its writable disks (snapshot-disks.ts),
+ * not the files its spec names (the source's): those are not its host files.
+ */
+export function imageFields(
+  spec: VmSpec,
+  restored = false,
+): { field: string; path: string; set(p: string): void }[] {
   const files: { field: string; path: string; set(p: string): void }[] = [];
   if (spec.kernel)
     files.push({ field: "kernel", path: spec.kernel, set: (p) => (spec.kernel = p) });
   if (spec.initrd && spec.initrd !== "none")
     files.push({ field: "initrd", path: spec.initrd, set: (p) => (spec.initrd = p) });
-  spec.disks.forEach((d, i) =>
-    files.push({ field: `disks.${i}.path`, path: d.path, set: (p) => (d.path = p) }),
-  );
+  spec.disks.forEach((d, i) => {
+    if (restored && !d.read_only) return;
+    files.push({ field: `disks.${i}.path`, path: d.path, set: (p) => (d.path = p) });
+  });
   return files;
 }
 
@@ -114,12 +122,12 @@ export function recheckFile(rules: ImageRules, path: string, domain: string, den
  * to the path checked at create (a link put in since would make the VMM open another file).
  * The answers name no other file or domain: a tenant may be the one starting. Throws ApiError.
  */
-export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy): void {
+export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy, restored = false): void {
   spec.nics.forEach((n, i) =>
     checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, domain, "operator", cfg.domainNetworks),
   );
   const rules = imageRules(cfg);
-  for (const { field, path } of imageFields(spec))
+  for (const { field, path } of imageFields(spec, restored))
     recheckFile(rules, path, domain, (status, why) => {
       throw new ApiError(
         status === 403 ? 403 : 409,
@@ -183,9 +191,10 @@ export function newVmRecord(
     rules.place(real, spec.domain, caller.role, deny);
     return real;
   };
-  for (const f of imageFields(spec)) f.set(check(f.field, f.path));
+  const restored = ctx.restoredFrom !== undefined;
+  for (const f of imageFields(spec, restored)) f.set(check(f.field, f.path));
   spec.disks.forEach((d, i) => {
-    if (d.format === "raw") return;
+    if (d.format === "raw" || (restored && !d.read_only)) return;
     const format = imageFormatOf(d.path);
     const field = `disks.${i}.path`;
     if (format === "qcow2" || d.format === "qcow2") {

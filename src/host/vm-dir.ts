@@ -84,6 +84,30 @@ export function prepareVmDir(dir: string, uid: number | null, stale: readonly st
 }
 
 /**
+ * Creates `name` afresh in the VM directory `dir` for root to write (O_RDWR), mode 0600:
+ * whatever is there by that name (an earlier run's copy, or a link the VM's uid put there) is
+ * removed first without following it, and the file is made with O_CREAT | O_EXCL |
+ * O_NOFOLLOW through the directory's descriptor, so nothing put there meanwhile is opened or
+ * written through: the create fails instead. The caller hands it to the VM's uid (fchown)
+ * once written. Returns its descriptor.
+ */
+export function createVmFile(dir: string, name: string): number {
+  const fd = openDir(dir);
+  if (fd === undefined) throw new VmDirError(`${dir}: vanished`);
+  try {
+    removeEntry({ top: fd, moved: 0 }, fd, name, 1);
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+    try {
+      return openSync(at(fd, name), flags, 0o600);
+    } catch (e) {
+      throw new VmDirError(`${dir}/${name}: ${(e as Error).message} (put there meanwhile?)`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Removes the VM directory `dir` and all in it, following no link out of it and crossing no
  * mount. It is made root's (mode 0700) first, so the VM's uid can add nothing to it by name.
  * Bound: at most MAX_DEPTH directories open at once; a deeper tree is moved up and removed in a

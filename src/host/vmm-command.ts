@@ -67,10 +67,16 @@ export function vmConfigFor(
     logFormat?: LogFormat;
     /** The snapshot directory (in the store) the VM starts from instead of booting. */
     restore?: string;
+    /** With restore: the paths its disks are opened at instead (its own copies), in order. */
+    disks?: string[];
   },
 ): VmConfig {
+  const machine = vmMachine(spec);
+  const disks = o.disks;
   return {
-    ...vmMachine(spec),
+    ...machine,
+    // The VMM puts these in the place of the snapshot's disks, one for one (vm-process.ts).
+    ...(disks ? { disks: machine.disks.map((d, i) => ({ ...d, path: disks[i] ?? d.path })) } : {}),
     host: {
       control: f.control,
       console: f.console,

@@ -20,6 +20,7 @@ const cGetpid = libc.func("int getpid()");
 const cTgkill = libc.func("int tgkill(int tgid, int tid, int sig)");
 const cEventfd = libc.func("int eventfd(unsigned int initval, int flags)");
 const cFallocate = libc.func("int fallocate(int fd, int mode, int64_t offset, int64_t len)");
+const cLseek = libc.func("int64_t lseek(int fd, int64_t off, int whence)");
 const cFcntlPtr = libc.func("int fcntl(int fd, int cmd, void *arg)");
 const cFlock = libc.func("int flock(int fd, int op)");
 const cEpollCreate1 = libc.func("int epoll_create1(int flags)");
@@ -186,6 +187,42 @@ export const FALLOC_FL_ZERO_RANGE = 0x10;
 /** fallocate(2) on an open file: punch holes or zero ranges (disk discard, write-zeroes). */
 export function fallocate(fd: number, mode: number, offset: number, len: number): void {
   check("fallocate", cFallocate(fd, mode, offset, len) as number);
+}
+
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
+const ENXIO = constants.errno.ENXIO;
+
+/**
+ * lseek(2) SEEK_DATA: the first offset at or after `from` of `fd` that holds data, or undefined
+ * when none does (ENXIO: only holes up to the end).
+ */
+export function seekData(fd: number, from: number): number | undefined {
+  const r = Number(cLseek(fd, from, SEEK_DATA));
+  if (r >= 0) return r;
+  const e = koffi.errno();
+  if (e === ENXIO) return undefined;
+  throw new SysError("lseek SEEK_DATA", e);
+}
+
+/** lseek(2) SEEK_HOLE: the first hole at or after `from` (the file's end is one). */
+export function seekHole(fd: number, from: number): number {
+  return check("lseek SEEK_HOLE", Number(cLseek(fd, from, SEEK_HOLE)));
+}
+
+/** _IOW(0x94, 9, int): the file system shares `src`'s extents with `dst` (a reflink). */
+const FICLONE = 0x40049409;
+
+/**
+ * ioctl FICLONE: `dst` becomes a copy-on-write clone of all of `src`. False where the file
+ * system cannot (ext4, tmpfs: EOPNOTSUPP/EINVAL; two file systems: EXDEV); other errors throw.
+ */
+export function ficlone(dst: number, src: number): boolean {
+  if (Number(cIoctlInt(dst, FICLONE, src)) === 0) return true;
+  const e = koffi.errno();
+  const cannot = [constants.errno.EOPNOTSUPP, constants.errno.EINVAL, constants.errno.EXDEV];
+  if (cannot.includes(e) || e === constants.errno.ENOTTY) return false;
+  throw new SysError("ioctl FICLONE", e);
 }
 
 export const F_RDLCK = 0;

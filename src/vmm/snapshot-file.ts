@@ -21,7 +21,7 @@ import {
   rmSync,
   writeSync,
 } from "node:fs";
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual, type Hash } from "node:crypto";
 import { join } from "node:path";
 import type { ValidateFunction } from "ajv";
 import type { DeviceState } from "../devices/device-state.js";
@@ -477,6 +477,41 @@ export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
 }
 
 /**
+ * Reads the byte ranges `extents` ([offset, length], in order) of the file open at `fd` into
+ * `digest`, and with `out` writes each piece there at its offset: the one copy by descriptors
+ * the daemon's snapshot store makes of memory and disks, hashing the very bytes it writes.
+ * `where` names the file in errors. Bound: `chunk` bytes held at once.
+ */
+export function copyExtents(
+  fd: number,
+  extents: Iterable<readonly [number, number]>,
+  digest: Hash,
+  where: string,
+  out?: number,
+  chunk = 1 << 20,
+): void {
+  const buf = Buffer.alloc(chunk);
+  for (const [offset, length] of extents) {
+    let at = offset;
+    let left = length;
+    while (left > 0) {
+      const want = Math.min(left, chunk);
+      let got = 0;
+      while (got < want) {
+        const r = readSync(fd, buf, got, want - got, at + got);
+        if (r === 0) throw new SnapshotError(`${where}: shorter than its extents`);
+        got += r;
+      }
+      digest.update(buf.subarray(0, want));
+      if (out !== undefined)
+        for (let w = 0; w < want;) w += writeSync(out, buf, w, want - w, at + w);
+      at += want;
+      left -= want;
+    }
+  }
+}
+
+/**
  * Checks the data of the memory file open at `fd` against manifest `m` (size, extents, digest)
  * without holding it all: read in pieces of `chunk` bytes. With `out`, each piece is also
  * written there at its offset (a copy made as it is checked: what was checked is what is kept).
@@ -492,25 +527,10 @@ export function checkMemoryFd(
   if (size !== m.memory.bytes)
     throw new SnapshotError(`${where}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
   const digest = createHash("sha256");
-  const buf = Buffer.alloc(chunk);
-  for (const [first, n] of m.memory.extents) {
-    let at = first * SNAPSHOT_PAGE;
-    let left = n * SNAPSHOT_PAGE;
-    while (left > 0) {
-      const want = Math.min(left, chunk);
-      let got = 0;
-      while (got < want) {
-        const r = readSync(fd, buf, got, want - got, at + got);
-        if (r === 0) throw new SnapshotError(`${where}/${MEMORY_FILE}: shorter than its extents`);
-        got += r;
-      }
-      digest.update(buf.subarray(0, want));
-      if (out !== undefined)
-        for (let w = 0; w < want;) w += writeSync(out, buf, w, want - w, at + w);
-      at += want;
-      left -= want;
-    }
-  }
+  const bytes = m.memory.extents.map(
+    ([first, n]) => [first * SNAPSHOT_PAGE, n * SNAPSHOT_PAGE] as const,
+  );
+  copyExtents(fd, bytes, digest, `${where}/${MEMORY_FILE}`, out, chunk);
   if (digest.digest("hex") !== m.memory.sha256)
     throw new SnapshotError(
       `${where}/${MEMORY_FILE}: its digest does not match: changed since written`,

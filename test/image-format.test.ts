@@ -111,6 +111,16 @@ test("the daemon records a disk's format at create (qcow2 found, its backing cha
     assert.equal(qstart.status, 200, qstart.text);
     assert.equal((await api(h.socket, tok, "POST", "/v1/vms/q/stop")).status, 200);
     assert.equal(spawnSync("qemu-img", ["check", q]).status, 0, "the image is clean after");
+    // A snapshot keeps a writable disk as one file: an overlay is refused, not kept half.
+    const overlay = join(images, "overlay.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-b", q, "-F", "qcow2", overlay]);
+    const qo = { name: "qo", memory_mib: 64, disks: [{ path: overlay }] };
+    assert.equal((await api(h.socket, tok, "POST", "/v1/vms", qo)).status, 201);
+    assert.equal((await api(h.socket, tok, "POST", "/v1/vms/qo/start")).status, 200);
+    const snap = await api(h.socket, tok, "POST", "/v1/vms/qo/snapshot", { name: "s" });
+    assert.equal(snap.status, 409, snap.text);
+    assert.match(snap.text, /overlay\.qcow2 is a qcow2 overlay: .*cannot be kept yet/);
+    assert.equal((await api(h.socket, tok, "POST", "/v1/vms/qo/stop")).status, 200);
     const v = qemuImage(images, "vmdk");
     const rv = await api(h.socket, tok, "POST", "/v1/vms", { name: "v", disks: [{ path: v }] });
     assert.equal(rv.status, 400, rv.text);

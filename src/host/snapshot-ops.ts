@@ -11,6 +11,7 @@ import { checkSnapshotQuota } from "./quota.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { SnapshotRecord, Store, VmRecord } from "./store.js";
 import type { RestoreSource, Supervisor } from "./supervisor.js";
+import { backingChainSync } from "../disk/qcow2-chain.js";
 import { copyPath, keptBytes, writableDisks, type KeptDisk } from "./snapshot-disks.js";
 import { removeVmDir } from "./vm-dir.js";
 import { snapshotDirOf, vmMachine } from "./vmm-command.js";
@@ -53,6 +54,15 @@ function openedSpec(vm: VmRecord, vmDir: string): VmSpec {
   if (vm.restoredFrom === null) return vm.spec;
   const disks = vm.spec.disks.map((d, i) => (d.read_only ? d : { ...d, path: copyPath(vmDir, i) }));
   return { ...vm.spec, disks };
+}
+
+/** Does the qcow2 image at `path` (a checked real path) have a backing file? Unreadable: yes. */
+function hasBacking(path: string): boolean {
+  try {
+    return backingChainSync(path).length > 0;
+  } catch {
+    return true;
+  }
 }
 
 export class SnapshotOps {
@@ -108,6 +118,16 @@ export class SnapshotOps {
       );
     const spec = openedSpec(vm, this.supervisor.files(vm.id).dir);
     const writable = writableDisks(spec);
+    // A kept qcow2 overlay alone would name a backing file its copy cannot reach. (A restored
+    // VM's disks are copies of kept ones: never overlays, and not read as root here.)
+    for (const d of vm.restoredFrom === null ? vm.spec.disks : [])
+      if (!d.read_only && d.format === "qcow2" && hasBacking(d.path))
+        throw new ApiError(
+          409,
+          `${d.path} is a qcow2 overlay: snapshots keep a writable disk as one file, and ` +
+            "one with a backing file cannot be kept yet (attach its base read-only, or " +
+            "qemu-img convert it to a whole image)",
+        );
     let kept: KeptDisk[] = [];
     try {
       // With stop, a VM whose snapshot is then refused stays paused: nothing of it is lost.

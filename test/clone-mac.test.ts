@@ -14,6 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { moat, startMoat, until } from "./support/moat-cli.js";
 import { snapshotAndKill } from "./support/snapshot-vm.js";
+import { restoredMachine } from "../src/host/snapshot-ops.js";
+import type { VmSpec } from "../src/host/vm-spec.js";
 
 const HOST_IP = "10.79.0.1";
 const GUEST_IP = "10.79.0.2";
@@ -130,4 +132,19 @@ test("clones of a snapshot with a NIC each get their own MAC, and their traffic 
     ip("link", "del", tap);
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a daemon restore names no MAC: every one is a clone, and its NICs get their own", () => {
+  const spec = {
+    name: "src",
+    domain: "d",
+    labels: {},
+    restart: "no",
+    cpu: { weight: 100 },
+    disks: [],
+    nics: [{ bridge: "br0", mac: "02:00:00:00:00:01", bps: 1000 }, { tap: "t1" }],
+  } as unknown as VmSpec;
+  const m = restoredMachine(spec) as { nics: Record<string, unknown>[]; name?: string };
+  assert.deepEqual(m.nics, [{ bridge: "br0", bps: 1000 }, { tap: "t1" }]);
+  assert.equal(m.name, undefined);
 });

@@ -45,7 +45,9 @@ const BASE_BYTES = 1 << 20;
 const base: DiskReader = {
   path: "base.raw",
   sizeBytes: BASE_BYTES,
-  read: (off, len) => Promise.resolve(new Uint8Array(len).fill((off >> 12) & 255)),
+  // Each byte tells where it is (its 4 KiB page), so a read from the wrong place shows.
+  read: (off, len) =>
+    Promise.resolve(Uint8Array.from({ length: len }, (_, i) => ((off + i) >> 12) & 255)),
   close: () => Promise.resolve(),
 };
 

@@ -1,5 +1,5 @@
 // qcow2 images as a fuzz target (issue 23): images qemu-img made (small clusters, data, zero and
-// compressed clusters, an overlay on a raw base), with bytes of their metadata replaced, opened
+// compressed clusters, a version 2 image, an overlay on a raw base), with bytes of their metadata replaced, opened
 // read-only or to be written, then read, written, discarded and zeroed anywhere. Invariants:
 // only a Qcow2Error (or a read-only disk's EROFS) comes out; an image moat opened to write
 // opens again after moat's writes with its counts consistent; on a disk of at most 4 MiB, every
@@ -102,7 +102,9 @@ function made(): Seed[] {
       over,
     ]);
     io(over, "write -P 5 5000 9000");
-    seeds = [small, big, comp].map((p) => ({ bytes: readFileSync(p), backing: false }));
+    const v2 = img("v2.qcow2", "-o", "compat=0.10,cluster_size=4096");
+    io(v2, "write -P 6 0 20000", "write -P 7 1M 5000");
+    seeds = [small, big, comp, v2].map((p) => ({ bytes: readFileSync(p), backing: false }));
     seeds.push({ bytes: readFileSync(over), backing: true });
     return seeds;
   } finally {
@@ -181,7 +183,7 @@ export function qcow2Target(): FuzzTarget<{
     parses:
       "qcow2 images: header, extensions, backing name, L1/L2 tables, refcounts, compressed clusters",
     input: fc.record({
-      seed: fc.nat({ max: 3 }),
+      seed: fc.nat({ max: 4 }),
       // Most edits land in the metadata: the header cluster and the first tables.
       edits: fc.array(
         fc.record({

@@ -73,7 +73,7 @@ export async function checkImage(
     const tv = new DataView(t.buffer);
     for (let j = 0; j < cs / 8; j++) {
       try {
-        const m = l2Entry(tv, j * 8, h.clusterBits);
+        const m = l2Entry(tv, j * 8, h);
         if ((m.kind === "data" || m.kind === "zero") && m.host !== 0) ref(m.host, cs, "a cluster");
         else if (m.kind === "compressed") ref(m.host, m.bytes, "a compressed cluster", true);
       } catch (e) {

@@ -72,8 +72,8 @@ export class Qcow2Image {
   }
 
   /**
-   * Opens the qcow2 image in `file`. Written (not `readOnly`): refused for version 2 (no dirty
-   * bit: a crash could not be told), an image marked corrupt, or one with internal snapshots;
+   * Opens the qcow2 image in `file`. Written (not `readOnly`): refused for an image marked
+   * corrupt, or one with internal snapshots;
    * every open to write checks the image's reference counts (and frees leaked clusters),
    * refusing one whose tables are broken.
    */
@@ -82,11 +82,6 @@ export class Qcow2Image {
     if (h.backingFile !== undefined && !o.backing)
       throw new Qcow2Error(`it has a backing file (${h.backingFile}) that was not opened`);
     if (!o.readOnly) {
-      if (h.version === 2)
-        throw new Qcow2Error(
-          "a version 2 image is read only by moat (it has no dirty bit to tell a crash by): " +
-            "make it version 3 with qemu-img amend -f qcow2 -o compat=1.1 FILE, or attach it ,ro",
-        );
       if (h.incompatible & INCOMPAT_CORRUPT)
         throw new Qcow2Error("marked corrupt: repair it with qemu-img check -r all first");
       if (h.nbSnapshots > 0)
@@ -141,8 +136,11 @@ export class Qcow2Image {
   /** Before the first change since open or the last clean point: dirty, and durably so. */
   private async markDirty(): Promise<void> {
     if (this.dirty) return;
-    await this.writeFeatures(this.header.incompatible | INCOMPAT_DIRTY, this.header.autoclear);
-    await this.file.datasync();
+    // Version 2 has no dirty bit: the check at every writable open stands in for it.
+    if (this.header.version === 3) {
+      await this.writeFeatures(this.header.incompatible | INCOMPAT_DIRTY, this.header.autoclear);
+      await this.file.datasync();
+    }
     this.dirty = true;
   }
 
@@ -169,7 +167,7 @@ export class Qcow2Image {
     const { l2 } = l1Entry(new DataView(this.l1.buffer), i1 * 8);
     if (l2 === 0) return { kind: "unallocated" };
     const t = await this.l2Table(l2);
-    return l2Entry(t, (gc % this.l2Entries) * 8, this.header.clusterBits);
+    return l2Entry(t, (gc % this.l2Entries) * 8, this.header);
   }
 
   private async compressed(m: { host: number; bytes: number }): Promise<Uint8Array> {
@@ -453,8 +451,15 @@ export class Qcow2Image {
         const m = await this.mapping(gc);
         if (m.kind === "zero" && m.host === 0) return;
         if (m.kind === "unallocated" && !this.backing) return;
+        if (this.header.version === 2 && this.backing) {
+          // No zero clusters in version 2: zeroes over a backing disk are written as data.
+          if (zeroes) await this.writeCluster(gc, 0, new Uint8Array(this.cs));
+          return;
+        }
         const l2 = await this.writableL2(gc);
-        const zero = this.backing !== undefined || zeroes;
+        // Version 2 has no zero clusters: here there is no backing disk, so unallocated reads
+        // as zeroes.
+        const zero = this.header.version === 3 && (this.backing !== undefined || zeroes);
         await this.setL2(
           l2,
           gc,
@@ -476,8 +481,13 @@ export class Qcow2Image {
     return this.serial(async () => {
       if (!this.readOnly && this.dirty) {
         await this.file.datasync();
-        await this.writeFeatures(this.header.incompatible & ~INCOMPAT_DIRTY, this.header.autoclear);
-        await this.file.datasync();
+        if (this.header.version === 3) {
+          await this.writeFeatures(
+            this.header.incompatible & ~INCOMPAT_DIRTY,
+            this.header.autoclear,
+          );
+          await this.file.datasync();
+        }
         this.dirty = false;
       }
       await this.file.close();

@@ -37,10 +37,16 @@ export function l1Entry(l1: DataView, at: number): { l2: number; copied: boolean
 }
 
 /**
- * The L2 entry at byte `at` of table `l2` for an image of `clusterBits`.
- * Bound: a compressed cluster's data is at most two clusters long.
+ * The L2 entry at byte `at` of table `l2` of an image with header `h` (its cluster size and
+ * version: zero clusters are version 3's). Bound: a compressed cluster's data is at most two
+ * clusters long.
  */
-export function l2Entry(l2: DataView, at: number, clusterBits: number): Mapping {
+export function l2Entry(
+  l2: DataView,
+  at: number,
+  h: { clusterBits: number; version: number },
+): Mapping {
+  const clusterBits = h.clusterBits;
   const hi = l2.getUint32(at);
   const lo = l2.getUint32(at + 4);
   if (hi & COMPRESSED_HI) {
@@ -60,7 +66,11 @@ export function l2Entry(l2: DataView, at: number, clusterBits: number): Mapping 
   const copied = (hi & COPIED_HI) !== 0;
   if (host % 2 ** clusterBits !== 0)
     throw new Qcow2Error(`L2 entry ${at / 8}: cluster offset ${host} is not cluster-aligned`);
-  if (lo & ZERO_LO) return { kind: "zero", host, copied };
+  if (lo & ZERO_LO) {
+    if (h.version < 3)
+      throw new Qcow2Error(`L2 entry ${at / 8}: a zero cluster in a version 2 image`);
+    return { kind: "zero", host, copied };
+  }
   if (host === 0) return { kind: "unallocated" };
   return { kind: "data", host, copied };
 }

@@ -33,6 +33,16 @@ export interface CreateContext {
   autoAccel?: "soft" | "kvm";
   /** The snapshot (its id) the VM starts from instead of booting. */
   restoredFrom?: string;
+  /**
+   * A disk's `image` (a name or id) of trust domain `domain`: the path its overlay will have for
+   * VM `vmId`, disk `index`, and the image's id (image-ops.ts). Throws ApiError.
+   */
+  overlay?: (
+    ref: string,
+    domain: string,
+    vmId: string,
+    index: number,
+  ) => { path: string; id: string };
 }
 
 /**
@@ -68,7 +78,7 @@ export function checkNetwork(
 }
 
 /** Who is told what about a file that cannot be used: a tenant only that it is not its to use. */
-function denier(field: string, p: string, role: Caller["role"]): Deny {
+export function denier(field: string, p: string, role: Caller["role"]): Deny {
   return (status, why) => {
     if (role === "tenant")
       throw new ApiError(403, `${field}: ${p}: not in your image directories`, field);
@@ -91,7 +101,8 @@ export function imageFields(
   if (spec.initrd && spec.initrd !== "none")
     files.push({ field: "initrd", path: spec.initrd, set: (p) => (spec.initrd = p) });
   spec.disks.forEach((d, i) => {
-    if (restored && !d.read_only) return;
+    // An overlay on a store image is the daemon's own file in the VM's directory.
+    if ((restored && !d.read_only) || d.image !== undefined) return;
     files.push({ field: `disks.${i}.path`, path: d.path, set: (p) => (d.path = p) });
   });
   return files;
@@ -192,9 +203,22 @@ export function newVmRecord(
     return real;
   };
   const restored = ctx.restoredFrom !== undefined;
+  const id = randomBytes(6).toString("hex");
+  spec.disks.forEach((d, i) => {
+    const field = `disks.${i}`;
+    if ((d.image === undefined) === (d.path === undefined))
+      throw new ApiError(400, `${field}: give one of path and image`, field);
+    if (d.image === undefined) return;
+    if (restored)
+      throw new ApiError(400, `${field}.image: not with restore_from`, `${field}.image`);
+    if (!ctx.overlay)
+      throw new ApiError(400, `${field}.image: this daemon has no image store`, `${field}.image`);
+    const o = ctx.overlay(d.image, spec.domain, id, i);
+    Object.assign(d, { path: o.path, format: "qcow2", image: o.id });
+  });
   for (const f of imageFields(spec, restored)) f.set(check(f.field, f.path));
   spec.disks.forEach((d, i) => {
-    if (d.format === "raw" || (restored && !d.read_only)) return;
+    if (d.format === "raw" || (restored && !d.read_only) || d.image !== undefined) return;
     const format = imageFormatOf(d.path);
     const field = `disks.${i}.path`;
     if (format === "qcow2" || d.format === "qcow2") {
@@ -230,7 +254,7 @@ export function newVmRecord(
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();
   const vm: VmRecord = {
-    id: randomBytes(6).toString("hex"),
+    id,
     name: spec.name,
     domain: spec.domain,
     spec,

@@ -1,0 +1,222 @@
+// Images through the daemon (docs/disks.md "Images through the daemon"): a real `moat daemon`
+// importing a raw and a qcow2 image into its store, and jailed VM processes of the shipped
+// riscv64 guest on the soft CPU, each on a thin qcow2 overlay of its own on one image at the
+// same time: each writes its own marker, sees only its own, the image is unchanged, every
+// overlay passes qemu-img check. An image in use cannot be deleted; a tenant imports only from
+// its own directories and uses only its own domain's images.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  adminToken,
+  api,
+  cli,
+  newHome,
+  openConsole,
+  startDaemon,
+  stopDaemon,
+  type ConsoleConn,
+} from "./support/moatd.js";
+
+const MiB = 1 << 20;
+const sha = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+let asked = 0;
+
+/** Has the guest write `tag` (space-padded to 16 bytes) at 1 MiB into its disk, synced. */
+async function writeTag(con: ConsoleConn, tag: string, ms = 180000): Promise<void> {
+  const n = ++asked;
+  await con.expect(
+    `printf '%-16s' ${tag} | dd of=/dev/vda bs=16 seek=65536 count=1 conv=notrunc 2>/dev/null; sync; echo W${n}-$((1+1))-done`,
+    new RegExp(`W${n}-2-done`),
+    ms,
+  );
+}
+
+/** What the guest reads at the start of its disk and at 1 MiB, from the disk itself. */
+async function readTags(con: ConsoleConn, ms = 60000): Promise<[string, string]> {
+  const n = ++asked;
+  const re = new RegExp(`R${n}-2-(\\w*)-(\\w*)-X`);
+  await con.expect(
+    "sync; echo 3 > /proc/sys/vm/drop_caches; " +
+      `echo R${n}-$((1+1))-$(head -c 8 /dev/vda | tr -dc a-zA-Z0-9)-` +
+      "$(dd if=/dev/vda bs=16 skip=65536 count=1 2>/dev/null | tr -dc a-zA-Z0-9)-X",
+    re,
+    ms,
+  );
+  const m = re.exec(con.out())!;
+  return [m[1]!, m[2]!];
+}
+
+test("images through the daemon: import raw and qcow2, two VMs on overlays of one image at once, each sees its own writes only, the image unchanged; in-use images kept; tenants kept to their own", async (t) => {
+  const h = newHome();
+  const images = join(h.dir, "images");
+  mkdirSync(join(images, "a"), { recursive: true });
+  writeFileSync(
+    h.config,
+    JSON.stringify({ reclaim: { enabled: false }, domainImageDirs: { a: [join(images, "a")] } }),
+  );
+  const d = await startDaemon(h);
+  t.after(() => stopDaemon(h, d));
+  const admin = adminToken(h);
+  const call = (method: string, path: string, body?: unknown, tok = admin) =>
+    api(h.socket, tok, method, path, body);
+  const consoles: ConsoleConn[] = [];
+  t.after(() => consoles.forEach((c) => c.close()));
+
+  // A raw base with a marker at its start, and a qcow2 one made by qemu-img.
+  const raw = join(images, "base.raw");
+  const bytes = Buffer.alloc(8 * MiB);
+  bytes.write("BASEDATA", 0, "latin1");
+  writeFileSync(raw, bytes);
+  const q = join(images, "base.qcow2");
+  execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", q, "16M"]);
+  execFileSync("qemu-io", ["-f", "qcow2", "-c", "write -P 0x5a 0 64k", q]);
+
+  let r = await cli(h, ["image", "import", raw, "--name", "rawbase"]);
+  assert.equal(r.status, 0, r.err);
+  assert.match(r.out, /^rawbase [0-9a-f]{12} raw 8 MiB\n$/);
+  r = await cli(h, ["image", "import", q, "--name", "qbase", "--json"]);
+  assert.equal(r.status, 0, r.err);
+  const qimg = JSON.parse(r.out) as { format: string; path: string; cluster_size: number };
+  assert.equal(qimg.format, "qcow2");
+  assert.equal(qimg.cluster_size, 65536);
+  const st = statSync(qimg.path);
+  assert.equal(st.mode & 0o777, 0o600);
+  assert.equal(st.uid, 0);
+  assert.equal(statSync(join(h.dir, "images-store")).mode & 0o777, 0o700);
+  assert.equal(spawnSync("qemu-img", ["check", qimg.path]).status, 0);
+  // The same name again, an overlay, another format, a path outside the image directories.
+  r = await cli(h, ["image", "import", raw, "--name", "rawbase"]);
+  assert.equal(r.status, 1);
+  assert.match(r.err, /trust domain 'default' has an image named 'rawbase'/);
+  const over = join(images, "over.qcow2");
+  execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", "-b", q, "-F", "qcow2", over]);
+  r = await cli(h, ["image", "import", over, "--name", "over"]);
+  assert.match(
+    r.err,
+    /a qcow2 overlay \(its backing file: .*base\.qcow2\); .*qemu-img convert -O qcow2/,
+  );
+  const vmdk = join(images, "d.vmdk");
+  execFileSync("qemu-img", ["create", "-q", "-f", "vmdk", vmdk, "1M"]);
+  r = await cli(h, ["image", "import", vmdk, "--name", "v"]);
+  assert.match(r.err, /is a vmdk image, .*qemu-img convert -f vmdk -O qcow2/);
+  r = await cli(h, ["image", "import", "/etc/passwd", "--name", "pw"]);
+  assert.match(r.err, /not in the image directories/);
+  r = await cli(h, ["image", "ls"]);
+  assert.match(r.out, /NAME +ID +DOMAIN +FORMAT +SIZE +DATA +CREATED/);
+  assert.match(r.out, /rawbase .* default +raw +8 MiB/);
+  assert.match(r.out, /qbase .* default +qcow2 +16 MiB/);
+  assert.doesNotMatch(r.out, /over|pw|\bv\b/);
+
+  // Two VMs on overlays of one image, running at the same time.
+  const before = sha(join(h.dir, "images-store", "default", `${idOf(r.out, "rawbase")}.raw`));
+  for (const name of ["one", "two"]) {
+    r = await cli(h, ["create", "--name", name, "--memory", "64", "--disk", "image=rawbase"]);
+    assert.equal(r.status, 0, r.err);
+  }
+  const vmOne = (await call("GET", "/v1/vms/one")).body as {
+    id: string;
+    spec: { disks: { path: string; format: string; image: string }[] };
+  };
+  const disk = vmOne.spec.disks[0]!;
+  assert.equal(disk.format, "qcow2");
+  assert.equal(disk.path, join(h.dir, "vms", vmOne.id, "overlay-0.qcow2"));
+  const info = JSON.parse(
+    execFileSync("qemu-img", ["info", "-U", "--output=json", disk.path], { encoding: "utf8" }),
+  ) as Record<string, unknown>;
+  assert.equal(info["backing-filename-format"], "raw");
+  assert.equal(info["virtual-size"], 8 * MiB);
+  for (const name of ["one", "two"]) {
+    const s = await call("POST", `/v1/vms/${name}/start`);
+    assert.equal(s.status, 200, s.text);
+  }
+  const one = await openConsole(h.socket, admin, "one");
+  const two = await openConsole(h.socket, admin, "two");
+  consoles.push(one, two);
+  await writeTag(one, "markone");
+  await writeTag(two, "marktwo");
+  assert.deepEqual(await readTags(one), ["BASEDATA", "markone"]);
+  assert.deepEqual(await readTags(two), ["BASEDATA", "marktwo"]);
+
+  // In use: not deleted; inspect names its users.
+  r = await cli(h, ["image", "rm", "rawbase"]);
+  assert.equal(r.status, 1);
+  assert.match(r.err, /image 'rawbase': VMs one, two have overlays on it; delete them first/);
+  r = await cli(h, ["image", "inspect", "rawbase"]);
+  assert.equal(r.status, 0, r.err);
+  assert.match(r.out, /^name: +rawbase$/m);
+  assert.match(r.out, /^format: +raw$/m);
+  assert.match(r.out, /^virtual size: +8 MiB \(8388608 bytes\)$/m);
+  assert.match(r.out, /^cluster size: +-$/m);
+  assert.match(r.out, /^used by: +one, two$/m);
+
+  for (const name of ["one", "two"])
+    assert.equal((await call("POST", `/v1/vms/${name}/stop`)).status, 200);
+  for (const name of ["one", "two"]) {
+    const v = (await call("GET", `/v1/vms/${name}`)).body as {
+      spec: { disks: { path: string }[] };
+    };
+    const c = spawnSync("qemu-img", ["check", v.spec.disks[0]!.path], { encoding: "utf8" });
+    assert.equal(c.status, 0, c.stdout + c.stderr);
+  }
+  assert.equal(
+    sha(
+      join(
+        h.dir,
+        "images-store",
+        "default",
+        `${idOf((await cli(h, ["image", "ls"])).out, "rawbase")}.raw`,
+      ),
+    ),
+    before,
+    "the image is unchanged",
+  );
+
+  // Tenants: only their own directories to import from, only their own domain's images.
+  let a = await call("POST", "/v1/tokens", { name: "ta", role: "tenant", domain: "a" });
+  const ta = (a.body as { token: string }).token;
+  a = await call("POST", "/v1/images", { path: raw, name: "mine" }, ta);
+  assert.equal(a.status, 403, a.text);
+  assert.match(a.text, /not in your image directories/);
+  const own = join(images, "a", "own.raw");
+  writeFileSync(own, Buffer.alloc(MiB));
+  a = await call("POST", "/v1/images", { path: own, name: "mine" }, ta);
+  assert.equal(a.status, 201, a.text);
+  assert.equal((a.body as { domain: string }).domain, "a");
+  a = await call("POST", "/v1/vms", { name: "t", disks: [{ image: "rawbase" }] }, ta);
+  assert.equal(a.status, 400, a.text);
+  assert.match(a.text, /disks\.0\.image: no image 'rawbase' in trust domain 'a'/);
+  a = await call("GET", "/v1/images", undefined, ta);
+  assert.deepEqual(
+    (a.body as { name: string }[]).map((i) => i.name),
+    ["mine"],
+  );
+  assert.equal((await call("GET", "/v1/images/rawbase", undefined, ta)).status, 403);
+  assert.equal((await call("DELETE", "/v1/images/rawbase", undefined, ta)).status, 403);
+  a = await call("POST", "/v1/vms", { name: "t", disks: [{ image: "mine" }] }, ta);
+  assert.equal(a.status, 201, a.text);
+  // An admin cannot give a VM of domain a the default domain's image either.
+  a = await call("POST", "/v1/vms", { name: "x", domain: "a", disks: [{ image: "qbase" }] });
+  assert.equal(a.status, 400, a.text);
+  a = await call("POST", "/v1/vms", { name: "y", disks: [{ image: "qbase", path: q }] });
+  assert.equal(a.status, 400, a.text);
+  assert.match(a.text, /disks\.0: give one of path and image/);
+
+  // Once its VMs are gone, the image goes, its file too.
+  for (const name of ["one", "two"])
+    assert.equal((await call("DELETE", `/v1/vms/${name}`)).status, 204);
+  r = await cli(h, ["image", "rm", "rawbase"]);
+  assert.equal(r.status, 0, r.err);
+  assert.equal((await call("GET", "/v1/images/rawbase")).status, 404);
+});
+
+/** The id `moat image ls` shows for image `name`. */
+function idOf(ls: string, name: string): string {
+  const m = new RegExp(`^${name} +([0-9a-f]{12}) `, "m").exec(ls);
+  assert.ok(m, ls);
+  return m[1]!;
+}

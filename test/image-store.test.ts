@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   adminToken,
@@ -57,7 +57,11 @@ test("images through the daemon: import raw and qcow2, two VMs on overlays of on
   mkdirSync(join(images, "a"), { recursive: true });
   writeFileSync(
     h.config,
-    JSON.stringify({ reclaim: { enabled: false }, domainImageDirs: { a: [join(images, "a")] } }),
+    JSON.stringify({
+      reclaim: { enabled: false },
+      domainImageDirs: { a: [join(images, "a")] },
+      domainQuotas: { a: { diskBytes: 2 * MiB } },
+    }),
   );
   const d = await startDaemon(h);
   t.after(() => stopDaemon(h, d));
@@ -199,6 +203,28 @@ test("images through the daemon: import raw and qcow2, two VMs on overlays of on
   assert.equal((await call("DELETE", "/v1/images/rawbase", undefined, ta)).status, 403);
   a = await call("POST", "/v1/vms", { name: "t", disks: [{ image: "mine" }] }, ta);
   assert.equal(a.status, 201, a.text);
+  // The domain's images count in its diskBytes: 1 MiB of image, the overlay's 256 KiB, 1 more.
+  const big = join(images, "a", "big.raw");
+  writeFileSync(big, Buffer.alloc(MiB, 1));
+  a = await call("POST", "/v1/images", { path: big, name: "big" }, ta);
+  assert.equal(a.status, 409, a.text);
+  assert.match(
+    a.text,
+    /domain a: 2359296 bytes of disk would exceed its quota of 2097152 \(1310720 in use \+ 1048576 imported\)/,
+  );
+  // An overlay swapped for a link by the VM's uid is refused at start.
+  const tvm = (a = await call("GET", "/v1/vms/t", undefined, ta)).body as {
+    spec: { disks: { path: string }[] };
+  };
+  const ovl = tvm.spec.disks[0]!.path;
+  rmSync(ovl);
+  symlinkSync(q, ovl);
+  a = await call("POST", "/v1/vms/t/start", undefined, ta);
+  assert.equal(a.status, 409, a.text);
+  assert.match(
+    a.text,
+    /disks\.0: its overlay .*overlay-0\.qcow2 is no longer the file the daemon made/,
+  );
   // An admin cannot give a VM of domain a the default domain's image either.
   a = await call("POST", "/v1/vms", { name: "x", domain: "a", disks: [{ image: "qbase" }] });
   assert.equal(a.status, 400, a.text);

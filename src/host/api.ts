@@ -277,46 +277,28 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     const caller = req.caller!;
     if (!action) return;
     const params = req.params as { vm?: string; snapshot?: string; image?: string };
+    // A tenant's refs are looked up in its own domain: another's VMs, snapshots and images do
+    // not exist for it. Admins and operators may learn that one does not exist; tenants nothing.
+    const mine = caller.role === "tenant" ? (caller.domain ?? "") : undefined;
+    const missing = async (what: string): Promise<typeof reply> => {
+      const code = caller.role === "tenant" ? 403 : 404;
+      await reply.code(code).send({ error: code === 404 ? `no ${what}` : "forbidden" });
+      return reply;
+    };
     let domain: string | undefined;
     if (params.image !== undefined) {
-      // As for snapshots: a tenant's refs are its own domain's.
-      const img = h.image(
-        params.image,
-        caller.role === "tenant" ? (caller.domain ?? "") : undefined,
-      );
-      if (!img) {
-        const code = caller.role === "tenant" ? 403 : 404;
-        await reply
-          .code(code)
-          .send({ error: code === 404 ? `no image '${params.image}'` : "forbidden" });
-        return reply;
-      }
+      const img = h.image(params.image, mine);
+      if (!img) return missing(`image '${params.image}'`);
       req.image = img;
       domain = img.domain;
     } else if (params.snapshot !== undefined) {
-      // As for VMs: a tenant's refs are looked up in its own domain and it learns nothing else.
-      const snap = h.snapshot(
-        params.snapshot,
-        caller.role === "tenant" ? (caller.domain ?? "") : undefined,
-      );
-      if (!snap) {
-        const code = caller.role === "tenant" ? 403 : 404;
-        await reply
-          .code(code)
-          .send({ error: code === 404 ? `no snapshot '${params.snapshot}'` : "forbidden" });
-        return reply;
-      }
+      const snap = h.snapshot(params.snapshot, mine);
+      if (!snap) return missing(`snapshot '${params.snapshot}'`);
       req.snapshot = snap;
       domain = snap.domain;
     } else if (params.vm !== undefined) {
-      // A tenant's names are looked up in its own domain: another's VMs do not exist for it.
-      const vm = h.vm(params.vm, caller.role === "tenant" ? (caller.domain ?? "") : undefined);
-      if (!vm) {
-        // Admins and operators may learn that a VM does not exist; tenants learn nothing.
-        const code = caller.role === "tenant" ? 403 : 404;
-        await reply.code(code).send({ error: code === 404 ? `no VM '${params.vm}'` : "forbidden" });
-        return reply;
-      }
+      const vm = h.vm(params.vm, mine);
+      if (!vm) return missing(`VM '${params.vm}'`);
       req.vm = vm;
       domain = vm.domain;
     } else if (action === "vm.create") {

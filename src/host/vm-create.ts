@@ -4,7 +4,7 @@
 // once so what was checked is what the VMM opens; the same checks again before each start.
 import { backingChainSync } from "../disk/qcow2-chain.js";
 import { Qcow2Error } from "../disk/qcow2-header.js";
-import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
 import { closeFd, openPathNoLinks } from "../sys/libc.js";
@@ -137,6 +137,24 @@ export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy, restored 
   spec.nics.forEach((n, i) =>
     checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, domain, "operator", cfg.domainNetworks),
   );
+  // An overlay on a store image lies in the VM's directory, which its uid may write: it must
+  // still be a file there, not a link put in its place (a jail binds it with no link followed).
+  spec.disks.forEach((d, i) => {
+    if (d.image === undefined) return;
+    let fd: number | undefined;
+    try {
+      fd = openPathNoLinks(d.path);
+      if (!fstatSync(fd).isFile()) throw new Error("not a file");
+    } catch {
+      throw new ApiError(
+        409,
+        `disks.${i}: its overlay ${d.path} is no longer the file the daemon made (a link?); create the VM again`,
+        `disks.${i}`,
+      );
+    } finally {
+      if (fd !== undefined) closeFd(fd);
+    }
+  });
   const rules = imageRules(cfg);
   for (const { field, path } of imageFields(spec, restored))
     recheckFile(rules, path, domain, (status, why) => {

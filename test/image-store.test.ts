@@ -8,8 +8,19 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ImageStore } from "../src/host/image-store.js";
 import {
   adminToken,
   api,
@@ -122,6 +133,8 @@ test("images through the daemon: import raw and qcow2, two VMs on overlays of on
     r = await cli(h, ["create", "--name", name, "--memory", "64", "--disk", "image=rawbase"]);
     assert.equal(r.status, 0, r.err);
   }
+  r = await cli(h, ["create", "--name", "three", "--memory", "64", "--disk", "image=qbase,ro"]);
+  assert.equal(r.status, 0, r.err);
   const vmOne = (await call("GET", "/v1/vms/one")).body as {
     id: string;
     spec: { disks: { path: string; format: string; image: string }[] };
@@ -134,13 +147,20 @@ test("images through the daemon: import raw and qcow2, two VMs on overlays of on
   ) as Record<string, unknown>;
   assert.equal(info["backing-filename-format"], "raw");
   assert.equal(info["virtual-size"], 8 * MiB);
-  for (const name of ["one", "two"]) {
+  for (const name of ["one", "two", "three"]) {
     const s = await call("POST", `/v1/vms/${name}/start`);
     assert.equal(s.status, 200, s.text);
   }
   const one = await openConsole(h.socket, admin, "one");
   const two = await openConsole(h.socket, admin, "two");
-  consoles.push(one, two);
+  const three = await openConsole(h.socket, admin, "three");
+  consoles.push(one, two, three);
+  // QEMU's data in the qcow2 image, through a read-only overlay.
+  await three.expect(
+    "echo Q-$((1+1))-$(head -c 4 /dev/vda | od -An -tx1 | tr -d ' ')-X",
+    /Q-2-5a5a5a5a-X/,
+    180000,
+  );
   await writeTag(one, "markone");
   await writeTag(two, "marktwo");
   assert.deepEqual(await readTags(one), ["BASEDATA", "markone"]);
@@ -156,11 +176,12 @@ test("images through the daemon: import raw and qcow2, two VMs on overlays of on
   assert.match(r.out, /^format: +raw$/m);
   assert.match(r.out, /^virtual size: +8 MiB \(8388608 bytes\)$/m);
   assert.match(r.out, /^cluster size: +-$/m);
+  assert.match(r.out, /^file size: +8388608 bytes$/m);
   assert.match(r.out, /^used by: +one, two$/m);
 
-  for (const name of ["one", "two"])
+  for (const name of ["one", "two", "three"])
     assert.equal((await call("POST", `/v1/vms/${name}/stop`)).status, 200);
-  for (const name of ["one", "two"]) {
+  for (const name of ["one", "two", "three"]) {
     const v = (await call("GET", `/v1/vms/${name}`)).body as {
       spec: { disks: { path: string }[] };
     };
@@ -246,3 +267,50 @@ function idOf(ls: string, name: string): string {
   assert.ok(m, ls);
   return m[1]!;
 }
+
+test("the image store keeps only what it checked in its copy: a version 2 or corrupt qcow2, an overlay, a raw file of part sectors, a quota's refusal leave nothing; sweep removes what no record names", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-image-store-"));
+  try {
+    const store = new ImageStore(join(dir, "store"));
+    const made = (): string[] => readdirSync(store.domainDir("d"));
+    const src = (name: string, ...args: string[]): string => {
+      const p = join(dir, name);
+      execFileSync("qemu-img", ["create", "-q", ...args, p, "4M"]);
+      return p;
+    };
+    const refused = async (path: string, re: RegExp, admit = (): void => {}) => {
+      await assert.rejects(store.import(path, "d", "x", undefined, admit), re);
+      assert.deepEqual(made(), [], `nothing kept of ${path}`);
+    };
+    mkdirSync(store.domainDir("d"), { recursive: true });
+    await refused(src("v2.qcow2", "-f", "qcow2", "-o", "compat=0.10"), /version 2 .*compat=1\.1/);
+    const corrupt = src("corrupt.qcow2", "-f", "qcow2");
+    const b = readFileSync(corrupt);
+    b[79]! |= 2; // incompatible feature bit 1: corrupt
+    writeFileSync(corrupt, b);
+    await refused(corrupt, /marked corrupt/);
+    const base = src("base.qcow2", "-f", "qcow2");
+    await refused(src("top.qcow2", "-f", "qcow2", "-b", base, "-F", "qcow2"), /a qcow2 overlay/);
+    const odd = join(dir, "odd.raw");
+    writeFileSync(odd, Buffer.alloc(1000, 1));
+    await refused(odd, /1000 bytes, not a whole number of 512-byte sectors/);
+    await refused(base, /over quota/, () => {
+      throw new Error("over quota");
+    });
+    await assert.rejects(
+      store.import(odd, "d", "y", "qcow2", () => {}),
+      /not a qcow2 image/,
+    );
+    // Taken: a qcow2 image with its size and cluster size, and a raw file said to be raw.
+    const got = await store.import(base, "d", "q", undefined, () => {});
+    assert.deepEqual(
+      { format: got.format, size: got.virtualSize, cluster: got.clusterSize },
+      { format: "qcow2", size: 4 * MiB, cluster: 65536 },
+    );
+    writeFileSync(join(store.domainDir("d"), "stray.raw"), "x");
+    assert.deepEqual(store.sweep(new Set([got.path])), [join(store.domainDir("d"), "stray.raw")]);
+    assert.deepEqual(made(), ["q.qcow2"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -535,6 +535,8 @@ export interface components {
             /** @description its file in the daemon's store */
             path: string;
             created_at: string;
+            /** @description its file's size now, bytes (inspect only) */
+            file_size?: number;
             /** @description the VMs with an overlay on it (inspect only) */
             used_by?: {
                 id: string;

@@ -40,6 +40,7 @@ function inspectText(i: Image): string {
     ["format", i.format],
     ["virtual size", `${sizeText(i.virtual_size)} (${i.virtual_size} bytes)`],
     ["data", `${sizeText(i.bytes)} (${i.bytes} bytes)`],
+    ["file size", i.file_size === undefined ? "gone" : `${i.file_size} bytes`],
     ["cluster size", i.cluster_size === null ? "-" : String(i.cluster_size)],
     ["backing", "none (the store keeps whole images)"],
     ["source", i.source],

@@ -104,6 +104,7 @@ export const imageSchema = {
     source: { type: "string", description: "the host file it was imported from" },
     path: { type: "string", description: "its file in the daemon's store" },
     created_at: { type: "string" },
+    file_size: { type: "integer", description: "its file's size now, bytes (inspect only)" },
     used_by: {
       type: "array",
       description: "the VMs with an overlay on it (inspect only)",

@@ -2,7 +2,7 @@
 // importing a host file the caller may use (the image directories' rules, as a VM's disk) into
 // the store of a trust domain, listing, inspecting and deleting images, and the thin qcow2
 // overlay a VM created with a disk `{ "image": N }` gets on one in its own directory.
-import { closeSync, fchownSync, fsyncSync, writeSync } from "node:fs";
+import { closeSync, fchownSync, fsyncSync, statSync, writeSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { newQcow2 } from "../disk/qcow2-create.js";
@@ -22,6 +22,13 @@ export const overlayFile = (index: number): string => `overlay-${index}.qcow2`;
 
 /** An image as the API answers it; `usedBy`: the VMs with an overlay on it (inspect). */
 export function imageView(i: ImageRecord, usedBy?: VmRecord[]): Record<string, unknown> {
+  let fileSize: number | undefined;
+  if (usedBy)
+    try {
+      fileSize = statSync(i.path).size;
+    } catch {
+      // Gone from the store: the record says so by having no size.
+    }
   return {
     id: i.id,
     name: i.name,
@@ -33,6 +40,7 @@ export function imageView(i: ImageRecord, usedBy?: VmRecord[]): Record<string, u
     source: i.source,
     path: i.path,
     created_at: i.createdAt,
+    ...(fileSize !== undefined ? { file_size: fileSize } : {}),
     ...(usedBy ? { used_by: usedBy.map((v) => ({ id: v.id, name: v.name })) } : {}),
   };
 }
@@ -45,6 +53,9 @@ export interface ImportBody {
 }
 
 export class ImageOps {
+  /** Imports under way: their domains and bytes of data, counted by the quota check too. */
+  private readonly copying = new Set<{ domain: string; bytes: number }>();
+
   constructor(
     private readonly store: Store,
     private readonly files: ImageStore,
@@ -85,10 +96,21 @@ export class ImageOps {
     const real = rules.resolve(rules.authorise(b.path, domain, caller.role, deny), deny);
     rules.place(real, domain, caller.role, deny);
     const id = randomBytes(6).toString("hex");
-    // Checked against what the domain holds when the copy starts (nothing is awaited before).
-    const admit = (bytes: number): void =>
-      checkImageQuota(domain, this.store.vms(), this.store.images(), this.cfg.domainQuotas, bytes);
-    const got = await this.files.import(real, domain, id, b.format, admit);
+    // Checked against what the domain holds when the copy starts, imports under way included.
+    const mine = { domain, bytes: 0 };
+    const admit = (bytes: number): void => {
+      const held = [...this.store.images(), ...this.copying];
+      checkImageQuota(domain, this.store.vms(), held, this.cfg.domainQuotas, bytes);
+      mine.bytes = bytes;
+      this.copying.add(mine);
+    };
+    let got: Awaited<ReturnType<ImageStore["import"]>>;
+    try {
+      got = await this.files.import(real, domain, id, b.format, admit);
+    } catch (e) {
+      this.copying.delete(mine);
+      throw e;
+    }
     const rec: ImageRecord = {
       id,
       name: b.name,
@@ -103,7 +125,9 @@ export class ImageOps {
     };
     try {
       this.store.insertImage(rec);
+      this.copying.delete(mine);
     } catch (e) {
+      this.copying.delete(mine);
       this.files.remove(got.path);
       // Another import took the name meanwhile (the table's unique key).
       if ((e as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE") throw taken();

@@ -27,6 +27,7 @@ import { LateVsockHost } from "./vsock-host.js";
 import { rtcTarget } from "./rtc-target.js";
 import { stateTarget } from "./state-target.js";
 import { hartRecordTarget, snapshotTarget } from "./snapshot-target.js";
+import { qcow2Target } from "./qcow2-target.js";
 
 export interface FuzzTarget<T = unknown> {
   name: string;
@@ -339,6 +340,7 @@ export const TARGETS: FuzzTarget<never>[] = [
   stateTarget(),
   snapshotTarget(),
   hartRecordTarget(),
+  qcow2Target(),
   agentTarget(),
   terminalTarget(),
   coreTarget(),

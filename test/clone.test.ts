@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { control, okReply } from "./support/control-client.js";
 import { moat, startMoat, until } from "./support/moat-cli.js";
+import { snapshotAndKill } from "./support/snapshot-vm.js";
 
 const OLD_CLOCK = 1_000_000_000; // 2001-09-09
 // The guest: an old clock, and its RNG seeded (/dev/random blocks until then; a kernel that is
@@ -58,12 +58,7 @@ test("ten clones of one snapshot get different random bytes and the host's clock
       true, // an open stdin: EOF would end the guest's read
     );
     await until(() => /^ready\r?$/m.test(first.out()), "the guest waiting on its line");
-    const [paused, made] = await control(sock, [{ op: "pause" }, { op: "snapshot", name: "s" }]);
-    okReply(paused as never);
-    okReply(made as never);
-    first.p.kill("SIGKILL");
-    await first.done;
-    const snap = join(snaps, "s");
+    const snap = await snapshotAndKill(first, sock, snaps);
 
     // Without --clone a restored guest is its parent again: the old clock, no reseed. (Its
     // random bytes do not reliably repeat: kernel users of randomness that run on timers, and the
@@ -115,11 +110,7 @@ test("clones of a VM with a disk each write their own copy; the snapshot's disk 
       true,
     );
     await until(() => /^ready\r?$/m.test(first.out()), "the parent waiting on its line");
-    const [, made] = await control(sock, [{ op: "pause" }, { op: "snapshot", name: "s" }]);
-    assert.equal(made!.ok, true, JSON.stringify(made));
-    first.p.kill("SIGKILL");
-    await first.done;
-    const snap = join(snaps, "s");
+    const snap = await snapshotAndKill(first, sock, snaps);
     for (const who of ["one", "two"]) {
       copyFileSync(disk, join(dir, `${who}.img`));
       const vm = startMoat(

@@ -235,3 +235,45 @@ test("daemon VMs: a file twice is refused at create; a second VM on a running VM
     await stopDaemon(h, d);
   }
 });
+
+test("qcow2: an overlay is locked for writing and its base shared read-only, against QEMU both ways; two overlays share one base", async () => {
+  await withImage(async (_a, dir) => {
+    const base = join(dir, "base.qcow2");
+    const img = (...a: string[]) => spawnSync("qemu-img", a, { encoding: "utf8" });
+    img("create", "-q", "-f", "qcow2", base, "1M");
+    const over = (n: string): string => {
+      const p = join(dir, `${n}.qcow2`);
+      img("create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", p);
+      return p;
+    };
+    const o1 = over("o1");
+    const o2 = over("o2");
+    await whileHeld(o1, `${o1},format=qcow2`, WRITER, async () => {
+      assert.ok(held(base, READER), "the base is held read-only, sharing no writer");
+      // A second VM on another overlay of the same base: both read the base.
+      await run(["--disk", `${o2},format=qcow2`], 0);
+      // The overlay in use: moat and QEMU refuse it; QEMU cannot write the base either.
+      await run(["--disk", `${o1},format=qcow2`], new RegExp(`disk ${o1}: .*${WRITING.source}`));
+      const qw = qemuTool(["qemu-io", "-f", "qcow2", o1, "-c", "write 0 512"]);
+      assert.notEqual(qw.status, 0, qw.stderr);
+      assert.match(qw.stderr, /Failed to get "write" lock/);
+      const qb = qemuTool(["qemu-io", "-f", "qcow2", base, "-c", "write 0 512"]);
+      assert.notEqual(qb.status, 0, qb.stderr);
+      assert.match(qb.stderr, /Failed to get "write" lock/);
+      const qr = qemuTool(["qemu-io", "-r", "-f", "qcow2", base, "-c", "read 0 512"]);
+      assert.equal(qr.status, 0, qr.stderr);
+    });
+    // QEMU holding an overlay: moat refuses it and says who has it.
+    const q = spawn(
+      "qemu-system-riscv64",
+      [...QEMU, "-drive", `file=${o2},format=qcow2,if=virtio`],
+      { stdio: "ignore" },
+    );
+    try {
+      await until(() => held(o2, [101]) || q.exitCode !== null, "QEMU holding o2", HOLD_MS);
+      await run(["--disk", `${o2},format=qcow2`], new RegExp(`disk ${o2}: .*${WRITING.source}`));
+    } finally {
+      q.kill("SIGKILL");
+    }
+  });
+});

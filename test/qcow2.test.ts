@@ -253,6 +253,19 @@ test("qcow2: hostile and unsupported images are refused with the reason", async 
     ["corrupt", (b) => b.writeBigUInt64BE(1n << 1n, 72), /marked corrupt/],
     ["refcount-order", (b) => b.writeUInt32BE(6, 96), /refcount_bits 64/],
     ["size", (b) => b.writeBigUInt64BE(1n << 50n, 24), /virtual size .* is over moat's/],
+    // Found by the fuzzer: a second refcount table entry naming the first block's cluster
+    // made the leak repair write through the alias and zero live counts.
+    [
+      "refblock-alias",
+      (b) => {
+        const rt = Number(b.readBigUInt64BE(48));
+        const block = Number(b.readBigUInt64BE(rt));
+        b.writeBigUInt64BE(BigInt(block), rt + 8);
+        // ... counted twice, so that its count matches the two references
+        b.writeUInt16BE(2, block + 2 * (block / 2 ** b.readUInt32BE(20)));
+      },
+      /cluster \d+ is used 2 times \(a table or data twice\)/,
+    ],
   ];
   for (const [name, patch, want] of cases)
     await assert.rejects(openQcow2(variant(name, patch), { readOnly: false }), want, name);

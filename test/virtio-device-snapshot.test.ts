@@ -331,6 +331,20 @@ test("virtio-net: held receive buffers are taken again after a restore; the fram
   refusedAsMade(fresh, mutated(state, "device", undefined), /device is missing/);
 });
 
+test("virtio-net: a restore takes the snapshot's MAC; a clone's device keeps its own", () => {
+  const g = new VirtioGuest(new VirtioNet("virtio-net", parseMac(MAC), netBackend().backend));
+  const state = g.up(1 << 15).save() as DeviceState;
+  const own = parseMac("02:00:00:00:00:02");
+  const mac = (t: { read(off: number, size: number): bigint }) =>
+    [0, 1, 2, 3, 4, 5].map((i) => Number(t.read(0x100 + i, 1)));
+  const made = (clone: boolean) =>
+    new VirtioNet("virtio-net", own, netBackend().backend, {}, clone);
+  assert.deepEqual(mac(g.restoreInto(made(false), state).t), [...parseMac(MAC)], "its parent's");
+  assert.deepEqual(mac(g.restoreInto(made(true), state).t), [...own], "a clone's own");
+  const fresh = () => new VirtioGuest(made(true)).t;
+  refusedAsMade(fresh, mutated(state, "device.mac", "53:54:00:12:34:56"), /mac does not match/);
+});
+
 test("virtio-vsock: a restored device tells the guest its connections are gone (TRANSPORT_RESET)", async () => {
   const backend: VsockBackend = {
     connect: () => {},

@@ -70,12 +70,20 @@ function setup(
   t.write(0x14, 4, 0n);
   const lo = Number(t.read(0x10, 4));
   // Accept the device's features, less mergeable buffers when asked.
-  const w = driveUp(
-    t,
-    [RXQ, TXQ].map((q, index) => ({ index, size: N, ...q })),
-    opts.mergeable === false ? lo & ~(1 << 15) : lo,
-  );
+  const queues = [RXQ, TXQ].map((q, index) => ({ index, size: N, ...q }));
+  const features = opts.mergeable === false ? lo & ~(1 << 15) : lo;
+  let w = driveUp(t, queues, features);
   const descs = [0, 0];
+  /** The driver resets the device and sets it up again on clean rings, as a re-probe does. */
+  const reprobe = () => {
+    w(0x70, 0);
+    for (const q of [RXQ, TXQ]) {
+      mem.write(q.avail, new Uint8Array(4 + 2 * N));
+      mem.write(q.used, new Uint8Array(4 + 8 * N));
+    }
+    descs[0] = descs[1] = 0;
+    w = driveUp(t, queues, features);
+  };
   /** Offers a chain of buffers (writable for rx) on queue `qi`; returns its head. */
   const offer = (qi: number, bufs: { addr: bigint; len: number; write: boolean }[]) => {
     const q = qi === 0 ? RXQ : TXQ;
@@ -113,8 +121,23 @@ function setup(
     for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
   };
   const needsReset = () => (Number(t.read(0x70, 4)) & STATUS_NEEDS_RESET) !== 0;
-  return { mem, dev, host, offer, transmit, used, usedIdx, needsReset, log, settle };
+  return { mem, dev, host, offer, transmit, used, usedIdx, needsReset, log, settle, reprobe };
 }
+
+test("virtio-net: after a reset and a new set-up (a re-probe) frames pass both ways", async () => {
+  const s = setup();
+  s.offer(0, [{ addr: 0x9_0000n, len: 2048, write: true }]);
+  await s.settle(); // a buffer and no frame yet: the device waits for the host's first
+  s.reprobe();
+  s.offer(0, [{ addr: 0x9_0000n, len: 2048, write: true }]);
+  await s.settle(); // the new driver's buffer is taken; the frame comes later
+  s.host.deliver(100);
+  await s.settle();
+  assert.equal(s.usedIdx(RXQ), 1, "the host's frame is in the new driver's buffer");
+  s.transmit(MAC);
+  await s.settle();
+  assert.equal(s.host.sent.length, 1, "the new driver's frame reached the host");
+});
 
 test("virtio-net: the guest's frames reach the host; a spoofed source MAC is dropped and counted", async () => {
   const s = setup();

@@ -216,12 +216,15 @@ program
       "machine (CPUs, memory, disks, devices) is the snapshot's; give only host options " +
       "(--control, --console-socket, --console-log, --snapshot-dir, ...), and --disk to give " +
       "the restored VM its own copies of the snapshot's disks (as many, in order, same size " +
-      "and ro-ness), --vsock its host socket and a new CID",
+      "and ro-ness), --net its NICs' TAP devices or bridges (as many, in order; a clone's " +
+      "mac=), --vsock its host socket and a new CID",
   )
   .option(
     "--clone",
     "with --restore: the VM is one of many from this snapshot; it gets a new VM generation ID, " +
-      "so the guest kernel reseeds its RNG and /init sets its clock from the RTC " +
+      "so the guest kernel reseeds its RNG and /init sets its clock from the RTC; each NIC gets " +
+      "its own MAC (--net ...,mac=M, else a random one), which the shipped guest takes up by " +
+      "probing the NIC again " +
       '(docs/snapshot.md "Clones")',
   )
   .option("--timing", "print to stderr when the guest's userspace started and how long the VM ran")

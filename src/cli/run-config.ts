@@ -64,7 +64,8 @@ export interface RunOptions {
 
 /**
  * `moat run`'s options that describe the machine, which a restored VM takes from its snapshot.
- * Not --disk and --vsock: with --restore they give the VM its own disk copies and vsock.
+ * Not --disk, --net and --vsock: with --restore they give the VM its own disk copies, TAP
+ * devices (and a clone its MACs) and vsock.
  */
 export const MACHINE_OPTIONS: readonly (keyof RunOptions)[] = [
   "accel",
@@ -77,7 +78,6 @@ export const MACHINE_OPTIONS: readonly (keyof RunOptions)[] = [
   "bios",
   "rng",
   "display",
-  "net",
   "balloon",
   "agent",
   "lockMemory",

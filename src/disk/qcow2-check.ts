@@ -36,12 +36,18 @@ export async function checkImage(
   if (n > CHECK_CLUSTERS_MAX)
     throw new Qcow2Error(`${n} host clusters: over the ${CHECK_CLUSTERS_MAX} moat checks`);
   const seen = new Uint16Array(n);
+  // Clusters a table or an uncompressed data entry uses: those must have one user alone (only
+  // compressed clusters share a host cluster, and internal snapshots, which are refused).
+  const alone = new Uint8Array(n);
   const errors: string[] = [];
   const err = (m: string): void => void (errors.length < ERRORS_MAX && errors.push(m));
-  const ref = (host: number, bytes: number, what: string): void => {
+  const ref = (host: number, bytes: number, what: string, shared = false): void => {
     const last = Math.floor((host + bytes - 1) / cs);
     if (last >= n) return err(`${what} at ${host} lies past the file's end`);
-    for (let c = Math.floor(host / cs); c <= last; c++) if (seen[c]! < 0xffff) seen[c]!++;
+    for (let c = Math.floor(host / cs); c <= last; c++) {
+      if (seen[c]! < 0xffff) seen[c]!++;
+      if (!shared) alone[c] = 1;
+    }
   };
   if (h.nbSnapshots > 0) err("it has internal snapshots");
   ref(0, cs, "the header");
@@ -69,24 +75,38 @@ export async function checkImage(
       try {
         const m = l2Entry(tv, j * 8, h.clusterBits);
         if ((m.kind === "data" || m.kind === "zero") && m.host !== 0) ref(m.host, cs, "a cluster");
-        else if (m.kind === "compressed") ref(m.host, m.bytes, "a compressed cluster");
+        else if (m.kind === "compressed") ref(m.host, m.bytes, "a compressed cluster", true);
       } catch (e) {
         err(`L2 table ${i}: ${(e as Error).message}`);
       }
     }
   }
-  const leaked: number[] = [];
-  const covered = refs.table.length * refs.perBlock;
-  for (let c = 0; c < covered; c++) {
-    if (c >= n && refs.table[Math.floor(c / refs.perBlock)] === 0) {
-      c = (Math.floor(c / refs.perBlock) + 1) * refs.perBlock - 1;
-      continue;
+  // Aliases first: a table or block used twice makes every count read through it meaningless.
+  for (let c = 0; c < n; c++)
+    if (seen[c]! > 1 && alone[c])
+      err(`cluster ${c} is used ${seen[c]} times (a table or data twice)`);
+  if (errors.length > 0) return { errors, leaks: 0 };
+  // Then every count against its references, block by block (each read once), and every
+  // referenced cluster past the blocks' reach. Bound: the blocks are distinct clusters of the
+  // file, so at most (file clusters + 1) x entries per block are compared.
+  const per = refs.perBlock;
+  const blocks = Math.max(refs.table.length, Math.ceil(n / per));
+  const leakOf = (c: number, count: number): boolean => count > 0 && (c >= n || seen[c] === 0);
+  let leaks = 0;
+  for (let b = 0; b < blocks; b++) {
+    const counts = b < refs.table.length ? await refs.counts(b) : undefined;
+    if (!counts && b * per >= n) continue;
+    for (let i = 0, c = b * per; i < per; i++, c++) {
+      const count = counts ? counts(i) : 0;
+      const want = c < n ? seen[c]! : 0;
+      if (count < want) err(`cluster ${c} is referenced ${want} times but counted ${count}`);
+      else if (leakOf(c, count)) leaks++;
     }
-    const count = await refs.get(c);
-    const want = c < n ? seen[c]! : 0;
-    if (count < want) err(`cluster ${c} is referenced ${want} times but counted ${count}`);
-    else if (count > want && want === 0) leaked.push(c);
   }
-  if (o.repairLeaks && errors.length === 0) for (const c of leaked) await refs.set(c, 0);
-  return { errors, leaks: leaked.length };
+  if (o.repairLeaks && errors.length === 0 && leaks > 0) {
+    for (let b = 0; b < refs.table.length; b++)
+      await refs.rewrite(b, (i, count) => (leakOf(b * per + i, count) ? 0 : count));
+    refs.forget();
+  }
+  return { errors, leaks };
 }

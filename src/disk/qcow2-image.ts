@@ -236,26 +236,122 @@ export class Qcow2Image {
     }
   }
 
+  /**
+   * Reads [offset, offset+len): pieces that lie one after another in the image file, or in
+   * the backing disk, are read in one call each.
+   */
   read(offset: number, len: number): Promise<Uint8Array> {
     this.checkRange(offset, len);
     return this.serial(async () => {
       const out = new Uint8Array(len);
+      let run: { file: boolean; from: number; at: number; len: number } | undefined;
+      const flush = async (): Promise<void> => {
+        if (!run) return;
+        const r = run;
+        run = undefined;
+        out.set(
+          r.file ? await this.file.read(r.from, r.len) : await this.fromBacking(r.from, r.len),
+          r.at,
+        );
+      };
       await this.pieces(offset, len, async (gc, inner, n, done) => {
-        out.set(await this.readMapped(await this.mapping(gc), gc, inner, n), done);
+        const m = await this.mapping(gc);
+        const file = m.kind === "data";
+        if (!file && m.kind !== "unallocated") {
+          await flush();
+          if (m.kind === "compressed") out.set(await this.readMapped(m, gc, inner, n), done);
+          return; // a zero cluster: out holds zeroes already
+        }
+        const from = file ? m.host + inner : gc * this.cs + inner;
+        if (run && run.file === file && run.from + run.len === from) run.len += n;
+        else {
+          await flush();
+          run = { file, from, at: done, len: n };
+        }
       });
+      await flush();
       return out;
     });
   }
 
+  /**
+   * Writes `data` at `offset`: in place where the clusters are the image's own (one call for
+   * pieces that lie one after another), else into new clusters, whole ones of one L2 table
+   * allocated together and their entries written in one call.
+   */
   write(offset: number, data: Uint8Array): Promise<void> {
     this.refuseIfReadOnly();
     this.checkRange(offset, data.length);
     return this.serial(async () => {
       await this.markDirty();
-      await this.pieces(offset, data.length, async (gc, inner, n, done) => {
-        await this.writeCluster(gc, inner, data.subarray(done, done + n));
-      });
+      const cs = this.cs;
+      let place: { host: number; from: number; len: number } | undefined;
+      const flush = async (): Promise<void> => {
+        if (!place) return;
+        const p = place;
+        place = undefined;
+        await this.file.write(p.host, data.subarray(p.from, p.from + p.len));
+      };
+      for (let done = 0; done < data.length;) {
+        const at = offset + done;
+        const gc = Math.floor(at / cs);
+        const inner = at % cs;
+        const n = Math.min(cs - inner, data.length - done);
+        const m = await this.mapping(gc);
+        if (m.kind === "data" && m.copied) {
+          this.refuseMetadata(m.host);
+          const host = m.host + inner;
+          if (place && place.host + place.len === host) place.len += n;
+          else {
+            await flush();
+            place = { host, from: done, len: n };
+          }
+          done += n;
+          continue;
+        }
+        await flush();
+        if (n < cs) {
+          await this.writeCluster(gc, inner, data.subarray(done, done + n));
+          done += n;
+          continue;
+        }
+        done += await this.allocateWhole(gc, data.subarray(done), m);
+      }
+      await flush();
     });
+  }
+
+  /**
+   * Writes whole clusters from guest cluster `gc` on (as many of `data`'s as are whole, not the
+   * image's own, and in `gc`'s L2 table) into new clusters: counted first, then their data, then
+   * their L2 entries in one write, then what they replaced released. Returns the bytes written.
+   */
+  private async allocateWhole(gc: number, data: Uint8Array, first: Mapping): Promise<number> {
+    const cs = this.cs;
+    const olds: Mapping[] = [first];
+    const tableEnd = (Math.floor(gc / this.l2Entries) + 1) * this.l2Entries;
+    while ((olds.length + 1) * cs <= data.length && gc + olds.length < tableEnd) {
+      const m = await this.mapping(gc + olds.length);
+      if (m.kind === "data" && m.copied) break;
+      olds.push(m);
+    }
+    const l2 = await this.writableL2(gc);
+    const hosts: number[] = [];
+    for (let k = 0; k < olds.length; k++) hosts.push(await this.refs!.alloc());
+    // Data: one write for each run of clusters that lie one after another.
+    for (let k = 0; k < hosts.length;) {
+      let e = k + 1;
+      while (e < hosts.length && hosts[e] === hosts[e - 1]! + cs) e++;
+      await this.file.write(hosts[k]!, data.subarray(k * cs, e * cs));
+      k = e;
+    }
+    const entries = new Uint8Array(8 * hosts.length);
+    hosts.forEach((h, k) => entries.set(entryBytes(h, { copied: true }), 8 * k));
+    const at = (gc % this.l2Entries) * 8;
+    this.l2Cache.get(l2)?.set(entries, at);
+    await this.file.write(l2 + at, entries);
+    for (const m of olds) await this.release(m);
+    return hosts.length * cs;
   }
 
   /** The L2 table for guest cluster `gc`, made (or copied, if shared) so it can be written. */

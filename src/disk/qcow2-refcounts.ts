@@ -221,6 +221,24 @@ export class Refcounts {
     for (let k = 0; k < oldClusters; k++) await this.set(oldOffset / cs + k, 0);
   }
 
+  /** The counts block `b` holds, by entry; undefined where there is no block. */
+  async counts(b: number): Promise<((i: number) => number) | undefined> {
+    const blk = await this.block(b);
+    return blk && ((i: number) => this.entry(blk, i));
+  }
+
+  /** Rewrites block `b`'s counts through `f` in one write (a repair). */
+  async rewrite(b: number, f: (i: number, count: number) => number): Promise<void> {
+    const blk = await this.block(b);
+    if (!blk) return;
+    for (let i = 0; i < this.perBlock; i++) {
+      const count = this.entry(blk, i);
+      const want = f(i, count);
+      if (want !== count) this.setEntry(blk, i, want);
+    }
+    await this.file.write(this.table[b]!, blk);
+  }
+
   /** Drops cached blocks (after a repair rewrote them on disk). */
   forget(): void {
     this.cache.clear();

@@ -57,6 +57,19 @@ function openedSpec(vm: VmRecord, vmDir: string): VmSpec {
   return { ...vm.spec, disks };
 }
 
+/**
+ * The machine of a VM restored from a snapshot of `spec`: the spec less what is the host's
+ * (domain, labels, policies, name), and less its NICs' MACs: every daemon restore is a clone,
+ * and a clone's NICs get MACs of their own (a MAC named here would be taken as chosen).
+ */
+export function restoredMachine(spec: VmSpec): Record<string, unknown> {
+  const { domain: _d, labels: _l, restart: _r, cpu: _c, name: _n, ...machine } = spec;
+  return {
+    ...machine,
+    nics: machine.nics.map(({ mac: _m, ...nic }) => nic),
+  };
+}
+
 /** Does the qcow2 image at `path` (a checked real path) have a backing file? Unreadable: yes. */
 function hasBacking(path: string): boolean {
   try {
@@ -212,7 +225,7 @@ export class SnapshotOps {
         `restore_from: snapshot '${ref}' belongs to trust domain '${s.domain}'; a VM of '${domain}' cannot be restored from it`,
         "restore_from",
       );
-    const { domain: _d, labels: _l, restart: _r, cpu: _c, name: _n, ...machine } = s.spec;
+    const machine = restoredMachine(s.spec);
     // Each start of a restored VM gets its own copy of the writable disks kept with the
     // snapshot (restorePath): a snapshot that kept none (taken before they were kept) has
     // nothing its RAM's file systems match.

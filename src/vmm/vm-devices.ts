@@ -50,7 +50,13 @@ export interface NetSpec {
 
 export interface DeviceSpecs {
   disks: DiskSpec[];
+  /** Each NIC's MAC is its spec's or a random one; see `clone` for a restored VM's. */
   nets: NetSpec[];
+  /**
+   * A clone of a snapshot: its NICs keep these MACs on restore (a restore that is not one takes
+   * the snapshot's: it is its parent again).
+   */
+  clone?: boolean;
   /** Unix socket path of a virtio console. */
   vconsole?: string;
   rng?: boolean;
@@ -157,6 +163,7 @@ export class VmDevices {
         spec.mac ?? randomMac(),
         backend,
         netLimits(spec.bytesPerSecond, spec.framesPerSecond),
+        specs.clone === true,
       );
       this.nets.push(net);
       this.virtio.push(net);

@@ -47,6 +47,7 @@ import {
   checkVmConfig,
   parseVmConfig,
   type FieldNames,
+  type NicConfig,
   type VmConfig,
 } from "./vm-config.js";
 import { TerminalFilter } from "./terminal-filter.js";
@@ -122,6 +123,7 @@ function deviceSpecs(c: VmConfig): DeviceSpecs {
       ...(nic.bps !== undefined ? { bytesPerSecond: nic.bps } : {}),
       ...(nic.pps !== undefined ? { framesPerSecond: nic.pps } : {}),
     })),
+    ...(c.host.clone === true ? { clone: true } : {}),
     ...(c.host.vconsole !== undefined ? { vconsole: c.host.vconsole } : {}),
     rng: c.rng,
     ...(c.display ? { display: c.display } : {}),
@@ -283,8 +285,36 @@ function restoredConfig(c: VmConfig, snap: OpenSnapshot, n: FieldNames): VmConfi
     ...(c.disks.length > 0
       ? { disks: theirs.map((d, i) => ({ ...d, path: c.disks[i]!.path })) }
       : {}),
+    nics: restoredNics(c, base.nics, n),
     ...(c.vsock ? { vsock: c.vsock } : {}),
   };
+}
+
+/**
+ * A restored VM's NICs: `c`'s, if it names any, take the places of the snapshot's (`theirs`),
+ * one for one: their TAP or bridge, MAC and any rate limits given. A clone never keeps its
+ * parent's MAC: its own (given, or random) goes in config space and the guest probes again. A
+ * restore that is not a clone takes the snapshot's MAC (VirtioNet.loadState): none may be given.
+ */
+function restoredNics(c: VmConfig, theirs: NicConfig[], n: FieldNames): NicConfig[] {
+  const clone = c.host.clone === true;
+  if (c.nics.length > 0 && c.nics.length !== theirs.length)
+    throw new VmConfigError(
+      `${n("nics")}: the snapshot's VM has ${theirs.length} NICs; give as many, in order, or none`,
+      "nics",
+    );
+  if (!clone && c.nics.some((nic) => nic.mac !== undefined))
+    throw new VmConfigError(
+      `${n("nics")}: a restore keeps the snapshot's MAC; a MAC is given to a clone (${n("host.clone")})`,
+      "nics",
+    );
+  return theirs.map((nic, i) => {
+    const { mac: _m, ...host } = nic;
+    const { tap: _t, bridge: _b, ...limits } = host;
+    const given = c.nics[i];
+    if (given) return { ...limits, ...given };
+    return clone ? host : nic;
+  });
 }
 
 async function runVm(
@@ -329,7 +359,11 @@ async function runVm(
   if (snap && h.clone && arch === "x86_64")
     log.warn(
       "the x86-64 machine has no VM generation ID device yet: this clone shares its parent's " +
-        "RNG state until its kernel reseeds on its own",
+        "RNG state until its kernel reseeds on its own" +
+        (c.nics.length > 0
+          ? ", and its guest is not told its NICs' new MACs (their frames are dropped as " +
+            "spoofed until its driver probes them again)"
+          : ""),
     );
   const argv = o.command;
   const cpus = c.cpus;

@@ -112,6 +112,7 @@ export class VirtioNet implements VirtioDevice {
     txErrors: 0,
   };
   private readonly config = new Uint8Array(8);
+  private ownMac: Uint8Array;
   private ctx: VirtioContext | undefined;
   private queues: readonly (SplitQueue | undefined)[] = [];
   private mergeable = false;
@@ -128,13 +129,24 @@ export class VirtioNet implements VirtioDevice {
 
   constructor(
     readonly name: string,
-    readonly mac: Uint8Array,
+    mac: Uint8Array,
     private readonly backend: NetBackend,
     private limits: NetLimits = {},
+    /**
+     * A clone's NIC: a restore keeps the MAC it was made with (the clone's own) instead of the
+     * snapshot's, and the guest reads it when its driver probes the device again.
+     */
+    private readonly clone = false,
   ) {
     if (mac.length !== 6) throw new RangeError("a MAC address has 6 bytes");
+    this.ownMac = mac;
     this.config.set(mac, 0);
     this.config[6] = 1; // status: VIRTIO_NET_S_LINK_UP
+  }
+
+  /** The MAC in config space: the only source address the guest's frames may have. */
+  get mac(): Uint8Array {
+    return this.ownMac;
   }
 
   /** Replaces the rate limits (at start or while the VM runs). */
@@ -157,12 +169,14 @@ export class VirtioNet implements VirtioDevice {
   }
 
   /**
-   * Bound: a unicast MAC. The device keeps the MAC of its own configuration: a clone given
-   * another one must tell its guest (until then the guest's frames, from the old address, are
-   * dropped as spoofed).
+   * Bound: a unicast MAC. A restored VM is its parent again and its guest knows the saved MAC,
+   * so the device takes it; a clone's keeps its own (the guest is told to probe again).
    */
   loadState(r: StateReader): void {
-    r.str("mac", 17, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+    const saved = parseMac(r.str("mac", 17, /^[0-9a-f][02468ace](:[0-9a-f]{2}){5}$/));
+    if (this.clone) return;
+    this.ownMac = saved;
+    this.config.set(saved, 0);
   }
 
   heldChains(q: number): number {
@@ -305,11 +319,12 @@ export class VirtioNet implements VirtioDevice {
           const n = this.backend.receive(this.rxBuf);
           if (n < 0) {
             if (!this.rxWaiting) {
+              // One wait at a time, across resets too: the driver that comes after a reset
+              // (a re-probe) is served by the wait its predecessor set up.
               this.rxWaiting = true;
-              const gen = this.generation;
               this.backend.whenReadable(() => {
                 this.rxWaiting = false;
-                if (gen === this.generation) this.receive();
+                this.receive();
               });
             }
             break;

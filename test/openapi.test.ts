@@ -98,7 +98,13 @@ test("the OpenAPI document is valid OpenAPI 3.1 and needs no token", async () =>
   });
   // The shared error reply is declared once and referenced.
   const components = (doc as unknown as { components: { schemas: Json } }).components;
-  assert.deepEqual(Object.keys(components.schemas).sort(), ["Error", "Snapshot", "Vm", "VmSpec"]);
+  assert.deepEqual(Object.keys(components.schemas).sort(), [
+    "Error",
+    "Image",
+    "Snapshot",
+    "Vm",
+    "VmSpec",
+  ]);
   const getVm = doc.paths["/v1/vms/{vm}"]!.get!.responses!["404"] as Json;
   assert.deepEqual(getVm.content, {
     "application/json": { schema: { $ref: "#/components/schemas/Error" } },

@@ -18,6 +18,7 @@ import {
 import { UsageError } from "./usage-error.js";
 import { parseIntOption } from "./run-command.js";
 import { agentSpec, parseDiskSpecs, parseNetSpecs } from "./device-options.js";
+import { imageDiskSpec } from "./image-commands.js";
 import { CPU_TIER_HELP, parseCpuTier } from "./vm-options.js";
 import { inCliWords, specFromFile } from "./create-spec.js";
 import { followConsole, lastLines } from "./logs-follow.js";
@@ -148,8 +149,10 @@ export function registerHostCommands(program: Command): void {
     .option("--no-initrd", "no initramfs: the kernel mounts its root (see moat run --help)")
     .option("--cmdline <string>", "kernel command line")
     .option(
-      "--disk <path[,ro][,bps=N][,iops=N][,format=raw|qcow2]>",
-      "a disk image, as for moat run (repeat); its format is found at create and kept",
+      "--disk <path[,ro][,bps=N][,iops=N][,format=raw|qcow2]|image=NAME[,...]>",
+      "a disk image, as for moat run (repeat); its format is found at create and kept. " +
+        "image=NAME: a thin qcow2 overlay, in the VM's own directory, on the daemon's image " +
+        "NAME of the VM's trust domain (moat image ls)",
       collect,
     )
     .option(
@@ -208,10 +211,11 @@ export function registerHostCommands(program: Command): void {
     if (o.initrd === false) spec.initrd = "none";
     if (o.cmdline !== undefined) spec.cmdline = o.cmdline;
     if (o.disk)
-      spec.disks = parseDiskSpecs(o.disk as string[]).map((d) => ({
-        ...d,
-        path: resolve(d.path),
-      }));
+      spec.disks = (o.disk as string[]).map((v) =>
+        v.startsWith("image=")
+          ? imageDiskSpec(v)
+          : parseDiskSpecs([v]).map((d) => ({ ...d, path: resolve(d.path) }))[0]!,
+      );
     if (o.net) spec.nics = parseNetSpecs(o.net as string[]);
     if (o.vsockCid !== undefined) spec.vsock = { cid: num(o.vsockCid as string, "vsock-cid") };
     if (o.balloon !== undefined) {

@@ -10,6 +10,7 @@ import { registerAuditCommand } from "./audit-command.js";
 import { registerEventsCommand } from "./events-command.js";
 import { registerCompletionCommand } from "./completion.js";
 import { registerSnapshotCommands } from "./snapshot-commands.js";
+import { registerImageCommands } from "./image-commands.js";
 import { CPU_TIER_HELP } from "./vm-options.js";
 import { VM_NAME_WORDS } from "../vmm/vm-config.js";
 import { MEMORY_MIB_MAX, MEMORY_MIB_MIN, VCPUS_MAX } from "../vmm/vm-limits.js";
@@ -261,6 +262,7 @@ registerGuestCommands(program);
 registerAuditCommand(program);
 registerEventsCommand(program);
 registerSnapshotCommands(program);
+registerImageCommands(program);
 registerCompletionCommand(program);
 
 async function main(): Promise<void> {

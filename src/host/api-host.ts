@@ -1,7 +1,8 @@
 // What the API drives, the daemon (daemon.ts), as one interface: its own file so the API's
 // modules (api.ts, api-routes.ts) and the daemon each import it without importing each other.
 import type { Caller } from "./auth.js";
-import type { SnapshotRecord, VmRecord } from "./store.js";
+import type { ImageRecord, SnapshotRecord, VmRecord } from "./store.js";
+import type { ImportBody } from "./image-ops.js";
 import type { Peer } from "./vm-socket.js";
 import type { VmEvent } from "./supervisor.js";
 
@@ -19,6 +20,15 @@ export interface ApiHost {
   /** The snapshot `ref` (an id or a name) names, among `domain`'s if given. */
   snapshot(ref: string, domain?: string): SnapshotRecord | undefined;
   deleteSnapshot(s: SnapshotRecord): void;
+  /** Imports a host file into the daemon's image store (image-ops.ts). */
+  importImage(b: ImportBody, caller: Caller): Promise<ImageRecord>;
+  /** The images `caller` may see. */
+  listImages(caller: Caller): ImageRecord[];
+  /** The image `ref` (an id or a name) names, among `domain`'s if given. */
+  image(ref: string, domain?: string): ImageRecord | undefined;
+  /** The VMs with an overlay on image `i`. */
+  imageUsers(i: ImageRecord): VmRecord[];
+  deleteImage(i: ImageRecord): void;
   /** `graceS`: a stop's grace time, seconds (default: the daemon's stopGraceMs). */
   lifecycle(
     vm: VmRecord,

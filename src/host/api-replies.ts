@@ -75,6 +75,52 @@ export const snapshotSchema = {
   },
 } as const;
 
+/** An image in the daemon's store (components.schemas.Image). */
+export const imageSchema = {
+  $id: "Image",
+  type: "object",
+  description: "a disk image the daemon keeps for a trust domain's VMs (docs/disks.md)",
+  additionalProperties: false,
+  required: [
+    "id",
+    "name",
+    "domain",
+    "format",
+    "virtual_size",
+    "bytes",
+    "cluster_size",
+    "source",
+    "path",
+    "created_at",
+  ],
+  properties: {
+    id: { type: "string" },
+    name: { type: "string", description: "unique in its trust domain" },
+    domain: { type: "string" },
+    format: { type: "string", enum: ["raw", "qcow2"] },
+    virtual_size: { type: "integer", description: "the guest's disk size, bytes" },
+    bytes: { type: "integer", description: "bytes of data its file holds" },
+    cluster_size: { ...orNull("integer"), description: "qcow2's cluster size; null for raw" },
+    source: { type: "string", description: "the host file it was imported from" },
+    path: { type: "string", description: "its file in the daemon's store" },
+    created_at: { type: "string" },
+    file_size: { type: "integer", description: "its file's size now, bytes (inspect only)" },
+    used_by: {
+      type: "array",
+      description: "the VMs with an overlay on it (inspect only)",
+      items: {
+        type: "object",
+        additionalProperties: false,
+        required: ["id", "name"],
+        properties: { id: { type: "string" }, name: { type: "string" } },
+      },
+    },
+  },
+} as const;
+
+/** A reference to imageSchema in a route's response. */
+export const imageView = { $ref: "Image#" } as const;
+
 /** A reference to snapshotSchema in a route's response. */
 export const snapshotView = { $ref: "Snapshot#" } as const;
 

@@ -11,6 +11,8 @@ import * as replies from "./api-replies.js";
 import { STOP_GRACE_MAX_S } from "./config.js";
 import type { VmRecord } from "./store.js";
 import { RESTORE_FIELDS, snapshotView } from "./snapshot-ops.js";
+import { imageView, type ImportBody } from "./image-ops.js";
+import { ABSOLUTE_PATH } from "../vmm/vm-config.js";
 
 const vmParams = {
   type: "object",
@@ -82,8 +84,112 @@ const snapshotParams = {
   },
 } as const;
 
+const imageParams = {
+  type: "object",
+  required: ["image"],
+  properties: {
+    image: { type: "string", minLength: 1, maxLength: 64, description: "id or name" },
+  },
+} as const;
+
+/** The image routes (docs/disks.md "Images through the daemon"). */
+function registerImageRoutes(app: FastifyInstance, h: ApiHost): void {
+  app.post(
+    "/v1/images",
+    {
+      // Made in a trust domain as a VM is: a tenant in its own only.
+      config: { action: "vm.create" },
+      schema: {
+        summary:
+          "Import a host file (raw or qcow2, checked) into the daemon's image store for a " +
+          "trust domain: copied, so later changes to the file do not reach it",
+        operationId: "importImage",
+        body: {
+          type: "object",
+          additionalProperties: false,
+          required: ["path", "name"],
+          properties: {
+            path: {
+              ...ABSOLUTE_PATH,
+              description: "a file in the image directories the caller may use",
+            },
+            name: {
+              type: "string",
+              pattern: NAME_PATTERN,
+              description: "unique in its trust domain",
+            },
+            domain: {
+              type: "string",
+              pattern: DOMAIN_PATTERN,
+              description: "its trust domain; default: the caller's, or 'default'",
+            },
+            format: {
+              type: "string",
+              enum: ["raw", "qcow2"],
+              description:
+                "raw: taken as raw without looking; absent: found from its first sector " +
+                "(qcow2 or raw; another format is refused with the command that converts it)",
+            },
+          },
+        },
+        response: { 201: replies.imageView },
+      },
+    },
+    async (req, reply) => {
+      const i = await h.importImage(req.body as ImportBody, req.caller!);
+      req.auditDetail = { image: { id: i.id, name: i.name, domain: i.domain, bytes: i.bytes } };
+      return reply.code(201).send(imageView(i));
+    },
+  );
+
+  app.get(
+    "/v1/images",
+    {
+      config: { action: "vm.list" },
+      schema: {
+        summary: "List images (a tenant sees its own domain's)",
+        operationId: "listImages",
+        response: { 200: { type: "array", description: "the images", items: replies.imageView } },
+      },
+    },
+    async (req) => h.listImages(req.caller!).map((i) => imageView(i)),
+  );
+
+  app.get(
+    "/v1/images/:image",
+    {
+      config: { action: "vm.read" },
+      schema: {
+        summary: "One image, with the VMs that have overlays on it",
+        operationId: "getImage",
+        params: imageParams,
+        response: { 200: replies.imageView },
+      },
+    },
+    async (req) => imageView(req.image!, h.imageUsers(req.image!)),
+  );
+
+  app.delete(
+    "/v1/images/:image",
+    {
+      config: { action: "vm.change" },
+      schema: {
+        summary: "Delete an image no VM has an overlay on",
+        operationId: "deleteImage",
+        params: imageParams,
+        response: { 204: { type: "null", description: "deleted" } },
+      },
+    },
+    async (req, reply) => {
+      h.deleteImage(req.image!);
+      return reply.code(204).send();
+    },
+  );
+}
+
 /** Adds every route to `app`. */
 export function registerRoutes(app: FastifyInstance, h: ApiHost): void {
+  registerImageRoutes(app, h);
   // Found (and authorised) in the preHandler: a VM route never runs without it.
   const vmOf = (req: FastifyRequest): VmRecord => req.vm!;
 

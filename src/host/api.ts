@@ -8,11 +8,18 @@ import swagger from "@fastify/swagger";
 import websocket from "@fastify/websocket";
 import rateLimit from "@fastify/rate-limit";
 import { TOKEN_PATTERN, allowed, hashToken, type Action, type Caller } from "./auth.js";
-import type { SnapshotRecord, VmRecord } from "./store.js";
+import type { ImageRecord, SnapshotRecord, VmRecord } from "./store.js";
 import type { ApiHost } from "./api-host.js";
 import { ApiError } from "./api-error.js";
 import { registerRoutes } from "./api-routes.js";
-import { errorRef, errorSchema, nameRequestBody, snapshotSchema, vmSchema } from "./api-replies.js";
+import {
+  errorRef,
+  errorSchema,
+  imageSchema,
+  nameRequestBody,
+  snapshotSchema,
+  vmSchema,
+} from "./api-replies.js";
 import { acceptJsonBodiesOnly, inputValidator, unsupportedMediaType } from "./api-input.js";
 import { registerWebConsole } from "./web-console.js";
 import { MAX_REQUEST_BYTES } from "../agent/agent-client.js";
@@ -46,6 +53,8 @@ declare module "fastify" {
     vm?: VmRecord;
     /** The snapshot a /v1/snapshots/{snapshot} route names, looked up the same way. */
     snapshot?: SnapshotRecord;
+    /** The image a /v1/images/{image} route names, looked up the same way. */
+    image?: ImageRecord;
     /** What the audit entry of this request records besides its status (agent calls). */
     auditDetail?: Record<string, unknown>;
     /** The seq of the entry that recorded this change before it was made. */
@@ -97,13 +106,19 @@ function auditAction(req: FastifyRequest): string {
 
 /**
  * The request itself in its audit entry's detail: its method and route (or URL, unrouted), and
- * the snapshot a snapshot route found.
+ * the snapshot or image a route of theirs found.
  */
-function auditRequest(req: FastifyRequest): { request: string; snapshot?: object } {
+function auditRequest(req: FastifyRequest): {
+  request: string;
+  snapshot?: object;
+  image?: object;
+} {
   const s = req.snapshot;
+  const i = req.image;
   return {
     request: `${req.method} ${req.routeOptions.url ?? req.url}`,
     ...(s ? { snapshot: { id: s.id, name: s.name, domain: s.domain } } : {}),
+    ...(i ? { image: { id: i.id, name: i.name, domain: i.domain } } : {}),
   };
 }
 
@@ -131,6 +146,7 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
   app.addSchema(errorSchema);
   app.addSchema(vmSchema);
   app.addSchema(snapshotSchema);
+  app.addSchema(imageSchema);
   app.addHook("onRoute", (r) => {
     for (const m of [r.method].flat()) routes.push({ method: m, url: r.url });
     // Every route may answer with these (a public one, with no token to check and nothing
@@ -260,32 +276,29 @@ export async function buildApi(h: ApiHost, o: ApiOptions): Promise<FastifyInstan
     const action = req.routeOptions.config.action;
     const caller = req.caller!;
     if (!action) return;
-    const params = req.params as { vm?: string; snapshot?: string };
+    const params = req.params as { vm?: string; snapshot?: string; image?: string };
+    // A tenant's refs are looked up in its own domain: another's VMs, snapshots and images do
+    // not exist for it. Admins and operators may learn that one does not exist; tenants nothing.
+    const mine = caller.role === "tenant" ? (caller.domain ?? "") : undefined;
+    const missing = async (what: string): Promise<typeof reply> => {
+      const code = caller.role === "tenant" ? 403 : 404;
+      await reply.code(code).send({ error: code === 404 ? `no ${what}` : "forbidden" });
+      return reply;
+    };
     let domain: string | undefined;
-    if (params.snapshot !== undefined) {
-      // As for VMs: a tenant's refs are looked up in its own domain and it learns nothing else.
-      const snap = h.snapshot(
-        params.snapshot,
-        caller.role === "tenant" ? (caller.domain ?? "") : undefined,
-      );
-      if (!snap) {
-        const code = caller.role === "tenant" ? 403 : 404;
-        await reply
-          .code(code)
-          .send({ error: code === 404 ? `no snapshot '${params.snapshot}'` : "forbidden" });
-        return reply;
-      }
+    if (params.image !== undefined) {
+      const img = h.image(params.image, mine);
+      if (!img) return missing(`image '${params.image}'`);
+      req.image = img;
+      domain = img.domain;
+    } else if (params.snapshot !== undefined) {
+      const snap = h.snapshot(params.snapshot, mine);
+      if (!snap) return missing(`snapshot '${params.snapshot}'`);
       req.snapshot = snap;
       domain = snap.domain;
     } else if (params.vm !== undefined) {
-      // A tenant's names are looked up in its own domain: another's VMs do not exist for it.
-      const vm = h.vm(params.vm, caller.role === "tenant" ? (caller.domain ?? "") : undefined);
-      if (!vm) {
-        // Admins and operators may learn that a VM does not exist; tenants learn nothing.
-        const code = caller.role === "tenant" ? 403 : 404;
-        await reply.code(code).send({ error: code === 404 ? `no VM '${params.vm}'` : "forbidden" });
-        return reply;
-      }
+      const vm = h.vm(params.vm, mine);
+      if (!vm) return missing(`VM '${params.vm}'`);
       req.vm = vm;
       domain = vm.domain;
     } else if (action === "vm.create") {

@@ -17,6 +17,8 @@ const API_ACTIONS: Record<string, string> = {
   "POST /v1/vms/:vm/resume": "vm.resume",
   "POST /v1/vms/:vm/snapshot": "vm.snapshot",
   "DELETE /v1/snapshots/:snapshot": "snapshot.delete",
+  "POST /v1/images": "image.import",
+  "DELETE /v1/images/:image": "image.delete",
   "PUT /v1/vms/:vm/balloon": "vm.balloon.set",
   "GET /v1/vms/:vm/guest": "vm.guest.read",
   "POST /v1/vms/:vm/agent": "vm.agent.call",

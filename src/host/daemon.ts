@@ -11,9 +11,11 @@ import type { Caller } from "./auth.js";
 import type { Peer } from "./vm-socket.js";
 import { AuditTrail } from "./audit-trail.js";
 import type { HomeLock } from "./home-lock.js";
-import type { SnapshotRecord, Store, VmRecord } from "./store.js";
+import type { ImageRecord, SnapshotRecord, Store, VmRecord } from "./store.js";
 import { SnapshotStore, snapshotKey } from "./snapshot-store.js";
 import { SnapshotOps } from "./snapshot-ops.js";
+import { ImageStore } from "./image-store.js";
+import { ImageOps, type ImportBody } from "./image-ops.js";
 import { Supervisor, type VmEvent } from "./supervisor.js";
 import { ReclaimLoop } from "./reclaim-loop.js";
 import type { DaemonConfig } from "./config.js";
@@ -51,6 +53,7 @@ export class Daemon implements ApiHost {
   private auth!: Tokens;
   private ops!: VmOps;
   private snaps!: SnapshotOps;
+  private images!: ImageOps;
   private calls!: VmCalls;
   private report!: VmStats;
   private readonly streams = new TokenStreams();
@@ -96,6 +99,9 @@ export class Daemon implements ApiHost {
     const snapshotFiles = new SnapshotStore(join(c.home, "snapshots"), snapshotKey(c.home));
     for (const id of snapshotFiles.sweep(new Set(this.store.snapshots().map((s) => s.id))))
       log.warn(`snapshot store: removed ${id}, a copy left unfinished (no record of it)`);
+    const imageFiles = new ImageStore(join(c.home, "images-store"));
+    for (const p of imageFiles.sweep(new Set(this.store.images().map((i) => i.path))))
+      log.warn(`image store: removed ${p}, an import left unfinished (no record of it)`);
     this.supervisor = new Supervisor(
       this.store,
       cgroups,
@@ -120,11 +126,17 @@ export class Daemon implements ApiHost {
         stopTimeoutMs: c.stopTimeoutMs,
         ...(c.cgroupParent !== undefined ? { cgroupParent: c.cgroupParent } : {}),
         restorePath: (vm) => this.snaps.restorePath(vm),
+        backingDirs: (vm) => this.images.backingDirs(vm),
       },
     );
     this.snaps = new SnapshotOps(this.store, snapshotFiles, this.supervisor, c);
-    this.ops = new VmOps(this.store, this.supervisor, c, () =>
-      chooseAccel("auto", this.hostEnv.kvmKind()),
+    this.images = new ImageOps(this.store, imageFiles, c, (id) => this.supervisor.files(id).dir);
+    this.ops = new VmOps(
+      this.store,
+      this.supervisor,
+      c,
+      () => chooseAccel("auto", this.hostEnv.kvmKind()),
+      this.images,
     );
     this.calls = new VmCalls(this.supervisor);
     this.report = new VmStats(this.store, this.supervisor, cgroups, c, () => this.auth.failedTotal);
@@ -211,6 +223,26 @@ export class Daemon implements ApiHost {
 
   deleteSnapshot(s: SnapshotRecord): void {
     this.snaps.delete(s);
+  }
+
+  importImage(b: ImportBody, caller: Caller): Promise<ImageRecord> {
+    return this.images.import(b, caller);
+  }
+
+  listImages(caller: Caller): ImageRecord[] {
+    return this.images.list(caller);
+  }
+
+  image(ref: string, domain?: string): ImageRecord | undefined {
+    return this.images.find(ref, domain);
+  }
+
+  imageUsers(i: ImageRecord): VmRecord[] {
+    return this.images.usedBy(i);
+  }
+
+  deleteImage(i: ImageRecord): void {
+    this.images.delete(i);
   }
 
   lifecycle(

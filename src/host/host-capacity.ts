@@ -45,7 +45,7 @@ export function admitVm(
 ): { pinned: number[] | null } {
   auditRoom();
   recheckVm(vm.spec, vm.domain, cfg, vm.restoredFrom !== null);
-  checkQuota(vm, store.vms(), cfg.domainQuotas, "start");
+  checkQuota(vm, store.vms(), cfg.domainQuotas, "start", store.images());
   return admit(
     { ...vm.spec, domain: vm.domain },
     active(store.vms(), vm.id),

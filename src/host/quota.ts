@@ -1,7 +1,8 @@
 // Per-domain quotas (domainQuotas in the config): what one trust domain's VMs may hold together,
 // so one tenant cannot take the host's admission headroom or fill its database. vCPUs and memory
 // count the domain's active VMs (what admission counts); VMs count its records; disk bytes the
-// apparent size of each distinct disk file its VMs name. Checked at create and before each
+// apparent size of each distinct disk file its VMs name, and the data of its images in the
+// daemon's image store (image-store.ts). Checked at create and before each
 // start, refused with the arithmetic.
 import { statSync } from "node:fs";
 import { ApiError } from "./api-error.js";
@@ -25,6 +26,8 @@ export type DomainUse = Required<DomainQuota>;
 
 /** What a snapshot counts against its domain's quota (store.ts SnapshotRecord). */
 export type HeldSnapshot = { domain: string; bytes: number };
+/** What an image in the store counts against its domain's diskBytes (store.ts ImageRecord). */
+export type HeldImage = { domain: string; bytes: number };
 
 /** What a guest can fill of a disk: its file's apparent size; 0 once it is gone. */
 function fileBytes(p: string): number {
@@ -41,17 +44,19 @@ const sum = (vms: VmRecord[], f: (v: VmRecord) => number): number =>
 const diskPaths = (vms: Pick<VmRecord, "spec">[]): Set<string> =>
   new Set(vms.flatMap((v) => v.spec.disks.map((d) => d.path)));
 
-/** What `domain`'s VMs among `vms`, and its snapshots among `snaps`, hold. */
+/** What `domain`'s VMs among `vms`, its snapshots among `snaps` and its `images`, hold. */
 export function domainUse(
   domain: string,
   vms: VmRecord[],
   snaps: readonly HeldSnapshot[] = [],
+  images: readonly HeldImage[] = [],
 ): DomainUse {
   const mine = vms.filter((v) => v.domain === domain);
   const kept = snaps.filter((s) => s.domain === domain);
   const active = mine.filter((v) => isActive(v.state));
   let diskBytes = 0;
   for (const p of diskPaths(mine)) diskBytes += fileBytes(p);
+  for (const i of images) if (i.domain === domain) diskBytes += i.bytes;
   return {
     vcpus: sum(active, (v) => v.spec.cpus),
     memoryMiB: sum(active, (v) => v.spec.memory_mib),
@@ -75,11 +80,12 @@ export function checkQuota(
   vms: VmRecord[],
   quotas: Record<string, DomainQuota>,
   when: "create" | "start",
+  images: readonly HeldImage[] = [],
 ): void {
   const q = quotaOf(quotas, vm.domain);
   if (!q) return;
   const others = vms.filter((v) => v.domain === vm.domain && v.id !== vm.id);
-  const use = domainUse(vm.domain, others);
+  const use = domainUse(vm.domain, others, [], images);
   const held = diskPaths(others);
   let newDisk = 0;
   for (const p of diskPaths([vm])) if (!held.has(p)) newDisk += fileBytes(p);
@@ -104,12 +110,37 @@ export function quotaView(
   vms: VmRecord[],
   quotas: Record<string, DomainQuota>,
   snaps: readonly HeldSnapshot[] = [],
+  images: readonly HeldImage[] = [],
 ): Record<string, { used: DomainUse; quota: DomainQuota | null }> {
-  const held = [...Object.keys(quotas), ...vms.map((v) => v.domain), ...snaps.map((s) => s.domain)];
+  const held = [...Object.keys(quotas), ...[...vms, ...snaps, ...images].map((v) => v.domain)];
   const domains = [...new Set(held)].sort();
   return Object.fromEntries(
-    domains.map((d) => [d, { used: domainUse(d, vms, snaps), quota: quotaOf(quotas, d) ?? null }]),
+    domains.map((d) => [
+      d,
+      { used: domainUse(d, vms, snaps, images), quota: quotaOf(quotas, d) ?? null },
+    ]),
   );
+}
+
+/**
+ * Refuses (ApiError 409, with the arithmetic) an image of `bytes` of data that would take
+ * `domain` past its diskBytes quota with what its VMs' disks and `images` hold now.
+ */
+export function checkImageQuota(
+  domain: string,
+  vms: VmRecord[],
+  images: readonly HeldImage[],
+  quotas: Record<string, DomainQuota>,
+  bytes: number,
+): void {
+  const limit = quotaOf(quotas, domain)?.diskBytes;
+  const used = domainUse(domain, vms, [], images).diskBytes;
+  if (limit !== undefined && used + bytes > limit)
+    throw new ApiError(
+      409,
+      `domain ${domain}: ${used + bytes} bytes of disk would exceed its quota of ${limit} ` +
+        `(${used} in use + ${bytes} imported)`,
+    );
 }
 
 /**

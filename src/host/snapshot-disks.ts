@@ -51,7 +51,7 @@ export function writableDisks(machine: { disks?: unknown }): { index: number; pa
  * Opens a VM's disk for reading as root: no link in any component (openat2), then reopened
  * through that very file; a regular file only.
  */
-function openSource(path: string): { fd: number; size: number } {
+export function openSource(path: string): { fd: number; size: number } {
   let p: number;
   try {
     p = openPathNoLinks(path);

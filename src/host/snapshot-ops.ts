@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { ApiError } from "./api-error.js";
+import { findRef } from "./find-ref.js";
 import type { Caller } from "./auth.js";
 import type { DaemonConfig } from "./config.js";
 import { checkSnapshotQuota } from "./quota.js";
@@ -95,16 +96,7 @@ export class SnapshotOps {
 
   /** The snapshot `ref` (an id, or a name in `domain`) names; ApiError if a name is ambiguous. */
   find(ref: string, domain?: string): SnapshotRecord | undefined {
-    const all = this.store.snapshots().filter((s) => domain === undefined || s.domain === domain);
-    const byId = all.find((s) => s.id === ref);
-    if (byId) return byId;
-    const named = all.filter((s) => s.name === ref);
-    if (named.length > 1)
-      throw new ApiError(
-        409,
-        `'${ref}' names ${named.length} snapshots (trust domains ${named.map((s) => s.domain).join(", ")}): use its id`,
-      );
-    return named[0];
+    return findRef(this.store.snapshots(), ref, domain, "snapshots");
   }
 
   /**

@@ -57,6 +57,26 @@ export interface SnapshotRecord {
   createdAt: string;
 }
 
+/** A disk image the daemon keeps in its image store (image-store.ts). */
+export interface ImageRecord {
+  id: string;
+  /** Unique in its trust domain. */
+  name: string;
+  domain: string;
+  format: "raw" | "qcow2";
+  /** The guest's disk size in bytes. */
+  virtualSize: number;
+  /** Bytes of data its file holds (its apparent size's data ranges). */
+  bytes: number;
+  /** qcow2's cluster size; null for raw. */
+  clusterSize: number | null;
+  /** The host file it was imported from. */
+  source: string;
+  /** Its file in the store. */
+  path: string;
+  createdAt: string;
+}
+
 export interface TokenRecord {
   id: string;
   name: string;
@@ -112,7 +132,16 @@ create table if not exists snapshots (
   id text primary key, name text not null, domain text not null, vm_id text not null,
   vm_name text not null, spec text not null, bytes integer not null, path text not null,
   created_at text not null, unique (domain, name));
+create table if not exists images (
+  id text primary key, name text not null, domain text not null, format text not null,
+  virtual_size integer not null, bytes integer not null, cluster_size integer,
+  source text not null, path text not null, created_at text not null,
+  unique (domain, name));
 `;
+
+const IMAGE_COLUMNS =
+  "id, name, domain, format, virtual_size as virtualSize, bytes, cluster_size as clusterSize, " +
+  "source, path, created_at as createdAt";
 
 const SNAPSHOT_COLUMNS =
   "id, name, domain, vm_id as vmId, vm_name as vmName, spec, bytes, path, created_at as createdAt";
@@ -372,6 +401,36 @@ export class Store {
 
   deleteSnapshot(id: string): void {
     this.db.prepare("delete from snapshots where id = ?").run(id);
+  }
+
+  images(): ImageRecord[] {
+    return this.db
+      .prepare(`select ${IMAGE_COLUMNS} from images order by created_at, name`)
+      .all() as ImageRecord[];
+  }
+
+  insertImage(i: ImageRecord): void {
+    this.db
+      .prepare(
+        `insert into images (id, name, domain, format, virtual_size, bytes, cluster_size,
+         source, path, created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        i.id,
+        i.name,
+        i.domain,
+        i.format,
+        i.virtualSize,
+        i.bytes,
+        i.clusterSize,
+        i.source,
+        i.path,
+        i.createdAt,
+      );
+  }
+
+  deleteImage(id: string): void {
+    this.db.prepare("delete from images where id = ?").run(id);
   }
 
   tokens(): TokenRecord[] {

@@ -69,6 +69,8 @@ export interface SupervisorOptions {
    * (snapshot-store.ts); throws when it cannot be used.
    */
   restorePath?: (vm: VmRecord) => RestoreSource | undefined;
+  /** Where a VM's qcow2 disks' backing files may lie (image-ops.ts), if not beside each. */
+  backingDirs?: (vm: VmRecord) => string[] | undefined;
 }
 
 /** The snapshot a VM starts from (snapshot-ops.ts restorePath). */
@@ -258,6 +260,7 @@ export class Supervisor {
     // its exit record there after dropping to that user; no other VM can enter it.
     prepareVmDir(f.dir, vm.uid, [basename(f.exitFile)]);
     const disks = restore?.disks(f.dir, vm.uid);
+    const backingDirs = this.o.backingDirs?.(vm);
     const s = vm.spec;
     const cg = this.cgroups.create(
       `vm-${vm.id}`,
@@ -277,6 +280,7 @@ export class Supervisor {
       logFormat: this.o.logFormat,
       ...(restore !== undefined ? { restore: restore.dir } : {}),
       ...(disks !== undefined ? { disks } : {}),
+      ...(backingDirs !== undefined ? { backingDirs } : {}),
     });
     let log: number;
     try {

@@ -4,7 +4,7 @@
 // once so what was checked is what the VMM opens; the same checks again before each start.
 import { backingChainSync } from "../disk/qcow2-chain.js";
 import { Qcow2Error } from "../disk/qcow2-header.js";
-import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { ApiError } from "./api-error.js";
 import { closeFd, openPathNoLinks } from "../sys/libc.js";
@@ -33,6 +33,16 @@ export interface CreateContext {
   autoAccel?: "soft" | "kvm";
   /** The snapshot (its id) the VM starts from instead of booting. */
   restoredFrom?: string;
+  /**
+   * A disk's `image` (a name or id) of trust domain `domain`: the path its overlay will have for
+   * VM `vmId`, disk `index`, and the image's id (image-ops.ts). Throws ApiError.
+   */
+  overlay?: (
+    ref: string,
+    domain: string,
+    vmId: string,
+    index: number,
+  ) => { path: string; id: string };
 }
 
 /**
@@ -68,7 +78,7 @@ export function checkNetwork(
 }
 
 /** Who is told what about a file that cannot be used: a tenant only that it is not its to use. */
-function denier(field: string, p: string, role: Caller["role"]): Deny {
+export function denier(field: string, p: string, role: Caller["role"]): Deny {
   return (status, why) => {
     if (role === "tenant")
       throw new ApiError(403, `${field}: ${p}: not in your image directories`, field);
@@ -91,7 +101,8 @@ export function imageFields(
   if (spec.initrd && spec.initrd !== "none")
     files.push({ field: "initrd", path: spec.initrd, set: (p) => (spec.initrd = p) });
   spec.disks.forEach((d, i) => {
-    if (restored && !d.read_only) return;
+    // An overlay on a store image is the daemon's own file in the VM's directory.
+    if ((restored && !d.read_only) || d.image !== undefined) return;
     files.push({ field: `disks.${i}.path`, path: d.path, set: (p) => (d.path = p) });
   });
   return files;
@@ -126,6 +137,24 @@ export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy, restored 
   spec.nics.forEach((n, i) =>
     checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, domain, "operator", cfg.domainNetworks),
   );
+  // An overlay on a store image lies in the VM's directory, which its uid may write: it must
+  // still be a file there, not a link put in its place (a jail binds it with no link followed).
+  spec.disks.forEach((d, i) => {
+    if (d.image === undefined) return;
+    let fd: number | undefined;
+    try {
+      fd = openPathNoLinks(d.path);
+      if (!fstatSync(fd).isFile()) throw new Error("not a file");
+    } catch {
+      throw new ApiError(
+        409,
+        `disks.${i}: its overlay ${d.path} is no longer the file the daemon made (a link?); create the VM again`,
+        `disks.${i}`,
+      );
+    } finally {
+      if (fd !== undefined) closeFd(fd);
+    }
+  });
   const rules = imageRules(cfg);
   for (const { field, path } of imageFields(spec, restored))
     recheckFile(rules, path, domain, (status, why) => {
@@ -192,9 +221,22 @@ export function newVmRecord(
     return real;
   };
   const restored = ctx.restoredFrom !== undefined;
+  const id = randomBytes(6).toString("hex");
+  spec.disks.forEach((d, i) => {
+    const field = `disks.${i}`;
+    if ((d.image === undefined) === (d.path === undefined))
+      throw new ApiError(400, `${field}: give one of path and image`, field);
+    if (d.image === undefined) return;
+    if (restored)
+      throw new ApiError(400, `${field}.image: not with restore_from`, `${field}.image`);
+    if (!ctx.overlay)
+      throw new ApiError(400, `${field}.image: this daemon has no image store`, `${field}.image`);
+    const o = ctx.overlay(d.image, spec.domain, id, i);
+    Object.assign(d, { path: o.path, format: "qcow2", image: o.id });
+  });
   for (const f of imageFields(spec, restored)) f.set(check(f.field, f.path));
   spec.disks.forEach((d, i) => {
-    if (d.format === "raw" || (restored && !d.read_only)) return;
+    if (d.format === "raw" || (restored && !d.read_only) || d.image !== undefined) return;
     const format = imageFormatOf(d.path);
     const field = `disks.${i}.path`;
     if (format === "qcow2" || d.format === "qcow2") {
@@ -230,7 +272,7 @@ export function newVmRecord(
     throw new ApiError(400, "accel: this host has no /dev/kvm", "accel");
   const now = new Date().toISOString();
   const vm: VmRecord = {
-    id: randomBytes(6).toString("hex"),
+    id,
     name: spec.name,
     domain: spec.domain,
     spec,

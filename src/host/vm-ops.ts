@@ -9,6 +9,8 @@ import { checkQuota } from "./quota.js";
 import type { Store, VmRecord } from "./store.js";
 import type { Supervisor, VmEvent } from "./supervisor.js";
 import { newVmRecord } from "./vm-create.js";
+import type { ImageOps } from "./image-ops.js";
+import { removeVmDir } from "./vm-dir.js";
 import { readVmFile } from "./vm-file.js";
 import type { Peer } from "./vm-socket.js";
 import { MoatError } from "../base/moat-error.js";
@@ -20,6 +22,8 @@ export class VmOps {
     private readonly supervisor: Supervisor,
     private readonly cfg: DaemonConfig,
     private readonly autoAccel: () => "kvm" | "soft",
+    /** The image store's operations: disks `{ "image": N }` get overlays on its images. */
+    private readonly images?: ImageOps,
   ) {}
 
   list(): VmRecord[] {
@@ -42,14 +46,22 @@ export class VmOps {
     const vm = newVmRecord(body, caller, this.cfg, {
       ...(restoredFrom !== undefined ? { restoredFrom } : {}),
       nameTaken: (n, domain) => this.store.vms().some((v) => v.domain === domain && v.name === n),
-      checkQuota: (v) => checkQuota(v, this.store.vms(), this.cfg.domainQuotas, "create"),
+      checkQuota: (v) =>
+        checkQuota(v, this.store.vms(), this.cfg.domainQuotas, "create", this.store.images()),
       autoAccel: this.autoAccel(),
       ...(this.cfg.vmUsers
         ? { allocateUid: () => this.store.allocateUid(this.cfg.vmUidBase) }
         : {}),
+      ...(this.images ? { overlay: this.images.overlayFor.bind(this.images) } : {}),
     });
     const now = vm.createdAt;
-    this.store.insertVm(vm);
+    this.images?.makeOverlays(vm);
+    try {
+      this.store.insertVm(vm);
+    } catch (e) {
+      removeVmDir(this.supervisor.files(vm.id).dir);
+      throw e;
+    }
     this.supervisor.events.emit("event", {
       type: "vm.state",
       id: vm.id,

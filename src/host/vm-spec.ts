@@ -8,6 +8,7 @@ import {
   IFNAME_PATTERN,
   machineProperties,
   VM_NAME_PATTERN,
+  type DiskConfig,
   type MachineConfig,
 } from "../vmm/vm-config.js";
 
@@ -15,13 +16,43 @@ export { IFNAME_PATTERN };
 export const NAME_PATTERN = VM_NAME_PATTERN;
 export const DOMAIN_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$";
 
+const machine = machineProperties(ABSOLUTE_PATH);
+
+/** An image's name in the daemon's store (image-ops.ts). */
+export const IMAGE_NAME_PATTERN = VM_NAME_PATTERN;
+
+/**
+ * A disk of the API's spec: a host file (`path`), or (`image`) an image of the daemon's store,
+ * on which the daemon makes the VM a thin qcow2 overlay (docs/disks.md); one of the two.
+ */
+const specDisks = {
+  ...machine.disks,
+  items: {
+    ...machine.disks.items,
+    required: [],
+    properties: {
+      ...machine.disks.items.properties,
+      image: {
+        type: "string",
+        minLength: 1,
+        maxLength: 64,
+        description:
+          "an image of the VM's trust domain in the daemon's store (moat image ls), by name " +
+          "or id, instead of a path: the daemon makes the VM a thin qcow2 overlay on it in the " +
+          "VM's own directory (its path and format are then the overlay's)",
+      },
+    },
+  },
+} as const;
+
 export const vmSpecSchema = {
   $id: "VmSpec",
   type: "object",
   additionalProperties: false,
   required: ["name"],
   properties: {
-    ...machineProperties(ABSOLUTE_PATH),
+    ...machine,
+    disks: specDisks,
     name: { type: "string", pattern: NAME_PATTERN, description: "unique in its trust domain" },
     domain: {
       type: "string",
@@ -53,8 +84,14 @@ export const vmSpecSchema = {
   },
 } as const;
 
+/** A disk of a VM record: its path, and the store image (its id) its overlay is on, if any. */
+export interface SpecDisk extends DiskConfig {
+  image?: string;
+}
+
 /** The machine (vm-config.ts) and what the host keeps of a VM: its domain, labels, policies. */
 export interface VmSpec extends MachineConfig {
+  disks: SpecDisk[];
   name: string;
   domain: string;
   labels: Record<string, string>;

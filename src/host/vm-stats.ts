@@ -115,7 +115,12 @@ export class VmStats {
         pressure_some10: mem.pressureSome10 ?? null,
       },
       policy: this.cfg.policy,
-      quotas: quotaView(this.store.vms(), this.cfg.domainQuotas, this.store.snapshots()),
+      quotas: quotaView(
+        this.store.vms(),
+        this.cfg.domainQuotas,
+        this.store.snapshots(),
+        this.store.images(),
+      ),
       image_dirs: {
         operators: this.cfg.imageDirs,
         tenants: this.cfg.tenantImageDirs,

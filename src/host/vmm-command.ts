@@ -45,7 +45,9 @@ export function vmFiles(dir: string): VmFiles {
 export function vmMachine(spec: VmSpec): Omit<VmConfig, "host"> {
   // The spec's host-level fields stay with the daemon; the machine is the config's as it is.
   const { domain: _d, labels: _l, restart: _r, cpu: _c, ...machine } = spec;
-  return { ...machine, bios: "builtin" };
+  // A disk's store image is the daemon's record of it: the VMM opens its path (the overlay).
+  const disks = machine.disks.map(({ image: _i, ...d }) => d);
+  return { ...machine, disks, bios: "builtin" };
 }
 
 /** Where a VM process writes the snapshots the daemon asks for: its own directory. */
@@ -69,6 +71,8 @@ export function vmConfigFor(
     restore?: string;
     /** With restore: the paths its disks are opened at instead (its own copies), in order. */
     disks?: string[];
+    /** Where its qcow2 disks' backing files may lie: its domain's image store directory. */
+    backingDirs?: string[];
   },
 ): VmConfig {
   const machine = vmMachine(spec);
@@ -91,6 +95,7 @@ export function vmConfigFor(
       ...(o.uid !== null ? { jail_user: { uid: o.uid, gid: o.uid } } : {}),
       ...(o.logFormat === "json" ? { log_format: "json" } : {}),
       snapshot_dir: snapshotDirOf(f),
+      ...(o.backingDirs !== undefined ? { backing_dirs: o.backingDirs } : {}),
       // Every VM the daemon restores is a clone (a new VM generation ID: its RNG reseeded, its
       // clock set from the RTC): many may start from one snapshot, and one alone loses nothing.
       ...(o.restore !== undefined ? { restore: o.restore, clone: true } : {}),

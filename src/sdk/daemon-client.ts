@@ -21,8 +21,13 @@ export interface VmView {
   created_at: string;
 }
 
-/** What POST /v1/vms takes: a name, the rest defaulted (docs/host.md, docs/vm-config.md). */
-export type VmSpecInput = { name: string } & Partial<Omit<VmSpec, "name">>;
+/**
+ * What POST /v1/vms takes: a name, the rest defaulted (docs/host.md, docs/vm-config.md). A
+ * disk is a host file (`path`) or an image of the daemon's store (`image`, docs/disks.md).
+ */
+export type VmSpecInput = { name: string } & Partial<Omit<VmSpec, "name" | "disks">> & {
+    disks?: (Partial<VmSpec["disks"][number]> & ({ path: string } | { image: string }))[];
+  };
 
 export interface DaemonOptions {
   /** The daemon's socket; default MOAT_SOCKET, else MOAT_HOME's (or /var/lib/moat's) moat.sock. */
@@ -59,7 +64,25 @@ export interface Daemon {
    * guest goes on where the snapshot left it, no boot.
    */
   restoreVm(snapshot: string, name: string): Promise<VmView>;
+  /**
+   * Copies the host file `path` (raw or qcow2, in the caller's image directories) into the
+   * daemon's image store as `name` (docs/disks.md "Images through the daemon").
+   */
+  importImage(
+    path: string,
+    name: string,
+    o?: { domain?: string; format?: "raw" | "qcow2" },
+  ): Promise<ImageView>;
+  /** The images the caller may see (a tenant: its domain's). */
+  listImages(): Promise<ImageView[]>;
+  /** One image (its id or name), with the VMs that have overlays on it. */
+  getImage(image: string): Promise<ImageView>;
+  /** Deletes an image no VM has an overlay on. */
+  deleteImage(image: string): Promise<void>;
 }
+
+/** An image in the daemon's store (GET /v1/images). */
+export type ImageView = components["schemas"]["Image"];
 
 /** A snapshot as the daemon keeps it (GET /v1/snapshots). */
 export type SnapshotView = components["schemas"]["Snapshot"];
@@ -101,6 +124,10 @@ export function daemon(o: DaemonOptions = {}): Daemon {
       await call("POST", "/v1/vms", { name, restore_from: snapshot });
       return call("POST", `${vm(name)}/start`);
     },
+    importImage: (path, name, o = {}) => call("POST", "/v1/images", { path, name, ...o }),
+    listImages: () => call("GET", "/v1/images"),
+    getImage: (i) => call("GET", `/v1/images/${encodeURIComponent(i)}`),
+    deleteImage: (i) => call("DELETE", `/v1/images/${encodeURIComponent(i)}`),
     exec: async (name, argv, timeoutMs) => {
       const r = await call<AgentReply>("POST", `${vm(name)}/agent`, {
         command: "exec",

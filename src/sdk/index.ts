@@ -7,6 +7,7 @@ export {
   type DaemonOptions,
   type ExecResult,
   type SnapshotView,
+  type ImageView,
   type VmView,
   type VmSpecInput,
 } from "./daemon-client.js";

@@ -37,11 +37,17 @@ export async function openDisk(spec: {
   path: string;
   readOnly: boolean;
   format?: DiskFormat;
+  /** Where its backing files may lie (absent: the image's own directory). */
+  backingDirs?: string[];
 }): Promise<OpenDisk> {
   if (spec.format !== "qcow2")
     return DiskFile.open(spec.path, spec.readOnly, spec.format === "raw");
   try {
-    return await openQcow2(spec.path, { readOnly: spec.readOnly, onOpen: lock });
+    return await openQcow2(spec.path, {
+      readOnly: spec.readOnly,
+      onOpen: lock,
+      ...(spec.backingDirs !== undefined ? { backingDirs: spec.backingDirs } : {}),
+    });
   } catch (e) {
     if (e instanceof Qcow2Error) throw new DiskError(`disk ${spec.path}: ${e.message}`);
     const code = (e as NodeJS.ErrnoException).code ?? "";

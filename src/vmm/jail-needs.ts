@@ -14,10 +14,10 @@ import { MANIFEST_FILE, MEMORY_FILE } from "./snapshot-file.js";
  * The backing files under a qcow2 disk, at their real paths (so bound with no link followed).
  * A chain that does not check out binds nothing more: the VMM, opening it, says why.
  */
-function backingFiles(d: DiskConfig): string[] {
+function backingFiles(d: DiskConfig, backingDirs: string[] | undefined): string[] {
   if (d.format !== "qcow2") return [];
   try {
-    return backingChainSync(d.path);
+    return backingChainSync(d.path, backingDirs !== undefined ? { backingDirs } : {});
   } catch {
     return [];
   }
@@ -74,7 +74,11 @@ export function jailDevices(
           ...(o.checked ? { noLinks: true } : {}),
         })),
         ...c.disks.flatMap((d) =>
-          backingFiles(d).map((path) => ({ path, readOnly: true, noLinks: true })),
+          backingFiles(d, c.host.backing_dirs).map((path) => ({
+            path,
+            readOnly: true,
+            noLinks: true,
+          })),
         ),
       ],
       writeDirs: parentDirs(made),

@@ -116,6 +116,11 @@ export interface HostConfig {
   /** Where the control socket's snapshot op writes snapshots (one directory each, by name). */
   snapshot_dir?: string;
   /**
+   * Directories (real paths) a qcow2 disk's backing files may lie in; absent: each image's own
+   * directory (docs/disks.md). The daemon gives its VM's domain's image store directory.
+   */
+  backing_dirs?: string[];
+  /**
    * A snapshot to start from instead of booting: the machine is the snapshot's (the config's
    * own machine fields are not used), the host part this config's.
    */
@@ -288,6 +293,7 @@ const HOST_PROPERTIES = {
   },
   log_format: { type: "string", enum: LOG_FORMATS },
   snapshot_dir: PATH,
+  backing_dirs: { type: "array", maxItems: 8, items: PATH },
   restore: PATH,
   clone: { type: "boolean" },
 } as const;

@@ -31,6 +31,8 @@ export interface DiskSpec {
   readOnly: boolean;
   /** The format said (raw: not looked at for another; qcow2); unsaid: raw once looked at. */
   format?: DiskFormat;
+  /** Where a qcow2 disk's backing files may lie (absent: the image's own directory). */
+  backingDirs?: string[];
   /** Rate limits: data bytes per second, requests per second. */
   bytesPerSecond?: number;
   opsPerSecond?: number;

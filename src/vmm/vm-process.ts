@@ -112,6 +112,7 @@ function deviceSpecs(c: VmConfig): DeviceSpecs {
       path: d.path,
       readOnly: d.read_only,
       ...(d.format !== undefined ? { format: d.format } : {}),
+      ...(c.host.backing_dirs !== undefined ? { backingDirs: c.host.backing_dirs } : {}),
       ...(d.bps !== undefined ? { bytesPerSecond: d.bps } : {}),
       ...(d.iops !== undefined ? { opsPerSecond: d.iops } : {}),
     })),

@@ -115,3 +115,86 @@ test("the Debian image boots systemd to a login prompt; its qemu-guest-agent ans
     `debian: login prompt after ${(loginMs / 1000).toFixed(0)} s, agent after ${(agentMs / 1000).toFixed(0)} s\n`,
   );
 });
+
+test("the Debian image converted to qcow2 with qemu-img boots from it, writes, and qemu-img check finds nothing wrong after", async (t) => {
+  // Converted as people have it: qemu-img convert to qcow2 (version 3, 64 KiB clusters).
+  const q = join(dir, "disk.qcow2");
+  const cv = spawnSync("qemu-img", ["convert", "-f", "raw", "-O", "qcow2", IMAGE, q]);
+  assert.equal(cv.status, 0, String(cv.stderr));
+  const h = newHome({ reclaim: { enabled: false }, imageDirs: [dir] });
+  const d = await startDaemon(h);
+  t.after(() => stopDaemon(h, d));
+  const tok = adminToken(h);
+  const spec = {
+    name: "debq",
+    accel: "soft",
+    cpus: 2,
+    memory_mib: 512,
+    initrd: "none",
+    cmdline: "console=ttyS0 root=/dev/vda rw",
+    disks: [{ path: q }],
+    agent: { allow: ["info", "shutdown", "exec"] },
+  };
+  const made = await api(h.socket, tok, "POST", "/v1/vms", spec);
+  assert.equal(made.status, 201, made.text);
+  const vm0 = (await api(h.socket, tok, "GET", "/v1/vms/debq")).body as {
+    spec: { disks: { format: string }[] };
+  };
+  assert.equal(vm0.spec.disks[0]!.format, "qcow2", "the daemon found the format at create");
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/debq/start")).status, 200);
+  await until(
+    "the login prompt",
+    async () =>
+      /moat-debian login: *$/m.test(
+        (await api(h.socket, tok, "GET", "/v1/vms/debq/logs?bytes=1048576")).text,
+      ),
+    15 * 60_000,
+  );
+  await until(
+    "the agent",
+    async () =>
+      (await api(h.socket, tok, "POST", "/v1/vms/debq/agent", { command: "ping" })).status === 200,
+    5 * 60_000,
+  );
+  // Writes: a file, a package database touch, 32 MiB of new clusters, all synced.
+  const write = await cli(h, [
+    "exec",
+    "debq",
+    "--timeout",
+    "300",
+    "--",
+    "sh",
+    "-c",
+    "echo moat-was-here > /root/qcow2-mark && dd if=/dev/urandom of=/root/blob bs=1M count=32 " +
+      "2>/dev/null && sync && md5sum /root/blob | cut -d' ' -f1",
+  ]);
+  assert.equal(write.status, 0, write.err);
+  const sum = write.out.trim();
+  const stop = await cli(h, ["stop", "debq"]);
+  assert.equal(stop.status, 0, stop.err);
+  const check = spawnSync("qemu-img", ["check", q], { encoding: "utf8" });
+  assert.equal(check.status, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /No errors were found on the image/);
+  // And boots again from what it wrote: the file is there, the same.
+  assert.equal((await api(h.socket, tok, "POST", "/v1/vms/debq/start")).status, 200);
+  await until(
+    "the agent again",
+    async () =>
+      (await api(h.socket, tok, "POST", "/v1/vms/debq/agent", { command: "ping" })).status === 200,
+    15 * 60_000,
+  );
+  const again = await cli(h, [
+    "exec",
+    "debq",
+    "--timeout",
+    "120",
+    "--",
+    "sh",
+    "-c",
+    "cat /root/qcow2-mark && md5sum /root/blob | cut -d' ' -f1",
+  ]);
+  assert.equal(again.out, `moat-was-here\n${sum}\n`, again.err);
+  assert.equal((await cli(h, ["stop", "debq"])).status, 0);
+  const last = spawnSync("qemu-img", ["check", q], { encoding: "utf8" });
+  assert.equal(last.status, 0, last.stdout + last.stderr);
+});

@@ -1,5 +1,5 @@
 // qcow2 images as a fuzz target (issue 23): images qemu-img made (small clusters, data, zero and
-// compressed clusters, a version 2 image, an overlay on a raw base), with bytes of their metadata replaced, opened
+// compressed clusters (zlib and zstd), a version 2 image, an overlay on a raw base), with bytes of their metadata replaced, opened
 // read-only or to be written, then read, written, discarded and zeroed anywhere. Invariants:
 // only a Qcow2Error (or a read-only disk's EROFS) comes out; an image moat opened to write
 // opens again after moat's writes with its counts consistent; on a disk of at most 4 MiB, every
@@ -76,35 +76,19 @@ function made(): Seed[] {
     const raw = join(dir, "src.raw");
     execFileSync("qemu-img", ["create", "-q", "-f", "raw", raw, "2M"]);
     execFileSync("qemu-io", ["-f", "raw", "-c", "write -P 4 0 200k", raw]);
-    const comp = join(dir, "comp.qcow2");
-    execFileSync("qemu-img", [
-      "convert",
-      "-c",
-      "-O",
-      "qcow2",
-      "-o",
-      "cluster_size=4096",
-      raw,
-      comp,
-    ]);
-    const over = join(dir, "over.qcow2");
-    execFileSync("qemu-img", [
-      "create",
-      "-q",
-      "-f",
-      "qcow2",
-      "-o",
-      "cluster_size=4096",
-      "-b",
-      raw,
-      "-F",
-      "raw",
-      over,
-    ]);
+    const compressed = (name: string, type: string): string => {
+      const p = join(dir, name);
+      const o = `cluster_size=4096,compression_type=${type}`;
+      execFileSync("qemu-img", ["convert", "-c", "-O", "qcow2", "-o", o, raw, p]);
+      return p;
+    };
+    const comp = compressed("comp.qcow2", "zlib");
+    const zstd = compressed("zstd.qcow2", "zstd");
+    const over = img("over.qcow2", "-o", "cluster_size=4096", "-b", raw, "-F", "raw");
     io(over, "write -P 5 5000 9000");
     const v2 = img("v2.qcow2", "-o", "compat=0.10,cluster_size=4096");
     io(v2, "write -P 6 0 20000", "write -P 7 1M 5000");
-    seeds = [small, big, comp, v2].map((p) => ({ bytes: readFileSync(p), backing: false }));
+    seeds = [small, big, comp, v2, zstd].map((p) => ({ bytes: readFileSync(p), backing: false }));
     seeds.push({ bytes: readFileSync(over), backing: true });
     return seeds;
   } finally {
@@ -183,7 +167,7 @@ export function qcow2Target(): FuzzTarget<{
     parses:
       "qcow2 images: header, extensions, backing name, L1/L2 tables, refcounts, compressed clusters",
     input: fc.record({
-      seed: fc.nat({ max: 4 }),
+      seed: fc.nat({ max: 5 }),
       // Most edits land in the metadata: the header cluster and the first tables.
       edits: fc.array(
         fc.record({

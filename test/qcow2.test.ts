@@ -166,9 +166,10 @@ test("qcow2: an overlay on a raw and a qcow2 base reads through, copies partial 
   }
 });
 
-test("qcow2: compressed clusters read as written, and writing over them frees what they held", async () => {
+test("qcow2: compressed clusters (zlib and zstd) read as written, and writing over them frees what they held", async () => {
   const src = path("src.raw");
   qemuImg("create", "-q", "-f", "raw", src, "4M");
+  // Varied data: runs, and bytes that do not repeat, so the frames hold more than one block.
   execFileSync("qemu-io", [
     "-f",
     "raw",
@@ -178,17 +179,45 @@ test("qcow2: compressed clusters read as written, and writing over them frees wh
     "write -P 0x22 2M 300k",
     src,
   ]);
-  const c = path("comp.qcow2");
-  qemuImg("convert", "-c", "-f", "raw", "-O", "qcow2", src, c);
-  assert.match(qemuImg("check", c), /compressed clusters/);
-  const m = mirror(4 * 1024 * 1024, src);
-  const img = await openQcow2(c, { readOnly: false });
-  assert.ok((await img.read(0, 1024 * 1024)).every((b) => b === 0x11));
-  assert.ok((await img.read(2 * 1024 * 1024, 300 * 1024)).every((b) => b === 0x22));
-  await writeMany(img, m, 5, 60);
+  const noise = Buffer.alloc(200_000);
+  for (let i = 0, x = 1; i < noise.length; i++)
+    noise[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  const fd = openSync(src, "r+");
+  writeSync(fd, noise, 0, noise.length, 3 * 1024 * 1024);
+  closeSync(fd);
+  for (const type of ["zlib", "zstd"]) {
+    const c = path(`comp-${type}.qcow2`);
+    qemuImg("convert", "-c", "-f", "raw", "-O", "qcow2", "-o", `compression_type=${type}`, src, c);
+    assert.match(qemuImg("check", c), /compressed clusters/);
+    assert.match(qemuImg("info", c), new RegExp(`compression type: ${type}`));
+    const m = mirror(4 * 1024 * 1024, src);
+    const img = await openQcow2(c, { readOnly: false });
+    assert.ok(
+      (await img.read(0, 1024 * 1024)).every((b) => b === 0x11),
+      type,
+    );
+    assert.ok(
+      (await img.read(2 * 1024 * 1024, 300 * 1024)).every((b) => b === 0x22),
+      type,
+    );
+    assert.ok(Buffer.from(await img.read(3 * 1024 * 1024, noise.length)).equals(noise), type);
+    await writeMany(img, m, 5, 60);
+    await img.close();
+    checkClean(c);
+    sameAs(c, m.path);
+  }
+  // A zstd frame that is not one cluster's single segment is refused, not inflated.
+  const z = path("bad-zstd.qcow2");
+  qemuImg("convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "compression_type=zstd", src, z);
+  const b = readFileSync(z);
+  const magic = b.indexOf(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), 65536);
+  b[magic + 4] = 0x00; // frame header: no single segment, no size
+  const w = openSync(z, "w");
+  writeSync(w, b);
+  closeSync(w);
+  const img = await openQcow2(z, { readOnly: true });
+  await assert.rejects(img.read(0, 512), /single-segment frame/);
   await img.close();
-  checkClean(c);
-  sameAs(c, m.path);
 });
 
 test("qcow2: a writer killed mid-write leaves a dirty image; moat's next open frees the leaks, and what was flushed is kept", async () => {

@@ -46,6 +46,7 @@ const EXT_FEATURE_NAMES = 0x6803f857;
 
 /** Compression types (the header's byte 104, with INCOMPAT_COMPRESSION). */
 export const COMPRESSION_ZLIB = 0;
+export const COMPRESSION_ZSTD = 1;
 
 export interface Qcow2Header {
   version: 2 | 3;
@@ -70,6 +71,8 @@ export interface Qcow2Header {
   backingFile?: string;
   /** The backing file's format, when the image says it (raw or qcow2). */
   backingFormat?: string;
+  /** How compressed clusters are compressed: COMPRESSION_ZLIB or COMPRESSION_ZSTD. */
+  compressionType: number;
 }
 
 const u32 = (v: DataView, at: number): number => v.getUint32(at);
@@ -126,6 +129,7 @@ export function parseQcow2Header(head: Uint8Array, fileSize: number): Qcow2Heade
     headerLength: V2_HEADER_BYTES,
     backingOffset: u64(v, 8, "backing_file_offset"),
     backingSize: u32(v, 16),
+    compressionType: COMPRESSION_ZLIB,
   };
   if (version === 3) {
     if (head.length < V3_HEADER_MIN) throw new Qcow2Error("shorter than a version 3 header");
@@ -152,10 +156,9 @@ function checkFeatures(h: Qcow2Header, head: Uint8Array): void {
     if (h.incompatible & bit) throw new Qcow2Error(`uses ${name}, which moat does not read`);
   if (h.incompatible & INCOMPAT_COMPRESSION) {
     const type = h.headerLength > 104 && head.length > 104 ? head[104]! : -1;
-    if (type !== COMPRESSION_ZLIB)
-      throw new Qcow2Error(
-        `compression type ${type === 1 ? "zstd" : type}: moat reads zlib-compressed clusters only`,
-      );
+    if (type !== COMPRESSION_ZLIB && type !== COMPRESSION_ZSTD)
+      throw new Qcow2Error(`compression type ${type}: moat reads zlib and zstd clusters only`);
+    h.compressionType = type;
   }
   const known = INCOMPAT_DIRTY | INCOMPAT_CORRUPT | INCOMPAT_COMPRESSION;
   const unknown = h.incompatible & ~known;

@@ -5,7 +5,9 @@
 // crash left dirty is checked, and its leaks freed, before moat writes it again.
 import { inflateRawSync } from "node:zlib";
 import type { DiskReader, ImageFile } from "./image-file.js";
+import { inflateZstdCluster } from "./zstd-cluster.js";
 import {
+  COMPRESSION_ZSTD,
   INCOMPAT_CORRUPT,
   INCOMPAT_DIRTY,
   Qcow2Error,
@@ -173,15 +175,27 @@ export class Qcow2Image {
   private async compressed(m: { host: number; bytes: number }): Promise<Uint8Array> {
     if (this.lastCompressed?.host === m.host) return this.lastCompressed.data;
     const input = await this.file.read(m.host, m.bytes);
-    let out: Buffer;
-    try {
-      out = inflateRawSync(input, { maxOutputLength: this.cs, finishFlush: 2 /* Z_SYNC_FLUSH */ });
-    } catch (e) {
-      throw new Qcow2Error(`compressed cluster at ${m.host}: ${(e as Error).message}`);
+    let data: Uint8Array;
+    if (this.header.compressionType === COMPRESSION_ZSTD) {
+      try {
+        data = inflateZstdCluster(input, this.cs);
+      } catch (e) {
+        throw new Qcow2Error(`compressed cluster at ${m.host}: ${(e as Error).message}`);
+      }
+    } else {
+      let out: Buffer;
+      try {
+        out = inflateRawSync(input, {
+          maxOutputLength: this.cs,
+          finishFlush: 2 /* Z_SYNC_FLUSH */,
+        });
+      } catch (e) {
+        throw new Qcow2Error(`compressed cluster at ${m.host}: ${(e as Error).message}`);
+      }
+      if (out.length !== this.cs)
+        throw new Qcow2Error(`compressed cluster at ${m.host} inflates to ${out.length} bytes`);
+      data = new Uint8Array(out.buffer, out.byteOffset, out.length);
     }
-    if (out.length !== this.cs)
-      throw new Qcow2Error(`compressed cluster at ${m.host} inflates to ${out.length} bytes`);
-    const data = new Uint8Array(out.buffer, out.byteOffset, out.length);
     this.lastCompressed = { host: m.host, data };
     return data;
   }

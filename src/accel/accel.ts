@@ -130,6 +130,12 @@ export interface RiscvAccelVm extends AccelVm {
 
 /** An x86-64 VM (KVM). */
 export interface X86AccelVm extends AccelVm {
+  /**
+   * Maps the memory file open at `fd` (a snapshot's: guest RAM's size, sparse) private over
+   * guest RAM, instead of copying it in: pages are read from the file as the guest touches
+   * them and copied only when written. Before start().
+   */
+  mapRamFile(fd: number): void;
   /** The vCPUs, whose registers the architecture layer sets before start(). */
   readonly vcpus: readonly VcpuFd[];
   /** The host's CPUID offer, for the architecture layer's CPU template. */

@@ -73,6 +73,7 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const MAP_PRIVATE = 2;
 export const MAP_ANONYMOUS = 0x20;
+export const MAP_FIXED = 0x10;
 export const EFD_NONBLOCK = 0o4000;
 export const EFD_CLOEXEC = 0o2000000;
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
@@ -127,6 +128,18 @@ export function mmap(len: number, prot: number, flags: number, fd: number, offse
   const addr = BigInt(koffi.address(p));
   if (addr === MAP_FAILED || addr === 0n) throw new SysError("mmap", koffi.errno());
   return addr;
+}
+
+/**
+ * mmap(2) MAP_FIXED: `len` bytes of `fd` from offset 0 mapped private, read-write, over the
+ * mapping at `addr` (which the caller owns: it is replaced, not added to).
+ */
+export function mmapFilePrivateAt(addr: Pointer, len: number, fd: number): void {
+  if (!(len > 0)) throw new SysError("mmap", constants.errno.EINVAL);
+  const p = cMmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) as unknown;
+  const got = BigInt(koffi.address(p));
+  if (got === MAP_FAILED) throw new SysError("mmap", koffi.errno());
+  if (got !== addr) throw new SysError("mmap", constants.errno.EFAULT);
 }
 
 export function munmap(addr: Pointer, len: number): void {

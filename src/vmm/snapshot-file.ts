@@ -31,6 +31,7 @@ import { moatVersion } from "../base/moat-version.js";
 import { validators, type SchemaSet } from "./schema-compiler.js";
 import { MEMORY_MIB_MAX, VCPUS_MAX } from "./vm-limits.js";
 import { HART_STATE_BYTES } from "../accel/soft/hart-state.js";
+import { seekData } from "../sys/libc.js";
 
 /** Bound: the most RAM any machine has (vm-limits.ts), a snapshot's memory at most that. */
 const MAX_RAM_BYTES = Math.max(...Object.values(MEMORY_MIB_MAX)) * 2 ** 20;
@@ -364,6 +365,14 @@ export interface OpenSnapshot {
    * the data is not what the manifest says. Bound: `ram` must be the manifest's size.
    */
   loadMemory(ram: Uint8Array): void;
+  /**
+   * Gives guest RAM the memory file's pages by mapping it (`map(fd)`, the accelerator's
+   * private mapping over `ram`) instead of copying, then checks the digest through `ram`.
+   * Mapped only when the file holds no data outside its extents (which the digest covers);
+   * else, or where the file system cannot tell (no SEEK_DATA), copied as loadMemory does.
+   * Returns which was done. Bound: `ram` must be the manifest's size.
+   */
+  mapMemory(ram: Uint8Array, map: (fd: number) => void): "mapped" | "copied";
   /** Closes the memory file without reading it (loadMemory closes it too). */
   close(): void;
 }
@@ -457,17 +466,34 @@ export function readSnapshot(dir: string, key?: Buffer): OpenSnapshot {
     if (open) closeSync(mem.fd);
     open = false;
   };
+  const usable = (ram: Uint8Array): void => {
+    if (ram.length !== m.memory.bytes)
+      throw new SnapshotError(
+        `${dir}: the snapshot holds ${m.memory.bytes} bytes of RAM, the VM has ${ram.length}`,
+      );
+    if (!open) throw new SnapshotError(`${dir}: its memory was read already`);
+  };
   return {
     dir,
     manifest: m,
     loadMemory: (ram) => {
-      if (ram.length !== m.memory.bytes)
-        throw new SnapshotError(
-          `${dir}: the snapshot holds ${m.memory.bytes} bytes of RAM, the VM has ${ram.length}`,
-        );
-      if (!open) throw new SnapshotError(`${dir}: its memory was read already`);
+      usable(ram);
       try {
         loadMemory(dir, m, ram, mem);
+      } finally {
+        close();
+      }
+    },
+    mapMemory: (ram, map) => {
+      usable(ram);
+      try {
+        if (mem.size !== m.memory.bytes || !onlyExtents(mem.fd, m)) {
+          loadMemory(dir, m, ram, mem);
+          return "copied";
+        }
+        map(mem.fd);
+        checkDigest(dir, m, ram);
+        return "mapped";
       } finally {
         close();
       }
@@ -542,6 +568,42 @@ export function sealedManifest(m: SnapshotManifest, key: Buffer): string {
   return JSON.stringify({ ...m, hmac: seal(m, key) });
 }
 
+/**
+ * Whether the memory file open at `fd` holds data only inside the manifest's extents, as the
+ * file system tells (SEEK_DATA). False where it cannot tell, or finds data in a hole.
+ * Bound: one lseek per gap between extents.
+ */
+function onlyExtents(fd: number, m: SnapshotManifest): boolean {
+  const gaps: [number, number][] = [];
+  let pos = 0;
+  for (const [first, n] of m.memory.extents) {
+    gaps.push([pos, first * SNAPSHOT_PAGE]);
+    pos = (first + n) * SNAPSHOT_PAGE;
+  }
+  gaps.push([pos, m.memory.bytes]);
+  try {
+    for (const [from, to] of gaps) {
+      if (to <= from) continue;
+      const data = seekData(fd, from);
+      if (data !== undefined && data < to) return false;
+    }
+  } catch {
+    return false;
+  }
+  return true;
+}
+
+/** Checks the digest of `ram`'s extents against the manifest's (guest RAM given the file). */
+function checkDigest(dir: string, m: SnapshotManifest, ram: Uint8Array): void {
+  const digest = createHash("sha256");
+  for (const [first, n] of m.memory.extents)
+    digest.update(ram.subarray(first * SNAPSHOT_PAGE, (first + n) * SNAPSHOT_PAGE));
+  if (digest.digest("hex") !== m.memory.sha256)
+    throw new SnapshotError(
+      `${dir}/${MEMORY_FILE}: its digest does not match: changed since written`,
+    );
+}
+
 function loadMemory(
   dir: string,
   m: SnapshotManifest,
@@ -550,7 +612,6 @@ function loadMemory(
 ): void {
   if (size !== m.memory.bytes)
     throw new SnapshotError(`${dir}/${MEMORY_FILE}: ${size} bytes, not ${m.memory.bytes}`);
-  const digest = createHash("sha256");
   for (const [first, n] of m.memory.extents) {
     const at = first * SNAPSHOT_PAGE;
     const len = n * SNAPSHOT_PAGE;
@@ -559,10 +620,6 @@ function loadMemory(
       if (r === 0) throw new SnapshotError(`${dir}/${MEMORY_FILE}: shorter than its extents`);
       got += r;
     }
-    digest.update(ram.subarray(at, at + len));
   }
-  if (digest.digest("hex") !== m.memory.sha256)
-    throw new SnapshotError(
-      `${dir}/${MEMORY_FILE}: its digest does not match: changed since written`,
-    );
+  checkDigest(dir, m, ram);
 }

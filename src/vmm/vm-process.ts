@@ -537,7 +537,8 @@ async function runVm(
             ...common,
             vcpus: cpus,
             ...(snap
-              ? { restore: snap }
+              ? // Locked or mergeable RAM is the anonymous RAM made for it: copied into.
+                { restore: snap, mapRestore: !c.lock_memory && !h.ksm }
               : {
                   kernel: {
                     image: kernel!,

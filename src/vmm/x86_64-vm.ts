@@ -94,6 +94,8 @@ export interface X86VmConfig {
    * given, they only say what the machine was: a program's has no power button).
    */
   restore?: OpenSnapshot;
+  /** Map the snapshot's memory file over guest RAM (OpenSnapshot.mapMemory) rather than copy it. */
+  mapRestore?: boolean;
 }
 
 export class X86Vm {
@@ -107,6 +109,8 @@ export class X86Vm {
   private readonly ownsIo: boolean;
   /** The eventfds watched, unwatched before stop() closes them. */
   private readonly watched: number[] = [];
+  /** How a restore gave guest RAM the snapshot's memory: its file mapped, or copied in. */
+  ramRestored: "mapped" | "copied" | undefined;
   /** The machine's power button (not with a flat program: no kernel to hear it). */
   readonly powerButton: VirtioInput | undefined;
   private readonly slots: SlotDevice[];
@@ -314,7 +318,10 @@ export class X86Vm {
     const m = s.manifest;
     if (m.accel !== "kvm") throw new SnapshotError(`${s.dir}: a snapshot of a ${m.arch} VM`);
     const mem = this.avm.memory;
-    s.loadMemory(mem.hostView(mem.base, mem.size));
+    const ram = mem.hostView(mem.base, mem.size);
+    this.ramRestored = this.cfg.mapRestore
+      ? s.mapMemory(ram, (fd) => this.avm.mapRamFile(fd))
+      : (s.loadMemory(ram), "copied");
     const machine = loadDevices(this.snapshotDevices(), m.devices);
     const template = machine.str("cpu_template", 32);
     if (template !== this.cfg.cpuTemplate)

@@ -24,6 +24,7 @@ import {
   closeFd,
   eventfd,
   MAP_PRIVATE,
+  mmapFilePrivateAt,
   PROT_READ,
   PROT_WRITE,
   type Pointer,
@@ -108,6 +109,11 @@ class KvmVm implements X86AccelVm {
       vm.createPit();
     }
     for (let i = 0; i < config.vcpus; i++) this.vcpus.push(vm.createVcpu(i));
+  }
+
+  mapRamFile(fd: number): void {
+    // Over the mapping KVM's memory slot names: its MMU notifiers drop what it had mapped.
+    mmapFilePrivateAt(this.ram, this.config.ramBytes, fd);
   }
 
   /** The host KVM's CPUID offer, for the architecture layer's CPU template. */

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { FuzzTarget } from "./targets.js";
 import type { DiskReader, ImageFile } from "../src/disk/image-file.js";
 import { Qcow2Error, parseQcow2Header } from "../src/disk/qcow2-header.js";
-import { Qcow2Image } from "../src/disk/qcow2-image.js";
+import { MetadataBudget, Qcow2Image } from "../src/disk/qcow2-image.js";
 
 /** An image file in memory. */
 function memFile(bytes: Uint8Array): ImageFile {
@@ -146,6 +146,7 @@ export function qcow2Target(): FuzzTarget<{
   edits: { at: number; bytes: number[] }[];
   entries: Entry[];
   readOnly: boolean;
+  budget: number;
   ops: Op[];
 }> {
   const span = fc.oneof(fc.nat({ max: 4 << 20 }), fc.nat());
@@ -188,16 +189,19 @@ export function qcow2Target(): FuzzTarget<{
         { maxLength: 3 },
       ),
       readOnly: fc.boolean(),
+      // A metadata budget of a table or two (or none): tables dropped and read again.
+      budget: fc.constantFrom(0, 4096, 8192, 1 << 20),
       ops: fc.array(op, { maxLength: 12 }),
     }),
-    async run({ seed, edits, entries, readOnly, ops }) {
+    async run({ seed, edits, entries, readOnly, budget, ops }) {
       const s = made()[seed]!;
       const bytes = new Uint8Array(s.bytes);
       for (const { at, bytes: b } of edits)
         if (at < bytes.length) bytes.set(b.slice(0, bytes.length - at), at);
       for (const e of entries) plant(bytes, e);
       const file = memFile(bytes);
-      const o = { readOnly, ...(s.backing ? { backing: base } : {}) };
+      const cache = new MetadataBudget(budget);
+      const o = { readOnly, budget: cache, ...(s.backing ? { backing: base } : {}) };
       let img: Qcow2Image;
       try {
         img = await Qcow2Image.open(file, o);
@@ -238,7 +242,9 @@ export function qcow2Target(): FuzzTarget<{
           broken = true; // a corrupt entry met: the model no longer says what the disk is
         }
       }
+      if (cache.used > cache.limit) throw new Error(`${cache.used} bytes of tables kept`);
       await img.close();
+      if (cache.used !== 0) throw new Error(`a closed image keeps ${cache.used} bytes`);
       // Bound: growth is at most what the writes allocate, plus tables.
       if (file.size > bytes.length + 64 * 1024 * 1024)
         throw new Error(`the image grew to ${file.size} bytes`);

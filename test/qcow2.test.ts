@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openQcow2, BACKING_DEPTH_MAX } from "../src/disk/qcow2-chain.js";
 import { parseQcow2Header } from "../src/disk/qcow2-header.js";
-import type { Qcow2Image } from "../src/disk/qcow2-image.js";
+import { MetadataBudget, type Qcow2Image } from "../src/disk/qcow2-image.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moat-qcow2-"));
 let n = 0;
@@ -378,4 +378,39 @@ test("qcow2: backing chains are bounded: loops, escapes, unnamed formats and dep
   );
   const ok = await openQcow2(join(sub, `d${BACKING_DEPTH_MAX - 1}.qcow2`), { readOnly: true });
   await ok.close();
+});
+
+test("qcow2: one VM's images keep their tables within one shared budget, and read and write right beyond it", async () => {
+  const budget = new MetadataBudget(3 * 4096);
+  const m1 = mirror(64 * 1024 * 1024);
+  const m2 = mirror(64 * 1024 * 1024);
+  const opts = "cluster_size=4096";
+  const f1 = qcow2("b1.qcow2", "64M", opts);
+  const f2 = qcow2("b2.qcow2", "64M", opts);
+  const a = await openQcow2(f1, { readOnly: false, budget });
+  const b = await openQcow2(f2, { readOnly: false, budget });
+  // Each 4 KiB L2 table maps 2 MiB: writes 3 MiB apart need a table each.
+  for (let i = 0; i < 20; i++) {
+    for (const [img, m] of [
+      [a, m1],
+      [b, m2],
+    ] as const) {
+      const d = new Uint8Array(5000).fill(i + 1);
+      await img.write(i * 3 * 1024 * 1024 + 100, d);
+      m.write(i * 3 * 1024 * 1024 + 100, d);
+      assert.ok(budget.used <= budget.limit, `${budget.used} bytes of tables kept`);
+    }
+  }
+  for (let i = 0; i < 20; i++) {
+    const got = await a.read(i * 3 * 1024 * 1024 + 100, 5000);
+    assert.ok(got.every((x) => x === i + 1));
+    assert.ok(budget.used <= budget.limit);
+  }
+  await a.close();
+  await b.close();
+  assert.equal(budget.used, 0, "closed images keep nothing");
+  checkClean(f1);
+  checkClean(f2);
+  sameAs(f1, m1.path);
+  sameAs(f2, m2.path);
 });

@@ -8,7 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } fro
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { handleFile, rawReader, type DiskReader, type ImageFile } from "./image-file.js";
 import { Qcow2Error, parseQcow2Header, type Qcow2Header } from "./qcow2-header.js";
-import { Qcow2Image } from "./qcow2-image.js";
+import { Qcow2Image, type MetadataBudget } from "./qcow2-image.js";
 
 /** Bound: a chain of at most this many files under the image itself. */
 export const BACKING_DEPTH_MAX = 16;
@@ -19,6 +19,8 @@ export interface ChainOptions {
   backingDirs?: string[];
   /** Called on each file opened (the VMM takes its image lock there; `readOnly` for backings). */
   onOpen?: (fh: FileHandle, path: string, readOnly: boolean) => void;
+  /** The VM's metadata cache budget, shared by every file of the chain (and its other disks). */
+  budget?: MetadataBudget;
 }
 
 const inside = (path: string, dir: string): boolean =>
@@ -138,7 +140,11 @@ async function openLevel(
         next.format === "raw"
           ? rawReader(await openFile(next.path, true, o))
           : await openLevel(next.path, true, o, dirs, seen, depth + 1);
-    return await Qcow2Image.open(file, { readOnly, ...(backing ? { backing } : {}) });
+    return await Qcow2Image.open(file, {
+      readOnly,
+      ...(backing ? { backing } : {}),
+      ...(o.budget ? { budget: o.budget } : {}),
+    });
   } catch (e) {
     await backing?.close();
     await file.close();

@@ -19,13 +19,24 @@ import { entryBytes, l1Entry, l2Entry, type Mapping } from "./qcow2-l2.js";
 import { Refcounts } from "./qcow2-refcounts.js";
 import { checkImage } from "./qcow2-check.js";
 
-/** Bound: L2 tables kept in memory per image, in bytes (the metadata cache limit). */
-export const L2_CACHE_BYTES = 8 * 1024 * 1024;
+/**
+ * Bound: L2 tables kept in memory, in bytes, by one VM over all its qcow2 files (each disk and
+ * its backing files): the metadata cache limit. The images of a VM share one MetadataBudget.
+ */
+export const VM_METADATA_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** What the qcow2 images of one VM may keep of their tables in memory, and what they keep. */
+export class MetadataBudget {
+  used = 0;
+  constructor(readonly limit = VM_METADATA_CACHE_BYTES) {}
+}
 
 export interface Qcow2OpenOptions {
   readOnly: boolean;
   /** The image's backing disk, opened read-only by the caller (who bounds and confines it). */
   backing?: DiskReader;
+  /** The VM's metadata cache budget, shared with its other images (default: one of its own). */
+  budget?: MetadataBudget;
 }
 
 /** What an open found and did: for logs and `moat image inspect`. */
@@ -47,6 +58,7 @@ export class Qcow2Image {
   report: Qcow2OpenReport = { leaksFreed: 0, wasDirty: false };
 
   private constructor(
+    private readonly budget: MetadataBudget,
     private readonly file: ImageFile,
     readonly header: Qcow2Header,
     l1: Uint8Array,
@@ -99,7 +111,15 @@ export class Qcow2Image {
       [h.refcountTableOffset, h.refcountTableClusters * h.clusterSize],
     ];
     const refs = o.readOnly ? undefined : await Refcounts.open(file, h, reserved);
-    const img = new Qcow2Image(file, h, l1, refs, o.readOnly, o.backing);
+    const img = new Qcow2Image(
+      o.budget ?? new MetadataBudget(),
+      file,
+      h,
+      l1,
+      refs,
+      o.readOnly,
+      o.backing,
+    );
     if (refs) {
       const wasDirty = (h.incompatible & INCOMPAT_DIRTY) !== 0n;
       const found = await checkImage(file, h, l1, refs, { repairLeaks: true });
@@ -156,11 +176,26 @@ export class Qcow2Image {
       if (off + this.cs > this.file.size)
         throw new Qcow2Error(`L2 table at ${off} lies past the file's end`);
       t = await this.file.read(off, this.cs);
-      if (this.l2Cache.size * this.cs >= L2_CACHE_BYTES)
-        this.l2Cache.delete(this.l2Cache.keys().next().value!);
-      this.l2Cache.set(off, t);
+      this.remember(off, t);
     }
     return new DataView(t.buffer, t.byteOffset, t.byteLength);
+  }
+
+  /**
+   * Keeps L2 table `t` (at `off`) in memory if the VM's budget allows, dropping this image's
+   * least recently used tables to make room; with no room left, it is used and not kept.
+   */
+  private remember(off: number, t: Uint8Array): void {
+    this.forget(off);
+    while (this.budget.used + this.cs > this.budget.limit && this.l2Cache.size > 0)
+      this.forget(this.l2Cache.keys().next().value!);
+    if (this.budget.used + this.cs > this.budget.limit) return;
+    this.l2Cache.set(off, t);
+    this.budget.used += this.cs;
+  }
+
+  private forget(off: number): void {
+    if (this.l2Cache.delete(off)) this.budget.used -= this.cs;
   }
 
   /** Where guest cluster `gc` is. */
@@ -377,11 +412,14 @@ export class Qcow2Image {
     const content =
       l2 === 0 ? new Uint8Array(this.cs) : (await this.file.read(l2, this.cs)).slice();
     await this.file.write(fresh, content);
-    this.l2Cache.set(fresh, content);
+    this.remember(fresh, content);
     const e = entryBytes(fresh, { copied: true });
     this.l1.set(e, i1 * 8);
     await this.file.write(this.header.l1Offset + i1 * 8, e);
-    if (l2 !== 0) await refs.adjust(l2 / this.cs, -1);
+    if (l2 !== 0) {
+      this.forget(l2);
+      await refs.adjust(l2 / this.cs, -1);
+    }
     return fresh;
   }
 
@@ -504,6 +542,7 @@ export class Qcow2Image {
         }
         this.dirty = false;
       }
+      for (const off of [...this.l2Cache.keys()]) this.forget(off);
       await this.file.close();
       await this.backing?.close();
     });

@@ -7,6 +7,7 @@ import { DiskError, DiskFile } from "./disk-file.js";
 import { lockImage } from "./image-lock.js";
 import { openQcow2 } from "../disk/qcow2-chain.js";
 import { Qcow2Error } from "../disk/qcow2-header.js";
+import type { MetadataBudget } from "../disk/qcow2-image.js";
 import type { DiskFormat } from "./vm-config.js";
 
 export interface OpenDisk extends BlockBackend {
@@ -32,20 +33,27 @@ const WHY: Record<string, string> = {
   EROFS: "on a read-only file system (add ,ro)",
 };
 
-/** Opens the disk `spec` names in its format; a DiskError says what is wrong with it. */
-export async function openDisk(spec: {
-  path: string;
-  readOnly: boolean;
-  format?: DiskFormat;
-  /** Where its backing files may lie (absent: the image's own directory). */
-  backingDirs?: string[];
-}): Promise<OpenDisk> {
+/**
+ * Opens the disk `spec` names in its format; a DiskError says what is wrong with it. A qcow2
+ * disk keeps its tables in memory within `budget`, the VM's (shared by all its disks).
+ */
+export async function openDisk(
+  spec: {
+    path: string;
+    readOnly: boolean;
+    format?: DiskFormat;
+    /** Where its backing files may lie (absent: the image's own directory). */
+    backingDirs?: string[];
+  },
+  budget?: MetadataBudget,
+): Promise<OpenDisk> {
   if (spec.format !== "qcow2")
     return DiskFile.open(spec.path, spec.readOnly, spec.format === "raw");
   try {
     return await openQcow2(spec.path, {
       readOnly: spec.readOnly,
       onOpen: lock,
+      ...(budget ? { budget } : {}),
       ...(spec.backingDirs !== undefined ? { backingDirs: spec.backingDirs } : {}),
     });
   } catch (e) {

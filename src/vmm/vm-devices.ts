@@ -5,6 +5,7 @@ import { basename } from "node:path";
 import { randomBytes, randomFillSync } from "node:crypto";
 import { DiskError, writableTwice } from "./disk-file.js";
 import { openDisk } from "./disk-open.js";
+import { MetadataBudget } from "../disk/qcow2-image.js";
 import type { DiskFormat } from "./vm-config.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
@@ -140,8 +141,10 @@ export class VmDevices {
           "attached to a VM once read-write, or only read-only",
       );
     }
+    // One metadata cache limit for all of the VM's qcow2 files (disks and backing files).
+    const budget = new MetadataBudget();
     for (const [i, spec] of specs.disks.entries()) {
-      const file = await openDisk(spec);
+      const file = await openDisk(spec, budget);
       this.closers.push(() => file.close());
       const blk = new VirtioBlk(`virtio-blk ${diskName(i)}`, file, basename(file.path), {
         bytes: perSecond(spec.bytesPerSecond),

@@ -6,11 +6,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { knownImageFormat, FORMAT_PROBE_BYTES } from "../src/vmm/image-format.js";
-import { moat } from "./support/moat-cli.js";
+import { moat, startMoat, until } from "./support/moat-cli.js";
 import { adminToken, api, newHome, startDaemon, stopDaemon } from "./support/moatd.js";
 
 /** qemu-img's format name -> what moat calls it. */
@@ -189,6 +189,56 @@ test("a guest reads and writes a qcow2 overlay (,format=qcow2): QEMU's data show
       .digest("hex");
     assert.match(r.stdout, new RegExp(`${md5}\\s+-`), "the guest's data as QEMU reads it");
     assert.ok(bytes.subarray(64 * 1024, 1 << 20).every((b) => b === 0));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a VMM killed with SIGKILL while its guest writes a qcow2 disk leaves a dirty image; the next VM's open frees the leaks and qemu-img check is clean", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-qcow2-kill-"));
+  try {
+    const img = join(dir, "d.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", img, "256M"]);
+    // The guest writes a marker, syncs it, says so, then writes on until it is killed.
+    const m = startMoat([
+      "run",
+      "--disk",
+      `${img},format=qcow2`,
+      "--",
+      "sh",
+      "-c",
+      "printf synced-mark | dd of=/dev/vda conv=fsync 2>/dev/null; echo SYNCED; " +
+        "dd if=/dev/urandom of=/dev/vda bs=65536 seek=16 count=3000 2>/dev/null",
+    ]);
+    await until(() => m.out().includes("SYNCED") || m.p.exitCode !== null, "the synced marker");
+    const size = (): number => statSync(img).size;
+    const start = size();
+    await until(() => size() > start + 8 * 1024 * 1024 || m.p.exitCode !== null, "writes");
+    assert.equal(m.p.exitCode, null, m.err());
+    m.p.kill("SIGKILL");
+    await m.done;
+    const h = readFileSync(img).subarray(72, 80);
+    assert.equal(h[7]! & 1, 1, "the image is marked dirty");
+    // The next VM opens it (and repairs it), reads the marker back.
+    const r = await moat([
+      "run",
+      "--disk",
+      `${img},format=qcow2`,
+      "--",
+      "head",
+      "-c",
+      "11",
+      "/dev/vda",
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /synced-mark/);
+    assert.match(
+      r.stderr,
+      /d\.qcow2: was not closed cleanly .*: checked, \d+ leaked clusters freed/,
+    );
+    const check = spawnSync("qemu-img", ["check", img], { encoding: "utf8" });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /No errors were found on the image/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

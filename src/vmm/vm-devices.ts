@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { randomBytes, randomFillSync } from "node:crypto";
 import { DiskError, writableTwice } from "./disk-file.js";
 import { openDisk } from "./disk-open.js";
-import { MetadataBudget } from "../disk/qcow2-image.js";
+import { MetadataBudget, Qcow2Image } from "../disk/qcow2-image.js";
 import type { DiskFormat } from "./vm-config.js";
 import { VirtioBlk } from "../devices/virtio/blk.js";
 import { VirtioRng } from "../devices/virtio/rng.js";
@@ -120,10 +120,14 @@ export class VmDevices {
   private constructor() {}
 
   /** Opens every device; on failure closes what was opened and rethrows. */
-  static async open(specs: DeviceSpecs): Promise<VmDevices> {
+  /** Opens every device `specs` names; `warn` hears what was found and mended on the way. */
+  static async open(
+    specs: DeviceSpecs,
+    warn: (line: string) => void = () => {},
+  ): Promise<VmDevices> {
     const d = new VmDevices();
     try {
-      await d.openAll(specs);
+      await d.openAll(specs, warn);
     } catch (e) {
       await d.close();
       throw e;
@@ -131,7 +135,7 @@ export class VmDevices {
     return d;
   }
 
-  private async openAll(specs: DeviceSpecs): Promise<void> {
+  private async openAll(specs: DeviceSpecs, warn: (line: string) => void): Promise<void> {
     // Said before the image lock would call this VM's own other disk "another process".
     const twice = writableTwice(specs.disks);
     if (twice) {
@@ -145,6 +149,11 @@ export class VmDevices {
     const budget = new MetadataBudget();
     for (const [i, spec] of specs.disks.entries()) {
       const file = await openDisk(spec, budget);
+      if (file instanceof Qcow2Image && file.report.wasDirty)
+        warn(
+          `disk ${spec.path}: was not closed cleanly (its VM crashed or was killed): checked, ` +
+            `${file.report.leaksFreed} leaked clusters freed`,
+        );
       this.closers.push(() => file.close());
       const blk = new VirtioBlk(`virtio-blk ${diskName(i)}`, file, basename(file.path), {
         bytes: perSecond(spec.bytesPerSecond),

@@ -410,7 +410,9 @@ async function runVm(
     for (const close of closers.splice(0).reverse()) await close();
   };
   try {
-    const devices = await VmDevices.open(deviceSpecs(c));
+    const devices = await VmDevices.open(deviceSpecs(c), (line) =>
+      log.warn(line, { event: "disk" }),
+    );
     closers.push(() => devices.close());
     let server: ConsoleServer | undefined;
     if (h.console !== undefined) {

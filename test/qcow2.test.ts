@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openQcow2, BACKING_DEPTH_MAX } from "../src/disk/qcow2-chain.js";
 import { parseQcow2Header } from "../src/disk/qcow2-header.js";
-import { MetadataBudget, type Qcow2Image } from "../src/disk/qcow2-image.js";
+import { MetadataBudget, Qcow2Image } from "../src/disk/qcow2-image.js";
+import type { ImageFile } from "../src/disk/image-file.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moat-qcow2-"));
 let n = 0;
@@ -111,7 +112,7 @@ test("qcow2: moat's writes pass qemu-img check with no errors or leaks, and read
   for (const options of [
     "cluster_size=65536,refcount_bits=16",
     "cluster_size=4096,refcount_bits=4",
-    "cluster_size=512,refcount_bits=16", // a small image whose refcount table must grow
+    "cluster_size=512,refcount_bits=16", // small clusters: many tables and blocks
     "compat=0.10", // version 2: no dirty bit, no zero clusters
   ]) {
     const cluster = /cluster_size=(\d+)/.exec(options)?.[1] ?? "65536";
@@ -413,4 +414,66 @@ test("qcow2: one VM's images keep their tables within one shared budget, and rea
   checkClean(f2);
   sameAs(f1, m1.path);
   sameAs(f2, m2.path);
+});
+
+test("qcow2: host offsets past 2 GiB decode right (found in review: bit 31 made them negative); a writable open frees nothing live", async () => {
+  // Metadata preallocated for 3 GiB, 2 MiB clusters: data clusters lie past 2 GiB in the file.
+  const f = qcow2("big.qcow2", "3G", "cluster_size=2M,preallocation=metadata");
+  qemuIo(f, "write -P 0x7e 2900M 4k", "write -P 0x3c 0 4k");
+  const ro = await openQcow2(f, { readOnly: true });
+  assert.ok((await ro.read(2900 * 1024 * 1024, 4096)).every((b) => b === 0x7e));
+  await ro.close();
+  const rw = await openQcow2(f, { readOnly: false });
+  assert.equal(rw.report.leaksFreed, 0, "nothing live taken for a leak");
+  await rw.write(2901 * 1024 * 1024, new Uint8Array(4096).fill(0x55));
+  assert.ok((await rw.read(2900 * 1024 * 1024, 4096)).every((b) => b === 0x7e));
+  await rw.close();
+  checkClean(f);
+  qemuIo(f, "read -P 0x55 2901M 4k", "read -P 0x7e 2900M 4k", "read -P 0x3c 0 4k");
+});
+
+test("qcow2: a refcount table that must grow goes past every cluster handed out (found in review: it landed on one)", async () => {
+  for (const chunk of [65536, 512]) {
+    // 512-byte clusters: one table cluster reaches 8 MiB of file.
+    const f = qcow2(`grow-${chunk}.qcow2`, "16M", "cluster_size=512");
+    const m = mirror(16 * 1024 * 1024);
+    const img = await openQcow2(f, { readOnly: false });
+    const total = chunk === 512 ? 9 * 1024 * 1024 : 12 * 1024 * 1024;
+    for (let at = 0; at < total; at += chunk) {
+      const d = new Uint8Array(chunk).fill(((at / chunk) % 250) + 1);
+      await img.write(at, d);
+      m.write(at, d);
+    }
+    await img.close();
+    checkClean(f);
+    sameAs(f, m.path);
+    assert.ok(
+      parseQcow2Header(readFileSync(f).subarray(0, 512), Infinity).refcountTableClusters > 1,
+      "the table grew",
+    );
+  }
+});
+
+test("qcow2: the check reads each L2 table once, however many L1 entries name it (found in review: a cheap file made it read gigabytes)", async () => {
+  // 512-byte clusters over 1 GiB: 32768 L1 entries, all pointed at one L2 table.
+  const f = qcow2("alias.qcow2", "1G", "cluster_size=512");
+  qemuIo(f, "write -P 1 0 512");
+  const bytes = readFileSync(f);
+  const h = parseQcow2Header(bytes.subarray(0, 512), bytes.length);
+  const first = bytes.readBigUInt64BE(h.l1Offset);
+  for (let i = 1; i < h.l1Size; i++) bytes.writeBigUInt64BE(first, h.l1Offset + i * 8);
+  let reads = 0;
+  const file: ImageFile = {
+    path: "alias.qcow2",
+    size: bytes.length,
+    read: (pos, len) => {
+      reads++;
+      return Promise.resolve(new Uint8Array(bytes.subarray(pos, pos + len)));
+    },
+    write: () => Promise.resolve(),
+    datasync: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  await assert.rejects(Qcow2Image.open(file, { readOnly: false }), /is a cluster used twice/);
+  assert.ok(reads < 100, `${reads} reads for ${h.l1Size} L1 entries`);
 });

@@ -7,8 +7,13 @@ import { Qcow2Error, type Qcow2Header } from "./qcow2-header.js";
 import { l1Entry, l2Entry } from "./qcow2-l2.js";
 import type { Refcounts } from "./qcow2-refcounts.js";
 
-/** Bound: an image of at most 2^26 host clusters is checked (4 TiB of 64 KiB clusters). */
-export const CHECK_CLUSTERS_MAX = 2 ** 26;
+/**
+ * Bound: an image of at most 2^24 host clusters is checked (1 TiB of 64 KiB clusters; 48 MiB
+ * of counters), reading at most CHECK_L2_BYTES of L2 tables: a file that is mostly holes
+ * (cheap to make) cannot make the check read or count more than that.
+ */
+export const CHECK_CLUSTERS_MAX = 2 ** 24;
+export const CHECK_L2_BYTES = 1024 * 1024 * 1024;
 /** Bound: at most this many errors are listed. */
 const ERRORS_MAX = 20;
 
@@ -22,7 +27,9 @@ export interface CheckResult {
  * Counts every reference the header, the L1 table, the L2 tables, the refcount table and its
  * blocks make, and compares each host cluster's count with it. With `repairLeaks`, a leaked
  * cluster's count is set to what references it.
- * Bound: each table is read once; CHECK_CLUSTERS_MAX host clusters.
+ * Bound: each L2 table is read once (a cluster named twice is an error, not read again), at most
+ * CHECK_L2_BYTES of them; CHECK_CLUSTERS_MAX host clusters; refcount blocks compared only for
+ * clusters of the file.
  */
 export async function checkImage(
   file: ImageFile,
@@ -42,6 +49,7 @@ export async function checkImage(
   const errors: string[] = [];
   const err = (m: string): void => void (errors.length < ERRORS_MAX && errors.push(m));
   const ref = (host: number, bytes: number, what: string, shared = false): void => {
+    if (host < cs && what !== "the header") return err(`${what} at ${host} overlaps the header`);
     const last = Math.floor((host + bytes - 1) / cs);
     if (last >= n) return err(`${what} at ${host} lies past the file's end`);
     for (let c = Math.floor(host / cs); c <= last; c++) {
@@ -55,6 +63,7 @@ export async function checkImage(
   ref(h.refcountTableOffset, h.refcountTableClusters * cs, "the refcount table");
   refs.table.forEach((off, b) => off !== 0 && ref(off, cs, `refcount block ${b}`));
   const l1v = new DataView(l1.buffer, l1.byteOffset, l1.byteLength);
+  let l2Bytes = 0;
   for (let i = 0; i < h.l1Size; i++) {
     let l2: number;
     try {
@@ -68,7 +77,17 @@ export async function checkImage(
       err(`L2 table ${i} at ${l2} is not a cluster of the file`);
       continue;
     }
+    if (seen[l2 / cs]! > 0) {
+      // Used already (by another L1 entry or a table): an error, and not read again.
+      err(`L2 table ${i} at ${l2} is a cluster used twice`);
+      continue;
+    }
     ref(l2, cs, `L2 table ${i}`);
+    l2Bytes += cs;
+    if (l2Bytes > CHECK_L2_BYTES)
+      throw new Qcow2Error(
+        `over ${CHECK_L2_BYTES} bytes of L2 tables: too large for moat to check`,
+      );
     const t = await file.read(l2, cs);
     const tv = new DataView(t.buffer);
     for (let j = 0; j < cs / 8; j++) {
@@ -91,11 +110,13 @@ export async function checkImage(
   // file, so at most (file clusters + 1) x entries per block are compared.
   const per = refs.perBlock;
   const blocks = Math.max(refs.table.length, Math.ceil(n / per));
-  const leakOf = (c: number, count: number): boolean => count > 0 && (c >= n || seen[c] === 0);
+  const leakOf = (c: number, count: number): boolean => count > 0 && c < n && seen[c] === 0;
   let leaks = 0;
   for (let b = 0; b < blocks; b++) {
+    // Ranges past the file's end are not compared: counts there are leaks at worst, and a
+    // hostile table may name blocks for a sparse file's whole reach.
+    if (b * per >= n) continue;
     const counts = b < refs.table.length ? await refs.counts(b) : undefined;
-    if (!counts && b * per >= n) continue;
     for (let i = 0, c = b * per; i < per; i++, c++) {
       const count = counts ? counts(i) : 0;
       const want = c < n ? seen[c]! : 0;
@@ -104,7 +125,7 @@ export async function checkImage(
     }
   }
   if (o.repairLeaks && errors.length === 0 && leaks > 0) {
-    for (let b = 0; b < refs.table.length; b++)
+    for (let b = 0; b < Math.min(refs.table.length, Math.ceil(n / per)); b++)
       await refs.rewrite(b, (i, count) => (leakOf(b * per + i, count) ? 0 : count));
     refs.forget();
   }

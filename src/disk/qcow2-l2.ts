@@ -25,7 +25,10 @@ export type Mapping =
   /** Deflated data at byte `host`, `bytes` long (to the end of its last sector). */
   | { kind: "compressed"; host: number; bytes: number };
 
-const hostOf = (hi: number, lo: number): number => (hi & OFFSET_HI) * 2 ** 32 + (lo & OFFSET_LO);
+// `>>> 0`: JavaScript's & gives a signed 32-bit result, which an offset with bit 31 set (2 to
+// 4 GiB into the file, and every 4 GiB after) would turn negative.
+const hostOf = (hi: number, lo: number): number =>
+  (hi & OFFSET_HI) * 2 ** 32 + ((lo & OFFSET_LO) >>> 0);
 
 /** An L1 entry at byte `at` of `l1`: its L2 table's host offset (0: none) and COPIED flag. */
 export function l1Entry(l1: DataView, at: number): { l2: number; copied: boolean } {

@@ -17,6 +17,12 @@ export class Refcounts {
   private readonly cache = new Map<number, Uint8Array>();
   /** Where the search for a free cluster starts: every cluster below it is taken. */
   private cursor = 1;
+  /**
+   * The first cluster past every cluster this image has handed out or placed a table in since
+   * it was opened: those may lie past the file's end, not written yet, so the file's size
+   * alone does not say where free space starts.
+   */
+  private end = 0;
 
   constructor(
     private readonly file: ImageFile,
@@ -99,7 +105,7 @@ export class Refcounts {
     if (value < 0 || value > this.max)
       throw new Qcow2Error(`cluster ${c}: refcount ${value} outside 0..${this.max}`);
     const b = Math.floor(c / this.perBlock);
-    if (b >= this.table.length) await this.grow(b + 1);
+    if (b >= this.table.length) await this.grow(b + 1, c);
     if (this.table[b] === 0) {
       if (value === 0) return;
       await this.addBlock(b, c);
@@ -119,6 +125,7 @@ export class Refcounts {
     const c = await this.findFree();
     await this.set(c, 1);
     this.cursor = c + 1;
+    this.end = Math.max(this.end, c + 1);
     return c * this.h.clusterSize;
   }
 
@@ -152,6 +159,7 @@ export class Refcounts {
     if (at < 0) throw new Qcow2Error(`no room for refcount block ${b}`);
     const blk = new Uint8Array(cs);
     this.setEntry(blk, at % this.perBlock, 1);
+    this.end = Math.max(this.end, at + 1);
     await this.file.write(at * cs, blk);
     this.cache.set(at * cs, blk);
     this.table[b] = at * cs;
@@ -166,16 +174,17 @@ export class Refcounts {
 
   /**
    * Moves the refcount table to a larger one of at least `entries` entries past the end of
-   * the file, then points the header at it (one write) and frees the old one.
+   * the file and of every cluster handed out (`avoid`, the one being counted, among them),
+   * then points the header at it (one write) and frees the old one.
    */
-  private async grow(entries: number): Promise<void> {
+  private async grow(entries: number, avoid: number): Promise<void> {
     const cs = this.h.clusterSize;
     const per = cs / 8;
     const want = Math.max(entries, this.table.length * 2);
     const clusters = Math.ceil(want / per);
     if (clusters * cs > 8 * 1024 * 1024)
       throw new Qcow2Error("the refcount table would outgrow moat's bound");
-    const start = Math.ceil(this.file.size / cs);
+    const start = Math.max(Math.ceil(this.file.size / cs), this.end, avoid + 1);
     const table = [...this.table, ...new Array<number>(clusters * per - this.table.length).fill(0)];
     // The new table's clusters, and the blocks that count them, go past the file's end.
     const counted: number[] = [];
@@ -188,6 +197,7 @@ export class Refcounts {
         counted.push(next++);
       }
     }
+    this.end = Math.max(this.end, next);
     const blocks = new Map<number, Uint8Array>();
     for (const c of counted) {
       const b = Math.floor(c / this.perBlock);

@@ -22,13 +22,15 @@ const GUEST_IP = "10.79.0.2";
 const ADDRESS = "/sys/class/net/eth0/address";
 const GIVEN_MAC = "02:00:00:00:79:aa";
 const ROUTE = "10.80.0.0/16";
+/** A route on the link, no gateway: /init puts it back too. */
+const LINK_ROUTE = "10.81.0.0/16";
 // The parent: eth0 up (MTU 1400) with an address and a route, the host pinged, its RNG seeded
 // (a clone's reseed needs it), its MAC printed; then it waits for a line. "clone": it waits (up
 // to 10 s) until eth0 has another MAC than before and its route back (/init restores it last);
 // either way it prints its MAC and MTU, whether the route is there, and pings the host.
 const GUEST =
   `ip link set eth0 mtu 1400 up && ip addr add ${GUEST_IP}/24 dev eth0 && ` +
-  `ip route add ${ROUTE} via ${HOST_IP} && ` +
+  `ip route add ${ROUTE} via ${HOST_IP} && ip route add ${LINK_ROUTE} dev eth0 && ` +
   `ping -c 1 -W 10 ${HOST_IP} >/dev/null && head -c 1 /dev/random >/dev/null && ` +
   `old=$(cat ${ADDRESS}) && echo "parent=$old" && read x; i=0; ` +
   `while [ "$x" = clone ] && [ $i -lt 100 ] && { [ "$(cat ${ADDRESS} 2>/dev/null)" = "$old" ] || ` +
@@ -36,6 +38,7 @@ const GUEST =
   "sleep 0.1; i=$((i+1)); done; " +
   `echo "mac=$(cat ${ADDRESS}) mtu=$(cat /sys/class/net/eth0/mtu)"; ` +
   `ip route | grep -q "^${ROUTE} via ${HOST_IP}" && echo routed; ` +
+  `ip route | grep -q "^${LINK_ROUTE} dev eth0" && echo linked; ` +
   `ping -c 1 -W 10 ${HOST_IP} >/dev/null && echo pinged`;
 
 const ip = (...args: string[]): void => {
@@ -59,6 +62,7 @@ async function restore(snap: string, extra: string[], line: string): Promise<str
   );
   assert.equal(status, 0, vm.err());
   assert.match(out, /^routed\r?$/m, `eth0's route is back: ${out}`);
+  assert.match(out, /^linked\r?$/m, `eth0's link route is back: ${out}`);
   const mac = /^mac=([0-9a-f:]{17}) mtu=1400\r?$/m.exec(out)?.[1];
   assert.ok(mac !== undefined, out);
   return mac;

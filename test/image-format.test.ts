@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { knownImageFormat, FORMAT_PROBE_BYTES } from "../src/vmm/image-format.js";
@@ -241,5 +241,75 @@ test("a VMM killed with SIGKILL while its guest writes a qcow2 disk leaves a dir
     assert.match(check.stdout, /No errors were found on the image/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a qcow2 disk's backing chain is checked again at every start (found in review: a header rewritten after create reached another domain's file); a tenant learns nothing from a chain's refusal", async () => {
+  const images = mkdtempSync(join(tmpdir(), "moat-chain-dirs-"));
+  const acme = join(images, "acme");
+  mkdirSync(acme);
+  const h = newHome({
+    reclaim: { enabled: false },
+    imageDirs: [images],
+    tenantImageDirs: [images],
+    domainImageDirs: { acme: [acme] },
+  });
+  const d = await startDaemon(h);
+  try {
+    const tok = adminToken(h);
+    const secret = join(acme, "secret.raw");
+    writeFileSync(secret, Buffer.alloc(1 << 20, 0x53));
+    const x = join(images, "x.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", x, "1M"]);
+    const made = await api(h.socket, tok, "POST", "/v1/vms", {
+      name: "x",
+      memory_mib: 64,
+      disks: [{ path: x }],
+    });
+    assert.equal(made.status, 201, made.text);
+    // After create, the file's header names acme's file as its backing file.
+    execFileSync("qemu-img", [
+      "rebase",
+      "-u",
+      "-f",
+      "qcow2",
+      "-b",
+      "acme/secret.raw",
+      "-F",
+      "raw",
+      x,
+    ]);
+    const start = await api(h.socket, tok, "POST", "/v1/vms/x/start");
+    assert.equal(start.status, 409, start.text);
+    assert.match(
+      start.text,
+      /its backing files are no longer in trust domain 'default''s image directories/,
+    );
+    assert.doesNotMatch(start.text, /acme|secret/);
+    // A tenant's create: the same words whether a backing name leads nowhere or somewhere.
+    const t = await api(h.socket, tok, "POST", "/v1/tokens", {
+      name: "t",
+      role: "tenant",
+      domain: "default",
+    });
+    const tt = (t.body as { token: string }).token;
+    const answers: string[] = [];
+    for (const [name, backing] of [
+      ["y1", "/no/such/file"],
+      ["y2", "/etc/passwd"],
+      ["y3", "acme/secret.raw"],
+    ] as const) {
+      const y = join(images, `${name}.qcow2`);
+      execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", y, "1M"]);
+      execFileSync("qemu-img", ["rebase", "-u", "-f", "qcow2", "-b", backing, "-F", "raw", y]);
+      const r = await api(h.socket, tt, "POST", "/v1/vms", { name, disks: [{ path: y }] });
+      assert.equal(r.status, 400, r.text);
+      answers.push((r.body as { error: string }).error.replace(name, "N"));
+    }
+    assert.equal(new Set(answers).size, 1, answers.join("\n"));
+    assert.match(answers[0]!, /its backing files are not all in the image directories you may use/);
+  } finally {
+    await stopDaemon(h, d);
+    rmSync(images, { recursive: true, force: true });
   }
 });

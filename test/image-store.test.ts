@@ -16,6 +16,7 @@ import {
   rmSync,
   statSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -294,6 +295,10 @@ test("the image store keeps only what it checked in its copy: a corrupt qcow2, a
     await refused(corrupt, /marked corrupt/);
     const base = src("base.qcow2", "-f", "qcow2");
     await refused(src("top.qcow2", "-f", "qcow2", "-b", base, "-F", "qcow2"), /a qcow2 overlay/);
+    // Cut short while it is copied (found in review: the half copy stayed in the store).
+    const cut = join(dir, "cut.raw");
+    writeFileSync(cut, Buffer.alloc(4 * 1024 * 1024, 7));
+    await refused(cut, /./, () => truncateSync(cut, 512));
     const odd = join(dir, "odd.raw");
     writeFileSync(odd, Buffer.alloc(1000, 1));
     await refused(odd, /1000 bytes, not a whole number of 512-byte sectors/);

@@ -15,7 +15,9 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  linkSync,
   symlinkSync,
+  unlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -176,6 +178,16 @@ test("a changed kept disk, or disks.json, is refused; a source disk that is a li
       (e: unknown) => e instanceof SnapshotError && /link\.img: .*ELOOP/.test(e.message),
     );
     assert.throws(() => statSync(store.pathOf("id2")), /ENOENT/);
+    // A second name of the disk (a hard link, which could be a root-only file's): not kept.
+    const hard = join(home, "hard.img");
+    linkSync(disk, hard);
+    assert.throws(
+      () => store.keepDisks("id4", [{ index: 0, path: hard }], () => {}),
+      (e: unknown) =>
+        e instanceof SnapshotError && /hard\.img: has 2 names \(hard links\)/.test(e.message),
+    );
+    assert.throws(() => statSync(store.pathOf("id4")), /ENOENT/);
+    unlinkSync(hard);
     // The quota decides before a byte is copied, with the disk's bytes of data.
     let asked = -1;
     assert.throws(

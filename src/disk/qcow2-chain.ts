@@ -1,5 +1,6 @@
 // A qcow2 image with its backing chain: each backing file found where the image names it
-// (relative to the image's own directory), only inside the directories the caller allows,
+// (relative to the image's own directory), only inside that directory or the others the caller
+// allows,
 // opened read-only, at most BACKING_DEPTH_MAX deep and never twice (a loop is refused). A
 // backing file's format must be named by the image that uses it: moat never guesses a raw
 // file to be qcow2.
@@ -15,7 +16,10 @@ export const BACKING_DEPTH_MAX = 16;
 
 export interface ChainOptions {
   readOnly: boolean;
-  /** Directories (real paths) a backing file must lie in; none: the image's own directory. */
+  /**
+   * Directories (real paths) a backing file may lie in besides the image's own directory
+   * (the top image's: every file of the chain is confined to the same set).
+   */
   backingDirs?: string[];
   /** Called on each file opened (the VMM takes its image lock there; `readOnly` for backings). */
   onOpen?: (fh: FileHandle, path: string, readOnly: boolean) => void;
@@ -49,7 +53,7 @@ async function openFile(path: string, readOnly: boolean, o: ChainOptions): Promi
  */
 export async function openQcow2(path: string, o: ChainOptions): Promise<Qcow2Image> {
   const real = await realpath(path);
-  const dirs = o.backingDirs ?? [dirname(real)];
+  const dirs = [dirname(real), ...(o.backingDirs ?? [])];
   return openLevel(real, o.readOnly, o, dirs, new Set(), 0);
 }
 
@@ -92,7 +96,7 @@ function nextInChain(
  */
 export function backingChainSync(path: string, o: { backingDirs?: string[] } = {}): string[] {
   let real = realpathSync(path);
-  const dirs = o.backingDirs ?? [dirname(real)];
+  const dirs = [dirname(real), ...(o.backingDirs ?? [])];
   const chain: string[] = [];
   const seen = new Set([real]);
   for (let depth = 0; ; depth++) {

@@ -122,15 +122,21 @@ export class Qcow2Image {
     );
     if (refs) {
       const wasDirty = (h.incompatible & INCOMPAT_DIRTY) !== 0n;
-      const found = await checkImage(file, h, l1, refs, { repairLeaks: true });
+      // Checked before anything is written: a refused image is left as it was.
+      const found = await checkImage(file, h, l1, refs, { repairLeaks: false });
       if (found.errors.length > 0)
         throw new Qcow2Error(
           `its tables are inconsistent (${found.errors[0]}${found.errors.length > 1 ? `, and ${found.errors.length - 1} more` : ""}): ` +
             "repair it with qemu-img check -r all",
         );
+      // A program that does not know an autoclear feature clears its bit when it writes, and
+      // before it frees anything (a bitmap's clusters among the leaks must not look valid).
+      if (h.autoclear !== 0n) {
+        await img.writeFeatures(h.incompatible, 0n);
+        await file.datasync();
+      }
+      if (found.leaks > 0) await checkImage(file, h, l1, refs, { repairLeaks: true });
       img.report = { leaksFreed: found.leaks, wasDirty };
-      // A program that does not know an autoclear feature clears its bit when it writes.
-      if (h.autoclear !== 0n) await img.writeFeatures(h.incompatible, 0n);
       if (wasDirty) await img.writeFeatures(h.incompatible & ~INCOMPAT_DIRTY, 0n);
     }
     return img;

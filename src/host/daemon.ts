@@ -35,6 +35,8 @@ import { admitVm } from "./host-capacity.js";
 import { VmOps } from "./vm-ops.js";
 import { VmCalls } from "./vm-calls.js";
 import { VmStats } from "./vm-stats.js";
+import { backingFileAllowed } from "./vm-create.js";
+import { imageRules, inside } from "./image-dirs.js";
 import { silentLog, type Log } from "./log.js";
 import type { RequestDone } from "./api-host.js";
 
@@ -127,6 +129,11 @@ export class Daemon implements ApiHost {
         ...(c.cgroupParent !== undefined ? { cgroupParent: c.cgroupParent } : {}),
         restorePath: (vm) => this.snaps.restorePath(vm),
         backingDirs: (vm) => this.images.backingDirs(vm),
+        // A backing file is bound into a jail only if the VM's domain may use it now: its store
+        // (for overlays on its images), or its image directories as at create.
+        backingAllowed: (vm, path) =>
+          (this.images.backingDirs(vm) ?? []).some((d) => inside(path, d)) ||
+          backingFileAllowed(imageRules(c), path, vm.domain),
       },
     );
     this.snaps = new SnapshotOps(this.store, snapshotFiles, this.supervisor, c);

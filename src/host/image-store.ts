@@ -142,6 +142,10 @@ export class ImageStore {
       try {
         sparseCopy(src.fd, out, extents, src.size, source);
         fsyncSync(out);
+      } catch (e) {
+        // A source cut short while copied (its owner may change it): nothing half-copied stays.
+        unlinkSync(dest);
+        throw e;
       } finally {
         closeSync(out);
       }

@@ -69,6 +69,14 @@ export function openSource(path: string): { fd: number; size: number } {
     closeSync(fd);
     throw new SnapshotError(`${path}: not a regular file`);
   }
+  // Another name of the file could be anywhere on its file system: a VM's uid that linked a
+  // root-only file into its directory would have root copy it out (found in review).
+  if (st.nlink !== 1) {
+    closeSync(fd);
+    throw new SnapshotError(
+      `${path}: has ${st.nlink} names (hard links); copy it to a file of its own`,
+    );
+  }
   return { fd, size: st.size };
 }
 

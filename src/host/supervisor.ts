@@ -71,6 +71,8 @@ export interface SupervisorOptions {
   restorePath?: (vm: VmRecord) => RestoreSource | undefined;
   /** Where a VM's qcow2 disks' backing files may lie (image-ops.ts), if not beside each. */
   backingDirs?: (vm: VmRecord) => string[] | undefined;
+  /** Whether a backing file of one of `vm`'s qcow2 disks may be bound into its jail. */
+  backingAllowed?: (vm: VmRecord, path: string) => boolean;
 }
 
 /** The snapshot a VM starts from (snapshot-ops.ts restorePath). */
@@ -347,7 +349,11 @@ export class Supervisor {
   ): ChildProcess {
     const kind = this.o.kvmKind;
     // The VM's own files were checked at their real paths: bound with no link followed.
-    const devices = jailDevices(config, chooseAccel(config.accel, kind), { checked: true });
+    const allowed = this.o.backingAllowed;
+    const devices = jailDevices(config, chooseAccel(config.accel, kind), {
+      checked: true,
+      ...(allowed ? { backingAllowed: (p: string) => allowed(vm, p) } : {}),
+    });
     const root = join(this.o.jailsDir, vm.id);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     return spawnJailed({

@@ -128,6 +128,21 @@ export function recheckFile(rules: ImageRules, path: string, domain: string, den
 }
 
 /**
+ * Whether the backing file at real path `path` may serve a VM of `domain`: in the domain's
+ * image directories, as a disk's own path must be (recheckFile, asked without throwing).
+ */
+export function backingFileAllowed(rules: ImageRules, path: string, domain: string): boolean {
+  try {
+    recheckFile(rules, path, domain, () => {
+      throw new Error("refused");
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Before each start or restart: the VM's networks are still its domain's (they may have been
  * reassigned), and each host file is still in its domain's image directories and still resolves
  * to the path checked at create (a link put in since would make the VMM open another file).
@@ -156,6 +171,27 @@ export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy, restored 
     }
   });
   const rules = imageRules(cfg);
+  // A qcow2 disk's backing chain, found again as the VMM will find it: its header may have been
+  // rewritten since create (by whoever can write the file) to name another file.
+  spec.disks.forEach((d, i) => {
+    if (d.format !== "qcow2" || d.image !== undefined || (restored && !d.read_only)) return;
+    const field = `disks.${i}.path`;
+    const refused = (): never => {
+      throw new ApiError(
+        409,
+        `${field}: ${d.path}: its backing files are no longer in trust domain '${domain}''s ` +
+          "image directories as checked at create (its header was changed?); create the VM again",
+        field,
+      );
+    };
+    let chain: string[] = [];
+    try {
+      chain = backingChainSync(d.path);
+    } catch {
+      refused();
+    }
+    for (const b of chain) if (!backingFileAllowed(rules, b, domain)) refused();
+  });
   for (const { field, path } of imageFields(spec, restored))
     recheckFile(rules, path, domain, (status, why) => {
       throw new ApiError(
@@ -242,14 +278,30 @@ export function newVmRecord(
     if (format === "qcow2" || d.format === "qcow2") {
       // Found at create, before any guest wrote to it, and kept: a start never looks again.
       // Its backing files are checked as its own path is (the image's directory holds them).
+      // The walk resolves names the file chose, as root: a tenant is told nothing of where
+      // they led (whether a path exists, where a link points), whatever stopped it.
+      const tenantRefusal = (): ApiError =>
+        new ApiError(
+          400,
+          `${field}: ${d.path}: its backing files are not all in the image directories you ` +
+            "may use, or not there",
+          field,
+        );
       let chain: string[];
       try {
         chain = backingChainSync(d.path);
       } catch (e) {
         if (!(e instanceof Qcow2Error)) throw e;
+        if (caller.role === "tenant") throw tenantRefusal();
         throw new ApiError(400, `${field}: ${d.path}: ${e.message}`, field);
       }
-      for (const b of chain) check(field, b);
+      for (const b of chain)
+        try {
+          check(field, b);
+        } catch (e) {
+          if (caller.role === "tenant" && e instanceof ApiError) throw tenantRefusal();
+          throw e;
+        }
       d.format = "qcow2";
       return;
     }

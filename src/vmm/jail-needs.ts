@@ -14,13 +14,21 @@ import { MANIFEST_FILE, MEMORY_FILE } from "./snapshot-file.js";
  * The backing files under a qcow2 disk, at their real paths (so bound with no link followed).
  * A chain that does not check out binds nothing more: the VMM, opening it, says why.
  */
-function backingFiles(d: DiskConfig, backingDirs: string[] | undefined): string[] {
+function backingFiles(
+  d: DiskConfig,
+  backingDirs: string[] | undefined,
+  allowed: (path: string) => boolean,
+): string[] {
   if (d.format !== "qcow2") return [];
+  let chain: string[];
   try {
-    return backingChainSync(d.path, backingDirs !== undefined ? { backingDirs } : {});
+    chain = backingChainSync(d.path, backingDirs !== undefined ? { backingDirs } : {});
   } catch {
     return [];
   }
+  // Bound only up to the first file not allowed: the VMM cannot open past it.
+  const end = chain.findIndex((p) => !allowed(p));
+  return end < 0 ? chain : chain.slice(0, end);
 }
 
 /** What jail/launch.ts needs beside the jail's files: KVM's fd, the TAPs to open. */
@@ -39,7 +47,14 @@ export interface JailDevices {
 export function jailDevices(
   c: VmConfig,
   accel: "soft" | "kvm",
-  o: { checked: boolean },
+  o: {
+    checked: boolean;
+    /**
+     * Whether a backing file a qcow2 disk's chain names may be bound (the daemon's image
+     * rules for the VM's domain, asked as the jail is made); default: every one in the chain.
+     */
+    backingAllowed?: (path: string) => boolean;
+  },
 ): JailDevices {
   const own: string[] = [];
   if (c.kernel) own.push(resolve(c.kernel));
@@ -74,7 +89,7 @@ export function jailDevices(
           ...(o.checked ? { noLinks: true } : {}),
         })),
         ...c.disks.flatMap((d) =>
-          backingFiles(d, c.host.backing_dirs).map((path) => ({
+          backingFiles(d, c.host.backing_dirs, o.backingAllowed ?? (() => true)).map((path) => ({
             path,
             readOnly: true,
             noLinks: true,

@@ -22,6 +22,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ImageStore } from "../src/host/image-store.js";
+import { domainUse } from "../src/host/quota.js";
+import type { VmRecord } from "../src/host/store.js";
 import {
   adminToken,
   api,
@@ -219,14 +221,15 @@ test("images through the daemon: import raw and qcow2, two VMs on overlays of on
   assert.equal((await call("DELETE", "/v1/images/rawbase", undefined, ta)).status, 403);
   a = await call("POST", "/v1/vms", { name: "t", disks: [{ image: "mine" }] }, ta);
   assert.equal(a.status, 201, a.text);
-  // The domain's images count in its diskBytes: 1 MiB of image, the overlay's 256 KiB, 1 more.
+  // The domain's images count in its diskBytes: 1 MiB of image, the overlay at its virtual size
+  // (1 MiB: what its guest can grow it to), 1 more.
   const big = join(images, "a", "big.raw");
   writeFileSync(big, Buffer.alloc(MiB, 1));
   a = await call("POST", "/v1/images", { path: big, name: "big" }, ta);
   assert.equal(a.status, 409, a.text);
   assert.match(
     a.text,
-    /domain a: 2359296 bytes of disk would exceed its quota of 2097152 \(1310720 in use \+ 1048576 imported\)/,
+    /domain a: 3145728 bytes of disk would exceed its quota of 2097152 \(2097152 in use \+ 1048576 imported\)/,
   );
   // An overlay swapped for a link by the VM's uid is refused at start.
   const tvm = (a = await call("GET", "/v1/vms/t", undefined, ta)).body as {
@@ -318,6 +321,28 @@ test("the image store keeps only what it checked in its copy: a corrupt qcow2, a
     writeFileSync(join(store.domainDir("d"), "stray.raw"), "x");
     assert.deepEqual(store.sweep(new Set([got.path])), [join(store.domainDir("d"), "stray.raw")]);
     assert.deepEqual(made(), ["q.qcow2"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a qcow2 disk counts against diskBytes at its virtual size, not its file's (found in review: a small overlay grows to it)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "moat-quota-qcow2-"));
+  try {
+    const q = join(dir, "q.qcow2");
+    execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", q, "64M"]);
+    const raw = join(dir, "r.raw");
+    writeFileSync(raw, Buffer.alloc(1 << 20));
+    const vm = (path: string, format: string) =>
+      ({
+        id: path,
+        domain: "d",
+        state: "stopped",
+        spec: { cpus: 1, memory_mib: 64, disks: [{ path, format, read_only: false }] },
+      }) as unknown as VmRecord;
+    assert.ok(statSync(q).size < 1 << 20, "the qcow2 file is small");
+    assert.equal(domainUse("d", [vm(q, "qcow2")]).diskBytes, 64 << 20);
+    assert.equal(domainUse("d", [vm(raw, "raw")]).diskBytes, 1 << 20);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,10 +1,12 @@
 // Per-domain quotas (domainQuotas in the config): what one trust domain's VMs may hold together,
 // so one tenant cannot take the host's admission headroom or fill its database. vCPUs and memory
 // count the domain's active VMs (what admission counts); VMs count its records; disk bytes the
-// apparent size of each distinct disk file its VMs name, and the data of its images in the
+// apparent size of each distinct disk file its VMs name (a qcow2 file's virtual size, if more:
+// what its guest can grow it to), and the data of its images in the
 // daemon's image store (image-store.ts). Checked at create and before each
 // start, refused with the arithmetic.
-import { statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { QCOW2_MAGIC } from "../disk/qcow2-header.js";
 import { ApiError } from "./api-error.js";
 import type { VmRecord } from "./store.js";
 import { isActive } from "./vm-spec.js";
@@ -29,20 +31,41 @@ export type HeldSnapshot = { domain: string; bytes: number };
 /** What an image in the store counts against its domain's diskBytes (store.ts ImageRecord). */
 export type HeldImage = { domain: string; bytes: number };
 
-/** What a guest can fill of a disk: its file's apparent size; 0 once it is gone. */
-function fileBytes(p: string): number {
+/**
+ * What a guest can fill of a disk: its file's apparent size, and for a qcow2 file at least its
+ * virtual size (a small overlay grows to it as the guest writes); 0 once it is gone. Opened
+ * with no link followed at the path itself (an overlay lies where its VM's uid writes).
+ * Bound: 32 bytes read.
+ */
+function fileBytes(p: string, format: string | undefined): number {
+  let fd: number;
   try {
-    return statSync(p).size;
+    fd = openSync(p, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return 0;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return 0;
+    if (format !== "qcow2") return st.size;
+    const head = Buffer.alloc(32);
+    readSync(fd, head, 0, 32, 0);
+    // The header's size field (bytes 24-31): the guest's disk size.
+    const virtual = head.readUInt32BE(0) === QCOW2_MAGIC ? Number(head.readBigUInt64BE(24)) : 0;
+    return Math.max(st.size, Number.isSafeInteger(virtual) ? virtual : 0);
+  } catch {
+    return 0;
+  } finally {
+    closeSync(fd);
   }
 }
 
 const sum = (vms: VmRecord[], f: (v: VmRecord) => number): number =>
   vms.reduce((s, v) => s + f(v), 0);
 
-const diskPaths = (vms: Pick<VmRecord, "spec">[]): Set<string> =>
-  new Set(vms.flatMap((v) => v.spec.disks.map((d) => d.path)));
+/** Each distinct disk file `vms` name, with its format. */
+const diskPaths = (vms: Pick<VmRecord, "spec">[]): Map<string, string | undefined> =>
+  new Map(vms.flatMap((v) => v.spec.disks.map((d) => [d.path, d.format] as const)));
 
 /** What `domain`'s VMs among `vms`, its snapshots among `snaps` and its `images`, hold. */
 export function domainUse(
@@ -55,7 +78,7 @@ export function domainUse(
   const kept = snaps.filter((s) => s.domain === domain);
   const active = mine.filter((v) => isActive(v.state));
   let diskBytes = 0;
-  for (const p of diskPaths(mine)) diskBytes += fileBytes(p);
+  for (const [p, format] of diskPaths(mine)) diskBytes += fileBytes(p, format);
   for (const i of images) if (i.domain === domain) diskBytes += i.bytes;
   return {
     vcpus: sum(active, (v) => v.spec.cpus),
@@ -88,7 +111,7 @@ export function checkQuota(
   const use = domainUse(vm.domain, others, [], images);
   const held = diskPaths(others);
   let newDisk = 0;
-  for (const p of diskPaths([vm])) if (!held.has(p)) newDisk += fileBytes(p);
+  for (const [p, format] of diskPaths([vm])) if (!held.has(p)) newDisk += fileBytes(p, format);
   const check = (limit: number | undefined, used: number, asked: number, unit: string): void => {
     if (limit === undefined || used + asked <= limit) return;
     throw new ApiError(

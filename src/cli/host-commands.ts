@@ -402,7 +402,11 @@ export function registerHostCommands(program: Command): void {
 
   program
     .command("console")
-    .description("Attach to a VM's serial console (Ctrl-A x detaches; the VM keeps running)")
+    .description(
+      "Attach to a VM's serial console (Ctrl-A x detaches; the VM keeps running). Ending the " +
+        "shipped guest's shell there (exit, Ctrl-D) powers the VM off, as ending its init would " +
+        "(docs/guest.md)",
+    )
     .argument("<vm>", "name or id")
     .option("--raw", RAW_HELP)
     .action(async (vm: string, o: { raw?: boolean }, cmd: Command) => {

@@ -79,7 +79,8 @@ function nextInChain(
   }
   if (!dirs.some((d) => inside(next, d)))
     throw new Qcow2Error(
-      `its backing file ${next} lies outside the directories images may come from`,
+      `its backing file ${next} lies outside the directories images may come from ` +
+        `(${dirs.join(", ")}, and below)`,
     );
   if (h.backingFormat === undefined)
     throw new Qcow2Error(

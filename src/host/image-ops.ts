@@ -142,7 +142,7 @@ export class ImageOps {
     if (users.length > 0)
       throw new ApiError(
         409,
-        `image '${i.name}': VMs ${users.map((v) => v.name).join(", ")} have overlays on it; delete them first`,
+        `image '${i.name}': ${users.length === 1 ? "VM" : "VMs"} ${users.map((v) => v.name).join(", ")} ${users.length === 1 ? "has an overlay" : "have overlays"} on it; delete ${users.length === 1 ? "it" : "them"} first`,
       );
     this.store.deleteImage(i.id);
     this.files.remove(i.path);

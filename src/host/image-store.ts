@@ -75,7 +75,8 @@ function formatOf(fd: number, path: string, said: ImageFormat | undefined): Imag
   if (said === "raw") return "raw";
   const found = knownImageFormat(head(fd, FORMAT_PROBE_BYTES));
   if (found === "qcow2") return "qcow2";
-  if (found !== undefined) throw new ApiError(400, `${path} ${formatRefusal(path, found)}`, "path");
+  if (found !== undefined)
+    throw new ApiError(400, `${path} ${formatRefusal(path, found, "--format raw")}`, "path");
   if (said === "qcow2") throw new ApiError(400, `${path}: not a qcow2 image`, "path");
   return "raw";
 }

@@ -126,12 +126,13 @@ export class SnapshotOps {
     // A kept qcow2 overlay alone would name a backing file its copy cannot reach. (A restored
     // VM's disks are copies of kept ones: never overlays, and not read as root here.)
     for (const d of vm.restoredFrom === null ? vm.spec.disks : [])
-      if (!d.read_only && d.format === "qcow2" && hasBacking(d.path))
+      if (!d.read_only && d.format === "qcow2" && (d.image !== undefined || hasBacking(d.path)))
         throw new ApiError(
           409,
-          `${d.path} is a qcow2 overlay: snapshots keep a writable disk as one file, and ` +
-            "one with a backing file cannot be kept yet (attach its base read-only, or " +
-            "qemu-img convert it to a whole image)",
+          `disks.${vm.spec.disks.indexOf(d)}: ${d.image !== undefined ? "an overlay on a stored image" : `${d.path} is a qcow2 overlay`}: ` +
+            "snapshots keep a writable disk as one file, and one on a backing file cannot be " +
+            'kept yet (docs/snapshot.md "Disks"); a VM whose disks are whole files (raw, or ' +
+            "qcow2 without a backing file) can be snapshotted",
         );
     let kept: KeptDisk[] = [];
     try {
@@ -200,7 +201,7 @@ export class SnapshotOps {
     if (users.length > 0)
       throw new ApiError(
         409,
-        `snapshot '${s.name}': VMs ${users.map((v) => v.name).join(", ")} start from it; delete them first`,
+        `snapshot '${s.name}': ${users.length === 1 ? "VM" : "VMs"} ${users.map((v) => v.name).join(", ")} ${users.length === 1 ? "starts" : "start"} from it; delete ${users.length === 1 ? "it" : "them"} first`,
       );
     this.files.remove(s.id);
     this.store.deleteSnapshot(s.id);

@@ -293,7 +293,9 @@ export function newVmRecord(
       } catch (e) {
         if (!(e instanceof Qcow2Error)) throw e;
         if (caller.role === "tenant") throw tenantRefusal();
-        throw new ApiError(400, `${field}: ${d.path}: ${e.message}`, field);
+        // A backing file's error names that file already; the image's own does not.
+        const what = e.message.startsWith("/") ? e.message : `${d.path}: ${e.message}`;
+        throw new ApiError(400, `${field}: ${what}`, field);
       }
       for (const b of chain)
         try {

@@ -2,6 +2,7 @@
 // backing chain (src/disk/), every file of it under QEMU's image lock (backing files shared,
 // read-only). The format is the one the config says; raw is the default (docs/disks.md).
 import type { FileHandle } from "node:fs/promises";
+import { realpathSync } from "node:fs";
 import type { BlockBackend } from "../devices/virtio/blk.js";
 import { DiskError, DiskFile } from "./disk-file.js";
 import { lockImage } from "./image-lock.js";
@@ -57,7 +58,17 @@ export async function openDisk(
       ...(spec.backingDirs !== undefined ? { backingDirs: spec.backingDirs } : {}),
     });
   } catch (e) {
-    if (e instanceof Qcow2Error) throw new DiskError(`disk ${spec.path}: ${e.message}`);
+    if (e instanceof Qcow2Error) {
+      // The chain's errors name their file; the disk's own is named once, as given.
+      let own = "";
+      try {
+        own = `${realpathSync(spec.path)}: `;
+      } catch {
+        // gone: the message names it
+      }
+      const what = own && e.message.startsWith(own) ? e.message.slice(own.length) : e.message;
+      throw new DiskError(`disk ${spec.path}: ${what}`);
+    }
     const code = (e as NodeJS.ErrnoException).code ?? "";
     if (WHY[code]) throw new DiskError(`disk ${spec.path}: ${WHY[code]}`);
     throw e;

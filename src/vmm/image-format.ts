@@ -47,9 +47,8 @@ export function knownImageFormat(head: Uint8Array): string | undefined {
  * (moat reads one as qcow2 only when told, so a raw disk whose guest wrote a qcow2 header into
  * it is never taken for one), or the command that makes a qcow2 image of another format.
  */
-export function formatRefusal(path: string, format: string): string {
-  const raw =
-    ", or, if it is a raw disk that only starts with those bytes, say so with ,format=raw";
+export function formatRefusal(path: string, format: string, sayRaw = ",format=raw"): string {
+  const raw = `, or, if it is a raw disk that only starts with those bytes, say so with ${sayRaw}`;
   if (format === "qcow2")
     return (
       "is a qcow2 image: say so with ,format=qcow2 (moat reads a disk as qcow2 only when told, " +

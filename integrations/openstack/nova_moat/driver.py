@@ -1,0 +1,428 @@
+"""nova.virt.moat: a Nova compute driver that runs instances as VMs of this host's moatd.
+
+Every call goes through moatd's API (client.py) with the driver's own token: moatd admits,
+jails and audits each VM as it does for any other client; the driver holds no host privilege of
+its own beyond downloading Glance images into one of moatd's image directories.
+
+Mapping (docs/openstack.md):
+- an instance is the moat VM named by its UUID, labelled openstack.host with this compute host
+  (only such VMs are this host's instances: moatd may run VMs of its own users too);
+- its project is a moat trust domain ([moat] project_domains, else default_domain);
+- its Glance image (raw or qcow2) is imported once per domain into moatd's image store and each
+  instance gets a thin overlay on it; kernel_id/ramdisk_id and os_command_line, when the image
+  has them, give the kernel, initramfs and command line, else moat's shipped guest boots;
+- each Neutron port is a TAP named as the Linux-bridge agent expects (the port's devname) with
+  the port's MAC, which the agent puts on the network's bridge; its fixed IPv4 address reaches
+  the guest on the kernel command line (moat.ip=, docs/guest.md).
+"""
+
+import os
+import time
+import uuid
+
+import eventlet
+import os_resource_classes as orc
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+
+import nova.conf
+from nova import exception
+from nova.compute import power_state
+from nova.virt import driver
+from nova.virt import hardware
+from nova.virt import images
+
+from nova.virt.moat import client as moat_client
+from nova.virt.moat import conf as moat_conf
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+moat_conf.register(CONF)
+
+# The label that marks a VM as an instance of one compute host.
+HOST_LABEL = "openstack.host"
+TRAIT_PREFIX = "CUSTOM_MOAT_DOMAIN_"
+# moat's shipped guest's command line (src/boot/shipped-guest.ts DEFAULT_CMDLINE).
+DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
+# Bound: moatd's largest guest (MEMORY_MIB_MAX, src/vmm/vm-config.ts) and vCPU count
+# (VCPUS_MAX); Placement's max_unit keeps larger flavors off moat hosts.
+MAX_MEMORY_MB = 4000
+MAX_VCPUS = 8
+# Bound: moatd's stop grace (STOP_GRACE_MAX_S, src/host/config.ts).
+MAX_STOP_GRACE_S = 3600
+
+_POWER = {
+    "created": power_state.SHUTDOWN,
+    "starting": power_state.RUNNING,
+    "running": power_state.RUNNING,
+    "paused": power_state.PAUSED,
+    "stopping": power_state.RUNNING,
+    "stopped": power_state.SHUTDOWN,
+    "crashed": power_state.CRASHED,
+}
+
+
+def domain_trait(domain):
+    """The Placement trait of a moat trust domain: CUSTOM_MOAT_DOMAIN_ and its name, upper-cased."""
+    return TRAIT_PREFIX + "".join(c if c.isalnum() else "_" for c in domain.upper())
+
+
+class MoatDriver(driver.ComputeDriver):
+    capabilities = dict(
+        driver.ComputeDriver.capabilities,
+        supports_image_type_raw=True,
+        supports_image_type_qcow2=True,
+    )
+
+    def __init__(self, virtapi, read_only=False):
+        super().__init__(virtapi)
+        self.moat = moat_client.MoatClient(CONF.moat.socket, CONF.moat.token_file)
+
+    # ---- the host
+
+    def init_host(self, host):
+        try:
+            facts = self.moat.host()
+        except moat_client.MoatError as e:
+            raise exception.NovaException(
+                f"moat: cannot use moatd at {CONF.moat.socket} with the token in "
+                f"{CONF.moat.token_file} (it needs role operator or admin): {e}")
+        LOG.info("moat: moatd at %s has %s CPUs and %s MiB; trust domains served here: %s",
+                 CONF.moat.socket, facts["capacity"]["host_cpus"],
+                 facts["capacity"]["host_memory_mib"], ", ".join(self._domains()))
+
+    def _domains(self):
+        if CONF.moat.domains:
+            return list(CONF.moat.domains)
+        return sorted({CONF.moat.default_domain, *CONF.moat.project_domains.values()})
+
+    def get_available_nodes(self, refresh=False):
+        return [CONF.host]
+
+    def node_is_available(self, nodename):
+        return nodename == CONF.host
+
+    def get_host_ip_addr(self):
+        return CONF.my_ip
+
+    def _foreign_use(self):
+        """vCPUs and MiB held by moatd's running VMs that are not this host's instances."""
+        cpus = mem = 0
+        for vm in self.moat.list_vms():
+            if vm.get("spec", {}).get("labels", {}).get(HOST_LABEL) == CONF.host:
+                continue
+            if vm["state"] in ("starting", "running", "paused", "stopping"):
+                cpus += vm["spec"].get("cpus", 1)
+                mem += vm["spec"].get("memory_mib", 128)
+        return cpus, mem
+
+    def _disk_gb(self, facts):
+        d = CONF.moat.image_dir or facts["image_dirs"]["operators"][0]
+        st = os.statvfs(d)
+        return max(1, st.f_blocks * st.f_frsize // 2**30)
+
+    def get_available_resource(self, nodename):
+        facts = self.moat.host()
+        cap = facts["capacity"]
+        return {
+            "vcpus": cap["host_cpus"],
+            "memory_mb": cap["host_memory_mib"],
+            "local_gb": self._disk_gb(facts),
+            "vcpus_used": 0,
+            "memory_mb_used": 0,
+            "local_gb_used": 0,
+            "hypervisor_type": "moat",
+            "hypervisor_version": 1000,
+            "hypervisor_hostname": nodename,
+            "cpu_info": "{}",
+            "disk_available_least": None,
+            "supported_instances": [],
+            "numa_topology": None,
+        }
+
+    def update_provider_tree(self, provider_tree, nodename, allocations=None):
+        """Inventory from moatd's admission view: its overcommit ratios and reserve, so that
+        Placement admits what moatd will admit; traits: one per trust domain served here."""
+        facts = self.moat.host()
+        cap, policy = facts["capacity"], facts["policy"]
+        foreign_cpus, foreign_mem = self._foreign_use()
+        disk_gb = self._disk_gb(facts)
+        inventory = {
+            orc.VCPU: {
+                "total": cap["host_cpus"],
+                "reserved": min(foreign_cpus, cap["host_cpus"]),
+                "min_unit": 1,
+                "max_unit": min(MAX_VCPUS, cap["vcpus_limit"]),
+                "step_size": 1,
+                "allocation_ratio": float(policy["cpuOvercommit"]),
+            },
+            orc.MEMORY_MB: {
+                "total": cap["host_memory_mib"],
+                "reserved": min(policy["memoryReserveMiB"] + foreign_mem, cap["host_memory_mib"]),
+                "min_unit": 1,
+                "max_unit": max(1, min(MAX_MEMORY_MB, cap["memory_limit_mib"])),
+                "step_size": 1,
+                "allocation_ratio": float(policy["memoryOvercommit"]),
+            },
+            orc.DISK_GB: {
+                "total": disk_gb,
+                "reserved": 0,
+                "min_unit": 1,
+                "max_unit": disk_gb,
+                "step_size": 1,
+                "allocation_ratio": 1.0,
+            },
+        }
+        provider_tree.update_inventory(nodename, inventory)
+        traits = {t for t in provider_tree.data(nodename).traits if not t.startswith(TRAIT_PREFIX)}
+        traits.update(domain_trait(d) for d in self._domains())
+        provider_tree.update_traits(nodename, traits)
+
+    # ---- instances
+
+    def _vm(self, instance):
+        try:
+            return self.moat.get_vm(instance.uuid)
+        except moat_client.MoatNotFound:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+
+    def _ours(self):
+        return [vm for vm in self.moat.list_vms()
+                if vm.get("spec", {}).get("labels", {}).get(HOST_LABEL) == CONF.host]
+
+    def list_instances(self):
+        return [vm["name"] for vm in self._ours()]
+
+    def list_instance_uuids(self):
+        return [vm["name"] for vm in self._ours()]
+
+    def instance_exists(self, instance):
+        try:
+            self.moat.get_vm(instance.uuid)
+            return True
+        except moat_client.MoatNotFound:
+            return False
+
+    def get_info(self, instance, use_cache=True):
+        vm = self._vm(instance)
+        return hardware.InstanceInfo(state=_POWER.get(vm["state"], power_state.NOSTATE),
+                                     internal_id=vm["id"])
+
+    def _domain_of(self, context, instance):
+        pd = CONF.moat.project_domains
+        name = getattr(context, "project_name", None)
+        domain = pd.get(instance.project_id) or (pd.get(name) if name else None)
+        domain = domain or CONF.moat.default_domain
+        if domain not in self._domains():
+            raise exception.InstanceDeployFailure(
+                reason=f"moat: project {instance.project_id} runs in trust domain '{domain}', "
+                       f"which host {CONF.host} does not serve ({', '.join(self._domains())})")
+        return domain
+
+    def _image_dir(self):
+        return CONF.moat.image_dir or self.moat.host()["image_dirs"]["operators"][0]
+
+    def _fetch_file(self, context, image_id):
+        """A Glance image (a kernel or initramfs) as a file in moatd's image directory."""
+        path = os.path.join(self._image_dir(), "glance-" + image_id)
+        with lockutils.lock("moat-file-" + image_id):
+            if not os.path.exists(path):
+                part = f"{path}.{uuid.uuid4().hex}.part"
+                images.fetch(context, image_id, part)
+                os.rename(part, path)
+        return path
+
+    def _store_image(self, context, image_meta, domain):
+        """The name of the image in moatd's store for this domain, imported from Glance once."""
+        name = "glance-" + image_meta.id
+        fmt = image_meta.disk_format
+        if fmt not in ("raw", "qcow2"):
+            raise exception.ImageUnacceptable(
+                image_id=image_meta.id,
+                reason=f"moat boots raw or qcow2 images, not {fmt} (qemu-img convert -O qcow2)")
+        with lockutils.lock(f"moat-image-{domain}-{name}"):
+            for i in self.moat.list_images():
+                if i["name"] == name and i["domain"] == domain:
+                    return name
+            part = os.path.join(self._image_dir(), f".nova-{uuid.uuid4().hex}.part")
+            try:
+                images.fetch(context, image_meta.id, part)
+                self.moat.import_image(part, name, domain, fmt)
+            except moat_client.MoatError as e:
+                raise exception.ImageUnacceptable(image_id=image_meta.id, reason=str(e))
+            finally:
+                if os.path.exists(part):
+                    os.unlink(part)
+        return name
+
+    @staticmethod
+    def _nics_and_addresses(network_info):
+        nics, words = [], []
+        for i, vif in enumerate(network_info or []):
+            nics.append({"tap": vif["devname"], "mac": vif["address"]})
+            for subnet in vif["network"]["subnets"]:
+                if subnet["version"] != 4 or not subnet["ips"]:
+                    continue
+                prefix = subnet["cidr"].split("/")[1]
+                word = f"moat.ip=eth{i},{subnet['ips'][0]['address']}/{prefix}"
+                gateway = subnet.get("gateway") and subnet["gateway"]["address"]
+                if gateway:
+                    word += "," + gateway
+                words.append(word)
+                break
+        return nics, words
+
+    def spawn(self, context, instance, image_meta, injected_files, admin_password, allocations,
+              network_info=None, block_device_info=None, power_on=True, accel_info=None):
+        domain = self._domain_of(context, instance)
+        nics, ip_words = self._nics_and_addresses(network_info)
+        props = image_meta.properties
+        cmdline = props.get("os_command_line") or DEFAULT_CMDLINE
+        spec = {
+            "name": instance.uuid,
+            "domain": domain,
+            "accel": CONF.moat.accel,
+            "cpus": instance.flavor.vcpus,
+            "memory_mib": instance.flavor.memory_mb,
+            "disks": [{"image": self._store_image(context, image_meta, domain)}],
+            "nics": nics,
+            "cmdline": " ".join([cmdline, *ip_words]),
+            "labels": {
+                HOST_LABEL: CONF.host,
+                "openstack.project": instance.project_id,
+                "openstack.flavor": instance.flavor.name[:256],
+                "openstack.name": (instance.display_name or "")[:256],
+            },
+        }
+        if instance.kernel_id:
+            spec["kernel"] = self._fetch_file(context, instance.kernel_id)
+            spec["initrd"] = (self._fetch_file(context, instance.ramdisk_id)
+                              if instance.ramdisk_id else "none")
+        LOG.info("moat: creating VM %s in trust domain %s", instance.uuid, domain,
+                 instance=instance)
+        self.moat.create_vm(spec)
+        if not power_on:
+            return
+        # The Linux-bridge agent sees the TAP appear when the VM starts, plugs it into the
+        # network's bridge and sets the port up; Neutron then tells Nova network-vif-plugged.
+        events = [("network-vif-plugged", vif["id"]) for vif in network_info or []
+                  if vif.get("active", True) is False]
+        timeout = CONF.vif_plugging_timeout
+        try:
+            with self.virtapi.wait_for_instance_event(
+                    instance, events if timeout else [], deadline=timeout,
+                    error_callback=self._neutron_failed):
+                self._start(instance)
+        except eventlet.timeout.Timeout:
+            LOG.warning("moat: no network-vif-plugged event within %s s", timeout,
+                        instance=instance)
+            if CONF.vif_plugging_is_fatal:
+                self._delete(instance)
+                raise exception.VirtualInterfaceCreateException()
+        except Exception:
+            self._delete(instance)
+            raise
+
+    @staticmethod
+    def _neutron_failed(event_name, instance):
+        LOG.error("moat: Neutron reported a failure of %s", event_name, instance=instance)
+        if CONF.vif_plugging_is_fatal:
+            raise exception.VirtualInterfaceCreateException()
+
+    def _wait_state(self, instance, states):
+        deadline = time.monotonic() + CONF.moat.state_timeout
+        while True:
+            state = self._vm(instance)["state"]
+            if state in states:
+                return state
+            if time.monotonic() > deadline:
+                raise exception.InstanceInvalidState(
+                    attr="state", instance_uuid=instance.uuid, state=state,
+                    method=f"waiting {CONF.moat.state_timeout} s for {'/'.join(states)}")
+            eventlet.sleep(0.2)
+
+    def _start(self, instance):
+        try:
+            self.moat.lifecycle(instance.uuid, "start")
+        except moat_client.MoatError as e:
+            # 409: it runs already, or moatd's admission refused it. Placement counts as moatd
+            # admits (update_provider_tree), so a refusal means something else took the room:
+            # Nova reschedules the build to another host on ComputeResourcesUnavailable.
+            if e.status != 409:
+                raise exception.InstanceDeployFailure(reason=str(e))
+            if self._vm(instance)["state"] not in ("starting", "running"):
+                raise exception.ComputeResourcesUnavailable(reason=str(e))
+        state = self._wait_state(instance, ("running", "stopped", "crashed"))
+        if state != "running":
+            vm = self._vm(instance)
+            raise exception.InstanceDeployFailure(
+                reason=f"moat: VM {instance.uuid} ended as it started: {vm.get('last_exit')}")
+
+    def _delete(self, instance):
+        try:
+            self.moat.delete_vm(instance.uuid, force=True)
+        except moat_client.MoatNotFound:
+            pass
+
+    def destroy(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, destroy_secrets=True):
+        LOG.info("moat: deleting VM %s", instance.uuid, instance=instance)
+        self._delete(instance)
+
+    def cleanup(self, context, instance, network_info, block_device_info=None,
+                destroy_disks=True, migrate_data=None, destroy_vifs=True,
+                destroy_secrets=True):
+        # destroy removed the VM with its overlay; moat made and removed its TAPs.
+        pass
+
+    def plug_vifs(self, instance, network_info):
+        # moat creates each TAP when the VM starts (and removes it when it ends).
+        pass
+
+    def unplug_vifs(self, instance, network_info):
+        pass
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        """timeout > 0: the guest shuts down within it (moat stop); 0: powered off at once."""
+        if timeout:
+            self._op(instance, "stop", min(int(timeout), MAX_STOP_GRACE_S))
+        else:
+            self._op(instance, "kill")
+        self._wait_state(instance, ("stopped", "crashed", "created"))
+
+    def power_on(self, context, instance, network_info, block_device_info=None,
+                 accel_info=None):
+        self._start(instance)
+
+    def reboot(self, context, instance, network_info, reboot_type, block_device_info=None,
+               bad_volumes_callback=None, accel_info=None):
+        """SOFT: the guest shuts down (moat stop), then starts; HARD: killed, then started."""
+        if reboot_type == "SOFT":
+            self._op(instance, "stop", CONF.moat.state_timeout)
+        else:
+            self._op(instance, "kill")
+        self._wait_state(instance, ("stopped", "crashed", "created"))
+        self._start(instance)
+
+    def pause(self, instance):
+        self._op(instance, "pause")
+
+    def unpause(self, instance):
+        self._op(instance, "resume")
+
+    def _op(self, instance, op, timeout=None):
+        try:
+            self.moat.lifecycle(instance.uuid, op, timeout)
+        except moat_client.MoatNotFound:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        except moat_client.MoatError as e:
+            # 409: already in the state asked for (stop of a stopped VM, ...).
+            if e.status != 409:
+                raise exception.NovaException(str(e))
+
+    def get_console_output(self, context, instance):
+        try:
+            text = self.moat.logs(instance.uuid, CONF.moat.console_bytes)
+        except moat_client.MoatNotFound:
+            raise exception.InstanceNotFound(instance_id=instance.uuid)
+        return (text or "").encode("utf-8")

@@ -489,14 +489,17 @@ hosts_mapped() {
   [ "$n" = "${#HOSTS[@]}" ]
 }
 
-control_rss_mb() { # resident memory of every process `up` started, in MiB
-  local f pg total=0 kb
+memory_mb() { # RSS and PSS (shared pages split) of every process `up` started: "RSS PSS" MiB
+  local f p rss=0 pss=0 kb
   for f in "$PIDS"/*.pid; do
     [ -e "$f" ] || continue
-    pg=$(cat "$f")
-    for kb in $(ps -o rss= -g "$pg" 2>/dev/null); do total=$((total + kb)); done
+    for p in $(ps -o pid= -g "$(cat "$f")" 2>/dev/null); do
+      kb=$(awk '/^Rss:/ {r=$2} /^Pss:/ {s=$2} END {print r+0, s+0}' "/proc/$p/smaps_rollup" 2>/dev/null) ||
+        continue
+      rss=$((rss + ${kb% *})) pss=$((pss + ${kb#* }))
+    done
   done
-  echo $((total / 1024))
+  echo $((rss / 1024)) $((pss / 1024))
 }
 
 # The provider network's uplink: a dummy interface, or where the kernel has no dummy driver (some
@@ -513,6 +516,18 @@ make_phys_if() {
     ip link set dev "$d" addrgenmode none
     ip link set dev "$d" up
   done
+}
+
+# The network's bridge, made before any agent or driver needs it, so that it never gets an
+# address (an agent-made bridge gets an IPv6 link-local one and the host would answer neighbour
+# solicitations on the guests' network). The Linux-bridge agent adopts an existing bridge of the
+# name it expects (brq + the network id's first 11 characters).
+make_bridge() {
+  echo "$1" >>"$S/netdevs"
+  ip link add "$1" type bridge forward_delay 0 stp_state 0
+  ip link set dev "$1" addrgenmode none
+  ip link set dev "$PHYS_IF" master "$1"
+  ip link set dev "$1" up
 }
 
 cmd_up() {
@@ -558,7 +573,7 @@ EOF
 
   # The provider network's "physical" side: a dummy interface, no address. Recorded first so
   # `down` finds it whatever fails next.
-  echo "$PHYS_IF" >"$S/phys_if"
+  echo "$PHYS_IF" >>"$S/netdevs"
   make_phys_if
 
   # Message bus: our own epmd (so nothing outlives `down`) and a private RabbitMQ node.
@@ -630,6 +645,7 @@ EOF
   local ids
   ids=$(network_setup 2>"$LOGS/network-setup.log") || fail network-setup "creating the provider network failed"
   NETWORK_ID=${ids% *} SUBNET_ID=${ids#* }
+  make_bridge "brq${NETWORK_ID:0:11}"
 
   wait_for nova-api "Nova API on :$P_NOVA" http_up "http://127.0.0.1:$P_NOVA/"
   wait_for glance-api "Glance on :$P_GLANCE" http_up "http://127.0.0.1:$P_GLANCE/"
@@ -675,9 +691,9 @@ NEUTRON_URL=http://127.0.0.1:$P_NEUTRON
 MYSQL_SOCKET=$SOCK
 LOG_DIR=$LOGS
 EOF
-  local t1; t1=$(now)
-  printf 'cloud.sh: up in %.0f s (%s compute hosts: %s); control plane and computes hold %s MiB RSS\n' \
-    "$(awk "BEGIN{print $t1 - $t0}")" "${#HOSTS[@]}" "${HOSTS[*]}" "$(control_rss_mb)"
+  local t1 mem; t1=$(now) mem=$(memory_mb)
+  printf 'cloud.sh: up in %.0f s (compute hosts: %s); its processes hold %s MiB RSS, %s MiB PSS\n' \
+    "$(awk "BEGIN{print $t1 - $t0}")" "${HOSTS[*]}" "${mem% *}" "${mem#* }"
 }
 
 # ---------------------------------------------------------------- down
@@ -715,18 +731,14 @@ cmd_down() {
   done
   rm -f "$PIDS"/*.pid
   [ -d "$PIDS" ] && rmdir "$PIDS" 2>/dev/null || true
-  # The dummy interface and the bridges the Linux-bridge agents (or a driver) made on it.
-  local ifn br
-  ifn=$(cat "$S/phys_if" 2>/dev/null || true)
-  if [ -n "$ifn" ] && ip link show "$ifn" >/dev/null 2>&1; then
-    br=$(ip -o link show "$ifn" | sed -n 's/.* master \([^ ]*\) .*/\1/p')
-    ip link del "$ifn" 2>/dev/null || true
-    [[ $br == brq* ]] && ip link del "$br" 2>/dev/null || true
-  fi
-  if [ -f "$S/cloud.env" ]; then
-    br=$(sed -n 's/^BRIDGE=//p' "$S/cloud.env")
-    [ -n "$br" ] && ip link show "$br" >/dev/null 2>&1 && ip link del "$br" 2>/dev/null || true
-  fi
+  # The uplink interface, any bridge it was put in, and the bridge `up` made.
+  local dev br
+  for dev in $(cat "$S/netdevs" 2>/dev/null); do
+    ip link show "$dev" >/dev/null 2>&1 || continue
+    br=$(ip -o link show "$dev" | sed -n 's/.* master \(brq[^ ]*\) .*/\1/p')
+    ip link del "$dev" 2>/dev/null || true
+    if [ -n "$br" ]; then ip link del "$br" 2>/dev/null || true; fi
+  done
   echo "cloud.sh: down ($S)"
 }
 

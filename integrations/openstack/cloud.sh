@@ -551,7 +551,11 @@ cmd_up() {
   [ "$(id -u)" = 0 ] || die "run as root (it creates an interface and bridges, runs the services)"
   [ "$(printf '%s\n' "${HOSTS[@]}" | sort -u | wc -l)" = "${#HOSTS[@]}" ] || die "compute names repeat"
   [ ${#SOCK} -lt 100 ] || die "STATE_DIR path too long for a unix socket: $S"
-  [ -z "$(ls -A "$S" 2>/dev/null)" ] || die "$S is not empty; up wants a new (or empty) STATE_DIR"
+  # Other files may be there (the caller's EXTRA_CONFs, tokens); an earlier cloud may not.
+  local f
+  for f in secrets.env mysql pids netdevs; do
+    [ ! -e "$S/$f" ] || die "$S holds a cloud ($f); up wants a new STATE_DIR (after cloud.sh down $S)"
+  done
   HOSTS_SQL=$(printf "'%s'," "${HOSTS[@]}"); HOSTS_SQL=${HOSTS_SQL%,}
   check_ports
   ! ip link show "$PHYS_IF" >/dev/null 2>&1 ||

@@ -11,10 +11,13 @@
 #   mariadb-server rabbitmq-server     the database and message bus, private instances
 #   python3-openstackclient            the `openstack` CLI the test drives
 #     python3-osc-placement
+#   sudo curl                          the Linux-bridge agents start their privsep helpers
+#                                        through sudo; cloud.sh polls the APIs with curl
 set -euo pipefail
 PKGS=(keystone glance placement-api nova-api nova-conductor nova-scheduler nova-compute
       neutron-server neutron-linuxbridge-agent mariadb-server rabbitmq-server
-      python3-openstackclient python3-osc-placement python3-pymysql iproute2 bridge-utils)
+      python3-openstackclient python3-osc-placement python3-pymysql iproute2 bridge-utils
+      sudo curl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -292,6 +292,7 @@ bind_host = 127.0.0.1
 bind_port = $P_NEUTRON
 auth_strategy = keystone
 transport_url = $(TRANSPORT)
+# The API in the main process; one RPC worker, which also takes the agents' state reports.
 api_workers = 0
 rpc_workers = 1
 rpc_state_report_workers = 0
@@ -601,7 +602,7 @@ EOF
     fail mariadb-install "mariadb-install-db failed"
   start mariadb mariadbd --no-defaults --datadir="$S/mysql" --socket="$SOCK" --skip-networking \
     --user=root --pid-file="$S/mysql/mariadb.pid" --log-error="$LOGS/mariadb.err" \
-    --innodb-buffer-pool-size=32M --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+    --innodb-buffer-pool-size=32M --aria-pagecache-buffer-size=8M --key-buffer-size=8M --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
     --skip-log-bin --max-connections=1000 --character-set-server=utf8mb4
   wait_for mariadb "MariaDB on $SOCK" mariadb-admin --no-defaults -S "$SOCK" -uroot ping
   {

@@ -109,7 +109,7 @@ job_wait() {
 
 # ---------------------------------------------------------------- configuration files
 db_url() { echo "mysql+pymysql://openstack:$DB_PASS@localhost/$1?unix_socket=$SOCK&charset=utf8"; }
-TRANSPORT() { echo "rabbit://openstack:$RABBIT_PASS@127.0.0.1:$P_AMQP/"; }
+transport_url() { echo "rabbit://openstack:$RABBIT_PASS@127.0.0.1:$P_AMQP/"; }
 # keystoneauth section for a service user ($1) in a config section named by the caller
 ks_auth() {
   cat <<EOF
@@ -244,7 +244,7 @@ EOF
   cat >"$S/nova.conf" <<EOF
 [DEFAULT]
 $dbg
-transport_url = $(TRANSPORT)
+transport_url = $(transport_url)
 state_path = $S/nova
 my_ip = 127.0.0.1
 enabled_apis = osapi_compute
@@ -271,7 +271,7 @@ EOF
   cat >"$S/nova-compute.conf" <<EOF
 [DEFAULT]
 $dbg
-transport_url = $(TRANSPORT)
+transport_url = $(transport_url)
 compute_driver = $DRIVER
 my_ip = 127.0.0.1
 # What moatd admits is what a host has: no over-commit, nothing held back for the host.
@@ -291,7 +291,7 @@ service_plugins =
 bind_host = 127.0.0.1
 bind_port = $P_NEUTRON
 auth_strategy = keystone
-transport_url = $(TRANSPORT)
+transport_url = $(transport_url)
 # The API in the main process; one RPC worker, which also takes the agents' state reports.
 api_workers = 0
 rpc_workers = 1
@@ -352,7 +352,7 @@ EOF
 [DEFAULT]
 $dbg
 host = $h
-transport_url = $(TRANSPORT)
+transport_url = $(transport_url)
 state_path = $S/hosts/$h
 [linux_bridge]
 physical_interface_mappings = physnet1:$PHYS_IF
@@ -602,8 +602,9 @@ EOF
     fail mariadb-install "mariadb-install-db failed"
   start mariadb mariadbd --no-defaults --datadir="$S/mysql" --socket="$SOCK" --skip-networking \
     --user=root --pid-file="$S/mysql/mariadb.pid" --log-error="$LOGS/mariadb.err" \
-    --innodb-buffer-pool-size=32M --aria-pagecache-buffer-size=8M --key-buffer-size=8M --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
-    --skip-log-bin --max-connections=1000 --character-set-server=utf8mb4
+    --innodb-buffer-pool-size=32M --aria-pagecache-buffer-size=8M --key-buffer-size=8M \
+    --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 --skip-log-bin \
+    --max-connections=1000 --character-set-server=utf8mb4
   wait_for mariadb "MariaDB on $SOCK" mariadb-admin --no-defaults -S "$SOCK" -uroot ping
   {
     echo "CREATE USER 'openstack'@'localhost' IDENTIFIED BY '$DB_PASS';"

@@ -336,9 +336,9 @@ test("every request body is validated: 400 with the field and the reason", async
       /disks\.0\.path must be an absolute path with no NUL and no comma/,
     ],
     [
-      { name: "v", nics: [{ tap: "t0", bridge: "br0" }] },
+      { name: "v", nics: [{ mac: "02:00:00:00:00:01" }] },
       "nics.0",
-      /nics\.0: give exactly one of tap and bridge/,
+      /nics\.0: give tap, bridge, or both/,
     ],
     [
       { name: "v", restart: "sometimes" },

@@ -585,7 +585,9 @@ export interface components {
             }[];
             /** @default [] */
             nics: {
+                /** @description the TAP device (created when absent) */
                 tap?: string;
+                /** @description an existing Linux bridge the TAP (tap's, else a new one) is made a port of */
                 bridge?: string;
                 mac?: string;
                 bps?: number;

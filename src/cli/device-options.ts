@@ -68,8 +68,7 @@ export function parseNetSpecs(values: string[]): NicConfig[] {
       const val = eq < 0 ? "" : opt.slice(eq + 1);
       try {
         if (key === "tap" || key === "bridge") {
-          if (spec.tap !== undefined || spec.bridge !== undefined)
-            throw new UsageError(`--net '${v}': give one of tap=NAME or bridge=BR`);
+          if (spec[key] !== undefined) throw new UsageError(`--net '${v}': ${key}= is given twice`);
           checkIfName(val);
           spec[key] = val;
         } else if (key === "mac") spec.mac = formatMac(parseMac(val));
@@ -86,7 +85,7 @@ export function parseNetSpecs(values: string[]): NicConfig[] {
       }
     }
     if (spec.tap === undefined && spec.bridge === undefined)
-      throw new UsageError(`--net '${v}': give tap=NAME or bridge=BR`);
+      throw new UsageError(`--net '${v}': give tap=NAME, bridge=BR, or both`);
     return spec;
   });
   const taps = specs.flatMap((s) => (s.tap ? [s.tap] : []));

@@ -156,7 +156,7 @@ export function registerHostCommands(program: Command): void {
       collect,
     )
     .option(
-      "--net <tap=NAME|bridge=BR[,mac=M][,bps=N][,pps=N]>",
+      "--net <tap=NAME|bridge=BR|tap=NAME,bridge=BR[,mac=M][,bps=N][,pps=N]>",
       "a NIC, as for moat run (repeat)",
       collect,
     )

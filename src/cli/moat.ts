@@ -87,9 +87,10 @@ program
       "/dev/hvc1 on riscv64 (hvc0 is the SBI console), /dev/hvc0 on x86-64",
   )
   .option(
-    "--net <tap=NAME|bridge=BR[,mac=M][,bps=N][,pps=N]>",
+    "--net <tap=NAME|bridge=BR|tap=NAME,bridge=BR[,mac=M][,bps=N][,pps=N]>",
     "a virtio-net NIC (eth0, eth1, ...) on a TAP device: tap=NAME uses that TAP (created when " +
-      "absent); bridge=BR creates a TAP and makes it a port of the Linux bridge BR; mac: the " +
+      "absent); bridge=BR makes the TAP (tap=NAME's, else a new one) a port of the existing " +
+      "Linux bridge BR (as OpenStack's Linux-bridge agent expects a port's TAP); mac: the " +
       "guest's MAC (default: random, locally administered; frames from any other source MAC " +
       "are dropped); bps/pps: rate limits per direction (K, M, G allowed). Needs root or " +
       "CAP_NET_ADMIN; see docs/network.md. Repeat for more NICs (up to 4)",

@@ -513,7 +513,7 @@ function checkVm(vm: VmRecord): Finding[] {
       .map((d) => `disk ${d.path}`),
     ...s.nics
       .filter((n) => n.bps === undefined && n.pps === undefined)
-      .map((n) => `nic ${n.tap ?? n.bridge ?? "?"}`),
+      .map((n) => `nic ${[n.tap, n.bridge].filter(Boolean).join(" on ") || "?"}`),
   ];
   if (unlimited.length)
     out.push(

@@ -45,6 +45,11 @@ export interface CreateContext {
   ) => { path: string; id: string };
 }
 
+/** The network names a NIC uses: its TAP and its bridge, each checked against the domain. */
+function nicNames(n: { tap?: string; bridge?: string }): string[] {
+  return [n.tap, n.bridge].filter((x): x is string => x !== undefined);
+}
+
 /**
  * Trust domains share no network unless the operator says so: a TAP or bridge listed for one
  * domain is refused to the others, and a tenant's domain with no list gets none (a tenant
@@ -150,7 +155,9 @@ export function backingFileAllowed(rules: ImageRules, path: string, domain: stri
  */
 export function recheckVm(spec: VmSpec, domain: string, cfg: VmPolicy, restored = false): void {
   spec.nics.forEach((n, i) =>
-    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, domain, "operator", cfg.domainNetworks),
+    nicNames(n).forEach((name) =>
+      checkNetwork(name, `nics.${i}`, domain, "operator", cfg.domainNetworks),
+    ),
   );
   // An overlay on a store image lies in the VM's directory, which its uid may write: it must
   // still be a file there, not a link put in its place (a jail binds it with no link followed).
@@ -245,7 +252,9 @@ export function newVmRecord(
     throw new ApiError(400, e.message + auto, e.field);
   }
   spec.nics.forEach((n, i) =>
-    checkNetwork(n.tap ?? n.bridge!, `nics.${i}`, spec.domain, caller.role, cfg.domainNetworks),
+    nicNames(n).forEach((name) =>
+      checkNetwork(name, `nics.${i}`, spec.domain, caller.role, cfg.domainNetworks),
+    ),
   );
   // Each path authorised as named before the host is looked at, then resolved once, so what
   // was checked is what the VMM opens.

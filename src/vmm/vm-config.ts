@@ -61,8 +61,9 @@ export interface DiskConfig {
 }
 
 export interface NicConfig {
-  /** The TAP device to use (created when absent); with `bridge`, moat names it. */
+  /** The TAP device to use (created when absent); with `bridge` alone, moat names it. */
   tap?: string;
+  /** An existing Linux bridge the TAP is made a port of. */
   bridge?: string;
   mac?: string;
   /** Rate limits, each direction: bytes and frames per second. */
@@ -196,8 +197,17 @@ export const machineProperties = (path: PathSchema) =>
         type: "object",
         additionalProperties: false,
         properties: {
-          tap: { type: "string", pattern: IFNAME_PATTERN },
-          bridge: { type: "string", pattern: IFNAME_PATTERN },
+          tap: {
+            type: "string",
+            pattern: IFNAME_PATTERN,
+            description: "the TAP device (created when absent)",
+          },
+          bridge: {
+            type: "string",
+            pattern: IFNAME_PATTERN,
+            description:
+              "an existing Linux bridge the TAP (tap's, else a new one) is made a port of",
+          },
           mac: { type: "string", pattern: "^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$" },
           bps: RATE,
           pps: RATE,
@@ -414,7 +424,8 @@ export const FIELD_NAMES: FieldNames = (f) => f;
 /**
  * The checks across a machine's settings that a schema cannot make, for a VM that runs on
  * `accel`: the guest RAM limit of its architecture, what only the soft CPU has, settings that
- * exclude each other, one of tap and bridge. Throws VmConfigError naming the settings by `n`.
+ * exclude each other, a NIC's tap or bridge (or both). Throws VmConfigError naming the settings
+ * by `n`.
  */
 export function checkMachine(c: MachineConfig, accel: "soft" | "kvm", n = FIELD_NAMES): void {
   const arch = archOf(accel);
@@ -440,8 +451,8 @@ export function checkMachine(c: MachineConfig, accel: "soft" | "kvm", n = FIELD_
       `${n("lock_memory")}: locked guest RAM cannot be given back; drop ${n("balloon")}`,
     );
   c.nics.forEach((nic, i) => {
-    if ((nic.tap === undefined) === (nic.bridge === undefined))
-      fail(`nics.${i}`, `${n(`nics.${i}`)}: give exactly one of tap and bridge`);
+    if (nic.tap === undefined && nic.bridge === undefined)
+      fail(`nics.${i}`, `${n(`nics.${i}`)}: give tap, bridge, or both`);
   });
   const taps = c.nics.flatMap((s) => (s.tap ? [s.tap] : []));
   const dup = taps.find((t, i) => taps.indexOf(t) !== i);

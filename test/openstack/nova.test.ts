@@ -220,7 +220,11 @@ test("server create boots a moat guest to its prompt with its Neutron address; l
   assert.match(log, new RegExp(`moat\\.ip: eth0 inet ${ip.replace(/\./g, "\\.")}/24`));
   assert.equal((await moatLs(on)).get(s.id), "default running");
   assert.equal((await moatLs(on === A ? B : A)).has(s.id), false);
-  // The Linux-bridge agent of that host plugged the TAP moat made into the network's bridge.
+  // moat made the port's TAP (as the Linux-bridge agent names it) a port of the network's
+  // bridge, and the agent of that host then set the port up.
+  const tap = `tap${ports[0]!.ID.slice(0, 11)}`;
+  const master = readFileSync(`/sys/class/net/${tap}/master/uevent`, "utf8");
+  assert.match(master, new RegExp(`^INTERFACE=${cloud.facts.BRIDGE}$`, "m"));
   const port = await openstackJson<{ status: string; binding_host_id: string }>(cloud, [
     "port",
     "show",

@@ -11,9 +11,11 @@ Mapping (docs/openstack.md):
 - its Glance image (raw or qcow2) is imported once per domain into moatd's image store and each
   instance gets a thin overlay on it; kernel_id/ramdisk_id and os_command_line, when the image
   has them, give the kernel, initramfs and command line, else moat's shipped guest boots;
-- each Neutron port is a TAP named as the Linux-bridge agent expects (the port's devname) with
-  the port's MAC, which the agent puts on the network's bridge; its fixed IPv4 address reaches
-  the guest on the kernel command line (moat.ip=, docs/guest.md).
+- each Neutron port is plugged as for libvirt: os-vif's Linux-bridge plugin makes sure the
+  network's bridge exists, and moat makes a TAP named as the Linux-bridge agent expects (the
+  port's devname) a port of it, with the port's MAC (moat's --net tap=NAME,bridge=BR); the agent
+  then sets the port up. Its fixed IPv4 address reaches the guest on the kernel command line
+  (moat.ip=, docs/guest.md).
 """
 
 import os
@@ -22,12 +24,15 @@ import uuid
 
 import eventlet
 import os_resource_classes as orc
+import os_vif
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 import nova.conf
 from nova import exception
 from nova.compute import power_state
+from nova.network import model as network_model
+from nova.network import os_vif_util
 from nova.virt import driver
 from nova.virt import hardware
 from nova.virt import images
@@ -259,7 +264,8 @@ class MoatDriver(driver.ComputeDriver):
     def _nics_and_addresses(network_info):
         nics, words = [], []
         for i, vif in enumerate(network_info or []):
-            nics.append({"tap": vif["devname"], "mac": vif["address"]})
+            nics.append(
+                {"tap": vif["devname"], "bridge": vif["network"]["bridge"], "mac": vif["address"]})
             for subnet in vif["network"]["subnets"]:
                 if subnet["version"] != 4 or not subnet["ips"]:
                     continue
@@ -275,6 +281,7 @@ class MoatDriver(driver.ComputeDriver):
     def spawn(self, context, instance, image_meta, injected_files, admin_password, allocations,
               network_info=None, block_device_info=None, power_on=True, accel_info=None):
         domain = self._domain_of(context, instance)
+        self.plug_vifs(instance, network_info)
         nics, ip_words = self._nics_and_addresses(network_info)
         props = image_meta.properties
         cmdline = props.get("os_command_line") or DEFAULT_CMDLINE
@@ -376,10 +383,28 @@ class MoatDriver(driver.ComputeDriver):
         pass
 
     def plug_vifs(self, instance, network_info):
-        # moat creates each TAP when the VM starts (and removes it when it ends).
-        pass
+        """Each port's bridge exists: os-vif's Linux-bridge plugin makes it when absent (no IPv6
+        address, up), as for libvirt. moat makes each TAP, on that bridge, when the VM starts
+        and removes it when the VM ends."""
+        osvif_instance = os_vif_util.nova_to_osvif_instance(instance)
+        for vif in network_info or []:
+            if vif["type"] != network_model.VIF_TYPE_BRIDGE:
+                raise exception.VirtualInterfacePlugException(
+                    f"moat plugs Linux-bridge ports only, not port {vif['id']} of type "
+                    f"{vif['type']} (Neutron's ML2 mechanism driver linuxbridge)")
+            osvif = os_vif_util.nova_to_osvif_vif(vif)
+            # No iptables rules of os-vif's on the bridge: moat drops frames whose source MAC is
+            # not the port's, and Neutron's agent owns the host's filtering.
+            osvif.has_traffic_filtering = True
+            try:
+                os_vif.plug(osvif, osvif_instance)
+            except Exception as e:
+                raise exception.VirtualInterfacePlugException(
+                    f"moat: bridge {vif['network']['bridge']} for port {vif['id']}: {e}")
 
     def unplug_vifs(self, instance, network_info):
+        # The TAP goes with the VM; the bridge stays for the network's other ports (as os-vif's
+        # Linux-bridge plugin leaves it).
         pass
 
     def power_off(self, instance, timeout=0, retry_interval=0):
@@ -392,6 +417,7 @@ class MoatDriver(driver.ComputeDriver):
 
     def power_on(self, context, instance, network_info, block_device_info=None,
                  accel_info=None):
+        self.plug_vifs(instance, network_info)
         self._start(instance)
 
     def reboot(self, context, instance, network_info, reboot_type, block_device_info=None,
@@ -402,6 +428,7 @@ class MoatDriver(driver.ComputeDriver):
         else:
             self._op(instance, "kill")
         self._wait_state(instance, ("stopped", "crashed", "created"))
+        self.plug_vifs(instance, network_info)
         self._start(instance)
 
     def pause(self, instance):

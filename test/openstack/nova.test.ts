@@ -244,15 +244,21 @@ test("server create boots a moat guest to its prompt with its Neutron address; l
   assert.equal((await moatLs(on)).get(s.id), "default paused");
   await openstack(cloud, ["server", "unpause", "s1"]);
   await waitStatus("s1", "ACTIVE");
+  // A soft reboot (the guest shuts down through the power button, then starts), then a hard one
+  // (killed, then started).
+  await openstack(cloud, ["server", "reboot", "--wait", "s1"]);
+  await waitStatus("s1", "ACTIVE");
+  assert.equal((await moatLs(on)).get(s.id), "default running");
   await openstack(cloud, ["server", "reboot", "--hard", "--wait", "s1"]);
   await waitStatus("s1", "ACTIVE");
   assert.equal((await moatLs(on)).get(s.id), "default running");
-  // A new boot printed its address again (the scrollback keeps the earlier boots).
+  // Each boot printed its address again (the scrollback keeps the earlier boots): the first,
+  // after the start, and after each reboot.
   await until(
     "the rebooted guest's address on its console",
     async () => {
       const text = await openstack(cloud, ["console", "log", "show", "s1"]);
-      return (text.match(/moat\.ip: eth0 inet /g) ?? []).length >= 3;
+      return (text.match(/moat\.ip: eth0 inet /g) ?? []).length >= 4;
     },
     120_000,
   );

@@ -27,6 +27,7 @@ import os_resource_classes as orc
 import os_vif
 from oslo_concurrency import lockutils
 from oslo_log import log as logging
+from oslo_utils import uuidutils
 
 import nova.conf
 from nova import exception
@@ -228,8 +229,14 @@ class MoatDriver(driver.ComputeDriver):
         return CONF.moat.image_dir or self.moat.host()["image_dirs"]["operators"][0]
 
     def _fetch_file(self, context, image_id):
-        """A Glance image (a kernel or initramfs) as a file in moatd's image directory."""
-        path = os.path.join(self._image_dir(), "glance-" + image_id)
+        """A Glance image (a kernel or initramfs) as a file in moatd's image directory.
+
+        Bound: the id must be a UUID (kernel_id and ramdisk_id are image properties a tenant
+        sets), so the file's name stays one plain name in that directory."""
+        if not uuidutils.is_uuid_like(image_id):
+            raise exception.ImageUnacceptable(
+                image_id=image_id, reason="moat: kernel_id and ramdisk_id must be Glance image ids")
+        path = os.path.join(self._image_dir(), "glance-" + str(uuid.UUID(image_id)))
         with lockutils.lock("moat-file-" + image_id):
             if not os.path.exists(path):
                 part = f"{path}.{uuid.uuid4().hex}.part"

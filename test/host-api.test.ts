@@ -849,6 +849,17 @@ test("networks per trust domain: a tenant only on its domain's, nobody on anothe
     [tok.op!, "nb2", "b", { bridge: "br-a" }, 403, /br-a belongs to trust domain 'a'/],
     [admin, "nc1", "c", { bridge: "br-a" }, 403, /belongs to trust domain 'a'/],
     [admin, "nc2", "c", { bridge: "br-free" }, 201],
+    // A NIC naming both its TAP and a bridge: each name is the domain's, or it is refused.
+    [
+      tok.ta!,
+      "na5",
+      undefined,
+      { tap: "tap-a0", bridge: "br-b" },
+      403,
+      /trust domain 'a' may use br-a, tap-a0 only/,
+    ],
+    [tok.op!, "nc4", "c", { tap: "tap-c9", bridge: "br-a" }, 403, /br-a belongs to trust domain 'a'/],
+    [tok.op!, "nc5", "c", { tap: "tap-a0", bridge: "br-c" }, 403, /tap-a0 belongs to trust domain 'a'/],
   ];
   for (const [token, name, domain, nic, status, why] of cases) {
     const r = await mk(token, name, domain, nic);

@@ -70,7 +70,10 @@ start() {
   local name=$1; shift
   # A non-interactive script's background job is not a group leader, so setsid execs in place
   # and $! is the service's own pid and group id.
-  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  # MOAT_CLOUD names the state directory in every process of the cloud: `down` signals a group
+  # only while its leader still carries it (a pid file outlives its process, and the number may
+  # be another's by then).
+  MOAT_CLOUD=$S setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
   echo $! >"$PIDS/$name.pid"
 }
 alive() { local p; p=$(cat "$PIDS/$1.pid" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }
@@ -555,7 +558,7 @@ cmd_up() {
   # Other files may be there (the caller's EXTRA_CONFs, tokens); an earlier cloud may not.
   local f
   for f in secrets.env mysql pids netdevs; do
-    [ ! -e "$S/$f" ] || die "$S holds a cloud ($f); up wants a new STATE_DIR (after cloud.sh down $S)"
+    [ ! -e "$S/$f" ] || die "$S held a cloud ($f): up wants a new STATE_DIR (cloud.sh down $S stops the old one; its files stay for reading)"
   done
   HOSTS_SQL=$(printf "'%s'," "${HOSTS[@]}"); HOSTS_SQL=${HOSTS_SQL%,}
   check_ports
@@ -707,11 +710,17 @@ cmd_down() {
   [ $# -eq 1 ] || usage
   set_paths "$1"
   [ "$(id -u)" = 0 ] || die "run as root"
-  local f pg groups=()
-  for f in "$PIDS"/*.pid; do
-    [ -e "$f" ] || continue
-    pg=$(cat "$f")
-    if [[ $pg =~ ^[0-9]+$ ]] && kill -0 -- "-$pg" 2>/dev/null; then groups+=("$pg"); fi
+  local pg groups=()
+  # The groups of the processes that carry this cloud's MOAT_CLOUD (every service and its
+  # children, also when a group's leader died first), not what the pid files name: a pid file
+  # outlives its process, and the number may be another's by then.
+  local p stat
+  for p in /proc/[0-9]*; do
+    tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "MOAT_CLOUD=$S" || continue
+    stat=$(cat "$p/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    read -r _ _ pg _ <<<"$stat"
+    [[ " ${groups[*]} " == *" $pg "* ]] || groups+=("$pg")
   done
   # Every group at once, 5 s to go, then KILL: a test cloud keeps nothing worth an orderly stop
   # (neutron-server and uwsgi would otherwise wait up to a minute for their workers).

@@ -10,10 +10,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { totalmem } from "node:os";
+import { gunzipSync } from "node:zlib";
 import { join } from "node:path";
-import { moat } from "../support/moat-cli.js";
-import { until } from "../support/moatd.js";
+import { moat, REPO } from "../support/moat-cli.js";
+import { adminToken, api, until } from "../support/moatd.js";
 import {
   openstack,
   openstackJson,
@@ -22,6 +24,7 @@ import {
   type Cloud,
   type ComputeHost,
   createFlavor,
+  reloadCompute,
   uploadGuestImage,
 } from "../support/openstack.js";
 
@@ -29,36 +32,38 @@ let cloud: Cloud;
 let vaultPassword = "";
 const A = "moat-a";
 const B = "moat-b";
+const C = "moat-c";
+/** The host's memory as moatd counts it (MemTotal), MiB. */
+const HOST_MIB = Math.floor(totalmem() / 2 ** 20);
 
-// Host A: 2 vCPUs (no overcommit) and about 1.1 GiB of guest memory; host B: 2 vCPUs and the
-// rest of the machine's memory, and it also serves the trust domain "vault" (project vault).
+// Three compute hosts, each its own moatd:
+// - A: 3 vCPUs (moatd's cpuOvercommit 1.5 on 2 cores) and about 1.1 GiB for guests;
+// - B: 2 vCPUs and the rest of the machine's memory;
+// - C: reserved for project vault: it serves only moat trust domain "vault", and an aggregate
+//   requires the domain's trait there, so only vault's flavor is placed on it.
 before(async () => {
   cloud = await startCloud([
     {
       name: A,
-      moatd: { policy: { cpuOvercommit: 1, memoryReserveMiB: 23000 } },
-      moat: { accel: "soft", default_domain: "default", domains: "default" },
+      moatd: { policy: { cpuOvercommit: 1.5, memoryReserveMiB: HOST_MIB - 1100 } },
+      moat: { accel: "soft", domains: "default" },
     },
     {
       name: B,
       moatd: { policy: { cpuOvercommit: 1 } },
-      moat: {
-        accel: "soft",
-        default_domain: "default",
-        domains: "default,vault",
-        project_domains: "vault:vault",
-      },
+      moat: { accel: "soft", domains: "default" },
     },
+    { name: C, moatd: { policy: { cpuOvercommit: 1 } }, moat: { accel: "soft", domains: "vault" } },
   ]);
   console.log(`# cloud.sh up: ${cloud.upSeconds.toFixed(1)} s`);
-  // The image, the flavors, and project vault with a member and a private flavor that requires
-  // its trait.
   await uploadGuestImage(cloud);
   await createFlavor(cloud, "m1.tiny", 1, 128);
-  await createFlavor(cloud, "m1.big", 1, 2048);
+  await createFlavor(cloud, "m1.quad", 3, 128);
   await createFlavor(cloud, "m1.wide", 2, 128);
+  // Project vault, a member, a private flavor that requires the domain's trait, the aggregate
+  // that keeps everyone else off C, and C's driver told the project's id (mutable: SIGHUP).
   vaultPassword = randomBytes(12).toString("hex");
-  await openstack(cloud, ["project", "create", "vault"]);
+  const vault = await openstackJson<{ id: string }>(cloud, ["project", "create", "vault"]);
   await openstack(cloud, [
     "user",
     "create",
@@ -71,6 +76,14 @@ before(async () => {
   await openstack(cloud, ["role", "add", "--project", "vault", "--user", "vault", "member"]);
   const trait = ["--property", "trait:CUSTOM_MOAT_DOMAIN_VAULT=required"];
   await createFlavor(cloud, "m1.vault", 1, 128, ["--private", "--project", "vault", ...trait]);
+  await openstack(cloud, ["aggregate", "create", "vault-only"]);
+  await openstack(cloud, ["aggregate", "add", "host", "vault-only", C]);
+  await openstack(cloud, ["aggregate", "set", ...trait, "vault-only"]);
+  await reloadCompute(cloud, C, {
+    accel: "soft",
+    domains: "vault",
+    project_domains: `${vault.id}:vault`,
+  });
 });
 
 after(async () => {
@@ -103,6 +116,17 @@ async function create(
   await openstack(cloud, args, env).catch(() => undefined);
   const seconds = (Date.now() - t0) / 1000;
   return { s: await server(name, env), seconds };
+}
+
+async function providerOf(name: string): Promise<string> {
+  const rp = await openstackJson<{ uuid: string }[]>(cloud, [
+    "resource",
+    "provider",
+    "list",
+    "--name",
+    name,
+  ]);
+  return rp[0]!.uuid;
 }
 
 async function remove(...names: string[]): Promise<void> {
@@ -142,34 +166,32 @@ async function waitStatus(name: string, status: string, env: Record<string, stri
   );
 }
 
-test("the cloud has two moat compute hosts, with moatd's capacity and a trait per trust domain", async () => {
-  const services = await openstackJson<{ Host: string; State: string; Binary: string }[]>(cloud, [
+test("the cloud has three moat compute hosts with moatd's limits and a trait per trust domain", async () => {
+  const services = await openstackJson<{ Host: string; State: string }[]>(cloud, [
     "compute",
     "service",
     "list",
     "--service",
     "nova-compute",
   ]);
-  assert.deepEqual(services.map((s) => `${s.Host} ${s.State}`).sort(), [`${A} up`, `${B} up`]);
+  assert.deepEqual(services.map((s) => `${s.Host} ${s.State}`).sort(), [
+    `${A} up`,
+    `${B} up`,
+    `${C} up`,
+  ]);
   const hypervisors = await openstackJson<
     { "Hypervisor Hostname": string; "Hypervisor Type": string }[]
   >(cloud, ["hypervisor", "list"]);
   assert.deepEqual(
     hypervisors.map((h) => `${h["Hypervisor Hostname"]} ${h["Hypervisor Type"]}`).sort(),
-    [`${A} moat`, `${B} moat`],
+    [`${A} moat`, `${B} moat`, `${C} moat`],
   );
-  for (const [name, traits, reserved] of [
-    [A, ["CUSTOM_MOAT_DOMAIN_DEFAULT"], 23000],
-    [B, ["CUSTOM_MOAT_DOMAIN_DEFAULT", "CUSTOM_MOAT_DOMAIN_VAULT"], 1024],
+  for (const [name, trait] of [
+    [A, "CUSTOM_MOAT_DOMAIN_DEFAULT"],
+    [B, "CUSTOM_MOAT_DOMAIN_DEFAULT"],
+    [C, "CUSTOM_MOAT_DOMAIN_VAULT"],
   ] as const) {
-    const rp = await openstackJson<{ uuid: string }[]>(cloud, [
-      "resource",
-      "provider",
-      "list",
-      "--name",
-      name,
-    ]);
-    const uuid = rp[0]!.uuid;
+    const uuid = await providerOf(name);
     const got = await openstackJson<{ name: string }[]>(cloud, [
       "resource",
       "provider",
@@ -177,23 +199,31 @@ test("the cloud has two moat compute hosts, with moatd's capacity and a trait pe
       "list",
       uuid,
     ]);
-    for (const t of traits)
-      assert.ok(
-        got.some((g) => g.name === t),
-        `${name} lacks ${t}`,
-      );
-    assert.ok(
-      !got.some(
-        (g) => !(traits as readonly string[]).includes(g.name) && g.name.startsWith("CUSTOM_MOAT_"),
-      ),
+    assert.deepEqual(
+      got.map((g) => g.name).filter((t) => t.startsWith("CUSTOM_MOAT_")),
+      [trait],
+      name,
     );
+    // Placement's inventory is moatd's admission limits, so both admit the same.
+    const h = host(name);
+    const cap = (await api(h.home.socket, adminToken(h.home), "GET", "/v1/host")).body as {
+      capacity: { vcpus_limit: number; memory_limit_mib: number };
+    };
     const inv = await openstackJson<
-      { resource_class: string; total: number; reserved: number; allocation_ratio: number }[]
+      { resource_class: string; total: number; allocation_ratio: number }[]
     >(cloud, ["resource", "provider", "inventory", "list", uuid]);
     const vcpu = inv.find((i) => i.resource_class === "VCPU")!;
     const mem = inv.find((i) => i.resource_class === "MEMORY_MB")!;
-    assert.equal(vcpu.allocation_ratio, 1, "moatd's cpuOvercommit");
-    assert.equal(mem.reserved, reserved, "moatd's memoryReserveMiB");
+    assert.deepEqual(
+      [vcpu.total, vcpu.allocation_ratio],
+      [cap.capacity.vcpus_limit, 1],
+      `${name} VCPU`,
+    );
+    assert.deepEqual(
+      [mem.total, mem.allocation_ratio],
+      [cap.capacity.memory_limit_mib, 1],
+      `${name} MEMORY_MB`,
+    );
   }
 });
 
@@ -219,7 +249,8 @@ test("server create boots a moat guest to its prompt with its Neutron address; l
   );
   assert.match(log, new RegExp(`moat\\.ip: eth0 inet ${ip.replace(/\./g, "\\.")}/24`));
   assert.equal((await moatLs(on)).get(s.id), "default running");
-  assert.equal((await moatLs(on === A ? B : A)).has(s.id), false);
+  for (const other of [A, B, C].filter((n) => n !== on))
+    assert.equal((await moatLs(other)).has(s.id), false, other);
   // moat made the port's TAP (as the Linux-bridge agent names it) a port of the network's
   // bridge, and the agent of that host then set the port up.
   const tap = `tap${ports[0]!.ID.slice(0, 11)}`;
@@ -267,22 +298,39 @@ test("server create boots a moat guest to its prompt with its Neutron address; l
 });
 
 test("Placement decides: a flavor that fits one host lands there; a full host sends the next to the other", async () => {
-  // 2 GiB fits only host B (host A keeps about 1.1 GiB for guests).
-  const big = await create("big", "m1.big");
-  assert.equal(big.s.status, "ACTIVE", big.s.fault?.message);
-  assert.equal(big.s["OS-EXT-SRV-ATTR:host"], B);
-  assert.equal((await moatLs(B)).get(big.s.id), "default running");
-  await remove("big");
+  // 3 vCPUs: only host A has them (B has 2; C is vault's). Placement offers A alone.
+  const candidates = await openstackJson<{ "resource provider": string }[]>(cloud, [
+    "allocation",
+    "candidate",
+    "list",
+    "--resource",
+    "VCPU=3",
+    "--resource",
+    "MEMORY_MB=128",
+  ]);
+  assert.deepEqual(
+    candidates.map((c) => c["resource provider"]),
+    [await providerOf(A)],
+  );
+  const quad = await create("quad", "m1.quad");
+  assert.equal(quad.s.status, "ACTIVE", quad.s.fault?.message);
+  assert.equal(quad.s["OS-EXT-SRV-ATTR:host"], A);
+  assert.equal((await moatLs(A)).get(quad.s.id), "default running");
+  await remove("quad");
 
-  // Two vCPUs fill either host: the second such instance can only go to the other one, and a
-  // third finds no host.
+  // Two vCPUs fit on A (3) or B (2), not twice on either: the second such instance can only go
+  // to the host the first did not fill, and a third finds no host (C is vault's).
   const w1 = await create("w1", "m1.wide");
   assert.equal(w1.s.status, "ACTIVE", w1.s.fault?.message);
   const w2 = await create("w2", "m1.wide");
   assert.equal(w2.s.status, "ACTIVE", w2.s.fault?.message);
   const h1 = w1.s["OS-EXT-SRV-ATTR:host"];
   const h2 = w2.s["OS-EXT-SRV-ATTR:host"];
-  assert.notEqual(h1, h2, "the second instance went to the host the first filled");
+  assert.deepEqual(
+    [h1, h2].sort(),
+    [A, B],
+    "the second instance went to the host the first did not fill",
+  );
   assert.equal((await moatLs(h1!)).get(w1.s.id), "default running");
   assert.equal((await moatLs(h2!)).get(w2.s.id), "default running");
   const w3 = await create("w3", "m1.wide");
@@ -291,32 +339,122 @@ test("Placement decides: a flavor that fits one host lands there; a full host se
   await remove("w1", "w2", "w3");
 });
 
-test("a trait per trust domain keeps other projects off a host reserved for one", async () => {
-  // Host B is reserved for project vault (moat domain "vault"): an aggregate that requires the
-  // domain's trait, with isolating aggregate filtering on. A plain instance now goes to host A
-  // although B has far more free memory (Nova's RAM weigher would pick B); vault's flavor,
-  // which requires the trait, goes to B, into moat's domain "vault".
-  await openstack(cloud, ["aggregate", "create", "vault-only"]);
-  await openstack(cloud, ["aggregate", "add", "host", "vault-only", B]);
-  await openstack(cloud, [
-    "aggregate",
-    "set",
-    "--property",
-    "trait:CUSTOM_MOAT_DOMAIN_VAULT=required",
-    "vault-only",
+test("an image's kernel_id, ramdisk_id and os_command_line boot from Glance", async () => {
+  // moat's own kernel and initramfs, uploaded as Glance kernel and ramdisk images, named by a
+  // disk image's properties: the driver downloads them into moatd's image directory, and the
+  // command line (without "quiet", so the kernel prints it) gets the port's moat.ip= after it.
+  const kernel = join(cloud.state, "Image");
+  writeFileSync(kernel, gunzipSync(readFileSync(join(REPO, "guest/riscv64/Image.gz"))));
+  const up = ["image", "create", "--public", "--file"];
+  const k = await openstackJson<{ id: string }>(cloud, [
+    ...up,
+    kernel,
+    "--disk-format",
+    "aki",
+    "--container-format",
+    "aki",
+    "moat-kernel",
   ]);
+  const initrd = join(REPO, "guest/riscv64/initramfs.cpio.gz");
+  const r = await openstackJson<{ id: string }>(cloud, [
+    ...up,
+    initrd,
+    "--disk-format",
+    "ari",
+    "--container-format",
+    "ari",
+    "moat-initrd",
+  ]);
+  const disk = join(cloud.state, "disk.raw");
+  const props = [
+    `kernel_id=${k.id}`,
+    `ramdisk_id=${r.id}`,
+    "os_command_line=console=ttyS0 panic=-1 moat.from=glance",
+  ];
+  await openstack(cloud, [
+    ...up,
+    disk,
+    "--disk-format",
+    "raw",
+    "--container-format",
+    "bare",
+    ...props.flatMap((p) => ["--property", p]),
+    "moat-own-kernel",
+  ]);
+  const t0 = Date.now();
+  const args = ["server", "create", "--flavor", "m1.tiny", "--image", "moat-own-kernel"];
+  await openstack(cloud, [...args, "--nic", `net-id=${cloud.facts.NETWORK_ID}`, "--wait", "k1"]);
+  const s = await server("k1");
+  assert.equal(s.status, "ACTIVE", `${s.fault?.message} after ${(Date.now() - t0) / 1000} s`);
+  const log = await until(
+    "the console to show the prompt",
+    async () => {
+      const text = await openstack(cloud, ["console", "log", "show", "k1"]);
+      return text.includes("moat:/# ") ? text : undefined;
+    },
+    120_000,
+  );
+  assert.match(
+    log,
+    /Kernel command line: console=ttyS0 panic=-1 moat\.from=glance moat\.ip=eth0,192\.0\.2\.\d+\/24/,
+  );
+  assert.match(log, /moat\.ip: eth0 inet 192\.0\.2\.\d+\/24/);
+  const h = host(s["OS-EXT-SRV-ATTR:host"]!);
+  const vm = (await api(h.home.socket, adminToken(h.home), "GET", `/v1/vms/${s.id}`)).body as {
+    spec: { kernel: string; initrd: string };
+  };
+  assert.equal(vm.spec.kernel, join(h.home.dir, "images", `glance-${k.id}`));
+  assert.equal(vm.spec.initrd, join(h.home.dir, "images", `glance-${r.id}`));
+  await remove("k1");
+});
+
+test("a trait per trust domain keeps other projects off a host reserved for one", async () => {
+  // C is reserved for project vault (set up in before()): isolating aggregate filtering keeps
+  // instances whose flavor does not require CUSTOM_MOAT_DOMAIN_VAULT off it, although C has the
+  // most free memory; vault's private flavor requires it, so vault's instance goes to C, into
+  // moat's trust domain "vault".
   const plain = await create("plain", "m1.tiny");
   assert.equal(plain.s.status, "ACTIVE", plain.s.fault?.message);
-  assert.equal(plain.s["OS-EXT-SRV-ATTR:host"], A);
+  assert.notEqual(plain.s["OS-EXT-SRV-ATTR:host"], C);
+  assert.equal((await moatLs(plain.s["OS-EXT-SRV-ATTR:host"]!)).get(plain.s.id), "default running");
   const vaultEnv = { OS_PROJECT_NAME: "vault", OS_USERNAME: "vault", OS_PASSWORD: vaultPassword };
   const v = await create("v1", "m1.vault", vaultEnv);
   assert.equal(v.s.status, "ACTIVE", v.s.fault?.message);
   // A project member does not see the host; the admin does.
-  assert.equal((await server(v.s.id))["OS-EXT-SRV-ATTR:host"], B);
-  assert.equal((await moatLs(B)).get(v.s.id), "vault running");
-  assert.equal((await moatLs(A)).get(plain.s.id), "default running");
+  assert.equal((await server(v.s.id))["OS-EXT-SRV-ATTR:host"], C);
+  assert.equal((await moatLs(C)).get(v.s.id), "vault running");
+  // Asking for the trait another way (an image property) gets another project past Placement,
+  // but C's driver serves domain vault only and refuses it; no other host has the trait, so the
+  // build fails and nothing of it runs on C.
+  const image = join(cloud.state, "disk.raw");
+  const props = ["--property", "trait:CUSTOM_MOAT_DOMAIN_VAULT=required"];
+  await openstack(cloud, [
+    "image",
+    "create",
+    "--disk-format",
+    "raw",
+    "--container-format",
+    "bare",
+    "--file",
+    image,
+    ...props,
+    "sneaky",
+  ]);
+  const args = ["server", "create", "--flavor", "m1.tiny", "--image", "sneaky"];
+  await openstack(cloud, [
+    ...args,
+    "--nic",
+    `net-id=${cloud.facts.NETWORK_ID}`,
+    "--wait",
+    "sneak",
+  ]).catch(() => undefined);
+  const sneak = await server("sneak");
+  assert.equal(sneak.status, "ERROR");
+  assert.deepEqual([...(await moatLs(C)).keys()], [v.s.id]);
+  const log = readFileSync(join(cloud.facts.LOG_DIR!, `nova-compute-${C}.log`), "utf8");
+  assert.match(log, /runs in trust domain 'default', which host moat-c does not serve/);
   await openstack(cloud, ["server", "delete", "--wait", "v1"], vaultEnv);
-  await remove("plain");
+  await remove("plain", "sneak");
 });
 
 test("each moatd's audit log names the driver's token for its calls", () => {

@@ -14,6 +14,7 @@ import {
   stopDaemon,
   type DaemonProc,
   type Home,
+  until,
 } from "./moatd.js";
 
 const CLOUD_SH = join(REPO, "integrations/openstack/cloud.sh");
@@ -90,12 +91,9 @@ export async function startCloud(plans: HostPlan[]): Promise<Cloud> {
       if (made.status !== 201) throw new Error(`token: ${made.status} ${made.text}`);
       const tokenFile = join(state, `${plan.name}.token`);
       writeFileSync(tokenFile, (made.body as { token: string }).token, { mode: 0o600 });
-      hosts.push({ name: plan.name, home, daemon, tokenName, tokenFile });
-      const conf = join(state, `${plan.name}-moat.conf`);
-      const lines = ["[moat]", `socket = ${home.socket}`, `token_file = ${tokenFile}`];
-      for (const [k, v] of Object.entries(plan.moat)) lines.push(`${k} = ${v}`);
-      writeFileSync(conf, lines.join("\n") + "\n");
-      args.push("--compute", `${plan.name}:${conf}`);
+      const h = { name: plan.name, home, daemon, tokenName, tokenFile };
+      hosts.push(h);
+      args.push("--compute", `${plan.name}:${writeMoatConf(state, h, plan.moat)}`);
     }
     const t0 = Date.now();
     const up = await run("bash", [CLOUD_SH, ...args], process.env, 15 * 60_000);
@@ -122,6 +120,38 @@ export async function stopCloud(c: Cloud): Promise<void> {
   for (const h of c.hosts) await stopDaemon(h.home, h.daemon);
   if (down.status !== 0) throw new Error(`cloud.sh down failed: ${down.stderr}`);
   rmSync(c.state, { recursive: true, force: true });
+}
+
+/** The [moat] section of a host's nova.conf, as startCloud and reloadCompute write it. */
+function writeMoatConf(state: string, h: ComputeHost, moat: Record<string, string>): string {
+  const conf = join(state, `${h.name}-moat.conf`);
+  const lines = ["[moat]", `socket = ${h.home.socket}`, `token_file = ${h.tokenFile}`];
+  for (const [k, v] of Object.entries(moat)) lines.push(`${k} = ${v}`);
+  writeFileSync(conf, lines.join("\n") + "\n");
+  return conf;
+}
+
+/**
+ * Rewrites a compute host's [moat] section and has its nova-compute re-read it (SIGHUP: Nova
+ * mutates its mutable options, as an operator reloads one); waits until its log says the
+ * options changed.
+ */
+export async function reloadCompute(
+  c: Cloud,
+  name: string,
+  moat: Record<string, string>,
+): Promise<void> {
+  const h = c.hosts.find((x) => x.name === name)!;
+  writeMoatConf(c.state, h, moat);
+  const log = join(c.facts.LOG_DIR!, `nova-compute-${name}.log`);
+  const before = readFileSync(log, "utf8").length;
+  const pid = Number(readFileSync(join(c.state, "pids", `nova-compute-${name}.pid`), "utf8"));
+  process.kill(pid, "SIGHUP");
+  await until(
+    `nova-compute ${name} to re-read its [moat] options`,
+    () => /Option moat\.\w+ changed from/.test(readFileSync(log, "utf8").slice(before)),
+    60_000,
+  );
 }
 
 /** `openstack ARGS` as the cloud's admin (or with `env`'s overrides); throws on failure. */

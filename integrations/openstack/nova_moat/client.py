@@ -12,6 +12,10 @@ import urllib.parse
 # Bound: a reply larger than this is refused rather than read (the console scrollback, the
 # largest reply the driver asks for, is at most 1 MiB).
 MAX_REPLY_BYTES = 4 * 1024 * 1024
+# What a lifecycle call may take beyond the guest's grace (moatd's start and stop timeouts).
+STOP_MARGIN_S = 120
+# An image import copies and checks the whole file (a large image: minutes).
+IMPORT_TIMEOUT_S = 3600
 
 
 class MoatError(Exception):
@@ -62,8 +66,9 @@ class MoatClient:
             raise MoatError(f"the moat token file {self.token_file} is empty")
         return token
 
-    def request(self, method, path, body=None, query=None, text=False):
-        """One API call; returns the decoded JSON (or text), raises MoatError on a non-2xx."""
+    def request(self, method, path, body=None, query=None, text=False, timeout=None):
+        """One API call; returns the decoded JSON (or text), raises MoatError on a non-2xx.
+        `timeout`: seconds to wait for the answer (default the client's)."""
         if query:
             path += "?" + urllib.parse.urlencode(query)
         headers = {"Authorization": "Bearer " + self._token()}
@@ -71,7 +76,7 @@ class MoatClient:
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        conn = _UnixConnection(self.socket_path, self.timeout)
+        conn = _UnixConnection(self.socket_path, timeout or self.timeout)
         try:
             try:
                 conn.request(method, path, body=data, headers=headers)
@@ -115,9 +120,13 @@ class MoatClient:
         )
 
     def lifecycle(self, vm, op, timeout=None):
-        """start, stop (timeout: the guest's grace, seconds), kill, pause or resume."""
+        """start, stop (timeout: the guest's grace, seconds), kill, pause or resume.
+
+        A stop answers when the VM is off: after the grace, moatd powers it off itself (its
+        stopTimeoutMs), so the answer is waited for the grace and STOP_MARGIN_S more."""
         query = {"timeout": int(timeout)} if timeout is not None else None
-        return self.request("POST", f"/v1/vms/{urllib.parse.quote(vm, safe='')}/{op}", query=query)
+        return self.request("POST", f"/v1/vms/{urllib.parse.quote(vm, safe='')}/{op}",
+                            query=query, timeout=(timeout or 0) + STOP_MARGIN_S)
 
     def logs(self, vm, nbytes):
         return self.request(
@@ -129,5 +138,5 @@ class MoatClient:
 
     def import_image(self, path, name, domain, fmt):
         return self.request(
-            "POST", "/v1/images", body={"path": path, "name": name, "domain": domain, "format": fmt}
-        )
+            "POST", "/v1/images", body={"path": path, "name": name, "domain": domain, "format": fmt},
+            timeout=IMPORT_TIMEOUT_S)

@@ -12,13 +12,15 @@ moat_opts = [
                     "in every project's trust domain). moatd's audit log names its calls by it."),
     cfg.StrOpt("default_domain", default="default",
                help="The moat trust domain of a project project_domains does not name."),
-    cfg.DictOpt("project_domains", default={},
-                help="project:domain pairs: a project (by id or name) to the moat trust domain "
-                     "its instances run in, e.g. 'secret:vault,1f0e...:acme'."),
-    cfg.ListOpt("domains", default=None,
+    cfg.DictOpt("project_domains", default={}, mutable=True,
+                help="project_id:domain pairs: a project (by its id: a name is unique only "
+                     "within a Keystone domain) to the moat trust domain its instances run in, "
+                     "e.g. '4f0e...:vault,9a1b...:acme'. Re-read on SIGHUP."),
+    cfg.ListOpt("domains", default=None, mutable=True,
                 help="The trust domains this host serves, each reported to Placement as the "
                      "trait CUSTOM_MOAT_DOMAIN_<NAME>; an instance of another domain is refused "
-                     "here. Default: default_domain and every domain of project_domains."),
+                     "here. Default: default_domain and every domain of project_domains. Re-read "
+                    "on SIGHUP (the trait follows at the next resource update)."),
     cfg.StrOpt("accel", default="auto", choices=["auto", "soft", "kvm"],
                help="moat's accelerator for instances (moat create --accel)."),
     cfg.StrOpt("image_dir", default=None,

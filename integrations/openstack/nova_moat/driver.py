@@ -69,8 +69,9 @@ _POWER = {
 
 
 def domain_trait(domain):
-    """The Placement trait of a moat trust domain: CUSTOM_MOAT_DOMAIN_ and its name, upper-cased."""
-    return TRAIT_PREFIX + "".join(c if c.isalnum() else "_" for c in domain.upper())
+    """The Placement trait of a moat trust domain: CUSTOM_MOAT_DOMAIN_ and its name upper-cased,
+    `_` written `__` and `-` written `_H` (traits allow A-Z 0-9 _ only; no two names collide)."""
+    return TRAIT_PREFIX + domain.upper().replace("_", "__").replace("-", "_H")
 
 
 class MoatDriver(driver.ComputeDriver):
@@ -93,6 +94,14 @@ class MoatDriver(driver.ComputeDriver):
             raise exception.NovaException(
                 f"moat: cannot use moatd at {CONF.moat.socket} with the token in "
                 f"{CONF.moat.token_file} (it needs role operator or admin): {e}")
+        if not CONF.moat.image_dir and not facts["image_dirs"]["operators"]:
+            raise exception.NovaException(
+                "moat: moatd has no image directory for operators; set [moat] image_dir")
+        # Downloads a nova-compute that died mid-way left behind.
+        d = self._image_dir(facts)
+        for f in os.listdir(d):
+            if f.endswith(".part") and (f.startswith(".nova-") or f.startswith("glance-")):
+                os.unlink(os.path.join(d, f))
         LOG.info("moat: moatd at %s has %s CPUs and %s MiB; trust domains served here: %s",
                  CONF.moat.socket, facts["capacity"]["host_cpus"],
                  facts["capacity"]["host_memory_mib"], ", ".join(self._domains()))
@@ -123,8 +132,7 @@ class MoatDriver(driver.ComputeDriver):
         return cpus, mem
 
     def _disk_gb(self, facts):
-        d = CONF.moat.image_dir or facts["image_dirs"]["operators"][0]
-        st = os.statvfs(d)
+        st = os.statvfs(self._image_dir(facts))
         return max(1, st.f_blocks * st.f_frsize // 2**30)
 
     def get_available_resource(self, nodename):
@@ -147,28 +155,32 @@ class MoatDriver(driver.ComputeDriver):
         }
 
     def update_provider_tree(self, provider_tree, nodename, allocations=None):
-        """Inventory from moatd's admission view: its overcommit ratios and reserve, so that
-        Placement admits what moatd will admit; traits: one per trust domain served here."""
+        """Inventory: moatd's admission limits as they are (GET /v1/host: the host's CPUs and MiB
+        times moatd's overcommit, less its memory reserve), with ratio 1.0, so that Placement
+        admits exactly what moatd will; reserved: what moatd's other VMs hold. Traits: one per
+        trust domain served here."""
         facts = self.moat.host()
-        cap, policy = facts["capacity"], facts["policy"]
+        cap = facts["capacity"]
         foreign_cpus, foreign_mem = self._foreign_use()
         disk_gb = self._disk_gb(facts)
+        vcpus = max(1, cap["vcpus_limit"])
+        mem = max(1, cap["memory_limit_mib"])
         inventory = {
             orc.VCPU: {
-                "total": cap["host_cpus"],
-                "reserved": min(foreign_cpus, cap["host_cpus"]),
+                "total": vcpus,
+                "reserved": min(foreign_cpus, vcpus),
                 "min_unit": 1,
-                "max_unit": min(MAX_VCPUS, cap["vcpus_limit"]),
+                "max_unit": min(MAX_VCPUS, vcpus),
                 "step_size": 1,
-                "allocation_ratio": float(policy["cpuOvercommit"]),
+                "allocation_ratio": 1.0,
             },
             orc.MEMORY_MB: {
-                "total": cap["host_memory_mib"],
-                "reserved": min(policy["memoryReserveMiB"] + foreign_mem, cap["host_memory_mib"]),
+                "total": mem,
+                "reserved": min(foreign_mem, mem),
                 "min_unit": 1,
-                "max_unit": max(1, min(MAX_MEMORY_MB, cap["memory_limit_mib"])),
+                "max_unit": min(MAX_MEMORY_MB, mem),
                 "step_size": 1,
-                "allocation_ratio": float(policy["memoryOvercommit"]),
+                "allocation_ratio": 1.0,
             },
             orc.DISK_GB: {
                 "total": disk_gb,
@@ -214,19 +226,20 @@ class MoatDriver(driver.ComputeDriver):
         return hardware.InstanceInfo(state=_POWER.get(vm["state"], power_state.NOSTATE),
                                      internal_id=vm["id"])
 
-    def _domain_of(self, context, instance):
-        pd = CONF.moat.project_domains
-        name = getattr(context, "project_name", None)
-        domain = pd.get(instance.project_id) or (pd.get(name) if name else None)
-        domain = domain or CONF.moat.default_domain
+    def _domain_of(self, instance):
+        # By the instance's project id: a name is unique only within a Keystone domain, and a
+        # request's context may be another project's (an admin's rebuild).
+        domain = CONF.moat.project_domains.get(instance.project_id) or CONF.moat.default_domain
         if domain not in self._domains():
             raise exception.InstanceDeployFailure(
                 reason=f"moat: project {instance.project_id} runs in trust domain '{domain}', "
                        f"which host {CONF.host} does not serve ({', '.join(self._domains())})")
         return domain
 
-    def _image_dir(self):
-        return CONF.moat.image_dir or self.moat.host()["image_dirs"]["operators"][0]
+    def _image_dir(self, facts=None):
+        if CONF.moat.image_dir:
+            return CONF.moat.image_dir
+        return (facts or self.moat.host())["image_dirs"]["operators"][0]
 
     def _fetch_file(self, context, image_id):
         """A Glance image (a kernel or initramfs) as a file in moatd's image directory.
@@ -245,7 +258,7 @@ class MoatDriver(driver.ComputeDriver):
         return path
 
     def _store_image(self, context, image_meta, domain):
-        """The name of the image in moatd's store for this domain, imported from Glance once."""
+        """The image in moatd's store for this domain (its record), imported from Glance once."""
         name = "glance-" + image_meta.id
         fmt = image_meta.disk_format
         if fmt not in ("raw", "qcow2"):
@@ -253,19 +266,33 @@ class MoatDriver(driver.ComputeDriver):
                 image_id=image_meta.id,
                 reason=f"moat boots raw or qcow2 images, not {fmt} (qemu-img convert -O qcow2)")
         with lockutils.lock(f"moat-image-{domain}-{name}"):
-            for i in self.moat.list_images():
-                if i["name"] == name and i["domain"] == domain:
-                    return name
+            found = [i for i in self.moat.list_images()
+                     if i["name"] == name and i["domain"] == domain]
+            if found:
+                return found[0]
             part = os.path.join(self._image_dir(), f".nova-{uuid.uuid4().hex}.part")
             try:
                 images.fetch(context, image_meta.id, part)
-                self.moat.import_image(part, name, domain, fmt)
+                return self.moat.import_image(part, name, domain, fmt)
             except moat_client.MoatError as e:
-                raise exception.ImageUnacceptable(image_id=image_meta.id, reason=str(e))
+                # moatd refused the file (4xx: not an image it accepts): no host will take it.
+                if e.status is not None and 400 <= e.status < 500:
+                    raise exception.ImageUnacceptable(image_id=image_meta.id, reason=str(e))
+                raise exception.InstanceDeployFailure(reason=str(e))
             finally:
                 if os.path.exists(part):
                     os.unlink(part)
-        return name
+
+    def _image_for(self, context, instance, image_meta, domain):
+        """The store image's name, once its disk is known to fit the flavor's root disk."""
+        image = self._store_image(context, image_meta, domain)
+        root_gb = instance.flavor.root_gb
+        # Bound: the overlay is as large as the image says; a flavor's root_gb caps it (0: the
+        # image's own size, as Nova allows for images).
+        if root_gb and image["virtual_size"] > root_gb * 2**30:
+            raise exception.FlavorDiskSmallerThanImage(
+                flavor_size=root_gb * 2**30, image_size=image["virtual_size"])
+        return image["name"]
 
     @staticmethod
     def _nics_and_addresses(network_info):
@@ -287,7 +314,10 @@ class MoatDriver(driver.ComputeDriver):
 
     def spawn(self, context, instance, image_meta, injected_files, admin_password, allocations,
               network_info=None, block_device_info=None, power_on=True, accel_info=None):
-        domain = self._domain_of(context, instance)
+        if not image_meta.obj_attr_is_set("id"):
+            raise exception.InvalidInput(
+                reason="moat boots instances from a Glance image, not from a volume")
+        domain = self._domain_of(instance)
         self.plug_vifs(instance, network_info)
         nics, ip_words = self._nics_and_addresses(network_info)
         props = image_meta.properties
@@ -298,7 +328,7 @@ class MoatDriver(driver.ComputeDriver):
             "accel": CONF.moat.accel,
             "cpus": instance.flavor.vcpus,
             "memory_mib": instance.flavor.memory_mb,
-            "disks": [{"image": self._store_image(context, image_meta, domain)}],
+            "disks": [{"image": self._image_for(context, instance, image_meta, domain)}],
             "nics": nics,
             "cmdline": " ".join([cmdline, *ip_words]),
             "labels": {
@@ -314,7 +344,16 @@ class MoatDriver(driver.ComputeDriver):
                               if instance.ramdisk_id else "none")
         LOG.info("moat: creating VM %s in trust domain %s", instance.uuid, domain,
                  instance=instance)
-        self.moat.create_vm(spec)
+        try:
+            self.moat.create_vm(spec)
+        except moat_client.MoatError as e:
+            # 400: the spec itself is wrong (a command line over moatd's bound, say): no host
+            # will take it. 403/409: this host's quota or names: another host may.
+            if e.status == 400:
+                raise exception.InvalidInput(reason=str(e))
+            if e.status in (403, 409):
+                raise exception.ComputeResourcesUnavailable(reason=str(e))
+            raise exception.InstanceDeployFailure(reason=str(e))
         if not power_on:
             return
         # The Linux-bridge agent sees the TAP appear when the VM starts, plugs it into the
@@ -429,9 +468,10 @@ class MoatDriver(driver.ComputeDriver):
 
     def reboot(self, context, instance, network_info, reboot_type, block_device_info=None,
                bad_volumes_callback=None, accel_info=None):
-        """SOFT: the guest shuts down (moat stop), then starts; HARD: killed, then started."""
+        """SOFT: the guest shuts down (moat stop, with Nova's shutdown_timeout as its grace; moatd
+        powers it off after that), then starts; HARD: killed, then started."""
         if reboot_type == "SOFT":
-            self._op(instance, "stop", CONF.moat.state_timeout)
+            self._op(instance, "stop", min(CONF.shutdown_timeout, MAX_STOP_GRACE_S))
         else:
             self._op(instance, "kill")
         self._wait_state(instance, ("stopped", "crashed", "created"))
@@ -444,14 +484,21 @@ class MoatDriver(driver.ComputeDriver):
     def unpause(self, instance):
         self._op(instance, "resume")
 
+    # The states each call leaves a VM in; a 409 while the VM is already there is no failure.
+    _DONE = {
+        "stop": ("stopped", "created", "crashed"),
+        "kill": ("stopped", "created", "crashed"),
+        "pause": ("paused",),
+        "resume": ("running",),
+    }
+
     def _op(self, instance, op, timeout=None):
         try:
             self.moat.lifecycle(instance.uuid, op, timeout)
         except moat_client.MoatNotFound:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
         except moat_client.MoatError as e:
-            # 409: already in the state asked for (stop of a stopped VM, ...).
-            if e.status != 409:
+            if e.status != 409 or self._vm(instance)["state"] not in self._DONE[op]:
                 raise exception.NovaException(str(e))
 
     def get_console_output(self, context, instance):

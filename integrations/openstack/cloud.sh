@@ -78,14 +78,14 @@ start() {
 }
 alive() { local p; p=$(cat "$PIDS/$1.pid" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }
 
-# wait_for NAME WHAT CMD...: polls CMD until it succeeds; fails naming WHAT when NAME's process
-# dies or the deadline passes.
+# wait_for "NAME..." WHAT CMD...: polls CMD until it succeeds; fails naming WHAT when one of the
+# NAMEs' processes dies (with that one's log) or the deadline passes.
 wait_for() {
-  local name=$1 what=$2; shift 2
+  local names=$1 what=$2 n; shift 2
   local end=$(( $(date +%s) + DEADLINE ))
   until "$@" >/dev/null 2>&1; do
-    alive "$name" || fail "$name" "$name exited while waiting for $what"
-    (( $(date +%s) < end )) || fail "$name" "timed out after ${DEADLINE}s waiting for $what"
+    for n in $names; do alive "$n" || fail "$n" "$n exited while waiting for $what"; done
+    (( $(date +%s) < end )) || fail "${names%% *}" "timed out after ${DEADLINE}s waiting for $what"
     sleep 0.3
   done
 }
@@ -658,14 +658,14 @@ EOF
 
   wait_for nova-api "Nova API on :$P_NOVA" http_up "http://127.0.0.1:$P_NOVA/"
   wait_for glance-api "Glance on :$P_GLANCE" http_up "http://127.0.0.1:$P_GLANCE/"
-  for i in "${HOSTS[@]}"; do
-    wait_for "nova-compute-$i" "nova-compute $i" computes_up
-  done
-  wait_for "nova-compute-${HOSTS[0]}" "every compute node with its inventory in Placement" computes_ready
+  local computes agents
+  computes=$(printf 'nova-compute-%s ' "${HOSTS[@]}") agents=$(printf 'linuxbridge-agent-%s ' "${HOSTS[@]}")
+  wait_for "$computes" "every nova-compute's service up" computes_up
+  wait_for "$computes" "every compute node with its inventory in Placement" computes_ready
   nova-manage --config-file "$S/nova.conf" cell_v2 discover_hosts --verbose \
     >"$LOGS/discover-hosts.log" 2>&1 || fail discover-hosts "nova-manage cell_v2 discover_hosts failed"
   hosts_mapped || fail discover-hosts "compute hosts not mapped to cell1 after discover_hosts"
-  wait_for "linuxbridge-agent-${HOSTS[0]}" "a live Linux-bridge agent on every host" agents_alive
+  wait_for "$agents" "a live Linux-bridge agent on every host" agents_alive
   for i in nova-conductor nova-scheduler neutron-server; do
     alive "$i" || fail "$i" "$i exited"
   done

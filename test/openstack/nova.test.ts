@@ -55,7 +55,7 @@ before(async () => {
     },
     { name: C, moatd: { policy: { cpuOvercommit: 1 } }, moat: { accel: "soft", domains: "vault" } },
   ]);
-  console.log(`# cloud.sh up: ${cloud.upSeconds.toFixed(1)} s`);
+  console.log(`cloud.sh up: ${cloud.upSeconds.toFixed(1)} s`);
   await uploadGuestImage(cloud);
   await createFlavor(cloud, "m1.tiny", 1, 128);
   await createFlavor(cloud, "m1.quad", 3, 128);
@@ -230,7 +230,7 @@ test("the cloud has three moat compute hosts with moatd's limits and a trait per
 test("server create boots a moat guest to its prompt with its Neutron address; lifecycle reaches moatd", async () => {
   const { s, seconds } = await create("s1", "m1.tiny");
   assert.equal(s.status, "ACTIVE", s.fault?.message);
-  console.log(`# create to ACTIVE: ${seconds.toFixed(1)} s`);
+  console.log(`create to ACTIVE: ${seconds.toFixed(1)} s`);
   const on = s["OS-EXT-SRV-ATTR:host"]!;
   assert.ok(on === A || on === B, on);
   const ports = await openstackJson<

@@ -27,6 +27,8 @@ export interface ComputeHost {
   /** The moatd token the driver uses (role operator), and its file. */
   tokenName: string;
   tokenFile: string;
+  /** HostPlan.conf. */
+  conf: string;
 }
 
 export interface Cloud {
@@ -46,6 +48,8 @@ export interface HostPlan {
   moatd: Record<string, unknown>;
   /** Lines of the driver's [moat] section beyond socket and token_file. */
   moat: Record<string, string>;
+  /** Other sections of the host's nova.conf, as text (kept by reloadCompute). */
+  conf?: string;
 }
 
 /** Sourceable `export NAME=VALUE` (or NAME=VALUE) lines, as a map. */
@@ -91,7 +95,7 @@ export async function startCloud(plans: HostPlan[]): Promise<Cloud> {
       if (made.status !== 201) throw new Error(`token: ${made.status} ${made.text}`);
       const tokenFile = join(state, `${plan.name}.token`);
       writeFileSync(tokenFile, (made.body as { token: string }).token, { mode: 0o600 });
-      const h = { name: plan.name, home, daemon, tokenName, tokenFile };
+      const h = { name: plan.name, home, daemon, tokenName, tokenFile, conf: plan.conf ?? "" };
       hosts.push(h);
       args.push("--compute", `${plan.name}:${writeMoatConf(state, h, plan.moat)}`);
     }
@@ -127,7 +131,7 @@ function writeMoatConf(state: string, h: ComputeHost, moat: Record<string, strin
   const conf = join(state, `${h.name}-moat.conf`);
   const lines = ["[moat]", `socket = ${h.home.socket}`, `token_file = ${h.tokenFile}`];
   for (const [k, v] of Object.entries(moat)) lines.push(`${k} = ${v}`);
-  writeFileSync(conf, lines.join("\n") + "\n");
+  writeFileSync(conf, lines.join("\n") + "\n" + h.conf);
   return conf;
 }
 

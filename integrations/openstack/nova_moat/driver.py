@@ -18,8 +18,11 @@ Mapping (docs/openstack.md):
   (moat.ip=, docs/guest.md).
 """
 
+import contextlib
+import datetime
 import os
 import time
+import urllib.parse
 import uuid
 
 import eventlet
@@ -77,6 +80,7 @@ def domain_trait(domain):
 class MoatDriver(driver.ComputeDriver):
     capabilities = dict(
         driver.ComputeDriver.capabilities,
+        has_imagecache=True,
         supports_image_type_raw=True,
         supports_image_type_qcow2=True,
     )
@@ -241,47 +245,59 @@ class MoatDriver(driver.ComputeDriver):
             return CONF.moat.image_dir
         return (facts or self.moat.host())["image_dirs"]["operators"][0]
 
-    def _fetch_file(self, context, image_id):
-        """A Glance image (a kernel or initramfs) as a file in moatd's image directory.
-
-        Bound: the id must be a UUID (kernel_id and ramdisk_id are image properties a tenant
-        sets), so the file's name stays one plain name in that directory."""
+    @staticmethod
+    def _glance_id(image_id):
+        """A kernel_id or ramdisk_id in its one written form. Bound: it must be a UUID (they are
+        image properties a tenant sets), so the file named by it stays one plain name."""
         if not uuidutils.is_uuid_like(image_id):
             raise exception.ImageUnacceptable(
                 image_id=image_id, reason="moat: kernel_id and ramdisk_id must be Glance image ids")
-        path = os.path.join(self._image_dir(), "glance-" + str(uuid.UUID(image_id)))
-        with lockutils.lock("moat-file-" + image_id):
-            if not os.path.exists(path):
-                part = f"{path}.{uuid.uuid4().hex}.part"
-                images.fetch(context, image_id, part)
-                os.rename(part, path)
+        return str(uuid.UUID(image_id))
+
+    def _fetch_file(self, context, image_id):
+        """A Glance image (a kernel or initramfs; `image_id` from _glance_id) as a file in
+        moatd's image directory. The caller holds _file_lock."""
+        path = os.path.join(self._image_dir(), "glance-" + image_id)
+        if not os.path.exists(path):
+            part = f"{path}.{uuid.uuid4().hex}.part"
+            images.fetch(context, image_id, part)
+            os.rename(part, path)
         return path
 
+    @staticmethod
+    def _image_lock(domain, image_id):
+        """Held from finding or importing an image to the VM made on it, and by the image cache
+        pass around a removal: it never removes what a spawn is about to use."""
+        return lockutils.lock(f"moat-image-{domain}-{image_id}")
+
+    @staticmethod
+    def _file_lock(image_id):
+        return lockutils.lock(f"moat-file-{image_id}")
+
     def _store_image(self, context, image_meta, domain):
-        """The image in moatd's store for this domain (its record), imported from Glance once."""
+        """The image in moatd's store for this domain (its record), imported from Glance once.
+        The caller holds _image_lock."""
         name = "glance-" + image_meta.id
         fmt = image_meta.disk_format
         if fmt not in ("raw", "qcow2"):
             raise exception.ImageUnacceptable(
                 image_id=image_meta.id,
                 reason=f"moat boots raw or qcow2 images, not {fmt} (qemu-img convert -O qcow2)")
-        with lockutils.lock(f"moat-image-{domain}-{name}"):
-            found = [i for i in self.moat.list_images()
-                     if i["name"] == name and i["domain"] == domain]
-            if found:
-                return found[0]
-            part = os.path.join(self._image_dir(), f".nova-{uuid.uuid4().hex}.part")
-            try:
-                images.fetch(context, image_meta.id, part)
-                return self.moat.import_image(part, name, domain, fmt)
-            except moat_client.MoatError as e:
-                # moatd refused the file (4xx: not an image it accepts): no host will take it.
-                if e.status is not None and 400 <= e.status < 500:
-                    raise exception.ImageUnacceptable(image_id=image_meta.id, reason=str(e))
-                raise exception.InstanceDeployFailure(reason=str(e))
-            finally:
-                if os.path.exists(part):
-                    os.unlink(part)
+        found = [i for i in self.moat.list_images() if i["name"] == name and i["domain"] == domain]
+        if found:
+            return found[0]
+        part = os.path.join(self._image_dir(), f".nova-{uuid.uuid4().hex}.part")
+        try:
+            images.fetch(context, image_meta.id, part)
+            return self.moat.import_image(part, name, domain, fmt)
+        except moat_client.MoatError as e:
+            # moatd refused the file (4xx: not an image it accepts): no host will take it.
+            if e.status is not None and 400 <= e.status < 500:
+                raise exception.ImageUnacceptable(image_id=image_meta.id, reason=str(e))
+            raise exception.InstanceDeployFailure(reason=str(e))
+        finally:
+            if os.path.exists(part):
+                os.unlink(part)
 
     def _image_for(self, context, instance, image_meta, domain):
         """The store image's name, once its disk is known to fit the flavor's root disk."""
@@ -328,7 +344,6 @@ class MoatDriver(driver.ComputeDriver):
             "accel": CONF.moat.accel,
             "cpus": instance.flavor.vcpus,
             "memory_mib": instance.flavor.memory_mb,
-            "disks": [{"image": self._image_for(context, instance, image_meta, domain)}],
             "nics": nics,
             "cmdline": " ".join([cmdline, *ip_words]),
             "labels": {
@@ -338,22 +353,22 @@ class MoatDriver(driver.ComputeDriver):
                 "openstack.name": (instance.display_name or "")[:256],
             },
         }
-        if instance.kernel_id:
-            spec["kernel"] = self._fetch_file(context, instance.kernel_id)
-            spec["initrd"] = (self._fetch_file(context, instance.ramdisk_id)
-                              if instance.ramdisk_id else "none")
-        LOG.info("moat: creating VM %s in trust domain %s", instance.uuid, domain,
-                 instance=instance)
-        try:
-            self.moat.create_vm(spec)
-        except moat_client.MoatError as e:
-            # 400: the spec itself is wrong (a command line over moatd's bound, say): no host
-            # will take it. 403/409: this host's quota or names: another host may.
-            if e.status == 400:
-                raise exception.InvalidInput(reason=str(e))
-            if e.status in (403, 409):
-                raise exception.ComputeResourcesUnavailable(reason=str(e))
-            raise exception.InstanceDeployFailure(reason=str(e))
+        with contextlib.ExitStack() as held:
+            held.enter_context(self._image_lock(domain, image_meta.id))
+            spec["disks"] = [{"image": self._image_for(context, instance, image_meta, domain)}]
+            if instance.kernel_id:
+                kernel = self._glance_id(instance.kernel_id)
+                held.enter_context(self._file_lock(kernel))
+                spec["kernel"] = self._fetch_file(context, kernel)
+                spec["initrd"] = "none"
+                if instance.ramdisk_id:
+                    ramdisk = self._glance_id(instance.ramdisk_id)
+                    if ramdisk != kernel:
+                        held.enter_context(self._file_lock(ramdisk))
+                    spec["initrd"] = self._fetch_file(context, ramdisk)
+            LOG.info("moat: creating VM %s in trust domain %s", instance.uuid, domain,
+                     instance=instance)
+            self._create(spec)
         if not power_on:
             return
         # The Linux-bridge agent sees the TAP appear when the VM starts, plugs it into the
@@ -375,6 +390,18 @@ class MoatDriver(driver.ComputeDriver):
         except Exception:
             self._delete(instance)
             raise
+
+    def _create(self, spec):
+        try:
+            self.moat.create_vm(spec)
+        except moat_client.MoatError as e:
+            # 400: the spec itself is wrong (a command line over moatd's bound, say): no host
+            # will take it. 403/409: this host's quota or names: another host may.
+            if e.status == 400:
+                raise exception.InvalidInput(reason=str(e))
+            if e.status in (403, 409):
+                raise exception.ComputeResourcesUnavailable(reason=str(e))
+            raise exception.InstanceDeployFailure(reason=str(e))
 
     @staticmethod
     def _neutron_failed(event_name, instance):
@@ -500,6 +527,43 @@ class MoatDriver(driver.ComputeDriver):
         except moat_client.MoatError as e:
             if e.status != 409 or self._vm(instance)["state"] not in self._DONE[op]:
                 raise exception.NovaException(str(e))
+
+    def manage_image_cache(self, context, all_instances):
+        """Nova's image cache pass: removes what this host downloaded from Glance and no VM uses
+        any more, once older than [image_cache] remove_unused_original_minimum_age_seconds: store
+        images `glance-<id>` of the domains served here (moatd refuses to delete one a VM still
+        has an overlay on) and kernel and initramfs files in the image directory."""
+        if not CONF.image_cache.remove_unused_base_images:
+            return
+        min_age = CONF.image_cache.remove_unused_original_minimum_age_seconds
+        now = time.time()
+        domains = set(self._domains())
+        for image in self.moat.list_images():
+            if not image["name"].startswith("glance-") or image["domain"] not in domains:
+                continue
+            made = datetime.datetime.fromisoformat(image["created_at"].replace("Z", "+00:00"))
+            if now - made.timestamp() < min_age:
+                continue
+            try:
+                with self._image_lock(image["domain"], image["name"][len("glance-"):]):
+                    self.moat.request("DELETE", "/v1/images/" + urllib.parse.quote(image["id"]))
+                LOG.info("moat: removed unused image %s (domain %s)", image["name"],
+                         image["domain"])
+            except moat_client.MoatError as e:
+                if e.status != 409:  # 409: a VM has an overlay on it
+                    LOG.warning("moat: cannot remove image %s: %s", image["name"], e)
+        d = self._image_dir()
+        for f in os.listdir(d):
+            image_id = f[len("glance-"):]
+            if not f.startswith("glance-") or not uuidutils.is_uuid_like(image_id):
+                continue
+            path = os.path.join(d, f)
+            with self._file_lock(image_id):
+                used = {vm["spec"].get(k) for vm in self.moat.list_vms()
+                        for k in ("kernel", "initrd")}
+                if path not in used and now - os.lstat(path).st_mtime >= min_age:
+                    os.unlink(path)
+                    LOG.info("moat: removed unused kernel or initramfs %s", path)
 
     def get_console_output(self, context, instance):
         try:

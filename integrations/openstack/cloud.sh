@@ -70,11 +70,18 @@ start() {
   local name=$1; shift
   # A non-interactive script's background job is not a group leader, so setsid execs in place
   # and $! is the service's own pid and group id.
-  # MOAT_CLOUD names the state directory in every process of the cloud: `down` signals a group
-  # only while its leader still carries it (a pid file outlives its process, and the number may
-  # be another's by then).
-  MOAT_CLOUD=$S setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
+  setsid "$@" </dev/null >>"$LOGS/$name.log" 2>&1 &
   echo $! >"$PIDS/$name.pid"
+  # When it started (clock ticks since boot): `down` signals the group only while its leader is
+  # this process, not another that got the number since.
+  starttime $! >"$PIDS/$name.start" || true
+}
+starttime() { # PID: field 22 of /proc/PID/stat (after the command's parenthesised name)
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  set -- $s
+  echo "${20}"
 }
 alive() { local p; p=$(cat "$PIDS/$1.pid" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }
 
@@ -711,16 +718,19 @@ cmd_down() {
   set_paths "$1"
   [ "$(id -u)" = 0 ] || die "run as root"
   local pg groups=()
-  # The groups of the processes that carry this cloud's MOAT_CLOUD (every service and its
-  # children, also when a group's leader died first), not what the pid files name: a pid file
-  # outlives its process, and the number may be another's by then.
-  local p stat
-  for p in /proc/[0-9]*; do
-    tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "MOAT_CLOUD=$S" || continue
-    stat=$(cat "$p/stat" 2>/dev/null) || continue
-    stat=${stat##*) }
-    read -r _ _ pg _ <<<"$stat"
-    [[ " ${groups[*]} " == *" $pg "* ]] || groups+=("$pg")
+  # The groups the pid files name, each only if it is still this cloud's: its leader alive and
+  # started when ours did, or its leader gone but members left (the kernel gives no new process
+  # a number a group still holds). Not an environment marker: uwsgi and setproctitle write over
+  # /proc/PID/environ.
+  local f
+  for f in "$PIDS"/*.pid; do
+    [ -e "$f" ] || continue
+    pg=$(cat "$f")
+    [[ $pg =~ ^[0-9]+$ ]] && kill -0 -- "-$pg" 2>/dev/null || continue
+    if [ -e "/proc/$pg" ] && [ "$(starttime "$pg")" != "$(cat "${f%.pid}.start" 2>/dev/null)" ]; then
+      continue
+    fi
+    groups+=("$pg")
   done
   # Every group at once, 5 s to go, then KILL: a test cloud keeps nothing worth an orderly stop
   # (neutron-server and uwsgi would otherwise wait up to a minute for their workers).
@@ -744,7 +754,7 @@ cmd_down() {
     tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "privsep-helper --config-file $S/" &&
       kill -KILL "${p#/proc/}" 2>/dev/null || true
   done
-  rm -f "$PIDS"/*.pid
+  rm -f "$PIDS"/*.pid "$PIDS"/*.start
   [ -d "$PIDS" ] && rmdir "$PIDS" 2>/dev/null || true
   # The uplink interface, any bridge it was put in, and the bridge `up` made.
   local dev br

@@ -3,6 +3,7 @@
 // integrations/openstack/cloud.sh brings up on them, driven with the real `openstack` CLI.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO } from "./moat-cli.js";
@@ -118,11 +119,29 @@ export async function startCloud(plans: HostPlan[]): Promise<Cloud> {
   }
 }
 
-/** Stops the cloud (cloud.sh down) and the moat daemons with their VMs; removes their files. */
+/** The loopback ports cloud.sh's services listen on (Keystone ... RabbitMQ's distribution). */
+const CLOUD_PORTS = [5000, 9292, 8778, 8774, 9696, 5672, 25672];
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.on("connect", () => (s.destroy(), resolve(true)));
+    s.on("error", () => resolve(false));
+  });
+}
+
+/**
+ * Stops the cloud (cloud.sh down) and the moat daemons with their VMs; removes their files.
+ * Throws when a service still listens afterwards: down left it running.
+ */
 export async function stopCloud(c: Cloud): Promise<void> {
   const down = spawnSync("bash", [CLOUD_SH, "down", c.state], { encoding: "utf8" });
   for (const h of c.hosts) await stopDaemon(h.home, h.daemon);
   if (down.status !== 0) throw new Error(`cloud.sh down failed: ${down.stderr}`);
+  const left: number[] = [];
+  for (const port of CLOUD_PORTS) if (await listening(port)) left.push(port);
+  if (left.length > 0)
+    throw new Error(`cloud.sh down left services listening on 127.0.0.1: ${left.join(" ")}`);
   rmSync(c.state, { recursive: true, force: true });
 }
 

@@ -117,13 +117,26 @@ async function create(
   name: string,
   flavor: string,
   env: Record<string, string> = {},
+  image = "moat-guest",
 ): Promise<{ s: Server; seconds: number }> {
   const t0 = Date.now();
-  const args = ["server", "create", "--flavor", flavor, "--image", "moat-guest"];
+  const args = ["server", "create", "--flavor", flavor, "--image", image];
   args.push("--nic", `net-id=${cloud.facts.NETWORK_ID}`, "--wait", name);
   await openstack(cloud, args, env).catch(() => undefined);
   const seconds = (Date.now() - t0) / 1000;
   return { s: await server(name, env), seconds };
+}
+
+/** `openstack console log show NAME`, once `ok` holds for it (the guest prints as it boots). */
+async function consoleUntil(name: string, what: string, ok: (text: string) => boolean) {
+  return until(
+    what,
+    async () => {
+      const text = await openstack(cloud, ["console", "log", "show", name]);
+      return ok(text) ? text : undefined;
+    },
+    120_000,
+  );
 }
 
 async function providerOf(name: string): Promise<string> {
@@ -247,13 +260,8 @@ test("server create boots a moat guest to its prompt with its Neutron address; l
   const ip = ports[0]!["Fixed IP Addresses"][0]!.ip_address;
   assert.match(ip, /^192\.0\.2\.\d+$/);
   // The guest printed the address its kernel has, then its shell's prompt.
-  const log = await until(
-    "the console to show the prompt",
-    async () => {
-      const text = await openstack(cloud, ["console", "log", "show", "s1"]);
-      return text.includes("moat:/# ") ? text : undefined;
-    },
-    120_000,
+  const log = await consoleUntil("s1", "the console to show the prompt", (t) =>
+    t.includes("moat:/# "),
   );
   assert.match(log, new RegExp(`moat\\.ip: eth0 inet ${ip.replace(/\./g, "\\.")}/24`));
   assert.equal((await moatLs(on)).get(s.id), "default running");
@@ -293,13 +301,10 @@ test("server create boots a moat guest to its prompt with its Neutron address; l
   assert.equal((await moatLs(on)).get(s.id), "default running");
   // Each boot printed its address again (the scrollback keeps the earlier boots): the first,
   // after the start, and after each reboot.
-  await until(
+  await consoleUntil(
+    "s1",
     "the rebooted guest's address on its console",
-    async () => {
-      const text = await openstack(cloud, ["console", "log", "show", "s1"]);
-      return (text.match(/moat\.ip: eth0 inet /g) ?? []).length >= 4;
-    },
-    120_000,
+    (t) => (t.match(/moat\.ip: eth0 inet /g) ?? []).length >= 4,
   );
   await remove("s1");
   assert.equal((await moatLs(on)).has(s.id), false);
@@ -389,18 +394,10 @@ test("an image's kernel_id, ramdisk_id and os_command_line boot from Glance", as
     ...props.flatMap((p) => ["--property", p]),
     "moat-own-kernel",
   ]);
-  const t0 = Date.now();
-  const args = ["server", "create", "--flavor", "m1.tiny", "--image", "moat-own-kernel"];
-  await openstack(cloud, [...args, "--nic", `net-id=${cloud.facts.NETWORK_ID}`, "--wait", "k1"]);
-  const s = await server("k1");
-  assert.equal(s.status, "ACTIVE", `${s.fault?.message} after ${(Date.now() - t0) / 1000} s`);
-  const log = await until(
-    "the console to show the prompt",
-    async () => {
-      const text = await openstack(cloud, ["console", "log", "show", "k1"]);
-      return text.includes("moat:/# ") ? text : undefined;
-    },
-    120_000,
+  const { s, seconds } = await create("k1", "m1.tiny", {}, "moat-own-kernel");
+  assert.equal(s.status, "ACTIVE", `${s.fault?.message} after ${seconds} s`);
+  const log = await consoleUntil("k1", "the console to show the prompt", (t) =>
+    t.includes("moat:/# "),
   );
   assert.match(
     log,
@@ -448,15 +445,7 @@ test("a trait per trust domain keeps other projects off a host reserved for one"
     ...props,
     "sneaky",
   ]);
-  const args = ["server", "create", "--flavor", "m1.tiny", "--image", "sneaky"];
-  await openstack(cloud, [
-    ...args,
-    "--nic",
-    `net-id=${cloud.facts.NETWORK_ID}`,
-    "--wait",
-    "sneak",
-  ]).catch(() => undefined);
-  const sneak = await server("sneak");
+  const { s: sneak } = await create("sneak", "m1.tiny", {}, "sneaky");
   assert.equal(sneak.status, "ERROR");
   assert.deepEqual([...(await moatLs(C)).keys()], [v.s.id]);
   const log = readFileSync(join(cloud.facts.LOG_DIR!, `nova-compute-${C}.log`), "utf8");

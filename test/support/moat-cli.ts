@@ -12,15 +12,17 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `moat args...` with optional stdin text; kills it after `timeoutMs`. */
-export function moat(
+/** Runs `cmd args...` with optional stdin text and environment; kills it after `timeoutMs`. */
+export function runCommand(
+  cmd: string,
   args: string[],
-  opts: { input?: string; timeoutMs?: number } = {},
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [MOAT, ...args], {
+    const p = spawn(cmd, args, {
       cwd: REPO,
       stdio: ["pipe", "pipe", "pipe"],
+      ...(opts.env ? { env: opts.env } : {}),
     });
     let stdout = "";
     let stderr = "";
@@ -35,6 +37,14 @@ export function moat(
     if (opts.input !== undefined) p.stdin.end(opts.input);
     else p.stdin.end();
   });
+}
+
+/** Runs `moat args...` with optional stdin text; kills it after `timeoutMs`. */
+export function moat(
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return runCommand(process.execPath, [MOAT, ...args], opts);
 }
 
 export interface RunningMoat {

@@ -1,12 +1,12 @@
 // Test support for the OpenStack cloud of test/openstack/: two moat daemons (one per compute
 // host, each with a token of its own for the Nova driver) and the cloud that
 // integrations/openstack/cloud.sh brings up on them, driven with the real `openstack` CLI.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO } from "./moat-cli.js";
+import { REPO, runCommand } from "./moat-cli.js";
 import {
   adminToken,
   api,
@@ -63,21 +63,6 @@ export function shellVars(text: string): Record<string, string> {
   return out;
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    p.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 /** Starts a moatd per host, then the cloud on them (cloud.sh up). */
 export async function startCloud(plans: HostPlan[]): Promise<Cloud> {
   const state = mkdtempSync(join(tmpdir(), "moat-os-"));
@@ -101,7 +86,7 @@ export async function startCloud(plans: HostPlan[]): Promise<Cloud> {
       args.push("--compute", `${plan.name}:${writeMoatConf(state, h, plan.moat)}`);
     }
     const t0 = Date.now();
-    const up = await run("bash", [CLOUD_SH, ...args], process.env, 15 * 60_000);
+    const up = await runCommand("bash", [CLOUD_SH, ...args], { timeoutMs: 15 * 60_000 });
     cloud.upSeconds = (Date.now() - t0) / 1000;
     if (up.status !== 0)
       throw new Error(`cloud.sh up failed (${up.status}):\n${up.stdout}\n${up.stderr}`);
@@ -183,7 +168,7 @@ export async function openstack(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<string> {
-  const r = await run("openstack", args, { ...c.env, ...env }, 10 * 60_000);
+  const r = await runCommand("openstack", args, { env: { ...c.env, ...env }, timeoutMs: 600_000 });
   if (r.status !== 0)
     throw new Error(`openstack ${args.join(" ")} failed (${r.status}): ${r.stderr}${r.stdout}`);
   return r.stdout;

@@ -136,6 +136,10 @@ class MoatClient:
     def list_images(self):
         return self.request("GET", "/v1/images")
 
+    def delete_image(self, image):
+        """Refused (409) while a VM has an overlay on it."""
+        return self.request("DELETE", "/v1/images/" + urllib.parse.quote(image, safe=""))
+
     def import_image(self, path, name, domain, fmt):
         return self.request(
             "POST", "/v1/images", body={"path": path, "name": name, "domain": domain, "format": fmt},

@@ -22,7 +22,6 @@ import contextlib
 import datetime
 import os
 import time
-import urllib.parse
 import uuid
 
 import eventlet
@@ -51,6 +50,8 @@ moat_conf.register(CONF)
 # The label that marks a VM as an instance of one compute host.
 HOST_LABEL = "openstack.host"
 TRAIT_PREFIX = "CUSTOM_MOAT_DOMAIN_"
+# What the driver names after a Glance image: store images and kernel/initramfs files.
+GLANCE = "glance-"
 # moat's shipped guest's command line (src/boot/shipped-guest.ts DEFAULT_CMDLINE).
 DEFAULT_CMDLINE = "console=ttyS0 quiet panic=-1"
 # Bound: moatd's largest guest (MEMORY_MIB_MAX, src/vmm/vm-config.ts) and vCPU count
@@ -75,6 +76,11 @@ def domain_trait(domain):
     """The Placement trait of a moat trust domain: CUSTOM_MOAT_DOMAIN_ and its name upper-cased,
     `_` written `__` and `-` written `_H` (traits allow A-Z 0-9 _ only; no two names collide)."""
     return TRAIT_PREFIX + domain.upper().replace("_", "__").replace("-", "_H")
+
+
+def _is_ours(vm):
+    """A VM of this compute host: labelled so by its driver at spawn."""
+    return vm.get("spec", {}).get("labels", {}).get(HOST_LABEL) == CONF.host
 
 
 class MoatDriver(driver.ComputeDriver):
@@ -104,7 +110,7 @@ class MoatDriver(driver.ComputeDriver):
         # Downloads a nova-compute that died mid-way left behind.
         d = self._image_dir(facts)
         for f in os.listdir(d):
-            if f.endswith(".part") and (f.startswith(".nova-") or f.startswith("glance-")):
+            if f.endswith(".part") and (f.startswith(".nova-") or f.startswith(GLANCE)):
                 os.unlink(os.path.join(d, f))
         LOG.info("moat: moatd at %s has %s CPUs and %s MiB; trust domains served here: %s",
                  CONF.moat.socket, facts["capacity"]["host_cpus"],
@@ -128,9 +134,7 @@ class MoatDriver(driver.ComputeDriver):
         """vCPUs and MiB held by moatd's running VMs that are not this host's instances."""
         cpus = mem = 0
         for vm in self.moat.list_vms():
-            if vm.get("spec", {}).get("labels", {}).get(HOST_LABEL) == CONF.host:
-                continue
-            if vm["state"] in ("starting", "running", "paused", "stopping"):
+            if not _is_ours(vm) and vm["state"] in ("starting", "running", "paused", "stopping"):
                 cpus += vm["spec"].get("cpus", 1)
                 mem += vm["spec"].get("memory_mib", 128)
         return cpus, mem
@@ -208,15 +212,11 @@ class MoatDriver(driver.ComputeDriver):
         except moat_client.MoatNotFound:
             raise exception.InstanceNotFound(instance_id=instance.uuid)
 
-    def _ours(self):
-        return [vm for vm in self.moat.list_vms()
-                if vm.get("spec", {}).get("labels", {}).get(HOST_LABEL) == CONF.host]
-
-    def list_instances(self):
-        return [vm["name"] for vm in self._ours()]
-
     def list_instance_uuids(self):
-        return [vm["name"] for vm in self._ours()]
+        return [vm["name"] for vm in self.moat.list_vms() if _is_ours(vm)]
+
+    # An instance's VM is named by its UUID.
+    list_instances = list_instance_uuids
 
     def instance_exists(self, instance):
         try:
@@ -257,7 +257,7 @@ class MoatDriver(driver.ComputeDriver):
     def _fetch_file(self, context, image_id):
         """A Glance image (a kernel or initramfs; `image_id` from _glance_id) as a file in
         moatd's image directory. The caller holds _file_lock."""
-        path = os.path.join(self._image_dir(), "glance-" + image_id)
+        path = os.path.join(self._image_dir(), GLANCE + image_id)
         if not os.path.exists(path):
             part = f"{path}.{uuid.uuid4().hex}.part"
             images.fetch(context, image_id, part)
@@ -277,7 +277,7 @@ class MoatDriver(driver.ComputeDriver):
     def _store_image(self, context, image_meta, domain):
         """The image in moatd's store for this domain (its record), imported from Glance once.
         The caller holds _image_lock."""
-        name = "glance-" + image_meta.id
+        name = GLANCE + image_meta.id
         fmt = image_meta.disk_format
         if fmt not in ("raw", "qcow2"):
             raise exception.ImageUnacceptable(
@@ -539,14 +539,14 @@ class MoatDriver(driver.ComputeDriver):
         now = time.time()
         domains = set(self._domains())
         for image in self.moat.list_images():
-            if not image["name"].startswith("glance-") or image["domain"] not in domains:
+            if not image["name"].startswith(GLANCE) or image["domain"] not in domains:
                 continue
             made = datetime.datetime.fromisoformat(image["created_at"].replace("Z", "+00:00"))
             if now - made.timestamp() < min_age:
                 continue
             try:
-                with self._image_lock(image["domain"], image["name"][len("glance-"):]):
-                    self.moat.request("DELETE", "/v1/images/" + urllib.parse.quote(image["id"]))
+                with self._image_lock(image["domain"], image["name"][len(GLANCE):]):
+                    self.moat.delete_image(image["id"])
                 LOG.info("moat: removed unused image %s (domain %s)", image["name"],
                          image["domain"])
             except moat_client.MoatError as e:
@@ -554,14 +554,16 @@ class MoatDriver(driver.ComputeDriver):
                     LOG.warning("moat: cannot remove image %s: %s", image["name"], e)
         d = self._image_dir()
         for f in os.listdir(d):
-            image_id = f[len("glance-"):]
-            if not f.startswith("glance-") or not uuidutils.is_uuid_like(image_id):
-                continue
+            image_id = f[len(GLANCE):]
             path = os.path.join(d, f)
+            if (not f.startswith(GLANCE) or not uuidutils.is_uuid_like(image_id)
+                    or now - os.lstat(path).st_mtime < min_age):
+                continue
+            # Which VMs name it is asked under the lock a spawn holds from download to create.
             with self._file_lock(image_id):
                 used = {vm["spec"].get(k) for vm in self.moat.list_vms()
                         for k in ("kernel", "initrd")}
-                if path not in used and now - os.lstat(path).st_mtime >= min_age:
+                if path not in used:
                     os.unlink(path)
                     LOG.info("moat: removed unused kernel or initramfs %s", path)
 
